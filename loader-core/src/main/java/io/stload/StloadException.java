@@ -1,0 +1,42 @@
+package io.stload;
+
+import java.nio.file.Path;
+
+/**
+ * The one exception family of the loader: a kind, the file it concerns (if any) and a message a person can
+ * act on. {@link #getMessage()} is the one-line form the CLI prints: {@code Kind: file: message}.
+ */
+public class StloadException extends RuntimeException {
+    private final ErrorKind kind;
+    private final Path file;
+    private final String detail;
+
+    public StloadException(ErrorKind kind, Path file, String detail) {
+        this(kind, file, detail, null);
+    }
+
+    public StloadException(ErrorKind kind, Path file, String detail, Throwable cause) {
+        super(format(kind, file, detail), cause);
+        this.kind = kind;
+        this.file = file;
+        this.detail = detail;
+    }
+
+    public ErrorKind kind() {
+        return kind;
+    }
+
+    /** The file the error concerns, or null when it concerns no single file. */
+    public Path file() {
+        return file;
+    }
+
+    /** The message without kind and file. */
+    public String detail() {
+        return detail;
+    }
+
+    private static String format(ErrorKind kind, Path file, String detail) {
+        return file == null ? kind + ": " + detail : kind + ": " + file + ": " + detail;
+    }
+}

@@ -1,0 +1,344 @@
+package io.stload.format;
+
+import io.stload.ErrorKind;
+import io.stload.StloadException;
+import java.io.IOException;
+import java.math.BigInteger;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import tools.jackson.core.JacksonException;
+import tools.jackson.core.JsonParser;
+import tools.jackson.core.JsonToken;
+import tools.jackson.core.ObjectReadContext;
+import tools.jackson.core.StreamReadConstraints;
+import tools.jackson.core.json.JsonFactory;
+
+/**
+ * Reads and validates a safetensors header with the reference implementation's rules, in its order:
+ * length prefix, UTF-8, JSON shape, then the tensor table (offsets tile the data area, sizes agree with
+ * dtype x shape, nothing overflows) and finally that the data area ends exactly at the end of the file.
+ * Only the header is read: nothing is mapped, and nothing larger than the header (itself bounded by
+ * {@link #MAX_HEADER_SIZE} and by the file's size) is allocated.
+ */
+public final class HeaderParser {
+    /** The reference's limit on N; larger values are rejected before anything is allocated. */
+    public static final long MAX_HEADER_SIZE = 100_000_000L;
+
+    private static final BigInteger U64_MAX = BigInteger.ONE.shiftLeft(64).subtract(BigInteger.ONE);
+    private static final String METADATA_KEY = "__metadata__";
+    private static final Comparator<TensorInfo> BY_OFFSETS = (a, b) -> {
+        int c = Long.compareUnsigned(a.begin(), b.begin());
+        return c != 0 ? c : Long.compareUnsigned(a.end(), b.end());
+    };
+
+    // Strict JSON (no comments, no NaN, no leading zeros: Jackson's defaults) with limits raised to the
+    // header's own bound, so a legal header with a 60 KB tensor name is not refused by a parser default.
+    private static final JsonFactory JSON = JsonFactory.builder()
+            .streamReadConstraints(StreamReadConstraints.builder()
+                    .maxStringLength((int) MAX_HEADER_SIZE)
+                    .maxNameLength((int) MAX_HEADER_SIZE)
+                    .maxDocumentLength(MAX_HEADER_SIZE)
+                    .maxNestingDepth(128) // serde_json's recursion limit
+                    .build())
+            .build();
+
+    private HeaderParser() {
+    }
+
+    /** Reads the header of a file. Missing or unreadable files are {@link ErrorKind#Io}. */
+    public static Header read(Path file) {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            return read(ch, file);
+        } catch (NoSuchFileException e) {
+            throw new StloadException(ErrorKind.Io, file, "no such file");
+        } catch (IOException e) {
+            throw new StloadException(ErrorKind.Io, file, "cannot read: " + e.getMessage(), e);
+        }
+    }
+
+    /** Reads the header from an open channel; {@code file} names it in errors and in the result. */
+    public static Header read(FileChannel ch, Path file) throws IOException {
+        long size = ch.size();
+        if (size < 8) {
+            throw new StloadException(ErrorKind.HeaderTooSmall, file,
+                    "file is " + size + " bytes, shorter than the 8-byte header length");
+        }
+        ByteBuffer prefix = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+        readFully(ch, prefix, 0, file);
+        int n = checkedHeaderLength(prefix.getLong(0), size, file);
+        byte[] json = new byte[n];
+        readFully(ch, ByteBuffer.wrap(json), 8, file);
+        return parseHeader(json, size, file);
+    }
+
+    /** Parses a whole file held in memory (tests, fuzzing, and headers fetched by other means). */
+    public static Header parse(byte[] fileBytes, Path file) {
+        if (fileBytes.length < 8) {
+            throw new StloadException(ErrorKind.HeaderTooSmall, file,
+                    "file is " + fileBytes.length + " bytes, shorter than the 8-byte header length");
+        }
+        long raw = ByteBuffer.wrap(fileBytes, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+        int n = checkedHeaderLength(raw, fileBytes.length, file);
+        return parseHeader(Arrays.copyOfRange(fileBytes, 8, 8 + n), fileBytes.length, file);
+    }
+
+    private static int checkedHeaderLength(long n, long fileSize, Path file) {
+        if (Long.compareUnsigned(n, MAX_HEADER_SIZE) > 0) {
+            throw new StloadException(ErrorKind.HeaderTooLarge, file, "header length "
+                    + Long.toUnsignedString(n) + " exceeds the limit of " + MAX_HEADER_SIZE
+                    + " bytes (is this a git-lfs pointer or not a safetensors file?)");
+        }
+        if (8 + n > fileSize) {
+            throw new StloadException(ErrorKind.InvalidHeaderLength, file, "header length " + n
+                    + " runs past the end of the " + fileSize + "-byte file (truncated download?)");
+        }
+        return (int) n;
+    }
+
+    private static void readFully(FileChannel ch, ByteBuffer dst, long position, Path file) throws IOException {
+        while (dst.hasRemaining()) {
+            int r = ch.read(dst, position);
+            if (r < 0) {
+                throw new StloadException(ErrorKind.Io, file, "file shrank while its header was read");
+            }
+            position += r;
+        }
+    }
+
+    private static Header parseHeader(byte[] json, long fileSize, Path file) {
+        int bad = Utf8.firstInvalid(json, 0, json.length);
+        if (bad >= 0) {
+            throw new StloadException(ErrorKind.InvalidHeader, file,
+                    "header is not valid UTF-8 (byte " + (8 + bad) + " of the file)");
+        }
+        RawHeader raw = parseJson(json, file);
+        List<TensorInfo> sorted = validate(raw.tensors, file);
+        long dataEnd = sorted.isEmpty() ? 0 : sorted.get(sorted.size() - 1).end();
+        long expected = dataEnd + 8 + json.length;
+        if (dataEnd < 0 || expected < 0 || expected != fileSize) {
+            throw new StloadException(ErrorKind.MetadataIncompleteBuffer, file, "tensors end at byte "
+                    + Long.toUnsignedString(dataEnd) + " of the data area but the file holds "
+                    + (fileSize - 8 - json.length) + " data bytes (truncated download, or extra bytes appended)");
+        }
+        return new Header(file, fileSize, json.length, raw.metadata, sorted, raw.byName);
+    }
+
+    private record RawHeader(Map<String, String> metadata, List<TensorInfo> tensors, Map<String, TensorInfo> byName) {
+    }
+
+    private static RawHeader parseJson(byte[] json, Path file) {
+        if (json.length >= 3 && (json[0] & 0xFF) == 0xEF && (json[1] & 0xFF) == 0xBB && (json[2] & 0xFF) == 0xBF) {
+            // Jackson would silently skip a byte-order mark; the reference rejects it.
+            throw deserialization(file, "header starts with a byte-order mark");
+        }
+        try (JsonParser p = JSON.createParser(ObjectReadContext.empty(), json, 0, json.length)) {
+            if (p.nextToken() != JsonToken.START_OBJECT) {
+                throw deserialization(file, "header is not a JSON object");
+            }
+            Map<String, String> metadata = null;
+            boolean sawMetadata = false;
+            List<TensorInfo> tensors = new ArrayList<>();
+            Map<String, TensorInfo> byName = new HashMap<>();
+            String name;
+            while ((name = p.nextName()) != null) {
+                p.nextToken();
+                if (METADATA_KEY.equals(name)) {
+                    if (sawMetadata) {
+                        throw deserialization(file, "duplicate field `__metadata__`");
+                    }
+                    sawMetadata = true;
+                    metadata = readMetadata(p, file);
+                    continue;
+                }
+                TensorInfo info = readTensor(p, name, file);
+                if (byName.putIfAbsent(name, info) != null) {
+                    throw new StloadException(ErrorKind.DuplicateTensorName, file,
+                            "tensor `" + name + "` is given twice in the header");
+                }
+                tensors.add(info);
+            }
+            if (p.currentToken() != JsonToken.END_OBJECT) {
+                throw deserialization(file, "header object is not closed");
+            }
+            if (p.nextToken() != null) {
+                throw deserialization(file, "trailing characters after the header object");
+            }
+            return new RawHeader(metadata, tensors, byName);
+        } catch (JacksonException e) {
+            throw deserialization(file, "invalid JSON in header: " + e.getOriginalMessage()
+                    + " at byte " + (8 + e.getLocation().getByteOffset()) + " of the file");
+        }
+    }
+
+    private static Map<String, String> readMetadata(JsonParser p, Path file) {
+        if (p.currentToken() == JsonToken.VALUE_NULL) {
+            return null;
+        }
+        if (p.currentToken() != JsonToken.START_OBJECT) {
+            throw deserialization(file, "`__metadata__` is not a string-to-string map");
+        }
+        Map<String, String> metadata = new LinkedHashMap<>();
+        String key;
+        while ((key = p.nextName()) != null) {
+            if (p.nextToken() != JsonToken.VALUE_STRING) {
+                throw deserialization(file, "`__metadata__` value for `" + key + "` is not a string");
+            }
+            metadata.put(key, p.getString());
+        }
+        return metadata;
+    }
+
+    private static TensorInfo readTensor(JsonParser p, String name, Path file) {
+        if (p.currentToken() != JsonToken.START_OBJECT) {
+            throw deserialization(file, "entry for tensor `" + name + "` is not an object");
+        }
+        DType dtype = null;
+        long[] shape = null;
+        long[] offsets = null;
+        String field;
+        while ((field = p.nextName()) != null) {
+            JsonToken t = p.nextToken();
+            switch (field) {
+                case "dtype" -> {
+                    if (dtype != null) {
+                        throw deserialization(file, "duplicate field `dtype` in tensor `" + name + "`");
+                    }
+                    if (t != JsonToken.VALUE_STRING) {
+                        throw deserialization(file, "`dtype` of tensor `" + name + "` is not a string");
+                    }
+                    String s = p.getString();
+                    dtype = DType.fromHeaderName(s);
+                    if (dtype == null) {
+                        throw deserialization(file, "unknown dtype `" + s + "` for tensor `" + name + "`");
+                    }
+                }
+                case "shape" -> {
+                    if (shape != null) {
+                        throw deserialization(file, "duplicate field `shape` in tensor `" + name + "`");
+                    }
+                    shape = readU64Array(p, name, "shape", -1, file);
+                }
+                case "data_offsets" -> {
+                    if (offsets != null) {
+                        throw deserialization(file, "duplicate field `data_offsets` in tensor `" + name + "`");
+                    }
+                    offsets = readU64Array(p, name, "data_offsets", 2, file);
+                }
+                default -> p.skipChildren(); // unknown extra fields are accepted, as by the reference
+            }
+        }
+        if (dtype == null || shape == null || offsets == null) {
+            String missing = dtype == null ? "dtype" : shape == null ? "shape" : "data_offsets";
+            throw deserialization(file, "missing field `" + missing + "` in tensor `" + name + "`");
+        }
+        return new TensorInfo(name, dtype, shape, offsets[0], offsets[1]);
+    }
+
+    private static long[] readU64Array(JsonParser p, String name, String field, int exactLength, Path file) {
+        if (p.currentToken() != JsonToken.START_ARRAY) {
+            throw deserialization(file, "`" + field + "` of tensor `" + name + "` is not an array");
+        }
+        long[] values = new long[exactLength < 0 ? 4 : exactLength];
+        int n = 0;
+        JsonToken t;
+        while ((t = p.nextToken()) != JsonToken.END_ARRAY) {
+            if (t != JsonToken.VALUE_NUMBER_INT) {
+                throw deserialization(file, "`" + field + "` of tensor `" + name
+                        + "` holds something other than a non-negative integer");
+            }
+            long v = readU64(p, name, field, file);
+            if (exactLength >= 0 && n == exactLength) {
+                throw deserialization(file, "`" + field + "` of tensor `" + name + "` has more than "
+                        + exactLength + " elements");
+            }
+            if (n == values.length) {
+                values = Arrays.copyOf(values, n * 2);
+            }
+            values[n++] = v;
+        }
+        if (exactLength >= 0 && n != exactLength) {
+            throw deserialization(file, "`" + field + "` of tensor `" + name + "` has " + n
+                    + " elements, expected " + exactLength);
+        }
+        return n == values.length ? values : Arrays.copyOf(values, n);
+    }
+
+    /** An unsigned 64-bit integer, returned as the long with the same bits. */
+    private static long readU64(JsonParser p, String name, String field, Path file) {
+        switch (p.getNumberType()) {
+            case INT, LONG -> {
+                long v = p.getLongValue();
+                if (v < 0) {
+                    throw deserialization(file, "negative value " + v + " in `" + field + "` of tensor `" + name + "`");
+                }
+                return v;
+            }
+            default -> {
+                BigInteger v = p.getBigIntegerValue();
+                if (v.signum() < 0 || v.compareTo(U64_MAX) > 0) {
+                    throw deserialization(file, "value " + v + " in `" + field + "` of tensor `" + name
+                            + "` is outside 0..2^64-1");
+                }
+                return v.longValue();
+            }
+        }
+    }
+
+    /**
+     * The reference's validation: sorted by offsets, tensors must tile the data area from 0 without holes,
+     * overlaps or shared ranges, and each one's byte length must equal dtype bits x elements / 8.
+     */
+    private static List<TensorInfo> validate(List<TensorInfo> tensors, Path file) {
+        List<TensorInfo> sorted = new ArrayList<>(tensors);
+        sorted.sort(BY_OFFSETS);
+        long start = 0;
+        for (TensorInfo t : sorted) {
+            if (t.begin() != start || Long.compareUnsigned(t.end(), t.begin()) < 0) {
+                throw new StloadException(ErrorKind.InvalidOffset, file, "tensor `" + t.name()
+                        + "` has data_offsets [" + Long.toUnsignedString(t.begin()) + ", "
+                        + Long.toUnsignedString(t.end()) + "] but the previous tensor ends at "
+                        + Long.toUnsignedString(start) + " (hole, overlap or shared range)");
+            }
+            start = t.end();
+            long elements = 1;
+            for (int i = 0; i < t.rank(); i++) {
+                elements = multiplyExactUnsigned(elements, t.dim(i), t, file);
+            }
+            long bits = multiplyExactUnsigned(elements, t.dtype().bits(), t, file);
+            if ((bits & 7) != 0) {
+                throw new StloadException(ErrorKind.MisalignedSlice, file, "tensor `" + t.name() + "` of "
+                        + Long.toUnsignedString(elements) + " " + t.dtype() + " elements does not end on a byte boundary");
+            }
+            long bytes = bits >>> 3;
+            if (t.end() - t.begin() != bytes) {
+                throw new StloadException(ErrorKind.TensorInvalidInfo, file, "tensor `" + t.name() + "` is "
+                        + t.dtype() + t.shapeString() + " = " + Long.toUnsignedString(bytes)
+                        + " bytes, but its data_offsets span " + Long.toUnsignedString(t.end() - t.begin()));
+            }
+        }
+        return sorted;
+    }
+
+    private static long multiplyExactUnsigned(long a, long b, TensorInfo t, Path file) {
+        if (Math.unsignedMultiplyHigh(a, b) != 0) {
+            throw new StloadException(ErrorKind.ValidationOverflow, file, "size of tensor `" + t.name() + "` "
+                    + t.dtype() + t.shapeString() + " overflows 64 bits");
+        }
+        return a * b;
+    }
+
+    private static StloadException deserialization(Path file, String message) {
+        return new StloadException(ErrorKind.InvalidHeaderDeserialization, file, message);
+    }
+}
