@@ -1,0 +1,111 @@
+package io.stload.cli;
+
+import io.stload.checkpoint.Checkpoint;
+import io.stload.checkpoint.TensorRef;
+import io.stload.format.Header;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import tools.jackson.core.JsonGenerator;
+
+/** {@code stload inspect PATH [--json]}: the tensor table of a file or checkpoint directory. */
+@Command(name = "inspect", description = "Validate a .safetensors file or checkpoint directory and list its tensors.")
+final class InspectCommand implements Callable<Integer> {
+    @Parameters(paramLabel = "PATH", description = "A .safetensors file or a checkpoint directory.")
+    Path path;
+
+    @Option(names = "--json", description = "Print one JSON object instead of a table.")
+    boolean json;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        Checkpoint ckpt = Checkpoint.open(path);
+        PrintWriter out = spec.commandLine().getOut();
+        if (json) {
+            printJson(ckpt, out);
+        } else {
+            printTable(ckpt, out);
+        }
+        return 0;
+    }
+
+    private static void printTable(Checkpoint ckpt, PrintWriter out) {
+        Table table = new Table("name", "dtype", "shape", "bytes", "file");
+        for (TensorRef t : ckpt.tensors().values()) {
+            table.row(t.name(), t.info().dtype().name(), t.info().shapeString(), Units.bytes(t.info().byteSize()),
+                    displayName(ckpt, t.file()));
+        }
+        table.print(out);
+        out.printf("%d tensors, %s in %d file(s)%n", ckpt.tensors().size(), Units.bytes(ckpt.totalBytes()),
+                ckpt.files().size());
+    }
+
+    private static void printJson(Checkpoint ckpt, PrintWriter out) {
+        try (JsonGenerator g = Json.generator(out)) {
+            g.writeStartObject();
+            g.writeArrayPropertyStart("files");
+            for (Header h : ckpt.files()) {
+                g.writeStartObject();
+                g.writeStringProperty("path", displayName(ckpt, h));
+                g.writeNumberProperty("header_bytes", h.headerLength());
+                g.writeNumberProperty("data_start", h.dataStart());
+                g.writeNumberProperty("bytes", h.fileSize());
+                g.writeEndObject();
+            }
+            g.writeEndArray();
+            g.writeObjectPropertyStart("metadata");
+            for (Header h : ckpt.files()) {
+                g.writeName(displayName(ckpt, h));
+                if (h.metadata() == null) {
+                    g.writeNull();
+                } else {
+                    g.writeStartObject();
+                    for (Map.Entry<String, String> m : h.metadata().entrySet()) {
+                        g.writeStringProperty(m.getKey(), m.getValue());
+                    }
+                    g.writeEndObject();
+                }
+            }
+            g.writeEndObject();
+            g.writeArrayPropertyStart("tensors");
+            for (TensorRef t : ckpt.tensors().values()) {
+                g.writeStartObject();
+                g.writeStringProperty("name", t.name());
+                g.writeStringProperty("dtype", t.info().dtype().name());
+                g.writeName("shape");
+                g.writeStartArray();
+                for (long d : t.info().shape()) {
+                    g.writeNumber(Units.unsigned(d));
+                }
+                g.writeEndArray();
+                g.writeStringProperty("file", displayName(ckpt, t.file()));
+                g.writeName("data_offsets");
+                g.writeStartArray();
+                g.writeNumber(t.info().begin());
+                g.writeNumber(t.info().end());
+                g.writeEndArray();
+                g.writeNumberProperty("bytes", t.info().byteSize());
+                g.writeEndObject();
+            }
+            g.writeEndArray();
+            g.writeNumberProperty("total_bytes", ckpt.totalBytes());
+            g.writeEndObject();
+        }
+        out.println();
+    }
+
+    /** A file as the user named it: relative to a checkpoint directory, else the path given. */
+    static String displayName(Checkpoint ckpt, Header h) {
+        Path root = ckpt.path();
+        return h.file().equals(root) ? root.toString() : root.relativize(h.file()).toString();
+    }
+}

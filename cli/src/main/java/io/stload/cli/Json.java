@@ -1,0 +1,20 @@
+package io.stload.cli;
+
+import java.io.Writer;
+import tools.jackson.core.JsonGenerator;
+import tools.jackson.core.ObjectWriteContext;
+import tools.jackson.core.StreamWriteFeature;
+import tools.jackson.core.json.JsonFactory;
+
+/** JSON output for the CLI's {@code --json} modes, through jackson-core's streaming generator. */
+final class Json {
+    // The CLI owns stdout: closing a generator must not close it.
+    private static final JsonFactory FACTORY = JsonFactory.builder().disable(StreamWriteFeature.AUTO_CLOSE_TARGET).build();
+
+    private Json() {
+    }
+
+    static JsonGenerator generator(Writer out) {
+        return FACTORY.createGenerator(ObjectWriteContext.empty(), out);
+    }
+}

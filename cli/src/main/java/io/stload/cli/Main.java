@@ -1,0 +1,65 @@
+package io.stload.cli;
+
+import io.stload.StloadException;
+import java.io.PrintWriter;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * The {@code ./stload} front door. Exit codes: 0 ok, 1 verification found problems, 2 usage error,
+ * 3 invalid checkpoint, 4 I/O error, 5 timed out waiting. Every error a user can cause is one line on
+ * stderr; {@code --debug} adds the stack trace.
+ */
+@Command(name = "stload", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+        description = "Fast, safe safetensors checkpoint loading.",
+        subcommands = {InspectCommand.class, CommandLine.HelpCommand.class})
+public final class Main {
+    public static final int EXIT_USAGE = 2;
+    public static final int EXIT_UNEXPECTED = 70;
+
+    @Option(names = "--debug", scope = CommandLine.ScopeType.INHERIT,
+            description = "Print stack traces with errors.")
+    boolean debug;
+
+    public static void main(String[] args) {
+        System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    }
+
+    /** Runs the CLI and returns its exit code, for tests and embedding. */
+    public static int run(String[] args, PrintWriter out, PrintWriter err) {
+        Main main = new Main();
+        CommandLine cl = new CommandLine(main);
+        cl.setOut(out);
+        cl.setErr(err);
+        cl.setParameterExceptionHandler((ex, a) -> {
+            err.println("error: usage: " + ex.getMessage() + " (see --help)");
+            return EXIT_USAGE;
+        });
+        cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+            boolean debug = main.debug;
+            if (ex instanceof StloadException se) {
+                err.println("error: " + se.getMessage());
+                if (debug) {
+                    se.printStackTrace(err);
+                }
+                return se.kind().category.exitCode;
+            }
+            err.println("error: unexpected " + ex.getClass().getSimpleName() + ": " + ex.getMessage()
+                    + (debug ? "" : " (run with --debug for details)"));
+            if (debug) {
+                ex.printStackTrace(err);
+            }
+            return EXIT_UNEXPECTED;
+        });
+        return cl.execute(args);
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = Main.class.getPackage().getImplementationVersion();
+            return new String[] {"stload " + (v == null ? "dev" : v) + " on Java " + Runtime.version()};
+        }
+    }
+}

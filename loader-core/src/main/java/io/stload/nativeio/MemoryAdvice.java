@@ -1,0 +1,8 @@
+package io.stload.nativeio;
+
+/** madvise(2) advice values used by the loader. */
+public enum MemoryAdvice {
+    NORMAL, RANDOM, SEQUENTIAL, WILLNEED, DONTNEED,
+    /** Linux 5.14+: fault the range in now (read), without the consumer touching each page. */
+    POPULATE_READ
+}

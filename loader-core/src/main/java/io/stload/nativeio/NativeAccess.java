@@ -1,0 +1,50 @@
+package io.stload.nativeio;
+
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+
+/**
+ * The libc calls the loader needs (madvise, posix_fadvise, readahead, mincore, statfs, open/pread with
+ * O_DIRECT), behind small Java methods. {@link #get()} returns the FFM-backed implementation where the
+ * platform and native access allow it, else a pure-Java fallback that still works (slower) and says why
+ * in {@link #fallbackReason()}. This package is the only one that calls {@code Linker}.
+ */
+public interface NativeAccess {
+
+    /** The process-wide instance: native where possible, else the fallback. */
+    static NativeAccess get() {
+        return NativeAccessHolder.INSTANCE;
+    }
+
+    /** False for the pure-Java fallback. */
+    boolean isNative();
+
+    /** Why the fallback is in use, or null when native calls are available. */
+    String fallbackReason();
+
+    /** The system page size in bytes. */
+    int pageSize();
+
+    /**
+     * madvise(2) over a mapped segment (rounded out to page boundaries). Returns false when the advice is
+     * not supported here (e.g. MADV_POPULATE_READ before Linux 5.14, or the fallback); I/O errors surfaced
+     * by populate advice (EIO/EFAULT) are thrown.
+     */
+    boolean madvise(MemorySegment mapping, MemoryAdvice advice) throws IOException;
+
+    /**
+     * Fraction in [0, 1] of the pages of {@code mapping} resident in the page cache, estimated with
+     * mincore(2) over at most {@code maxSamplePages} pages spread evenly across it; -1 when unknown.
+     */
+    double residentFraction(MemorySegment mapping, int maxSamplePages);
+
+    /** statfs(2) of the filesystem holding {@code path}. */
+    FsStat statfs(Path path) throws IOException;
+
+    /**
+     * Opens a file read-only. With {@code direct}, tries O_DIRECT; {@link NativeFile#isDirect()} says
+     * whether it was granted (tmpfs refuses it, and the fallback never has it).
+     */
+    NativeFile open(Path path, boolean direct) throws IOException;
+}
