@@ -1,0 +1,124 @@
+package io.stload.cli;
+
+import io.stload.checkpoint.Checkpoint;
+import io.stload.format.Tensor;
+import io.stload.load.Digests;
+import io.stload.load.LoadedWeights;
+import io.stload.load.Loader;
+import io.stload.plan.LoadPlan;
+import io.stload.plan.Planner;
+import io.stload.plan.Sizes;
+import io.stload.report.LoadReport;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import tools.jackson.core.JsonGenerator;
+
+/** {@code stload load PATH ...}: materialize every tensor in host memory and report how it went. */
+@Command(name = "load", description = "Load every tensor into host memory and report strategy, speed and latency.")
+final class LoadCommand implements Callable<Integer> {
+    @Parameters(paramLabel = "PATH", description = "A .safetensors file or a checkpoint directory.")
+    Path path;
+
+    @Mixin
+    LoadFlags flags;
+
+    @Option(names = "--digest", description = "Add the CRC-32 of every tensor's bytes.")
+    boolean digest;
+
+    @Option(names = "--json", description = "Print one JSON object.")
+    boolean json;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        LoadPlan plan = new Planner().plan(Checkpoint.open(path), flags.options());
+        PrintWriter out = spec.commandLine().getOut();
+        try (Progress progress = Progress.forLoad(plan.bytes(), !json);
+             LoadedWeights weights = new Loader().execute(plan, progress)) {
+            progress.close();
+            Map<String, String> digests = digest ? digests(weights) : Map.of();
+            if (json) {
+                try (JsonGenerator g = Json.generator(out)) {
+                    writeJson(weights.report(), digests, g);
+                }
+                out.println();
+            } else {
+                print(plan, weights.report(), digests, out);
+            }
+        }
+        return 0;
+    }
+
+    private static Map<String, String> digests(LoadedWeights weights) {
+        Map<String, String> out = new LinkedHashMap<>();
+        // Computed in parallel, then kept in checkpoint order.
+        Map<String, String> computed = weights.tensors().values().parallelStream()
+                .collect(java.util.stream.Collectors.toConcurrentMap(Tensor::name, t -> Digests.crc32(t.data())));
+        weights.tensors().keySet().forEach(n -> out.put(n, computed.get(n)));
+        return out;
+    }
+
+    private static void print(LoadPlan plan, LoadReport r, Map<String, String> digests, PrintWriter out) {
+        out.printf(Locale.ROOT, "loaded %d tensors, %s in %.3f s: %.2f GB/s%n", r.tensors(), Sizes.human(r.bytes()),
+                r.seconds(), r.gbps());
+        for (int i = 0; i < r.files().size(); i++) {
+            LoadReport.FileReport f = r.files().get(i);
+            out.printf("  %s: %s (%s)%s%n", InspectCommand.displayName(plan.checkpoint(), plan.files().get(i).file()),
+                    f.strategy(), String.join(", ", f.reasons()), f.note() == null ? "" : "; " + f.note());
+        }
+        StringBuilder phases = new StringBuilder();
+        r.phases().forEach((k, v) -> phases.append(String.format(Locale.ROOT, " %s %.3f s", k, v)));
+        out.println("phases (io/copy/wait in thread-seconds):" + phases);
+        out.printf("per-tensor latency: p50 %d us, p99 %d us, max %d us%n", r.latency().p50(), r.latency().p99(),
+                r.latency().max());
+        digests.forEach((name, crc) -> out.println(crc + "  " + name));
+    }
+
+    static void writeJson(LoadReport r, Map<String, String> digests, JsonGenerator g) {
+        g.writeStartObject();
+        g.writeObjectPropertyStart("strategy");
+        r.files().forEach(f -> g.writeStringProperty(f.file().toString(), f.strategy()));
+        g.writeEndObject();
+        g.writeObjectPropertyStart("reasons");
+        for (LoadReport.FileReport f : r.files()) {
+            g.writeArrayPropertyStart(f.file().toString());
+            f.reasons().forEach(g::writeString);
+            g.writeEndArray();
+        }
+        g.writeEndObject();
+        g.writeObjectPropertyStart("notes");
+        r.files().stream().filter(f -> f.note() != null).forEach(f -> g.writeStringProperty(f.file().toString(), f.note()));
+        g.writeEndObject();
+        g.writeNumberProperty("tensors", r.tensors());
+        g.writeNumberProperty("bytes", r.bytes());
+        g.writeNumberProperty("bytes_read", r.bytesRead());
+        g.writeNumberProperty("seconds", r.seconds());
+        g.writeNumberProperty("gbps", r.gbps());
+        g.writeObjectPropertyStart("phases");
+        r.phases().forEach(g::writeNumberProperty);
+        g.writeEndObject();
+        g.writeObjectPropertyStart("latency_us");
+        g.writeNumberProperty("p50", r.latency().p50());
+        g.writeNumberProperty("p99", r.latency().p99());
+        g.writeNumberProperty("max", r.latency().max());
+        g.writeEndObject();
+        if (!digests.isEmpty()) {
+            g.writeObjectPropertyStart("digests");
+            digests.forEach(g::writeStringProperty);
+            g.writeEndObject();
+        }
+        g.writeEndObject();
+    }
+}

@@ -1,0 +1,68 @@
+package io.stload.cli;
+
+import io.stload.plan.LoadOptions;
+import io.stload.plan.LoadStrategy;
+import io.stload.plan.ReadOrder;
+import io.stload.plan.Sizes;
+import io.stload.plan.Thresholds;
+import picocli.CommandLine.Option;
+
+/** The flags {@code plan} and {@code load} share: strategy, threads, order, and the heuristic's constants. */
+final class LoadFlags {
+    @Option(names = LoadStrategy.OPTION, paramLabel = "STRATEGY", defaultValue = "auto",
+            description = "auto|mmap|prefetch|direct (default: ${DEFAULT-VALUE}).")
+    String strategy;
+
+    @Option(names = "--threads", paramLabel = "N", defaultValue = "4",
+            description = "Reads or prefetches in flight, and copy threads (default: ${DEFAULT-VALUE}).")
+    int threads;
+
+    @Option(names = "--order", paramLabel = "ORDER", defaultValue = "file",
+            description = "Order the consumer asks for tensors: file|shuffled (default: ${DEFAULT-VALUE}).")
+    String order;
+
+    @Option(names = "--seed", defaultValue = "42", description = "Seed of the shuffled order (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--auto-cold-local", paramLabel = "STRATEGY",
+            description = "AUTO: strategy for large cold reads on local disks, prefetch|direct.")
+    String coldLocal;
+
+    @Option(names = "--auto-resident", paramLabel = "FRACTION",
+            description = "AUTO: page-cache residency above which mmap is chosen (0..1).")
+    Double resident;
+
+    @Option(names = "--auto-small", paramLabel = "SIZE", description = "AUTO: rank bytes below which mmap is chosen.")
+    String small;
+
+    @Option(names = "--auto-headroom-factor", paramLabel = "X",
+            description = "AUTO: direct when memory headroom < rank bytes x X.")
+    Double headroomFactor;
+
+    @Option(names = "--prefetch-window", paramLabel = "SIZE", description = "Bytes populated per prefetch step.")
+    String prefetchWindow;
+
+    @Option(names = "--prefetch-ahead", paramLabel = "SIZE", description = "Bytes prefetch may run ahead of the copy.")
+    String prefetchAhead;
+
+    @Option(names = "--direct-block", paramLabel = "SIZE", description = "Bytes per O_DIRECT read (multiple of 4 KiB).")
+    String directBlock;
+
+    LoadOptions options() {
+        Thresholds d = Thresholds.DEFAULTS;
+        Thresholds t;
+        try {
+            t = new Thresholds(
+                    resident != null ? resident : d.residentForMmap(),
+                    small != null ? Sizes.parse(small) : d.smallReadBytes(),
+                    headroomFactor != null ? headroomFactor : d.headroomFactor(),
+                    coldLocal != null ? LoadStrategy.parse(coldLocal) : d.coldLocal(),
+                    prefetchWindow != null ? Sizes.parse(prefetchWindow) : d.prefetchWindow(),
+                    prefetchAhead != null ? Sizes.parse(prefetchAhead) : d.prefetchAhead(),
+                    directBlock != null ? Sizes.parse(directBlock) : d.directBlock());
+            return new LoadOptions(LoadStrategy.parse(strategy), ReadOrder.parse(order), threads, seed, t);
+        } catch (IllegalArgumentException e) {
+            throw new io.stload.StloadException(io.stload.ErrorKind.Usage, null, e.getMessage());
+        }
+    }
+}

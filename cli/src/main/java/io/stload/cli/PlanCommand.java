@@ -1,0 +1,91 @@
+package io.stload.cli;
+
+import io.stload.checkpoint.Checkpoint;
+import io.stload.plan.FilePlan;
+import io.stload.plan.LoadPlan;
+import io.stload.plan.Planner;
+import io.stload.plan.Sizes;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import tools.jackson.core.JsonGenerator;
+
+/** {@code stload plan PATH [--json]}: the strategy per file, with its measured inputs and reasons, without loading. */
+@Command(name = "plan", description = "Show the load plan (strategy per file, inputs and reasons) without loading.")
+final class PlanCommand implements Callable<Integer> {
+    @Parameters(paramLabel = "PATH", description = "A .safetensors file or a checkpoint directory.")
+    Path path;
+
+    @Mixin
+    LoadFlags flags;
+
+    @Option(names = "--json", description = "Print one JSON object.")
+    boolean json;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        LoadPlan plan = new Planner().plan(Checkpoint.open(path), flags.options());
+        PrintWriter out = spec.commandLine().getOut();
+        if (json) {
+            try (JsonGenerator g = Json.generator(out)) {
+                writeJson(plan, g);
+            }
+            out.println();
+        } else {
+            print(plan, out);
+        }
+        return 0;
+    }
+
+    static void print(LoadPlan plan, PrintWriter out) {
+        out.printf("%d tensors, %s in %d file(s); memory headroom %s (%s)%n", plan.order().size(),
+                Sizes.human(plan.bytes()), plan.files().size(),
+                plan.host().headroomBytes() < 0 ? "unknown" : Sizes.human(plan.host().headroomBytes()),
+                plan.host().headroomSource());
+        if (plan.host().nativeAccess() != null) {
+            out.println("native access unavailable (" + plan.host().nativeAccess() + "): pure-Java fallbacks, slower");
+        }
+        for (FilePlan f : plan.files()) {
+            out.printf("%s: %s%n", InspectCommand.displayName(plan.checkpoint(), f.file()), f.decision().summary());
+        }
+    }
+
+    static void writeJson(LoadPlan plan, JsonGenerator g) {
+        g.writeStartObject();
+        g.writeNumberProperty("tensors", plan.order().size());
+        g.writeNumberProperty("bytes", plan.bytes());
+        g.writeObjectPropertyStart("host");
+        g.writeNumberProperty("headroom_bytes", plan.host().headroomBytes());
+        g.writeStringProperty("headroom_source", plan.host().headroomSource());
+        g.writeStringProperty("native_fallback", plan.host().nativeAccess());
+        g.writeEndObject();
+        g.writeArrayPropertyStart("files");
+        for (FilePlan f : plan.files()) {
+            g.writeStartObject();
+            g.writeStringProperty("path", InspectCommand.displayName(plan.checkpoint(), f.file()));
+            g.writeStringProperty("strategy", f.strategy().flagValue());
+            g.writeStringProperty("filesystem", f.facts().fs().name());
+            g.writeNumberProperty("bytes", f.facts().bytesToRead());
+            g.writeNumberProperty("resident", f.facts().resident());
+            g.writeBooleanProperty("direct_supported", f.facts().directSupported());
+            g.writeArrayPropertyStart("reasons");
+            for (String r : f.decision().reasons()) {
+                g.writeString(r);
+            }
+            g.writeEndArray();
+            g.writeEndObject();
+        }
+        g.writeEndArray();
+        g.writeNumberProperty("plan_seconds", plan.planNanos() / 1e9);
+        g.writeEndObject();
+    }
+}

@@ -1,0 +1,86 @@
+package io.stload.io;
+
+import io.stload.checkpoint.TensorRef;
+import io.stload.format.Header;
+import io.stload.sink.FileDestination;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+
+/** {@code mmap}: copies each tensor out of the file's mapping when asked; pages fault in on demand. */
+final class MmapReader implements TensorReader {
+    private final Arena mappings = Arena.ofShared();
+    private final Map<Header, MemorySegment> mapped = new IdentityHashMap<>();
+    private final Map<Header, FileDestination> destinations;
+    private final IoStats stats;
+
+    MmapReader(List<Header> files, Map<Header, FileDestination> destinations, IoStats stats) throws IOException {
+        this.destinations = destinations;
+        this.stats = stats;
+        try {
+            for (Header h : files) {
+                mapped.put(h, Mappings.map(h, mappings));
+            }
+        } catch (IOException | RuntimeException e) {
+            mappings.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public void start(ExecutorService io) {
+    }
+
+    @Override
+    public void materialize(TensorRef t) {
+        long begin = System.nanoTime();
+        Mappings.copy(mapped.get(t.file()), t, destinations.get(t.file()));
+        stats.copyNanos.add(System.nanoTime() - begin);
+    }
+
+    @Override
+    public Map<Header, String> notes() {
+        return Map.of();
+    }
+
+    @Override
+    public void close() {
+        mappings.close();
+    }
+
+    /** Mapping helpers shared by the strategies that read through the page cache. */
+    static final class Mappings {
+        private Mappings() {
+        }
+
+        static MemorySegment map(Header h, Arena arena) throws IOException {
+            try (FileChannel ch = FileChannel.open(h.file(), StandardOpenOption.READ)) {
+                if (ch.size() != h.fileSize()) {
+                    throw new IOException(h.file() + " changed size from " + h.fileSize() + " to " + ch.size()
+                            + " bytes after its header was read");
+                }
+                return ch.map(FileChannel.MapMode.READ_ONLY, 0, h.fileSize(), arena);
+            }
+        }
+
+        static void copy(MemorySegment mapping, TensorRef t, FileDestination dst) {
+            long size = t.info().byteSize();
+            if (size == 0) {
+                return;
+            }
+            try {
+                MemorySegment.copy(mapping, t.fileOffset(), dst.tensor(t.info()), 0, size);
+            } catch (InternalError e) {
+                // The JVM's translation of SIGBUS: the file was truncated or its disk failed under the mapping.
+                throw new java.io.UncheckedIOException(new IOException(t.file().file()
+                        + ": file changed or became unreadable during the load (" + e.getMessage() + ")"));
+            }
+        }
+    }
+}

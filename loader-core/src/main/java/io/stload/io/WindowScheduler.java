@@ -1,0 +1,143 @@
+package io.stload.io;
+
+import java.util.List;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * Hands windows to I/O threads front to back and lets consumers wait for the windows a tensor needs.
+ *
+ * <p>Read-ahead is bounded: a window is issued only while it starts less than {@code aheadBytes} past the
+ * first window whose tensor bytes are not all consumed yet. A consumer that waits for a window beyond that
+ * bound raises it (demand), so a consumer asking in any order can never deadlock against the bound; it only
+ * pulls the sequential stream forward. The first failure stops everything and is rethrown to every waiter.
+ */
+final class WindowScheduler {
+    private final List<Window> windows;
+    private final long aheadBytes;
+    private final long[] unconsumed;
+    private final boolean[] done;
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition changed = lock.newCondition();
+    private int nextToIssue;
+    private int lowestUnconsumed;
+    private int demanded = -1;
+    private Throwable failure;
+
+    /**
+     * @param windows    the stream, in order
+     * @param unconsumed per window, the tensor bytes consumers will still take from it
+     * @param aheadBytes how far issue may run ahead of consumption ({@code Long.MAX_VALUE}: unbounded)
+     */
+    WindowScheduler(List<Window> windows, long[] unconsumed, long aheadBytes) {
+        this.windows = List.copyOf(windows);
+        this.unconsumed = unconsumed.clone();
+        this.aheadBytes = aheadBytes;
+        this.done = new boolean[windows.size()];
+        advanceLowest();
+    }
+
+    int size() {
+        return windows.size();
+    }
+
+    /** The next window to read, blocking while the bound holds it back; null when all are issued or on failure. */
+    Window next() throws InterruptedException {
+        lock.lock();
+        try {
+            while (true) {
+                if (failure != null || nextToIssue >= windows.size()) {
+                    return null;
+                }
+                if (mayIssue(nextToIssue)) {
+                    return windows.get(nextToIssue++);
+                }
+                changed.await();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private boolean mayIssue(int i) {
+        if (i <= demanded || lowestUnconsumed >= windows.size()) {
+            return true;
+        }
+        long distance = windows.get(i).streamStart() - windows.get(lowestUnconsumed).streamStart();
+        return distance < aheadBytes;
+    }
+
+    void completed(Window w) {
+        lock.lock();
+        try {
+            done[w.index()] = true;
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    void failed(Throwable t) {
+        lock.lock();
+        try {
+            if (failure == null) {
+                failure = t;
+            }
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Waits until windows {@code first..last} are read; rethrows the load's failure, if any. */
+    void await(int first, int last) throws InterruptedException, WindowFailedException {
+        lock.lock();
+        try {
+            if (last > demanded) {
+                demanded = last;
+                changed.signalAll();
+            }
+            for (int i = first; i <= last; i++) {
+                while (!done[i]) {
+                    if (failure != null) {
+                        throw new WindowFailedException(failure);
+                    }
+                    changed.await();
+                }
+            }
+            if (failure != null) {
+                throw new WindowFailedException(failure);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Records that a consumer took {@code bytes} of window {@code i}'s tensor data. */
+    void consumed(int i, long bytes) {
+        lock.lock();
+        try {
+            unconsumed[i] -= bytes;
+            if (i == lowestUnconsumed && advanceLowest()) {
+                changed.signalAll();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private boolean advanceLowest() {
+        int before = lowestUnconsumed;
+        while (lowestUnconsumed < windows.size() && unconsumed[lowestUnconsumed] == 0) {
+            lowestUnconsumed++;
+        }
+        return lowestUnconsumed != before;
+    }
+
+    /** Thrown to a consumer when the background I/O it waits for failed. */
+    static final class WindowFailedException extends Exception {
+        WindowFailedException(Throwable cause) {
+            super(cause);
+        }
+    }
+}

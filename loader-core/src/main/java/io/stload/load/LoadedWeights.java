@@ -1,0 +1,46 @@
+package io.stload.load;
+
+import io.stload.format.Tensor;
+import io.stload.report.LoadReport;
+import io.stload.sink.HostSink;
+import java.util.Collections;
+import java.util.Map;
+
+/**
+ * Every tensor of a load, materialized in host memory the loader allocated for the caller, plus the report.
+ * The caller owns it: closing frees all tensor memory at once, after which the tensors must not be used.
+ */
+public final class LoadedWeights implements AutoCloseable {
+    private final HostSink sink;
+    private final Map<String, Tensor> tensors;
+    private final LoadReport report;
+
+    LoadedWeights(HostSink sink, Map<String, Tensor> tensors, LoadReport report) {
+        this.sink = sink;
+        this.tensors = Collections.unmodifiableMap(tensors);
+        this.report = report;
+    }
+
+    /** Tensors by name, in checkpoint order. */
+    public Map<String, Tensor> tensors() {
+        return tensors;
+    }
+
+    public Tensor tensor(String name) {
+        return tensors.get(name);
+    }
+
+    public LoadReport report() {
+        return report;
+    }
+
+    /** Host memory held, in bytes (tensor bytes plus alignment padding). */
+    public long memoryBytes() {
+        return sink.allocatedBytes();
+    }
+
+    @Override
+    public void close() {
+        sink.close();
+    }
+}

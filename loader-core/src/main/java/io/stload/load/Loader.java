@@ -1,0 +1,222 @@
+package io.stload.load;
+
+import io.stload.ErrorKind;
+import io.stload.StloadException;
+import io.stload.checkpoint.Checkpoint;
+import io.stload.checkpoint.TensorRef;
+import io.stload.format.Header;
+import io.stload.format.Tensor;
+import io.stload.io.IoStats;
+import io.stload.io.Readers;
+import io.stload.io.TensorReader;
+import io.stload.nativeio.NativeAccess;
+import io.stload.plan.FilePlan;
+import io.stload.plan.LoadOptions;
+import io.stload.plan.LoadPlan;
+import io.stload.plan.LoadStrategy;
+import io.stload.plan.Planner;
+import io.stload.report.LoadReport;
+import io.stload.sink.FileDestination;
+import io.stload.sink.HostSink;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.HdrHistogram.ConcurrentHistogram;
+
+/**
+ * The load engine's front door: plans a checkpoint (strategy per file, with reasons), then executes the
+ * plan, materializing every tensor in host memory in the order the consumer asks for.
+ *
+ * <pre>{@code
+ * try (LoadedWeights w = Loader.load(Path.of("/models/llama"), LoadOptions.DEFAULTS)) {
+ *     Tensor q = w.tensor("model.layers.0.self_attn.q_proj.weight");
+ * }
+ * }</pre>
+ *
+ * Memory: the tensors themselves (the caller's, freed by closing the result) plus nothing proportional to
+ * the checkpoint: prefetch uses the page cache as its buffer, bounded by {@code prefetchAhead}; direct reads
+ * land in the destination; mmap copies from the mapping.
+ */
+public final class Loader {
+    private final NativeAccess os;
+
+    public Loader(NativeAccess os) {
+        this.os = os;
+    }
+
+    public Loader() {
+        this(NativeAccess.get());
+    }
+
+    public static LoadedWeights load(Path checkpoint, LoadOptions options) {
+        Loader loader = new Loader();
+        return loader.execute(new Planner().plan(Checkpoint.open(checkpoint), options), LoadListener.NONE);
+    }
+
+    /** Executes a plan made by {@link Planner}. */
+    public LoadedWeights execute(LoadPlan plan, LoadListener listener) {
+        long start = System.nanoTime() - plan.planNanos();
+        IoStats stats = new IoStats();
+        ConcurrentHistogram latencyMicros = new ConcurrentHistogram(3);
+        HostSink sink = new HostSink();
+        Map<Header, TensorReader> readerOf = new IdentityHashMap<>();
+        List<TensorReader> readers = new ArrayList<>();
+        ExecutorService io = Executors.newCachedThreadPool(daemon("stload-io"));
+        ExecutorService consumers = Executors.newFixedThreadPool(plan.options().threads(), daemon("stload-copy"));
+        try {
+            Map<Header, FileDestination> destinations = allocate(plan, sink);
+            for (Map.Entry<LoadStrategy, List<Header>> group : byStrategy(plan).entrySet()) {
+                List<TensorRef> tensors = plan.order().stream().filter(t -> group.getValue().contains(t.file())).toList();
+                TensorReader reader = Readers.create(group.getKey(), os, group.getValue(), destinations, tensors,
+                        plan.options(), stats);
+                readers.add(reader);
+                group.getValue().forEach(h -> readerOf.put(h, reader));
+            }
+            readers.forEach(r -> r.start(io));
+            consume(plan, readerOf, consumers, latencyMicros, listener);
+            Map<String, Tensor> tensors = new LinkedHashMap<>();
+            for (TensorRef t : plan.checkpoint().tensors().values()) {
+                tensors.put(t.name(), new Tensor(t.info(), destinations.get(t.file()).tensor(t.info())));
+            }
+            LoadReport report = report(plan, readers, stats, latencyMicros, System.nanoTime() - start);
+            closeAll(readers);
+            return new LoadedWeights(sink, tensors, report);
+        } catch (IOException | RuntimeException e) {
+            closeQuietly(readers);
+            sink.close();
+            throw asLoadError(e);
+        } catch (InterruptedException e) {
+            closeQuietly(readers);
+            sink.close();
+            Thread.currentThread().interrupt();
+            throw new StloadException(ErrorKind.Io, null, "load interrupted");
+        } finally {
+            consumers.shutdownNow();
+            io.shutdownNow();
+        }
+    }
+
+    private Map<Header, FileDestination> allocate(LoadPlan plan, HostSink sink) {
+        int alignment = Math.max(os.pageSize(), 4096);
+        Map<Header, FileDestination> destinations = new IdentityHashMap<>();
+        for (FilePlan f : plan.files()) {
+            destinations.put(f.file(), sink.allocate(f.file(), alignment));
+        }
+        return destinations;
+    }
+
+    private static Map<LoadStrategy, List<Header>> byStrategy(LoadPlan plan) {
+        Map<LoadStrategy, List<Header>> groups = new EnumMap<>(LoadStrategy.class);
+        for (FilePlan f : plan.files()) {
+            groups.computeIfAbsent(f.strategy(), s -> new ArrayList<>()).add(f.file());
+        }
+        return groups;
+    }
+
+    /** Consumer threads take tensors in plan order and wait for each to be materialized. */
+    private static void consume(LoadPlan plan, Map<Header, TensorReader> readerOf, ExecutorService consumers,
+                                ConcurrentHistogram latencyMicros, LoadListener listener)
+            throws IOException, InterruptedException {
+        List<TensorRef> order = plan.order();
+        AtomicInteger next = new AtomicInteger();
+        List<Future<Void>> running = new ArrayList<>();
+        for (int i = 0; i < plan.options().threads(); i++) {
+            running.add(consumers.submit(() -> {
+                int k;
+                while ((k = next.getAndIncrement()) < order.size()) {
+                    TensorRef t = order.get(k);
+                    long begin = System.nanoTime();
+                    readerOf.get(t.file()).materialize(t);
+                    latencyMicros.recordValue(Math.max(1, (System.nanoTime() - begin) / 1000));
+                    listener.materialized(t, t.info().byteSize());
+                }
+                return null;
+            }));
+        }
+        for (Future<Void> f : running) {
+            try {
+                f.get();
+            } catch (java.util.concurrent.ExecutionException e) {
+                next.set(order.size()); // stop the other consumers
+                Throwable cause = e.getCause();
+                if (cause instanceof IOException io) {
+                    throw io;
+                }
+                if (cause instanceof UncheckedIOException uio) {
+                    throw uio.getCause();
+                }
+                if (cause instanceof RuntimeException re) {
+                    throw re;
+                }
+                throw new IOException(cause);
+            }
+        }
+    }
+
+    private static LoadReport report(LoadPlan plan, List<TensorReader> readers, IoStats stats,
+                                     ConcurrentHistogram latency, long wallNanos) {
+        Map<Header, String> notes = new IdentityHashMap<>();
+        readers.forEach(r -> notes.putAll(r.notes()));
+        List<LoadReport.FileReport> files = new ArrayList<>();
+        for (FilePlan f : plan.files()) {
+            files.add(new LoadReport.FileReport(f.file().file(), f.strategy().flagValue(), f.decision().reasons(),
+                    notes.get(f.file()), f.file().dataBytes()));
+        }
+        Map<String, Double> phases = new LinkedHashMap<>();
+        phases.put("plan", plan.planNanos() / 1e9);
+        phases.put("io", stats.ioNanos.sum() / 1e9);
+        phases.put("copy", stats.copyNanos.sum() / 1e9);
+        phases.put("wait", stats.waitNanos.sum() / 1e9);
+        LoadReport.Latency lat = latency.getTotalCount() == 0 ? new LoadReport.Latency(0, 0, 0)
+                : new LoadReport.Latency(latency.getValueAtPercentile(50), latency.getValueAtPercentile(99),
+                        latency.getMaxValue());
+        return new LoadReport(files, plan.order().size(), plan.bytes(), wallNanos / 1e9, phases,
+                stats.bytesRead.sum(), lat);
+    }
+
+    private static StloadException asLoadError(Exception e) {
+        if (e instanceof StloadException se) {
+            return se;
+        }
+        if (e instanceof IOException || e instanceof UncheckedIOException) {
+            return new StloadException(ErrorKind.Io, null, e.getMessage(), e);
+        }
+        return new StloadException(ErrorKind.Io, null, "load failed: " + e, e);
+    }
+
+    private static void closeAll(List<TensorReader> readers) throws IOException {
+        for (TensorReader r : readers) {
+            r.close();
+        }
+    }
+
+    private static void closeQuietly(List<TensorReader> readers) {
+        for (TensorReader r : readers) {
+            try {
+                r.close();
+            } catch (IOException | RuntimeException ignored) {
+                // Already failing; the first error is the one worth reporting.
+            }
+        }
+    }
+
+    private static ThreadFactory daemon(String name) {
+        AtomicInteger n = new AtomicInteger();
+        return r -> {
+            Thread t = new Thread(r, name + "-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        };
+    }
+}

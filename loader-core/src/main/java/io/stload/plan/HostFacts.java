@@ -1,0 +1,11 @@
+package io.stload.plan;
+
+/**
+ * What was measured about the host before choosing strategies.
+ *
+ * @param headroomBytes memory the page cache can still use (MemAvailable capped by the cgroup limit), -1 if unknown
+ * @param headroomSource how it was found out, in words
+ * @param nativeAccess  null when native calls work, else why the pure-Java fallback is in use
+ */
+public record HostFacts(long headroomBytes, String headroomSource, String nativeAccess) {
+}

@@ -1,0 +1,36 @@
+package io.stload.plan;
+
+/**
+ * What the caller asks of a load.
+ *
+ * @param strategy   AUTO, or a strategy forced for every file
+ * @param order      the order the consumer asks for tensors
+ * @param threads    I/O threads (reads or prefetches in flight); copies use at most this many threads too
+ * @param seed       seed of the SHUFFLED order
+ * @param thresholds the AUTO heuristic's constants and the window sizes
+ */
+public record LoadOptions(LoadStrategy strategy, ReadOrder order, int threads, long seed, Thresholds thresholds) {
+    public static final LoadOptions DEFAULTS = new LoadOptions(LoadStrategy.AUTO, ReadOrder.FILE, 4, 42, Thresholds.DEFAULTS);
+
+    public LoadOptions {
+        if (threads < 1 || threads > 256) {
+            throw new IllegalArgumentException("threads must be in 1..256");
+        }
+    }
+
+    public LoadOptions withStrategy(LoadStrategy s) {
+        return new LoadOptions(s, order, threads, seed, thresholds);
+    }
+
+    public LoadOptions withOrder(ReadOrder o) {
+        return new LoadOptions(strategy, o, threads, seed, thresholds);
+    }
+
+    public LoadOptions withThreads(int n) {
+        return new LoadOptions(strategy, order, n, seed, thresholds);
+    }
+
+    public LoadOptions withThresholds(Thresholds t) {
+        return new LoadOptions(strategy, order, threads, seed, t);
+    }
+}

@@ -1,0 +1,59 @@
+package io.stload.plan;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The AUTO rule, a pure function of measured facts: which strategy reads a file fastest. The order of the
+ * rules matters: data already in memory makes any extra pass waste; a network filesystem wants large
+ * sequential requests but may not honour O_DIRECT well; a page cache too small for the rank's bytes would
+ * thrash, so bypass it; large cold reads on local disks go to the benchmark's winner.
+ */
+public final class StrategyHeuristic {
+    private StrategyHeuristic() {
+    }
+
+    /**
+     * @param file      facts about this file
+     * @param host      facts about the host
+     * @param rankBytes bytes the rank reads over all its files (the page cache must hold them together)
+     */
+    public static FileDecision decide(FileFacts file, HostFacts host, long rankBytes, Thresholds t) {
+        List<String> why = new ArrayList<>();
+        why.add(file.fs().name());
+        why.add(Sizes.human(rankBytes) + " for this rank");
+        why.add(file.resident() < 0 ? "residency unknown" : percent(file.resident()) + " resident");
+        why.add(host.headroomBytes() < 0 ? "headroom unknown" : Sizes.human(host.headroomBytes()) + " headroom");
+
+        if (file.fs().isRam()) {
+            return new FileDecision(LoadStrategy.MMAP, with(why, "RAM filesystem: pages are already in memory"));
+        }
+        if (file.resident() >= t.residentForMmap()) {
+            return new FileDecision(LoadStrategy.MMAP, with(why, "mostly in page cache: no I/O left to schedule"));
+        }
+        if (rankBytes < t.smallReadBytes()) {
+            return new FileDecision(LoadStrategy.MMAP, with(why, "small read: an extra pass costs more than it saves"));
+        }
+        if (file.fs().isNetwork()) {
+            return new FileDecision(LoadStrategy.PREFETCH, with(why, "network filesystem: large sequential requests"));
+        }
+        boolean cacheTooSmall = host.headroomBytes() >= 0 && host.headroomBytes() < rankBytes * t.headroomFactor();
+        if (cacheTooSmall && file.directSupported()) {
+            return new FileDecision(LoadStrategy.DIRECT, with(why, "page cache cannot hold the rank's bytes: bypass it"));
+        }
+        if (t.coldLocal() == LoadStrategy.DIRECT && !file.directSupported()) {
+            return new FileDecision(LoadStrategy.PREFETCH, with(why, "cold read, O_DIRECT refused here"));
+        }
+        return new FileDecision(t.coldLocal(), with(why, "cold read on a local filesystem"));
+    }
+
+    private static List<String> with(List<String> why, String last) {
+        why.add(last);
+        return why;
+    }
+
+    private static String percent(double f) {
+        return String.format(Locale.ROOT, "%.0f%%", f * 100);
+    }
+}

@@ -1,0 +1,32 @@
+package io.stload.plan;
+
+/**
+ * The AUTO heuristic's constants, in one place. Defaults are justified by the benchmark results in the
+ * README; every one can be overridden (CLI flags {@code --auto-*}).
+ *
+ * @param residentForMmap   fraction of a file already in the page cache above which mmap wins (no I/O left)
+ * @param smallReadBytes    below this many bytes for the rank, an extra pass costs more than it saves: mmap
+ * @param headroomFactor    page cache must hold bytes x this factor, else the cache would thrash: direct
+ * @param coldLocal         strategy for large cold reads on local block filesystems (ext4, xfs, btrfs, ...)
+ * @param prefetchWindow    bytes populated per prefetch step
+ * @param prefetchAhead     bytes the prefetcher may run ahead of the copy (consumer demand may pull it further)
+ * @param directBlock       bytes per O_DIRECT read
+ */
+public record Thresholds(double residentForMmap, long smallReadBytes, double headroomFactor, LoadStrategy coldLocal,
+                         long prefetchWindow, long prefetchAhead, long directBlock) {
+    public static final Thresholds DEFAULTS = new Thresholds(0.80, 64L << 20, 1.25, LoadStrategy.DIRECT,
+            32L << 20, 1L << 30, 8L << 20);
+
+    public Thresholds {
+        if (coldLocal != LoadStrategy.PREFETCH && coldLocal != LoadStrategy.DIRECT) {
+            throw new IllegalArgumentException("coldLocal must be prefetch or direct");
+        }
+        if (prefetchWindow <= 0 || prefetchAhead < prefetchWindow || directBlock <= 0 || directBlock % 4096 != 0) {
+            throw new IllegalArgumentException("window sizes must be positive, ahead >= window, block a multiple of 4096");
+        }
+    }
+
+    public Thresholds withColdLocal(LoadStrategy s) {
+        return new Thresholds(residentForMmap, smallReadBytes, headroomFactor, s, prefetchWindow, prefetchAhead, directBlock);
+    }
+}

@@ -1,0 +1,42 @@
+package io.stload.report;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What a load did and how fast: per file the strategy with its reasons (and anything that happened that the
+ * plan did not say), totals, time per phase, and the per-tensor materialization latency distribution.
+ *
+ * @param files      per file, in plan order
+ * @param tensors    tensors materialized
+ * @param bytes      tensor bytes materialized
+ * @param seconds    wall time of the load, planning included
+ * @param phases     seconds per phase: {@code plan} is wall time; {@code io}, {@code copy} and {@code wait}
+ *                   are thread-seconds summed over the threads that did them
+ * @param bytesRead  bytes the readers moved from disk (direct: whole aligned blocks; mmap: not counted)
+ * @param latency    per-tensor materialization latency, from the consumer asking to the bytes being in place
+ */
+public record LoadReport(List<FileReport> files, int tensors, long bytes, double seconds, Map<String, Double> phases,
+                         long bytesRead, Latency latency) {
+    public LoadReport {
+        files = List.copyOf(files);
+        phases = Map.copyOf(phases);
+    }
+
+    /** GB/s, decimal: bytes / 1e9 / seconds. */
+    public double gbps() {
+        return seconds <= 0 ? 0 : bytes / 1e9 / seconds;
+    }
+
+    /** One file: the strategy used, why, and notes from execution (null when none). */
+    public record FileReport(Path file, String strategy, List<String> reasons, String note, long bytes) {
+        public FileReport {
+            reasons = List.copyOf(reasons);
+        }
+    }
+
+    /** Microseconds. */
+    public record Latency(long p50, long p99, long max) {
+    }
+}
