@@ -81,6 +81,7 @@ final class LibC {
         };
     }
 
+    @SuppressWarnings("restricted") // the point of this class; callers fall back when it is refused
     private static MethodHandle bind(String name, FunctionDescriptor descriptor, Linker.Option... options) {
         MemorySegment symbol = LINKER.defaultLookup().find(name)
                 .orElseThrow(() -> new UnsatisfiedLinkError("libc has no symbol " + name));
@@ -198,6 +199,7 @@ final class LibC {
     }
 
     /** strerror(3)'s text for an errno, e.g. "Invalid argument". */
+    @SuppressWarnings("restricted") // strerror returns a NUL-terminated string of unknown length
     static String strerror(int errno) {
         try {
             MemorySegment text = (MemorySegment) STRERROR.invokeExact(errno);
@@ -213,7 +215,7 @@ final class LibC {
         return switch (errno) {
             case ENOENT -> new NoSuchFileException(path.toString(), null, call + ": " + reason);
             case EACCES -> new AccessDeniedException(path.toString(), null, call + ": " + reason);
-            default -> new IOException(call + "(" + path + ") failed: " + reason);
+            default -> new IOException(call + " of " + path + " failed: " + reason);
         };
     }
 

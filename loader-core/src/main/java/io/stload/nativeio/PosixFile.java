@@ -69,7 +69,7 @@ final class PosixFile implements NativeFile {
                     continue;
                 }
                 if (n < 0) {
-                    throw LibC.error("pread at " + (offset + done), path, (int) -n);
+                    throw LibC.error("pread at offset " + (offset + done), path, (int) -n);
                 }
                 if (n == 0) {
                     break;
