@@ -7,4 +7,14 @@ package io.stload.nativeio;
  */
 public record FsStat(long type, String name, long blockSize) {
     public static final FsStat UNKNOWN = new FsStat(0, "unknown", 4096);
+
+    /** True for filesystems whose reads cross a network (or a hypervisor boundary), where latency dominates. */
+    public boolean isNetwork() {
+        return FsTypes.isNetwork(name);
+    }
+
+    /** True for filesystems that live in memory: there is no disk behind them, and no O_DIRECT. */
+    public boolean isRam() {
+        return FsTypes.isRam(name);
+    }
 }

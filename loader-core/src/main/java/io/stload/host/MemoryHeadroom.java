@@ -1,0 +1,156 @@
+package io.stload.host;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+
+/**
+ * How much memory the loader may fill with page cache and buffers before the kernel has to reclaim:
+ * MemAvailable from /proc/meminfo, capped by the tightest cgroup memory limit above this process less
+ * what that group already uses (cgroup v2 memory.max / memory.current, v1 memory.limit_in_bytes /
+ * memory.usage_in_bytes). A container sees the host's MemAvailable, so without the cap a loader would
+ * plan for memory it will be killed for using.
+ *
+ * @param availableBytes    the headroom; -1 when neither source could be read
+ * @param memAvailableBytes MemAvailable; -1 when unknown
+ * @param cgroupLimitBytes  the limit of the cgroup that leaves the least headroom; -1 when none applies
+ * @param cgroupUsageBytes  that cgroup's current usage; -1 when no limit applies
+ */
+public record MemoryHeadroom(long availableBytes, long memAvailableBytes, long cgroupLimitBytes, long cgroupUsageBytes) {
+
+    /** cgroup v1 writes "no limit" as LONG_MAX rounded down to a page; anything this large is no limit. */
+    private static final long V1_UNLIMITED = 1L << 62;
+
+    /** Reads the running host's files. */
+    public static MemoryHeadroom read() {
+        return read(Path.of("/"));
+    }
+
+    /** Reads proc/meminfo, proc/self/cgroup and sys/fs/cgroup under {@code root} (a canned tree in tests). */
+    public static MemoryHeadroom read(Path root) {
+        long memAvailable = memAvailable(root.resolve("proc/meminfo"));
+        Optional<CgroupLimit> cgroup = tightestCgroupLimit(root);
+        long available = memAvailable;
+        if (cgroup.isPresent()) {
+            long headroom = cgroup.get().headroom();
+            available = memAvailable < 0 ? headroom : Math.min(memAvailable, headroom);
+        }
+        return new MemoryHeadroom(available, memAvailable,
+                cgroup.map(CgroupLimit::limit).orElse(-1L), cgroup.map(CgroupLimit::usage).orElse(-1L));
+    }
+
+    /** One line for logs, e.g. "7.5 GiB available (MemAvailable 60.2 GiB; cgroup limit 8.0 GiB, 0.5 GiB used)". */
+    public String describe() {
+        String total = availableBytes < 0 ? "unknown headroom" : gib(availableBytes) + " available";
+        String host = memAvailableBytes < 0 ? "MemAvailable unknown" : "MemAvailable " + gib(memAvailableBytes);
+        String cgroup = cgroupLimitBytes < 0 ? "no cgroup limit"
+                : "cgroup limit " + gib(cgroupLimitBytes) + ", " + gib(cgroupUsageBytes) + " used";
+        return total + " (" + host + "; " + cgroup + ")";
+    }
+
+    private static String gib(long bytes) {
+        return String.format(Locale.ROOT, "%.1f GiB", bytes / (double) (1L << 30));
+    }
+
+    /** MemAvailable, or on kernels before 3.14 that lack it, the older estimate MemFree + Buffers + Cached. */
+    static long memAvailable(Path meminfo) {
+        List<String> lines = readLines(meminfo);
+        long available = meminfoField(lines, "MemAvailable");
+        if (available >= 0) {
+            return available;
+        }
+        long free = meminfoField(lines, "MemFree");
+        long buffers = meminfoField(lines, "Buffers");
+        long cached = meminfoField(lines, "Cached");
+        return free < 0 || buffers < 0 || cached < 0 ? -1 : free + buffers + cached;
+    }
+
+    private static long meminfoField(List<String> lines, String name) {
+        for (String line : lines) {
+            // MemAvailable:   24127656 kB
+            if (line.startsWith(name + ":")) {
+                String[] parts = line.substring(name.length() + 1).trim().split("\\s+");
+                long value = parseLong(parts[0]);
+                return value < 0 || parts.length < 2 || !parts[1].equals("kB") ? value : value * 1024;
+            }
+        }
+        return -1;
+    }
+
+    /** A cgroup's limit and usage: how much more it lets its members use. */
+    private record CgroupLimit(long limit, long usage) {
+        long headroom() {
+            return Math.max(0, limit - usage);
+        }
+    }
+
+    /**
+     * The limit leaving the least headroom among this process's cgroups and their ancestors, in both
+     * hierarchies (a hybrid host has v1 controllers and a v2 tree). Ancestors matter because a parent's
+     * limit binds its children, and walking up from a group path that does not exist under our
+     * /sys/fs/cgroup (a container without its own cgroup namespace) ends at the mount's root, which is then
+     * the container's own group.
+     */
+    private static Optional<CgroupLimit> tightestCgroupLimit(Path root) {
+        Path cgroupFs = root.resolve("sys/fs/cgroup");
+        CgroupLimit tightest = null;
+        for (String line : readLines(root.resolve("proc/self/cgroup"))) {
+            // v2: "0::/user.slice/session-1.scope"   v1: "4:memory:/docker/abc"
+            String[] fields = line.split(":", 3);
+            if (fields.length < 3) {
+                continue;
+            }
+            boolean v2 = fields[0].equals("0") && fields[1].isEmpty();
+            boolean v1Memory = List.of(fields[1].split(",")).contains("memory");
+            if (!v2 && !v1Memory) {
+                continue;
+            }
+            Path base = v2 ? cgroupFs : cgroupFs.resolve("memory");
+            String limitFile = v2 ? "memory.max" : "memory.limit_in_bytes";
+            String usageFile = v2 ? "memory.current" : "memory.usage_in_bytes";
+            Path dir = base.resolve(fields[2].replaceFirst("^/+", "")).normalize();
+            for (; dir != null && dir.startsWith(base); dir = dir.getParent()) {
+                CgroupLimit limit = readLimit(dir.resolve(limitFile), dir.resolve(usageFile));
+                if (limit != null && (tightest == null || limit.headroom() < tightest.headroom())) {
+                    tightest = limit;
+                }
+            }
+        }
+        return Optional.ofNullable(tightest);
+    }
+
+    /** The limit in {@code limitFile} with the usage beside it, or null when there is no finite limit. */
+    private static CgroupLimit readLimit(Path limitFile, Path usageFile) {
+        List<String> limitLines = readLines(limitFile);
+        if (limitLines.isEmpty()) {
+            return null;
+        }
+        long limit = parseLong(limitLines.getFirst().trim()); // "max" in v2 parses as -1: no limit
+        if (limit < 0 || limit >= V1_UNLIMITED) {
+            return null;
+        }
+        List<String> usageLines = readLines(usageFile);
+        long usage = usageLines.isEmpty() ? 0 : Math.max(0, parseLong(usageLines.getFirst().trim()));
+        return new CgroupLimit(limit, usage);
+    }
+
+    private static long parseLong(String s) {
+        try {
+            return Long.parseLong(s);
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    private static List<String> readLines(Path file) {
+        try {
+            return Files.readAllLines(file, StandardCharsets.UTF_8);
+        } catch (IOException | SecurityException e) {
+            return List.of();
+        }
+    }
+}

@@ -1,0 +1,236 @@
+package io.stload.nativeio;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+
+/**
+ * Downcall handles for the Linux libc functions this package uses (x86-64 and aarch64, whose constants
+ * agree except for O_DIRECT), bound once when the class initializes. Failing to bind, for a missing
+ * symbol, an unknown architecture or native access denied, fails class initialization: the caller picks
+ * the fallback then.
+ *
+ * <p>The wrappers follow the kernel's convention: a non-negative result, or minus the errno.
+ */
+final class LibC {
+    static final int EINTR = 4;
+    static final int EIO = 5;
+    static final int ENOENT = 2;
+    static final int ENOMEM = 12;
+    static final int EACCES = 13;
+    static final int EFAULT = 14;
+    static final int EINVAL = 22;
+
+    static final int O_RDONLY = 0;
+    static final int O_CLOEXEC = 0x80000;
+    static final int O_DIRECT = oDirect(System.getProperty("os.arch", ""));
+
+    private static final int SC_PAGESIZE = 30;
+    private static final int SEEK_END = 2;
+    /** struct statfs is 120 bytes on 64-bit Linux; the slack guards against a libc that writes more. */
+    private static final long STATFS_BYTES = 256;
+
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO = CALL_STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+    private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
+
+    private static final MethodHandle MADVISE =
+            bind("madvise", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), CAPTURE_ERRNO);
+    private static final MethodHandle MINCORE =
+            bind("mincore", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS), CAPTURE_ERRNO);
+    private static final MethodHandle STATFS =
+            bind("statfs", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS), CAPTURE_ERRNO);
+    // open(2) is variadic: the mode travels as the one variadic argument, ignored without O_CREAT.
+    private static final MethodHandle OPEN = bind("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
+            CAPTURE_ERRNO, Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle PREAD =
+            bind("pread", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG), CAPTURE_ERRNO);
+    private static final MethodHandle LSEEK =
+            bind("lseek", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT), CAPTURE_ERRNO);
+    private static final MethodHandle CLOSE = bind("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT), CAPTURE_ERRNO);
+    // posix_fadvise returns the error number itself and leaves errno alone.
+    private static final MethodHandle POSIX_FADVISE =
+            bind("posix_fadvise", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle READAHEAD =
+            bind("readahead", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG), CAPTURE_ERRNO);
+    private static final MethodHandle SYSCONF = bind("sysconf", FunctionDescriptor.of(JAVA_LONG, JAVA_INT));
+    private static final MethodHandle STRERROR = bind("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+
+    private LibC() {
+    }
+
+    private static int oDirect(String arch) {
+        return switch (arch) {
+            case "amd64", "x86_64" -> 0x4000;
+            case "aarch64" -> 0x10000;
+            default -> throw new UnsupportedOperationException("unsupported architecture: " + arch);
+        };
+    }
+
+    @SuppressWarnings("restricted") // the point of this class; callers fall back when it is refused
+    private static MethodHandle bind(String name, FunctionDescriptor descriptor, Linker.Option... options) {
+        MemorySegment symbol = LINKER.defaultLookup().find(name)
+                .orElseThrow(() -> new UnsatisfiedLinkError("libc has no symbol " + name));
+        return LINKER.downcallHandle(symbol, descriptor, options);
+    }
+
+    /** Space for the errno a call leaves behind; one per call (or per loop of calls) on the caller's thread. */
+    static MemorySegment callState(Arena arena) {
+        return arena.allocate(CALL_STATE);
+    }
+
+    private static int errno(MemorySegment callState) {
+        return (int) ERRNO.get(callState, 0L);
+    }
+
+    static int madvise(MemorySegment state, long address, long length, int advice) {
+        try {
+            int r = (int) MADVISE.invokeExact(state, MemorySegment.ofAddress(address), length, advice);
+            return r == 0 ? 0 : -errno(state);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    static int mincore(MemorySegment state, long address, long length, MemorySegment vec) {
+        try {
+            int r = (int) MINCORE.invokeExact(state, MemorySegment.ofAddress(address), length, vec);
+            return r == 0 ? 0 : -errno(state);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** statfs(2) of {@code path}: {f_type, f_bsize}, the first two words of struct statfs. */
+    static long[] statfs(Path path) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = callState(arena);
+            MemorySegment buf = arena.allocate(STATFS_BYTES, 8);
+            int r = (int) STATFS.invokeExact(state, arena.allocateFrom(path.toString()), buf);
+            if (r != 0) {
+                throw error("statfs", path, errno(state));
+            }
+            return new long[] {buf.get(JAVA_LONG, 0), buf.get(JAVA_LONG, 8)};
+        } catch (IOException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    static int open(Path path, int flags) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = callState(arena);
+            int fd = (int) OPEN.invokeExact(state, arena.allocateFrom(path.toString()), flags, 0);
+            return fd >= 0 ? fd : -errno(state);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    static long pread(MemorySegment state, int fd, long address, long count, long offset) {
+        try {
+            long n = (long) PREAD.invokeExact(state, fd, MemorySegment.ofAddress(address), count, offset);
+            return n >= 0 ? n : -errno(state);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    static long size(int fd) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = callState(arena);
+            long end = (long) LSEEK.invokeExact(state, fd, 0L, SEEK_END);
+            return end >= 0 ? end : -errno(state);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    static int close(int fd) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = callState(arena);
+            int r = (int) CLOSE.invokeExact(state, fd);
+            return r == 0 ? 0 : -errno(state);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    static int posixFadvise(int fd, long offset, long length, int advice) {
+        try {
+            return -(int) POSIX_FADVISE.invokeExact(fd, offset, length, advice);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    static int readahead(int fd, long offset, long length) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = callState(arena);
+            long r = (long) READAHEAD.invokeExact(state, fd, offset, length);
+            return r == 0 ? 0 : -errno(state);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    static int pageSize() {
+        try {
+            long size = (long) SYSCONF.invokeExact(SC_PAGESIZE);
+            return size > 0 ? Math.toIntExact(size) : 4096;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** strerror(3)'s text for an errno, e.g. "Invalid argument". */
+    @SuppressWarnings("restricted") // strerror returns a NUL-terminated string of unknown length
+    static String strerror(int errno) {
+        try {
+            MemorySegment text = (MemorySegment) STRERROR.invokeExact(errno);
+            return text.reinterpret(Long.MAX_VALUE).getString(0);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** An IOException for a failed call on a path, of the NIO subclass that names the cause where there is one. */
+    static IOException error(String call, Path path, int errno) {
+        String reason = strerror(errno) + " (errno " + errno + ")";
+        return switch (errno) {
+            case ENOENT -> new NoSuchFileException(path.toString(), null, call + ": " + reason);
+            case EACCES -> new AccessDeniedException(path.toString(), null, call + ": " + reason);
+            default -> new IOException(call + " of " + path + " failed: " + reason);
+        };
+    }
+
+    static IOException error(String call, int errno) {
+        return new IOException(call + " failed: " + strerror(errno) + " (errno " + errno + ")");
+    }
+
+    // Downcalls throw nothing checked; anything else is a bug in a descriptor or the JDK.
+    private static RuntimeException unexpected(Throwable t) {
+        if (t instanceof RuntimeException r) {
+            return r;
+        }
+        if (t instanceof Error e) {
+            throw e;
+        }
+        return new IllegalStateException(t);
+    }
+}

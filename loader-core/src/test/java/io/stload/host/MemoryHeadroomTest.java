@@ -1,0 +1,154 @@
+package io.stload.host;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class MemoryHeadroomTest {
+    private static final long GIB = 1L << 30;
+    private static final String MEMINFO = """
+            MemTotal:       67108864 kB
+            MemFree:         1048576 kB
+            MemAvailable:   33554432 kB
+            Buffers:          524288 kB
+            Cached:         16777216 kB
+            """; // MemAvailable 32 GiB
+
+    @TempDir
+    Path root;
+
+    @Test
+    void cgroupV2LimitCapsMemAvailable() throws IOException {
+        write("proc/meminfo", MEMINFO);
+        write("proc/self/cgroup", "0::/kubepods/pod1/ctr\n");
+        write("sys/fs/cgroup/kubepods/pod1/ctr/memory.max", 8 * GIB + "\n");
+        write("sys/fs/cgroup/kubepods/pod1/ctr/memory.current", 3 * GIB + "\n");
+
+        MemoryHeadroom headroom = MemoryHeadroom.read(root);
+        assertEquals(5 * GIB, headroom.availableBytes());
+        assertEquals(32 * GIB, headroom.memAvailableBytes());
+        assertEquals(8 * GIB, headroom.cgroupLimitBytes());
+        assertEquals(3 * GIB, headroom.cgroupUsageBytes());
+        assertEquals("5.0 GiB available (MemAvailable 32.0 GiB; cgroup limit 8.0 GiB, 3.0 GiB used)",
+                headroom.describe());
+    }
+
+    @Test
+    void cgroupV2MaxIsUnlimited() throws IOException {
+        write("proc/meminfo", MEMINFO);
+        write("proc/self/cgroup", "0::/user.slice\n");
+        write("sys/fs/cgroup/user.slice/memory.max", "max\n");
+        write("sys/fs/cgroup/user.slice/memory.current", 3 * GIB + "\n");
+
+        MemoryHeadroom headroom = MemoryHeadroom.read(root);
+        assertEquals(32 * GIB, headroom.availableBytes());
+        assertEquals(-1, headroom.cgroupLimitBytes());
+        assertEquals("32.0 GiB available (MemAvailable 32.0 GiB; no cgroup limit)", headroom.describe());
+    }
+
+    @Test
+    void tighterAncestorLimitWins() throws IOException {
+        write("proc/meminfo", MEMINFO);
+        write("proc/self/cgroup", "0::/parent/child\n");
+        write("sys/fs/cgroup/parent/memory.max", 4 * GIB + "\n");
+        write("sys/fs/cgroup/parent/memory.current", 3 * GIB + "\n");
+        write("sys/fs/cgroup/parent/child/memory.max", "max\n");
+        write("sys/fs/cgroup/parent/child/memory.current", 2 * GIB + "\n");
+
+        MemoryHeadroom headroom = MemoryHeadroom.read(root);
+        assertEquals(GIB, headroom.availableBytes());
+        assertEquals(4 * GIB, headroom.cgroupLimitBytes());
+    }
+
+    @Test
+    void cgroupV1LimitCapsMemAvailable() throws IOException {
+        write("proc/meminfo", MEMINFO);
+        write("proc/self/cgroup", "5:cpu,cpuacct:/\n4:memory:/docker/abc\n0::/\n");
+        write("sys/fs/cgroup/memory/docker/abc/memory.limit_in_bytes", 2 * GIB + "\n");
+        write("sys/fs/cgroup/memory/docker/abc/memory.usage_in_bytes", GIB / 2 + "\n");
+
+        MemoryHeadroom headroom = MemoryHeadroom.read(root);
+        assertEquals(GIB + GIB / 2, headroom.availableBytes());
+        assertEquals(2 * GIB, headroom.cgroupLimitBytes());
+    }
+
+    @Test
+    void cgroupV1HugeLimitIsUnlimited() throws IOException {
+        write("proc/meminfo", MEMINFO);
+        write("proc/self/cgroup", "4:memory:/\n");
+        write("sys/fs/cgroup/memory/memory.limit_in_bytes", "9223372036854771712\n");
+        write("sys/fs/cgroup/memory/memory.usage_in_bytes", GIB + "\n");
+
+        MemoryHeadroom headroom = MemoryHeadroom.read(root);
+        assertEquals(32 * GIB, headroom.availableBytes());
+        assertEquals(-1, headroom.cgroupLimitBytes());
+        assertEquals(-1, headroom.cgroupUsageBytes());
+    }
+
+    @Test
+    void containerWithoutCgroupNamespaceReadsItsMountRoot() throws IOException {
+        // /proc/self/cgroup names the host's path, but /sys/fs/cgroup/memory is the container's own group.
+        write("proc/meminfo", MEMINFO);
+        write("proc/self/cgroup", "4:memory:/docker/abc\n");
+        write("sys/fs/cgroup/memory/memory.limit_in_bytes", 6 * GIB + "\n");
+        write("sys/fs/cgroup/memory/memory.usage_in_bytes", 2 * GIB + "\n");
+
+        assertEquals(4 * GIB, MemoryHeadroom.read(root).availableBytes());
+    }
+
+    @Test
+    void usageOverTheLimitLeavesNoHeadroom() throws IOException {
+        write("proc/meminfo", MEMINFO);
+        write("proc/self/cgroup", "0::/\n");
+        write("sys/fs/cgroup/memory.max", GIB + "\n");
+        write("sys/fs/cgroup/memory.current", 2 * GIB + "\n");
+
+        assertEquals(0, MemoryHeadroom.read(root).availableBytes());
+    }
+
+    @Test
+    void oldKernelsEstimateFromFreeBuffersAndCached() throws IOException {
+        write("proc/meminfo", MEMINFO.replace("MemAvailable:   33554432 kB\n", ""));
+
+        MemoryHeadroom headroom = MemoryHeadroom.read(root);
+        assertEquals((1L + 16) * GIB + GIB / 2, headroom.availableBytes());
+        assertEquals(-1, headroom.cgroupLimitBytes());
+    }
+
+    @Test
+    void nothingReadableIsUnknown() {
+        MemoryHeadroom headroom = MemoryHeadroom.read(root);
+        assertEquals(-1, headroom.availableBytes());
+        assertEquals("unknown headroom (MemAvailable unknown; no cgroup limit)", headroom.describe());
+    }
+
+    @Test
+    void cgroupLimitAloneStillCounts() throws IOException {
+        write("proc/self/cgroup", "0::/\n");
+        write("sys/fs/cgroup/memory.max", 2 * GIB + "\n");
+        write("sys/fs/cgroup/memory.current", GIB + "\n");
+
+        assertEquals(GIB, MemoryHeadroom.read(root).availableBytes());
+    }
+
+    @Test
+    void readsThisHost() {
+        MemoryHeadroom headroom = MemoryHeadroom.read();
+        if (System.getProperty("os.name").equals("Linux")) {
+            assertTrue(headroom.memAvailableBytes() > 0);
+            assertTrue(headroom.availableBytes() >= 0 && headroom.availableBytes() <= headroom.memAvailableBytes());
+        }
+        assertTrue(headroom.describe().contains("MemAvailable"));
+    }
+
+    private void write(String relative, String content) throws IOException {
+        Path file = root.resolve(relative);
+        Files.createDirectories(file.getParent());
+        Files.writeString(file, content);
+    }
+}
