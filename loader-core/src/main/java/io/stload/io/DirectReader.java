@@ -29,13 +29,17 @@ final class DirectReader extends WindowedReader {
         List<WindowLayout.Range> ranges = new ArrayList<>();
         try {
             for (Header h : files) {
+                FileDestination d = destinations.get(h);
                 NativeFile f = os.open(h.file(), true);
-                handles.add(f);
-                if (!f.isDirect()) {
+                if (f.isDirect() && (d.from() % f.directAlignment() != 0 || blockBytes % f.directAlignment() != 0)) {
+                    notes.put(h, "O_DIRECT needs " + f.directAlignment() + "-byte alignment here: buffered reads");
+                    f.close();
+                    f = os.open(h.file(), false);
+                } else if (!f.isDirect()) {
                     notes.put(h, os.isNative() ? "O_DIRECT refused by this filesystem: buffered reads"
                             : "no native access (" + os.fallbackReason() + "): buffered reads");
                 }
-                FileDestination d = destinations.get(h);
+                handles.add(f);
                 ranges.add(new WindowLayout.Range(d.from(), d.from() + d.memory().byteSize()));
             }
         } catch (IOException | RuntimeException e) {

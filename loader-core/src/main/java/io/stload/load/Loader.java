@@ -69,7 +69,7 @@ public final class Loader {
         long start = System.nanoTime() - plan.planNanos();
         IoStats stats = new IoStats();
         ConcurrentHistogram latencyMicros = new ConcurrentHistogram(3);
-        HostSink sink = new HostSink();
+        HostSink sink = new HostSink(os);
         Map<Header, TensorReader> readerOf = new IdentityHashMap<>();
         List<TensorReader> readers = new ArrayList<>();
         ExecutorService io = Executors.newCachedThreadPool(daemon("stload-io"));
@@ -108,7 +108,7 @@ public final class Loader {
     }
 
     private Map<Header, FileDestination> allocate(LoadPlan plan, HostSink sink) {
-        int alignment = Math.max(os.pageSize(), 4096);
+        int alignment = os.pageSize();
         Map<Header, FileDestination> destinations = new IdentityHashMap<>();
         for (FilePlan f : plan.files()) {
             destinations.put(f.file(), sink.allocate(f.file(), alignment));

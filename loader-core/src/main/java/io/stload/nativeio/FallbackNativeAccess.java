@@ -1,6 +1,7 @@
 package io.stload.nativeio;
 
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -35,6 +36,11 @@ final class FallbackNativeAccess implements NativeAccess {
     @Override
     public int pageSize() {
         return PAGE_SIZE;
+    }
+
+    @Override
+    public MemorySegment allocate(long bytes, Arena arena) {
+        return arena.allocate(bytes, pageSize());
     }
 
     @Override

@@ -67,6 +67,10 @@ final class LibC {
             bind("posix_fadvise", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT));
     private static final MethodHandle READAHEAD =
             bind("readahead", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG), CAPTURE_ERRNO);
+    private static final MethodHandle MMAP = bind("mmap",
+            FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG), CAPTURE_ERRNO);
+    private static final MethodHandle MUNMAP =
+            bind("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG), CAPTURE_ERRNO);
     private static final MethodHandle SYSCONF = bind("sysconf", FunctionDescriptor.of(JAVA_LONG, JAVA_INT));
     private static final MethodHandle STRERROR = bind("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
 
@@ -183,6 +187,31 @@ final class LibC {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = callState(arena);
             long r = (long) READAHEAD.invokeExact(state, fd, offset, length);
+            return r == 0 ? 0 : -errno(state);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    private static final int PROT_READ_WRITE = 0x1 | 0x2;
+    private static final int MAP_PRIVATE_ANONYMOUS = 0x02 | 0x20;
+
+    /** An anonymous private read-write mapping; its address, or minus the errno. */
+    static long mmapAnonymous(long length) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = callState(arena);
+            MemorySegment r = (MemorySegment) MMAP.invokeExact(state, MemorySegment.NULL, length, PROT_READ_WRITE,
+                    MAP_PRIVATE_ANONYMOUS, -1, 0L);
+            return r.address() == -1L ? -errno(state) : r.address();
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    static int munmap(long address, long length) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = callState(arena);
+            int r = (int) MUNMAP.invokeExact(state, MemorySegment.ofAddress(address), length);
             return r == 0 ? 0 : -errno(state);
         } catch (Throwable t) {
             throw unexpected(t);

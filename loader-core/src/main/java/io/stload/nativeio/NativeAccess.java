@@ -1,6 +1,7 @@
 package io.stload.nativeio;
 
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 
@@ -38,6 +39,13 @@ public interface NativeAccess {
      * mincore(2) over at most {@code maxSamplePages} pages spread evenly across it; -1 when unknown.
      */
     double residentFraction(MemorySegment mapping, int maxSamplePages);
+
+    /**
+     * {@code bytes} of page-aligned, zero-filled host memory that lives as long as {@code arena}. The native
+     * implementation maps it anonymously, backed by transparent huge pages where the kernel allows, so it
+     * is neither zeroed in a separate pass nor faulted in 4 KiB at a time; the fallback uses the arena.
+     */
+    MemorySegment allocate(long bytes, Arena arena) throws IOException;
 
     /** statfs(2) of the filesystem holding {@code path}. */
     FsStat statfs(Path path) throws IOException;

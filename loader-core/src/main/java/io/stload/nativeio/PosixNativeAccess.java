@@ -65,7 +65,30 @@ final class PosixNativeAccess implements NativeAccess {
             case WILLNEED -> 3;
             case DONTNEED -> 4;
             case POPULATE_READ -> 22;
+            case HUGEPAGE -> 14;
         };
+    }
+
+    /** Huge pages are 2 MiB on x86-64 and (with 4 KiB base pages) on aarch64. */
+    private static final long HUGE_PAGE = 2L << 20;
+
+    @Override
+    @SuppressWarnings("restricted") // the mapping's size and lifetime are set here, from the mmap call itself
+    public MemorySegment allocate(long bytes, Arena arena) throws IOException {
+        if (bytes == 0) {
+            return arena.allocate(0, pageSize);
+        }
+        // Over-allocate so the usable range starts on a huge-page boundary: THP backs it with 2 MiB pages,
+        // which makes first-touch faults 512x rarer and copies into it markedly faster.
+        long length = bytes + HUGE_PAGE;
+        long base = LibC.mmapAnonymous(length);
+        if (base < 0) {
+            throw LibC.error("mmap(" + length + " bytes)", (int) -base);
+        }
+        long start = (base + HUGE_PAGE - 1) & -HUGE_PAGE;
+        MemorySegment segment = MemorySegment.ofAddress(start).reinterpret(bytes, arena, s -> LibC.munmap(base, length));
+        madvise(segment, MemoryAdvice.HUGEPAGE);
+        return segment;
     }
 
     @Override

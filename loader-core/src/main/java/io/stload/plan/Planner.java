@@ -34,7 +34,7 @@ public final class Planner {
 
     public LoadPlan plan(Checkpoint checkpoint, LoadOptions options) {
         long start = System.nanoTime();
-        MemoryHeadroom headroom = MemoryHeadroom.current();
+        MemoryHeadroom headroom = MemoryHeadroom.read();
         HostFacts host = new HostFacts(headroom.availableBytes(), headroom.describe(), os.fallbackReason());
         long rankBytes = checkpoint.totalBytes();
         List<FilePlan> files = new ArrayList<>();

@@ -3,6 +3,8 @@ package io.stload.sink;
 import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.format.Header;
+import io.stload.nativeio.NativeAccess;
+import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
@@ -12,22 +14,30 @@ import java.lang.foreign.MemorySegment;
  */
 public final class HostSink implements AutoCloseable {
     private final Arena arena = Arena.ofShared();
+    private final NativeAccess os;
     private long allocated;
+
+    public HostSink(NativeAccess os) {
+        this.os = os;
+    }
 
     /**
      * A destination for file bytes {@code [alignDown(dataStart), alignUp(fileSize))}: every aligned block
      * covering the data area fits, including a final block that runs past the end of the file.
      */
     public synchronized FileDestination allocate(Header h, int alignment) {
+        if (alignment > os.pageSize() || os.pageSize() % alignment != 0) {
+            throw new IllegalArgumentException("alignment must divide the page size " + os.pageSize());
+        }
         long from = h.dataStart() / alignment * alignment;
         long to = (h.fileSize() + alignment - 1) / alignment * alignment;
         try {
-            MemorySegment memory = arena.allocate(to - from, alignment);
+            MemorySegment memory = os.allocate(to - from, arena);
             allocated += to - from;
             return new FileDestination(h, from, memory);
-        } catch (OutOfMemoryError e) {
+        } catch (OutOfMemoryError | IOException e) {
             throw new StloadException(ErrorKind.OutOfMemory, h.file(), "cannot allocate " + (to - from)
-                    + " bytes of host memory for its tensors (" + allocated + " bytes already held)");
+                    + " bytes of host memory for its tensors (" + allocated + " bytes already held): " + e.getMessage());
         }
     }
 
