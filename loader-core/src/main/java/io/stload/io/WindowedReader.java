@@ -32,7 +32,7 @@ abstract class WindowedReader implements TensorReader {
     /** Lays out windows over each file's range; call once from the subclass constructor. */
     protected final void layOut(List<WindowLayout.Range> ranges, long windowSize, long aheadBytes, List<TensorRef> tensors) {
         layout = new WindowLayout(ranges, windowSize);
-        scheduler = new WindowScheduler(layout.windows(), layout.unconsumed(tensors, fileIndex::get), aheadBytes);
+        scheduler = new WindowScheduler(layout.windows(), layout.unconsumed(tensors, t -> fileIndex.get(t.file())), aheadBytes);
     }
 
     /** Moves one window's bytes (populate the page cache, or read into the destination). */

@@ -21,7 +21,7 @@ public record LoadReport(List<FileReport> files, int tensors, long bytes, double
                          long bytesRead, Latency latency) {
     public LoadReport {
         files = List.copyOf(files);
-        phases = Map.copyOf(phases);
+        phases = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(phases));
     }
 
     /** GB/s, decimal: bytes / 1e9 / seconds. */
