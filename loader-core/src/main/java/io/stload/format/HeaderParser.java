@@ -152,6 +152,7 @@ public final class HeaderParser {
             Map<String, TensorInfo> byName = new HashMap<>();
             String name;
             while ((name = p.nextName()) != null) {
+                requireUnicode(name, file);
                 p.nextToken();
                 if (METADATA_KEY.equals(name)) {
                     if (sawMetadata) {
@@ -176,8 +177,9 @@ public final class HeaderParser {
             }
             return new RawHeader(metadata, tensors, byName);
         } catch (JacksonException e) {
-            throw deserialization(file, "invalid JSON in header: " + e.getOriginalMessage()
-                    + " at byte " + (8 + e.getLocation().getByteOffset()) + " of the file");
+            // Limit violations (e.g. nesting depth) come without a location.
+            String where = e.getLocation() == null ? "" : " at byte " + (8 + e.getLocation().getByteOffset()) + " of the file";
+            throw deserialization(file, "invalid JSON in header: " + e.getOriginalMessage() + where);
         }
     }
 
@@ -194,7 +196,7 @@ public final class HeaderParser {
             if (p.nextToken() != JsonToken.VALUE_STRING) {
                 throw deserialization(file, "`__metadata__` value for `" + key + "` is not a string");
             }
-            metadata.put(key, p.getString());
+            metadata.put(requireUnicode(key, file), requireUnicode(p.getString(), file));
         }
         return metadata;
     }
@@ -279,7 +281,8 @@ public final class HeaderParser {
         switch (p.getNumberType()) {
             case INT, LONG -> {
                 long v = p.getLongValue();
-                if (v < 0) {
+                // serde_json reads "-0" as the float -0.0, not as an unsigned integer.
+                if (v < 0 || (v == 0 && p.getString().startsWith("-"))) {
                     throw deserialization(file, "negative value " + v + " in `" + field + "` of tensor `" + name + "`");
                 }
                 return v;
@@ -336,6 +339,23 @@ public final class HeaderParser {
                     + t.dtype() + t.shapeString() + " overflows 64 bits");
         }
         return a * b;
+    }
+
+    /**
+     * Jackson decodes an escaped lone surrogate ({@code "\\ud800"}) into the string as is; serde_json refuses
+     * it, as no UTF-8 text can hold it.
+     */
+    private static String requireUnicode(String s, Path file) {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+                i++;
+            } else if (Character.isSurrogate(c)) {
+                throw deserialization(file, "string in header holds a lone surrogate escape (\\u"
+                        + Integer.toHexString(c) + ")");
+            }
+        }
+        return s;
     }
 
     private static StloadException deserialization(Path file, String message) {

@@ -1,0 +1,227 @@
+package io.stload.checkpoint;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.stload.ErrorKind;
+import io.stload.StloadException;
+import io.stload.format.DType;
+import io.stload.format.SafetensorsWriter;
+import io.stload.format.SafetensorsWriter.TensorData;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Which files make up a checkpoint: one file, a directory with an index, or a directory without one. */
+class CheckpointTest {
+    @TempDir
+    Path root;
+    Path ckpt;
+
+    @BeforeEach
+    void createCheckpointDirectory() throws IOException {
+        ckpt = Files.createDirectory(root.resolve("ckpt"));
+    }
+
+    private Path shard(Path dir, String file, String... tensors) throws IOException {
+        List<TensorData> data = new java.util.ArrayList<>();
+        for (String t : tensors) {
+            data.add(new TensorData(t, DType.F32, new long[] {2}, new byte[8]));
+        }
+        Path p = dir.resolve(file);
+        SafetensorsWriter.write(p, Map.of("format", "pt"), data);
+        return p;
+    }
+
+    /** An index mapping tensor i to shard i+1 of the pairs given: tensor, shard, tensor, shard... */
+    private Path index(String name, String... tensorShardPairs) throws IOException {
+        StringBuilder json = new StringBuilder("{\"metadata\":{\"total_size\":0},\"weight_map\":{");
+        for (int i = 0; i < tensorShardPairs.length; i += 2) {
+            json.append(i == 0 ? "" : ",").append('"').append(tensorShardPairs[i]).append("\":\"")
+                    .append(tensorShardPairs[i + 1].replace("\\", "\\\\")).append('"');
+        }
+        return Files.writeString(ckpt.resolve(name), json.append("}}").toString());
+    }
+
+    private StloadException rejected(ErrorKind kind) {
+        StloadException e = assertThrows(StloadException.class, () -> Checkpoint.open(ckpt));
+        assertEquals(kind, e.kind(), e.getMessage());
+        return e;
+    }
+
+    @Test
+    void singleFileIsACheckpointOfOne() throws IOException {
+        Path file = shard(ckpt, "model.safetensors", "a", "b");
+        Checkpoint c = Checkpoint.open(file);
+        assertEquals(1, c.files().size());
+        assertNull(c.index());
+        assertEquals(List.of("a", "b"), List.copyOf(c.tensors().keySet()));
+        assertEquals(16, c.totalBytes());
+        assertEquals(file, c.tensor("b").file().file());
+        assertEquals(c.files().get(0).dataStart() + 8, c.tensor("b").fileOffset());
+    }
+
+    @Test
+    void indexWithAllShardsPresentOpens() throws IOException {
+        shard(ckpt, "model-00001-of-00002.safetensors", "a", "b");
+        shard(ckpt, "model-00002-of-00002.safetensors", "c");
+        Path index = index("model.safetensors.index.json",
+                "c", "model-00002-of-00002.safetensors", "a", "model-00001-of-00002.safetensors", "b", "model-00001-of-00002.safetensors");
+        Checkpoint c = Checkpoint.open(ckpt);
+        assertEquals(index, c.index());
+        assertEquals(List.of("a", "b", "c"), List.copyOf(c.tensors().keySet()));
+        assertEquals(ckpt.resolve("model-00002-of-00002.safetensors"), c.tensor("c").file().file());
+        assertEquals(24, c.totalBytes());
+    }
+
+    @Test
+    void filesBesideTheIndexThatItDoesNotNameAreNotPartOfTheCheckpoint() throws IOException {
+        shard(ckpt, "model-00001-of-00001.safetensors", "a");
+        shard(ckpt, "consolidated.safetensors", "a");
+        index("model.safetensors.index.json", "a", "model-00001-of-00001.safetensors");
+        assertEquals(1, Checkpoint.open(ckpt).files().size());
+    }
+
+    @Test
+    void missingShardIsNamed() throws IOException {
+        shard(ckpt, "model-00001-of-00002.safetensors", "a");
+        index("model.safetensors.index.json", "a", "model-00001-of-00002.safetensors", "b", "model-00002-of-00002.safetensors");
+        StloadException e = rejected(ErrorKind.MissingShard);
+        assertEquals(ckpt.resolve("model-00002-of-00002.safetensors"), e.file());
+        assertTrue(e.getMessage().contains("model-00002-of-00002.safetensors") && e.getMessage().contains("`b`"), e.getMessage());
+    }
+
+    @Test
+    void tensorMappedToAShardThatLacksItIsAnInvalidIndex() throws IOException {
+        shard(ckpt, "s1.safetensors", "a");
+        shard(ckpt, "s2.safetensors", "b");
+        index("model.safetensors.index.json", "a", "s1.safetensors", "b", "s2.safetensors", "c", "s2.safetensors");
+        StloadException e = rejected(ErrorKind.InvalidIndex);
+        assertEquals(ckpt.resolve("s2.safetensors"), e.file());
+        assertTrue(e.getMessage().contains("`c`"), e.getMessage());
+    }
+
+    @Test
+    void tensorOfAShardThatTheIndexDoesNotMapThereIsAnInvalidIndex() throws IOException {
+        shard(ckpt, "s1.safetensors", "a", "extra");
+        index("model.safetensors.index.json", "a", "s1.safetensors");
+        StloadException e = rejected(ErrorKind.InvalidIndex);
+        assertTrue(e.getMessage().contains("`extra`"), e.getMessage());
+    }
+
+    @Test
+    void tensorInTwoShardsOfWhichTheIndexNamesOneIsAnInvalidIndex() throws IOException {
+        shard(ckpt, "s1.safetensors", "a", "b");
+        shard(ckpt, "s2.safetensors", "b", "c");
+        index("model.safetensors.index.json", "a", "s1.safetensors", "b", "s1.safetensors", "c", "s2.safetensors");
+        assertTrue(rejected(ErrorKind.InvalidIndex).getMessage().contains("`b`"));
+    }
+
+    @Test
+    void shardNamesLeavingTheDirectoryAreRefusedWithoutOpeningThem() throws IOException {
+        // The outside file is too short to be a safetensors file: had its header been read, the error
+        // would be HeaderTooSmall, not UnsafePath.
+        Path outside = Files.write(root.resolve("outside.safetensors"), new byte[3]);
+        for (String name : List.of("../outside.safetensors", outside.toString(), "sub/../../outside.safetensors",
+                "..\\outside.safetensors", "", ".", "sub/..")) {
+            index("model.safetensors.index.json", "a", name);
+            StloadException e = rejected(ErrorKind.UnsafePath);
+            assertEquals(ckpt.resolve("model.safetensors.index.json"), e.file(), name);
+        }
+    }
+
+    @Test
+    void shardInASubdirectoryIsFine() throws IOException {
+        shard(Files.createDirectory(ckpt.resolve("sub")), "s.safetensors", "a");
+        index("model.safetensors.index.json", "a", "sub/s.safetensors");
+        assertEquals(ckpt.resolve("sub/s.safetensors"), Checkpoint.open(ckpt).tensor("a").file().file());
+    }
+
+    @Test
+    void unreadableOrMalformedIndexIsAnInvalidIndex() throws IOException {
+        for (String json : List.of("[]", "{}", "{\"weight_map\":[]}", "{\"weight_map\":{\"a\":1}}",
+                "{\"weight_map\":{}} x", "{\"weight_map\":{},\"weight_map\":{}}", "{")) {
+            Files.writeString(ckpt.resolve("model.safetensors.index.json"), json);
+            assertEquals(ErrorKind.InvalidIndex, assertThrows(StloadException.class, () -> Checkpoint.open(ckpt)).kind(), json);
+        }
+    }
+
+    @Test
+    void tensorTwiceInTheWeightMapIsADuplicate() throws IOException {
+        shard(ckpt, "s1.safetensors", "a");
+        Files.writeString(ckpt.resolve("model.safetensors.index.json"),
+                "{\"weight_map\":{\"a\":\"s1.safetensors\",\"a\":\"s1.safetensors\"}}");
+        rejected(ErrorKind.DuplicateTensorName);
+    }
+
+    @Test
+    void unindexedDirectoryIsAllItsSafetensorsFiles() throws IOException {
+        shard(ckpt, "b.safetensors", "y");
+        shard(ckpt, "a.safetensors", "x");
+        Files.writeString(ckpt.resolve("README.md"), "not a shard");
+        Checkpoint c = Checkpoint.open(ckpt);
+        assertNull(c.index());
+        assertEquals(List.of(ckpt.resolve("a.safetensors"), ckpt.resolve("b.safetensors")),
+                c.files().stream().map(h -> h.file()).toList());
+        assertEquals(List.of("x", "y"), List.copyOf(c.tensors().keySet()));
+    }
+
+    @Test
+    void sameTensorInTwoUnindexedFilesIsADuplicate() throws IOException {
+        shard(ckpt, "a.safetensors", "x", "shared");
+        shard(ckpt, "b.safetensors", "shared");
+        StloadException e = rejected(ErrorKind.DuplicateTensorName);
+        assertEquals(ckpt.resolve("b.safetensors"), e.file());
+        assertTrue(e.getMessage().contains("`shared`") && e.getMessage().contains("a.safetensors"), e.getMessage());
+    }
+
+    @Test
+    void directoryWithoutAnyShardIsMissingShards() {
+        rejected(ErrorKind.MissingShard);
+    }
+
+    @Test
+    void missingPathIsAnIoError() {
+        StloadException e = assertThrows(StloadException.class, () -> Checkpoint.open(root.resolve("nope")));
+        assertEquals(ErrorKind.Io, e.kind());
+    }
+
+    @Test
+    void theDefaultIndexNameWinsOverOthers() throws IOException {
+        shard(ckpt, "s.safetensors", "a");
+        index("model.safetensors.index.json", "a", "s.safetensors");
+        index("pytorch_model.safetensors.index.json", "b", "missing.safetensors");
+        assertEquals(ckpt.resolve("model.safetensors.index.json"), Checkpoint.open(ckpt).index());
+    }
+
+    @Test
+    void aSingleOtherIndexIsUsed() throws IOException {
+        shard(ckpt, "s.safetensors", "a");
+        Path index = index("diffusion_pytorch_model.safetensors.index.json", "a", "s.safetensors");
+        assertEquals(index, Checkpoint.open(ckpt).index());
+    }
+
+    @Test
+    void severalIndexesWithoutTheDefaultAreAmbiguous() throws IOException {
+        shard(ckpt, "s.safetensors", "a");
+        index("a.safetensors.index.json", "a", "s.safetensors");
+        index("b.safetensors.index.json", "a", "s.safetensors");
+        StloadException e = rejected(ErrorKind.InvalidIndex);
+        assertTrue(e.getMessage().contains("a.safetensors.index.json") && e.getMessage().contains("b.safetensors.index.json"));
+    }
+
+    @Test
+    void invalidShardReportsItsOwnKindAndFile() throws IOException {
+        Path bad = Files.write(ckpt.resolve("bad.safetensors"), new byte[3]);
+        shard(ckpt, "good.safetensors", "a");
+        StloadException e = rejected(ErrorKind.HeaderTooSmall);
+        assertEquals(bad, e.file());
+    }
+}
