@@ -45,15 +45,27 @@ final class WindowScheduler {
     Window next() throws InterruptedException {
         lock.lock();
         try {
-            while (true) {
-                if (failure != null || nextToIssue >= windows.size()) {
-                    return null;
-                }
-                if (mayIssue(nextToIssue)) {
-                    return windows.get(nextToIssue++);
-                }
+            Window w;
+            while ((w = poll()) == HELD_BACK) {
                 changed.await();
             }
+            return w;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Returned by {@link #poll()} when a window remains but the read-ahead bound holds it back. */
+    static final Window HELD_BACK = new Window(-1, -1, 0, 0, 0);
+
+    /** The next window if it may be issued now, {@link #HELD_BACK} if the bound holds it, null when none is left. */
+    Window poll() {
+        lock.lock();
+        try {
+            if (failure != null || nextToIssue >= windows.size()) {
+                return null;
+            }
+            return mayIssue(nextToIssue) ? windows.get(nextToIssue++) : HELD_BACK;
         } finally {
             lock.unlock();
         }

@@ -18,6 +18,11 @@ public interface NativeAccess {
         return NativeAccessHolder.INSTANCE;
     }
 
+    /** The pure-Java implementation, for platforms without the native one and for tests of the fallback. */
+    static NativeAccess fallback(String reason) {
+        return new FallbackNativeAccess(reason);
+    }
+
     /** False for the pure-Java fallback. */
     boolean isNative();
 

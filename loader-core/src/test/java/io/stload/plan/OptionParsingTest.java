@@ -1,0 +1,36 @@
+package io.stload.plan;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import io.stload.ErrorKind;
+import io.stload.StloadException;
+import org.junit.jupiter.api.Test;
+
+class OptionParsingTest {
+    @Test
+    void strategiesParseCaseInsensitively() {
+        assertEquals(LoadStrategy.DIRECT, LoadStrategy.parse("Direct"));
+        assertEquals("auto|mmap|prefetch|direct", LoadStrategy.choices());
+        StloadException e = assertThrows(StloadException.class, () -> LoadStrategy.parse("fast"));
+        assertEquals(ErrorKind.Usage, e.kind());
+    }
+
+    @Test
+    void sizesParseBinaryAndDecimalUnits() {
+        assertEquals(4096, Sizes.parse("4096"));
+        assertEquals(64L << 20, Sizes.parse("64MiB"));
+        assertEquals(3L << 29, Sizes.parse("1.5GiB"));
+        assertEquals(2_000_000_000L, Sizes.parse("2GB"));
+        assertEquals(1L << 40, Sizes.parse("1 TiB"));
+        assertEquals(ErrorKind.Usage, assertThrows(StloadException.class, () -> Sizes.parse("-1")).kind());
+        assertEquals(ErrorKind.Usage, assertThrows(StloadException.class, () -> Sizes.parse("lots")).kind());
+        assertEquals(ErrorKind.Usage, assertThrows(StloadException.class, () -> Sizes.parse("99999999PiB")).kind());
+    }
+
+    @Test
+    void thresholdsRejectNonsense() {
+        assertThrows(IllegalArgumentException.class, () -> Thresholds.DEFAULTS.withColdLocal(LoadStrategy.MMAP));
+        assertThrows(IllegalArgumentException.class, () -> new Thresholds(0.8, 1, 1.2, LoadStrategy.DIRECT, 1 << 20, 1 << 20, 1000));
+    }
+}

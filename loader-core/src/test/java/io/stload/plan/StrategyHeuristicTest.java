@@ -1,0 +1,79 @@
+package io.stload.plan;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.stload.nativeio.FsStat;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+
+class StrategyHeuristicTest {
+    private static final long GIB = 1L << 30;
+    private static final FsStat EXT4 = new FsStat(0xEF53, "ext4", 4096);
+    private static final FsStat TMPFS = new FsStat(0x01021994, "tmpfs", 4096);
+    private static final FsStat NFS = new FsStat(0x6969, "nfs4", 4096);
+    private static final HostFacts ROOMY = new HostFacts(64 * GIB, "test", null);
+    private static final Thresholds T = Thresholds.DEFAULTS;
+
+    private static FileFacts file(FsStat fs, double resident, boolean direct) {
+        return new FileFacts(Path.of("/m/model.safetensors"), fs, 8 * GIB, resident, direct);
+    }
+
+    private static FileDecision decide(FileFacts f, HostFacts h, long rankBytes) {
+        return StrategyHeuristic.decide(f, h, rankBytes, T);
+    }
+
+    @Test
+    void ramFilesystemIsMappedWhateverElse() {
+        assertEquals(LoadStrategy.MMAP, decide(file(TMPFS, 0.0, true), new HostFacts(1, "t", null), 100 * GIB).strategy());
+    }
+
+    @Test
+    void residentDataIsMapped() {
+        assertEquals(LoadStrategy.MMAP, decide(file(EXT4, 0.95, true), ROOMY, 8 * GIB).strategy());
+        assertEquals(T.coldLocal(), decide(file(EXT4, 0.5, true), ROOMY, 8 * GIB).strategy());
+    }
+
+    @Test
+    void smallReadsAreMapped() {
+        assertEquals(LoadStrategy.MMAP, decide(file(EXT4, 0.0, true), ROOMY, T.smallReadBytes() - 1).strategy());
+    }
+
+    @Test
+    void networkFilesystemIsPrefetched() {
+        assertEquals(LoadStrategy.PREFETCH, decide(file(NFS, 0.0, false), ROOMY, 8 * GIB).strategy());
+    }
+
+    @Test
+    void tooLittleHeadroomBypassesThePageCache() {
+        HostFacts tight = new HostFacts(4 * GIB, "t", null);
+        FileDecision d = decide(file(EXT4, 0.0, true), tight, 8 * GIB);
+        assertEquals(LoadStrategy.DIRECT, d.strategy());
+        assertTrue(d.summary().contains("page cache cannot hold"), d.summary());
+    }
+
+    @Test
+    void coldLocalFollowsTheConfiguredWinnerAndFallsBackWithoutODirect() {
+        Thresholds prefetchWins = T.withColdLocal(LoadStrategy.PREFETCH);
+        assertEquals(LoadStrategy.PREFETCH,
+                StrategyHeuristic.decide(file(EXT4, 0.0, true), ROOMY, 8 * GIB, prefetchWins).strategy());
+        Thresholds directWins = T.withColdLocal(LoadStrategy.DIRECT);
+        assertEquals(LoadStrategy.DIRECT,
+                StrategyHeuristic.decide(file(EXT4, 0.0, true), ROOMY, 8 * GIB, directWins).strategy());
+        assertEquals(LoadStrategy.PREFETCH,
+                StrategyHeuristic.decide(file(EXT4, 0.0, false), ROOMY, 8 * GIB, directWins).strategy());
+    }
+
+    @Test
+    void reasonsNameEveryMeasuredInput() {
+        String s = decide(file(EXT4, 0.03, true), ROOMY, 82 * GIB).summary();
+        assertTrue(s.startsWith("ext4, 82.0 GiB for this rank, 3% resident, 64.0 GiB headroom"), s);
+        assertTrue(s.endsWith("-> direct"), s);
+    }
+
+    @Test
+    void unknownInputsAreSaidSo() {
+        String s = decide(file(FsStat.UNKNOWN, -1, false), new HostFacts(-1, "?", null), 8 * GIB).summary();
+        assertTrue(s.contains("residency unknown") && s.contains("headroom unknown"), s);
+    }
+}
