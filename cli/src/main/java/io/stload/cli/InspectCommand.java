@@ -3,6 +3,7 @@ package io.stload.cli;
 import io.stload.checkpoint.Checkpoint;
 import io.stload.checkpoint.TensorRef;
 import io.stload.format.Header;
+import io.stload.plan.Sizes;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Map;
@@ -41,11 +42,11 @@ final class InspectCommand implements Callable<Integer> {
     private static void printTable(Checkpoint ckpt, PrintWriter out) {
         Table table = new Table("name", "dtype", "shape", "bytes", "file");
         for (TensorRef t : ckpt.tensors().values()) {
-            table.row(t.name(), t.info().dtype().name(), t.info().shapeString(), Units.bytes(t.info().byteSize()),
+            table.row(t.name(), t.info().dtype().name(), t.info().shapeString(), Sizes.human(t.info().byteSize()),
                     displayName(ckpt, t.file()));
         }
         table.print(out);
-        out.printf("%d tensors, %s in %d file(s)%n", ckpt.tensors().size(), Units.bytes(ckpt.totalBytes()),
+        out.printf("%d tensors, %s in %d file(s)%n", ckpt.tensors().size(), Sizes.human(ckpt.totalBytes()),
                 ckpt.files().size());
     }
 

@@ -1,0 +1,137 @@
+package io.stload.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.stload.checkpoint.Checkpoint;
+import io.stload.format.Header;
+import io.stload.format.SafetensorsFile;
+import io.stload.load.Digests;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.lang.foreign.Arena;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import tools.jackson.core.JsonParser;
+import tools.jackson.core.JsonToken;
+import tools.jackson.core.ObjectReadContext;
+import tools.jackson.core.json.JsonFactory;
+
+/** {@code stload gen}, {@code plan} and {@code load}: outputs, JSON shape, digests and usage errors. */
+class LoadCommandTest {
+    @TempDir
+    static Path dir;
+    static Map<String, String> reference = new HashMap<>();
+
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+
+    @BeforeAll
+    static void generate() {
+        StringWriter sink = new StringWriter();
+        int rc = Main.run(new String[] {"gen", dir.toString(), "--size", "3MiB", "--shard-size", "1MiB", "--seed", "3"},
+                new PrintWriter(sink, true), new PrintWriter(sink, true));
+        assertEquals(0, rc, sink.toString());
+        try (Arena arena = Arena.ofConfined()) {
+            for (Header h : Checkpoint.open(dir).files()) {
+                SafetensorsFile f = SafetensorsFile.open(h.file(), arena);
+                h.tensors().forEach(t -> reference.put(t.name(), Digests.crc32(f.tensor(t).data())));
+            }
+        }
+    }
+
+    private int run(String... args) {
+        return Main.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"auto", "mmap", "prefetch", "direct"})
+    void loadJsonHasTheDocumentedShapeAndReferenceDigests(String strategy) {
+        assertEquals(0, run("load", dir.toString(), "--load-strategy", strategy, "--order", "shuffled", "--digest", "--json"),
+                err.toString());
+        assertEquals("", err.toString());
+        Map<String, String> digests = new HashMap<>();
+        Set<String> keys = new HashSet<>();
+        try (JsonParser p = JsonFactory.builder().build().createParser(ObjectReadContext.empty(), out.toString())) {
+            assertEquals(JsonToken.START_OBJECT, p.nextToken());
+            String key;
+            while ((key = p.nextName()) != null) {
+                keys.add(key);
+                p.nextToken();
+                if (key.equals("digests")) {
+                    String name;
+                    while ((name = p.nextName()) != null) {
+                        digests.put(name, p.nextStringValue());
+                    }
+                } else if (key.equals("strategy") && !strategy.equals("auto")) {
+                    String file;
+                    while ((file = p.nextName()) != null) {
+                        assertEquals(strategy, p.nextStringValue(), file);
+                    }
+                } else {
+                    p.skipChildren();
+                }
+            }
+            assertEquals(null, p.nextToken());
+        }
+        assertTrue(keys.containsAll(List.of("strategy", "reasons", "tensors", "bytes", "seconds", "gbps", "phases",
+                "latency_us", "digests")), keys.toString());
+        assertEquals(reference, digests);
+    }
+
+    @Test
+    void humanLoadOutputNamesStrategyReasonsPhasesAndLatency() {
+        assertEquals(0, run("load", dir.toString(), "--load-strategy", "direct"));
+        String text = out.toString();
+        assertTrue(text.startsWith("loaded " + reference.size() + " tensors"), text);
+        assertTrue(text.contains("direct (forced by --load-strategy)"), text);
+        assertTrue(text.contains("phases") && text.contains("p99"), text);
+    }
+
+    @Test
+    void planPrintsAStrategyAndReasonsPerFileWithoutLoading() {
+        assertEquals(0, run("plan", dir.toString(), "--json"));
+        String json = out.toString();
+        assertTrue(json.contains("\"strategy\":\"mmap\""), json); // a 3 MiB checkpoint is a small read
+        assertTrue(json.contains("\"reasons\":[") && json.contains("for this rank"), json);
+        out.getBuffer().setLength(0);
+        assertEquals(0, run("plan", dir.toString(), "--auto-small", "0", "--auto-resident", "1.1", "--auto-cold-local", "prefetch"));
+        assertTrue(out.toString().contains("-> prefetch") || out.toString().contains("-> mmap"), out.toString());
+    }
+
+    @Test
+    void badFlagsAreOneLineUsageErrors() {
+        assertEquals(2, run("load", dir.toString(), "--load-strategy", "fast"));
+        assertEquals(1, err.toString().lines().count(), err.toString());
+        assertTrue(err.toString().startsWith("error: Usage: unknown --load-strategy 'fast'"), err.toString());
+        err.getBuffer().setLength(0);
+        assertEquals(2, run("load", dir.toString(), "--threads", "0"));
+        assertEquals(1, err.toString().lines().count(), err.toString());
+        err.getBuffer().setLength(0);
+        assertEquals(2, run("load", dir.toString(), "--direct-block", "1000"));
+        assertEquals(1, err.toString().lines().count(), err.toString());
+    }
+
+    @Test
+    void missingCheckpointIsAnIoError() {
+        assertEquals(4, run("load", dir.resolve("nope").toString()));
+        assertTrue(err.toString().startsWith("error: Io: "), err.toString());
+    }
+
+    @Test
+    void demoRunsTheMainJobEndToEnd() {
+        assertEquals(0, run("demo", "--size", "4MiB"), err.toString());
+        String text = out.toString();
+        assertTrue(text.contains("1. generating") && text.contains("2. inspected") && text.contains("3. plan")
+                && text.contains("4. loaded"), text);
+    }
+}
