@@ -1,0 +1,97 @@
+package io.stload.jmh;
+
+import com.github.tjake.jlama.safetensors.SafeTensorSupport;
+import com.github.tjake.jlama.safetensors.WeightLoader;
+import com.github.tjake.jlama.tensor.AbstractTensor;
+import io.stload.benchdata.ByteSize;
+import io.stload.benchdata.CheckpointSpec;
+import io.stload.benchdata.CheckpointSummary;
+import io.stload.benchdata.ShapeKind;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * The peer: Jlama's safetensors reader ({@link SafeTensorSupport#loadWeights}, which memory-maps each shard)
+ * opening a generated checkpoint and every tensor in it, with one byte per 4 KiB page read so that the data
+ * really comes off the device. Jlama 0.8.4 maps BF16 tensors without conversion, so the checkpoint is the
+ * same BF16 one the stload strategies load. Each invocation is one whole load, hence single-shot timing;
+ * cold invocations start from an empty page cache.
+ */
+@BenchmarkMode(Mode.SingleShotTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Warmup(iterations = 3)
+@Measurement(iterations = 5)
+// Jlama's tensors are built on the Vector API. Prepended, because a -jvmArgsAppend on the command line
+// replaces the annotation's appended arguments rather than adding to them.
+@Fork(value = 1, jvmArgsPrepend = {"--add-modules=jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
+@State(Scope.Benchmark)
+public class JlamaPeerBenchmark {
+    private static final long PAGE = 4096;
+
+    @Param({"llama", "moe"})
+    public String shape;
+
+    @Param({"256MiB"})
+    public String size;
+
+    /** Shard size of tensor data; 0 for a single model.safetensors. */
+    @Param({"128MiB"})
+    public String shardSize;
+
+    @Param({"warm", "cold"})
+    public String cache;
+
+    private Path dir;
+
+    @Setup(Level.Trial)
+    public void prepareCheckpoint() throws IOException {
+        CheckpointSpec spec = CheckpointSpec.of(ShapeKind.parse(shape), ByteSize.parse(size))
+                .withShardBytes(ByteSize.parse(shardSize));
+        CheckpointSummary checkpoint = BenchCheckpoints.prepare(spec);
+        dir = checkpoint.dir();
+        if (cold()) {
+            PageCache.requireDroppable(checkpoint.files());
+        }
+    }
+
+    @Setup(Level.Invocation)
+    public void dropPageCacheWhenCold() throws IOException {
+        if (cold()) {
+            PageCache.drop();
+        }
+    }
+
+    @Benchmark
+    public long loadAndTouchEveryTensor() throws Exception {
+        long sum = 0;
+        try (WeightLoader weights = SafeTensorSupport.loadWeights(dir.toFile())) {
+            for (String name : weights.tensorInfoMap().keySet()) {
+                AbstractTensor<?, ?> tensor = weights.load(name);
+                MemorySegment data = tensor.getMemorySegment();
+                for (long offset = 0; offset < data.byteSize(); offset += PAGE) {
+                    sum += data.get(ValueLayout.JAVA_BYTE, offset);
+                }
+            }
+        }
+        return sum;
+    }
+
+    private boolean cold() {
+        return cache.equals("cold");
+    }
+}
