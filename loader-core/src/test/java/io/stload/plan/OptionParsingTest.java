@@ -23,6 +23,12 @@ class OptionParsingTest {
         assertEquals(3L << 29, Sizes.parse("1.5GiB"));
         assertEquals(2_000_000_000L, Sizes.parse("2GB"));
         assertEquals(1L << 40, Sizes.parse("1 TiB"));
+        assertEquals(7, Sizes.parse("7B"));
+        assertEquals(2_000, Sizes.parse("2kb"));
+        assertEquals(256L << 20, Sizes.parse(" 256 mib "));
+        assertEquals(307, Sizes.parse("0.3KiB"));
+        assertEquals(ErrorKind.Usage, assertThrows(StloadException.class, () -> Sizes.parse("MiB")).kind());
+        assertEquals(ErrorKind.Usage, assertThrows(StloadException.class, () -> Sizes.parse("")).kind());
         assertEquals(ErrorKind.Usage, assertThrows(StloadException.class, () -> Sizes.parse("-1")).kind());
         assertEquals(ErrorKind.Usage, assertThrows(StloadException.class, () -> Sizes.parse("lots")).kind());
         assertEquals(ErrorKind.Usage, assertThrows(StloadException.class, () -> Sizes.parse("99999999PiB")).kind());
