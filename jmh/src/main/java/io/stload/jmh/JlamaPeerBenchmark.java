@@ -3,7 +3,7 @@ package io.stload.jmh;
 import com.github.tjake.jlama.safetensors.SafeTensorSupport;
 import com.github.tjake.jlama.safetensors.WeightLoader;
 import com.github.tjake.jlama.tensor.AbstractTensor;
-import io.stload.benchdata.ByteSize;
+import io.stload.plan.Sizes;
 import io.stload.benchdata.CheckpointSpec;
 import io.stload.benchdata.CheckpointSummary;
 import io.stload.benchdata.ShapeKind;
@@ -60,8 +60,8 @@ public class JlamaPeerBenchmark {
 
     @Setup(Level.Trial)
     public void prepareCheckpoint() throws IOException {
-        CheckpointSpec spec = CheckpointSpec.of(ShapeKind.parse(shape), ByteSize.parse(size))
-                .withShardBytes(ByteSize.parse(shardSize));
+        CheckpointSpec spec = CheckpointSpec.of(ShapeKind.parse(shape), Sizes.parse(size))
+                .withShardBytes(Sizes.parse(shardSize));
         CheckpointSummary checkpoint = BenchCheckpoints.prepare(spec);
         dir = checkpoint.dir();
         if (cold()) {
