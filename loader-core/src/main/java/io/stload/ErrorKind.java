@@ -27,6 +27,8 @@ public enum ErrorKind {
     Unsupported(Category.FORMAT),
 
     MissingShard(Category.IO),
+    /** A blob's content does not hash to the sha256 it is named by. */
+    DigestMismatch(Category.IO),
     Io(Category.IO),
     OutOfMemory(Category.IO),
     NoDevice(Category.IO),

@@ -5,10 +5,10 @@ import io.stload.checkpoint.TensorRef;
 import io.stload.format.Header;
 import io.stload.plan.Sizes;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -18,8 +18,11 @@ import tools.jackson.core.JsonGenerator;
 /** {@code stload inspect PATH [--json]}: the tensor table of a file or checkpoint directory. */
 @Command(name = "inspect", description = "Validate a .safetensors file or checkpoint directory and list its tensors.")
 final class InspectCommand implements Callable<Integer> {
-    @Parameters(paramLabel = "PATH", description = "A .safetensors file or a checkpoint directory.")
-    Path path;
+    @Parameters(paramLabel = "PATH|REPO", description = SourceFlags.PATH_HELP)
+    String path;
+
+    @Mixin
+    SourceFlags source;
 
     @Option(names = "--json", description = "Print one JSON object instead of a table.")
     boolean json;
@@ -29,7 +32,7 @@ final class InspectCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Checkpoint ckpt = Checkpoint.open(path);
+        Checkpoint ckpt = source.open(path, spec.commandLine().getErr());
         PrintWriter out = spec.commandLine().getOut();
         if (json) {
             printJson(ckpt, out);
@@ -99,6 +102,9 @@ final class InspectCommand implements Callable<Integer> {
             }
             g.writeEndArray();
             g.writeNumberProperty("total_bytes", ckpt.totalBytes());
+            if (ckpt.commit() != null) {
+                g.writeStringProperty("commit", ckpt.commit());
+            }
             g.writeEndObject();
         }
         out.println();
@@ -106,7 +112,6 @@ final class InspectCommand implements Callable<Integer> {
 
     /** A file as the user named it: relative to a checkpoint directory, else the path given. */
     static String displayName(Checkpoint ckpt, Header h) {
-        Path root = ckpt.path();
-        return h.file().equals(root) ? root.toString() : root.relativize(h.file()).toString();
+        return ckpt.nameOf(h);
     }
 }

@@ -1,6 +1,5 @@
 package io.stload.cli;
 
-import io.stload.checkpoint.Checkpoint;
 import io.stload.format.Tensor;
 import io.stload.load.Digests;
 import io.stload.load.LoadedWeights;
@@ -10,7 +9,6 @@ import io.stload.plan.Planner;
 import io.stload.plan.Sizes;
 import io.stload.report.LoadReport;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -26,8 +24,11 @@ import tools.jackson.core.JsonGenerator;
 /** {@code stload load PATH ...}: materialize every tensor in host memory and report how it went. */
 @Command(name = "load", description = "Load every tensor into host memory and report strategy, speed and latency.")
 final class LoadCommand implements Callable<Integer> {
-    @Parameters(paramLabel = "PATH", description = "A .safetensors file or a checkpoint directory.")
-    Path path;
+    @Parameters(paramLabel = "PATH|REPO", description = SourceFlags.PATH_HELP)
+    String path;
+
+    @Mixin
+    SourceFlags source;
 
     @Mixin
     LoadFlags flags;
@@ -43,7 +44,7 @@ final class LoadCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        LoadPlan plan = new Planner().plan(Checkpoint.open(path), flags.options());
+        LoadPlan plan = new Planner().plan(source.open(path, spec.commandLine().getErr()), flags.options());
         PrintWriter out = spec.commandLine().getOut();
         try (Progress progress = Progress.forLoad(plan.bytes(), !json);
              LoadedWeights weights = new Loader().execute(plan, progress)) {
@@ -51,7 +52,7 @@ final class LoadCommand implements Callable<Integer> {
             Map<String, String> digests = digest ? digests(weights) : Map.of();
             if (json) {
                 try (JsonGenerator g = Json.generator(out)) {
-                    writeJson(weights.report(), digests, g);
+                    writeJson(weights.report(), plan.checkpoint().commit(), digests, g);
                 }
                 out.println();
             } else {
@@ -86,8 +87,11 @@ final class LoadCommand implements Callable<Integer> {
         digests.forEach((name, crc) -> out.println(crc + "  " + name));
     }
 
-    static void writeJson(LoadReport r, Map<String, String> digests, JsonGenerator g) {
+    static void writeJson(LoadReport r, String commit, Map<String, String> digests, JsonGenerator g) {
         g.writeStartObject();
+        if (commit != null) {
+            g.writeStringProperty("commit", commit);
+        }
         g.writeObjectPropertyStart("strategy");
         r.files().forEach(f -> g.writeStringProperty(f.file().toString(), f.strategy()));
         g.writeEndObject();

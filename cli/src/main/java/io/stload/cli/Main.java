@@ -13,7 +13,8 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "stload", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Fast, safe safetensors checkpoint loading.",
-        subcommands = {DemoCommand.class, InspectCommand.class, PlanCommand.class, LoadCommand.class, GenCommand.class,
+        subcommands = {DemoCommand.class, InspectCommand.class, PlanCommand.class, LoadCommand.class, VerifyCommand.class,
+                GenCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main {
     public static final int EXIT_USAGE = 2;

@@ -1,12 +1,10 @@
 package io.stload.cli;
 
-import io.stload.checkpoint.Checkpoint;
 import io.stload.plan.FilePlan;
 import io.stload.plan.LoadPlan;
 import io.stload.plan.Planner;
 import io.stload.plan.Sizes;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -19,8 +17,11 @@ import tools.jackson.core.JsonGenerator;
 /** {@code stload plan PATH [--json]}: the strategy per file, with its measured inputs and reasons, without loading. */
 @Command(name = "plan", description = "Show the load plan (strategy per file, inputs and reasons) without loading.")
 final class PlanCommand implements Callable<Integer> {
-    @Parameters(paramLabel = "PATH", description = "A .safetensors file or a checkpoint directory.")
-    Path path;
+    @Parameters(paramLabel = "PATH|REPO", description = SourceFlags.PATH_HELP)
+    String path;
+
+    @Mixin
+    SourceFlags source;
 
     @Mixin
     LoadFlags flags;
@@ -33,7 +34,7 @@ final class PlanCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        LoadPlan plan = new Planner().plan(Checkpoint.open(path), flags.options());
+        LoadPlan plan = new Planner().plan(source.open(path, spec.commandLine().getErr()), flags.options());
         PrintWriter out = spec.commandLine().getOut();
         if (json) {
             try (JsonGenerator g = Json.generator(out)) {
@@ -61,6 +62,9 @@ final class PlanCommand implements Callable<Integer> {
 
     static void writeJson(LoadPlan plan, JsonGenerator g) {
         g.writeStartObject();
+        if (plan.checkpoint().commit() != null) {
+            g.writeStringProperty("commit", plan.checkpoint().commit());
+        }
         g.writeNumberProperty("tensors", plan.order().size());
         g.writeNumberProperty("bytes", plan.bytes());
         g.writeObjectPropertyStart("host");

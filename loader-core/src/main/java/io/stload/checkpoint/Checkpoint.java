@@ -7,12 +7,15 @@ import io.stload.format.HeaderParser;
 import io.stload.format.TensorInfo;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.stream.Stream;
@@ -20,8 +23,10 @@ import java.util.stream.Stream;
 /**
  * Which files make up a checkpoint, each with its validated header: a single {@code .safetensors} file, a
  * directory with a {@code *.safetensors.index.json} (every shard it names must exist and agree with it),
- * or a directory of {@code .safetensors} files without an index. Opening reads headers only; nothing is
- * mapped or loaded, and no file is ever created, changed or deleted.
+ * or a directory of {@code .safetensors} files without an index, or a hub-cache snapshot of one of those
+ * (see {@link CheckpointSource}). Symlinks must resolve inside the directory (or, for a snapshot, the repo's
+ * {@code blobs/}), and headers are read from the file the link resolves to. Opening reads headers only;
+ * nothing is mapped or loaded, and no file is ever created, changed or deleted.
  */
 public final class Checkpoint {
     private static final String INDEX_SUFFIX = ".safetensors.index.json";
@@ -31,23 +36,70 @@ public final class Checkpoint {
     private final Path index;
     private final List<Header> files;
     private final Map<String, TensorRef> tensors;
+    private final Map<Header, String> names;
+    private final HubSnapshot snapshot;
 
-    private Checkpoint(Path path, Path index, List<Header> files, Map<String, TensorRef> tensors) {
+    private Checkpoint(Path path, Path index, List<Header> files, Map<String, TensorRef> tensors,
+                       Map<Header, String> names, HubSnapshot snapshot) {
         this.path = path;
         this.index = index;
         this.files = List.copyOf(files);
         this.tensors = Collections.unmodifiableMap(tensors);
+        this.names = names;
+        this.snapshot = snapshot;
     }
 
+    /** A file, or a checkpoint directory; a directory that is a hub snapshot may also link into its blobs. */
     public static Checkpoint open(Path path) {
         if (!Files.exists(path)) {
             throw new StloadException(ErrorKind.Io, path, "no such file or directory");
         }
         if (!Files.isDirectory(path)) {
-            return fromFiles(path, null, List.of(HeaderParser.read(path)));
+            Header h = HeaderParser.read(path);
+            return fromFiles(path, null, List.of(h), Map.of(h, path.toString()), null);
         }
-        Path index = findIndex(path);
-        return index != null ? fromIndex(path, index) : fromDirectory(path);
+        List<Path> roots = new ArrayList<>(List.of(path));
+        blobsOfSnapshotDirectory(path).ifPresent(roots::add);
+        return fromDirectory(path, new ContainedFiles(roots), null);
+    }
+
+    /** A hub snapshot, whose files must all link into the repo's blobs. */
+    static Checkpoint open(HubSnapshot snapshot) {
+        return fromDirectory(snapshot.dir(), new ContainedFiles(List.of(snapshot.blobs())), snapshot);
+    }
+
+    private static Checkpoint fromDirectory(Path dir, ContainedFiles contained, HubSnapshot snapshot) {
+        String hint = snapshot == null ? "" : "; fetch it with `" + snapshot.fetchCommand() + "`";
+        Path index = findIndex(dir);
+        return index != null ? fromIndex(dir, index, contained, snapshot, hint)
+                : fromUnindexed(dir, contained, snapshot, hint);
+    }
+
+    /** {@code .../models--org--name/snapshots/<commit>} links into {@code .../models--org--name/blobs}. */
+    private static Optional<Path> blobsOfSnapshotDirectory(Path dir) {
+        Path abs = dir.toAbsolutePath().normalize();
+        Path snapshots = abs.getParent();
+        Path repoDir = snapshots == null ? null : snapshots.getParent();
+        if (repoDir == null || !snapshots.getFileName().toString().equals("snapshots")
+                || !repoDir.getFileName().toString().startsWith("models--")) {
+            return Optional.empty();
+        }
+        return Optional.of(repoDir.resolve("blobs"));
+    }
+
+    /** The hub snapshot this checkpoint was resolved to, or null for a plain path. */
+    public HubSnapshot snapshot() {
+        return snapshot;
+    }
+
+    /** The commit of a hub snapshot, or null for a plain path. */
+    public String commit() {
+        return snapshot == null ? null : snapshot.commit();
+    }
+
+    /** A file as the checkpoint names it: relative to its directory, or the path given for a single file. */
+    public String nameOf(Header file) {
+        return names.get(file);
     }
 
     /** The path the checkpoint was opened from. */
@@ -84,7 +136,7 @@ public final class Checkpoint {
     }
 
     private static Path findIndex(Path dir) {
-        if (Files.isRegularFile(dir.resolve(DEFAULT_INDEX))) {
+        if (Files.exists(dir.resolve(DEFAULT_INDEX), LinkOption.NOFOLLOW_LINKS)) {
             return dir.resolve(DEFAULT_INDEX);
         }
         List<Path> candidates = list(dir, INDEX_SUFFIX);
@@ -95,8 +147,10 @@ public final class Checkpoint {
         return candidates.isEmpty() ? null : candidates.get(0);
     }
 
-    private static Checkpoint fromIndex(Path dir, Path indexFile) {
-        ShardIndex index = ShardIndex.read(indexFile);
+    private static Checkpoint fromIndex(Path dir, Path indexFile, ContainedFiles contained, HubSnapshot snapshot,
+                                        String hint) {
+        Path realIndex = contained.realFile(indexFile, hint);
+        ShardIndex index = ShardIndex.read(realIndex == null ? indexFile : realIndex, indexFile);
         Map<String, List<String>> tensorsByShard = new TreeMap<>();
         for (Map.Entry<String, String> e : index.weightMap().entrySet()) {
             tensorsByShard.computeIfAbsent(e.getValue(), k -> new ArrayList<>()).add(e.getKey());
@@ -105,17 +159,18 @@ public final class Checkpoint {
         Map<String, Path> shardPaths = new LinkedHashMap<>();
         for (Map.Entry<String, List<String>> e : tensorsByShard.entrySet()) {
             Path shard = resolveInside(dir, e.getKey(), indexFile);
-            if (!Files.isRegularFile(shard)) {
-                List<String> needing = e.getValue();
+            Path real = contained.realFile(shard, " (needed by " + needers(e.getValue()) + ")" + hint);
+            if (real == null) {
                 throw new StloadException(ErrorKind.MissingShard, shard, "shard named by "
-                        + indexFile.getFileName() + " is missing; it holds " + needing.size() + " tensor(s), e.g. `"
-                        + needing.get(0) + "`");
+                        + indexFile.getFileName() + " is missing; needed by " + needers(e.getValue()) + hint);
             }
-            shardPaths.put(e.getKey(), shard);
+            shardPaths.put(e.getKey(), real);
         }
         List<Header> headers = new ArrayList<>();
+        Map<Header, String> names = new IdentityHashMap<>();
         for (Map.Entry<String, Path> e : shardPaths.entrySet()) {
             Header h = HeaderParser.read(e.getValue());
+            names.put(h, e.getKey());
             List<String> expected = tensorsByShard.get(e.getKey());
             for (String name : expected) {
                 if (h.tensor(name) == null) {
@@ -133,22 +188,34 @@ public final class Checkpoint {
             }
             headers.add(h);
         }
-        return fromFiles(dir, indexFile, headers);
+        return fromFiles(dir, indexFile, headers, names, snapshot);
     }
 
-    private static Checkpoint fromDirectory(Path dir) {
+    /** The tensors a missing shard would have held, as a person reads them: a few names and a count. */
+    private static String needers(List<String> tensors) {
+        int shown = Math.min(3, tensors.size());
+        String names = String.join(", ", tensors.subList(0, shown).stream().map(t -> "`" + t + "`").toList());
+        return tensors.size() + " tensor(s): " + names + (tensors.size() > shown ? ", ..." : "");
+    }
+
+    private static Checkpoint fromUnindexed(Path dir, ContainedFiles contained, HubSnapshot snapshot, String hint) {
         List<Path> shards = list(dir, ".safetensors");
         if (shards.isEmpty()) {
-            throw new StloadException(ErrorKind.MissingShard, dir, "directory holds no .safetensors file and no index");
+            throw new StloadException(ErrorKind.MissingShard, dir, "directory holds no .safetensors file and no index"
+                    + hint);
         }
         List<Header> headers = new ArrayList<>();
+        Map<Header, String> names = new IdentityHashMap<>();
         for (Path p : shards) {
-            headers.add(HeaderParser.read(p));
+            Header h = HeaderParser.read(contained.realFile(p, hint));
+            headers.add(h);
+            names.put(h, p.getFileName().toString());
         }
-        return fromFiles(dir, null, headers);
+        return fromFiles(dir, null, headers, names, snapshot);
     }
 
-    private static Checkpoint fromFiles(Path path, Path index, List<Header> headers) {
+    private static Checkpoint fromFiles(Path path, Path index, List<Header> headers, Map<Header, String> names,
+                                        HubSnapshot snapshot) {
         Map<String, TensorRef> tensors = new LinkedHashMap<>();
         for (Header h : headers) {
             for (TensorInfo t : h.tensors()) {
@@ -159,7 +226,7 @@ public final class Checkpoint {
                 }
             }
         }
-        return new Checkpoint(path, index, headers, tensors);
+        return new Checkpoint(path, index, headers, tensors, names, snapshot);
     }
 
     /** The shard's path, refusing any name that would leave the checkpoint directory. */
@@ -179,8 +246,9 @@ public final class Checkpoint {
 
     private static List<Path> list(Path dir, String suffix) {
         try (Stream<Path> s = Files.list(dir)) {
+            // Symlinks are kept, dangling or not: the caller checks where they lead.
             return new ArrayList<>(new TreeSet<>(s.filter(p -> p.getFileName().toString().endsWith(suffix))
-                    .filter(Files::isRegularFile).toList()));
+                    .filter(p -> Files.isRegularFile(p) || Files.isSymbolicLink(p)).toList()));
         } catch (IOException e) {
             throw new StloadException(ErrorKind.Io, dir, "cannot list directory: " + e.getMessage(), e);
         }

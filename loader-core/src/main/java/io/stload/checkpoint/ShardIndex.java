@@ -20,13 +20,18 @@ record ShardIndex(Path file, Map<String, String> weightMap) {
     private static final long MAX_INDEX_BYTES = 256L << 20;
 
     static ShardIndex read(Path file) {
+        return read(file, file);
+    }
+
+    /** Reads {@code source}, the real file behind the index the checkpoint names as {@code file}. */
+    static ShardIndex read(Path source, Path file) {
         byte[] bytes;
         try {
-            long size = Files.size(file);
+            long size = Files.size(source);
             if (size > MAX_INDEX_BYTES) {
                 throw new StloadException(ErrorKind.InvalidIndex, file, "index is " + size + " bytes, larger than any real index");
             }
-            bytes = Files.readAllBytes(file);
+            bytes = Files.readAllBytes(source);
         } catch (IOException e) {
             throw new StloadException(ErrorKind.Io, file, "cannot read index: " + e.getMessage(), e);
         }

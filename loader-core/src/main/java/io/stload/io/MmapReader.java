@@ -1,5 +1,7 @@
 package io.stload.io;
 
+import io.stload.ErrorKind;
+import io.stload.StloadException;
 import io.stload.checkpoint.TensorRef;
 import io.stload.format.Header;
 import io.stload.sink.FileDestination;
@@ -78,8 +80,8 @@ final class MmapReader implements TensorReader {
                 MemorySegment.copy(mapping, t.fileOffset(), dst.tensor(t.info()), 0, size);
             } catch (InternalError e) {
                 // The JVM's translation of SIGBUS: the file was truncated or its disk failed under the mapping.
-                throw new java.io.UncheckedIOException(new IOException(t.file().file()
-                        + ": file changed or became unreadable during the load (" + e.getMessage() + ")"));
+                throw new StloadException(ErrorKind.Io, t.file().file(),
+                        "file was truncated or became unreadable while mapped (" + e.getMessage() + ")", e);
             }
         }
     }

@@ -5,6 +5,8 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -13,6 +15,8 @@ import java.nio.file.StandardOpenOption;
  * {@link NativeAccess} in pure Java, for where libc cannot be called: reads go through {@link FileChannel},
  * advice is not given, residency is unknown and the filesystem is named from /proc/self/mountinfo when
  * there is one. The type of a filesystem named that way is the magic its name implies, 0 if none.
+ * Locks are FileChannel (fcntl) locks, which do not interoperate with flock(2): a download lock held by
+ * huggingface_hub is invisible here, so waiting for a peer relies on a growing {@code .incomplete} alone.
  */
 final class FallbackNativeAccess implements NativeAccess {
     private static final int PAGE_SIZE = 4096;
@@ -73,6 +77,25 @@ final class FallbackNativeAccess implements NativeAccess {
     @Override
     public NativeFile open(Path path, boolean direct) throws IOException {
         return new ChannelFile(FileChannel.open(path, StandardOpenOption.READ));
+    }
+
+    @Override
+    public HeldLock tryLock(Path file, boolean exclusive) throws IOException {
+        FileChannel channel = exclusive ? FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)
+                : FileChannel.open(file, StandardOpenOption.READ);
+        try {
+            FileLock lock = channel.tryLock(0, Long.MAX_VALUE, !exclusive);
+            if (lock != null) {
+                return channel::close;
+            }
+        } catch (OverlappingFileLockException e) {
+            // Held by this JVM through another channel: as much a conflict as another process's lock.
+        } catch (IOException | RuntimeException e) {
+            channel.close();
+            throw e;
+        }
+        channel.close();
+        return null;
     }
 
     /** A {@link NativeFile} over a FileChannel: never direct, and without advice. */

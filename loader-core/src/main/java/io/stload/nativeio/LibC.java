@@ -33,6 +33,11 @@ final class LibC {
     static final int EACCES = 13;
     static final int EFAULT = 14;
     static final int EINVAL = 22;
+    static final int EWOULDBLOCK = 11;
+
+    static final int LOCK_SH = 1;
+    static final int LOCK_EX = 2;
+    static final int LOCK_NB = 4;
 
     static final int O_RDONLY = 0;
     static final int O_CLOEXEC = 0x80000;
@@ -71,6 +76,7 @@ final class LibC {
             FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG), CAPTURE_ERRNO);
     private static final MethodHandle MUNMAP =
             bind("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG), CAPTURE_ERRNO);
+    private static final MethodHandle FLOCK = bind("flock", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), CAPTURE_ERRNO);
     private static final MethodHandle SYSCONF = bind("sysconf", FunctionDescriptor.of(JAVA_LONG, JAVA_INT));
     private static final MethodHandle STRERROR = bind("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
 
@@ -187,6 +193,16 @@ final class LibC {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = callState(arena);
             long r = (long) READAHEAD.invokeExact(state, fd, offset, length);
+            return r == 0 ? 0 : -errno(state);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    static int flock(int fd, int operation) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = callState(arena);
+            int r = (int) FLOCK.invokeExact(state, fd, operation);
             return r == 0 ? 0 : -errno(state);
         } catch (Throwable t) {
             throw unexpected(t);

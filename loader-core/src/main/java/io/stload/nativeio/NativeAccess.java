@@ -60,4 +60,18 @@ public interface NativeAccess {
      * whether it was granted (tmpfs refuses it, and the fallback never has it).
      */
     NativeFile open(Path path, boolean direct) throws IOException;
+
+    /**
+     * Takes an advisory lock on an existing file without waiting: the held lock, or null when another open
+     * file (in this process or another) holds a conflicting one. The native implementation uses flock(2),
+     * the lock huggingface_hub's downloads hold, on a read-only descriptor; the fallback uses
+     * FileChannel locks, which are fcntl record locks on Linux and do not see flock locks at all (and, for
+     * an exclusive lock, need the file to be writable).
+     */
+    HeldLock tryLock(Path file, boolean exclusive) throws IOException;
+
+    /** True when {@link #tryLock} sees the flock(2) locks of other processes. */
+    default boolean locksInteroperateWithFlock() {
+        return isNative();
+    }
 }

@@ -156,6 +156,31 @@ final class PosixNativeAccess implements NativeAccess {
         return new PosixFile(fd, file, false, MIN_DIRECT_ALIGNMENT);
     }
 
+    @Override
+    public HeldLock tryLock(Path path, boolean exclusive) throws IOException {
+        Path file = path.toAbsolutePath();
+        // flock needs no write access, so even a read-only cache can be locked and probed.
+        int fd = LibC.open(file, LibC.O_RDONLY | LibC.O_CLOEXEC);
+        if (fd < 0) {
+            throw LibC.error("open", file, -fd);
+        }
+        int r = LibC.flock(fd, (exclusive ? LibC.LOCK_EX : LibC.LOCK_SH) | LibC.LOCK_NB);
+        if (r == 0) {
+            // Closing the only descriptor of the open file releases the flock.
+            return () -> {
+                int c = LibC.close(fd);
+                if (c < 0) {
+                    throw LibC.error("close", file, -c);
+                }
+            };
+        }
+        LibC.close(fd);
+        if (-r == LibC.EWOULDBLOCK) {
+            return null;
+        }
+        throw LibC.error("flock", file, -r);
+    }
+
     private static int directAlignment(Path file) throws IOException {
         long blockSize = LibC.statfs(file)[1];
         boolean usable = blockSize > MIN_DIRECT_ALIGNMENT && blockSize <= 1 << 20 && Long.bitCount(blockSize) == 1;

@@ -1,0 +1,76 @@
+package io.stload.cli;
+
+import io.stload.checkpoint.CheckpointVerifier;
+import io.stload.checkpoint.Problem;
+import java.io.PrintWriter;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import tools.jackson.core.JsonGenerator;
+
+/**
+ * {@code stload verify PATH|REPO [--deep] [--json]}: everything {@code load} checks, without loading, and
+ * with {@code --deep} the sha256 of every blob. Each problem on its own line; exit 0 clean, 1 otherwise.
+ * Reads only: what to repair, and how, is left to the user.
+ */
+@Command(name = "verify", description = "Check a checkpoint without loading it (--deep: hash every sha256-named blob).")
+final class VerifyCommand implements Callable<Integer> {
+    static final int EXIT_PROBLEMS = 1;
+
+    @Parameters(paramLabel = "PATH|REPO", description = SourceFlags.PATH_HELP)
+    String path;
+
+    @Mixin
+    SourceFlags source;
+
+    @Option(names = "--deep", description = "Hash every blob named by its sha256 and compare.")
+    boolean deep;
+
+    @Option(names = "--threads", paramLabel = "N", defaultValue = "4",
+            description = "Files hashed at once (default: ${DEFAULT-VALUE}).")
+    int threads;
+
+    @Option(names = "--json", description = "Print one JSON object.")
+    boolean json;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws InterruptedException {
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        CheckpointVerifier.Result result;
+        try (HashProgressBar progress = new HashProgressBar(!json)) {
+            result = CheckpointVerifier.verify(path, source.cacheDir, deep, threads, source.waitPolicy(err), progress);
+        }
+        if (json) {
+            try (JsonGenerator g = Json.generator(out)) {
+                g.writeStartObject();
+                g.writeStringProperty("commit", result.commit());
+                g.writeBooleanProperty("deep", deep);
+                g.writeBooleanProperty("clean", result.clean());
+                g.writeArrayPropertyStart("problems");
+                for (Problem p : result.problems()) {
+                    g.writeStartObject();
+                    g.writeStringProperty("kind", p.kind().name());
+                    g.writeStringProperty("file", p.file() == null ? null : p.file().toString());
+                    g.writeStringProperty("detail", p.detail());
+                    g.writeEndObject();
+                }
+                g.writeEndArray();
+                g.writeEndObject();
+            }
+            out.println();
+        } else {
+            result.problems().forEach(p -> out.println(p.line()));
+            out.println(result.clean() ? "ok: no problems found" + (deep ? " (every blob hashed)" : "")
+                    : result.problems().size() + " problem(s) found; nothing was changed");
+        }
+        return result.clean() ? 0 : EXIT_PROBLEMS;
+    }
+}

@@ -1,0 +1,93 @@
+package io.stload.checkpoint;
+
+import io.stload.ErrorKind;
+import io.stload.StloadException;
+import io.stload.nativeio.NativeAccess;
+import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The front door for what a user names: a path (file or directory), or a repo id {@code org/name[@revision]}
+ * resolved in the hub cache. An existing path always wins over a repo id of the same spelling.
+ *
+ * <p>A hub checkpoint with a missing file while a download of that repo is running (a download lock held,
+ * or a {@code blobs/*.incomplete} that is still changing) is waited for under the {@link WaitPolicy}; after
+ * each wait the snapshot is resolved and validated again from scratch. With no download running, a missing
+ * file is reported at once, and an {@code .incomplete} nobody is writing is reported as abandoned.
+ */
+public final class CheckpointSource {
+    /** An .incomplete unchanged for this long, with no lock held, belongs to a download that is gone. */
+    static final Duration STALL_AFTER = Duration.ofSeconds(10);
+
+    private CheckpointSource() {
+    }
+
+    public static Checkpoint resolve(String pathOrRepo, Path cacheDir, WaitPolicy wait) {
+        return resolve(pathOrRepo, cacheDir, wait, System.getenv(), NativeAccess.get());
+    }
+
+    public static Checkpoint resolve(String pathOrRepo, Path cacheDir, WaitPolicy wait, Map<String, String> env,
+                                     NativeAccess os) {
+        Optional<RepoRef> repo = repoOf(pathOrRepo);
+        if (repo.isEmpty()) {
+            return Checkpoint.open(Path.of(pathOrRepo));
+        }
+        HubCache cache = HubCache.locate(cacheDir, env);
+        Checkpoint ckpt = openWaiting(cache, repo.get(), wait, os);
+        wait.log().accept(repo.get() + " is commit " + ckpt.commit() + " (" + ckpt.path() + ")");
+        return ckpt;
+    }
+
+    /** The repo {@code pathOrRepo} names, or empty when it is a path. */
+    static Optional<RepoRef> repoOf(String pathOrRepo) {
+        return existsAsPath(pathOrRepo) ? Optional.empty() : RepoRef.parse(pathOrRepo);
+    }
+
+    private static boolean existsAsPath(String text) {
+        try {
+            return Files.exists(Path.of(text), LinkOption.NOFOLLOW_LINKS);
+        } catch (InvalidPathException e) {
+            return false;
+        }
+    }
+
+    private static Checkpoint openWaiting(HubCache cache, RepoRef repo, WaitPolicy policy, NativeAccess os) {
+        Wait wait = new Wait(policy);
+        DownloadActivity before = DownloadActivity.observe(cache, repo, os);
+        long lastChange = 0;
+        while (true) {
+            StloadException missing;
+            try {
+                return Checkpoint.open(cache.snapshot(repo));
+            } catch (StloadException e) {
+                if (e.kind() != ErrorKind.MissingShard) {
+                    throw e;
+                }
+                missing = e;
+            }
+            DownloadActivity now = DownloadActivity.observe(cache, repo, os);
+            if (now.heldLocks().isEmpty() && now.incomplete().isEmpty()) {
+                throw missing;
+            }
+            if (now.inProgressSince(before)) {
+                lastChange = wait.elapsedNanos();
+            } else if (wait.elapsedNanos() - lastChange >= STALL_AFTER.toNanos() || now.allOlderThan(STALL_AFTER)) {
+                throw abandoned(missing, now, repo);
+            }
+            wait.pause(missing.file(), missing.file().getFileName() + " (" + now.describe() + ")");
+            before = now;
+        }
+    }
+
+    private static StloadException abandoned(StloadException missing, DownloadActivity activity, RepoRef repo) {
+        return new StloadException(ErrorKind.MissingShard, missing.file(), missing.detail() + "; "
+                + String.join(", ", activity.incomplete().keySet().stream().map(p -> p.getFileName().toString()).toList())
+                + " is left over from an interrupted download (not growing, no download lock held); "
+                + "huggingface-cli download " + repo.id() + " resumes it");
+    }
+}

@@ -1,0 +1,84 @@
+package io.stload.checkpoint;
+
+import io.stload.ErrorKind;
+import io.stload.StloadException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The directories a checkpoint's files may really live in: the checkpoint directory itself, plus the repo's
+ * {@code blobs/} for a hub snapshot. A file, or the symlink chain behind it, that lands anywhere else is
+ * refused before it is opened.
+ */
+final class ContainedFiles {
+    private final List<Path> lexicalRoots = new ArrayList<>();
+    private final List<Path> realRoots = new ArrayList<>();
+
+    ContainedFiles(List<Path> roots) {
+        for (Path root : roots) {
+            lexicalRoots.add(root.toAbsolutePath().normalize());
+            try {
+                realRoots.add(root.toRealPath());
+            } catch (IOException e) {
+                // A root that does not exist holds nothing; its files surface as missing.
+            }
+        }
+    }
+
+    /**
+     * The real file behind {@code file}, or null when nothing is there. A symlink whose target leaves the
+     * roots is {@link ErrorKind#UnsafePath}; one whose target does not exist is a {@link ErrorKind#MissingShard}
+     * naming the target.
+     */
+    Path realFile(Path file, String hint) {
+        Path absolute = file.toAbsolutePath().normalize();
+        if (Files.isSymbolicLink(absolute)) {
+            Path target;
+            try {
+                target = absolute.getParent().resolve(Files.readSymbolicLink(absolute)).normalize();
+            } catch (IOException e) {
+                throw new StloadException(ErrorKind.Io, file, "cannot read symlink: " + e.getMessage(), e);
+            }
+            if (!inside(target, lexicalRoots) && !inside(target, realRoots)) {
+                throw outside(file, target);
+            }
+            if (!Files.exists(absolute)) {
+                throw new StloadException(ErrorKind.MissingShard, file, "dangling symlink: its target " + target
+                        + " does not exist" + hint);
+            }
+        } else if (!Files.exists(absolute)) {
+            return null;
+        }
+        Path real;
+        try {
+            real = absolute.toRealPath();
+        } catch (IOException e) {
+            throw new StloadException(ErrorKind.Io, file, "cannot resolve: " + e.getMessage(), e);
+        }
+        if (!inside(real, realRoots)) {
+            throw outside(file, real);
+        }
+        if (!Files.isRegularFile(real)) {
+            throw new StloadException(ErrorKind.InvalidIndex, file, "not a regular file");
+        }
+        return real;
+    }
+
+    private static boolean inside(Path p, List<Path> roots) {
+        for (Path root : roots) {
+            if (p.startsWith(root) && !p.equals(root)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private StloadException outside(Path file, Path target) {
+        return new StloadException(ErrorKind.UnsafePath, file, "resolves to " + target + ", outside "
+                + lexicalRoots.stream().map(Path::toString).reduce((a, b) -> a + " and " + b).orElse("")
+                + "; refusing to open it");
+    }
+}

@@ -1,0 +1,85 @@
+package io.stload.checkpoint;
+
+import io.stload.ErrorKind;
+import io.stload.StloadException;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * A Hugging Face hub cache directory: {@code models--org--name/refs/<revision>} holds a commit,
+ * {@code snapshots/<commit>/} the repo's files as symlinks into {@code blobs/}, and {@code .locks/} the
+ * locks downloads hold. Read only: the one file stload creates here is its own coordination lock.
+ */
+public record HubCache(Path root) {
+
+    /** {@code cacheDir} when given, else HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub. */
+    public static HubCache locate(Path cacheDir, Map<String, String> env) {
+        if (cacheDir != null) {
+            return new HubCache(cacheDir);
+        }
+        if (nonEmpty(env.get("HF_HUB_CACHE"))) {
+            return new HubCache(Path.of(env.get("HF_HUB_CACHE")));
+        }
+        if (nonEmpty(env.get("HF_HOME"))) {
+            return new HubCache(Path.of(env.get("HF_HOME"), "hub"));
+        }
+        return new HubCache(Path.of(System.getProperty("user.home"), ".cache", "huggingface", "hub"));
+    }
+
+    private static boolean nonEmpty(String s) {
+        return s != null && !s.isEmpty();
+    }
+
+    public Path repoDir(RepoRef repo) {
+        return root.resolve(repo.folderName());
+    }
+
+    /** Where huggingface_hub keeps the per-file locks of a repo's downloads. */
+    public Path downloadLocks(RepoRef repo) {
+        return root.resolve(".locks").resolve(repo.folderName());
+    }
+
+    /** stload's node-wide lock for one repo at one commit, beside huggingface_hub's own locks. */
+    public Path coordinationLock(RepoRef repo, String commit) {
+        return root.resolve(".locks").resolve("stload").resolve(repo.folderName() + "--" + commit + ".lock");
+    }
+
+    /**
+     * The snapshot a revision names. A ref or snapshot not (yet) in the cache is a {@link ErrorKind#MissingShard},
+     * which a caller may wait out while a download is running.
+     */
+    public HubSnapshot snapshot(RepoRef repo) {
+        Path repoDir = repoDir(repo);
+        String commit = repo.revisionIsCommit() ? repo.revision() : readRef(repo, repoDir);
+        Path dir = repoDir.resolve("snapshots").resolve(commit);
+        if (!Files.isDirectory(dir)) {
+            throw new StloadException(ErrorKind.MissingShard, dir, repo.id() + " has no snapshot of commit " + commit
+                    + " in the cache; fetch it with `" + repo.fetchCommand(commit) + "`");
+        }
+        return new HubSnapshot(repo, repoDir, commit, dir);
+    }
+
+    private static String readRef(RepoRef repo, Path repoDir) {
+        Path ref = repoDir.resolve("refs").resolve(repo.revision()).normalize();
+        if (!ref.startsWith(repoDir.resolve("refs"))) {
+            throw new StloadException(ErrorKind.UnsafePath, ref, "revision `" + repo.revision() + "` escapes refs/");
+        }
+        if (!Files.isRegularFile(ref)) {
+            throw new StloadException(ErrorKind.MissingShard, ref, repo.id() + "@" + repo.revision()
+                    + " is not in the cache; fetch it with `huggingface-cli download " + repo.id() + " --revision "
+                    + repo.revision() + "`");
+        }
+        try {
+            String commit = Files.readString(ref, StandardCharsets.UTF_8).strip();
+            if (!new RepoRef(repo.org(), repo.name(), commit).revisionIsCommit()) {
+                throw new StloadException(ErrorKind.InvalidIndex, ref, "ref does not hold a commit hash: `" + commit + "`");
+            }
+            return commit;
+        } catch (IOException e) {
+            throw new StloadException(ErrorKind.Io, ref, "cannot read ref: " + e.getMessage(), e);
+        }
+    }
+}

@@ -1,0 +1,47 @@
+package io.stload.checkpoint;
+
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * A Hugging Face model repository named as {@code org/name[@revision]}; without a revision, {@code main}.
+ * A revision of 40 hex digits is a commit and is used as such, without consulting {@code refs/}.
+ */
+public record RepoRef(String org, String name, String revision) {
+    // The hub's own rule for repo names: letters, digits, '-', '_', '.'; revisions may hold '/' (branches).
+    private static final Pattern REPO_ID =
+            Pattern.compile("([A-Za-z0-9][\\w.-]*)/([A-Za-z0-9][\\w.-]*)(?:@([\\w.\\-/]+))?");
+    private static final Pattern COMMIT = Pattern.compile("[0-9a-f]{40}");
+
+    public static Optional<RepoRef> parse(String text) {
+        Matcher m = REPO_ID.matcher(text);
+        if (!m.matches() || text.contains("..") || text.endsWith("/")) {
+            return Optional.empty();
+        }
+        return Optional.of(new RepoRef(m.group(1), m.group(2), m.group(3) == null ? "main" : m.group(3)));
+    }
+
+    public String id() {
+        return org + "/" + name;
+    }
+
+    /** The repo's folder in the cache, and its lock folder under {@code .locks/}. */
+    public String folderName() {
+        return "models--" + org + "--" + name;
+    }
+
+    public boolean revisionIsCommit() {
+        return COMMIT.matcher(revision).matches();
+    }
+
+    /** What a user runs to fetch (or finish fetching) this repo at a commit. */
+    public String fetchCommand(String commit) {
+        return "huggingface-cli download " + id() + " --revision " + commit;
+    }
+
+    @Override
+    public String toString() {
+        return id() + "@" + revision;
+    }
+}

@@ -1,0 +1,43 @@
+package io.stload.checkpoint;
+
+import java.time.Duration;
+import java.util.function.Consumer;
+import java.util.function.LongSupplier;
+import java.util.logging.Logger;
+
+/**
+ * How long, and how, to wait for a peer (a download, or another rank's check): the bound, the clock and
+ * sleeper (injected so tests drive time instead of sleeping), and where the progress lines go.
+ *
+ * @param timeout   give up after this long ({@link io.stload.ErrorKind#WaitTimeout})
+ * @param nanoTime  a monotonic clock
+ * @param sleeper   sleeps for the given nanoseconds
+ * @param log       one line at the start and about every {@link #LOG_EVERY} of a wait
+ */
+public record WaitPolicy(Duration timeout, LongSupplier nanoTime, Sleeper sleeper, Consumer<String> log) {
+    public static final Duration DEFAULT_TIMEOUT = Duration.ofMinutes(10);
+    public static final Duration LOG_EVERY = Duration.ofSeconds(10);
+    static final Duration FIRST_STEP = Duration.ofMillis(100);
+    static final Duration MAX_STEP = Duration.ofSeconds(2);
+
+    private static final Logger LOG = Logger.getLogger("io.stload.checkpoint");
+
+    /** Real time, logging through java.util.logging. */
+    public static WaitPolicy of(Duration timeout) {
+        return new WaitPolicy(timeout, System::nanoTime, nanos -> Thread.sleep(Duration.ofNanos(nanos)), LOG::info);
+    }
+
+    public WaitPolicy withLog(Consumer<String> to) {
+        return new WaitPolicy(timeout, nanoTime, sleeper, to);
+    }
+
+    @FunctionalInterface
+    public interface Sleeper {
+        void sleep(long nanos) throws InterruptedException;
+    }
+
+    /** Exponential backoff from {@link #FIRST_STEP} to {@link #MAX_STEP}. */
+    static long nextStep(long stepNanos) {
+        return Math.min(stepNanos * 2, MAX_STEP.toNanos());
+    }
+}
