@@ -173,7 +173,7 @@ class TensorParallelLoadTest {
     }
 
     /** The original from its slices: for each index of the outer dimensions, each rank's block in turn. */
-    private static byte[] concatenate(TensorData t, int dim, List<Map<String, byte[]>> ranks, List<Map<String, long[]>> shapes) {
+    static byte[] concatenate(TensorData t, int dim, List<Map<String, byte[]>> ranks, List<Map<String, long[]>> shapes) {
         long outer = 1;
         for (int d = 0; d < dim; d++) {
             outer *= t.shape()[d];
