@@ -33,7 +33,7 @@ final class LoadCommand implements Callable<Integer> {
     @Mixin
     LoadFlags flags;
 
-    @Option(names = "--digest", description = "Add the CRC-32 of every tensor's bytes.")
+    @Option(names = "--digest", description = "Add the CRC-32 of every tensor's bytes (this rank's slice, row-major).")
     boolean digest;
 
     @Option(names = "--json", description = "Print one JSON object.")
@@ -72,8 +72,9 @@ final class LoadCommand implements Callable<Integer> {
     }
 
     private static void print(LoadPlan plan, LoadReport r, Map<String, String> digests, PrintWriter out) {
-        out.printf(Locale.ROOT, "loaded %d tensors, %s in %.3f s: %.2f GB/s%n", r.tensors(), Sizes.human(r.bytes()),
-                r.seconds(), r.gbps());
+        String rank = r.worldSize() > 1 ? " (rank " + r.rank() + " of " + r.worldSize() + ")" : "";
+        out.printf(Locale.ROOT, "loaded %d tensors%s, %s in %.3f s: %.2f GB/s; read %s from disk%n", r.tensors(), rank,
+                Sizes.human(r.bytes()), r.seconds(), r.gbps(), Sizes.human(r.bytesRead()));
         for (int i = 0; i < r.files().size(); i++) {
             LoadReport.FileReport f = r.files().get(i);
             out.printf("  %s: %s (%s)%s%n", InspectCommand.displayName(plan.checkpoint(), plan.files().get(i).file()),
@@ -105,6 +106,8 @@ final class LoadCommand implements Callable<Integer> {
         g.writeObjectPropertyStart("notes");
         r.files().stream().filter(f -> f.note() != null).forEach(f -> g.writeStringProperty(f.file().toString(), f.note()));
         g.writeEndObject();
+        g.writeNumberProperty("rank", r.rank());
+        g.writeNumberProperty("world_size", r.worldSize());
         g.writeNumberProperty("tensors", r.tensors());
         g.writeNumberProperty("bytes", r.bytes());
         g.writeNumberProperty("bytes_read", r.bytesRead());

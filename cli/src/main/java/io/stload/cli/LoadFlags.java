@@ -2,12 +2,17 @@ package io.stload.cli;
 
 import io.stload.plan.LoadOptions;
 import io.stload.plan.LoadStrategy;
+import io.stload.plan.PartitionSpec;
+import io.stload.plan.Partitioning;
 import io.stload.plan.ReadOrder;
 import io.stload.plan.Sizes;
 import io.stload.plan.Thresholds;
 import picocli.CommandLine.Option;
 
-/** The flags {@code plan} and {@code load} share: strategy, threads, order, and the heuristic's constants. */
+/**
+ * The flags {@code plan} and {@code load} share: strategy, threads, order, the heuristic's constants, and the
+ * tensor-parallel rank to load.
+ */
 final class LoadFlags {
     @Option(names = LoadStrategy.OPTION, paramLabel = "STRATEGY", defaultValue = "auto",
             description = "auto|mmap|prefetch|direct (default: ${DEFAULT-VALUE}).")
@@ -48,6 +53,24 @@ final class LoadFlags {
     @Option(names = "--direct-block", paramLabel = "SIZE", description = "Bytes per O_DIRECT read (multiple of 4 KiB).")
     String directBlock;
 
+    @Option(names = "--rank", paramLabel = "R", defaultValue = "0",
+            description = "Tensor-parallel rank to load, 0..W-1 (default: ${DEFAULT-VALUE}).")
+    int rank;
+
+    @Option(names = "--world-size", paramLabel = "W", defaultValue = "1",
+            description = "Tensor-parallel ranks; each loads only its slices (default: ${DEFAULT-VALUE}).")
+    int worldSize;
+
+    @Option(names = "--partition", paramLabel = "FILE|default", defaultValue = PartitionSpec.DEFAULT_NAME,
+            description = "Partition rules: a JSON rules file, or 'default' for Llama/Qwen/DeepSeek names "
+                    + "(default: ${DEFAULT-VALUE}).")
+    String partition;
+
+    Partitioning partitioning() {
+        Partitioning rankOnly = new Partitioning(rank, worldSize, PartitionSpec.REPLICATE_ALL);
+        return worldSize == 1 ? rankOnly : new Partitioning(rank, worldSize, PartitionSpec.load(partition));
+    }
+
     LoadOptions options() {
         Thresholds d = Thresholds.DEFAULTS;
         Thresholds t;
@@ -60,7 +83,8 @@ final class LoadFlags {
                     prefetchWindow != null ? Sizes.parse(prefetchWindow) : d.prefetchWindow(),
                     prefetchAhead != null ? Sizes.parse(prefetchAhead) : d.prefetchAhead(),
                     directBlock != null ? Sizes.parse(directBlock) : d.directBlock());
-            return new LoadOptions(LoadStrategy.parse(strategy), ReadOrder.parse(order), threads, seed, t);
+            return new LoadOptions(LoadStrategy.parse(strategy), ReadOrder.parse(order), threads, seed, t,
+                    partitioning());
         } catch (IllegalArgumentException e) {
             throw new io.stload.StloadException(io.stload.ErrorKind.Usage, null, e.getMessage());
         }

@@ -1,7 +1,9 @@
 package io.stload.cli;
 
+import io.stload.plan.ByteRange;
 import io.stload.plan.FilePlan;
 import io.stload.plan.LoadPlan;
+import io.stload.plan.Partitioning;
 import io.stload.plan.Planner;
 import io.stload.plan.Sizes;
 import java.io.PrintWriter;
@@ -14,7 +16,10 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import tools.jackson.core.JsonGenerator;
 
-/** {@code stload plan PATH [--json]}: the strategy per file, with its measured inputs and reasons, without loading. */
+/**
+ * {@code stload plan PATH [--json]}: the strategy per file, with its measured inputs and reasons, and for a
+ * tensor-parallel rank the bytes every rank holds and the ranges this one reads, without loading.
+ */
 @Command(name = "plan", description = "Show the load plan (strategy per file, inputs and reasons) without loading.")
 final class PlanCommand implements Callable<Integer> {
     @Parameters(paramLabel = "PATH|REPO", description = SourceFlags.PATH_HELP)
@@ -52,6 +57,15 @@ final class PlanCommand implements Callable<Integer> {
                 Sizes.human(plan.bytes()), plan.files().size(),
                 plan.host().headroomBytes() < 0 ? "unknown" : Sizes.human(plan.host().headroomBytes()),
                 plan.host().headroomSource());
+        Partitioning p = plan.partitioning();
+        if (p.worldSize() > 1) {
+            out.printf("rank %d of %d (partition rules: %s), reading %s; bytes per rank:", p.rank(), p.worldSize(),
+                    p.spec().name(), Sizes.human(plan.readBytes()));
+            for (int r = 0; r < p.worldSize(); r++) {
+                out.printf(" %d: %s%s", r, Sizes.human(plan.bytesPerRank().get(r)), r < p.worldSize() - 1 ? "," : "");
+            }
+            out.println();
+        }
         if (plan.host().nativeAccess() != null) {
             out.println("native access unavailable (" + plan.host().nativeAccess() + "): pure-Java fallbacks, slower");
         }
@@ -67,6 +81,13 @@ final class PlanCommand implements Callable<Integer> {
         }
         g.writeNumberProperty("tensors", plan.order().size());
         g.writeNumberProperty("bytes", plan.bytes());
+        g.writeNumberProperty("read_bytes", plan.readBytes());
+        g.writeNumberProperty("rank", plan.partitioning().rank());
+        g.writeNumberProperty("world_size", plan.partitioning().worldSize());
+        g.writeStringProperty("partition", plan.partitioning().spec().name());
+        g.writeArrayPropertyStart("bytes_per_rank");
+        plan.bytesPerRank().forEach(g::writeNumber);
+        g.writeEndArray();
         g.writeObjectPropertyStart("host");
         g.writeNumberProperty("headroom_bytes", plan.host().headroomBytes());
         g.writeStringProperty("headroom_source", plan.host().headroomSource());
@@ -79,6 +100,14 @@ final class PlanCommand implements Callable<Integer> {
             g.writeStringProperty("strategy", f.strategy().flagValue());
             g.writeStringProperty("filesystem", f.facts().fs().name());
             g.writeNumberProperty("bytes", f.facts().bytesToRead());
+            g.writeArrayPropertyStart("reads");
+            for (ByteRange r : f.reads()) {
+                g.writeStartArray();
+                g.writeNumber(r.from());
+                g.writeNumber(r.to());
+                g.writeEndArray();
+            }
+            g.writeEndArray();
             g.writeNumberProperty("resident", f.facts().resident());
             g.writeBooleanProperty("direct_supported", f.facts().directSupported());
             g.writeArrayPropertyStart("reasons");

@@ -2,8 +2,9 @@ package io.stload.io;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
-import io.stload.checkpoint.TensorRef;
 import io.stload.format.Header;
+import io.stload.plan.FilePlan;
+import io.stload.plan.TensorSlice;
 import io.stload.sink.FileDestination;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -15,19 +16,22 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
 
-/** {@code mmap}: copies each tensor out of the file's mapping when asked; pages fault in on demand. */
+/**
+ * {@code mmap}: copies each slice out of the file's mapping when asked; pages fault in on demand, so only the
+ * pages holding the slice's runs are read.
+ */
 final class MmapReader implements TensorReader {
     private final Arena mappings = Arena.ofShared();
     private final Map<Header, MemorySegment> mapped = new IdentityHashMap<>();
     private final Map<Header, FileDestination> destinations;
     private final IoStats stats;
 
-    MmapReader(List<Header> files, Map<Header, FileDestination> destinations, IoStats stats) throws IOException {
+    MmapReader(List<FilePlan> files, Map<Header, FileDestination> destinations, IoStats stats) throws IOException {
         this.destinations = destinations;
         this.stats = stats;
         try {
-            for (Header h : files) {
-                mapped.put(h, Mappings.map(h, mappings));
+            for (FilePlan f : files) {
+                mapped.put(f.file(), Mappings.map(f.file(), mappings));
             }
         } catch (IOException | RuntimeException e) {
             mappings.close();
@@ -40,10 +44,12 @@ final class MmapReader implements TensorReader {
     }
 
     @Override
-    public void materialize(TensorRef t) {
+    public void materialize(TensorSlice s) {
         long begin = System.nanoTime();
-        Mappings.copy(mapped.get(t.file()), t, destinations.get(t.file()));
+        Header h = s.tensor().file();
+        Mappings.copy(mapped.get(h), s, destinations.get(h).of(s));
         stats.copyNanos.add(System.nanoTime() - begin);
+        stats.bytesRead.add(s.byteSize());
     }
 
     @Override
@@ -71,16 +77,15 @@ final class MmapReader implements TensorReader {
             }
         }
 
-        static void copy(MemorySegment mapping, TensorRef t, FileDestination dst) {
-            long size = t.info().byteSize();
-            if (size == 0) {
-                return;
-            }
+        /** Gathers the slice's runs, in order, into {@code dst}. */
+        static void copy(MemorySegment mapping, TensorSlice s, MemorySegment dst) {
             try {
-                MemorySegment.copy(mapping, t.fileOffset(), dst.tensor(t.info()), 0, size);
+                for (long k = 0; k < s.count(); k++) {
+                    MemorySegment.copy(mapping, s.start() + k * s.stride(), dst, k * s.runBytes(), s.runBytes());
+                }
             } catch (InternalError e) {
                 // The JVM's translation of SIGBUS: the file was truncated or its disk failed under the mapping.
-                throw new StloadException(ErrorKind.Io, t.file().file(),
+                throw new StloadException(ErrorKind.Io, s.tensor().file().file(),
                         "file was truncated or became unreadable while mapped (" + e.getMessage() + ")", e);
             }
         }

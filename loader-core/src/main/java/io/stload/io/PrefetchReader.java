@@ -1,7 +1,9 @@
 package io.stload.io;
 
-import io.stload.checkpoint.TensorRef;
 import io.stload.format.Header;
+import io.stload.plan.ByteRange;
+import io.stload.plan.FilePlan;
+import io.stload.plan.TensorSlice;
 import io.stload.nativeio.MemoryAdvice;
 import io.stload.nativeio.NativeAccess;
 import io.stload.sink.FileDestination;
@@ -16,7 +18,8 @@ import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * {@code prefetch}: background threads populate the page cache window by window, front to back
+ * {@code prefetch}: background threads populate the page cache window by window over the plan's ranges,
+ * front to back
  * (MADV_POPULATE_READ where the kernel has it, else WILLNEED plus a read of one byte per page), at most
  * a bounded number of bytes ahead of the consumers, who then copy from the mapping without faulting.
  * No anonymous buffer is ever allocated for file data: the page cache is the buffer.
@@ -30,24 +33,23 @@ final class PrefetchReader extends WindowedReader {
     private final Map<Header, String> notes = new IdentityHashMap<>();
     private volatile long touchSink;
 
-    PrefetchReader(NativeAccess os, List<Header> files, Map<Header, FileDestination> destinations,
-                   List<TensorRef> tensors, long windowBytes, long aheadBytes, int ioThreads, IoStats stats)
+    PrefetchReader(NativeAccess os, List<FilePlan> files, Map<Header, FileDestination> destinations,
+                   List<TensorSlice> slices, long windowBytes, long aheadBytes, int ioThreads, IoStats stats)
             throws IOException {
-        super(files, ioThreads, stats);
+        super(files.stream().map(FilePlan::file).toList(), ioThreads, stats);
         this.os = os;
         this.destinations = destinations;
-        List<WindowLayout.Range> ranges = new ArrayList<>();
+        List<List<ByteRange>> ranges = new ArrayList<>();
         try {
-            for (Header h : files) {
-                mapped.add(MmapReader.Mappings.map(h, mappings));
-                long page = os.pageSize();
-                ranges.add(new WindowLayout.Range(h.dataStart() / page * page, h.fileSize()));
+            for (FilePlan f : files) {
+                mapped.add(MmapReader.Mappings.map(f.file(), mappings));
+                ranges.add(f.reads());
             }
         } catch (IOException | RuntimeException e) {
             mappings.close();
             throw e;
         }
-        layOut(ranges, windowBytes, aheadBytes, tensors);
+        layOut(ranges, windowBytes, aheadBytes, slices);
     }
 
     @Override
@@ -77,13 +79,17 @@ final class PrefetchReader extends WindowedReader {
         for (long off = 0; off < window.byteSize(); off += page) {
             acc += window.get(ValueLayout.JAVA_BYTE, off);
         }
+        if (window.byteSize() > 0) {
+            // Windows over a rank's ranges need not start on a page: the last page may lie past the stride.
+            acc += window.get(ValueLayout.JAVA_BYTE, window.byteSize() - 1);
+        }
         touchSink = acc;
     }
 
     @Override
-    protected void finish(TensorRef t) {
+    protected void finish(TensorSlice s) {
         long begin = System.nanoTime();
-        MmapReader.Mappings.copy(mapped.get(indexOf(t.file())), t, destinations.get(t.file()));
+        MmapReader.Mappings.copy(mapped.get(fileIndexOf(s)), s, destinations.get(s.tensor().file()).of(s));
         stats.copyNanos.add(System.nanoTime() - begin);
     }
 

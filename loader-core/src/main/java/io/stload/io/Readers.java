@@ -1,11 +1,12 @@
 package io.stload.io;
 
-import io.stload.checkpoint.TensorRef;
-import io.stload.format.Header;
 import io.stload.nativeio.NativeAccess;
+import io.stload.plan.FilePlan;
 import io.stload.plan.LoadOptions;
 import io.stload.plan.LoadStrategy;
+import io.stload.plan.TensorSlice;
 import io.stload.plan.Thresholds;
+import io.stload.format.Header;
 import io.stload.sink.FileDestination;
 import java.io.IOException;
 import java.util.List;
@@ -19,17 +20,18 @@ public final class Readers {
     /**
      * A reader for the files a plan assigned to {@code strategy}.
      *
-     * @param tensors the tensors of those files that consumers will materialize
+     * @param files  those files' plans: the ranges to read from each
+     * @param slices the slices of those files that consumers will materialize
      */
-    public static TensorReader create(LoadStrategy strategy, NativeAccess os, List<Header> files,
-                                      Map<Header, FileDestination> destinations, List<TensorRef> tensors,
+    public static TensorReader create(LoadStrategy strategy, NativeAccess os, List<FilePlan> files,
+                                      Map<Header, FileDestination> destinations, List<TensorSlice> slices,
                                       LoadOptions options, IoStats stats) throws IOException {
         Thresholds t = options.thresholds();
         return switch (strategy) {
             case MMAP -> new MmapReader(files, destinations, stats);
-            case PREFETCH -> new PrefetchReader(os, files, destinations, tensors, t.prefetchWindow(),
+            case PREFETCH -> new PrefetchReader(os, files, destinations, slices, t.prefetchWindow(),
                     t.prefetchAhead(), options.threads(), stats);
-            case DIRECT -> new DirectReader(os, files, destinations, tensors, t.directBlock(), options.threads(), stats);
+            case DIRECT -> new DirectReader(os, files, destinations, slices, t.directBlock(), options.threads(), stats);
             case AUTO -> throw new IllegalArgumentException("a plan never leaves a file on auto");
         };
     }

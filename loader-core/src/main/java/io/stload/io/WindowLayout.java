@@ -1,58 +1,69 @@
 package io.stload.io;
 
-import io.stload.checkpoint.TensorRef;
+import io.stload.plan.ByteRange;
+import io.stload.plan.TensorSlice;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.ToIntFunction;
 
 /**
- * Cuts the byte ranges of several files into fixed-size windows, in file order, and answers which windows
- * a tensor's bytes fall into.
+ * Cuts the byte ranges of several files into windows of at most a fixed size, files in order and each file's
+ * ranges front to back, and answers which windows a slice's bytes fall into.
  */
 final class WindowLayout {
-    /** A file's range to cover: {@code [from, to)}. */
-    record Range(long from, long to) {
-    }
-
-    private final List<Range> ranges;
-    private final long windowSize;
     private final int[] firstWindow;
     private final List<Window> windows = new ArrayList<>();
 
-    WindowLayout(List<Range> ranges, long windowSize) {
-        this.ranges = List.copyOf(ranges);
-        this.windowSize = windowSize;
-        this.firstWindow = new int[ranges.size()];
+    /** @param rangesPerFile per file, sorted disjoint ranges to cover */
+    WindowLayout(List<List<ByteRange>> rangesPerFile, long windowSize) {
+        this.firstWindow = new int[rangesPerFile.size() + 1];
         long stream = 0;
-        for (int f = 0; f < ranges.size(); f++) {
+        for (int f = 0; f < rangesPerFile.size(); f++) {
             firstWindow[f] = windows.size();
-            Range r = ranges.get(f);
-            for (long off = r.from(); off < r.to(); off += windowSize) {
-                long len = Math.min(windowSize, r.to() - off);
-                windows.add(new Window(windows.size(), f, off, len, stream));
-                stream += len;
+            for (ByteRange r : rangesPerFile.get(f)) {
+                for (long off = r.from(); off < r.to(); off += windowSize) {
+                    long len = Math.min(windowSize, r.to() - off);
+                    windows.add(new Window(windows.size(), f, off, len, stream));
+                    stream += len;
+                }
             }
         }
+        firstWindow[rangesPerFile.size()] = windows.size();
     }
 
     List<Window> windows() {
         return windows;
     }
 
-    /** First window holding file bytes {@code [start, end)}; for an empty range, the window at {@code start}. */
+    /** First window of the file ending after {@code start}. */
     int first(int file, long start) {
-        return windowAt(file, start);
+        int lo = firstWindow[file];
+        int hi = firstWindow[file + 1];
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            Window w = windows.get(mid);
+            if (w.offset() + w.length() <= start) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        return lo;
     }
 
-    /** Last window holding file bytes {@code [start, end)}; for an empty range, the window at {@code start}. */
-    int last(int file, long start, long end) {
-        return windowAt(file, end > start ? end - 1 : start);
-    }
-
-    private int windowAt(int file, long offset) {
-        Range r = ranges.get(file);
-        long clamped = Math.min(Math.max(offset, r.from()), Math.max(r.from(), r.to() - 1));
-        int i = firstWindow[file] + (int) ((clamped - r.from()) / windowSize);
-        return Math.min(i, windows.size() - 1);
+    /** Last window of the file starting before {@code end}. */
+    int last(int file, long end) {
+        int lo = firstWindow[file];
+        int hi = firstWindow[file + 1];
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            if (windows.get(mid).offset() < end) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        return lo - 1;
     }
 
     /** Bytes of {@code [start, end)} of a file that fall into window {@code w}. */
@@ -60,18 +71,16 @@ final class WindowLayout {
         return Math.max(0, Math.min(end, w.offset() + w.length()) - Math.max(start, w.offset()));
     }
 
-    /** Per window, the tensor bytes consumers will take from it. */
-    long[] unconsumed(List<TensorRef> tensors, java.util.function.ToIntFunction<TensorRef> fileIndex) {
+    /** Per window, the bytes of slice spans consumers will take from it. */
+    long[] unconsumed(List<TensorSlice> slices, ToIntFunction<TensorSlice> fileIndex) {
         long[] bytes = new long[windows.size()];
-        for (TensorRef t : tensors) {
-            int f = fileIndex.applyAsInt(t);
-            long start = t.fileOffset();
-            long end = start + t.info().byteSize();
-            if (end == start) {
+        for (TensorSlice s : slices) {
+            if (s.byteSize() == 0) {
                 continue;
             }
-            for (int i = first(f, start); i <= last(f, start, end); i++) {
-                bytes[i] += overlap(windows.get(i), start, end);
+            int f = fileIndex.applyAsInt(s);
+            for (int i = first(f, s.spanStart()); i <= last(f, s.spanEnd()); i++) {
+                bytes[i] += overlap(windows.get(i), s.spanStart(), s.spanEnd());
             }
         }
         return bytes;

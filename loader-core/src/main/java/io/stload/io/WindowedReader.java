@@ -1,7 +1,8 @@
 package io.stload.io;
 
-import io.stload.checkpoint.TensorRef;
 import io.stload.format.Header;
+import io.stload.plan.ByteRange;
+import io.stload.plan.TensorSlice;
 import java.io.IOException;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -10,7 +11,7 @@ import java.util.concurrent.ExecutorService;
 
 /**
  * The strategies that move bytes in the background, front to back through their files in windows, while
- * consumers wait only for the windows their tensor needs: {@link PrefetchReader} and {@link DirectReader}.
+ * consumers wait only for the windows their slice needs: {@link PrefetchReader} and {@link DirectReader}.
  */
 abstract class WindowedReader implements TensorReader {
     protected final List<Header> files;
@@ -29,17 +30,18 @@ abstract class WindowedReader implements TensorReader {
         }
     }
 
-    /** Lays out windows over each file's range; call once from the subclass constructor. */
-    protected final void layOut(List<WindowLayout.Range> ranges, long windowSize, long aheadBytes, List<TensorRef> tensors) {
-        layout = new WindowLayout(ranges, windowSize);
-        scheduler = new WindowScheduler(layout.windows(), layout.unconsumed(tensors, t -> fileIndex.get(t.file())), aheadBytes);
+    /** Lays out windows over each file's ranges; call once from the subclass constructor. */
+    protected final void layOut(List<List<ByteRange>> rangesPerFile, long windowSize, long aheadBytes,
+                                List<TensorSlice> slices) {
+        layout = new WindowLayout(rangesPerFile, windowSize);
+        scheduler = new WindowScheduler(layout.windows(), layout.unconsumed(slices, this::fileIndexOf), aheadBytes);
     }
 
     /** Moves one window's bytes (populate the page cache, or read into the destination). */
     protected abstract void transfer(Header file, Window w) throws IOException;
 
-    /** After the tensor's windows are in: whatever is left to get it into its destination. */
-    protected abstract void finish(TensorRef t) throws IOException;
+    /** After the slice's windows are in: whatever is left to get it into its destination. */
+    protected abstract void finish(TensorSlice s) throws IOException;
 
     @Override
     public void start(ExecutorService io) {
@@ -49,8 +51,8 @@ abstract class WindowedReader implements TensorReader {
         }
     }
 
-    protected final int indexOf(Header file) {
-        return fileIndex.get(file);
+    protected final int fileIndexOf(TensorSlice s) {
+        return fileIndex.get(s.tensor().file());
     }
 
     private void ioLoop() {
@@ -71,16 +73,15 @@ abstract class WindowedReader implements TensorReader {
     }
 
     @Override
-    public void materialize(TensorRef t) throws IOException, InterruptedException {
-        long size = t.info().byteSize();
-        if (size == 0) {
+    public void materialize(TensorSlice s) throws IOException, InterruptedException {
+        if (s.byteSize() == 0) {
             return;
         }
-        int f = fileIndex.get(t.file());
-        long start = t.fileOffset();
-        long end = start + size;
+        int f = fileIndexOf(s);
+        long start = s.spanStart();
+        long end = s.spanEnd();
         int first = layout.first(f, start);
-        int last = layout.last(f, start, end);
+        int last = layout.last(f, end);
         long begin = System.nanoTime();
         try {
             scheduler.await(first, last);
@@ -92,7 +93,7 @@ abstract class WindowedReader implements TensorReader {
             throw new IOException("background I/O failed: " + cause, cause);
         }
         stats.waitNanos.add(System.nanoTime() - begin);
-        finish(t);
+        finish(s);
         for (int i = first; i <= last; i++) {
             scheduler.consumed(i, layout.overlap(layout.windows().get(i), start, end));
         }

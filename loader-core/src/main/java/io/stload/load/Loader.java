@@ -15,6 +15,7 @@ import io.stload.plan.LoadOptions;
 import io.stload.plan.LoadPlan;
 import io.stload.plan.LoadStrategy;
 import io.stload.plan.Planner;
+import io.stload.plan.TensorSlice;
 import io.stload.report.LoadReport;
 import io.stload.sink.FileDestination;
 import io.stload.sink.HostSink;
@@ -35,8 +36,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.HdrHistogram.ConcurrentHistogram;
 
 /**
- * The load engine's front door: plans a checkpoint (strategy per file, with reasons), then executes the
- * plan, materializing every tensor in host memory in the order the consumer asks for.
+ * The load engine's front door: plans a checkpoint (strategy per file, with reasons; for a tensor-parallel
+ * rank, its slice of every tensor and the byte ranges holding them), then executes the plan, materializing
+ * every tensor (the rank's slice of it) in host memory in the order the consumer asks for.
  *
  * <pre>{@code
  * try (LoadedWeights w = Loader.load(Path.of("/models/llama"), LoadOptions.DEFAULTS)) {
@@ -76,18 +78,20 @@ public final class Loader {
         ExecutorService consumers = Executors.newFixedThreadPool(plan.options().threads(), daemon("stload-copy"));
         try {
             Map<Header, FileDestination> destinations = allocate(plan, sink);
-            for (Map.Entry<LoadStrategy, List<Header>> group : byStrategy(plan).entrySet()) {
-                List<TensorRef> tensors = plan.order().stream().filter(t -> group.getValue().contains(t.file())).toList();
-                TensorReader reader = Readers.create(group.getKey(), os, group.getValue(), destinations, tensors,
+            for (Map.Entry<LoadStrategy, List<FilePlan>> group : byStrategy(plan).entrySet()) {
+                List<Header> files = group.getValue().stream().map(FilePlan::file).toList();
+                List<TensorSlice> slices = plan.order().stream().filter(t -> files.contains(t.file()))
+                        .map(plan::slice).toList();
+                TensorReader reader = Readers.create(group.getKey(), os, group.getValue(), destinations, slices,
                         plan.options(), stats);
                 readers.add(reader);
-                group.getValue().forEach(h -> readerOf.put(h, reader));
+                files.forEach(h -> readerOf.put(h, reader));
             }
             readers.forEach(r -> r.start(io));
             consume(plan, readerOf, consumers, latencyMicros, listener);
             Map<String, Tensor> tensors = new LinkedHashMap<>();
-            for (TensorRef t : plan.checkpoint().tensors().values()) {
-                tensors.put(t.name(), new Tensor(t.info(), destinations.get(t.file()).tensor(t.info())));
+            for (TensorSlice s : plan.slices().values()) {
+                tensors.put(s.name(), new Tensor(s.local(), destinations.get(s.tensor().file()).of(s)));
             }
             LoadReport report = report(plan, readers, stats, latencyMicros, System.nanoTime() - start);
             closeAll(readers);
@@ -107,24 +111,31 @@ public final class Loader {
         }
     }
 
+    /**
+     * Whole tensors get memory mirroring their files (direct reads land in place); a rank holding slices gets
+     * them packed, each contiguous, so it holds only its own bytes.
+     */
     private Map<Header, FileDestination> allocate(LoadPlan plan, HostSink sink) {
-        int alignment = os.pageSize();
+        boolean partial = plan.isPartial();
         Map<Header, FileDestination> destinations = new IdentityHashMap<>();
         for (FilePlan f : plan.files()) {
-            destinations.put(f.file(), sink.allocate(f.file(), alignment));
+            Header h = f.file();
+            destinations.put(h, partial
+                    ? sink.allocatePacked(h, h.tensors().stream().map(t -> plan.slices().get(t.name())).toList())
+                    : sink.allocateMirror(h, os.pageSize()));
         }
         return destinations;
     }
 
-    private static Map<LoadStrategy, List<Header>> byStrategy(LoadPlan plan) {
-        Map<LoadStrategy, List<Header>> groups = new EnumMap<>(LoadStrategy.class);
+    private static Map<LoadStrategy, List<FilePlan>> byStrategy(LoadPlan plan) {
+        Map<LoadStrategy, List<FilePlan>> groups = new EnumMap<>(LoadStrategy.class);
         for (FilePlan f : plan.files()) {
-            groups.computeIfAbsent(f.strategy(), s -> new ArrayList<>()).add(f.file());
+            groups.computeIfAbsent(f.strategy(), s -> new ArrayList<>()).add(f);
         }
         return groups;
     }
 
-    /** Consumer threads take tensors in plan order and wait for each to be materialized. */
+    /** Consumer threads take tensors in plan order and wait for each rank-local slice to be materialized. */
     private static void consume(LoadPlan plan, Map<Header, TensorReader> readerOf, ExecutorService consumers,
                                 ConcurrentHistogram latencyMicros, LoadListener listener)
             throws IOException, InterruptedException {
@@ -136,10 +147,11 @@ public final class Loader {
                 int k;
                 while ((k = next.getAndIncrement()) < order.size()) {
                     TensorRef t = order.get(k);
+                    TensorSlice s = plan.slice(t);
                     long begin = System.nanoTime();
-                    readerOf.get(t.file()).materialize(t);
+                    readerOf.get(t.file()).materialize(s);
                     latencyMicros.recordValue(Math.max(1, (System.nanoTime() - begin) / 1000));
-                    listener.materialized(t, t.info().byteSize());
+                    listener.materialized(t, s.byteSize());
                 }
                 return null;
             }));
@@ -171,7 +183,7 @@ public final class Loader {
         List<LoadReport.FileReport> files = new ArrayList<>();
         for (FilePlan f : plan.files()) {
             files.add(new LoadReport.FileReport(f.file().file(), f.strategy().flagValue(), f.decision().reasons(),
-                    notes.get(f.file()), f.file().dataBytes()));
+                    notes.get(f.file()), f.facts().bytesToRead()));
         }
         Map<String, Double> phases = new LinkedHashMap<>();
         phases.put("plan", plan.planNanos() / 1e9);
@@ -182,7 +194,7 @@ public final class Loader {
                 : new LoadReport.Latency(latency.getValueAtPercentile(50), latency.getValueAtPercentile(99),
                         latency.getMaxValue());
         return new LoadReport(files, plan.order().size(), plan.bytes(), wallNanos / 1e9, phases,
-                stats.bytesRead.sum(), lat);
+                stats.bytesRead.sum(), plan.partitioning().rank(), plan.partitioning().worldSize(), lat);
     }
 
     private static StloadException asLoadError(Exception e) {

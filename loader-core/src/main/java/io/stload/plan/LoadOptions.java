@@ -8,9 +8,16 @@ package io.stload.plan;
  * @param threads    I/O threads (reads or prefetches in flight); copies use at most this many threads too
  * @param seed       seed of the SHUFFLED order
  * @param thresholds the AUTO heuristic's constants and the window sizes
+ * @param partitioning which tensor-parallel rank to load, and what each rank holds
  */
-public record LoadOptions(LoadStrategy strategy, ReadOrder order, int threads, long seed, Thresholds thresholds) {
+public record LoadOptions(LoadStrategy strategy, ReadOrder order, int threads, long seed, Thresholds thresholds,
+                          Partitioning partitioning) {
     public static final LoadOptions DEFAULTS = new LoadOptions(LoadStrategy.AUTO, ReadOrder.FILE, 4, 42, Thresholds.DEFAULTS);
+
+    /** A load of every tensor, whole, by one rank. */
+    public LoadOptions(LoadStrategy strategy, ReadOrder order, int threads, long seed, Thresholds thresholds) {
+        this(strategy, order, threads, seed, thresholds, Partitioning.NONE);
+    }
 
     public LoadOptions {
         if (threads < 1 || threads > 256) {
@@ -19,18 +26,22 @@ public record LoadOptions(LoadStrategy strategy, ReadOrder order, int threads, l
     }
 
     public LoadOptions withStrategy(LoadStrategy s) {
-        return new LoadOptions(s, order, threads, seed, thresholds);
+        return new LoadOptions(s, order, threads, seed, thresholds, partitioning);
     }
 
     public LoadOptions withOrder(ReadOrder o) {
-        return new LoadOptions(strategy, o, threads, seed, thresholds);
+        return new LoadOptions(strategy, o, threads, seed, thresholds, partitioning);
     }
 
     public LoadOptions withThreads(int n) {
-        return new LoadOptions(strategy, order, n, seed, thresholds);
+        return new LoadOptions(strategy, order, n, seed, thresholds, partitioning);
     }
 
     public LoadOptions withThresholds(Thresholds t) {
-        return new LoadOptions(strategy, order, threads, seed, t);
+        return new LoadOptions(strategy, order, threads, seed, t, partitioning);
+    }
+
+    public LoadOptions withPartitioning(Partitioning p) {
+        return new LoadOptions(strategy, order, threads, seed, thresholds, p);
     }
 }

@@ -2,25 +2,54 @@ package io.stload.plan;
 
 import io.stload.checkpoint.Checkpoint;
 import io.stload.checkpoint.TensorRef;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
- * The decision, as data: a strategy per file with its reasons and inputs, and the order in which the
- * consumer will ask for tensors. {@code plan} prints it; {@code load} executes it.
+ * The decision, as data: for this rank, the slice of every tensor it holds and the byte ranges it reads, a
+ * strategy per file with its reasons and inputs, and the order in which the consumer will ask for tensors.
+ * {@code plan} prints it; {@code load} executes it.
+ *
+ * @param slices       this rank's slice of every tensor, by name, in checkpoint order
+ * @param bytesPerRank slice bytes each rank of the group holds, indexed by rank
  */
 public record LoadPlan(Checkpoint checkpoint, LoadOptions options, HostFacts host, List<FilePlan> files,
-                       List<TensorRef> order, long planNanos) {
+                       List<TensorRef> order, Map<String, TensorSlice> slices, List<Long> bytesPerRank,
+                       long planNanos) {
     public LoadPlan {
         files = List.copyOf(files);
         order = List.copyOf(order);
+        slices = Collections.unmodifiableMap(new LinkedHashMap<>(slices));
+        bytesPerRank = List.copyOf(bytesPerRank);
     }
 
+    public Partitioning partitioning() {
+        return options.partitioning();
+    }
+
+    /** Bytes of this rank's slices: what lands in memory. */
     public long bytes() {
+        return bytesPerRank.get(partitioning().rank());
+    }
+
+    /** Bytes this rank reads from its files: its slices plus the small gaps read through. */
+    public long readBytes() {
         long sum = 0;
         for (FilePlan f : files) {
             sum += f.facts().bytesToRead();
         }
         return sum;
+    }
+
+    /** True when some tensor is cut, so this rank's memory cannot mirror the files' layout. */
+    public boolean isPartial() {
+        return slices.values().stream().anyMatch(s -> !s.isWhole());
+    }
+
+    public TensorSlice slice(TensorRef t) {
+        return slices.get(t.name());
     }
 
     public FilePlan fileOf(TensorRef t) {

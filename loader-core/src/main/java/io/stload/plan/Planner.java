@@ -14,7 +14,9 @@ import java.nio.channels.FileChannel;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 
 /** Measures the inputs of the AUTO heuristic and turns a checkpoint and options into a {@link LoadPlan}. */
@@ -36,20 +38,33 @@ public final class Planner {
         long start = System.nanoTime();
         MemoryHeadroom headroom = MemoryHeadroom.read();
         HostFacts host = new HostFacts(headroom.availableBytes(), headroom.describe(), os.fallbackReason());
-        long rankBytes = checkpoint.totalBytes();
+        Partitioning partitioning = options.partitioning();
+        Map<String, TensorSlice> slices = RankSlices.of(checkpoint, partitioning);
+        List<Long> bytesPerRank = new ArrayList<>();
+        for (int r = 0; r < partitioning.worldSize(); r++) {
+            bytesPerRank.add(r == partitioning.rank() ? RankSlices.bytes(slices)
+                    : RankSlices.bytes(RankSlices.of(checkpoint, partitioning.forRank(r))));
+        }
+        Map<Header, List<ByteRange>> reads = new IdentityHashMap<>();
+        long rankBytes = 0;
+        for (Header h : checkpoint.files()) {
+            List<TensorSlice> inFile = h.tensors().stream().map(t -> slices.get(t.name())).toList();
+            reads.put(h, ReadRanges.of(inFile, ReadRanges.MAX_GAP_BYTES));
+            rankBytes += ReadRanges.bytes(reads.get(h));
+        }
         List<FilePlan> files = new ArrayList<>();
         for (Header h : checkpoint.files()) {
-            FileFacts facts = measure(h, h.dataBytes());
+            FileFacts facts = measure(h, ReadRanges.bytes(reads.get(h)));
             FileDecision decision = options.strategy() == LoadStrategy.AUTO
                     ? StrategyHeuristic.decide(facts, host, rankBytes, options.thresholds())
                     : new FileDecision(options.strategy(), List.of("forced by " + LoadStrategy.OPTION));
-            files.add(new FilePlan(h, facts, decision));
+            files.add(new FilePlan(h, facts, decision, reads.get(h)));
         }
         List<TensorRef> order = new ArrayList<>(checkpoint.tensors().values());
         if (options.order() == ReadOrder.SHUFFLED) {
             Collections.shuffle(order, new Random(options.seed()));
         }
-        return new LoadPlan(checkpoint, options, host, files, order, System.nanoTime() - start);
+        return new LoadPlan(checkpoint, options, host, files, order, slices, bytesPerRank, System.nanoTime() - start);
     }
 
     private FileFacts measure(Header h, long bytes) {

@@ -10,15 +10,18 @@ import java.util.Map;
  *
  * @param files      per file, in plan order
  * @param tensors    tensors materialized
- * @param bytes      tensor bytes materialized
+ * @param bytes      tensor bytes materialized (this rank's slices)
  * @param seconds    wall time of the load, planning included
  * @param phases     seconds per phase: {@code plan} is wall time; {@code io}, {@code copy} and {@code wait}
  *                   are thread-seconds summed over the threads that did them
- * @param bytesRead  bytes the readers moved from disk (direct: whole aligned blocks; mmap: not counted)
+ * @param bytesRead  bytes this rank's readers moved from its files (direct: whole aligned blocks; prefetch:
+ *                   the plan's ranges, small gaps included; mmap: the slice bytes copied out of the mapping)
+ * @param rank       the tensor-parallel rank loaded
+ * @param worldSize  ranks in its group
  * @param latency    per-tensor materialization latency, from the consumer asking to the bytes being in place
  */
 public record LoadReport(List<FileReport> files, int tensors, long bytes, double seconds, Map<String, Double> phases,
-                         long bytesRead, Latency latency) {
+                         long bytesRead, int rank, int worldSize, Latency latency) {
     public LoadReport {
         files = List.copyOf(files);
         phases = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(phases));
@@ -29,7 +32,7 @@ public record LoadReport(List<FileReport> files, int tensors, long bytes, double
         return seconds <= 0 ? 0 : bytes / 1e9 / seconds;
     }
 
-    /** One file: the strategy used, why, and notes from execution (null when none). */
+    /** One file: the strategy used, why, notes from execution (null when none), and the bytes the plan reads. */
     public record FileReport(Path file, String strategy, List<String> reasons, String note, long bytes) {
         public FileReport {
             reasons = List.copyOf(reasons);

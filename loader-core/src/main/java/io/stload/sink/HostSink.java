@@ -4,15 +4,22 @@ import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.format.Header;
 import io.stload.nativeio.NativeAccess;
+import io.stload.plan.TensorSlice;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 
 /**
- * Host memory the loader owns on the caller's behalf: page-aligned, off-heap, one region per file, freed
- * all at once when the sink is closed (by whoever opened it).
+ * Host memory the loader owns on the caller's behalf: page-aligned, off-heap, one region per file (mirroring
+ * the file, or packing a rank's slices of it), freed all at once when the sink is closed (by whoever opened it).
  */
 public final class HostSink implements AutoCloseable {
+    /** Slices start on cache-line multiples wide enough for any SIMD load a consumer may use. */
+    public static final int SLICE_ALIGNMENT = 64;
+
     private final Arena arena = Arena.ofShared();
     private final NativeAccess os;
     private long allocated;
@@ -25,20 +32,45 @@ public final class HostSink implements AutoCloseable {
      * A destination for file bytes {@code [alignDown(dataStart), alignUp(fileSize))}: every aligned block
      * covering the data area fits, including a final block that runs past the end of the file.
      */
-    public synchronized FileDestination allocate(Header h, int alignment) {
+    public synchronized MirroredDestination allocateMirror(Header h, int alignment) {
         if (alignment > os.pageSize() || os.pageSize() % alignment != 0) {
             throw new IllegalArgumentException("alignment must divide the page size " + os.pageSize());
         }
         long from = h.dataStart() / alignment * alignment;
         long to = (h.fileSize() + alignment - 1) / alignment * alignment;
+        return new MirroredDestination(h, from, allocate(h, to - from));
+    }
+
+    /** One region for a rank's slices of a file's tensors, each starting on a {@link #SLICE_ALIGNMENT} boundary. */
+    public synchronized PackedDestination allocatePacked(Header h, List<TensorSlice> slices) {
+        long size = 0;
+        for (TensorSlice s : slices) {
+            size = alignUp(size, SLICE_ALIGNMENT) + s.byteSize();
+        }
+        MemorySegment memory = allocate(h, size);
+        Map<String, MemorySegment> at = new HashMap<>();
+        long offset = 0;
+        for (TensorSlice s : slices) {
+            offset = alignUp(offset, SLICE_ALIGNMENT);
+            at.put(s.name(), memory.asSlice(offset, s.byteSize()));
+            offset += s.byteSize();
+        }
+        return new PackedDestination(h, at);
+    }
+
+    private MemorySegment allocate(Header h, long bytes) {
         try {
-            MemorySegment memory = os.allocate(to - from, arena);
-            allocated += to - from;
-            return new FileDestination(h, from, memory);
+            MemorySegment memory = os.allocate(bytes, arena);
+            allocated += bytes;
+            return memory;
         } catch (OutOfMemoryError | IOException e) {
-            throw new StloadException(ErrorKind.OutOfMemory, h.file(), "cannot allocate " + (to - from)
+            throw new StloadException(ErrorKind.OutOfMemory, h.file(), "cannot allocate " + bytes
                     + " bytes of host memory for its tensors (" + allocated + " bytes already held): " + e.getMessage());
         }
+    }
+
+    private static long alignUp(long v, long a) {
+        return (v + a - 1) / a * a;
     }
 
     public synchronized long allocatedBytes() {

@@ -1,0 +1,67 @@
+package io.stload.plan;
+
+import java.util.regex.Pattern;
+
+/**
+ * One rule of a {@link PartitionSpec}: the tensors whose names match {@code pattern} are either replicated on
+ * every rank or split along dimension {@code dim} into one part per rank.
+ *
+ * @param source    the pattern as written (glob or regex), for messages and {@code plan}
+ * @param pattern   the compiled pattern; it must match the whole tensor name
+ * @param dim       the dimension split across ranks, or {@link #REPLICATE}
+ * @param divisible when splitting, reject a dimension that does not divide by the world size instead of
+ *                  giving the first {@code dim % W} ranks one more index
+ */
+public record PartitionRule(String source, Pattern pattern, int dim, boolean divisible) {
+    /** The {@code dim} of a rule that replicates. */
+    public static final int REPLICATE = -1;
+
+    public PartitionRule {
+        if (dim < REPLICATE) {
+            throw new IllegalArgumentException("split dimension must be >= 0: " + dim);
+        }
+    }
+
+    public static PartitionRule glob(String glob, int dim, boolean divisible) {
+        return new PartitionRule(glob, globToRegex(glob), dim, divisible);
+    }
+
+    public static PartitionRule regex(String regex, int dim, boolean divisible) {
+        return new PartitionRule("re:" + regex, Pattern.compile(regex), dim, divisible);
+    }
+
+    public boolean replicates() {
+        return dim == REPLICATE;
+    }
+
+    public boolean matches(String tensorName) {
+        return pattern.matcher(tensorName).matches();
+    }
+
+    /** {@code *} matches any characters (dots included), {@code ?} any one character; the rest is literal. */
+    static Pattern globToRegex(String glob) {
+        StringBuilder re = new StringBuilder();
+        StringBuilder literal = new StringBuilder();
+        for (char c : glob.toCharArray()) {
+            if (c == '*' || c == '?') {
+                if (!literal.isEmpty()) {
+                    re.append(Pattern.quote(literal.toString()));
+                    literal.setLength(0);
+                }
+                re.append(c == '*' ? ".*" : ".");
+            } else {
+                literal.append(c);
+            }
+        }
+        if (!literal.isEmpty()) {
+            re.append(Pattern.quote(literal.toString()));
+        }
+        return Pattern.compile(re.toString(), Pattern.DOTALL);
+    }
+
+    /** As {@code plan} prints it: {@code *.o_proj.weight -> split 1}. */
+    @Override
+    public String toString() {
+        return source + " -> " + (replicates() ? "replicate" : "split " + dim + (divisible ? " (divisible)" : ""));
+    }
+}

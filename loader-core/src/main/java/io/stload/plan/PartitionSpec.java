@@ -1,0 +1,170 @@
+package io.stload.plan;
+
+import io.stload.ErrorKind;
+import io.stload.StloadException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.PatternSyntaxException;
+import tools.jackson.core.JacksonException;
+import tools.jackson.core.JsonParser;
+import tools.jackson.core.JsonToken;
+import tools.jackson.core.ObjectReadContext;
+import tools.jackson.core.json.JsonFactory;
+
+/**
+ * Which tensors are split across tensor-parallel ranks, and along which dimension: an ordered list of rules,
+ * first match wins; a tensor no rule matches is replicated. Written as JSON:
+ *
+ * <pre>{@code
+ * {"rules": [
+ *   {"pattern": "*.q_proj.weight", "split": 0},
+ *   {"pattern": "*.o_proj.weight", "split": 1, "divisible": true},
+ *   {"regex": "model\\.layers\\.\\d+\\.mlp\\.experts\\..*", "split": 0},
+ *   {"pattern": "*", "replicate": true}
+ * ]}
+ * }</pre>
+ *
+ * {@code pattern} is a glob ({@code *} matches any characters, dots included; {@code ?} one character),
+ * {@code regex} a Java regular expression; either must match the whole name.
+ */
+public record PartitionSpec(String name, List<PartitionRule> rules) {
+    /** The value of {@code --partition} that selects {@link #defaults()}. */
+    public static final String DEFAULT_NAME = "default";
+
+    private static final JsonFactory JSON = JsonFactory.builder().build();
+
+    public PartitionSpec {
+        rules = List.copyOf(rules);
+    }
+
+    /** Every tensor replicated: what a single rank loads. */
+    public static final PartitionSpec REPLICATE_ALL = new PartitionSpec("replicate all", List.of());
+
+    /**
+     * Megatron-style rules for Llama-, Qwen- and DeepSeek-style names. Column-parallel layers (q/k/v, gate/up,
+     * DeepSeek's q_b/kv_b, embeddings and the LM head) split their outputs, dim 0, biases with them;
+     * row-parallel layers (o, down) split their inputs, dim 1, and keep their biases whole, because each rank
+     * adds a partial sum and the bias is added once after the all-reduce. MoE experts are split per expert
+     * weight by the same names. Norms, routers and low-rank down-projections (q_a, kv_a) are small: replicated.
+     */
+    public static PartitionSpec defaults() {
+        List<PartitionRule> r = new ArrayList<>();
+        for (String columnParallel : List.of("q_proj", "k_proj", "v_proj", "q_b_proj", "kv_b_proj", "gate_proj", "up_proj",
+                "w1", "w3")) {
+            r.add(PartitionRule.glob("*." + columnParallel + ".weight", 0, false));
+            r.add(PartitionRule.glob("*." + columnParallel + ".bias", 0, false));
+        }
+        for (String rowParallel : List.of("o_proj", "down_proj", "w2")) {
+            r.add(PartitionRule.glob("*." + rowParallel + ".weight", 1, false));
+        }
+        r.add(PartitionRule.glob("*embed_tokens.weight", 0, false));
+        r.add(PartitionRule.glob("lm_head.weight", 0, false));
+        r.add(PartitionRule.glob("*", PartitionRule.REPLICATE, false));
+        return new PartitionSpec(DEFAULT_NAME, r);
+    }
+
+    /** {@code default}, or the path of a JSON rules file. */
+    public static PartitionSpec load(String fileOrDefault) {
+        if (DEFAULT_NAME.equals(fileOrDefault)) {
+            return defaults();
+        }
+        Path file = Path.of(fileOrDefault);
+        try {
+            return parse(file.toString(), Files.readString(file));
+        } catch (IOException e) {
+            throw new StloadException(ErrorKind.Usage, file, "cannot read partition rules: " + e.getMessage());
+        }
+    }
+
+    /** The first rule matching the name; null when none does (the tensor is replicated). */
+    public PartitionRule ruleFor(String tensorName) {
+        for (PartitionRule rule : rules) {
+            if (rule.matches(tensorName)) {
+                return rule;
+            }
+        }
+        return null;
+    }
+
+    public static PartitionSpec parse(String source, String json) {
+        List<PartitionRule> rules = new ArrayList<>();
+        try (JsonParser p = JSON.createParser(ObjectReadContext.empty(), json)) {
+            expect(p.nextToken() == JsonToken.START_OBJECT, source, "expected a JSON object {\"rules\": [...]}");
+            boolean sawRules = false;
+            while (p.nextToken() == JsonToken.PROPERTY_NAME) {
+                String key = p.currentName();
+                p.nextToken();
+                if (!"rules".equals(key)) {
+                    p.skipChildren();
+                    continue;
+                }
+                sawRules = true;
+                expect(p.currentToken() == JsonToken.START_ARRAY, source, "\"rules\" must be an array");
+                while (p.nextToken() == JsonToken.START_OBJECT) {
+                    rules.add(rule(p, source, rules.size()));
+                }
+            }
+            expect(sawRules, source, "no \"rules\" array");
+        } catch (JacksonException e) {
+            throw usage(source, "not valid JSON: " + e.getOriginalMessage());
+        }
+        return new PartitionSpec(source, rules);
+    }
+
+    private static PartitionRule rule(JsonParser p, String source, int index) {
+        String glob = null;
+        String regex = null;
+        Integer split = null;
+        boolean replicate = false;
+        boolean divisible = false;
+        String where = "rule " + index;
+        while (p.nextToken() == JsonToken.PROPERTY_NAME) {
+            String key = p.currentName();
+            JsonToken v = p.nextToken();
+            switch (key) {
+                case "pattern" -> glob = text(p, v, source, where, key);
+                case "regex" -> regex = text(p, v, source, where, key);
+                case "split" -> {
+                    expect(v == JsonToken.VALUE_NUMBER_INT && p.getLongValue() >= 0 && p.getLongValue() < 64, source,
+                            where + ": \"split\" must be a dimension index 0..63");
+                    split = p.getIntValue();
+                }
+                case "replicate" -> replicate = bool(v, source, where, key);
+                case "divisible" -> divisible = bool(v, source, where, key);
+                default -> throw usage(source, where + ": unknown key \"" + key
+                        + "\" (expected pattern|regex, split|replicate, divisible)");
+            }
+        }
+        expect((glob == null) != (regex == null), source, where + ": needs exactly one of \"pattern\" and \"regex\"");
+        expect((split == null) == replicate, source, where + ": needs exactly one of \"split\": DIM and \"replicate\": true");
+        int dim = replicate ? PartitionRule.REPLICATE : split;
+        try {
+            return glob != null ? PartitionRule.glob(glob, dim, divisible) : PartitionRule.regex(regex, dim, divisible);
+        } catch (PatternSyntaxException e) {
+            throw usage(source, where + ": bad regex: " + e.getDescription());
+        }
+    }
+
+    private static String text(JsonParser p, JsonToken v, String source, String where, String key) {
+        expect(v == JsonToken.VALUE_STRING, source, where + ": \"" + key + "\" must be a string");
+        return p.getString();
+    }
+
+    private static boolean bool(JsonToken v, String source, String where, String key) {
+        expect(v == JsonToken.VALUE_TRUE || v == JsonToken.VALUE_FALSE, source, where + ": \"" + key + "\" must be true or false");
+        return v == JsonToken.VALUE_TRUE;
+    }
+
+    private static void expect(boolean ok, String source, String message) {
+        if (!ok) {
+            throw usage(source, message);
+        }
+    }
+
+    private static StloadException usage(String source, String message) {
+        return new StloadException(ErrorKind.Usage, null, "partition rules " + source + ": " + message);
+    }
+}

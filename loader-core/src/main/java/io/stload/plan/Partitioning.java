@@ -1,0 +1,29 @@
+package io.stload.plan;
+
+import io.stload.ErrorKind;
+import io.stload.StloadException;
+
+/**
+ * Which rank of a tensor-parallel group this load is for, and the rules that say what each rank holds.
+ *
+ * @param rank      this process's rank, 0..worldSize-1
+ * @param worldSize ranks in the group
+ * @param spec      which tensors are split, along which dimension
+ */
+public record Partitioning(int rank, int worldSize, PartitionSpec spec) {
+    /** One rank holding everything. */
+    public static final Partitioning NONE = new Partitioning(0, 1, PartitionSpec.REPLICATE_ALL);
+
+    public Partitioning {
+        if (worldSize < 1) {
+            throw new StloadException(ErrorKind.Usage, null, "--world-size must be at least 1, not " + worldSize);
+        }
+        if (rank < 0 || rank >= worldSize) {
+            throw new StloadException(ErrorKind.Usage, null, "--rank must be in 0.." + (worldSize - 1) + ", not " + rank);
+        }
+    }
+
+    public Partitioning forRank(int r) {
+        return new Partitioning(r, worldSize, spec);
+    }
+}

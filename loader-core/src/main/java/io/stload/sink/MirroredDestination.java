@@ -1,0 +1,26 @@
+package io.stload.sink;
+
+import io.stload.format.Header;
+import io.stload.plan.TensorSlice;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Memory that mirrors the file's byte range {@code [from, from + size)}, so that file offset {@code x} lives
+ * at {@code memory + (x - from)}. With {@code from} aligned, an aligned block of the file is an aligned block
+ * of memory: O_DIRECT reads land in place, with no bounce copy. Only whole tensors fit this layout.
+ */
+public record MirroredDestination(Header file, long from, MemorySegment memory) implements FileDestination {
+
+    /** The destination of file bytes {@code [fileOffset, fileOffset + length)}. */
+    public MemorySegment slice(long fileOffset, long length) {
+        return memory.asSlice(fileOffset - from, length);
+    }
+
+    @Override
+    public MemorySegment of(TensorSlice s) {
+        if (!s.isWhole()) {
+            throw new IllegalArgumentException(s.name() + ": a mirrored destination holds whole tensors only");
+        }
+        return slice(s.start(), s.byteSize());
+    }
+}

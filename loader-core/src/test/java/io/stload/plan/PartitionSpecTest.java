@@ -1,0 +1,65 @@
+package io.stload.plan;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.stload.ErrorKind;
+import io.stload.StloadException;
+import org.junit.jupiter.api.Test;
+
+class PartitionSpecTest {
+    @Test
+    void globStarCrossesDotsAndFirstMatchWins() {
+        PartitionSpec spec = PartitionSpec.parse("t", """
+                {"rules": [{"pattern": "*.q_proj.weight", "split": 0},
+                           {"regex": "model\\\\.layers\\\\.\\\\d+\\\\..*", "split": 1, "divisible": true},
+                           {"pattern": "lm_hea?.weight", "replicate": true}]}""");
+        assertEquals(0, spec.ruleFor("model.layers.0.self_attn.q_proj.weight").dim());
+        PartitionRule second = spec.ruleFor("model.layers.12.mlp.down_proj.weight");
+        assertEquals(1, second.dim());
+        assertTrue(second.divisible());
+        assertTrue(spec.ruleFor("lm_head.weight").replicates());
+        assertNull(spec.ruleFor("model.norm.weight")); // unmatched: replicated
+        assertNull(spec.ruleFor("xq_proj.weight")); // a glob matches the whole name, '.' is literal
+    }
+
+    @Test
+    void defaultRulesCoverLlamaQwenAndDeepSeekNames() {
+        PartitionSpec d = PartitionSpec.load("default");
+        String[][] expected = {
+                {"model.embed_tokens.weight", "0"}, {"lm_head.weight", "0"},
+                {"model.layers.3.self_attn.q_proj.weight", "0"}, {"model.layers.3.self_attn.k_proj.bias", "0"},
+                {"model.layers.3.self_attn.o_proj.weight", "1"}, {"model.layers.3.self_attn.o_proj.bias", "-1"},
+                {"model.layers.3.mlp.gate_proj.weight", "0"}, {"model.layers.3.mlp.down_proj.weight", "1"},
+                {"model.layers.3.mlp.experts.17.up_proj.weight", "0"},
+                {"model.layers.3.mlp.experts.17.down_proj.weight", "1"},
+                {"model.layers.3.mlp.shared_experts.gate_proj.weight", "0"},
+                {"model.layers.3.self_attn.kv_b_proj.weight", "0"}, {"model.layers.3.self_attn.kv_a_proj_with_mqa.weight", "-1"},
+                {"model.layers.3.mlp.gate.weight", "-1"}, {"model.layers.3.input_layernorm.weight", "-1"},
+        };
+        for (String[] e : expected) {
+            assertEquals(Integer.parseInt(e[1]), d.ruleFor(e[0]).dim(), e[0]);
+        }
+    }
+
+    @Test
+    void malformedRulesAreUsageErrors() {
+        for (String json : new String[] {"[]", "{\"rules\": 3}", "{}", "{\"rules\": [{\"pattern\": \"*\"}]}",
+                "{\"rules\": [{\"pattern\": \"*\", \"split\": -1}]}", "{\"rules\": [{\"regex\": \"(\", \"split\": 0}]}",
+                "{\"rules\": [{\"pattern\": \"*\", \"regex\": \"x\", \"split\": 0}]}",
+                "{\"rules\": [{\"pattern\": \"*\", \"split\": 0, \"shard\": 1}]}", "{\"rules\": [", "not json"}) {
+            StloadException e = assertThrows(StloadException.class, () -> PartitionSpec.parse("t", json), json);
+            assertEquals(ErrorKind.Usage, e.kind(), json);
+        }
+    }
+
+    @Test
+    void rankAndWorldSizeAreChecked() {
+        assertEquals(ErrorKind.Usage, assertThrows(StloadException.class,
+                () -> new Partitioning(0, 0, PartitionSpec.REPLICATE_ALL)).kind());
+        assertEquals(ErrorKind.Usage, assertThrows(StloadException.class,
+                () -> new Partitioning(4, 4, PartitionSpec.REPLICATE_ALL)).kind());
+    }
+}
