@@ -30,7 +30,7 @@ public final class HostSink implements AutoCloseable {
             throw new IllegalArgumentException("alignment must divide the page size " + os.pageSize());
         }
         long from = h.dataStart() / alignment * alignment;
-        long to = (h.fileSize() + alignment - 1) / alignment * alignment;
+        long to = from + regionBytes(h, alignment);
         try {
             MemorySegment memory = os.allocate(to - from, arena);
             allocated += to - from;
@@ -39,6 +39,13 @@ public final class HostSink implements AutoCloseable {
             throw new StloadException(ErrorKind.OutOfMemory, h.file(), "cannot allocate " + (to - from)
                     + " bytes of host memory for its tensors (" + allocated + " bytes already held): " + e.getMessage());
         }
+    }
+
+    /** Bytes {@link #allocate} takes for this file: known from the header alone, so callers can budget before loading. */
+    public static long regionBytes(Header h, int alignment) {
+        long from = h.dataStart() / alignment * alignment;
+        long to = (h.fileSize() + alignment - 1) / alignment * alignment;
+        return to - from;
     }
 
     public synchronized long allocatedBytes() {
