@@ -7,7 +7,7 @@ import io.stload.plan.Sizes;
 import io.stload.plan.Thresholds;
 import picocli.CommandLine.Option;
 
-/** The flags {@code plan} and {@code load} share: strategy, threads, order, and the heuristic's constants. */
+/** The flags {@code plan}, {@code load} and {@code serve} share: strategy, threads, order, and the heuristic's constants. */
 final class LoadFlags {
     @Option(names = LoadStrategy.OPTION, paramLabel = "STRATEGY", defaultValue = "auto",
             description = "auto|mmap|prefetch|direct (default: ${DEFAULT-VALUE}).")
