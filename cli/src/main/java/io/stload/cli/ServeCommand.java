@@ -25,7 +25,7 @@ final class ServeCommand implements Callable<Integer> {
     @Parameters(paramLabel = "PATH", description = "A .safetensors file or a checkpoint directory.")
     Path path;
 
-    @Option(names = "--port", required = true, description = "TCP port; 0 picks a free one.")
+    @Option(names = "--port", paramLabel = "PORT", required = true, description = "TCP port; 0 picks a free one.")
     int port;
 
     @Option(names = "--bind", paramLabel = "HOST", defaultValue = "127.0.0.1",
