@@ -10,8 +10,8 @@ import io.stload.plan.Thresholds;
 import picocli.CommandLine.Option;
 
 /**
- * The flags {@code plan} and {@code load} share: strategy, threads, order, the heuristic's constants, and the
- * tensor-parallel rank to load.
+ * The flags {@code plan}, {@code load} and {@code serve} share: strategy, threads, order, the heuristic's
+ * constants, and the tensor-parallel rank to load.
  */
 final class LoadFlags {
     @Option(names = LoadStrategy.OPTION, paramLabel = "STRATEGY", defaultValue = "auto",

@@ -11,11 +11,11 @@ import picocli.CommandLine.Option;
  * 3 invalid checkpoint, 4 I/O error, 5 timed out waiting. Every error a user can cause is one line on
  * stderr; {@code --debug} adds the stack trace.
  */
-@Command(name = "stload", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+@Command(name = "stload", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT,
+        versionProvider = Main.Version.class,
         description = "Fast, safe safetensors checkpoint loading.",
         subcommands = {DemoCommand.class, InspectCommand.class, PlanCommand.class, LoadCommand.class, VerifyCommand.class,
-                GenCommand.class,
-                CommandLine.HelpCommand.class})
+                GenCommand.class, ServeCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
     public static final int EXIT_USAGE = 2;
     public static final int EXIT_UNEXPECTED = 70;

@@ -37,7 +37,7 @@ public final class HostSink implements AutoCloseable {
             throw new IllegalArgumentException("alignment must divide the page size " + os.pageSize());
         }
         long from = h.dataStart() / alignment * alignment;
-        long to = (h.fileSize() + alignment - 1) / alignment * alignment;
+        long to = from + regionBytes(h, alignment);
         return new MirroredDestination(h, from, allocate(h, to - from));
     }
 
@@ -71,6 +71,14 @@ public final class HostSink implements AutoCloseable {
 
     private static long alignUp(long v, long a) {
         return (v + a - 1) / a * a;
+    }
+
+    /**
+     * Bytes {@link #allocateMirror} takes for this file: known from the header alone, so callers can budget
+     * before loading (an upper bound for a rank's packed slices).
+     */
+    public static long regionBytes(Header h, int alignment) {
+        return alignUp(h.fileSize(), alignment) - h.dataStart() / alignment * alignment;
     }
 
     public synchronized long allocatedBytes() {

@@ -1,0 +1,84 @@
+package io.stload.cli;
+
+import io.stload.ErrorKind;
+import io.stload.StloadException;
+import io.stload.plan.Sizes;
+import io.stload.store.WeightStore;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code stload serve PATH --port P}: a reference host application, serving tensors and hot reloads over HTTP. */
+@Command(name = "serve", description = {
+        "Serve a checkpoint over HTTP until stopped: GET /tensors/{name}, POST /update_weights_from_disk "
+                + "{\"path\": ..., \"quiesce\": true|false}, GET /health. Prints the address it listens on."})
+final class ServeCommand implements Callable<Integer> {
+    @Parameters(paramLabel = "PATH", description = "A .safetensors file or a checkpoint directory.")
+    Path path;
+
+    @Option(names = "--port", paramLabel = "PORT", required = true, description = "TCP port; 0 picks a free one.")
+    int port;
+
+    @Option(names = "--bind", paramLabel = "HOST", defaultValue = "127.0.0.1",
+            description = "Address to listen on (default: ${DEFAULT-VALUE}).")
+    String bind;
+
+    @Option(names = "--memory-budget", paramLabel = "SIZE",
+            description = "Refuse a reload when the versions held plus the new one would exceed this.")
+    String memoryBudget;
+
+    @Option(names = "--quiesce-timeout", paramLabel = "SECONDS", defaultValue = "30",
+            description = "How long a quiesced reload waits for reads in flight (default: ${DEFAULT-VALUE}).")
+    double quiesceTimeout;
+
+    @Mixin
+    LoadFlags flags;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws InterruptedException {
+        if (port < 0 || port > 65535 || !(quiesceTimeout >= 0)) {
+            throw new StloadException(ErrorKind.Usage, null, "--port must be in 0..65535 and --quiesce-timeout >= 0");
+        }
+        long budget = memoryBudget == null ? Long.MAX_VALUE : Sizes.parse(memoryBudget);
+        InetSocketAddress address = new InetSocketAddress(bind, port);
+        if (address.isUnresolved()) {
+            throw new StloadException(ErrorKind.Usage, null, "cannot resolve --bind " + bind);
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        try (WeightStore store = WeightStore.open(path, flags.options(), budget);
+             WeightServer server = listen(store, address)) {
+            Runtime.getRuntime().addShutdownHook(new Thread(server::close));
+            InetSocketAddress bound = server.address();
+            out.printf("serving %s (version %d, %s) on http://%s:%d%n", path, store.version(),
+                    Sizes.human(store.memoryBytes()), hostForUrl(bound), bound.getPort());
+            out.flush();
+            server.awaitClose();
+        }
+        return 0;
+    }
+
+    private WeightServer listen(WeightStore store, InetSocketAddress address) {
+        try {
+            return WeightServer.start(store, address, Duration.ofMillis(Math.round(quiesceTimeout * 1000)));
+        } catch (IOException e) {
+            throw new StloadException(ErrorKind.Io, null, "cannot listen on " + address + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static String hostForUrl(InetSocketAddress a) {
+        String host = a.getAddress().getHostAddress();
+        return host.contains(":") ? "[" + host + "]" : host;
+    }
+}

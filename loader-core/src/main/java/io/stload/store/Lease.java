@@ -1,0 +1,43 @@
+package io.stload.store;
+
+import io.stload.format.Tensor;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * One version of the weights, pinned until closed: however many reloads happen meanwhile, its tensors stay
+ * those of {@link #version()} and their memory stays valid. Close it (try-with-resources) as soon as the
+ * read is done; a quiesced reload waits for it. After closing, the tensors must not be used.
+ */
+public final class Lease implements AutoCloseable {
+    private final WeightStore store;
+    private final WeightStore.Version version;
+    // A second close must not release the version twice.
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    Lease(WeightStore store, WeightStore.Version version) {
+        this.store = store;
+        this.version = version;
+    }
+
+    public long version() {
+        return version.number;
+    }
+
+    /** Tensors by name, in checkpoint order. */
+    public Map<String, Tensor> tensors() {
+        return version.weights.tensors();
+    }
+
+    /** The named tensor, or null if the checkpoint has none by that name. */
+    public Tensor tensor(String name) {
+        return version.weights.tensor(name);
+    }
+
+    @Override
+    public void close() {
+        if (closed.compareAndSet(false, true)) {
+            store.release(version);
+        }
+    }
+}

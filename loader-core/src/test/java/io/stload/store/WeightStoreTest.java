@@ -1,0 +1,251 @@
+package io.stload.store;
+
+import static io.stload.store.FilledCheckpoints.A;
+import static io.stload.store.FilledCheckpoints.B;
+import static io.stload.store.FilledCheckpoints.assertFilled;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.stload.ErrorKind;
+import io.stload.StloadException;
+import io.stload.format.Tensor;
+import io.stload.plan.LoadOptions;
+import io.stload.store.ReloadResult.Outcome;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Versions, leases and reload outcomes, one behaviour at a time. */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class WeightStoreTest {
+    private static final Duration LONG = Duration.ofSeconds(30);
+
+    private final ExecutorService threads = Executors.newCachedThreadPool();
+
+    @TempDir
+    Path dir;
+    Path a;
+    Path b;
+
+    @BeforeEach
+    void writeCheckpoints() throws IOException {
+        a = FilledCheckpoints.write(dir, "a.safetensors", A);
+        b = FilledCheckpoints.write(dir, "b.safetensors", B);
+    }
+
+    @AfterEach
+    void stopThreads() {
+        threads.shutdownNow();
+    }
+
+    private WeightStore open(long budget) {
+        return WeightStore.open(a, LoadOptions.DEFAULTS, budget);
+    }
+
+    private static void assertAll(Lease lease, byte fill) {
+        assertEquals(FilledCheckpoints.NAMES, List.copyOf(lease.tensors().keySet()));
+        for (Tensor t : lease.tensors().values()) {
+            assertFilled(t, fill);
+        }
+    }
+
+    /** Spins until the condition holds: for states with no event to await, such as "a reload is quiescing". */
+    static void awaitTrue(BooleanSupplier condition) {
+        while (!condition.getAsBoolean()) {
+            Thread.onSpinWait();
+        }
+    }
+
+    @Test
+    void leaseKeepsItsVersionAcrossAReloadAndTheOldMemoryGoesWithTheLastLease() {
+        try (WeightStore store = open(Long.MAX_VALUE)) {
+            long one = store.memoryBytes();
+            assertTrue(one > 0);
+            Lease old = store.lease();
+            assertEquals(1, old.version());
+
+            ReloadResult r = store.reload(b, ReloadOptions.IMMEDIATE);
+            assertEquals(Outcome.RELOADED, r.outcome(), r.message());
+            assertEquals(2, r.version());
+            assertEquals(2, store.version());
+            assertEquals(2 * one, store.memoryBytes(), "old version still leased");
+            assertAll(old, A);
+            try (Lease fresh = store.lease()) {
+                assertEquals(2, fresh.version());
+                assertAll(fresh, B);
+            }
+            old.close();
+            old.close(); // a second close releases nothing more
+            assertEquals(one, store.memoryBytes());
+            assertEquals(0, store.liveLeases());
+        }
+    }
+
+    @Test
+    void quiescedReloadRunsHooksWithNoLeaseLiveAndNoneGranted() {
+        try (WeightStore store = open(Long.MAX_VALUE)) {
+            List<String> seen = new CopyOnWriteArrayList<>();
+            ReloadResult r = store.reload(b, ReloadOptions.quiesced(LONG,
+                    (from, to) -> seen.add(from + "->" + to + " live=" + store.liveLeases() + " quiescing=" + store.quiescing())));
+            assertTrue(r.reloaded(), r.message());
+            assertEquals(List.of("1->2 live=0 quiescing=true"), seen);
+            assertFalse(store.quiescing());
+            try (Lease lease = store.lease()) {
+                assertAll(lease, B);
+            }
+        }
+    }
+
+    @Test
+    void missingOrCorruptCheckpointLeavesTheOldVersionServingAndNothingHeld() throws IOException {
+        Path corrupt = FilledCheckpoints.write(dir, "corrupt.safetensors", B);
+        try (FileChannel ch = FileChannel.open(corrupt, StandardOpenOption.WRITE)) {
+            ch.truncate(ch.size() - 100); // the header now promises more data than the file holds
+        }
+        Path otherLayout = FilledCheckpoints.write(dir, "wide.safetensors", B, 128);
+        try (WeightStore store = open(Long.MAX_VALUE)) {
+            long one = store.memoryBytes();
+            for (Path bad : List.of(dir.resolve("missing.safetensors"), corrupt, otherLayout)) {
+                for (ReloadOptions how : List.of(ReloadOptions.IMMEDIATE, ReloadOptions.quiesced(LONG))) {
+                    ReloadResult r = store.reload(bad, how);
+                    assertEquals(Outcome.LOAD_FAILED, r.outcome());
+                    assertTrue(r.message().contains(bad.getFileName().toString()), r.message());
+                    assertEquals(1, r.version());
+                    assertEquals(one, store.memoryBytes());
+                    try (Lease lease = store.lease()) {
+                        assertEquals(1, lease.version());
+                        assertAll(lease, A);
+                    }
+                }
+            }
+            assertTrue(store.reload(otherLayout, ReloadOptions.IMMEDIATE).message()
+                    .contains("tensor `embed.weight` is BF16 [128, 32], but the serving version has BF16 [64, 32]"));
+            assertTrue(store.reload(b, ReloadOptions.IMMEDIATE).reloaded(), "a good reload still works afterwards");
+        }
+    }
+
+    @Test
+    void quiesceTimeoutRollsBackAndTheWaitingLeaseResumesOnTheOldVersion() throws Exception {
+        try (WeightStore store = open(Long.MAX_VALUE)) {
+            long one = store.memoryBytes();
+            try (Lease stuck = store.lease()) {
+                CompletableFuture<ReloadResult> reload = CompletableFuture.supplyAsync(
+                        () -> store.reload(b, ReloadOptions.quiesced(Duration.ofMillis(200))), threads);
+                awaitTrue(store::quiescing);
+                CompletableFuture<Long> waiter = CompletableFuture.supplyAsync(() -> {
+                    try (Lease lease = store.lease()) {
+                        assertAll(lease, A);
+                        return lease.version();
+                    }
+                }, threads);
+                ReloadResult r = reload.get();
+                assertEquals(Outcome.QUIESCE_TIMED_OUT, r.outcome());
+                assertEquals("1 lease(s) still open after the quiesce timeout of 200 ms; version 1 stays current",
+                        r.message());
+                assertEquals(1, waiter.get(), "the lease asked for during the quiesce was granted after it");
+                assertAll(stuck, A);
+                assertEquals(one, store.memoryBytes(), "the new version was freed");
+            }
+            assertFalse(store.quiescing());
+        }
+    }
+
+    @Test
+    void failingFlushHookRollsBackWhateverItThrows() {
+        try (WeightStore store = open(Long.MAX_VALUE)) {
+            long one = store.memoryBytes();
+            List<FlushHook> failing = List.of(
+                    (from, to) -> {
+                        throw new IOException("cache device gone");
+                    },
+                    (from, to) -> {
+                        throw new AssertionError("batch still in flight");
+                    });
+            for (FlushHook hook : failing) {
+                ReloadResult r = store.reload(b, ReloadOptions.quiesced(LONG, hook));
+                assertEquals(Outcome.FLUSH_FAILED, r.outcome());
+                assertTrue(r.message().startsWith("flush hook failed: "), r.message());
+                assertTrue(r.message().endsWith("; version 1 stays current"), r.message());
+                assertEquals(1, r.version());
+                assertEquals(one, store.memoryBytes());
+                assertFalse(store.quiescing());
+                try (Lease lease = store.lease()) {
+                    assertAll(lease, A);
+                }
+            }
+        }
+    }
+
+    @Test
+    void reloadOverTheBudgetIsRefusedBeforeLoading() {
+        long one;
+        try (WeightStore probe = open(Long.MAX_VALUE)) {
+            one = probe.memoryBytes();
+        }
+        try (WeightStore tight = open(one * 3 / 2)) {
+            ReloadResult r = tight.reload(b, ReloadOptions.IMMEDIATE);
+            assertEquals(Outcome.OVER_BUDGET, r.outcome());
+            assertEquals(0, r.loadSeconds(), "refused before loading");
+            assertEquals(one, tight.memoryBytes());
+        }
+        try (WeightStore two = open(2 * one)) {
+            Lease old = two.lease();
+            assertTrue(two.reload(b, ReloadOptions.IMMEDIATE).reloaded(), "two versions fit");
+            assertEquals(2 * one, two.memoryBytes());
+            ReloadResult third = two.reload(a, ReloadOptions.IMMEDIATE);
+            assertEquals(Outcome.OVER_BUDGET, third.outcome());
+            assertEquals("the new version needs " + one + " bytes while " + 2 * one
+                    + " are held by versions still in use; the memory budget is " + 2 * one, third.message());
+            old.close();
+            assertTrue(two.reload(a, ReloadOptions.IMMEDIATE).reloaded(), "fits once the old version is freed");
+        }
+        StloadException e = assertThrows(StloadException.class, () -> open(one - 1));
+        assertEquals(ErrorKind.OutOfMemory, e.kind());
+    }
+
+    @Test
+    void aSecondReloadWhileOneRunsIsRefusedAtOnce() throws Exception {
+        try (WeightStore store = open(Long.MAX_VALUE)) {
+            CompletableFuture<ReloadResult> first;
+            try (Lease held = store.lease()) {
+                first = CompletableFuture.supplyAsync(() -> store.reload(b, ReloadOptions.quiesced(LONG)), threads);
+                awaitTrue(store::quiescing);
+                ReloadResult second = store.reload(a, ReloadOptions.IMMEDIATE);
+                assertEquals(Outcome.ALREADY_RUNNING, second.outcome());
+                assertEquals(1, second.version());
+                assertEquals(1, held.version());
+            }
+            assertTrue(first.get().reloaded(), first.get().message());
+            assertEquals(2, store.version());
+        }
+    }
+
+    @Test
+    void closingTheStoreFreesTheCurrentVersionWithItsLastLease() {
+        WeightStore store = open(Long.MAX_VALUE);
+        long one = store.memoryBytes();
+        Lease lease = store.lease();
+        store.close();
+        assertThrows(IllegalStateException.class, store::lease);
+        assertEquals(one, store.memoryBytes());
+        assertAll(lease, A);
+        lease.close();
+        assertEquals(0, store.memoryBytes());
+    }
+}
