@@ -1,6 +1,7 @@
 package io.stload.jmh;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -8,8 +9,9 @@ import java.nio.file.StandardOpenOption;
 import java.util.List;
 
 /**
- * Empties the kernel's page cache so a benchmark reads from the device ("cold"), through the Linux
- * {@code /proc/sys/vm/drop_caches} knob, which only root may write.
+ * Puts a benchmark's files in a known page-cache state: emptied, so reads come from the device ("cold"),
+ * through the Linux {@code /proc/sys/vm/drop_caches} knob, which only root may write; or read through once,
+ * so every page is resident ("warm").
  */
 final class PageCache {
     private static final Path DROP_CACHES = Path.of("/proc/sys/vm/drop_caches");
@@ -37,5 +39,19 @@ final class PageCache {
 
     static void drop() throws IOException {
         Files.writeString(DROP_CACHES, "3");
+    }
+
+    /**
+     * Reads every byte of {@code files} into {@code buffer}, discarding it, so the pages are resident
+     * afterwards; the way {@code cat file > /dev/null} warms a cache, without a process per file.
+     */
+    static void readThrough(List<Path> files, ByteBuffer buffer) throws IOException {
+        for (Path f : files) {
+            try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ)) {
+                while (ch.read(buffer.clear()) >= 0) {
+                    // the bytes are not needed, only their pages in the cache
+                }
+            }
+        }
     }
 }
