@@ -38,7 +38,7 @@ final class CacheCondition {
 
     void establish() throws IOException {
         if (cold) {
-            PageCache.drop();
+            PageCache.drop(files);
         } else {
             PageCache.readThrough(files, warmingBuffer);
         }
