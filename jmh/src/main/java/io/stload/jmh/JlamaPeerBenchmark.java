@@ -30,7 +30,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * opening a generated checkpoint and every tensor in it, with one byte per 4 KiB page read so that the data
  * really comes off the device. Jlama 0.8.4 maps BF16 tensors without conversion, so the checkpoint is the
  * same BF16 one the stload strategies load. Each invocation is one whole load, hence single-shot timing;
- * cold invocations start from an empty page cache.
+ * cold invocations start from an empty page cache, warm ones from every file resident, as in
+ * {@link LoadStrategyBenchmark}; run both in one command to compare them on the same checkpoint.
  */
 @BenchmarkMode(Mode.SingleShotTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
@@ -57,6 +58,7 @@ public class JlamaPeerBenchmark {
     public String cache;
 
     private Path dir;
+    private CacheCondition cacheCondition;
 
     @Setup(Level.Trial)
     public void prepareCheckpoint() throws IOException {
@@ -64,16 +66,12 @@ public class JlamaPeerBenchmark {
                 .withShardBytes(Sizes.parse(shardSize));
         CheckpointSummary checkpoint = BenchCheckpoints.prepare(spec);
         dir = checkpoint.dir();
-        if (cold()) {
-            PageCache.requireDroppable(checkpoint.files());
-        }
+        cacheCondition = CacheCondition.of(cache, checkpoint.files());
     }
 
     @Setup(Level.Invocation)
-    public void dropPageCacheWhenCold() throws IOException {
-        if (cold()) {
-            PageCache.drop();
-        }
+    public void establishCacheState() throws IOException {
+        cacheCondition.establish();
     }
 
     @Benchmark
@@ -89,9 +87,5 @@ public class JlamaPeerBenchmark {
             }
         }
         return sum;
-    }
-
-    private boolean cold() {
-        return cache.equals("cold");
     }
 }
