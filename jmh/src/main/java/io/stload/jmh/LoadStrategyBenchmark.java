@@ -1,6 +1,5 @@
 package io.stload.jmh;
 
-import io.stload.benchdata.ByteSize;
 import io.stload.benchdata.CheckpointSpec;
 import io.stload.benchdata.CheckpointSummary;
 import io.stload.benchdata.ShapeKind;
@@ -13,6 +12,7 @@ import io.stload.plan.LoadOptions;
 import io.stload.plan.LoadStrategy;
 import io.stload.plan.Planner;
 import io.stload.plan.ReadOrder;
+import io.stload.plan.Sizes;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -76,8 +76,8 @@ public class LoadStrategyBenchmark {
 
     @Setup(Level.Trial)
     public void prepareCheckpoint() throws IOException {
-        CheckpointSpec spec = CheckpointSpec.of(ShapeKind.LLAMA, ByteSize.parse(size))
-                .withShardBytes(ByteSize.parse(shardSize));
+        CheckpointSpec spec = CheckpointSpec.of(ShapeKind.LLAMA, Sizes.parse(size))
+                .withShardBytes(Sizes.parse(shardSize));
         CheckpointSummary checkpoint = BenchCheckpoints.prepare(spec);
         dir = checkpoint.dir();
         options = LoadOptions.DEFAULTS.withStrategy(LoadStrategy.parse(strategy)).withOrder(ReadOrder.parse(order));
