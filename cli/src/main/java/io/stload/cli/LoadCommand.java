@@ -15,6 +15,7 @@ import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.function.Consumer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -23,14 +24,17 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import tools.jackson.core.JsonGenerator;
 
-/** {@code stload load PATH ...}: materialize every tensor in host memory and report how it went. */
-@Command(name = "load", description = "Load every tensor into host memory and report strategy, speed and latency.")
+/** {@code stload load PATH ...}: materialize every tensor in host (or, with --device cuda, GPU) memory and report how it went. */
+@Command(name = "load", description = "Load every tensor into host or GPU memory and report strategy, speed and latency.")
 final class LoadCommand implements Callable<Integer> {
     @Parameters(paramLabel = "PATH", description = "A .safetensors file or a checkpoint directory.")
     Path path;
 
     @Mixin
     LoadFlags flags;
+
+    @Mixin
+    DeviceFlags device;
 
     @Option(names = "--digest", description = "Add the CRC-32 of every tensor's bytes.")
     boolean digest;
@@ -43,6 +47,9 @@ final class LoadCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (device.cudaOrdinal() >= 0) {
+            return CudaLoad.run(path, flags.options(), device, digest, json, spec.commandLine().getOut());
+        }
         LoadPlan plan = new Planner().plan(Checkpoint.open(path), flags.options());
         PrintWriter out = spec.commandLine().getOut();
         try (Progress progress = Progress.forLoad(plan.bytes(), !json);
@@ -51,7 +58,8 @@ final class LoadCommand implements Callable<Integer> {
             Map<String, String> digests = digest ? digests(weights) : Map.of();
             if (json) {
                 try (JsonGenerator g = Json.generator(out)) {
-                    writeJson(weights.report(), digests, g);
+                    writeJson(weights.report(), digests, g, true, extra -> {
+                    });
                 }
                 out.println();
             } else {
@@ -86,7 +94,9 @@ final class LoadCommand implements Callable<Integer> {
         digests.forEach((name, crc) -> out.println(crc + "  " + name));
     }
 
-    static void writeJson(LoadReport r, Map<String, String> digests, JsonGenerator g) {
+    /** The report as one JSON object; {@code more} adds properties (a device load's phases and overlap). */
+    static void writeJson(LoadReport r, Map<String, String> digests, JsonGenerator g, boolean latency,
+                          Consumer<JsonGenerator> more) {
         g.writeStartObject();
         g.writeObjectPropertyStart("strategy");
         r.files().forEach(f -> g.writeStringProperty(f.file().toString(), f.strategy()));
@@ -109,11 +119,14 @@ final class LoadCommand implements Callable<Integer> {
         g.writeObjectPropertyStart("phases");
         r.phases().forEach(g::writeNumberProperty);
         g.writeEndObject();
-        g.writeObjectPropertyStart("latency_us");
-        g.writeNumberProperty("p50", r.latency().p50());
-        g.writeNumberProperty("p99", r.latency().p99());
-        g.writeNumberProperty("max", r.latency().max());
-        g.writeEndObject();
+        if (latency) {
+            g.writeObjectPropertyStart("latency_us");
+            g.writeNumberProperty("p50", r.latency().p50());
+            g.writeNumberProperty("p99", r.latency().p99());
+            g.writeNumberProperty("max", r.latency().max());
+            g.writeEndObject();
+        }
+        more.accept(g);
         if (!digests.isEmpty()) {
             g.writeObjectPropertyStart("digests");
             digests.forEach(g::writeStringProperty);

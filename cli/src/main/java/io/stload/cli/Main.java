@@ -14,6 +14,7 @@ import picocli.CommandLine.Option;
 @Command(name = "stload", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Fast, safe safetensors checkpoint loading.",
         subcommands = {DemoCommand.class, InspectCommand.class, PlanCommand.class, LoadCommand.class, GenCommand.class,
+                GpuProbeCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main {
     public static final int EXIT_USAGE = 2;
