@@ -13,6 +13,7 @@ import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.function.Consumer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -21,8 +22,8 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import tools.jackson.core.JsonGenerator;
 
-/** {@code stload load PATH ...}: materialize every tensor in host memory and report how it went. */
-@Command(name = "load", description = "Load every tensor into host memory and report strategy, speed and latency.")
+/** {@code stload load PATH ...}: materialize every tensor in host (or, with --device cuda, GPU) memory and report how it went. */
+@Command(name = "load", description = "Load every tensor into host or GPU memory and report strategy, speed and latency.")
 final class LoadCommand implements Callable<Integer> {
     @Parameters(paramLabel = "PATH|REPO", description = SourceFlags.PATH_HELP)
     String path;
@@ -32,6 +33,9 @@ final class LoadCommand implements Callable<Integer> {
 
     @Mixin
     LoadFlags flags;
+
+    @Mixin
+    DeviceFlags device;
 
     @Option(names = "--digest", description = "Add the CRC-32 of every tensor's bytes (this rank's slice, row-major).")
     boolean digest;
@@ -44,6 +48,10 @@ final class LoadCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (device.cudaOrdinal() >= 0) {
+            return CudaLoad.run(() -> source.open(path, spec.commandLine().getErr()), flags.options(), device, digest,
+                    json, spec.commandLine().getOut());
+        }
         LoadPlan plan = new Planner().plan(source.open(path, spec.commandLine().getErr()), flags.options());
         PrintWriter out = spec.commandLine().getOut();
         try (Progress progress = Progress.forLoad(plan.bytes(), !json);
@@ -52,7 +60,8 @@ final class LoadCommand implements Callable<Integer> {
             Map<String, String> digests = digest ? digests(weights) : Map.of();
             if (json) {
                 try (JsonGenerator g = Json.generator(out)) {
-                    writeJson(weights.report(), plan.checkpoint().commit(), digests, g);
+                    writeJson(weights.report(), plan.checkpoint().commit(), digests, g, true, extra -> {
+                    });
                 }
                 out.println();
             } else {
@@ -88,7 +97,9 @@ final class LoadCommand implements Callable<Integer> {
         digests.forEach((name, crc) -> out.println(crc + "  " + name));
     }
 
-    static void writeJson(LoadReport r, String commit, Map<String, String> digests, JsonGenerator g) {
+    /** The report as one JSON object; {@code more} adds properties (a device load's phases and overlap). */
+    static void writeJson(LoadReport r, String commit, Map<String, String> digests, JsonGenerator g, boolean latency,
+                          Consumer<JsonGenerator> more) {
         g.writeStartObject();
         if (commit != null) {
             g.writeStringProperty("commit", commit);
@@ -116,11 +127,14 @@ final class LoadCommand implements Callable<Integer> {
         g.writeObjectPropertyStart("phases");
         r.phases().forEach(g::writeNumberProperty);
         g.writeEndObject();
-        g.writeObjectPropertyStart("latency_us");
-        g.writeNumberProperty("p50", r.latency().p50());
-        g.writeNumberProperty("p99", r.latency().p99());
-        g.writeNumberProperty("max", r.latency().max());
-        g.writeEndObject();
+        if (latency) {
+            g.writeObjectPropertyStart("latency_us");
+            g.writeNumberProperty("p50", r.latency().p50());
+            g.writeNumberProperty("p99", r.latency().p99());
+            g.writeNumberProperty("max", r.latency().max());
+            g.writeEndObject();
+        }
+        more.accept(g);
         if (!digests.isEmpty()) {
             g.writeObjectPropertyStart("digests");
             digests.forEach(g::writeStringProperty);

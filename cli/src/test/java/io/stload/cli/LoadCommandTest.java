@@ -122,6 +122,18 @@ class LoadCommandTest {
     }
 
     @Test
+    void deviceFlagsAreCheckedAsUsage() {
+        assertEquals(2, run("load", dir.toString(), "--device", "tpu"));
+        assertTrue(err.toString().startsWith("error: Usage: unknown --device 'tpu'"), err.toString());
+        err.getBuffer().setLength(0);
+        assertEquals(2, run("load", dir.toString(), "--device", "cuda", "--ring-windows", "1"));
+        assertEquals(1, err.toString().lines().count(), err.toString());
+        err.getBuffer().setLength(0);
+        assertEquals(2, run("load", dir.toString(), "--device", "cuda", "--pinning", "glue"));
+        assertEquals(1, err.toString().lines().count(), err.toString());
+    }
+
+    @Test
     void missingCheckpointIsAnIoError() {
         assertEquals(4, run("load", dir.resolve("nope").toString()));
         assertTrue(err.toString().startsWith("error: Io: "), err.toString());

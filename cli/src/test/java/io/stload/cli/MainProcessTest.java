@@ -2,6 +2,7 @@ package io.stload.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -9,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import io.stload.cuda.CudaCopyEngine;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -21,20 +23,41 @@ class MainProcessTest {
     @TempDir
     Path dir;
 
-    @Test
-    void invalidFileExitsWithThreeAndOneLineOnStderr() throws IOException, InterruptedException {
-        Path bad = Files.write(dir.resolve("bad.safetensors"), new byte[] {1, 2, 3});
+    private Process cli(String... args) throws IOException {
         String java = ProcessHandle.current().info().command().orElseThrow();
-        Process p = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED",
-                "-cp", System.getProperty("java.class.path"), "io.stload.cli.Main", "inspect", bad.toString())
+        List<String> command = new java.util.ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED",
+                "-cp", System.getProperty("java.class.path"), "io.stload.cli.Main"));
+        command.addAll(List.of(args));
+        return new ProcessBuilder(command)
                 .redirectOutput(dir.resolve("stdout").toFile())
                 .redirectError(dir.resolve("stderr").toFile())
                 .start();
+    }
+
+    @Test
+    void invalidFileExitsWithThreeAndOneLineOnStderr() throws IOException, InterruptedException {
+        Path bad = Files.write(dir.resolve("bad.safetensors"), new byte[] {1, 2, 3});
+        Process p = cli("inspect", bad.toString());
         assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the CLI did not exit");
         List<String> stderr = Files.readAllLines(dir.resolve("stderr"), StandardCharsets.UTF_8);
         assertEquals(3, p.exitValue(), String.join("\n", stderr));
         assertEquals(1, stderr.size(), String.join("\n", stderr));
         assertTrue(stderr.get(0).startsWith("error: HeaderTooSmall: " + bad + ": "), stderr.get(0));
         assertEquals(0, Files.size(dir.resolve("stdout")));
+    }
+
+    @Test
+    void loadOnACudaDeviceWithoutOneExitsWithFourAndOneLineNamingTheCause() throws IOException, InterruptedException {
+        assumeTrue(CudaCopyEngine.unavailableReason().isPresent(), "a CUDA device is present here");
+        Path ckpt = dir.resolve("ckpt");
+        assertEquals(0, Main.run(new String[] {"gen", ckpt.toString(), "--size", "1MiB"},
+                new java.io.PrintWriter(java.io.Writer.nullWriter()), new java.io.PrintWriter(java.io.Writer.nullWriter())));
+        Process p = cli("load", ckpt.toString(), "--device", "cuda");
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the CLI did not exit");
+        List<String> stderr = Files.readAllLines(dir.resolve("stderr"), StandardCharsets.UTF_8);
+        assertEquals(4, p.exitValue(), String.join("\n", stderr));
+        assertEquals(1, stderr.size(), String.join("\n", stderr));
+        assertTrue(stderr.get(0).startsWith("error: NoDevice: ") || stderr.get(0).startsWith("error: OutOfMemory: "),
+                stderr.get(0));
     }
 }

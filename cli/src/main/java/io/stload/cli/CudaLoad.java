@@ -1,0 +1,119 @@
+package io.stload.cli;
+
+import io.stload.ErrorKind;
+import io.stload.StloadException;
+import io.stload.checkpoint.Checkpoint;
+import io.stload.cuda.CudaCopyEngine;
+import io.stload.cuda.DeviceLoader;
+import io.stload.cuda.DeviceReport;
+import io.stload.cuda.DeviceTensor;
+import io.stload.cuda.DeviceWeights;
+import io.stload.cuda.Pinning;
+import io.stload.cuda.RingOptions;
+import io.stload.load.Digests;
+import io.stload.plan.LoadOptions;
+import io.stload.plan.LoadPlan;
+import io.stload.plan.Planner;
+import io.stload.plan.Sizes;
+import io.stload.report.LoadReport;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.Supplier;
+import tools.jackson.core.JsonGenerator;
+
+/**
+ * {@code load --device cuda[:N]}: the one place the CLI reaches into the CUDA module, so that a host load never
+ * loads a JCuda class. The device is opened before planning: without a usable GPU the command fails at once.
+ */
+final class CudaLoad {
+    private CudaLoad() {
+    }
+
+    static RingOptions ring(DeviceFlags d) {
+        Pinning pinning = Pinning.parse(d.pinning);
+        try {
+            return new RingOptions(d.windows, d.windowBytes(), pinning);
+        } catch (IllegalArgumentException e) {
+            throw new StloadException(ErrorKind.Usage, null, e.getMessage());
+        }
+    }
+
+    /** The GPU is opened first, so a machine without one fails at once, before any checkpoint is read. */
+    static int run(Supplier<Checkpoint> checkpoint, LoadOptions options, DeviceFlags d, boolean digest, boolean json,
+                   PrintWriter out) {
+        RingOptions ring = ring(d);
+        try (CudaCopyEngine gpu = CudaCopyEngine.open(d.cudaOrdinal(), ring.pinning())) {
+            LoadPlan plan = new Planner().plan(checkpoint.get(), options);
+            if (plan.isPartial()) {
+                throw new StloadException(ErrorKind.Usage, null,
+                        "--device cuda loads whole tensors; tensor-parallel slices (--world-size > 1) load to host memory only");
+            }
+            try (DeviceWeights weights = new DeviceLoader(gpu, ring).execute(plan)) {
+                Map<String, String> digests = digest ? digests(weights) : Map.of();
+                DeviceReport r = weights.report();
+                if (json) {
+                    try (JsonGenerator g = Json.generator(out)) {
+                        LoadCommand.writeJson(r.load(), plan.checkpoint().commit(), digests, g, false, gen -> writeDevice(r, ring, gen));
+                    }
+                    out.println();
+                } else {
+                    print(plan, r, ring, digests, out);
+                }
+            }
+        }
+        return 0;
+    }
+
+    /** Copies every tensor back to host memory and digests it, to compare with the host path's digests. */
+    private static Map<String, String> digests(DeviceWeights weights) {
+        long largest = weights.tensors().values().stream().mapToLong(DeviceTensor::byteSize).max().orElse(0);
+        Map<String, String> out = new LinkedHashMap<>();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment host = arena.allocate(Math.max(1, largest), 4096);
+            for (DeviceTensor t : weights.tensors().values()) {
+                weights.copyToHost(t, host);
+                out.put(t.name(), Digests.crc32(host.asSlice(0, t.byteSize())));
+            }
+        } catch (IOException e) {
+            throw new StloadException(ErrorKind.Io, null, "copying tensors back for digests: " + e.getMessage(), e);
+        }
+        return out;
+    }
+
+    private static void print(LoadPlan plan, DeviceReport r, RingOptions ring, Map<String, String> digests,
+                              PrintWriter out) {
+        LoadReport l = r.load();
+        out.printf(Locale.ROOT, "loaded %d tensors, %s in %.3f s into %s: %.2f GB/s%n", l.tensors(),
+                Sizes.human(l.bytes()), l.seconds(), r.device(), l.gbps());
+        for (int i = 0; i < l.files().size(); i++) {
+            LoadReport.FileReport f = l.files().get(i);
+            out.printf("  %s: %s (%s)%s%n", InspectCommand.displayName(plan.checkpoint(), plan.files().get(i).file()),
+                    f.strategy(), String.join(", ", f.reasons()), f.note() == null ? "" : "; " + f.note());
+        }
+        StringBuilder phases = new StringBuilder();
+        l.phases().forEach((k, v) -> phases.append(String.format(Locale.ROOT, " %s %.3f s", k, v)));
+        out.println("phases (read/wait in thread-seconds, h2d in device seconds):" + phases);
+        out.printf(Locale.ROOT, "overlap %.2f: %d reader threads, h2d at %.2f GB/s while copying, stream %.3f s; "
+                        + "ring %d x %s, pinned by %s%n", r.overlap(), r.readThreads(), r.h2dGbps(), r.streamSeconds(),
+                ring.windows(), Sizes.human(ring.windowBytes()), ring.pinning().name().toLowerCase(Locale.ROOT));
+        digests.forEach((name, crc) -> out.println(crc + "  " + name));
+    }
+
+    private static void writeDevice(DeviceReport r, RingOptions ring, JsonGenerator g) {
+        g.writeStringProperty("device", r.device());
+        g.writeNumberProperty("h2d_seconds", r.h2dSeconds());
+        g.writeNumberProperty("h2d_gbps", r.h2dGbps());
+        g.writeNumberProperty("stream_seconds", r.streamSeconds());
+        g.writeNumberProperty("overlap", r.overlap());
+        g.writeObjectPropertyStart("ring");
+        g.writeNumberProperty("windows", ring.windows());
+        g.writeNumberProperty("window_bytes", ring.windowBytes());
+        g.writeStringProperty("pinning", ring.pinning().name().toLowerCase(Locale.ROOT));
+        g.writeEndObject();
+    }
+}

@@ -1,0 +1,75 @@
+package io.stload.cli;
+
+import io.stload.ErrorKind;
+import io.stload.StloadException;
+import io.stload.cuda.BandwidthProbe;
+import io.stload.cuda.CudaCopyEngine;
+import io.stload.cuda.Pinning;
+import io.stload.plan.Sizes;
+import java.io.PrintWriter;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import tools.jackson.core.JsonGenerator;
+
+/** {@code stload gpu-probe}: the pinned host-to-device bandwidth a device load can at best reach. */
+@Command(name = "gpu-probe", description = "Measure pinned host-to-device copy bandwidth (cudaMemcpyAsync) of a GPU.")
+final class GpuProbeCommand implements Callable<Integer> {
+    @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "cuda",
+            description = "cuda or cuda:N (default: ${DEFAULT-VALUE}).")
+    String device;
+
+    @Option(names = "--size", paramLabel = "SIZE", defaultValue = "1GiB",
+            description = "Bytes per copy (default: ${DEFAULT-VALUE}).")
+    String size;
+
+    @Option(names = "--reps", paramLabel = "N", defaultValue = "5", description = "Timed copies (default: ${DEFAULT-VALUE}).")
+    int reps;
+
+    @Option(names = "--pinning", paramLabel = "HOW", defaultValue = "alloc",
+            description = "alloc (cudaHostAlloc) or register (cudaHostRegister) (default: ${DEFAULT-VALUE}).")
+    String pinning;
+
+    @Option(names = "--json", description = "Print one JSON object.")
+    boolean json;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        int ordinal = DeviceFlags.parseDevice(device);
+        long bytes;
+        try {
+            bytes = Sizes.parse(size);
+        } catch (IllegalArgumentException e) {
+            throw new StloadException(ErrorKind.Usage, null, e.getMessage());
+        }
+        if (ordinal < 0 || bytes <= 0 || reps < 1) {
+            throw new StloadException(ErrorKind.Usage, null, "gpu-probe needs --device cuda[:N], a positive --size and --reps");
+        }
+        BandwidthProbe.Result r;
+        try (CudaCopyEngine gpu = CudaCopyEngine.open(ordinal, Pinning.parse(pinning))) {
+            r = BandwidthProbe.run(gpu, bytes, reps);
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        if (json) {
+            try (JsonGenerator g = Json.generator(out)) {
+                g.writeStartObject();
+                g.writeStringProperty("device", r.device());
+                g.writeNumberProperty("bytes", r.bytes());
+                g.writeNumberProperty("best_gbps", r.best());
+                g.writeNumberProperty("median_gbps", r.median());
+                g.writeEndObject();
+            }
+            out.println();
+        } else {
+            out.printf(Locale.ROOT, "pinned host-to-device on %s: best %.2f GB/s, median %.2f GB/s over %d copies of %s%n",
+                    r.device(), r.best(), r.median(), reps, Sizes.human(bytes));
+        }
+        return 0;
+    }
+}

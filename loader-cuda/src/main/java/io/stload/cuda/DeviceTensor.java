@@ -1,0 +1,14 @@
+package io.stload.cuda;
+
+import io.stload.format.DType;
+
+/**
+ * A tensor in device memory: a raw device pointer (for JCuda's {@code Pointer}, a CUDA kernel argument, or a
+ * DLPack capsule) with its description. It lives as long as the {@link DeviceWeights} that returned it.
+ */
+public record DeviceTensor(String name, DType dtype, long[] shape, long devicePointer, long byteSize) {
+    @Override
+    public long[] shape() {
+        return shape.clone();
+    }
+}

@@ -1,0 +1,61 @@
+package io.stload.cuda;
+
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.util.Collections;
+import java.util.Map;
+
+/**
+ * Every tensor of a device load, in one device allocation the caller owns: closing frees it, after which the
+ * device pointers must not be used. The {@link CopyEngine} must stay open until then.
+ */
+public final class DeviceWeights implements AutoCloseable {
+    private final CopyEngine engine;
+    private final long allocation;
+    private final long allocationBytes;
+    private final Map<String, DeviceTensor> tensors;
+    private final DeviceReport report;
+    private boolean closed;
+
+    DeviceWeights(CopyEngine engine, long allocation, long allocationBytes, Map<String, DeviceTensor> tensors,
+                  DeviceReport report) {
+        this.engine = engine;
+        this.allocation = allocation;
+        this.allocationBytes = allocationBytes;
+        this.tensors = Collections.unmodifiableMap(tensors);
+        this.report = report;
+    }
+
+    /** Tensors by name, in checkpoint order. */
+    public Map<String, DeviceTensor> tensors() {
+        return tensors;
+    }
+
+    public DeviceTensor tensor(String name) {
+        return tensors.get(name);
+    }
+
+    public DeviceReport report() {
+        return report;
+    }
+
+    /** Device memory held, in bytes (tensor bytes plus alignment padding). */
+    public long deviceBytes() {
+        return allocationBytes;
+    }
+
+    /** Copies a tensor's bytes back to host memory of at least its size (for digests and checks). */
+    public void copyToHost(DeviceTensor t, MemorySegment destination) throws IOException {
+        if (t.byteSize() > 0) {
+            engine.copyToHost(t.devicePointer(), destination.asSlice(0, t.byteSize()));
+        }
+    }
+
+    @Override
+    public synchronized void close() {
+        if (!closed) {
+            closed = true;
+            engine.freeDevice(allocation);
+        }
+    }
+}

@@ -1,0 +1,192 @@
+package io.stload.cuda;
+
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * A ring of page-locked staging windows between the readers and the device. A filler {@link #acquire()}s a
+ * window, writes file bytes into it, and {@link #submit}s copies out of it; the window then goes to the back of
+ * the ring with its copy event. A window comes round to a filler again only after that event completed, so the
+ * device never reads a window while it is being refilled (back-pressure), and while the device drains window k
+ * the fillers are already reading into window k+1. Fillers may run on several threads.
+ *
+ * <p>The first failure (a copy, a read, or a wait) is kept: every later call rethrows it. {@link #close()} waits
+ * for copies still in flight, since the device may still be reading the windows, then frees them all.
+ */
+public final class StagingRing implements AutoCloseable {
+
+    /** One staging buffer and the event of the copies last submitted from it. */
+    public static final class Window {
+        private final MemorySegment buffer;
+        private CopyEvent pending;
+
+        private Window(MemorySegment buffer) {
+            this.buffer = buffer;
+        }
+
+        public MemorySegment buffer() {
+            return buffer;
+        }
+    }
+
+    private final CopyEngine engine;
+    private final List<Window> all = new ArrayList<>();
+    private final ArrayDeque<Window> ready = new ArrayDeque<>();
+    private final LongAdder copyNanos = new LongAdder();
+    private IOException failure;
+    private boolean closed;
+
+    /** Allocates every window now; on failure, frees those already allocated. */
+    public StagingRing(CopyEngine engine, RingOptions options) throws IOException {
+        this.engine = engine;
+        try {
+            for (int i = 0; i < options.windows(); i++) {
+                Window w = new Window(engine.allocateStaging(options.windowBytes()));
+                all.add(w);
+                ready.add(w);
+            }
+        } catch (IOException | RuntimeException e) {
+            close();
+            throw e;
+        }
+    }
+
+    public long windowBytes() {
+        return all.getFirst().buffer.byteSize();
+    }
+
+    /** The oldest window, once its last copies are done; blocks while every window is out with a filler. */
+    public Window acquire() throws IOException, InterruptedException {
+        Window w;
+        synchronized (this) {
+            while (ready.isEmpty() && failure == null) {
+                wait();
+            }
+            rethrow();
+            w = ready.poll();
+        }
+        try {
+            settle(w);
+        } catch (IOException | InterruptedException | RuntimeException e) {
+            release(w, null);
+            throw e;
+        }
+        return w;
+    }
+
+    /** Queues copies out of {@code w} (empty: hands it back unused) and returns it to the back of the ring. */
+    public void submit(Window w, List<CopyEngine.Copy> copies) throws IOException {
+        if (copies.isEmpty()) {
+            release(w, null);
+            return;
+        }
+        CopyEvent event;
+        try {
+            event = engine.copyToDevice(copies);
+        } catch (IOException | RuntimeException e) {
+            release(w, null);
+            fail(e instanceof IOException io ? io : new IOException(e.getMessage(), e));
+            throw e;
+        }
+        release(w, event);
+    }
+
+    /** Hands back a window a filler could not fill; the load is failing anyway. */
+    public void abandon(Window w, Throwable why) {
+        release(w, null);
+        fail(why instanceof IOException io ? io : new IOException(String.valueOf(why.getMessage()), why));
+    }
+
+    /** Waits until every submitted copy is done; rethrows the first failure of the load. */
+    public void drain() throws IOException, InterruptedException {
+        for (Window w : all) {
+            Window taken;
+            synchronized (this) {
+                while (!ready.contains(w) && failure == null) {
+                    wait();
+                }
+                rethrow();
+                taken = w;
+            }
+            settle(taken);
+        }
+        synchronized (this) {
+            rethrow();
+        }
+    }
+
+    /** Device seconds of the copies awaited so far: the H2D phase, since one stream runs them one after another. */
+    public double copySeconds() {
+        return copyNanos.sum() / 1e9;
+    }
+
+    /** Waits for {@code w}'s last copies and forgets them; records their failure, if any, for everyone. */
+    private void settle(Window w) throws IOException, InterruptedException {
+        CopyEvent e;
+        synchronized (this) {
+            e = w.pending;
+            w.pending = null;
+        }
+        if (e == null) {
+            return;
+        }
+        try {
+            e.await();
+            copyNanos.add((long) (e.copySeconds() * 1e9));
+        } catch (IOException ex) {
+            fail(ex);
+            throw ex;
+        } finally {
+            e.close();
+        }
+    }
+
+    private synchronized void release(Window w, CopyEvent event) {
+        w.pending = event;
+        ready.add(w);
+        notifyAll();
+    }
+
+    private synchronized void fail(IOException e) {
+        if (failure == null) {
+            failure = e;
+        }
+        notifyAll();
+    }
+
+    private void rethrow() throws IOException {
+        if (failure != null) {
+            throw new IOException(failure.getMessage(), failure);
+        }
+    }
+
+    @Override
+    public void close() {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        }
+        for (Window w : all) {
+            CopyEvent e = w.pending;
+            w.pending = null;
+            if (e != null) {
+                try {
+                    e.await();
+                } catch (IOException ignored) {
+                    // Already failing; the copy has stopped, which is all that matters before freeing.
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                } finally {
+                    e.close();
+                }
+            }
+            engine.freeStaging(w.buffer);
+        }
+    }
+}

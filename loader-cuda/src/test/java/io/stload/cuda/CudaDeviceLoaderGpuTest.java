@@ -1,0 +1,75 @@
+package io.stload.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.stload.checkpoint.Checkpoint;
+import io.stload.plan.LoadOptions;
+import io.stload.plan.LoadStrategy;
+import io.stload.plan.Planner;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/** On a real CUDA device; skipped (assumption) where none can be opened. */
+class CudaDeviceLoaderGpuTest {
+    /** Several windows per shard, and tensors larger than a window. */
+    private static final RingOptions RING = new RingOptions(4, 1 << 20, Pinning.HOST_ALLOC);
+
+    @TempDir
+    static Path dir;
+    static Checkpoint checkpoint;
+    static Map<String, String> reference;
+
+    @BeforeAll
+    static void generate() throws Exception {
+        Optional<String> why = CudaCopyEngine.unavailableReason();
+        assumeTrue(why.isEmpty(), () -> "CUDA device present: " + why.orElse(""));
+        checkpoint = TestCheckpoint.generate(dir, 48 << 20);
+        reference = TestCheckpoint.referenceDigests(checkpoint);
+    }
+
+    private static DeviceWeights load(CopyEngine gpu, LoadStrategy s, RingOptions ring) {
+        return new DeviceLoader(gpu, ring).execute(new Planner().plan(checkpoint,
+                LoadOptions.DEFAULTS.withStrategy(s).withThreads(4)));
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = LoadStrategy.class, names = {"MMAP", "PREFETCH", "DIRECT", "AUTO"})
+    void digestsOfEveryTensorCopiedBackEqualTheReference(LoadStrategy strategy) throws Exception {
+        for (Pinning pinning : Pinning.values()) {
+            try (CudaCopyEngine gpu = CudaCopyEngine.open(0, pinning);
+                 DeviceWeights w = load(gpu, strategy, new RingOptions(RING.windows(), RING.windowBytes(), pinning))) {
+                assertEquals(reference, TestCheckpoint.deviceDigests(w), pinning.toString());
+            }
+        }
+    }
+
+    @Test
+    void twentyLoadsLeakNeitherPinnedNorDeviceMemory() {
+        try (CudaCopyEngine gpu = CudaCopyEngine.open(0, Pinning.HOST_ALLOC)) {
+            load(gpu, LoadStrategy.MMAP, RING).close(); // first load: context and allocator warm-up
+            long baseline = gpu.freeDeviceBytes();
+            for (int i = 0; i < 20; i++) {
+                LoadStrategy s = LoadStrategy.values()[1 + i % 3];
+                load(gpu, s, RING).close();
+                assertEquals(0, gpu.livePinnedBuffers(), "pinned buffers after load " + i);
+                assertEquals(baseline, gpu.freeDeviceBytes(), "free device memory after load " + i);
+            }
+        }
+    }
+
+    @Test
+    void probeMeasuresPinnedBandwidth() throws Exception {
+        try (CudaCopyEngine gpu = CudaCopyEngine.open(0, Pinning.HOST_ALLOC)) {
+            BandwidthProbe.Result r = BandwidthProbe.run(gpu, 256 << 20, 3);
+            assumeTrue(r.best() > 0);
+            assertEquals(0, gpu.livePinnedBuffers());
+        }
+    }
+}

@@ -1,0 +1,134 @@
+package io.stload.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.stload.ErrorKind;
+import io.stload.StloadException;
+import io.stload.checkpoint.Checkpoint;
+import io.stload.checkpoint.TensorRef;
+import io.stload.plan.LoadOptions;
+import io.stload.plan.LoadPlan;
+import io.stload.plan.LoadStrategy;
+import io.stload.plan.Planner;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/** Device loads on the CPU copy engine: bytes, layout, splitting, the free-memory check and failure cleanup. */
+class DeviceLoaderTest {
+    /** Smaller than most tensors of the test checkpoint, so they stream through in pieces. */
+    private static final RingOptions SMALL_RING = new RingOptions(3, 16 << 10, Pinning.HOST_ALLOC);
+
+    @TempDir
+    static Path dir;
+    static Checkpoint checkpoint;
+    static Map<String, String> reference;
+
+    @BeforeAll
+    static void generate() throws Exception {
+        checkpoint = TestCheckpoint.generate(dir, 3 << 20);
+        reference = TestCheckpoint.referenceDigests(checkpoint);
+    }
+
+    private static LoadPlan plan(LoadStrategy strategy, int threads) {
+        return new Planner().plan(checkpoint, LoadOptions.DEFAULTS.withStrategy(strategy).withThreads(threads));
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = LoadStrategy.class, names = {"MMAP", "PREFETCH", "DIRECT", "AUTO"})
+    void deviceBytesEqualTheFileBytesForEveryStrategy(LoadStrategy strategy) throws Exception {
+        try (FakeCopyEngine engine = new FakeCopyEngine(64 << 20)) {
+            try (DeviceWeights w = new DeviceLoader(engine, SMALL_RING).execute(plan(strategy, 3))) {
+                assertEquals(reference, TestCheckpoint.deviceDigests(w));
+                DeviceReport r = w.report();
+                assertEquals(checkpoint.tensors().size(), r.load().tensors());
+                assertTrue(r.overlap() >= 0 && r.overlap() <= 1, String.valueOf(r.overlap()));
+                assertTrue(r.load().phases().keySet().containsAll(List.of("read", "h2d")), r.load().phases().toString());
+            }
+            assertNull(engine.overwrittenSource());
+            assertEquals(0, engine.liveStagingBuffers());
+            assertEquals(0, engine.liveDeviceAllocations());
+        }
+    }
+
+    @Test
+    void tensorsLargerThanAWindowArriveInPiecesAtConsecutiveDeviceOffsets() throws Exception {
+        DeviceLayout layout = new DeviceLayout(checkpoint.tensors().values());
+        int split = 0;
+        for (var h : checkpoint.files()) {
+            List<TensorRef> tensors = checkpoint.tensors().values().stream().filter(t -> t.file() == h).toList();
+            FileSource source = new MappedSource(h, io.stload.nativeio.NativeAccess.get(), 0, 0);
+            try (source) {
+                List<StagingChunks.Piece> pieces = new ArrayList<>();
+                for (StagingChunks.Chunk c : StagingChunks.of(source, tensors, layout, SMALL_RING.windowBytes())) {
+                    assertEquals(0, c.offset() % StagingChunks.FILE_ALIGNMENT);
+                    assertTrue(c.length() <= SMALL_RING.windowBytes());
+                    pieces.addAll(c.pieces());
+                }
+                for (TensorRef t : tensors) {
+                    long at = layout.offset(t);
+                    long end = at + t.info().byteSize();
+                    List<StagingChunks.Piece> mine = pieces.stream()
+                            .filter(p -> p.deviceOffset() >= at && p.deviceOffset() < end).toList();
+                    long next = at;
+                    for (StagingChunks.Piece p : mine) {
+                        assertEquals(next, p.deviceOffset(), t.name());
+                        next += p.length();
+                    }
+                    assertEquals(end, next, t.name());
+                    split += mine.size() > 1 ? 1 : 0;
+                }
+            }
+        }
+        assertTrue(split > 0, "no tensor was larger than a window");
+    }
+
+    @Test
+    void everyTensorStartsOnA256ByteBoundaryAndNoneOverlap() {
+        DeviceLayout layout = new DeviceLayout(checkpoint.tensors().values());
+        long end = 0;
+        for (TensorRef t : checkpoint.tensors().values()) {
+            long at = layout.offset(t);
+            assertEquals(0, at % 256, t.name());
+            assertTrue(at >= end, t.name());
+            end = at + t.info().byteSize();
+        }
+        assertTrue(layout.bytes() >= end && layout.bytes() % 256 == 0);
+    }
+
+    @Test
+    void aCheckpointLargerThanFreeDeviceMemoryFailsBeforeAnyCopy() {
+        try (FakeCopyEngine engine = new FakeCopyEngine(1 << 20)) {
+            StloadException e = assertThrows(StloadException.class,
+                    () -> new DeviceLoader(engine, SMALL_RING).execute(plan(LoadStrategy.MMAP, 2)));
+            assertEquals(ErrorKind.OutOfMemory, e.kind());
+            assertTrue(e.getMessage().contains("of device memory and fake has 1.0 MiB free"), e.getMessage());
+            assertEquals(0, engine.stagingAllocations());
+            assertEquals(0, engine.copiesSubmitted());
+            assertEquals(0, engine.liveDeviceAllocations());
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = LoadStrategy.class, names = {"MMAP", "DIRECT"})
+    void aFailedCopyFailsTheLoadAndFreesEveryWindowAndTheDeviceMemory(LoadStrategy strategy) {
+        try (FakeCopyEngine engine = new FakeCopyEngine(64 << 20).failCopy(5)) {
+            StloadException e = assertThrows(StloadException.class,
+                    () -> new DeviceLoader(engine, SMALL_RING).execute(plan(strategy, 3)));
+            assertEquals(ErrorKind.Io, e.kind());
+            assertTrue(e.getMessage().contains("fake copy 5 failed"), e.getMessage());
+            assertEquals(SMALL_RING.windows(), engine.stagingAllocations());
+            assertEquals(0, engine.liveStagingBuffers());
+            assertEquals(0, engine.liveDeviceAllocations());
+        }
+    }
+}
