@@ -2,16 +2,19 @@
 # End-to-end load benchmark. In one run, on the same generated checkpoint, for each filesystem:
 #   - the device limit: dd iflag=direct bs=64M (cold) and a warm dd read (a copy from the page cache);
 #   - every strategy (mmap, prefetch, direct, auto) x cold/warm x file/shuffled order, --reps times;
+#   - each measured load preceded by an unmeasured one of the same checkpoint (--no-prime turns it off): on a
+#     virtual machine the first touch of memory the hypervisor took back runs at a fraction of memory speed,
+#     and without priming that cost lands on whichever run happens to allocate first;
 #   - every run's digests checked against the reference digests (the first mmap run's, itself checked
 #     against the file bytes by the test suite).
 # Writes results.csv, results.md (table of medians and the target ratios) and results.png under --out.
 #
-# usage: bench/run.sh [--size 2GiB] [--shard 1GiB] [--fs ext4,xfs,tmpfs] [--reps 3] [--threads 4] [--out DIR]
+# usage: bench/run.sh [--size 2GiB] [--shard 1GiB] [--fs ext4,xfs,tmpfs] [--reps 3] [--threads 4] [--no-prime] [--out DIR]
 # Cold runs need root (drop_caches); XFS needs root and mkfs.xfs (Debian: xfsprogs). Without root, only
 # warm runs are measured, and that is said in the output.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-size=2GiB shard=1GiB filesystems=ext4,xfs,tmpfs reps=3 threads=4
+size=2GiB shard=1GiB filesystems=ext4,xfs,tmpfs reps=3 threads=4 prime=true
 out="$root/bench/results/$(date +%Y%m%d-%H%M%S)"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -21,7 +24,8 @@ while [ $# -gt 0 ]; do
     --reps) reps=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    *) echo "error: usage: bench/run.sh [--size 2GiB] [--shard 1GiB] [--fs ext4,xfs,tmpfs] [--reps 3] [--threads 4] [--out DIR]" >&2; exit 2 ;;
+    --no-prime) prime=false; shift ;;
+    *) echo "error: usage: bench/run.sh [--size 2GiB] [--shard 1GiB] [--fs ext4,xfs,tmpfs] [--reps 3] [--threads 4] [--no-prime] [--out DIR]" >&2; exit 2 ;;
   esac
 done
 mkdir -p "$out"
@@ -35,22 +39,23 @@ drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 
 xfs_img="" xfs_mnt=""
 cleanup() {
-  if [ -n "$xfs_mnt" ] && mountpoint -q "$xfs_mnt"; then umount "$xfs_mnt"; fi
+  if [ -n "$xfs_mnt" ] && mountpoint -q "$xfs_mnt"; then umount "$xfs_mnt"; rmdir "$xfs_mnt"; fi
   [ -n "$xfs_img" ] && rm -f "$xfs_img"
   rm -rf /dev/shm/stload-bench
 }
 trap cleanup EXIT
 
-data_dir() { # where the checkpoint of filesystem $1 lives; empty when that filesystem cannot be had
+set_data_dir() { # sets $dir for filesystem $1; empty when that filesystem cannot be had here
+  dir=""
   case "$1" in
-    ext4) echo "${STLOAD_BENCH_DIR:-$root/bench/data}" ;;
-    tmpfs) [ -d /dev/shm ] && echo /dev/shm/stload-bench ;;
+    ext4) dir="${STLOAD_BENCH_DIR:-$root/bench/data}" ;;
+    tmpfs) if [ -d /dev/shm ]; then dir=/dev/shm/stload-bench; fi ;;
     xfs)
       if ! $is_root || ! command -v mkfs.xfs >/dev/null; then return; fi
       xfs_img=$(mktemp /var/tmp/stload-xfs.XXXXXX.img) xfs_mnt=$(mktemp -d /tmp/stload-xfs.XXXXXX)
       local bytes; bytes=$(numfmt --from=auto "${size%B}")
       truncate -s $((bytes + bytes / 2 + (1 << 30))) "$xfs_img"
-      mkfs.xfs -q -f "$xfs_img" && mount -o loop "$xfs_img" "$xfs_mnt" && echo "$xfs_mnt/ckpt" ;;
+      mkfs.xfs -q -f "$xfs_img" && mount -o loop "$xfs_img" "$xfs_mnt" && dir="$xfs_mnt/ckpt" ;;
   esac
 }
 
@@ -79,7 +84,7 @@ run_load() { # prints "seconds gbps chosen-strategies" and checks digests agains
 
 IFS=, read -ra fss <<<"$filesystems"
 for fs in "${fss[@]}"; do
-  dir=$(data_dir "$fs" || true)
+  set_data_dir "$fs"
   if [ -z "$dir" ]; then echo "skipping $fs: not available here (XFS needs root and xfsprogs)"; continue; fi
   if [ ! -f "$dir/model.safetensors.index.json" ]; then
     echo "generating a $size llama-shaped checkpoint in $dir"
@@ -97,6 +102,7 @@ for fs in "${fss[@]}"; do
       fi
       for order in file shuffled; do
         for strategy in mmap prefetch direct auto; do
+          if $prime; then "$stload" load "$dir" --load-strategy "$strategy" --order "$order" --threads "$threads" --json >/dev/null; fi
           if [ "$cache" = cold ]; then drop_caches; else cat "$dir"/*.safetensors > /dev/null; fi
           read -r secs gbps chosen < <(run_load "$strategy" "$order")
           echo "$fs,$strategy,$cache,$order,$rep,$secs,$gbps,$chosen" >> "$csv"
@@ -105,8 +111,8 @@ for fs in "${fss[@]}"; do
       done
     done
   done
-  if [ "$fs" = xfs ]; then umount "$xfs_mnt"; rm -f "$xfs_img"; xfs_img="" xfs_mnt=""; fi
+  if [ "$fs" = xfs ]; then umount "$xfs_mnt"; rmdir "$xfs_mnt"; rm -f "$xfs_img"; xfs_img="" xfs_mnt=""; fi
 done
 
-python3 "$root/bench/summarize.py" "$csv" "$out" "size=$size shard=$shard threads=$threads reps=$reps host=$(hostname) cores=$(nproc) kernel=$(uname -r)"
+python3 "$root/bench/summarize.py" "$csv" "$out" "size=$size shard=$shard threads=$threads reps=$reps prime=$prime host=$(hostname) cores=$(nproc) kernel=$(uname -r)"
 echo "results in $out"
