@@ -12,17 +12,11 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import tools.jackson.core.JsonParser;
-import tools.jackson.core.JsonToken;
-import tools.jackson.core.ObjectReadContext;
-import tools.jackson.core.json.JsonFactory;
 
 /** {@code stload inspect}: what it prints for good and bad checkpoints, and the exit codes it returns. */
 class InspectCommandTest {
@@ -133,37 +127,7 @@ class InspectCommandTest {
     }
 
     private static Map<String, Object> parse(String text) {
-        try (JsonParser p = new JsonFactory().createParser(ObjectReadContext.empty(), text)) {
-            assertEquals(JsonToken.START_OBJECT, p.nextToken());
-            Map<String, Object> value = map(read(p));
-            assertNull(p.nextToken(), "exactly one JSON value");
-            return value;
-        }
-    }
-
-    private static Object read(JsonParser p) {
-        return switch (p.currentToken()) {
-            case START_OBJECT -> {
-                Map<String, Object> m = new LinkedHashMap<>();
-                String name;
-                while ((name = p.nextName()) != null) {
-                    p.nextToken();
-                    m.put(name, read(p));
-                }
-                yield m;
-            }
-            case START_ARRAY -> {
-                List<Object> l = new ArrayList<>();
-                while (p.nextToken() != JsonToken.END_ARRAY) {
-                    l.add(read(p));
-                }
-                yield l;
-            }
-            case VALUE_STRING -> p.getString();
-            case VALUE_NUMBER_INT -> p.getLongValue();
-            case VALUE_NULL -> null;
-            default -> throw new AssertionError("unexpected " + p.currentToken());
-        };
+        return JsonReplies.parse(text);
     }
 
     @SuppressWarnings("unchecked")

@@ -12,7 +12,7 @@ import tools.jackson.core.JsonToken;
 import tools.jackson.core.ObjectReadContext;
 import tools.jackson.core.json.JsonFactory;
 
-/** Reads a server reply (one JSON object) into maps, lists, strings, longs, doubles and booleans. */
+/** Reads a reply or a --json output (one JSON object) into maps, lists, strings, longs, doubles and booleans. */
 final class JsonReplies {
     private JsonReplies() {
     }
@@ -49,6 +49,7 @@ final class JsonReplies {
             case VALUE_NUMBER_INT -> p.getLongValue();
             case VALUE_NUMBER_FLOAT -> p.getDoubleValue();
             case VALUE_TRUE, VALUE_FALSE -> p.getBooleanValue();
+            case VALUE_NULL -> null;
             default -> throw new AssertionError("unexpected " + p.currentToken());
         };
     }

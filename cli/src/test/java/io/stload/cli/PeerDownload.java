@@ -1,5 +1,6 @@
 package io.stload.cli;
 
+import io.stload.checkpoint.HubFixture;
 import io.stload.nativeio.HeldLock;
 import io.stload.nativeio.NativeAccess;
 import java.io.OutputStream;

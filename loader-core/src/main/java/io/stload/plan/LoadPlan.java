@@ -51,13 +51,4 @@ public record LoadPlan(Checkpoint checkpoint, LoadOptions options, HostFacts hos
     public TensorSlice slice(TensorRef t) {
         return slices.get(t.name());
     }
-
-    public FilePlan fileOf(TensorRef t) {
-        for (FilePlan f : files) {
-            if (f.file() == t.file()) {
-                return f;
-            }
-        }
-        throw new IllegalArgumentException(t.name() + " is not in this plan");
-    }
 }

@@ -18,16 +18,16 @@ import java.util.Random;
  * A hub cache laid out as huggingface_hub lays it out: {@code refs/main}, {@code snapshots/<commit>/} of
  * relative symlinks into {@code blobs/}, shards named by their sha256 and the index by a 40-hex git hash.
  */
-final class HubFixture {
-    static final String REPO = "acme/tiny";
-    static final String COMMIT = "0123456789abcdef0123456789abcdef01234567";
+public final class HubFixture {
+    public static final String REPO = "acme/tiny";
+    public static final String COMMIT = "0123456789abcdef0123456789abcdef01234567";
 
-    final Path cache;
-    final Path repoDir;
-    final Path blobs;
-    final Path snapshot;
+    public final Path cache;
+    public final Path repoDir;
+    public final Path blobs;
+    public final Path snapshot;
 
-    HubFixture(Path cache) throws IOException {
+    public HubFixture(Path cache) throws IOException {
         this.cache = cache;
         this.repoDir = cache.resolve("models--acme--tiny");
         this.blobs = Files.createDirectories(repoDir.resolve("blobs"));
@@ -39,7 +39,7 @@ final class HubFixture {
     }
 
     /** A shard of F32 tensors of random values, written to {@code dir}; returns its bytes. */
-    static byte[] shardBytes(Path dir, String file, long seed, String... tensors) throws IOException {
+    public static byte[] shardBytes(Path dir, String file, long seed, String... tensors) throws IOException {
         Random random = new Random(seed);
         List<TensorData> data = new ArrayList<>();
         for (String t : tensors) {
@@ -75,7 +75,7 @@ final class HubFixture {
         link("model.safetensors.index.json", name);
     }
 
-    static String sha256(byte[] bytes) {
+    public static String sha256(byte[] bytes) {
         try {
             return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
         } catch (java.security.NoSuchAlgorithmException e) {
