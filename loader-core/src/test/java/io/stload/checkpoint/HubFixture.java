@@ -53,19 +53,19 @@ public final class HubFixture {
     }
 
     /** Stores {@code bytes} as a blob named by its sha256 and links {@code file} of the snapshot to it. */
-    Path addFile(String file, byte[] bytes) throws IOException {
+    public Path addFile(String file, byte[] bytes) throws IOException {
         String sha = sha256(bytes);
         Files.write(blobs.resolve(sha), bytes);
         return link(file, sha);
     }
 
-    Path link(String file, String blob) throws IOException {
+    public Path link(String file, String blob) throws IOException {
         Path link = snapshot.resolve(file);
         return Files.createSymbolicLink(link, Path.of("../../blobs").resolve(blob));
     }
 
     /** An index mapping each tensor to a shard, stored the way git-tracked (non-LFS) files are: a 40-hex name. */
-    void addIndex(Map<String, String> tensorToShard) throws IOException {
+    public void addIndex(Map<String, String> tensorToShard) throws IOException {
         StringBuilder json = new StringBuilder("{\"metadata\":{},\"weight_map\":{");
         tensorToShard.forEach((t, s) -> json.append(json.charAt(json.length() - 1) == '{' ? "" : ",")
                 .append('"').append(t).append("\":\"").append(s).append('"'));
