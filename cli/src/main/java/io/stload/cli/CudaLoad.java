@@ -90,14 +90,7 @@ final class CudaLoad {
         LoadReport l = r.load();
         out.printf(Locale.ROOT, "loaded %d tensors, %s in %.3f s into %s: %.2f GB/s%n", l.tensors(),
                 Sizes.human(l.bytes()), l.seconds(), r.device(), l.gbps());
-        for (int i = 0; i < l.files().size(); i++) {
-            LoadReport.FileReport f = l.files().get(i);
-            out.printf("  %s: %s (%s)%s%n", InspectCommand.displayName(plan.checkpoint(), plan.files().get(i).file()),
-                    f.strategy(), String.join(", ", f.reasons()), f.note() == null ? "" : "; " + f.note());
-        }
-        StringBuilder phases = new StringBuilder();
-        l.phases().forEach((k, v) -> phases.append(String.format(Locale.ROOT, " %s %.3f s", k, v)));
-        out.println("phases (read/wait in thread-seconds, h2d in device seconds):" + phases);
+        LoadCommand.printFilesAndPhases(plan, l, "read/wait in thread-seconds, h2d in device seconds", out);
         out.printf(Locale.ROOT, "overlap %.2f: %d reader threads, h2d at %.2f GB/s while copying, stream %.3f s; "
                         + "ring %d x %s, pinned by %s%n", r.overlap(), r.readThreads(), r.h2dGbps(), r.streamSeconds(),
                 ring.windows(), Sizes.human(ring.windowBytes()), ring.pinning().name().toLowerCase(Locale.ROOT));

@@ -84,6 +84,14 @@ final class LoadCommand implements Callable<Integer> {
         String rank = r.worldSize() > 1 ? " (rank " + r.rank() + " of " + r.worldSize() + ")" : "";
         out.printf(Locale.ROOT, "loaded %d tensors%s, %s in %.3f s: %.2f GB/s; read %s from disk%n", r.tensors(), rank,
                 Sizes.human(r.bytes()), r.seconds(), r.gbps(), Sizes.human(r.bytesRead()));
+        printFilesAndPhases(plan, r, "io/copy/wait in thread-seconds", out);
+        out.printf("per-tensor latency: p50 %d us, p99 %d us, max %d us%n", r.latency().p50(), r.latency().p99(),
+                r.latency().max());
+        digests.forEach((name, crc) -> out.println(crc + "  " + name));
+    }
+
+    /** Per file the strategy, its reasons and any note; then the phases, explained by {@code phaseUnits}. */
+    static void printFilesAndPhases(LoadPlan plan, LoadReport r, String phaseUnits, PrintWriter out) {
         for (int i = 0; i < r.files().size(); i++) {
             LoadReport.FileReport f = r.files().get(i);
             out.printf("  %s: %s (%s)%s%n", InspectCommand.displayName(plan.checkpoint(), plan.files().get(i).file()),
@@ -91,10 +99,7 @@ final class LoadCommand implements Callable<Integer> {
         }
         StringBuilder phases = new StringBuilder();
         r.phases().forEach((k, v) -> phases.append(String.format(Locale.ROOT, " %s %.3f s", k, v)));
-        out.println("phases (io/copy/wait in thread-seconds):" + phases);
-        out.printf("per-tensor latency: p50 %d us, p99 %d us, max %d us%n", r.latency().p50(), r.latency().p99(),
-                r.latency().max());
-        digests.forEach((name, crc) -> out.println(crc + "  " + name));
+        out.println("phases (" + phaseUnits + "):" + phases);
     }
 
     /** The report as one JSON object; {@code more} adds properties (a device load's phases and overlap). */

@@ -1,6 +1,12 @@
 package io.stload.load;
 
+import io.stload.checkpoint.Checkpoint;
+import io.stload.format.Header;
+import io.stload.format.SafetensorsFile;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.HexFormat;
 import java.util.zip.CRC32;
 
@@ -10,6 +16,21 @@ public final class Digests {
     private static final long CHUNK = 1L << 30;
 
     private Digests() {
+    }
+
+    /**
+     * The CRC-32 of every tensor as stored in the checkpoint's files, read through a mapping that is closed
+     * before returning: the reference a load's digests must equal.
+     */
+    public static Map<String, String> ofFiles(Checkpoint checkpoint) {
+        Map<String, String> digests = new LinkedHashMap<>();
+        try (Arena arena = Arena.ofConfined()) {
+            for (Header h : checkpoint.files()) {
+                SafetensorsFile f = SafetensorsFile.open(h.file(), arena);
+                h.tensors().forEach(t -> digests.put(t.name(), crc32(f.tensor(t).data())));
+            }
+        }
+        return digests;
     }
 
     public static String crc32(MemorySegment bytes) {

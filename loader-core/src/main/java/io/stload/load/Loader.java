@@ -182,8 +182,7 @@ public final class Loader {
         readers.forEach(r -> notes.putAll(r.notes()));
         List<LoadReport.FileReport> files = new ArrayList<>();
         for (FilePlan f : plan.files()) {
-            files.add(new LoadReport.FileReport(f.file().file(), f.strategy().flagValue(), f.decision().reasons(),
-                    notes.get(f.file()), f.facts().bytesToRead()));
+            files.add(LoadReport.FileReport.of(f, notes.get(f.file())));
         }
         Map<String, Double> phases = new LinkedHashMap<>();
         phases.put("plan", plan.planNanos() / 1e9);

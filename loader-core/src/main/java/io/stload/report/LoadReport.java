@@ -1,5 +1,6 @@
 package io.stload.report;
 
+import io.stload.plan.FilePlan;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -36,6 +37,12 @@ public record LoadReport(List<FileReport> files, int tensors, long bytes, double
     public record FileReport(Path file, String strategy, List<String> reasons, String note, long bytes) {
         public FileReport {
             reasons = List.copyOf(reasons);
+        }
+
+        /** What the plan decided for the file, with a note from execution (or null). */
+        public static FileReport of(FilePlan plan, String note) {
+            return new FileReport(plan.file().file(), plan.strategy().flagValue(), plan.decision().reasons(), note,
+                    plan.facts().bytesToRead());
         }
     }
 

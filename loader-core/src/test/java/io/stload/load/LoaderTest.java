@@ -9,8 +9,6 @@ import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.checkpoint.Checkpoint;
 import io.stload.checkpoint.TensorRef;
-import io.stload.format.Header;
-import io.stload.format.SafetensorsFile;
 import io.stload.format.Tensor;
 import io.stload.nativeio.NativeAccess;
 import io.stload.plan.LoadOptions;
@@ -22,10 +20,8 @@ import io.stload.plan.Thresholds;
 import io.stload.report.LoadReport;
 import java.io.IOException;
 import java.io.RandomAccessFile;
-import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
@@ -49,13 +45,7 @@ class LoaderTest {
     @BeforeAll
     static void writeCheckpoint() throws IOException {
         checkpoint = Checkpoint.open(TestCheckpoints.sharded(dir, 3, 11));
-        reference = new HashMap<>();
-        try (Arena arena = Arena.ofConfined()) {
-            for (Header h : checkpoint.files()) {
-                SafetensorsFile f = SafetensorsFile.open(h.file(), arena);
-                h.tensors().forEach(t -> reference.put(t.name(), Digests.crc32(f.tensor(t).data())));
-            }
-        }
+        reference = Digests.ofFiles(checkpoint);
     }
 
     static Stream<Arguments> matrix() {

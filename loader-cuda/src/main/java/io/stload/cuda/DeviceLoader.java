@@ -204,9 +204,7 @@ public final class DeviceLoader {
     private DeviceReport report(LoadPlan plan, List<FileSource> sources, Streamed s, long wallNanos) {
         List<LoadReport.FileReport> files = new ArrayList<>();
         for (int i = 0; i < plan.files().size(); i++) {
-            FilePlan f = plan.files().get(i);
-            files.add(new LoadReport.FileReport(f.file().file(), f.strategy().flagValue(), f.decision().reasons(),
-                    sources.get(i).note(), f.file().dataBytes()));
+            files.add(LoadReport.FileReport.of(plan.files().get(i), sources.get(i).note()));
         }
         Map<String, Double> phases = new LinkedHashMap<>();
         phases.put("plan", plan.planNanos() / 1e9);

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.stload.checkpoint.Checkpoint;
+import io.stload.load.Digests;
 import io.stload.plan.LoadOptions;
 import io.stload.plan.LoadStrategy;
 import io.stload.plan.Planner;
@@ -31,7 +32,7 @@ class CudaDeviceLoaderGpuTest {
         Optional<String> why = CudaCopyEngine.unavailableReason();
         assumeTrue(why.isEmpty(), () -> "CUDA device present: " + why.orElse(""));
         checkpoint = TestCheckpoint.generate(dir, 48 << 20);
-        reference = TestCheckpoint.referenceDigests(checkpoint);
+        reference = Digests.ofFiles(checkpoint);
     }
 
     private static DeviceWeights load(CopyEngine gpu, LoadStrategy s, RingOptions ring) {

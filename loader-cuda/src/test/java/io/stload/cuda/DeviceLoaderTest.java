@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.checkpoint.Checkpoint;
+import io.stload.load.Digests;
 import io.stload.checkpoint.TensorRef;
 import io.stload.plan.LoadOptions;
 import io.stload.plan.LoadPlan;
@@ -36,7 +37,7 @@ class DeviceLoaderTest {
     @BeforeAll
     static void generate() throws Exception {
         checkpoint = TestCheckpoint.generate(dir, 3 << 20);
-        reference = TestCheckpoint.referenceDigests(checkpoint);
+        reference = Digests.ofFiles(checkpoint);
     }
 
     private static LoadPlan plan(LoadStrategy strategy, int threads) {

@@ -5,8 +5,6 @@ import io.stload.benchdata.CheckpointSpec;
 import io.stload.benchdata.ShapeKind;
 import io.stload.checkpoint.Checkpoint;
 import io.stload.format.DType;
-import io.stload.format.Header;
-import io.stload.format.SafetensorsFile;
 import io.stload.load.Digests;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -22,17 +20,6 @@ final class TestCheckpoint {
     static Checkpoint generate(Path dir, long bytes) throws IOException {
         CheckpointGenerator.generate(new CheckpointSpec(ShapeKind.LLAMA, bytes, bytes / 3, 7, DType.BF16), dir);
         return Checkpoint.open(dir);
-    }
-
-    static Map<String, String> referenceDigests(Checkpoint checkpoint) {
-        Map<String, String> digests = new HashMap<>();
-        try (Arena arena = Arena.ofConfined()) {
-            for (Header h : checkpoint.files()) {
-                SafetensorsFile f = SafetensorsFile.open(h.file(), arena);
-                h.tensors().forEach(t -> digests.put(t.name(), Digests.crc32(f.tensor(t).data())));
-            }
-        }
-        return digests;
     }
 
     /** CRC-32 of every tensor as copied back from the device. */
