@@ -6,15 +6,20 @@
 #     virtual machine the first touch of memory the hypervisor took back runs at a fraction of memory speed,
 #     and without priming that cost lands on whichever run happens to allocate first;
 #   - every run's digests checked against the reference digests (the first mmap run's, itself checked
-#     against the file bytes by the test suite).
+#     against the file bytes by the test suite);
+#   - with --hold-freed-pages (root, a VM with free page reporting): page reporting is held off for the run
+#     and the free memory backed once before it, so no load's destination lands on pages the hypervisor
+#     took back (their first touch runs at a fraction of memory speed); restored on exit.
 # Writes results.csv, results.md (table of medians and the target ratios) and results.png under --out.
 #
-# usage: bench/run.sh [--size 2GiB] [--shard 1GiB] [--fs ext4,xfs,tmpfs] [--reps 3] [--threads 4] [--no-prime] [--out DIR]
+# usage: bench/run.sh [--size 2GiB] [--shard 1GiB] [--fs ext4,xfs,tmpfs] [--reps 3] [--threads 4] [--no-prime]
+#                     [--hold-freed-pages] [--out DIR]
 # Cold runs need root (drop_caches); XFS needs root and mkfs.xfs (Debian: xfsprogs). Without root, only
 # warm runs are measured, and that is said in the output.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-size=2GiB shard=1GiB filesystems=ext4,xfs,tmpfs reps=3 threads=4 prime=true
+size=2GiB shard=1GiB filesystems=ext4,xfs,tmpfs reps=3 threads=4 prime=true hold_pages=false
+usage="usage: bench/run.sh [--size 2GiB] [--shard 1GiB] [--fs ext4,xfs,tmpfs] [--reps 3] [--threads 4] [--no-prime] [--hold-freed-pages] [--out DIR]"
 out="$root/bench/results/$(date +%Y%m%d-%H%M%S)"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -25,7 +30,8 @@ while [ $# -gt 0 ]; do
     --threads) threads=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --no-prime) prime=false; shift ;;
-    *) echo "error: usage: bench/run.sh [--size 2GiB] [--shard 1GiB] [--fs ext4,xfs,tmpfs] [--reps 3] [--threads 4] [--no-prime] [--out DIR]" >&2; exit 2 ;;
+    --hold-freed-pages) hold_pages=true; shift ;;
+    *) echo "error: $usage" >&2; exit 2 ;;
   esac
 done
 mkdir -p "$out"
@@ -37,8 +43,25 @@ stload="$root/stload"
 is_root=false; [ "$(id -u)" = 0 ] && is_root=true
 drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 
+reporting=/sys/module/page_reporting/parameters/page_reporting_order
+reporting_was=""
+if $hold_pages; then
+  if ! $is_root || [ ! -w "$reporting" ]; then
+    echo "error: --hold-freed-pages needs root and free page reporting ($reporting)" >&2; exit 2
+  fi
+  reporting_was=$(cat "$reporting")
+  # Above the buddy allocator's largest order nothing qualifies for reporting; the kernel refuses larger.
+  for order in 11 10; do echo $order > "$reporting" 2>/dev/null && break; done
+  # Pages reported before this point stay unbacked until touched: touch the free memory once, now.
+  sync; echo 3 > /proc/sys/vm/drop_caches
+  avail_gib=$(awk '/MemAvailable/ { print int($2 / 1048576) }' /proc/meminfo)
+  for _ in $(seq 1 $(((avail_gib * 8 / 10) / 2))); do dd if=/dev/zero of=/dev/null bs=2G count=1 status=none & done
+  wait
+fi
+
 xfs_img="" xfs_mnt=""
 cleanup() {
+  if [ -n "$reporting_was" ]; then echo "$reporting_was" > "$reporting"; fi
   if [ -n "$xfs_mnt" ] && mountpoint -q "$xfs_mnt"; then umount "$xfs_mnt"; rmdir "$xfs_mnt"; fi
   [ -n "$xfs_img" ] && rm -f "$xfs_img"
   rm -rf /dev/shm/stload-bench
@@ -114,5 +137,5 @@ for fs in "${fss[@]}"; do
   if [ "$fs" = xfs ]; then umount "$xfs_mnt"; rmdir "$xfs_mnt"; rm -f "$xfs_img"; xfs_img="" xfs_mnt=""; fi
 done
 
-python3 "$root/bench/summarize.py" "$csv" "$out" "size=$size shard=$shard threads=$threads reps=$reps prime=$prime host=$(hostname) cores=$(nproc) kernel=$(uname -r)"
+python3 "$root/bench/summarize.py" "$csv" "$out" "size=$size shard=$shard threads=$threads reps=$reps prime=$prime freed-pages-held=$hold_pages host=$(hostname) cores=$(nproc) kernel=$(uname -r)"
 echo "results in $out"
