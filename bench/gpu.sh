@@ -6,7 +6,8 @@
 #   2. a 12 GiB checkpoint generated on local disk and on /dev/shm;
 #   3. gpu-probe: pinned cudaMemcpyAsync host-to-device GB/s, the ceiling;
 #   4. load --device cuda for each strategy, page cache warm (disk) and from tmpfs, --reps times, plus one run
-#      with --pinning register to compare the two ways of pinning the staging windows;
+#      with --pinning register to compare the two ways of pinning the staging windows, and one of tensor-parallel
+#      rank 0 of 4 (default rules; its digests, and those of rank 3, checked against the host load's first);
 #   5. safetensors.torch.load_file(path, device="cuda") on the same files (needs python3 with torch and
 #      safetensors; skipped, and said so, without them);
 # and writes results.csv and results.md (medians, ratio to the probe, speedup over safetensors) under --out.
@@ -39,7 +40,9 @@ cp=$(ls "$lib"/*.jar | grep -v -e '/junit-' -e '/opentest4j-' -e '/apiguardian-'
 "$java" --enable-native-access=ALL-UNNAMED -jar "$lib/junit-platform-console-standalone.jar" execute \
   --class-path "$cp" --details summary --disable-banner \
   --select-class io.stload.cuda.CudaDeviceLoaderGpuTest --select-class io.stload.cuda.DeviceLoaderTest \
-  --select-class io.stload.cuda.StagingRingTest --select-class io.stload.cuda.BandwidthProbeTest 2>&1 | tee -a "$out/tests.txt"
+  --select-class io.stload.cuda.StagingRingTest --select-class io.stload.cuda.BandwidthProbeTest \
+  --select-class io.stload.cuda.TensorParallelDeviceLoadTest --select-class io.stload.cuda.PopulateStepsTest \
+  2>&1 | tee -a "$out/tests.txt"
 $tests_only && exit 0
 
 csv="$out/results.csv"
@@ -52,20 +55,27 @@ mkdir -p "$shm"; cp -r "$disk/ckpt" "$shm/"
 echo "== probe"
 "$stload" gpu-probe --size 1GiB --reps 5 --json | tee "$out/probe.json"
 
-# Digests of a device load equal the host load's (the CLI path end to end).
-"$stload" load "$shm/ckpt" --digest --json > "$out/host-digests.json"
-"$stload" load "$shm/ckpt" --device cuda --digest --json > "$out/cuda-digests.json"
-python3 - "$out/host-digests.json" "$out/cuda-digests.json" <<'PY'
+# Digests of a device load equal the host load's (the CLI path end to end), whole and for tensor-parallel ranks
+# (o_proj and down_proj split on dim 1: strided runs, copied with cudaMemcpy2DAsync).
+same_digests() { # name [load args...]
+  local name=$1; shift
+  "$stload" load "$shm/ckpt" "$@" --digest --json > "$out/host-digests$name.json"
+  "$stload" load "$shm/ckpt" "$@" --device cuda --digest --json > "$out/cuda-digests$name.json"
+  python3 - "$out/host-digests$name.json" "$out/cuda-digests$name.json" "$*" <<'PY'
 import json, sys
 h, c = (json.load(open(p))["digests"] for p in sys.argv[1:3])
-print("digests: cuda load equals host load" if h == c else "digests: MISMATCH", flush=True)
+print(f"digests {sys.argv[3] or 'of whole tensors'}: " + ("cuda load equals host load" if h == c else "MISMATCH"), flush=True)
 sys.exit(0 if h == c else 1)
 PY
+}
+same_digests ""
+for r in 0 3; do same_digests "-tp$r" --rank $r --world-size 4 --partition default; done
 
-run_stload() { # source dir strategy pinning rep
-  "$stload" load "$2/ckpt" --device cuda --load-strategy "$3" --pinning "$4" --threads "$threads" --json \
+run_stload() { # source dir strategy pinning rep label [load args...]
+  local src=$1 dir=$2 strategy=$3 pinning=$4 rep=$5 label=$6; shift 6
+  "$stload" load "$dir/ckpt" --device cuda --load-strategy "$strategy" --pinning "$pinning" --threads "$threads" --json "$@" \
     | python3 -c 'import json,sys; r=json.load(sys.stdin); print(",".join(sys.argv[1:]) + ",%.4f,%.3f,%.3f,%.3f" % (r["seconds"], r["gbps"], r["h2d_gbps"], r["overlap"]))' \
-      "$1" stload "$3" "$4" "$5" | tee -a "$csv"
+      "$src" "$label" "$strategy" "$pinning" "$rep" | tee -a "$csv"
 }
 run_torch() { # source dir rep
   python3 - "$2/ckpt" "$1" "$3" <<'PY' | tee -a "$csv"
@@ -90,8 +100,9 @@ for src in disk tmpfs; do
   cat "$dir"/ckpt/*.safetensors > /dev/null   # warm the page cache (tmpfs is memory anyway)
   echo "== $src"
   for rep in $(seq 1 "$reps"); do
-    for s in mmap prefetch direct auto; do run_stload $src "$dir" $s alloc "$rep"; done
-    run_stload $src "$dir" auto register "$rep"
+    for s in mmap prefetch direct auto; do run_stload $src "$dir" $s alloc "$rep" stload; done
+    run_stload $src "$dir" auto register "$rep" stload
+    run_stload $src "$dir" auto alloc "$rep" "stload rank 0 of 4" --rank 0 --world-size 4 --partition default
     if $has_torch; then run_torch $src "$dir" "$rep"; fi
   done
 done

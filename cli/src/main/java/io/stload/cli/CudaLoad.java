@@ -49,10 +49,6 @@ final class CudaLoad {
         RingOptions ring = ring(d);
         try (CudaCopyEngine gpu = CudaCopyEngine.open(d.cudaOrdinal(), ring.pinning())) {
             LoadPlan plan = new Planner().plan(checkpoint.get(), options);
-            if (plan.isPartial()) {
-                throw new StloadException(ErrorKind.Usage, null,
-                        "--device cuda loads whole tensors; tensor-parallel slices (--world-size > 1) load to host memory only");
-            }
             try (DeviceWeights weights = new DeviceLoader(gpu, ring).execute(plan)) {
                 Map<String, String> digests = digest ? digests(weights) : Map.of();
                 DeviceReport r = weights.report();
@@ -69,7 +65,7 @@ final class CudaLoad {
         return 0;
     }
 
-    /** Copies every tensor back to host memory and digests it, to compare with the host path's digests. */
+    /** Copies every tensor (this rank's slice) back to host memory and digests it, to compare with the host's. */
     private static Map<String, String> digests(DeviceWeights weights) {
         long largest = weights.tensors().values().stream().mapToLong(DeviceTensor::byteSize).max().orElse(0);
         Map<String, String> out = new LinkedHashMap<>();
@@ -88,8 +84,10 @@ final class CudaLoad {
     private static void print(LoadPlan plan, DeviceReport r, RingOptions ring, Map<String, String> digests,
                               PrintWriter out) {
         LoadReport l = r.load();
-        out.printf(Locale.ROOT, "loaded %d tensors, %s in %.3f s into %s: %.2f GB/s%n", l.tensors(),
-                Sizes.human(l.bytes()), l.seconds(), r.device(), l.gbps());
+        String rank = l.worldSize() > 1 ? " (rank " + l.rank() + " of " + l.worldSize() + ")" : "";
+        out.printf(Locale.ROOT, "loaded %d tensors%s, %s in %.3f s into %s: %.2f GB/s; read %s from disk%n",
+                l.tensors(), rank, Sizes.human(l.bytes()), l.seconds(), r.device(), l.gbps(),
+                Sizes.human(l.bytesRead()));
         LoadCommand.printFilesAndPhases(plan, l, "read/wait in thread-seconds, h2d in device seconds", out);
         out.printf(Locale.ROOT, "overlap %.2f: %d reader threads, h2d at %.2f GB/s while copying, stream %.3f s; "
                         + "ring %d x %s, pinned by %s%n", r.overlap(), r.readThreads(), r.h2dGbps(), r.streamSeconds(),

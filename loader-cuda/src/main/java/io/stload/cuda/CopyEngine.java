@@ -13,8 +13,29 @@ import java.util.List;
  */
 public interface CopyEngine extends AutoCloseable {
 
-    /** One asynchronous copy: all of {@code source} to device address {@code deviceAddress}. */
-    record Copy(MemorySegment source, long deviceAddress) {
+    /**
+     * One asynchronous copy of {@code rows} rows of {@code width} bytes, {@code sourcePitch} bytes apart in
+     * {@code source}, to {@code rows * width} contiguous bytes at device address {@code deviceAddress}: a
+     * strided slice's runs gathered in one call (cudaMemcpy2DAsync) instead of one call per run. {@code source}
+     * spans exactly the rows, from the first byte of the first to the last byte of the last.
+     */
+    record Copy(MemorySegment source, long deviceAddress, long width, long rows, long sourcePitch) {
+        public Copy {
+            if (rows < 1 || width < 0 || sourcePitch < width || source.byteSize() != (rows - 1) * sourcePitch + width) {
+                throw new IllegalArgumentException("a copy of " + rows + " rows of " + width + " bytes, " + sourcePitch
+                        + " apart, cannot have a source of " + source.byteSize() + " bytes");
+            }
+        }
+
+        /** All of {@code source} to device address {@code deviceAddress}: one row. */
+        public Copy(MemorySegment source, long deviceAddress) {
+            this(source, deviceAddress, source.byteSize(), 1, source.byteSize());
+        }
+
+        /** Bytes that land on the device. */
+        public long bytes() {
+            return width * rows;
+        }
     }
 
     /** A short name for reports, e.g. {@code cuda:0 (NVIDIA H100 80GB HBM3)}. */

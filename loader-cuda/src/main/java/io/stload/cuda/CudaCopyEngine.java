@@ -21,9 +21,10 @@ import jcuda.runtime.cudaStream_t;
 
 /**
  * The {@link CopyEngine} of one CUDA device, through JCuda's runtime API: pinned windows from cudaHostAlloc (or
- * FFM memory made page-locked with cudaHostRegister), copies with cudaMemcpyAsync on one non-blocking stream (so
- * they never wait for work on the legacy default stream), and per batch a start and an end event whose elapsed
- * time is the batch's device time. The current device is per thread in CUDA, so every entry point binds it.
+ * FFM memory made page-locked with cudaHostRegister), copies with cudaMemcpyAsync (cudaMemcpy2DAsync for a
+ * strided slice's runs) on one non-blocking stream (so they never wait for work on the legacy default stream),
+ * and per batch a start and an end event whose elapsed time is the batch's device time. The current device is
+ * per thread in CUDA, so every entry point binds it.
  *
  * <p>JCuda classes are touched only from here, and only once a device is asked for: {@link #open} turns a
  * missing native library, a missing driver, a missing device and every other CUDA failure into one
@@ -191,8 +192,7 @@ public final class CudaCopyEngine implements CopyEngine {
         try {
             CudaErrors.check(JCuda.cudaEventRecord(start, stream), "cudaEventRecord");
             for (Copy c : copies) {
-                CudaErrors.check(JCuda.cudaMemcpyAsync(RawPointer.to(c.deviceAddress()), RawPointer.to(c.source().address()),
-                        c.source().byteSize(), cudaMemcpyKind.cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync");
+                queue(c);
             }
             CudaErrors.check(JCuda.cudaEventRecord(end, stream), "cudaEventRecord");
         } catch (StloadException e) {
@@ -201,6 +201,23 @@ public final class CudaCopyEngine implements CopyEngine {
             throw e;
         }
         return new BatchEvent(start, end);
+    }
+
+    /**
+     * One row as a plain copy; several as one 2D copy into packed rows (destination pitch = width). The source
+     * pitch stays under the device's pitch limit (cudaDeviceProp.memPitch, 2 GiB - 1 on current GPUs): a copy of
+     * several rows lies inside one staging window, which is at most 1 GiB.
+     */
+    private void queue(Copy c) {
+        Pointer dst = RawPointer.to(c.deviceAddress());
+        Pointer src = RawPointer.to(c.source().address());
+        if (c.rows() == 1) {
+            CudaErrors.check(JCuda.cudaMemcpyAsync(dst, src, c.width(), cudaMemcpyKind.cudaMemcpyHostToDevice, stream),
+                    "cudaMemcpyAsync");
+        } else {
+            CudaErrors.check(JCuda.cudaMemcpy2DAsync(dst, c.width(), src, c.sourcePitch(), c.width(), c.rows(),
+                    cudaMemcpyKind.cudaMemcpyHostToDevice, stream), "cudaMemcpy2DAsync");
+        }
     }
 
     /** A batch's start and end events on the stream. */

@@ -2,12 +2,12 @@ package io.stload.cuda;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
-import io.stload.checkpoint.TensorRef;
 import io.stload.format.Header;
 import io.stload.nativeio.NativeAccess;
 import io.stload.plan.FilePlan;
 import io.stload.plan.LoadPlan;
 import io.stload.plan.Sizes;
+import io.stload.plan.TensorSlice;
 import io.stload.plan.Thresholds;
 import io.stload.report.LoadReport;
 import java.io.IOException;
@@ -24,10 +24,13 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
- * Executes a {@link LoadPlan} into device memory: lays every tensor out in one device allocation (256-byte
- * aligned), checks that it fits in the device's free memory before anything is copied, then streams each file
- * front to back through a {@link StagingRing}, with the plan's strategy per file filling the windows on
- * {@code threads} filler threads while the device copies the windows already filled.
+ * Executes a {@link LoadPlan} into device memory: lays out every slice the plan's rank holds (the whole tensor
+ * for a single rank or a replicated one) contiguous and row-major in one device allocation (256-byte
+ * aligned), checks that it fits in the device's free memory before anything is copied, then streams the
+ * plan's byte ranges of each file front to back through a {@link StagingRing}, with the plan's strategy per
+ * file filling the windows on {@code threads} filler threads while the device copies the windows already
+ * filled. A slice split on an inner dimension is a strided set of runs in the file: each window's whole runs
+ * of it go to the device in one 2D copy.
  *
  * <pre>{@code
  * try (CopyEngine gpu = CudaCopyEngine.open(0, Pinning.HOST_ALLOC);
@@ -37,7 +40,8 @@ import java.util.concurrent.atomic.LongAdder;
  * }</pre>
  *
  * The plan's consumer order does not apply: a device load always streams files front to back, which is the
- * order the disk is fastest in and the only one a bounded ring can follow.
+ * order the disk is fastest in and the only one a bounded ring can follow. The plan's slices are the tensors
+ * this rank holds: a tensor the plan leaves out is neither read nor on the device.
  */
 public final class DeviceLoader {
     private final CopyEngine engine;
@@ -56,8 +60,8 @@ public final class DeviceLoader {
 
     public DeviceWeights execute(LoadPlan plan) {
         long start = System.nanoTime() - plan.planNanos();
-        DeviceLayout layout = new DeviceLayout(plan.checkpoint().tensors().values());
-        checkFits(layout.bytes());
+        DeviceLayout layout = new DeviceLayout(plan.slices().values());
+        checkFits(plan, layout.bytes());
         long base;
         try {
             base = engine.allocateDevice(Math.max(layout.bytes(), DeviceLayout.ALIGNMENT));
@@ -68,9 +72,9 @@ public final class DeviceLoader {
         try {
             Streamed s = stream(plan, layout, base, sources);
             Map<String, DeviceTensor> tensors = new LinkedHashMap<>();
-            for (TensorRef t : plan.checkpoint().tensors().values()) {
-                tensors.put(t.name(), new DeviceTensor(t.name(), t.info().dtype(), t.info().shape(),
-                        base + layout.offset(t), t.info().byteSize()));
+            for (TensorSlice t : plan.slices().values()) {
+                tensors.put(t.name(), new DeviceTensor(t.name(), t.local().dtype(), t.local().shape(),
+                        base + layout.offset(t), t.byteSize()));
             }
             DeviceReport report = report(plan, sources, s, System.nanoTime() - start);
             closeAll(sources);
@@ -88,8 +92,8 @@ public final class DeviceLoader {
         }
     }
 
-    /** Fails before any allocation or copy when the checkpoint cannot fit. */
-    private void checkFits(long needed) {
+    /** Fails before any allocation or copy when the rank's slices cannot fit. */
+    private void checkFits(LoadPlan plan, long needed) {
         long free;
         try {
             free = engine.freeDeviceBytes();
@@ -97,7 +101,9 @@ public final class DeviceLoader {
             throw new StloadException(ErrorKind.NoDevice, null, e.getMessage(), e);
         }
         if (needed > free) {
-            throw new StloadException(ErrorKind.OutOfMemory, null, "the checkpoint needs " + Sizes.human(needed)
+            int worldSize = plan.partitioning().worldSize();
+            String who = worldSize == 1 ? "the checkpoint" : "rank " + plan.partitioning().rank() + " of " + worldSize;
+            throw new StloadException(ErrorKind.OutOfMemory, null, who + " needs " + Sizes.human(needed)
                     + " of device memory and " + engine.name() + " has " + Sizes.human(free) + " free");
         }
     }
@@ -112,9 +118,9 @@ public final class DeviceLoader {
         for (FilePlan f : plan.files()) {
             FileSource source = open(f, plan.options().thresholds());
             sources.add(source);
-            List<TensorRef> tensors = plan.checkpoint().tensors().values().stream()
-                    .filter(t -> t.file() == f.file()).toList();
-            chunks.addAll(StagingChunks.of(source, tensors, layout, ring.windowBytes()));
+            List<TensorSlice> slices = plan.slices().values().stream()
+                    .filter(s -> s.tensor().file() == f.file()).toList();
+            chunks.addAll(StagingChunks.of(source, f.reads(), slices, layout, ring.windowBytes()));
         }
         int threads = Math.max(1, Math.min(plan.options().threads(), chunks.size()));
         LongAdder readNanos = new LongAdder();
@@ -167,7 +173,8 @@ public final class DeviceLoader {
         readNanos.add(System.nanoTime() - got);
         List<CopyEngine.Copy> copies = new ArrayList<>(c.pieces().size());
         for (StagingChunks.Piece p : c.pieces()) {
-            copies.add(new CopyEngine.Copy(w.buffer().asSlice(p.windowOffset(), p.length()), base + p.deviceOffset()));
+            copies.add(new CopyEngine.Copy(w.buffer().asSlice(p.windowOffset(), p.span()), base + p.deviceOffset(),
+                    p.width(), p.rows(), p.pitch()));
         }
         staging.submit(w, copies);
     }
@@ -194,8 +201,8 @@ public final class DeviceLoader {
     private FileSource open(FilePlan f, Thresholds t) throws IOException {
         Header h = f.file();
         return switch (f.strategy()) {
-            case MMAP -> new MappedSource(h, os, 0, 0);
-            case PREFETCH -> new MappedSource(h, os, t.prefetchWindow(), t.prefetchAhead());
+            case MMAP -> new MappedSource(h, f.reads(), os, 0, 0);
+            case PREFETCH -> new MappedSource(h, f.reads(), os, t.prefetchWindow(), t.prefetchAhead());
             case DIRECT -> new DirectSource(h, os);
             case AUTO -> throw new IllegalArgumentException("a plan never leaves a file on auto");
         };
@@ -211,7 +218,7 @@ public final class DeviceLoader {
         phases.put("read", s.readSeconds());
         phases.put("h2d", s.h2dSeconds());
         phases.put("wait", s.waitSeconds());
-        LoadReport load = new LoadReport(files, plan.checkpoint().tensors().size(), plan.bytes(), wallNanos / 1e9,
+        LoadReport load = new LoadReport(files, plan.slices().size(), plan.bytes(), wallNanos / 1e9,
                 phases, s.bytesRead(), plan.partitioning().rank(), plan.partitioning().worldSize(),
                 new LoadReport.Latency(0, 0, 0));
         return new DeviceReport(load, engine.name(), s.readSeconds(), s.threads(), s.h2dSeconds(), s.streamSeconds());

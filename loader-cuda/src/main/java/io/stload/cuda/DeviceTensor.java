@@ -4,7 +4,8 @@ import io.stload.format.DType;
 
 /**
  * A tensor in device memory: a raw device pointer (for JCuda's {@code Pointer}, a CUDA kernel argument, or a
- * DLPack capsule) with its description. It lives as long as the {@link DeviceWeights} that returned it.
+ * DLPack capsule) with its description; for a tensor-parallel rank, its slice, contiguous and row-major, with the
+ * sliced shape. It lives as long as the {@link DeviceWeights} that returned it.
  */
 public record DeviceTensor(String name, DType dtype, long[] shape, long devicePointer, long byteSize) {
     @Override

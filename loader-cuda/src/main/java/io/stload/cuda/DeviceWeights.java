@@ -6,8 +6,9 @@ import java.util.Collections;
 import java.util.Map;
 
 /**
- * Every tensor of a device load, in one device allocation the caller owns: closing frees it, after which the
- * device pointers must not be used. The {@link CopyEngine} must stay open until then.
+ * Every tensor of a device load (for a tensor-parallel rank, its slice of each tensor it holds), in one device
+ * allocation the caller owns: closing frees it, after which the device pointers must not be used. The
+ * {@link CopyEngine} must stay open until then.
  */
 public final class DeviceWeights implements AutoCloseable {
     private final CopyEngine engine;
@@ -26,7 +27,7 @@ public final class DeviceWeights implements AutoCloseable {
         this.report = report;
     }
 
-    /** Tensors by name, in checkpoint order. */
+    /** Tensors (the plan's slices) by name, in checkpoint order. */
     public Map<String, DeviceTensor> tensors() {
         return tensors;
     }

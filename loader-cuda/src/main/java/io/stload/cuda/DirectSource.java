@@ -9,9 +9,10 @@ import java.lang.foreign.MemorySegment;
 /**
  * {@code direct}: O_DIRECT reads straight into the page-locked window, no bounce buffer. O_DIRECT needs the
  * file offset, the length and the memory address aligned: windows are page-aligned and a multiple of 4 KiB,
- * reads start at page-aligned file offsets, and the last read of a file is rounded up to a whole block (the
- * bytes past the end of the file are simply not there). Only the tensor bytes of a window are copied to the
- * device. Where the filesystem refuses O_DIRECT (tmpfs does), the same reads run buffered.
+ * reads cover the plan's ranges widened to 4 KiB-aligned blocks, and the last read of a file is rounded up to
+ * a whole block (the bytes past the end of the file are simply not there). Only the slice bytes of a window
+ * are copied to the device. Where the filesystem refuses O_DIRECT (tmpfs does), the plan's ranges are read
+ * as they are, buffered.
  */
 final class DirectSource implements FileSource {
     private final Header file;
@@ -43,10 +44,15 @@ final class DirectSource implements FileSource {
     }
 
     @Override
+    public long alignment() {
+        return handle.isDirect() ? StagingChunks.FILE_ALIGNMENT : 1;
+    }
+
+    @Override
     public void fill(long offset, long length, MemorySegment window) throws IOException {
-        long blocks = Math.min(window.byteSize(), (length + alignment - 1) / alignment * alignment);
+        long blocks = (length + alignment - 1) / alignment * alignment;
         long n = handle.read(window.asSlice(0, blocks), offset);
-        if (n < Math.min(length, file.fileSize() - offset)) {
+        if (n < length) {
             throw new IOException(file.file() + ": short read at offset " + (offset + n)
                     + " (file truncated during the load?)");
         }

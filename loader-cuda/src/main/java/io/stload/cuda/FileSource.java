@@ -10,8 +10,14 @@ interface FileSource extends AutoCloseable {
     Header file();
 
     /**
-     * Puts file bytes {@code [offset, offset + length)} at the start of {@code window}. May read more than asked
-     * (a direct read covers whole aligned blocks); {@code window} has room for that.
+     * The file-offset granularity of this source's reads: chunks start on it and, short of the end of the file,
+     * end on it (direct reads need whole aligned blocks; reads through a mapping need nothing, so 1).
+     */
+    long alignment();
+
+    /**
+     * Puts file bytes {@code [offset, offset + length)}, all within the file, at the start of {@code window}. May
+     * read more than asked (a direct read covers whole aligned blocks); {@code window} has room for that.
      */
     void fill(long offset, long length, MemorySegment window) throws IOException;
 

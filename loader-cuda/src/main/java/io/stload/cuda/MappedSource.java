@@ -3,36 +3,42 @@ package io.stload.cuda;
 import io.stload.format.Header;
 import io.stload.nativeio.MemoryAdvice;
 import io.stload.nativeio.NativeAccess;
+import io.stload.plan.ByteRange;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.channels.FileChannel;
 import java.nio.file.StandardOpenOption;
+import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 
 /**
  * {@code mmap} and {@code prefetch}: windows are filled by copying from the file's mapping. With prefetch, a
- * background thread populates the mapping (MADV_POPULATE_READ) up to {@code aheadBytes} past the window being
- * filled, so the copy finds its pages resident instead of faulting them in one by one.
+ * background thread populates the plan's ranges of the mapping (MADV_POPULATE_READ) up to {@code aheadBytes}
+ * past the window being filled, so the copy finds its pages resident instead of faulting them in one by one;
+ * the bytes between ranges (other ranks' slices) are never populated.
  */
 final class MappedSource implements FileSource {
     private final Header file;
     private final NativeAccess os;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment mapping;
-    private final long populateStep;
+    private final PopulateSteps steps;
     private final long aheadBytes;
     private final ExecutorService populator;
-    private long populatedTo;
     private volatile String note;
 
-    /** {@code populateStep == 0}: plain mmap, no populating ahead. */
-    MappedSource(Header file, NativeAccess os, long populateStep, long aheadBytes) throws IOException {
+    /**
+     * @param reads        the plan's ranges of this file, sorted and disjoint: what prefetch populates
+     * @param populateStep bytes per populate call; 0: plain mmap, no populating ahead
+     */
+    MappedSource(Header file, List<ByteRange> reads, NativeAccess os, long populateStep, long aheadBytes)
+            throws IOException {
         this.file = file;
         this.os = os;
-        this.populateStep = populateStep;
+        this.steps = populateStep > 0 ? new PopulateSteps(reads, populateStep) : null;
         this.aheadBytes = aheadBytes;
         try (FileChannel ch = FileChannel.open(file.file(), StandardOpenOption.READ)) {
             if (ch.size() != file.fileSize()) {
@@ -52,7 +58,6 @@ final class MappedSource implements FileSource {
             t.setDaemon(true);
             return t;
         }) : null;
-        populatedTo = file.dataStart();
     }
 
     @Override
@@ -61,12 +66,17 @@ final class MappedSource implements FileSource {
     }
 
     @Override
+    public long alignment() {
+        return 1;
+    }
+
+    @Override
     public void fill(long offset, long length, MemorySegment window) throws IOException {
         if (populator != null) {
             populateAhead(offset + length);
         }
         try {
-            MemorySegment.copy(mapping, offset, window, 0, Math.min(length, file.fileSize() - offset));
+            MemorySegment.copy(mapping, offset, window, 0, length);
         } catch (InternalError e) {
             // The JVM's translation of SIGBUS: the file was truncated or its disk failed under the mapping.
             throw new IOException(file.file() + ": file changed or became unreadable during the load ("
@@ -75,13 +85,9 @@ final class MappedSource implements FileSource {
     }
 
     /** Queues populate steps so the populated front stays {@code aheadBytes} past {@code from}. */
-    private synchronized void populateAhead(long from) {
-        long target = Math.min(file.fileSize(), from + aheadBytes);
-        while (populatedTo < target) {
-            long start = populatedTo;
-            long len = Math.min(populateStep, file.fileSize() - start);
-            populatedTo += len;
-            populator.execute(() -> populate(start, len));
+    private void populateAhead(long from) {
+        for (ByteRange r : steps.upTo(from + aheadBytes)) {
+            populator.execute(() -> populate(r.from(), r.length()));
         }
     }
 

@@ -5,10 +5,17 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.stload.checkpoint.Checkpoint;
 import io.stload.load.Digests;
+import io.stload.load.LoadListener;
+import io.stload.load.LoadedWeights;
+import io.stload.load.Loader;
 import io.stload.plan.LoadOptions;
+import io.stload.plan.LoadPlan;
 import io.stload.plan.LoadStrategy;
+import io.stload.plan.PartitionSpec;
+import io.stload.plan.Partitioning;
 import io.stload.plan.Planner;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
 import org.junit.jupiter.api.BeforeAll;
@@ -47,6 +54,24 @@ class CudaDeviceLoaderGpuTest {
             try (CudaCopyEngine gpu = CudaCopyEngine.open(0, pinning);
                  DeviceWeights w = load(gpu, strategy, new RingOptions(RING.windows(), RING.windowBytes(), pinning))) {
                 assertEquals(reference, TestCheckpoint.deviceDigests(w), pinning.toString());
+            }
+        }
+    }
+
+    /** o_proj and down_proj split on dim 1 under the default rules: strided runs, copied with cudaMemcpy2DAsync. */
+    @ParameterizedTest
+    @EnumSource(value = LoadStrategy.class, names = {"MMAP", "PREFETCH", "DIRECT"})
+    void aTensorParallelRanksSlicesOnTheDeviceEqualTheHostLoadersSlices(LoadStrategy strategy) throws Exception {
+        for (int rank : new int[] {0, 3}) {
+            LoadPlan plan = new Planner().plan(checkpoint, LoadOptions.DEFAULTS.withStrategy(strategy).withThreads(4)
+                    .withPartitioning(new Partitioning(rank, 4, PartitionSpec.defaults())));
+            Map<String, String> host = new HashMap<>();
+            try (LoadedWeights w = new Loader().execute(plan, LoadListener.NONE)) {
+                w.tensors().values().forEach(t -> host.put(t.name(), Digests.crc32(t.data())));
+            }
+            try (CudaCopyEngine gpu = CudaCopyEngine.open(0, Pinning.HOST_ALLOC);
+                 DeviceWeights w = new DeviceLoader(gpu, RING).execute(plan)) {
+                assertEquals(host, TestCheckpoint.deviceDigests(w), "rank " + rank + " of 4");
             }
         }
     }

@@ -9,11 +9,12 @@ import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.checkpoint.Checkpoint;
 import io.stload.load.Digests;
-import io.stload.checkpoint.TensorRef;
+import io.stload.plan.FilePlan;
 import io.stload.plan.LoadOptions;
 import io.stload.plan.LoadPlan;
 import io.stload.plan.LoadStrategy;
 import io.stload.plan.Planner;
+import io.stload.plan.TensorSlice;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -63,27 +64,31 @@ class DeviceLoaderTest {
 
     @Test
     void tensorsLargerThanAWindowArriveInPiecesAtConsecutiveDeviceOffsets() throws Exception {
-        DeviceLayout layout = new DeviceLayout(checkpoint.tensors().values());
+        LoadPlan plan = plan(LoadStrategy.DIRECT, 1);
+        DeviceLayout layout = new DeviceLayout(plan.slices().values());
         int split = 0;
-        for (var h : checkpoint.files()) {
-            List<TensorRef> tensors = checkpoint.tensors().values().stream().filter(t -> t.file() == h).toList();
-            FileSource source = new MappedSource(h, io.stload.nativeio.NativeAccess.get(), 0, 0);
+        for (FilePlan f : plan.files()) {
+            List<TensorSlice> tensors = plan.slices().values().stream()
+                    .filter(t -> t.tensor().file() == f.file()).toList();
+            FileSource source = new DirectSource(f.file(), io.stload.nativeio.NativeAccess.get());
             try (source) {
                 List<StagingChunks.Piece> pieces = new ArrayList<>();
-                for (StagingChunks.Chunk c : StagingChunks.of(source, tensors, layout, SMALL_RING.windowBytes())) {
-                    assertEquals(0, c.offset() % StagingChunks.FILE_ALIGNMENT);
+                for (StagingChunks.Chunk c : StagingChunks.of(source, f.reads(), tensors, layout,
+                        SMALL_RING.windowBytes())) {
+                    assertEquals(0, c.offset() % source.alignment());
                     assertTrue(c.length() <= SMALL_RING.windowBytes());
                     pieces.addAll(c.pieces());
                 }
-                for (TensorRef t : tensors) {
+                for (TensorSlice t : tensors) {
+                    assertTrue(t.isWhole());
                     long at = layout.offset(t);
-                    long end = at + t.info().byteSize();
+                    long end = at + t.byteSize();
                     List<StagingChunks.Piece> mine = pieces.stream()
                             .filter(p -> p.deviceOffset() >= at && p.deviceOffset() < end).toList();
                     long next = at;
                     for (StagingChunks.Piece p : mine) {
                         assertEquals(next, p.deviceOffset(), t.name());
-                        next += p.length();
+                        next += p.bytes();
                     }
                     assertEquals(end, next, t.name());
                     split += mine.size() > 1 ? 1 : 0;
@@ -95,13 +100,14 @@ class DeviceLoaderTest {
 
     @Test
     void everyTensorStartsOnA256ByteBoundaryAndNoneOverlap() {
-        DeviceLayout layout = new DeviceLayout(checkpoint.tensors().values());
+        Map<String, TensorSlice> slices = plan(LoadStrategy.MMAP, 1).slices();
+        DeviceLayout layout = new DeviceLayout(slices.values());
         long end = 0;
-        for (TensorRef t : checkpoint.tensors().values()) {
+        for (TensorSlice t : slices.values()) {
             long at = layout.offset(t);
             assertEquals(0, at % 256, t.name());
             assertTrue(at >= end, t.name());
-            end = at + t.info().byteSize();
+            end = at + t.byteSize();
         }
         assertTrue(layout.bytes() >= end && layout.bytes() % 256 == 0);
     }

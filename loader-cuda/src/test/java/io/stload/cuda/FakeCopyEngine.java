@@ -13,13 +13,16 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.zip.CRC32;
 
 /**
  * A {@link CopyEngine} on the CPU: "device memory" is host memory, and one worker thread runs the copies in
  * submission order like a CUDA stream, each batch completing its event (a future). Tests can make copy number
  * {@code n} fail, or hold the worker before copy number {@code n} until a latch is released. The engine checks
- * that no source changed between submission and copy, which is what a window refilled too early would do.
+ * that no source changed between submission and copy, which is what a window refilled too early would do. A
+ * copy of several rows gathers them as cudaMemcpy2DAsync does: row {@code r} of the source, at
+ * {@code r * sourcePitch}, lands at {@code r * width} on the device.
  */
 final class FakeCopyEngine implements CopyEngine {
     private final long deviceCapacity;
@@ -34,6 +37,8 @@ final class FakeCopyEngine implements CopyEngine {
     private final AtomicInteger submitted = new AtomicInteger();
     private final AtomicInteger executed = new AtomicInteger();
     private final AtomicInteger stagingAllocations = new AtomicInteger();
+    private final AtomicInteger stridedCopies = new AtomicInteger();
+    private final LongAdder bytesToDevice = new LongAdder();
     private volatile int failAt = -1;
     private volatile int holdAt = -1;
     private final CountDownLatch release = new CountDownLatch(1);
@@ -76,6 +81,16 @@ final class FakeCopyEngine implements CopyEngine {
 
     int stagingAllocations() {
         return stagingAllocations.get();
+    }
+
+    /** Copies submitted with more than one row. */
+    int stridedCopies() {
+        return stridedCopies.get();
+    }
+
+    /** Bytes copied to the device so far. */
+    long bytesToDevice() {
+        return bytesToDevice.sum();
     }
 
     synchronized int liveStagingBuffers() {
@@ -148,8 +163,9 @@ final class FakeCopyEngine implements CopyEngine {
         for (Copy c : copies) {
             int n = submitted.getAndIncrement();
             long crc = crc(c.source());
-            MemorySegment dst = deviceBytes(c.deviceAddress(), c.source().byteSize());
-            work.add(() -> execute(n, c.source(), crc, dst));
+            MemorySegment dst = deviceBytes(c.deviceAddress(), c.bytes());
+            stridedCopies.addAndGet(c.rows() > 1 ? 1 : 0);
+            work.add(() -> execute(n, c, crc, dst));
         }
         CompletableFuture<Double> done = new CompletableFuture<>();
         stream.execute(() -> {
@@ -187,7 +203,7 @@ final class FakeCopyEngine implements CopyEngine {
         };
     }
 
-    private void execute(int n, MemorySegment source, long crc, MemorySegment dst) {
+    private void execute(int n, Copy c, long crc, MemorySegment dst) {
         if (n == holdAt) {
             held.countDown();
             try {
@@ -203,10 +219,13 @@ final class FakeCopyEngine implements CopyEngine {
         if (poisoned != null) {
             throw new java.io.UncheckedIOException(poisoned);
         }
-        if (crc(source) != crc) {
+        if (crc(c.source()) != crc) {
             overwritten = "copy " + n + ": source changed before the copy ran";
         }
-        MemorySegment.copy(source, 0, dst, 0, source.byteSize());
+        for (long r = 0; r < c.rows(); r++) {
+            MemorySegment.copy(c.source(), r * c.sourcePitch(), dst, r * c.width(), c.width());
+        }
+        bytesToDevice.add(c.bytes());
         executed.incrementAndGet();
     }
 
