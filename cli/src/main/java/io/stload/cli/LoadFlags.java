@@ -61,9 +61,9 @@ final class LoadFlags {
             description = "Tensor-parallel ranks; each loads only its slices (default: ${DEFAULT-VALUE}).")
     int worldSize;
 
-    @Option(names = "--partition", paramLabel = "FILE|default", defaultValue = PartitionSpec.DEFAULT_NAME,
-            description = "Partition rules: a JSON rules file, or 'default' for Llama/Qwen/DeepSeek names "
-                    + "(default: ${DEFAULT-VALUE}).")
+    @Option(names = "--partition", paramLabel = "FILE|default|default-experts", defaultValue = PartitionSpec.DEFAULT_NAME,
+            description = "Partition rules: a JSON rules file, 'default' for Llama/Qwen/DeepSeek names, or "
+                    + "'default-experts' for those with whole MoE experts per rank (default: ${DEFAULT-VALUE}).")
     String partition;
 
     Partitioning partitioning() {

@@ -18,7 +18,8 @@ import tools.jackson.core.JsonGenerator;
 
 /**
  * {@code stload plan PATH [--json]}: the strategy per file, with its measured inputs and reasons, and for a
- * tensor-parallel rank the bytes every rank holds and the ranges this one reads, without loading.
+ * tensor-parallel rank the bytes every rank holds, the rules that matched and the ranges this one reads,
+ * without loading.
  */
 @Command(name = "plan", description = "Show the load plan (strategy per file, inputs and reasons) without loading.")
 final class PlanCommand implements Callable<Integer> {
@@ -65,6 +66,9 @@ final class PlanCommand implements Callable<Integer> {
                 out.printf(" %d: %s%s", r, Sizes.human(plan.bytesPerRank().get(r)), r < p.worldSize() - 1 ? "," : "");
             }
             out.println();
+            for (RuleUse u : RuleUse.of(plan)) {
+                out.printf("  %s: %d tensor(s), %d held by this rank%n", u.rule(), u.tensors(), u.held());
+            }
         }
         if (plan.host().nativeAccess() != null) {
             out.println("native access unavailable (" + plan.host().nativeAccess() + "): pure-Java fallbacks, slower");
@@ -88,6 +92,17 @@ final class PlanCommand implements Callable<Integer> {
         g.writeArrayPropertyStart("bytes_per_rank");
         plan.bytesPerRank().forEach(g::writeNumber);
         g.writeEndArray();
+        if (plan.partitioning().worldSize() > 1) {
+            g.writeArrayPropertyStart("rules");
+            for (RuleUse u : RuleUse.of(plan)) {
+                g.writeStartObject();
+                g.writeStringProperty("rule", u.rule());
+                g.writeNumberProperty("tensors", u.tensors());
+                g.writeNumberProperty("held", u.held());
+                g.writeEndObject();
+            }
+            g.writeEndArray();
+        }
         g.writeObjectPropertyStart("host");
         g.writeNumberProperty("headroom_bytes", plan.host().headroomBytes());
         g.writeStringProperty("headroom_source", plan.host().headroomSource());

@@ -19,6 +19,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -65,9 +66,10 @@ class TensorParallelCommandTest {
     @Test
     void splitsAreReallyCutAndSmallTensorsReplicated() {
         Partitioning rank0 = new Partitioning(0, 2, PartitionSpec.defaults());
-        TensorSlice q = RankSlices.slice(checkpoint.tensor("model.layers.0.self_attn.q_proj.weight"), rank0);
-        TensorSlice o = RankSlices.slice(checkpoint.tensor("model.layers.0.self_attn.o_proj.weight"), rank0);
-        TensorSlice norm = RankSlices.slice(checkpoint.tensor("model.norm.weight"), rank0);
+        Map<String, TensorSlice> slices = RankSlices.of(checkpoint, rank0);
+        TensorSlice q = slices.get("model.layers.0.self_attn.q_proj.weight");
+        TensorSlice o = slices.get("model.layers.0.self_attn.o_proj.weight");
+        TensorSlice norm = slices.get("model.norm.weight");
         assertEquals(q.tensor().info().dim(0) / 2, q.local().dim(0));
         assertEquals(o.tensor().info().dim(1) / 2, o.local().dim(1));
         assertTrue(norm.isWhole());
@@ -91,8 +93,9 @@ class TensorParallelCommandTest {
         assertEquals(0, run("load", checkpoint.path().toString(), "--rank", "0", "--world-size", "2",
                 "--partition", rules.toString(), "--digest"), err.toString());
         Partitioning p = new Partitioning(0, 2, PartitionSpec.load(rules.toString()));
-        TensorSlice norm = RankSlices.slice(checkpoint.tensor("model.norm.weight"), p);
-        TensorSlice embed = RankSlices.slice(checkpoint.tensor("model.embed_tokens.weight"), p);
+        Map<String, TensorSlice> slices = RankSlices.of(checkpoint, p);
+        TensorSlice norm = slices.get("model.norm.weight");
+        TensorSlice embed = slices.get("model.embed_tokens.weight");
         assertTrue(norm.isWhole());
         assertNotEquals(embed.tensor().info().byteSize(), embed.byteSize());
         assertTrue(out.toString().contains(expectedDigest(embed) + "  " + embed.name()), out.toString());
@@ -124,7 +127,7 @@ class TensorParallelCommandTest {
     }
 
     /** CRC-32 of the slice's runs, read from the file and laid end to end. */
-    private static String expectedDigest(TensorSlice s) throws IOException {
+    static String expectedDigest(TensorSlice s) throws IOException {
         try (Arena arena = Arena.ofConfined();
              FileChannel ch = FileChannel.open(s.tensor().file().file(), StandardOpenOption.READ)) {
             MemorySegment file = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);

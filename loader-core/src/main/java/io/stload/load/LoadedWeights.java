@@ -7,7 +7,8 @@ import java.util.Collections;
 import java.util.Map;
 
 /**
- * Every tensor of a load, materialized in host memory the loader allocated for the caller, plus the report.
+ * Every tensor of a load (for a tensor-parallel rank, the slices it holds), materialized in host memory the
+ * loader allocated for the caller, plus the report.
  * The caller owns it: closing frees all tensor memory at once, after which the tensors must not be used.
  */
 public final class LoadedWeights implements AutoCloseable {
@@ -21,7 +22,7 @@ public final class LoadedWeights implements AutoCloseable {
         this.report = report;
     }
 
-    /** Tensors by name, in checkpoint order. */
+    /** Tensors by name, in checkpoint order; another rank's MoE experts are not among them. */
     public Map<String, Tensor> tensors() {
         return tensors;
     }

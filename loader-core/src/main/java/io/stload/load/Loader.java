@@ -15,6 +15,7 @@ import io.stload.plan.LoadOptions;
 import io.stload.plan.LoadPlan;
 import io.stload.plan.LoadStrategy;
 import io.stload.plan.Planner;
+import io.stload.plan.RankSlices;
 import io.stload.plan.TensorSlice;
 import io.stload.report.LoadReport;
 import io.stload.sink.FileDestination;
@@ -37,8 +38,8 @@ import org.HdrHistogram.ConcurrentHistogram;
 
 /**
  * The load engine's front door: plans a checkpoint (strategy per file, with reasons; for a tensor-parallel
- * rank, its slice of every tensor and the byte ranges holding them), then executes the plan, materializing
- * every tensor (the rank's slice of it) in host memory in the order the consumer asks for.
+ * rank, its slice of every tensor it holds and the byte ranges holding them), then executes the plan,
+ * materializing every tensor (the rank's slice of it) in host memory in the order the consumer asks for.
  *
  * <pre>{@code
  * try (LoadedWeights w = Loader.load(Path.of("/models/llama"), LoadOptions.DEFAULTS)) {
@@ -112,8 +113,8 @@ public final class Loader {
     }
 
     /**
-     * Whole tensors get memory mirroring their files (direct reads land in place); a rank holding slices gets
-     * them packed, each contiguous, so it holds only its own bytes.
+     * Whole tensors get memory mirroring their files (direct reads land in place); a rank holding slices, or
+     * only some experts, gets them packed, each contiguous, so it holds only its own bytes.
      */
     private Map<Header, FileDestination> allocate(LoadPlan plan, HostSink sink) {
         boolean partial = plan.isPartial();
@@ -121,7 +122,7 @@ public final class Loader {
         for (FilePlan f : plan.files()) {
             Header h = f.file();
             destinations.put(h, partial
-                    ? sink.allocatePacked(h, h.tensors().stream().map(t -> plan.slices().get(t.name())).toList())
+                    ? sink.allocatePacked(h, RankSlices.inFile(h, plan.slices()))
                     : sink.allocateMirror(h, os.pageSize()));
         }
         return destinations;

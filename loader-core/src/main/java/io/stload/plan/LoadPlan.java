@@ -12,7 +12,9 @@ import java.util.Map;
  * strategy per file with its reasons and inputs, and the order in which the consumer will ask for tensors.
  * {@code plan} prints it; {@code load} executes it.
  *
- * @param slices       this rank's slice of every tensor, by name, in checkpoint order
+ * @param order        the tensors this rank holds, in the order the consumer asks for them
+ * @param slices       this rank's slice of every tensor it holds, by name, in checkpoint order; a tensor held
+ *                     whole by another rank (an MoE expert under an experts rule) has no entry
  * @param bytesPerRank slice bytes each rank of the group holds, indexed by rank
  */
 public record LoadPlan(Checkpoint checkpoint, LoadOptions options, HostFacts host, List<FilePlan> files,
@@ -43,11 +45,15 @@ public record LoadPlan(Checkpoint checkpoint, LoadOptions options, HostFacts hos
         return sum;
     }
 
-    /** True when some tensor is cut, so this rank's memory cannot mirror the files' layout. */
+    /**
+     * True when some tensor is cut or left to another rank, so this rank's memory cannot mirror the files'
+     * layout.
+     */
     public boolean isPartial() {
-        return slices.values().stream().anyMatch(s -> !s.isWhole());
+        return slices.size() < checkpoint.tensors().size() || slices.values().stream().anyMatch(s -> !s.isWhole());
     }
 
+    /** This rank's slice of {@code t}, or null when another rank holds it. */
     public TensorSlice slice(TensorRef t) {
         return slices.get(t.name());
     }

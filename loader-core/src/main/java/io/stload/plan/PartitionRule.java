@@ -3,22 +3,28 @@ package io.stload.plan;
 import java.util.regex.Pattern;
 
 /**
- * One rule of a {@link PartitionSpec}: the tensors whose names match {@code pattern} are either replicated on
- * every rank or split along dimension {@code dim} into one part per rank.
+ * One rule of a {@link PartitionSpec}: the tensors whose names match {@code pattern} are replicated on every
+ * rank, split along dimension {@code dim} into one part per rank, or, for MoE experts, held whole by the one
+ * rank their expert is assigned to ({@code ExpertAssignment}).
  *
  * @param source    the pattern as written (glob or regex), for messages and {@code plan}
  * @param pattern   the compiled pattern; it must match the whole tensor name
- * @param dim       the dimension split across ranks, or {@link #REPLICATE}
+ * @param dim       the dimension split across ranks, or {@link #REPLICATE}, or {@link #EXPERTS}
  * @param divisible when splitting, reject a dimension that does not divide by the world size instead of
  *                  giving the first {@code dim % W} ranks one more index
  */
 public record PartitionRule(String source, Pattern pattern, int dim, boolean divisible) {
     /** The {@code dim} of a rule that replicates. */
     public static final int REPLICATE = -1;
+    /** The {@code dim} of a rule that assigns whole experts to ranks (expert parallelism). */
+    public static final int EXPERTS = -2;
 
     public PartitionRule {
-        if (dim < REPLICATE) {
+        if (dim < EXPERTS) {
             throw new IllegalArgumentException("split dimension must be >= 0: " + dim);
+        }
+        if (divisible && dim < 0) {
+            throw new IllegalArgumentException("only a split can require a divisible dimension");
         }
     }
 
@@ -32,6 +38,10 @@ public record PartitionRule(String source, Pattern pattern, int dim, boolean div
 
     public boolean replicates() {
         return dim == REPLICATE;
+    }
+
+    public boolean assignsExperts() {
+        return dim == EXPERTS;
     }
 
     public boolean matches(String tensorName) {
@@ -59,9 +69,13 @@ public record PartitionRule(String source, Pattern pattern, int dim, boolean div
         return Pattern.compile(re.toString(), Pattern.DOTALL);
     }
 
-    /** As {@code plan} prints it: {@code *.o_proj.weight -> split 1}. */
+    /** As {@code plan} prints it: {@code *.o_proj.weight -> split 1}, {@code *.experts.* -> experts}. */
     @Override
     public String toString() {
-        return source + " -> " + (replicates() ? "replicate" : "split " + dim + (divisible ? " (divisible)" : ""));
+        return source + " -> " + switch (dim) {
+            case REPLICATE -> "replicate";
+            case EXPERTS -> "experts";
+            default -> "split " + dim + (divisible ? " (divisible)" : "");
+        };
     }
 }

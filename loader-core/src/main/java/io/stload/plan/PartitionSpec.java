@@ -15,24 +15,36 @@ import tools.jackson.core.ObjectReadContext;
 import tools.jackson.core.json.JsonFactory;
 
 /**
- * Which tensors are split across tensor-parallel ranks, and along which dimension: an ordered list of rules,
- * first match wins; a tensor no rule matches is replicated. Written as JSON:
+ * Which tensors are split across tensor-parallel ranks, and along which dimension, and which MoE experts each
+ * rank holds whole: an ordered list of rules, first match wins; a tensor no rule matches is replicated.
+ * Written as JSON:
  *
  * <pre>{@code
  * {"rules": [
+ *   {"pattern": "*.mlp.experts.*", "experts": true},
  *   {"pattern": "*.q_proj.weight", "split": 0},
  *   {"pattern": "*.o_proj.weight", "split": 1, "divisible": true},
- *   {"regex": "model\\.layers\\.\\d+\\.mlp\\.experts\\..*", "split": 0},
- *   {"pattern": "*", "replicate": true}
+ *   {"regex": "model\\.layers\\.\\d+\\.mlp\\.gate\\.weight", "replicate": true}
  * ]}
  * }</pre>
  *
  * {@code pattern} is a glob ({@code *} matches any characters, dots included; {@code ?} one character),
- * {@code regex} a Java regular expression; either must match the whole name.
+ * {@code regex} a Java regular expression; either must match the whole name. Each rule has exactly one of
+ * {@code "split": DIM} (optionally {@code "divisible": true}), {@code "replicate": true} and
+ * {@code "experts": true}. An experts rule gives each rank whole experts instead of a part of every one
+ * (expert parallelism): a tensor's expert is the number after the {@code experts.} component of its name,
+ * and each group of experts (the name before that number, one per MoE layer) is dealt out in contiguous
+ * blocks, the first {@code E % W} ranks holding one more ({@code ExpertAssignment}). A rank holds none of
+ * other ranks' experts and reads none of them, short of gaps small enough to read through
+ * ({@link ReadRanges#MAX_GAP_BYTES}).
+ *
+ * <p>Built in: {@code default} ({@link #defaults()}) and {@code default-experts} ({@link #defaultsWithExperts()}).
  */
 public record PartitionSpec(String name, List<PartitionRule> rules) {
     /** The value of {@code --partition} that selects {@link #defaults()}. */
     public static final String DEFAULT_NAME = "default";
+    /** The value of {@code --partition} that selects {@link #defaultsWithExperts()}. */
+    public static final String DEFAULT_EXPERTS_NAME = "default-experts";
 
     private static final JsonFactory JSON = JsonFactory.builder().build();
 
@@ -66,10 +78,25 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
         return new PartitionSpec(DEFAULT_NAME, r);
     }
 
-    /** {@code default}, or the path of a JSON rules file. */
+    /**
+     * {@link #defaults()}, except that MoE experts ({@code *.experts.*}: Qwen/DeepSeek gate/up/down and
+     * Mixtral w1/w2/w3 alike) are held whole, each by one rank, instead of split per expert weight. Shared
+     * experts and routers stay as in {@code default}.
+     */
+    public static PartitionSpec defaultsWithExperts() {
+        List<PartitionRule> r = new ArrayList<>();
+        r.add(PartitionRule.glob("*.experts.*", PartitionRule.EXPERTS, false));
+        r.addAll(defaults().rules());
+        return new PartitionSpec(DEFAULT_EXPERTS_NAME, r);
+    }
+
+    /** {@code default}, {@code default-experts}, or the path of a JSON rules file. */
     public static PartitionSpec load(String fileOrDefault) {
         if (DEFAULT_NAME.equals(fileOrDefault)) {
             return defaults();
+        }
+        if (DEFAULT_EXPERTS_NAME.equals(fileOrDefault)) {
+            return defaultsWithExperts();
         }
         Path file = Path.of(fileOrDefault);
         try {
@@ -119,6 +146,7 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
         String regex = null;
         Integer split = null;
         boolean replicate = false;
+        boolean experts = false;
         boolean divisible = false;
         String where = "rule " + index;
         while (p.nextToken() == JsonToken.PROPERTY_NAME) {
@@ -133,14 +161,18 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
                     split = p.getIntValue();
                 }
                 case "replicate" -> replicate = bool(v, source, where, key);
+                case "experts" -> experts = bool(v, source, where, key);
                 case "divisible" -> divisible = bool(v, source, where, key);
                 default -> throw usage(source, where + ": unknown key \"" + key
-                        + "\" (expected pattern|regex, split|replicate, divisible)");
+                        + "\" (expected pattern|regex, split|replicate|experts, divisible)");
             }
         }
         expect((glob == null) != (regex == null), source, where + ": needs exactly one of \"pattern\" and \"regex\"");
-        expect((split == null) == replicate, source, where + ": needs exactly one of \"split\": DIM and \"replicate\": true");
-        int dim = replicate ? PartitionRule.REPLICATE : split;
+        int kinds = (split != null ? 1 : 0) + (replicate ? 1 : 0) + (experts ? 1 : 0);
+        expect(kinds == 1, source, where
+                + ": needs exactly one of \"split\": DIM, \"replicate\": true and \"experts\": true");
+        expect(!divisible || split != null, source, where + ": \"divisible\" applies to \"split\" only");
+        int dim = split != null ? split : replicate ? PartitionRule.REPLICATE : PartitionRule.EXPERTS;
         try {
             return glob != null ? PartitionRule.glob(glob, dim, divisible) : PartitionRule.regex(regex, dim, divisible);
         } catch (PatternSyntaxException e) {

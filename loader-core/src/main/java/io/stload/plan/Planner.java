@@ -48,8 +48,7 @@ public final class Planner {
         Map<Header, List<ByteRange>> reads = new IdentityHashMap<>();
         long rankBytes = 0;
         for (Header h : checkpoint.files()) {
-            List<TensorSlice> inFile = h.tensors().stream().map(t -> slices.get(t.name())).toList();
-            reads.put(h, ReadRanges.of(inFile, ReadRanges.MAX_GAP_BYTES));
+            reads.put(h, ReadRanges.of(RankSlices.inFile(h, slices), ReadRanges.MAX_GAP_BYTES));
             rankBytes += ReadRanges.bytes(reads.get(h));
         }
         List<FilePlan> files = new ArrayList<>();
@@ -60,7 +59,9 @@ public final class Planner {
                     : new FileDecision(options.strategy(), List.of("forced by " + LoadStrategy.OPTION));
             files.add(new FilePlan(h, facts, decision, reads.get(h)));
         }
-        List<TensorRef> order = new ArrayList<>(checkpoint.tensors().values());
+        // Only what this rank holds: the consumer never asks for another rank's experts.
+        List<TensorRef> order = new ArrayList<>(checkpoint.tensors().values().stream()
+                .filter(t -> slices.containsKey(t.name())).toList());
         if (options.order() == ReadOrder.SHUFFLED) {
             Collections.shuffle(order, new Random(options.seed()));
         }

@@ -1,29 +1,34 @@
 package io.stload.store;
 
-import io.stload.checkpoint.TensorRef;
 import io.stload.format.Tensor;
 import io.stload.format.TensorInfo;
+import io.stload.plan.TensorSlice;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.Optional;
 
 /**
  * A reload swaps weights under code that was built for their names, dtypes and shapes, so a new version
- * must have exactly the serving version's tensor table. Checked from the headers, before any memory is spent.
+ * must have exactly the serving version's tensor table: for a tensor-parallel rank, the table of what it
+ * holds (its slices' shapes, its experts). Checked from the headers, before any memory is spent.
  */
 final class LayoutCheck {
     private LayoutCheck() {
     }
 
-    /** Why {@code next} cannot replace {@code serving}, or empty when the tables agree. */
-    static Optional<String> difference(Map<String, Tensor> serving, Map<String, TensorRef> next) {
+    /**
+     * Why {@code next} cannot replace {@code serving}, or empty when the tables agree.
+     *
+     * @param next the slices this rank would hold of the new version
+     */
+    static Optional<String> difference(Map<String, Tensor> serving, Map<String, TensorSlice> next) {
         for (Tensor t : serving.values()) {
-            TensorRef n = next.get(t.name());
+            TensorSlice n = next.get(t.name());
             if (n == null) {
                 return Optional.of("tensor `" + t.name() + "` of the serving version is missing");
             }
             TensorInfo a = t.info();
-            TensorInfo b = n.info();
+            TensorInfo b = n.local();
             if (a.dtype() != b.dtype() || !Arrays.equals(a.shape(), b.shape())) {
                 return Optional.of("tensor `" + t.name() + "` is " + b.dtype() + " " + b.shapeString()
                         + ", but the serving version has " + a.dtype() + " " + a.shapeString());

@@ -10,6 +10,7 @@ import io.stload.load.Loader;
 import io.stload.nativeio.NativeAccess;
 import io.stload.plan.LoadOptions;
 import io.stload.plan.Planner;
+import io.stload.plan.RankSlices;
 import io.stload.sink.HostSink;
 import io.stload.store.ReloadResult.Outcome;
 import java.nio.file.Path;
@@ -162,7 +163,8 @@ public final class WeightStore implements AutoCloseable {
         LoadedWeights next;
         try {
             Checkpoint cp = Checkpoint.open(checkpoint);
-            Optional<String> difference = LayoutCheck.difference(currentVersion().weights.tensors(), cp.tensors());
+            Optional<String> difference = LayoutCheck.difference(currentVersion().weights.tensors(),
+                    RankSlices.of(cp, options.partitioning()));
             if (difference.isPresent()) {
                 return failure(Outcome.LOAD_FAILED, 0, 0, checkpoint + ": " + difference.get());
             }

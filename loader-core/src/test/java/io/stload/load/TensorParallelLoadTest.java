@@ -37,7 +37,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /** Every rank of every world size, with every strategy: the ranks' slices put back together are the checkpoint. */
 class TensorParallelLoadTest {
-    private static final Thresholds SMALL_WINDOWS = new Thresholds(0.8, 64L << 20, 1.25, LoadStrategy.DIRECT,
+    static final Thresholds SMALL_WINDOWS = new Thresholds(0.8, 64L << 20, 1.25, LoadStrategy.DIRECT,
             64 << 10, 192 << 10, 64 << 10);
     private static final long PAGE = 4096;
 
@@ -144,7 +144,7 @@ class TensorParallelLoadTest {
     }
 
     /** The engine's count of bytes read equals the plan's, up to direct's whole aligned blocks. */
-    private static void assertReadOnlyItsBytes(LoadPlan plan, LoadStrategy strategy, long bytesRead) {
+    static void assertReadOnlyItsBytes(LoadPlan plan, LoadStrategy strategy, long bytesRead) {
         assertTrue(plan.readBytes() >= plan.bytes());
         switch (strategy) {
             case MMAP -> assertEquals(plan.bytes(), bytesRead);

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class PartitionSpecTest {
@@ -45,6 +46,41 @@ class PartitionSpecTest {
     }
 
     @Test
+    void expertsRulesParseFromGlobsAndRegexesAndSayWhatTheyAre() {
+        PartitionSpec spec = PartitionSpec.parse("t", """
+                {"rules": [{"pattern": "*.mlp.experts.*", "experts": true},
+                           {"regex": "x\\\\.experts\\\\.\\\\d+\\\\..*", "experts": true},
+                           {"pattern": "*", "split": 0, "experts": false}]}""");
+        PartitionRule first = spec.ruleFor("model.layers.3.mlp.experts.17.down_proj.weight");
+        assertTrue(first.assignsExperts());
+        assertEquals("*.mlp.experts.* -> experts", first.toString());
+        assertTrue(spec.ruleFor("x.experts.2.w1").assignsExperts());
+        assertEquals("re:x\\.experts\\.\\d+\\..* -> experts", spec.ruleFor("x.experts.2.w1").toString());
+        assertEquals(0, spec.ruleFor("model.norm.weight").dim());
+    }
+
+    @Test
+    void defaultExpertsAssignsWholeExpertsAndIsOtherwiseTheDefault() {
+        PartitionSpec d = PartitionSpec.load("default-experts");
+        assertEquals("default-experts", d.name());
+        for (String expert : List.of("model.layers.3.mlp.experts.17.up_proj.weight",
+                "model.layers.3.mlp.experts.17.down_proj.weight", "model.layers.1.block_sparse_moe.experts.0.w1.weight",
+                "model.layers.1.block_sparse_moe.experts.7.w2.weight", "model.layers.1.block_sparse_moe.experts.7.w3.weight",
+                "model.layers.3.mlp.experts.17.gate_proj.weight_scale_inv")) {
+            assertTrue(d.ruleFor(expert).assignsExperts(), expert);
+        }
+        assertEquals("*.experts.* -> experts", d.rules().get(0).toString());
+        PartitionSpec plain = PartitionSpec.defaults();
+        for (String other : List.of("model.layers.3.mlp.shared_experts.gate_proj.weight", "model.layers.3.mlp.gate.weight",
+                "model.layers.3.self_attn.o_proj.weight", "lm_head.weight", "model.norm.weight")) {
+            assertEquals(plain.ruleFor(other).toString(), d.ruleFor(other).toString(), other);
+        }
+        assertEquals(plain.rules().toString(), d.rules().subList(1, d.rules().size()).toString(),
+                "the rest is the default, in order");
+        assertTrue(plain.rules().stream().noneMatch(PartitionRule::assignsExperts), "default itself is unchanged");
+    }
+
+    @Test
     void malformedRulesAreUsageErrors() {
         for (String json : new String[] {"[]", "{\"rules\": 3}", "{}", "{\"rules\": [{\"pattern\": \"*\"}]}",
                 "{\"rules\": [{\"pattern\": \"*\", \"split\": -1}]}", "{\"rules\": [{\"regex\": \"(\", \"split\": 0}]}",
@@ -52,6 +88,27 @@ class PartitionSpecTest {
                 "{\"rules\": [{\"pattern\": \"*\", \"split\": 0, \"shard\": 1}]}", "{\"rules\": [", "not json"}) {
             StloadException e = assertThrows(StloadException.class, () -> PartitionSpec.parse("t", json), json);
             assertEquals(ErrorKind.Usage, e.kind(), json);
+        }
+    }
+
+    @Test
+    void badExpertsCombinationsAreOneLineUsageErrorsSayingWhy() {
+        String[][] cases = {
+                {"{\"pattern\": \"*\", \"experts\": true, \"split\": 0}", "exactly one of \"split\": DIM, \"replicate\": true and \"experts\": true"},
+                {"{\"pattern\": \"*\", \"experts\": true, \"replicate\": true}", "exactly one of"},
+                {"{\"pattern\": \"*\", \"experts\": false}", "exactly one of"},
+                {"{\"regex\": \"x\", \"experts\": true, \"divisible\": true}", "\"divisible\" applies to \"split\" only"},
+                {"{\"pattern\": \"*\", \"experts\": 1}", "\"experts\" must be true or false"},
+                {"{\"experts\": true}", "exactly one of \"pattern\" and \"regex\""},
+                {"{\"pattern\": \"*\", \"expert\": true}", "unknown key \"expert\" (expected pattern|regex, split|replicate|experts, divisible)"},
+        };
+        for (String[] c : cases) {
+            String json = "{\"rules\": [{\"pattern\": \"a\", \"split\": 0}, " + c[0] + "]}";
+            StloadException e = assertThrows(StloadException.class, () -> PartitionSpec.parse("t.json", json), json);
+            assertEquals(ErrorKind.Usage, e.kind(), json);
+            assertTrue(e.getMessage().contains("partition rules t.json: rule 1: ") && e.getMessage().contains(c[1]),
+                    e.getMessage());
+            assertEquals(1, e.getMessage().lines().count());
         }
     }
 

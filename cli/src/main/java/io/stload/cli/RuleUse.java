@@ -1,0 +1,45 @@
+package io.stload.cli;
+
+import io.stload.checkpoint.TensorRef;
+import io.stload.plan.LoadPlan;
+import io.stload.plan.PartitionRule;
+import io.stload.plan.PartitionSpec;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * How a partition rule applied to a checkpoint, as {@code plan} shows it: the rule, the tensors it was the
+ * first match for, and how many of those this rank holds (fewer than matched only under an experts rule).
+ *
+ * @param rule    the rule as written ({@code *.experts.* -> experts}), or the fallback for unmatched tensors
+ * @param tensors tensors it was the first match for
+ * @param held    of those, the ones this rank holds some or all of
+ */
+record RuleUse(String rule, int tensors, int held) {
+    private static final String UNMATCHED = "(no rule) -> replicate";
+
+    /** The rules that matched some tensor, in rule order, then the unmatched tensors if any. */
+    static List<RuleUse> of(LoadPlan plan) {
+        PartitionSpec spec = plan.partitioning().spec();
+        Map<String, int[]> counts = new LinkedHashMap<>();
+        for (PartitionRule r : spec.rules()) {
+            counts.put(r.toString(), new int[2]);
+        }
+        counts.put(UNMATCHED, new int[2]);
+        for (TensorRef t : plan.checkpoint().tensors().values()) {
+            PartitionRule r = spec.ruleFor(t.name());
+            int[] c = counts.get(r == null ? UNMATCHED : r.toString());
+            c[0]++;
+            c[1] += plan.slice(t) == null ? 0 : 1;
+        }
+        List<RuleUse> out = new ArrayList<>();
+        counts.forEach((rule, c) -> {
+            if (c[0] > 0) {
+                out.add(new RuleUse(rule, c[0], c[1]));
+            }
+        });
+        return out;
+    }
+}
