@@ -49,7 +49,7 @@ public final class Planner {
         long rankBytes = 0;
         for (Header h : checkpoint.files()) {
             List<TensorSlice> inFile = h.tensors().stream().map(t -> slices.get(t.name())).toList();
-            reads.put(h, ReadRanges.of(inFile, ReadRanges.MAX_GAP_BYTES));
+            reads.put(h, ReadRanges.of(inFile, options.thresholds().maxGapBytes()));
             rankBytes += ReadRanges.bytes(reads.get(h));
         }
         List<FilePlan> files = new ArrayList<>();
