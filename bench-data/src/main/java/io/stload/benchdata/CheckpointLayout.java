@@ -21,7 +21,7 @@ record CheckpointLayout(ModelDimensions dimensions, List<Shard> shards) {
     }
 
     static CheckpointLayout of(CheckpointSpec spec) {
-        ModelDimensions dims = ModelDimensions.fit(spec.shape(), spec.totalBytes(), spec.dtype());
+        ModelDimensions dims = ModelDimensions.of(spec);
         List<Entry> tensors = dims.tensors(spec.dtype());
         if (!spec.sharded()) {
             return new CheckpointLayout(dims, List.of(new Shard(SINGLE_FILE_NAME, tensors)));

@@ -8,9 +8,10 @@ import java.util.Objects;
 /**
  * What to generate: a {@link ShapeKind} scaled to {@code totalBytes} of tensor data, split into shards of at
  * most {@code shardBytes} of tensor data each ({@link #SINGLE_FILE} for one {@code model.safetensors}), filled
- * from {@code seed}. The same spec always yields byte-identical files.
+ * from {@code seed}. {@code rowBytes} is the row size of {@link ShapeKind#MATRIX}, and 0 for every other
+ * shape. The same spec always yields byte-identical files.
  */
-public record CheckpointSpec(ShapeKind shape, long totalBytes, long shardBytes, long seed, DType dtype) {
+public record CheckpointSpec(ShapeKind shape, long totalBytes, long shardBytes, long seed, DType dtype, long rowBytes) {
     /** {@code shardBytes} value for an unsharded checkpoint: one file, no index. */
     public static final long SINGLE_FILE = 0;
     public static final long DEFAULT_SEED = 42;
@@ -33,6 +34,21 @@ public record CheckpointSpec(ShapeKind shape, long totalBytes, long shardBytes, 
         if (shardBytes < 0) {
             throw new IllegalArgumentException("shard size must not be negative: " + shardBytes);
         }
+        if (shape == ShapeKind.MATRIX ? rowBytes <= 0 : rowBytes != 0) {
+            throw new IllegalArgumentException(shape == ShapeKind.MATRIX ? "the matrix shape needs a positive row size"
+                    : "a row size applies to the matrix shape only");
+        }
+        if (rowBytes > totalBytes) {
+            throw new IllegalArgumentException(totalBytes + " bytes is less than one row of " + rowBytes + " bytes");
+        }
+        if (rowBytes * 8 % dtype.bits() != 0) {
+            throw new IllegalArgumentException("a row of " + rowBytes + " bytes is not a whole number of " + dtype + " elements");
+        }
+    }
+
+    /** A spec of a shape fitted to the budget (every shape but MATRIX). */
+    public CheckpointSpec(ShapeKind shape, long totalBytes, long shardBytes, long seed, DType dtype) {
+        this(shape, totalBytes, shardBytes, seed, dtype, 0);
     }
 
     /** A single-file BF16 checkpoint with the default seed. */
@@ -41,15 +57,15 @@ public record CheckpointSpec(ShapeKind shape, long totalBytes, long shardBytes, 
     }
 
     public CheckpointSpec withShardBytes(long shardBytes) {
-        return new CheckpointSpec(shape, totalBytes, shardBytes, seed, dtype);
+        return new CheckpointSpec(shape, totalBytes, shardBytes, seed, dtype, rowBytes);
     }
 
     public CheckpointSpec withSeed(long seed) {
-        return new CheckpointSpec(shape, totalBytes, shardBytes, seed, dtype);
+        return new CheckpointSpec(shape, totalBytes, shardBytes, seed, dtype, rowBytes);
     }
 
     public CheckpointSpec withDtype(DType dtype) {
-        return new CheckpointSpec(shape, totalBytes, shardBytes, seed, dtype);
+        return new CheckpointSpec(shape, totalBytes, shardBytes, seed, dtype, rowBytes);
     }
 
     public boolean sharded() {
@@ -69,6 +85,10 @@ public record CheckpointSpec(ShapeKind shape, long totalBytes, long shardBytes, 
         m.put("stload.benchdata.shard_bytes", Long.toString(shardBytes));
         m.put("stload.benchdata.seed", Long.toString(seed));
         m.put("stload.benchdata.dtype", dtype.name());
+        if (rowBytes != 0) {
+            // Only where it applies, so the files of the other shapes stay as earlier versions wrote them.
+            m.put("stload.benchdata.row_bytes", Long.toString(rowBytes));
+        }
         return m;
     }
 }

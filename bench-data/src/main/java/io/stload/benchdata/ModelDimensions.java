@@ -8,11 +8,24 @@ import java.util.List;
  * The width and vocabulary that make a {@link ShapeKind} come out at a byte budget: the widest width (a
  * multiple of {@link ShapeKind#WIDTH_STEP}) whose nominal vocabulary still fits, then the vocabulary grown to
  * use what is left. Embedding and LM head grow by one row each per vocabulary entry, so the result falls
- * short of the budget by less than two rows.
+ * short of the budget by less than two rows. For {@link ShapeKind#MATRIX}, {@code hidden} is the width of
+ * every row in elements and {@code vocab} the number of rows: as many whole rows as the budget holds.
  */
 public record ModelDimensions(ShapeKind shape, long hidden, long vocab) {
 
+    /** The dimensions a spec asks for: a matrix checkpoint's width is its row size, other shapes are fitted. */
+    static ModelDimensions of(CheckpointSpec spec) {
+        if (spec.shape() != ShapeKind.MATRIX) {
+            return fit(spec.shape(), spec.totalBytes(), spec.dtype());
+        }
+        return new ModelDimensions(ShapeKind.MATRIX, spec.rowBytes() * 8 / spec.dtype().bits(),
+                spec.totalBytes() / spec.rowBytes());
+    }
+
     public static ModelDimensions fit(ShapeKind shape, long totalBytes, DType dtype) {
+        if (shape == ShapeKind.MATRIX) {
+            throw new IllegalArgumentException("the matrix shape is sized by its row size, not fitted to a budget");
+        }
         long budgetBits = Math.multiplyExact(totalBytes, 8L);
         long step = ShapeKind.WIDTH_STEP;
         if (!fits(shape, step, budgetBits, dtype)) {

@@ -168,7 +168,7 @@ class CheckpointGeneratorTest {
 
     @Test
     void sizesAcrossTheRangeComeOutWithinOnePercent() {
-        for (ShapeKind shape : ShapeKind.values()) {
+        for (ShapeKind shape : List.of(ShapeKind.LLAMA, ShapeKind.MOE)) { // MATRIX is sized by its rows, not fitted
             for (long size : new long[]{MIB, 256 * MIB, 4L << 30, 16_000_000_000L}) {
                 ModelDimensions dims = ModelDimensions.fit(shape, size, DType.BF16);
                 long bytes = dims.tensors(DType.BF16).stream().mapToLong(e -> e.byteSize()).sum();
@@ -177,6 +177,32 @@ class CheckpointGeneratorTest {
                 assertTrue(dims.vocab() >= shape.nominalVocab(dims.hidden()), dims.toString());
             }
         }
+    }
+
+    @Test
+    void matricesHaveUniformRowsOfTheRequestedSize() throws IOException {
+        CheckpointSpec spec = new CheckpointSpec(ShapeKind.MATRIX, MIB + 100, CheckpointSpec.SINGLE_FILE, 5, DType.BF16, 8192);
+        CheckpointSummary summary = CheckpointGenerator.generate(spec, tmp.resolve("many"));
+        Header header = HeaderParser.read(summary.files().get(0));
+
+        assertEquals(16, header.tensors().size());
+        header.tensors().forEach(t -> assertArrayEquals(new long[] {8, 4096}, t.shape(), t.name()));
+        assertEquals(MIB, header.dataBytes(), "whole rows only");
+        assertEquals("8192", header.metadata().get("stload.benchdata.row_bytes"));
+
+        Header few = HeaderParser.read(CheckpointGenerator.generate(
+                new CheckpointSpec(ShapeKind.MATRIX, 3 * 8192 + 1, 0, 5, DType.F32, 8192), tmp.resolve("few")).files().get(0));
+        assertEquals(List.of(1L, 1L, 1L), few.tensors().stream().map(t -> t.dim(0)).toList());
+        few.tensors().forEach(t -> assertEquals(2048, t.dim(1)));
+    }
+
+    @Test
+    void aRowSizeBelongsToTheMatrixShapeAndMustHoldWholeElements() {
+        assertThrows(IllegalArgumentException.class, () -> CheckpointSpec.of(ShapeKind.MATRIX, MIB));
+        assertThrows(IllegalArgumentException.class, () -> new CheckpointSpec(ShapeKind.LLAMA, MIB, 0, 1, DType.BF16, 8192));
+        assertThrows(IllegalArgumentException.class, () -> new CheckpointSpec(ShapeKind.MATRIX, MIB, 0, 1, DType.F32, 6));
+        assertThrows(IllegalArgumentException.class, () -> new CheckpointSpec(ShapeKind.MATRIX, 100, 0, 1, DType.BF16, 128));
+        assertThrows(IllegalArgumentException.class, () -> ModelDimensions.fit(ShapeKind.MATRIX, MIB, DType.BF16));
     }
 
     @Test

@@ -20,13 +20,18 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /** {@code stload gen DIR ...}: write a deterministic synthetic checkpoint for tests and benchmarks. */
-@Command(name = "gen", description = "Generate a deterministic synthetic checkpoint (random bytes, Llama- or MoE-shaped).")
+@Command(name = "gen", description = "Generate a deterministic synthetic checkpoint (random bytes; Llama- or MoE-shaped, "
+        + "or uniform matrices).")
 final class GenCommand implements Callable<Integer> {
     @Parameters(paramLabel = "DIR", description = "Directory to write into (created if missing).")
     Path dir;
 
-    @Option(names = "--shape", defaultValue = "llama", description = "llama|moe (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--shape", defaultValue = "llama", description = "llama|moe|matrix (default: ${DEFAULT-VALUE}).")
     String shape;
+
+    @Option(names = "--row-bytes", paramLabel = "SIZE", defaultValue = "0",
+            description = "Bytes per row of every matrix; --shape matrix only, and required there.")
+    String rowBytes;
 
     @Option(names = "--size", defaultValue = "256MiB", description = "Total tensor bytes (default: ${DEFAULT-VALUE}).")
     String size;
@@ -58,7 +63,8 @@ final class GenCommand implements Callable<Integer> {
             throw new StloadException(ErrorKind.Usage, null, "unknown --dtype '" + dtype + "'");
         }
         try {
-            return new CheckpointSpec(ShapeKind.parse(shape), Sizes.parse(size), Sizes.parse(shardSize), seed, d);
+            return new CheckpointSpec(ShapeKind.parse(shape), Sizes.parse(size), Sizes.parse(shardSize), seed, d,
+                    Sizes.parse(rowBytes));
         } catch (IllegalArgumentException e) {
             throw new StloadException(ErrorKind.Usage, null, e.getMessage());
         }

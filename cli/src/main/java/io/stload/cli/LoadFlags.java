@@ -53,6 +53,10 @@ final class LoadFlags {
     @Option(names = "--direct-block", paramLabel = "SIZE", description = "Bytes per O_DIRECT read (multiple of 4 KiB).")
     String directBlock;
 
+    @Option(names = "--max-gap", paramLabel = "SIZE",
+            description = "Strided slices: gaps up to SIZE between a rank's runs are read through, larger ones skipped.")
+    String maxGap;
+
     @Option(names = "--rank", paramLabel = "R", defaultValue = "0",
             description = "Tensor-parallel rank to load, 0..W-1 (default: ${DEFAULT-VALUE}).")
     int rank;
@@ -82,7 +86,8 @@ final class LoadFlags {
                     coldLocal != null ? LoadStrategy.parse(coldLocal) : d.coldLocal(),
                     prefetchWindow != null ? Sizes.parse(prefetchWindow) : d.prefetchWindow(),
                     prefetchAhead != null ? Sizes.parse(prefetchAhead) : d.prefetchAhead(),
-                    directBlock != null ? Sizes.parse(directBlock) : d.directBlock());
+                    directBlock != null ? Sizes.parse(directBlock) : d.directBlock(),
+                    maxGap != null ? Sizes.parse(maxGap) : d.maxGapBytes());
             return new LoadOptions(LoadStrategy.parse(strategy), ReadOrder.parse(order), threads, seed, t,
                     partitioning());
         } catch (IllegalArgumentException e) {

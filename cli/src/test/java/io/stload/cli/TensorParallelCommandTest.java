@@ -19,6 +19,8 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -124,6 +126,38 @@ class TensorParallelCommandTest {
                 assertTrue(err.toString().startsWith("error: Usage: "), err.toString());
             }
         }
+    }
+
+    @Test
+    void maxGapDecidesWhetherStridedRunsAreReadThroughOrSeparately(@TempDir Path scratch) throws IOException {
+        // 32 rows of 8 KiB: rank 0 of 2, split on dimension 1, reads the first 4 KiB of each, 4 KiB apart.
+        Path matrices = scratch.resolve("m");
+        assertEquals(0, run("gen", matrices.toString(), "--shape", "matrix", "--row-bytes", "8KiB", "--size", "256KiB"),
+                err.toString());
+        Path rules = Files.writeString(scratch.resolve("cols.json"), "{\"rules\": [{\"pattern\": \"*\", \"split\": 1}]}");
+        assertEquals(1, plannedReads(matrices, rules, "4KiB"));
+        assertEquals(1, plannedReads(matrices, rules, null), "the default reads 4 KiB gaps through");
+        assertEquals(32, plannedReads(matrices, rules, "4095"));
+        assertEquals(32, plannedReads(matrices, rules, "0"));
+
+        err.getBuffer().setLength(0);
+        assertEquals(2, run("load", matrices.toString(), "--max-gap", "lots"));
+        assertTrue(err.toString().startsWith("error: Usage: not a size: 'lots'"), err.toString());
+        assertEquals(2, run("gen", scratch.resolve("n").toString(), "--shape", "matrix"));
+        assertEquals(2, run("gen", scratch.resolve("n").toString(), "--row-bytes", "8KiB"));
+    }
+
+    @SuppressWarnings("unchecked")
+    private int plannedReads(Path checkpoint, Path rules, String maxGap) {
+        out.getBuffer().setLength(0);
+        List<String> args = new ArrayList<>(List.of("plan", checkpoint.toString(), "--world-size", "2",
+                "--partition", rules.toString(), "--json"));
+        if (maxGap != null) {
+            args.addAll(List.of("--max-gap", maxGap));
+        }
+        assertEquals(0, run(args.toArray(String[]::new)), err.toString());
+        List<Object> files = (List<Object>) JsonReplies.parse(out.toString()).get("files");
+        return ((List<Object>) ((Map<String, Object>) files.get(0)).get("reads")).size();
     }
 
     /** CRC-32 of the slice's runs, read from the file and laid end to end. */

@@ -48,7 +48,7 @@ public final class Planner {
         Map<Header, List<ByteRange>> reads = new IdentityHashMap<>();
         long rankBytes = 0;
         for (Header h : checkpoint.files()) {
-            reads.put(h, ReadRanges.of(RankSlices.inFile(h, slices), ReadRanges.MAX_GAP_BYTES));
+            reads.put(h, ReadRanges.of(RankSlices.inFile(h, slices), options.thresholds().maxGapBytes()));
             rankBytes += ReadRanges.bytes(reads.get(h));
         }
         List<FilePlan> files = new ArrayList<>();

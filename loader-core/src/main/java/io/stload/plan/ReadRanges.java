@@ -5,17 +5,13 @@ import java.util.List;
 
 /** Turns the slices a rank holds in one file into the few large reads that cover them. */
 public final class ReadRanges {
-    /**
-     * Gaps up to this many bytes between wanted runs are read through rather than skipped: at this size the
-     * wasted transfer costs about what one more request costs (~50 us at a few GB/s), so a strided slice
-     * of many short rows becomes one large read and a gather; rows further apart become separate reads.
-     */
-    public static final long MAX_GAP_BYTES = 256L << 10;
-
     private ReadRanges() {
     }
 
-    /** The reads for slices given in file order: each slice's runs, neighbours merged across small gaps. */
+    /**
+     * The reads for slices given in file order: each slice's runs, neighbours merged across gaps of at most
+     * {@code maxGap} bytes ({@link Thresholds#maxGapBytes()}).
+     */
     public static List<ByteRange> of(List<TensorSlice> slicesInFileOrder, long maxGap) {
         List<ByteRange> merged = new ArrayList<>();
         for (TensorSlice s : slicesInFileOrder) {

@@ -1,8 +1,9 @@
 package io.stload.plan;
 
 /**
- * The AUTO heuristic's constants, in one place. Defaults are justified by the benchmark results in the
- * README; every one can be overridden (CLI flags {@code --auto-*}).
+ * The AUTO heuristic's constants and the readers' sizes, in one place. Defaults are justified by the benchmark
+ * results in the README; every one can be overridden (CLI flags {@code --auto-*}, {@code --prefetch-*},
+ * {@code --direct-block}, {@code --max-gap}).
  *
  * @param residentForMmap   fraction of a file already in the page cache above which mmap wins (no I/O left)
  * @param smallReadBytes    below this many bytes for the rank, an extra pass costs more than it saves: mmap
@@ -11,11 +12,16 @@ package io.stload.plan;
  * @param prefetchWindow    bytes populated per prefetch step
  * @param prefetchAhead     bytes the prefetcher may run ahead of the copy (consumer demand may pull it further)
  * @param directBlock       bytes per O_DIRECT read
+ * @param maxGapBytes       gaps up to this many bytes between the runs a rank reads are read through rather
+ *                          than skipped: a strided slice of many short rows becomes one large read and a
+ *                          gather, rows further apart become separate reads. The default is reasoned (at
+ *                          256 KiB the wasted transfer costs about what one more request costs, ~50 us at a few
+ *                          GB/s) until bench/gap.sh has measured the crossover
  */
 public record Thresholds(double residentForMmap, long smallReadBytes, double headroomFactor, LoadStrategy coldLocal,
-                         long prefetchWindow, long prefetchAhead, long directBlock) {
+                         long prefetchWindow, long prefetchAhead, long directBlock, long maxGapBytes) {
     public static final Thresholds DEFAULTS = new Thresholds(0.80, 64L << 20, 1.25, LoadStrategy.DIRECT,
-            32L << 20, 1L << 30, 8L << 20);
+            32L << 20, 1L << 30, 8L << 20, 256L << 10);
 
     public Thresholds {
         if (coldLocal != LoadStrategy.PREFETCH && coldLocal != LoadStrategy.DIRECT) {
@@ -24,9 +30,13 @@ public record Thresholds(double residentForMmap, long smallReadBytes, double hea
         if (prefetchWindow <= 0 || prefetchAhead < prefetchWindow || directBlock <= 0 || directBlock % 4096 != 0) {
             throw new IllegalArgumentException("window sizes must be positive, ahead >= window, block a multiple of 4096");
         }
+        if (maxGapBytes < 0) {
+            throw new IllegalArgumentException("the largest gap read through must not be negative");
+        }
     }
 
     public Thresholds withColdLocal(LoadStrategy s) {
-        return new Thresholds(residentForMmap, smallReadBytes, headroomFactor, s, prefetchWindow, prefetchAhead, directBlock);
+        return new Thresholds(residentForMmap, smallReadBytes, headroomFactor, s, prefetchWindow, prefetchAhead, directBlock,
+                maxGapBytes);
     }
 }

@@ -35,10 +35,12 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
-/** Every rank of every world size, with every strategy: the ranks' slices put back together are the checkpoint. */
+/**
+ * Every rank of every world size, with every strategy, gaps read through or skipped: the ranks' slices put back
+ * together are the checkpoint.
+ */
 class TensorParallelLoadTest {
-    static final Thresholds SMALL_WINDOWS = new Thresholds(0.8, 64L << 20, 1.25, LoadStrategy.DIRECT,
-            64 << 10, 192 << 10, 64 << 10);
+    static final Thresholds SMALL_WINDOWS = smallWindows(Thresholds.DEFAULTS.maxGapBytes());
     private static final long PAGE = 4096;
 
     /** One rule of each kind, glob and regex, and a tensor no rule matches. */
@@ -79,25 +81,33 @@ class TensorParallelLoadTest {
         checkpoint = Checkpoint.open(dir);
     }
 
-    static Stream<Arguments> worldSizesAndStrategies() {
+    /** Every gap read separately (0), or the default coalescing. */
+    static Stream<Arguments> worldSizesStrategiesAndGaps() {
         Stream.Builder<Arguments> out = Stream.builder();
         for (int w : new int[] {1, 2, 3, 4, 8}) {
             for (LoadStrategy s : List.of(LoadStrategy.MMAP, LoadStrategy.PREFETCH, LoadStrategy.DIRECT)) {
-                out.add(Arguments.of(w, s));
+                for (long maxGap : new long[] {0, Thresholds.DEFAULTS.maxGapBytes()}) {
+                    out.add(Arguments.of(w, s, maxGap));
+                }
             }
         }
         return out.build();
     }
 
-    @ParameterizedTest(name = "W={0} {1}")
-    @MethodSource("worldSizesAndStrategies")
-    void ranksTogetherHoldTheCheckpointAndReadOnlyTheirBytes(int worldSize, LoadStrategy strategy) {
+    /** Windows far smaller than the tensors, so every scheduling path is exercised. */
+    private static Thresholds smallWindows(long maxGap) {
+        return new Thresholds(0.8, 64L << 20, 1.25, LoadStrategy.DIRECT, 64 << 10, 192 << 10, 64 << 10, maxGap);
+    }
+
+    @ParameterizedTest(name = "W={0} {1} max gap {2}")
+    @MethodSource("worldSizesStrategiesAndGaps")
+    void ranksTogetherHoldTheCheckpointAndReadOnlyTheirBytes(int worldSize, LoadStrategy strategy, long maxGap) {
         PartitionSpec spec = PartitionSpec.parse("test", RULES);
         List<Map<String, byte[]>> ranks = new ArrayList<>();
         List<Map<String, long[]>> shapes = new ArrayList<>();
         long sumOfRanks = 0;
         for (int r = 0; r < worldSize; r++) {
-            LoadOptions options = new LoadOptions(strategy, ReadOrder.SHUFFLED, 3, r, SMALL_WINDOWS,
+            LoadOptions options = new LoadOptions(strategy, ReadOrder.SHUFFLED, 3, r, smallWindows(maxGap),
                     new Partitioning(r, worldSize, spec));
             LoadPlan plan = new Planner().plan(checkpoint, options);
             assertEquals(ranksBytes(worldSize, spec), plan.bytesPerRank());

@@ -37,6 +37,7 @@ class OptionParsingTest {
     @Test
     void thresholdsRejectNonsense() {
         assertThrows(IllegalArgumentException.class, () -> Thresholds.DEFAULTS.withColdLocal(LoadStrategy.MMAP));
-        assertThrows(IllegalArgumentException.class, () -> new Thresholds(0.8, 1, 1.2, LoadStrategy.DIRECT, 1 << 20, 1 << 20, 1000));
+        assertThrows(IllegalArgumentException.class, () -> new Thresholds(0.8, 1, 1.2, LoadStrategy.DIRECT, 1 << 20, 1 << 20, 1000, 0));
+        assertThrows(IllegalArgumentException.class, () -> new Thresholds(0.8, 1, 1.2, LoadStrategy.DIRECT, 1 << 20, 1 << 20, 4096, -1));
     }
 }

@@ -1,0 +1,63 @@
+package io.stload.plan;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.stload.checkpoint.Checkpoint;
+import io.stload.format.DType;
+import io.stload.format.SafetensorsWriter;
+import io.stload.format.SafetensorsWriter.TensorData;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The planner reads a strided slice through its gaps exactly when they are no larger than the threshold. */
+class ReadCoalescingTest {
+    private static final int ROWS = 8;
+    private static final long ROW_BYTES = 8192;
+    /** Rank 0 of 2, split on dimension 1: the first half of every row, so the gap is the other half. */
+    private static final long GAP = ROW_BYTES / 2;
+
+    @TempDir
+    static Path dir;
+    static Checkpoint checkpoint;
+
+    @BeforeAll
+    static void write() throws IOException {
+        TensorData m = new TensorData("m", DType.BF16, new long[] {ROWS, ROW_BYTES / 2}, new byte[(int) (ROWS * ROW_BYTES)]);
+        SafetensorsWriter.write(dir.resolve("model.safetensors"), Map.of(), List.of(m));
+        checkpoint = Checkpoint.open(dir);
+    }
+
+    @Test
+    void gapsUpToTheThresholdAreReadThrough() {
+        List<ByteRange> reads = reads(GAP);
+        assertEquals(1, reads.size());
+        assertEquals((ROWS - 1) * ROW_BYTES + GAP, ReadRanges.bytes(reads));
+        assertEquals(1, reads(Thresholds.DEFAULTS.maxGapBytes()).size());
+    }
+
+    @Test
+    void largerGapsAreSkippedWithOneReadPerRun() {
+        for (long maxGap : new long[] {0, GAP - 1}) {
+            List<ByteRange> reads = reads(maxGap);
+            assertEquals(ROWS, reads.size());
+            assertEquals(ROWS * (ROW_BYTES - GAP), ReadRanges.bytes(reads));
+        }
+    }
+
+    private static List<ByteRange> reads(long maxGap) {
+        Partitioning rank0 = new Partitioning(0, 2, PartitionSpec.parse("test", "{\"rules\": [{\"pattern\": \"*\", \"split\": 1}]}"));
+        LoadOptions options = LoadOptions.DEFAULTS.withThresholds(withMaxGap(maxGap)).withPartitioning(rank0);
+        return new Planner().plan(checkpoint, options).files().get(0).reads();
+    }
+
+    private static Thresholds withMaxGap(long maxGap) {
+        Thresholds d = Thresholds.DEFAULTS;
+        return new Thresholds(d.residentForMmap(), d.smallReadBytes(), d.headroomFactor(), d.coldLocal(),
+                d.prefetchWindow(), d.prefetchAhead(), d.directBlock(), maxGap);
+    }
+}
