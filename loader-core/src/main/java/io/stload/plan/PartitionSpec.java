@@ -36,7 +36,7 @@ import tools.jackson.core.json.JsonFactory;
  * and each group of experts (the name before that number, one per MoE layer) is dealt out in contiguous
  * blocks, the first {@code E % W} ranks holding one more ({@code ExpertAssignment}). A rank holds none of
  * other ranks' experts and reads none of them, short of gaps small enough to read through
- * ({@link ReadRanges#MAX_GAP_BYTES}).
+ * ({@link Thresholds#maxGapBytes()}).
  *
  * <p>Built in: {@code default} ({@link #defaults()}) and {@code default-experts} ({@link #defaultsWithExperts()}).
  */

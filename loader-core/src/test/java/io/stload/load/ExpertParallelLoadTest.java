@@ -21,7 +21,7 @@ import io.stload.plan.PartitionSpec;
 import io.stload.plan.Partitioning;
 import io.stload.plan.Planner;
 import io.stload.plan.ReadOrder;
-import io.stload.plan.ReadRanges;
+import io.stload.plan.Thresholds;
 import io.stload.sink.HostSink;
 import io.stload.store.Lease;
 import io.stload.store.ReloadOptions;
@@ -242,7 +242,7 @@ class ExpertParallelLoadTest {
         SafetensorsWriter.write(scratch.resolve("m.safetensors"), Map.of(), tensors);
         Checkpoint c = Checkpoint.open(scratch.resolve("m.safetensors"));
         long expertBytes = 2 * 160 * 1024 * 2;
-        assertTrue(expertBytes / 2 > ReadRanges.MAX_GAP_BYTES);
+        assertTrue(expertBytes / 2 > Thresholds.DEFAULTS.maxGapBytes());
         for (int r = 0; r < 2; r++) {
             LoadOptions options = new LoadOptions(LoadStrategy.DIRECT, ReadOrder.FILE, 2, 0,
                     TensorParallelLoadTest.SMALL_WINDOWS, new Partitioning(r, 2, PartitionSpec.defaultsWithExperts()));

@@ -61,7 +61,7 @@ class TensorParallelDeviceLoadTest {
     private static final RingOptions ROOMY_RING = new RingOptions(4, 256 << 10, Pinning.HOST_ALLOC);
     /** Small prefetch steps, so populating walks the plan's ranges in many steps. */
     private static final Thresholds SMALL_STEPS = new Thresholds(0.8, 64L << 20, 1.25, LoadStrategy.DIRECT,
-            16 << 10, 48 << 10, 64 << 10);
+            16 << 10, 48 << 10, 64 << 10, Thresholds.DEFAULTS.maxGapBytes());
 
     static final String RULES = """
             {"rules": [
@@ -255,7 +255,7 @@ class TensorParallelDeviceLoadTest {
         List<FilePlan> files = new ArrayList<>();
         for (FilePlan f : p.files()) {
             List<TensorSlice> inFile = slices.values().stream().filter(s -> s.tensor().file() == f.file()).toList();
-            List<ByteRange> reads = ReadRanges.of(inFile, ReadRanges.MAX_GAP_BYTES);
+            List<ByteRange> reads = ReadRanges.of(inFile, Thresholds.DEFAULTS.maxGapBytes());
             FileFacts facts = f.facts();
             files.add(new FilePlan(f.file(), new FileFacts(facts.file(), facts.fs(), ReadRanges.bytes(reads),
                     facts.resident(), facts.directSupported()), f.decision(), reads));
