@@ -60,7 +60,7 @@ print(report)
 if shutil.which("gnuplot"):
     dat = os.path.join(out_dir, "chart.dat")
     with open(dat, "w") as f:
-        f.write("cell mmap prefetch direct auto\n")
+        f.write("# cell mmap prefetch direct auto\n")
         for fs in sorted({k[0] for k in median}):
             for cache in ("cold", "warm"):
                 for order in ("file", "shuffled"):
@@ -69,7 +69,8 @@ if shutil.which("gnuplot"):
                         f.write(f"{fs}/{cache}/{order[:4]} " + " ".join(f"{v or 0:.3f}" for v in vals) + "\n")
     script = f"""set terminal pngcairo size 1200,500 noenhanced
 set output '{os.path.join(out_dir, "results.png")}'
-set title 'stload load throughput (median GB/s): {conditions}' noenhanced
+set title "stload load throughput (median GB/s)\\n{conditions}" noenhanced font ',10'
+set yrange [0:*]
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1

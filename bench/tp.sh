@@ -2,7 +2,8 @@
 # Tensor-parallel benchmark: cold load time and bytes read for rank 0 of W, W in 1 2 4 8, with direct and
 # prefetch, on the same generated checkpoint, in one run. Two partitions: `default` (Llama rules: o/down split
 # on dim 1, which row-major storage makes a rank read nearly whole) and `rows` (every matrix split on dim 0:
-# a checkpoint dominated by split tensors, where a rank should take about 1/W of the full load time).
+# a checkpoint dominated by split tensors, where a rank should take about 1/W of the full load time); and
+# `experts` (`default-experts` on a MoE-shaped checkpoint of the same size: whole experts dealt to ranks).
 # Needs root (cold = page cache dropped). Writes tp.csv and tp.md under --out.
 #
 # usage: bench/tp.sh [--size 2GiB] [--shard 1GiB] [--reps 3] [--threads 4] [--out DIR]
@@ -25,17 +26,21 @@ mkdir -p "$out"
 stload="$root/stload"
 dir="${STLOAD_BENCH_DIR:-$root/bench/data}"
 [ -f "$dir/model.safetensors.index.json" ] || "$stload" gen "$dir" --shape llama --size "$size" --shard-size "$shard" --seed 7 >/dev/null
+moe="${dir%/}-moe"
+[ -f "$moe/model.safetensors.index.json" ] || "$stload" gen "$moe" --shape moe --size "$size" --shard-size "$shard" --seed 7 >/dev/null
 echo '{"rules": [{"regex": ".*\\.weight", "split": 0}]}' > "$out/rows.json"
 # 1-D norms split on dim 0 too under `rows`: they are a rounding error of the bytes.
 
 echo "partition,strategy,world,rep,seconds,bytes_read" > "$out/tp.csv"
 for rep in $(seq 1 "$reps"); do
-  for partition in default rows; do
-    pfile=$partition; [ "$partition" = rows ] && pfile="$out/rows.json"
+  for partition in default rows experts; do
+    pfile=$partition ckpt=$dir
+    [ "$partition" = rows ] && pfile="$out/rows.json"
+    [ "$partition" = experts ] && pfile=default-experts ckpt=$moe
     for strategy in direct prefetch; do
       for w in 1 2 4 8; do
         sync; echo 3 > /proc/sys/vm/drop_caches
-        json=$("$stload" load "$dir" --load-strategy "$strategy" --threads "$threads" --rank 0 --world-size "$w" \
+        json=$("$stload" load "$ckpt" --load-strategy "$strategy" --threads "$threads" --rank 0 --world-size "$w" \
                --partition "$pfile" --json)
         read -r secs bytes < <(jq -r '[.seconds, .bytes_read] | @tsv' <<<"$json")
         echo "$partition,$strategy,$w,$rep,$secs,$bytes" >> "$out/tp.csv"

@@ -14,14 +14,14 @@ package io.stload.plan;
  * @param directBlock       bytes per O_DIRECT read
  * @param maxGapBytes       gaps up to this many bytes between the runs a rank reads are read through rather
  *                          than skipped: a strided slice of many short rows becomes one large read and a
- *                          gather, rows further apart become separate reads. The default is reasoned (at
- *                          256 KiB the wasted transfer costs about what one more request costs, ~50 us at a few
- *                          GB/s) until bench/gap.sh has measured the crossover
+ *                          gather, rows further apart become separate reads. The default is bench/gap.sh's
+ *                          measured crossover for direct (README, "Tensor parallelism"): reading through won
+ *                          1.3x and more up to 64 KiB gaps, tied at 128 KiB, lost by a quarter at 256 KiB
  */
 public record Thresholds(double residentForMmap, long smallReadBytes, double headroomFactor, LoadStrategy coldLocal,
                          long prefetchWindow, long prefetchAhead, long directBlock, long maxGapBytes) {
     public static final Thresholds DEFAULTS = new Thresholds(0.80, 64L << 20, 1.25, LoadStrategy.DIRECT,
-            32L << 20, 1L << 30, 8L << 20, 256L << 10);
+            32L << 20, 1L << 30, 8L << 20, 128L << 10);
 
     public Thresholds {
         if (coldLocal != LoadStrategy.PREFETCH && coldLocal != LoadStrategy.DIRECT) {
