@@ -19,8 +19,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * {@code prefetch}: background threads populate the page cache window by window over the plan's ranges,
- * front to back
- * (MADV_POPULATE_READ where the kernel has it, else WILLNEED plus a read of one byte per page), at most
+ * front to back ({@link NativeAccess#populate}: exactly the window's pages, where the kernel has
+ * MADV_POPULATE_READ; else WILLNEED plus a read of one byte per page), at most
  * a bounded number of bytes ahead of the consumers, who then copy from the mapping without faulting.
  * No anonymous buffer is ever allocated for file data: the page cache is the buffer.
  */
@@ -56,7 +56,7 @@ final class PrefetchReader extends WindowedReader {
     protected void transfer(Header file, Window w) throws IOException {
         MemorySegment window = mapped.get(w.file()).asSlice(w.offset(), w.length());
         if (!populateUnsupported.get()) {
-            if (os.madvise(window, MemoryAdvice.POPULATE_READ)) {
+            if (os.populate(window)) {
                 stats.bytesRead.add(w.length());
                 return;
             }

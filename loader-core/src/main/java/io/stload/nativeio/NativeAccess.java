@@ -40,6 +40,25 @@ public interface NativeAccess {
     boolean madvise(MemorySegment mapping, MemoryAdvice advice) throws IOException;
 
     /**
+     * Reads exactly the pages of {@code range}, part of a read-only file mapping, into the page cache and maps
+     * them: WILLNEED over the range, which starts the reads without waiting, then MADV_POPULATE_READ, which
+     * waits for them. Populating alone would fault each missing page in, and a fault reads around the page
+     * (half the disk's read-ahead on each side, 8 MiB in all on some disks) and then ahead of it: for a
+     * tensor-parallel rank's short ranges, the other ranks' bytes too. WILLNEED reads no margin, but at most
+     * max(read-ahead, largest request) per call, 128 KiB on a disk with the kernel's default read-ahead, so
+     * it is asked for in calls of that size.
+     *
+     * @return false when MADV_POPULATE_READ is not supported here (the reads asked for still happen)
+     */
+    default boolean populate(MemorySegment range) throws IOException {
+        final long perCall = 128 << 10;
+        for (long off = 0; off < range.byteSize(); off += perCall) {
+            madvise(range.asSlice(off, Math.min(perCall, range.byteSize() - off)), MemoryAdvice.WILLNEED);
+        }
+        return madvise(range, MemoryAdvice.POPULATE_READ);
+    }
+
+    /**
      * Fraction in [0, 1] of the pages of {@code mapping} resident in the page cache, estimated with
      * mincore(2) over at most {@code maxSamplePages} pages spread evenly across it; -1 when unknown.
      */

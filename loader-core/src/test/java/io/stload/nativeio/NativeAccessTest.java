@@ -181,6 +181,30 @@ class NativeAccessTest {
     }
 
     @Test
+    void populateReadsExactlyItsRangeNotTheNeighbours() throws IOException {
+        assumeTrue(LINUX);
+        NativeAccess access = NativeAccess.get();
+        long mib = 1 << 20;
+        Path file = Files.write(dir.resolve("ranks.bin"), randomBytes((int) (24 * mib)));
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ);
+                NativeFile f = access.open(file, false);
+                Arena arena = Arena.ofConfined()) {
+            channel.force(true);
+            assertTrue(f.fadvise(0, 0, FileAdvice.DONTNEED));
+            MemorySegment mapping = channel.map(FileChannel.MapMode.READ_ONLY, 0, channel.size(), arena);
+            assumeTrue(access.residentFraction(mapping, 6144) == 0, "pages could not be dropped here");
+            MemorySegment range = mapping.asSlice(8 * mib, mib / 2);
+            assumeTrue(access.populate(range), "kernel before 5.14");
+            assertEquals(1.0, access.residentFraction(range, 128));
+            // A fault's read-around would have pulled in megabytes on either side (8 MiB on a disk whose
+            // read-ahead is 8 MiB): one neighbouring rank's bytes.
+            assertEquals(0.0, access.residentFraction(mapping.asSlice(0, 7 * mib), 1792), "before the range");
+            assertEquals(0.0, access.residentFraction(mapping.asSlice(9 * mib + mib / 2, 14 * mib + mib / 2), 3712),
+                    "after the range");
+        }
+    }
+
+    @Test
     void fallbackNeitherAdvisesNorKnowsResidency() throws IOException {
         NativeAccess fallback = new FallbackNativeAccess("test");
         try (Arena arena = Arena.ofConfined()) {

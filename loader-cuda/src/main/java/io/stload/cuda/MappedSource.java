@@ -1,7 +1,6 @@
 package io.stload.cuda;
 
 import io.stload.format.Header;
-import io.stload.nativeio.MemoryAdvice;
 import io.stload.nativeio.NativeAccess;
 import io.stload.plan.ByteRange;
 import java.io.IOException;
@@ -93,7 +92,7 @@ final class MappedSource implements FileSource {
 
     private void populate(long start, long len) {
         try {
-            if (!os.madvise(mapping.asSlice(start, len), MemoryAdvice.POPULATE_READ)) {
+            if (!os.populate(mapping.asSlice(start, len))) {
                 note = "MADV_POPULATE_READ unavailable: pages fault in during the copy";
             }
         } catch (IOException e) {
