@@ -46,14 +46,18 @@ public interface NativeAccess {
      * (half the disk's read-ahead on each side, 8 MiB in all on some disks) and then ahead of it: for a
      * tensor-parallel rank's short ranges, the other ranks' bytes too. WILLNEED reads no margin, but at most
      * max(read-ahead, largest request) per call, 128 KiB on a disk with the kernel's default read-ahead, so
-     * it is asked for in calls of that size.
+     * it is asked for in calls of that size, unless every page of a mincore sample is already in memory (a warm
+     * cache would pay for those calls and get nothing; a sample, because mincore of every page of a window
+     * costs more than the calls it would save).
      *
      * @return false when MADV_POPULATE_READ is not supported here (the reads asked for still happen)
      */
     default boolean populate(MemorySegment range) throws IOException {
         final long perCall = 128 << 10;
-        for (long off = 0; off < range.byteSize(); off += perCall) {
-            madvise(range.asSlice(off, Math.min(perCall, range.byteSize() - off)), MemoryAdvice.WILLNEED);
+        if (range.byteSize() > 0 && residentFraction(range, 64) < 1.0) {
+            for (long off = 0; off < range.byteSize(); off += perCall) {
+                madvise(range.asSlice(off, Math.min(perCall, range.byteSize() - off)), MemoryAdvice.WILLNEED);
+            }
         }
         return madvise(range, MemoryAdvice.POPULATE_READ);
     }
