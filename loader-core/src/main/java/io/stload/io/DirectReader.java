@@ -5,6 +5,7 @@ import io.stload.nativeio.NativeAccess;
 import io.stload.nativeio.NativeFile;
 import io.stload.plan.ByteRange;
 import io.stload.plan.FilePlan;
+import io.stload.plan.ReadRanges;
 import io.stload.plan.TensorSlice;
 import io.stload.sink.FileDestination;
 import io.stload.sink.MirroredDestination;
@@ -57,7 +58,8 @@ final class DirectReader extends WindowedReader {
                 List<TensorSlice> inFile = slices.stream().filter(s -> s.tensor().file() == h).toList();
                 scatters.add(new SliceScatter(inFile, d::of));
                 anyBounced |= !(d instanceof MirroredDestination);
-                ranges.add(aligned(p.reads(), alignment));
+                // O_DIRECT lengths must be aligned too: the last block may reach past the end of the file.
+                ranges.add(ReadRanges.aligned(p.reads(), alignment, Long.MAX_VALUE));
             }
             bounceBuffers = anyBounced ? bounceBuffers(os, ioThreads, blockBytes) : null;
         } catch (IOException | RuntimeException e) {
@@ -65,22 +67,6 @@ final class DirectReader extends WindowedReader {
             throw e;
         }
         layOut(ranges, blockBytes, Long.MAX_VALUE, slices);
-    }
-
-    /** The aligned blocks covering the ranges, merged where aligning made them touch. */
-    private static List<ByteRange> aligned(List<ByteRange> reads, long a) {
-        List<ByteRange> out = new ArrayList<>();
-        for (ByteRange r : reads) {
-            long from = r.from() / a * a;
-            long to = (r.to() + a - 1) / a * a;
-            int last = out.size() - 1;
-            if (last >= 0 && from <= out.get(last).to()) {
-                out.set(last, new ByteRange(out.get(last).from(), Math.max(to, out.get(last).to())));
-            } else {
-                out.add(new ByteRange(from, to));
-            }
-        }
-        return out;
     }
 
     /**

@@ -27,6 +27,25 @@ public final class ReadRanges {
         return merged;
     }
 
+    /**
+     * The ranges widened to whole blocks of {@code alignment} bytes (ending no later than {@code limit}),
+     * merged where widening made them touch: what a reader with an alignment rule, O_DIRECT's, must read.
+     */
+    public static List<ByteRange> aligned(List<ByteRange> sortedReads, long alignment, long limit) {
+        List<ByteRange> out = new ArrayList<>();
+        for (ByteRange r : sortedReads) {
+            long from = r.from() / alignment * alignment;
+            long to = Math.min(limit, (r.to() + alignment - 1) / alignment * alignment);
+            int last = out.size() - 1;
+            if (last >= 0 && from <= out.get(last).to()) {
+                out.set(last, new ByteRange(out.get(last).from(), Math.max(to, out.get(last).to())));
+            } else {
+                out.add(new ByteRange(from, to));
+            }
+        }
+        return out;
+    }
+
     public static long bytes(List<ByteRange> ranges) {
         long sum = 0;
         for (ByteRange r : ranges) {

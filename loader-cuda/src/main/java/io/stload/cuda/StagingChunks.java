@@ -1,6 +1,7 @@
 package io.stload.cuda;
 
 import io.stload.plan.ByteRange;
+import io.stload.plan.ReadRanges;
 import io.stload.plan.TensorSlice;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -52,7 +53,7 @@ final class StagingChunks {
         byStart.sort(Comparator.comparingLong(TensorSlice::spanStart));
         List<Chunk> chunks = new ArrayList<>();
         int first = 0;
-        for (ByteRange r : covering(reads, source.alignment(), source.file().fileSize())) {
+        for (ByteRange r : ReadRanges.aligned(reads, source.alignment(), source.file().fileSize())) {
             for (long start = r.from(); start < r.to(); start += windowBytes) {
                 long end = Math.min(r.to(), start + windowBytes);
                 // Slices are disjoint, so sorted by start their span ends are sorted too.
@@ -68,21 +69,5 @@ final class StagingChunks {
             }
         }
         return chunks;
-    }
-
-    /** The ranges widened to whole aligned blocks (never past the end of the file), merged where they meet. */
-    private static List<ByteRange> covering(List<ByteRange> reads, long alignment, long fileSize) {
-        List<ByteRange> out = new ArrayList<>();
-        for (ByteRange r : reads) {
-            long from = r.from() / alignment * alignment;
-            long to = Math.min(fileSize, (r.to() + alignment - 1) / alignment * alignment);
-            int last = out.size() - 1;
-            if (last >= 0 && from <= out.get(last).to()) {
-                out.set(last, new ByteRange(out.get(last).from(), Math.max(to, out.get(last).to())));
-            } else {
-                out.add(new ByteRange(from, to));
-            }
-        }
-        return out;
     }
 }
