@@ -15,9 +15,9 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * {@code mmap} and {@code prefetch}: windows are filled by copying from the file's mapping. With prefetch, a
- * background thread populates the plan's ranges of the mapping (MADV_POPULATE_READ) up to {@code aheadBytes}
- * past the window being filled, so the copy finds its pages resident instead of faulting them in one by one;
- * the bytes between ranges (other ranks' slices) are never populated.
+ * background thread populates exactly the plan's ranges of the mapping ({@link NativeAccess#populate}) up to
+ * {@code aheadBytes} past the window being filled, so the copy finds its pages resident instead of faulting
+ * them in one by one; the bytes between ranges (other ranks' slices) are never populated.
  */
 final class MappedSource implements FileSource {
     private final Header file;
