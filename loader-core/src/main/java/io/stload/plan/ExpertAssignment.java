@@ -3,9 +3,11 @@ package io.stload.plan;
 import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.checkpoint.TensorRef;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
@@ -22,36 +24,53 @@ final class ExpertAssignment {
     /** Up to 18 digits, so every index fits a long. */
     private static final Pattern EXPERT = Pattern.compile("(?:^|\\.)experts\\.(\\d{1,18})\\.");
 
-    /** Per group, its distinct expert indices in ascending order. */
-    private final Map<String, long[]> indicesByGroup;
+    /** The rank holding each expert tensor, by tensor name. */
+    private final Map<String, Integer> ownerByName;
 
-    private ExpertAssignment(Map<String, long[]> indicesByGroup) {
-        this.indicesByGroup = indicesByGroup;
+    private ExpertAssignment(Map<String, Integer> ownerByName) {
+        this.ownerByName = ownerByName;
+    }
+
+    /** A tensor of expert {@code index} in {@code group}. */
+    private record Expert(String tensor, String group, long index) {
     }
 
     /**
-     * The groups of the given tensors, all matched by an experts rule.
+     * Deals the experts of the given tensors, all matched by an experts rule, to {@code worldSize} ranks.
      *
      * @throws StloadException Unsupported for a tensor whose name has no {@code experts.<N>.} component
      */
-    static ExpertAssignment of(Collection<TensorRef> expertTensors) {
+    static ExpertAssignment of(Collection<TensorRef> expertTensors, int worldSize) {
+        List<Expert> experts = new ArrayList<>();
         Map<String, TreeSet<Long>> groups = new HashMap<>();
         for (TensorRef t : expertTensors) {
             Matcher m = expertIn(t);
-            groups.computeIfAbsent(group(t, m), g -> new TreeSet<>()).add(Long.parseLong(m.group(1)));
+            Expert e = new Expert(t.name(), t.name().substring(0, m.start(1)), Long.parseLong(m.group(1)));
+            experts.add(e);
+            groups.computeIfAbsent(e.group(), g -> new TreeSet<>()).add(e.index());
         }
         Map<String, long[]> sorted = new HashMap<>();
         groups.forEach((g, indices) -> sorted.put(g, indices.stream().mapToLong(Long::longValue).toArray()));
-        return new ExpertAssignment(sorted);
+        Map<String, Integer> owners = new HashMap<>();
+        for (Expert e : experts) {
+            long[] indices = sorted.get(e.group());
+            owners.put(e.tensor(), owner(Arrays.binarySearch(indices, e.index()), indices.length, worldSize));
+        }
+        return new ExpertAssignment(owners);
     }
 
-    /** Whether rank {@code rank} of {@code worldSize} holds the expert {@code t} belongs to. */
-    boolean holds(TensorRef t, int rank, int worldSize) {
-        Matcher m = expertIn(t);
-        long[] indices = indicesByGroup.get(group(t, m));
-        int position = Arrays.binarySearch(indices, Long.parseLong(m.group(1)));
-        return position >= TensorSlice.firstIndex(indices.length, rank, worldSize)
-                && position < TensorSlice.firstIndex(indices.length, rank + 1, worldSize);
+    /** The rank whose block of a group's {@code count} experts holds the one at {@code position}. */
+    private static int owner(int position, int count, int worldSize) {
+        int rank = 0;
+        while (position >= TensorSlice.firstIndex(count, rank + 1, worldSize)) {
+            rank++;
+        }
+        return rank;
+    }
+
+    /** Whether {@code rank} holds the expert that {@code t}, one of the tensors this was made of, belongs to. */
+    boolean holds(TensorRef t, int rank) {
+        return ownerByName.get(t.name()) == rank;
     }
 
     private static Matcher expertIn(TensorRef t) {
@@ -62,10 +81,5 @@ final class ExpertAssignment {
                     + " replicate or split it with an earlier rule");
         }
         return m;
-    }
-
-    /** The name up to the index: {@code model.layers.3.mlp.experts.} */
-    private static String group(TensorRef t, Matcher m) {
-        return t.name().substring(0, m.start(1));
     }
 }

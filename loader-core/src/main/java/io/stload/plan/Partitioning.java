@@ -22,8 +22,4 @@ public record Partitioning(int rank, int worldSize, PartitionSpec spec) {
             throw new StloadException(ErrorKind.Usage, null, "--rank must be in 0.." + (worldSize - 1) + ", not " + rank);
         }
     }
-
-    public Partitioning forRank(int r) {
-        return new Partitioning(r, worldSize, spec);
-    }
 }

@@ -39,12 +39,9 @@ public final class Planner {
         MemoryHeadroom headroom = MemoryHeadroom.read();
         HostFacts host = new HostFacts(headroom.availableBytes(), headroom.describe(), os.fallbackReason());
         Partitioning partitioning = options.partitioning();
-        Map<String, TensorSlice> slices = RankSlices.of(checkpoint, partitioning);
-        List<Long> bytesPerRank = new ArrayList<>();
-        for (int r = 0; r < partitioning.worldSize(); r++) {
-            bytesPerRank.add(r == partitioning.rank() ? RankSlices.bytes(slices)
-                    : RankSlices.bytes(RankSlices.of(checkpoint, partitioning.forRank(r))));
-        }
+        List<Map<String, TensorSlice>> everyRank = RankSlices.ofEveryRank(checkpoint, partitioning);
+        Map<String, TensorSlice> slices = everyRank.get(partitioning.rank());
+        List<Long> bytesPerRank = everyRank.stream().map(RankSlices::bytes).toList();
         Map<Header, List<ByteRange>> reads = new IdentityHashMap<>();
         long rankBytes = 0;
         for (Header h : checkpoint.files()) {
