@@ -17,7 +17,6 @@ import java.lang.foreign.MemorySegment;
 final class DirectSource implements FileSource {
     private final Header file;
     private final NativeFile handle;
-    private final int alignment;
     private final String note;
 
     DirectSource(Header file, NativeAccess os) throws IOException {
@@ -34,7 +33,6 @@ final class DirectSource implements FileSource {
                     : "no native access (" + os.fallbackReason() + "): buffered reads";
         }
         this.handle = f;
-        this.alignment = f.isDirect() ? f.directAlignment() : 1;
         this.note = why;
     }
 
@@ -50,7 +48,7 @@ final class DirectSource implements FileSource {
 
     @Override
     public void fill(long offset, long length, MemorySegment window) throws IOException {
-        long blocks = (length + alignment - 1) / alignment * alignment;
+        long blocks = (length + alignment() - 1) / alignment() * alignment();
         long n = handle.read(window.asSlice(0, blocks), offset);
         if (n < length) {
             throw new IOException(file.file() + ": short read at offset " + (offset + n)
