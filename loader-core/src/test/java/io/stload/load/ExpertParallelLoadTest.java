@@ -320,6 +320,6 @@ class ExpertParallelLoadTest {
     }
 
     private static TensorData tensor(SplittableRandom random, String name, long... shape) {
-        return TensorParallelLoadTest.tensor(random, name, DType.BF16, shape);
+        return TestCheckpoints.tensor(random, name, DType.BF16, shape);
     }
 }

@@ -63,18 +63,18 @@ class TensorParallelLoadTest {
     static void writeCheckpoint() throws IOException {
         SplittableRandom random = new SplittableRandom(7);
         List<TensorData> a = List.of(
-                tensor(random, "t.rows", DType.BF16, 37, 129),        // uneven for W = 2, 3, 4, 8
-                tensor(random, "t.cols", DType.F32, 300, 61),         // inner split: strided runs, coalesced
-                tensor(random, "t.inner1", DType.U8, 3, 5, 17),       // split on dim 2 of 3
-                tensor(random, "t.even", DType.I16, 24, 33),          // divisible by 1, 2, 3, 4, 8
-                tensor(random, "t.norm", DType.F32, 129),
-                tensor(random, "t.unmatched", DType.F64, 7, 3));
+                TestCheckpoints.tensor(random, "t.rows", DType.BF16, 37, 129),        // uneven for W = 2, 3, 4, 8
+                TestCheckpoints.tensor(random, "t.cols", DType.F32, 300, 61),         // inner split: strided runs, coalesced
+                TestCheckpoints.tensor(random, "t.inner1", DType.U8, 3, 5, 17),       // split on dim 2 of 3
+                TestCheckpoints.tensor(random, "t.even", DType.I16, 24, 33),          // divisible by 1, 2, 3, 4, 8
+                TestCheckpoints.tensor(random, "t.norm", DType.F32, 129),
+                TestCheckpoints.tensor(random, "t.unmatched", DType.F64, 7, 3));
         List<TensorData> b = List.of(
-                tensor(random, "u.rows", DType.F4, 16, 2),            // sub-byte, every cut on a byte
-                tensor(random, "u.empty.rows", DType.F32, 0, 8),
-                tensor(random, "u.few.rows", DType.I64, 3, 100),      // fewer rows than ranks: empty slices
-                tensor(random, "u.scalar", DType.F64),
-                tensor(random, "u.wide", DType.BF16, 3, 200_000));    // rows 400 kB apart: separate reads
+                TestCheckpoints.tensor(random, "u.rows", DType.F4, 16, 2),            // sub-byte, every cut on a byte
+                TestCheckpoints.tensor(random, "u.empty.rows", DType.F32, 0, 8),
+                TestCheckpoints.tensor(random, "u.few.rows", DType.I64, 3, 100),      // fewer rows than ranks: empty slices
+                TestCheckpoints.tensor(random, "u.scalar", DType.F64),
+                TestCheckpoints.tensor(random, "u.wide", DType.BF16, 3, 200_000));    // rows 400 kB apart: separate reads
         SafetensorsWriter.write(dir.resolve("a.safetensors"), Map.of(), a);
         SafetensorsWriter.write(dir.resolve("b.safetensors"), Map.of(), b);
         Stream.concat(a.stream(), b.stream()).forEach(t -> original.put(t.name(), t));
@@ -207,15 +207,5 @@ class TensorParallelLoadTest {
             expected[dim] = n / w + (r < n % w ? 1 : 0);
             assertArrayEquals(expected, shapes.get(r).get(t.name()), t.name() + " on rank " + r + " of " + w);
         }
-    }
-
-    static TensorData tensor(SplittableRandom random, String name, DType dtype, long... shape) {
-        long bits = dtype.bits();
-        for (long d : shape) {
-            bits *= d;
-        }
-        byte[] data = new byte[(int) (bits / 8)];
-        random.nextBytes(data);
-        return new TensorData(name, dtype, shape, data);
     }
 }

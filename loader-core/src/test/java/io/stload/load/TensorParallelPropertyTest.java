@@ -54,7 +54,7 @@ class TensorParallelPropertyTest {
                 bits *= shape[d];
             }
         } while (bits % 8 != 0);
-        TensorData t = TensorParallelLoadTest.tensor(random, "x", dtype, shape);
+        TensorData t = TestCheckpoints.tensor(random, "x", dtype, shape);
         SafetensorsWriter.write(dir.resolve("m.safetensors"), Map.of(), List.of(t));
         Checkpoint checkpoint = Checkpoint.open(dir.resolve("m.safetensors"));
         int worldSize = 1 + random.nextInt(8);
@@ -86,9 +86,9 @@ class TensorParallelPropertyTest {
     void impossibleSplitsAreRefusedNamingTheTensor(@TempDir Path dir) throws IOException {
         SplittableRandom random = new SplittableRandom(0);
         SafetensorsWriter.write(dir.resolve("m.safetensors"), Map.of(), List.of(
-                TensorParallelLoadTest.tensor(random, "odd", DType.F32, 5, 4),
-                TensorParallelLoadTest.tensor(random, "flat", DType.F32, 6),
-                TensorParallelLoadTest.tensor(random, "nibbles", DType.F4, 6)));
+                TestCheckpoints.tensor(random, "odd", DType.F32, 5, 4),
+                TestCheckpoints.tensor(random, "flat", DType.F32, 6),
+                TestCheckpoints.tensor(random, "nibbles", DType.F4, 6)));
         Checkpoint c = Checkpoint.open(dir.resolve("m.safetensors"));
         String[][] cases = {
                 {"{\"rules\": [{\"pattern\": \"odd\", \"split\": 0, \"divisible\": true}]}", "odd", "does not divide"},

@@ -49,7 +49,8 @@ final class TestCheckpoints {
         return dir;
     }
 
-    private static TensorData tensor(SplittableRandom random, String name, DType dtype, long... shape) {
+    /** A tensor of random bytes. */
+    static TensorData tensor(SplittableRandom random, String name, DType dtype, long... shape) {
         long bits = dtype.bits();
         for (long d : shape) {
             bits *= d;
