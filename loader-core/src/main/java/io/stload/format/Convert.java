@@ -1,0 +1,215 @@
+package io.stload.format;
+
+import io.stload.ErrorKind;
+import io.stload.StloadException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * Bulk conversion between the float types a checkpoint stores and F32: BF16, F16, F8_E4M3 (the OCP "fn"
+ * variant: no infinities, one NaN per sign, max 448) and F8_E5M2 widen to F32 exactly; F32 narrows to BF16
+ * or F16 rounding to nearest, ties to even, overflowing to infinity, NaN staying NaN (sign and high payload
+ * bits kept). Segments hold elements little-endian, as safetensors stores them, at any alignment.
+ *
+ * <p>Each conversion is one plain counted loop over elements, which the JIT vectorizes where it can (BF16 is
+ * a shift); F16 and the 8-bit types are looked up in a table of every pattern (256 KiB for F16).
+ */
+public final class Convert {
+    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    /** Every F16 pattern decoded: a table keeps NaN payloads exact, which the CPU's conversion may not. */
+    private static final float[] F16 = table(1 << 16, Convert::decodeF16);
+    private static final float[] E4M3 = table(1 << 8, Convert::decodeE4M3);
+    /** E5M2 is the top byte of an F16. */
+    private static final float[] E5M2 = table(1 << 8, b -> F16[b << 8]);
+
+    private Convert() {
+    }
+
+    // ---- one element ----
+
+    public static float bf16ToF32(short bits) {
+        return Float.intBitsToFloat(bits << 16);
+    }
+
+    public static float f16ToF32(short bits) {
+        return F16[bits & 0xffff];
+    }
+
+    public static float e4m3ToF32(byte bits) {
+        return E4M3[bits & 0xff];
+    }
+
+    public static float e5m2ToF32(byte bits) {
+        return E5M2[bits & 0xff];
+    }
+
+    /** Round to nearest even; a NaN keeps its sign and the top of its payload, and is made quiet. */
+    public static short f32ToBf16(float f) {
+        int bits = Float.floatToRawIntBits(f);
+        if ((bits & 0x7fff_ffff) > 0x7f80_0000) {
+            return (short) ((bits >>> 16) | 0x0040);
+        }
+        // Adding 0x7fff rounds up past the halfway point; the kept low bit breaks a tie towards even.
+        return (short) ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16);
+    }
+
+    /**
+     * Round to nearest even (IEEE 754 binary16, {@link Float#floatToFloat16}, which the JIT compiles to the CPU's
+     * conversion); a NaN stays a NaN of the same sign.
+     */
+    public static short f32ToF16(float f) {
+        return Float.floatToFloat16(f);
+    }
+
+    // ---- bulk ----
+
+    /** True for the types {@link #toF32} reads: F32 itself, BF16, F16, F8_E4M3 and F8_E5M2. */
+    public static boolean widensToF32(DType type) {
+        return switch (type) {
+            case F32, BF16, F16, F8_E4M3, F8_E5M2 -> true;
+            default -> false;
+        };
+    }
+
+    /** A tensor's elements as floats (its bytes must fit one array). */
+    public static float[] toF32(Tensor t) {
+        return toF32(t.dtype(), t.data());
+    }
+
+    /** Every element of {@code src}, of type {@code from}, as floats. */
+    public static float[] toF32(DType from, MemorySegment src) {
+        long n = elements(from, src);
+        if (n > Integer.MAX_VALUE - 8) {
+            throw new StloadException(ErrorKind.Unsupported, null, n + " elements do not fit one float array");
+        }
+        float[] out = new float[(int) n];
+        toF32(from, src, MemorySegment.ofArray(out));
+        return out;
+    }
+
+    /** Widens every element of {@code src} into {@code dst} as little-endian F32 ({@code dst} may be larger). */
+    public static void toF32(DType from, MemorySegment src, MemorySegment dst) {
+        long n = elements(from, src);
+        requireRoom(dst, n * Float.BYTES);
+        switch (from) {
+            case F32 -> MemorySegment.copy(src, 0, dst, 0, n * Float.BYTES);
+            case BF16 -> bf16ToF32(src, dst, n);
+            case F16 -> f16ToF32(src, dst, n);
+            case F8_E4M3 -> bytesToF32(E4M3, src, dst, n);
+            case F8_E5M2 -> bytesToF32(E5M2, src, dst, n);
+            default -> throw notWidening(from);
+        }
+    }
+
+    /** Narrows every F32 of {@code src} into {@code dst} as little-endian BF16 or F16. */
+    public static void fromF32(DType to, MemorySegment src, MemorySegment dst) {
+        long n = elements(DType.F32, src);
+        requireRoom(dst, n * Short.BYTES);
+        switch (to) {
+            case BF16 -> f32ToBf16(src, dst, n);
+            case F16 -> f32ToF16(src, dst, n);
+            default -> throw new StloadException(ErrorKind.Unsupported, null,
+                    "F32 narrows to BF16 or F16, not " + to);
+        }
+    }
+
+    /** {@code src} as little-endian BF16 or F16 bytes. */
+    public static byte[] fromF32(DType to, float[] src) {
+        byte[] out = new byte[Math.multiplyExact(src.length, Short.BYTES)];
+        fromF32(to, MemorySegment.ofArray(src), MemorySegment.ofArray(out));
+        return out;
+    }
+
+    private static void bf16ToF32(MemorySegment src, MemorySegment dst, long n) {
+        for (long i = 0; i < n; i++) {
+            dst.setAtIndex(F32, i, Float.intBitsToFloat(src.getAtIndex(I16, i) << 16));
+        }
+    }
+
+    private static void f16ToF32(MemorySegment src, MemorySegment dst, long n) {
+        for (long i = 0; i < n; i++) {
+            dst.setAtIndex(F32, i, F16[src.getAtIndex(I16, i) & 0xffff]);
+        }
+    }
+
+    private static void bytesToF32(float[] table, MemorySegment src, MemorySegment dst, long n) {
+        for (long i = 0; i < n; i++) {
+            dst.setAtIndex(F32, i, table[src.get(ValueLayout.JAVA_BYTE, i) & 0xff]);
+        }
+    }
+
+    private static void f32ToBf16(MemorySegment src, MemorySegment dst, long n) {
+        for (long i = 0; i < n; i++) {
+            dst.setAtIndex(I16, i, f32ToBf16(src.getAtIndex(F32, i)));
+        }
+    }
+
+    private static void f32ToF16(MemorySegment src, MemorySegment dst, long n) {
+        for (long i = 0; i < n; i++) {
+            dst.setAtIndex(I16, i, Float.floatToFloat16(src.getAtIndex(F32, i)));
+        }
+    }
+
+    /** S.EEEEE.MMMMMMMMMM, bias 15; a NaN's payload moves to the top of the F32 significand unchanged. */
+    private static float decodeF16(int h) {
+        int sign = (h & 0x8000) << 16;
+        int exponent = (h >>> 10) & 0x1f;
+        int mantissa = h & 0x3ff;
+        if (exponent == 0x1f) {
+            return Float.intBitsToFloat(sign | 0x7f80_0000 | mantissa << 13);
+        }
+        float magnitude = exponent == 0 ? Math.scalb((float) mantissa, -24)
+                : Math.scalb((float) (0x400 | mantissa), exponent - 25);
+        return Float.intBitsToFloat(sign | Float.floatToRawIntBits(magnitude));
+    }
+
+    /** S.EEEE.MMM, bias 7: subnormals at exponent 0, S.1111.111 is NaN (made quiet), and there is no infinity. */
+    private static float decodeE4M3(int b) {
+        int sign = (b & 0x80) << 24;
+        int exponent = (b >>> 3) & 0xf;
+        int mantissa = b & 0x7;
+        if (exponent == 0xf && mantissa == 0x7) {
+            return Float.intBitsToFloat(sign | 0x7fc0_0000);
+        }
+        float magnitude = exponent == 0 ? Math.scalb((float) mantissa, -9)
+                : Math.scalb((float) (8 | mantissa), exponent - 10);
+        return Float.intBitsToFloat(sign | Float.floatToRawIntBits(magnitude));
+    }
+
+    private interface Decoder {
+        float decode(int pattern);
+    }
+
+    private static float[] table(int patterns, Decoder decoder) {
+        float[] t = new float[patterns];
+        for (int p = 0; p < patterns; p++) {
+            t[p] = decoder.decode(p);
+        }
+        return t;
+    }
+
+    private static long elements(DType type, MemorySegment src) {
+        if (!widensToF32(type)) {
+            throw notWidening(type);
+        }
+        long width = type.bits() / 8;
+        if (src.byteSize() % width != 0) {
+            throw new IllegalArgumentException(src.byteSize() + " bytes are not a whole number of " + type + " elements");
+        }
+        return src.byteSize() / width;
+    }
+
+    private static void requireRoom(MemorySegment dst, long bytes) {
+        if (dst.byteSize() < bytes) {
+            throw new IllegalArgumentException("destination holds " + dst.byteSize() + " bytes; " + bytes + " needed");
+        }
+    }
+
+    private static StloadException notWidening(DType type) {
+        return new StloadException(ErrorKind.Unsupported, null,
+                type + " does not convert to F32 (F32, BF16, F16, F8_E4M3 and F8_E5M2 do)");
+    }
+}
