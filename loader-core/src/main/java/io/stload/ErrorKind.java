@@ -34,7 +34,11 @@ public enum ErrorKind {
     NoDevice(Category.IO),
 
     WaitTimeout(Category.TIMEOUT),
-    Usage(Category.USAGE);
+    Usage(Category.USAGE),
+    /** A tensor name the checkpoint does not hold (the reference's TensorNotFound). */
+    TensorNotFound(Category.USAGE),
+    /** A slice expression that does not parse, or asks for indices outside the tensor. */
+    InvalidSlice(Category.USAGE);
 
     /** Groups of kinds that share an exit code. */
     public enum Category {

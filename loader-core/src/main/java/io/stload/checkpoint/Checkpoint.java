@@ -4,8 +4,18 @@ import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.format.Header;
 import io.stload.format.HeaderParser;
+import io.stload.format.SliceSpec;
+import io.stload.format.Tensor;
 import io.stload.format.TensorInfo;
+import io.stload.load.LoadListener;
+import io.stload.load.LoadedWeights;
+import io.stload.load.Loader;
+import io.stload.plan.LoadOptions;
+import io.stload.plan.Planner;
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SegmentAllocator;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -18,17 +28,33 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.function.Predicate;
 import java.util.stream.Stream;
 
 /**
  * Which files make up a checkpoint, each with its validated header: a single {@code .safetensors} file, a
- * directory with a {@code *.safetensors.index.json} (every shard it names must exist and agree with it),
+ * directory with a {@code *.safetensors.index.json} (every shard it names must exist and hold what it says),
  * or a directory of {@code .safetensors} files without an index, or a hub-cache snapshot of one of those
  * (see {@link CheckpointSource}). Symlinks must resolve inside the directory (or, for a snapshot, the repo's
- * {@code blobs/}), and headers are read from the file the link resolves to. Opening reads headers only;
- * nothing is mapped or loaded, and no file is ever created, changed or deleted.
+ * {@code blobs/}), and headers are read from the file the link resolves to. Opening reads headers only, and
+ * no file is ever created, changed or deleted.
+ *
+ * <p>It is also the lazy way in, Python's {@code safe_open}: {@link #info} describes a tensor, {@link #view}
+ * maps its file on first use and gives a zero-copy view, {@link #copy} and {@link #slice} read only the bytes
+ * asked for, and {@link #load} loads a subset (or all) through the load engine. Closing unmaps the views;
+ * a checkpoint that was never viewed holds nothing that needs closing.
+ *
+ * <pre>{@code
+ * try (Checkpoint ckpt = Checkpoint.open(Path.of("/models/llama"))) {
+ *     MemorySegment norm = ckpt.view("model.norm.weight");
+ *     float[] rows = Convert.toF32(ckpt.slice("model.embed_tokens.weight", "0:4,:"));
+ * }
+ * }</pre>
+ *
+ * <p>A shard may hold tensors its index maps elsewhere or not at all (some published checkpoints do; the index
+ * is the allowlist): they are left out of {@link #tensors()} and listed by {@link #unindexedTensors()}.
  */
-public final class Checkpoint {
+public final class Checkpoint implements AutoCloseable {
     private static final String INDEX_SUFFIX = ".safetensors.index.json";
     private static final String DEFAULT_INDEX = "model" + INDEX_SUFFIX;
 
@@ -38,15 +64,21 @@ public final class Checkpoint {
     private final Map<String, TensorRef> tensors;
     private final Map<Header, String> names;
     private final HubSnapshot snapshot;
+    private final Map<String, String> indexMetadata;
+    private final Map<String, List<String>> unindexed;
+    private final FileMappings mappings = new FileMappings();
 
     private Checkpoint(Path path, Path index, List<Header> files, Map<String, TensorRef> tensors,
-                       Map<Header, String> names, HubSnapshot snapshot) {
+                       Map<Header, String> names, HubSnapshot snapshot, Map<String, String> indexMetadata,
+                       Map<String, List<String>> unindexed) {
         this.path = path;
         this.index = index;
         this.files = List.copyOf(files);
         this.tensors = Collections.unmodifiableMap(tensors);
         this.names = names;
         this.snapshot = snapshot;
+        this.indexMetadata = Collections.unmodifiableMap(indexMetadata);
+        this.unindexed = Collections.unmodifiableMap(unindexed);
     }
 
     /** A file, or a checkpoint directory; a directory that is a hub snapshot may also link into its blobs. */
@@ -56,7 +88,7 @@ public final class Checkpoint {
         }
         if (!Files.isDirectory(path)) {
             Header h = HeaderParser.read(path);
-            return fromFiles(path, null, List.of(h), Map.of(h, path.toString()), null);
+            return fromFiles(path, null, List.of(h), Map.of(h, path.toString()), null, t -> true, Map.of(), Map.of());
         }
         List<Path> roots = new ArrayList<>(List.of(path));
         blobsOfSnapshotDirectory(path).ifPresent(roots::add);
@@ -122,8 +154,98 @@ public final class Checkpoint {
         return tensors;
     }
 
+    /**
+     * The named tensor and its file.
+     *
+     * @throws StloadException TensorNotFound when the checkpoint has no such tensor
+     */
     public TensorRef tensor(String name) {
-        return tensors.get(name);
+        TensorRef t = tensors.get(name);
+        if (t == null) {
+            throw new StloadException(ErrorKind.TensorNotFound, path, "no tensor named `" + name + "` among its "
+                    + tensors.size() + " (list them with `stload inspect`)");
+        }
+        return t;
+    }
+
+    /** The named tensor, or empty when the checkpoint has none of that name. */
+    public Optional<TensorRef> find(String name) {
+        return Optional.ofNullable(tensors.get(name));
+    }
+
+    /** The named tensor's dtype, shape and offsets ({@link #tensor} has its file and the file's metadata). */
+    public TensorInfo info(String name) {
+        return tensor(name).info();
+    }
+
+    /** The index's {@code metadata} (e.g. {@code total_size}), scalars as their JSON text; empty without an index. */
+    public Map<String, String> indexMetadata() {
+        return indexMetadata;
+    }
+
+    /**
+     * Tensors a shard holds that its index does not map to it, by shard as the checkpoint names it: not part of
+     * the checkpoint, never loaded. Empty for a consistent checkpoint.
+     */
+    public Map<String, List<String>> unindexedTensors() {
+        return unindexed;
+    }
+
+    /**
+     * A zero-copy, read-only view of the tensor's bytes in its file's mapping (made on the file's first view),
+     * valid until this checkpoint is closed; pages are read from disk as they are touched.
+     */
+    public MemorySegment view(String name) {
+        TensorRef t = tensor(name);
+        return mappings.of(t.file()).asSlice(t.fileOffset(), t.info().byteSize()).asReadOnly();
+    }
+
+    /** The tensor described and viewed ({@link #view}), for typed access such as {@link Tensor#getFloat}. */
+    public Tensor viewTensor(String name) {
+        return new Tensor(info(name), view(name));
+    }
+
+    /** A copy of the tensor's bytes in memory from {@code allocator} (an arena the caller owns). */
+    public Tensor copy(String name, SegmentAllocator allocator) {
+        return slice(name, "", allocator);
+    }
+
+    /** A copy in memory the garbage collector frees. */
+    public Tensor copy(String name) {
+        return copy(name, Arena.ofAuto());
+    }
+
+    /**
+     * A copy of part of the tensor, e.g. {@code "0:4,:"} ({@link SliceSpec}), in row-major order; only the bytes
+     * of the slice are read from the file.
+     *
+     * @throws StloadException InvalidSlice for a slice that does not parse or lies outside the tensor
+     */
+    public Tensor slice(String name, String ranges, SegmentAllocator allocator) {
+        TensorRef t = tensor(name);
+        SliceSpec spec = SliceSpec.parse(ranges, t.info());
+        MemorySegment out = allocator.allocate(spec.byteSize(), 64);
+        spec.copy(view(name), out);
+        return new Tensor(spec.local(), out);
+    }
+
+    /** {@link #slice(String, String, SegmentAllocator)} into memory the garbage collector frees. */
+    public Tensor slice(String name, String ranges) {
+        return slice(name, ranges, Arena.ofAuto());
+    }
+
+    /**
+     * Loads the tensors {@code options} select ({@link LoadOptions#tensors}: all by default) through the load
+     * engine, into memory the result owns; independent of this checkpoint's views and its closing.
+     */
+    public LoadedWeights load(LoadOptions options) {
+        return new Loader().execute(new Planner().plan(this, options), LoadListener.NONE);
+    }
+
+    /** Unmaps the files behind every {@link #view}; using such a view afterwards throws. */
+    @Override
+    public void close() {
+        mappings.close();
     }
 
     /** Bytes of tensor data over all files. */
@@ -168,6 +290,7 @@ public final class Checkpoint {
         }
         List<Header> headers = new ArrayList<>();
         Map<Header, String> names = new IdentityHashMap<>();
+        Map<String, List<String>> unindexed = new LinkedHashMap<>();
         for (Map.Entry<String, Path> e : shardPaths.entrySet()) {
             Header h = HeaderParser.read(e.getValue());
             names.put(h, e.getKey());
@@ -179,16 +302,14 @@ public final class Checkpoint {
                 }
             }
             if (h.tensors().size() != expected.size()) {
-                for (TensorInfo t : h.tensors()) {
-                    if (!e.getKey().equals(index.weightMap().get(t.name()))) {
-                        throw new StloadException(ErrorKind.InvalidIndex, h.file(), "shard holds `" + t.name()
-                                + "`, which " + indexFile.getFileName() + " does not map to it");
-                    }
-                }
+                List<String> extras = h.tensors().stream().map(TensorInfo::name)
+                        .filter(n -> !e.getKey().equals(index.weightMap().get(n))).toList();
+                unindexed.put(e.getKey(), extras);
             }
             headers.add(h);
         }
-        return fromFiles(dir, indexFile, headers, names, snapshot);
+        return fromFiles(dir, indexFile, headers, names, snapshot,
+                t -> names.get(t.file()).equals(index.weightMap().get(t.name())), index.metadata(), unindexed);
     }
 
     /** The tensors a missing shard would have held, as a person reads them: a few names and a count. */
@@ -211,22 +332,28 @@ public final class Checkpoint {
             headers.add(h);
             names.put(h, p.getFileName().toString());
         }
-        return fromFiles(dir, null, headers, names, snapshot);
+        return fromFiles(dir, null, headers, names, snapshot, t -> true, Map.of(), Map.of());
     }
 
+    /** The checkpoint of these files' tensors that {@code included} accepts (the index's, when there is one). */
     private static Checkpoint fromFiles(Path path, Path index, List<Header> headers, Map<Header, String> names,
-                                        HubSnapshot snapshot) {
+                                        HubSnapshot snapshot, Predicate<TensorRef> included,
+                                        Map<String, String> indexMetadata, Map<String, List<String>> unindexed) {
         Map<String, TensorRef> tensors = new LinkedHashMap<>();
         for (Header h : headers) {
             for (TensorInfo t : h.tensors()) {
-                TensorRef previous = tensors.putIfAbsent(t.name(), new TensorRef(t, h));
+                TensorRef ref = new TensorRef(t, h);
+                if (!included.test(ref)) {
+                    continue;
+                }
+                TensorRef previous = tensors.putIfAbsent(t.name(), ref);
                 if (previous != null) {
                     throw new StloadException(ErrorKind.DuplicateTensorName, h.file(), "tensor `" + t.name()
                             + "` is also in " + previous.file().file());
                 }
             }
         }
-        return new Checkpoint(path, index, headers, tensors, names, snapshot);
+        return new Checkpoint(path, index, headers, tensors, names, snapshot, indexMetadata, unindexed);
     }
 
     /** The shard's path, refusing any name that would leave the checkpoint directory. */

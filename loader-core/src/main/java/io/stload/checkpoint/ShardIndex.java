@@ -13,8 +13,11 @@ import tools.jackson.core.JsonToken;
 import tools.jackson.core.ObjectReadContext;
 import tools.jackson.core.json.JsonFactory;
 
-/** A {@code *.safetensors.index.json}: which shard file holds each tensor. */
-record ShardIndex(Path file, Map<String, String> weightMap) {
+/**
+ * A {@code *.safetensors.index.json}: which shard file holds each tensor, and its {@code metadata} object (e.g.
+ * {@code total_size}), each scalar value as its JSON text; nested values are left out.
+ */
+record ShardIndex(Path file, Map<String, String> weightMap, Map<String, String> metadata) {
     private static final JsonFactory JSON = JsonFactory.builder().build();
     /** An index names tensors, not data; anything larger is not an index. */
     private static final long MAX_INDEX_BYTES = 256L << 20;
@@ -36,6 +39,7 @@ record ShardIndex(Path file, Map<String, String> weightMap) {
             throw new StloadException(ErrorKind.Io, file, "cannot read index: " + e.getMessage(), e);
         }
         Map<String, String> weightMap = null;
+        Map<String, String> metadata = new LinkedHashMap<>();
         try (JsonParser p = JSON.createParser(ObjectReadContext.empty(), bytes)) {
             if (p.nextToken() != JsonToken.START_OBJECT) {
                 throw invalid(file, "index is not a JSON object");
@@ -43,6 +47,10 @@ record ShardIndex(Path file, Map<String, String> weightMap) {
             String field;
             while ((field = p.nextName()) != null) {
                 JsonToken t = p.nextToken();
+                if (field.equals("metadata") && t == JsonToken.START_OBJECT) {
+                    readScalars(p, metadata);
+                    continue;
+                }
                 if (!field.equals("weight_map")) {
                     p.skipChildren();
                     continue;
@@ -71,7 +79,23 @@ record ShardIndex(Path file, Map<String, String> weightMap) {
         if (weightMap == null) {
             throw invalid(file, "no `weight_map`");
         }
-        return new ShardIndex(file, weightMap);
+        if (weightMap.isEmpty()) {
+            throw invalid(file, "`weight_map` is empty: the index maps no tensor to any shard");
+        }
+        return new ShardIndex(file, weightMap, metadata);
+    }
+
+    /** The members of the object the parser is in, scalars as their text; a nested value is skipped. */
+    private static void readScalars(JsonParser p, Map<String, String> into) {
+        String name;
+        while ((name = p.nextName()) != null) {
+            JsonToken t = p.nextToken();
+            if (t.isScalarValue()) {
+                into.put(name, p.getString());
+            } else {
+                p.skipChildren();
+            }
+        }
     }
 
     private static StloadException invalid(Path file, String message) {

@@ -19,7 +19,7 @@ public final class Digests {
     }
 
     /**
-     * The CRC-32 of every tensor as stored in the checkpoint's files, read through a mapping that is closed
+     * The CRC-32 of every tensor of the checkpoint as stored in its files, read through a mapping that is closed
      * before returning: the reference a load's digests must equal.
      */
     public static Map<String, String> ofFiles(Checkpoint checkpoint) {
@@ -27,7 +27,8 @@ public final class Digests {
         try (Arena arena = Arena.ofConfined()) {
             for (Header h : checkpoint.files()) {
                 SafetensorsFile f = SafetensorsFile.open(h.file(), arena);
-                h.tensors().forEach(t -> digests.put(t.name(), crc32(f.tensor(t).data())));
+                h.tensors().stream().filter(t -> checkpoint.tensors().containsKey(t.name()))
+                        .forEach(t -> digests.put(t.name(), crc32(f.tensor(t).data())));
             }
         }
         return digests;

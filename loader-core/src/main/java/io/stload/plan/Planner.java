@@ -15,6 +15,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -39,7 +40,8 @@ public final class Planner {
         MemoryHeadroom headroom = MemoryHeadroom.read();
         HostFacts host = new HostFacts(headroom.availableBytes(), headroom.describe(), os.fallbackReason());
         Partitioning partitioning = options.partitioning();
-        List<Map<String, TensorSlice>> everyRank = RankSlices.ofEveryRank(checkpoint, partitioning);
+        List<Map<String, TensorSlice>> everyRank = selected(RankSlices.ofEveryRank(checkpoint, partitioning),
+                checkpoint, options.tensors());
         Map<String, TensorSlice> slices = everyRank.get(partitioning.rank());
         List<Long> bytesPerRank = everyRank.stream().map(RankSlices::bytes).toList();
         Map<Header, List<ByteRange>> reads = new IdentityHashMap<>();
@@ -63,6 +65,29 @@ public final class Planner {
             Collections.shuffle(order, new Random(options.seed()));
         }
         return new LoadPlan(checkpoint, options, host, files, order, slices, bytesPerRank, System.nanoTime() - start);
+    }
+
+    /**
+     * Each rank's slices of only the tensors the filter takes. Ranks are dealt their experts from the whole
+     * checkpoint first, so a subset never moves an expert to another rank.
+     */
+    private static List<Map<String, TensorSlice>> selected(List<Map<String, TensorSlice>> everyRank,
+                                                           Checkpoint checkpoint, TensorFilter filter) {
+        if (filter.isAll()) {
+            return everyRank;
+        }
+        filter.requireEachMatches(checkpoint.tensors().keySet());
+        List<Map<String, TensorSlice>> out = new ArrayList<>();
+        for (Map<String, TensorSlice> rank : everyRank) {
+            Map<String, TensorSlice> kept = new LinkedHashMap<>();
+            rank.forEach((name, slice) -> {
+                if (filter.matches(name)) {
+                    kept.put(name, slice);
+                }
+            });
+            out.add(kept);
+        }
+        return out;
     }
 
     private FileFacts measure(Header h, long bytes) {

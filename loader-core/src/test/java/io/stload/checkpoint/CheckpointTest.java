@@ -109,19 +109,49 @@ class CheckpointTest {
     }
 
     @Test
-    void tensorOfAShardThatTheIndexDoesNotMapThereIsAnInvalidIndex() throws IOException {
+    void tensorOfAShardThatTheIndexDoesNotNameIsLeftOutAndNoted() throws IOException {
         shard(ckpt, "s1.safetensors", "a", "extra");
         index("model.safetensors.index.json", "a", "s1.safetensors");
-        StloadException e = rejected(ErrorKind.InvalidIndex);
-        assertTrue(e.getMessage().contains("`extra`"), e.getMessage());
+        Checkpoint c = Checkpoint.open(ckpt);
+        assertEquals(List.of("a"), List.copyOf(c.tensors().keySet()));
+        assertEquals(Map.of("s1.safetensors", List.of("extra")), c.unindexedTensors());
+        assertTrue(c.find("extra").isEmpty());
     }
 
     @Test
-    void tensorInTwoShardsOfWhichTheIndexNamesOneIsAnInvalidIndex() throws IOException {
+    void tensorInTwoShardsIsTakenFromTheOneTheIndexNames() throws IOException {
         shard(ckpt, "s1.safetensors", "a", "b");
         shard(ckpt, "s2.safetensors", "b", "c");
         index("model.safetensors.index.json", "a", "s1.safetensors", "b", "s1.safetensors", "c", "s2.safetensors");
-        assertTrue(rejected(ErrorKind.InvalidIndex).getMessage().contains("`b`"));
+        Checkpoint c = Checkpoint.open(ckpt);
+        assertEquals(List.of("a", "b", "c"), List.copyOf(c.tensors().keySet()));
+        assertEquals(ckpt.resolve("s1.safetensors"), c.tensor("b").file().file());
+        assertEquals(Map.of("s2.safetensors", List.of("b")), c.unindexedTensors());
+    }
+
+    @Test
+    void indexMappingNoTensorIsAnInvalidIndex() throws IOException {
+        shard(ckpt, "s1.safetensors", "a");
+        Files.writeString(ckpt.resolve("model.safetensors.index.json"), "{\"metadata\":{},\"weight_map\":{}}");
+        assertTrue(rejected(ErrorKind.InvalidIndex).getMessage().contains("empty"));
+    }
+
+    @Test
+    void indexMetadataIsKept() throws IOException {
+        shard(ckpt, "s1.safetensors", "a");
+        Files.writeString(ckpt.resolve("model.safetensors.index.json"),
+                "{\"metadata\":{\"total_size\":8,\"format\":\"pt\",\"nested\":{}},\"weight_map\":{\"a\":\"s1.safetensors\"}}");
+        assertEquals(Map.of("total_size", "8", "format", "pt"), Checkpoint.open(ckpt).indexMetadata());
+    }
+
+    @Test
+    void aMissingTensorIsAnErrorNamingIt() throws IOException {
+        Checkpoint c = Checkpoint.open(shard(ckpt, "model.safetensors", "a"));
+        StloadException e = assertThrows(StloadException.class, () -> c.tensor("nope"));
+        assertEquals(ErrorKind.TensorNotFound, e.kind());
+        assertTrue(e.getMessage().contains("`nope`"), e.getMessage());
+        assertThrows(StloadException.class, () -> c.info("nope"));
+        assertThrows(StloadException.class, () -> c.view("nope"));
     }
 
     @Test

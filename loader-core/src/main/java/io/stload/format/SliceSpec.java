@@ -1,0 +1,215 @@
+package io.stload.format;
+
+import io.stload.ErrorKind;
+import io.stload.StloadException;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A Python-like slice of a tensor, one comma-separated item per leading dimension: {@code start:stop} (either
+ * may be left out; a negative one counts from the end), {@code :} for all of it, or a single index, which
+ * selects that index and drops the dimension. Dimensions not named are taken whole. Unlike Python, an index
+ * outside the dimension is an error rather than clamped, and steps are not supported.
+ *
+ * <p>In the file the slice is {@link #runs()} runs of {@link #runBytes()} bytes: the innermost cut dimension
+ * and everything inside it are contiguous, so only the bytes of the slice are read.
+ */
+public final class SliceSpec {
+    private final TensorInfo tensor;
+    /** First index per dimension. */
+    private final long[] starts;
+    /** One past the last index per dimension. */
+    private final long[] stops;
+    /** Per dimension, false where a single index dropped it from the result's shape. */
+    private final boolean[] kept;
+
+    private SliceSpec(TensorInfo tensor, long[] starts, long[] stops, boolean[] kept) {
+        this.tensor = tensor;
+        this.starts = starts;
+        this.stops = stops;
+        this.kept = kept;
+    }
+
+    /** Parses {@code text} against {@code tensor}'s shape. */
+    public static SliceSpec parse(String text, TensorInfo tensor) {
+        int rank = tensor.rank();
+        String[] items = text.isBlank() ? new String[0] : text.split(",", -1);
+        if (items.length > rank) {
+            throw invalid(tensor, text, items.length + " dimensions given, but the tensor has " + rank
+                    + " (shape " + tensor.shapeString() + ")");
+        }
+        long[] starts = new long[rank];
+        long[] stops = tensor.shape();
+        boolean[] kept = new boolean[rank];
+        java.util.Arrays.fill(kept, true);
+        for (int d = 0; d < items.length; d++) {
+            String item = items[d].strip();
+            long n = tensor.dim(d);
+            int colon = item.indexOf(':');
+            if (colon < 0) {
+                long i = index(tensor, text, item, d);
+                long at = i < 0 ? i + n : i;
+                if (at < 0 || at >= n) {
+                    throw outOfRange(tensor, text, d, "index " + i);
+                }
+                starts[d] = at;
+                stops[d] = at + 1;
+                kept[d] = false;
+                continue;
+            }
+            if (item.indexOf(':', colon + 1) >= 0) {
+                throw invalid(tensor, text, "`" + item + "`: steps are not supported");
+            }
+            String from = item.substring(0, colon).strip();
+            String to = item.substring(colon + 1).strip();
+            long start = from.isEmpty() ? 0 : bound(tensor, text, index(tensor, text, from, d), d);
+            long stop = to.isEmpty() ? n : bound(tensor, text, index(tensor, text, to, d), d);
+            if (start > stop) {
+                throw outOfRange(tensor, text, d, "start " + from + " after stop " + to);
+            }
+            starts[d] = start;
+            stops[d] = stop;
+        }
+        if (tensor.dtype().isSubByte() && !isWhole(tensor, starts, stops)) {
+            throw new StloadException(ErrorKind.Unsupported, null, tensor.name() + ": " + tensor.dtype()
+                    + " elements are narrower than a byte; only the whole tensor can be read");
+        }
+        return new SliceSpec(tensor, starts, stops, kept);
+    }
+
+    private static long index(TensorInfo tensor, String text, String item, int d) {
+        try {
+            return Long.parseLong(item);
+        } catch (NumberFormatException e) {
+            throw invalid(tensor, text, "dimension " + d + ": `" + item + "` is not an index or start:stop");
+        }
+    }
+
+    /** A start or stop: {@code 0..n}, or {@code -n..-1} from the end. */
+    private static long bound(TensorInfo tensor, String text, long i, int d) {
+        long n = tensor.dim(d);
+        long at = i < 0 ? i + n : i;
+        if (at < 0 || at > n) {
+            throw outOfRange(tensor, text, d, "bound " + i);
+        }
+        return at;
+    }
+
+    private static boolean isWhole(TensorInfo tensor, long[] starts, long[] stops) {
+        for (int d = 0; d < tensor.rank(); d++) {
+            if (starts[d] != 0 || stops[d] != tensor.dim(d)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static StloadException invalid(TensorInfo t, String text, String why) {
+        return new StloadException(ErrorKind.InvalidSlice, null, t.name() + ": slice `" + text + "`: " + why);
+    }
+
+    private static StloadException outOfRange(TensorInfo t, String text, int d, String what) {
+        return invalid(t, text, what + " is outside dimension " + d + " of size " + t.dim(d) + " (shape "
+                + t.shapeString() + ")");
+    }
+
+    /** The tensor sliced. */
+    public TensorInfo tensor() {
+        return tensor;
+    }
+
+    /** The result's shape: each kept dimension's {@code stop - start}. */
+    public long[] shape() {
+        List<Long> out = new ArrayList<>();
+        for (int d = 0; d < starts.length; d++) {
+            if (kept[d]) {
+                out.add(stops[d] - starts[d]);
+            }
+        }
+        return out.stream().mapToLong(Long::longValue).toArray();
+    }
+
+    /** The result as a tensor of its own: the sliced shape, bytes {@code [0, byteSize())}. */
+    public TensorInfo local() {
+        return new TensorInfo(tensor.name(), tensor.dtype(), shape(), 0, byteSize());
+    }
+
+    public long byteSize() {
+        return runs() * runBytes();
+    }
+
+    /** The innermost dimension that is cut; -1 when none is, and the slice is the whole tensor. */
+    private int cutDim() {
+        for (int d = starts.length - 1; d >= 0; d--) {
+            if (starts[d] != 0 || stops[d] != tensor.dim(d)) {
+                return d;
+            }
+        }
+        return -1;
+    }
+
+    /** Bytes of one element block inside dimension {@code d}: the product of the dimensions after it. */
+    private long stride(int d) {
+        long bytes = tensor.byteSize();
+        if (d < 0) {
+            return bytes;
+        }
+        long inner = 1;
+        for (int k = d + 1; k < starts.length; k++) {
+            inner *= tensor.dim(k);
+        }
+        return inner * tensor.dtype().bits() / 8;
+    }
+
+    /** Bytes of each contiguous run. */
+    public long runBytes() {
+        int c = cutDim();
+        return c < 0 ? tensor.byteSize() : (stops[c] - starts[c]) * stride(c);
+    }
+
+    /** Number of runs: the product of the selected ranges of the dimensions outside the cut one. */
+    public long runs() {
+        long count = 1;
+        for (int d = 0; d < starts.length; d++) {
+            count *= stops[d] - starts[d];
+        }
+        int c = cutDim();
+        if (count == 0 || c < 0) {
+            return count == 0 ? 0 : 1;
+        }
+        for (int d = c; d < starts.length; d++) {
+            count /= stops[d] - starts[d];
+        }
+        return count;
+    }
+
+    /** Copies the slice's runs, in row-major order, from the whole tensor's bytes {@code data} into {@code dst}. */
+    public void copy(MemorySegment data, MemorySegment dst) {
+        long run = runBytes();
+        long count = runs();
+        if (count == 0 || run == 0) {
+            return;
+        }
+        int c = cutDim();
+        if (c < 0) {
+            MemorySegment.copy(data, 0, dst, 0, run);
+            return;
+        }
+        long[] at = new long[c];
+        for (int d = 0; d < c; d++) {
+            at[d] = starts[d];
+        }
+        for (long k = 0; k < count; k++) {
+            long offset = starts[c] * stride(c);
+            for (int d = 0; d < c; d++) {
+                offset += at[d] * stride(d);
+            }
+            MemorySegment.copy(data, offset, dst, k * run, run);
+            // Next index of the outer dimensions, the last one fastest.
+            for (int d = c - 1; d >= 0 && ++at[d] == stops[d]; d--) {
+                at[d] = starts[d];
+            }
+        }
+    }
+}

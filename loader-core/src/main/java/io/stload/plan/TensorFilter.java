@@ -1,0 +1,104 @@
+package io.stload.plan;
+
+import io.stload.ErrorKind;
+import io.stload.StloadException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
+
+/**
+ * Which tensors a load takes: those whose name matches any of the patterns, or every tensor when there are
+ * none. A pattern is a glob over the whole name ({@code *} any run of characters, dots included; {@code ?} one
+ * character; everything else literal), or, prefixed with {@code re:}, a Java regular expression that must match
+ * the whole name.
+ */
+public final class TensorFilter {
+    public static final TensorFilter ALL = new TensorFilter(List.of(), List.of());
+
+    private final List<String> patterns;
+    private final List<Pattern> compiled;
+
+    private TensorFilter(List<String> patterns, List<Pattern> compiled) {
+        this.patterns = List.copyOf(patterns);
+        this.compiled = List.copyOf(compiled);
+    }
+
+    /**
+     * @throws StloadException Usage for a regular expression that does not compile
+     */
+    public static TensorFilter of(List<String> patterns) {
+        List<Pattern> compiled = new ArrayList<>();
+        for (String p : patterns) {
+            try {
+                compiled.add(p.startsWith("re:") ? Pattern.compile(p.substring(3)) : Pattern.compile(globToRegex(p)));
+            } catch (PatternSyntaxException e) {
+                throw new StloadException(ErrorKind.Usage, null, "--tensors `" + p + "`: not a regular expression: "
+                        + e.getDescription());
+            }
+        }
+        return new TensorFilter(patterns, compiled);
+    }
+
+    public static TensorFilter of(String... patterns) {
+        return of(List.of(patterns));
+    }
+
+    private static String globToRegex(String glob) {
+        StringBuilder re = new StringBuilder();
+        for (String literal : glob.split("((?<=[*?])|(?=[*?]))")) {
+            re.append(switch (literal) {
+                case "*" -> ".*";
+                case "?" -> ".";
+                default -> literal.isEmpty() ? "" : Pattern.quote(literal);
+            });
+        }
+        return re.toString();
+    }
+
+    /** True when every tensor is taken. */
+    public boolean isAll() {
+        return patterns.isEmpty();
+    }
+
+    public List<String> patterns() {
+        return patterns;
+    }
+
+    public boolean matches(String name) {
+        if (compiled.isEmpty()) {
+            return true;
+        }
+        for (Pattern p : compiled) {
+            if (p.matcher(name).matches()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Checks that every pattern matches some tensor, so that a misspelt name is an error, not an empty load.
+     *
+     * @throws StloadException Usage naming the first pattern that matches none of {@code names}
+     */
+    public void requireEachMatches(Iterable<String> names) {
+        boolean[] matched = new boolean[compiled.size()];
+        for (String n : names) {
+            for (int i = 0; i < compiled.size(); i++) {
+                matched[i] |= !matched[i] && compiled.get(i).matcher(n).matches();
+            }
+        }
+        for (int i = 0; i < matched.length; i++) {
+            if (!matched[i]) {
+                throw new StloadException(ErrorKind.Usage, null, "--tensors `" + patterns.get(i)
+                        + "` matches no tensor of the checkpoint");
+            }
+        }
+    }
+
+    @Override
+    public String toString() {
+        return isAll() ? "all tensors" : String.join(" ", patterns);
+    }
+}
