@@ -31,7 +31,7 @@ public final class TensorFilter {
         List<Pattern> compiled = new ArrayList<>();
         for (String p : patterns) {
             try {
-                compiled.add(p.startsWith("re:") ? Pattern.compile(p.substring(3)) : Pattern.compile(globToRegex(p)));
+                compiled.add(p.startsWith("re:") ? Pattern.compile(p.substring(3)) : PartitionRule.globToRegex(p));
             } catch (PatternSyntaxException e) {
                 throw new StloadException(ErrorKind.Usage, null, "--tensors `" + p + "`: not a regular expression: "
                         + e.getDescription());
@@ -42,18 +42,6 @@ public final class TensorFilter {
 
     public static TensorFilter of(String... patterns) {
         return of(List.of(patterns));
-    }
-
-    private static String globToRegex(String glob) {
-        StringBuilder re = new StringBuilder();
-        for (String literal : glob.split("((?<=[*?])|(?=[*?]))")) {
-            re.append(switch (literal) {
-                case "*" -> ".*";
-                case "?" -> ".";
-                default -> literal.isEmpty() ? "" : Pattern.quote(literal);
-            });
-        }
-        return re.toString();
     }
 
     /** True when every tensor is taken. */
