@@ -6,12 +6,15 @@ import io.stload.plan.PartitionSpec;
 import io.stload.plan.Partitioning;
 import io.stload.plan.ReadOrder;
 import io.stload.plan.Sizes;
+import io.stload.plan.TensorFilter;
 import io.stload.plan.Thresholds;
+import java.util.ArrayList;
+import java.util.List;
 import picocli.CommandLine.Option;
 
 /**
  * The flags {@code plan}, {@code load} and {@code serve} share: strategy, threads, order, the heuristic's
- * constants, and the tensor-parallel rank to load.
+ * constants, the tensor-parallel rank to load, and which tensors.
  */
 final class LoadFlags {
     @Option(names = LoadStrategy.OPTION, paramLabel = "STRATEGY", defaultValue = "auto",
@@ -70,6 +73,11 @@ final class LoadFlags {
                     + "'default-experts' for those with whole MoE experts per rank (default: ${DEFAULT-VALUE}).")
     String partition;
 
+    @Option(names = "--tensors", paramLabel = "PATTERN",
+            description = "Only tensors whose whole name matches: a glob (* any characters, dots included; ? one), "
+                    + "or re:REGEX; repeatable, any may match (default: every tensor).")
+    List<String> tensors = new ArrayList<>();
+
     Partitioning partitioning() {
         Partitioning rankOnly = new Partitioning(rank, worldSize, PartitionSpec.REPLICATE_ALL);
         return worldSize == 1 ? rankOnly : new Partitioning(rank, worldSize, PartitionSpec.load(partition));
@@ -89,7 +97,7 @@ final class LoadFlags {
                     directBlock != null ? Sizes.parse(directBlock) : d.directBlock(),
                     maxGap != null ? Sizes.parse(maxGap) : d.maxGapBytes());
             return new LoadOptions(LoadStrategy.parse(strategy), ReadOrder.parse(order), threads, seed, t,
-                    partitioning());
+                    partitioning(), TensorFilter.of(tensors));
         } catch (IllegalArgumentException e) {
             throw new io.stload.StloadException(io.stload.ErrorKind.Usage, null, e.getMessage());
         }

@@ -14,7 +14,7 @@ import picocli.CommandLine.Option;
 @Command(name = "stload", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT,
         versionProvider = Main.Version.class,
         description = "Fast, safe safetensors checkpoint loading.",
-        subcommands = {DemoCommand.class, InspectCommand.class, PlanCommand.class, LoadCommand.class, VerifyCommand.class,
+        subcommands = {DemoCommand.class, InspectCommand.class, GetCommand.class, PlanCommand.class, LoadCommand.class, VerifyCommand.class,
                 GenCommand.class, ServeCommand.class, GpuProbeCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
     public static final int EXIT_USAGE = 2;

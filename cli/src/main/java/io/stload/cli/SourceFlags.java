@@ -8,6 +8,7 @@ import io.stload.checkpoint.WaitPolicy;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import picocli.CommandLine.Option;
@@ -31,8 +32,18 @@ final class SourceFlags {
         return WaitPolicy.of(timeout()).withLog(line -> err.println("stload: " + line));
     }
 
+    /** Opens the checkpoint; tensors a shard holds that its index leaves out are noted on stderr. */
     Checkpoint open(String pathOrRepo, PrintWriter err) {
-        return CheckpointSource.resolve(pathOrRepo, cacheDir, waitPolicy(err));
+        Checkpoint ckpt = CheckpointSource.resolve(pathOrRepo, cacheDir, waitPolicy(err));
+        ckpt.unindexedTensors().forEach((shard, names) -> err.println("stload: note: " + shard + " holds "
+                + names.size() + " tensor(s) its index does not map to it, left out: " + listed(names)));
+        return ckpt;
+    }
+
+    private static String listed(List<String> names) {
+        int shown = Math.min(3, names.size());
+        return String.join(", ", names.subList(0, shown).stream().map(n -> "`" + n + "`").toList())
+                + (names.size() > shown ? ", ..." : "");
     }
 
     Duration timeout() {
