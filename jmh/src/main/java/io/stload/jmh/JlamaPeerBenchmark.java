@@ -6,6 +6,7 @@ import com.github.tjake.jlama.tensor.AbstractTensor;
 import io.stload.benchdata.CheckpointSpec;
 import io.stload.benchdata.CheckpointSummary;
 import io.stload.benchdata.ShapeKind;
+import io.stload.checkpoint.Checkpoint;
 import io.stload.plan.Sizes;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -32,6 +33,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * same BF16 one the stload strategies load. Each invocation is one whole load, hence single-shot timing;
  * cold invocations start from an empty page cache, warm ones from every file resident, as in
  * {@link LoadStrategyBenchmark}; run both in one command to compare them on the same checkpoint.
+ * {@link #stloadOpenAndViewEveryTensor} does the same through stload's lazy access (open headers, a zero-copy
+ * view of every tensor, the same bytes touched), so the two lazy readers compare directly.
  */
 @BenchmarkMode(Mode.SingleShotTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
@@ -81,6 +84,20 @@ public class JlamaPeerBenchmark {
             for (String name : weights.tensorInfoMap().keySet()) {
                 AbstractTensor<?, ?> tensor = weights.load(name);
                 MemorySegment data = tensor.getMemorySegment();
+                for (long offset = 0; offset < data.byteSize(); offset += PAGE) {
+                    sum += data.get(ValueLayout.JAVA_BYTE, offset);
+                }
+            }
+        }
+        return sum;
+    }
+
+    @Benchmark
+    public long stloadOpenAndViewEveryTensor() {
+        long sum = 0;
+        try (Checkpoint ckpt = Checkpoint.open(dir)) {
+            for (String name : ckpt.tensors().keySet()) {
+                MemorySegment data = ckpt.view(name);
                 for (long offset = 0; offset < data.byteSize(); offset += PAGE) {
                     sum += data.get(ValueLayout.JAVA_BYTE, offset);
                 }

@@ -1,2 +1,2 @@
-/** JMH benchmarks: header parsing and each load strategy, cold and warm, with a peer reader beside them. */
+/** JMH benchmarks: header parsing, each load strategy cold and warm with a peer reader beside them, and conversion. */
 package io.stload.jmh;

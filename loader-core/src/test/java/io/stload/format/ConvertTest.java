@@ -193,7 +193,7 @@ class ConvertTest {
             inputs.addAll(List.of(exact, tie, Math.nextUp(tie), Math.nextDown(tie)));
         }
         SplittableRandom random = new SplittableRandom(11);
-        for (int i = 0; i < 200_000; i++) {
+        for (int i = 0; i < 50_000; i++) {
             inputs.add(Float.intBitsToFloat(random.nextInt()));
         }
         inputs.addAll(List.of(Float.MAX_VALUE, Float.MIN_VALUE, Float.MIN_NORMAL, Float.POSITIVE_INFINITY, 0f));
@@ -239,6 +239,25 @@ class ConvertTest {
         double above = (hi == infinity ? top : f.value(hi)) - a;
         int chosen = below < above ? lo : above < below ? hi : (lo % 2 == 0 ? lo : hi);
         return sign | chosen;
+    }
+
+    @Test
+    void oddLengthsAtOddOffsetsConvertEveryElement() {
+        SplittableRandom random = new SplittableRandom(2);
+        for (int n : new int[] {0, 1, 3, 4095, 4097}) {
+            byte[] bytes = new byte[n * 4 + 1];
+            random.nextBytes(bytes);
+            MemorySegment f32 = MemorySegment.ofArray(bytes).asSlice(1, n * 4L);
+            MemorySegment bf16 = MemorySegment.ofArray(new byte[n * 2 + 3]).asSlice(3, n * 2L);
+            Convert.fromF32(DType.BF16, f32, bf16);
+            float[] back = Convert.toF32(DType.BF16, bf16);
+            assertEquals(n, back.length);
+            for (int i = 0; i < n; i++) {
+                short expected = Convert.f32ToBf16(f32.getAtIndex(F32, i));
+                assertEquals(expected, bf16.getAtIndex(I16, i), n + " elements, element " + i);
+                assertEquals(expected << 16, Float.floatToRawIntBits(back[i]), n + " elements, element " + i);
+            }
+        }
     }
 
     @Test
