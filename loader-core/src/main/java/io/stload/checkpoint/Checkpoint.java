@@ -193,7 +193,9 @@ public final class Checkpoint implements AutoCloseable {
 
     /**
      * A zero-copy, read-only view of the tensor's bytes in its file's mapping (made on the file's first view),
-     * valid until this checkpoint is closed; pages are read from disk as they are touched.
+     * valid until this checkpoint is closed; pages are read from disk as they are touched. Should the file be
+     * truncated under the mapping, touching a lost page throws {@link InternalError} (the JVM's SIGBUS);
+     * {@link #copy} and {@link #slice} turn that into an Io error naming the file.
      */
     public MemorySegment view(String name) {
         TensorRef t = tensor(name);
@@ -225,7 +227,13 @@ public final class Checkpoint implements AutoCloseable {
         TensorRef t = tensor(name);
         SliceSpec spec = SliceSpec.parse(ranges, t.info());
         MemorySegment out = allocator.allocate(spec.byteSize(), 64);
-        spec.copy(view(name), out);
+        try {
+            spec.copy(view(name), out);
+        } catch (InternalError e) {
+            // The JVM's translation of SIGBUS: the file was truncated or its disk failed under the mapping.
+            throw new StloadException(ErrorKind.Io, t.file().file(),
+                    "file was truncated or became unreadable while mapped (" + e.getMessage() + ")", e);
+        }
         return new Tensor(spec.local(), out);
     }
 

@@ -21,6 +21,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -89,6 +90,19 @@ class LazyAccessTest {
         assertThrows(IllegalStateException.class, () -> ckpt.view("cube"));
         assertArrayEquals(cube, copy.data().toArray(ValueLayout.JAVA_BYTE), "a copy outlives the checkpoint");
         ckpt.close();
+    }
+
+    @Test
+    void aSliceOfAFileTruncatedUnderItsMappingIsAnIoErrorNamingTheFile() throws Exception {
+        Path file = dir.resolve("truncated.safetensors");
+        Process p = new ProcessBuilder(ProcessHandle.current().info().command().orElseThrow(),
+                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                TruncatedSliceProbe.class.getName(), file.toString())
+                .redirectErrorStream(true).redirectOutput(dir.resolve("out").toFile()).start();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "did not exit");
+        List<String> out = Files.readAllLines(dir.resolve("out"));
+        assertEquals(0, p.exitValue(), String.join("\n", out));
+        assertEquals(List.of("mapped", "kind=Io file=" + file.toRealPath(), "alive"), out);
     }
 
     @Test
