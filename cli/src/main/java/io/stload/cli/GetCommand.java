@@ -4,7 +4,6 @@ import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.checkpoint.Checkpoint;
 import io.stload.format.Convert;
-import io.stload.format.DType;
 import io.stload.format.Tensor;
 import io.stload.format.TensorInfo;
 import java.io.PrintWriter;
@@ -66,8 +65,8 @@ final class GetCommand implements Callable<Integer> {
                         + ", which does not convert to F32 (F32, BF16, F16, F8_E4M3 and F8_E5M2 do)");
             }
             Tensor t = slice == null ? ckpt.viewTensor(name) : ckpt.slice(name, slice, arena);
-            out.printf("%s: %s%s%s%n", name, as != null ? DType.F32 + " (from " + info.dtype() + ")" : info.dtype(),
-                    t.info().shapeString(), slice == null ? "" : " = " + info.shapeString() + "[" + slice + "]");
+            out.printf("%s: %s%s%s%s%n", name, info.dtype(), t.info().shapeString(),
+                    slice == null ? "" : " = " + info.shapeString() + "[" + slice + "]", as == null ? "" : ", as F32");
             long elements = t.info().elementCount();
             List<String> values = values(t, as != null, (int) Math.min(count, elements));
             String what = values == null ? "bytes" : "values";

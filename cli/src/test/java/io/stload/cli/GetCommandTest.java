@@ -72,7 +72,7 @@ class GetCommandTest {
         assertTrue(out.toString().endsWith("first 3 of 3 values: 0, -7, 0\n"), out.toString());
         out.getBuffer().setLength(0);
         assertEquals(0, run("get", dir.toString(), "fp8", "--as", "f32"));
-        assertEquals("fp8: F32 (from F8_E4M3)[2]\nfirst 2 of 2 values: 1.0, -448.0\n", out.toString());
+        assertEquals("fp8: F8_E4M3[2], as F32\nfirst 2 of 2 values: 1.0, -448.0\n", out.toString());
         out.getBuffer().setLength(0);
         assertEquals(0, run("get", dir.toString(), "nibbles"));
         assertTrue(out.toString().endsWith("first 2 of 2 bytes: 12, 34\n"), out.toString());
