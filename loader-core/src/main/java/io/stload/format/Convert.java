@@ -10,7 +10,8 @@ import java.nio.ByteOrder;
  * Bulk conversion between the float types a checkpoint stores and F32: BF16, F16, F8_E4M3 (the OCP "fn"
  * variant: no infinities, one NaN per sign, max 448) and F8_E5M2 widen to F32 exactly; F32 narrows to BF16
  * or F16 rounding to nearest, ties to even, overflowing to infinity, NaN staying NaN (sign and high payload
- * bits kept). Segments hold elements little-endian, as safetensors stores them, at any alignment.
+ * bits kept). Segments hold elements little-endian, as safetensors stores them, at any alignment; an array is
+ * a segment through {@link MemorySegment#ofArray}, and {@link #toF32(DType, MemorySegment)} returns a new one.
  *
  * <p>Each conversion is one plain counted loop over elements: BF16's (a shift, and a branch-free rounding) run
  * over small arrays the JIT vectorizes; F16 and the 8-bit types are looked up in a table of every pattern
