@@ -66,7 +66,7 @@ public final class SliceSpec {
             long start = from.isEmpty() ? 0 : bound(tensor, text, index(tensor, text, from, d), d);
             long stop = to.isEmpty() ? n : bound(tensor, text, index(tensor, text, to, d), d);
             if (start > stop) {
-                throw outOfRange(tensor, text, d, "start " + from + " after stop " + to);
+                throw invalid(tensor, text, "dimension " + d + ": start " + from + " is after stop " + to);
             }
             starts[d] = start;
             stops[d] = stop;
@@ -149,12 +149,8 @@ public final class SliceSpec {
         return -1;
     }
 
-    /** Bytes of one element block inside dimension {@code d}: the product of the dimensions after it. */
+    /** Bytes from one index of dimension {@code d} to the next: the product of the dimensions after it. */
     private long stride(int d) {
-        long bytes = tensor.byteSize();
-        if (d < 0) {
-            return bytes;
-        }
         long inner = 1;
         for (int k = d + 1; k < starts.length; k++) {
             inner *= tensor.dim(k);
@@ -168,18 +164,16 @@ public final class SliceSpec {
         return c < 0 ? tensor.byteSize() : (stops[c] - starts[c]) * stride(c);
     }
 
-    /** Number of runs: the product of the selected ranges of the dimensions outside the cut one. */
+    /** Number of runs: the product of the selected ranges of the dimensions outside the cut one; 0 if any is empty. */
     public long runs() {
-        long count = 1;
         for (int d = 0; d < starts.length; d++) {
+            if (starts[d] == stops[d]) {
+                return 0;
+            }
+        }
+        long count = 1;
+        for (int d = 0; d < cutDim(); d++) {
             count *= stops[d] - starts[d];
-        }
-        int c = cutDim();
-        if (count == 0 || c < 0) {
-            return count == 0 ? 0 : 1;
-        }
-        for (int d = c; d < starts.length; d++) {
-            count /= stops[d] - starts[d];
         }
         return count;
     }

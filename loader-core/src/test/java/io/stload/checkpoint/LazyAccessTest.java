@@ -11,7 +11,9 @@ import io.stload.format.Convert;
 import io.stload.format.DType;
 import io.stload.format.SafetensorsWriter;
 import io.stload.format.SafetensorsWriter.TensorData;
+import io.stload.format.SliceSpec;
 import io.stload.format.Tensor;
+import io.stload.format.TensorInfo;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -161,6 +163,25 @@ class LazyAccessTest {
             r[d] = new long[] {a < 0 ? a + shape[d] : a, b < 0 ? b + shape[d] : b};
         }
         return r;
+    }
+
+    @Test
+    void aSliceIsReadAsFewContiguousRunsOfOnlyItsBytes() {
+        try (Checkpoint ckpt = Checkpoint.open(dir)) {
+            TensorInfo cube = ckpt.info("cube"); // [5, 6, 7] of bytes
+            assertRuns(1, 2 * 42, SliceSpec.parse("1:3", cube));
+            assertRuns(5, 2 * 7, SliceSpec.parse(":,2:4", cube));
+            assertRuns(2, 4 * 7, SliceSpec.parse("1:3,2:6", cube));
+            assertRuns(30, 1, SliceSpec.parse(":,:,3", cube));
+            assertRuns(1, 210, SliceSpec.parse(":,:,:", cube));
+            assertRuns(0, 0, SliceSpec.parse("2:2", cube));
+        }
+    }
+
+    private static void assertRuns(long runs, long runBytes, SliceSpec s) {
+        assertEquals(runs, s.runs());
+        assertEquals(runBytes, s.runBytes());
+        assertEquals(runs * runBytes, s.byteSize());
     }
 
     @Test
