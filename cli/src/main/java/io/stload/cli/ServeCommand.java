@@ -82,7 +82,11 @@ final class ServeCommand implements Callable<Integer> {
         try (ReloadToken token = tokenFile == null ? ReloadToken.generate() : ReloadToken.read(tokenFile);
              WeightStore store = WeightStore.open(path, flags.options(), budget);
              WeightServer server = listen(store, guard(token), address);
-             ShutdownHook stopOnExit = new ShutdownHook(server::close)) {
+             // The JVM may halt before this thread gets to close anything: the hook also deletes the token file.
+             ShutdownHook stopOnExit = new ShutdownHook(() -> {
+                 server.close();
+                 token.close();
+             })) {
             InetSocketAddress bound = server.address();
             out.printf("serving %s (version %d, %s) on http://%s:%d%n", path, store.version(),
                     Sizes.human(store.memoryBytes()), hostForUrl(bound), bound.getPort());

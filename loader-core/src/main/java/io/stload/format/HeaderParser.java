@@ -99,9 +99,10 @@ public final class HeaderParser {
 
     private static int checkedHeaderLength(long n, long fileSize, Path file) {
         if (Long.compareUnsigned(n, MAX_HEADER_SIZE) > 0) {
-            throw new StloadException(ErrorKind.HeaderTooLarge, file, "header length "
-                    + Long.toUnsignedString(n) + " exceeds the limit of " + MAX_HEADER_SIZE
-                    + " bytes (is this a git-lfs pointer or not a safetensors file?)");
+            // The value is not echoed: it is the file's first 8 bytes, which need not be a length at all.
+            throw new StloadException(ErrorKind.HeaderTooLarge, file, "the header length (the first 8 bytes) "
+                    + "exceeds the limit of " + MAX_HEADER_SIZE + " bytes (is this a git-lfs pointer or not a "
+                    + "safetensors file?)");
         }
         if (8 + n > fileSize) {
             throw new StloadException(ErrorKind.InvalidHeaderLength, file, "header length " + n
