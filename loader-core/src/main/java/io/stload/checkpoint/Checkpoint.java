@@ -5,6 +5,7 @@ import io.stload.StloadException;
 import io.stload.format.Header;
 import io.stload.format.HeaderParser;
 import io.stload.format.TensorInfo;
+import io.stload.nativeio.FileChecks;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -51,10 +52,8 @@ public final class Checkpoint {
 
     /** A file, or a checkpoint directory; a directory that is a hub snapshot may also link into its blobs. */
     public static Checkpoint open(Path path) {
-        if (!Files.exists(path)) {
-            throw new StloadException(ErrorKind.Io, path, "no such file or directory");
-        }
-        if (!Files.isDirectory(path)) {
+        // Missing, a symlink loop, permission denied, or a FIFO or device: one line each, and nothing opened.
+        if (!FileChecks.requireFileOrDirectory(path).isDirectory()) {
             Header h = HeaderParser.read(path);
             return fromFiles(path, null, List.of(h), Map.of(h, path.toString()), null);
         }

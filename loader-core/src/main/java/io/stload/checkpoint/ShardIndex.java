@@ -2,6 +2,7 @@ package io.stload.checkpoint;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
+import io.stload.nativeio.FileChecks;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,13 +28,13 @@ record ShardIndex(Path file, Map<String, String> weightMap) {
     static ShardIndex read(Path source, Path file) {
         byte[] bytes;
         try {
-            long size = Files.size(source);
+            long size = FileChecks.requireRegularFile(source).size();
             if (size > MAX_INDEX_BYTES) {
                 throw new StloadException(ErrorKind.InvalidIndex, file, "index is " + size + " bytes, larger than any real index");
             }
             bytes = Files.readAllBytes(source);
         } catch (IOException e) {
-            throw new StloadException(ErrorKind.Io, file, "cannot read index: " + e.getMessage(), e);
+            throw new StloadException(ErrorKind.Io, file, "cannot read index: " + FileChecks.reason(e), e);
         }
         Map<String, String> weightMap = null;
         try (JsonParser p = JSON.createParser(ObjectReadContext.empty(), bytes)) {

@@ -2,12 +2,12 @@ package io.stload.format;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
+import io.stload.nativeio.FileChecks;
 import java.io.IOException;
 import java.math.BigInteger;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
@@ -60,14 +60,16 @@ public final class HeaderParser {
     private HeaderParser() {
     }
 
-    /** Reads the header of a file. Missing or unreadable files are {@link ErrorKind#Io}. */
+    /**
+     * Reads the header of a file. Missing or unreadable files, and anything but a regular file (a FIFO would
+     * block the open forever), are {@link ErrorKind#Io}.
+     */
     public static Header read(Path file) {
+        FileChecks.requireRegularFile(file);
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             return read(ch, file);
-        } catch (NoSuchFileException e) {
-            throw new StloadException(ErrorKind.Io, file, "no such file");
         } catch (IOException e) {
-            throw new StloadException(ErrorKind.Io, file, "cannot read: " + e.getMessage(), e);
+            throw new StloadException(ErrorKind.Io, file, "cannot read: " + FileChecks.reason(e), e);
         }
     }
 

@@ -53,6 +53,13 @@ public final class FileChecks {
         }
     }
 
+    /** A lock file must be a regular file: opening a FIFO waits for a writer, and a lock probe must never wait. */
+    static void requireLockableFile(Path file) throws IOException {
+        if (!Files.readAttributes(file, BasicFileAttributes.class).isRegularFile()) {
+            throw new IOException(file + ": not a regular file; refusing to open it as a lock");
+        }
+    }
+
     /** What went wrong, in a few words: "no such file or directory", "permission denied", "a symlink loop ...". */
     public static String reason(IOException e) {
         if (e instanceof NoSuchFileException) {
