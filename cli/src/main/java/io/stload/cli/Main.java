@@ -35,19 +35,19 @@ public final class Main {
         cl.setOut(out);
         cl.setErr(err);
         cl.setParameterExceptionHandler((ex, a) -> {
-            err.println("error: usage: " + ex.getMessage() + " (see --help)");
+            err.println("error: usage: " + Printable.escape(ex.getMessage()) + " (see --help)");
             return EXIT_USAGE;
         });
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             boolean debug = main.debug;
             if (ex instanceof StloadException se) {
-                err.println("error: " + se.getMessage());
+                err.println("error: " + Printable.escape(se.getMessage()));
                 if (debug) {
                     se.printStackTrace(err);
                 }
                 return se.kind().category.exitCode;
             }
-            err.println("error: unexpected " + ex.getClass().getSimpleName() + ": " + ex.getMessage()
+            err.println("error: unexpected " + ex.getClass().getSimpleName() + ": " + Printable.escape(ex.getMessage())
                     + (debug ? "" : " (run with --debug for details)"));
             if (debug) {
                 ex.printStackTrace(err);

@@ -67,14 +67,16 @@ final class PlanCommand implements Callable<Integer> {
             }
             out.println();
             for (RuleUse u : RuleUse.of(plan)) {
-                out.printf("  %s: %d tensor(s), %d held by this rank%n", u.rule(), u.tensors(), u.held());
+                out.printf("  %s: %d tensor(s), %d held by this rank%n", Printable.escape(String.valueOf(u.rule())),
+                        u.tensors(), u.held());
             }
         }
         if (plan.host().nativeAccess() != null) {
             out.println("native access unavailable (" + plan.host().nativeAccess() + "): pure-Java fallbacks, slower");
         }
         for (FilePlan f : plan.files()) {
-            out.printf("%s: %s%n", InspectCommand.displayName(plan.checkpoint(), f.file()), f.decision().summary());
+            out.printf("%s: %s%n", Printable.escape(InspectCommand.displayName(plan.checkpoint(), f.file())),
+                    Printable.escape(f.decision().summary()));
         }
     }
 

@@ -2,10 +2,12 @@ package io.stload.checkpoint;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
+import io.stload.format.DecodeBudget;
 import io.stload.nativeio.FileChecks;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import tools.jackson.core.JacksonException;
@@ -37,6 +39,9 @@ record ShardIndex(Path file, Map<String, String> weightMap) {
             throw new StloadException(ErrorKind.Io, file, "cannot read index: " + FileChecks.reason(e), e);
         }
         Map<String, String> weightMap = null;
+        DecodeBudget budget = new DecodeBudget(file, bytes.length);
+        // Thousands of tensors name the same few shards: hold each shard name once.
+        Map<String, String> shardNames = new HashMap<>();
         try (JsonParser p = JSON.createParser(ObjectReadContext.empty(), bytes)) {
             if (p.nextToken() != JsonToken.START_OBJECT) {
                 throw invalid(file, "index is not a JSON object");
@@ -57,7 +62,9 @@ record ShardIndex(Path file, Map<String, String> weightMap) {
                     if (p.nextToken() != JsonToken.VALUE_STRING) {
                         throw invalid(file, "shard of tensor `" + tensor + "` is not a file name");
                     }
-                    if (weightMap.put(tensor, p.getString()) != null) {
+                    String shard = shardNames.computeIfAbsent(p.getString(), s -> s);
+                    budget.charge(DecodeBudget.PER_ENTRY + DecodeBudget.bytesOf(tensor), "`weight_map`");
+                    if (weightMap.put(tensor, shard) != null) {
                         throw new StloadException(ErrorKind.DuplicateTensorName, file,
                                 "tensor `" + tensor + "` is given twice in weight_map");
                     }

@@ -23,6 +23,7 @@ import tools.jackson.core.JsonToken;
 import tools.jackson.core.ObjectReadContext;
 import tools.jackson.core.StreamReadConstraints;
 import tools.jackson.core.TokenStreamFactory;
+import tools.jackson.core.TokenStreamLocation;
 import tools.jackson.core.json.JsonFactory;
 
 /**
@@ -129,7 +130,7 @@ public final class HeaderParser {
             throw new StloadException(ErrorKind.InvalidHeader, file,
                     "header is not valid UTF-8 (byte " + (8 + bad) + " of the file)");
         }
-        RawHeader raw = parseJson(json, file);
+        RawHeader raw = parseJson(json, new DecodeBudget(file, json.length), file);
         List<TensorInfo> sorted = validate(raw.tensors, file);
         long dataEnd = sorted.isEmpty() ? 0 : sorted.get(sorted.size() - 1).end();
         long expected = dataEnd + 8 + json.length;
@@ -144,7 +145,7 @@ public final class HeaderParser {
     private record RawHeader(Map<String, String> metadata, List<TensorInfo> tensors, Map<String, TensorInfo> byName) {
     }
 
-    private static RawHeader parseJson(byte[] json, Path file) {
+    private static RawHeader parseJson(byte[] json, DecodeBudget budget, Path file) {
         if (json.length >= 3 && (json[0] & 0xFF) == 0xEF && (json[1] & 0xFF) == 0xBB && (json[2] & 0xFF) == 0xBF) {
             // Jackson would silently skip a byte-order mark; the reference rejects it.
             throw deserialization(file, "header starts with a byte-order mark");
@@ -166,10 +167,11 @@ public final class HeaderParser {
                         throw deserialization(file, "duplicate field `__metadata__`");
                     }
                     sawMetadata = true;
-                    metadata = readMetadata(p, file);
+                    metadata = readMetadata(p, budget, file);
                     continue;
                 }
-                TensorInfo info = readTensor(p, name, file);
+                TensorInfo info = readTensor(p, name, budget, file);
+                budget.charge(DecodeBudget.PER_TENSOR + DecodeBudget.bytesOf(name), "the tensor table");
                 if (byName.putIfAbsent(name, info) != null) {
                     throw new StloadException(ErrorKind.DuplicateTensorName, file,
                             "tensor `" + name + "` is given twice in the header");
@@ -184,13 +186,16 @@ public final class HeaderParser {
             }
             return new RawHeader(metadata, tensors, byName);
         } catch (JacksonException e) {
-            // Limit violations (e.g. nesting depth) come without a location.
-            String where = e.getLocation() == null ? "" : " at byte " + (8 + e.getLocation().getByteOffset()) + " of the file";
+            // Limit violations (e.g. nesting depth) come without a location. A parser over bytes counts its
+            // position as a character offset (the byte offset stays -1), which for bytes is the byte index.
+            TokenStreamLocation at = e.getLocation();
+            long offset = at == null ? -1 : at.getByteOffset() >= 0 ? at.getByteOffset() : at.getCharOffset();
+            String where = offset < 0 ? "" : " at byte " + (8 + offset) + " of the file";
             throw deserialization(file, "invalid JSON in header: " + e.getOriginalMessage() + where);
         }
     }
 
-    private static Map<String, String> readMetadata(JsonParser p, Path file) {
+    private static Map<String, String> readMetadata(JsonParser p, DecodeBudget budget, Path file) {
         if (p.currentToken() == JsonToken.VALUE_NULL) {
             return null;
         }
@@ -203,12 +208,14 @@ public final class HeaderParser {
             if (p.nextToken() != JsonToken.VALUE_STRING) {
                 throw deserialization(file, "`__metadata__` value for `" + key + "` is not a string");
             }
-            metadata.put(requireUnicode(key, file), requireUnicode(p.getString(), file));
+            String value = p.getString();
+            budget.charge(DecodeBudget.PER_ENTRY + DecodeBudget.bytesOf(key) + DecodeBudget.bytesOf(value), "`__metadata__`");
+            metadata.put(requireUnicode(key, file), requireUnicode(value, file));
         }
         return metadata;
     }
 
-    private static TensorInfo readTensor(JsonParser p, String name, Path file) {
+    private static TensorInfo readTensor(JsonParser p, String name, DecodeBudget budget, Path file) {
         if (p.currentToken() != JsonToken.START_OBJECT) {
             throw deserialization(file, "entry for tensor `" + name + "` is not an object");
         }
@@ -236,13 +243,13 @@ public final class HeaderParser {
                     if (shape != null) {
                         throw deserialization(file, "duplicate field `shape` in tensor `" + name + "`");
                     }
-                    shape = readU64Array(p, name, "shape", -1, file);
+                    shape = readU64Array(p, name, "shape", -1, budget, file);
                 }
                 case "data_offsets" -> {
                     if (offsets != null) {
                         throw deserialization(file, "duplicate field `data_offsets` in tensor `" + name + "`");
                     }
-                    offsets = readU64Array(p, name, "data_offsets", 2, file);
+                    offsets = readU64Array(p, name, "data_offsets", 2, budget, file);
                 }
                 default -> p.skipChildren(); // unknown extra fields are accepted, as by the reference
             }
@@ -254,7 +261,8 @@ public final class HeaderParser {
         return new TensorInfo(name, dtype, shape, offsets[0], offsets[1]);
     }
 
-    private static long[] readU64Array(JsonParser p, String name, String field, int exactLength, Path file) {
+    private static long[] readU64Array(JsonParser p, String name, String field, int exactLength, DecodeBudget budget,
+                                       Path file) {
         if (p.currentToken() != JsonToken.START_ARRAY) {
             throw deserialization(file, "`" + field + "` of tensor `" + name + "` is not an array");
         }
@@ -272,6 +280,8 @@ public final class HeaderParser {
                         + exactLength + " elements");
             }
             if (n == values.length) {
+                // Every array grown on the way counts: together they are twice the last one.
+                budget.charge(16L * n, "the shape of tensor `" + name + "`");
                 values = Arrays.copyOf(values, n * 2);
             }
             values[n++] = v;

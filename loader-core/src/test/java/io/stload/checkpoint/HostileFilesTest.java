@@ -69,6 +69,18 @@ class HostileFilesTest {
     }
 
     @Test
+    void anIndexOfHundredsOfThousandsOfEntriesIsRefusedWithinTheBound() throws Exception {
+        Path dir = Files.createDirectory(root.resolve("indexed"));
+        StringBuilder json = new StringBuilder("{\"weight_map\":{");
+        for (int i = 0; i < 200_000; i++) {
+            json.append(i == 0 ? "" : ",").append("\"t").append(i).append("\":\"a.safetensors\"");
+        }
+        Files.writeString(dir.resolve("model.safetensors.index.json"), json.append("}}"));
+        StloadException e = refused(ErrorKind.HeaderTooLarge, () -> Checkpoint.open(dir));
+        assertTrue(e.getMessage().contains("weight_map"), e.getMessage());
+    }
+
+    @Test
     void aSymlinkLoopSaysSo() throws Exception {
         Path a = root.resolve("a.safetensors");
         Files.createSymbolicLink(a, root.resolve("b.safetensors"));
