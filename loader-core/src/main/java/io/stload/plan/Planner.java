@@ -39,9 +39,11 @@ public final class Planner {
         MemoryHeadroom headroom = MemoryHeadroom.read();
         HostFacts host = new HostFacts(headroom.availableBytes(), headroom.describe(), os.fallbackReason());
         Partitioning partitioning = options.partitioning();
-        List<Map<String, TensorSlice>> everyRank = RankSlices.ofEveryRank(checkpoint, partitioning);
-        Map<String, TensorSlice> slices = everyRank.get(partitioning.rank());
-        List<Long> bytesPerRank = everyRank.stream().map(RankSlices::bytes).toList();
+        // Only this rank is sliced; other ranks' bytes are computed if a caller asks (plan prints them).
+        RankSlices.Matched matched = RankSlices.match(checkpoint, partitioning);
+        Map<String, TensorSlice> slices = matched.slices(partitioning.rank());
+        List<Long> bytesPerRank = new RankBytes(matched, partitioning.worldSize(), partitioning.rank(),
+                RankSlices.bytes(slices));
         Map<Header, List<ByteRange>> reads = new IdentityHashMap<>();
         long rankBytes = 0;
         for (Header h : checkpoint.files()) {

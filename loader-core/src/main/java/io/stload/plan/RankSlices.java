@@ -20,17 +20,12 @@ public final class RankSlices {
 
     /** By tensor name, in checkpoint order; only the tensors this rank holds. */
     public static Map<String, TensorSlice> of(Checkpoint checkpoint, Partitioning p) {
-        return Matched.of(checkpoint, p).slices(p.rank());
+        return match(checkpoint, p).slices(p.rank());
     }
 
-    /** Every rank's {@link #of slices}, indexed by rank; the rules are matched once for all of them. */
-    public static List<Map<String, TensorSlice>> ofEveryRank(Checkpoint checkpoint, Partitioning p) {
-        Matched matched = Matched.of(checkpoint, p);
-        List<Map<String, TensorSlice>> out = new ArrayList<>();
-        for (int r = 0; r < p.worldSize(); r++) {
-            out.add(matched.slices(r));
-        }
-        return out;
+    /** The rules matched once, for the slices or the bytes of any rank; linear in the tensors, whatever W is. */
+    public static Matched match(Checkpoint checkpoint, Partitioning p) {
+        return Matched.of(checkpoint, p);
     }
 
     /**
@@ -38,8 +33,19 @@ public final class RankSlices {
      * who holds each expert. Matching every name against every rule is the costly part of slicing a checkpoint
      * of thousands of expert tensors, so it is done once however many ranks are sliced.
      */
-    private record Matched(List<TensorRef> tensors, List<PartitionRule> rules, ExpertAssignment experts,
-                           int worldSize) {
+    public static final class Matched {
+        private final List<TensorRef> tensors;
+        private final List<PartitionRule> rules;
+        private final ExpertAssignment experts;
+        private final int worldSize;
+
+        private Matched(List<TensorRef> tensors, List<PartitionRule> rules, ExpertAssignment experts, int worldSize) {
+            this.tensors = tensors;
+            this.rules = rules;
+            this.experts = experts;
+            this.worldSize = worldSize;
+        }
+
         static Matched of(Checkpoint checkpoint, Partitioning p) {
             List<TensorRef> tensors = List.copyOf(checkpoint.tensors().values());
             List<PartitionRule> rules = new ArrayList<>(tensors.size());
@@ -55,7 +61,8 @@ public final class RankSlices {
             return new Matched(tensors, rules, ExpertAssignment.of(experts, p.worldSize()), p.worldSize());
         }
 
-        Map<String, TensorSlice> slices(int rank) {
+        /** The slices {@code rank} holds, by tensor name, in checkpoint order. */
+        public Map<String, TensorSlice> slices(int rank) {
             Map<String, TensorSlice> out = new LinkedHashMap<>();
             for (int i = 0; i < tensors.size(); i++) {
                 TensorRef t = tensors.get(i);
@@ -69,6 +76,21 @@ public final class RankSlices {
                 }
             }
             return out;
+        }
+
+        /** The bytes of {@link #slices}, without keeping them. */
+        public long bytes(int rank) {
+            long sum = 0;
+            for (int i = 0; i < tensors.size(); i++) {
+                TensorRef t = tensors.get(i);
+                PartitionRule rule = rules.get(i);
+                if (rule == null || rule.replicates() || (rule.assignsExperts() && experts.holds(t, rank))) {
+                    sum += t.info().byteSize();
+                } else if (!rule.assignsExperts()) {
+                    sum += TensorSlice.split(t, rule.dim(), rule.divisible(), rank, worldSize).byteSize();
+                }
+            }
+            return sum;
         }
     }
 
