@@ -102,7 +102,10 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
             return defaultsWithExperts();
         }
         Path file = Path.of(fileOrDefault);
-        long size = FileChecks.requireRegularFile(file).size();
+        if (!Files.exists(file)) {
+            throw new StloadException(ErrorKind.Usage, file, "no such partition rules file");
+        }
+        long size = FileChecks.requireRegularFile(file).size(); // a FIFO would block the read below
         if (size > MAX_RULES_FILE_BYTES) {
             throw new StloadException(ErrorKind.Usage, file, "a partition rules file is at most "
                     + MAX_RULES_FILE_BYTES + " bytes; this one is " + size);
