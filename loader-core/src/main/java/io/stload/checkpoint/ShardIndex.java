@@ -14,6 +14,7 @@ import tools.jackson.core.JacksonException;
 import tools.jackson.core.JsonParser;
 import tools.jackson.core.JsonToken;
 import tools.jackson.core.ObjectReadContext;
+import tools.jackson.core.TokenStreamLocation;
 import tools.jackson.core.json.JsonFactory;
 
 /** A {@code *.safetensors.index.json}: which shard file holds each tensor. */
@@ -74,7 +75,10 @@ record ShardIndex(Path file, Map<String, String> weightMap) {
                 throw invalid(file, "trailing characters after the index object");
             }
         } catch (JacksonException e) {
-            throw invalid(file, "invalid JSON: " + e.getOriginalMessage());
+            // Over bytes, the parser may count its position as a character offset, which is then the byte index.
+            TokenStreamLocation where = e.getLocation();
+            long at = where == null ? -1 : where.getByteOffset() >= 0 ? where.getByteOffset() : where.getCharOffset();
+            throw invalid(file, "invalid JSON: " + e.getOriginalMessage() + (at < 0 ? "" : " at byte " + at));
         }
         if (weightMap == null) {
             throw invalid(file, "no `weight_map`");

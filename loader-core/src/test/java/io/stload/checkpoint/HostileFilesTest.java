@@ -81,6 +81,15 @@ class HostileFilesTest {
     }
 
     @Test
+    void invalidIndexJsonNamesTheRealBytePosition() throws Exception {
+        Path dir = Files.createDirectory(root.resolve("broken"));
+        String json = "{\"metadata\": {\"total_size\": " + "1".repeat(10) + "}, \"weight_map\": {\"a\": oops}}";
+        Files.writeString(dir.resolve("model.safetensors.index.json"), json);
+        StloadException e = refused(ErrorKind.InvalidIndex, () -> Checkpoint.open(dir));
+        assertTrue(e.getMessage().contains("at byte " + json.indexOf("oops")), e.getMessage());
+    }
+
+    @Test
     void aSymlinkLoopSaysSo() throws Exception {
         Path a = root.resolve("a.safetensors");
         Files.createSymbolicLink(a, root.resolve("b.safetensors"));
