@@ -21,6 +21,8 @@ public enum ErrorKind {
     DuplicateTensorName(Category.FORMAT),
     /** A sharded checkpoint's index is unreadable or disagrees with its shards. */
     InvalidIndex(Category.FORMAT),
+    /** A hub cache's {@code refs/<revision>} file that is not a small regular file holding a commit hash. */
+    InvalidRef(Category.FORMAT),
     /** A shard name that would resolve outside the checkpoint directory. */
     UnsafePath(Category.FORMAT),
     /** The request cannot be satisfied by this checkpoint (e.g. a sub-byte tensor split inside a byte). */

@@ -7,6 +7,7 @@ import io.stload.format.HeaderParser;
 import io.stload.format.SafetensorsWriter;
 import io.stload.format.SafetensorsWriter.Entry;
 import java.io.IOException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -24,14 +25,22 @@ import java.util.stream.Stream;
  * index always holds the complete checkpoint it names.
  */
 public final class CheckpointGenerator {
+    /** Room for a shard's header (names, shapes, offsets) or the index, well above any this generator writes. */
+    private static final long HEADER_ALLOWANCE = 1 << 20;
+
     private CheckpointGenerator() {
     }
 
-    /** Writes the checkpoint, replacing files of the same names; refuses a directory holding another one. */
+    /**
+     * Writes the checkpoint, replacing files of the same names. A directory holding another checkpoint, or a
+     * path that is a file, is a {@link FileAlreadyExistsException}; too little free space an {@link IOException}
+     * before anything is written.
+     */
     public static CheckpointSummary generate(CheckpointSpec spec, Path dir) throws IOException {
         CheckpointLayout layout = CheckpointLayout.of(spec);
         Files.createDirectories(dir);
         refuseOtherCheckpoints(dir, layout);
+        requireFreeSpace(dir, layout);
         // An index left by an earlier run must not describe shards while they are being rewritten.
         Path index = dir.resolve(CheckpointLayout.INDEX_FILE_NAME);
         Files.deleteIfExists(index);
@@ -99,9 +108,43 @@ public final class CheckpointGenerator {
                     .sorted()
                     .toList();
             if (!others.isEmpty()) {
-                throw new IllegalStateException(dir + " already holds another checkpoint (" + others
-                        + "); generate into an empty directory");
+                throw new FileAlreadyExistsException(dir.toString(), null, "already holds another checkpoint ("
+                        + others + "); generate into an empty directory");
             }
+        }
+    }
+
+    /** The tensors plus a generous allowance for headers and the index, less what the files replaced free. */
+    private static void requireFreeSpace(Path dir, CheckpointLayout layout) throws IOException {
+        long needed = layout.tensorBytes() + HEADER_ALLOWANCE * (layout.shards().size() + 1);
+        long available = Files.getFileStore(dir).getUsableSpace();
+        for (Shard shard : layout.shards()) {
+            Path existing = dir.resolve(shard.fileName());
+            available += Files.isRegularFile(existing) ? Files.size(existing) : 0;
+        }
+        if (needed > available) {
+            throw new IOException("needs about " + needed + " bytes, but the filesystem holding " + dir + " has "
+                    + available + " free for it");
+        }
+    }
+
+    /** Checks that {@code spec} describes a checkpoint that can be laid out (a size too small for the shape is not). */
+    public static void requireFeasible(CheckpointSpec spec) {
+        CheckpointLayout.of(spec);
+    }
+
+    /**
+     * Deletes the temporary files this process is writing in {@code dir} ({@code NAME.tmp-PID}, renamed into
+     * place when complete): for an interrupted run, so it leaves no gigabytes of half a shard behind.
+     */
+    public static void deletePartialFiles(Path dir) {
+        String suffix = ".tmp-" + ProcessHandle.current().pid();
+        try (Stream<Path> files = Files.list(dir)) {
+            for (Path f : files.filter(f -> f.getFileName().toString().endsWith(suffix)).toList()) {
+                Files.deleteIfExists(f);
+            }
+        } catch (IOException e) {
+            // Best effort on the way out: the directory may be gone or unreadable.
         }
     }
 

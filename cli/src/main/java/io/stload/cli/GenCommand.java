@@ -7,9 +7,11 @@ import io.stload.benchdata.CheckpointSpec;
 import io.stload.benchdata.CheckpointSummary;
 import io.stload.benchdata.ShapeKind;
 import io.stload.format.DType;
+import io.stload.nativeio.FileChecks;
 import io.stload.plan.Sizes;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -63,18 +65,24 @@ final class GenCommand implements Callable<Integer> {
             throw new StloadException(ErrorKind.Usage, null, "unknown --dtype '" + dtype + "'");
         }
         try {
-            return new CheckpointSpec(ShapeKind.parse(shape), Sizes.parse(size), Sizes.parse(shardSize), seed, d,
-                    Sizes.parse(rowBytes));
+            CheckpointSpec s = new CheckpointSpec(ShapeKind.parse(shape), Sizes.parse(size), Sizes.parse(shardSize),
+                    seed, d, Sizes.parse(rowBytes));
+            CheckpointGenerator.requireFeasible(s); // e.g. a size too small for one layer of the shape
+            return s;
         } catch (IllegalArgumentException e) {
             throw new StloadException(ErrorKind.Usage, null, e.getMessage());
         }
     }
 
     static CheckpointSummary generate(Path dir, CheckpointSpec spec, PrintWriter out) {
-        try {
+        // Stopped by SIGINT or SIGTERM, the shard being written must not stay behind as NAME.tmp-PID.
+        try (ShutdownHook cleanUp = new ShutdownHook(() -> CheckpointGenerator.deletePartialFiles(dir))) {
             return CheckpointGenerator.generate(spec, dir);
+        } catch (FileAlreadyExistsException e) {
+            throw new StloadException(ErrorKind.Usage, dir, e.getReason() != null ? e.getReason()
+                    : "exists and is not a directory; name a new or empty directory");
         } catch (IOException e) {
-            throw new StloadException(ErrorKind.Io, dir, "cannot write checkpoint: " + e.getMessage(), e);
+            throw new StloadException(ErrorKind.Io, dir, "cannot write checkpoint: " + FileChecks.reason(e), e);
         }
     }
 }

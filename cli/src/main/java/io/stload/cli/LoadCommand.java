@@ -87,14 +87,15 @@ final class LoadCommand implements Callable<Integer> {
         printFilesAndPhases(plan, r, "io/copy/wait in thread-seconds", out);
         out.printf("per-tensor latency: p50 %d us, p99 %d us, max %d us%n", r.latency().p50(), r.latency().p99(),
                 r.latency().max());
-        digests.forEach((name, crc) -> out.println(crc + "  " + name));
+        digests.forEach((name, crc) -> out.println(crc + "  " + Printable.escape(name)));
     }
 
     /** Per file the strategy, its reasons and any note; then the phases, explained by {@code phaseUnits}. */
     static void printFilesAndPhases(LoadPlan plan, LoadReport r, String phaseUnits, PrintWriter out) {
         for (int i = 0; i < r.files().size(); i++) {
             LoadReport.FileReport f = r.files().get(i);
-            out.printf("  %s: %s (%s)%s%n", InspectCommand.displayName(plan.checkpoint(), plan.files().get(i).file()),
+            String file = Printable.escape(InspectCommand.displayName(plan.checkpoint(), plan.files().get(i).file()));
+            out.printf("  %s: %s (%s)%s%n", file,
                     f.strategy(), String.join(", ", f.reasons()), f.note() == null ? "" : "; " + f.note());
         }
         StringBuilder phases = new StringBuilder();

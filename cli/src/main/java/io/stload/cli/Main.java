@@ -1,5 +1,6 @@
 package io.stload.cli;
 
+import io.stload.ErrorKind;
 import io.stload.StloadException;
 import java.io.PrintWriter;
 import picocli.CommandLine;
@@ -8,7 +9,7 @@ import picocli.CommandLine.Option;
 
 /**
  * The {@code ./stload} front door. Exit codes: 0 ok, 1 verification found problems, 2 usage error,
- * 3 invalid checkpoint, 4 I/O error, 5 timed out waiting. Every error a user can cause is one line on
+ * 3 invalid checkpoint, 4 I/O error or out of memory, 5 timed out waiting. Every error a user can cause is one line on
  * stderr; {@code --debug} adds the stack trace.
  */
 @Command(name = "stload", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT,
@@ -35,26 +36,54 @@ public final class Main {
         cl.setOut(out);
         cl.setErr(err);
         cl.setParameterExceptionHandler((ex, a) -> {
-            err.println("error: usage: " + ex.getMessage() + " (see --help)");
+            err.println("error: usage: " + Printable.escape(ex.getMessage()) + " (see --help)");
             return EXIT_USAGE;
         });
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             boolean debug = main.debug;
+            OutOfMemoryError oom = outOfMemoryIn(ex);
+            if (oom != null) {
+                return outOfMemory(oom, err, debug);
+            }
             if (ex instanceof StloadException se) {
-                err.println("error: " + se.getMessage());
+                err.println("error: " + Printable.escape(se.getMessage()));
                 if (debug) {
                     se.printStackTrace(err);
                 }
                 return se.kind().category.exitCode;
             }
-            err.println("error: unexpected " + ex.getClass().getSimpleName() + ": " + ex.getMessage()
+            err.println("error: unexpected " + ex.getClass().getSimpleName() + ": " + Printable.escape(ex.getMessage())
                     + (debug ? "" : " (run with --debug for details)"));
             if (debug) {
                 ex.printStackTrace(err);
             }
             return EXIT_UNEXPECTED;
         });
-        return cl.execute(args);
+        try {
+            return cl.execute(args);
+        } catch (OutOfMemoryError e) {
+            // Thrown by the command itself (picocli hands the handler exceptions only). What failed to fit is
+            // garbage by now, so there is room to say so.
+            return outOfMemory(e, err, main.debug);
+        }
+    }
+
+    private static OutOfMemoryError outOfMemoryIn(Throwable t) {
+        for (int depth = 0; t != null && depth < 16; t = t.getCause(), depth++) {
+            if (t instanceof OutOfMemoryError oom) {
+                return oom;
+            }
+        }
+        return null;
+    }
+
+    private static int outOfMemory(OutOfMemoryError e, PrintWriter err, boolean debug) {
+        err.println("error: " + ErrorKind.OutOfMemory + ": the JVM ran out of memory (" + Printable.escape(e.getMessage())
+                + "); give it more with STLOAD_JAVA_OPTS=-Xmx<size>, or load less at once");
+        if (debug) {
+            e.printStackTrace(err);
+        }
+        return ErrorKind.OutOfMemory.category.exitCode;
     }
 
     static final class Version implements CommandLine.IVersionProvider {

@@ -53,6 +53,9 @@ final class PlanCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** The text output lists every rank's bytes up to this many ranks. */
+    static final int RANKS_LISTED = 64;
+
     static void print(LoadPlan plan, PrintWriter out) {
         out.printf("%d tensors, %s in %d file(s); memory headroom %s (%s)%n", plan.order().size(),
                 Sizes.human(plan.bytes()), plan.files().size(),
@@ -62,19 +65,25 @@ final class PlanCommand implements Callable<Integer> {
         if (p.worldSize() > 1) {
             out.printf("rank %d of %d (partition rules: %s), reading %s; bytes per rank:", p.rank(), p.worldSize(),
                     p.spec().name(), Sizes.human(plan.readBytes()));
-            for (int r = 0; r < p.worldSize(); r++) {
+            if (p.worldSize() > RANKS_LISTED) {
+                // Each other rank's bytes cost a pass over the tensors; --json lists them all.
+                out.printf(" not listed for more than %d ranks (--json lists them)", RANKS_LISTED);
+            }
+            for (int r = 0; r < p.worldSize() && p.worldSize() <= RANKS_LISTED; r++) {
                 out.printf(" %d: %s%s", r, Sizes.human(plan.bytesPerRank().get(r)), r < p.worldSize() - 1 ? "," : "");
             }
             out.println();
             for (RuleUse u : RuleUse.of(plan)) {
-                out.printf("  %s: %d tensor(s), %d held by this rank%n", u.rule(), u.tensors(), u.held());
+                out.printf("  %s: %d tensor(s), %d held by this rank%n", Printable.escape(String.valueOf(u.rule())),
+                        u.tensors(), u.held());
             }
         }
         if (plan.host().nativeAccess() != null) {
             out.println("native access unavailable (" + plan.host().nativeAccess() + "): pure-Java fallbacks, slower");
         }
         for (FilePlan f : plan.files()) {
-            out.printf("%s: %s%n", InspectCommand.displayName(plan.checkpoint(), f.file()), f.decision().summary());
+            out.printf("%s: %s%n", Printable.escape(InspectCommand.displayName(plan.checkpoint(), f.file())),
+                    Printable.escape(f.decision().summary()));
         }
     }
 

@@ -20,7 +20,8 @@ import picocli.CommandLine.Spec;
 /** {@code stload serve PATH --port P}: a reference host application, serving tensors and hot reloads over HTTP. */
 @Command(name = "serve", description = {
         "Serve a checkpoint over HTTP until stopped: GET /tensors/{name}, POST /update_weights_from_disk "
-                + "{\"path\": ..., \"quiesce\": true|false}, GET /health. Prints the address it listens on."})
+                + "{\"path\": ..., \"quiesce\": true|false} (with Authorization: Bearer TOKEN), GET /health. "
+                + "Prints the address it listens on and where the reload token is."})
 final class ServeCommand implements Callable<Integer> {
     @Parameters(paramLabel = "PATH", description = "A .safetensors file or a checkpoint directory.")
     Path path;
@@ -31,6 +32,19 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--bind", paramLabel = "HOST", defaultValue = "127.0.0.1",
             description = "Address to listen on (default: ${DEFAULT-VALUE}).")
     String bind;
+
+    @Option(names = "--allow-remote",
+            description = "Allow a --bind address other than loopback (anyone who can reach it reads the tensors).")
+    boolean allowRemote;
+
+    @Option(names = "--token-file", paramLabel = "FILE",
+            description = "Read the reload token from FILE (default: a new random one, written to a file only this "
+                    + "user can read, named at start).")
+    Path tokenFile;
+
+    @Option(names = "--reload-root", paramLabel = "DIR",
+            description = "Reloads may only name checkpoints under DIR (default: the folder holding PATH).")
+    Path reloadRoot;
 
     @Option(names = "--memory-budget", paramLabel = "SIZE",
             description = "Refuse a reload when the versions held plus the new one would exceed this.")
@@ -56,22 +70,46 @@ final class ServeCommand implements Callable<Integer> {
         if (address.isUnresolved()) {
             throw new StloadException(ErrorKind.Usage, null, "cannot resolve --bind " + bind);
         }
+        if (!address.getAddress().isLoopbackAddress()) {
+            if (!allowRemote) {
+                throw new StloadException(ErrorKind.Usage, null, "--bind " + bind + " listens beyond this host, where "
+                        + "anyone who can reach the port reads the tensors; add --allow-remote if that is meant");
+            }
+            spec.commandLine().getErr().println("warning: serving on " + bind + ", beyond this host: anyone who can "
+                    + "reach the port reads the tensors (reloads still need the token)");
+        }
         PrintWriter out = spec.commandLine().getOut();
-        try (WeightStore store = WeightStore.open(path, flags.options(), budget);
-             WeightServer server = listen(store, address)) {
-            Runtime.getRuntime().addShutdownHook(new Thread(server::close));
+        try (ReloadToken token = tokenFile == null ? ReloadToken.generate() : ReloadToken.read(tokenFile);
+             WeightStore store = WeightStore.open(path, flags.options(), budget);
+             WeightServer server = listen(store, guard(token), address);
+             // The JVM may halt before this thread gets to close anything: the hook also deletes the token file.
+             ShutdownHook stopOnExit = new ShutdownHook(() -> {
+                 server.close();
+                 token.close();
+             })) {
             InetSocketAddress bound = server.address();
             out.printf("serving %s (version %d, %s) on http://%s:%d%n", path, store.version(),
                     Sizes.human(store.memoryBytes()), hostForUrl(bound), bound.getPort());
+            out.printf("reload token in %s; reloads may name checkpoints under %s%n", token.file(), server.reloadRoot());
             out.flush();
             server.awaitClose();
         }
         return 0;
     }
 
-    private WeightServer listen(WeightStore store, InetSocketAddress address) {
+    private ReloadGuard guard(ReloadToken token) {
+        Path served = path.toAbsolutePath().normalize();
+        Path root = reloadRoot != null ? reloadRoot : served.getParent() != null ? served.getParent() : served;
         try {
-            return WeightServer.start(store, address, Duration.ofMillis(Math.round(quiesceTimeout * 1000)));
+            return new ReloadGuard(token.value(), root);
+        } catch (IOException e) {
+            throw new StloadException(ErrorKind.Usage, root, "--reload-root must be an existing directory");
+        }
+    }
+
+    private WeightServer listen(WeightStore store, ReloadGuard guard, InetSocketAddress address) {
+        try {
+            return WeightServer.start(store, guard, address, Duration.ofMillis(Math.round(quiesceTimeout * 1000)));
         } catch (IOException e) {
             throw new StloadException(ErrorKind.Io, null, "cannot listen on " + address + ": " + e.getMessage(), e);
         }

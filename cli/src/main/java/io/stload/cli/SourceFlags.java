@@ -29,7 +29,7 @@ final class SourceFlags {
 
     /** Waiting is logged on stderr, never on stdout, which belongs to the (JSON) output. */
     WaitPolicy waitPolicy(PrintWriter err) {
-        return WaitPolicy.of(timeout()).withLog(line -> err.println("stload: " + line));
+        return WaitPolicy.of(timeout()).withLog(line -> err.println("stload: " + Printable.escape(line)));
     }
 
     /** Opens the checkpoint; tensors a shard holds that its index leaves out are noted on stderr. */

@@ -13,8 +13,13 @@ final class Table {
         this.header = header;
     }
 
+    /** Cells are escaped ({@link Printable}): names come from files. */
     void row(String... cells) {
-        rows.add(cells);
+        String[] safe = new String[cells.length];
+        for (int i = 0; i < cells.length; i++) {
+            safe[i] = Printable.escape(cells[i]);
+        }
+        rows.add(safe);
     }
 
     void print(PrintWriter out) {

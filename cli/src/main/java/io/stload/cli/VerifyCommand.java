@@ -67,7 +67,7 @@ final class VerifyCommand implements Callable<Integer> {
             }
             out.println();
         } else {
-            result.problems().forEach(p -> out.println(p.line()));
+            result.problems().forEach(p -> out.println(Printable.escape(p.line())));
             out.println(result.clean() ? "ok: no problems found" + (deep ? " (every blob hashed)" : "")
                     : result.problems().size() + " problem(s) found; nothing was changed");
         }

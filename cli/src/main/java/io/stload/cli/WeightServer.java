@@ -12,8 +12,10 @@ import java.io.IOException;
 import java.io.StringWriter;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -25,16 +27,42 @@ import tools.jackson.core.JsonGenerator;
  * <ul>
  * <li>{@code GET /tensors/{name}}: name, dtype, shape, CRC-32 of the bytes, and the version that served them</li>
  * <li>{@code POST /update_weights_from_disk} {@code {"path": ..., "quiesce": ...}}: reload; the old version
- * serves until the new one is published, and stays current if the reload fails</li>
+ * serves until the new one is published, and stays current if the reload fails. Only with the token, and
+ * only a path under the reload root ({@link ReloadGuard})</li>
  * <li>{@code GET /health}: current version, memory held, live leases</li>
  * </ul>
  * Every reply is JSON. Bad input gets a 4xx status; 5xx is kept for failures of the server itself.
  */
 final class WeightServer implements AutoCloseable {
-    private static final int MAX_BODY_BYTES = 64 * 1024;
+    private static final int MAX_BODY_BYTES = 16 * 1024;
     private static final String TENSORS = "/tensors/";
 
+    static {
+        // The JDK's server waits forever for a request and accepts every connection unless told otherwise. It
+        // reads these once, when its first server is created; a value the operator set on the command line wins.
+        limitByDefault("sun.net.httpserver.maxReqTime", "10"); // seconds to receive a request, body included
+        limitByDefault("sun.net.httpserver.idleInterval", "30"); // seconds an idle keep-alive connection is kept
+        limitByDefault("sun.net.httpserver.clockTick", "1000"); // ms between checks of idle and new connections
+        limitByDefault("jdk.httpserver.maxConnections", "256"); // more are closed as soon as they are accepted
+        limitByDefault("sun.net.httpserver.maxReqHeaders", "64");
+        limitByDefault("sun.net.httpserver.maxReqHeaderSize", "16384");
+    }
+
+    private static void limitByDefault(String property, String value) {
+        if (System.getProperty(property) == null) {
+            System.setProperty(property, value);
+        }
+    }
+
+    /** How a reload is carried out; the store's own reload, or a stand-in that fails on purpose in tests. */
+    @FunctionalInterface
+    interface Reloader {
+        ReloadResult reload(Path checkpoint, ReloadOptions how);
+    }
+
     private final WeightStore store;
+    private final Reloader reloader;
+    private final ReloadGuard guard;
     private final Duration quiesceTimeout;
     private final HttpServer http;
     private final ExecutorService handlers;
@@ -48,8 +76,11 @@ final class WeightServer implements AutoCloseable {
         Reply handle(HttpExchange exchange) throws IOException;
     }
 
-    private WeightServer(WeightStore store, Duration quiesceTimeout, HttpServer http) {
+    private WeightServer(WeightStore store, Reloader reloader, ReloadGuard guard, Duration quiesceTimeout,
+                         HttpServer http) {
         this.store = store;
+        this.reloader = reloader;
+        this.guard = guard;
         this.quiesceTimeout = quiesceTimeout;
         this.http = http;
         // One thread per exchange: a reload (or a quiesced wait) must not hold up reads on other connections.
@@ -57,8 +88,14 @@ final class WeightServer implements AutoCloseable {
     }
 
     /** Listens on {@code address} (port 0 picks a free port; see {@link #address()}). */
-    static WeightServer start(WeightStore store, InetSocketAddress address, Duration quiesceTimeout) throws IOException {
-        WeightServer server = new WeightServer(store, quiesceTimeout, HttpServer.create(address, 0));
+    static WeightServer start(WeightStore store, ReloadGuard guard, InetSocketAddress address, Duration quiesceTimeout)
+            throws IOException {
+        return start(store, store::reload, guard, address, quiesceTimeout);
+    }
+
+    static WeightServer start(WeightStore store, Reloader reloader, ReloadGuard guard, InetSocketAddress address,
+                              Duration quiesceTimeout) throws IOException {
+        WeightServer server = new WeightServer(store, reloader, guard, quiesceTimeout, HttpServer.create(address, 0));
         server.route(TENSORS, "GET", server::tensor);
         server.route("/update_weights_from_disk", "POST", server::update);
         server.route("/health", "GET", server::health);
@@ -66,6 +103,10 @@ final class WeightServer implements AutoCloseable {
         server.http.setExecutor(server.handlers);
         server.http.start();
         return server;
+    }
+
+    Path reloadRoot() {
+        return guard.root();
     }
 
     InetSocketAddress address() {
@@ -100,6 +141,9 @@ final class WeightServer implements AutoCloseable {
                 }
             } catch (BadRequest e) {
                 reply = error(400, "bad_request", e.getMessage());
+            } catch (OutOfMemoryError e) {
+                // What failed to fit is garbage now; the version serving before keeps serving.
+                reply = error(507, "out_of_memory", "the server ran out of Java heap; nothing was changed");
             } catch (RuntimeException e) {
                 reply = error(500, "internal", e.toString());
             }
@@ -129,12 +173,21 @@ final class WeightServer implements AutoCloseable {
     }
 
     private Reply update(HttpExchange ex) throws IOException {
+        if (!guard.authorized(ex.getRequestHeaders().getFirst("Authorization"))) {
+            ex.getResponseHeaders().set("WWW-Authenticate", "Bearer");
+            return error(401, "unauthorized", "a reload needs the server's token: Authorization: Bearer TOKEN");
+        }
         byte[] body = ex.getRequestBody().readNBytes(MAX_BODY_BYTES + 1);
         if (body.length > MAX_BODY_BYTES) {
             throw new BadRequest("request body is over " + MAX_BODY_BYTES + " bytes");
         }
         UpdateRequest request = UpdateRequest.parse(body);
-        ReloadResult r = store.reload(request.path(),
+        Optional<Path> target = guard.confine(request.path());
+        if (target.isEmpty()) {
+            // One answer for missing, unreadable, outside and special files: nothing to learn about any of them.
+            return error(403, "forbidden", "not a checkpoint under the reload root " + guard.root());
+        }
+        ReloadResult r = reloader.reload(target.get(),
                 request.quiesce() ? ReloadOptions.quiesced(quiesceTimeout) : ReloadOptions.IMMEDIATE);
         int status = switch (r.outcome()) {
             case RELOADED -> 200;

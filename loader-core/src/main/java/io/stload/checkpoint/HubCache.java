@@ -2,10 +2,13 @@ package io.stload.checkpoint;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
+import io.stload.nativeio.FileChecks;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.Map;
 
 /**
@@ -14,6 +17,8 @@ import java.util.Map;
  * locks downloads hold. Read only: the one file stload creates here is its own coordination lock.
  */
 public record HubCache(Path root) {
+    /** A ref holds a 40-character hash; huggingface_hub writes nothing else there. */
+    private static final long MAX_REF_BYTES = 4096;
 
     /** {@code cacheDir} when given, else HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub. */
     public static HubCache locate(Path cacheDir, Map<String, String> env) {
@@ -67,19 +72,32 @@ public record HubCache(Path root) {
         if (!ref.startsWith(repoDir.resolve("refs"))) {
             throw new StloadException(ErrorKind.UnsafePath, ref, "revision `" + repo.revision() + "` escapes refs/");
         }
-        if (!Files.isRegularFile(ref)) {
+        if (!Files.exists(ref, LinkOption.NOFOLLOW_LINKS)) {
             throw new StloadException(ErrorKind.MissingShard, ref, repo.id() + "@" + repo.revision()
                     + " is not in the cache; fetch it with `huggingface-cli download " + repo.id() + " --revision "
                     + repo.revision() + "`");
         }
+        // Checked before anything is read, and the content is never echoed: a ref may be a link to any file.
         try {
-            String commit = Files.readString(ref, StandardCharsets.UTF_8).strip();
+            Path real = ref.toRealPath();
+            if (!real.startsWith(repoDir.resolve("refs").toRealPath())) {
+                throw invalidRef(ref, "is a link to a file outside refs/");
+            }
+            BasicFileAttributes a = Files.readAttributes(real, BasicFileAttributes.class);
+            if (!a.isRegularFile() || a.size() > MAX_REF_BYTES) {
+                throw invalidRef(ref, "is not a regular file of at most " + MAX_REF_BYTES + " bytes");
+            }
+            String commit = Files.readString(real, StandardCharsets.ISO_8859_1).strip();
             if (!new RepoRef(repo.org(), repo.name(), commit).revisionIsCommit()) {
-                throw new StloadException(ErrorKind.InvalidIndex, ref, "ref does not hold a commit hash: `" + commit + "`");
+                throw invalidRef(ref, "does not hold a 40-digit commit hash");
             }
             return commit;
         } catch (IOException e) {
-            throw new StloadException(ErrorKind.Io, ref, "cannot read ref: " + e.getMessage(), e);
+            throw new StloadException(ErrorKind.Io, ref, "cannot read ref: " + FileChecks.reason(e), e);
         }
+    }
+
+    private static StloadException invalidRef(Path ref, String why) {
+        return new StloadException(ErrorKind.InvalidRef, ref, "ref " + why + "; fetch the revision again");
     }
 }

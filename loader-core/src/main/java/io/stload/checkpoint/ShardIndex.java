@@ -2,15 +2,19 @@ package io.stload.checkpoint;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
+import io.stload.format.DecodeBudget;
+import io.stload.nativeio.FileChecks;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import tools.jackson.core.JacksonException;
 import tools.jackson.core.JsonParser;
 import tools.jackson.core.JsonToken;
 import tools.jackson.core.ObjectReadContext;
+import tools.jackson.core.TokenStreamLocation;
 import tools.jackson.core.json.JsonFactory;
 
 /**
@@ -30,16 +34,19 @@ record ShardIndex(Path file, Map<String, String> weightMap, Map<String, String> 
     static ShardIndex read(Path source, Path file) {
         byte[] bytes;
         try {
-            long size = Files.size(source);
+            long size = FileChecks.requireRegularFile(source).size();
             if (size > MAX_INDEX_BYTES) {
                 throw new StloadException(ErrorKind.InvalidIndex, file, "index is " + size + " bytes, larger than any real index");
             }
             bytes = Files.readAllBytes(source);
         } catch (IOException e) {
-            throw new StloadException(ErrorKind.Io, file, "cannot read index: " + e.getMessage(), e);
+            throw new StloadException(ErrorKind.Io, file, "cannot read index: " + FileChecks.reason(e), e);
         }
         Map<String, String> weightMap = null;
         Map<String, String> metadata = new LinkedHashMap<>();
+        DecodeBudget budget = new DecodeBudget(file, bytes.length);
+        // Thousands of tensors name the same few shards: hold each shard name once.
+        Map<String, String> shardNames = new HashMap<>();
         try (JsonParser p = JSON.createParser(ObjectReadContext.empty(), bytes)) {
             if (p.nextToken() != JsonToken.START_OBJECT) {
                 throw invalid(file, "index is not a JSON object");
@@ -48,7 +55,7 @@ record ShardIndex(Path file, Map<String, String> weightMap, Map<String, String> 
             while ((field = p.nextName()) != null) {
                 JsonToken t = p.nextToken();
                 if (field.equals("metadata") && t == JsonToken.START_OBJECT) {
-                    readScalars(p, metadata);
+                    readScalars(p, metadata, budget);
                     continue;
                 }
                 if (!field.equals("weight_map")) {
@@ -64,7 +71,9 @@ record ShardIndex(Path file, Map<String, String> weightMap, Map<String, String> 
                     if (p.nextToken() != JsonToken.VALUE_STRING) {
                         throw invalid(file, "shard of tensor `" + tensor + "` is not a file name");
                     }
-                    if (weightMap.put(tensor, p.getString()) != null) {
+                    String shard = shardNames.computeIfAbsent(p.getString(), s -> s);
+                    budget.charge(DecodeBudget.PER_ENTRY + DecodeBudget.bytesOf(tensor), "`weight_map`");
+                    if (weightMap.put(tensor, shard) != null) {
                         throw new StloadException(ErrorKind.DuplicateTensorName, file,
                                 "tensor `" + tensor + "` is given twice in weight_map");
                     }
@@ -74,7 +83,10 @@ record ShardIndex(Path file, Map<String, String> weightMap, Map<String, String> 
                 throw invalid(file, "trailing characters after the index object");
             }
         } catch (JacksonException e) {
-            throw invalid(file, "invalid JSON: " + e.getOriginalMessage());
+            // Over bytes, the parser may count its position as a character offset, which is then the byte index.
+            TokenStreamLocation where = e.getLocation();
+            long at = where == null ? -1 : where.getByteOffset() >= 0 ? where.getByteOffset() : where.getCharOffset();
+            throw invalid(file, "invalid JSON: " + e.getOriginalMessage() + (at < 0 ? "" : " at byte " + at));
         }
         if (weightMap == null) {
             throw invalid(file, "no `weight_map`");
@@ -86,12 +98,15 @@ record ShardIndex(Path file, Map<String, String> weightMap, Map<String, String> 
     }
 
     /** The members of the object the parser is in, scalars as their text; a nested value is skipped. */
-    private static void readScalars(JsonParser p, Map<String, String> into) {
+    private static void readScalars(JsonParser p, Map<String, String> into, DecodeBudget budget) {
         String name;
         while ((name = p.nextName()) != null) {
             JsonToken t = p.nextToken();
             if (t.isScalarValue()) {
-                into.put(name, p.getString());
+                String value = p.getString();
+                budget.charge(DecodeBudget.PER_ENTRY + DecodeBudget.bytesOf(name) + DecodeBudget.bytesOf(value),
+                        "`metadata`");
+                into.put(name, value);
             } else {
                 p.skipChildren();
             }

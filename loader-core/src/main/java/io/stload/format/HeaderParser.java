@@ -2,12 +2,12 @@ package io.stload.format;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
+import io.stload.nativeio.FileChecks;
 import java.io.IOException;
 import java.math.BigInteger;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
@@ -23,6 +23,7 @@ import tools.jackson.core.JsonToken;
 import tools.jackson.core.ObjectReadContext;
 import tools.jackson.core.StreamReadConstraints;
 import tools.jackson.core.TokenStreamFactory;
+import tools.jackson.core.TokenStreamLocation;
 import tools.jackson.core.json.JsonFactory;
 
 /**
@@ -60,14 +61,16 @@ public final class HeaderParser {
     private HeaderParser() {
     }
 
-    /** Reads the header of a file. Missing or unreadable files are {@link ErrorKind#Io}. */
+    /**
+     * Reads the header of a file. Missing or unreadable files, and anything but a regular file (a FIFO would
+     * block the open forever), are {@link ErrorKind#Io}.
+     */
     public static Header read(Path file) {
+        FileChecks.requireRegularFile(file);
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             return read(ch, file);
-        } catch (NoSuchFileException e) {
-            throw new StloadException(ErrorKind.Io, file, "no such file");
         } catch (IOException e) {
-            throw new StloadException(ErrorKind.Io, file, "cannot read: " + e.getMessage(), e);
+            throw new StloadException(ErrorKind.Io, file, "cannot read: " + FileChecks.reason(e), e);
         }
     }
 
@@ -99,9 +102,10 @@ public final class HeaderParser {
 
     private static int checkedHeaderLength(long n, long fileSize, Path file) {
         if (Long.compareUnsigned(n, MAX_HEADER_SIZE) > 0) {
-            throw new StloadException(ErrorKind.HeaderTooLarge, file, "header length "
-                    + Long.toUnsignedString(n) + " exceeds the limit of " + MAX_HEADER_SIZE
-                    + " bytes (is this a git-lfs pointer or not a safetensors file?)");
+            // The value is not echoed: it is the file's first 8 bytes, which need not be a length at all.
+            throw new StloadException(ErrorKind.HeaderTooLarge, file, "the header length (the first 8 bytes) "
+                    + "exceeds the limit of " + MAX_HEADER_SIZE + " bytes (is this a git-lfs pointer or not a "
+                    + "safetensors file?)");
         }
         if (8 + n > fileSize) {
             throw new StloadException(ErrorKind.InvalidHeaderLength, file, "header length " + n
@@ -126,7 +130,7 @@ public final class HeaderParser {
             throw new StloadException(ErrorKind.InvalidHeader, file,
                     "header is not valid UTF-8 (byte " + (8 + bad) + " of the file)");
         }
-        RawHeader raw = parseJson(json, file);
+        RawHeader raw = parseJson(json, new DecodeBudget(file, json.length), file);
         List<TensorInfo> sorted = validate(raw.tensors, file);
         long dataEnd = sorted.isEmpty() ? 0 : sorted.get(sorted.size() - 1).end();
         long expected = dataEnd + 8 + json.length;
@@ -141,7 +145,7 @@ public final class HeaderParser {
     private record RawHeader(Map<String, String> metadata, List<TensorInfo> tensors, Map<String, TensorInfo> byName) {
     }
 
-    private static RawHeader parseJson(byte[] json, Path file) {
+    private static RawHeader parseJson(byte[] json, DecodeBudget budget, Path file) {
         if (json.length >= 3 && (json[0] & 0xFF) == 0xEF && (json[1] & 0xFF) == 0xBB && (json[2] & 0xFF) == 0xBF) {
             // Jackson would silently skip a byte-order mark; the reference rejects it.
             throw deserialization(file, "header starts with a byte-order mark");
@@ -163,10 +167,11 @@ public final class HeaderParser {
                         throw deserialization(file, "duplicate field `__metadata__`");
                     }
                     sawMetadata = true;
-                    metadata = readMetadata(p, file);
+                    metadata = readMetadata(p, budget, file);
                     continue;
                 }
-                TensorInfo info = readTensor(p, name, file);
+                TensorInfo info = readTensor(p, name, budget, file);
+                budget.charge(DecodeBudget.PER_TENSOR + DecodeBudget.bytesOf(name), "the tensor table");
                 if (byName.putIfAbsent(name, info) != null) {
                     throw new StloadException(ErrorKind.DuplicateTensorName, file,
                             "tensor `" + name + "` is given twice in the header");
@@ -181,13 +186,16 @@ public final class HeaderParser {
             }
             return new RawHeader(metadata, tensors, byName);
         } catch (JacksonException e) {
-            // Limit violations (e.g. nesting depth) come without a location.
-            String where = e.getLocation() == null ? "" : " at byte " + (8 + e.getLocation().getByteOffset()) + " of the file";
+            // Limit violations (e.g. nesting depth) come without a location. A parser over bytes counts its
+            // position as a character offset (the byte offset stays -1), which for bytes is the byte index.
+            TokenStreamLocation at = e.getLocation();
+            long offset = at == null ? -1 : at.getByteOffset() >= 0 ? at.getByteOffset() : at.getCharOffset();
+            String where = offset < 0 ? "" : " at byte " + (8 + offset) + " of the file";
             throw deserialization(file, "invalid JSON in header: " + e.getOriginalMessage() + where);
         }
     }
 
-    private static Map<String, String> readMetadata(JsonParser p, Path file) {
+    private static Map<String, String> readMetadata(JsonParser p, DecodeBudget budget, Path file) {
         if (p.currentToken() == JsonToken.VALUE_NULL) {
             return null;
         }
@@ -200,12 +208,14 @@ public final class HeaderParser {
             if (p.nextToken() != JsonToken.VALUE_STRING) {
                 throw deserialization(file, "`__metadata__` value for `" + key + "` is not a string");
             }
-            metadata.put(requireUnicode(key, file), requireUnicode(p.getString(), file));
+            String value = p.getString();
+            budget.charge(DecodeBudget.PER_ENTRY + DecodeBudget.bytesOf(key) + DecodeBudget.bytesOf(value), "`__metadata__`");
+            metadata.put(requireUnicode(key, file), requireUnicode(value, file));
         }
         return metadata;
     }
 
-    private static TensorInfo readTensor(JsonParser p, String name, Path file) {
+    private static TensorInfo readTensor(JsonParser p, String name, DecodeBudget budget, Path file) {
         if (p.currentToken() != JsonToken.START_OBJECT) {
             throw deserialization(file, "entry for tensor `" + name + "` is not an object");
         }
@@ -233,13 +243,13 @@ public final class HeaderParser {
                     if (shape != null) {
                         throw deserialization(file, "duplicate field `shape` in tensor `" + name + "`");
                     }
-                    shape = readU64Array(p, name, "shape", -1, file);
+                    shape = readU64Array(p, name, "shape", -1, budget, file);
                 }
                 case "data_offsets" -> {
                     if (offsets != null) {
                         throw deserialization(file, "duplicate field `data_offsets` in tensor `" + name + "`");
                     }
-                    offsets = readU64Array(p, name, "data_offsets", 2, file);
+                    offsets = readU64Array(p, name, "data_offsets", 2, budget, file);
                 }
                 default -> p.skipChildren(); // unknown extra fields are accepted, as by the reference
             }
@@ -251,7 +261,8 @@ public final class HeaderParser {
         return new TensorInfo(name, dtype, shape, offsets[0], offsets[1]);
     }
 
-    private static long[] readU64Array(JsonParser p, String name, String field, int exactLength, Path file) {
+    private static long[] readU64Array(JsonParser p, String name, String field, int exactLength, DecodeBudget budget,
+                                       Path file) {
         if (p.currentToken() != JsonToken.START_ARRAY) {
             throw deserialization(file, "`" + field + "` of tensor `" + name + "` is not an array");
         }
@@ -269,6 +280,8 @@ public final class HeaderParser {
                         + exactLength + " elements");
             }
             if (n == values.length) {
+                // Every array grown on the way counts: together they are twice the last one.
+                budget.charge(16L * n, "the shape of tensor `" + name + "`");
                 values = Arrays.copyOf(values, n * 2);
             }
             values[n++] = v;

@@ -81,6 +81,7 @@ final class FallbackNativeAccess implements NativeAccess {
 
     @Override
     public HeldLock tryLock(Path file, boolean exclusive) throws IOException {
+        FileChecks.requireLockableFile(file);
         FileChannel channel = exclusive ? FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)
                 : FileChannel.open(file, StandardOpenOption.READ);
         try {

@@ -159,8 +159,10 @@ final class PosixNativeAccess implements NativeAccess {
     @Override
     public HeldLock tryLock(Path path, boolean exclusive) throws IOException {
         Path file = path.toAbsolutePath();
-        // flock needs no write access, so even a read-only cache can be locked and probed.
-        int fd = LibC.open(file, LibC.O_RDONLY | LibC.O_CLOEXEC);
+        FileChecks.requireLockableFile(file);
+        // flock needs no write access, so even a read-only cache can be locked and probed. O_NONBLOCK: a FIFO
+        // put there after the check above must not block the open (a lock probe never waits).
+        int fd = LibC.open(file, LibC.O_RDONLY | LibC.O_CLOEXEC | LibC.O_NONBLOCK);
         if (fd < 0) {
             throw LibC.error("open", file, -fd);
         }

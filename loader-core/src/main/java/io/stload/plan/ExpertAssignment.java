@@ -59,13 +59,15 @@ final class ExpertAssignment {
         return new ExpertAssignment(owners);
     }
 
-    /** The rank whose block of a group's {@code count} experts holds the one at {@code position}. */
-    private static int owner(int position, int count, int worldSize) {
-        int rank = 0;
-        while (position >= TensorSlice.firstIndex(count, rank + 1, worldSize)) {
-            rank++;
-        }
-        return rank;
+    /**
+     * The rank whose block of a group's {@code count} experts holds the one at {@code position}: the inverse of
+     * {@link TensorSlice#firstIndex}, computed rather than searched, so dealing is independent of the world size.
+     */
+    static int owner(int position, int count, int worldSize) {
+        int base = count / worldSize;
+        int larger = count % worldSize; // ranks below this hold base + 1
+        int inLarger = larger * (base + 1);
+        return position < inLarger ? position / (base + 1) : larger + (position - inLarger) / base;
     }
 
     /** Whether {@code rank} holds the expert that {@code t}, one of the tensors this was made of, belongs to. */

@@ -15,7 +15,7 @@ import java.util.Map;
  * @param order        the tensors this rank holds, in the order the consumer asks for them
  * @param slices       this rank's slice of every tensor it holds, by name, in checkpoint order; a tensor held
  *                     whole by another rank (an MoE expert under an experts rule) has no entry
- * @param bytesPerRank slice bytes each rank of the group holds, indexed by rank
+ * @param bytesPerRank slice bytes each rank of the group holds, indexed by rank (computed when first read)
  */
 public record LoadPlan(Checkpoint checkpoint, LoadOptions options, HostFacts host, List<FilePlan> files,
                        List<TensorRef> order, Map<String, TensorSlice> slices, List<Long> bytesPerRank,
@@ -24,7 +24,7 @@ public record LoadPlan(Checkpoint checkpoint, LoadOptions options, HostFacts hos
         files = List.copyOf(files);
         order = List.copyOf(order);
         slices = Collections.unmodifiableMap(new LinkedHashMap<>(slices));
-        bytesPerRank = List.copyOf(bytesPerRank);
+        bytesPerRank = Collections.unmodifiableList(bytesPerRank); // may compute other ranks' bytes on demand
     }
 
     public Partitioning partitioning() {

@@ -2,6 +2,7 @@ package io.stload.plan;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
+import io.stload.nativeio.FileChecks;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -47,6 +48,8 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
     public static final String DEFAULT_EXPERTS_NAME = "default-experts";
 
     private static final JsonFactory JSON = JsonFactory.builder().build();
+    /** Rules are a few lines; a bigger file is a mistake, and reading it whole would cost its size in heap. */
+    private static final long MAX_RULES_FILE_BYTES = 1 << 20;
 
     public PartitionSpec {
         rules = List.copyOf(rules);
@@ -99,10 +102,18 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
             return defaultsWithExperts();
         }
         Path file = Path.of(fileOrDefault);
+        if (!Files.exists(file)) {
+            throw new StloadException(ErrorKind.Usage, file, "no such partition rules file");
+        }
+        long size = FileChecks.requireRegularFile(file).size(); // a FIFO would block the read below
+        if (size > MAX_RULES_FILE_BYTES) {
+            throw new StloadException(ErrorKind.Usage, file, "a partition rules file is at most "
+                    + MAX_RULES_FILE_BYTES + " bytes; this one is " + size);
+        }
         try {
             return parse(file.toString(), Files.readString(file));
         } catch (IOException e) {
-            throw new StloadException(ErrorKind.Usage, file, "cannot read partition rules: " + e.getMessage());
+            throw new StloadException(ErrorKind.Usage, file, "cannot read partition rules: " + FileChecks.reason(e));
         }
     }
 

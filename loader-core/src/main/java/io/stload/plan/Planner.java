@@ -40,10 +40,12 @@ public final class Planner {
         MemoryHeadroom headroom = MemoryHeadroom.read();
         HostFacts host = new HostFacts(headroom.availableBytes(), headroom.describe(), os.fallbackReason());
         Partitioning partitioning = options.partitioning();
-        List<Map<String, TensorSlice>> everyRank = selected(RankSlices.ofEveryRank(checkpoint, partitioning),
-                checkpoint, options.tensors());
-        Map<String, TensorSlice> slices = everyRank.get(partitioning.rank());
-        List<Long> bytesPerRank = everyRank.stream().map(RankSlices::bytes).toList();
+        // Only this rank is sliced; other ranks' bytes are computed if a caller asks (plan prints them).
+        RankSlices.Matched matched = selected(RankSlices.match(checkpoint, partitioning), checkpoint,
+                options.tensors());
+        Map<String, TensorSlice> slices = matched.slices(partitioning.rank());
+        List<Long> bytesPerRank = new RankBytes(matched, partitioning.worldSize(), partitioning.rank(),
+                RankSlices.bytes(slices));
         Map<Header, List<ByteRange>> reads = new IdentityHashMap<>();
         long rankBytes = 0;
         for (Header h : checkpoint.files()) {
@@ -71,23 +73,13 @@ public final class Planner {
      * Each rank's slices of only the tensors the filter takes. Ranks are dealt their experts from the whole
      * checkpoint first, so a subset never moves an expert to another rank.
      */
-    private static List<Map<String, TensorSlice>> selected(List<Map<String, TensorSlice>> everyRank,
-                                                           Checkpoint checkpoint, TensorFilter filter) {
+    private static RankSlices.Matched selected(RankSlices.Matched matched, Checkpoint checkpoint,
+                                               TensorFilter filter) {
         if (filter.isAll()) {
-            return everyRank;
+            return matched;
         }
         filter.requireEachMatches(checkpoint.tensors().keySet());
-        List<Map<String, TensorSlice>> out = new ArrayList<>();
-        for (Map<String, TensorSlice> rank : everyRank) {
-            Map<String, TensorSlice> kept = new LinkedHashMap<>();
-            rank.forEach((name, slice) -> {
-                if (filter.matches(name)) {
-                    kept.put(name, slice);
-                }
-            });
-            out.add(kept);
-        }
-        return out;
+        return matched.only(filter);
     }
 
     private FileFacts measure(Header h, long bytes) {

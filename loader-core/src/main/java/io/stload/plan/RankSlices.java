@@ -20,17 +20,12 @@ public final class RankSlices {
 
     /** By tensor name, in checkpoint order; only the tensors this rank holds. */
     public static Map<String, TensorSlice> of(Checkpoint checkpoint, Partitioning p) {
-        return Matched.of(checkpoint, p).slices(p.rank());
+        return match(checkpoint, p).slices(p.rank());
     }
 
-    /** Every rank's {@link #of slices}, indexed by rank; the rules are matched once for all of them. */
-    public static List<Map<String, TensorSlice>> ofEveryRank(Checkpoint checkpoint, Partitioning p) {
-        Matched matched = Matched.of(checkpoint, p);
-        List<Map<String, TensorSlice>> out = new ArrayList<>();
-        for (int r = 0; r < p.worldSize(); r++) {
-            out.add(matched.slices(r));
-        }
-        return out;
+    /** The rules matched once, for the slices or the bytes of any rank; linear in the tensors, whatever W is. */
+    public static Matched match(Checkpoint checkpoint, Partitioning p) {
+        return Matched.of(checkpoint, p);
     }
 
     /**
@@ -38,8 +33,22 @@ public final class RankSlices {
      * who holds each expert. Matching every name against every rule is the costly part of slicing a checkpoint
      * of thousands of expert tensors, so it is done once however many ranks are sliced.
      */
-    private record Matched(List<TensorRef> tensors, List<PartitionRule> rules, ExpertAssignment experts,
-                           int worldSize) {
+    public static final class Matched {
+        private final List<TensorRef> tensors;
+        private final List<PartitionRule> rules;
+        private final ExpertAssignment experts;
+        private final int worldSize;
+        private final TensorFilter filter;
+
+        private Matched(List<TensorRef> tensors, List<PartitionRule> rules, ExpertAssignment experts, int worldSize,
+                        TensorFilter filter) {
+            this.tensors = tensors;
+            this.rules = rules;
+            this.experts = experts;
+            this.worldSize = worldSize;
+            this.filter = filter;
+        }
+
         static Matched of(Checkpoint checkpoint, Partitioning p) {
             List<TensorRef> tensors = List.copyOf(checkpoint.tensors().values());
             List<PartitionRule> rules = new ArrayList<>(tensors.size());
@@ -52,14 +61,27 @@ public final class RankSlices {
                 }
             }
             // An expert's owner depends on how many experts its group has, so all of them are counted first.
-            return new Matched(tensors, rules, ExpertAssignment.of(experts, p.worldSize()), p.worldSize());
+            return new Matched(tensors, rules, ExpertAssignment.of(experts, p.worldSize()), p.worldSize(),
+                    TensorFilter.ALL);
         }
 
-        Map<String, TensorSlice> slices(int rank) {
+        /**
+         * Only the tensors {@code f} matches, of what each rank holds. Experts stay dealt as in the whole
+         * checkpoint, so a subset never moves an expert to another rank.
+         */
+        public Matched only(TensorFilter f) {
+            return new Matched(tensors, rules, experts, worldSize, f);
+        }
+
+        /** The slices {@code rank} holds, by tensor name, in checkpoint order. */
+        public Map<String, TensorSlice> slices(int rank) {
             Map<String, TensorSlice> out = new LinkedHashMap<>();
             for (int i = 0; i < tensors.size(); i++) {
                 TensorRef t = tensors.get(i);
                 PartitionRule rule = rules.get(i);
+                if (!filter.matches(t.name())) {
+                    continue;
+                }
                 if (rule == null || rule.replicates()) {
                     out.put(t.name(), TensorSlice.whole(t));
                 } else if (!rule.assignsExperts()) {
@@ -69,6 +91,24 @@ public final class RankSlices {
                 }
             }
             return out;
+        }
+
+        /** The bytes of {@link #slices}, without keeping them. */
+        public long bytes(int rank) {
+            long sum = 0;
+            for (int i = 0; i < tensors.size(); i++) {
+                TensorRef t = tensors.get(i);
+                PartitionRule rule = rules.get(i);
+                if (!filter.matches(t.name())) {
+                    continue;
+                }
+                if (rule == null || rule.replicates() || (rule.assignsExperts() && experts.holds(t, rank))) {
+                    sum += t.info().byteSize();
+                } else if (!rule.assignsExperts()) {
+                    sum += TensorSlice.split(t, rule.dim(), rule.divisible(), rank, worldSize).byteSize();
+                }
+            }
+            return sum;
         }
     }
 

@@ -22,13 +22,20 @@ public record Thresholds(double residentForMmap, long smallReadBytes, double hea
                          long prefetchWindow, long prefetchAhead, long directBlock, long maxGapBytes) {
     public static final Thresholds DEFAULTS = new Thresholds(0.80, 64L << 20, 1.25, LoadStrategy.DIRECT,
             32L << 20, 1L << 30, 8L << 20, 128L << 10);
+    /**
+     * The smallest prefetch window and O_DIRECT block: one page. Readers keep an object per window or block in
+     * flight, so a 1-byte window made one per byte of the checkpoint (gigabytes of heap, minutes of work).
+     */
+    public static final long MIN_WINDOW_BYTES = 4096;
 
     public Thresholds {
         if (coldLocal != LoadStrategy.PREFETCH && coldLocal != LoadStrategy.DIRECT) {
             throw new IllegalArgumentException("coldLocal must be prefetch or direct");
         }
-        if (prefetchWindow <= 0 || prefetchAhead < prefetchWindow || directBlock <= 0 || directBlock % 4096 != 0) {
-            throw new IllegalArgumentException("window sizes must be positive, ahead >= window, block a multiple of 4096");
+        if (prefetchWindow < MIN_WINDOW_BYTES || prefetchAhead < prefetchWindow || directBlock < MIN_WINDOW_BYTES
+                || directBlock % 4096 != 0) {
+            throw new IllegalArgumentException("--prefetch-window and --direct-block must be at least 4 KiB, "
+                    + "--prefetch-ahead at least the window, and the block a multiple of 4 KiB");
         }
         if (maxGapBytes < 0) {
             throw new IllegalArgumentException("the largest gap read through must not be negative");

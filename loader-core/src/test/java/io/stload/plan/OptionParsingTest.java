@@ -40,4 +40,14 @@ class OptionParsingTest {
         assertThrows(IllegalArgumentException.class, () -> new Thresholds(0.8, 1, 1.2, LoadStrategy.DIRECT, 1 << 20, 1 << 20, 1000, 0));
         assertThrows(IllegalArgumentException.class, () -> new Thresholds(0.8, 1, 1.2, LoadStrategy.DIRECT, 1 << 20, 1 << 20, 4096, -1));
     }
+
+    @Test
+    void windowsAndBlocksHaveAOnePageFloor() {
+        // A 1-byte window made one window object per byte of the checkpoint.
+        assertThrows(IllegalArgumentException.class, () -> new Thresholds(0.8, 1, 1.2, LoadStrategy.DIRECT, 1, 1, 4096, 0));
+        assertThrows(IllegalArgumentException.class, () -> new Thresholds(0.8, 1, 1.2, LoadStrategy.DIRECT, 4095, 8192, 4096, 0));
+        assertThrows(IllegalArgumentException.class, () -> new Thresholds(0.8, 1, 1.2, LoadStrategy.DIRECT, 4096, 4095, 4096, 0));
+        assertThrows(IllegalArgumentException.class, () -> new Thresholds(0.8, 1, 1.2, LoadStrategy.DIRECT, 4096, 4096, 0, 0));
+        assertEquals(4096, new Thresholds(0.8, 1, 1.2, LoadStrategy.DIRECT, 4096, 4096, 4096, 0).prefetchWindow());
+    }
 }

@@ -1,0 +1,41 @@
+package io.stload.cli;
+
+/**
+ * Text from a file (a tensor name, a metadata key, a path) made safe to print on a terminal: control characters
+ * and bidirectional overrides are written as escapes, so a name cannot start a new line that forges an error,
+ * move the cursor, or recolour the terminal. JSON output needs none of this: its writer escapes on its own.
+ */
+final class Printable {
+    private Printable() {
+    }
+
+    static String escape(String s) {
+        if (s == null || s.chars().noneMatch(Printable::unsafe)) {
+            return s;
+        }
+        StringBuilder sb = new StringBuilder(s.length() + 16);
+        s.chars().forEach(c -> {
+            switch (c) {
+                case '\n' -> sb.append("\\n");
+                case '\r' -> sb.append("\\r");
+                case '\t' -> sb.append("\\t");
+                default -> {
+                    if (!unsafe(c)) {
+                        sb.append((char) c);
+                    } else if (c < 0x100) {
+                        sb.append(String.format("\\x%02x", c));
+                    } else {
+                        sb.append(String.format("\\u%04x", c));
+                    }
+                }
+            }
+        });
+        return sb.toString();
+    }
+
+    private static boolean unsafe(int c) {
+        return Character.isISOControl(c) // C0, DEL, C1 (ESC starts ANSI sequences; U+009B is a one-char CSI)
+                || (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069) // bidirectional overrides
+                || c == 0x2028 || c == 0x2029; // line and paragraph separators
+    }
+}

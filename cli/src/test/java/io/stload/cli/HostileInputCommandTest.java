@@ -1,0 +1,130 @@
+package io.stload.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.stload.format.DType;
+import io.stload.format.SafetensorsWriter;
+import io.stload.format.SafetensorsWriter.TensorData;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The CLI fed what a hostile or careless user would give it: FIFOs, names that try to forge output lines or
+ * drive the terminal, files it may not read (as {@code nobody}), and folders it cannot list. Every case ends
+ * in one line and an exit code, never a hang (a failure here is a timeout on a separate thread) or exit 70.
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+class HostileInputCommandTest {
+    @TempDir
+    Path dir;
+    final StringWriter out = new StringWriter();
+    final StringWriter err = new StringWriter();
+
+    private int run(String... args) {
+        out.getBuffer().setLength(0);
+        err.getBuffer().setLength(0);
+        return Main.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
+    }
+
+    private Path mkfifo(String name) throws IOException, InterruptedException {
+        Path p = dir.resolve(name);
+        assertEquals(0, new ProcessBuilder("mkfifo", p.toString()).inheritIO().start().waitFor());
+        return p;
+    }
+
+    private Path model(String name, String tensor) throws IOException {
+        Path m = dir.resolve(name);
+        SafetensorsWriter.write(m, Map.of(), List.of(new TensorData(tensor, DType.F32, new long[] {2}, new byte[8])));
+        return m;
+    }
+
+    @Test
+    void aFifoAsPathOrPartitionFileIsOneLineAndExitFour() throws Exception {
+        Path fifo = mkfifo("model.safetensors");
+        for (String command : List.of("inspect", "plan", "load", "verify")) {
+            int code = run(command, fifo.toString());
+            assertEquals(command.equals("verify") ? 1 : 4, code, command + ": " + err + out);
+            String said = command.equals("verify") ? out.toString().lines().findFirst().orElse("") : err.toString().strip();
+            assertTrue(said.contains("is a FIFO (named pipe), not a regular file"), command + ": " + said);
+        }
+        Path model = model("real.safetensors", "w");
+        assertEquals(4, run("load", model.toString(), "--world-size", "2", "--partition", mkfifo("rules.json").toString()),
+                err.toString());
+        assertEquals(1, err.toString().lines().count(), err.toString());
+        assertTrue(err.toString().contains("FIFO"), err.toString());
+    }
+
+    @Test
+    void namesThatWouldForgeLinesOrDriveTheTerminalAreEscaped() throws Exception {
+        String forged = "w\nerror: Io: /etc/passwd: fake second line";
+        String coloured = "\u001b[31mred\u001b[0m";
+        Path m = dir.resolve("evil.safetensors");
+        SafetensorsWriter.write(m, Map.of(), List.of(new TensorData(forged, DType.F32, new long[] {2}, new byte[8]),
+                new TensorData(coloured, DType.F32, new long[] {1}, new byte[4])));
+        assertEquals(0, run("inspect", m.toString()));
+        assertFalse(out.toString().contains("\u001b"), out.toString());
+        assertTrue(out.toString().lines().noneMatch(l -> l.startsWith("error:")), out.toString());
+        assertTrue(out.toString().contains("w\\nerror: Io") && out.toString().contains("\\x1b[31mred"), out.toString());
+
+        // The same name in an error: one stderr line, escaped.
+        Path bad = dir.resolve("bad.safetensors");
+        byte[] header = ("{\"" + forged.replace("\n", "\\n") + "\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}")
+                .getBytes(StandardCharsets.UTF_8);
+        java.nio.ByteBuffer file = java.nio.ByteBuffer.allocate(8 + header.length + 8).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        Files.write(bad, file.putLong(header.length).put(header).array());
+        assertEquals(3, run("inspect", bad.toString()));
+        assertEquals(1, err.toString().lines().count(), err.toString());
+        assertTrue(err.toString().contains("w\\nerror: Io: /etc/passwd"), err.toString());
+    }
+
+    @Test
+    void verifyOfProcIsNotAnInternalError() {
+        int code = run("verify", "/proc");
+        assertNotEquals(Main.EXIT_UNEXPECTED, code, err.toString());
+        assertTrue(err.toString().lines().count() <= 1, err.toString());
+    }
+
+    @Test
+    void asNobodyPermissionDeniedSaysSoAndAnUnreadableSubfolderIsOneLine(@TempDir Path cp) throws Exception {
+        assumeTrue(AsNobody.unavailable().isEmpty(), AsNobody.unavailable().orElse(""));
+        String classPath = AsNobody.copyClassPath(cp);
+        Path shared = Files.createDirectory(dir.resolve("shared"));
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Files.setPosixFilePermissions(shared, PosixFilePermissions.fromString("rwxrwxrwx"));
+        Path secret = model("shared/secret.safetensors", "w");
+        Files.setPosixFilePermissions(secret, PosixFilePermissions.fromString("rw-------"));
+        Path sub = Files.createDirectory(shared.resolve("private"));
+        Files.setPosixFilePermissions(sub, PosixFilePermissions.fromString("rwx------"));
+
+        Process p = AsNobody.cli(classPath, dir.resolve("out"), dir.resolve("err"), "inspect", secret.toString());
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        List<String> stderr = Files.readAllLines(dir.resolve("err"));
+        assertEquals(4, p.exitValue(), stderr.toString());
+        assertEquals(1, stderr.size(), stderr.toString());
+        assertTrue(stderr.getFirst().contains("permission denied"), stderr.toString());
+
+        Files.delete(secret);
+        p = AsNobody.cli(classPath, dir.resolve("out"), dir.resolve("err"), "verify", shared.toString());
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        stderr = Files.readAllLines(dir.resolve("err"));
+        assertNotEquals(Main.EXIT_UNEXPECTED, p.exitValue(), stderr.toString());
+        assertEquals(4, p.exitValue(), stderr.toString());
+        assertEquals(1, stderr.size(), stderr.toString());
+        assertTrue(stderr.getFirst().contains("private: cannot list directory: permission denied"), stderr.toString());
+    }
+}

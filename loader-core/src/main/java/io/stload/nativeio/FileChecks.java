@@ -1,0 +1,100 @@
+package io.stload.nativeio;
+
+import io.stload.ErrorKind;
+import io.stload.StloadException;
+import java.io.IOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.Locale;
+
+/**
+ * Checks a path's type before anything opens it: open(2) of a FIFO for reading waits for a writer, forever,
+ * and a device or socket is no checkpoint either. stat(2) never blocks, so every reader of a user-named file
+ * asks here first. Also words an I/O failure the way a person needs it (a symlink loop, permission denied).
+ */
+public final class FileChecks {
+    private static final int S_IFMT = 0170000;
+    private static final int S_IFIFO = 0010000;
+    private static final int S_IFCHR = 0020000;
+    private static final int S_IFBLK = 0060000;
+    private static final int S_IFSOCK = 0140000;
+
+    private FileChecks() {
+    }
+
+    /** The file's attributes (symlinks followed) when it is a regular file; else {@link ErrorKind#Io}, one line. */
+    public static BasicFileAttributes requireRegularFile(Path file) {
+        BasicFileAttributes a = stat(file);
+        if (!a.isRegularFile()) {
+            throw refused(file, a, "a regular file");
+        }
+        return a;
+    }
+
+    /** As {@link #requireRegularFile}, but a directory is accepted too. */
+    public static BasicFileAttributes requireFileOrDirectory(Path path) {
+        BasicFileAttributes a = stat(path);
+        if (!a.isRegularFile() && !a.isDirectory()) {
+            throw refused(path, a, "a regular file or directory");
+        }
+        return a;
+    }
+
+    /** stat(2), symlinks followed; a failure is {@link ErrorKind#Io} with {@link #reason}. */
+    public static BasicFileAttributes stat(Path path) {
+        try {
+            return Files.readAttributes(path, BasicFileAttributes.class);
+        } catch (IOException e) {
+            throw new StloadException(ErrorKind.Io, path, reason(e), e);
+        }
+    }
+
+    /** A lock file must be a regular file: opening a FIFO waits for a writer, and a lock probe must never wait. */
+    static void requireLockableFile(Path file) throws IOException {
+        if (!Files.readAttributes(file, BasicFileAttributes.class).isRegularFile()) {
+            throw new IOException(file + ": not a regular file; refusing to open it as a lock");
+        }
+    }
+
+    /** What went wrong, in a few words: "no such file or directory", "permission denied", "a symlink loop ...". */
+    public static String reason(IOException e) {
+        if (e instanceof NoSuchFileException) {
+            return "no such file or directory";
+        }
+        if (e instanceof AccessDeniedException) {
+            return "permission denied";
+        }
+        String why = e instanceof FileSystemException fse && fse.getReason() != null ? fse.getReason() : e.getMessage();
+        if (why == null) {
+            return e.getClass().getSimpleName();
+        }
+        if (why.toLowerCase(Locale.ROOT).contains("too many levels of symbolic links")) {
+            return "a symlink loop (too many levels of symbolic links)";
+        }
+        return why;
+    }
+
+    private static StloadException refused(Path path, BasicFileAttributes a, String wanted) {
+        return new StloadException(ErrorKind.Io, path, "is " + describe(path, a) + ", not " + wanted
+                + "; refusing to open it");
+    }
+
+    private static String describe(Path path, BasicFileAttributes a) {
+        try {
+            int mode = (Integer) Files.getAttribute(path, "unix:mode");
+            return switch (mode & S_IFMT) {
+                case S_IFIFO -> "a FIFO (named pipe)";
+                case S_IFCHR -> "a character device";
+                case S_IFBLK -> "a block device";
+                case S_IFSOCK -> "a socket";
+                default -> a.isDirectory() ? "a directory" : "a special file";
+            };
+        } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
+            return a.isDirectory() ? "a directory" : "a special file";
+        }
+    }
+}

@@ -1,0 +1,145 @@
+package io.stload.checkpoint;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.stload.ErrorKind;
+import io.stload.StloadException;
+import io.stload.format.HeaderParser;
+import io.stload.nativeio.NativeAccess;
+import io.stload.plan.PartitionSpec;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.function.Executable;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * FIFOs where files belong, symlink loops, and hub refs that are huge, foreign or links out of {@code refs/}:
+ * each is one error naming what it is, and nothing blocks (an open of a FIFO would wait for a writer forever,
+ * so a failure here is a timeout on a separate thread).
+ */
+@Timeout(value = 30, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+class HostileFilesTest {
+    @TempDir
+    Path root;
+    HubFixture hub;
+
+    @BeforeEach
+    void cache() throws IOException {
+        hub = new HubFixture(Files.createDirectory(root.resolve("hub")));
+        Path scratch = Files.createDirectory(root.resolve("scratch"));
+        hub.addFile("model.safetensors", HubFixture.shardBytes(scratch, "a", 1, "a.weight"));
+    }
+
+    static Path mkfifo(Path p) throws IOException, InterruptedException {
+        Files.createDirectories(p.getParent());
+        assertEquals(0, new ProcessBuilder("mkfifo", p.toString()).inheritIO().start().waitFor());
+        return p;
+    }
+
+    private static StloadException refused(ErrorKind kind, Executable open) {
+        StloadException e = assertThrows(StloadException.class, open);
+        assertEquals(kind, e.kind(), e.getMessage());
+        assertEquals(1, e.getMessage().lines().count(), e.getMessage());
+        return e;
+    }
+
+    @Test
+    void aFifoAsCheckpointIndexOrPartitionFileIsRefusedWithoutOpeningIt() throws Exception {
+        Path fifo = mkfifo(root.resolve("model.safetensors"));
+        for (Executable open : new Executable[] {() -> HeaderParser.read(fifo), () -> Checkpoint.open(fifo),
+                () -> PartitionSpec.load(fifo.toString())}) {
+            StloadException e = refused(ErrorKind.Io, open);
+            assertTrue(e.getMessage().contains("is a FIFO (named pipe), not a regular file"), e.getMessage());
+        }
+        Path dir = Files.createDirectory(root.resolve("sharded"));
+        mkfifo(dir.resolve("model.safetensors.index.json"));
+        refused(ErrorKind.InvalidIndex, () -> Checkpoint.open(dir)); // a checkpoint's own file that is no file
+        Path link = Files.createSymbolicLink(root.resolve("link.safetensors"), fifo);
+        refused(ErrorKind.Io, () -> Checkpoint.open(link));
+    }
+
+    @Test
+    void anIndexOfHundredsOfThousandsOfEntriesIsRefusedWithinTheBound() throws Exception {
+        Path dir = Files.createDirectory(root.resolve("indexed"));
+        StringBuilder json = new StringBuilder("{\"weight_map\":{");
+        for (int i = 0; i < 200_000; i++) {
+            json.append(i == 0 ? "" : ",").append("\"t").append(i).append("\":\"a.safetensors\"");
+        }
+        Files.writeString(dir.resolve("model.safetensors.index.json"), json.append("}}"));
+        StloadException e = refused(ErrorKind.HeaderTooLarge, () -> Checkpoint.open(dir));
+        assertTrue(e.getMessage().contains("weight_map"), e.getMessage());
+    }
+
+    @Test
+    void invalidIndexJsonNamesTheRealBytePosition() throws Exception {
+        Path dir = Files.createDirectory(root.resolve("broken"));
+        String json = "{\"metadata\": {\"total_size\": " + "1".repeat(10) + "}, \"weight_map\": {\"a\": oops}}";
+        Files.writeString(dir.resolve("model.safetensors.index.json"), json);
+        StloadException e = refused(ErrorKind.InvalidIndex, () -> Checkpoint.open(dir));
+        assertTrue(e.getMessage().contains("at byte " + json.indexOf("oops")), e.getMessage());
+    }
+
+    @Test
+    void aSymlinkLoopSaysSo() throws Exception {
+        Path a = root.resolve("a.safetensors");
+        Files.createSymbolicLink(a, root.resolve("b.safetensors"));
+        Files.createSymbolicLink(root.resolve("b.safetensors"), a);
+        StloadException e = refused(ErrorKind.Io, () -> Checkpoint.open(a));
+        assertTrue(e.getMessage().contains("symlink loop"), e.getMessage());
+        assertFalse(e.getMessage().contains("no such file"), e.getMessage());
+    }
+
+    @Test
+    void lockProbesNeverBlockOnAFifo() throws Exception {
+        Path fifo = mkfifo(root.resolve("x.lock"));
+        for (NativeAccess os : new NativeAccess[] {NativeAccess.get(), NativeAccess.fallback("test")}) {
+            IOException e = assertThrows(IOException.class, () -> os.tryLock(fifo, false));
+            assertTrue(e.getMessage().contains("not a regular file"), e.getMessage());
+        }
+        // A FIFO among a download's locks is no lock anyone holds: the repo resolves without waiting.
+        mkfifo(hub.cache.resolve(".locks/models--acme--tiny/y.lock"));
+        Checkpoint ckpt = CheckpointSource.resolve("acme/tiny", hub.cache, WaitPolicy.of(Duration.ofSeconds(5)), Map.of(),
+                NativeAccess.get());
+        assertEquals(1, ckpt.tensors().size());
+    }
+
+    @Test
+    void aFifoAsTheCoordinationLockIsRefused() throws Exception {
+        mkfifo(hub.cache.resolve(".locks/stload/models--acme--tiny--" + HubFixture.COMMIT + ".lock"));
+        StloadException e = refused(ErrorKind.Io, () -> CheckpointVerifier.verify("acme/tiny", hub.cache, true, 1,
+                WaitPolicy.of(Duration.ofSeconds(5)), CheckpointVerifier.HashProgress.NONE, Map.of(), NativeAccess.get()));
+        assertTrue(e.getMessage().contains("FIFO"), e.getMessage());
+    }
+
+    @Test
+    void refsThatAreHugeForeignOrLinksOutOfRefsAreInvalidAndNeverEchoed() throws Exception {
+        Path ref = hub.repoDir.resolve("refs/main");
+        Path secret = Files.writeString(root.resolve("shadow"), "root:*:20000:0:99999:7:::\n");
+        String[] contents = {"x".repeat(5000), "root:*:20000:0:99999:7:::", HubFixture.COMMIT + "\nextra line",
+                "\u001b[31mred\u001b[0m"};
+        for (String content : contents) {
+            Files.writeString(ref, content);
+            StloadException e = refused(ErrorKind.InvalidRef, () -> new HubCache(hub.cache).snapshot(RepoRef.parse("acme/tiny").orElseThrow()));
+            assertFalse(e.getMessage().contains("root:") || e.getMessage().contains("xxxx")
+                    || e.getMessage().contains("red"), e.getMessage());
+        }
+        Files.delete(ref);
+        Files.createSymbolicLink(ref, secret);
+        StloadException e = refused(ErrorKind.InvalidRef, () -> new HubCache(hub.cache).snapshot(RepoRef.parse("acme/tiny").orElseThrow()));
+        assertTrue(e.getMessage().contains("outside refs/"), e.getMessage());
+        assertFalse(e.getMessage().contains("root:"), e.getMessage());
+        Files.delete(ref);
+        mkfifo(ref);
+        refused(ErrorKind.InvalidRef, () -> new HubCache(hub.cache).snapshot(RepoRef.parse("acme/tiny").orElseThrow()));
+    }
+}
