@@ -48,6 +48,7 @@ public final class CudaCopyEngine implements CopyEngine {
 
     /** Device {@code ordinal}, or a {@link StloadException} of kind NoDevice saying why it cannot be used. */
     public static CudaCopyEngine open(int ordinal, Pinning pinning) {
+        JCudaLibrary.load();
         try {
             int[] count = {0};
             int rc = JCuda.cudaGetDeviceCount(count);
@@ -74,7 +75,8 @@ public final class CudaCopyEngine implements CopyEngine {
             return new CudaCopyEngine(ordinal, "cuda:" + ordinal + " (" + prop.getName() + ")", pinning, stream);
         } catch (LinkageError e) {
             // UnsatisfiedLinkError (no native library for this platform) or a failed JCuda class initialization.
-            throw new StloadException(ErrorKind.NoDevice, null, "cannot load the CUDA bindings (JCuda): " + e.getMessage());
+            throw new StloadException(ErrorKind.NoDevice, null, "cannot load the CUDA bindings (JCuda): "
+                    + JCudaLibrary.firstLine(e), e);
         }
     }
 
