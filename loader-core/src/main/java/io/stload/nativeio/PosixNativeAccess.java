@@ -100,7 +100,12 @@ final class PosixNativeAccess implements NativeAccess {
         }
         long start = (base + HUGE_PAGE - 1) & -HUGE_PAGE;
         MemorySegment segment = MemorySegment.ofAddress(start).reinterpret(bytes, arena, s -> LibC.munmap(base, length));
-        madvise(segment, MemoryAdvice.HUGEPAGE);
+        try {
+            madvise(segment, MemoryAdvice.HUGEPAGE);
+        } catch (IOException e) {
+            // Huge pages are a speed hint on memory just mapped, not file data: a refusal (EPERM under a seccomp
+            // filter, say) leaves ordinary pages, which are correct.
+        }
         return segment;
     }
 

@@ -163,9 +163,11 @@ final class JCudaLibrary {
         if (!a.isDirectory()) {
             throw new IOException(dir + " is not a directory (a symlink or a file)");
         }
-        String owner = Files.getOwner(dir, LinkOption.NOFOLLOW_LINKS).getName();
-        if (!owner.equals(System.getProperty("user.name"))) {
-            throw new IOException(dir + " belongs to " + owner + ", not to " + System.getProperty("user.name"));
+        // By uid, not name: a container's user may have no name. /proc/self belongs to the process's own uid.
+        Object owner = Files.getAttribute(dir, "unix:uid", LinkOption.NOFOLLOW_LINKS);
+        Object me = Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+        if (!owner.equals(me)) {
+            throw new IOException(dir + " belongs to uid " + owner + ", not to this process's uid " + me);
         }
     }
 

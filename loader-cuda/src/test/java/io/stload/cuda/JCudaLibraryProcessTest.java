@@ -2,12 +2,16 @@ package io.stload.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.stload.ErrorKind;
+import io.stload.StloadException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -59,6 +63,21 @@ class JCudaLibraryProcessTest {
         assertEquals(1, line.lines().count(), line);
         assertTrue(line.contains("/tmp/stload-x/jcuda-12.6.0 may be on a noexec filesystem"), line);
         assertTrue(line.contains("-D" + JCudaLibrary.DIR_PROPERTY + "="), line);
+    }
+
+    @Test
+    void aFolderThatIsASymlinkIsRefusedAndANewOneIsTheUsersAlone() throws IOException {
+        Path elsewhere = Files.createDirectory(root.resolve("elsewhere"));
+        Path link = Files.createSymbolicLink(root.resolve("link"), elsewhere);
+        StloadException e = assertThrows(StloadException.class, () -> JCudaLibrary.extract(link));
+        assertEquals(ErrorKind.NoDevice, e.kind());
+        assertTrue(e.getMessage().contains("not a directory") && e.getMessage().contains(JCudaLibrary.DIR_PROPERTY),
+                e.getMessage());
+        assertEquals(1, e.getMessage().lines().count(), e.getMessage());
+        Path fresh = root.resolve("fresh").resolve("jcuda");
+        JCudaLibrary.extract(fresh);
+        assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(fresh)));
+        assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(fresh.getParent())));
     }
 
     @Test
