@@ -110,8 +110,11 @@ public final class CheckpointVerifier {
             if (opening != null) {
                 problems.add(opening);
             }
+            // Without an index a load reads the directory's own .safetensors files, not those of subdirectories.
             for (Path file : files(dir, ".safetensors")) {
-                check(file, dir.relativize(file).toString(), contained, hint, origin, problems, blobs);
+                if (file.getParent().equals(dir)) {
+                    check(file, file.getFileName().toString(), contained, hint, origin, problems, blobs);
+                }
             }
         } else {
             // Every problem the open above found is found again below, with the extras as notes.
