@@ -2,6 +2,7 @@
 # Packs what bench/gpu.sh needs on a GPU machine that has neither Maven nor a JDK: the CLI jar, the GPU test
 # classpath (loader-cuda's classes and test classes, their dependencies, the JUnit console launcher) in
 # .dist/gpu-tests/, and a jlink'ed runtime in .jre/. Copy the checkout with those (e.g. tar) and run bench/gpu.sh.
+# ./stload uses .jre/ only where it finds no JDK, so on this (build) machine the JDK keeps running it.
 #
 # usage: bench/gpu-pack.sh        (needs Maven and a JDK >= 22 with jlink, e.g. Temurin 25 under /usr/lib/jvm)
 set -euo pipefail
@@ -25,8 +26,13 @@ cp loader-cuda/target/loader-cuda-*.jar .dist/gpu-tests/
 # The reactor's own modules, in case copy-dependencies resolved them from another build's local repository.
 cp loader-core/target/loader-core-*[0-9T].jar bench-data/target/bench-data-*[0-9T].jar .dist/gpu-tests/
 
+# The modules the jars use, as jdeps finds them (a fixed list missed jdk.httpserver, and `stload serve` failed),
+# plus jdk.zipfs for the test launcher.
+modules=$("$jdk/bin/jdeps" --multi-release base --ignore-missing-deps --print-module-deps \
+  cli/target/stload.jar .dist/gpu-tests/*.jar)
+[ -n "$modules" ] || { echo "error: jdeps found no modules" >&2; exit 4; }
 rm -rf .jre
-"$jdk/bin/jlink" --add-modules java.base,java.logging,jdk.unsupported,java.management \
+"$jdk/bin/jlink" --add-modules "$modules,jdk.zipfs" \
   --strip-debug --no-header-files --no-man-pages --compress zip-9 --output .jre
 
 # The launcher rebuilds when sources are newer than the jar; a copied checkout has no Maven to do that.

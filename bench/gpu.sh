@@ -37,8 +37,11 @@ mkdir -p "$out"
 
 echo "== GPU tests" | tee "$out/tests.txt"
 cp=$(ls "$lib"/*.jar | grep -v -e '/junit-' -e '/opentest4j-' -e '/apiguardian-' | tr '\n' ':')
-"$java" --enable-native-access=ALL-UNNAMED -jar "$lib/junit-platform-console-standalone.jar" execute \
-  --class-path "$cp" --details summary --disable-banner \
+# stload.requireGpu turns "no device" into failed GPU tests, and --fail-if-no-tests fails a run that ran none:
+# broken bindings on the GPU machine must not look like a pass. pipefail carries the launcher's exit status.
+"$java" --enable-native-access=ALL-UNNAMED -Dstload.requireGpu=true \
+  -jar "$lib/junit-platform-console-standalone.jar" execute \
+  --class-path "$cp" --details summary --disable-banner --fail-if-no-tests \
   --select-class io.stload.cuda.CudaDeviceLoaderGpuTest --select-class io.stload.cuda.DeviceLoaderTest \
   --select-class io.stload.cuda.StagingRingTest --select-class io.stload.cuda.BandwidthProbeTest \
   --select-class io.stload.cuda.TensorParallelDeviceLoadTest --select-class io.stload.cuda.PopulateStepsTest \

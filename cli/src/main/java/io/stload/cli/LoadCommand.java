@@ -82,12 +82,17 @@ final class LoadCommand implements Callable<Integer> {
 
     private static void print(LoadPlan plan, LoadReport r, Map<String, String> digests, PrintWriter out) {
         String rank = r.worldSize() > 1 ? " (rank " + r.rank() + " of " + r.worldSize() + ")" : "";
-        out.printf(Locale.ROOT, "loaded %d tensors%s, %s in %.3f s: %.2f GB/s; read %s from disk%n", r.tensors(), rank,
-                Sizes.human(r.bytes()), r.seconds(), r.gbps(), Sizes.human(r.bytesRead()));
+        out.printf(Locale.ROOT, "loaded %d tensors%s, %s in %.3f s: %.2f GB/s; read %s from disk%s%n", r.tensors(), rank,
+                Sizes.human(r.bytes()), r.seconds(), r.gbps(), Sizes.human(r.bytesRead()), kernelRead(r));
         printFilesAndPhases(plan, r, "io/copy/wait in thread-seconds", out);
         out.printf("per-tensor latency: p50 %d us, p99 %d us, max %d us%n", r.latency().p50(), r.latency().p99(),
                 r.latency().max());
         digests.forEach((name, crc) -> out.println(crc + "  " + Printable.escape(name)));
+    }
+
+    /** The kernel's count beside the loader's, where the kernel keeps one. */
+    static String kernelRead(LoadReport r) {
+        return r.kernelBytesRead() < 0 ? "" : " (the kernel read " + Sizes.human(r.kernelBytesRead()) + " from storage)";
     }
 
     /** Per file the strategy, its reasons and any note; then the phases, explained by {@code phaseUnits}. */
@@ -128,6 +133,11 @@ final class LoadCommand implements Callable<Integer> {
         g.writeNumberProperty("tensors", r.tensors());
         g.writeNumberProperty("bytes", r.bytes());
         g.writeNumberProperty("bytes_read", r.bytesRead());
+        if (r.kernelBytesRead() < 0) {
+            g.writeNullProperty("kernel_bytes_read");
+        } else {
+            g.writeNumberProperty("kernel_bytes_read", r.kernelBytesRead());
+        }
         g.writeNumberProperty("seconds", r.seconds());
         g.writeNumberProperty("gbps", r.gbps());
         g.writeObjectPropertyStart("phases");

@@ -14,8 +14,9 @@ import tools.jackson.core.JsonGenerator;
 
 /**
  * {@code stload verify PATH|REPO [--deep] [--json]}: everything {@code load} checks, without loading, and
- * with {@code --deep} the sha256 of every blob. Each problem on its own line; exit 0 clean, 1 otherwise.
- * Reads only: what to repair, and how, is left to the user.
+ * with {@code --deep} the sha256 of every blob a load reads, every time. Each note and problem on its own line;
+ * exit 0 clean (notes alone are clean), 1 otherwise. Changes no file of the checkpoint; the one file it may
+ * create is its lock file in the hub cache's {@code .locks/<repo folder>/}.
  */
 @Command(name = "verify", description = "Check a checkpoint without loading it (--deep: hash every sha256-named blob).")
 final class VerifyCommand implements Callable<Integer> {
@@ -63,10 +64,16 @@ final class VerifyCommand implements Callable<Integer> {
                     g.writeEndObject();
                 }
                 g.writeEndArray();
+                g.writeArrayPropertyStart("notes");
+                for (String note : result.notes()) {
+                    g.writeString(note);
+                }
+                g.writeEndArray();
                 g.writeEndObject();
             }
             out.println();
         } else {
+            result.notes().forEach(n -> out.println("note: " + Printable.escape(n)));
             result.problems().forEach(p -> out.println(Printable.escape(p.line())));
             out.println(result.clean() ? "ok: no problems found" + (deep ? " (every blob hashed)" : "")
                     : result.problems().size() + " problem(s) found; nothing was changed");

@@ -5,8 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.stload.checkpoint.Checkpoint;
 import io.stload.load.Digests;
+import io.stload.nativeio.NativeAccess;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -75,8 +77,8 @@ class LoadCommandTest {
             }
             assertEquals(null, p.nextToken());
         }
-        assertTrue(keys.containsAll(List.of("strategy", "reasons", "tensors", "bytes", "seconds", "gbps", "phases",
-                "latency_us", "digests")), keys.toString());
+        assertTrue(keys.containsAll(List.of("strategy", "reasons", "tensors", "bytes", "bytes_read", "kernel_bytes_read",
+                "seconds", "gbps", "phases", "latency_us", "digests")), keys.toString());
         assertEquals(reference, digests);
     }
 
@@ -90,14 +92,16 @@ class LoadCommandTest {
     }
 
     @Test
-    void planPrintsAStrategyAndReasonsPerFileWithoutLoading() {
+    void planPrintsAStrategyAndReasonsPerFileWithoutLoading() throws Exception {
         assertEquals(0, run("plan", dir.toString(), "--json"));
         String json = out.toString();
         assertTrue(json.contains("\"strategy\":\"mmap\""), json); // a 3 MiB checkpoint is a small read
         assertTrue(json.contains("\"reasons\":[") && json.contains("for this rank"), json);
         out.getBuffer().setLength(0);
         assertEquals(0, run("plan", dir.toString(), "--auto-small", "0", "--auto-resident", "1.1", "--auto-cold-local", "prefetch"));
-        assertTrue(out.toString().contains("-> prefetch") || out.toString().contains("-> mmap"), out.toString());
+        // With the small-read and resident rules out of reach, only a RAM filesystem still maps (the default plan).
+        boolean ram = NativeAccess.get().statfs(dir).isRam();
+        assertTrue(out.toString().contains(ram ? "-> mmap" : "-> prefetch"), out.toString());
     }
 
     @Test
@@ -137,5 +141,22 @@ class LoadCommandTest {
         String text = out.toString();
         assertTrue(text.contains("1. generating") && text.contains("2. inspected") && text.contains("3. plan")
                 && text.contains("4. loaded"), text);
+    }
+
+    @Test
+    void verifyNotesAFileTheIndexDoesNotNameAndStaysClean(@TempDir Path scratch) throws Exception {
+        Path copy = Files.createDirectory(scratch.resolve("ckpt"));
+        try (var files = Files.list(dir)) {
+            for (Path f : files.toList()) {
+                Files.copy(f, copy.resolve(f.getFileName()));
+            }
+        }
+        Files.writeString(copy.resolve("stray.safetensors"), "not a safetensors file");
+        assertEquals(0, run("load", copy.toString()), err.toString());
+        out.getBuffer().setLength(0);
+        assertEquals(0, run("verify", copy.toString()), out + err.toString());
+        assertTrue(out.toString().contains("note: stray.safetensors is not named by model.safetensors.index.json"),
+                out.toString());
+        assertTrue(out.toString().contains("ok: no problems found"), out.toString());
     }
 }

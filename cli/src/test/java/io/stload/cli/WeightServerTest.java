@@ -189,7 +189,9 @@ class WeightServerTest {
                     throw new IllegalStateException(e);
                 }
             }, threads);
+            long deadline = System.nanoTime() + 30_000_000_000L;
             while (!store.quiescing()) {
+                assertTrue(System.nanoTime() < deadline, "the reload never started quiescing");
                 Thread.onSpinWait();
             }
             HttpResponse<String> second = post("/update_weights_from_disk", reloadBody(a, false));

@@ -11,6 +11,7 @@ import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -26,8 +27,11 @@ final class BlobHasher {
     private BlobHasher() {
     }
 
-    /** The mismatches among {@code blobs}, reporting every byte hashed to {@code progress} (from several threads). */
-    static List<Problem> check(List<Path> blobs, int threads, String repairHint, LongConsumer progress)
+    /**
+     * The mismatches among {@code blobs} (each with the name the checkpoint knows it by, for the message),
+     * reporting every byte hashed to {@code progress} (from several threads).
+     */
+    static List<Problem> check(Map<Path, String> blobs, int threads, String repairHint, LongConsumer progress)
             throws InterruptedException {
         ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, Math.min(threads, blobs.size())), r -> {
             Thread t = new Thread(r, "stload-hash");
@@ -36,9 +40,7 @@ final class BlobHasher {
         });
         try {
             List<Future<Problem>> results = new ArrayList<>();
-            for (Path blob : blobs) {
-                results.add(pool.submit(() -> check(blob, repairHint, progress)));
-            }
+            blobs.forEach((blob, name) -> results.add(pool.submit(() -> check(blob, name, repairHint, progress))));
             List<Problem> problems = new ArrayList<>();
             for (Future<Problem> f : results) {
                 Problem p = f.get();
@@ -54,15 +56,15 @@ final class BlobHasher {
         }
     }
 
-    private static Problem check(Path blob, String repairHint, LongConsumer progress) {
+    private static Problem check(Path blob, String name, String repairHint, LongConsumer progress) {
         String expected = blob.getFileName().toString();
         try {
             String actual = sha256(blob, progress);
-            return actual.equals(expected) ? null : new Problem(ErrorKind.DigestMismatch, blob,
-                    "content hashes to sha256 " + actual + ", not the " + expected + " it is named by: the blob is "
-                            + "corrupted" + repairHint);
+            return actual.equals(expected) ? null : new Problem(ErrorKind.DigestMismatch, blob, name
+                    + ": content hashes to sha256 " + actual + ", not the " + expected + " it is named by: the blob is "
+                    + "corrupted" + repairHint);
         } catch (IOException e) {
-            return new Problem(ErrorKind.Io, blob, "cannot read to hash it: " + e.getMessage());
+            return new Problem(ErrorKind.Io, blob, name + ": cannot read to hash it: " + e.getMessage());
         }
     }
 

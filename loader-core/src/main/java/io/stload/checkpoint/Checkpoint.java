@@ -264,7 +264,8 @@ public final class Checkpoint implements AutoCloseable {
         return sum;
     }
 
-    private static Path findIndex(Path dir) {
+    /** The directory's index file, or null when it has none. */
+    static Path findIndex(Path dir) {
         if (Files.exists(dir.resolve(DEFAULT_INDEX), LinkOption.NOFOLLOW_LINKS)) {
             return dir.resolve(DEFAULT_INDEX);
         }
@@ -364,7 +365,7 @@ public final class Checkpoint implements AutoCloseable {
     }
 
     /** The shard's path, refusing any name that would leave the checkpoint directory. */
-    private static Path resolveInside(Path dir, String name, Path indexFile) {
+    static Path resolveInside(Path dir, String name, Path indexFile) {
         Path rel = Path.of(name);
         boolean escapes = name.isEmpty() || rel.isAbsolute() || name.contains("\\");
         for (Path part : rel) {

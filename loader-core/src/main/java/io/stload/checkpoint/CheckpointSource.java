@@ -71,7 +71,7 @@ public final class CheckpointSource {
                 missing = e;
             }
             DownloadActivity now = DownloadActivity.observe(cache, repo, os);
-            if (now.heldLocks().isEmpty() && now.incomplete().isEmpty()) {
+            if (now.idle()) {
                 throw missing;
             }
             if (now.inProgressSince(before)) {

@@ -2,8 +2,10 @@ package io.stload.checkpoint;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
+import io.stload.format.Header;
 import io.stload.format.HeaderParser;
 import io.stload.nativeio.FileChecks;
+import io.stload.format.TensorInfo;
 import io.stload.nativeio.NativeAccess;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -11,24 +13,32 @@ import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.TreeSet;
-import java.util.function.LongConsumer;
+import java.util.TreeMap;
 import java.util.stream.Stream;
 
 /**
- * Checks a checkpoint the way a load would (index, every shard present, symlink targets, headers, offsets,
- * sizes) without loading it, and collects every problem instead of stopping at the first. With {@code deep},
- * also hashes every blob named by a sha256 and compares; for a hub repo, one process per node does that
- * under {@link DeepCheckLock} and the others reuse its result. Never changes a file of the checkpoint.
+ * Checks a checkpoint the way a load would (index, every shard it names present, symlink targets, headers,
+ * offsets, sizes) without loading it, and collects every problem instead of stopping at the first. It checks
+ * what a load would read: with an index, the shards it names; a {@code .safetensors} file the index does not
+ * name, or a tensor a shard holds that the index maps elsewhere, is a note, not a problem, as a load ignores
+ * them. With {@code deep}, also hashes every blob read that is named by a sha256 and compares, every time;
+ * for a hub repo, ranks that start together share one hash under {@link DeepCheckLock}. Never changes a file
+ * of the checkpoint.
  */
 public final class CheckpointVerifier {
-    /** What was found, and the commit checked for a hub repo (else null). */
-    public record Result(String commit, List<Problem> problems) {
+    /** What was found, the commit checked for a hub repo (else null), and notes that are not problems. */
+    public record Result(String commit, List<Problem> problems, List<String> notes) {
+        public Result {
+            problems = List.copyOf(problems);
+            notes = List.copyOf(notes);
+        }
+
         public boolean clean() {
             return problems.isEmpty();
         }
@@ -58,13 +68,15 @@ public final class CheckpointVerifier {
                                 HashProgress progress, Map<String, String> env, NativeAccess os)
             throws InterruptedException {
         Set<Problem> problems = new LinkedHashSet<>();
+        List<String> notes = new ArrayList<>();
+        Problem opening = null;
         try {
             CheckpointSource.resolve(pathOrRepo, cacheDir, wait, env, os);
         } catch (StloadException e) {
             if (e.kind() == ErrorKind.WaitTimeout || e.kind() == ErrorKind.Usage) {
                 throw e;
             }
-            problems.add(Problem.of(e));
+            opening = Problem.of(e);
         }
         Optional<RepoRef> repo = CheckpointSource.repoOf(pathOrRepo);
         HubCache cache = HubCache.locate(cacheDir, env);
@@ -76,7 +88,7 @@ public final class CheckpointVerifier {
                 snapshot = cache.snapshot(repo.get());
             } catch (StloadException e) {
                 problems.add(Problem.of(e));
-                return new Result(null, List.copyOf(problems));
+                return new Result(null, List.copyOf(problems), notes);
             }
             dir = snapshot.dir();
             contained = new ContainedFiles(List.of(snapshot.blobs()));
@@ -84,43 +96,114 @@ public final class CheckpointVerifier {
             dir = Path.of(pathOrRepo);
             contained = new ContainedFiles(List.of(dir));
         } else {
-            return new Result(null, List.copyOf(problems)); // a single file: the open above checked all of it
+            // A single file: the open above checked all of it.
+            return new Result(null, opening == null ? List.of() : List.of(opening), notes);
         }
         String hint = snapshot == null ? "" : "; repair it with `" + snapshot.fetchCommand() + " --force-download`";
-        List<Path> blobs = scan(dir, contained, hint, problems);
+        String origin = snapshot == null ? "" : " of " + snapshot.repo().id() + "@" + snapshot.commit();
+        Map<Path, String> blobs = new TreeMap<>();
+        Path index;
+        try {
+            index = Checkpoint.findIndex(dir);
+        } catch (StloadException e) {
+            problems.add(Problem.of(e));
+            return new Result(snapshot == null ? null : snapshot.commit(), List.copyOf(problems), notes);
+        }
+        if (index == null) {
+            if (opening != null) {
+                problems.add(opening);
+            }
+            // Without an index a load reads the directory's own .safetensors files, not those of subdirectories.
+            for (Path file : files(dir, ".safetensors")) {
+                if (file.getParent().equals(dir)) {
+                    check(file, file.getFileName().toString(), contained, hint, origin, problems, blobs);
+                }
+            }
+        } else {
+            // Every problem the open above found is found again below, with the extras as notes.
+            scanIndexed(dir, index, contained, hint, origin, problems, notes, blobs);
+        }
         if (deep && !blobs.isEmpty()) {
             problems.addAll(deepCheck(cache, snapshot, blobs, threads, hint, wait, os, progress));
         }
-        return new Result(snapshot == null ? null : snapshot.commit(), List.copyOf(problems));
+        return new Result(snapshot == null ? null : snapshot.commit(), List.copyOf(problems), notes);
     }
 
-    /** Checks every file of the directory on its own; returns the real files that are sha256-named blobs. */
-    private static List<Path> scan(Path dir, ContainedFiles contained, String hint, Set<Problem> problems) {
-        Set<Path> blobs = new TreeSet<>();
-        for (Path file : files(dir)) {
+    /** The index and the shards it names, as a load reads them; other .safetensors files are notes. */
+    private static void scanIndexed(Path dir, Path indexFile, ContainedFiles contained, String hint, String origin,
+                                    Set<Problem> problems, List<String> notes, Map<Path, String> blobs) {
+        ShardIndex index;
+        try {
+            Path real = contained.realFile(indexFile, hint);
+            index = ShardIndex.read(real == null ? indexFile : real, indexFile);
+        } catch (StloadException e) {
+            problems.add(Problem.of(e));
+            return;
+        }
+        Map<String, List<String>> tensorsByShard = new TreeMap<>();
+        index.weightMap().forEach((t, shard) -> tensorsByShard.computeIfAbsent(shard, k -> new ArrayList<>()).add(t));
+        Set<Path> named = new HashSet<>();
+        for (Map.Entry<String, List<String>> e : tensorsByShard.entrySet()) {
             try {
-                Path real = contained.realFile(file, hint);
-                if (real == null) {
+                Path shard = Checkpoint.resolveInside(dir, e.getKey(), indexFile);
+                named.add(shard.toAbsolutePath().normalize());
+                Header h = check(shard, e.getKey(), contained, hint, origin, problems, blobs);
+                if (h == null) {
                     continue;
                 }
-                if (file.getFileName().toString().endsWith(".safetensors")) {
-                    HeaderParser.read(real);
+                for (String t : e.getValue()) {
+                    if (h.tensor(t) == null) {
+                        problems.add(new Problem(ErrorKind.InvalidIndex, h.file(), e.getKey() + ": index says this "
+                                + "shard holds `" + t + "`, but it does not"));
+                    }
                 }
-                if (BlobHasher.SHA256_NAME.matcher(real.getFileName().toString()).matches()) {
-                    blobs.add(real);
+                List<String> extra = h.tensors().stream().map(TensorInfo::name)
+                        .filter(t -> !e.getKey().equals(index.weightMap().get(t))).toList();
+                if (!extra.isEmpty()) {
+                    notes.add(e.getKey() + " holds " + extra.size() + " tensor(s) " + indexFile.getFileName()
+                            + " does not map to it (" + String.join(", ", extra.subList(0, Math.min(3, extra.size())))
+                            + (extra.size() > 3 ? ", ..." : "") + "); a load reads only the tensors the index names");
                 }
-            } catch (StloadException e) {
-                problems.add(Problem.of(e));
+            } catch (StloadException ex) {
+                problems.add(Problem.of(ex));
             }
         }
-        return new ArrayList<>(blobs);
+        for (Path file : files(dir, ".safetensors")) {
+            if (!named.contains(file.toAbsolutePath().normalize())) {
+                notes.add(dir.relativize(file) + " is not named by " + indexFile.getFileName()
+                        + "; a load does not read it, and it was not checked");
+            }
+        }
     }
 
-    private static List<Problem> deepCheck(HubCache cache, HubSnapshot snapshot, List<Path> blobs, int threads,
-                                           String hint, WaitPolicy wait, NativeAccess os, HashProgress progress)
-            throws InterruptedException {
+    /**
+     * Checks one file a load reads: contained, present, a valid header; returns that header (null when the
+     * file failed, with the problem added) and collects the file's blob when it is named by its sha256.
+     */
+    private static Header check(Path file, String name, ContainedFiles contained, String hint, String origin,
+                                Set<Problem> problems, Map<Path, String> blobs) {
+        try {
+            Path real = contained.realFile(file, hint);
+            if (real == null) {
+                problems.add(new Problem(ErrorKind.MissingShard, file, name + " is missing" + hint));
+                return null;
+            }
+            Header h = HeaderParser.read(real);
+            if (BlobHasher.SHA256_NAME.matcher(real.getFileName().toString()).matches()) {
+                blobs.put(real, name + origin);
+            }
+            return h;
+        } catch (StloadException e) {
+            problems.add(Problem.of(e));
+            return null;
+        }
+    }
+
+    private static List<Problem> deepCheck(HubCache cache, HubSnapshot snapshot, Map<Path, String> blobs,
+                                           int threads, String hint, WaitPolicy wait, NativeAccess os,
+                                           HashProgress progress) throws InterruptedException {
         long total = 0;
-        for (Path b : blobs) {
+        for (Path b : blobs.keySet()) {
             total += sizeOf(b);
         }
         progress.starting(total);
@@ -128,7 +211,7 @@ public final class CheckpointVerifier {
             return BlobHasher.check(blobs, threads, hint, progress::hashed);
         }
         try {
-            return DeepCheckLock.runOnce(cache, snapshot, blobs, wait, os,
+            return DeepCheckLock.runOnce(cache, snapshot, List.copyOf(blobs.keySet()), wait, os,
                     () -> BlobHasher.check(blobs, threads, hint, progress::hashed));
         } catch (InterruptedException | RuntimeException e) {
             throw e;
@@ -145,9 +228,10 @@ public final class CheckpointVerifier {
         }
     }
 
-    private static List<Path> files(Path dir) {
+    private static List<Path> files(Path dir, String suffix) {
         try (Stream<Path> s = Files.walk(dir)) {
-            return s.filter(p -> Files.isSymbolicLink(p) || Files.isRegularFile(p)).sorted().toList();
+            return s.filter(p -> p.getFileName().toString().endsWith(suffix))
+                    .filter(p -> Files.isSymbolicLink(p) || Files.isRegularFile(p)).sorted().toList();
         } catch (IOException e) {
             throw new StloadException(ErrorKind.Io, dir, "cannot list directory: " + FileChecks.reason(e), e);
         } catch (UncheckedIOException e) {

@@ -4,6 +4,7 @@ import io.stload.nativeio.HeldLock;
 import io.stload.nativeio.NativeAccess;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
@@ -15,23 +16,32 @@ import java.util.stream.Stream;
 
 /**
  * What a download of a repo looks like from outside, at one moment: which of huggingface_hub's lock files
- * for the repo another process holds, and the size and modification time of each {@code blobs/*.incomplete}.
- * Comparing two observations tells a running download from an abandoned one.
+ * for the repo another process holds, which could not be probed (and why), and the size and modification time
+ * of each {@code blobs/*.incomplete}. Comparing two observations tells a running download from an abandoned
+ * one. A lock whose state is unknown counts as a download that may be running: waiting for it is bounded by
+ * the wait timeout, while calling it free could report a shard missing that a peer is fetching.
  */
-record DownloadActivity(List<Path> heldLocks, Map<Path, FileState> incomplete) {
+record DownloadActivity(List<Path> heldLocks, Map<Path, String> unknownLocks, Map<Path, FileState> incomplete) {
 
     /** Size and modification time: enough to see a file being written. */
     record FileState(long size, long modifiedMillis) {
     }
 
     static DownloadActivity observe(HubCache cache, RepoRef repo, NativeAccess os) {
-        return new DownloadActivity(heldLocks(cache.downloadLocks(repo), os),
-                incompleteFiles(cache.repoDir(repo).resolve("blobs")));
+        List<Path> held = new ArrayList<>();
+        Map<Path, String> unknown = new TreeMap<>();
+        probeLocks(cache.downloadLocks(repo), os, held, unknown);
+        return new DownloadActivity(held, unknown, incompleteFiles(cache.repoDir(repo).resolve("blobs")));
     }
 
-    /** A lock held, or an .incomplete file that changed since {@code earlier}. */
+    /** Nothing that could be a download: no lock held or unknown, no .incomplete file. */
+    boolean idle() {
+        return heldLocks.isEmpty() && unknownLocks.isEmpty() && incomplete.isEmpty();
+    }
+
+    /** A lock held or of unknown state, or an .incomplete file that changed since {@code earlier}. */
     boolean inProgressSince(DownloadActivity earlier) {
-        if (!heldLocks.isEmpty()) {
+        if (!heldLocks.isEmpty() || !unknownLocks.isEmpty()) {
             return true;
         }
         for (Map.Entry<Path, FileState> e : incomplete.entrySet()) {
@@ -52,23 +62,28 @@ record DownloadActivity(List<Path> heldLocks, Map<Path, FileState> incomplete) {
     String describe() {
         List<String> parts = new ArrayList<>();
         heldLocks.forEach(l -> parts.add("download lock " + l.getFileName() + " held"));
+        unknownLocks.forEach((l, why) -> parts.add("download lock " + l.getFileName() + " in an unknown state ("
+                + why + ")"));
         incomplete.keySet().forEach(p -> parts.add(p.getFileName() + " growing"));
         return String.join(", ", parts);
     }
 
-    private static List<Path> heldLocks(Path lockDir, NativeAccess os) {
-        List<Path> held = new ArrayList<>();
+    private static void probeLocks(Path lockDir, NativeAccess os, List<Path> held, Map<Path, String> unknown) {
         for (Path lock : list(lockDir, ".lock")) {
+            if (lock.getFileName().toString().startsWith(HubCache.OWN_LOCK_PREFIX)) {
+                continue;
+            }
             // Taking a shared lock for an instant fails exactly when a downloader holds its exclusive one.
             try (HeldLock probe = os.tryLock(lock, false)) {
                 if (probe == null) {
                     held.add(lock);
                 }
+            } catch (NoSuchFileException e) {
+                // Removed between listing and probing: that download is over.
             } catch (IOException e) {
-                // A lock file that vanished or cannot be opened is held by nobody we can see.
+                unknown.put(lock, e.getMessage());
             }
         }
-        return held;
     }
 
     private static Map<Path, FileState> incompleteFiles(Path blobs) {

@@ -14,7 +14,8 @@ import java.util.Map;
 /**
  * A Hugging Face hub cache directory: {@code models--org--name/refs/<revision>} holds a commit,
  * {@code snapshots/<commit>/} the repo's files as symlinks into {@code blobs/}, and {@code .locks/} the
- * locks downloads hold. Read only: the one file stload creates here is its own coordination lock.
+ * locks downloads hold. Read only: the one file stload creates here is its own coordination lock, which
+ * follows the hub's convention and lives beside the repo's download locks.
  */
 public record HubCache(Path root) {
     /** A ref holds a 40-character hash; huggingface_hub writes nothing else there. */
@@ -47,9 +48,12 @@ public record HubCache(Path root) {
         return root.resolve(".locks").resolve(repo.folderName());
     }
 
-    /** stload's node-wide lock for one repo at one commit, beside huggingface_hub's own locks. */
+    /** Names stload's own lock files in a repo's lock folder, which are no download's. */
+    static final String OWN_LOCK_PREFIX = "stload-";
+
+    /** stload's node-wide lock for one repo at one commit, in {@code .locks/<repo folder>/} as the hub's are. */
     public Path coordinationLock(RepoRef repo, String commit) {
-        return root.resolve(".locks").resolve("stload").resolve(repo.folderName() + "--" + commit + ".lock");
+        return downloadLocks(repo).resolve(OWN_LOCK_PREFIX + "deep-check-" + commit + ".lock");
     }
 
     /**

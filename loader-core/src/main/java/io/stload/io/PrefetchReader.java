@@ -54,10 +54,17 @@ final class PrefetchReader extends WindowedReader {
 
     @Override
     protected void transfer(Header file, Window w) throws IOException {
-        MemorySegment window = mapped.get(w.file()).asSlice(w.offset(), w.length());
+        try {
+            prefetch(mapped.get(w.file()).asSlice(w.offset(), w.length()));
+        } catch (IOException e) {
+            throw new IOException(file.file() + ": " + e.getMessage(), e);
+        }
+        stats.bytesRead.add(w.length());
+    }
+
+    private void prefetch(MemorySegment window) throws IOException {
         if (!populateUnsupported.get()) {
             if (os.populate(window)) {
-                stats.bytesRead.add(w.length());
                 return;
             }
             populateUnsupported.set(true);
@@ -69,7 +76,6 @@ final class PrefetchReader extends WindowedReader {
         }
         os.madvise(window, MemoryAdvice.WILLNEED);
         touchPages(window);
-        stats.bytesRead.add(w.length());
     }
 
     /** Faults in each page by reading one byte of it; sequential, so the kernel's readahead helps. */

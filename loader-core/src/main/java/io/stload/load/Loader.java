@@ -10,6 +10,7 @@ import io.stload.io.IoStats;
 import io.stload.io.Readers;
 import io.stload.io.TensorReader;
 import io.stload.nativeio.NativeAccess;
+import io.stload.nativeio.ProcessIo;
 import io.stload.plan.FilePlan;
 import io.stload.plan.LoadOptions;
 import io.stload.plan.LoadPlan;
@@ -71,6 +72,7 @@ public final class Loader {
     /** Executes a plan made by {@link Planner}. */
     public LoadedWeights execute(LoadPlan plan, LoadListener listener) {
         long start = System.nanoTime() - plan.planNanos();
+        long kernelReadBefore = ProcessIo.readBytes();
         IoStats stats = new IoStats();
         ConcurrentHistogram latencyMicros = new ConcurrentHistogram(3);
         HostSink sink = new HostSink(os);
@@ -99,7 +101,8 @@ public final class Loader {
             for (TensorSlice s : plan.slices().values()) {
                 tensors.put(s.name(), new Tensor(s.local(), destinations.get(s.tensor().file()).of(s)));
             }
-            LoadReport report = report(plan, readers, stats, latencyMicros, System.nanoTime() - start);
+            LoadReport report = report(plan, readers, stats, latencyMicros, System.nanoTime() - start,
+                    ProcessIo.readBytesSince(kernelReadBefore));
             closeAll(readers);
             return new LoadedWeights(sink, tensors, report);
         } catch (IOException | RuntimeException e) {
@@ -183,7 +186,7 @@ public final class Loader {
     }
 
     private static LoadReport report(LoadPlan plan, List<TensorReader> readers, IoStats stats,
-                                     ConcurrentHistogram latency, long wallNanos) {
+                                     ConcurrentHistogram latency, long wallNanos, long kernelBytesRead) {
         Map<Header, String> notes = new IdentityHashMap<>();
         readers.forEach(r -> notes.putAll(r.notes()));
         List<LoadReport.FileReport> files = new ArrayList<>();
@@ -199,7 +202,7 @@ public final class Loader {
                 : new LoadReport.Latency(latency.getValueAtPercentile(50), latency.getValueAtPercentile(99),
                         latency.getMaxValue());
         return new LoadReport(files, plan.order().size(), plan.bytes(), wallNanos / 1e9, phases,
-                stats.bytesRead.sum(), plan.partitioning().rank(), plan.partitioning().worldSize(), lat);
+                stats.bytesRead.sum(), plan.partitioning().rank(), plan.partitioning().worldSize(), lat, kernelBytesRead);
     }
 
     private static StloadException asLoadError(Exception e) {

@@ -8,7 +8,9 @@ import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.StandardOpenOption;
 
 /**
@@ -81,9 +83,11 @@ final class FallbackNativeAccess implements NativeAccess {
 
     @Override
     public HeldLock tryLock(Path file, boolean exclusive) throws IOException {
+        // A lock file is a regular file, never a symlink (NOFOLLOW_LINKS opens with O_NOFOLLOW) or a FIFO.
         FileChecks.requireLockableFile(file);
-        FileChannel channel = exclusive ? FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)
-                : FileChannel.open(file, StandardOpenOption.READ);
+        FileChannel channel = exclusive
+                ? FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)
+                : FileChannel.open(file, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
         try {
             FileLock lock = channel.tryLock(0, Long.MAX_VALUE, !exclusive);
             if (lock != null) {

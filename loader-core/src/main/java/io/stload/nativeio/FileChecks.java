@@ -7,6 +7,7 @@ import java.nio.file.AccessDeniedException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.Locale;
@@ -53,9 +54,12 @@ public final class FileChecks {
         }
     }
 
-    /** A lock file must be a regular file: opening a FIFO waits for a writer, and a lock probe must never wait. */
+    /**
+     * A lock file must be a regular file, not a symlink: opening a FIFO waits for a writer, a lock probe must never
+     * wait, and a record written through a symlink would overwrite its target.
+     */
     static void requireLockableFile(Path file) throws IOException {
-        if (!Files.readAttributes(file, BasicFileAttributes.class).isRegularFile()) {
+        if (!Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).isRegularFile()) {
             throw new IOException(file + ": not a regular file; refusing to open it as a lock");
         }
     }

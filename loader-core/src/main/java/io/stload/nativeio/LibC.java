@@ -26,6 +26,7 @@ import java.nio.file.Path;
  * <p>The wrappers follow the kernel's convention: a non-negative result, or minus the errno.
  */
 final class LibC {
+    static final int EPERM = 1;
     static final int EINTR = 4;
     static final int EIO = 5;
     static final int ENOENT = 2;
@@ -33,6 +34,8 @@ final class LibC {
     static final int EACCES = 13;
     static final int EFAULT = 14;
     static final int EINVAL = 22;
+    static final int ENOSYS = 38;
+    static final int ELOOP = 40;
     static final int EWOULDBLOCK = 11;
 
     static final int LOCK_SH = 1;
@@ -41,8 +44,9 @@ final class LibC {
 
     static final int O_RDONLY = 0;
     static final int O_CLOEXEC = 0x80000;
-    /** 04000 on every Linux architecture the loader binds (x86-64, aarch64, riscv64, ppc64le). */
+    /** Opening a FIFO (or device) this way does not wait for its other end. */
     static final int O_NONBLOCK = 0x800;
+    static final int O_NOFOLLOW = oNoFollow(System.getProperty("os.arch", ""));
     static final int O_DIRECT = oDirect(System.getProperty("os.arch", ""));
 
     private static final int SC_PAGESIZE = 30;
@@ -89,6 +93,14 @@ final class LibC {
         return switch (arch) {
             case "amd64", "x86_64" -> 0x4000;
             case "aarch64" -> 0x10000;
+            default -> throw new UnsupportedOperationException("unsupported architecture: " + arch);
+        };
+    }
+
+    private static int oNoFollow(String arch) {
+        return switch (arch) {
+            case "amd64", "x86_64" -> 0x20000;
+            case "aarch64" -> 0x8000;
             default -> throw new UnsupportedOperationException("unsupported architecture: " + arch);
         };
     }

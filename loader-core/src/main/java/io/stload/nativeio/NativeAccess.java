@@ -33,9 +33,10 @@ public interface NativeAccess {
     int pageSize();
 
     /**
-     * madvise(2) over a mapped segment (rounded out to page boundaries). Returns false when the advice is
-     * not supported here (e.g. MADV_POPULATE_READ before Linux 5.14, or the fallback); I/O errors surfaced
-     * by populate advice (EIO/EFAULT) are thrown.
+     * madvise(2) over a mapped segment (rounded out to page boundaries), again when interrupted. Returns false
+     * only when the advice is not supported here (EINVAL or ENOSYS: e.g. MADV_POPULATE_READ before Linux 5.14,
+     * or the fallback); every other error (EIO, EFAULT past a truncated file's end, EPERM, EHWPOISON) is thrown,
+     * for the caller to name its file.
      */
     boolean madvise(MemorySegment mapping, MemoryAdvice advice) throws IOException;
 

@@ -5,7 +5,10 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.function.IntSupplier;
 
 /** {@link NativeAccess} through libc on Linux (x86-64, aarch64), by way of {@link LibC}. */
 final class PosixNativeAccess implements NativeAccess {
@@ -44,16 +47,26 @@ final class PosixNativeAccess implements NativeAccess {
         }
         long start = alignDown(mapping.address());
         long end = alignUp(mapping.address() + mapping.byteSize());
-        int result;
         try (Arena arena = Arena.ofConfined()) {
-            result = LibC.madvise(LibC.callState(arena), start, end - start, code(advice));
+            MemorySegment state = LibC.callState(arena);
+            return adviceTaken(() -> LibC.madvise(state, start, end - start, code(advice)), advice);
         }
+    }
+
+    /**
+     * Runs a madvise call (0 or -errno), again after EINTR. Only the errnos of a kernel without the advice,
+     * EINVAL (MADV_POPULATE_READ before 5.14) and ENOSYS, mean "unsupported" (false); any other error (EIO,
+     * EFAULT past a truncated file's end, EPERM, EHWPOISON, ENOMEM for a range not mapped) is thrown.
+     */
+    static boolean adviceTaken(IntSupplier madvise, MemoryAdvice advice) throws IOException {
+        int result;
+        do {
+            result = madvise.getAsInt();
+        } while (-result == LibC.EINTR);
         return switch (-result) {
             case 0 -> true;
-            // EIO/EFAULT: populating hit a bad page or file; ENOMEM: the range is not (all) mapped.
-            case LibC.EIO, LibC.EFAULT, LibC.ENOMEM -> throw LibC.error("madvise(" + advice + ")", -result);
-            // EINVAL is what a kernel without the advice answers (MADV_POPULATE_READ before 5.14).
-            default -> false;
+            case LibC.EINVAL, LibC.ENOSYS -> false;
+            default -> throw LibC.error("madvise(" + advice + ")", -result);
         };
     }
 
@@ -87,7 +100,12 @@ final class PosixNativeAccess implements NativeAccess {
         }
         long start = (base + HUGE_PAGE - 1) & -HUGE_PAGE;
         MemorySegment segment = MemorySegment.ofAddress(start).reinterpret(bytes, arena, s -> LibC.munmap(base, length));
-        madvise(segment, MemoryAdvice.HUGEPAGE);
+        try {
+            madvise(segment, MemoryAdvice.HUGEPAGE);
+        } catch (IOException e) {
+            // Huge pages are a speed hint on memory just mapped, not file data: a refusal (EPERM under a seccomp
+            // filter, say) leaves ordinary pages, which are correct.
+        }
         return segment;
     }
 
@@ -142,7 +160,7 @@ final class PosixNativeAccess implements NativeAccess {
         if (direct) {
             int fd = LibC.open(file, flags | LibC.O_DIRECT);
             if (fd >= 0) {
-                return new PosixFile(fd, file, true, directAlignment(file));
+                return directFile(fd, file);
             }
             // EINVAL means this filesystem does not do O_DIRECT; a buffered descriptor still reads the file.
             if (-fd != LibC.EINVAL) {
@@ -156,15 +174,33 @@ final class PosixNativeAccess implements NativeAccess {
         return new PosixFile(fd, file, false, MIN_DIRECT_ALIGNMENT);
     }
 
+    /** The descriptor is closed when its alignment cannot be learnt: nothing else would close it. */
+    private static PosixFile directFile(int fd, Path file) throws IOException {
+        try {
+            return new PosixFile(fd, file, true, directAlignment(file));
+        } catch (IOException | RuntimeException e) {
+            LibC.close(fd);
+            throw e;
+        }
+    }
+
     @Override
     public HeldLock tryLock(Path path, boolean exclusive) throws IOException {
         Path file = path.toAbsolutePath();
+        // flock needs no write access, so even a read-only cache can be locked and probed. A lock file is
+        // never a symlink or a FIFO: O_NOFOLLOW refuses the one, and O_NONBLOCK keeps one put there after the
+        // check above from blocking the open until the regular-file check below refuses it.
         FileChecks.requireLockableFile(file);
-        // flock needs no write access, so even a read-only cache can be locked and probed. O_NONBLOCK: a FIFO
-        // put there after the check above must not block the open (a lock probe never waits).
-        int fd = LibC.open(file, LibC.O_RDONLY | LibC.O_CLOEXEC | LibC.O_NONBLOCK);
+        int fd = LibC.open(file, LibC.O_RDONLY | LibC.O_CLOEXEC | LibC.O_NOFOLLOW | LibC.O_NONBLOCK);
         if (fd < 0) {
-            throw LibC.error("open", file, -fd);
+            throw -fd == LibC.ELOOP ? new IOException(file + " is a symlink, not a lock file; refusing it")
+                    : LibC.error("open", file, -fd);
+        }
+        try {
+            requireRegularFile(fd, file);
+        } catch (IOException e) {
+            LibC.close(fd);
+            throw e;
         }
         int r = LibC.flock(fd, (exclusive ? LibC.LOCK_EX : LibC.LOCK_SH) | LibC.LOCK_NB);
         if (r == 0) {
@@ -181,6 +217,14 @@ final class PosixNativeAccess implements NativeAccess {
             return null;
         }
         throw LibC.error("flock", file, -r);
+    }
+
+    /** Checks what the descriptor itself refers to, through its /proc/self/fd link, which stat follows. */
+    private static void requireRegularFile(int fd, Path file) throws IOException {
+        if (!Files.readAttributes(Path.of("/proc/self/fd", Integer.toString(fd)), BasicFileAttributes.class)
+                .isRegularFile()) {
+            throw new IOException(file + " is not a regular file; refusing it as a lock file");
+        }
     }
 
     private static int directAlignment(Path file) throws IOException {

@@ -1,5 +1,7 @@
 package io.stload.plan;
 
+import io.stload.ErrorKind;
+import io.stload.StloadException;
 import io.stload.checkpoint.Checkpoint;
 import io.stload.checkpoint.TensorRef;
 import io.stload.format.Header;
@@ -11,6 +13,7 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.channels.FileChannel;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -101,6 +104,8 @@ public final class Planner {
              FileChannel ch = FileChannel.open(h.file(), StandardOpenOption.READ)) {
             MemorySegment m = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
             return os.residentFraction(m, RESIDENCY_SAMPLE_PAGES);
+        } catch (AccessDeniedException e) {
+            throw unreadable(h, e);
         } catch (IOException e) {
             return -1;
         }
@@ -109,8 +114,16 @@ public final class Planner {
     private boolean directSupported(Header h) {
         try (NativeFile f = os.open(h.file(), true)) {
             return f.isDirect();
+        } catch (AccessDeniedException e) {
+            throw unreadable(h, e);
         } catch (IOException e) {
             return false;
         }
+    }
+
+    /** A shard this process may not read is the user's to fix, not a fact for choosing a strategy. */
+    private static StloadException unreadable(Header h, AccessDeniedException e) {
+        return new StloadException(ErrorKind.Io, h.file(), "permission denied: cannot read the shard ("
+                + e.getMessage() + ")", e);
     }
 }

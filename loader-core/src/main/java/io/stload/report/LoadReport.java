@@ -20,12 +20,20 @@ import java.util.Map;
  * @param rank       the tensor-parallel rank loaded
  * @param worldSize  ranks in its group
  * @param latency    per-tensor materialization latency, from the consumer asking to the bytes being in place
+ * @param kernelBytesRead what the kernel counted this process reading from storage during the load
+ *                   ({@code /proc/self/io} read_bytes): page-cache hits excluded, readahead included; -1 unknown
  */
 public record LoadReport(List<FileReport> files, int tensors, long bytes, double seconds, Map<String, Double> phases,
-                         long bytesRead, int rank, int worldSize, Latency latency) {
+                         long bytesRead, int rank, int worldSize, Latency latency, long kernelBytesRead) {
     public LoadReport {
         files = List.copyOf(files);
         phases = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(phases));
+    }
+
+    /** A report without the kernel's count (-1: unknown). */
+    public LoadReport(List<FileReport> files, int tensors, long bytes, double seconds, Map<String, Double> phases,
+                      long bytesRead, int rank, int worldSize, Latency latency) {
+        this(files, tensors, bytes, seconds, phases, bytesRead, rank, worldSize, latency, -1);
     }
 
     /** GB/s, decimal: bytes / 1e9 / seconds. */

@@ -7,11 +7,16 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
+import io.stload.nativeio.DelegatingNativeAccess;
 import io.stload.nativeio.HeldLock;
 import io.stload.nativeio.NativeAccess;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -187,23 +192,173 @@ class HubCheckpointTest {
         assertTrue(clock.get() >= CheckpointSource.STALL_AFTER.toNanos());
     }
 
+    private CheckpointVerifier.Result deepVerify() throws InterruptedException {
+        return CheckpointVerifier.verify("acme/tiny", hub.cache, true, 2, policy(Duration.ofMinutes(1)),
+                CheckpointVerifier.HashProgress.NONE, Map.of(), NativeAccess.get());
+    }
+
+    /** The blobs a deep check of the two-shard fixture hashes, in its order. */
+    private List<Path> shardBlobs() throws IOException {
+        List<Path> blobs = new ArrayList<>();
+        for (String shard : List.of("model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors")) {
+            blobs.add(hub.snapshot.resolve(shard).toRealPath());
+        }
+        return blobs.stream().sorted().toList();
+    }
+
+    private Path deepCheckLock() {
+        return new HubCache(hub.cache).coordinationLock(RepoRef.parse("acme/tiny").orElseThrow(), HubFixture.COMMIT);
+    }
+
     @Test
-    void deepVerifyFindsACorruptedBlobAndRecordsTheResultForOtherRanks() throws Exception {
+    void deepVerifyHashesEveryTimeEvenWhenSizeTimeAndInodeAreUnchanged() throws Exception {
         Path blob = hub.addFile("model-00002-of-00002.safetensors", shard2).toRealPath();
-        CheckpointVerifier.Result clean = CheckpointVerifier.verify("acme/tiny", hub.cache, true, 2,
-                policy(Duration.ofMinutes(1)), CheckpointVerifier.HashProgress.NONE, Map.of(), NativeAccess.get());
+        CheckpointVerifier.Result clean = deepVerify();
         assertTrue(clean.clean(), clean.problems().toString());
-        byte[] corrupt = shard2.clone();
-        corrupt[corrupt.length - 1] ^= 1;
-        Files.write(blob, corrupt);
-        CheckpointVerifier.Result bad = CheckpointVerifier.verify("acme/tiny", hub.cache, true, 2,
-                policy(Duration.ofMinutes(1)), CheckpointVerifier.HashProgress.NONE, Map.of(), NativeAccess.get());
+        // Bit rot, or `cp -p` of a damaged copy: same size, same mtime, same inode, other bytes.
+        FileTime mtime = Files.getLastModifiedTime(blob);
+        Object inode = Files.readAttributes(blob, BasicFileAttributes.class).fileKey();
+        try (FileChannel ch = FileChannel.open(blob, StandardOpenOption.WRITE)) {
+            ch.write(ByteBuffer.wrap(new byte[64]), shard2.length / 2);
+        }
+        Files.setLastModifiedTime(blob, mtime);
+        assertEquals(inode, Files.readAttributes(blob, BasicFileAttributes.class).fileKey());
+        CheckpointVerifier.Result bad = deepVerify();
         assertEquals(1, bad.problems().size(), bad.problems().toString());
-        assertEquals(ErrorKind.DigestMismatch, bad.problems().getFirst().kind());
-        assertFalse(log.stream().anyMatch(l -> l.contains("reusing")), "a rewritten blob is not vouched for by an old record");
-        CheckpointVerifier.Result again = CheckpointVerifier.verify("acme/tiny", hub.cache, true, 2,
-                policy(Duration.ofMinutes(1)), CheckpointVerifier.HashProgress.NONE, Map.of(), NativeAccess.get());
-        assertEquals(bad.problems(), again.problems());
-        assertTrue(log.getLast().contains("reusing"), log.toString());
+        Problem p = bad.problems().getFirst();
+        assertEquals(ErrorKind.DigestMismatch, p.kind());
+        assertTrue(p.detail().contains("model-00002-of-00002.safetensors of acme/tiny@" + HubFixture.COMMIT),
+                p.detail());
+        assertTrue(p.detail().contains("--force-download"), p.detail());
+    }
+
+    @Test
+    void aRankThatFindsTheHashInProgressWaitsAndTakesItsResult() throws Exception {
+        hub.addFile("model-00002-of-00002.safetensors", shard2);
+        Path lock = deepCheckLock();
+        Files.createDirectories(lock.getParent());
+        Files.createFile(lock);
+        HeldLock peer = NativeAccess.get().tryLock(lock, true);
+        Problem peersFinding = new Problem(ErrorKind.DigestMismatch, null, "found by the peer");
+        String fingerprint = DeepCheckLock.fingerprint(shardBlobs());
+        duringSleep = () -> {
+            if (sleeps == 3) {
+                try {
+                    DeepCheckLock.record(lock, fingerprint, List.of(peersFinding), policy(Duration.ofMinutes(1)));
+                    peer.close();
+                } catch (IOException e) {
+                    throw new AssertionError(e);
+                }
+            }
+        };
+        AtomicLong hashed = new AtomicLong();
+        CheckpointVerifier.Result r = CheckpointVerifier.verify("acme/tiny", hub.cache, true, 2,
+                policy(Duration.ofMinutes(1)), new CheckpointVerifier.HashProgress() {
+                    @Override
+                    public void hashed(long bytes) {
+                        hashed.addAndGet(bytes);
+                    }
+                }, Map.of(), NativeAccess.get());
+        assertEquals(List.of(peersFinding), r.problems());
+        assertEquals(0, hashed.get(), "the peer's hash is taken, not repeated");
+        assertTrue(log.stream().anyMatch(l -> l.contains("took the result")), log.toString());
+    }
+
+    @Test
+    void anOldRecordIsNeverTakenByARankThatFindsTheLockFree() throws Exception {
+        hub.addFile("model-00002-of-00002.safetensors", shard2);
+        Path lock = deepCheckLock();
+        Files.createDirectories(lock.getParent());
+        Files.createFile(lock);
+        DeepCheckLock.record(lock, DeepCheckLock.fingerprint(shardBlobs()),
+                List.of(new Problem(ErrorKind.DigestMismatch, null, "stale")), policy(Duration.ofMinutes(1)));
+        CheckpointVerifier.Result r = deepVerify();
+        assertTrue(r.clean(), r.problems().toString());
+    }
+
+    @Test
+    void anUnreadableRecordIsIgnoredWithANoteAndTheRankHashesItself() throws Exception {
+        hub.addFile("model-00002-of-00002.safetensors", shard2);
+        Path lock = deepCheckLock();
+        Files.createDirectories(lock.getParent());
+        Files.createFile(lock);
+        HeldLock peer = NativeAccess.get().tryLock(lock, true);
+        String fingerprint = DeepCheckLock.fingerprint(shardBlobs());
+        duringSleep = () -> {
+            try {
+                Files.writeString(lock, DeepCheckLock.MAGIC + "\nsome-id\n" + fingerprint
+                        + "\nNoSuchKind\t\tfrom a newer version\nend\n");
+                peer.close();
+            } catch (IOException e) {
+                throw new AssertionError(e);
+            }
+        };
+        CheckpointVerifier.Result r = deepVerify();
+        assertTrue(r.clean(), r.problems().toString());
+        assertTrue(log.stream().anyMatch(l -> l.contains("ignoring the unreadable record")), log.toString());
+    }
+
+    @Test
+    void aLockFileThatIsASymlinkIsRefusedAndItsTargetNeverWritten() throws Exception {
+        hub.addFile("model-00002-of-00002.safetensors", shard2);
+        Path victim = Files.writeString(root.resolve("victim"), "someone else's file\n");
+        Path lock = deepCheckLock();
+        Files.createDirectories(lock.getParent());
+        Files.createSymbolicLink(lock, victim);
+        CheckpointVerifier.Result r = deepVerify();
+        assertTrue(r.clean(), r.problems().toString());
+        assertEquals("someone else's file\n", Files.readString(victim));
+        assertTrue(log.stream().anyMatch(l -> l.contains("checking without coordination")), log.toString());
+    }
+
+    @Test
+    void theDeepCheckLockFollowsTheHubsLockFolderConvention() throws Exception {
+        hub.addFile("model-00002-of-00002.safetensors", shard2);
+        assertTrue(deepVerify().clean());
+        assertTrue(Files.isRegularFile(hub.cache.resolve(".locks/models--acme--tiny/stload-deep-check-"
+                + HubFixture.COMMIT + ".lock")));
+        assertFalse(Files.exists(hub.cache.resolve(".locks/stload")));
+        // ... and is never mistaken for a download in progress.
+        Files.delete(hub.snapshot.resolve("model-00002-of-00002.safetensors"));
+        rejected("acme/tiny", ErrorKind.MissingShard);
+        assertEquals(0, sleeps);
+    }
+
+    @Test
+    void verifyChecksWhatLoadReadsAndNotesTheRest() throws Exception {
+        hub.addFile("model-00002-of-00002.safetensors", shard2);
+        hub.addFile("stray.safetensors", "not a safetensors file".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        CheckpointVerifier.Result r = deepVerify();
+        assertTrue(r.clean(), r.problems().toString());
+        assertTrue(r.notes().stream().anyMatch(n -> n.startsWith("stray.safetensors is not named by")), r.notes().toString());
+    }
+
+    @Test
+    void aTensorTheIndexMapsNowhereIsANoteNotAProblem() throws Exception {
+        hub.addFile("model-00002-of-00002.safetensors", shard2);
+        Files.delete(hub.snapshot.resolve("model.safetensors.index.json"));
+        hub.addIndex(Map.of("a.weight", "model-00001-of-00002.safetensors",
+                "b.weight", "model-00002-of-00002.safetensors"));
+        CheckpointVerifier.Result r = deepVerify();
+        assertTrue(r.clean(), r.problems().toString());
+        assertTrue(r.notes().stream().anyMatch(n -> n.contains("model-00001-of-00002.safetensors holds 1 tensor(s)")
+                && n.contains("a.bias")), r.notes().toString());
+    }
+
+    @Test
+    void aDownloadLockThatCannotBeProbedIsWaitedForAndSaysWhy() throws IOException {
+        Path lockFile = Files.createDirectories(hub.cache.resolve(".locks/models--acme--tiny")).resolve("x.lock");
+        Files.createFile(lockFile);
+        NativeAccess probeFails = new DelegatingNativeAccess(NativeAccess.get()) {
+            @Override
+            public HeldLock tryLock(Path file, boolean exclusive) throws IOException {
+                throw new IOException("injected: Input/output error");
+            }
+        };
+        StloadException e = assertThrows(StloadException.class, () -> CheckpointSource.resolve("acme/tiny",
+                hub.cache, policy(Duration.ofSeconds(30)), Map.of(), probeFails));
+        assertEquals(ErrorKind.WaitTimeout, e.kind(), e.getMessage());
+        assertTrue(e.getMessage().contains("unknown state (injected: Input/output error)"), e.getMessage());
+        assertTrue(log.getFirst().contains("x.lock in an unknown state"), log.toString());
     }
 }

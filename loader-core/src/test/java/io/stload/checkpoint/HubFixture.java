@@ -33,7 +33,7 @@ public final class HubFixture {
         this.blobs = Files.createDirectories(repoDir.resolve("blobs"));
         this.snapshot = Files.createDirectories(repoDir.resolve("snapshots").resolve(COMMIT));
         Files.createDirectories(repoDir.resolve("refs"));
-        // huggingface_hub makes .locks/ with its first download; stload only ever adds .locks/stload/.
+        // huggingface_hub makes .locks/ with its first download; stload only ever adds its deep-check lock there.
         Files.createDirectories(cache.resolve(".locks"));
         Files.writeString(repoDir.resolve("refs").resolve("main"), COMMIT);
     }

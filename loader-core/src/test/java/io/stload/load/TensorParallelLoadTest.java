@@ -3,12 +3,16 @@ package io.stload.load;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.stload.checkpoint.Checkpoint;
 import io.stload.format.DType;
 import io.stload.format.SafetensorsWriter;
 import io.stload.format.SafetensorsWriter.TensorData;
 import io.stload.format.Tensor;
+import io.stload.nativeio.NativeAccess;
+import io.stload.nativeio.NativeFile;
+import io.stload.nativeio.ProcessIo;
 import io.stload.plan.ByteRange;
 import io.stload.plan.FilePlan;
 import io.stload.plan.LoadOptions;
@@ -19,9 +23,11 @@ import io.stload.plan.Partitioning;
 import io.stload.plan.Planner;
 import io.stload.plan.ReadOrder;
 import io.stload.plan.Thresholds;
+import io.stload.report.LoadReport;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -30,6 +36,7 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -154,6 +161,30 @@ class TensorParallelLoadTest {
     }
 
     /** The engine's count of bytes read equals the plan's, up to direct's whole aligned blocks. */
+    /**
+     * The kernel's count agrees with the loader's: O_DIRECT reads skip the page cache and read no ahead, so what
+     * reaches storage for a rank is its whole blocks: about a quarter of the checkpoint, never the other ranks'.
+     */
+    @Test
+    void aDirectRanksKernelReadBytesAreItsOwnBlocks() throws IOException {
+        assumeTrue(ProcessIo.readBytes() >= 0, "no /proc/self/io here");
+        Path b = dir.resolve("b.safetensors");
+        try (NativeFile probe = NativeAccess.get().open(b, true)) {
+            assumeTrue(probe.isDirect(), "O_DIRECT refused here: reads would come from the page cache");
+        }
+        LoadOptions options = new LoadOptions(LoadStrategy.DIRECT, ReadOrder.FILE, 3, 0, SMALL_WINDOWS,
+                new Partitioning(0, 4, PartitionSpec.parse("test", RULES)));
+        LoadPlan plan = new Planner().plan(checkpoint, options);
+        try (LoadedWeights w = new Loader().execute(plan, LoadListener.NONE)) {
+            LoadReport r = w.report();
+            // Anything else this JVM reads meanwhile (a class file, say) is the only slack.
+            assertTrue(r.kernelBytesRead() >= r.bytesRead() && r.kernelBytesRead() <= r.bytesRead() + (256 << 10),
+                    "kernel read " + r.kernelBytesRead() + ", loader " + r.bytesRead());
+            long total = Files.size(dir.resolve("a.safetensors")) + Files.size(b);
+            assertTrue(r.kernelBytesRead() < total / 2, r.kernelBytesRead() + " of " + total);
+        }
+    }
+
     static void assertReadOnlyItsBytes(LoadPlan plan, LoadStrategy strategy, long bytesRead) {
         assertTrue(plan.readBytes() >= plan.bytes());
         switch (strategy) {

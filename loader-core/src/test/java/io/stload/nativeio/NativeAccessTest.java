@@ -254,4 +254,37 @@ class NativeAccessTest {
         new Random(n).nextBytes(bytes);
         return bytes;
     }
+
+    @Test
+    void onlyTheErrnosOfAKernelWithoutTheAdviceMeanUnsupported() throws IOException {
+        assertTrue(PosixNativeAccess.adviceTaken(() -> 0, MemoryAdvice.WILLNEED));
+        assertFalse(PosixNativeAccess.adviceTaken(() -> -LibC.EINVAL, MemoryAdvice.POPULATE_READ));
+        assertFalse(PosixNativeAccess.adviceTaken(() -> -LibC.ENOSYS, MemoryAdvice.POPULATE_READ));
+        for (int errno : new int[] {LibC.EPERM, LibC.EIO, LibC.EFAULT, LibC.ENOMEM, 133 /* EHWPOISON */}) {
+            IOException e = assertThrows(IOException.class,
+                    () -> PosixNativeAccess.adviceTaken(() -> -errno, MemoryAdvice.POPULATE_READ), "errno " + errno);
+            assertTrue(e.getMessage().contains("errno " + errno), e.getMessage());
+        }
+    }
+
+    @Test
+    void anInterruptedAdviceIsAskedAgain() throws IOException {
+        int[] calls = {0};
+        assertTrue(PosixNativeAccess.adviceTaken(() -> ++calls[0] < 3 ? -LibC.EINTR : 0, MemoryAdvice.POPULATE_READ));
+        assertEquals(3, calls[0]);
+    }
+
+    @ParameterizedTest
+    @MethodSource("implementations")
+    void aLockFileThatIsASymlinkOrAFifoIsRefused(NativeAccess access) throws Exception {
+        Path target = Files.writeString(dir.resolve("someone-elses"), "x");
+        Path link = Files.createSymbolicLink(dir.resolve("link.lock"), target);
+        IOException e = assertThrows(IOException.class, () -> access.tryLock(link, false));
+        assertTrue(e.getMessage().contains("link.lock"), e.getMessage());
+        assumeTrue(LINUX);
+        Path fifo = dir.resolve("fifo.lock");
+        assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor());
+        // Would block forever in open(2) without O_NONBLOCK, were it not refused.
+        assertThrows(IOException.class, () -> access.tryLock(fifo, false));
+    }
 }

@@ -20,6 +20,7 @@ import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -65,9 +66,16 @@ class WeightStoreTest {
         }
     }
 
-    /** Spins until the condition holds: for states with no event to await, such as "a reload is quiescing". */
+    /**
+     * Spins until the condition holds, for states with no event to await, such as "a reload is quiescing"; fails
+     * after 30 s rather than hanging the build.
+     */
     static void awaitTrue(BooleanSupplier condition) {
+        long deadline = System.nanoTime() + 30_000_000_000L;
         while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("condition not reached within 30 s");
+            }
             Thread.onSpinWait();
         }
     }
@@ -148,12 +156,22 @@ class WeightStoreTest {
                 CompletableFuture<ReloadResult> reload = CompletableFuture.supplyAsync(
                         () -> store.reload(b, ReloadOptions.quiesced(Duration.ofMillis(200))), threads);
                 awaitTrue(store::quiescing);
+                AtomicReference<Thread> waiting = new AtomicReference<>();
                 CompletableFuture<Long> waiter = CompletableFuture.supplyAsync(() -> {
+                    waiting.set(Thread.currentThread());
                     try (Lease lease = store.lease()) {
                         assertAll(lease, A);
                         return lease.version();
                     }
                 }, threads);
+                // The lease asked for while quiescing blocks: granted at once, it would finish before parking.
+                awaitTrue(() -> waiting.get() != null);
+                awaitTrue(() -> {
+                    Thread.State state = waiting.get().getState();
+                    assertFalse(waiter.isDone(), "a lease was granted during the quiesce");
+                    return state == Thread.State.WAITING || state == Thread.State.TIMED_WAITING;
+                });
+                assertFalse(waiter.isDone(), "a lease was granted during the quiesce");
                 ReloadResult r = reload.get();
                 assertEquals(Outcome.QUIESCE_TIMED_OUT, r.outcome());
                 assertEquals("1 lease(s) still open after the quiesce timeout of 200 ms; version 1 stays current",

@@ -1,5 +1,7 @@
 package io.stload.cuda;
 
+import io.stload.ErrorKind;
+import io.stload.StloadException;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
@@ -28,10 +30,19 @@ public final class BandwidthProbe {
     private BandwidthProbe() {
     }
 
-    /** One untimed warm-up copy, then {@code reps} timed ones; frees everything it allocated. */
-    public static Result run(CopyEngine engine, long bytes, int reps) throws IOException, InterruptedException {
+    /**
+     * One untimed warm-up copy, then {@code reps} timed ones; frees everything it allocated. A failed copy
+     * (reported asynchronously, by its event) or allocation is an {@link ErrorKind#Io} error.
+     */
+    public static Result run(CopyEngine engine, long bytes, int reps) throws InterruptedException {
         List<MemorySegment> buffers = new ArrayList<>();
-        long device = engine.allocateDevice(bytes);
+        long device;
+        try {
+            device = engine.allocateDevice(bytes);
+        } catch (IOException e) {
+            throw new StloadException(ErrorKind.OutOfMemory, null, e.getMessage(), e);
+        }
+        StloadException failure = null;
         try {
             List<CopyEngine.Copy> copies = new ArrayList<>();
             for (long off = 0; off < bytes; off += RingOptions.MAX_WINDOW_BYTES) {
@@ -49,9 +60,38 @@ public final class BandwidthProbe {
                 }
             }
             return new Result(engine.name(), bytes, gbps);
+        } catch (IOException e) {
+            failure = new StloadException(ErrorKind.Io, null, e.getMessage(), e);
+            throw failure;
+        } catch (StloadException e) {
+            failure = e;
+            throw e;
         } finally {
-            buffers.forEach(engine::freeStaging);
-            engine.freeDevice(device);
+            free(engine, buffers, device, failure);
+        }
+    }
+
+    /** Frees every buffer even when one free fails; a free's failure is attached to the probe's, if any. */
+    private static void free(CopyEngine engine, List<MemorySegment> buffers, long device, StloadException failure) {
+        RuntimeException first = null;
+        List<Runnable> frees = new ArrayList<>();
+        buffers.forEach(b -> frees.add(() -> engine.freeStaging(b)));
+        frees.add(() -> engine.freeDevice(device));
+        for (Runnable free : frees) {
+            try {
+                free.run();
+            } catch (RuntimeException e) {
+                if (failure != null) {
+                    failure.addSuppressed(e);
+                } else if (first == null) {
+                    first = e;
+                } else {
+                    first.addSuppressed(e);
+                }
+            }
+        }
+        if (first != null) {
+            throw first;
         }
     }
 }

@@ -48,6 +48,7 @@ public final class CudaCopyEngine implements CopyEngine {
 
     /** Device {@code ordinal}, or a {@link StloadException} of kind NoDevice saying why it cannot be used. */
     public static CudaCopyEngine open(int ordinal, Pinning pinning) {
+        JCudaLibrary.load();
         try {
             int[] count = {0};
             int rc = JCuda.cudaGetDeviceCount(count);
@@ -74,7 +75,8 @@ public final class CudaCopyEngine implements CopyEngine {
             return new CudaCopyEngine(ordinal, "cuda:" + ordinal + " (" + prop.getName() + ")", pinning, stream);
         } catch (LinkageError e) {
             // UnsatisfiedLinkError (no native library for this platform) or a failed JCuda class initialization.
-            throw new StloadException(ErrorKind.NoDevice, null, "cannot load the CUDA bindings (JCuda): " + e.getMessage());
+            throw new StloadException(ErrorKind.NoDevice, null, "cannot load the CUDA bindings (JCuda): "
+                    + JCudaLibrary.firstLine(e), e);
         }
     }
 
@@ -140,13 +142,20 @@ public final class CudaCopyEngine implements CopyEngine {
         if (owner == null) {
             throw new IllegalArgumentException("not a pinned buffer of this engine");
         }
-        bind();
-        // Freeing is best effort: a failure here means the context is already gone, and the memory with it.
-        if (owner.isEmpty()) {
-            JCuda.cudaFreeHost(RawPointer.to(buffer.address()));
-        } else {
-            JCuda.cudaHostUnregister(RawPointer.to(buffer.address()));
-            owner.get().close();
+        // Freeing is best effort, and happens even when binding the device fails (a sticky error): a failed free
+        // means the context is already gone, and the memory with it; a registered buffer's arena is closed anyway.
+        try {
+            bind();
+        } finally {
+            if (owner.isEmpty()) {
+                JCuda.cudaFreeHost(RawPointer.to(buffer.address()));
+            } else {
+                try {
+                    JCuda.cudaHostUnregister(RawPointer.to(buffer.address()));
+                } finally {
+                    owner.get().close();
+                }
+            }
         }
     }
 
@@ -169,8 +178,11 @@ public final class CudaCopyEngine implements CopyEngine {
 
     @Override
     public void freeDevice(long address) {
-        bind();
-        JCuda.cudaFree(RawPointer.to(address));
+        try {
+            bind();
+        } finally {
+            JCuda.cudaFree(RawPointer.to(address));
+        }
     }
 
     /**
@@ -277,8 +289,11 @@ public final class CudaCopyEngine implements CopyEngine {
     public synchronized void close() {
         if (!closed) {
             closed = true;
-            bind();
-            JCuda.cudaStreamDestroy(stream);
+            try {
+                bind();
+            } finally {
+                JCuda.cudaStreamDestroy(stream);
+            }
         }
     }
 }

@@ -80,15 +80,26 @@ public final class DeviceLoader {
             closeAll(sources);
             return new DeviceWeights(engine, base, layout.bytes(), tensors, report);
         } catch (IOException | RuntimeException e) {
-            closeQuietly(sources);
-            engine.freeDevice(base);
-            throw e instanceof StloadException se ? se
+            StloadException error = e instanceof StloadException se ? se
                     : new StloadException(ErrorKind.Io, null, "device load failed: " + e.getMessage(), e);
-        } catch (InterruptedException e) {
             closeQuietly(sources);
-            engine.freeDevice(base);
+            freeAfterFailure(base, error);
+            throw error;
+        } catch (InterruptedException e) {
+            StloadException error = new StloadException(ErrorKind.Io, null, "device load interrupted");
+            closeQuietly(sources);
+            freeAfterFailure(base, error);
             Thread.currentThread().interrupt();
-            throw new StloadException(ErrorKind.Io, null, "device load interrupted");
+            throw error;
+        }
+    }
+
+    /** A free that fails after a failed load (a sticky CUDA error fails both) must not hide why the load failed. */
+    private void freeAfterFailure(long base, StloadException error) {
+        try {
+            engine.freeDevice(base);
+        } catch (RuntimeException e) {
+            error.addSuppressed(e);
         }
     }
 

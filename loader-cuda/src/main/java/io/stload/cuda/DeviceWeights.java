@@ -45,8 +45,14 @@ public final class DeviceWeights implements AutoCloseable {
         return allocationBytes;
     }
 
-    /** Copies a tensor's bytes back to host memory of at least its size (for digests and checks). */
+    /**
+     * Copies a tensor's bytes back to native host memory of at least its size (for digests and checks). A heap
+     * segment is refused: its address is an offset into a Java array, not memory the device can write.
+     */
     public void copyToHost(DeviceTensor t, MemorySegment destination) throws IOException {
+        if (!destination.isNative()) {
+            throw new IllegalArgumentException("copyToHost needs native memory (an Arena's), not a heap segment");
+        }
         if (t.byteSize() > 0) {
             engine.copyToHost(t.devicePointer(), destination.asSlice(0, t.byteSize()));
         }

@@ -164,6 +164,11 @@ public final class StagingRing implements AutoCloseable {
         }
     }
 
+    /**
+     * Frees every window, best effort: a window whose copy failed or whose free throws (a sticky CUDA error makes
+     * every later call on the context fail) does not keep the others allocated. The first error is thrown after
+     * all were tried, with the rest attached as suppressed.
+     */
     @Override
     public void close() {
         synchronized (this) {
@@ -172,21 +177,44 @@ public final class StagingRing implements AutoCloseable {
             }
             closed = true;
         }
+        RuntimeException first = null;
         for (Window w : all) {
             CopyEvent e = w.pending;
             w.pending = null;
             if (e != null) {
-                try {
-                    e.await();
-                } catch (IOException ignored) {
-                    // Already failing; the copy has stopped, which is all that matters before freeing.
-                } catch (InterruptedException ie) {
-                    Thread.currentThread().interrupt();
-                } finally {
-                    e.close();
-                }
+                first = attempt(first, () -> awaitAndClose(e));
             }
-            engine.freeStaging(w.buffer);
+            first = attempt(first, () -> engine.freeStaging(w.buffer));
+        }
+        if (first != null) {
+            throw first;
+        }
+    }
+
+    /** Runs one step of freeing; returns the first failure so far, the step's attached to it when not first. */
+    private static RuntimeException attempt(RuntimeException first, Runnable step) {
+        try {
+            step.run();
+            return first;
+        } catch (RuntimeException e) {
+            if (first == null) {
+                return e;
+            }
+            first.addSuppressed(e);
+            return first;
+        }
+    }
+
+    /** The device may still be reading the window: its copy must have stopped before the window is freed. */
+    private static void awaitAndClose(CopyEvent e) {
+        try {
+            e.await();
+        } catch (IOException ignored) {
+            // Already failing; the copy has stopped, which is all that matters before freeing.
+        } catch (InterruptedException ie) {
+            Thread.currentThread().interrupt();
+        } finally {
+            e.close();
         }
     }
 }

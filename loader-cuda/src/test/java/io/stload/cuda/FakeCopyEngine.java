@@ -41,6 +41,9 @@ final class FakeCopyEngine implements CopyEngine {
     private final LongAdder bytesToDevice = new LongAdder();
     private volatile int failAt = -1;
     private volatile int holdAt = -1;
+    private volatile int failFreeAt = -1;
+    private volatile boolean failFreeDevice;
+    private int frees;
     private final CountDownLatch release = new CountDownLatch(1);
     private final CountDownLatch held = new CountDownLatch(1);
     private volatile String overwritten;
@@ -53,6 +56,18 @@ final class FakeCopyEngine implements CopyEngine {
     /** Copy number {@code n} (0-based, over the engine's life) fails, and so does every later one. */
     FakeCopyEngine failCopy(int n) {
         failAt = n;
+        return this;
+    }
+
+    /** Free number {@code n} of a staging buffer, and every later one, throws and frees nothing: a sticky error. */
+    FakeCopyEngine failFreeStaging(int n) {
+        failFreeAt = n;
+        return this;
+    }
+
+    /** Every free of device memory throws and frees nothing, as after a sticky CUDA error. */
+    FakeCopyEngine failFreeDevice() {
+        failFreeDevice = true;
         return this;
     }
 
@@ -121,6 +136,10 @@ final class FakeCopyEngine implements CopyEngine {
 
     @Override
     public synchronized void freeStaging(MemorySegment buffer) {
+        int n = frees++;
+        if (failFreeAt >= 0 && n >= failFreeAt) {
+            throw new IllegalStateException("fake sticky error freeing staging buffer " + n);
+        }
         if (!staging.removeIf(s -> s.address() == buffer.address())) {
             throw new IllegalStateException("not a live staging buffer");
         }
@@ -143,6 +162,9 @@ final class FakeCopyEngine implements CopyEngine {
 
     @Override
     public synchronized void freeDevice(long address) {
+        if (failFreeDevice) {
+            throw new IllegalStateException("fake sticky error freeing device memory");
+        }
         if (device.remove(address) == null) {
             throw new IllegalStateException("not a live device allocation");
         }

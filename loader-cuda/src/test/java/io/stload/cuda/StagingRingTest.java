@@ -38,15 +38,18 @@ class StagingRingTest {
                 });
                 filler.start();
                 engine.awaitHeld();
+                long heldAt = System.nanoTime();
                 awaitBlocked(filler);
                 // Both windows are filled and queued; the third acquire waits for the first copy.
                 assertEquals(2, filled.get());
                 assertEquals(0, engine.copiesExecuted());
+                long releasedAt = System.nanoTime();
                 engine.release();
                 filler.join();
                 assertNull(failure.get());
                 ring.drain();
-                assertTrue(ring.copySeconds() >= 0);
+                // The first copy was held from before heldAt to after releasedAt: its time is in the sum.
+                assertTrue(ring.copySeconds() >= (releasedAt - heldAt) / 1e9, String.valueOf(ring.copySeconds()));
             }
             assertNull(engine.overwrittenSource());
             for (int i = 0; i < 5; i++) {
@@ -77,6 +80,18 @@ class StagingRingTest {
             ring.close();
             assertEquals(0, engine.liveStagingBuffers());
             engine.freeDevice(device);
+        }
+    }
+
+    @Test
+    void closeTriesEveryWindowWhenFreesFailAndKeepsEachError() throws Exception {
+        try (FakeCopyEngine engine = new FakeCopyEngine(1 << 20).failFreeStaging(1)) {
+            StagingRing ring = new StagingRing(engine, new RingOptions(3, WINDOW, Pinning.HOST_ALLOC));
+            IllegalStateException e = assertThrows(IllegalStateException.class, ring::close);
+            assertTrue(e.getMessage().contains("staging buffer 1"), e.getMessage());
+            assertEquals(1, e.getSuppressed().length, "the third window's free was tried too");
+            assertTrue(e.getSuppressed()[0].getMessage().contains("staging buffer 2"));
+            assertEquals(2, engine.liveStagingBuffers(), "the first window was freed");
         }
     }
 
