@@ -34,11 +34,13 @@ public enum ErrorKind {
     NoDevice(Category.IO),
 
     WaitTimeout(Category.TIMEOUT),
-    Usage(Category.USAGE);
+    Usage(Category.USAGE),
+    /** A bug in the loader (an unexpected exception), reported as such rather than relabelled as I/O. */
+    Internal(Category.INTERNAL);
 
     /** Groups of kinds that share an exit code. */
     public enum Category {
-        FORMAT(3), IO(4), TIMEOUT(5), USAGE(2);
+        FORMAT(3), IO(4), TIMEOUT(5), USAGE(2), INTERNAL(70);
 
         public final int exitCode;
 

@@ -112,6 +112,9 @@ final class LoadCommand implements Callable<Integer> {
         g.writeObjectPropertyStart("strategy");
         r.files().forEach(f -> g.writeStringProperty(f.file().toString(), f.strategy()));
         g.writeEndObject();
+        g.writeObjectPropertyStart("rule");
+        r.files().forEach(f -> g.writeStringProperty(f.file().toString(), f.rule()));
+        g.writeEndObject();
         g.writeObjectPropertyStart("reasons");
         for (LoadReport.FileReport f : r.files()) {
             g.writeArrayPropertyStart(f.file().toString());

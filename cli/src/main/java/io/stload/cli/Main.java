@@ -1,5 +1,6 @@
 package io.stload.cli;
 
+import io.stload.ErrorKind;
 import io.stload.StloadException;
 import java.io.PrintWriter;
 import picocli.CommandLine;
@@ -8,7 +9,7 @@ import picocli.CommandLine.Option;
 
 /**
  * The {@code ./stload} front door. Exit codes: 0 ok, 1 verification found problems, 2 usage error,
- * 3 invalid checkpoint, 4 I/O error, 5 timed out waiting. Every error a user can cause is one line on
+ * 3 invalid checkpoint, 4 I/O error, 5 timed out waiting, 70 internal error (a bug). Every error a user can cause is one line on
  * stderr; {@code --debug} adds the stack trace.
  */
 @Command(name = "stload", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT,
@@ -40,15 +41,16 @@ public final class Main {
         });
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             boolean debug = main.debug;
-            if (ex instanceof StloadException se) {
+            if (ex instanceof StloadException se && se.kind() != ErrorKind.Internal) {
                 err.println("error: " + se.getMessage());
                 if (debug) {
                     se.printStackTrace(err);
                 }
                 return se.kind().category.exitCode;
             }
-            err.println("error: unexpected " + ex.getClass().getSimpleName() + ": " + ex.getMessage()
-                    + (debug ? "" : " (run with --debug for details)"));
+            String what = ex instanceof StloadException se ? se.detail()
+                    : ex.getClass().getSimpleName() + ": " + ex.getMessage();
+            err.println("error: internal: " + what + (debug ? "" : " (run with --debug for details)"));
             if (debug) {
                 ex.printStackTrace(err);
             }

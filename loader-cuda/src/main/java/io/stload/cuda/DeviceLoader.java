@@ -204,7 +204,6 @@ public final class DeviceLoader {
             case MMAP -> new MappedSource(h, f.reads(), os, 0, 0);
             case PREFETCH -> new MappedSource(h, f.reads(), os, t.prefetchWindow(), t.prefetchAhead());
             case DIRECT -> new DirectSource(h, os);
-            case AUTO -> throw new IllegalArgumentException("a plan never leaves a file on auto");
         };
     }
 
