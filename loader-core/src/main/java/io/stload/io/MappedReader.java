@@ -31,12 +31,15 @@ abstract class MappedReader extends WindowedReader {
     }
 
     /** Before the window's bytes are taken: whatever brings them into memory ahead of the copy. */
-    protected abstract void prepare(Header file, MemorySegment window, Window w) throws IOException;
+    protected abstract void prepare(Header file, MemorySegment window) throws IOException;
+
+    /** Bytes of the window the destination reads when handed the mapping's view: the pages that fault in. */
+    protected abstract long bytesTouched(Window w);
 
     @Override
     protected final void transfer(Header file, Window w) throws IOException, InterruptedException {
         MemorySegment window = mapped.get(w.file()).asSlice(w.offset(), w.length());
-        prepare(file, window, w);
+        prepare(file, window);
         MemorySegment into = destination.readBuffer(file, w.offset(), w.length());
         long begin = System.nanoTime();
         try {
@@ -55,6 +58,7 @@ abstract class MappedReader extends WindowedReader {
             throw e;
         }
         stats.copyNanos.add(System.nanoTime() - begin);
+        stats.bytesRead.add(into != null ? w.length() : bytesTouched(w));
     }
 
     @Override

@@ -35,8 +35,7 @@ final class PrefetchReader extends MappedReader {
     }
 
     @Override
-    protected void prepare(Header file, MemorySegment window, Window w) throws IOException {
-        stats.bytesRead.add(window.byteSize());
+    protected void prepare(Header file, MemorySegment window) throws IOException {
         if (!populateUnsupported.get()) {
             try {
                 if (os.populate(window)) {
@@ -56,6 +55,12 @@ final class PrefetchReader extends MappedReader {
         }
         os.madvise(window, MemoryAdvice.WILLNEED);
         Mappings.touching(file, () -> touchPages(window));
+    }
+
+    /** The whole window was populated. */
+    @Override
+    protected long bytesTouched(Window w) {
+        return w.length();
     }
 
     /** Faults in each page by reading one byte of it; sequential, so the kernel's readahead helps. */

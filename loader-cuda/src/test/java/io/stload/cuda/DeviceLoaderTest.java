@@ -9,11 +9,16 @@ import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.checkpoint.Checkpoint;
 import io.stload.load.Digests;
+import io.stload.io.SliceScatter;
+import io.stload.plan.ByteRange;
 import io.stload.plan.FilePlan;
 import io.stload.plan.LoadOptions;
 import io.stload.plan.LoadPlan;
 import io.stload.plan.LoadStrategy;
+import io.stload.plan.PartitionSpec;
+import io.stload.plan.Partitioning;
 import io.stload.plan.Planner;
+import io.stload.plan.ReadRanges;
 import io.stload.plan.TensorSlice;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -49,12 +54,13 @@ class DeviceLoaderTest {
     @EnumSource(value = LoadStrategy.class, names = {"MMAP", "PREFETCH", "DIRECT", "AUTO"})
     void deviceBytesEqualTheFileBytesForEveryStrategy(LoadStrategy strategy) throws Exception {
         try (FakeCopyEngine engine = new FakeCopyEngine(64 << 20)) {
-            try (DeviceWeights w = new DeviceLoader(engine, SMALL_RING).execute(plan(strategy, 3))) {
+            try (DeviceLoader loader = new DeviceLoader(engine, SMALL_RING);
+                 DeviceWeights w = loader.execute(plan(strategy, 3))) {
                 assertEquals(reference, TestCheckpoint.deviceDigests(w));
                 DeviceReport r = w.report();
                 assertEquals(checkpoint.tensors().size(), r.load().tensors());
                 assertTrue(r.overlap() >= 0 && r.overlap() <= 1, String.valueOf(r.overlap()));
-                assertTrue(r.load().phases().keySet().containsAll(List.of("read", "h2d")), r.load().phases().toString());
+                assertTrue(r.load().phases().keySet().containsAll(List.of("io", "pin", "h2d")), r.load().phases().toString());
             }
             assertNull(engine.overwrittenSource());
             assertEquals(0, engine.liveStagingBuffers());
@@ -63,39 +69,62 @@ class DeviceLoaderTest {
     }
 
     @Test
-    void tensorsLargerThanAWindowArriveInPiecesAtConsecutiveDeviceOffsets() throws Exception {
+    void tensorsLargerThanAWindowArriveInPiecesAtConsecutiveDeviceOffsets() {
         LoadPlan plan = plan(LoadStrategy.DIRECT, 1);
-        DeviceLayout layout = new DeviceLayout(plan.slices().values());
+        long window = SMALL_RING.windowBytes();
         int split = 0;
         for (FilePlan f : plan.files()) {
             List<TensorSlice> tensors = plan.slices().values().stream()
                     .filter(t -> t.tensor().file() == f.file()).toList();
-            FileSource source = new DirectSource(f.file(), io.stload.nativeio.NativeAccess.get());
-            try (source) {
-                List<StagingChunks.Piece> pieces = new ArrayList<>();
-                for (StagingChunks.Chunk c : StagingChunks.of(source, f.reads(), tensors, layout,
-                        SMALL_RING.windowBytes())) {
-                    assertEquals(0, c.offset() % source.alignment());
-                    assertTrue(c.length() <= SMALL_RING.windowBytes());
-                    pieces.addAll(c.pieces());
+            SliceScatter scatter = new SliceScatter(tensors);
+            List<SliceScatter.Piece> pieces = new ArrayList<>();
+            for (ByteRange r : ReadRanges.aligned(f.reads(), 4096, Long.MAX_VALUE)) {
+                for (long start = r.from(); start < r.to(); start += window) {
+                    pieces.addAll(scatter.pieces(start, Math.min(r.to(), start + window)));
                 }
-                for (TensorSlice t : tensors) {
-                    assertTrue(t.isWhole());
-                    long at = layout.offset(t);
-                    long end = at + t.byteSize();
-                    List<StagingChunks.Piece> mine = pieces.stream()
-                            .filter(p -> p.deviceOffset() >= at && p.deviceOffset() < end).toList();
-                    long next = at;
-                    for (StagingChunks.Piece p : mine) {
-                        assertEquals(next, p.deviceOffset(), t.name());
-                        next += p.bytes();
-                    }
-                    assertEquals(end, next, t.name());
-                    split += mine.size() > 1 ? 1 : 0;
+            }
+            for (TensorSlice t : tensors) {
+                assertTrue(t.isWhole());
+                List<SliceScatter.Piece> mine = pieces.stream().filter(p -> p.slice() == t).toList();
+                long next = 0;
+                for (SliceScatter.Piece p : mine) {
+                    assertEquals(next, p.sliceOffset(), t.name());
+                    next += p.bytes();
                 }
+                assertEquals(t.byteSize(), next, t.name());
+                split += mine.size() > 1 ? 1 : 0;
             }
         }
         assertTrue(split > 0, "no tensor was larger than a window");
+    }
+
+    @Test
+    void theRingIsSizedToThePlanPinnedOnceAndKeptAcrossLoads() throws Exception {
+        RingOptions many = new RingOptions(64, 1 << 20, Pinning.HOST_ALLOC);
+        LoadPlan small = new Planner().plan(checkpoint, LoadOptions.DEFAULTS.withStrategy(LoadStrategy.MMAP)
+                .withPartitioning(new Partitioning(0, 1, PartitionSpec.REPLICATE_ALL)));
+        long planWindows = 0;
+        for (FilePlan f : small.files()) {
+            for (ByteRange r : ReadRanges.aligned(f.reads(), 4096, Long.MAX_VALUE)) {
+                planWindows += (r.length() + many.windowBytes() - 1) / many.windowBytes();
+            }
+        }
+        try (FakeCopyEngine engine = new FakeCopyEngine(64 << 20)) {
+            try (DeviceLoader loader = new DeviceLoader(engine, many)) {
+                for (int i = 0; i < 3; i++) {
+                    try (DeviceWeights w = loader.execute(small)) {
+                        assertEquals(reference, TestCheckpoint.deviceDigests(w));
+                        double pin = w.report().load().phases().get("pin");
+                        assertTrue(i == 0 ? pin > 0 : pin == 0, "load " + i + " pinned for " + pin + " s");
+                    }
+                }
+                assertTrue(planWindows < many.windows(), planWindows + " windows");
+                assertEquals(planWindows, engine.stagingAllocations());
+                assertTrue(engine.liveStagingBuffers() > 0, "the ring outlives a load");
+            }
+            assertEquals(0, engine.liveStagingBuffers());
+            assertEquals(0, engine.liveDeviceAllocations());
+        }
     }
 
     @Test
@@ -115,8 +144,10 @@ class DeviceLoaderTest {
     @Test
     void aCheckpointLargerThanFreeDeviceMemoryFailsBeforeAnyCopy() {
         try (FakeCopyEngine engine = new FakeCopyEngine(1 << 20)) {
-            StloadException e = assertThrows(StloadException.class,
-                    () -> new DeviceLoader(engine, SMALL_RING).execute(plan(LoadStrategy.MMAP, 2)));
+            StloadException e;
+            try (DeviceLoader loader = new DeviceLoader(engine, SMALL_RING)) {
+                e = assertThrows(StloadException.class, () -> loader.execute(plan(LoadStrategy.MMAP, 2)));
+            }
             assertEquals(ErrorKind.OutOfMemory, e.kind());
             assertTrue(e.getMessage().contains("of device memory and fake has 1.0 MiB free"), e.getMessage());
             assertEquals(0, engine.stagingAllocations());
@@ -129,9 +160,11 @@ class DeviceLoaderTest {
     @EnumSource(value = LoadStrategy.class, names = {"MMAP", "DIRECT"})
     void aFailedCopyFailsTheLoadAndFreesEveryWindowAndTheDeviceMemory(LoadStrategy strategy) {
         try (FakeCopyEngine engine = new FakeCopyEngine(64 << 20).failCopy(5)) {
-            StloadException e = assertThrows(StloadException.class,
-                    () -> new DeviceLoader(engine, SMALL_RING).execute(plan(strategy, 3)));
+            DeviceLoader loader = new DeviceLoader(engine, SMALL_RING);
+            StloadException e = assertThrows(StloadException.class, () -> loader.execute(plan(strategy, 3)));
             assertEquals(ErrorKind.Io, e.kind());
+            assertEquals(0, engine.liveStagingBuffers(), "a failed load frees its ring at once");
+            loader.close();
             assertTrue(e.getMessage().contains("fake copy 5 failed"), e.getMessage());
             assertEquals(SMALL_RING.windows(), engine.stagingAllocations());
             assertEquals(0, engine.liveStagingBuffers());
