@@ -93,9 +93,9 @@ abstract class WindowedReader implements AutoCloseable {
     }
 
     /** Blocks until every byte of the slice reached the destination, then tells the destination so. */
-    final void materialize(TensorSlice s) throws IOException, InterruptedException {
+    final void materialize(TensorSlice s) throws InterruptedException {
         if (s.byteSize() == 0) {
-            destination.landed(s, mappedView(s));
+            land(s);
             return;
         }
         int f = fileIndexOf(s);
@@ -110,9 +110,17 @@ abstract class WindowedReader implements AutoCloseable {
             throw LoadErrors.convert(e.getCause());
         }
         stats.waitNanos.add(System.nanoTime() - begin);
-        destination.landed(s, mappedView(s));
+        land(s);
         for (int i = first; i <= last; i++) {
             scheduler.consumed(i, layout.overlap(layout.windows().get(i), start, end));
+        }
+    }
+
+    private void land(TensorSlice s) {
+        try {
+            destination.landed(s, mappedView(s));
+        } catch (IOException e) {
+            throw new StloadException(ErrorKind.Io, s.tensor().file().file(), s.name() + ": " + e.getMessage(), e);
         }
     }
 

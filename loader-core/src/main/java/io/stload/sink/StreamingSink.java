@@ -114,6 +114,11 @@ public final class StreamingSink implements Destination {
         return peak.get();
     }
 
+    /** Bytes of slices held right now: none once a load has ended, however it ended. */
+    public long heldBytes() {
+        return held.get();
+    }
+
     public long budgetBytes() {
         return budgetBytes;
     }
