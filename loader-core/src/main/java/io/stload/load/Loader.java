@@ -56,7 +56,7 @@ public final class Loader {
      * Executes a plan into {@code consumer}, each slice as it lands, holding at most about {@code budgetBytes}
      * of its own memory ({@link StreamingSink}).
      */
-    public LoadReport stream(LoadPlan plan, TensorConsumer consumer, long budgetBytes) {
-        return engine.execute(plan, new StreamingSink(consumer, budgetBytes), LoadListener.NONE);
+    public LoadReport stream(LoadPlan plan, TensorConsumer consumer, long budgetBytes, LoadListener listener) {
+        return engine.execute(plan, new StreamingSink(consumer, budgetBytes), listener);
     }
 }
