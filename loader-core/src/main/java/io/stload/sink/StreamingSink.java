@@ -16,9 +16,10 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A destination that keeps nothing: each slice goes to a {@link TensorConsumer} as it lands, then its memory
- * is gone, so a rank's bytes larger than RAM load. The engine's own memory stays within a budget: reads run at
- * most half the budget ahead of the consumers, and a slice is held only between its first byte arriving and
- * the consumer returning. A contiguous slice read through a mapping (mmap, prefetch) is handed over as a view
+ * is gone, so a rank's bytes larger than RAM load. The engine's own memory stays within a budget: a slice is held
+ * only between its first byte arriving and the consumer returning, and reads run only so far ahead of the
+ * consumers as keeps the slices they touch within the budget ({@link #aheadBytes}), plus one bounce buffer per
+ * I/O thread for direct reads. A contiguous slice read through a mapping (mmap, prefetch) is handed over as a view
  * of the mapping, with no copy at all; other slices are gathered into a buffer of their own first. A single
  * slice larger than the budget is still held whole while it is gathered.
  *
@@ -36,6 +37,7 @@ public final class StreamingSink implements Destination {
     private final Map<String, Gathering> gathering = new ConcurrentHashMap<>();
     private final AtomicLong held = new AtomicLong();
     private final AtomicLong peak = new AtomicLong();
+    private long largestSlice;
 
     /** A slice's buffer while its bytes arrive; freed as soon as the consumer returns. */
     private record Gathering(Arena arena, MemorySegment memory) {
@@ -49,15 +51,20 @@ public final class StreamingSink implements Destination {
         this.budgetBytes = budgetBytes;
     }
 
+    /**
+     * Held at once: the slices that windows read ahead of the consumers touch, plus a slice cut by either end of
+     * that stretch; so reads run ahead by the budget less twice the largest slice (or only on demand).
+     */
     @Override
     public long aheadBytes(long proposed) {
-        return Math.min(proposed, budgetBytes / 2);
+        return Math.min(proposed, Math.max(0, budgetBytes - 2 * largestSlice));
     }
 
     @Override
     public void begin(LoadPlan plan) {
         scatters.clear();
         peak.set(0);
+        largestSlice = plan.slices().values().stream().mapToLong(TensorSlice::byteSize).max().orElse(0);
         for (FilePlan f : plan.files()) {
             scatters.put(f.file(), new SliceScatter(RankSlices.inFile(f.file(), plan.slices())));
         }

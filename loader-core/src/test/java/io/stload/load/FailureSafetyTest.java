@@ -16,7 +16,6 @@ import io.stload.plan.LoadStrategy;
 import io.stload.plan.Planner;
 import io.stload.plan.ReadOrder;
 import io.stload.plan.TensorSlice;
-import io.stload.plan.Thresholds;
 import io.stload.sink.CallerBuffers;
 import io.stload.sink.Destination;
 import io.stload.sink.HostSink;
@@ -42,9 +41,6 @@ import org.junit.jupiter.params.provider.MethodSource;
  * fails, the ones after it are held inside the call) or from a streaming consumer.
  */
 class FailureSafetyTest {
-    private static final Thresholds SMALL_WINDOWS = new Thresholds(0.8, 64L << 20, 1.25, LoadStrategy.DIRECT,
-            64 << 10, 192 << 10, 64 << 10, Thresholds.DEFAULTS.maxGapBytes());
-
     @TempDir
     static Path dir;
     static Checkpoint checkpoint;
@@ -67,7 +63,7 @@ class FailureSafetyTest {
     }
 
     private static LoadPlan plan(FaultyNativeAccess os, LoadStrategy s) {
-        return new Planner(os).plan(checkpoint, new LoadOptions(s, ReadOrder.FILE, 4, 1, SMALL_WINDOWS));
+        return new Planner(os).plan(checkpoint, new LoadOptions(s, ReadOrder.FILE, 4, 1, LoaderTest.SMALL_WINDOWS));
     }
 
     @ParameterizedTest(name = "{0} into {1}")

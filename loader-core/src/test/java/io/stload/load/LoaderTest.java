@@ -36,7 +36,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 class LoaderTest {
     /** Windows far smaller than the tensors, so every scheduling path (bound, demand, edges) is exercised. */
-    private static final Thresholds SMALL_WINDOWS = new Thresholds(0.8, 64L << 20, 1.25, LoadStrategy.DIRECT,
+    static final Thresholds SMALL_WINDOWS = new Thresholds(0.8, 64L << 20, 1.25, LoadStrategy.DIRECT,
             64 << 10, 192 << 10, 64 << 10, Thresholds.DEFAULTS.maxGapBytes());
 
     @TempDir
