@@ -39,24 +39,28 @@ public final class Main {
             err.println("error: usage: " + ex.getMessage() + " (see --help)");
             return EXIT_USAGE;
         });
-        cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
-            boolean debug = main.debug;
-            if (ex instanceof StloadException se && se.kind() != ErrorKind.Internal) {
-                err.println("error: " + se.getMessage());
-                if (debug) {
-                    se.printStackTrace(err);
-                }
-                return se.kind().category.exitCode;
-            }
-            String what = ex instanceof StloadException se ? se.detail()
-                    : ex.getClass().getSimpleName() + ": " + ex.getMessage();
-            err.println("error: internal: " + what + (debug ? "" : " (run with --debug for details)"));
-            if (debug) {
-                ex.printStackTrace(err);
-            }
-            return EXIT_UNEXPECTED;
-        });
+        cl.setExecutionExceptionHandler((ex, cmd, parsed) -> reportError(ex, main.debug, err));
         return cl.execute(args);
+    }
+
+    /**
+     * One line for an error and its exit code: a user-caused error by its kind, anything else as a bug
+     * ({@code error: internal: ...}, exit 70); {@code --debug} adds the stack trace.
+     */
+    static int reportError(Exception ex, boolean debug, PrintWriter err) {
+        if (ex instanceof StloadException se && se.kind() != ErrorKind.Internal) {
+            err.println("error: " + se.getMessage());
+            if (debug) {
+                se.printStackTrace(err);
+            }
+            return se.kind().category.exitCode;
+        }
+        String what = ex instanceof StloadException se ? se.detail() : ex.getClass().getSimpleName() + ": " + ex.getMessage();
+        err.println("error: internal: " + what + (debug ? "" : " (run with --debug for details)"));
+        if (debug) {
+            ex.printStackTrace(err);
+        }
+        return EXIT_UNEXPECTED;
     }
 
     static final class Version implements CommandLine.IVersionProvider {
