@@ -20,6 +20,8 @@ import io.stload.plan.Partitioning;
 import io.stload.plan.Planner;
 import io.stload.plan.ReadRanges;
 import io.stload.plan.TensorSlice;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -167,6 +169,25 @@ class DeviceLoaderTest {
             loader.close();
             assertTrue(e.getMessage().contains("fake copy 5 failed"), e.getMessage());
             assertEquals(SMALL_RING.windows(), engine.stagingAllocations());
+            assertEquals(0, engine.liveStagingBuffers());
+            assertEquals(0, engine.liveDeviceAllocations());
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = LoadStrategy.class, names = {"MMAP", "PREFETCH", "DIRECT"})
+    void aShardTruncatedAfterPlanningFailsNamingItAndFreesEverything(LoadStrategy strategy, @TempDir Path scratch)
+            throws Exception {
+        Path copy = scratch.resolve("model.safetensors");
+        Files.copy(checkpoint.files().get(0).file(), copy);
+        LoadPlan plan = new Planner().plan(Checkpoint.open(copy), LoadOptions.DEFAULTS.withStrategy(strategy));
+        try (RandomAccessFile f = new RandomAccessFile(copy.toFile(), "rw")) {
+            f.setLength(f.length() / 2);
+        }
+        try (FakeCopyEngine engine = new FakeCopyEngine(64 << 20); DeviceLoader loader = new DeviceLoader(engine, SMALL_RING)) {
+            StloadException e = assertThrows(StloadException.class, () -> loader.execute(plan));
+            assertEquals(ErrorKind.Io, e.kind());
+            assertEquals(copy, e.file(), e.getMessage());
             assertEquals(0, engine.liveStagingBuffers());
             assertEquals(0, engine.liveDeviceAllocations());
         }
