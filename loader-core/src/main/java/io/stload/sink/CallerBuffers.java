@@ -10,6 +10,7 @@ import io.stload.plan.RankSlices;
 import io.stload.plan.TensorSlice;
 import java.lang.foreign.MemorySegment;
 import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
@@ -17,7 +18,8 @@ import java.util.function.Function;
 /**
  * The caller's own memory: for each slice of the plan (the whole tensor for a single rank), the caller gives a
  * writable segment of at least its size (from its own arena, pinned or device-visible memory), and the slice's
- * bytes land there, row-major, as if it had been written on its own. The caller keeps ownership: a failed load
+ * bytes land there, row-major, as if it had been written on its own: read in place where a read window lies
+ * inside one run of a slice, else gathered from the engine's buffer. The caller keeps ownership: a failed load
  * leaves the segments partly written, never freed.
  *
  * <pre>{@code
@@ -59,9 +61,26 @@ public final class CallerBuffers implements Destination {
         return m == null ? "none" : (m.isReadOnly() ? "a read-only one of " : "one of ") + m.byteSize() + " bytes";
     }
 
+    /**
+     * Where a window lies wholly inside one run of one slice, the caller's own memory for it: a positional read
+     * lands there with no copy (a direct one, where the caller's address has the file offset's alignment).
+     */
+    @Override
+    public MemorySegment readBuffer(Header file, long offset, long length) {
+        List<SliceScatter.Piece> pieces = scatters.get(file).pieces(offset, offset + length);
+        if (pieces.size() != 1) {
+            return null;
+        }
+        SliceScatter.Piece p = pieces.getFirst();
+        boolean whole = p.rows() == 1 && p.blockOffset() == 0 && p.width() == length;
+        return whole ? given.get(p.slice().name()).asSlice(p.sliceOffset(), length) : null;
+    }
+
     @Override
     public void accept(Header file, long offset, MemorySegment bytes, Origin origin) {
-        scatters.get(file).scatter(offset, bytes, s -> given.get(s.name()));
+        if (origin != Origin.READ_BUFFER) {
+            scatters.get(file).scatter(offset, bytes, s -> given.get(s.name()));
+        }
     }
 
     @Override
