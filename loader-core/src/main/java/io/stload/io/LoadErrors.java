@@ -20,7 +20,9 @@ final class LoadErrors {
             case IOException io -> new StloadException(ErrorKind.Io, null, io.getMessage(), io);
             case UncheckedIOException uio -> new StloadException(ErrorKind.Io, null, uio.getCause().getMessage(), uio);
             case InterruptedException ie -> new StloadException(ErrorKind.Io, null, "load interrupted", ie);
-            case Error e when !(e instanceof OutOfMemoryError) -> throw e;
+            case OutOfMemoryError oom -> new StloadException(ErrorKind.OutOfMemory, null,
+                    "the JVM ran out of memory during the load: " + oom.getMessage(), oom);
+            case Error e -> throw e;
             default -> new StloadException(ErrorKind.Internal, null, t.getClass().getName() + ": " + t.getMessage(), t);
         };
     }
