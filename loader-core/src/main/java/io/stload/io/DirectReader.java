@@ -2,6 +2,7 @@ package io.stload.io;
 
 import io.stload.format.Header;
 import io.stload.nativeio.NativeAccess;
+import io.stload.plan.ByteRange;
 import io.stload.plan.FilePlan;
 import io.stload.plan.ReadRanges;
 import io.stload.plan.TensorSlice;
@@ -44,7 +45,7 @@ final class DirectReader extends WindowedReader {
         super(files.stream().map(FilePlan::file).toList(), destination, ioThreads, stats);
         this.os = os;
         this.blockBytes = destination.windowBytes(blockBytes);
-        List<List<io.stload.plan.ByteRange>> ranges = new ArrayList<>();
+        List<List<ByteRange>> ranges = new ArrayList<>();
         try {
             for (FilePlan p : files) {
                 RangeSource s = opener.open(p.file(), this.blockBytes);

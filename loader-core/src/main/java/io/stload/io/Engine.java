@@ -11,6 +11,7 @@ import io.stload.plan.TensorSlice;
 import io.stload.plan.Thresholds;
 import io.stload.report.LoadReport;
 import io.stload.sink.Destination;
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.IdentityHashMap;
@@ -79,7 +80,7 @@ public final class Engine {
     }
 
     private WindowedReader create(ReadStrategy strategy, List<FilePlan> files, Destination destination,
-                                  List<TensorSlice> slices, LoadPlan plan, IoStats stats) throws java.io.IOException {
+                                  List<TensorSlice> slices, LoadPlan plan, IoStats stats) throws IOException {
         Thresholds t = plan.options().thresholds();
         int threads = plan.options().threads();
         return switch (strategy) {

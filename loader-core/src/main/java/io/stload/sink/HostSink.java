@@ -44,6 +44,9 @@ public final class HostSink implements Destination, AutoCloseable {
 
     @Override
     public synchronized void begin(LoadPlan plan) {
+        if (this.plan != null) {
+            throw new IllegalStateException("a HostSink holds one load; the weights of the last one are still in it");
+        }
         this.plan = plan;
         boolean partial = plan.isPartial();
         for (FilePlan f : plan.files()) {

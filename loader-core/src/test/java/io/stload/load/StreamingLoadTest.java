@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.stload.checkpoint.Checkpoint;
 import io.stload.format.Tensor;
+import io.stload.io.Engine;
+import io.stload.nativeio.NativeAccess;
 import io.stload.plan.LoadOptions;
 import io.stload.plan.LoadPlan;
 import io.stload.plan.LoadStrategy;
@@ -60,7 +62,7 @@ class StreamingLoadTest {
             assertTrue(bytes.isReadOnly(), s.name());
             assertEquals(null, seen.put(s.name(), Digests.crc32(bytes)), s.name() + " arrived twice");
         }, BUDGET);
-        new io.stload.io.Engine(io.stload.nativeio.NativeAccess.get()).execute(plan, sink, LoadListener.NONE);
+        new Engine(NativeAccess.get()).execute(plan, sink, LoadListener.NONE);
         assertEquals(reference, seen);
         assertTrue(sink.peakHeldBytes() <= BUDGET, sink.peakHeldBytes() + " bytes held");
         assertEquals(0, sink.heldBytes());
