@@ -44,7 +44,7 @@ cp=$(ls "$lib"/*.jar | grep -v -e '/junit-' -e '/opentest4j-' -e '/apiguardian-'
   --class-path "$cp" --details summary --disable-banner --fail-if-no-tests \
   --select-class io.stload.cuda.CudaDeviceLoaderGpuTest --select-class io.stload.cuda.DeviceLoaderTest \
   --select-class io.stload.cuda.StagingRingTest --select-class io.stload.cuda.BandwidthProbeTest \
-  --select-class io.stload.cuda.TensorParallelDeviceLoadTest --select-class io.stload.cuda.PopulateStepsTest \
+  --select-class io.stload.cuda.TensorParallelDeviceLoadTest \
   2>&1 | tee -a "$out/tests.txt"
 $tests_only && exit 0
 

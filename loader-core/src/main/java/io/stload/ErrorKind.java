@@ -40,11 +40,13 @@ public enum ErrorKind {
     /** A tensor name the checkpoint does not hold (the reference's TensorNotFound). */
     TensorNotFound(Category.USAGE),
     /** A slice expression that does not parse, or asks for indices outside the tensor. */
-    InvalidSlice(Category.USAGE);
+    InvalidSlice(Category.USAGE),
+    /** A bug in the loader (an unexpected exception), reported as such rather than relabelled as I/O. */
+    Internal(Category.INTERNAL);
 
     /** Groups of kinds that share an exit code. */
     public enum Category {
-        FORMAT(3), IO(4), TIMEOUT(5), USAGE(2);
+        FORMAT(3), IO(4), TIMEOUT(5), USAGE(2), INTERNAL(70);
 
         public final int exitCode;
 

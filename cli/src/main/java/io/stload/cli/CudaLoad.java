@@ -49,7 +49,8 @@ final class CudaLoad {
         RingOptions ring = ring(d);
         try (CudaCopyEngine gpu = CudaCopyEngine.open(d.cudaOrdinal(), ring.pinning())) {
             LoadPlan plan = new Planner().plan(checkpoint.get(), options);
-            try (DeviceWeights weights = new DeviceLoader(gpu, ring).execute(plan)) {
+            try (DeviceLoader loader = new DeviceLoader(gpu, ring);
+                 DeviceWeights weights = loader.execute(plan)) {
                 Map<String, String> digests = digest ? digests(weights) : Map.of();
                 DeviceReport r = weights.report();
                 if (json) {
@@ -88,7 +89,7 @@ final class CudaLoad {
         out.printf(Locale.ROOT, "loaded %d tensors%s, %s in %.3f s into %s: %.2f GB/s; read %s from disk%n",
                 l.tensors(), rank, Sizes.human(l.bytes()), l.seconds(), r.device(), l.gbps(),
                 Sizes.human(l.bytesRead()));
-        LoadCommand.printFilesAndPhases(plan, l, "read/wait in thread-seconds, h2d in device seconds", out);
+        LoadCommand.printFilesAndPhases(plan, l, "io/copy/wait/stage-wait in thread-seconds, h2d in device seconds", out);
         out.printf(Locale.ROOT, "overlap %.2f: %d reader threads, h2d at %.2f GB/s while copying, stream %.3f s; "
                         + "ring %d x %s, pinned by %s%n", r.overlap(), r.readThreads(), r.h2dGbps(), r.streamSeconds(),
                 ring.windows(), Sizes.human(ring.windowBytes()), ring.pinning().name().toLowerCase(Locale.ROOT));

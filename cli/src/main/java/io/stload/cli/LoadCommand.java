@@ -1,5 +1,7 @@
 package io.stload.cli;
 
+import io.stload.ErrorKind;
+import io.stload.StloadException;
 import io.stload.format.Tensor;
 import io.stload.load.Digests;
 import io.stload.load.LoadedWeights;
@@ -13,6 +15,7 @@ import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -43,17 +46,40 @@ final class LoadCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
 
+    @Option(names = "--sink", paramLabel = "host|stream", defaultValue = "host",
+            description = "Where tensors land: host (memory the load keeps) or stream (each tensor handed to a "
+                    + "consumer as it lands, then dropped; --digest hashes it there) (default: ${DEFAULT-VALUE}).")
+    String sink;
+
+    @Option(names = "--memory-budget", paramLabel = "SIZE", defaultValue = "1GiB",
+            description = "--sink stream: the most memory the load itself holds (default: ${DEFAULT-VALUE}).")
+    String memoryBudget;
+
     @Spec
     CommandSpec spec;
 
     @Override
     public Integer call() {
+        boolean streamed = switch (sink) {
+            case "host" -> false;
+            case "stream" -> true;
+            default -> throw new StloadException(ErrorKind.Usage, null, "unknown --sink '" + sink
+                    + "'; expected host or stream");
+        };
+        long budget = Sizes.parse(memoryBudget);
         if (device.cudaOrdinal() >= 0) {
+            if (streamed) {
+                throw new StloadException(ErrorKind.Usage, null, "--sink stream is for host loads; a device load "
+                        + "streams into GPU memory through its staging ring");
+            }
             return CudaLoad.run(() -> source.open(path, spec.commandLine().getErr()), flags.options(), device, digest,
                     json, spec.commandLine().getOut());
         }
         LoadPlan plan = new Planner().plan(source.open(path, spec.commandLine().getErr()), flags.options());
         PrintWriter out = spec.commandLine().getOut();
+        if (streamed) {
+            return stream(plan, budget, out);
+        }
         try (Progress progress = Progress.forLoad(plan.bytes(), !json);
              LoadedWeights weights = new Loader().execute(plan, progress)) {
             progress.close();
@@ -67,6 +93,33 @@ final class LoadCommand implements Callable<Integer> {
             } else {
                 print(plan, weights.report(), digests, out);
             }
+        }
+        return 0;
+    }
+
+    /** Each tensor goes to a consumer that hashes it (with --digest) and drops it: memory stays within the budget. */
+    private int stream(LoadPlan plan, long budget, PrintWriter out) {
+        Map<String, String> computed = new ConcurrentHashMap<>();
+        LoadReport report;
+        try (Progress progress = Progress.forLoad(plan.bytes(), !json)) {
+            report = new Loader().stream(plan, (slice, bytes) -> {
+                if (digest) {
+                    computed.put(slice.name(), Digests.crc32(bytes));
+                }
+            }, budget, progress);
+        }
+        Map<String, String> digests = new LinkedHashMap<>();
+        plan.slices().keySet().stream().filter(computed::containsKey).forEach(n -> digests.put(n, computed.get(n)));
+        if (json) {
+            try (JsonGenerator g = Json.generator(out)) {
+                writeJson(report, plan.checkpoint().commit(), digests, g, true, extra -> {
+                    extra.writeStringProperty("sink", "stream");
+                    extra.writeNumberProperty("memory_budget", budget);
+                });
+            }
+            out.println();
+        } else {
+            print(plan, report, digests, out);
         }
         return 0;
     }
@@ -117,6 +170,9 @@ final class LoadCommand implements Callable<Integer> {
         }
         g.writeObjectPropertyStart("strategy");
         r.files().forEach(f -> g.writeStringProperty(f.file().toString(), f.strategy()));
+        g.writeEndObject();
+        g.writeObjectPropertyStart("rule");
+        r.files().forEach(f -> g.writeStringProperty(f.file().toString(), f.rule()));
         g.writeEndObject();
         g.writeObjectPropertyStart("reasons");
         for (LoadReport.FileReport f : r.files()) {

@@ -9,7 +9,7 @@ import picocli.CommandLine.Option;
 
 /**
  * The {@code ./stload} front door. Exit codes: 0 ok, 1 verification found problems, 2 usage error,
- * 3 invalid checkpoint, 4 I/O error or out of memory, 5 timed out waiting. Every error a user can cause is one line on
+ * 3 invalid checkpoint, 4 I/O error or out of memory, 5 timed out waiting, 70 internal error (a bug). Every error a user can cause is one line on
  * stderr; {@code --debug} adds the stack trace.
  */
 @Command(name = "stload", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT,
@@ -84,6 +84,30 @@ public final class Main {
             e.printStackTrace(err);
         }
         return ErrorKind.OutOfMemory.category.exitCode;
+    }
+
+    /**
+     * One line for an error and its exit code: a user-caused error by its kind, anything else as a bug
+     * ({@code error: internal: ...}, exit 70); {@code --debug} adds the stack trace.
+     */
+    static int reportError(Exception ex, boolean debug, PrintWriter err) {
+        OutOfMemoryError oom = outOfMemoryIn(ex);
+        if (oom != null) {
+            return outOfMemory(oom, err, debug);
+        }
+        if (ex instanceof StloadException se && se.kind() != ErrorKind.Internal) {
+            err.println("error: " + Printable.escape(se.getMessage()));
+            if (debug) {
+                se.printStackTrace(err);
+            }
+            return se.kind().category.exitCode;
+        }
+        String what = ex instanceof StloadException se ? se.detail() : ex.getClass().getSimpleName() + ": " + ex.getMessage();
+        err.println("error: internal: " + Printable.escape(what) + (debug ? "" : " (run with --debug for details)"));
+        if (debug) {
+            ex.printStackTrace(err);
+        }
+        return EXIT_UNEXPECTED;
     }
 
     static final class Version implements CommandLine.IVersionProvider {

@@ -122,6 +122,7 @@ final class PlanCommand implements Callable<Integer> {
             g.writeStartObject();
             g.writeStringProperty("path", InspectCommand.displayName(plan.checkpoint(), f.file()));
             g.writeStringProperty("strategy", f.strategy().flagValue());
+            g.writeStringProperty("rule", f.rule().jsonName());
             g.writeStringProperty("filesystem", f.facts().fs().name());
             g.writeNumberProperty("bytes", f.facts().bytesToRead());
             g.writeArrayPropertyStart("reads");

@@ -82,6 +82,25 @@ class LoadCommandTest {
         assertEquals(reference, digests);
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"mmap", "prefetch", "direct"})
+    @SuppressWarnings("unchecked")
+    void aStreamedLoadDigestsEveryTensorInTheConsumerAndSaysWhichRuleChose(String strategy) {
+        assertEquals(0, run("load", dir.toString(), "--sink", "stream", "--memory-budget", "256KiB",
+                "--load-strategy", strategy, "--digest", "--json"), err.toString());
+        Map<String, Object> reply = JsonReplies.parse(out.toString());
+        assertEquals(reference, reply.get("digests"));
+        assertEquals("stream", reply.get("sink"));
+        Map<String, Object> rules = (Map<String, Object>) reply.get("rule");
+        assertTrue(!rules.isEmpty() && rules.values().stream().allMatch("forced"::equals), rules.toString());
+    }
+
+    @Test
+    void anUnknownSinkIsAUsageError() {
+        assertEquals(2, run("load", dir.toString(), "--sink", "disk"));
+        assertTrue(err.toString().startsWith("error: Usage: unknown --sink 'disk'"), err.toString());
+    }
+
     @Test
     void humanLoadOutputNamesStrategyReasonsPhasesAndLatency() {
         assertEquals(0, run("load", dir.toString(), "--load-strategy", "direct"));
@@ -97,6 +116,7 @@ class LoadCommandTest {
         String json = out.toString();
         assertTrue(json.contains("\"strategy\":\"mmap\""), json); // a 3 MiB checkpoint is a small read
         assertTrue(json.contains("\"reasons\":[") && json.contains("for this rank"), json);
+        assertTrue(json.contains("\"rule\":\"small\"") || json.contains("\"rule\":\"resident\""), json);
         out.getBuffer().setLength(0);
         assertEquals(0, run("plan", dir.toString(), "--auto-small", "0", "--auto-resident", "1.1", "--auto-cold-local", "prefetch"));
         // With the small-read and resident rules out of reach, only a RAM filesystem still maps (the default plan).

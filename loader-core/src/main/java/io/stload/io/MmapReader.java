@@ -1,93 +1,54 @@
 package io.stload.io;
 
-import io.stload.ErrorKind;
-import io.stload.StloadException;
 import io.stload.format.Header;
+import io.stload.plan.ByteRange;
 import io.stload.plan.FilePlan;
 import io.stload.plan.TensorSlice;
-import io.stload.sink.FileDestination;
-import java.io.IOException;
-import java.lang.foreign.Arena;
+import io.stload.sink.Destination;
 import java.lang.foreign.MemorySegment;
-import java.nio.channels.FileChannel;
-import java.nio.file.StandardOpenOption;
-import java.util.IdentityHashMap;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutorService;
 
 /**
- * {@code mmap}: copies each slice out of the file's mapping when asked; pages fault in on demand, so only the
- * pages holding the slice's runs are read.
+ * {@code mmap}: each slice is copied out of the file's mapping when a consumer asks for it, and not before
+ * (windows are cut per slice and issued on demand only); pages fault in as they are copied, so only the pages
+ * holding the slices' runs are read.
  */
-final class MmapReader implements TensorReader {
-    private final Arena mappings = Arena.ofShared();
-    private final Map<Header, MemorySegment> mapped = new IdentityHashMap<>();
-    private final Map<Header, FileDestination> destinations;
-    private final IoStats stats;
+final class MmapReader extends MappedReader {
+    private final List<SliceScatter> slicesOf = new ArrayList<>();
 
-    MmapReader(List<FilePlan> files, Map<Header, FileDestination> destinations, IoStats stats) throws IOException {
-        this.destinations = destinations;
-        this.stats = stats;
-        try {
-            for (FilePlan f : files) {
-                mapped.put(f.file(), Mappings.map(f.file(), mappings));
-            }
-        } catch (IOException | RuntimeException e) {
-            mappings.close();
-            throw e;
+    MmapReader(List<FilePlan> files, Destination destination, List<TensorSlice> slices, long windowBytes,
+               long maxGap, int ioThreads, IoStats stats) {
+        super(files, destination, ioThreads, stats);
+        List<List<ByteRange>> ranges = new ArrayList<>();
+        for (FilePlan f : files) {
+            List<TensorSlice> inFile = new ArrayList<>(slices.stream().filter(s -> s.tensor().file() == f.file()).toList());
+            inFile.sort(Comparator.comparingLong(TensorSlice::spanStart));
+            ranges.add(inFile.stream().flatMap(s -> s.reads(maxGap).stream()).toList());
+            slicesOf.add(new SliceScatter(inFile));
         }
+        // Nothing ahead: a window is copied only once a consumer waits for it.
+        layOut(ranges, windowBytes, 0, slices);
     }
 
     @Override
-    public void start(ExecutorService io) {
+    protected void prepare(Header file, MemorySegment window) {
+    }
+
+    /** Only the slices' runs are copied out of the view: the gaps read through are never touched. */
+    @Override
+    protected long bytesTouched(Window w) {
+        long bytes = 0;
+        for (SliceScatter.Piece p : slicesOf.get(w.file()).pieces(w.offset(), w.offset() + w.length())) {
+            bytes += p.bytes();
+        }
+        return bytes;
     }
 
     @Override
-    public void materialize(TensorSlice s) {
-        long begin = System.nanoTime();
-        Header h = s.tensor().file();
-        Mappings.copy(mapped.get(h), s, destinations.get(h).of(s));
-        stats.copyNanos.add(System.nanoTime() - begin);
-        stats.bytesRead.add(s.byteSize());
-    }
-
-    @Override
-    public Map<Header, String> notes() {
+    Map<Header, String> notes() {
         return Map.of();
-    }
-
-    @Override
-    public void close() {
-        mappings.close();
-    }
-
-    /** Mapping helpers shared by the strategies that read through the page cache. */
-    static final class Mappings {
-        private Mappings() {
-        }
-
-        static MemorySegment map(Header h, Arena arena) throws IOException {
-            try (FileChannel ch = FileChannel.open(h.file(), StandardOpenOption.READ)) {
-                if (ch.size() != h.fileSize()) {
-                    throw new IOException(h.file() + " changed size from " + h.fileSize() + " to " + ch.size()
-                            + " bytes after its header was read");
-                }
-                return ch.map(FileChannel.MapMode.READ_ONLY, 0, h.fileSize(), arena);
-            }
-        }
-
-        /** Gathers the slice's runs, in order, into {@code dst}. */
-        static void copy(MemorySegment mapping, TensorSlice s, MemorySegment dst) {
-            try {
-                for (long k = 0; k < s.count(); k++) {
-                    MemorySegment.copy(mapping, s.start() + k * s.stride(), dst, k * s.runBytes(), s.runBytes());
-                }
-            } catch (InternalError e) {
-                // The JVM's translation of SIGBUS: the file was truncated or its disk failed under the mapping.
-                throw new StloadException(ErrorKind.Io, s.tensor().file().file(),
-                        "file was truncated or became unreadable while mapped (" + e.getMessage() + ")", e);
-            }
-        }
     }
 }

@@ -8,23 +8,47 @@ import java.util.List;
 import java.util.function.Function;
 
 /**
- * Copies a block of one file's bytes, read into a buffer, to every slice it holds runs of: the gather step
- * of reading a covering range when the rank wants only parts of it.
+ * Which parts of which slices a block of one file's bytes holds, as pieces, and the copy of those pieces to
+ * where the slices live: the gather step of reading a covering range when the rank wants only parts of it.
+ * A slice is {@code count} runs of {@code runBytes}, {@code stride} apart in the file ({@link TensorSlice}),
+ * packed end to end in its destination. The runs that lie wholly inside the block become one strided piece; a
+ * run cut by the block's start or end becomes a piece of one row, so a run straddling blocks arrives in parts at
+ * consecutive slice offsets. At most three pieces per slice and block, however many runs.
  */
-final class SliceScatter {
-    private final List<TensorSlice> byStart;
-    private final Function<TensorSlice, MemorySegment> destination;
+public final class SliceScatter {
 
-    /** @param slices one file's slices, any order */
-    SliceScatter(List<TensorSlice> slices, Function<TensorSlice, MemorySegment> destination) {
-        this.byStart = new ArrayList<>(slices.stream().filter(s -> s.byteSize() > 0).toList());
-        this.byStart.sort(Comparator.comparingLong(TensorSlice::spanStart));
-        this.destination = destination;
+    /**
+     * {@code rows} rows of {@code width} bytes, {@code pitch} apart from block offset {@code blockOffset}, go to
+     * consecutive bytes of {@code slice} from {@code sliceOffset}.
+     */
+    public record Piece(TensorSlice slice, long blockOffset, long width, long rows, long pitch, long sliceOffset) {
+        /** Block bytes from the first row's start to the last row's end. */
+        public long span() {
+            return (rows - 1) * pitch + width;
+        }
+
+        public long bytes() {
+            return width * rows;
+        }
+
+        /** Gathers the piece's rows from {@code block} into {@code sliceMemory}, the whole slice's memory. */
+        public void copy(MemorySegment block, MemorySegment sliceMemory) {
+            for (long r = 0; r < rows; r++) {
+                MemorySegment.copy(block, blockOffset + r * pitch, sliceMemory, sliceOffset + r * width, width);
+            }
+        }
     }
 
-    /** Scatters file bytes {@code [offset, offset + block.byteSize())}, held in {@code block}. */
-    void scatter(long offset, MemorySegment block) {
-        long end = offset + block.byteSize();
+    private final List<TensorSlice> byStart;
+
+    /** @param slices one file's slices, any order */
+    public SliceScatter(List<TensorSlice> slices) {
+        this.byStart = new ArrayList<>(slices.stream().filter(s -> s.byteSize() > 0).toList());
+        this.byStart.sort(Comparator.comparingLong(TensorSlice::spanStart));
+    }
+
+    /** The pieces of every slice within file bytes {@code [offset, end)}; block offsets are relative to {@code offset}. */
+    public List<Piece> pieces(long offset, long end) {
         // Slices are disjoint and sorted, so their span ends are sorted too: find the first ending past offset.
         int lo = 0;
         int hi = byStart.size();
@@ -36,23 +60,46 @@ final class SliceScatter {
                 hi = mid;
             }
         }
+        List<Piece> out = new ArrayList<>();
         for (int i = lo; i < byStart.size() && byStart.get(i).spanStart() < end; i++) {
-            copyRuns(byStart.get(i), offset, end, block);
+            add(byStart.get(i), offset, end, out);
+        }
+        return out;
+    }
+
+    /** Copies file bytes {@code [offset, offset + block.byteSize())}, held in {@code block}, to the slices' memory. */
+    public void scatter(long offset, MemorySegment block, Function<TensorSlice, MemorySegment> memoryOf) {
+        for (Piece p : pieces(offset, offset + block.byteSize())) {
+            p.copy(block, memoryOf.apply(p.slice()));
         }
     }
 
-    private void copyRuns(TensorSlice s, long offset, long end, MemorySegment block) {
-        MemorySegment dst = destination.apply(s);
+    private static void add(TensorSlice s, long blockStart, long blockEnd, List<Piece> out) {
         long run = s.runBytes();
-        long first = Math.max(0, Math.floorDiv(offset - s.start() - run, s.stride()) + 1);
-        long last = Math.min(s.count() - 1, Math.floorDiv(end - 1 - s.start(), s.stride()));
-        for (long k = first; k <= last; k++) {
-            long runStart = s.start() + k * s.stride();
-            long from = Math.max(offset, runStart);
-            long to = Math.min(end, runStart + run);
-            if (to > from) {
-                MemorySegment.copy(block, from - offset, dst, k * run + (from - runStart), to - from);
-            }
+        // The first run ending after the block's start, and the last one starting before its end.
+        long first = Math.max(0, Math.floorDiv(blockStart - s.start() - run, s.stride()) + 1);
+        long last = Math.min(s.count() - 1, Math.floorDiv(blockEnd - 1 - s.start(), s.stride()));
+        long k = first;
+        if (k <= last && runStart(s, k) < blockStart) {
+            out.add(part(s, k, blockStart, Math.min(blockEnd, runStart(s, k) + run), blockStart));
+            k++;
         }
+        long lastWhole = last >= 0 && runStart(s, last) + run > blockEnd ? last - 1 : last;
+        if (lastWhole >= k) {
+            out.add(new Piece(s, runStart(s, k) - blockStart, run, lastWhole - k + 1, s.stride(), k * run));
+            k = lastWhole + 1;
+        }
+        if (k <= last) {
+            out.add(part(s, k, runStart(s, k), blockEnd, blockStart));
+        }
+    }
+
+    private static long runStart(TensorSlice s, long k) {
+        return s.start() + k * s.stride();
+    }
+
+    /** File bytes {@code [from, to)} of run {@code k}, as one row. */
+    private static Piece part(TensorSlice s, long k, long from, long to, long blockStart) {
+        return new Piece(s, from - blockStart, to - from, 1, to - from, k * s.runBytes() + (from - runStart(s, k)));
     }
 }

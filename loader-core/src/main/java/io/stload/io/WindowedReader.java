@@ -1,28 +1,36 @@
 package io.stload.io;
 
+import io.stload.ErrorKind;
+import io.stload.StloadException;
 import io.stload.format.Header;
 import io.stload.plan.ByteRange;
 import io.stload.plan.TensorSlice;
+import io.stload.sink.Destination;
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
 
 /**
- * The strategies that move bytes in the background, front to back through their files in windows, while
- * consumers wait only for the windows their slice needs: {@link PrefetchReader} and {@link DirectReader}.
+ * One strategy's share of a load: background threads move the plan's byte ranges of its files, front to back
+ * in windows, to the destination, while consumers wait only for the windows their slice needs. The strategies
+ * differ only in how a window's bytes are obtained ({@link #transfer}): {@link MmapReader} and
+ * {@link PrefetchReader} through the file's mapping, {@link DirectReader} by positional reads.
  */
-abstract class WindowedReader implements TensorReader {
+abstract class WindowedReader implements AutoCloseable {
     protected final List<Header> files;
+    protected final Destination destination;
     protected final IoStats stats;
     private final int ioThreads;
     private final Map<Header, Integer> fileIndex = new IdentityHashMap<>();
     private WindowLayout layout;
     private WindowScheduler scheduler;
 
-    WindowedReader(List<Header> files, int ioThreads, IoStats stats) {
+    WindowedReader(List<Header> files, Destination destination, int ioThreads, IoStats stats) {
         this.files = List.copyOf(files);
+        this.destination = destination;
         this.ioThreads = ioThreads;
         this.stats = stats;
         for (int i = 0; i < files.size(); i++) {
@@ -33,18 +41,24 @@ abstract class WindowedReader implements TensorReader {
     /** Lays out windows over each file's ranges; call once from the subclass constructor. */
     protected final void layOut(List<List<ByteRange>> rangesPerFile, long windowSize, long aheadBytes,
                                 List<TensorSlice> slices) {
-        layout = new WindowLayout(rangesPerFile, windowSize);
-        scheduler = new WindowScheduler(layout.windows(), layout.unconsumed(slices, this::fileIndexOf), aheadBytes);
+        layout = new WindowLayout(rangesPerFile, destination.windowBytes(windowSize));
+        scheduler = new WindowScheduler(layout.windows(), layout.unconsumed(slices, this::fileIndexOf),
+                destination.aheadBytes(aheadBytes));
     }
 
-    /** Moves one window's bytes (populate the page cache, or read into the destination). */
-    protected abstract void transfer(Header file, Window w) throws IOException;
+    /** Moves one window's bytes to the destination. */
+    protected abstract void transfer(Header file, Window w) throws IOException, InterruptedException;
 
-    /** After the slice's windows are in: whatever is left to get it into its destination. */
-    protected abstract void finish(TensorSlice s) throws IOException;
+    /** For a contiguous slice, a view of its bytes the destination may keep until the load ends; else null. */
+    protected MemorySegment mappedView(TensorSlice s) {
+        return null;
+    }
 
-    @Override
-    public void start(ExecutorService io) {
+    /** Per file, what happened that the plan did not say (e.g. "O_DIRECT refused: buffered reads"). */
+    abstract Map<Header, String> notes();
+
+    /** Starts the background threads on {@code io}; they stop by themselves once every window is moved. */
+    final void start(ExecutorService io) {
         int threads = Math.max(1, Math.min(ioThreads, scheduler.size()));
         for (int i = 0; i < threads; i++) {
             io.execute(this::ioLoop);
@@ -60,7 +74,13 @@ abstract class WindowedReader implements TensorReader {
             Window w;
             while ((w = scheduler.next()) != null) {
                 long begin = System.nanoTime();
-                transfer(files.get(w.file()), w);
+                Header h = files.get(w.file());
+                try {
+                    transfer(h, w);
+                } catch (IOException e) {
+                    // The engine's edge for I/O errors: each is converted here, once, naming its file.
+                    throw new StloadException(ErrorKind.Io, h.file(), e.getMessage(), e);
+                }
                 stats.ioNanos.add(System.nanoTime() - begin);
                 scheduler.completed(w);
             }
@@ -72,9 +92,10 @@ abstract class WindowedReader implements TensorReader {
         }
     }
 
-    @Override
-    public void materialize(TensorSlice s) throws IOException, InterruptedException {
+    /** Blocks until every byte of the slice reached the destination, then tells the destination so. */
+    final void materialize(TensorSlice s) throws InterruptedException {
         if (s.byteSize() == 0) {
+            land(s);
             return;
         }
         int f = fileIndexOf(s);
@@ -86,23 +107,31 @@ abstract class WindowedReader implements TensorReader {
         try {
             scheduler.await(first, last);
         } catch (WindowScheduler.WindowFailedException e) {
-            Throwable cause = e.getCause();
-            if (cause instanceof IOException io) {
-                throw new IOException(io.getMessage(), io);
-            }
-            throw new IOException("background I/O failed: " + cause, cause);
+            throw LoadErrors.convert(e.getCause());
         }
         stats.waitNanos.add(System.nanoTime() - begin);
-        finish(s);
+        land(s);
         for (int i = first; i <= last; i++) {
             scheduler.consumed(i, layout.overlap(layout.windows().get(i), start, end));
         }
     }
 
-    /** Stops background I/O (a failed or abandoned load). */
-    protected final void abort(Throwable why) {
+    private void land(TensorSlice s) {
+        try {
+            destination.landed(s, mappedView(s));
+        } catch (IOException e) {
+            throw new StloadException(ErrorKind.Io, s.tensor().file().file(), s.name() + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Stops issuing windows (a failed or abandoned load); threads inside a window finish it. */
+    final void stop(Throwable why) {
         if (scheduler != null) {
             scheduler.failed(why);
         }
     }
+
+    /** Releases what the reader holds; only once no engine thread runs. */
+    @Override
+    public abstract void close() throws IOException;
 }

@@ -166,9 +166,13 @@ final class LibC {
         }
     }
 
-    static long pread(MemorySegment state, int fd, long address, long count, long offset) {
+    /**
+     * pread(2) into {@code dst}, passed as a segment so that FFM keeps its memory alive during the call: an arena
+     * closed meanwhile fails to close instead of letting the kernel write into freed memory.
+     */
+    static long pread(MemorySegment state, int fd, MemorySegment dst, long offset) {
         try {
-            long n = (long) PREAD.invokeExact(state, fd, MemorySegment.ofAddress(address), count, offset);
+            long n = (long) PREAD.invokeExact(state, fd, dst, dst.byteSize(), offset);
             return n >= 0 ? n : -errno(state);
         } catch (Throwable t) {
             throw unexpected(t);

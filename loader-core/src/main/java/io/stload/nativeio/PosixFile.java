@@ -64,7 +64,7 @@ final class PosixFile implements NativeFile {
             MemorySegment state = LibC.callState(arena);
             while (done < dst.byteSize()) {
                 long count = Math.min(dst.byteSize() - done, MAX_CHUNK);
-                long n = LibC.pread(state, fd, dst.address() + done, count, offset + done);
+                long n = LibC.pread(state, fd, dst.asSlice(done, count), offset + done);
                 if (n == -LibC.EINTR) {
                     continue;
                 }

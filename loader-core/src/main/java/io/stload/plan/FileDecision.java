@@ -2,8 +2,8 @@ package io.stload.plan;
 
 import java.util.List;
 
-/** The strategy chosen for one file and the reasons for it, in words a person can check. */
-public record FileDecision(LoadStrategy strategy, List<String> reasons) {
+/** The strategy chosen for one file, the rule that chose it, and the reasons, in words a person can check. */
+public record FileDecision(ReadStrategy strategy, DecisionRule rule, List<String> reasons) {
     public FileDecision {
         reasons = List.copyOf(reasons);
     }

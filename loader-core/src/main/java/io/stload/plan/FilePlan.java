@@ -12,7 +12,11 @@ public record FilePlan(Header file, FileFacts facts, FileDecision decision, List
         reads = List.copyOf(reads);
     }
 
-    public LoadStrategy strategy() {
+    public ReadStrategy strategy() {
         return decision.strategy();
+    }
+
+    public DecisionRule rule() {
+        return decision.rule();
     }
 }

@@ -60,7 +60,8 @@ public final class Planner {
             FileFacts facts = measure(h, ReadRanges.bytes(reads.get(h)));
             FileDecision decision = options.strategy() == LoadStrategy.AUTO
                     ? StrategyHeuristic.decide(facts, host, rankBytes, options.thresholds())
-                    : new FileDecision(options.strategy(), List.of("forced by " + LoadStrategy.OPTION));
+                    : new FileDecision(ReadStrategy.valueOf(options.strategy().name()), DecisionRule.FORCED,
+                            List.of("forced by " + LoadStrategy.OPTION));
             files.add(new FilePlan(h, facts, decision, reads.get(h)));
         }
         // Only what this rank holds: the consumer never asks for another rank's experts.

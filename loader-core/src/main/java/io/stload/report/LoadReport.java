@@ -16,7 +16,7 @@ import java.util.Map;
  * @param phases     seconds per phase: {@code plan} is wall time; {@code io}, {@code copy} and {@code wait}
  *                   are thread-seconds summed over the threads that did them
  * @param bytesRead  bytes this rank's readers moved from its files (direct: whole aligned blocks; prefetch:
- *                   the plan's ranges, small gaps included; mmap: the slice bytes copied out of the mapping)
+ *                   the plan's ranges, small gaps included; mmap: the plan's ranges copied out of the mapping)
  * @param rank       the tensor-parallel rank loaded
  * @param worldSize  ranks in its group
  * @param latency    per-tensor materialization latency, from the consumer asking to the bytes being in place
@@ -41,15 +41,19 @@ public record LoadReport(List<FileReport> files, int tensors, long bytes, double
         return seconds <= 0 ? 0 : bytes / 1e9 / seconds;
     }
 
-    /** One file: the strategy used, why, notes from execution (null when none), and the bytes the plan reads. */
-    public record FileReport(Path file, String strategy, List<String> reasons, String note, long bytes) {
+    /**
+     * One file: the strategy used, the rule that chose it ({@link io.stload.plan.DecisionRule#jsonName()}), why,
+     * notes from execution (null when none), and the bytes the plan reads.
+     */
+    public record FileReport(Path file, String strategy, String rule, List<String> reasons, String note, long bytes) {
         public FileReport {
             reasons = List.copyOf(reasons);
         }
 
         /** What the plan decided for the file, with a note from execution (or null). */
         public static FileReport of(FilePlan plan, String note) {
-            return new FileReport(plan.file().file(), plan.strategy().flagValue(), plan.decision().reasons(), note,
+            return new FileReport(plan.file().file(), plan.strategy().flagValue(), plan.rule().jsonName(),
+                    plan.decision().reasons(), note,
                     plan.facts().bytesToRead());
         }
     }

@@ -3,36 +3,93 @@ package io.stload.sink;
 import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.format.Header;
+import io.stload.format.Tensor;
+import io.stload.io.SliceScatter;
 import io.stload.nativeio.NativeAccess;
+import io.stload.plan.FilePlan;
+import io.stload.plan.LoadPlan;
+import io.stload.plan.RankSlices;
 import io.stload.plan.TensorSlice;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * Host memory the loader owns on the caller's behalf: page-aligned, off-heap, one region per file (mirroring
- * the file, or packing a rank's slices of it), freed all at once when the sink is closed (by whoever opened it).
+ * The default destination: host memory the loader owns on the caller's behalf, off-heap, one page-aligned
+ * region per file, freed all at once when the sink is closed (by whoever holds the loaded weights), or by the
+ * engine when the load fails. Whole tensors get memory mirroring their files, so that direct reads land in
+ * place; a rank holding slices, or only some experts, gets them packed, each contiguous and
+ * {@link #SLICE_ALIGNMENT}-aligned, so it holds only its own bytes. Backed by transparent huge pages where the
+ * kernel allows ({@link NativeAccess#allocate}).
  */
-public final class HostSink implements AutoCloseable {
+public final class HostSink implements Destination, AutoCloseable {
     /** Slices start on cache-line multiples wide enough for any SIMD load a consumer may use. */
     public static final int SLICE_ALIGNMENT = 64;
 
     private final Arena arena = Arena.ofShared();
     private final NativeAccess os;
+    private final Map<Header, FileDestination> files = new IdentityHashMap<>();
+    private final Map<Header, SliceScatter> scatters = new IdentityHashMap<>();
+    private LoadPlan plan;
     private long allocated;
 
     public HostSink(NativeAccess os) {
         this.os = os;
     }
 
+    @Override
+    public synchronized void begin(LoadPlan plan) {
+        if (this.plan != null) {
+            throw new IllegalStateException("a HostSink holds one load; the weights of the last one are still in it");
+        }
+        this.plan = plan;
+        boolean partial = plan.isPartial();
+        for (FilePlan f : plan.files()) {
+            Header h = f.file();
+            List<TensorSlice> inFile = RankSlices.inFile(h, plan.slices());
+            files.put(h, partial ? allocatePacked(h, inFile) : allocateMirror(h, os.pageSize()));
+            scatters.put(h, new SliceScatter(inFile));
+        }
+    }
+
+    @Override
+    public MemorySegment readBuffer(Header file, long offset, long length) {
+        return files.get(file) instanceof MirroredDestination m ? m.slice(offset, length) : null;
+    }
+
+    @Override
+    public void accept(Header file, long offset, MemorySegment bytes, Origin origin) {
+        if (origin != Origin.READ_BUFFER) {
+            scatters.get(file).scatter(offset, bytes, files.get(file)::of);
+        }
+    }
+
+    @Override
+    public void end(Throwable failure) {
+        if (failure != null) {
+            close();
+        }
+    }
+
+    /** Every slice of the load, by name, in checkpoint order; valid until the sink is closed. */
+    public Map<String, Tensor> tensors() {
+        Map<String, Tensor> tensors = new LinkedHashMap<>();
+        for (TensorSlice s : plan.slices().values()) {
+            tensors.put(s.name(), new Tensor(s.local(), files.get(s.tensor().file()).of(s)));
+        }
+        return tensors;
+    }
+
     /**
      * A destination for file bytes {@code [alignDown(dataStart), alignUp(fileSize))}: every aligned block
      * covering the data area fits, including a final block that runs past the end of the file.
      */
-    public synchronized MirroredDestination allocateMirror(Header h, int alignment) {
+    private MirroredDestination allocateMirror(Header h, int alignment) {
         if (alignment > os.pageSize() || os.pageSize() % alignment != 0) {
             throw new IllegalArgumentException("alignment must divide the page size " + os.pageSize());
         }
@@ -42,7 +99,7 @@ public final class HostSink implements AutoCloseable {
     }
 
     /** One region for a rank's slices of a file's tensors, each starting on a {@link #SLICE_ALIGNMENT} boundary. */
-    public synchronized PackedDestination allocatePacked(Header h, List<TensorSlice> slices) {
+    private PackedDestination allocatePacked(Header h, List<TensorSlice> slices) {
         long size = 0;
         for (TensorSlice s : slices) {
             size = alignUp(size, SLICE_ALIGNMENT) + s.byteSize();
@@ -86,7 +143,9 @@ public final class HostSink implements AutoCloseable {
     }
 
     @Override
-    public void close() {
-        arena.close();
+    public synchronized void close() {
+        if (arena.scope().isAlive()) {
+            arena.close();
+        }
     }
 }

@@ -25,43 +25,50 @@ class StrategyHeuristicTest {
 
     @Test
     void ramFilesystemIsMappedWhateverElse() {
-        assertEquals(LoadStrategy.MMAP, decide(file(TMPFS, 0.0, true), new HostFacts(1, "t", null), 100 * GIB).strategy());
+        FileDecision d = decide(file(TMPFS, 0.0, true), new HostFacts(1, "t", null), 100 * GIB);
+        assertEquals(ReadStrategy.MMAP, d.strategy());
+        assertEquals(DecisionRule.TMPFS, d.rule());
     }
 
     @Test
     void residentDataIsMapped() {
-        assertEquals(LoadStrategy.MMAP, decide(file(EXT4, 0.95, true), ROOMY, 8 * GIB).strategy());
-        assertEquals(T.coldLocal(), decide(file(EXT4, 0.5, true), ROOMY, 8 * GIB).strategy());
+        assertEquals(DecisionRule.RESIDENT, decide(file(EXT4, 0.95, true), ROOMY, 8 * GIB).rule());
+        assertEquals(ReadStrategy.MMAP, decide(file(EXT4, 0.95, true), ROOMY, 8 * GIB).strategy());
+        assertEquals(DecisionRule.COLD_LOCAL, decide(file(EXT4, 0.5, true), ROOMY, 8 * GIB).rule());
+        assertEquals(T.coldLocal(), decide(file(EXT4, 0.5, true), ROOMY, 8 * GIB).strategy().requested());
     }
 
     @Test
     void smallReadsAreMapped() {
-        assertEquals(LoadStrategy.MMAP, decide(file(EXT4, 0.0, true), ROOMY, T.smallReadBytes() - 1).strategy());
+        assertEquals(DecisionRule.SMALL, decide(file(EXT4, 0.0, true), ROOMY, T.smallReadBytes() - 1).rule());
+        assertEquals(ReadStrategy.MMAP, decide(file(EXT4, 0.0, true), ROOMY, T.smallReadBytes() - 1).strategy());
     }
 
     @Test
     void networkFilesystemIsPrefetched() {
-        assertEquals(LoadStrategy.PREFETCH, decide(file(NFS, 0.0, false), ROOMY, 8 * GIB).strategy());
+        assertEquals(DecisionRule.NETWORK_FS, decide(file(NFS, 0.0, false), ROOMY, 8 * GIB).rule());
+        assertEquals(ReadStrategy.PREFETCH, decide(file(NFS, 0.0, false), ROOMY, 8 * GIB).strategy());
     }
 
     @Test
     void tooLittleHeadroomBypassesThePageCache() {
         HostFacts tight = new HostFacts(4 * GIB, "t", null);
         FileDecision d = decide(file(EXT4, 0.0, true), tight, 8 * GIB);
-        assertEquals(LoadStrategy.DIRECT, d.strategy());
-        assertTrue(d.summary().contains("page cache cannot hold"), d.summary());
+        assertEquals(ReadStrategy.DIRECT, d.strategy());
+        assertEquals(DecisionRule.CACHE_TOO_SMALL, d.rule());
     }
 
     @Test
     void coldLocalFollowsTheConfiguredWinnerAndFallsBackWithoutODirect() {
         Thresholds prefetchWins = T.withColdLocal(LoadStrategy.PREFETCH);
-        assertEquals(LoadStrategy.PREFETCH,
+        assertEquals(ReadStrategy.PREFETCH,
                 StrategyHeuristic.decide(file(EXT4, 0.0, true), ROOMY, 8 * GIB, prefetchWins).strategy());
         Thresholds directWins = T.withColdLocal(LoadStrategy.DIRECT);
-        assertEquals(LoadStrategy.DIRECT,
+        assertEquals(ReadStrategy.DIRECT,
                 StrategyHeuristic.decide(file(EXT4, 0.0, true), ROOMY, 8 * GIB, directWins).strategy());
-        assertEquals(LoadStrategy.PREFETCH,
-                StrategyHeuristic.decide(file(EXT4, 0.0, false), ROOMY, 8 * GIB, directWins).strategy());
+        FileDecision refused = StrategyHeuristic.decide(file(EXT4, 0.0, false), ROOMY, 8 * GIB, directWins);
+        assertEquals(ReadStrategy.PREFETCH, refused.strategy());
+        assertEquals(DecisionRule.DIRECT_REFUSED, refused.rule());
     }
 
     @Test

@@ -6,14 +6,15 @@ import io.stload.report.LoadReport;
  * A device load's report: the host report's per-file strategies, totals and wall time, plus the two phases
  * that matter for a device load and how well they overlapped.
  *
- * @param load        per file, totals and wall time; its phases are {@code plan}, {@code read} (thread-seconds
- *                    filling windows), {@code h2d} (device seconds of copies) and {@code wait} (thread-seconds
- *                    fillers waited for a window)
+ * @param load        per file, totals and wall time; its phases are the engine's ({@code plan}, {@code io},
+ *                    {@code copy}, {@code wait}) and the device's: {@code pin} (pinning the staging ring, on a
+ *                    loader's first load only), {@code h2d} (device seconds of copies) and {@code stage-wait}
+ *                    (thread-seconds readers waited for a free staging window)
  * @param device      the device's name
- * @param readSeconds thread-seconds spent reading file bytes into staging windows
+ * @param readSeconds thread-seconds spent getting file bytes into staging windows
  * @param readThreads how many threads filled windows
  * @param h2dSeconds  seconds the device spent copying, summed over windows (one stream: they never overlap)
- * @param streamSeconds wall seconds from the first read to the last copy done
+ * @param streamSeconds wall seconds of the load, planning and pinning left out
  */
 public record DeviceReport(LoadReport load, String device, double readSeconds, int readThreads, double h2dSeconds,
                            double streamSeconds) {

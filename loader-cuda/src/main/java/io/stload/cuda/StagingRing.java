@@ -42,10 +42,15 @@ public final class StagingRing implements AutoCloseable {
 
     /** Allocates every window now; on failure, frees those already allocated. */
     public StagingRing(CopyEngine engine, RingOptions options) throws IOException {
+        this(engine, options.windows(), options.windowBytes());
+    }
+
+    /** {@code windows} windows of {@code windowBytes}, allocated now; on failure, frees those already allocated. */
+    public StagingRing(CopyEngine engine, int windows, long windowBytes) throws IOException {
         this.engine = engine;
         try {
-            for (int i = 0; i < options.windows(); i++) {
-                Window w = new Window(engine.allocateStaging(options.windowBytes()));
+            for (int i = 0; i < windows; i++) {
+                Window w = new Window(engine.allocateStaging(windowBytes));
                 all.add(w);
                 ready.add(w);
             }
@@ -57,6 +62,10 @@ public final class StagingRing implements AutoCloseable {
 
     public long windowBytes() {
         return all.getFirst().buffer.byteSize();
+    }
+
+    public int windows() {
+        return all.size();
     }
 
     /** The oldest window, once its last copies are done; blocks while every window is out with a filler. */

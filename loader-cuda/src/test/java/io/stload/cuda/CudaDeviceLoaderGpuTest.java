@@ -57,9 +57,11 @@ class CudaDeviceLoaderGpuTest {
         }
     }
 
+    /** One load on a loader of its own, closed (its pinned ring freed) before returning. */
     private static DeviceWeights load(CopyEngine gpu, LoadStrategy s, RingOptions ring) {
-        return new DeviceLoader(gpu, ring).execute(new Planner().plan(checkpoint,
-                LoadOptions.DEFAULTS.withStrategy(s).withThreads(4)));
+        try (DeviceLoader loader = new DeviceLoader(gpu, ring)) {
+            return loader.execute(new Planner().plan(checkpoint, LoadOptions.DEFAULTS.withStrategy(s).withThreads(4)));
+        }
     }
 
     @ParameterizedTest
@@ -85,7 +87,8 @@ class CudaDeviceLoaderGpuTest {
                 w.tensors().values().forEach(t -> host.put(t.name(), Digests.crc32(t.data())));
             }
             try (CudaCopyEngine gpu = CudaCopyEngine.open(0, Pinning.HOST_ALLOC);
-                 DeviceWeights w = new DeviceLoader(gpu, RING).execute(plan)) {
+                 DeviceLoader loader = new DeviceLoader(gpu, RING);
+                 DeviceWeights w = loader.execute(plan)) {
                 assertEquals(host, TestCheckpoint.deviceDigests(w), "rank " + rank + " of 4");
             }
         }

@@ -9,13 +9,20 @@ import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.checkpoint.Checkpoint;
 import io.stload.load.Digests;
+import io.stload.io.SliceScatter;
+import io.stload.plan.ByteRange;
 import io.stload.plan.FilePlan;
 import io.stload.plan.LoadOptions;
 import io.stload.plan.LoadPlan;
 import io.stload.plan.LoadStrategy;
+import io.stload.plan.PartitionSpec;
+import io.stload.plan.Partitioning;
 import io.stload.plan.Planner;
+import io.stload.plan.ReadRanges;
 import io.stload.plan.TensorSlice;
 import java.lang.foreign.MemorySegment;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -50,16 +57,14 @@ class DeviceLoaderTest {
     @EnumSource(value = LoadStrategy.class, names = {"MMAP", "PREFETCH", "DIRECT", "AUTO"})
     void deviceBytesEqualTheFileBytesForEveryStrategy(LoadStrategy strategy) throws Exception {
         try (FakeCopyEngine engine = new FakeCopyEngine(64 << 20)) {
-            try (DeviceWeights w = new DeviceLoader(engine, SMALL_RING).execute(plan(strategy, 3))) {
+            try (DeviceLoader loader = new DeviceLoader(engine, SMALL_RING);
+                 DeviceWeights w = loader.execute(plan(strategy, 3))) {
                 assertEquals(reference, TestCheckpoint.deviceDigests(w));
                 DeviceReport r = w.report();
                 assertEquals(checkpoint.tensors().size(), r.load().tensors());
-                // The timings overlap() is computed from obey what one stream and N fillers allow: copies run one
-                // after another within the stream's wall time, and each filler reads within it too.
                 assertTrue(r.h2dSeconds() > 0 && r.readSeconds() > 0, r.toString());
                 assertTrue(r.h2dSeconds() <= r.streamSeconds(), r.toString());
-                assertTrue(r.readSeconds() / r.readThreads() <= r.streamSeconds(), r.toString());
-                assertTrue(r.load().phases().keySet().containsAll(List.of("read", "h2d")), r.load().phases().toString());
+                assertTrue(r.load().phases().keySet().containsAll(List.of("io", "pin", "h2d")), r.load().phases().toString());
             }
             assertNull(engine.overwrittenSource());
             assertEquals(0, engine.liveStagingBuffers());
@@ -68,39 +73,62 @@ class DeviceLoaderTest {
     }
 
     @Test
-    void tensorsLargerThanAWindowArriveInPiecesAtConsecutiveDeviceOffsets() throws Exception {
+    void tensorsLargerThanAWindowArriveInPiecesAtConsecutiveDeviceOffsets() {
         LoadPlan plan = plan(LoadStrategy.DIRECT, 1);
-        DeviceLayout layout = new DeviceLayout(plan.slices().values());
+        long window = SMALL_RING.windowBytes();
         int split = 0;
         for (FilePlan f : plan.files()) {
             List<TensorSlice> tensors = plan.slices().values().stream()
                     .filter(t -> t.tensor().file() == f.file()).toList();
-            FileSource source = new DirectSource(f.file(), io.stload.nativeio.NativeAccess.get());
-            try (source) {
-                List<StagingChunks.Piece> pieces = new ArrayList<>();
-                for (StagingChunks.Chunk c : StagingChunks.of(source, f.reads(), tensors, layout,
-                        SMALL_RING.windowBytes())) {
-                    assertEquals(0, c.offset() % source.alignment());
-                    assertTrue(c.length() <= SMALL_RING.windowBytes());
-                    pieces.addAll(c.pieces());
+            SliceScatter scatter = new SliceScatter(tensors);
+            List<SliceScatter.Piece> pieces = new ArrayList<>();
+            for (ByteRange r : ReadRanges.aligned(f.reads(), 4096, Long.MAX_VALUE)) {
+                for (long start = r.from(); start < r.to(); start += window) {
+                    pieces.addAll(scatter.pieces(start, Math.min(r.to(), start + window)));
                 }
-                for (TensorSlice t : tensors) {
-                    assertTrue(t.isWhole());
-                    long at = layout.offset(t);
-                    long end = at + t.byteSize();
-                    List<StagingChunks.Piece> mine = pieces.stream()
-                            .filter(p -> p.deviceOffset() >= at && p.deviceOffset() < end).toList();
-                    long next = at;
-                    for (StagingChunks.Piece p : mine) {
-                        assertEquals(next, p.deviceOffset(), t.name());
-                        next += p.bytes();
-                    }
-                    assertEquals(end, next, t.name());
-                    split += mine.size() > 1 ? 1 : 0;
+            }
+            for (TensorSlice t : tensors) {
+                assertTrue(t.isWhole());
+                List<SliceScatter.Piece> mine = pieces.stream().filter(p -> p.slice() == t).toList();
+                long next = 0;
+                for (SliceScatter.Piece p : mine) {
+                    assertEquals(next, p.sliceOffset(), t.name());
+                    next += p.bytes();
                 }
+                assertEquals(t.byteSize(), next, t.name());
+                split += mine.size() > 1 ? 1 : 0;
             }
         }
         assertTrue(split > 0, "no tensor was larger than a window");
+    }
+
+    @Test
+    void theRingIsSizedToThePlanPinnedOnceAndKeptAcrossLoads() throws Exception {
+        RingOptions many = new RingOptions(64, 1 << 20, Pinning.HOST_ALLOC);
+        LoadPlan small = new Planner().plan(checkpoint, LoadOptions.DEFAULTS.withStrategy(LoadStrategy.MMAP)
+                .withPartitioning(new Partitioning(0, 1, PartitionSpec.REPLICATE_ALL)));
+        long planWindows = 0;
+        for (FilePlan f : small.files()) {
+            for (ByteRange r : ReadRanges.aligned(f.reads(), 4096, Long.MAX_VALUE)) {
+                planWindows += (r.length() + many.windowBytes() - 1) / many.windowBytes();
+            }
+        }
+        try (FakeCopyEngine engine = new FakeCopyEngine(64 << 20)) {
+            try (DeviceLoader loader = new DeviceLoader(engine, many)) {
+                for (int i = 0; i < 3; i++) {
+                    try (DeviceWeights w = loader.execute(small)) {
+                        assertEquals(reference, TestCheckpoint.deviceDigests(w));
+                        double pin = w.report().load().phases().get("pin");
+                        assertTrue(i == 0 ? pin > 0 : pin == 0, "load " + i + " pinned for " + pin + " s");
+                    }
+                }
+                assertTrue(planWindows < many.windows(), planWindows + " windows");
+                assertEquals(planWindows, engine.stagingAllocations());
+                assertTrue(engine.liveStagingBuffers() > 0, "the ring outlives a load");
+            }
+            assertEquals(0, engine.liveStagingBuffers());
+            assertEquals(0, engine.liveDeviceAllocations());
+        }
     }
 
     @Test
@@ -120,8 +148,10 @@ class DeviceLoaderTest {
     @Test
     void aCheckpointLargerThanFreeDeviceMemoryFailsBeforeAnyCopy() {
         try (FakeCopyEngine engine = new FakeCopyEngine(1 << 20)) {
-            StloadException e = assertThrows(StloadException.class,
-                    () -> new DeviceLoader(engine, SMALL_RING).execute(plan(LoadStrategy.MMAP, 2)));
+            StloadException e;
+            try (DeviceLoader loader = new DeviceLoader(engine, SMALL_RING)) {
+                e = assertThrows(StloadException.class, () -> loader.execute(plan(LoadStrategy.MMAP, 2)));
+            }
             assertEquals(ErrorKind.OutOfMemory, e.kind());
             assertTrue(e.getMessage().contains("of device memory and fake has 1.0 MiB free"), e.getMessage());
             assertEquals(0, engine.stagingAllocations());
@@ -134,9 +164,11 @@ class DeviceLoaderTest {
     @EnumSource(value = LoadStrategy.class, names = {"MMAP", "DIRECT"})
     void aFailedCopyFailsTheLoadAndFreesEveryWindowAndTheDeviceMemory(LoadStrategy strategy) {
         try (FakeCopyEngine engine = new FakeCopyEngine(64 << 20).failCopy(5)) {
-            StloadException e = assertThrows(StloadException.class,
-                    () -> new DeviceLoader(engine, SMALL_RING).execute(plan(strategy, 3)));
+            DeviceLoader loader = new DeviceLoader(engine, SMALL_RING);
+            StloadException e = assertThrows(StloadException.class, () -> loader.execute(plan(strategy, 3)));
             assertEquals(ErrorKind.Io, e.kind());
+            assertEquals(0, engine.liveStagingBuffers(), "a failed load frees its ring at once");
+            loader.close();
             assertTrue(e.getMessage().contains("fake copy 5 failed"), e.getMessage());
             assertEquals(SMALL_RING.windows(), engine.stagingAllocations());
             assertEquals(0, engine.liveStagingBuffers());
@@ -164,6 +196,25 @@ class DeviceLoaderTest {
             // A heap segment's address() is an offset into its array, which a device copy would write through.
             MemorySegment heap = MemorySegment.ofArray(new byte[(int) t.byteSize() + 16]).asSlice(16);
             assertThrows(IllegalArgumentException.class, () -> w.copyToHost(t, heap));
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = LoadStrategy.class, names = {"MMAP", "PREFETCH", "DIRECT"})
+    void aShardTruncatedAfterPlanningFailsNamingItAndFreesEverything(LoadStrategy strategy, @TempDir Path scratch)
+            throws Exception {
+        Path copy = scratch.resolve("model.safetensors");
+        Files.copy(checkpoint.files().get(0).file(), copy);
+        LoadPlan plan = new Planner().plan(Checkpoint.open(copy), LoadOptions.DEFAULTS.withStrategy(strategy));
+        try (RandomAccessFile f = new RandomAccessFile(copy.toFile(), "rw")) {
+            f.setLength(f.length() / 2);
+        }
+        try (FakeCopyEngine engine = new FakeCopyEngine(64 << 20); DeviceLoader loader = new DeviceLoader(engine, SMALL_RING)) {
+            StloadException e = assertThrows(StloadException.class, () -> loader.execute(plan));
+            assertEquals(ErrorKind.Io, e.kind());
+            assertEquals(copy, e.file(), e.getMessage());
+            assertEquals(0, engine.liveStagingBuffers());
+            assertEquals(0, engine.liveDeviceAllocations());
         }
     }
 }

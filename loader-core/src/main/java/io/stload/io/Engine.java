@@ -1,0 +1,235 @@
+package io.stload.io;
+
+import io.stload.checkpoint.TensorRef;
+import io.stload.format.Header;
+import io.stload.load.LoadListener;
+import io.stload.nativeio.NativeAccess;
+import io.stload.nativeio.ProcessIo;
+import io.stload.plan.FilePlan;
+import io.stload.plan.LoadPlan;
+import io.stload.plan.ReadStrategy;
+import io.stload.plan.TensorSlice;
+import io.stload.plan.Thresholds;
+import io.stload.report.LoadReport;
+import io.stload.sink.Destination;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.HdrHistogram.ConcurrentHistogram;
+
+/**
+ * The one load engine: executes any {@link LoadPlan}, host or device, whole checkpoint or tensor-parallel rank,
+ * into any {@link Destination}. Each file is read by the strategy the plan chose for it (mmap, prefetch or
+ * direct), on I/O threads, window by window; consumer threads take the plan's slices in the plan's order and
+ * tell the destination as each one has landed.
+ *
+ * <p>Shutdown has one order, on success and on failure alike: stop issuing reads, wait for every engine thread
+ * (so no thread is left inside a read, a copy or a destination call), close the files, mappings and bounce
+ * buffers, then end the destination, which frees its memory if the load failed. Errors leave as
+ * {@link io.stload.StloadException}: I/O errors with the file they concern, bugs as {@code Internal}.
+ */
+public final class Engine {
+    private final NativeAccess os;
+    private final DirectReader.Sources sources;
+
+    public Engine(NativeAccess os) {
+        this.os = os;
+        this.sources = DirectReader.Sources.local(os);
+    }
+
+    /** Executes {@code plan} into {@code destination}; the report covers the whole load, planning included. */
+    public LoadReport execute(LoadPlan plan, Destination destination, LoadListener listener) {
+        long start = System.nanoTime() - plan.planNanos();
+        long kernelReadBefore = ProcessIo.readBytes();
+        IoStats stats = new IoStats();
+        ConcurrentHistogram latencyMicros = new ConcurrentHistogram(3);
+        List<WindowedReader> readers = new ArrayList<>();
+        ExecutorService io = Executors.newCachedThreadPool(daemon("stload-io"));
+        ExecutorService consumers = Executors.newFixedThreadPool(plan.options().threads(), daemon("stload-consume"));
+        Throwable failure = null;
+        try {
+            destination.begin(plan);
+            Map<Header, WindowedReader> readerOf = new IdentityHashMap<>();
+            for (Map.Entry<ReadStrategy, List<FilePlan>> group : byStrategy(plan).entrySet()) {
+                List<Header> files = group.getValue().stream().map(FilePlan::file).toList();
+                List<TensorSlice> slices = plan.order().stream().filter(t -> files.contains(t.file()))
+                        .map(plan::slice).toList();
+                WindowedReader reader = create(group.getKey(), group.getValue(), destination, slices, plan, stats);
+                readers.add(reader);
+                files.forEach(h -> readerOf.put(h, reader));
+            }
+            readers.forEach(r -> r.start(io));
+            consume(plan, readerOf, consumers, latencyMicros, listener);
+        } catch (Throwable t) {
+            failure = t;
+        }
+        failure = shutdown(failure, readers, io, consumers, destination);
+        if (failure != null) {
+            throw LoadErrors.convert(failure);
+        }
+        return report(plan, readers, destination, stats, latencyMicros, System.nanoTime() - start,
+                ProcessIo.readBytesSince(kernelReadBefore));
+    }
+
+    private WindowedReader create(ReadStrategy strategy, List<FilePlan> files, Destination destination,
+                                  List<TensorSlice> slices, LoadPlan plan, IoStats stats) throws IOException {
+        Thresholds t = plan.options().thresholds();
+        int threads = plan.options().threads();
+        return switch (strategy) {
+            case MMAP -> new MmapReader(files, destination, slices, t.directBlock(), t.maxGapBytes(), threads, stats);
+            case PREFETCH -> new PrefetchReader(os, files, destination, slices, t.prefetchWindow(), t.prefetchAhead(),
+                    threads, stats);
+            case DIRECT -> new DirectReader(os, sources, files, destination, slices, t.directBlock(), threads, stats);
+        };
+    }
+
+    private static Map<ReadStrategy, List<FilePlan>> byStrategy(LoadPlan plan) {
+        Map<ReadStrategy, List<FilePlan>> groups = new EnumMap<>(ReadStrategy.class);
+        for (FilePlan f : plan.files()) {
+            groups.computeIfAbsent(f.strategy(), s -> new ArrayList<>()).add(f);
+        }
+        return groups;
+    }
+
+    /** Consumer threads take tensors in plan order and wait for each rank-local slice to land. */
+    private static void consume(LoadPlan plan, Map<Header, WindowedReader> readerOf, ExecutorService consumers,
+                                ConcurrentHistogram latencyMicros, LoadListener listener) throws Throwable {
+        List<TensorRef> order = plan.order();
+        AtomicInteger next = new AtomicInteger();
+        List<Future<Void>> running = new ArrayList<>();
+        for (int i = 0; i < plan.options().threads(); i++) {
+            running.add(consumers.submit(() -> {
+                int k;
+                while ((k = next.getAndIncrement()) < order.size()) {
+                    TensorRef t = order.get(k);
+                    TensorSlice s = plan.slice(t);
+                    long begin = System.nanoTime();
+                    readerOf.get(t.file()).materialize(s);
+                    latencyMicros.recordValue(Math.max(1, (System.nanoTime() - begin) / 1000));
+                    listener.materialized(t, s.byteSize());
+                }
+                return null;
+            }));
+        }
+        try {
+            for (Future<Void> f : running) {
+                f.get();
+            }
+        } catch (ExecutionException e) {
+            next.set(order.size()); // stop the other consumers
+            throw e.getCause();
+        }
+    }
+
+    /**
+     * Stop, wait, close, end: the one way a load finishes. Returns the load's failure (the first one; later
+     * ones are attached to it), or null.
+     */
+    private static Throwable shutdown(Throwable failure, List<WindowedReader> readers, ExecutorService io,
+                                      ExecutorService consumers, Destination destination) {
+        if (failure != null) {
+            readers.forEach(r -> r.stop(failure));
+            // Wakes threads blocked waiting for memory or a window; a read in progress finishes first.
+            consumers.shutdownNow();
+            io.shutdownNow();
+        }
+        // Without a failure, windows wholly in a read-through gap have no consumer waiting for them: they finish
+        // here, so that the report counts them.
+        io.shutdown();
+        consumers.shutdown();
+        boolean interrupted = awaitUninterruptibly(consumers) | awaitUninterruptibly(io);
+        Throwable result = failure;
+        for (WindowedReader r : readers) {
+            try {
+                r.close();
+            } catch (Throwable t) {
+                result = first(result, t);
+            }
+        }
+        try {
+            destination.end(result);
+        } catch (Throwable t) {
+            if (result == null) {
+                // The destination's own asynchronous work failed after every read succeeded: end it as failed.
+                result = t;
+                try {
+                    destination.end(t);
+                } catch (Throwable again) {
+                    t.addSuppressed(again);
+                }
+            } else {
+                result.addSuppressed(t);
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+        return result;
+    }
+
+    /** Waits for every task of {@code pool} to end; memory may be freed only then, so an interrupt cannot cut it short. */
+    private static boolean awaitUninterruptibly(ExecutorService pool) {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                if (pool.awaitTermination(1, TimeUnit.MINUTES)) {
+                    return interrupted;
+                }
+            } catch (InterruptedException e) {
+                interrupted = true;
+                pool.shutdownNow();
+            }
+        }
+    }
+
+    private static Throwable first(Throwable kept, Throwable t) {
+        if (kept == null) {
+            return t;
+        }
+        kept.addSuppressed(t);
+        return kept;
+    }
+
+    private static LoadReport report(LoadPlan plan, List<WindowedReader> readers, Destination destination,
+                                     IoStats stats, ConcurrentHistogram latency, long wallNanos,
+                                     long kernelBytesRead) {
+        Map<Header, String> notes = new IdentityHashMap<>();
+        readers.forEach(r -> notes.putAll(r.notes()));
+        List<LoadReport.FileReport> files = new ArrayList<>();
+        for (FilePlan f : plan.files()) {
+            files.add(LoadReport.FileReport.of(f, notes.get(f.file())));
+        }
+        Map<String, Double> phases = new LinkedHashMap<>();
+        phases.put("plan", plan.planNanos() / 1e9);
+        phases.put("io", stats.ioNanos.sum() / 1e9);
+        phases.put("copy", stats.copyNanos.sum() / 1e9);
+        phases.put("wait", stats.waitNanos.sum() / 1e9);
+        phases.putAll(destination.phases());
+        LoadReport.Latency lat = latency.getTotalCount() == 0 ? new LoadReport.Latency(0, 0, 0)
+                : new LoadReport.Latency(latency.getValueAtPercentile(50), latency.getValueAtPercentile(99),
+                        latency.getMaxValue());
+        return new LoadReport(files, plan.order().size(), plan.bytes(), wallNanos / 1e9, phases,
+                stats.bytesRead.sum(), plan.partitioning().rank(), plan.partitioning().worldSize(), lat,
+                kernelBytesRead);
+    }
+
+    private static ThreadFactory daemon(String name) {
+        AtomicInteger n = new AtomicInteger();
+        return r -> {
+            Thread t = new Thread(r, name + "-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        };
+    }
+}

@@ -1,0 +1,82 @@
+package io.stload.io;
+
+import io.stload.format.Header;
+import io.stload.nativeio.NativeAccess;
+import io.stload.nativeio.NativeFile;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * A local checkpoint file read by position: with O_DIRECT where the filesystem grants it and its alignment
+ * fits the engine's blocks, else buffered pread; {@link #note()} says which and why. The one place O_DIRECT
+ * is negotiated.
+ */
+final class LocalRangeSource implements RangeSource {
+    private final Header header;
+    private final NativeFile file;
+    private final long alignment;
+    private final String note;
+
+    private LocalRangeSource(Header header, NativeFile file, long alignment, String note) {
+        this.header = header;
+        this.file = file;
+        this.alignment = alignment;
+        this.note = note;
+    }
+
+    /** Opens {@code h} for reads of whole blocks of {@code blockBytes} into page-aligned memory. */
+    static LocalRangeSource open(NativeAccess os, Header h, long blockBytes) throws IOException {
+        NativeFile f = os.open(h.file(), true);
+        long page = os.pageSize();
+        if (f.isDirect() && (page % f.directAlignment() != 0 || blockBytes % f.directAlignment() != 0)) {
+            int needs = f.directAlignment();
+            f.close();
+            return new LocalRangeSource(h, os.open(h.file(), false), 1,
+                    "O_DIRECT needs " + needs + "-byte alignment here: buffered reads");
+        }
+        if (!f.isDirect()) {
+            return new LocalRangeSource(h, f, 1, os.isNative() ? "O_DIRECT refused by this filesystem: buffered reads"
+                    : "no native access (" + os.fallbackReason() + "): buffered reads");
+        }
+        return new LocalRangeSource(h, f, page, null);
+    }
+
+    @Override
+    public String name() {
+        return header.file().toString();
+    }
+
+    @Override
+    public long size() {
+        return header.fileSize();
+    }
+
+    @Override
+    public long alignment() {
+        return alignment;
+    }
+
+    /**
+     * Fills {@code destination} with the file's bytes from {@code offset}; an aligned read of the last block
+     * may ask for bytes past the end of the file, which are not there: that part of the destination is left
+     * as it was.
+     */
+    @Override
+    public void read(long offset, MemorySegment destination) throws IOException {
+        long expected = Math.min(destination.byteSize(), size() - offset);
+        long n = file.read(destination, offset);
+        if (n < expected) {
+            throw new IOException("short read at offset " + (offset + n) + " (file truncated during the load?)");
+        }
+    }
+
+    @Override
+    public String note() {
+        return note;
+    }
+
+    @Override
+    public void close() throws IOException {
+        file.close();
+    }
+}

@@ -1,0 +1,98 @@
+package io.stload.sink;
+
+import io.stload.ErrorKind;
+import io.stload.StloadException;
+import io.stload.format.Header;
+import io.stload.io.SliceScatter;
+import io.stload.plan.FilePlan;
+import io.stload.plan.LoadPlan;
+import io.stload.plan.RankSlices;
+import io.stload.plan.TensorSlice;
+import java.lang.foreign.MemorySegment;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
+
+/**
+ * The caller's own memory: for each slice of the plan (the whole tensor for a single rank), the caller gives a
+ * writable segment of at least its size (from its own arena, pinned or device-visible memory), and the slice's
+ * bytes land there, row-major, as if it had been written on its own: read in place where a read window lies
+ * inside one run of a slice, else gathered from the engine's buffer. The caller keeps ownership: a failed load
+ * leaves the segments partly written, never freed.
+ *
+ * <pre>{@code
+ * try (Arena arena = Arena.ofShared()) {
+ *     CallerBuffers mine = new CallerBuffers(s -> arena.allocate(s.byteSize(), 64));
+ *     new Engine(NativeAccess.get()).execute(plan, mine, LoadListener.NONE);
+ *     MemorySegment q = mine.segment("model.layers.0.self_attn.q_proj.weight");
+ * }
+ * }</pre>
+ */
+public final class CallerBuffers implements Destination {
+    private final Function<TensorSlice, MemorySegment> memoryOf;
+    private final Map<String, MemorySegment> given = new ConcurrentHashMap<>();
+    private final Map<Header, SliceScatter> scatters = new IdentityHashMap<>();
+
+    /** @param memoryOf asked once per slice, before any read */
+    public CallerBuffers(Function<TensorSlice, MemorySegment> memoryOf) {
+        this.memoryOf = memoryOf;
+    }
+
+    @Override
+    public void begin(LoadPlan plan) {
+        given.clear();
+        scatters.clear();
+        for (TensorSlice s : plan.slices().values()) {
+            MemorySegment m = memoryOf.apply(s);
+            if (m == null || m.isReadOnly() || m.byteSize() < s.byteSize()) {
+                throw new StloadException(ErrorKind.Usage, s.tensor().file().file(), s.name() + " needs a writable "
+                        + "segment of " + s.byteSize() + " bytes; the caller gave " + describe(m));
+            }
+            given.put(s.name(), m.asSlice(0, s.byteSize()));
+        }
+        for (FilePlan f : plan.files()) {
+            scatters.put(f.file(), new SliceScatter(RankSlices.inFile(f.file(), plan.slices())));
+        }
+    }
+
+    private static String describe(MemorySegment m) {
+        return m == null ? "none" : (m.isReadOnly() ? "a read-only one of " : "one of ") + m.byteSize() + " bytes";
+    }
+
+    /**
+     * Where a window lies wholly inside one run of one slice, the caller's own memory for it: a positional read
+     * lands there with no copy (a direct one, where the caller's address has the file offset's alignment).
+     */
+    @Override
+    public MemorySegment readBuffer(Header file, long offset, long length) {
+        List<SliceScatter.Piece> pieces = scatters.get(file).pieces(offset, offset + length);
+        if (pieces.size() != 1) {
+            return null;
+        }
+        SliceScatter.Piece p = pieces.getFirst();
+        boolean whole = p.rows() == 1 && p.blockOffset() == 0 && p.width() == length;
+        return whole ? given.get(p.slice().name()).asSlice(p.sliceOffset(), length) : null;
+    }
+
+    @Override
+    public void accept(Header file, long offset, MemorySegment bytes, Origin origin) {
+        if (origin != Origin.READ_BUFFER) {
+            scatters.get(file).scatter(offset, bytes, s -> given.get(s.name()));
+        }
+    }
+
+    @Override
+    public void end(Throwable failure) {
+    }
+
+    /** The caller's segment holding {@code name}'s slice, cut to its size. */
+    public MemorySegment segment(String name) {
+        MemorySegment m = given.get(name);
+        if (m == null) {
+            throw new IllegalArgumentException(name + " is not part of the load");
+        }
+        return m;
+    }
+}

@@ -1,0 +1,42 @@
+package io.stload.io;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.stload.ErrorKind;
+import io.stload.StloadException;
+import java.io.IOException;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+
+/** What leaves the engine: its own errors unchanged, I/O as Io, a bug as Internal, never relabelled. */
+class LoadErrorsTest {
+    @Test
+    void aKindAndFileGivenWhereTheErrorHappenedAreKept() {
+        StloadException e = new StloadException(ErrorKind.Io, Path.of("a.safetensors"), "short read");
+        assertSame(e, LoadErrors.convert(e));
+    }
+
+    @Test
+    void anIoErrorWithoutAFileIsStillIo() {
+        assertEquals(ErrorKind.Io, LoadErrors.convert(new IOException("disk gone")).kind());
+        assertEquals(ErrorKind.Io, LoadErrors.convert(new InterruptedException()).kind());
+    }
+
+    @Test
+    void anUnexpectedRuntimeExceptionIsABugNotAnIoError() {
+        StloadException e = LoadErrors.convert(new NullPointerException("s is null"));
+        assertEquals(ErrorKind.Internal, e.kind());
+        assertEquals(ErrorKind.Category.INTERNAL, e.kind().category);
+        assertEquals(70, e.kind().category.exitCode);
+        assertTrue(e.getMessage().contains("NullPointerException: s is null"), e.getMessage());
+    }
+
+    @Test
+    void runningOutOfHeapIsOutOfMemoryAndOtherErrorsPassThrough() {
+        assertEquals(ErrorKind.OutOfMemory, LoadErrors.convert(new OutOfMemoryError("Java heap space")).kind());
+        assertThrows(StackOverflowError.class, () -> LoadErrors.convert(new StackOverflowError()));
+    }
+}

@@ -1,0 +1,93 @@
+package io.stload.load;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.stload.checkpoint.Checkpoint;
+import io.stload.format.Tensor;
+import io.stload.io.Engine;
+import io.stload.nativeio.NativeAccess;
+import io.stload.plan.LoadOptions;
+import io.stload.plan.LoadPlan;
+import io.stload.plan.LoadStrategy;
+import io.stload.plan.PartitionSpec;
+import io.stload.plan.Partitioning;
+import io.stload.plan.Planner;
+import io.stload.plan.ReadOrder;
+import io.stload.plan.TensorSlice;
+import io.stload.sink.StreamingSink;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** The streaming destination: every tensor once, the same bytes as a host load, within its memory budget. */
+class StreamingLoadTest {
+    /** Much less than the checkpoint (about 7 MiB), a few times its largest tensor (about 700 KiB). */
+    private static final long BUDGET = 2 << 20;
+
+    @TempDir
+    static Path dir;
+    static Checkpoint checkpoint;
+    static Map<String, String> reference;
+
+    @BeforeAll
+    static void writeCheckpoint() throws IOException {
+        checkpoint = Checkpoint.open(TestCheckpoints.sharded(dir, 8, 23));
+        reference = Digests.ofFiles(checkpoint);
+    }
+
+    static Stream<LoadStrategy> strategies() {
+        return Stream.of(LoadStrategy.MMAP, LoadStrategy.PREFETCH, LoadStrategy.DIRECT);
+    }
+
+    private static LoadOptions options(LoadStrategy s) {
+        return new LoadOptions(s, ReadOrder.FILE, 3, 1, LoaderTest.SMALL_WINDOWS);
+    }
+
+    @ParameterizedTest
+    @MethodSource("strategies")
+    void everyTensorArrivesOnceWithItsBytesWithinTheBudget(LoadStrategy strategy) {
+        LoadPlan plan = new Planner().plan(checkpoint, options(strategy));
+        long largest = plan.slices().values().stream().mapToLong(TensorSlice::byteSize).max().orElseThrow();
+        assertTrue(checkpoint.totalBytes() > 3 * BUDGET && largest < BUDGET / 2);
+        Map<String, String> seen = new ConcurrentHashMap<>();
+        StreamingSink sink = new StreamingSink((s, bytes) -> {
+            assertTrue(bytes.isReadOnly(), s.name());
+            assertEquals(null, seen.put(s.name(), Digests.crc32(bytes)), s.name() + " arrived twice");
+        }, BUDGET);
+        new Engine(NativeAccess.get()).execute(plan, sink, LoadListener.NONE);
+        assertEquals(reference, seen);
+        assertTrue(sink.peakHeldBytes() <= BUDGET, sink.peakHeldBytes() + " bytes held");
+        assertEquals(0, sink.heldBytes());
+        if (strategy == LoadStrategy.MMAP) {
+            assertEquals(0, sink.peakHeldBytes(), "whole tensors are views of the mapping, never copied");
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("strategies")
+    void aTensorParallelRanksStreamedSlicesEqualItsHostLoad(LoadStrategy strategy) {
+        PartitionSpec spec = PartitionSpec.parse("test", """
+                {"rules": [{"pattern": "*.big", "split": 1}, {"pattern": "*.mid", "split": 0}]}""");
+        for (int rank = 0; rank < 2; rank++) {
+            LoadPlan plan = new Planner().plan(checkpoint, options(strategy).withPartitioning(new Partitioning(rank, 2, spec)));
+            Map<String, String> host = new HashMap<>();
+            try (LoadedWeights w = new Loader().execute(plan, LoadListener.NONE)) {
+                for (Tensor t : w.tensors().values()) {
+                    host.put(t.name(), Digests.crc32(t.data()));
+                }
+            }
+            Map<String, String> streamed = new ConcurrentHashMap<>();
+            new Loader().stream(plan, (s, bytes) -> streamed.put(s.name(), Digests.crc32(bytes)), BUDGET,
+                    LoadListener.NONE);
+            assertEquals(host, streamed, "rank " + rank);
+        }
+    }
+}

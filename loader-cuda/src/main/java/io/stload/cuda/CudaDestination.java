@@ -1,0 +1,221 @@
+package io.stload.cuda;
+
+import io.stload.ErrorKind;
+import io.stload.StloadException;
+import io.stload.format.Header;
+import io.stload.io.SliceScatter;
+import io.stload.plan.ByteRange;
+import io.stload.plan.FilePlan;
+import io.stload.plan.LoadPlan;
+import io.stload.plan.RankSlices;
+import io.stload.plan.ReadRanges;
+import io.stload.plan.Sizes;
+import io.stload.sink.Destination;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * GPU memory as a destination: every slice the plan's rank holds lives contiguous and row-major in one device
+ * allocation ({@link DeviceLayout}), checked against the device's free memory before anything is read. The
+ * engine reads each window of file bytes into a page-locked window of a {@link StagingRing} (direct reads land
+ * there, mapped strategies copy there), and each window's runs of each slice go to the device in at most three
+ * copies per slice, the whole runs of a strided slice in one 2D copy.
+ *
+ * <p>The ring is sized to the plan (never more windows than its bytes need) and kept from one load to the next,
+ * so pinning, which is slow, is paid once and reported as its own phase ({@code pin}); a failed load frees its
+ * ring and its device memory, after waiting for the copies in flight.
+ */
+final class CudaDestination implements Destination, AutoCloseable {
+    private final CopyEngine engine;
+    private final RingOptions options;
+    private final Map<Long, StagingRing.Window> lent = new ConcurrentHashMap<>();
+    private final Map<Header, SliceScatter> scatters = new IdentityHashMap<>();
+    private final LongAdder stageWaitNanos = new LongAdder();
+    private StagingRing ring;
+    private LoadPlan plan;
+    private DeviceLayout layout;
+    private long base;
+    private double pinSeconds;
+    private double h2dBefore;
+
+    CudaDestination(CopyEngine engine, RingOptions options) {
+        this.engine = engine;
+        this.options = options;
+    }
+
+    @Override
+    public long windowBytes(long proposed) {
+        return options.windowBytes();
+    }
+
+    @Override
+    public void begin(LoadPlan plan) throws IOException {
+        this.plan = plan;
+        this.layout = new DeviceLayout(plan.slices().values());
+        checkFits(plan, layout.bytes());
+        pinSeconds = 0;
+        stageWaitNanos.reset();
+        ensureRing(windowsFor(plan));
+        h2dBefore = ring.copySeconds();
+        try {
+            base = engine.allocateDevice(Math.max(layout.bytes(), DeviceLayout.ALIGNMENT));
+        } catch (IOException e) {
+            throw new StloadException(ErrorKind.OutOfMemory, null, e.getMessage(), e);
+        }
+        scatters.clear();
+        for (FilePlan f : plan.files()) {
+            scatters.put(f.file(), new SliceScatter(RankSlices.inFile(f.file(), plan.slices())));
+        }
+    }
+
+    /** Fails before any allocation or copy when the rank's slices cannot fit. */
+    private void checkFits(LoadPlan plan, long needed) {
+        long free;
+        try {
+            free = engine.freeDeviceBytes();
+        } catch (IOException e) {
+            throw new StloadException(ErrorKind.NoDevice, null, e.getMessage(), e);
+        }
+        if (needed > free) {
+            int worldSize = plan.partitioning().worldSize();
+            String who = worldSize == 1 ? "the checkpoint" : "rank " + plan.partitioning().rank() + " of " + worldSize;
+            throw new StloadException(ErrorKind.OutOfMemory, null, who + " needs " + Sizes.human(needed)
+                    + " of device memory and " + engine.name() + " has " + Sizes.human(free) + " free");
+        }
+    }
+
+    /** Windows the plan's reads fill, widened to whole direct-read blocks, at most the ring's configured count. */
+    private int windowsFor(LoadPlan plan) {
+        long needed = 0;
+        for (FilePlan f : plan.files()) {
+            for (ByteRange r : ReadRanges.aligned(f.reads(), 4096, Long.MAX_VALUE)) {
+                needed += (r.length() + options.windowBytes() - 1) / options.windowBytes();
+            }
+        }
+        return (int) Math.max(1, Math.min(options.windows(), needed));
+    }
+
+    /** Keeps the ring if it has enough windows; a larger plan gets a larger one, pinned now. */
+    private void ensureRing(int windows) throws IOException {
+        if (ring != null && ring.windows() >= windows) {
+            return;
+        }
+        closeRing();
+        long begin = System.nanoTime();
+        ring = new StagingRing(engine, windows, options.windowBytes());
+        pinSeconds = (System.nanoTime() - begin) / 1e9;
+    }
+
+    @Override
+    public MemorySegment readBuffer(Header file, long offset, long length) throws IOException, InterruptedException {
+        StagingRing.Window w = acquire();
+        lent.put(w.buffer().address(), w);
+        return w.buffer();
+    }
+
+    private StagingRing.Window acquire() throws IOException, InterruptedException {
+        long asked = System.nanoTime();
+        StagingRing.Window w = ring.acquire();
+        stageWaitNanos.add(System.nanoTime() - asked);
+        return w;
+    }
+
+    @Override
+    public void accept(Header file, long offset, MemorySegment bytes, Origin origin) throws IOException {
+        StagingRing.Window w;
+        if (origin == Origin.READ_BUFFER) {
+            w = lent.remove(bytes.address());
+        } else {
+            try {
+                w = acquire();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("load interrupted", e);
+            }
+            MemorySegment.copy(bytes, 0, w.buffer(), 0, bytes.byteSize());
+        }
+        List<CopyEngine.Copy> copies = new ArrayList<>();
+        for (SliceScatter.Piece p : scatters.get(file).pieces(offset, offset + bytes.byteSize())) {
+            copies.add(new CopyEngine.Copy(w.buffer().asSlice(p.blockOffset(), p.span()),
+                    base + layout.offset(p.slice()) + p.sliceOffset(), p.width(), p.rows(), p.pitch()));
+        }
+        ring.submit(w, copies);
+    }
+
+    @Override
+    public void abandon(MemorySegment readBuffer, Throwable why) {
+        StagingRing.Window w = lent.remove(readBuffer.address());
+        if (w != null) {
+            ring.abandon(w, why);
+        }
+    }
+
+    @Override
+    public void end(Throwable failure) throws IOException, InterruptedException {
+        if (failure == null) {
+            ring.drain();
+            return;
+        }
+        // The device may still be copying out of the ring into the allocation: the ring waits for that first.
+        // Both are freed whatever fails (a sticky CUDA error fails both); the first error is kept.
+        RuntimeException first = null;
+        try {
+            closeRing();
+        } catch (RuntimeException e) {
+            first = e;
+        }
+        if (base != 0) {
+            try {
+                engine.freeDevice(base);
+            } catch (RuntimeException e) {
+                if (first == null) {
+                    first = e;
+                } else {
+                    first.addSuppressed(e);
+                }
+            }
+            base = 0;
+        }
+        if (first != null) {
+            throw first;
+        }
+    }
+
+    /** The last load's tensors, on the device; the caller owns the allocation from here on. */
+    DeviceWeights result(DeviceReport report) {
+        Map<String, DeviceTensor> tensors = new LinkedHashMap<>();
+        plan.slices().values().forEach(t -> tensors.put(t.name(), new DeviceTensor(t.name(), t.local().dtype(),
+                t.local().shape(), base + layout.offset(t), t.byteSize())));
+        DeviceWeights w = new DeviceWeights(engine, base, layout.bytes(), tensors, report);
+        base = 0;
+        return w;
+    }
+
+    @Override
+    public Map<String, Double> phases() {
+        Map<String, Double> phases = new LinkedHashMap<>();
+        phases.put("pin", pinSeconds);
+        phases.put("h2d", ring == null ? 0 : ring.copySeconds() - h2dBefore);
+        phases.put("stage-wait", stageWaitNanos.sum() / 1e9);
+        return phases;
+    }
+
+    private void closeRing() {
+        if (ring != null) {
+            ring.close();
+            ring = null;
+        }
+    }
+
+    @Override
+    public void close() {
+        closeRing();
+    }
+}
