@@ -47,6 +47,8 @@ final class DeepCheckLock {
         Path lock = cache.coordinationLock(snapshot.repo(), snapshot.commit());
         String fingerprint = fingerprint(blobs);
         HeldLock held;
+        // A FIFO put there would never make a lock: say so, rather than check behind the user's back.
+        FileChecks.refuseSpecialFile(lock);
         try {
             create(lock);
             held = os.tryLock(lock, true);

@@ -36,6 +36,22 @@ public final class FileChecks {
         return a;
     }
 
+    /**
+     * Refuses a FIFO, device or socket at {@code path} ({@link ErrorKind#Io}, one line); nothing there, a regular
+     * file, a directory or a symlink (not followed) passes, for the caller to handle.
+     */
+    public static void refuseSpecialFile(Path path) {
+        BasicFileAttributes a;
+        try {
+            a = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        } catch (IOException e) {
+            return;
+        }
+        if (a.isOther()) {
+            throw refused(path, a, "a regular file");
+        }
+    }
+
     /** As {@link #requireRegularFile}, but a directory is accepted too. */
     public static BasicFileAttributes requireFileOrDirectory(Path path) {
         BasicFileAttributes a = stat(path);

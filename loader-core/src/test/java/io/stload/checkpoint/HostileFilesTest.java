@@ -115,7 +115,7 @@ class HostileFilesTest {
 
     @Test
     void aFifoAsTheCoordinationLockIsRefused() throws Exception {
-        mkfifo(hub.cache.resolve(".locks/stload/models--acme--tiny--" + HubFixture.COMMIT + ".lock"));
+        mkfifo(hub.cache.resolve(".locks/models--acme--tiny/stload-deep-check-" + HubFixture.COMMIT + ".lock"));
         StloadException e = refused(ErrorKind.Io, () -> CheckpointVerifier.verify("acme/tiny", hub.cache, true, 1,
                 WaitPolicy.of(Duration.ofSeconds(5)), CheckpointVerifier.HashProgress.NONE, Map.of(), NativeAccess.get()));
         assertTrue(e.getMessage().contains("FIFO"), e.getMessage());
