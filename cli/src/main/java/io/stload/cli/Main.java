@@ -24,6 +24,14 @@ public final class Main {
             description = "Print stack traces with errors.")
     boolean debug;
 
+    private PrintWriter err;
+
+    @Option(names = "--verbose", scope = CommandLine.ScopeType.INHERIT,
+            description = "Log the plan's decision per file, fallbacks, waits and reloads on stderr.")
+    void verbose(boolean on) {
+        VerboseLog.show(on ? err : null);
+    }
+
     public static void main(String[] args) {
         System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
     }
@@ -31,6 +39,7 @@ public final class Main {
     /** Runs the CLI and returns its exit code, for tests and embedding. */
     public static int run(String[] args, PrintWriter out, PrintWriter err) {
         Main main = new Main();
+        main.err = err;
         CommandLine cl = new CommandLine(main);
         cl.setOut(out);
         cl.setErr(err);
