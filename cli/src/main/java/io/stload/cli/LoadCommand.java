@@ -48,11 +48,12 @@ final class LoadCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        RankFolder ranked = RankFolder.of(path, flags);
         if (device.cudaOrdinal() >= 0) {
-            return CudaLoad.run(() -> source.open(path, spec.commandLine().getErr()), flags.options(), device, digest,
-                    json, spec.commandLine().getOut());
+            return CudaLoad.run(() -> ranked.open(path, source, spec.commandLine().getErr()), ranked.options(), device,
+                    digest, json, spec.commandLine().getOut());
         }
-        LoadPlan plan = new Planner().plan(source.open(path, spec.commandLine().getErr()), flags.options());
+        LoadPlan plan = new Planner().plan(ranked.open(path, source, spec.commandLine().getErr()), ranked.options());
         PrintWriter out = spec.commandLine().getOut();
         try (Progress progress = Progress.forLoad(plan.bytes(), !json);
              LoadedWeights weights = new Loader().execute(plan, progress)) {

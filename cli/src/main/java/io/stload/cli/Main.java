@@ -15,7 +15,7 @@ import picocli.CommandLine.Option;
         versionProvider = Main.Version.class,
         description = "Fast, safe safetensors checkpoint loading.",
         subcommands = {DemoCommand.class, InspectCommand.class, PlanCommand.class, LoadCommand.class, VerifyCommand.class,
-                GenCommand.class, ServeCommand.class, GpuProbeCommand.class, CommandLine.HelpCommand.class})
+                GenCommand.class, ReshardCommand.class, ServeCommand.class, GpuProbeCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
     public static final int EXIT_USAGE = 2;
     public static final int EXIT_UNEXPECTED = 70;
