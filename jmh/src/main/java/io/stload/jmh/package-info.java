@@ -1,2 +1,4 @@
-/** JMH benchmarks: header parsing and each load strategy, cold and warm, with a peer reader beside them. */
+/**
+ * JMH benchmarks and the peers they compare against. Nothing ships from here.
+ */
 package io.stload.jmh;
