@@ -11,7 +11,7 @@ import java.nio.file.Path;
 import java.util.Optional;
 
 /**
- * What {@code load PATH --rank R --world-size W} reads: rank R's folder, whole, when PATH came from
+ * What {@code load} (and {@code plan}) {@code PATH --rank R --world-size W} reads: rank R's folder, whole, when PATH came from
  * {@code reshard} (its slices were cut when it was written), else PATH itself under the partition rules.
  */
 record RankFolder(Optional<Path> folder, LoadFlags flags) {

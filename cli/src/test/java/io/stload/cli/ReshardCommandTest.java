@@ -50,6 +50,10 @@ class ReshardCommandTest {
             Run fromFolder = run("load", out, "--rank", "" + rank, "--world-size", "3", "--digest", "--json");
             assertEquals(sliced, digests(fromFolder), "rank " + rank);
             assertTrue(fromFolder.out.contains("rank-0000" + rank + "/model.safetensors"), fromFolder.out);
+            Run plan = run("plan", out, "--rank", "" + rank, "--world-size", "3");
+            assertEquals(0, plan.exit, plan.err);
+            assertTrue(plan.out.contains("rank " + rank + " of 3 (partition rules: replicate all)"), plan.out);
+            assertTrue(plan.out.contains("\nmodel.safetensors: "), "one file, the rank folder's: " + plan.out);
         }
     }
 

@@ -49,6 +49,7 @@ class ModulePathTest {
 
     private Run run(String... flags) throws IOException, InterruptedException {
         List<String> classPath = Arrays.asList(System.getProperty("java.class.path").split(File.pathSeparator));
+        // The module and what it requires (module-info.java): a new `requires` needs its jar named here.
         String modulePath = classPath.stream()
                 .filter(e -> e.endsWith(File.separator + "classes") || e.contains("jackson-core") || e.contains("HdrHistogram"))
                 .collect(Collectors.joining(File.pathSeparator));
