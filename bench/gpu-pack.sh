@@ -22,9 +22,9 @@ mvn -B -q -Pgpu-pack -pl loader-cuda,cli -am package -DskipTests -Dmaven.javadoc
 
 rm -rf .dist/gpu-tests && mkdir -p .dist/gpu-tests
 cp loader-cuda/target/gpu-tests/*.jar .dist/gpu-tests/
-cp loader-cuda/target/loader-cuda-*.jar .dist/gpu-tests/
+cp loader-cuda/target/stload-cuda-*.jar .dist/gpu-tests/
 # The reactor's own modules, in case copy-dependencies resolved them from another build's local repository.
-cp loader-core/target/loader-core-*[0-9T].jar bench-data/target/bench-data-*[0-9T].jar .dist/gpu-tests/
+cp loader-core/target/stload-core-*[0-9T].jar bench-data/target/stload-bench-data-*[0-9T].jar .dist/gpu-tests/
 
 # The modules the jars use, as jdeps finds them (a fixed list missed jdk.httpserver, and `stload serve` failed),
 # plus jdk.zipfs for the test launcher.

@@ -67,15 +67,16 @@ final class LoadCommand implements Callable<Integer> {
                     + "'; expected host or stream");
         };
         long budget = Sizes.parse(memoryBudget);
+        RankFolder ranked = RankFolder.of(path, flags);
         if (device.cudaOrdinal() >= 0) {
             if (streamed) {
                 throw new StloadException(ErrorKind.Usage, null, "--sink stream is for host loads; a device load "
                         + "streams into GPU memory through its staging ring");
             }
-            return CudaLoad.run(() -> source.open(path, spec.commandLine().getErr()), flags.options(), device, digest,
-                    json, spec.commandLine().getOut());
+            return CudaLoad.run(() -> ranked.open(path, source, spec.commandLine().getErr()), ranked.options(), device,
+                    digest, json, spec.commandLine().getOut());
         }
-        LoadPlan plan = new Planner().plan(source.open(path, spec.commandLine().getErr()), flags.options());
+        LoadPlan plan = new Planner().plan(ranked.open(path, source, spec.commandLine().getErr()), ranked.options());
         PrintWriter out = spec.commandLine().getOut();
         if (streamed) {
             return stream(plan, budget, out);

@@ -15,8 +15,9 @@ import picocli.CommandLine.Option;
 @Command(name = "stload", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT,
         versionProvider = Main.Version.class,
         description = "Fast, safe safetensors checkpoint loading.",
-        subcommands = {DemoCommand.class, InspectCommand.class, GetCommand.class, PlanCommand.class, LoadCommand.class, VerifyCommand.class,
-                GenCommand.class, ServeCommand.class, GpuProbeCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {DemoCommand.class, InspectCommand.class, GetCommand.class, PlanCommand.class, LoadCommand.class,
+                VerifyCommand.class, GenCommand.class, ReshardCommand.class, ServeCommand.class, GpuProbeCommand.class,
+                CommandLine.HelpCommand.class})
 public final class Main {
     public static final int EXIT_USAGE = 2;
     public static final int EXIT_UNEXPECTED = 70;
@@ -25,6 +26,14 @@ public final class Main {
             description = "Print stack traces with errors.")
     boolean debug;
 
+    private PrintWriter err;
+
+    @Option(names = "--verbose", scope = CommandLine.ScopeType.INHERIT,
+            description = "Log the plan's decision per file, fallbacks, waits and reloads on stderr.")
+    void verbose(boolean on) {
+        VerboseLog.show(on ? err : null);
+    }
+
     public static void main(String[] args) {
         System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
     }
@@ -32,6 +41,7 @@ public final class Main {
     /** Runs the CLI and returns its exit code, for tests and embedding. */
     public static int run(String[] args, PrintWriter out, PrintWriter err) {
         Main main = new Main();
+        main.err = err;
         CommandLine cl = new CommandLine(main);
         cl.setOut(out);
         cl.setErr(err);

@@ -40,7 +40,8 @@ final class PlanCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        LoadPlan plan = new Planner().plan(source.open(path, spec.commandLine().getErr()), flags.options());
+        RankFolder ranked = RankFolder.of(path, flags);
+        LoadPlan plan = new Planner().plan(ranked.open(path, source, spec.commandLine().getErr()), ranked.options());
         PrintWriter out = spec.commandLine().getOut();
         if (json) {
             try (JsonGenerator g = Json.generator(out)) {

@@ -3,7 +3,6 @@ package io.stload.checkpoint;
 import java.time.Duration;
 import java.util.function.Consumer;
 import java.util.function.LongSupplier;
-import java.util.logging.Logger;
 
 /**
  * How long, and how, to wait for a peer (a download, or another rank's check): the bound, the clock and
@@ -20,11 +19,12 @@ public record WaitPolicy(Duration timeout, LongSupplier nanoTime, Sleeper sleepe
     static final Duration FIRST_STEP = Duration.ofMillis(100);
     static final Duration MAX_STEP = Duration.ofSeconds(2);
 
-    private static final Logger LOG = Logger.getLogger("io.stload.checkpoint");
+    private static final System.Logger LOG = System.getLogger("io.stload.checkpoint");
 
-    /** Real time, logging through java.util.logging. */
+    /** Real time, logging through {@link System.Logger} at INFO. */
     public static WaitPolicy of(Duration timeout) {
-        return new WaitPolicy(timeout, System::nanoTime, nanos -> Thread.sleep(Duration.ofNanos(nanos)), LOG::info);
+        return new WaitPolicy(timeout, System::nanoTime, nanos -> Thread.sleep(Duration.ofNanos(nanos)),
+                line -> LOG.log(System.Logger.Level.INFO, line));
     }
 
     public WaitPolicy withLog(Consumer<String> to) {

@@ -7,6 +7,7 @@ import io.stload.plan.LoadOptions;
 import io.stload.plan.LoadPlan;
 import io.stload.plan.Planner;
 import io.stload.report.LoadReport;
+import io.stload.sink.Destination;
 import io.stload.sink.HostSink;
 import io.stload.sink.StreamingSink;
 import io.stload.sink.TensorConsumer;
@@ -50,6 +51,14 @@ public final class Loader {
         HostSink sink = new HostSink(os);
         LoadReport report = engine.execute(plan, sink, listener);
         return new LoadedWeights(sink, sink.tensors(), report);
+    }
+
+    /**
+     * Executes a plan into a destination of the caller's (its own buffers, {@link io.stload.sink.CallerBuffers},
+     * or its own {@link Destination}); the destination owns what it holds, and the report covers the whole load.
+     */
+    public LoadReport execute(LoadPlan plan, Destination destination, LoadListener listener) {
+        return engine.execute(plan, destination, listener);
     }
 
     /**

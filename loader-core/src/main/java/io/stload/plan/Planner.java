@@ -27,6 +27,7 @@ import java.util.Random;
 public final class Planner {
     /** mincore samples per file: enough to tell cold from warm, cheap on a 100 GiB file. */
     private static final int RESIDENCY_SAMPLE_PAGES = 4096;
+    private static final System.Logger LOG = System.getLogger("io.stload.plan");
 
     private final NativeAccess os;
 
@@ -63,6 +64,8 @@ public final class Planner {
                     : new FileDecision(ReadStrategy.valueOf(options.strategy().name()), DecisionRule.FORCED,
                             List.of("forced by " + LoadStrategy.OPTION));
             files.add(new FilePlan(h, facts, decision, reads.get(h)));
+            LOG.log(System.Logger.Level.DEBUG, () -> h.file() + ": " + decision.strategy() + " because "
+                    + String.join("; ", decision.reasons()) + (facts.directSupported() ? "" : " (O_DIRECT refused)"));
         }
         // Only what this rank holds: the consumer never asks for another rank's experts.
         List<TensorRef> order = new ArrayList<>(checkpoint.tensors().values().stream()

@@ -25,7 +25,7 @@ import java.util.function.Function;
  * <pre>{@code
  * try (Arena arena = Arena.ofShared()) {
  *     CallerBuffers mine = new CallerBuffers(s -> arena.allocate(s.byteSize(), 64));
- *     new Engine(NativeAccess.get()).execute(plan, mine, LoadListener.NONE);
+ *     new Loader().execute(plan, mine, LoadListener.NONE);
  *     MemorySegment q = mine.segment("model.layers.0.self_attn.q_proj.weight");
  * }
  * }</pre>

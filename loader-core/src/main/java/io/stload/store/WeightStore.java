@@ -42,6 +42,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * unmapping a large version must not hold up readers taking leases on the new one.
  */
 public final class WeightStore implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger("io.stload.store");
+
     /** One published version; {@code leases} is guarded by the store's lock. */
     static final class Version {
         final long number;
@@ -152,7 +154,10 @@ public final class WeightStore implements AutoCloseable {
             return failure(Outcome.ALREADY_RUNNING, 0, 0, "a reload is already running");
         }
         try {
-            return reloadAlone(checkpoint, how);
+            ReloadResult result = reloadAlone(checkpoint, how);
+            LOG.log(System.Logger.Level.DEBUG, () -> "reload of " + checkpoint + ": " + result.outcome() + ", version "
+                    + result.version() + " current" + (result.message() == null ? "" : " (" + result.message() + ")"));
+            return result;
         } finally {
             reloading.set(false);
         }

@@ -5,8 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.stload.checkpoint.Checkpoint;
 import io.stload.format.Tensor;
-import io.stload.io.Engine;
-import io.stload.nativeio.NativeAccess;
 import io.stload.plan.LoadOptions;
 import io.stload.plan.LoadPlan;
 import io.stload.plan.Planner;
@@ -84,7 +82,7 @@ class EmbeddingSnippetsTest {
         Map<String, String> crcs = new ConcurrentHashMap<>();
         try (Arena arena = Arena.ofShared()) {                // the caller's memory, the caller's lifetime
             CallerBuffers mine = new CallerBuffers(slice -> arena.allocate(slice.byteSize(), 64));
-            new Engine(NativeAccess.get()).execute(plan, mine, LoadListener.NONE);
+            new Loader().execute(plan, mine, LoadListener.NONE);
             for (String name : plan.slices().keySet()) {
                 MemorySegment bytes = mine.segment(name);
                 crcs.put(name, Digests.crc32(bytes));

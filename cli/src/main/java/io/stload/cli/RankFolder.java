@@ -1,0 +1,37 @@
+package io.stload.cli;
+
+import io.stload.checkpoint.Checkpoint;
+import io.stload.plan.LoadOptions;
+import io.stload.plan.PartitionSpec;
+import io.stload.plan.Partitioning;
+import io.stload.plan.Resharder;
+import java.io.PrintWriter;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
+import java.util.Optional;
+
+/**
+ * What {@code load} (and {@code plan}) {@code PATH --rank R --world-size W} reads: rank R's folder, whole, when PATH came from
+ * {@code reshard} (its slices were cut when it was written), else PATH itself under the partition rules.
+ */
+record RankFolder(Optional<Path> folder, LoadFlags flags) {
+    static RankFolder of(String path, LoadFlags flags) {
+        Optional<Path> folder;
+        try {
+            folder = Resharder.rankFolder(Path.of(path), flags.rank, flags.worldSize);
+        } catch (InvalidPathException e) {
+            folder = Optional.empty(); // a repo id, never a resharded folder
+        }
+        return new RankFolder(folder, flags);
+    }
+
+    Checkpoint open(String path, SourceFlags source, PrintWriter err) {
+        return folder.isPresent() ? Checkpoint.open(folder.get()) : source.open(path, err);
+    }
+
+    LoadOptions options() {
+        return folder.isPresent()
+                ? flags.options().withPartitioning(new Partitioning(flags.rank, flags.worldSize, PartitionSpec.REPLICATE_ALL))
+                : flags.options();
+    }
+}

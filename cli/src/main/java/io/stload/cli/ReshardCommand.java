@@ -1,0 +1,76 @@
+package io.stload.cli;
+
+import io.stload.ErrorKind;
+import io.stload.StloadException;
+import io.stload.checkpoint.Checkpoint;
+import io.stload.plan.PartitionSpec;
+import io.stload.plan.Partitioning;
+import io.stload.plan.RankSlices;
+import io.stload.plan.Resharder;
+import io.stload.plan.Sizes;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code stload reshard IN OUT --world-size W}: one pre-sliced checkpoint per rank, which {@code load --rank} reads. */
+@Command(name = "reshard", description = "Write one pre-sliced checkpoint per tensor-parallel rank (OUT/rank-NNNNN/), "
+        + "so each rank reads one contiguous file; `load OUT --rank R --world-size W` reads rank R's.")
+final class ReshardCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "IN", description = SourceFlags.PATH_HELP)
+    String in;
+
+    @Parameters(index = "1", paramLabel = "OUT", description = "Folder to create (must not exist, or be empty).")
+    Path out;
+
+    @Mixin
+    SourceFlags source;
+
+    @Option(names = "--world-size", paramLabel = "W", required = true, description = "Tensor-parallel ranks.")
+    int worldSize;
+
+    @Option(names = "--partition", paramLabel = "FILE|default|default-experts", defaultValue = PartitionSpec.DEFAULT_NAME,
+            description = "Partition rules, as for load (default: ${DEFAULT-VALUE}).")
+    String partition;
+
+    @Option(names = "--shard-size", paramLabel = "SIZE", defaultValue = "0",
+            description = "Largest file of a rank; 0 writes one model.safetensors per rank (default: ${DEFAULT-VALUE}).")
+    String shardSize;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        if (worldSize < 1) {
+            throw new StloadException(ErrorKind.Usage, null, "--world-size must be at least 1, not " + worldSize);
+        }
+        long maxShard = Sizes.parse(shardSize);
+        Partitioning rules = new Partitioning(0, worldSize, PartitionSpec.load(partition));
+        PrintWriter stdout = spec.commandLine().getOut();
+        Checkpoint checkpoint = source.open(in, spec.commandLine().getErr());
+        List<Path> folders;
+        try {
+            folders = Resharder.reshard(checkpoint, out, rules, maxShard == 0 ? Long.MAX_VALUE : maxShard);
+        } catch (FileAlreadyExistsException e) {
+            throw new StloadException(ErrorKind.Usage, out, "exists and is not empty; choose a new folder");
+        } catch (IOException e) {
+            throw new StloadException(ErrorKind.Io, out, "cannot write: " + e.getMessage(), e);
+        }
+        List<Long> bytes = RankSlices.ofEveryRank(checkpoint, rules).stream().map(RankSlices::bytes).toList();
+        for (int r = 0; r < folders.size(); r++) {
+            stdout.println(folders.get(r) + ": " + Sizes.human(bytes.get(r)));
+        }
+        stdout.println("wrote " + folders.size() + " rank folder(s) under " + out
+                + "; load one with: load " + out + " --rank R --world-size " + worldSize);
+        return 0;
+    }
+}

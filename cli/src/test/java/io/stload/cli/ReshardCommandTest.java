@@ -1,0 +1,77 @@
+package io.stload.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code reshard} then {@code load --rank}: each rank reads its own folder and gets the bytes it would have sliced. */
+class ReshardCommandTest {
+    private static final Pattern DIGESTS = Pattern.compile("\"digests\":\\{[^}]*}");
+
+    @TempDir
+    Path dir;
+
+    private record Run(int exit, String out, String err) {
+    }
+
+    private static Run run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int exit = Main.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
+        return new Run(exit, out.toString(), err.toString());
+    }
+
+    private static String digests(Run load) {
+        assertEquals(0, load.exit, load.err);
+        Matcher m = DIGESTS.matcher(load.out);
+        assertTrue(m.find(), load.out);
+        return m.group();
+    }
+
+    @Test
+    void eachRankLoadsFromItsFolderWhatItWouldHaveSlicedFromTheOriginal() {
+        String in = dir.resolve("in").toString();
+        String out = dir.resolve("out").toString();
+        assertEquals(0, run("gen", in, "--size", "3MiB", "--shard-size", "1MiB", "--seed", "9").exit);
+        Run reshard = run("reshard", in, out, "--world-size", "3");
+        assertEquals(0, reshard.exit, reshard.err);
+        assertTrue(reshard.out.contains("wrote 3 rank folder(s)"), reshard.out);
+
+        for (int rank = 0; rank < 3; rank++) {
+            String sliced = digests(run("load", in, "--rank", "" + rank, "--world-size", "3", "--digest", "--json"));
+            Run fromFolder = run("load", out, "--rank", "" + rank, "--world-size", "3", "--digest", "--json");
+            assertEquals(sliced, digests(fromFolder), "rank " + rank);
+            assertTrue(fromFolder.out.contains("rank-0000" + rank + "/model.safetensors"), fromFolder.out);
+            Run plan = run("plan", out, "--rank", "" + rank, "--world-size", "3");
+            assertEquals(0, plan.exit, plan.err);
+            assertTrue(plan.out.contains("rank " + rank + " of 3 (partition rules: replicate all)"), plan.out);
+            assertTrue(plan.out.contains("\nmodel.safetensors: "), "one file, the rank folder's: " + plan.out);
+        }
+    }
+
+    @Test
+    void aMismatchedWorldSizeAndATakenFolderAreOneLineUsageErrors() throws Exception {
+        String in = dir.resolve("in").toString();
+        String out = dir.resolve("out").toString();
+        assertEquals(0, run("gen", in, "--size", "1MiB", "--seed", "9").exit);
+        assertEquals(0, run("reshard", in, out, "--world-size", "2").exit);
+
+        Run wrongSize = run("load", out, "--rank", "0", "--world-size", "4");
+        assertEquals(Main.EXIT_USAGE, wrongSize.exit);
+        assertEquals("error: Usage: " + out + ": resharded for a world size of 2 (rank-00000 ... rank-00001), not 4: "
+                + "pass --world-size 2", wrongSize.err.strip());
+
+        Run taken = run("reshard", in, out, "--world-size", "2");
+        assertEquals(Main.EXIT_USAGE, taken.exit);
+        assertEquals("error: Usage: " + out + ": exists and is not empty; choose a new folder", taken.err.strip());
+        assertEquals(2, Files.list(Path.of(out)).count(), "the earlier output is untouched");
+    }
+}

@@ -1,0 +1,116 @@
+package io.stload.plan;
+
+import io.stload.ErrorKind;
+import io.stload.StloadException;
+import io.stload.checkpoint.Checkpoint;
+import io.stload.checkpoint.ShardedWriter;
+import io.stload.format.Header;
+import io.stload.format.SafetensorsWriter.Entry;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.WritableByteChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/**
+ * Pre-sliced checkpoints, one per rank: {@code OUT/rank-00000/}, {@code OUT/rank-00001/}, ... each a checkpoint
+ * of its own holding exactly the tensors that rank holds under the partitioning, in their rank-local shapes
+ * (the bytes {@link RankSlices} plans for that rank, laid end to end), so a rank reads one contiguous file and
+ * nothing else. A rank folder is a single {@code model.safetensors} unless a shard size cuts it into shards
+ * with an index. The user metadata of the source's first file is kept in every file. {@code OUT} appears
+ * complete or not at all.
+ */
+public final class Resharder {
+    private static final Pattern RANK_FOLDER = Pattern.compile("rank-\\d{5}");
+
+    private Resharder() {
+    }
+
+    /** The folder of {@code rank} under a resharded checkpoint's root. */
+    public static Path rankFolder(Path root, int rank) {
+        return root.resolve(String.format("rank-%05d", rank));
+    }
+
+    /** Writes every rank's checkpoint under {@code out}; returns the rank folders. */
+    public static List<Path> reshard(Checkpoint in, Path out, Partitioning partitioning, long maxShardBytes)
+            throws IOException {
+        List<Map<String, TensorSlice>> everyRank = RankSlices.ofEveryRank(in, partitioning);
+        Map<String, String> metadata = in.files().isEmpty() ? null : in.files().getFirst().metadata();
+        Map<Header, FileChannel> channels = new HashMap<>();
+        try {
+            for (Header h : in.files()) {
+                channels.put(h, FileChannel.open(h.file(), StandardOpenOption.READ));
+            }
+            ShardedWriter.writeAtomically(out, tmp -> {
+                for (int r = 0; r < everyRank.size(); r++) {
+                    Map<String, TensorSlice> slices = everyRank.get(r);
+                    List<Entry> entries = slices.values().stream()
+                            .map(s -> new Entry(s.local().name(), s.local().dtype(), s.local().shape())).toList();
+                    ShardedWriter.write(rankFolder(tmp, r), metadata, entries,
+                            (e, to) -> copy(slices.get(e.name()), channels, to), maxShardBytes);
+                }
+            });
+        } finally {
+            for (FileChannel ch : channels.values()) {
+                ch.close();
+            }
+        }
+        List<Path> folders = new ArrayList<>();
+        for (int r = 0; r < partitioning.worldSize(); r++) {
+            folders.add(rankFolder(out, r));
+        }
+        return folders;
+    }
+
+    /** The slice's runs, in order: the rank-local tensor's bytes. */
+    private static void copy(TensorSlice s, Map<Header, FileChannel> channels, WritableByteChannel to)
+            throws IOException {
+        FileChannel from = channels.get(s.tensor().file());
+        for (long k = 0; k < s.count(); k++) {
+            long at = s.start() + k * s.stride();
+            long end = at + s.runBytes();
+            while (at < end) {
+                long n = from.transferTo(at, end - at, to);
+                if (n <= 0) {
+                    throw new IOException(s.tensor().file().file() + ": ended before byte " + end);
+                }
+                at += n;
+            }
+        }
+    }
+
+    /**
+     * The folder rank {@code rank} of {@code worldSize} reads when {@code path} is a resharded checkpoint's root,
+     * or empty when it is not one.
+     *
+     * @throws StloadException Usage when it was resharded for another world size
+     */
+    public static Optional<Path> rankFolder(Path path, int rank, int worldSize) {
+        if (!Files.isDirectory(rankFolder(path, 0))) {
+            return Optional.empty();
+        }
+        long ranks;
+        try (Stream<Path> children = Files.list(path)) {
+            ranks = children.filter(c -> RANK_FOLDER.matcher(c.getFileName().toString()).matches()).count();
+        } catch (IOException e) {
+            throw new StloadException(ErrorKind.Io, path, "cannot list: " + e.getMessage(), e);
+        }
+        if (ranks != worldSize || !Files.isDirectory(rankFolder(path, (int) ranks - 1))) {
+            throw new StloadException(ErrorKind.Usage, path, "resharded for a world size of " + ranks
+                    + " (rank-00000 ... rank-" + String.format("%05d", ranks - 1) + "), not " + worldSize
+                    + ": pass --world-size " + ranks);
+        }
+        if (rank < 0 || rank >= worldSize) {
+            throw new StloadException(ErrorKind.Usage, path, "rank " + rank + " is not in 0.." + (worldSize - 1));
+        }
+        return Optional.of(rankFolder(path, rank));
+    }
+}

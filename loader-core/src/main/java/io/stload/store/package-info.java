@@ -1,0 +1,5 @@
+/**
+ * The last step of the flow, for servers: a {@link io.stload.store.WeightStore} holds numbered versions of
+ * loaded weights, lends them under leases, and reloads a new version beside the old one.
+ */
+package io.stload.store;

@@ -1,0 +1,159 @@
+package io.stload.checkpoint;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.stload.format.DType;
+import io.stload.format.Header;
+import io.stload.format.SafetensorsFile;
+import io.stload.format.SafetensorsWriter.DataSource;
+import io.stload.format.SafetensorsWriter.Entry;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Sharded save: the hub's layout, round trips, limits, atomicity, and the reference library's reading. */
+class ShardedWriterTest {
+    private static final Map<String, String> METADATA = Map.of("format", "pt", "author", "test");
+
+    @TempDir
+    Path dir;
+
+    /** Ten tensors of 1000 to 1900 random bytes (U8 and F32), by name, in write order. */
+    private static Map<String, byte[]> tensors() {
+        SplittableRandom random = new SplittableRandom(11);
+        Map<String, byte[]> out = new LinkedHashMap<>();
+        for (int i = 0; i < 10; i++) {
+            byte[] b = new byte[1000 + 100 * i];
+            random.nextBytes(b);
+            out.put("layer." + i + ".weight", b);
+        }
+        return out;
+    }
+
+    private static List<Entry> entries(Map<String, byte[]> tensors) {
+        List<Entry> out = new ArrayList<>();
+        for (Map.Entry<String, byte[]> t : tensors.entrySet()) {
+            int n = t.getValue().length;
+            out.add(n % 4 == 0 ? new Entry(t.getKey(), DType.F32, new long[] {n / 4}) : new Entry(t.getKey(), DType.U8, new long[] {n}));
+        }
+        return out;
+    }
+
+    private static DataSource from(Map<String, byte[]> tensors) {
+        return (e, out) -> {
+            ByteBuffer b = ByteBuffer.wrap(tensors.get(e.name()));
+            while (b.hasRemaining()) {
+                out.write(b);
+            }
+        };
+    }
+
+    private static void assertSameTensors(Map<String, byte[]> expected, Path checkpointDir) {
+        Checkpoint ckpt = Checkpoint.open(checkpointDir);
+        assertEquals(List.copyOf(expected.keySet()), List.copyOf(ckpt.tensors().keySet()));
+        try (Arena arena = Arena.ofConfined()) {
+            for (TensorRef t : ckpt.tensors().values()) {
+                byte[] got = SafetensorsFile.map(t.file(), arena).tensor(t.info()).data().toArray(ValueLayout.JAVA_BYTE);
+                assertArrayEquals(expected.get(t.name()), got, t.name());
+            }
+        }
+    }
+
+    @Test
+    void shardsOfAtMostTheLimitWithAHubIndexRoundTrip() throws IOException {
+        Map<String, byte[]> tensors = tensors();
+        Path out = dir.resolve("out");
+        List<Path> files = ShardedWriter.write(out, METADATA, entries(tensors), from(tensors), 4000);
+
+        // 1000+1100+1200 | 1300+1400 | 1500+1600 | 1700+1800 | 1900: greedy, in order, never over 4000.
+        assertEquals(List.of("model-00001-of-00005.safetensors", "model-00002-of-00005.safetensors",
+                        "model-00003-of-00005.safetensors", "model-00004-of-00005.safetensors",
+                        "model-00005-of-00005.safetensors", ShardedWriter.INDEX),
+                files.stream().map(p -> p.getFileName().toString()).toList());
+        try (Stream<Path> listed = Files.list(out)) {
+            assertEquals(6, listed.count(), "nothing else in the folder");
+        }
+        Checkpoint ckpt = Checkpoint.open(out);
+        assertEquals(out.resolve(ShardedWriter.INDEX), ckpt.index());
+        for (Header h : ckpt.files()) {
+            assertTrue(h.dataBytes() <= 4000, h.file() + " holds " + h.dataBytes());
+            assertEquals(METADATA, h.metadata(), "user metadata in every shard");
+        }
+        String index = Files.readString(out.resolve(ShardedWriter.INDEX));
+        assertTrue(index.startsWith("{\"metadata\":{\"total_size\":14500,"), index);
+        assertTrue(index.contains("\"format\":\"pt\"") && index.contains("\"author\":\"test\""), index);
+        assertTrue(index.contains("\"layer.3.weight\":\"model-00002-of-00005.safetensors\""), index);
+        assertSameTensors(tensors, out);
+    }
+
+    @Test
+    void aCheckpointThatFitsOneShardIsOneFileWithoutIndex() throws IOException {
+        Map<String, byte[]> tensors = tensors();
+        Path out = dir.resolve("one");
+        List<Path> files = ShardedWriter.write(out, null, entries(tensors), from(tensors), Long.MAX_VALUE);
+        assertEquals(List.of(out.resolve(ShardedWriter.SINGLE)), files);
+        assertSameTensors(tensors, out);
+    }
+
+    @Test
+    void aFailureHalfWayLeavesNothingUnderTheFinalNameNorBesideIt() {
+        Map<String, byte[]> tensors = tensors();
+        Path out = dir.resolve("failed");
+        DataSource failsOnTheFifth = (e, to) -> {
+            if (e.name().equals("layer.5.weight")) {
+                throw new IOException("disk full (injected)");
+            }
+            from(tensors).write(e, to);
+        };
+        IOException e = assertThrows(IOException.class,
+                () -> ShardedWriter.write(out, METADATA, entries(tensors), failsOnTheFifth, 3000));
+        assertEquals("disk full (injected)", e.getMessage());
+        assertFalse(Files.exists(out));
+        assertEquals(List.of(), List.of(dir.toFile().list()), "the temporary folder is gone too");
+    }
+
+    @Test
+    void aFolderThatIsNotEmptyIsNeitherOverwrittenNorMixedInto() throws IOException {
+        Path out = Files.createDirectories(dir.resolve("taken"));
+        Files.writeString(out.resolve("keep.txt"), "mine");
+        Map<String, byte[]> tensors = tensors();
+        assertThrows(FileAlreadyExistsException.class,
+                () -> ShardedWriter.write(out, null, entries(tensors), from(tensors), 4000));
+        assertEquals(List.of("keep.txt"), List.of(out.toFile().list()));
+
+        Path empty = Files.createDirectories(dir.resolve("empty"));
+        ShardedWriter.write(empty, null, entries(tensors), from(tensors), 4000);
+        assertSameTensors(tensors, empty);
+    }
+
+    /** The reference implementation reads every shard, and every tensor has the bytes written. */
+    @Test
+    void theReferenceSafetensorsLibraryReadsTheShards() throws Exception {
+        Assumptions.assumeTrue(PythonSafetensors.available(), "python3 with the safetensors package is not installed");
+        Map<String, byte[]> tensors = tensors();
+        Path out = dir.resolve("ref");
+        ShardedWriter.write(out, METADATA, entries(tensors), from(tensors), 4000);
+        Map<String, String> expected = new LinkedHashMap<>();
+        for (Map.Entry<String, byte[]> t : tensors.entrySet()) {
+            expected.put(t.getKey(), java.util.HexFormat.of().formatHex(t.getValue()));
+        }
+        assertEquals(expected, PythonSafetensors.readHex(out));
+    }
+}
