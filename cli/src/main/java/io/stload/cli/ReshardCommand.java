@@ -65,9 +65,9 @@ final class ReshardCommand implements Callable<Integer> {
         } catch (IOException e) {
             throw new StloadException(ErrorKind.Io, out, "cannot write: " + e.getMessage(), e);
         }
-        List<Long> bytes = RankSlices.ofEveryRank(checkpoint, rules).stream().map(RankSlices::bytes).toList();
+        RankSlices.Matched matched = RankSlices.match(checkpoint, rules);
         for (int r = 0; r < folders.size(); r++) {
-            stdout.println(folders.get(r) + ": " + Sizes.human(bytes.get(r)));
+            stdout.println(folders.get(r) + ": " + Sizes.human(matched.bytes(r)));
         }
         stdout.println("wrote " + folders.size() + " rank folder(s) under " + out
                 + "; load one with: load " + out + " --rank R --world-size " + worldSize);

@@ -42,7 +42,7 @@ public final class Resharder {
     /** Writes every rank's checkpoint under {@code out}; returns the rank folders. */
     public static List<Path> reshard(Checkpoint in, Path out, Partitioning partitioning, long maxShardBytes)
             throws IOException {
-        List<Map<String, TensorSlice>> everyRank = RankSlices.ofEveryRank(in, partitioning);
+        RankSlices.Matched matched = RankSlices.match(in, partitioning);
         Map<String, String> metadata = in.files().isEmpty() ? null : in.files().getFirst().metadata();
         Map<Header, FileChannel> channels = new HashMap<>();
         try {
@@ -50,8 +50,8 @@ public final class Resharder {
                 channels.put(h, FileChannel.open(h.file(), StandardOpenOption.READ));
             }
             ShardedWriter.writeAtomically(out, tmp -> {
-                for (int r = 0; r < everyRank.size(); r++) {
-                    Map<String, TensorSlice> slices = everyRank.get(r);
+                for (int r = 0; r < partitioning.worldSize(); r++) {
+                    Map<String, TensorSlice> slices = matched.slices(r);
                     List<Entry> entries = slices.values().stream()
                             .map(s -> new Entry(s.local().name(), s.local().dtype(), s.local().shape())).toList();
                     ShardedWriter.write(rankFolder(tmp, r), metadata, entries,
