@@ -1,12 +1,12 @@
 package io.stload.examples;
 
 import io.stload.checkpoint.Checkpoint;
-import io.stload.checkpoint.TensorRef;
-import io.stload.format.SafetensorsFile;
 import io.stload.format.Tensor;
-import java.lang.foreign.Arena;
 
-/** Lazy: open reads headers only; one tensor is then a view of its file's mapping, valid while the arena is open. */
+/**
+ * Lazy: open reads headers only; one tensor is then a zero-copy view of its file's mapping (valid until the
+ * checkpoint is closed), and a slice reads only its own rows.
+ */
 final class LazyRead implements Main.Usage {
     @Override
     public String name() {
@@ -15,13 +15,17 @@ final class LazyRead implements Main.Usage {
 
     @Override
     public String run(SampleCheckpoint checkpoint) {
-        Checkpoint ckpt = Checkpoint.open(checkpoint.dir());
-        TensorRef norm = ckpt.tensor(SampleCheckpoint.NORM);
-        try (Arena arena = Arena.ofConfined()) {
-            Tensor view = SafetensorsFile.map(norm.file(), arena).tensor(norm.info());
-            long values = SampleCheckpoint.check(view);
-            return ckpt.tensors().size() + " tensors listed from headers, " + norm.name() + " read as a view ("
-                    + values + " values checked, at file offset " + norm.fileOffset() + ")";
+        try (Checkpoint ckpt = Checkpoint.open(checkpoint.dir())) {
+            long values = SampleCheckpoint.check(ckpt.viewTensor(SampleCheckpoint.NORM));
+            Tensor rows = ckpt.slice(SampleCheckpoint.EMBED, "2:4,:");
+            for (long i = 0; i < rows.byteSize() / Float.BYTES; i++) {
+                float expected = SampleCheckpoint.expected(SampleCheckpoint.EMBED, 2 * 4 + i);
+                if (rows.getFloat(i) != expected) {
+                    throw new AssertionError("slice 2:4 [" + i + "] is " + rows.getFloat(i) + ", expected " + expected);
+                }
+            }
+            return ckpt.tensors().size() + " tensors listed from headers, " + SampleCheckpoint.NORM + " read as a view ("
+                    + values + " values checked), rows 2:4 of " + SampleCheckpoint.EMBED + " as a slice";
         }
     }
 }
