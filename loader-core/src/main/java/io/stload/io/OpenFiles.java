@@ -50,6 +50,10 @@ final class OpenFiles<R> implements AutoCloseable {
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
     private final List<IOException> closeFailures = new ArrayList<>();
+    /** Evicted and being closed, outside the lock: they still count against the bound. */
+    private int closing;
+    /** Opened and not yet closed. */
+    private int live;
     private int peak;
     private boolean closed;
 
@@ -73,6 +77,7 @@ final class OpenFiles<R> implements AutoCloseable {
     /** The file, opened if it is not; held open until the matching {@link #release}. */
     R acquire(int file) throws IOException, InterruptedException {
         Entry<R> e;
+        Entry<R> evicted = null;
         lock.lock();
         try {
             while (true) {
@@ -84,21 +89,31 @@ final class OpenFiles<R> implements AutoCloseable {
                     e.users++;
                     return e.resource;
                 }
-                if (e == null && (open.size() < bound || closeLeastRecentlyUsedIdle())) {
-                    break;
+                if (e == null) {
+                    if (open.size() + closing < bound) {
+                        break;
+                    }
+                    evicted = removeLeastRecentlyUsedIdle();
+                    if (evicted != null) {
+                        closing++;
+                        break;
+                    }
                 }
                 changed.await(); // another thread opens this file, or every open file is in use
             }
             e = new Entry<>();
             e.users = 1;
             open.put(file, e);
-            peak = Math.max(peak, open.size());
         } finally {
             lock.unlock();
         }
+        // Outside the lock, the evicted one first: closing one file (unmapping waits for every thread to leave
+        // its memory) or opening one (a remote one may take a round trip) holds up no other.
+        if (evicted != null) {
+            closeEvicted(evicted.resource);
+        }
         R resource = null;
         try {
-            // Outside the lock: opening one file (a remote one may take a round trip) holds up no other.
             resource = opener.open(file);
             return resource;
         } finally {
@@ -109,6 +124,7 @@ final class OpenFiles<R> implements AutoCloseable {
                 } else {
                     e.resource = resource;
                     e.opening = false;
+                    peak = Math.max(peak, ++live);
                 }
                 changed.signalAll();
             } finally {
@@ -133,28 +149,44 @@ final class OpenFiles<R> implements AutoCloseable {
         }
     }
 
-    private boolean closeLeastRecentlyUsedIdle() {
+    private Entry<R> removeLeastRecentlyUsedIdle() {
         for (Iterator<Map.Entry<Integer, Entry<R>>> it = open.entrySet().iterator(); it.hasNext(); ) {
             Entry<R> e = it.next().getValue();
             if (!e.opening && e.users == 0) {
                 it.remove();
-                try {
-                    closer.close(e.resource);
-                } catch (IOException failure) {
+                return e;
+            }
+        }
+        return null;
+    }
+
+    private void closeEvicted(R resource) {
+        IOException failure = null;
+        try {
+            closer.close(resource);
+        } catch (IOException x) {
+            failure = x;
+        } finally {
+            lock.lock();
+            try {
+                if (failure != null) {
                     // Nobody waits on this file any more: the failure is the load's, reported when it ends.
                     closeFailures.add(failure);
                 }
-                return true;
+                closing--;
+                live--;
+                changed.signalAll();
+            } finally {
+                lock.unlock();
             }
         }
-        return false;
     }
 
     /** Files open now. */
     int size() {
         lock.lock();
         try {
-            return open.size();
+            return live;
         } finally {
             lock.unlock();
         }
@@ -181,6 +213,7 @@ final class OpenFiles<R> implements AutoCloseable {
             closed = true;
             for (Entry<R> e : open.values()) {
                 if (e.resource != null) {
+                    live--;
                     try {
                         closer.close(e.resource);
                     } catch (IOException failure) {
