@@ -1,5 +1,7 @@
 package io.stload.io;
 
+import io.stload.ErrorKind;
+import io.stload.StloadException;
 import io.stload.format.Header;
 import io.stload.nativeio.NativeAccess;
 import io.stload.plan.ByteRange;
@@ -75,15 +77,21 @@ final class DirectReader extends WindowedReader {
         layOut(ranges, this.blockBytes, Long.MAX_VALUE, slices);
     }
 
+    /** Opens file {@code f}; a failure names the file, whichever thread reached it. */
     private RangeSource open(Sources opener, int f) throws IOException {
         Header h = files.get(f);
-        RangeSource s = opener.open(h, blockBytes);
+        RangeSource s;
+        try {
+            s = opener.open(h, blockBytes);
+        } catch (IOException e) {
+            throw new StloadException(ErrorKind.Io, h.file(), "cannot open: " + e.getMessage(), e);
+        }
         if (alignment[f] == 0) {
             alignment[f] = s.alignment();
         } else if (alignment[f] % s.alignment() != 0) {
             s.close();
-            throw new IOException("reopened, it needs " + s.alignment() + "-byte aligned reads, not "
-                    + alignment[f] + " as when the load began");
+            throw new StloadException(ErrorKind.Io, h.file(), "reopened, it needs " + s.alignment()
+                    + "-byte aligned reads, not " + alignment[f] + " as when the load began");
         }
         if (s.note() != null) {
             notes.put(h, s.note());
