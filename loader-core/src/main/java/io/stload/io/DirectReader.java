@@ -1,5 +1,7 @@
 package io.stload.io;
 
+import io.stload.ErrorKind;
+import io.stload.StloadException;
 import io.stload.format.Header;
 import io.stload.nativeio.NativeAccess;
 import io.stload.plan.ByteRange;
@@ -8,17 +10,21 @@ import io.stload.plan.ReadRanges;
 import io.stload.plan.TensorSlice;
 import io.stload.sink.Destination;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
 
 /**
  * {@code direct}: positional reads of large blocks covering the plan's ranges, several in flight, through a
  * {@link RangeSource} per file (for a local file, O_DIRECT, bypassing the page cache, else buffered pread).
+ * Sources are opened as the plan reaches their files, a bounded number at once ({@link OpenFiles}), so a
+ * checkpoint of tens of thousands of shards does not run out of descriptors.
  * Where the destination gives memory for a block (host memory mirroring the file, a staging window), the read
  * lands there: no bounce buffer, no copy. Otherwise each block lands in one of a few reusable bounce buffers,
  * one per I/O thread at most, and the destination takes its slices' parts from it.
@@ -35,7 +41,10 @@ final class DirectReader extends WindowedReader {
     }
 
     private final NativeAccess os;
-    private final List<RangeSource> sources = new ArrayList<>();
+    private final OpenFiles<RangeSource> sources;
+    /** Per file, the alignment its reads were laid out for when the reader was made. */
+    private final long[] alignment;
+    private final Map<Header, String> notes = new ConcurrentHashMap<>();
     private final long blockBytes;
     private final Arena bounceArena = Arena.ofShared();
     private final LinkedBlockingQueue<MemorySegment> bounceBuffers = new LinkedBlockingQueue<>();
@@ -45,14 +54,22 @@ final class DirectReader extends WindowedReader {
         super(files.stream().map(FilePlan::file).toList(), destination, ioThreads, stats);
         this.os = os;
         this.blockBytes = destination.windowBytes(blockBytes);
+        this.alignment = new long[files.size()];
+        this.sources = new OpenFiles<>(OpenFiles.boundFor(ioThreads), f -> open(opener, f), RangeSource::close);
         List<List<ByteRange>> ranges = new ArrayList<>();
         try {
-            for (FilePlan p : files) {
-                RangeSource s = opener.open(p.file(), this.blockBytes);
-                sources.add(s);
+            for (int f = 0; f < files.size(); f++) {
+                // Opened once here for its alignment (and to fail before any read if it cannot be); it stays open
+                // unless more files than the bound follow, and is opened again when its reads come.
+                sources.acquire(f);
+                sources.release(f);
                 // Aligned reads cover whole blocks: the last may reach past the end of the file.
-                ranges.add(ReadRanges.aligned(p.reads(), s.alignment(), Long.MAX_VALUE));
+                ranges.add(ReadRanges.aligned(files.get(f).reads(), alignment[f], Long.MAX_VALUE));
             }
+        } catch (InterruptedException e) {
+            close();
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while opening the checkpoint's files");
         } catch (IOException | RuntimeException e) {
             close();
             throw e;
@@ -60,9 +77,39 @@ final class DirectReader extends WindowedReader {
         layOut(ranges, this.blockBytes, Long.MAX_VALUE, slices);
     }
 
+    /** Opens file {@code f}; a failure names the file, whichever thread reached it. */
+    private RangeSource open(Sources opener, int f) throws IOException {
+        Header h = files.get(f);
+        RangeSource s;
+        try {
+            s = opener.open(h, blockBytes);
+        } catch (IOException e) {
+            throw new StloadException(ErrorKind.Io, h.file(), "cannot open: " + e.getMessage(), e);
+        }
+        if (alignment[f] == 0) {
+            alignment[f] = s.alignment();
+        } else if (alignment[f] % s.alignment() != 0) {
+            s.close();
+            throw new StloadException(ErrorKind.Io, h.file(), "reopened, it needs " + s.alignment()
+                    + "-byte aligned reads, not " + alignment[f] + " as when the load began");
+        }
+        if (s.note() != null) {
+            notes.put(h, s.note());
+        }
+        return s;
+    }
+
     @Override
     protected void transfer(Header file, Window w) throws IOException, InterruptedException {
-        RangeSource source = sources.get(w.file());
+        RangeSource source = sources.acquire(w.file());
+        try {
+            transfer(file, w, source);
+        } finally {
+            sources.release(w.file());
+        }
+    }
+
+    private void transfer(Header file, Window w, RangeSource source) throws IOException, InterruptedException {
         long fileBytes = Math.min(w.length(), source.size() - w.offset());
         MemorySegment into = destination.readBuffer(file, w.offset(), w.length());
         if (into != null && into.address() % source.alignment() == 0) {
@@ -113,29 +160,16 @@ final class DirectReader extends WindowedReader {
 
     @Override
     Map<Header, String> notes() {
-        Map<Header, String> notes = new IdentityHashMap<>();
-        for (int i = 0; i < sources.size(); i++) {
-            if (sources.get(i).note() != null) {
-                notes.put(files.get(i), sources.get(i).note());
-            }
-        }
-        return notes;
+        return new IdentityHashMap<>(notes);
     }
 
     /** Only once no I/O thread runs: then no read can land in a freed buffer or use a closed descriptor. */
     @Override
     public void close() throws IOException {
-        IOException first = null;
-        for (RangeSource s : sources) {
-            try {
-                s.close();
-            } catch (IOException e) {
-                first = first == null ? e : first;
-            }
-        }
-        bounceArena.close();
-        if (first != null) {
-            throw first;
+        try {
+            sources.close();
+        } finally {
+            bounceArena.close();
         }
     }
 }

@@ -7,25 +7,33 @@ import io.stload.sink.Destination;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The strategies that read through the page cache: each file is mapped once, and a window's bytes are the
- * mapping's; they are copied into the destination's read buffer if it gives one, or handed over as a view.
+ * The strategies that read through the page cache: a window's bytes are the file's mapping's; they are copied
+ * into the destination's read buffer if it gives one, or handed over as a view. A file is mapped when the plan
+ * reaches it, and a bounded number are mapped at once ({@link OpenFiles}), so tens of thousands of shards do not
+ * exhaust the process's mappings; a mapping is held while a window is copied out of it and while a view of it is
+ * with the destination, and unmapped only after.
  */
 abstract class MappedReader extends WindowedReader {
-    private final Arena mappings = Arena.ofShared();
-    private final List<MemorySegment> mapped = new ArrayList<>();
+    /** One file's mapping, in an arena of its own so that it can be unmapped alone. */
+    private record Mapping(Arena arena, MemorySegment bytes) {
+    }
+
+    private final OpenFiles<Mapping> mappings;
 
     MappedReader(List<FilePlan> files, Destination destination, int ioThreads, IoStats stats) {
         super(files.stream().map(FilePlan::file).toList(), destination, ioThreads, stats);
+        this.mappings = new OpenFiles<>(OpenFiles.boundFor(ioThreads), this::map, m -> m.arena().close());
+    }
+
+    private Mapping map(int file) {
+        Arena arena = Arena.ofShared();
         try {
-            for (FilePlan f : files) {
-                mapped.add(Mappings.map(f.file(), mappings));
-            }
+            return new Mapping(arena, Mappings.map(files.get(file), arena));
         } catch (RuntimeException e) {
-            mappings.close();
+            arena.close();
             throw e;
         }
     }
@@ -38,7 +46,15 @@ abstract class MappedReader extends WindowedReader {
 
     @Override
     protected final void transfer(Header file, Window w) throws IOException, InterruptedException {
-        MemorySegment window = mapped.get(w.file()).asSlice(w.offset(), w.length());
+        Mapping mapping = mappings.acquire(w.file());
+        try {
+            transfer(file, w, mapping.bytes().asSlice(w.offset(), w.length()));
+        } finally {
+            mappings.release(w.file());
+        }
+    }
+
+    private void transfer(Header file, Window w, MemorySegment window) throws IOException, InterruptedException {
         prepare(file, window);
         MemorySegment into = destination.readBuffer(file, w.offset(), w.length());
         long begin = System.nanoTime();
@@ -61,14 +77,25 @@ abstract class MappedReader extends WindowedReader {
         stats.bytesRead.add(into != null ? w.length() : bytesTouched(w));
     }
 
+    /** A contiguous slice goes with a view of its bytes in the mapping, which stays mapped until the call returns. */
     @Override
-    protected final MemorySegment mappedView(TensorSlice s) {
+    protected final void landed(TensorSlice s) throws IOException, InterruptedException {
         boolean contiguous = s.count() <= 1 || s.runBytes() == s.stride();
-        return contiguous ? mapped.get(fileIndexOf(s)).asSlice(s.spanStart(), s.byteSize()) : null;
+        if (!contiguous) {
+            destination.landed(s, null);
+            return;
+        }
+        int file = fileIndexOf(s);
+        Mapping mapping = mappings.acquire(file);
+        try {
+            destination.landed(s, mapping.bytes().asSlice(s.spanStart(), s.byteSize()));
+        } finally {
+            mappings.release(file);
+        }
     }
 
     @Override
-    public void close() {
+    public void close() throws IOException {
         mappings.close();
     }
 }

@@ -7,7 +7,6 @@ import io.stload.plan.ByteRange;
 import io.stload.plan.TensorSlice;
 import io.stload.sink.Destination;
 import java.io.IOException;
-import java.lang.foreign.MemorySegment;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
@@ -49,9 +48,9 @@ abstract class WindowedReader implements AutoCloseable {
     /** Moves one window's bytes to the destination. */
     protected abstract void transfer(Header file, Window w) throws IOException, InterruptedException;
 
-    /** For a contiguous slice, a view of its bytes the destination may keep until the load ends; else null. */
-    protected MemorySegment mappedView(TensorSlice s) {
-        return null;
+    /** Tells the destination that every byte of {@code s} was accepted; mapped strategies add a view of them. */
+    protected void landed(TensorSlice s) throws IOException, InterruptedException {
+        destination.landed(s, null);
     }
 
     /** Per file, what happened that the plan did not say (e.g. "O_DIRECT refused: buffered reads"). */
@@ -116,9 +115,9 @@ abstract class WindowedReader implements AutoCloseable {
         }
     }
 
-    private void land(TensorSlice s) {
+    private void land(TensorSlice s) throws InterruptedException {
         try {
-            destination.landed(s, mappedView(s));
+            landed(s);
         } catch (IOException e) {
             throw new StloadException(ErrorKind.Io, s.tensor().file().file(), s.name() + ": " + e.getMessage(), e);
         }

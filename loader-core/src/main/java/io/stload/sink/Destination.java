@@ -27,8 +27,9 @@ public interface Destination {
         /** In a buffer of the engine's, reused once the call returns. */
         ENGINE_BUFFER,
         /**
-         * A read-only view of the file's mapping, valid until the load ends. For a contiguous slice (one run)
-         * the engine also passes such a view to {@link #landed}, so a destination may skip it here.
+         * A read-only view of the file's mapping, valid only during the call: the engine may unmap the file once
+         * no call uses it. For a contiguous slice (one run) the engine also passes such a view to {@link #landed},
+         * so a destination may skip it here.
          */
         MAPPING
     }
@@ -66,7 +67,8 @@ public interface Destination {
     /**
      * Every byte of {@code slice} was accepted. Called from the consumer threads, in the plan's order.
      *
-     * @param mapped for a contiguous slice read through a mapping, a read-only view of its bytes there; else null
+     * @param mapped for a contiguous slice read through a mapping, a read-only view of its bytes there, valid only
+     *               during the call; else null
      */
     default void landed(TensorSlice slice, MemorySegment mapped) throws IOException {
     }
