@@ -23,7 +23,7 @@ import java.util.zip.CRC32;
 
 /**
  * Run in its own JVM, under a low descriptor limit, by {@link ManyShardsLoadTest}: loads a checkpoint of many
- * shards once per mode ({@code mmap}, {@code prefetch}, {@code direct} into host memory; {@code stream-mmap},
+ * shards once per mode ({@code mmap}, {@code prefetch}, {@code direct} into host memory; {@code stream-mmap} or
  * {@code stream-prefetch} into a streaming consumer, which gets views of the mappings) and prints one line per
  * mode: the digest of every tensor and the most of the checkpoint's files seen mapped at once, or how it failed.
  */

@@ -38,7 +38,7 @@ class ManyShardsLoadTest {
     @Test
     void everyStrategyLoadsMoreShardsThanTheDescriptorLimit() throws IOException, InterruptedException {
         String expected = ManyShardsLoad.combined(writeShards(dir, SHARDS));
-        List<String> modes = List.of("mmap", "prefetch", "direct", "stream-mmap", "stream-prefetch");
+        List<String> modes = List.of("mmap", "prefetch", "direct", "stream-mmap");
         List<String> command = new ArrayList<>(List.of("bash", "-c",
                 "ulimit -n " + DESCRIPTORS + " && exec \"$0\" \"$@\"",
                 ProcessHandle.current().info().command().orElseThrow(), "--enable-native-access=ALL-UNNAMED",
