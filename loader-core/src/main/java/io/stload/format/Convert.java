@@ -24,8 +24,6 @@ public final class Convert {
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     /** Steps of an array-staged loop per bulk copy: its arrays stay in the L1 cache. */
     private static final int CHUNK = 2048;
-    /** Steps of one int-counted loop over a slice: its byte offsets (16 per step) stay below 2^31. */
-    private static final int MAX_QUADS = 1 << 26;
 
     /** Every F16 pattern decoded: a table keeps NaN payloads exact, which the CPU's conversion may not. */
     private static final float[] F16 = table(1 << 16, Convert::decodeF16);
@@ -94,11 +92,7 @@ public final class Convert {
             throw new StloadException(ErrorKind.Unsupported, null, n + " elements do not fit one float array");
         }
         float[] out = new float[(int) n];
-        if (from == DType.BF16 && src.isNative()) {
-            bf16ToArray(src, out);
-        } else {
-            toF32(from, src, MemorySegment.ofArray(out));
-        }
+        toF32(from, src, MemorySegment.ofArray(out));
         return out;
     }
 
@@ -136,25 +130,12 @@ public final class Convert {
     }
 
     /**
-     * Between native segments (memory a loader holds or maps) four elements a step: one long read holds four
-     * BF16s, little-endian, and two long writes the four F32s. The loop runs over slices with an int counter,
-     * so the JIT hoists the bounds checks out of it. Heap segments take the staged path below instead: one
-     * loop that sees both kinds of segment is compiled for neither and runs several times slower.
+     * Two elements at a time, through small arrays: a bulk copy in, a loop from one array to another, which the
+     * JIT vectorizes (it cannot prove two segments apart, so a loop between segments stays scalar), a bulk copy
+     * out. Pairs, because the JIT vectorizes an int-to-long step but not a short-to-int one: an int holds two
+     * BF16s, little-endian, and the long made of it the two F32s.
      */
     private static void bf16ToF32(MemorySegment src, MemorySegment dst, long n) {
-        if (src.isNative() && dst.isNative()) {
-            bf16ToF32Native(src, dst, n);
-        } else {
-            bf16ToF32Staged(src, dst, n);
-        }
-    }
-
-    /**
-     * Two elements at a time, through small arrays: a bulk copy in, a loop from one array to another, which the
-     * JIT vectorizes, a bulk copy out. Pairs, because the JIT vectorizes an int-to-long step but not a
-     * short-to-int one: an int holds two BF16s, little-endian, and the long made of it the two F32s.
-     */
-    private static void bf16ToF32Staged(MemorySegment src, MemorySegment dst, long n) {
         long pairs = n / 2;
         int[] in = new int[(int) Math.min(pairs, CHUNK)];
         long[] out = new long[in.length];
@@ -169,40 +150,6 @@ public final class Convert {
         }
         if (n % 2 != 0) {
             dst.setAtIndex(F32, n - 1, bf16ToF32(src.getAtIndex(I16, n - 1)));
-        }
-    }
-
-    private static void bf16ToF32Native(MemorySegment src, MemorySegment dst, long n) {
-        long done = 0;
-        while (done + 4 <= n) {
-            int quads = (int) Math.min((n - done) / 4, MAX_QUADS);
-            MemorySegment in = src.asSlice(done * 2, quads * 8L);
-            MemorySegment out = dst.asSlice(done * 4, quads * 16L);
-            for (int q = 0; q < quads; q++) {
-                long four = in.get(I64, q * 8L);
-                out.set(I64, q * 16L, (four & 0xffffL) << 16 | (four & 0xffff_0000L) << 32);
-                out.set(I64, q * 16L + 8, (four >>> 16) & 0xffff_0000L | four & 0xffff_0000_0000_0000L);
-            }
-            done += quads * 4L;
-        }
-        for (; done < n; done++) {
-            dst.setAtIndex(F32, done, bf16ToF32(src.getAtIndex(I16, done)));
-        }
-    }
-
-    /** As {@link #bf16ToF32Native}, into an array: four BF16s read as one long, written as four floats. */
-    private static void bf16ToArray(MemorySegment src, float[] dst) {
-        int quads = dst.length / 4;
-        MemorySegment in = src.asSlice(0, quads * 8L);
-        for (int q = 0; q < quads; q++) {
-            long four = in.get(I64, q * 8L);
-            dst[4 * q] = Float.intBitsToFloat((int) four << 16);
-            dst[4 * q + 1] = Float.intBitsToFloat((int) four & 0xffff_0000);
-            dst[4 * q + 2] = Float.intBitsToFloat((int) (four >>> 16) & 0xffff_0000);
-            dst[4 * q + 3] = Float.intBitsToFloat((int) (four >>> 32) & 0xffff_0000);
-        }
-        for (int i = quads * 4; i < dst.length; i++) {
-            dst[i] = bf16ToF32(src.getAtIndex(I16, i));
         }
     }
 

@@ -129,7 +129,7 @@ class ConvertTest {
         }
     }
 
-    /** From heap and from native memory: each takes its own loop. */
+    /** From heap and from native memory (unaligned), as a loader hands either to the conversion. */
     private static void checkEveryPattern(DType type, Format f, MemorySegment src, Arena arena) {
         int n = 1 << f.width();
         int bytes = f.width() / 8;
