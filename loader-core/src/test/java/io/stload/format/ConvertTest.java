@@ -23,6 +23,7 @@ import org.junit.jupiter.api.Test;
 class ConvertTest {
     private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     /** A binary float format: exponent and significand widths, and whether all-ones exponents are inf/NaN. */
     private record Format(int exponentBits, int mantissaBits, boolean ieeeSpecials) {
@@ -120,20 +121,30 @@ class ConvertTest {
                 all[p] = (byte) p;
             }
         }
-        float[] toArray = Convert.toF32(type, src);
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment unaligned = arena.allocate(n * 4L + 1).asSlice(1);
-            Convert.toF32(type, src, unaligned);
-            for (int p = 0; p < n; p++) {
-                int expected = expectedBits(type, f, p);
-                float one = bytes == 2
-                        ? (type == DType.BF16 ? Convert.bf16ToF32((short) p) : Convert.f16ToF32((short) p))
-                        : (type == DType.F8_E4M3 ? Convert.e4m3ToF32((byte) p) : Convert.e5m2ToF32((byte) p));
-                String what = type + " pattern 0x" + Integer.toHexString(p);
-                assertEquals(expected, Float.floatToRawIntBits(one), what + " (one element)");
-                assertEquals(expected, Float.floatToRawIntBits(toArray[p]), what + " (to an array)");
-                assertEquals(expected, Float.floatToRawIntBits(unaligned.getAtIndex(F32, p)), what + " (to a segment)");
-            }
+            MemorySegment nativeSrc = arena.allocate(src.byteSize() + 1).asSlice(1);
+            nativeSrc.copyFrom(src);
+            checkEveryPattern(type, f, src, arena);
+            checkEveryPattern(type, f, nativeSrc, arena);
+        }
+    }
+
+    /** From heap and from native memory (unaligned), as a loader hands either to the conversion. */
+    private static void checkEveryPattern(DType type, Format f, MemorySegment src, Arena arena) {
+        int n = 1 << f.width();
+        int bytes = f.width() / 8;
+        float[] toArray = Convert.toF32(type, src);
+        MemorySegment unaligned = arena.allocate(n * 4L + 1).asSlice(1);
+        Convert.toF32(type, src, unaligned);
+        for (int p = 0; p < n; p++) {
+            int expected = expectedBits(type, f, p);
+            float one = bytes == 2
+                    ? (type == DType.BF16 ? Convert.bf16ToF32((short) p) : Convert.f16ToF32((short) p))
+                    : (type == DType.F8_E4M3 ? Convert.e4m3ToF32((byte) p) : Convert.e5m2ToF32((byte) p));
+            String what = type + " pattern 0x" + Integer.toHexString(p) + (src.isNative() ? " from native" : " from heap");
+            assertEquals(expected, Float.floatToRawIntBits(one), what + " (one element)");
+            assertEquals(expected, Float.floatToRawIntBits(toArray[p]), what + " (to an array)");
+            assertEquals(expected, Float.floatToRawIntBits(unaligned.getAtIndex(F32, p)), what + " (to a segment)");
         }
     }
 
@@ -251,11 +262,22 @@ class ConvertTest {
             MemorySegment bf16 = MemorySegment.ofArray(new byte[n * 2 + 3]).asSlice(3, n * 2L);
             Convert.fromF32(DType.BF16, f32, bf16);
             float[] back = Convert.toF32(DType.BF16, bf16);
-            assertEquals(n, back.length);
-            for (int i = 0; i < n; i++) {
-                short expected = Convert.f32ToBf16(f32.getAtIndex(F32, i));
-                assertEquals(expected, bf16.getAtIndex(I16, i), n + " elements, element " + i);
-                assertEquals(expected << 16, Float.floatToRawIntBits(back[i]), n + " elements, element " + i);
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment nativeBf16 = arena.allocate(n * 2L + 3).asSlice(3);
+                nativeBf16.copyFrom(bf16);
+                float[] backFromNative = Convert.toF32(DType.BF16, nativeBf16);
+                MemorySegment nativeBack = arena.allocate(n * 4L + 1).asSlice(1);
+                Convert.toF32(DType.BF16, nativeBf16, nativeBack);
+                assertEquals(n, back.length);
+                assertEquals(n, backFromNative.length);
+                for (int i = 0; i < n; i++) {
+                    short expected = Convert.f32ToBf16(f32.getAtIndex(F32, i));
+                    String where = n + " elements, element " + i;
+                    assertEquals(expected, bf16.getAtIndex(I16, i), where);
+                    assertEquals(expected << 16, Float.floatToRawIntBits(back[i]), where);
+                    assertEquals(expected << 16, Float.floatToRawIntBits(backFromNative[i]), where + " (from native)");
+                    assertEquals(expected << 16, nativeBack.getAtIndex(I32, i), where + " (native to native)");
+                }
             }
         }
     }
