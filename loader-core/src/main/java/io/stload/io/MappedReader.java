@@ -1,6 +1,10 @@
 package io.stload.io;
 
 import io.stload.format.Header;
+import io.stload.nativeio.FileAdvice;
+import io.stload.nativeio.MemoryAdvice;
+import io.stload.nativeio.NativeAccess;
+import io.stload.nativeio.NativeFile;
 import io.stload.plan.FilePlan;
 import io.stload.plan.TensorSlice;
 import io.stload.sink.Destination;
@@ -8,18 +12,30 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The strategies that read through the page cache: each file is mapped once, and a window's bytes are the
  * mapping's; they are copied into the destination's read buffer if it gives one, or handed over as a view.
+ * Under memory pressure a window no consumer needs any more leaves memory at once: unmapped here
+ * (MADV_DONTNEED), then dropped from the page cache (POSIX_FADV_DONTNEED, which skips pages still mapped), so
+ * the pages still to be consumed are not the ones the kernel reclaims.
  */
 abstract class MappedReader extends WindowedReader {
     private final Arena mappings = Arena.ofShared();
     private final List<MemorySegment> mapped = new ArrayList<>();
+    /** Descriptors for dropping pages from the page cache, opened the first time pressure asks for it. */
+    private final Map<Integer, NativeFile> dropping = new HashMap<>();
+    protected final NativeAccess os;
+    protected final MemoryPressure pressure;
 
-    MappedReader(List<FilePlan> files, Destination destination, int ioThreads, IoStats stats) {
+    MappedReader(NativeAccess os, List<FilePlan> files, Destination destination, MemoryPressure pressure,
+                 int ioThreads, IoStats stats) {
         super(files.stream().map(FilePlan::file).toList(), destination, ioThreads, stats);
+        this.os = os;
+        this.pressure = pressure;
         try {
             for (FilePlan f : files) {
                 mapped.add(Mappings.map(f.file(), mappings));
@@ -67,8 +83,53 @@ abstract class MappedReader extends WindowedReader {
         return contiguous ? mapped.get(fileIndexOf(s)).asSlice(s.spanStart(), s.byteSize()) : null;
     }
 
+    /** Whole pages inside the window only: a page it shares with a neighbour may still be needed there. */
     @Override
-    public void close() {
+    protected final void released(Header file, Window w) throws IOException {
+        if (!pressure.isLow(windowedBytes())) {
+            return;
+        }
+        long page = os.pageSize();
+        long start = (w.offset() + page - 1) / page * page;
+        long end = (w.offset() + w.length()) / page * page;
+        if (end <= start) {
+            return;
+        }
+        os.madvise(mapped.get(w.file()).asSlice(start, end - start), MemoryAdvice.DONTNEED);
+        dropFile(w.file()).fadvise(start, end - start, FileAdvice.DONTNEED);
+    }
+
+    private NativeFile dropFile(int file) throws IOException {
+        synchronized (dropping) {
+            NativeFile f = dropping.get(file);
+            if (f == null) {
+                f = os.open(files.get(file).file(), false);
+                dropping.put(file, f);
+            }
+            return f;
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
         mappings.close();
+        IOException failure = null;
+        synchronized (dropping) {
+            for (NativeFile f : dropping.values()) {
+                try {
+                    f.close();
+                } catch (IOException e) {
+                    if (failure == null) {
+                        failure = e;
+                    } else {
+                        failure.addSuppressed(e);
+                    }
+                }
+            }
+            dropping.clear();
+        }
+        if (failure != null) {
+            throw failure;
+        }
     }
 }

@@ -18,20 +18,19 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * {@code prefetch}: background threads populate the page cache window by window over the plan's ranges,
  * front to back ({@link NativeAccess#populate}: exactly the window's pages, where the kernel has
  * MADV_POPULATE_READ; else WILLNEED plus a read of one byte per page), at most a bounded number of bytes
- * ahead of the consumers, then copy the window from the mapping without faulting.
+ * ahead of the consumers (fewer while the memory headroom is short: {@link MemoryPressure}), then copy the window
+ * from the mapping without faulting.
  * No anonymous buffer is ever allocated for file data: the page cache is the buffer.
  */
 final class PrefetchReader extends MappedReader {
-    private final NativeAccess os;
     private final AtomicBoolean populateUnsupported = new AtomicBoolean();
     private final Map<Header, String> notes = new IdentityHashMap<>();
     private volatile long touchSink;
 
     PrefetchReader(NativeAccess os, List<FilePlan> files, Destination destination, List<TensorSlice> slices,
-                   long windowBytes, long aheadBytes, int ioThreads, IoStats stats) {
-        super(files, destination, ioThreads, stats);
-        this.os = os;
-        layOut(files.stream().map(FilePlan::reads).toList(), windowBytes, aheadBytes, slices);
+                   long windowBytes, long aheadBytes, MemoryPressure pressure, int ioThreads, IoStats stats) {
+        super(os, files, destination, pressure, ioThreads, stats);
+        layOut(files.stream().map(FilePlan::reads).toList(), windowBytes, aheadBytes, slices, pressure);
     }
 
     @Override
