@@ -59,6 +59,18 @@ class StrategyHeuristicTest {
     }
 
     @Test
+    void theDestinationsOwnMemoryCountsAgainstTheHeadroom() {
+        HostFacts twenty = new HostFacts(20 * GIB, "t", null);
+        FileDecision host = decide(file(EXT4, 0.0, true), twenty, 10 * GIB);
+        assertEquals(DecisionRule.CACHE_TOO_SMALL, host.rule(), "10 GiB of host memory leave the cache 10 GiB");
+        assertTrue(host.summary().contains("destination takes 10.0 GiB (host memory, the rank's bytes)"), host.summary());
+        FileDecision streamed = StrategyHeuristic.decide(file(EXT4, 0.0, true), twenty, 10 * GIB,
+                DestinationMemory.budget("streaming budget", GIB), T);
+        assertEquals(DecisionRule.COLD_LOCAL, streamed.rule(), "a 1 GiB budget leaves the cache 19 GiB");
+        assertTrue(streamed.summary().contains("destination takes 1.0 GiB (streaming budget)"), streamed.summary());
+    }
+
+    @Test
     void coldLocalFollowsTheConfiguredWinnerAndFallsBackWithoutODirect() {
         Thresholds prefetchWins = T.withColdLocal(LoadStrategy.PREFETCH);
         assertEquals(ReadStrategy.PREFETCH,
