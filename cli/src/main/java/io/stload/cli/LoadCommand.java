@@ -55,8 +55,8 @@ final class LoadCommand implements Callable<Integer> {
     String sink;
 
     @Option(names = "--memory-budget", paramLabel = "SIZE",
-            description = "--sink stream: the most memory the load itself holds (default: half the memory "
-                    + "headroom, at most 1GiB).")
+            description = "--sink stream: the most memory the load itself holds (default: a quarter of the "
+                    + "memory headroom, at most 1GiB).")
     String memoryBudget;
 
     @Spec

@@ -94,7 +94,7 @@ public final class Engine {
             case MMAP -> new MmapReader(os, files, destination, slices, t.directBlock(), t.maxGapBytes(), pressure,
                     threads, stats);
             case PREFETCH -> new PrefetchReader(os, files, destination, slices, t.prefetchWindow(), t.prefetchAhead(),
-                    pressure, threads, stats);
+                    t.maxGapBytes(), pressure, threads, stats);
             case DIRECT -> new DirectReader(os, sources, files, destination, slices, t.directBlock(), threads, stats);
         };
     }

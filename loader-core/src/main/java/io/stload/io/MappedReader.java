@@ -11,7 +11,9 @@ import io.stload.sink.Destination;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import io.stload.plan.ByteRange;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -44,6 +46,20 @@ abstract class MappedReader extends WindowedReader {
             mappings.close();
             throw e;
         }
+    }
+
+    /**
+     * Per file, the runs of its slices, each slice on its own, in file order: windows cut over these hold one slice's
+     * bytes each (or part of one), so a window issued for one consumer populates nobody else's bytes.
+     */
+    static List<List<ByteRange>> rangesPerSlice(List<FilePlan> files, List<TensorSlice> slices, long maxGap) {
+        List<List<ByteRange>> ranges = new ArrayList<>();
+        for (FilePlan f : files) {
+            ranges.add(slices.stream().filter(s -> s.tensor().file() == f.file())
+                    .sorted(Comparator.comparingLong(TensorSlice::spanStart))
+                    .flatMap(s -> s.reads(maxGap).stream()).toList());
+        }
+        return ranges;
     }
 
     /** Before the window's bytes are taken: whatever brings them into memory ahead of the copy. */

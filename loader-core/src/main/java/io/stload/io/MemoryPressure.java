@@ -69,6 +69,18 @@ final class MemoryPressure {
         return Math.min(configured, Math.max(1, h / 2));
     }
 
+    /**
+     * The largest window when {@code threads} windows are populated at once: {@code configured}, or under pressure
+     * small enough that all of them fit in half the headroom (at least 1 MiB), so none is evicted before its copy.
+     */
+    long windowBound(long configured, int threads, long loadBytes) {
+        long h = headroom();
+        if (h < 0 || h >= loadBytes) {
+            return configured;
+        }
+        return Math.min(configured, Math.max(1L << 20, h / 2 / Math.max(1, threads)));
+    }
+
     /** True when the headroom cannot hold {@code loadBytes}: consumed pages should leave the page cache. */
     boolean isLow(long loadBytes) {
         long h = headroom();

@@ -2,7 +2,6 @@ package io.stload.io;
 
 import io.stload.format.Header;
 import io.stload.nativeio.NativeAccess;
-import io.stload.plan.ByteRange;
 import io.stload.plan.FilePlan;
 import io.stload.plan.TensorSlice;
 import io.stload.sink.Destination;
@@ -26,15 +25,13 @@ final class MmapReader extends MappedReader {
     MmapReader(NativeAccess os, List<FilePlan> files, Destination destination, List<TensorSlice> slices,
                long windowBytes, long maxGap, MemoryPressure pressure, int ioThreads, IoStats stats) {
         super(os, files, destination, pressure, ioThreads, stats);
-        List<List<ByteRange>> ranges = new ArrayList<>();
         for (FilePlan f : files) {
             List<TensorSlice> inFile = new ArrayList<>(slices.stream().filter(s -> s.tensor().file() == f.file()).toList());
             inFile.sort(Comparator.comparingLong(TensorSlice::spanStart));
-            ranges.add(inFile.stream().flatMap(s -> s.reads(maxGap).stream()).toList());
             slicesOf.add(new SliceScatter(inFile));
         }
         // Nothing ahead: a window is copied only once a consumer waits for it.
-        layOut(ranges, windowBytes, 0, slices);
+        layOut(rangesPerSlice(files, slices, maxGap), windowBytes, 0, slices);
     }
 
     /** Where MADV_POPULATE_READ is missing, the copy faults the pages in, as before. */

@@ -46,15 +46,16 @@ public final class StreamingSink implements Destination {
     }
 
     /**
-     * The budget to use when none is given: {@link #DEFAULT_BUDGET}, but never more than half the memory
-     * {@code headroomBytes} leaves (-1: unknown), since the page cache the reads go through shares that memory;
-     * so a load in a 512 MiB container streams within it with no flag.
+     * The budget to use when none is given: {@link #DEFAULT_BUDGET}, but never more than a quarter of the memory
+     * {@code headroomBytes} leaves (-1: unknown), since the page cache the reads go through, direct reads' bounce
+     * buffers and the runtime's own growth share that memory; so a load in a 512 MiB container streams within it
+     * with no flag.
      */
     public static long defaultBudget(long headroomBytes) {
         if (headroomBytes < 0) {
             return DEFAULT_BUDGET;
         }
-        return Math.min(DEFAULT_BUDGET, Math.max(LEAST_DEFAULT_BUDGET, headroomBytes / 2));
+        return Math.min(DEFAULT_BUDGET, Math.max(LEAST_DEFAULT_BUDGET, headroomBytes / 4));
     }
 
     public StreamingSink(TensorConsumer consumer, long budgetBytes) {

@@ -116,6 +116,16 @@ class WindowSchedulerTest {
     }
 
     @Test
+    void windowsShrinkOnlyWhileTheHeadroomCannotHoldTheLoad() {
+        long mib = 1 << 20;
+        MemoryPressure tight = new MemoryPressure(() -> 64 * mib, System::nanoTime, 0);
+        assertEquals(8 * mib, tight.windowBound(32 * mib, 4, 256 * mib), "4 windows in half of 64 MiB");
+        assertEquals(32 * mib, tight.windowBound(32 * mib, 4, 32 * mib), "the load fits: as configured");
+        MemoryPressure none = new MemoryPressure(() -> 0, System::nanoTime, 0);
+        assertEquals(mib, none.windowBound(32 * mib, 4, 256 * mib), "never below 1 MiB");
+    }
+
+    @Test
     void theHeadroomIsReadAtMostOncePerInterval() {
         AtomicLong now = new AtomicLong();
         AtomicLong reads = new AtomicLong();

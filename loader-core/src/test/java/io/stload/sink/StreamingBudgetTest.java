@@ -9,8 +9,8 @@ class StreamingBudgetTest {
     private static final long MIB = 1 << 20;
 
     @Test
-    void theDefaultBudgetIsHalfTheHeadroomAtMostOneGib() {
-        assertEquals(200 * MIB, StreamingSink.defaultBudget(400 * MIB), "a 512 MiB container with 400 MiB left");
+    void theDefaultBudgetIsAQuarterOfTheHeadroomAtMostOneGib() {
+        assertEquals(100 * MIB, StreamingSink.defaultBudget(400 * MIB), "a 512 MiB container with 400 MiB left");
         assertEquals(StreamingSink.DEFAULT_BUDGET, StreamingSink.defaultBudget(64L << 30));
         assertEquals(StreamingSink.DEFAULT_BUDGET, StreamingSink.defaultBudget(-1), "headroom unknown");
         assertEquals(16 * MIB, StreamingSink.defaultBudget(0), "room for a few windows still");
