@@ -80,7 +80,7 @@ final class LoadCommand implements Callable<Integer> {
             return CudaLoad.run(() -> source.open(path, spec.commandLine().getErr()), flags.options(), device, digest,
                     json, spec.commandLine().getOut());
         }
-        DestinationMemory memory = streamed ? DestinationMemory.budget("stream budget", budget) : DestinationMemory.HOST;
+        DestinationMemory memory = streamed ? DestinationMemory.streaming(budget) : DestinationMemory.HOST;
         LoadPlan plan = new Planner().plan(source.open(path, spec.commandLine().getErr()), flags.options(), memory);
         PrintWriter out = spec.commandLine().getOut();
         if (streamed) {

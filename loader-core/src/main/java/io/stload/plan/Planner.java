@@ -58,7 +58,8 @@ public final class Planner {
         for (Header h : checkpoint.files()) {
             FileFacts facts = measure(h, ReadRanges.bytes(reads.get(h)));
             FileDecision decision = options.strategy() == LoadStrategy.AUTO
-                    ? StrategyHeuristic.decide(facts, host, rankBytes, destination, options.thresholds())
+                    ? StrategyHeuristic.decide(facts, host, rankBytes, destination, options.order(),
+                            options.thresholds())
                     : new FileDecision(ReadStrategy.valueOf(options.strategy().name()), DecisionRule.FORCED,
                             List.of("forced by " + LoadStrategy.OPTION));
             files.add(new FilePlan(h, facts, decision, reads.get(h)));

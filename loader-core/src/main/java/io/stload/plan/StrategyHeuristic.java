@@ -17,7 +17,7 @@ public final class StrategyHeuristic {
 
     /** For a host destination, which takes the rank's bytes. */
     public static FileDecision decide(FileFacts file, HostFacts host, long rankBytes, Thresholds t) {
-        return decide(file, host, rankBytes, DestinationMemory.HOST, t);
+        return decide(file, host, rankBytes, DestinationMemory.HOST, ReadOrder.FILE, t);
     }
 
     /**
@@ -25,9 +25,10 @@ public final class StrategyHeuristic {
      * @param host        facts about the host
      * @param rankBytes   bytes the rank reads over all its files (the page cache must hold them together)
      * @param destination what the destination takes from the same memory
+     * @param order       the order the consumer asks for tensors
      */
     public static FileDecision decide(FileFacts file, HostFacts host, long rankBytes, DestinationMemory destination,
-                                      Thresholds t) {
+                                      ReadOrder order, Thresholds t) {
         List<String> why = new ArrayList<>();
         why.add(file.fs().name());
         why.add(Sizes.human(rankBytes) + " for this rank");
@@ -50,6 +51,11 @@ public final class StrategyHeuristic {
         }
         boolean cacheTooSmall = host.headroomBytes() >= 0
                 && host.headroomBytes() - destinationBytes < rankBytes * t.headroomFactor();
+        if (cacheTooSmall && destination.holdsUntilAsked() && order == ReadOrder.SHUFFLED) {
+            return new FileDecision(ReadStrategy.PREFETCH, DecisionRule.CACHE_TOO_SMALL, with(why, "page cache cannot "
+                    + "hold the rank's bytes, and a direct block read for one consumer would be held for every slice "
+                    + "it touches: exact reads through the page cache"));
+        }
         if (cacheTooSmall && file.directSupported()) {
             return new FileDecision(ReadStrategy.DIRECT, DecisionRule.CACHE_TOO_SMALL,
                     with(why, "page cache cannot hold the rank's bytes beside the destination's: bypass it"));
