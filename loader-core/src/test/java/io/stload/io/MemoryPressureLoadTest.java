@@ -11,6 +11,9 @@ import io.stload.format.SafetensorsWriter.TensorData;
 import io.stload.load.Digests;
 import io.stload.load.LoadListener;
 import io.stload.nativeio.FileAdvice;
+import io.stload.nativeio.FsStat;
+import io.stload.nativeio.HeldLock;
+import io.stload.nativeio.MemoryAdvice;
 import io.stload.nativeio.NativeAccess;
 import io.stload.nativeio.NativeFile;
 import io.stload.plan.LoadOptions;
@@ -34,6 +37,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -108,6 +112,74 @@ class MemoryPressureLoadTest {
         assertEquals(0.0, residentFraction(file, os, rankStart + 8 * MIB + 4096, 60 * 1024), "just after the rank");
         assertEquals(0.0, residentFraction(file, os, 0, 7 * MIB), "the rank before");
         assertEquals(0.0, residentFraction(file, os, rankStart + 9 * MIB, 6 * MIB), "the rank after");
+    }
+
+    /** The real calls, with the bytes each populate call asked for added up. */
+    private record CountingPopulate(NativeAccess real, AtomicLong populated) implements NativeAccess {
+        @Override
+        public boolean populate(MemorySegment range) throws IOException {
+            populated.addAndGet(range.byteSize());
+            return real.populate(range);
+        }
+
+        @Override
+        public boolean isNative() {
+            return real.isNative();
+        }
+
+        @Override
+        public String fallbackReason() {
+            return real.fallbackReason();
+        }
+
+        @Override
+        public int pageSize() {
+            return real.pageSize();
+        }
+
+        @Override
+        public boolean madvise(MemorySegment mapping, MemoryAdvice advice) throws IOException {
+            return real.madvise(mapping, advice);
+        }
+
+        @Override
+        public double residentFraction(MemorySegment mapping, int maxSamplePages) {
+            return real.residentFraction(mapping, maxSamplePages);
+        }
+
+        @Override
+        public MemorySegment allocate(long bytes, Arena arena) throws IOException {
+            return real.allocate(bytes, arena);
+        }
+
+        @Override
+        public FsStat statfs(Path path) throws IOException {
+            return real.statfs(path);
+        }
+
+        @Override
+        public NativeFile open(Path path, boolean direct) throws IOException {
+            return real.open(path, direct);
+        }
+
+        @Override
+        public HeldLock tryLock(Path file, boolean exclusive) throws IOException {
+            return real.tryLock(file, exclusive);
+        }
+    }
+
+    /** Wherever the kernel's read-around is too small for the residency check above to see, the calls say it. */
+    @Test
+    void mmapAsksToPopulateExactlyTheRanksBytesInAShuffledOrder() throws IOException {
+        Checkpoint ckpt = write(8, 3, 100_000); // tensors not page-aligned, split in three by rows
+        PartitionSpec rows = PartitionSpec.parse("test", "{\"rules\": [{\"pattern\": \"t*\", \"split\": 0}]}");
+        AtomicLong populated = new AtomicLong();
+        NativeAccess os = new CountingPopulate(NativeAccess.get(), populated);
+        LoadPlan plan = new Planner(os).plan(ckpt, new LoadOptions(LoadStrategy.MMAP, ReadOrder.SHUFFLED, 2, 3,
+                Thresholds.DEFAULTS).withPartitioning(new Partitioning(1, 3, rows)));
+        Map<String, String> loaded = load(new Engine(os, MemoryPressure.NONE), plan, os);
+        assertEquals(8, loaded.size());
+        assertEquals(8 * 100_000, populated.get(), "one row of each tensor, nothing around it");
     }
 
     @ParameterizedTest
