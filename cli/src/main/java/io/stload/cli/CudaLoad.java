@@ -11,6 +11,7 @@ import io.stload.cuda.DeviceWeights;
 import io.stload.cuda.Pinning;
 import io.stload.cuda.RingOptions;
 import io.stload.load.Digests;
+import io.stload.plan.DestinationMemory;
 import io.stload.plan.LoadOptions;
 import io.stload.plan.LoadPlan;
 import io.stload.plan.Planner;
@@ -48,7 +49,9 @@ final class CudaLoad {
                    PrintWriter out) {
         RingOptions ring = ring(d);
         try (CudaCopyEngine gpu = CudaCopyEngine.open(d.cudaOrdinal(), ring.pinning())) {
-            LoadPlan plan = new Planner().plan(checkpoint.get(), options);
+            // The staging ring is a device load's only host memory.
+            LoadPlan plan = new Planner().plan(checkpoint.get(), options,
+                    DestinationMemory.budget("staging ring", ring.windows() * ring.windowBytes()));
             try (DeviceLoader loader = new DeviceLoader(gpu, ring);
                  DeviceWeights weights = loader.execute(plan)) {
                 Map<String, String> digests = digest ? digests(weights) : Map.of();

@@ -3,13 +3,16 @@ package io.stload.cli;
 import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.format.Tensor;
+import io.stload.host.MemoryHeadroom;
 import io.stload.load.Digests;
 import io.stload.load.LoadedWeights;
 import io.stload.load.Loader;
+import io.stload.plan.DestinationMemory;
 import io.stload.plan.LoadPlan;
 import io.stload.plan.Planner;
 import io.stload.plan.Sizes;
 import io.stload.report.LoadReport;
+import io.stload.sink.StreamingSink;
 import java.io.PrintWriter;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -51,8 +54,9 @@ final class LoadCommand implements Callable<Integer> {
                     + "consumer as it lands, then dropped; --digest hashes it there) (default: ${DEFAULT-VALUE}).")
     String sink;
 
-    @Option(names = "--memory-budget", paramLabel = "SIZE", defaultValue = "1GiB",
-            description = "--sink stream: the most memory the load itself holds (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--memory-budget", paramLabel = "SIZE",
+            description = "--sink stream: the most memory the load itself holds (default: a quarter of the "
+                    + "memory headroom, at most 1GiB).")
     String memoryBudget;
 
     @Spec
@@ -66,7 +70,8 @@ final class LoadCommand implements Callable<Integer> {
             default -> throw new StloadException(ErrorKind.Usage, null, "unknown --sink '" + sink
                     + "'; expected host or stream");
         };
-        long budget = Sizes.parse(memoryBudget);
+        long budget = memoryBudget != null ? Sizes.parse(memoryBudget)
+                : StreamingSink.defaultBudget(MemoryHeadroom.read().availableBytes());
         RankFolder ranked = RankFolder.of(path, flags);
         if (device.cudaOrdinal() >= 0) {
             if (streamed) {
@@ -76,7 +81,9 @@ final class LoadCommand implements Callable<Integer> {
             return CudaLoad.run(() -> ranked.open(path, source, spec.commandLine().getErr()), ranked.options(), device,
                     digest, json, spec.commandLine().getOut());
         }
-        LoadPlan plan = new Planner().plan(ranked.open(path, source, spec.commandLine().getErr()), ranked.options());
+        DestinationMemory memory = streamed ? DestinationMemory.streaming(budget) : DestinationMemory.HOST;
+        LoadPlan plan = new Planner().plan(ranked.open(path, source, spec.commandLine().getErr()), ranked.options(),
+                memory);
         PrintWriter out = spec.commandLine().getOut();
         if (streamed) {
             return stream(plan, budget, out);

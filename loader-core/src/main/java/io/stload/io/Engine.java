@@ -42,10 +42,17 @@ import org.HdrHistogram.ConcurrentHistogram;
 public final class Engine {
     private final NativeAccess os;
     private final DirectReader.Sources sources;
+    private final MemoryPressure pressure;
 
     public Engine(NativeAccess os) {
+        this(os, MemoryPressure.ofHost());
+    }
+
+    /** With the memory headroom read from {@code pressure}: how tests report a tight one. */
+    Engine(NativeAccess os, MemoryPressure pressure) {
         this.os = os;
         this.sources = DirectReader.Sources.local(os);
+        this.pressure = pressure;
     }
 
     /** Executes {@code plan} into {@code destination}; the report covers the whole load, planning included. */
@@ -87,9 +94,10 @@ public final class Engine {
         Thresholds t = plan.options().thresholds();
         int threads = plan.options().threads();
         return switch (strategy) {
-            case MMAP -> new MmapReader(files, destination, slices, t.directBlock(), t.maxGapBytes(), threads, stats);
-            case PREFETCH -> new PrefetchReader(os, files, destination, slices, t.prefetchWindow(), t.prefetchAhead(),
+            case MMAP -> new MmapReader(os, files, destination, slices, t.directBlock(), t.maxGapBytes(), pressure,
                     threads, stats);
+            case PREFETCH -> new PrefetchReader(os, files, destination, slices, t.prefetchWindow(), t.prefetchAhead(),
+                    t.maxGapBytes(), pressure, threads, stats);
             case DIRECT -> new DirectReader(os, sources, files, destination, slices, t.directBlock(), threads, stats);
         };
     }

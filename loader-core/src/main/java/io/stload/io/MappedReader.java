@@ -1,12 +1,19 @@
 package io.stload.io;
 
 import io.stload.format.Header;
+import io.stload.nativeio.FileAdvice;
+import io.stload.nativeio.MemoryAdvice;
+import io.stload.nativeio.NativeAccess;
+import io.stload.nativeio.NativeFile;
+import io.stload.plan.ByteRange;
 import io.stload.plan.FilePlan;
 import io.stload.plan.TensorSlice;
 import io.stload.sink.Destination;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 
 /**
@@ -14,7 +21,9 @@ import java.util.List;
  * into the destination's read buffer if it gives one, or handed over as a view. A file is mapped when the plan
  * reaches it, and a bounded number are mapped at once ({@link OpenFiles}), so tens of thousands of shards do not
  * exhaust the process's mappings; a mapping is held while a window is copied out of it and while a view of it is
- * with the destination, and unmapped only after.
+ * with the destination, and unmapped only after. Under memory pressure a window no consumer needs any more leaves
+ * memory at once: unmapped here (MADV_DONTNEED), then dropped from the page cache (POSIX_FADV_DONTNEED, which
+ * skips pages still mapped), so the pages still to be consumed are not the ones the kernel reclaims.
  */
 abstract class MappedReader extends WindowedReader {
     /** One file's mapping, in an arena of its own so that it can be unmapped alone. */
@@ -22,9 +31,14 @@ abstract class MappedReader extends WindowedReader {
     }
 
     private final OpenFiles<Mapping> mappings;
+    protected final NativeAccess os;
+    protected final MemoryPressure pressure;
 
-    MappedReader(List<FilePlan> files, Destination destination, int ioThreads, IoStats stats) {
+    MappedReader(NativeAccess os, List<FilePlan> files, Destination destination, MemoryPressure pressure,
+                 int ioThreads, IoStats stats) {
         super(files.stream().map(FilePlan::file).toList(), destination, ioThreads, stats);
+        this.os = os;
+        this.pressure = pressure;
         this.mappings = new OpenFiles<>(OpenFiles.boundFor(ioThreads), this::map, m -> m.arena().close());
     }
 
@@ -36,6 +50,20 @@ abstract class MappedReader extends WindowedReader {
             arena.close();
             throw e;
         }
+    }
+
+    /**
+     * Per file, the runs of its slices, each slice on its own, in file order: windows cut over these hold one slice's
+     * bytes each (or part of one), so a window issued for one consumer populates nobody else's bytes.
+     */
+    static List<List<ByteRange>> rangesPerSlice(List<FilePlan> files, List<TensorSlice> slices, long maxGap) {
+        List<List<ByteRange>> ranges = new ArrayList<>();
+        for (FilePlan f : files) {
+            ranges.add(slices.stream().filter(s -> s.tensor().file() == f.file())
+                    .sorted(Comparator.comparingLong(TensorSlice::spanStart))
+                    .flatMap(s -> s.reads(maxGap).stream()).toList());
+        }
+        return ranges;
     }
 
     /** Before the window's bytes are taken: whatever brings them into memory ahead of the copy. */
@@ -91,6 +119,30 @@ abstract class MappedReader extends WindowedReader {
             destination.landed(s, mapping.bytes().asSlice(s.spanStart(), s.byteSize()));
         } finally {
             mappings.release(file);
+        }
+    }
+
+    /** Whole pages inside the window only: a page it shares with a neighbour may still be needed there. */
+    @Override
+    protected final void released(Header file, Window w) throws IOException, InterruptedException {
+        if (!pressure.isLow(windowedBytes())) {
+            return;
+        }
+        long page = os.pageSize();
+        long start = (w.offset() + page - 1) / page * page;
+        long end = (w.offset() + w.length()) / page * page;
+        if (end <= start) {
+            return;
+        }
+        Mapping mapping = mappings.acquire(w.file());
+        try {
+            os.madvise(mapping.bytes().asSlice(start, end - start), MemoryAdvice.DONTNEED);
+        } finally {
+            mappings.release(w.file());
+        }
+        // A descriptor of its own, for this call only: the bounded pool holds mappings, not descriptors.
+        try (NativeFile f = os.open(file.file(), false)) {
+            f.fadvise(start, end - start, FileAdvice.DONTNEED);
         }
     }
 

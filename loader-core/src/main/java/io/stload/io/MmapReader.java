@@ -1,10 +1,11 @@
 package io.stload.io;
 
 import io.stload.format.Header;
-import io.stload.plan.ByteRange;
+import io.stload.nativeio.NativeAccess;
 import io.stload.plan.FilePlan;
 import io.stload.plan.TensorSlice;
 import io.stload.sink.Destination;
+import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -13,28 +14,36 @@ import java.util.Map;
 
 /**
  * {@code mmap}: each slice is copied out of the file's mapping when a consumer asks for it, and not before
- * (windows are cut per slice and issued on demand only); pages fault in as they are copied, so only the pages
- * holding the slices' runs are read.
+ * (windows are cut per slice and issued on demand only). Each window's pages are populated before the copy,
+ * exactly its range ({@link NativeAccess#populate}), instead of faulting in page by page: a fault reads around
+ * the page, and in a random order under memory pressure the pages read around are evicted before their tensor's
+ * turn comes, so each byte is read many times. Only the pages holding the slices' runs are read.
  */
 final class MmapReader extends MappedReader {
     private final List<SliceScatter> slicesOf = new ArrayList<>();
 
-    MmapReader(List<FilePlan> files, Destination destination, List<TensorSlice> slices, long windowBytes,
-               long maxGap, int ioThreads, IoStats stats) {
-        super(files, destination, ioThreads, stats);
-        List<List<ByteRange>> ranges = new ArrayList<>();
+    MmapReader(NativeAccess os, List<FilePlan> files, Destination destination, List<TensorSlice> slices,
+               long windowBytes, long maxGap, MemoryPressure pressure, int ioThreads, IoStats stats) {
+        super(os, files, destination, pressure, ioThreads, stats);
         for (FilePlan f : files) {
             List<TensorSlice> inFile = new ArrayList<>(slices.stream().filter(s -> s.tensor().file() == f.file()).toList());
             inFile.sort(Comparator.comparingLong(TensorSlice::spanStart));
-            ranges.add(inFile.stream().flatMap(s -> s.reads(maxGap).stream()).toList());
             slicesOf.add(new SliceScatter(inFile));
         }
         // Nothing ahead: a window is copied only once a consumer waits for it.
-        layOut(ranges, windowBytes, 0, slices);
+        layOut(rangesPerSlice(files, slices, maxGap), windowBytes, 0, slices);
     }
 
+    /** Where MADV_POPULATE_READ is missing, the copy faults the pages in, as before. */
     @Override
-    protected void prepare(Header file, MemorySegment window) {
+    protected void prepare(Header file, MemorySegment window) throws IOException {
+        try {
+            os.populate(window);
+        } catch (IOException e) {
+            // EFAULT here is a page past the end of a file that shrank under its mapping.
+            throw new IOException("populating its pages failed, file truncated during the load? ("
+                    + e.getMessage() + ")", e);
+        }
     }
 
     /** Only the slices' runs are copied out of the view: the gaps read through are never touched. */

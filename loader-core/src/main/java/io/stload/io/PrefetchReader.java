@@ -3,6 +3,7 @@ package io.stload.io;
 import io.stload.format.Header;
 import io.stload.nativeio.MemoryAdvice;
 import io.stload.nativeio.NativeAccess;
+import io.stload.plan.ByteRange;
 import io.stload.plan.FilePlan;
 import io.stload.plan.TensorSlice;
 import io.stload.sink.Destination;
@@ -18,20 +19,29 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * {@code prefetch}: background threads populate the page cache window by window over the plan's ranges,
  * front to back ({@link NativeAccess#populate}: exactly the window's pages, where the kernel has
  * MADV_POPULATE_READ; else WILLNEED plus a read of one byte per page), at most a bounded number of bytes
- * ahead of the consumers, then copy the window from the mapping without faulting.
+ * ahead of the consumers (fewer while the memory headroom is short: {@link MemoryPressure}), then copy the window
+ * from the mapping without faulting. While the headroom cannot hold the bytes to read, windows hold one slice
+ * each and are no larger than the headroom allows.
  * No anonymous buffer is ever allocated for file data: the page cache is the buffer.
  */
 final class PrefetchReader extends MappedReader {
-    private final NativeAccess os;
     private final AtomicBoolean populateUnsupported = new AtomicBoolean();
     private final Map<Header, String> notes = new IdentityHashMap<>();
     private volatile long touchSink;
 
     PrefetchReader(NativeAccess os, List<FilePlan> files, Destination destination, List<TensorSlice> slices,
-                   long windowBytes, long aheadBytes, int ioThreads, IoStats stats) {
-        super(files, destination, ioThreads, stats);
-        this.os = os;
-        layOut(files.stream().map(FilePlan::reads).toList(), windowBytes, aheadBytes, slices);
+                   long windowBytes, long aheadBytes, long maxGap, MemoryPressure pressure, int ioThreads,
+                   IoStats stats) {
+        super(os, files, destination, pressure, ioThreads, stats);
+        long bytes = files.stream().mapToLong(f -> f.reads().stream().mapToLong(ByteRange::length).sum()).sum();
+        if (pressure.isLow(bytes)) {
+            // Windows of one slice each, no larger than the headroom allows: one read for a consumer asking out of
+            // order populates only its own bytes, so in any order each byte is read once.
+            layOut(rangesPerSlice(files, slices, maxGap), pressure.windowBound(windowBytes, ioThreads, bytes),
+                    aheadBytes, slices, pressure);
+        } else {
+            layOut(files.stream().map(FilePlan::reads).toList(), windowBytes, aheadBytes, slices, pressure);
+        }
     }
 
     @Override

@@ -1,27 +1,34 @@
 package io.stload.io;
 
+import java.util.ArrayDeque;
 import java.util.List;
 import java.util.concurrent.locks.Condition;
+import java.util.function.LongSupplier;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Hands windows to I/O threads front to back and lets consumers wait for the windows a tensor needs.
  *
- * <p>Read-ahead is bounded: a window is issued only while it starts less than {@code aheadBytes} past the
- * first window whose tensor bytes are not all consumed yet. A consumer that waits for a window beyond that
- * bound raises it (demand), so a consumer asking in any order can never deadlock against the bound; it only
- * pulls the sequential stream forward. The first failure stops everything and is rethrown to every waiter.
+ * <p>Read-ahead is bounded: a window is issued in stream order only while it starts less than the bound past
+ * the first window whose tensor bytes are not all consumed yet. The bound is asked for anew at each decision, so
+ * it can follow the memory headroom during the load: windows read ahead then stay in memory until they are
+ * consumed. A consumer that waits for a window beyond the bound has exactly that window issued next (demand), so
+ * a consumer asking in any order never deadlocks against the bound, and the bound stays where it is: a shuffled
+ * order does not drag the whole stream ahead of the consumers into memory that cannot hold it. The first failure
+ * stops everything and is rethrown to every waiter.
  */
 final class WindowScheduler {
     private final List<Window> windows;
-    private final long aheadBytes;
+    private final LongSupplier aheadBytes;
     private final long[] unconsumed;
+    private final boolean[] issued;
     private final boolean[] done;
+    private final ArrayDeque<Integer> demanded = new ArrayDeque<>();
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
     private int nextToIssue;
+    private int issuedCount;
     private int lowestUnconsumed;
-    private int demanded = -1;
     private Throwable failure;
 
     /**
@@ -30,9 +37,15 @@ final class WindowScheduler {
      * @param aheadBytes how far issue may run ahead of consumption ({@code Long.MAX_VALUE}: unbounded)
      */
     WindowScheduler(List<Window> windows, long[] unconsumed, long aheadBytes) {
+        this(windows, unconsumed, () -> aheadBytes);
+    }
+
+    /** @param aheadBytes how far issue may run ahead of consumption now; asked at each decision */
+    WindowScheduler(List<Window> windows, long[] unconsumed, LongSupplier aheadBytes) {
         this.windows = List.copyOf(windows);
         this.unconsumed = unconsumed.clone();
         this.aheadBytes = aheadBytes;
+        this.issued = new boolean[windows.size()];
         this.done = new boolean[windows.size()];
         advanceLowest();
     }
@@ -58,25 +71,43 @@ final class WindowScheduler {
     /** Returned by {@link #poll()} when a window remains but the read-ahead bound holds it back. */
     static final Window HELD_BACK = new Window(-1, -1, 0, 0, 0);
 
-    /** The next window if it may be issued now, {@link #HELD_BACK} if the bound holds it, null when none is left. */
+    /**
+     * The next window if it may be issued now: a window a consumer waits for first, else the next in stream order
+     * within the bound; {@link #HELD_BACK} if the bound holds that one back, null when none is left.
+     */
     Window poll() {
         lock.lock();
         try {
-            if (failure != null || nextToIssue >= windows.size()) {
+            if (failure != null || issuedCount >= windows.size()) {
                 return null;
             }
-            return mayIssue(nextToIssue) ? windows.get(nextToIssue++) : HELD_BACK;
+            Integer wanted;
+            while ((wanted = demanded.poll()) != null) {
+                if (!issued[wanted]) {
+                    return issue(wanted);
+                }
+            }
+            while (issued[nextToIssue]) {
+                nextToIssue++;
+            }
+            return mayIssue(nextToIssue) ? issue(nextToIssue) : HELD_BACK;
         } finally {
             lock.unlock();
         }
     }
 
+    private Window issue(int i) {
+        issued[i] = true;
+        issuedCount++;
+        return windows.get(i);
+    }
+
     private boolean mayIssue(int i) {
-        if (i <= demanded || lowestUnconsumed >= windows.size()) {
+        if (lowestUnconsumed >= windows.size()) {
             return true;
         }
         long distance = windows.get(i).streamStart() - windows.get(lowestUnconsumed).streamStart();
-        return distance < aheadBytes;
+        return distance < aheadBytes.getAsLong();
     }
 
     void completed(Window w) {
@@ -105,8 +136,14 @@ final class WindowScheduler {
     void await(int first, int last) throws InterruptedException, WindowFailedException {
         lock.lock();
         try {
-            if (last > demanded) {
-                demanded = last;
+            boolean added = false;
+            for (int i = first; i <= last; i++) {
+                if (!issued[i]) {
+                    demanded.add(i);
+                    added = true;
+                }
+            }
+            if (added) {
                 changed.signalAll();
             }
             for (int i = first; i <= last; i++) {
@@ -125,14 +162,18 @@ final class WindowScheduler {
         }
     }
 
-    /** Records that a consumer took {@code bytes} of window {@code i}'s tensor data. */
-    void consumed(int i, long bytes) {
+    /**
+     * Records that a consumer took {@code bytes} of window {@code i}'s tensor data; true when that was the last of
+     * them, so no consumer needs the window's bytes any more.
+     */
+    boolean consumed(int i, long bytes) {
         lock.lock();
         try {
             unconsumed[i] -= bytes;
             if (i == lowestUnconsumed && advanceLowest()) {
                 changed.signalAll();
             }
+            return bytes > 0 && unconsumed[i] == 0;
         } finally {
             lock.unlock();
         }

@@ -26,6 +26,7 @@ abstract class WindowedReader implements AutoCloseable {
     private final Map<Header, Integer> fileIndex = new IdentityHashMap<>();
     private WindowLayout layout;
     private WindowScheduler scheduler;
+    private long windowedBytes;
 
     WindowedReader(List<Header> files, Destination destination, int ioThreads, IoStats stats) {
         this.files = List.copyOf(files);
@@ -40,9 +41,26 @@ abstract class WindowedReader implements AutoCloseable {
     /** Lays out windows over each file's ranges; call once from the subclass constructor. */
     protected final void layOut(List<List<ByteRange>> rangesPerFile, long windowSize, long aheadBytes,
                                 List<TensorSlice> slices) {
+        layOut(rangesPerFile, windowSize, aheadBytes, slices, MemoryPressure.NONE);
+    }
+
+    /** As above, with read-ahead also held within what {@code pressure} allows as the load goes on. */
+    protected final void layOut(List<List<ByteRange>> rangesPerFile, long windowSize, long aheadBytes,
+                                List<TensorSlice> slices, MemoryPressure pressure) {
         layout = new WindowLayout(rangesPerFile, destination.windowBytes(windowSize));
+        windowedBytes = layout.windows().stream().mapToLong(Window::length).sum();
+        long ahead = destination.aheadBytes(aheadBytes);
         scheduler = new WindowScheduler(layout.windows(), layout.unconsumed(slices, this::fileIndexOf),
-                destination.aheadBytes(aheadBytes));
+                () -> pressure.aheadBound(ahead));
+    }
+
+    /** Bytes of all the windows: what this reader moves in all. */
+    protected final long windowedBytes() {
+        return windowedBytes;
+    }
+
+    /** Called once no consumer needs window {@code w}'s bytes any more (on a consumer thread). */
+    protected void released(Header file, Window w) throws IOException, InterruptedException {
     }
 
     /** Moves one window's bytes to the destination. */
@@ -111,7 +129,19 @@ abstract class WindowedReader implements AutoCloseable {
         stats.waitNanos.add(System.nanoTime() - begin);
         land(s);
         for (int i = first; i <= last; i++) {
-            scheduler.consumed(i, layout.overlap(layout.windows().get(i), start, end));
+            Window w = layout.windows().get(i);
+            if (scheduler.consumed(i, layout.overlap(w, start, end))) {
+                release(w);
+            }
+        }
+    }
+
+    private void release(Window w) throws InterruptedException {
+        Header h = files.get(w.file());
+        try {
+            released(h, w);
+        } catch (IOException e) {
+            throw new StloadException(ErrorKind.Io, h.file(), "releasing consumed pages failed: " + e.getMessage(), e);
         }
     }
 

@@ -39,7 +39,13 @@ public final class Planner {
         this(NativeAccess.get());
     }
 
+    /** A plan for a host destination, which takes the rank's bytes. */
     public LoadPlan plan(Checkpoint checkpoint, LoadOptions options) {
+        return plan(checkpoint, options, DestinationMemory.HOST);
+    }
+
+    /** A plan whose AUTO decisions count what {@code destination} takes from the memory the page cache needs. */
+    public LoadPlan plan(Checkpoint checkpoint, LoadOptions options, DestinationMemory destination) {
         long start = System.nanoTime();
         MemoryHeadroom headroom = MemoryHeadroom.read();
         HostFacts host = new HostFacts(headroom.availableBytes(), headroom.describe(), os.fallbackReason());
@@ -60,7 +66,8 @@ public final class Planner {
         for (Header h : checkpoint.files()) {
             FileFacts facts = measure(h, ReadRanges.bytes(reads.get(h)));
             FileDecision decision = options.strategy() == LoadStrategy.AUTO
-                    ? StrategyHeuristic.decide(facts, host, rankBytes, options.thresholds())
+                    ? StrategyHeuristic.decide(facts, host, rankBytes, destination, options.order(),
+                            options.thresholds())
                     : new FileDecision(ReadStrategy.valueOf(options.strategy().name()), DecisionRule.FORCED,
                             List.of("forced by " + LoadStrategy.OPTION));
             files.add(new FilePlan(h, facts, decision, reads.get(h)));

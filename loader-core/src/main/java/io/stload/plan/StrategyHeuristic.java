@@ -8,23 +8,34 @@ import java.util.Locale;
  * The AUTO rule, a pure function of measured facts: which strategy reads a file fastest. The order of the
  * rules matters: data already in memory makes any extra pass waste; a network filesystem wants large
  * sequential requests but may not honour O_DIRECT well; a page cache too small for the rank's bytes would
- * thrash, so bypass it; large cold reads on local disks go to the benchmark's winner.
+ * thrash, so bypass it (the page cache gets what the destination leaves of the headroom: owned host memory
+ * takes the rank's bytes from the same memory); large cold reads on local disks go to the benchmark's winner.
  */
 public final class StrategyHeuristic {
     private StrategyHeuristic() {
     }
 
-    /**
-     * @param file      facts about this file
-     * @param host      facts about the host
-     * @param rankBytes bytes the rank reads over all its files (the page cache must hold them together)
-     */
+    /** For a host destination, which takes the rank's bytes. */
     public static FileDecision decide(FileFacts file, HostFacts host, long rankBytes, Thresholds t) {
+        return decide(file, host, rankBytes, DestinationMemory.HOST, ReadOrder.FILE, t);
+    }
+
+    /**
+     * @param file        facts about this file
+     * @param host        facts about the host
+     * @param rankBytes   bytes the rank reads over all its files (the page cache must hold them together)
+     * @param destination what the destination takes from the same memory
+     * @param order       the order the consumer asks for tensors
+     */
+    public static FileDecision decide(FileFacts file, HostFacts host, long rankBytes, DestinationMemory destination,
+                                      ReadOrder order, Thresholds t) {
         List<String> why = new ArrayList<>();
         why.add(file.fs().name());
         why.add(Sizes.human(rankBytes) + " for this rank");
         why.add(file.resident() < 0 ? "residency unknown" : percent(file.resident()) + " resident");
         why.add(host.headroomBytes() < 0 ? "headroom unknown" : Sizes.human(host.headroomBytes()) + " headroom");
+        long destinationBytes = destination.bytes(rankBytes);
+        why.add("destination takes " + Sizes.human(destinationBytes) + " (" + destination.what() + ")");
 
         if (file.fs().isRam()) {
             return new FileDecision(ReadStrategy.MMAP, DecisionRule.TMPFS, with(why, "RAM filesystem: pages are already in memory"));
@@ -38,9 +49,16 @@ public final class StrategyHeuristic {
         if (file.fs().isNetwork()) {
             return new FileDecision(ReadStrategy.PREFETCH, DecisionRule.NETWORK_FS, with(why, "network filesystem: large sequential requests"));
         }
-        boolean cacheTooSmall = host.headroomBytes() >= 0 && host.headroomBytes() < rankBytes * t.headroomFactor();
+        boolean cacheTooSmall = host.headroomBytes() >= 0
+                && host.headroomBytes() - destinationBytes < rankBytes * t.headroomFactor();
+        if (cacheTooSmall && destination.holdsUntilAsked() && order == ReadOrder.SHUFFLED) {
+            return new FileDecision(ReadStrategy.PREFETCH, DecisionRule.CACHE_TOO_SMALL, with(why, "page cache cannot "
+                    + "hold the rank's bytes, and a direct block read for one consumer would be held for every slice "
+                    + "it touches: exact reads through the page cache"));
+        }
         if (cacheTooSmall && file.directSupported()) {
-            return new FileDecision(ReadStrategy.DIRECT, DecisionRule.CACHE_TOO_SMALL, with(why, "page cache cannot hold the rank's bytes: bypass it"));
+            return new FileDecision(ReadStrategy.DIRECT, DecisionRule.CACHE_TOO_SMALL,
+                    with(why, "page cache cannot hold the rank's bytes beside the destination's: bypass it"));
         }
         if (t.coldLocal() == LoadStrategy.DIRECT && !file.directSupported()) {
             return new FileDecision(ReadStrategy.PREFETCH, DecisionRule.DIRECT_REFUSED, with(why, "cold read, O_DIRECT refused here"));

@@ -30,6 +30,8 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class StreamingSink implements Destination {
     public static final long DEFAULT_BUDGET = 1L << 30;
+    /** The least default budget: room for a few windows when the headroom reads (nearly) nothing. */
+    private static final long LEAST_DEFAULT_BUDGET = 16L << 20;
 
     private final TensorConsumer consumer;
     private final long budgetBytes;
@@ -41,6 +43,19 @@ public final class StreamingSink implements Destination {
 
     /** A slice's buffer while its bytes arrive; freed as soon as the consumer returns. */
     private record Gathering(Arena arena, MemorySegment memory) {
+    }
+
+    /**
+     * The budget to use when none is given: {@link #DEFAULT_BUDGET}, but never more than a quarter of the memory
+     * {@code headroomBytes} leaves (-1: unknown), since the page cache the reads go through, direct reads' bounce
+     * buffers and the runtime's own growth share that memory; so a load in a 512 MiB container streams within it
+     * with no flag.
+     */
+    public static long defaultBudget(long headroomBytes) {
+        if (headroomBytes < 0) {
+            return DEFAULT_BUDGET;
+        }
+        return Math.min(DEFAULT_BUDGET, Math.max(LEAST_DEFAULT_BUDGET, headroomBytes / 4));
     }
 
     public StreamingSink(TensorConsumer consumer, long budgetBytes) {

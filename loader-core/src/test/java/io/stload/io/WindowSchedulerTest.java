@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.time.Duration;
@@ -12,6 +13,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
 class WindowSchedulerTest {
@@ -53,27 +55,90 @@ class WindowSchedulerTest {
     }
 
     @Test
-    void aConsumerWaitingBeyondTheBoundPullsTheStreamForward() {
+    void aConsumerWaitingBeyondTheBoundGetsItsWindowWithoutLiftingTheBound() {
         WindowScheduler s = scheduler(6, W);
         assertTimeoutPreemptively(Duration.ofSeconds(10), () -> {
-            CountDownLatch issuedAll = new CountDownLatch(1);
-            Thread io = Thread.ofPlatform().start(() -> {
+            assertEquals(0, s.poll().index());
+            // Shuffled order: the consumer wants the last window first, far beyond the bound.
+            Thread consumer = Thread.ofPlatform().start(() -> {
                 try {
-                    Window w;
-                    while ((w = s.next()) != null) {
-                        s.completed(w);
-                    }
-                    issuedAll.countDown();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
+                    s.await(5, 5);
+                } catch (InterruptedException | WindowScheduler.WindowFailedException e) {
+                    throw new AssertionError(e);
                 }
             });
-            // Shuffled order: the consumer wants the last window first, far beyond the bound.
-            s.await(5, 5);
-            issuedAll.await();
-            io.join();
-            assertNull(s.poll());
+            Window w;
+            while ((w = s.poll()) == WindowScheduler.HELD_BACK) {
+                Thread.onSpinWait(); // until the consumer's demand is registered
+            }
+            assertEquals(5, w.index(), "exactly the window asked for, not the stream up to it");
+            s.completed(w);
+            consumer.join();
+            assertTrue(s.consumed(5, W), "its last tensor bytes taken");
+            assertSame(WindowScheduler.HELD_BACK, s.poll(), "the bound did not move: window 1 still waits");
+            s.consumed(0, W);
+            assertEquals(1, s.poll().index());
+            for (int i = 1; i <= 4; i++) {
+                s.consumed(i, W);
+            }
+            assertEquals(2, s.poll().index());
+            assertEquals(3, s.poll().index());
+            assertEquals(4, s.poll().index());
+            assertNull(s.poll(), "window 5 was issued once, on demand");
         });
+    }
+
+    @Test
+    void theBoundFollowsTheReportedHeadroom() {
+        AtomicLong headroom = new AtomicLong(4 * W);
+        MemoryPressure pressure = new MemoryPressure(headroom::get, System::nanoTime, 0);
+        List<Window> windows = new ArrayList<>();
+        long[] unconsumed = new long[8];
+        for (int i = 0; i < 8; i++) {
+            windows.add(new Window(i, 0, i * W, W, i * W));
+            unconsumed[i] = W;
+        }
+        WindowScheduler s = new WindowScheduler(windows, unconsumed, () -> pressure.aheadBound(100 * W));
+        assertEquals(0, s.poll().index());
+        assertEquals(1, s.poll().index());
+        assertSame(WindowScheduler.HELD_BACK, s.poll(), "half of 4 windows' headroom: 2 ahead");
+        headroom.set(0);
+        s.consumed(0, W);
+        s.consumed(1, W);
+        assertEquals(2, s.poll().index(), "no headroom: still one window at a time");
+        assertSame(WindowScheduler.HELD_BACK, s.poll());
+        headroom.set(10 * W);
+        assertEquals(3, s.poll().index());
+        assertEquals(4, s.poll().index());
+        assertEquals(5, s.poll().index());
+        assertEquals(6, s.poll().index());
+        assertSame(WindowScheduler.HELD_BACK, s.poll(), "half of 10 windows' headroom: 5 ahead");
+    }
+
+    @Test
+    void windowsShrinkOnlyWhileTheHeadroomCannotHoldTheLoad() {
+        long mib = 1 << 20;
+        MemoryPressure tight = new MemoryPressure(() -> 64 * mib, System::nanoTime, 0);
+        assertEquals(8 * mib, tight.windowBound(32 * mib, 4, 256 * mib), "4 windows in half of 64 MiB");
+        assertEquals(32 * mib, tight.windowBound(32 * mib, 4, 32 * mib), "the load fits: as configured");
+        MemoryPressure none = new MemoryPressure(() -> 0, System::nanoTime, 0);
+        assertEquals(mib, none.windowBound(32 * mib, 4, 256 * mib), "never below 1 MiB");
+    }
+
+    @Test
+    void theHeadroomIsReadAtMostOncePerInterval() {
+        AtomicLong now = new AtomicLong();
+        AtomicLong reads = new AtomicLong();
+        MemoryPressure pressure = new MemoryPressure(() -> 1000 * reads.incrementAndGet(), now::get, 50);
+        assertEquals(500, pressure.aheadBound(1 << 20));
+        now.set(49);
+        assertEquals(500, pressure.aheadBound(1 << 20));
+        assertTrue(pressure.isLow(1001));
+        now.set(50);
+        assertEquals(1000, pressure.aheadBound(1 << 20));
+        assertEquals(2, reads.get());
+        assertEquals(100, pressure.aheadBound(100), "never beyond what was configured");
+        assertEquals(0, pressure.aheadBound(0), "on demand only stays so");
     }
 
     @Test

@@ -1,0 +1,30 @@
+package io.stload.plan;
+
+/**
+ * What the destination itself takes from the memory the page cache also lives in: the AUTO rule counts it against
+ * the headroom, since a destination filling the memory leaves the page cache that much less.
+ *
+ * @param what            in words, for the decision's reasons: "host memory, the rank's bytes"
+ * @param budgetBytes     the most it holds at once; -1 when it holds every byte the rank reads
+ * @param holdsUntilAsked it keeps a slice's bytes from their arrival until its consumer asks for it (a streaming
+ *                        consumer): then a whole block read for one consumer is held for every slice it touches
+ */
+public record DestinationMemory(String what, long budgetBytes, boolean holdsUntilAsked) {
+    /** Owned host memory: it ends up holding the rank's bytes. */
+    public static final DestinationMemory HOST = new DestinationMemory("host memory, the rank's bytes", -1, false);
+
+    /** A destination that holds at most {@code bytes} at once and lets each slice go as it lands (a device's ring). */
+    public static DestinationMemory budget(String what, long bytes) {
+        return new DestinationMemory(what, bytes, false);
+    }
+
+    /** A streaming consumer's budget: slices are held from their first byte until the consumer takes them. */
+    public static DestinationMemory streaming(long budgetBytes) {
+        return new DestinationMemory("stream budget", budgetBytes, true);
+    }
+
+    /** Bytes it takes for a rank reading {@code rankBytes}. */
+    public long bytes(long rankBytes) {
+        return budgetBytes < 0 ? rankBytes : Math.min(budgetBytes, rankBytes);
+    }
+}

@@ -1,0 +1,206 @@
+package io.stload.io;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.stload.checkpoint.Checkpoint;
+import io.stload.format.DType;
+import io.stload.format.SafetensorsWriter;
+import io.stload.format.SafetensorsWriter.TensorData;
+import io.stload.load.Digests;
+import io.stload.load.LoadListener;
+import io.stload.nativeio.FileAdvice;
+import io.stload.nativeio.FsStat;
+import io.stload.nativeio.HeldLock;
+import io.stload.nativeio.MemoryAdvice;
+import io.stload.nativeio.NativeAccess;
+import io.stload.nativeio.NativeFile;
+import io.stload.plan.LoadOptions;
+import io.stload.plan.LoadPlan;
+import io.stload.plan.LoadStrategy;
+import io.stload.plan.PartitionSpec;
+import io.stload.plan.Partitioning;
+import io.stload.plan.Planner;
+import io.stload.plan.ReadOrder;
+import io.stload.plan.Thresholds;
+import io.stload.sink.HostSink;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/** The page-cache strategies under a memory headroom the test reports: what they read, and what they leave cached. */
+class MemoryPressureLoadTest {
+    private static final boolean LINUX = System.getProperty("os.name").startsWith("Linux");
+    private static final long MIB = 1 << 20;
+    private static final MemoryPressure NO_HEADROOM = new MemoryPressure(() -> 0, System::nanoTime, 0);
+
+    @TempDir
+    Path dir;
+
+    /** One file of {@code tensors} tensors of {@code rowBytes} x rows bytes each, flushed so its pages can be dropped. */
+    private Checkpoint write(int tensors, int rows, long rowBytes) throws IOException {
+        SplittableRandom random = new SplittableRandom(12);
+        List<TensorData> data = new ArrayList<>();
+        for (int i = 0; i < tensors; i++) {
+            byte[] bytes = new byte[(int) (rows * rowBytes)];
+            random.nextBytes(bytes);
+            data.add(new TensorData("t" + i, DType.U8, new long[] {rows, rowBytes}, bytes));
+        }
+        Path file = dir.resolve("model.safetensors");
+        SafetensorsWriter.write(file, Map.of(), data);
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            ch.force(true);
+        }
+        return Checkpoint.open(file);
+    }
+
+    /** Drops the file's clean pages; false where the kernel would not. */
+    private static boolean dropCache(Path file, NativeAccess os) throws IOException {
+        try (NativeFile f = os.open(file, false)) {
+            f.fadvise(0, 0, FileAdvice.DONTNEED);
+        }
+        return residentFraction(file, os, 0, Files.size(file)) == 0;
+    }
+
+    private static double residentFraction(Path file, NativeAccess os, long offset, long length) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ); Arena arena = Arena.ofConfined()) {
+            MemorySegment m = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
+            return os.residentFraction(m.asSlice(offset, length), (int) (length / os.pageSize()) + 1);
+        }
+    }
+
+    private static Map<String, String> load(Engine engine, LoadPlan plan, NativeAccess os) {
+        try (HostSink sink = new HostSink(os)) {
+            engine.execute(plan, sink, LoadListener.NONE);
+            Map<String, String> digests = new TreeMap<>();
+            sink.tensors().forEach((name, t) -> digests.put(name, Digests.crc32(t.data())));
+            return digests;
+        }
+    }
+
+    @Test
+    void mmapPopulatesExactlyItsRankRangeNotTheNeighbours() throws IOException {
+        assumeTrue(LINUX);
+        NativeAccess os = NativeAccess.get();
+        Checkpoint ckpt = write(1, 24, MIB); // one tensor, 24 rows of 1 MiB
+        Path file = ckpt.files().getFirst().file();
+        assumeTrue(dropCache(file, os), "pages could not be dropped here");
+        PartitionSpec rows = PartitionSpec.parse("test", "{\"rules\": [{\"pattern\": \"t0\", \"split\": 0}]}");
+        LoadPlan plan = new Planner(os).plan(ckpt, new LoadOptions(LoadStrategy.MMAP, ReadOrder.FILE, 2, 1,
+                Thresholds.DEFAULTS).withPartitioning(new Partitioning(1, 3, rows)));
+        load(new Engine(os, MemoryPressure.NONE), plan, os);
+
+        long rankStart = ckpt.files().getFirst().dataStart() + 8 * MIB; // rank 1 of 3: rows 8 to 15
+        assumeTrue(residentFraction(file, os, rankStart, 8 * MIB) == 1.0, "kernel before 5.14: the copy faulted");
+        // A fault reads around the page (and ahead of it): the neighbours' pages would be cached too.
+        assertEquals(0.0, residentFraction(file, os, rankStart - 64 * 1024, 60 * 1024), "just before the rank");
+        assertEquals(0.0, residentFraction(file, os, rankStart + 8 * MIB + 4096, 60 * 1024), "just after the rank");
+        assertEquals(0.0, residentFraction(file, os, 0, 7 * MIB), "the rank before");
+        assertEquals(0.0, residentFraction(file, os, rankStart + 9 * MIB, 6 * MIB), "the rank after");
+    }
+
+    /** The real calls, with the bytes each populate call asked for added up. */
+    private record CountingPopulate(NativeAccess real, AtomicLong populated) implements NativeAccess {
+        @Override
+        public boolean populate(MemorySegment range) throws IOException {
+            populated.addAndGet(range.byteSize());
+            return real.populate(range);
+        }
+
+        @Override
+        public boolean isNative() {
+            return real.isNative();
+        }
+
+        @Override
+        public String fallbackReason() {
+            return real.fallbackReason();
+        }
+
+        @Override
+        public int pageSize() {
+            return real.pageSize();
+        }
+
+        @Override
+        public boolean madvise(MemorySegment mapping, MemoryAdvice advice) throws IOException {
+            return real.madvise(mapping, advice);
+        }
+
+        @Override
+        public double residentFraction(MemorySegment mapping, int maxSamplePages) {
+            return real.residentFraction(mapping, maxSamplePages);
+        }
+
+        @Override
+        public MemorySegment allocate(long bytes, Arena arena) throws IOException {
+            return real.allocate(bytes, arena);
+        }
+
+        @Override
+        public FsStat statfs(Path path) throws IOException {
+            return real.statfs(path);
+        }
+
+        @Override
+        public NativeFile open(Path path, boolean direct) throws IOException {
+            return real.open(path, direct);
+        }
+
+        @Override
+        public HeldLock tryLock(Path file, boolean exclusive) throws IOException {
+            return real.tryLock(file, exclusive);
+        }
+    }
+
+    /** Wherever the kernel's read-around is too small for the residency check above to see, the calls say it. */
+    @Test
+    void mmapAsksToPopulateExactlyTheRanksBytesInAShuffledOrder() throws IOException {
+        Checkpoint ckpt = write(8, 3, 100_000); // tensors not page-aligned, split in three by rows
+        PartitionSpec rows = PartitionSpec.parse("test", "{\"rules\": [{\"pattern\": \"t*\", \"split\": 0}]}");
+        AtomicLong populated = new AtomicLong();
+        NativeAccess os = new CountingPopulate(NativeAccess.get(), populated);
+        LoadPlan plan = new Planner(os).plan(ckpt, new LoadOptions(LoadStrategy.MMAP, ReadOrder.SHUFFLED, 2, 3,
+                Thresholds.DEFAULTS).withPartitioning(new Partitioning(1, 3, rows)));
+        Map<String, String> loaded = load(new Engine(os, MemoryPressure.NONE), plan, os);
+        assertEquals(8, loaded.size());
+        assertEquals(8 * 100_000, populated.get(), "one row of each tensor, nothing around it");
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = LoadStrategy.class, names = {"MMAP", "PREFETCH"})
+    void withNoHeadroomConsumedPagesLeaveThePageCache(LoadStrategy strategy) throws IOException {
+        assumeTrue(LINUX);
+        NativeAccess os = NativeAccess.get();
+        Checkpoint ckpt = write(16, 4, 256 * 1024); // 16 tensors of 1 MiB
+        Path file = ckpt.files().getFirst().file();
+        Map<String, String> reference = new TreeMap<>(Digests.ofFiles(ckpt));
+        LoadPlan plan = new Planner(os).plan(ckpt, new LoadOptions(strategy, ReadOrder.SHUFFLED, 3, 7,
+                Thresholds.DEFAULTS));
+
+        assumeTrue(dropCache(file, os), "pages could not be dropped here");
+        assertEquals(reference, load(new Engine(os, MemoryPressure.NONE), plan, os));
+        double roomy = residentFraction(file, os, 0, Files.size(file));
+        assumeTrue(roomy > 0.9, "pages were not cached by this load: " + roomy);
+
+        assumeTrue(dropCache(file, os), "pages could not be dropped here");
+        assertEquals(reference, load(new Engine(os, NO_HEADROOM), plan, os));
+        double tight = residentFraction(file, os, 0, Files.size(file));
+        assertTrue(tight < 0.05, "still cached after a load with no headroom: " + tight);
+    }
+}
