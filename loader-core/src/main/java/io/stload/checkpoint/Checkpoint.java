@@ -5,6 +5,7 @@ import io.stload.StloadException;
 import io.stload.format.Header;
 import io.stload.format.HeaderParser;
 import io.stload.format.TensorInfo;
+import io.stload.io.RangeSource;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -38,15 +39,17 @@ public final class Checkpoint {
     private final Map<String, TensorRef> tensors;
     private final Map<Header, String> names;
     private final HubSnapshot snapshot;
+    private final RemoteFolder remote;
 
     private Checkpoint(Path path, Path index, List<Header> files, Map<String, TensorRef> tensors,
-                       Map<Header, String> names, HubSnapshot snapshot) {
+                       Map<Header, String> names, HubSnapshot snapshot, RemoteFolder remote) {
         this.path = path;
         this.index = index;
         this.files = List.copyOf(files);
         this.tensors = Collections.unmodifiableMap(tensors);
         this.names = names;
         this.snapshot = snapshot;
+        this.remote = remote;
     }
 
     /** A file, or a checkpoint directory; a directory that is a hub snapshot may also link into its blobs. */
@@ -56,7 +59,7 @@ public final class Checkpoint {
         }
         if (!Files.isDirectory(path)) {
             Header h = HeaderParser.read(path);
-            return fromFiles(path, null, List.of(h), Map.of(h, path.toString()), null);
+            return fromFiles(path, null, List.of(h), Map.of(h, path.toString()), null, null);
         }
         List<Path> roots = new ArrayList<>(List.of(path));
         blobsOfSnapshotDirectory(path).ifPresent(roots::add);
@@ -85,6 +88,94 @@ public final class Checkpoint {
             return Optional.empty();
         }
         return Optional.of(repoDir.resolve("blobs"));
+    }
+
+    /**
+     * A checkpoint in a remote folder: its index if it has one (every shard it names must exist before any
+     * header is read), else every {@code .safetensors} file in it; or, with {@code single} given, that one file.
+     * Headers are read by positional reads of each file's first bytes.
+     */
+    public static Checkpoint open(RemoteFolder folder, String single) {
+        try {
+            if (single != null) {
+                Header h = remoteHeader(folder, single);
+                return fromFiles(folder.pathOf(single), null, List.of(h), Map.of(h, single), null, folder);
+            }
+            List<String> indexes = folder.list(INDEX_SUFFIX);
+            String index = indexes.contains(DEFAULT_INDEX) ? DEFAULT_INDEX : indexes.size() == 1 ? indexes.get(0) : null;
+            if (indexes.size() > 1 && index == null) {
+                throw new StloadException(ErrorKind.InvalidIndex, null, folder.location() + ": several index files and"
+                        + " none is " + DEFAULT_INDEX + ": " + indexes);
+            }
+            return index != null ? fromRemoteIndex(folder, index) : fromRemoteFiles(folder);
+        } catch (IOException e) {
+            throw new StloadException(ErrorKind.Io, null, folder.location() + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static Checkpoint fromRemoteIndex(RemoteFolder folder, String indexName) throws IOException {
+        Path indexFile = folder.pathOf(indexName);
+        ShardIndex index = ShardIndex.parse(folder.readAll(indexName, ShardIndex.MAX_INDEX_BYTES), indexFile);
+        Map<String, List<String>> tensorsByShard = tensorsByShard(index);
+        for (Map.Entry<String, List<String>> e : tensorsByShard.entrySet()) {
+            if (!isPlainName(e.getKey())) {
+                throw new StloadException(ErrorKind.UnsafePath, indexFile, "shard name `" + e.getKey()
+                        + "` escapes the checkpoint folder; refusing to open it");
+            }
+            if (!folder.exists(e.getKey())) {
+                throw new StloadException(ErrorKind.MissingShard, folder.pathOf(e.getKey()), "shard named by "
+                        + indexName + " is missing; needed by " + needers(e.getValue()));
+            }
+        }
+        List<Header> headers = new ArrayList<>();
+        Map<Header, String> names = new IdentityHashMap<>();
+        for (Map.Entry<String, List<String>> e : tensorsByShard.entrySet()) {
+            Header h = remoteHeader(folder, e.getKey());
+            checkAgainstIndex(h, e.getKey(), e.getValue(), index, indexFile);
+            names.put(h, e.getKey());
+            headers.add(h);
+        }
+        return fromFiles(folder.pathOf(""), indexFile, headers, names, null, folder);
+    }
+
+    private static Checkpoint fromRemoteFiles(RemoteFolder folder) throws IOException {
+        List<String> shards = folder.list(".safetensors");
+        if (shards.isEmpty()) {
+            throw new StloadException(ErrorKind.MissingShard, null, folder.location()
+                    + ": folder holds no .safetensors file and no index");
+        }
+        List<Header> headers = new ArrayList<>();
+        Map<Header, String> names = new IdentityHashMap<>();
+        for (String name : shards) {
+            Header h = remoteHeader(folder, name);
+            headers.add(h);
+            names.put(h, name);
+        }
+        return fromFiles(folder.pathOf(""), null, headers, names, null, folder);
+    }
+
+    private static Header remoteHeader(RemoteFolder folder, String name) throws IOException {
+        try (RangeSource source = folder.open(name)) {
+            return HeaderParser.read(source, folder.pathOf(name));
+        }
+    }
+
+    /** A shard name inside the folder: no parent steps, no absolute or backslashed names. */
+    private static boolean isPlainName(String name) {
+        if (name.isEmpty() || name.startsWith("/") || name.contains("\\")) {
+            return false;
+        }
+        for (String part : name.split("/")) {
+            if (part.equals("..") || part.equals(".") || part.isEmpty()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** The folder this checkpoint's files are read from, or null for local files. */
+    public RemoteFolder remote() {
+        return remote;
     }
 
     /** The hub snapshot this checkpoint was resolved to, or null for a plain path. */
@@ -151,10 +242,7 @@ public final class Checkpoint {
                                         String hint) {
         Path realIndex = contained.realFile(indexFile, hint);
         ShardIndex index = ShardIndex.read(realIndex == null ? indexFile : realIndex, indexFile);
-        Map<String, List<String>> tensorsByShard = new TreeMap<>();
-        for (Map.Entry<String, String> e : index.weightMap().entrySet()) {
-            tensorsByShard.computeIfAbsent(e.getValue(), k -> new ArrayList<>()).add(e.getKey());
-        }
+        Map<String, List<String>> tensorsByShard = tensorsByShard(index);
         // Every shard must be named safely and present before any header is read.
         Map<String, Path> shardPaths = new LinkedHashMap<>();
         for (Map.Entry<String, List<String>> e : tensorsByShard.entrySet()) {
@@ -171,24 +259,37 @@ public final class Checkpoint {
         for (Map.Entry<String, Path> e : shardPaths.entrySet()) {
             Header h = HeaderParser.read(e.getValue());
             names.put(h, e.getKey());
-            List<String> expected = tensorsByShard.get(e.getKey());
-            for (String name : expected) {
-                if (h.tensor(name) == null) {
-                    throw new StloadException(ErrorKind.InvalidIndex, h.file(), "index says this shard holds `"
-                            + name + "`, but it does not");
-                }
-            }
-            if (h.tensors().size() != expected.size()) {
-                for (TensorInfo t : h.tensors()) {
-                    if (!e.getKey().equals(index.weightMap().get(t.name()))) {
-                        throw new StloadException(ErrorKind.InvalidIndex, h.file(), "shard holds `" + t.name()
-                                + "`, which " + indexFile.getFileName() + " does not map to it");
-                    }
-                }
-            }
+            checkAgainstIndex(h, e.getKey(), tensorsByShard.get(e.getKey()), index, indexFile);
             headers.add(h);
         }
-        return fromFiles(dir, indexFile, headers, names, snapshot);
+        return fromFiles(dir, indexFile, headers, names, snapshot, null);
+    }
+
+    private static Map<String, List<String>> tensorsByShard(ShardIndex index) {
+        Map<String, List<String>> tensorsByShard = new TreeMap<>();
+        for (Map.Entry<String, String> e : index.weightMap().entrySet()) {
+            tensorsByShard.computeIfAbsent(e.getValue(), k -> new ArrayList<>()).add(e.getKey());
+        }
+        return tensorsByShard;
+    }
+
+    /** The shard holds exactly the tensors the index maps to it. */
+    private static void checkAgainstIndex(Header h, String shard, List<String> expected, ShardIndex index,
+                                          Path indexFile) {
+        for (String name : expected) {
+            if (h.tensor(name) == null) {
+                throw new StloadException(ErrorKind.InvalidIndex, h.file(), "index says this shard holds `"
+                        + name + "`, but it does not");
+            }
+        }
+        if (h.tensors().size() != expected.size()) {
+            for (TensorInfo t : h.tensors()) {
+                if (!shard.equals(index.weightMap().get(t.name()))) {
+                    throw new StloadException(ErrorKind.InvalidIndex, h.file(), "shard holds `" + t.name()
+                            + "`, which " + indexFile.getFileName() + " does not map to it");
+                }
+            }
+        }
     }
 
     /** The tensors a missing shard would have held, as a person reads them: a few names and a count. */
@@ -211,11 +312,11 @@ public final class Checkpoint {
             headers.add(h);
             names.put(h, p.getFileName().toString());
         }
-        return fromFiles(dir, null, headers, names, snapshot);
+        return fromFiles(dir, null, headers, names, snapshot, null);
     }
 
     private static Checkpoint fromFiles(Path path, Path index, List<Header> headers, Map<Header, String> names,
-                                        HubSnapshot snapshot) {
+                                        HubSnapshot snapshot, RemoteFolder remote) {
         Map<String, TensorRef> tensors = new LinkedHashMap<>();
         for (Header h : headers) {
             for (TensorInfo t : h.tensors()) {
@@ -226,7 +327,7 @@ public final class Checkpoint {
                 }
             }
         }
-        return new Checkpoint(path, index, headers, tensors, names, snapshot);
+        return new Checkpoint(path, index, headers, tensors, names, snapshot, remote);
     }
 
     /** The shard's path, refusing any name that would leave the checkpoint directory. */

@@ -17,7 +17,7 @@ import tools.jackson.core.json.JsonFactory;
 record ShardIndex(Path file, Map<String, String> weightMap) {
     private static final JsonFactory JSON = JsonFactory.builder().build();
     /** An index names tensors, not data; anything larger is not an index. */
-    private static final long MAX_INDEX_BYTES = 256L << 20;
+    static final long MAX_INDEX_BYTES = 256L << 20;
 
     static ShardIndex read(Path file) {
         return read(file, file);
@@ -35,6 +35,11 @@ record ShardIndex(Path file, Map<String, String> weightMap) {
         } catch (IOException e) {
             throw new StloadException(ErrorKind.Io, file, "cannot read index: " + e.getMessage(), e);
         }
+        return parse(bytes, file);
+    }
+
+    /** Parses an index's bytes, fetched by whatever means; {@code file} names it in errors. */
+    static ShardIndex parse(byte[] bytes, Path file) {
         Map<String, String> weightMap = null;
         try (JsonParser p = JSON.createParser(ObjectReadContext.empty(), bytes)) {
             if (p.nextToken() != JsonToken.START_OBJECT) {

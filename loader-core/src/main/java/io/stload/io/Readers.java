@@ -1,5 +1,6 @@
 package io.stload.io;
 
+import io.stload.checkpoint.Checkpoint;
 import io.stload.nativeio.NativeAccess;
 import io.stload.plan.FilePlan;
 import io.stload.plan.LoadOptions;
@@ -9,6 +10,7 @@ import io.stload.plan.Thresholds;
 import io.stload.format.Header;
 import io.stload.sink.FileDestination;
 import java.io.IOException;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -22,17 +24,25 @@ public final class Readers {
      *
      * @param files  those files' plans: the ranges to read from each
      * @param slices the slices of those files that consumers will materialize
+     * @param checkpoint where the files are read from when they are remote
      */
     public static TensorReader create(LoadStrategy strategy, NativeAccess os, List<FilePlan> files,
                                       Map<Header, FileDestination> destinations, List<TensorSlice> slices,
-                                      LoadOptions options, IoStats stats) throws IOException {
+                                      LoadOptions options, Checkpoint checkpoint, IoStats stats) throws IOException {
         Thresholds t = options.thresholds();
         return switch (strategy) {
             case MMAP -> new MmapReader(files, destinations, stats);
             case PREFETCH -> new PrefetchReader(os, files, destinations, slices, t.prefetchWindow(),
                     t.prefetchAhead(), options.threads(), stats);
             case DIRECT -> new DirectReader(os, files, destinations, slices, t.directBlock(), options.threads(), stats);
+            case S3 -> new RangeReader(checkpoint.remote(), names(checkpoint, files), files, destinations, slices, stats);
             case AUTO -> throw new IllegalArgumentException("a plan never leaves a file on auto");
         };
+    }
+
+    private static Map<Header, String> names(Checkpoint checkpoint, List<FilePlan> files) {
+        Map<Header, String> names = new IdentityHashMap<>();
+        files.forEach(f -> names.put(f.file(), checkpoint.nameOf(f.file())));
+        return names;
     }
 }

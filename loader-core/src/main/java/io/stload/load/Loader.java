@@ -85,7 +85,7 @@ public final class Loader {
                 List<TensorSlice> slices = plan.order().stream().filter(t -> files.contains(t.file()))
                         .map(plan::slice).toList();
                 TensorReader reader = Readers.create(group.getKey(), os, group.getValue(), destinations, slices,
-                        plan.options(), stats);
+                        plan.options(), plan.checkpoint(), stats);
                 readers.add(reader);
                 files.forEach(h -> readerOf.put(h, reader));
             }

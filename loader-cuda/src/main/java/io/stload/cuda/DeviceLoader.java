@@ -204,6 +204,8 @@ public final class DeviceLoader {
             case MMAP -> new MappedSource(h, f.reads(), os, 0, 0);
             case PREFETCH -> new MappedSource(h, f.reads(), os, t.prefetchWindow(), t.prefetchAhead());
             case DIRECT -> new DirectSource(h, os);
+            case S3 -> throw new StloadException(ErrorKind.Unsupported, null,
+                    "loading from object storage into GPU memory is not supported yet; load into host memory");
             case AUTO -> throw new IllegalArgumentException("a plan never leaves a file on auto");
         };
     }
