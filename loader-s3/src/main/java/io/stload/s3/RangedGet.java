@@ -82,7 +82,8 @@ final class RangedGet {
             return;
         }
         try {
-            response = storage.client().getObject(request.build(), new Landing(from));
+            response = (object.etag() == null ? storage.plainClient() : storage.client())
+                    .getObject(request.build(), new Landing(from));
         } catch (RuntimeException e) {
             response = CompletableFuture.failedFuture(e);
         }

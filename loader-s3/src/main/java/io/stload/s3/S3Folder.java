@@ -84,14 +84,18 @@ final class S3Folder implements RemoteFolder {
     }
 
     @Override
-    public byte[] readAll(String name, long maxBytes) throws IOException {
+    public byte[] readAll(String name, long maxBytes) {
         RangeSource object = open(name);
         if (object.size() > maxBytes) {
             throw new StloadException(ErrorKind.InvalidIndex, null, object.name() + ": " + object.size()
                     + " bytes, larger than any real index");
         }
         byte[] bytes = new byte[(int) object.size()];
-        object.read(0, MemorySegment.ofArray(bytes));
+        try {
+            object.read(0, MemorySegment.ofArray(bytes));
+        } catch (IOException e) {
+            throw new StloadException(ErrorKind.Io, null, e.getMessage(), e);
+        }
         return bytes;
     }
 

@@ -6,10 +6,13 @@ import io.stload.checkpoint.Checkpoint;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Semaphore;
 import java.util.function.Supplier;
+import software.amazon.awssdk.awscore.retry.AwsRetryStrategy;
 import software.amazon.awssdk.core.exception.SdkClientException;
+import software.amazon.awssdk.http.nio.netty.NettyNioAsyncHttpClient;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.regions.providers.DefaultAwsRegionProviderChain;
 import software.amazon.awssdk.services.s3.S3AsyncClient;
+import software.amazon.awssdk.services.s3.S3AsyncClientBuilder;
 import software.amazon.awssdk.services.s3.S3CrtAsyncClientBuilder;
 
 /**
@@ -31,6 +34,8 @@ public final class S3Storage implements AutoCloseable {
     private final S3Settings settings;
     private final S3AsyncClient client;
     private final Semaphore inFlight;
+    /** Built on first need: for objects served without an ETag, which the CRT client refuses to GET. */
+    private S3AsyncClient plainClient;
 
     private S3Storage(S3Settings settings, S3AsyncClient client) {
         this.settings = settings;
@@ -88,6 +93,24 @@ public final class S3Storage implements AutoCloseable {
         return client;
     }
 
+    /**
+     * The client for a GET of an object served without an ETag: the CRT client fails such responses ("missing
+     * required ETag header"), so these go through the SDK's own asynchronous HTTP client, its retries off too.
+     */
+    synchronized S3AsyncClient plainClient() {
+        if (plainClient == null) {
+            S3AsyncClientBuilder b = S3AsyncClient.builder()
+                    .region(region(settings))
+                    .overrideConfiguration(o -> o.retryStrategy(AwsRetryStrategy.doNotRetry()))
+                    .httpClientBuilder(NettyNioAsyncHttpClient.builder().maxConcurrency(settings.concurrency()));
+            if (settings.endpoint() != null) {
+                b.endpointOverride(settings.endpoint()).forcePathStyle(true);
+            }
+            plainClient = b.build();
+        }
+        return plainClient;
+    }
+
     void acquire() throws InterruptedException {
         inFlight.acquire();
     }
@@ -132,7 +155,10 @@ public final class S3Storage implements AutoCloseable {
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
         client.close();
+        if (plainClient != null) {
+            plainClient.close();
+        }
     }
 }

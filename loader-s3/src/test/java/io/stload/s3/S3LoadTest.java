@@ -1,0 +1,192 @@
+package io.stload.s3;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.stload.ErrorKind;
+import io.stload.StloadException;
+import io.stload.benchdata.CheckpointGenerator;
+import io.stload.benchdata.CheckpointSpec;
+import io.stload.benchdata.ShapeKind;
+import io.stload.checkpoint.Checkpoint;
+import io.stload.format.Tensor;
+import io.stload.load.Digests;
+import io.stload.load.LoadListener;
+import io.stload.load.LoadedWeights;
+import io.stload.load.Loader;
+import io.stload.plan.LoadOptions;
+import io.stload.plan.LoadPlan;
+import io.stload.plan.LoadStrategy;
+import io.stload.plan.Planner;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Whole loads from a real S3 server (S3Proxy on loopback), directly and through a faulty proxy. */
+class S3LoadTest {
+    private static final String BUCKET = "models";
+    /** Small parts so that a small checkpoint takes many GETs. */
+    private static final S3Settings SETTINGS = S3Settings.DEFAULTS.withParts(64 << 10, 8)
+            .withRetries(4, Duration.ofMillis(5));
+
+    @TempDir
+    static Path tmp;
+    static Path local;
+    static S3ProxyServer server;
+    static Map<String, String> expected;
+
+    @BeforeAll
+    static void start() throws Exception {
+        local = tmp.resolve("ckpt");
+        CheckpointGenerator.generate(CheckpointSpec.of(ShapeKind.LLAMA, 3L << 20).withShardBytes(1L << 20), local);
+        server = new S3ProxyServer(tmp.resolve("s3"));
+        Path folder = Files.createDirectories(server.bucket(BUCKET).resolve("ckpt"));
+        try (Stream<Path> files = Files.list(local)) {
+            for (Path f : files.toList()) {
+                Files.copy(f, folder.resolve(f.getFileName()));
+            }
+        }
+        expected = Digests.ofFiles(Checkpoint.open(local));
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        server.close();
+    }
+
+    private static Map<String, String> load(URI endpoint, String url) {
+        try (S3Storage s3 = S3Storage.connect(SETTINGS.withEndpoint(endpoint))) {
+            Checkpoint ckpt = s3.open(S3Location.parse(url));
+            LoadPlan plan = new Planner().plan(ckpt, LoadOptions.DEFAULTS);
+            plan.files().forEach(f -> assertEquals(LoadStrategy.S3, f.strategy()));
+            try (LoadedWeights w = new Loader().execute(plan, LoadListener.NONE)) {
+                Map<String, String> digests = new LinkedHashMap<>();
+                for (Tensor t : w.tensors().values()) {
+                    digests.put(t.name(), Digests.crc32(t.data()));
+                }
+                return digests;
+            }
+        }
+    }
+
+    /** The first attempts at each range get these faults in turn; the next attempt passes. */
+    private static Function<FaultProxy.Request, FaultProxy.Fault> perRange(FaultProxy.Fault... faults) {
+        Map<String, AtomicInteger> attempts = new ConcurrentHashMap<>();
+        return r -> {
+            if (r.range() == null) {
+                return FaultProxy.Fault.PASS;
+            }
+            int k = attempts.computeIfAbsent(r.target() + " " + r.range(), x -> new AtomicInteger()).getAndIncrement();
+            return k < faults.length ? faults[k] : FaultProxy.Fault.PASS;
+        };
+    }
+
+    @Test
+    void loadsAnIndexedFolderWithTheLocalDigests() {
+        assertEquals(expected, load(server.endpoint(), "s3://models/ckpt"));
+    }
+
+    @Test
+    void opensOneObject() throws Exception {
+        String shard;
+        try (Stream<Path> files = Files.list(local)) {
+            shard = files.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".safetensors")).sorted()
+                    .findFirst().orElseThrow();
+        }
+        try (S3Storage s3 = S3Storage.connect(SETTINGS.withEndpoint(server.endpoint()))) {
+            Checkpoint ckpt = s3.open(S3Location.parse("s3://models/ckpt/" + shard));
+            assertEquals(1, ckpt.files().size());
+            assertEquals(Checkpoint.open(local.resolve(shard)).tensors().keySet(), ckpt.tensors().keySet());
+        }
+    }
+
+    @Test
+    void throttlingAndServerErrorsAreRetried() throws Exception {
+        try (FaultProxy proxy = new FaultProxy(server.endpoint())) {
+            proxy.rule(perRange(FaultProxy.Fault.SLOW_DOWN, FaultProxy.Fault.INTERNAL_ERROR));
+            assertEquals(expected, load(proxy.endpoint(), "s3://models/ckpt/"));
+            assertTrue(proxy.faultsInjected() > 10, "faults injected: " + proxy.faultsInjected());
+        }
+    }
+
+    @Test
+    void shortRangesAreCompletedNotAccepted() throws Exception {
+        try (FaultProxy proxy = new FaultProxy(server.endpoint())) {
+            proxy.rule(perRange(FaultProxy.Fault.SHORT_RANGE));
+            assertEquals(expected, load(proxy.endpoint(), "s3://models/ckpt/"));
+            assertTrue(proxy.faultsInjected() > 10);
+        }
+    }
+
+    @Test
+    void truncatedBodiesAndResetsAreResumed() throws Exception {
+        try (FaultProxy proxy = new FaultProxy(server.endpoint())) {
+            proxy.rule(r -> r.n() % 2 == 1 || r.n() == 0 ? FaultProxy.Fault.PASS : r.n() % 4 == 0 ? FaultProxy.Fault.TRUNCATE
+                    : FaultProxy.Fault.RESET);
+            assertEquals(expected, load(proxy.endpoint(), "s3://models/ckpt/"));
+            assertTrue(proxy.faultsInjected() > 10);
+        }
+    }
+
+    @Test
+    void aServerThatKeepsFailingIsOneClearError() throws Exception {
+        try (FaultProxy proxy = new FaultProxy(server.endpoint())) {
+            proxy.rule(r -> r.n() > 2 ? FaultProxy.Fault.SLOW_DOWN : FaultProxy.Fault.PASS);
+            StloadException e = assertThrows(StloadException.class, () -> load(proxy.endpoint(), "s3://models/ckpt/"));
+            assertEquals(ErrorKind.Io, e.kind());
+            assertTrue(e.getMessage().contains("gave up after 4 attempts"), e.getMessage());
+        }
+    }
+
+    @Test
+    void forbiddenIsOneLineNamingBucketAndKey() throws Exception {
+        try (FaultProxy proxy = new FaultProxy(server.endpoint())) {
+            proxy.rule(r -> r.method().equals("HEAD") ? FaultProxy.Fault.FORBIDDEN : FaultProxy.Fault.PASS);
+            StloadException e = assertThrows(StloadException.class, () -> load(proxy.endpoint(), "s3://models/ckpt/"));
+            assertEquals(ErrorKind.Io, e.kind());
+            assertTrue(e.getMessage().startsWith("Io: s3://models/ckpt/") && e.getMessage().contains("access denied (403)"),
+                    e.getMessage());
+        }
+    }
+
+    @Test
+    void aMissingObjectIsOneLineNamingBucketAndKey() {
+        StloadException e = assertThrows(StloadException.class,
+                () -> load(server.endpoint(), "s3://models/ckpt/nothing-here.safetensors"));
+        assertEquals(ErrorKind.Io, e.kind());
+        assertEquals("Io: s3://models/ckpt/nothing-here.safetensors: no such object (404)", e.getMessage());
+    }
+
+    @Test
+    void aShardNamedByTheIndexButMissingIsMissingShardBeforeAnyTensorIsRead() throws Exception {
+        Path folder = Files.createDirectories(server.bucket(BUCKET).resolve("partial"));
+        String missing = null;
+        try (Stream<Path> files = Files.list(local)) {
+            for (Path f : files.sorted().toList()) {
+                if (missing == null && f.getFileName().toString().endsWith(".safetensors")) {
+                    missing = f.getFileName().toString();
+                    continue;
+                }
+                Files.copy(f, folder.resolve(f.getFileName()));
+            }
+        }
+        try (FaultProxy proxy = new FaultProxy(server.endpoint())) {
+            StloadException e = assertThrows(StloadException.class, () -> load(proxy.endpoint(), "s3://models/partial/"));
+            assertEquals(ErrorKind.MissingShard, e.kind());
+            assertTrue(e.getMessage().contains("s3://models/partial/" + missing), e.getMessage());
+            assertEquals(1, proxy.rangedGets(), "only the index was read");
+        }
+    }
+}
