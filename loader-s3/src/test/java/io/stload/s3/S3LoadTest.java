@@ -19,7 +19,12 @@ import io.stload.plan.LoadOptions;
 import io.stload.plan.LoadPlan;
 import io.stload.plan.LoadStrategy;
 import io.stload.plan.Planner;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.URI;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import java.util.Set;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -33,6 +38,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import software.amazon.awssdk.crt.CrtResource;
 
 /** Whole loads from a real S3 server (S3Proxy on loopback), directly and through a faulty proxy. */
 class S3LoadTest {
@@ -46,6 +52,11 @@ class S3LoadTest {
     static Path local;
     static S3ProxyServer server;
     static Map<String, String> expected;
+    static long crtBaseline;
+
+    static {
+        System.setProperty("aws.crt.debugnative", "true"); // the CRT tracks each native object it allocates
+    }
 
     @BeforeAll
     static void start() throws Exception {
@@ -59,6 +70,11 @@ class S3LoadTest {
             }
         }
         expected = Digests.ofFiles(Checkpoint.open(local));
+        // Process-wide singletons (the CRT's default event loops, the SDK's schedulers) start with the first
+        // client; start them here, so that what a test sees left after it is its own.
+        assertEquals(expected, load(server.endpoint(), "s3://models/ckpt"));
+        crtBaseline = crtResources();
+        assertTrue(crtBaseline > 0, "the CRT tracks its native objects");
     }
 
     @AfterAll
@@ -141,13 +157,110 @@ class S3LoadTest {
     }
 
     @Test
-    void aServerThatKeepsFailingIsOneClearError() throws Exception {
+    void aServerThatKeepsFailingIsOneClearErrorAndLeavesNoThreadBehind() throws Exception {
+        Set<Thread> before = Thread.getAllStackTraces().keySet();
         try (FaultProxy proxy = new FaultProxy(server.endpoint())) {
             proxy.rule(r -> r.n() > 2 ? FaultProxy.Fault.SLOW_DOWN : FaultProxy.Fault.PASS);
             StloadException e = assertThrows(StloadException.class, () -> load(proxy.endpoint(), "s3://models/ckpt/"));
             assertEquals(ErrorKind.Io, e.kind());
             assertTrue(e.getMessage().contains("gave up after 4 attempts"), e.getMessage());
         }
+        assertNoThreadLeftBesides(before);
+    }
+
+    @Test
+    void anObjectReplacedDuringALoadFailsItWithOneClearError() throws Exception {
+        Set<Thread> before = Thread.getAllStackTraces().keySet();
+        Path shard = firstShard();
+        server.put(BUCKET, "tagged/" + shard.getFileName(), shard);
+        Path other = tmp.resolve("other.safetensors");
+        CheckpointGenerator.generate(CheckpointSpec.of(ShapeKind.LLAMA, 1L << 20).withSeed(7), tmp.resolve("other"));
+        try (Stream<Path> files = Files.list(tmp.resolve("other"))) {
+            Files.copy(files.filter(p -> p.toString().endsWith(".safetensors")).findFirst().orElseThrow(), other);
+        }
+        try (FaultProxy proxy = new FaultProxy(server.endpoint())) {
+            proxy.rule(r -> {
+                if (r.n() == 3) { // the third ranged GET: header prefix, header, then the first tensor part
+                    try {
+                        server.put(BUCKET, "tagged/" + shard.getFileName(), other);
+                    } catch (IOException e) {
+                        throw new UncheckedIOException(e);
+                    }
+                }
+                return FaultProxy.Fault.PASS;
+            });
+            StloadException e = assertThrows(StloadException.class,
+                    () -> load(proxy.endpoint(), "s3://models/tagged/" + shard.getFileName()));
+            assertEquals(ErrorKind.Io, e.kind());
+            assertTrue(e.getMessage().startsWith("Io: s3://models/tagged/" + shard.getFileName()
+                    + ": object replaced during the load"), e.getMessage());
+        }
+        assertNoThreadLeftBesides(before);
+    }
+
+    @Test
+    void withoutAnETagAReplacedObjectIsCaughtByItsSize() throws Exception {
+        Path shard = firstShard();
+        Path folder = Files.createDirectories(server.bucket(BUCKET).resolve("untagged"));
+        Path served = Files.copy(shard, folder.resolve(shard.getFileName()));
+        try (FaultProxy proxy = new FaultProxy(server.endpoint())) {
+            proxy.rule(r -> {
+                if (r.n() == 3) {
+                    try {
+                        Files.write(served, new byte[] {1}, StandardOpenOption.APPEND);
+                    } catch (IOException e) {
+                        throw new UncheckedIOException(e);
+                    }
+                }
+                return FaultProxy.Fault.PASS;
+            });
+            StloadException e = assertThrows(StloadException.class,
+                    () -> load(proxy.endpoint(), "s3://models/untagged/" + shard.getFileName()));
+            assertTrue(e.getMessage().contains("object replaced during the load (its size is now "), e.getMessage());
+        }
+    }
+
+    /** The CRT's native objects (connections, requests, clients) are back to the process-wide ones. */
+    private static void assertNoNativeResourceLeft() throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (crtResources() > crtBaseline && System.nanoTime() < deadline) {
+            Thread.sleep(50); // released on the CRT's own threads; polled under a deadline
+        }
+        assertEquals(crtBaseline, crtResources(), "CRT native resources left");
+    }
+
+    private static int crtResources() {
+        AtomicInteger n = new AtomicInteger();
+        CrtResource.collectNativeResource(r -> n.incrementAndGet());
+        return n.get();
+    }
+
+    private static Path firstShard() throws IOException {
+        try (Stream<Path> files = Files.list(local)) {
+            return files.filter(p -> p.toString().endsWith(".safetensors")).sorted().findFirst().orElseThrow();
+        }
+    }
+
+    /**
+     * Every thread started since {@code before} ends (the clients' event loops take a moment after close),
+     * except the JDK's shared schedulers that back retry delays.
+     */
+    private static void assertNoThreadLeftBesides(Set<Thread> before) throws InterruptedException {
+        assertNoNativeResourceLeft();
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        List<String> left;
+        do {
+            left = Thread.getAllStackTraces().keySet().stream().filter(t -> !before.contains(t) && t.isAlive())
+                    .map(Thread::getName)
+                    .filter(n -> !n.startsWith("CompletableFutureDelayScheduler") && !n.startsWith("ForkJoinPool")
+                            && !n.startsWith("S3Proxy-Jetty"))
+                    .toList();
+            if (left.isEmpty()) {
+                return;
+            }
+            Thread.sleep(50); // thread exit has no event to await across libraries; polled under a deadline
+        } while (System.nanoTime() < deadline);
+        throw new AssertionError("threads left behind: " + left);
     }
 
     @Test
