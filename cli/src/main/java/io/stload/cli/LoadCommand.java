@@ -48,27 +48,31 @@ final class LoadCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (device.cudaOrdinal() >= 0) {
-            return CudaLoad.run(() -> source.open(path, spec.commandLine().getErr()), flags.options(), device, digest,
-                    json, spec.commandLine().getOut());
-        }
-        LoadPlan plan = new Planner().plan(source.open(path, spec.commandLine().getErr()), flags.options());
-        PrintWriter out = spec.commandLine().getOut();
-        try (Progress progress = Progress.forLoad(plan.bytes(), !json);
-             LoadedWeights weights = new Loader().execute(plan, progress)) {
-            progress.close();
-            Map<String, String> digests = digest ? digests(weights) : Map.of();
-            if (json) {
-                try (JsonGenerator g = Json.generator(out)) {
-                    writeJson(weights.report(), plan.checkpoint().commit(), digests, g, true, extra -> {
-                    });
-                }
-                out.println();
-            } else {
-                print(plan, weights.report(), digests, out);
+        try {
+            if (device.cudaOrdinal() >= 0) {
+                return CudaLoad.run(() -> source.open(path, spec.commandLine().getErr()), flags.options(), device, digest,
+                        json, spec.commandLine().getOut());
             }
+            LoadPlan plan = new Planner().plan(source.open(path, spec.commandLine().getErr()), flags.options());
+            PrintWriter out = spec.commandLine().getOut();
+            try (Progress progress = Progress.forLoad(plan.bytes(), !json);
+                 LoadedWeights weights = new Loader().execute(plan, progress)) {
+                progress.close();
+                Map<String, String> digests = digest ? digests(weights) : Map.of();
+                if (json) {
+                    try (JsonGenerator g = Json.generator(out)) {
+                        writeJson(weights.report(), plan.checkpoint().commit(), digests, g, true, extra -> {
+                        });
+                    }
+                    out.println();
+                } else {
+                    print(plan, weights.report(), digests, out);
+                }
+            }
+            return 0;
+        } finally {
+            source.close();
         }
-        return 0;
     }
 
     private static Map<String, String> digests(LoadedWeights weights) {

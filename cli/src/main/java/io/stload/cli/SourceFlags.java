@@ -5,7 +5,12 @@ import io.stload.StloadException;
 import io.stload.checkpoint.Checkpoint;
 import io.stload.checkpoint.CheckpointSource;
 import io.stload.checkpoint.WaitPolicy;
+import io.stload.plan.Sizes;
+import io.stload.s3.S3Location;
+import io.stload.s3.S3Settings;
+import io.stload.s3.S3Storage;
 import java.io.PrintWriter;
+import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.regex.Matcher;
@@ -14,7 +19,8 @@ import picocli.CommandLine.Option;
 
 /** Where a checkpoint comes from: a path, or a repo id in the hub cache, and how long to wait for a download. */
 final class SourceFlags {
-    static final String PATH_HELP = "A .safetensors file, a checkpoint directory, or a hub repo id org/name[@revision].";
+    static final String PATH_HELP = "A .safetensors file, a checkpoint directory, a hub repo id org/name[@revision], "
+            + "or s3://bucket/prefix/ (or s3://bucket/key.safetensors).";
 
     private static final Pattern DURATION = Pattern.compile("(\\d{1,9})(ms|s|m|h)?");
 
@@ -26,13 +32,47 @@ final class SourceFlags {
             description = "How long to wait for a download in progress, e.g. 90s, 10m (default: ${DEFAULT-VALUE}).")
     String waitTimeout;
 
+    @Option(names = "--s3-endpoint", paramLabel = "URL",
+            description = "An S3-compatible endpoint (MinIO, Ceph RGW, S3Proxy), addressed path-style; default: AWS.")
+    URI s3Endpoint;
+
+    @Option(names = "--s3-region", paramLabel = "REGION",
+            description = "The bucket's region (default: the AWS default chain: AWS_REGION, profile, instance).")
+    String s3Region;
+
+    @Option(names = "--s3-part-size", paramLabel = "SIZE", description = "Bytes per ranged GET (default: 8MiB).")
+    String s3PartSize;
+
+    @Option(names = "--s3-concurrency", paramLabel = "N", description = "Ranged GETs in flight (default: 16).")
+    Integer s3Concurrency;
+
+    /** The connection an s3:// checkpoint is read through, open until {@link #close}. */
+    private S3Storage s3;
+
     /** Waiting is logged on stderr, never on stdout, which belongs to the (JSON) output. */
     WaitPolicy waitPolicy(PrintWriter err) {
         return WaitPolicy.of(timeout()).withLog(line -> err.println("stload: " + line));
     }
 
     Checkpoint open(String pathOrRepo, PrintWriter err) {
+        if (S3Location.isS3(pathOrRepo)) {
+            S3Location location = S3Location.parse(pathOrRepo);
+            S3Settings d = S3Settings.DEFAULTS;
+            S3Settings settings = d.withEndpoint(s3Endpoint).withRegion(s3Region).withParts(
+                    s3PartSize == null ? d.partBytes() : Sizes.parse(s3PartSize),
+                    s3Concurrency == null ? d.concurrency() : s3Concurrency);
+            s3 = S3Storage.connect(settings);
+            return s3.open(location);
+        }
         return CheckpointSource.resolve(pathOrRepo, cacheDir, waitPolicy(err));
+    }
+
+    /** Closes the connection to object storage, if a checkpoint was opened there. */
+    void close() {
+        if (s3 != null) {
+            s3.close();
+            s3 = null;
+        }
     }
 
     Duration timeout() {

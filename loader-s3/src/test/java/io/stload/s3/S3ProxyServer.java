@@ -15,7 +15,7 @@ import software.amazon.awssdk.services.s3.model.PutObjectRequest;
  * A real S3 server for tests: S3Proxy in-process on loopback, serving a folder (a bucket is a directory; files
  * placed there are served without an ETag) or, through {@link #put}, objects stored with one.
  */
-final class S3ProxyServer implements AutoCloseable {
+public final class S3ProxyServer implements AutoCloseable {
     static {
         // The SDK signs every request; S3Proxy here checks no signature, but the default chain must find a key.
         System.setProperty("aws.accessKeyId", "test");
@@ -26,7 +26,7 @@ final class S3ProxyServer implements AutoCloseable {
     private final BlobStore store;
     private final S3Proxy proxy;
 
-    S3ProxyServer(Path root) throws Exception {
+    public S3ProxyServer(Path root) throws Exception {
         this.root = Files.createDirectories(root);
         Properties p = new Properties();
         p.setProperty("jclouds.filesystem.basedir", root.toString());
@@ -40,17 +40,17 @@ final class S3ProxyServer implements AutoCloseable {
         proxy.start();
     }
 
-    URI endpoint() {
+    public URI endpoint() {
         return URI.create("http://127.0.0.1:" + proxy.getPort());
     }
 
     /** The folder behind a bucket: files copied there are objects. */
-    Path bucket(String name) throws IOException {
+    public Path bucket(String name) throws IOException {
         return Files.createDirectories(root.resolve(name));
     }
 
     /** Stores an object through the blob store, which gives it an ETag. */
-    void put(String bucket, String key, Path file) throws IOException {
+    public void put(String bucket, String key, Path file) throws IOException {
         bucket(bucket);
         try (InputStream in = Files.newInputStream(file)) {
             store.putBlob(PutObjectRequest.builder().bucket(bucket).key(key).contentLength(Files.size(file)).build(), in);
