@@ -25,6 +25,9 @@ import java.util.function.Function;
  * responses without an ETag. It counts requests and body bytes served, as a server would see them.
  */
 final class FaultProxy implements AutoCloseable {
+    /** {@code GET} this path: the body bytes served since the last time, as a decimal number (for benchmarks). */
+    static final String SERVED_PATH = "/__served";
+
     enum Fault { PASS, SLOW_DOWN, INTERNAL_ERROR, FORBIDDEN, TRUNCATE, RESET, SHORT_RANGE }
 
     /** One request as the proxy saw it; {@code n} counts ranged GETs from 1. */
@@ -97,6 +100,14 @@ final class FaultProxy implements AutoCloseable {
                 String[] parts = requestLine.split(" ");
                 long requestBody = Long.parseLong(headers.getOrDefault("content-length", "0"));
                 byte[] body = in.readNBytes((int) requestBody);
+                if (parts[1].equals(SERVED_PATH)) {
+                    byte[] count = Long.toString(bodyBytes.getAndSet(0)).getBytes(StandardCharsets.US_ASCII);
+                    out.write(("HTTP/1.1 200 OK\r\ncontent-length: " + count.length + "\r\n\r\n")
+                            .getBytes(StandardCharsets.US_ASCII));
+                    out.write(count);
+                    out.flush();
+                    continue;
+                }
                 String range = headers.get("range");
                 boolean ranged = parts[0].equals("GET") && range != null;
                 Request request = new Request(parts[0], parts[1], range, ranged ? rangedGets.incrementAndGet() : 0);
