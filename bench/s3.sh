@@ -3,16 +3,19 @@
 # not) and from local disk with mmap, cold and warm; ranged-GET part size and concurrency swept; then a rank of
 # W = 2, 4, 8 (every matrix split on dim 0) through a counting proxy, with the bytes counted at the server and
 # the time per rank. Every load's digests must equal the local load's. Cold runs need root (drop_caches);
-# without root only warm runs are made and the report says so.
+# without root (or with --warm-only) only warm runs are made, and the conditions line says so.
 # Writes runs.jsonl (every load's --json, tagged) and s3.md (medians, and S3-warm / local-mmap-warm and
 # server bytes x W / checkpoint bytes, the issue's targets) under --out.
 #
 # usage: bench/s3.sh [--size 2GiB] [--shard 1GiB] [--reps 3] [--parts 1MiB,8MiB,32MiB] [--concurrency 4,16,64]
-#                    [--data DIR] [--out DIR]
+#                    [--data DIR] [--out DIR] [--warm-only] [--max-gap SIZE]
+# The rank runs use the plan's gap rule (--max-gap, passed through): on a small checkpoint every gap between a
+# rank's rows is under it and read through, so a rank fetches nearly everything; at 2 GiB the gaps are larger.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-usage="usage: bench/s3.sh [--size 2GiB] [--shard 1GiB] [--reps 3] [--parts 1MiB,8MiB,32MiB] [--concurrency 4,16,64] [--data DIR] [--out DIR]"
-size=2GiB shard=1GiB reps=3 parts=1MiB,8MiB,32MiB concurrency=4,16,64 data=/var/tmp/stload-s3
+usage="usage: bench/s3.sh [--size 2GiB] [--shard 1GiB] [--reps 3] [--parts 1MiB,8MiB,32MiB] [--concurrency 4,16,64] [--data DIR] [--out DIR] [--warm-only] [--max-gap SIZE]"
+size=2GiB shard=1GiB reps=3 parts=1MiB,8MiB,32MiB concurrency=4,16,64 data=/var/tmp/stload-s3 warm_only=0
+max_gap=()
 out="$root/bench/results/s3-$(date +%Y%m%d-%H%M%S)"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -23,13 +26,15 @@ while [ $# -gt 0 ]; do
     --concurrency) concurrency=$2; shift 2 ;;
     --data) data=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
+    --warm-only) warm_only=1; shift ;;
+    --max-gap) max_gap=(--max-gap "$2"); shift 2 ;;
     *) echo "error: $usage" >&2; exit 2 ;;
   esac
 done
 for tool in jq curl python3 mvn; do
   command -v "$tool" >/dev/null || { echo "error: bench/s3.sh needs $tool" >&2; exit 2; }
 done
-caches=warm; [ "$(id -u)" = 0 ] && caches="cold warm"
+caches=warm; [ "$(id -u)" = 0 ] && [ "$warm_only" = 0 ] && caches="cold warm"
 stload="$root/stload"
 "$stload" --version >/dev/null   # builds the CLI once, before anything is timed
 
@@ -39,7 +44,7 @@ mkdir -p "$out" "$data"
 (cd "$root" && mvn -B -q -DskipTests package dependency:build-classpath -pl loader-s3 -am \
    -Dmdep.includeScope=test -Dmdep.outputFile="$cp_file") >"$out/build.log" 2>&1 \
   || { cat "$out/build.log" >&2; echo "error: building the benchmark server failed" >&2; exit 4; }
-java=$(sed -n 's/^ *java="\(.*\)"$/\1/p' /dev/null)   # the launcher's JDK: same discovery, reused below
+java=""   # a JDK >= 22, found as the launcher finds it
 for c in ${JAVA_HOME:+"$JAVA_HOME/bin/java"} /usr/lib/jvm/*/bin/java; do
   v=$("$c" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.specification\.version = \([0-9]*\).*/\1/p')
   if [ -n "$v" ] && [ "$v" -ge 22 ]; then java=$c; fi
@@ -49,7 +54,7 @@ done
 ckpt="$data/ckpt" served="$data/s3"
 if [ ! -f "$ckpt/model.safetensors.index.json" ]; then
   rm -rf "$ckpt"
-  "$stload" gen "$ckpt" --shape matrix --size "$size" --shard-size "$shard" --seed 7 >/dev/null
+  "$stload" gen "$ckpt" --shape llama --size "$size" --shard-size "$shard" --seed 7 >/dev/null
 fi
 rm -rf "$served" && mkdir -p "$served/models/ckpt" && cp "$ckpt"/* "$served/models/ckpt/"
 ports="$data/ports"
@@ -61,8 +66,11 @@ trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true' EX
 for _ in $(seq 1 600); do [ -s "$ports" ] && break; kill -0 "$server" 2>/dev/null || break; sleep 0.1; done
 [ -s "$ports" ] || { cat "$out/server.log" >&2; echo "error: the S3 server did not start" >&2; exit 4; }
 read -r s3port countport < "$ports"
+# S3Proxy here checks no signature, but the SDK signs every request and needs a key to sign with.
+export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-bench} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-bench}
 direct_ep="http://127.0.0.1:$s3port" counting_ep="http://127.0.0.1:$countport"
-echo '{"rules": [{"pattern": "*", "split": 0}]}' > "$out/rows.json"
+# Every matrix split on dim 0 (rows): a rank's slices are contiguous, so it should fetch about 1/W of the bytes.
+echo '{"rules": [{"regex": ".*\\.weight", "split": 0}]}' > "$out/rows.json"
 
 drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 warm_files() { cat "$ckpt"/* "$served"/models/ckpt/* >/dev/null; }
@@ -100,7 +108,7 @@ for rep in $(seq 1 "$reps"); do
       warm_files
       curl -s "$counting_ep/__served" >/dev/null
       json=$("$stload" load s3://models/ckpt --s3-endpoint "$counting_ep" --rank "$r" --world-size "$w" \
-             --partition "$out/rows.json" --json)
+             --partition "$out/rows.json" ${max_gap[@]+"${max_gap[@]}"} --json)
       record s3 warm 8MiB 16 "$w" "$r" "$(curl -s "$counting_ep/__served")" "$json"
     done
   done

@@ -61,6 +61,11 @@ final class SourceFlags {
             S3Settings settings = d.withEndpoint(s3Endpoint).withRegion(s3Region).withParts(
                     s3PartSize == null ? d.partBytes() : Sizes.parse(s3PartSize),
                     s3Concurrency == null ? d.concurrency() : s3Concurrency);
+            // The SDK's Netty client (used for objects served without an ETag) would otherwise use sun.misc.Unsafe,
+            // which JDK 24+ warns about on stderr.
+            if (System.getProperty("io.netty.noUnsafe") == null) {
+                System.setProperty("io.netty.noUnsafe", "true");
+            }
             s3 = S3Storage.connect(settings);
             return s3.open(location);
         }

@@ -31,7 +31,16 @@ final class S3Failure {
         if (status != 0) {
             return status == 429 || status >= 500;
         }
+        if (noCredentials(t)) {
+            return false;
+        }
         return t instanceof SdkClientException || t instanceof IOException && !(t instanceof ObjectChangedException);
+    }
+
+    /** The SDK's default chain found no credentials: no request was sent, and none would be on a retry. */
+    static boolean noCredentials(Throwable t) {
+        return t instanceof SdkClientException && t.getMessage() != null
+                && t.getMessage().startsWith("Unable to load credentials");
     }
 
     /** The service's error code (SlowDown, NoSuchKey, ...) when it gave one. */
@@ -48,6 +57,9 @@ final class S3Failure {
         if (status != 0) {
             String code = code(t);
             return "HTTP " + status + (code == null ? "" : " " + code);
+        }
+        if (noCredentials(t)) {
+            return "no AWS credentials found (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile, or an instance role)";
         }
         String message = t.getMessage();
         return message == null ? t.getClass().getSimpleName() : message.lines().findFirst().orElse(message);

@@ -13,7 +13,6 @@ import java.util.Map;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import software.amazon.awssdk.services.s3.model.ListObjectsV2Response;
-import software.amazon.awssdk.services.s3.model.S3Object;
 
 /**
  * A checkpoint folder in a bucket: the objects directly under a prefix. Each object is HEADed once; every
@@ -26,7 +25,7 @@ final class S3Folder implements RemoteFolder {
     private final S3Storage storage;
     private final String bucket;
     private final String prefix;
-    private final Map<String, io.stload.s3.S3Object> opened = new ConcurrentHashMap<>();
+    private final Map<String, S3Object> opened = new ConcurrentHashMap<>();
 
     S3Folder(S3Storage storage, String bucket, String prefix) {
         this.storage = storage;
@@ -67,7 +66,7 @@ final class S3Folder implements RemoteFolder {
             } catch (Exception e) {
                 throw S3Storage.openError(location(), S3Failure.unwrap(e));
             }
-            for (S3Object o : page.contents()) {
+            for (var o : page.contents()) {
                 String name = o.key().substring(prefix.length());
                 if (name.endsWith(suffix) && !name.isEmpty()) {
                     names.add(name);
@@ -101,19 +100,19 @@ final class S3Folder implements RemoteFolder {
 
     @Override
     public RangeSource open(String name) {
-        io.stload.s3.S3Object object = headed(name);
+        S3Object object = headed(name);
         if (object == null) {
             throw new StloadException(ErrorKind.Io, null, location() + name + ": no such object (404)");
         }
         return object;
     }
 
-    private io.stload.s3.S3Object headed(String name) {
-        io.stload.s3.S3Object known = opened.get(name);
+    private S3Object headed(String name) {
+        S3Object known = opened.get(name);
         if (known != null) {
             return known;
         }
-        io.stload.s3.S3Object object = io.stload.s3.S3Object.headOrNull(storage, bucket, prefix + name);
+        S3Object object = S3Object.headOrNull(storage, bucket, prefix + name);
         return object == null ? null : opened.merge(name, object, (first, second) -> first);
     }
 

@@ -3,6 +3,7 @@ package io.stload.s3;
 import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.checkpoint.Checkpoint;
+import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Semaphore;
 import java.util.function.Supplier;
@@ -30,6 +31,9 @@ import software.amazon.awssdk.services.s3.S3CrtAsyncClientBuilder;
  */
 public final class S3Storage implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(S3Storage.class.getName());
+    private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
+    /** No byte for this long: the connection is taken for dead. */
+    private static final Duration STALL_TIMEOUT = Duration.ofSeconds(30);
 
     private final S3Settings settings;
     private final S3AsyncClient client;
@@ -49,7 +53,10 @@ public final class S3Storage implements AutoCloseable {
                 .minimumPartSizeInBytes(settings.partBytes())
                 .maxConcurrency(settings.concurrency())
                 // Retries are ours: they resume a part from its last byte and are logged.
-                .retryConfiguration(r -> r.numRetries(0));
+                .retryConfiguration(r -> r.numRetries(0))
+                // A connection that stalls is dropped (and the rest of its part retried) instead of hanging a load.
+                .httpConfiguration(h -> h.connectionTimeout(CONNECT_TIMEOUT).connectionHealthConfiguration(c -> c
+                        .minimumThroughputInBps(1L).minimumThroughputTimeout(STALL_TIMEOUT)));
         if (settings.endpoint() != null) {
             b.endpointOverride(settings.endpoint()).forcePathStyle(true);
         }
@@ -102,7 +109,8 @@ public final class S3Storage implements AutoCloseable {
             S3AsyncClientBuilder b = S3AsyncClient.builder()
                     .region(region(settings))
                     .overrideConfiguration(o -> o.retryStrategy(AwsRetryStrategy.doNotRetry()))
-                    .httpClientBuilder(NettyNioAsyncHttpClient.builder().maxConcurrency(settings.concurrency()));
+                    .httpClientBuilder(NettyNioAsyncHttpClient.builder().maxConcurrency(settings.concurrency())
+                            .connectionTimeout(CONNECT_TIMEOUT).readTimeout(STALL_TIMEOUT));
             if (settings.endpoint() != null) {
                 b.endpointOverride(settings.endpoint()).forcePathStyle(true);
             }

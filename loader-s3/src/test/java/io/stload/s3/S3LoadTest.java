@@ -35,6 +35,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -280,6 +281,26 @@ class S3LoadTest {
                 () -> load(server.endpoint(), "s3://models/ckpt/nothing-here.safetensors"));
         assertEquals(ErrorKind.Io, e.kind());
         assertEquals("Io: s3://models/ckpt/nothing-here.safetensors: no such object (404)", e.getMessage());
+    }
+
+    @Test
+    void noCredentialsIsOneLineWithoutRetries() {
+        Assumptions.assumeTrue(System.getenv("AWS_ACCESS_KEY_ID") == null && System.getenv("AWS_PROFILE") == null
+                && !Files.exists(Path.of(System.getProperty("user.home"), ".aws")), "credentials configured here");
+        String key = System.clearProperty("aws.accessKeyId");
+        String disabled = System.setProperty("aws.disableEc2Metadata", "true");
+        try {
+            StloadException e = assertThrows(StloadException.class, () -> load(server.endpoint(), "s3://models/ckpt/"));
+            assertEquals("Io: s3://models/ckpt/: no AWS credentials found (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY,"
+                    + " a profile, or an instance role)", e.getMessage());
+        } finally {
+            System.setProperty("aws.accessKeyId", key);
+            if (disabled == null) {
+                System.clearProperty("aws.disableEc2Metadata");
+            } else {
+                System.setProperty("aws.disableEc2Metadata", disabled);
+            }
+        }
     }
 
     @Test
