@@ -60,6 +60,14 @@ final class LoadCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        try {
+            return run();
+        } finally {
+            source.close();
+        }
+    }
+
+    private int run() {
         boolean streamed = switch (sink) {
             case "host" -> false;
             case "stream" -> true;

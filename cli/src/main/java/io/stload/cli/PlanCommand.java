@@ -40,17 +40,21 @@ final class PlanCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        LoadPlan plan = new Planner().plan(source.open(path, spec.commandLine().getErr()), flags.options());
-        PrintWriter out = spec.commandLine().getOut();
-        if (json) {
-            try (JsonGenerator g = Json.generator(out)) {
-                writeJson(plan, g);
+        try {
+            LoadPlan plan = new Planner().plan(source.open(path, spec.commandLine().getErr()), flags.options());
+            PrintWriter out = spec.commandLine().getOut();
+            if (json) {
+                try (JsonGenerator g = Json.generator(out)) {
+                    writeJson(plan, g);
+                }
+                out.println();
+            } else {
+                print(plan, out);
             }
-            out.println();
-        } else {
-            print(plan, out);
+            return 0;
+        } finally {
+            source.close();
         }
-        return 0;
     }
 
     /** The text output lists every rank's bytes up to this many ranks. */

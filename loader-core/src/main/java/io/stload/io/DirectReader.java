@@ -1,5 +1,7 @@
 package io.stload.io;
 
+import io.stload.ErrorKind;
+import io.stload.StloadException;
 import io.stload.format.Header;
 import io.stload.nativeio.NativeAccess;
 import io.stload.plan.ByteRange;
@@ -95,8 +97,26 @@ final class DirectReader extends WindowedReader {
     }
 
     private void read(RangeSource source, Window w, MemorySegment into) throws IOException {
-        source.read(w.offset(), into.asSlice(0, w.length()));
+        try {
+            source.read(w.offset(), into.asSlice(0, w.length()));
+        } catch (IOException e) {
+            throw named(source, e);
+        }
         stats.bytesRead.add(Math.min(w.length(), source.size() - w.offset()));
+    }
+
+    /**
+     * A local file's error is named by its path at the engine's edge. A source no path can name (a path would
+     * print {@code s3://bucket/key} as {@code s3:/bucket/key}) is named here, by its own name.
+     */
+    private IOException named(RangeSource source, IOException e) {
+        Header file = files.get(sources.indexOf(source));
+        if (source.name().equals(file.file().toString())) {
+            return e;
+        }
+        String message = String.valueOf(e.getMessage());
+        throw new StloadException(ErrorKind.Io, null,
+                message.startsWith(source.name()) ? message : source.name() + ": " + message, e);
     }
 
     /** A free bounce buffer; allocated on first need, so a load whose reads all land in place has none. */
