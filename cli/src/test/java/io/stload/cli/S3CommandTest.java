@@ -1,6 +1,7 @@
 package io.stload.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.stload.s3.S3ProxyServer;
@@ -71,9 +72,40 @@ class S3CommandTest {
     }
 
     @Test
+    void streamingFromS3GivesTheDigestsOfTheLocalLoad() {
+        assertEquals(0, run("load", dir.toString(), "--digest"), err.toString());
+        List<String> local = digestLines(out.toString());
+        out.getBuffer().setLength(0);
+        assertEquals(0, run("load", "s3://models/ckpt", "--s3-endpoint", endpoint, "--sink", "stream",
+                "--memory-budget", "1MiB", "--digest"), err.toString());
+        assertEquals(local, digestLines(out.toString()));
+    }
+
+    @Test
+    void loadJsonNamesEachObjectByItsUrlWithStrategyAndRule() {
+        assertEquals(0, run("load", "s3://models/ckpt/", "--s3-endpoint", endpoint, "--json"), err.toString());
+        String json = out.toString();
+        assertTrue(json.contains("\"s3://models/ckpt/model-00001-of-"), json);
+        assertFalse(json.contains("s3:/models"), json);
+        assertTrue(json.matches("(?s).*\"strategy\":\\{\"s3://models/ckpt/[^\"]+\":\"s3\".*"), json);
+        assertTrue(json.matches("(?s).*\"rule\":\\{\"s3://models/ckpt/[^\"]+\":\"remote\".*"), json);
+    }
+
+    @Test
+    void getReadsOneTensorFromS3() {
+        assertEquals(0, run("get", dir.toString(), "model.norm.weight"), err.toString());
+        String local = out.toString();
+        out.getBuffer().setLength(0);
+        assertEquals(0, run("get", "s3://models/ckpt/", "model.norm.weight", "--s3-endpoint", endpoint),
+                err.toString());
+        assertEquals(local, out.toString());
+    }
+
+    @Test
     void planSaysS3WithItsReasons() {
         assertEquals(0, run("plan", "s3://models/ckpt/", "--s3-endpoint", endpoint), err.toString());
         assertTrue(out.toString().contains("-> s3"), out.toString());
+        assertFalse(out.toString().contains("s3:/models"), out.toString());
         assertTrue(out.toString().contains("16 in flight"), out.toString());
     }
 

@@ -43,7 +43,8 @@ import java.util.stream.Stream;
  *
  * <p>It is also the lazy way in, Python's {@code safe_open}: {@link #info} describes a tensor, {@link #view}
  * maps its file on first use and gives a zero-copy view, {@link #copy} and {@link #slice} read only the bytes
- * asked for, and {@link #load} loads a subset (or all) through the load engine. Closing unmaps the views;
+ * asked for (from object storage: the tensor's bytes), and {@link #load} loads a subset (or all) through the
+ * load engine. Closing unmaps the views;
  * a checkpoint that was never viewed holds nothing that needs closing.
  *
  * <pre>{@code
@@ -208,6 +209,14 @@ public final class Checkpoint implements AutoCloseable {
         return true;
     }
 
+    /**
+     * Where the file is, as the user names it: its path, or for a file in object storage its URL
+     * ({@code s3://bucket/key}), which a {@link Path} would print as {@code s3:/bucket/key}.
+     */
+    public String location(Header file) {
+        return remote == null ? file.file().toString() : remote.location() + names.get(file);
+    }
+
     /** The folder this checkpoint's files are read from, or null for local files. */
     public RemoteFolder remote() {
         return remote;
@@ -289,10 +298,15 @@ public final class Checkpoint implements AutoCloseable {
      * A zero-copy, read-only view of the tensor's bytes in its file's mapping (made on the file's first view),
      * valid until this checkpoint is closed; pages are read from disk as they are touched. Should the file be
      * truncated under the mapping, touching a lost page throws {@link InternalError} (the JVM's SIGBUS);
-     * {@link #copy} and {@link #slice} turn that into an Io error naming the file.
+     * {@link #copy} and {@link #slice} turn that into an Io error naming the file. A file in object storage
+     * cannot be mapped: its view is the tensor's bytes, fetched by ranged GETs into memory the garbage
+     * collector frees.
      */
     public MemorySegment view(String name) {
         TensorRef t = tensor(name);
+        if (remote != null) {
+            return fetch(t).asReadOnly();
+        }
         return mappings.of(t.file()).asSlice(t.fileOffset(), t.info().byteSize()).asReadOnly();
     }
 
@@ -329,6 +343,18 @@ public final class Checkpoint implements AutoCloseable {
                     "file was truncated or became unreadable while mapped (" + e.getMessage() + ")", e);
         }
         return new Tensor(spec.local(), out);
+    }
+
+    /** A remote tensor's bytes, read by position from its file (ranged GETs for object storage). */
+    private MemorySegment fetch(TensorRef t) {
+        MemorySegment bytes = Arena.ofAuto().allocate(Math.max(1, t.info().byteSize()), 64)
+                .asSlice(0, t.info().byteSize());
+        try (RangeSource source = remote.open(names.get(t.file()))) {
+            source.read(t.fileOffset(), bytes);
+            return bytes;
+        } catch (IOException e) {
+            throw new StloadException(ErrorKind.Io, null, location(t.file()) + ": " + e.getMessage(), e);
+        }
     }
 
     /** {@link #slice(String, String, SegmentAllocator)} into memory the garbage collector frees. */

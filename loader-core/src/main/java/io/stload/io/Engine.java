@@ -220,7 +220,7 @@ public final class Engine {
         readers.forEach(r -> notes.putAll(r.notes()));
         List<LoadReport.FileReport> files = new ArrayList<>();
         for (FilePlan f : plan.files()) {
-            files.add(LoadReport.FileReport.of(f, notes.get(f.file())));
+            files.add(LoadReport.FileReport.of(f, plan.checkpoint().location(f.file()), notes.get(f.file())));
         }
         Map<String, Double> phases = new LinkedHashMap<>();
         phases.put("plan", plan.planNanos() / 1e9);

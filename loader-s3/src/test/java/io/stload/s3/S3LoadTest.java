@@ -173,6 +173,18 @@ class S3LoadTest {
     }
 
     @Test
+    void lazyAccessFetchesOneTensorOrASliceOfIt() {
+        try (S3Storage s3 = S3Storage.connect(SETTINGS.withEndpoint(server.endpoint()));
+             Checkpoint remote = s3.open(S3Location.parse("s3://models/ckpt"));
+             Checkpoint here = Checkpoint.open(local)) {
+            String name = "model.embed_tokens.weight";
+            assertEquals(Digests.crc32(here.view(name)), Digests.crc32(remote.view(name)));
+            assertEquals(Digests.crc32(here.slice(name, "1:3,:").data()),
+                    Digests.crc32(remote.slice(name, "1:3,:").data()));
+        }
+    }
+
+    @Test
     void opensOneObject() throws Exception {
         String shard;
         try (Stream<Path> files = Files.list(local)) {
