@@ -107,6 +107,9 @@ class S3CommandTest {
         assertTrue(out.toString().contains("-> s3"), out.toString());
         assertFalse(out.toString().contains("s3:/models"), out.toString());
         assertTrue(out.toString().contains("16 in flight"), out.toString());
+        out.getBuffer().setLength(0);
+        assertEquals(0, run("plan", "s3://models/ckpt/", "--s3-endpoint", endpoint, "--json"), err.toString());
+        assertTrue(out.toString().contains("\"strategy\":\"s3\",\"rule\":\"remote\""), out.toString());
     }
 
     @Test
