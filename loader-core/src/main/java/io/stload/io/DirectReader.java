@@ -100,22 +100,19 @@ final class DirectReader extends WindowedReader {
         try {
             source.read(w.offset(), into.asSlice(0, w.length()));
         } catch (IOException e) {
-            throw named(source, e);
+            // A local file's error is named by its path at the engine's edge; a source no path can name (a path
+            // prints s3://bucket/key as s3:/bucket/key) is named here, by its own name.
+            if (!source.name().equals(files.get(w.file()).file().toString())) {
+                throw namedBy(source, e);
+            }
+            throw e;
         }
         stats.bytesRead.add(Math.min(w.length(), source.size() - w.offset()));
     }
 
-    /**
-     * A local file's error is named by its path at the engine's edge. A source no path can name (a path would
-     * print {@code s3://bucket/key} as {@code s3:/bucket/key}) is named here, by its own name.
-     */
-    private IOException named(RangeSource source, IOException e) {
-        Header file = files.get(sources.indexOf(source));
-        if (source.name().equals(file.file().toString())) {
-            return e;
-        }
+    private static StloadException namedBy(RangeSource source, IOException e) {
         String message = String.valueOf(e.getMessage());
-        throw new StloadException(ErrorKind.Io, null,
+        return new StloadException(ErrorKind.Io, null,
                 message.startsWith(source.name()) ? message : source.name() + ": " + message, e);
     }
 
