@@ -75,6 +75,8 @@ final class GetCommand implements Callable<Integer> {
                 values = bytes(t.data(), (int) Math.min(count, elements));
             }
             out.printf("first %d of %d %s: %s%n", values.size(), elements, what, String.join(", ", values));
+        } finally {
+            source.close();
         }
         return 0;
     }

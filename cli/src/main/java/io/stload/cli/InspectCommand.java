@@ -32,14 +32,18 @@ final class InspectCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Checkpoint ckpt = source.open(path, spec.commandLine().getErr());
-        PrintWriter out = spec.commandLine().getOut();
-        if (json) {
-            printJson(ckpt, out);
-        } else {
-            printTable(ckpt, out);
+        try {
+            Checkpoint ckpt = source.open(path, spec.commandLine().getErr());
+            PrintWriter out = spec.commandLine().getOut();
+            if (json) {
+                printJson(ckpt, out);
+            } else {
+                printTable(ckpt, out);
+            }
+            return 0;
+        } finally {
+            source.close();
         }
-        return 0;
     }
 
     private static void printTable(Checkpoint ckpt, PrintWriter out) {

@@ -64,6 +64,14 @@ final class LoadCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        try {
+            return run();
+        } finally {
+            source.close();
+        }
+    }
+
+    private int run() {
         boolean streamed = switch (sink) {
             case "host" -> false;
             case "stream" -> true;
@@ -177,20 +185,20 @@ final class LoadCommand implements Callable<Integer> {
             g.writeStringProperty("commit", commit);
         }
         g.writeObjectPropertyStart("strategy");
-        r.files().forEach(f -> g.writeStringProperty(f.file().toString(), f.strategy()));
+        r.files().forEach(f -> g.writeStringProperty(f.location(), f.strategy()));
         g.writeEndObject();
         g.writeObjectPropertyStart("rule");
-        r.files().forEach(f -> g.writeStringProperty(f.file().toString(), f.rule()));
+        r.files().forEach(f -> g.writeStringProperty(f.location(), f.rule()));
         g.writeEndObject();
         g.writeObjectPropertyStart("reasons");
         for (LoadReport.FileReport f : r.files()) {
-            g.writeArrayPropertyStart(f.file().toString());
+            g.writeArrayPropertyStart(f.location());
             f.reasons().forEach(g::writeString);
             g.writeEndArray();
         }
         g.writeEndObject();
         g.writeObjectPropertyStart("notes");
-        r.files().stream().filter(f -> f.note() != null).forEach(f -> g.writeStringProperty(f.file().toString(), f.note()));
+        r.files().stream().filter(f -> f.note() != null).forEach(f -> g.writeStringProperty(f.location(), f.note()));
         g.writeEndObject();
         g.writeNumberProperty("rank", r.rank());
         g.writeNumberProperty("world_size", r.worldSize());

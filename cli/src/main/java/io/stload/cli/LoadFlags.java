@@ -18,7 +18,7 @@ import picocli.CommandLine.Option;
  */
 final class LoadFlags {
     @Option(names = LoadStrategy.OPTION, paramLabel = "STRATEGY", defaultValue = "auto",
-            description = "auto|mmap|prefetch|direct (default: ${DEFAULT-VALUE}).")
+            description = "auto|mmap|prefetch|direct|s3 (s3: only, and automatically, for s3:// checkpoints; default: ${DEFAULT-VALUE}).")
     String strategy;
 
     @Option(names = "--threads", paramLabel = "N", defaultValue = "4",

@@ -40,18 +40,23 @@ final class PlanCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        RankFolder ranked = RankFolder.of(path, flags);
-        LoadPlan plan = new Planner().plan(ranked.open(path, source, spec.commandLine().getErr()), ranked.options());
-        PrintWriter out = spec.commandLine().getOut();
-        if (json) {
-            try (JsonGenerator g = Json.generator(out)) {
-                writeJson(plan, g);
+        try {
+            RankFolder ranked = RankFolder.of(path, flags);
+            LoadPlan plan = new Planner().plan(ranked.open(path, source, spec.commandLine().getErr()),
+                    ranked.options());
+            PrintWriter out = spec.commandLine().getOut();
+            if (json) {
+                try (JsonGenerator g = Json.generator(out)) {
+                    writeJson(plan, g);
+                }
+                out.println();
+            } else {
+                print(plan, out);
             }
-            out.println();
-        } else {
-            print(plan, out);
+            return 0;
+        } finally {
+            source.close();
         }
-        return 0;
     }
 
     /** The text output lists every rank's bytes up to this many ranks. */

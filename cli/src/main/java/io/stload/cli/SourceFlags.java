@@ -5,7 +5,12 @@ import io.stload.StloadException;
 import io.stload.checkpoint.Checkpoint;
 import io.stload.checkpoint.CheckpointSource;
 import io.stload.checkpoint.WaitPolicy;
+import io.stload.plan.Sizes;
+import io.stload.s3.S3Location;
+import io.stload.s3.S3Settings;
+import io.stload.s3.S3Storage;
 import java.io.PrintWriter;
+import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -15,7 +20,8 @@ import picocli.CommandLine.Option;
 
 /** Where a checkpoint comes from: a path, or a repo id in the hub cache, and how long to wait for a download. */
 final class SourceFlags {
-    static final String PATH_HELP = "A .safetensors file, a checkpoint directory, or a hub repo id org/name[@revision].";
+    static final String PATH_HELP = "A .safetensors file, a checkpoint directory, a hub repo id org/name[@revision], "
+            + "or s3://bucket/prefix/ (or s3://bucket/key.safetensors).";
 
     private static final Pattern DURATION = Pattern.compile("(\\d{1,9})(ms|s|m|h)?");
 
@@ -27,6 +33,23 @@ final class SourceFlags {
             description = "How long to wait for a download in progress, e.g. 90s, 10m (default: ${DEFAULT-VALUE}).")
     String waitTimeout;
 
+    @Option(names = "--s3-endpoint", paramLabel = "URL",
+            description = "An S3-compatible endpoint (MinIO, Ceph RGW, S3Proxy), addressed path-style; default: AWS.")
+    URI s3Endpoint;
+
+    @Option(names = "--s3-region", paramLabel = "REGION",
+            description = "The bucket's region (default: the AWS default chain: AWS_REGION, profile, instance).")
+    String s3Region;
+
+    @Option(names = "--s3-part-size", paramLabel = "SIZE", description = "Bytes per ranged GET (default: 8MiB).")
+    String s3PartSize;
+
+    @Option(names = "--s3-concurrency", paramLabel = "N", description = "Ranged GETs in flight (default: 16).")
+    Integer s3Concurrency;
+
+    /** The connection an s3:// checkpoint is read through, open until {@link #close}. */
+    private S3Storage s3;
+
     /** Waiting is logged on stderr, never on stdout, which belongs to the (JSON) output. */
     WaitPolicy waitPolicy(PrintWriter err) {
         return WaitPolicy.of(timeout()).withLog(line -> err.println("stload: " + Printable.escape(line)));
@@ -34,16 +57,40 @@ final class SourceFlags {
 
     /** Opens the checkpoint; tensors a shard holds that its index leaves out are noted on stderr. */
     Checkpoint open(String pathOrRepo, PrintWriter err) {
-        Checkpoint ckpt = CheckpointSource.resolve(pathOrRepo, cacheDir, waitPolicy(err));
+        Checkpoint ckpt = S3Location.isS3(pathOrRepo) ? openS3(pathOrRepo)
+                : CheckpointSource.resolve(pathOrRepo, cacheDir, waitPolicy(err));
         ckpt.unindexedTensors().forEach((shard, names) -> err.println("stload: note: " + shard + " holds "
                 + names.size() + " tensor(s) its index does not map to it, left out: " + listed(names)));
         return ckpt;
+    }
+
+    private Checkpoint openS3(String url) {
+        S3Location location = S3Location.parse(url);
+        S3Settings d = S3Settings.DEFAULTS;
+        S3Settings settings = d.withEndpoint(s3Endpoint).withRegion(s3Region).withParts(
+                s3PartSize == null ? d.partBytes() : Sizes.parse(s3PartSize),
+                s3Concurrency == null ? d.concurrency() : s3Concurrency);
+        // The SDK's Netty client (used for objects served without an ETag) would otherwise use sun.misc.Unsafe,
+        // which JDK 24+ warns about on stderr.
+        if (System.getProperty("io.netty.noUnsafe") == null) {
+            System.setProperty("io.netty.noUnsafe", "true");
+        }
+        s3 = S3Storage.connect(settings);
+        return s3.open(location);
     }
 
     private static String listed(List<String> names) {
         int shown = Math.min(3, names.size());
         return String.join(", ", names.subList(0, shown).stream().map(n -> "`" + n + "`").toList())
                 + (names.size() > shown ? ", ..." : "");
+    }
+
+    /** Closes the connection to object storage, if a checkpoint was opened there. */
+    void close() {
+        if (s3 != null) {
+            s3.close();
+            s3 = null;
+        }
     }
 
     Duration timeout() {

@@ -13,6 +13,7 @@ import io.stload.load.Loader;
 import io.stload.plan.LoadOptions;
 import io.stload.plan.Planner;
 import io.stload.nativeio.FileChecks;
+import io.stload.io.RangeSource;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -42,7 +43,8 @@ import java.util.stream.Stream;
  *
  * <p>It is also the lazy way in, Python's {@code safe_open}: {@link #info} describes a tensor, {@link #view}
  * maps its file on first use and gives a zero-copy view, {@link #copy} and {@link #slice} read only the bytes
- * asked for, and {@link #load} loads a subset (or all) through the load engine. Closing unmaps the views;
+ * asked for (from object storage: the tensor's bytes), and {@link #load} loads a subset (or all) through the
+ * load engine. Closing unmaps the views;
  * a checkpoint that was never viewed holds nothing that needs closing.
  *
  * <pre>{@code
@@ -67,11 +69,12 @@ public final class Checkpoint implements AutoCloseable {
     private final HubSnapshot snapshot;
     private final Map<String, String> indexMetadata;
     private final Map<String, List<String>> unindexed;
+    private final RemoteFolder remote;
     private final FileMappings mappings = new FileMappings();
 
     private Checkpoint(Path path, Path index, List<Header> files, Map<String, TensorRef> tensors,
                        Map<Header, String> names, HubSnapshot snapshot, Map<String, String> indexMetadata,
-                       Map<String, List<String>> unindexed) {
+                       Map<String, List<String>> unindexed, RemoteFolder remote) {
         this.path = path;
         this.index = index;
         this.files = List.copyOf(files);
@@ -80,6 +83,7 @@ public final class Checkpoint implements AutoCloseable {
         this.snapshot = snapshot;
         this.indexMetadata = Collections.unmodifiableMap(indexMetadata);
         this.unindexed = Collections.unmodifiableMap(unindexed);
+        this.remote = remote;
     }
 
     /** A file, or a checkpoint directory; a directory that is a hub snapshot may also link into its blobs. */
@@ -87,7 +91,8 @@ public final class Checkpoint implements AutoCloseable {
         // Missing, a symlink loop, permission denied, or a FIFO or device: one line each, and nothing opened.
         if (!FileChecks.requireFileOrDirectory(path).isDirectory()) {
             Header h = HeaderParser.read(path);
-            return fromFiles(path, null, List.of(h), Map.of(h, path.toString()), null, t -> true, Map.of(), Map.of());
+            return fromFiles(path, null, List.of(h), Map.of(h, path.toString()), null, t -> true, Map.of(), Map.of(),
+                    null);
         }
         List<Path> roots = new ArrayList<>(List.of(path));
         blobsOfSnapshotDirectory(path).ifPresent(roots::add);
@@ -116,6 +121,105 @@ public final class Checkpoint implements AutoCloseable {
             return Optional.empty();
         }
         return Optional.of(repoDir.resolve("blobs"));
+    }
+
+    /**
+     * A checkpoint in a remote folder: its index if it has one (every shard it names must exist before any
+     * header is read), else every {@code .safetensors} file in it; or, with {@code single} given, that one file.
+     * Headers are read by positional reads of each file's first bytes.
+     */
+    public static Checkpoint open(RemoteFolder folder, String single) {
+        try {
+            if (single != null) {
+                Header h = remoteHeader(folder, single);
+                return fromFiles(folder.pathOf(single), null, List.of(h), Map.of(h, single), null, t -> true,
+                        Map.of(), Map.of(), folder);
+            }
+            List<String> indexes = folder.list(INDEX_SUFFIX);
+            String index = indexes.contains(DEFAULT_INDEX) ? DEFAULT_INDEX : indexes.size() == 1 ? indexes.get(0) : null;
+            if (indexes.size() > 1 && index == null) {
+                throw new StloadException(ErrorKind.InvalidIndex, null, folder.location() + ": several index files and"
+                        + " none is " + DEFAULT_INDEX + ": " + indexes);
+            }
+            return index != null ? fromRemoteIndex(folder, index) : fromRemoteFiles(folder);
+        } catch (IOException e) {
+            throw new StloadException(ErrorKind.Io, null, folder.location() + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static Checkpoint fromRemoteIndex(RemoteFolder folder, String indexName) throws IOException {
+        Path indexFile = folder.pathOf(indexName);
+        ShardIndex index = ShardIndex.parse(folder.readAll(indexName, ShardIndex.MAX_INDEX_BYTES), indexFile);
+        Map<String, List<String>> tensorsByShard = tensorsByShard(index);
+        for (Map.Entry<String, List<String>> e : tensorsByShard.entrySet()) {
+            if (!isPlainName(e.getKey())) {
+                throw new StloadException(ErrorKind.UnsafePath, indexFile, "shard name `" + e.getKey()
+                        + "` escapes the checkpoint folder; refusing to open it");
+            }
+            if (!folder.exists(e.getKey())) {
+                throw new StloadException(ErrorKind.MissingShard, folder.pathOf(e.getKey()), "shard named by "
+                        + indexName + " is missing; needed by " + needers(e.getValue()));
+            }
+        }
+        List<Header> headers = new ArrayList<>();
+        Map<Header, String> names = new IdentityHashMap<>();
+        Map<String, List<String>> unindexed = new LinkedHashMap<>();
+        for (Map.Entry<String, List<String>> e : tensorsByShard.entrySet()) {
+            Header h = remoteHeader(folder, e.getKey());
+            checkAgainstIndex(h, e.getKey(), e.getValue(), index, unindexed);
+            names.put(h, e.getKey());
+            headers.add(h);
+        }
+        return fromFiles(folder.pathOf(""), indexFile, headers, names, null, indexed(index, names), index.metadata(),
+                unindexed, folder);
+    }
+
+    private static Checkpoint fromRemoteFiles(RemoteFolder folder) throws IOException {
+        List<String> shards = folder.list(".safetensors");
+        if (shards.isEmpty()) {
+            throw new StloadException(ErrorKind.MissingShard, null, folder.location()
+                    + ": folder holds no .safetensors file and no index");
+        }
+        List<Header> headers = new ArrayList<>();
+        Map<Header, String> names = new IdentityHashMap<>();
+        for (String name : shards) {
+            Header h = remoteHeader(folder, name);
+            headers.add(h);
+            names.put(h, name);
+        }
+        return fromFiles(folder.pathOf(""), null, headers, names, null, t -> true, Map.of(), Map.of(), folder);
+    }
+
+    private static Header remoteHeader(RemoteFolder folder, String name) throws IOException {
+        try (RangeSource source = folder.open(name)) {
+            return HeaderParser.read(source, folder.pathOf(name));
+        }
+    }
+
+    /** A shard name inside the folder: no parent steps, no absolute or backslashed names. */
+    private static boolean isPlainName(String name) {
+        if (name.isEmpty() || name.startsWith("/") || name.contains("\\")) {
+            return false;
+        }
+        for (String part : name.split("/")) {
+            if (part.equals("..") || part.equals(".") || part.isEmpty()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Where the file is, as the user names it: its path, or for a file in object storage its URL
+     * ({@code s3://bucket/key}), which a {@link Path} would print as {@code s3:/bucket/key}.
+     */
+    public String location(Header file) {
+        return remote == null ? file.file().toString() : remote.location() + names.get(file);
+    }
+
+    /** The folder this checkpoint's files are read from, or null for local files. */
+    public RemoteFolder remote() {
+        return remote;
     }
 
     /** The hub snapshot this checkpoint was resolved to, or null for a plain path. */
@@ -194,10 +298,15 @@ public final class Checkpoint implements AutoCloseable {
      * A zero-copy, read-only view of the tensor's bytes in its file's mapping (made on the file's first view),
      * valid until this checkpoint is closed; pages are read from disk as they are touched. Should the file be
      * truncated under the mapping, touching a lost page throws {@link InternalError} (the JVM's SIGBUS);
-     * {@link #copy} and {@link #slice} turn that into an Io error naming the file.
+     * {@link #copy} and {@link #slice} turn that into an Io error naming the file. A file in object storage
+     * cannot be mapped: its view is the tensor's bytes, fetched by ranged GETs into memory the garbage
+     * collector frees.
      */
     public MemorySegment view(String name) {
         TensorRef t = tensor(name);
+        if (remote != null) {
+            return fetch(t).asReadOnly();
+        }
         return mappings.of(t.file()).asSlice(t.fileOffset(), t.info().byteSize()).asReadOnly();
     }
 
@@ -234,6 +343,18 @@ public final class Checkpoint implements AutoCloseable {
                     "file was truncated or became unreadable while mapped (" + e.getMessage() + ")", e);
         }
         return new Tensor(spec.local(), out);
+    }
+
+    /** A remote tensor's bytes, read by position from its file (ranged GETs for object storage). */
+    private MemorySegment fetch(TensorRef t) {
+        MemorySegment bytes = Arena.ofAuto().allocate(Math.max(1, t.info().byteSize()), 64)
+                .asSlice(0, t.info().byteSize());
+        try (RangeSource source = remote.open(names.get(t.file()))) {
+            source.read(t.fileOffset(), bytes);
+            return bytes;
+        } catch (IOException e) {
+            throw new StloadException(ErrorKind.Io, null, location(t.file()) + ": " + e.getMessage(), e);
+        }
     }
 
     /** {@link #slice(String, String, SegmentAllocator)} into memory the garbage collector frees. */
@@ -281,10 +402,7 @@ public final class Checkpoint implements AutoCloseable {
                                         String hint) {
         Path realIndex = contained.realFile(indexFile, hint);
         ShardIndex index = ShardIndex.read(realIndex == null ? indexFile : realIndex, indexFile);
-        Map<String, List<String>> tensorsByShard = new TreeMap<>();
-        for (Map.Entry<String, String> e : index.weightMap().entrySet()) {
-            tensorsByShard.computeIfAbsent(e.getValue(), k -> new ArrayList<>()).add(e.getKey());
-        }
+        Map<String, List<String>> tensorsByShard = tensorsByShard(index);
         // Every shard must be named safely and present before any header is read.
         Map<String, Path> shardPaths = new LinkedHashMap<>();
         for (Map.Entry<String, List<String>> e : tensorsByShard.entrySet()) {
@@ -302,22 +420,42 @@ public final class Checkpoint implements AutoCloseable {
         for (Map.Entry<String, Path> e : shardPaths.entrySet()) {
             Header h = HeaderParser.read(e.getValue());
             names.put(h, e.getKey());
-            List<String> expected = tensorsByShard.get(e.getKey());
-            for (String name : expected) {
-                if (h.tensor(name) == null) {
-                    throw new StloadException(ErrorKind.InvalidIndex, h.file(), "index says this shard holds `"
-                            + name + "`, but it does not");
-                }
-            }
-            if (h.tensors().size() != expected.size()) {
-                List<String> extras = h.tensors().stream().map(TensorInfo::name)
-                        .filter(n -> !e.getKey().equals(index.weightMap().get(n))).toList();
-                unindexed.put(e.getKey(), extras);
-            }
+            checkAgainstIndex(h, e.getKey(), tensorsByShard.get(e.getKey()), index, unindexed);
             headers.add(h);
         }
-        return fromFiles(dir, indexFile, headers, names, snapshot,
-                t -> names.get(t.file()).equals(index.weightMap().get(t.name())), index.metadata(), unindexed);
+        return fromFiles(dir, indexFile, headers, names, snapshot, indexed(index, names), index.metadata(), unindexed,
+                null);
+    }
+
+    private static Map<String, List<String>> tensorsByShard(ShardIndex index) {
+        Map<String, List<String>> tensorsByShard = new TreeMap<>();
+        for (Map.Entry<String, String> e : index.weightMap().entrySet()) {
+            tensorsByShard.computeIfAbsent(e.getValue(), k -> new ArrayList<>()).add(e.getKey());
+        }
+        return tensorsByShard;
+    }
+
+    /** The tensors the index maps to the shard that holds them: the index is the allowlist. */
+    private static Predicate<TensorRef> indexed(ShardIndex index, Map<Header, String> names) {
+        return t -> names.get(t.file()).equals(index.weightMap().get(t.name()));
+    }
+
+    /**
+     * The shard holds every tensor the index maps to it; any other tensor it holds is recorded in
+     * {@code unindexed} (left out of the checkpoint, and noted).
+     */
+    private static void checkAgainstIndex(Header h, String shard, List<String> expected, ShardIndex index,
+                                          Map<String, List<String>> unindexed) {
+        for (String name : expected) {
+            if (h.tensor(name) == null) {
+                throw new StloadException(ErrorKind.InvalidIndex, h.file(), "index says this shard holds `"
+                        + name + "`, but it does not");
+            }
+        }
+        if (h.tensors().size() != expected.size()) {
+            unindexed.put(shard, h.tensors().stream().map(TensorInfo::name)
+                    .filter(n -> !shard.equals(index.weightMap().get(n))).toList());
+        }
     }
 
     /** The tensors a missing shard would have held, as a person reads them: a few names and a count. */
@@ -340,13 +478,14 @@ public final class Checkpoint implements AutoCloseable {
             headers.add(h);
             names.put(h, p.getFileName().toString());
         }
-        return fromFiles(dir, null, headers, names, snapshot, t -> true, Map.of(), Map.of());
+        return fromFiles(dir, null, headers, names, snapshot, t -> true, Map.of(), Map.of(), null);
     }
 
     /** The checkpoint of these files' tensors that {@code included} accepts (the index's, when there is one). */
     private static Checkpoint fromFiles(Path path, Path index, List<Header> headers, Map<Header, String> names,
                                         HubSnapshot snapshot, Predicate<TensorRef> included,
-                                        Map<String, String> indexMetadata, Map<String, List<String>> unindexed) {
+                                        Map<String, String> indexMetadata, Map<String, List<String>> unindexed,
+                                        RemoteFolder remote) {
         Map<String, TensorRef> tensors = new LinkedHashMap<>();
         for (Header h : headers) {
             for (TensorInfo t : h.tensors()) {
@@ -361,7 +500,7 @@ public final class Checkpoint implements AutoCloseable {
                 }
             }
         }
-        return new Checkpoint(path, index, headers, tensors, names, snapshot, indexMetadata, unindexed);
+        return new Checkpoint(path, index, headers, tensors, names, snapshot, indexMetadata, unindexed, remote);
     }
 
     /** The shard's path, refusing any name that would leave the checkpoint directory. */

@@ -24,7 +24,7 @@ import tools.jackson.core.json.JsonFactory;
 record ShardIndex(Path file, Map<String, String> weightMap, Map<String, String> metadata) {
     private static final JsonFactory JSON = JsonFactory.builder().build();
     /** An index names tensors, not data; anything larger is not an index. */
-    private static final long MAX_INDEX_BYTES = 256L << 20;
+    static final long MAX_INDEX_BYTES = 256L << 20;
 
     static ShardIndex read(Path file) {
         return read(file, file);
@@ -42,6 +42,11 @@ record ShardIndex(Path file, Map<String, String> weightMap, Map<String, String> 
         } catch (IOException e) {
             throw new StloadException(ErrorKind.Io, file, "cannot read index: " + FileChecks.reason(e), e);
         }
+        return parse(bytes, file);
+    }
+
+    /** Parses an index's bytes, fetched by whatever means; {@code file} names it in errors. */
+    static ShardIndex parse(byte[] bytes, Path file) {
         Map<String, String> weightMap = null;
         Map<String, String> metadata = new LinkedHashMap<>();
         DecodeBudget budget = new DecodeBudget(file, bytes.length);

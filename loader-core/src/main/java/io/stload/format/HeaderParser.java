@@ -2,8 +2,10 @@ package io.stload.format;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
+import io.stload.io.RangeSource;
 import io.stload.nativeio.FileChecks;
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
 import java.math.BigInteger;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -87,6 +89,28 @@ public final class HeaderParser {
         byte[] json = new byte[n];
         readFully(ch, ByteBuffer.wrap(json), 8, file);
         return parseHeader(json, size, file);
+    }
+
+    /**
+     * Reads the header through positional reads (e.g. ranged GETs of a remote object): the first 8 bytes,
+     * then exactly the header. I/O errors are {@link ErrorKind#Io}.
+     */
+    public static Header read(RangeSource source, Path file) {
+        long size = source.size();
+        if (size < 8) {
+            throw new StloadException(ErrorKind.HeaderTooSmall, file,
+                    "file is " + size + " bytes, shorter than the 8-byte header length");
+        }
+        try {
+            byte[] prefix = new byte[8];
+            source.read(0, MemorySegment.ofArray(prefix));
+            int n = checkedHeaderLength(ByteBuffer.wrap(prefix).order(ByteOrder.LITTLE_ENDIAN).getLong(), size, file);
+            byte[] json = new byte[n];
+            source.read(8, MemorySegment.ofArray(json));
+            return parseHeader(json, size, file);
+        } catch (IOException e) {
+            throw new StloadException(ErrorKind.Io, file, "cannot read header: " + e.getMessage(), e);
+        }
     }
 
     /** Parses a whole file held in memory (tests, fuzzing, and headers fetched by other means). */

@@ -142,8 +142,23 @@ final class DirectReader extends WindowedReader {
     }
 
     private void read(RangeSource source, Window w, MemorySegment into) throws IOException {
-        source.read(w.offset(), into.asSlice(0, w.length()));
+        try {
+            source.read(w.offset(), into.asSlice(0, w.length()));
+        } catch (IOException e) {
+            // A local file's error is named by its path at the engine's edge; a source no path can name (a path
+            // prints s3://bucket/key as s3:/bucket/key) is named here, by its own name.
+            if (!source.name().equals(files.get(w.file()).file().toString())) {
+                throw namedBy(source, e);
+            }
+            throw e;
+        }
         stats.bytesRead.add(Math.min(w.length(), source.size() - w.offset()));
+    }
+
+    private static StloadException namedBy(RangeSource source, IOException e) {
+        String message = String.valueOf(e.getMessage());
+        return new StloadException(ErrorKind.Io, null,
+                message.startsWith(source.name()) ? message : source.name() + ": " + message, e);
     }
 
     /** A free bounce buffer; allocated on first need, so a load whose reads all land in place has none. */

@@ -1,5 +1,7 @@
 package io.stload.io;
 
+import io.stload.checkpoint.Checkpoint;
+import io.stload.checkpoint.RemoteFolder;
 import io.stload.checkpoint.TensorRef;
 import io.stload.format.Header;
 import io.stload.load.LoadListener;
@@ -30,8 +32,8 @@ import org.HdrHistogram.ConcurrentHistogram;
 
 /**
  * The one load engine: executes any {@link LoadPlan}, host or device, whole checkpoint or tensor-parallel rank,
- * into any {@link Destination}. Each file is read by the strategy the plan chose for it (mmap, prefetch or
- * direct), on I/O threads, window by window; consumer threads take the plan's slices in the plan's order and
+ * into any {@link Destination}. Each file is read by the strategy the plan chose for it (mmap, prefetch,
+ * direct, or s3: direct's positional reads over object storage), on I/O threads, window by window; consumer threads take the plan's slices in the plan's order and
  * tell the destination as each one has landed.
  *
  * <p>Shutdown has one order, on success and on failure alike: stop issuing reads, wait for every engine thread
@@ -99,7 +101,17 @@ public final class Engine {
             case PREFETCH -> new PrefetchReader(os, files, destination, slices, t.prefetchWindow(), t.prefetchAhead(),
                     t.maxGapBytes(), pressure, threads, stats);
             case DIRECT -> new DirectReader(os, sources, files, destination, slices, t.directBlock(), threads, stats);
+            // The positional path over the objects: a block is one read of part-sized GETs, as many blocks in
+            // flight as the folder allows requests.
+            case S3 -> new DirectReader(os, remoteSources(plan.checkpoint()), files, destination, slices,
+                    plan.checkpoint().remote().partBytes(), plan.checkpoint().remote().concurrency(), stats);
         };
+    }
+
+    /** Each file of a checkpoint in object storage, opened by its name in the folder. */
+    private static DirectReader.Sources remoteSources(Checkpoint checkpoint) {
+        RemoteFolder folder = checkpoint.remote();
+        return (h, block) -> folder.open(checkpoint.nameOf(h));
     }
 
     private static Map<ReadStrategy, List<FilePlan>> byStrategy(LoadPlan plan) {
@@ -216,7 +228,7 @@ public final class Engine {
         readers.forEach(r -> notes.putAll(r.notes()));
         List<LoadReport.FileReport> files = new ArrayList<>();
         for (FilePlan f : plan.files()) {
-            files.add(LoadReport.FileReport.of(f, notes.get(f.file())));
+            files.add(LoadReport.FileReport.of(f, plan.checkpoint().location(f.file()), notes.get(f.file())));
         }
         Map<String, Double> phases = new LinkedHashMap<>();
         phases.put("plan", plan.planNanos() / 1e9);

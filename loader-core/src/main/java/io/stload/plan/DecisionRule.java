@@ -19,7 +19,9 @@ public enum DecisionRule {
     /** A cold read where O_DIRECT is refused. */
     DIRECT_REFUSED,
     /** A large cold read on a local filesystem. */
-    COLD_LOCAL;
+    COLD_LOCAL,
+    /** The file lives in object storage, which is read one way: ranged GETs. */
+    REMOTE;
 
     /** As printed: {@code cache-too-small}. */
     public String jsonName() {

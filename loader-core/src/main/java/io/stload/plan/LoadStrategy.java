@@ -18,7 +18,12 @@ public enum LoadStrategy {
     /** Populate the page cache in large sequential windows ahead of the copy. */
     PREFETCH,
     /** O_DIRECT reads of large aligned blocks straight into the destination, bypassing the page cache. */
-    DIRECT;
+    DIRECT,
+    /**
+     * Ranged GETs from S3-compatible object storage, many in flight, straight into the destination. The only
+     * strategy for a checkpoint in object storage, and never one for a local file.
+     */
+    S3;
 
     /** The flag host applications should expose. */
     public static final String OPTION = "--load-strategy";

@@ -3,6 +3,7 @@ package io.stload.plan;
 import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.checkpoint.Checkpoint;
+import io.stload.checkpoint.RemoteFolder;
 import io.stload.checkpoint.TensorRef;
 import io.stload.format.Header;
 import io.stload.host.MemoryHeadroom;
@@ -64,7 +65,16 @@ public final class Planner {
         }
         List<FilePlan> files = new ArrayList<>();
         for (Header h : checkpoint.files()) {
-            FileFacts facts = measure(h, ReadRanges.bytes(reads.get(h)));
+            long bytes = ReadRanges.bytes(reads.get(h));
+            if (checkpoint.remote() != null) {
+                files.add(remoteFile(checkpoint.remote(), h, bytes, reads.get(h), options));
+                continue;
+            }
+            if (options.strategy() == LoadStrategy.S3) {
+                throw new StloadException(ErrorKind.Usage, null, LoadStrategy.OPTION
+                        + " s3 reads object storage; " + checkpoint.path() + " is a local checkpoint");
+            }
+            FileFacts facts = measure(h, bytes);
             FileDecision decision = options.strategy() == LoadStrategy.AUTO
                     ? StrategyHeuristic.decide(facts, host, rankBytes, destination, options.order(),
                             options.thresholds())
@@ -94,6 +104,18 @@ public final class Planner {
         }
         filter.requireEachMatches(checkpoint.tensors().keySet());
         return matched.only(filter);
+    }
+
+    /** A file in object storage has one strategy: ranged GETs, shaped by the folder's part size and concurrency. */
+    private static FilePlan remoteFile(RemoteFolder folder, Header h, long bytes, List<ByteRange> reads,
+                                       LoadOptions options) {
+        if (options.strategy() != LoadStrategy.AUTO && options.strategy() != LoadStrategy.S3) {
+            throw new StloadException(ErrorKind.Usage, null, LoadStrategy.OPTION + " " + options.strategy().flagValue()
+                    + " reads local files; " + folder.location() + " is read with s3");
+        }
+        FileFacts facts = new FileFacts(h.file(), FsStat.UNKNOWN, bytes, -1, false);
+        return new FilePlan(h, facts, new FileDecision(ReadStrategy.S3, DecisionRule.REMOTE, folder.readReasons()),
+                reads);
     }
 
     private FileFacts measure(Header h, long bytes) {

@@ -42,17 +42,18 @@ public record LoadReport(List<FileReport> files, int tensors, long bytes, double
     }
 
     /**
-     * One file: the strategy used, the rule that chose it ({@link io.stload.plan.DecisionRule#jsonName()}), why,
+     * One file (its {@link io.stload.checkpoint.Checkpoint#location location} too): the strategy used, the rule that chose it ({@link io.stload.plan.DecisionRule#jsonName()}), why,
      * notes from execution (null when none), and the bytes the plan reads.
      */
-    public record FileReport(Path file, String strategy, String rule, List<String> reasons, String note, long bytes) {
+    public record FileReport(Path file, String location, String strategy, String rule, List<String> reasons,
+                             String note, long bytes) {
         public FileReport {
             reasons = List.copyOf(reasons);
         }
 
         /** What the plan decided for the file, with a note from execution (or null). */
-        public static FileReport of(FilePlan plan, String note) {
-            return new FileReport(plan.file().file(), plan.strategy().flagValue(), plan.rule().jsonName(),
+        public static FileReport of(FilePlan plan, String location, String note) {
+            return new FileReport(plan.file().file(), location, plan.strategy().flagValue(), plan.rule().jsonName(),
                     plan.decision().reasons(), note,
                     plan.facts().bytesToRead());
         }

@@ -11,7 +11,7 @@ class OptionParsingTest {
     @Test
     void strategiesParseCaseInsensitively() {
         assertEquals(LoadStrategy.DIRECT, LoadStrategy.parse("Direct"));
-        assertEquals("auto|mmap|prefetch|direct", LoadStrategy.choices());
+        assertEquals("auto|mmap|prefetch|direct|s3", LoadStrategy.choices());
         StloadException e = assertThrows(StloadException.class, () -> LoadStrategy.parse("fast"));
         assertEquals(ErrorKind.Usage, e.kind());
     }

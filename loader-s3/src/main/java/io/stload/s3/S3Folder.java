@@ -1,0 +1,139 @@
+package io.stload.s3;
+
+import io.stload.ErrorKind;
+import io.stload.StloadException;
+import io.stload.checkpoint.RemoteFolder;
+import io.stload.io.RangeSource;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+import software.amazon.awssdk.services.s3.model.ListObjectsV2Response;
+
+/**
+ * A checkpoint folder in a bucket: the objects directly under a prefix. Each object is HEADed once; every
+ * later read of it is of that version.
+ */
+final class S3Folder implements RemoteFolder {
+    /** {@code Path} collapses {@code //}: the paths this folder hands out print as {@code s3:/bucket/key}. */
+    private static final String PATH_PREFIX = "s3:/";
+
+    private final S3Storage storage;
+    private final String bucket;
+    private final String prefix;
+    private final Map<String, S3Object> opened = new ConcurrentHashMap<>();
+
+    S3Folder(S3Storage storage, String bucket, String prefix) {
+        this.storage = storage;
+        this.bucket = bucket;
+        this.prefix = prefix;
+    }
+
+    @Override
+    public String location() {
+        return S3Location.SCHEME + bucket + "/" + prefix;
+    }
+
+    @Override
+    public Path pathOf(String name) {
+        return Path.of(PATH_PREFIX + bucket + "/" + prefix + name);
+    }
+
+    /** An error about one of this folder's paths, re-labelled with its URL ({@code s3://}, not {@code s3:/}). */
+    static StloadException named(StloadException e) {
+        String file = e.file() == null ? null : e.file().toString();
+        if (file == null || !file.startsWith(PATH_PREFIX)) {
+            return e;
+        }
+        return new StloadException(e.kind(), null, S3Location.SCHEME + file.substring(PATH_PREFIX.length()) + ": "
+                + e.detail(), e.getCause());
+    }
+
+    @Override
+    public List<String> list(String suffix) {
+        TreeSet<String> names = new TreeSet<>();
+        String token = null;
+        do {
+            String continuation = token;
+            ListObjectsV2Response page;
+            try {
+                page = storage.retrying(location() + ": LIST", () -> storage.client().listObjectsV2(b -> b.bucket(bucket)
+                        .prefix(prefix).delimiter("/").continuationToken(continuation)));
+            } catch (Exception e) {
+                throw S3Storage.openError(location(), S3Failure.unwrap(e));
+            }
+            for (var o : page.contents()) {
+                String name = o.key().substring(prefix.length());
+                if (name.endsWith(suffix) && !name.isEmpty()) {
+                    names.add(name);
+                }
+            }
+            token = Boolean.TRUE.equals(page.isTruncated()) ? page.nextContinuationToken() : null;
+        } while (token != null);
+        return new ArrayList<>(names);
+    }
+
+    @Override
+    public boolean exists(String name) {
+        return headed(name) != null;
+    }
+
+    @Override
+    public byte[] readAll(String name, long maxBytes) {
+        RangeSource object = open(name);
+        if (object.size() > maxBytes) {
+            throw new StloadException(ErrorKind.InvalidIndex, null, object.name() + ": " + object.size()
+                    + " bytes, larger than any real index");
+        }
+        byte[] bytes = new byte[(int) object.size()];
+        try {
+            object.read(0, MemorySegment.ofArray(bytes));
+        } catch (IOException e) {
+            throw new StloadException(ErrorKind.Io, null, e.getMessage(), e);
+        }
+        return bytes;
+    }
+
+    @Override
+    public RangeSource open(String name) {
+        S3Object object = headed(name);
+        if (object == null) {
+            throw new StloadException(ErrorKind.Io, null, location() + name + ": no such object (404)");
+        }
+        return object;
+    }
+
+    private S3Object headed(String name) {
+        S3Object known = opened.get(name);
+        if (known != null) {
+            return known;
+        }
+        S3Object object = S3Object.headOrNull(storage, bucket, prefix + name);
+        return object == null ? null : opened.merge(name, object, (first, second) -> first);
+    }
+
+    @Override
+    public List<String> readReasons() {
+        S3Settings s = storage.settings();
+        return List.of("object storage (" + location() + ")", "ranged GETs of " + human(s.partBytes()),
+                s.concurrency() + " in flight", "read memory <= " + human(s.partBytes() * s.concurrency()));
+    }
+
+    private static String human(long bytes) {
+        return bytes % (1L << 20) == 0 ? (bytes >> 20) + " MiB" : bytes % 1024 == 0 ? (bytes >> 10) + " KiB" : bytes + " B";
+    }
+
+    @Override
+    public int concurrency() {
+        return storage.settings().concurrency();
+    }
+
+    @Override
+    public long partBytes() {
+        return storage.settings().partBytes();
+    }
+}

@@ -1,0 +1,277 @@
+package io.stload.s3;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
+
+/**
+ * A loopback HTTP/1.1 proxy in front of an S3 server that answers chosen requests wrongly: an error status,
+ * a body cut short (truncated, or with the connection reset), a valid but shorter range than asked, or
+ * responses without an ETag. It counts requests and body bytes served, as a server would see them.
+ */
+final class FaultProxy implements AutoCloseable {
+    /** {@code GET} this path: the body bytes served since the last time, as a decimal number (for benchmarks). */
+    static final String SERVED_PATH = "/__served";
+
+    enum Fault { PASS, SLOW_DOWN, INTERNAL_ERROR, FORBIDDEN, TRUNCATE, RESET, SHORT_RANGE }
+
+    /** One request as the proxy saw it; {@code n} counts ranged GETs from 1. */
+    record Request(String method, String target, String range, int n) {
+    }
+
+    private final URI upstream;
+    private final ServerSocket server;
+    private final Thread acceptor;
+    private final List<Thread> handlers = new ArrayList<>();
+    private final ConcurrentLinkedQueue<Socket> open = new ConcurrentLinkedQueue<>();
+    private final AtomicInteger rangedGets = new AtomicInteger();
+    private final AtomicInteger faults = new AtomicInteger();
+    private final AtomicLong bodyBytes = new AtomicLong();
+    private volatile Function<Request, Fault> rule = r -> Fault.PASS;
+    private volatile boolean stripEtag;
+
+    FaultProxy(URI upstream) throws IOException {
+        this.upstream = upstream;
+        this.server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        this.acceptor = Thread.ofPlatform().name("fault-proxy-accept").daemon().start(this::accept);
+    }
+
+    URI endpoint() {
+        return URI.create("http://127.0.0.1:" + server.getLocalPort());
+    }
+
+    void rule(Function<Request, Fault> rule) {
+        this.rule = rule;
+    }
+
+    void stripEtag(boolean strip) {
+        this.stripEtag = strip;
+    }
+
+    int faultsInjected() {
+        return faults.get();
+    }
+
+    int rangedGets() {
+        return rangedGets.get();
+    }
+
+    long bodyBytes() {
+        return bodyBytes.get();
+    }
+
+    private void accept() {
+        while (!server.isClosed()) {
+            try {
+                Socket client = server.accept();
+                open.add(client);
+                synchronized (handlers) {
+                    handlers.add(Thread.ofPlatform().name("fault-proxy-conn").daemon().start(() -> serve(client)));
+                }
+            } catch (IOException e) {
+                return; // closed
+            }
+        }
+    }
+
+    private void serve(Socket client) {
+        try (client; InputStream in = client.getInputStream(); OutputStream out = client.getOutputStream()) {
+            while (true) {
+                Map<String, String> headers = new LinkedHashMap<>();
+                String requestLine = readHead(in, headers);
+                if (requestLine == null) {
+                    return;
+                }
+                String[] parts = requestLine.split(" ");
+                long requestBody = Long.parseLong(headers.getOrDefault("content-length", "0"));
+                byte[] body = in.readNBytes((int) requestBody);
+                if (parts[1].equals(SERVED_PATH)) {
+                    byte[] count = Long.toString(bodyBytes.getAndSet(0)).getBytes(StandardCharsets.US_ASCII);
+                    out.write(("HTTP/1.1 200 OK\r\ncontent-length: " + count.length + "\r\n\r\n")
+                            .getBytes(StandardCharsets.US_ASCII));
+                    out.write(count);
+                    out.flush();
+                    continue;
+                }
+                String range = headers.get("range");
+                boolean ranged = parts[0].equals("GET") && range != null;
+                Request request = new Request(parts[0], parts[1], range, ranged ? rangedGets.incrementAndGet() : 0);
+                Fault fault = rule.apply(request);
+                if (fault != Fault.PASS) {
+                    faults.incrementAndGet();
+                }
+                if (!respond(parts, headers, body, fault, client, out)) {
+                    return;
+                }
+            }
+        } catch (IOException e) {
+            // The client went away, or this proxy was closed.
+        }
+    }
+
+    /** Forwards one request and answers it, faulty or not; false when the connection is to be dropped. */
+    private boolean respond(String[] request, Map<String, String> headers, byte[] body, Fault fault, Socket client,
+                            OutputStream out)
+            throws IOException {
+        switch (fault) {
+            case SLOW_DOWN -> {
+                error(out, 503, "Service Unavailable", "SlowDown", "Please reduce your request rate.");
+                return true;
+            }
+            case INTERNAL_ERROR -> {
+                error(out, 500, "Internal Server Error", "InternalError", "We encountered an internal error.");
+                return true;
+            }
+            case FORBIDDEN -> {
+                error(out, 403, "Forbidden", "AccessDenied", "Access Denied");
+                return true;
+            }
+            default -> {
+            }
+        }
+        Map<String, String> responseHeaders = new LinkedHashMap<>();
+        String status;
+        byte[] payload;
+        try (Socket up = new Socket(upstream.getHost(), upstream.getPort())) {
+            OutputStream upOut = up.getOutputStream();
+            StringBuilder head = new StringBuilder(request[0] + " " + request[1] + " HTTP/1.1\r\n");
+            headers.forEach((k, v) -> {
+                if (!k.equals("connection")) {
+                    head.append(k).append(": ").append(v).append("\r\n");
+                }
+            });
+            head.append("connection: close\r\n\r\n");
+            upOut.write(head.toString().getBytes(StandardCharsets.ISO_8859_1));
+            upOut.write(body);
+            upOut.flush();
+            InputStream upIn = up.getInputStream();
+            status = readHead(upIn, responseHeaders);
+            payload = readBody(upIn, responseHeaders, request[0].equals("HEAD"));
+        }
+        responseHeaders.remove("transfer-encoding");
+        responseHeaders.remove("connection");
+        if (stripEtag) {
+            responseHeaders.remove("etag");
+        }
+        boolean head = request[0].equals("HEAD");
+        if (!head) {
+            responseHeaders.put("content-length", Integer.toString(payload.length));
+        }
+        int send = payload.length;
+        if (fault == Fault.SHORT_RANGE && responseHeaders.containsKey("content-range") && payload.length > 1) {
+            String cr = responseHeaders.get("content-range"); // bytes a-b/total
+            long a = Long.parseLong(cr.substring(6, cr.indexOf('-')));
+            send = payload.length / 2;
+            responseHeaders.put("content-range", "bytes " + a + "-" + (a + send - 1) + cr.substring(cr.indexOf('/')));
+            responseHeaders.put("content-length", Integer.toString(send));
+        }
+        StringBuilder reply = new StringBuilder("HTTP/1.1 " + status.substring(status.indexOf(' ') + 1) + "\r\n");
+        responseHeaders.forEach((k, v) -> reply.append(k).append(": ").append(v).append("\r\n"));
+        reply.append("\r\n");
+        out.write(reply.toString().getBytes(StandardCharsets.ISO_8859_1));
+        if (fault == Fault.TRUNCATE || fault == Fault.RESET) {
+            out.write(payload, 0, payload.length / 2);
+            out.flush();
+            bodyBytes.addAndGet(payload.length / 2);
+            if (fault == Fault.RESET) {
+                client.setSoLinger(true, 0);
+            }
+            return false; // close (TRUNCATE) or reset (RESET) the connection mid-body
+        }
+        out.write(payload, 0, send);
+        out.flush();
+        bodyBytes.addAndGet(send);
+        return true;
+    }
+
+    private static void error(OutputStream out, int status, String reason, String code, String message) throws IOException {
+        byte[] xml = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>" + code + "</Code><Message>" + message
+                + "</Message></Error>").getBytes(StandardCharsets.UTF_8);
+        out.write(("HTTP/1.1 " + status + " " + reason + "\r\ncontent-type: application/xml\r\ncontent-length: "
+                + xml.length + "\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+        out.write(xml);
+        out.flush();
+    }
+
+    /** The start line, with the headers (lower-cased names) put in {@code headers}; null at end of stream. */
+    private static String readHead(InputStream in, Map<String, String> headers) throws IOException {
+        String first = readLine(in);
+        if (first == null || first.isEmpty()) {
+            return null;
+        }
+        String line;
+        while ((line = readLine(in)) != null && !line.isEmpty()) {
+            int colon = line.indexOf(':');
+            headers.put(line.substring(0, colon).trim().toLowerCase(Locale.ROOT), line.substring(colon + 1).trim());
+        }
+        return first;
+    }
+
+    private static String readLine(InputStream in) throws IOException {
+        ByteArrayOutputStream line = new ByteArrayOutputStream();
+        int c;
+        while ((c = in.read()) >= 0) {
+            if (c == '\n') {
+                byte[] b = line.toByteArray();
+                int n = b.length > 0 && b[b.length - 1] == '\r' ? b.length - 1 : b.length;
+                return new String(b, 0, n, StandardCharsets.ISO_8859_1);
+            }
+            line.write(c);
+        }
+        return line.size() == 0 ? null : line.toString(StandardCharsets.ISO_8859_1);
+    }
+
+    private static byte[] readBody(InputStream in, Map<String, String> headers, boolean head) throws IOException {
+        if (head) {
+            return new byte[0];
+        }
+        if ("chunked".equalsIgnoreCase(headers.get("transfer-encoding"))) {
+            ByteArrayOutputStream body = new ByteArrayOutputStream();
+            while (true) {
+                String size = readLine(in);
+                int n = Integer.parseInt(size.split(";")[0].trim(), 16);
+                if (n == 0) {
+                    while (!readLine(in).isEmpty()) {
+                        // trailers
+                    }
+                    return body.toByteArray();
+                }
+                body.write(in.readNBytes(n));
+                readLine(in);
+            }
+        }
+        String length = headers.get("content-length");
+        return length == null ? in.readAllBytes() : in.readNBytes(Integer.parseInt(length));
+    }
+
+    @Override
+    public void close() throws IOException, InterruptedException {
+        server.close();
+        acceptor.join();
+        for (Socket s : open) {
+            s.close();
+        }
+        List<Thread> all;
+        synchronized (handlers) {
+            all = List.copyOf(handlers);
+        }
+        for (Thread t : all) {
+            t.join();
+        }
+    }
+}
