@@ -12,7 +12,7 @@ import io.stload.format.SafetensorsWriter;
 import io.stload.format.SafetensorsWriter.TensorData;
 import io.stload.load.LoadListener;
 import io.stload.nativeio.DelegatingNativeAccess;
-import io.stload.nativeio.FileAdvice;
+import io.stload.nativeio.DelegatingNativeFile;
 import io.stload.nativeio.NativeAccess;
 import io.stload.nativeio.NativeFile;
 import io.stload.plan.LoadOptions;
@@ -63,44 +63,19 @@ class ManyFilesDirectTest {
             NativeFile f = real.open(path, direct);
             mostOpen.accumulateAndGet(open.incrementAndGet(), Math::max);
             boolean failReads = path.getFileName().toString().equals(failReadOf);
-            return new NativeFile() {
-                @Override
-                public boolean isDirect() {
-                    return f.isDirect();
-                }
-
-                @Override
-                public int directAlignment() {
-                    return f.directAlignment();
-                }
-
-                @Override
-                public long size() throws IOException {
-                    return f.size();
-                }
-
+            return new DelegatingNativeFile(f) {
                 @Override
                 public long read(MemorySegment dst, long offset) throws IOException {
                     if (failReads) {
                         throw new IOException("injected: read failed");
                     }
-                    return f.read(dst, offset);
-                }
-
-                @Override
-                public boolean fadvise(long offset, long length, FileAdvice advice) {
-                    return f.fadvise(offset, length, advice);
-                }
-
-                @Override
-                public boolean readahead(long offset, long length) {
-                    return f.readahead(offset, length);
+                    return real.read(dst, offset);
                 }
 
                 @Override
                 public void close() throws IOException {
                     open.decrementAndGet();
-                    f.close();
+                    real.close();
                 }
             };
         }

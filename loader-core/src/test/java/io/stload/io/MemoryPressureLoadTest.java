@@ -10,10 +10,8 @@ import io.stload.format.SafetensorsWriter;
 import io.stload.format.SafetensorsWriter.TensorData;
 import io.stload.load.Digests;
 import io.stload.load.LoadListener;
+import io.stload.nativeio.DelegatingNativeAccess;
 import io.stload.nativeio.FileAdvice;
-import io.stload.nativeio.FsStat;
-import io.stload.nativeio.HeldLock;
-import io.stload.nativeio.MemoryAdvice;
 import io.stload.nativeio.NativeAccess;
 import io.stload.nativeio.NativeFile;
 import io.stload.plan.LoadOptions;
@@ -115,56 +113,18 @@ class MemoryPressureLoadTest {
     }
 
     /** The real calls, with the bytes each populate call asked for added up. */
-    private record CountingPopulate(NativeAccess real, AtomicLong populated) implements NativeAccess {
+    private static final class CountingPopulate extends DelegatingNativeAccess {
+        private final AtomicLong populated;
+
+        CountingPopulate(NativeAccess real, AtomicLong populated) {
+            super(real);
+            this.populated = populated;
+        }
+
         @Override
         public boolean populate(MemorySegment range) throws IOException {
             populated.addAndGet(range.byteSize());
             return real.populate(range);
-        }
-
-        @Override
-        public boolean isNative() {
-            return real.isNative();
-        }
-
-        @Override
-        public String fallbackReason() {
-            return real.fallbackReason();
-        }
-
-        @Override
-        public int pageSize() {
-            return real.pageSize();
-        }
-
-        @Override
-        public boolean madvise(MemorySegment mapping, MemoryAdvice advice) throws IOException {
-            return real.madvise(mapping, advice);
-        }
-
-        @Override
-        public double residentFraction(MemorySegment mapping, int maxSamplePages) {
-            return real.residentFraction(mapping, maxSamplePages);
-        }
-
-        @Override
-        public MemorySegment allocate(long bytes, Arena arena) throws IOException {
-            return real.allocate(bytes, arena);
-        }
-
-        @Override
-        public FsStat statfs(Path path) throws IOException {
-            return real.statfs(path);
-        }
-
-        @Override
-        public NativeFile open(Path path, boolean direct) throws IOException {
-            return real.open(path, direct);
-        }
-
-        @Override
-        public HeldLock tryLock(Path file, boolean exclusive) throws IOException {
-            return real.tryLock(file, exclusive);
         }
     }
 

@@ -1,11 +1,9 @@
 package io.stload.load;
 
-import io.stload.nativeio.FsStat;
-import io.stload.nativeio.HeldLock;
-import io.stload.nativeio.MemoryAdvice;
+import io.stload.nativeio.DelegatingNativeAccess;
+import io.stload.nativeio.DelegatingNativeFile;
 import io.stload.nativeio.NativeAccess;
 import io.stload.nativeio.NativeFile;
-import io.stload.nativeio.FileAdvice;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -23,7 +21,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@link #freed} counts down or a short deadline passes: long enough that an engine freeing memory or closing
  * descriptors without waiting for them would do so while they are still inside the call.
  */
-final class FaultyNativeAccess implements NativeAccess {
+final class FaultyNativeAccess extends DelegatingNativeAccess {
     /** One call that moved bytes, from start to end (nanoTime). */
     record Call(String what, long start, long end) {
     }
@@ -31,7 +29,6 @@ final class FaultyNativeAccess implements NativeAccess {
     /** Calls held inside while the failure happens: the load's other I/O threads. */
     static final int HELD = 3;
 
-    private final NativeAccess real = NativeAccess.get();
     private final int failAt;
     private final AtomicInteger calls = new AtomicInteger();
     private final CountDownLatch failed = new CountDownLatch(1);
@@ -41,6 +38,7 @@ final class FaultyNativeAccess implements NativeAccess {
     final List<MemorySegment> allocations = new CopyOnWriteArrayList<>();
 
     FaultyNativeAccess(int failAt) {
+        super(NativeAccess.get());
         this.failAt = failAt;
     }
 
@@ -79,26 +77,6 @@ final class FaultyNativeAccess implements NativeAccess {
     }
 
     @Override
-    public boolean isNative() {
-        return real.isNative();
-    }
-
-    @Override
-    public String fallbackReason() {
-        return real.fallbackReason();
-    }
-
-    @Override
-    public int pageSize() {
-        return real.pageSize();
-    }
-
-    @Override
-    public boolean madvise(MemorySegment mapping, MemoryAdvice advice) throws IOException {
-        return real.madvise(mapping, advice);
-    }
-
-    @Override
     public boolean populate(MemorySegment range) throws IOException {
         long start = System.nanoTime();
         try {
@@ -110,11 +88,6 @@ final class FaultyNativeAccess implements NativeAccess {
     }
 
     @Override
-    public double residentFraction(MemorySegment mapping, int maxSamplePages) {
-        return real.residentFraction(mapping, maxSamplePages);
-    }
-
-    @Override
     public MemorySegment allocate(long bytes, Arena arena) throws IOException {
         MemorySegment m = real.allocate(bytes, arena);
         allocations.add(m);
@@ -122,60 +95,25 @@ final class FaultyNativeAccess implements NativeAccess {
     }
 
     @Override
-    public FsStat statfs(Path path) throws IOException {
-        return real.statfs(path);
-    }
-
-    @Override
     public NativeFile open(Path path, boolean direct) throws IOException {
         NativeFile f = real.open(path, direct);
-        return new NativeFile() {
-            @Override
-            public boolean isDirect() {
-                return f.isDirect();
-            }
-
-            @Override
-            public int directAlignment() {
-                return f.directAlignment();
-            }
-
-            @Override
-            public long size() throws IOException {
-                return f.size();
-            }
-
+        return new DelegatingNativeFile(f) {
             @Override
             public long read(MemorySegment dst, long offset) throws IOException {
                 long start = System.nanoTime();
                 try {
                     fault("pread");
-                    return f.read(dst, offset);
+                    return real.read(dst, offset);
                 } finally {
                     transfers.add(new Call("pread", start, System.nanoTime()));
                 }
             }
 
             @Override
-            public boolean fadvise(long offset, long length, FileAdvice advice) {
-                return f.fadvise(offset, length, advice);
-            }
-
-            @Override
-            public boolean readahead(long offset, long length) {
-                return f.readahead(offset, length);
-            }
-
-            @Override
             public void close() throws IOException {
                 closes.add(System.nanoTime());
-                f.close();
+                real.close();
             }
         };
-    }
-
-    @Override
-    public HeldLock tryLock(Path file, boolean exclusive) throws IOException {
-        return real.tryLock(file, exclusive);
     }
 }

@@ -34,6 +34,11 @@ public class DelegatingNativeAccess implements NativeAccess {
     }
 
     @Override
+    public boolean populate(MemorySegment range) throws IOException {
+        return real.populate(range);
+    }
+
+    @Override
     public double residentFraction(MemorySegment mapping, int maxSamplePages) {
         return real.residentFraction(mapping, maxSamplePages);
     }
