@@ -36,23 +36,53 @@ public final class Convert {
 
     // ---- one element ----
 
+    /**
+     * Widens one BF16 element, exactly.
+     *
+     * @param bits the element's bit pattern
+     * @return the value as a float
+     */
     public static float bf16ToF32(short bits) {
         return Float.intBitsToFloat(bits << 16);
     }
 
+    /**
+     * Widens one F16 element, exactly.
+     *
+     * @param bits the element's bit pattern
+     * @return the value as a float
+     */
     public static float f16ToF32(short bits) {
         return F16[bits & 0xffff];
     }
 
+    /**
+     * Widens one F8_E4M3 element, exactly.
+     *
+     * @param bits the element's bit pattern
+     * @return the value as a float
+     */
     public static float e4m3ToF32(byte bits) {
         return E4M3[bits & 0xff];
     }
 
+    /**
+     * Widens one F8_E5M2 element, exactly.
+     *
+     * @param bits the element's bit pattern
+     * @return the value as a float
+     */
     public static float e5m2ToF32(byte bits) {
         return E5M2[bits & 0xff];
     }
 
-    /** Round to nearest even; a NaN keeps its sign and the top of its payload, and is made quiet. */
+    /**
+     * Narrows one float to BF16, rounding to nearest even; a NaN keeps its sign and the top of its payload, and is
+     * made quiet.
+     *
+     * @param f the value
+     * @return the BF16 bit pattern
+     */
     public static short f32ToBf16(float f) {
         int bits = Float.floatToRawIntBits(f);
         if ((bits & 0x7fff_ffff) > 0x7f80_0000) {
@@ -63,8 +93,11 @@ public final class Convert {
     }
 
     /**
-     * Round to nearest even (IEEE 754 binary16, {@link Float#floatToFloat16}, which the JIT compiles to the CPU's
-     * conversion); a NaN stays a NaN of the same sign.
+     * Narrows one float to F16, rounding to nearest even (IEEE 754 binary16, {@link Float#floatToFloat16}, which the
+     * JIT compiles to the CPU's conversion); a NaN stays a NaN of the same sign.
+     *
+     * @param f the value
+     * @return the F16 bit pattern
      */
     public static short f32ToF16(float f) {
         return Float.floatToFloat16(f);
@@ -72,7 +105,12 @@ public final class Convert {
 
     // ---- bulk ----
 
-    /** True for the types {@link #toF32} reads: F32 itself, BF16, F16, F8_E4M3 and F8_E5M2. */
+    /**
+     * Whether the bulk {@code toF32} methods read this type.
+     *
+     * @param type a dtype
+     * @return true for F32 itself, BF16, F16, F8_E4M3 and F8_E5M2
+     */
     public static boolean widensToF32(DType type) {
         return switch (type) {
             case F32, BF16, F16, F8_E4M3, F8_E5M2 -> true;
@@ -80,12 +118,28 @@ public final class Convert {
         };
     }
 
-    /** A tensor's elements as floats (its bytes must fit one array). */
+    /**
+     * Reads a tensor's elements as floats into a new array.
+     *
+     * @param t the tensor; its view must still be open
+     * @return one float per element, row-major
+     * @throws io.stload.StloadException {@link ErrorKind#Unsupported} if the dtype does not widen to F32 or the elements
+     *         do not fit one array
+     */
     public static float[] toF32(Tensor t) {
         return toF32(t.dtype(), t.data());
     }
 
-    /** Every element of {@code src}, of type {@code from}, as floats. */
+    /**
+     * Reads every element of {@code src} as floats into a new array.
+     *
+     * @param from the elements' type
+     * @param src  the elements, little-endian
+     * @return one float per element
+     * @throws io.stload.StloadException {@link ErrorKind#Unsupported} if the type does not widen to F32 or the elements
+     *         do not fit one array
+     * @throws IllegalArgumentException if {@code src} is not a whole number of elements
+     */
     public static float[] toF32(DType from, MemorySegment src) {
         long n = elements(from, src);
         if (n > Integer.MAX_VALUE - 8) {
@@ -96,7 +150,15 @@ public final class Convert {
         return out;
     }
 
-    /** Widens every element of {@code src} into {@code dst} as little-endian F32 ({@code dst} may be larger). */
+    /**
+     * Widens every element of {@code src} into {@code dst} as little-endian F32.
+     *
+     * @param from the elements' type
+     * @param src  the elements, little-endian
+     * @param dst  room for at least 4 bytes per element; may be larger
+     * @throws io.stload.StloadException {@link ErrorKind#Unsupported} if the type does not widen to F32
+     * @throws IllegalArgumentException if {@code src} is not a whole number of elements or {@code dst} is too small
+     */
     public static void toF32(DType from, MemorySegment src, MemorySegment dst) {
         long n = elements(from, src);
         requireRoom(dst, n * Float.BYTES);
@@ -110,7 +172,15 @@ public final class Convert {
         }
     }
 
-    /** Narrows every F32 of {@code src} into {@code dst} as little-endian BF16 or F16. */
+    /**
+     * Narrows every F32 of {@code src} into {@code dst} as little-endian BF16 or F16.
+     *
+     * @param to  BF16 or F16
+     * @param src little-endian F32 elements
+     * @param dst room for at least 2 bytes per element; may be larger
+     * @throws io.stload.StloadException {@link ErrorKind#Unsupported} if {@code to} is neither BF16 nor F16
+     * @throws IllegalArgumentException if {@code src} is not a whole number of floats or {@code dst} is too small
+     */
     public static void fromF32(DType to, MemorySegment src, MemorySegment dst) {
         long n = elements(DType.F32, src);
         requireRoom(dst, n * Short.BYTES);
@@ -122,7 +192,14 @@ public final class Convert {
         }
     }
 
-    /** {@code src} as little-endian BF16 or F16 bytes. */
+    /**
+     * Narrows floats to BF16 or F16 in a new array.
+     *
+     * @param to  BF16 or F16
+     * @param src the values
+     * @return two little-endian bytes per value
+     * @throws io.stload.StloadException {@link ErrorKind#Unsupported} if {@code to} is neither BF16 nor F16
+     */
     public static byte[] fromF32(DType to, float[] src) {
         byte[] out = new byte[Math.multiplyExact(src.length, Short.BYTES)];
         fromF32(to, MemorySegment.ofArray(src), MemorySegment.ofArray(out));

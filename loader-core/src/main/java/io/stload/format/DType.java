@@ -2,10 +2,50 @@ package io.stload.format;
 
 /** The 22 element types of the safetensors format, with their width in bits (sub-byte types included). */
 public enum DType {
-    BOOL(8), F4(4), F6_E2M3(6), F6_E3M2(6), U8(8), I8(8),
-    F8_E5M2(8), F8_E4M3(8), F8_E8M0(8), F8_E4M3FNUZ(8), F8_E5M2FNUZ(8),
-    I16(16), U16(16), F16(16), BF16(16),
-    I32(32), U32(32), F32(32), C64(64), F64(64), I64(64), U64(64);
+    /** Boolean, one byte per element. */
+    BOOL(8),
+    /** 4-bit float (E2M1), two elements per byte. */
+    F4(4),
+    /** 6-bit float with 2 exponent and 3 mantissa bits. */
+    F6_E2M3(6),
+    /** 6-bit float with 3 exponent and 2 mantissa bits. */
+    F6_E3M2(6),
+    /** Unsigned 8-bit integer. */
+    U8(8),
+    /** Signed 8-bit integer. */
+    I8(8),
+    /** 8-bit float with 5 exponent and 2 mantissa bits. */
+    F8_E5M2(8),
+    /** 8-bit float with 4 exponent and 3 mantissa bits. */
+    F8_E4M3(8),
+    /** 8-bit exponent-only scale (E8M0). */
+    F8_E8M0(8),
+    /** 8-bit float E4M3, finite, no negative zero. */
+    F8_E4M3FNUZ(8),
+    /** 8-bit float E5M2, finite, no negative zero. */
+    F8_E5M2FNUZ(8),
+    /** Signed 16-bit integer. */
+    I16(16),
+    /** Unsigned 16-bit integer. */
+    U16(16),
+    /** IEEE 754 half precision. */
+    F16(16),
+    /** bfloat16: the upper half of an F32. */
+    BF16(16),
+    /** Signed 32-bit integer. */
+    I32(32),
+    /** Unsigned 32-bit integer. */
+    U32(32),
+    /** IEEE 754 single precision. */
+    F32(32),
+    /** Complex of two F32 (real, imaginary). */
+    C64(64),
+    /** IEEE 754 double precision. */
+    F64(64),
+    /** Signed 64-bit integer. */
+    I64(64),
+    /** Unsigned 64-bit integer. */
+    U64(64);
 
     private final int bits;
 
@@ -13,16 +53,26 @@ public enum DType {
         this.bits = bits;
     }
 
+    /** {@return the width of one element in bits: 4, 6, 8, 16, 32 or 64} */
     public int bits() {
         return bits;
     }
 
-    /** True for types narrower than a byte, whose tensors cannot be cut at arbitrary elements. */
+    /**
+     * Whether elements are narrower than a byte, so a tensor cannot be cut at arbitrary elements.
+     *
+     * @return true for {@link #F4}, {@link #F6_E2M3} and {@link #F6_E3M2}
+     */
     public boolean isSubByte() {
         return bits < 8;
     }
 
-    /** The dtype spelled exactly as in a header (case-sensitive, like the reference), or null. */
+    /**
+     * Looks a dtype up by its header spelling, case-sensitively like the reference implementation.
+     *
+     * @param name the {@code dtype} string of a header entry
+     * @return the dtype, or null when the name is unknown
+     */
     public static DType fromHeaderName(String name) {
         return switch (name) {
             case "BOOL" -> BOOL;

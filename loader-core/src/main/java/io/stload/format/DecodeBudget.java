@@ -16,7 +16,7 @@ public final class DecodeBudget {
     static final int SLACK_MIB = 4;
     /** A TensorInfo and its String and long[] headers, a HashMap node and table slot, two list slots, a TensorRef. */
     static final long PER_TENSOR = 256;
-    /** Two Strings and a LinkedHashMap node and table slot. */
+    /** What one metadata or index entry costs: two Strings and a LinkedHashMap node and table slot. */
     public static final long PER_ENTRY = 128;
 
     private final Path file;
@@ -24,13 +24,24 @@ public final class DecodeBudget {
     private final long limit;
     private long used;
 
+    /**
+     * Starts a budget for one header or index.
+     *
+     * @param file        the file being decoded, named in the error
+     * @param sourceBytes the encoded length, which sets the bound
+     */
     public DecodeBudget(Path file, long sourceBytes) {
         this.file = file;
         this.sourceBytes = sourceBytes;
         this.limit = FACTOR * sourceBytes + ((long) SLACK_MIB << 20);
     }
 
-    /** A string as the heap holds it: one byte per character for Latin-1 text (compact strings), else two. */
+    /**
+     * Estimates what a string costs on the heap: one byte per character for Latin-1 text (compact strings), else two.
+     *
+     * @param s the string
+     * @return its estimated size in bytes, without the object header
+     */
     public static long bytesOf(String s) {
         for (int i = 0; i < s.length(); i++) {
             if (s.charAt(i) > 0xFF) {
@@ -40,7 +51,13 @@ public final class DecodeBudget {
         return s.length();
     }
 
-    /** Charges {@code bytes}; throws {@link ErrorKind#HeaderTooLarge} once the total passes the bound. */
+    /**
+     * Charges the cost of one decoded entry. Not thread-safe: one budget serves one parse.
+     *
+     * @param bytes the entry's estimated cost
+     * @param what  what is being decoded, named in the error
+     * @throws io.stload.StloadException {@link ErrorKind#HeaderTooLarge} once the total passes the bound
+     */
     public void charge(long bytes, String what) {
         used += bytes;
         if (used > limit) {

@@ -7,7 +7,8 @@ import java.util.Map;
 
 /**
  * A parsed and validated safetensors header: its tensor table sorted by offset (which tiles the data area
- * exactly), the optional {@code __metadata__} map, and where the data area starts in the file.
+ * exactly), the optional {@code __metadata__} map, and where the data area starts in the file. Immutable and safe
+ * to share between threads; it holds no file open.
  */
 public final class Header {
     private final Path file;
@@ -27,40 +28,47 @@ public final class Header {
         this.byName = Collections.unmodifiableMap(byName);
     }
 
+    /** {@return the file this header was read from} */
     public Path file() {
         return file;
     }
 
+    /** {@return the file's size in bytes when the header was read} */
     public long fileSize() {
         return fileSize;
     }
 
-    /** N, the JSON header's length in bytes, as stored in the file's first 8 bytes. */
+    /** {@return N, the JSON header's length in bytes, as stored in the file's first 8 bytes} */
     public long headerLength() {
         return headerLength;
     }
 
-    /** File offset of the data area: 8 + N. */
+    /** {@return the file offset of the data area: 8 + N} */
     public long dataStart() {
         return 8 + headerLength;
     }
 
-    /** Bytes of tensor data (the data area's length). */
+    /** {@return the data area's length in bytes} */
     public long dataBytes() {
         return fileSize - dataStart();
     }
 
-    /** The {@code __metadata__} map, or null when the header has none. */
+    /** {@return the unmodifiable {@code __metadata__} map, or null when the header has none} */
     public Map<String, String> metadata() {
         return metadata;
     }
 
-    /** Tensors in data-area order. */
+    /** {@return the tensors in data-area order, unmodifiable} */
     public List<TensorInfo> tensors() {
         return tensors;
     }
 
-    /** The tensor with this name, or null. */
+    /**
+     * Looks a tensor up by name.
+     *
+     * @param name the tensor's name
+     * @return its entry, or null when this file has no such tensor
+     */
     public TensorInfo tensor(String name) {
         return byName.get(name);
     }

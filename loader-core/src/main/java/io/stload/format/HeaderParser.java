@@ -64,8 +64,12 @@ public final class HeaderParser {
     }
 
     /**
-     * Reads the header of a file. Missing or unreadable files, and anything but a regular file (a FIFO would
-     * block the open forever), are {@link ErrorKind#Io}.
+     * Reads and validates the header of a file; nothing else of it is read.
+     *
+     * @param file the safetensors file
+     * @return the validated header
+     * @throws io.stload.StloadException {@link ErrorKind#Io} for a missing or unreadable file or anything but a regular
+     *         file (a FIFO would block the open forever); the matching header kind for an invalid header
      */
     public static Header read(Path file) {
         FileChecks.requireRegularFile(file);
@@ -76,7 +80,15 @@ public final class HeaderParser {
         }
     }
 
-    /** Reads the header from an open channel; {@code file} names it in errors and in the result. */
+    /**
+     * Reads and validates the header from an open channel, by positional reads.
+     *
+     * @param ch   the open file
+     * @param file names the file in errors and in the result
+     * @return the validated header
+     * @throws IOException if the channel cannot be read
+     * @throws io.stload.StloadException the matching header kind for an invalid header
+     */
     public static Header read(FileChannel ch, Path file) throws IOException {
         long size = ch.size();
         if (size < 8) {
@@ -92,8 +104,14 @@ public final class HeaderParser {
     }
 
     /**
-     * Reads the header through positional reads (e.g. ranged GETs of a remote object): the first 8 bytes,
-     * then exactly the header. I/O errors are {@link ErrorKind#Io}.
+     * Reads and validates the header through positional reads (e.g. ranged GETs of a remote object): the first 8
+     * bytes, then exactly the header.
+     *
+     * @param source the file's bytes
+     * @param file   names the file in errors and in the result
+     * @return the validated header
+     * @throws io.stload.StloadException {@link ErrorKind#Io} if a read fails; the matching header kind for an invalid
+     *         header
      */
     public static Header read(RangeSource source, Path file) {
         long size = source.size();
@@ -113,7 +131,14 @@ public final class HeaderParser {
         }
     }
 
-    /** Parses a whole file held in memory (tests, fuzzing, and headers fetched by other means). */
+    /**
+     * Parses a whole file held in memory (tests, fuzzing, and headers fetched by other means).
+     *
+     * @param fileBytes the file's bytes, at least through the header
+     * @param file      names the file in errors and in the result
+     * @return the validated header
+     * @throws io.stload.StloadException the matching header kind for an invalid header
+     */
     public static Header parse(byte[] fileBytes, Path file) {
         if (fileBytes.length < 8) {
             throw new StloadException(ErrorKind.HeaderTooSmall, file,

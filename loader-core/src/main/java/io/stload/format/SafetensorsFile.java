@@ -11,7 +11,8 @@ import java.nio.file.StandardOpenOption;
 
 /**
  * A validated file mapped once, read-only, into a {@link MemorySegment} whose lifetime is the given arena's
- * (the caller owns and closes it). Tensors are slice views of the mapping.
+ * (the caller owns and closes it). Tensors are slice views of the mapping, valid until that arena closes; they
+ * may be read from the threads the arena allows.
  */
 public final class SafetensorsFile {
     private final Header header;
@@ -22,7 +23,15 @@ public final class SafetensorsFile {
         this.mapping = mapping;
     }
 
-    /** Reads and validates the header, then maps the whole file into {@code arena}. */
+    /**
+     * Reads and validates the header, then maps the whole file into {@code arena}.
+     *
+     * @param file  the safetensors file
+     * @param arena the arena that owns the mapping; closing it unmaps the file
+     * @return the mapped file
+     * @throws io.stload.StloadException {@link ErrorKind#Io} if the file cannot be read or mapped, or the header's kind
+     *         if it is invalid
+     */
     public static SafetensorsFile open(Path file, Arena arena) {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             return map(HeaderParser.read(ch, file), ch, arena);
@@ -31,7 +40,15 @@ public final class SafetensorsFile {
         }
     }
 
-    /** Maps a file whose header was already read; fails if the file changed size since. */
+    /**
+     * Maps a file whose header was already read, without parsing it again.
+     *
+     * @param header the file's header
+     * @param arena  the arena that owns the mapping; closing it unmaps the file
+     * @return the mapped file
+     * @throws io.stload.StloadException {@link ErrorKind#Io} if the file cannot be mapped or changed size since its header
+     *         was read
+     */
     public static SafetensorsFile map(Header header, Arena arena) {
         try (FileChannel ch = FileChannel.open(header.file(), StandardOpenOption.READ)) {
             return map(header, ch, arena);
@@ -50,26 +67,38 @@ public final class SafetensorsFile {
         return new SafetensorsFile(header, mapping);
     }
 
+    /** {@return the file's validated header} */
     public Header header() {
         return header;
     }
 
-    /** The whole file's mapping. */
+    /** {@return the whole file's read-only mapping, owned by the arena given at opening} */
     public MemorySegment mapping() {
         return mapping;
     }
 
-    /** The data area (everything after the header). */
+    /** {@return the data area (everything after the header), a view of the mapping} */
     public MemorySegment data() {
         return mapping.asSlice(header.dataStart(), header.dataBytes());
     }
 
-    /** The named tensor as a view of the mapping, or null when the file has no such tensor. */
+    /**
+     * Returns a tensor by name as a view of the mapping.
+     *
+     * @param name the tensor's name
+     * @return the tensor, or null when the file has no such tensor
+     */
     public Tensor tensor(String name) {
         TensorInfo info = header.tensor(name);
         return info == null ? null : tensor(info);
     }
 
+    /**
+     * Returns a tensor of this file's header as a view of the mapping.
+     *
+     * @param info an entry of {@link #header()}
+     * @return the tensor
+     */
     public Tensor tensor(TensorInfo info) {
         return new Tensor(info, mapping.asSlice(header.dataStart() + info.begin(), info.byteSize()));
     }

@@ -28,12 +28,26 @@ import tools.jackson.core.json.JsonFactory;
 public final class SafetensorsWriter {
     private static final JsonFactory JSON = JsonFactory.builder().build();
 
-    /** A tensor to be written: name, dtype and shape; its byte size follows from them. */
+    /**
+     * A tensor to be written; its byte size follows from its dtype and shape.
+     *
+     * @param name  the tensor's name, unique in the file and not {@code __metadata__}
+     * @param dtype the element type
+     * @param shape the dimensions, outermost first; copied
+     */
     public record Entry(String name, DType dtype, long[] shape) {
+        /** Copies the shape, so a caller's later change cannot alter the header. */
         public Entry {
             shape = shape.clone();
         }
 
+        /**
+         * Returns the tensor's size in bytes.
+         *
+         * @return dtype bits times every dimension, over 8
+         * @throws IllegalArgumentException if a dimension is negative or the size is not a whole number of bytes
+         * @throws ArithmeticException if the size overflows a long
+         */
         public long byteSize() {
             long bits = dtype.bits();
             for (long d : shape) {
@@ -49,22 +63,46 @@ public final class SafetensorsWriter {
         }
     }
 
-    /** A tensor with its bytes in memory. */
+    /**
+     * A tensor with its bytes in memory.
+     *
+     * @param name  the tensor's name
+     * @param dtype the element type
+     * @param shape the dimensions, outermost first
+     * @param data  exactly the tensor's bytes, little-endian; not copied
+     */
     public record TensorData(String name, DType dtype, long[] shape, byte[] data) {
+        /** {@return the entry this tensor is written as} */
         public Entry entry() {
             return new Entry(name, dtype, shape);
         }
     }
 
-    /** Supplies a tensor's bytes; must write exactly {@code entry.byteSize()} bytes to {@code out}. */
+    /** Supplies a tensor's bytes while the file is written; called once per entry, in order, on the writing thread. */
     @FunctionalInterface
     public interface DataSource {
+        /**
+         * Writes one tensor's bytes.
+         *
+         * @param entry the tensor being written
+         * @param out   the file; exactly {@code entry.byteSize()} bytes must be written to it
+         * @throws IOException if the bytes cannot be produced or written
+         */
         void write(Entry entry, WritableByteChannel out) throws IOException;
     }
 
     private SafetensorsWriter() {
     }
 
+    /**
+     * Writes tensors held in memory as one file, in the given order.
+     *
+     * @param file     the file to create or replace, atomically
+     * @param metadata the {@code __metadata__} map, or null for none
+     * @param tensors  the tensors
+     * @throws IOException if the file cannot be written; no partial file is left under its name
+     * @throws IllegalArgumentException if a name repeats or a shape is invalid
+     */
     public static void write(Path file, Map<String, String> metadata, List<TensorData> tensors) throws IOException {
         Map<String, byte[]> data = new java.util.HashMap<>();
         for (TensorData t : tensors) {
@@ -79,6 +117,17 @@ public final class SafetensorsWriter {
                 });
     }
 
+    /**
+     * Writes a file whose tensor bytes are streamed from {@code source}, so it may be far larger than memory.
+     *
+     * @param file     the file to create or replace, atomically
+     * @param metadata the {@code __metadata__} map, or null for none
+     * @param entries  the tensors, in the order their bytes are written
+     * @param source   writes each entry's bytes
+     * @throws IOException if the file cannot be written or the source writes the wrong number of bytes; no partial file
+     *         is left under its name
+     * @throws IllegalArgumentException if a name repeats or a shape is invalid
+     */
     public static void write(Path file, Map<String, String> metadata, List<Entry> entries, DataSource source)
             throws IOException {
         byte[] header = header(metadata, entries);
@@ -104,7 +153,14 @@ public final class SafetensorsWriter {
         Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     }
 
-    /** The JSON header for these entries, space-padded to a multiple of 8 bytes. */
+    /**
+     * Builds the JSON header for these entries, space-padded to a multiple of 8 bytes.
+     *
+     * @param metadata the {@code __metadata__} map, or null for none
+     * @param entries  the tensors, in data order
+     * @return the header's bytes, without the 8-byte length before them
+     * @throws IllegalArgumentException if a name repeats or a shape is invalid
+     */
     public static byte[] header(Map<String, String> metadata, List<Entry> entries) {
         Set<String> names = new HashSet<>();
         ByteArrayOutputStream json = new ByteArrayOutputStream();

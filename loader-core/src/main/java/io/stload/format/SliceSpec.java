@@ -13,7 +13,7 @@ import java.util.List;
  * outside the dimension is an error rather than clamped, and steps are not supported.
  *
  * <p>In the file the slice is {@link #runs()} runs of {@link #runBytes()} bytes: the innermost cut dimension
- * and everything inside it are contiguous, so only the bytes of the slice are read.
+ * and everything inside it are contiguous, so only the bytes of the slice are read. Immutable and thread-safe.
  */
 public final class SliceSpec {
     private final TensorInfo tensor;
@@ -31,7 +31,15 @@ public final class SliceSpec {
         this.kept = kept;
     }
 
-    /** Parses {@code text} against {@code tensor}'s shape. */
+    /**
+     * Parses a slice against a tensor's shape.
+     *
+     * @param text   the slice, e.g. {@code "0:4,:"}
+     * @param tensor the tensor it cuts
+     * @return the validated slice
+     * @throws io.stload.StloadException {@link ErrorKind#InvalidSlice} if the text is malformed or outside the shape;
+     *         {@link ErrorKind#Unsupported} if it cuts a sub-byte tensor inside a byte
+     */
     public static SliceSpec parse(String text, TensorInfo tensor) {
         int rank = tensor.rank();
         String[] items = text.isBlank() ? new String[0] : text.split(",", -1);
@@ -114,12 +122,12 @@ public final class SliceSpec {
                 + t.shapeString() + ")");
     }
 
-    /** The tensor sliced. */
+    /** {@return the tensor sliced} */
     public TensorInfo tensor() {
         return tensor;
     }
 
-    /** The result's shape: each kept dimension's {@code stop - start}. */
+    /** {@return the result's shape: each kept dimension's {@code stop - start}} */
     public long[] shape() {
         List<Long> out = new ArrayList<>();
         for (int d = 0; d < starts.length; d++) {
@@ -130,11 +138,12 @@ public final class SliceSpec {
         return out.stream().mapToLong(Long::longValue).toArray();
     }
 
-    /** The result as a tensor of its own: the sliced shape, bytes {@code [0, byteSize())}. */
+    /** {@return the result as a tensor of its own: the sliced shape, bytes {@code [0, byteSize())}} */
     public TensorInfo local() {
         return new TensorInfo(tensor.name(), tensor.dtype(), shape(), 0, byteSize());
     }
 
+    /** {@return the size of the slice in bytes} */
     public long byteSize() {
         return runs() * runBytes();
     }
@@ -158,13 +167,16 @@ public final class SliceSpec {
         return inner * tensor.dtype().bits() / 8;
     }
 
-    /** Bytes of each contiguous run. */
+    /** {@return the bytes of each contiguous run} */
     public long runBytes() {
         int c = cutDim();
         return c < 0 ? tensor.byteSize() : (stops[c] - starts[c]) * stride(c);
     }
 
-    /** Number of runs: the product of the selected ranges of the dimensions outside the cut one; 0 if any is empty. */
+    /**
+     * {@return the number of runs}
+     * It is the product of the selected ranges of the dimensions outside the cut one; 0 if any is empty.
+     */
     public long runs() {
         for (int d = 0; d < starts.length; d++) {
             if (starts[d] == stops[d]) {
@@ -178,7 +190,13 @@ public final class SliceSpec {
         return count;
     }
 
-    /** Copies the slice's runs, in row-major order, from the whole tensor's bytes {@code data} into {@code dst}. */
+    /**
+     * Copies the slice's runs, in row-major order, from the whole tensor's bytes into {@code dst}.
+     *
+     * @param data the whole tensor's bytes
+     * @param dst  at least {@link #byteSize()} bytes
+     * @throws IndexOutOfBoundsException if either segment is too small
+     */
     public void copy(MemorySegment data, MemorySegment dst) {
         long run = runBytes();
         long count = runs();
