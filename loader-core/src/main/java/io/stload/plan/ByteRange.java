@@ -1,13 +1,24 @@
 package io.stload.plan;
 
-/** File bytes {@code [from, to)}. */
+/**
+ * File bytes {@code [from, to)}.
+ *
+ * @param from offset of the first byte
+ * @param to   offset one past the last byte
+ */
 public record ByteRange(long from, long to) {
+    /**
+     * Checks the bounds.
+     *
+     * @throws IllegalArgumentException if {@code to < from}
+     */
     public ByteRange {
         if (to < from) {
             throw new IllegalArgumentException("empty range reversed: [" + from + ", " + to + ")");
         }
     }
 
+    /** {@return the number of bytes, {@code to - from}} */
     public long length() {
         return to - from;
     }

@@ -23,7 +23,7 @@ public enum DecisionRule {
     /** The file lives in object storage, which is read one way: ranged GETs. */
     REMOTE;
 
-    /** As printed: {@code cache-too-small}. */
+    /** {@return the name as JSON prints it, e.g. {@code cache-too-small}} */
     public String jsonName() {
         return name().toLowerCase(Locale.ROOT).replace('_', '-');
     }

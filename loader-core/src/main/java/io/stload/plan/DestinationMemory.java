@@ -13,17 +13,33 @@ public record DestinationMemory(String what, long budgetBytes, boolean holdsUnti
     /** Owned host memory: it ends up holding the rank's bytes. */
     public static final DestinationMemory HOST = new DestinationMemory("host memory, the rank's bytes", -1, false);
 
-    /** A destination that holds at most {@code bytes} at once and lets each slice go as it lands (a device's ring). */
+    /**
+     * A destination that holds at most {@code bytes} at once and lets each slice go as it lands (a device's ring).
+     *
+     * @param what  the destination in words, for the decision's reasons
+     * @param bytes the most it holds at once
+     * @return its memory use
+     */
     public static DestinationMemory budget(String what, long bytes) {
         return new DestinationMemory(what, bytes, false);
     }
 
-    /** A streaming consumer's budget: slices are held from their first byte until the consumer takes them. */
+    /**
+     * A streaming consumer's budget: slices are held from their first byte until the consumer takes them.
+     *
+     * @param budgetBytes the stream's memory budget
+     * @return its memory use
+     */
     public static DestinationMemory streaming(long budgetBytes) {
         return new DestinationMemory("stream budget", budgetBytes, true);
     }
 
-    /** Bytes it takes for a rank reading {@code rankBytes}. */
+    /**
+     * Returns the memory the destination takes for a rank.
+     *
+     * @param rankBytes the bytes the rank reads
+     * @return the bytes it holds at most
+     */
     public long bytes(long rankBytes) {
         return budgetBytes < 0 ? rankBytes : Math.min(budgetBytes, rankBytes);
     }

@@ -2,13 +2,20 @@ package io.stload.plan;
 
 import java.util.List;
 
-/** The strategy chosen for one file, the rule that chose it, and the reasons, in words a person can check. */
+/**
+ * The strategy chosen for one file, the rule that chose it, and the reasons, in words a person can check.
+ *
+ * @param strategy how the file is read
+ * @param rule     the rule that fired
+ * @param reasons  the measured facts the rule weighed, in words; copied
+ */
 public record FileDecision(ReadStrategy strategy, DecisionRule rule, List<String> reasons) {
+    /** Copies the reasons. */
     public FileDecision {
         reasons = List.copyOf(reasons);
     }
 
-    /** One line: "ext4, 1.9 GiB for this rank, 3% resident, 20 GiB headroom -> direct". */
+    /** {@return one line, e.g. "ext4, 1.9 GiB for this rank, 3% resident, 20 GiB headroom -&gt; direct"} */
     public String summary() {
         return String.join(", ", reasons) + " -> " + strategy.flagValue();
     }

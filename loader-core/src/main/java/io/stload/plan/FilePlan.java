@@ -6,16 +6,24 @@ import java.util.List;
 /**
  * One file of a plan: what was measured, the strategy chosen with its reasons, and the byte ranges this
  * rank reads from it (its slices' runs, merged across small gaps; sorted, disjoint).
+ *
+ * @param file     the file's header
+ * @param facts    what was measured about it
+ * @param decision the strategy chosen and why
+ * @param reads    the byte ranges this rank reads, sorted and disjoint; copied
  */
 public record FilePlan(Header file, FileFacts facts, FileDecision decision, List<ByteRange> reads) {
+    /** Copies the reads. */
     public FilePlan {
         reads = List.copyOf(reads);
     }
 
+    /** {@return the strategy chosen for this file} */
     public ReadStrategy strategy() {
         return decision.strategy();
     }
 
+    /** {@return the rule that chose it} */
     public DecisionRule rule() {
         return decision.rule();
     }

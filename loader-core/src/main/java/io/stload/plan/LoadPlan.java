@@ -12,14 +12,23 @@ import java.util.Map;
  * strategy per file with its reasons and inputs, and the order in which the consumer will ask for tensors.
  * {@code plan} prints it; {@code load} executes it.
  *
+ * <p>A plan is immutable and may be executed more than once; it holds no file open, and borrows its checkpoint, which
+ * must stay open while the plan is loaded.
+ *
+ * @param checkpoint   the checkpoint planned
+ * @param options      what the caller asked
+ * @param host         what was measured about the host
+ * @param files        one entry per file this rank reads, in checkpoint order
  * @param order        the tensors this rank holds, in the order the consumer asks for them
  * @param slices       this rank's slice of every tensor it holds, by name, in checkpoint order; a tensor held
  *                     whole by another rank (an MoE expert under an experts rule) has no entry
  * @param bytesPerRank slice bytes each rank of the group holds, indexed by rank (computed when first read)
+ * @param planNanos    how long planning took
  */
 public record LoadPlan(Checkpoint checkpoint, LoadOptions options, HostFacts host, List<FilePlan> files,
                        List<TensorRef> order, Map<String, TensorSlice> slices, List<Long> bytesPerRank,
                        long planNanos) {
+    /** Copies the lists and the map into unmodifiable ones. */
     public LoadPlan {
         files = List.copyOf(files);
         order = List.copyOf(order);
@@ -27,16 +36,17 @@ public record LoadPlan(Checkpoint checkpoint, LoadOptions options, HostFacts hos
         bytesPerRank = Collections.unmodifiableList(bytesPerRank); // may compute other ranks' bytes on demand
     }
 
+    /** {@return the rank loaded and the partition rules} */
     public Partitioning partitioning() {
         return options.partitioning();
     }
 
-    /** Bytes of this rank's slices: what lands in memory. */
+    /** {@return the bytes of this rank's slices: what lands in memory} */
     public long bytes() {
         return bytesPerRank.get(partitioning().rank());
     }
 
-    /** Bytes this rank reads from its files: its slices plus the small gaps read through. */
+    /** {@return the bytes this rank reads from its files: its slices plus the small gaps read through} */
     public long readBytes() {
         long sum = 0;
         for (FilePlan f : files) {
@@ -46,14 +56,19 @@ public record LoadPlan(Checkpoint checkpoint, LoadOptions options, HostFacts hos
     }
 
     /**
-     * True when some tensor is cut or left to another rank, so this rank's memory cannot mirror the files'
-     * layout.
+     * {@return true when some tensor is cut or left to another rank}
+     * Then this rank's memory cannot mirror the files' layout.
      */
     public boolean isPartial() {
         return slices.size() < checkpoint.tensors().size() || slices.values().stream().anyMatch(s -> !s.isWhole());
     }
 
-    /** This rank's slice of {@code t}, or null when another rank holds it. */
+    /**
+     * Returns this rank's slice of a tensor.
+     *
+     * @param t a tensor of the checkpoint
+     * @return its slice, or null when another rank holds it
+     */
     public TensorSlice slice(TensorRef t) {
         return slices.get(t.name());
     }

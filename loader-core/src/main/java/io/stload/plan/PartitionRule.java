@@ -19,6 +19,12 @@ public record PartitionRule(String source, Pattern pattern, int dim, boolean div
     /** The {@code dim} of a rule that assigns whole experts to ranks (expert parallelism). */
     public static final int EXPERTS = -2;
 
+    /**
+     * Checks the dimension.
+     *
+     * @throws IllegalArgumentException if {@code dim} is below {@link #EXPERTS}, or {@code divisible} is set on a rule
+     *         that does not split
+     */
     public PartitionRule {
         if (dim < EXPERTS) {
             throw new IllegalArgumentException("split dimension must be >= 0: " + dim);
@@ -28,22 +34,47 @@ public record PartitionRule(String source, Pattern pattern, int dim, boolean div
         }
     }
 
+    /**
+     * A rule whose pattern is a glob: {@code *} matches any characters (dots included), {@code ?} any one character.
+     *
+     * @param glob      the pattern, matched against the whole tensor name
+     * @param dim       the dimension split, or {@link #REPLICATE}, or {@link #EXPERTS}
+     * @param divisible when splitting, reject a dimension that does not divide by the world size
+     * @return the rule
+     */
     public static PartitionRule glob(String glob, int dim, boolean divisible) {
         return new PartitionRule(glob, globToRegex(glob), dim, divisible);
     }
 
+    /**
+     * A rule whose pattern is a regular expression.
+     *
+     * @param regex     the pattern, matched against the whole tensor name
+     * @param dim       the dimension split, or {@link #REPLICATE}, or {@link #EXPERTS}
+     * @param divisible when splitting, reject a dimension that does not divide by the world size
+     * @return the rule
+     * @throws java.util.regex.PatternSyntaxException if the expression is invalid
+     */
     public static PartitionRule regex(String regex, int dim, boolean divisible) {
         return new PartitionRule("re:" + regex, Pattern.compile(regex), dim, divisible);
     }
 
+    /** {@return true when every rank holds the matched tensors whole} */
     public boolean replicates() {
         return dim == REPLICATE;
     }
 
+    /** {@return true when each matched expert is held whole by one rank} */
     public boolean assignsExperts() {
         return dim == EXPERTS;
     }
 
+    /**
+     * Whether this rule applies to a tensor.
+     *
+     * @param tensorName the tensor's name
+     * @return true when the pattern matches the whole name
+     */
     public boolean matches(String tensorName) {
         return pattern.matcher(tensorName).matches();
     }

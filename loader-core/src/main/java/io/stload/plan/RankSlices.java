@@ -18,12 +18,27 @@ public final class RankSlices {
     private RankSlices() {
     }
 
-    /** By tensor name, in checkpoint order; only the tensors this rank holds. */
+    /**
+     * Returns the slices one rank holds.
+     *
+     * @param checkpoint the open checkpoint
+     * @param p          the rank and the partition rules
+     * @return the slices by tensor name, in checkpoint order; only the tensors the rank holds
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Unsupported} if a rule cannot cut a tensor
+     */
     public static Map<String, TensorSlice> of(Checkpoint checkpoint, Partitioning p) {
         return match(checkpoint, p).slices(p.rank());
     }
 
-    /** The rules matched once, for the slices or the bytes of any rank; linear in the tensors, whatever W is. */
+    /**
+     * Matches the rules once, for the slices or the bytes of any rank; linear in the tensors, whatever the world size.
+     *
+     * @param checkpoint the open checkpoint
+     * @param p          the partition rules and world size (its rank is not used)
+     * @return the matched rules
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Unsupported} if an experts rule matches a tensor with
+     *         no expert number
+     */
     public static Matched match(Checkpoint checkpoint, Partitioning p) {
         return Matched.of(checkpoint, p);
     }
@@ -66,14 +81,23 @@ public final class RankSlices {
         }
 
         /**
-         * Only the tensors {@code f} matches, of what each rank holds. Experts stay dealt as in the whole
+         * Keeps only the tensors {@code f} matches, of what each rank holds. Experts stay dealt as in the whole
          * checkpoint, so a subset never moves an expert to another rank.
+         *
+         * @param f the tensors to keep
+         * @return the narrowed match
          */
         public Matched only(TensorFilter f) {
             return new Matched(tensors, rules, experts, worldSize, f);
         }
 
-        /** The slices {@code rank} holds, by tensor name, in checkpoint order. */
+        /**
+         * Returns the slices one rank holds.
+         *
+         * @param rank a rank of the world
+         * @return the slices by tensor name, in checkpoint order
+         * @throws io.stload.StloadException {@link io.stload.ErrorKind#Unsupported} if a rule cannot cut a tensor
+         */
         public Map<String, TensorSlice> slices(int rank) {
             Map<String, TensorSlice> out = new LinkedHashMap<>();
             for (int i = 0; i < tensors.size(); i++) {
@@ -93,7 +117,13 @@ public final class RankSlices {
             return out;
         }
 
-        /** The bytes of {@link #slices}, without keeping them. */
+        /**
+         * Returns the bytes of {@link #slices} without keeping them.
+         *
+         * @param rank a rank of the world
+         * @return the total size of that rank's slices
+         * @throws io.stload.StloadException {@link io.stload.ErrorKind#Unsupported} if a rule cannot cut a tensor
+         */
         public long bytes(int rank) {
             long sum = 0;
             for (int i = 0; i < tensors.size(); i++) {
@@ -112,7 +142,13 @@ public final class RankSlices {
         }
     }
 
-    /** The slices held of one file's tensors, in file order. */
+    /**
+     * Picks the slices of one file's tensors.
+     *
+     * @param h      the file
+     * @param slices a rank's slices by tensor name
+     * @return those of the file's tensors, in file order
+     */
     public static List<TensorSlice> inFile(Header h, Map<String, TensorSlice> slices) {
         List<TensorSlice> out = new ArrayList<>();
         for (TensorInfo t : h.tensors()) {
@@ -124,6 +160,12 @@ public final class RankSlices {
         return out;
     }
 
+    /**
+     * Sums slice sizes.
+     *
+     * @param slices slices by tensor name
+     * @return their total size in bytes
+     */
     public static long bytes(Map<String, TensorSlice> slices) {
         long sum = 0;
         for (TensorSlice s : slices.values()) {

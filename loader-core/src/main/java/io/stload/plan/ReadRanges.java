@@ -9,8 +9,12 @@ public final class ReadRanges {
     }
 
     /**
-     * The reads for slices given in file order: each slice's runs, neighbours merged across gaps of at most
+     * Plans the reads for slices of one file: each slice's runs, neighbours merged across gaps of at most
      * {@code maxGap} bytes ({@link Thresholds#maxGapBytes()}).
+     *
+     * @param slicesInFileOrder the slices, in file order
+     * @param maxGap            the largest gap read through
+     * @return sorted, disjoint ranges
      */
     public static List<ByteRange> of(List<TensorSlice> slicesInFileOrder, long maxGap) {
         List<ByteRange> merged = new ArrayList<>();
@@ -28,8 +32,13 @@ public final class ReadRanges {
     }
 
     /**
-     * The ranges widened to whole blocks of {@code alignment} bytes (ending no later than {@code limit}),
-     * merged where widening made them touch: what a reader with an alignment rule, O_DIRECT's, must read.
+     * Widens ranges to whole blocks, merging where widening made them touch: what a reader with an alignment rule,
+     * O_DIRECT's, must read.
+     *
+     * @param sortedReads sorted, disjoint ranges
+     * @param alignment   the block size
+     * @param limit       no range ends after this offset (the file's size)
+     * @return sorted, disjoint, aligned ranges
      */
     public static List<ByteRange> aligned(List<ByteRange> sortedReads, long alignment, long limit) {
         List<ByteRange> out = new ArrayList<>();
@@ -46,6 +55,12 @@ public final class ReadRanges {
         return out;
     }
 
+    /**
+     * Sums range lengths.
+     *
+     * @param ranges the ranges
+     * @return their total length in bytes
+     */
     public static long bytes(List<ByteRange> ranges) {
         long sum = 0;
         for (ByteRange r : ranges) {

@@ -34,12 +34,28 @@ public final class Resharder {
     private Resharder() {
     }
 
-    /** The folder of {@code rank} under a resharded checkpoint's root. */
+    /**
+     * Names a rank's folder under a resharded checkpoint's root.
+     *
+     * @param root the resharded checkpoint
+     * @param rank the rank
+     * @return {@code root/rank-NNNNN}
+     */
     public static Path rankFolder(Path root, int rank) {
         return root.resolve(String.format("rank-%05d", rank));
     }
 
-    /** Writes every rank's checkpoint under {@code out}; returns the rank folders. */
+    /**
+     * Writes every rank's checkpoint under {@code out}, which appears complete or not at all.
+     *
+     * @param in            the open source checkpoint
+     * @param out           the folder to create
+     * @param partitioning  the world size and partition rules (its rank is not used)
+     * @param maxShardBytes the largest shard, or {@code Long.MAX_VALUE} for one file per rank
+     * @return the rank folders, by rank
+     * @throws IOException if a file cannot be read or written
+     * @throws io.stload.StloadException {@link ErrorKind#Unsupported} if a rule cannot cut a tensor
+     */
     public static List<Path> reshard(Checkpoint in, Path out, Partitioning partitioning, long maxShardBytes)
             throws IOException {
         RankSlices.Matched matched = RankSlices.match(in, partitioning);
@@ -91,7 +107,12 @@ public final class Resharder {
      * The folder rank {@code rank} of {@code worldSize} reads when {@code path} is a resharded checkpoint's root,
      * or empty when it is not one.
      *
-     * @throws StloadException Usage when it was resharded for another world size
+     * @param path      a checkpoint path
+     * @param rank      the rank to read
+     * @param worldSize the number of ranks
+     * @return the rank's folder, or empty
+     * @throws StloadException Usage when it was resharded for another world size or the rank is outside it; Io when
+     *                         the folder cannot be listed
      */
     public static Optional<Path> rankFolder(Path path, int rank, int worldSize) {
         if (!Files.isDirectory(rankFolder(path, 0))) {

@@ -15,17 +15,29 @@ public final class StrategyHeuristic {
     private StrategyHeuristic() {
     }
 
-    /** For a host destination, which takes the rank's bytes. */
+    /**
+     * Decides for a host destination, which takes the rank's bytes, read in file order.
+     *
+     * @param file      facts about this file
+     * @param host      facts about the host
+     * @param rankBytes bytes the rank reads over all its files
+     * @param t         the heuristic's constants
+     * @return the strategy, its rule and reasons
+     */
     public static FileDecision decide(FileFacts file, HostFacts host, long rankBytes, Thresholds t) {
         return decide(file, host, rankBytes, DestinationMemory.HOST, ReadOrder.FILE, t);
     }
 
     /**
+     * Decides how to read one file.
+     *
      * @param file        facts about this file
      * @param host        facts about the host
      * @param rankBytes   bytes the rank reads over all its files (the page cache must hold them together)
      * @param destination what the destination takes from the same memory
      * @param order       the order the consumer asks for tensors
+     * @param t           the heuristic's constants
+     * @return the strategy, its rule and reasons
      */
     public static FileDecision decide(FileFacts file, HostFacts host, long rankBytes, DestinationMemory destination,
                                       ReadOrder order, Thresholds t) {

@@ -12,7 +12,7 @@ import java.util.List;
  * dimension {@code d} gives each rank a block of indices of that dimension; in the file that block is
  * {@code count} runs of {@code runBytes} bytes, {@code stride} bytes apart, starting at {@code start}: one run
  * for a split on dimension 0 (or a replicated tensor), one run per index of the outer dimensions otherwise.
- * Laid end to end, the runs are the slice in row-major order, as if it had been written on its own.
+ * Laid end to end, the runs are the slice in row-major order, as if it had been written on its own. Immutable.
  *
  * @param tensor   the tensor in the checkpoint
  * @param local    the rank-local tensor: the sliced shape, bytes {@code [0, byteSize())}
@@ -23,7 +23,12 @@ import java.util.List;
  */
 public record TensorSlice(TensorRef tensor, TensorInfo local, long start, long runBytes, long stride, long count) {
 
-    /** The whole tensor, as a replicated tensor or a single rank holds it. */
+    /**
+     * The whole tensor, as a replicated tensor or a single rank holds it.
+     *
+     * @param t the tensor
+     * @return one run covering it
+     */
     public static TensorSlice whole(TensorRef t) {
         TensorInfo i = t.info();
         return new TensorSlice(t, new TensorInfo(i.name(), i.dtype(), i.shape(), 0, i.byteSize()), t.fileOffset(),
@@ -34,6 +39,12 @@ public record TensorSlice(TensorRef tensor, TensorInfo local, long start, long r
      * Rank {@code rank} of {@code worldSize}'s part of {@code t} split on {@code dim}: indices
      * {@code [lo, hi)} of that dimension, where the first {@code shape[dim] % worldSize} ranks get one more.
      *
+     * @param t         the tensor
+     * @param dim       the dimension split
+     * @param divisible whether a dimension that does not divide by the world size is an error
+     * @param rank      the rank, in {@code [0, worldSize)}
+     * @param worldSize the number of ranks
+     * @return the rank's slice
      * @throws StloadException Unsupported when the dimension does not exist, does not divide and the rule
      *                         says it must, or a cut would fall inside a byte (sub-byte dtypes)
      */
@@ -94,33 +105,37 @@ public record TensorSlice(TensorRef tensor, TensorInfo local, long start, long r
         return new StloadException(ErrorKind.Unsupported, t.file().file(), t.name() + ": " + why);
     }
 
+    /** {@return the tensor's name} */
     public String name() {
         return tensor.name();
     }
 
-    /** Bytes of the rank-local slice. */
+    /** {@return the bytes of the rank-local slice} */
     public long byteSize() {
         return runBytes * count;
     }
 
-    /** True when the slice is the whole tensor. */
+    /** {@return true when the slice is the whole tensor} */
     public boolean isWhole() {
         return byteSize() == tensor.info().byteSize();
     }
 
-    /** First file byte of the slice. */
+    /** {@return the first file byte of the slice} */
     public long spanStart() {
         return start;
     }
 
-    /** One past its last file byte; {@link #spanStart()} when the slice is empty. */
+    /** {@return one past its last file byte; {@link #spanStart()} when the slice is empty} */
     public long spanEnd() {
         return count == 0 ? start : start + (count - 1) * stride + runBytes;
     }
 
     /**
-     * The file ranges to read for this slice: its runs, with gaps of at most {@code maxGap} bytes read
+     * Returns the file ranges to read for this slice: its runs, with gaps of at most {@code maxGap} bytes read
      * through (one large read and a gather beat many small ones).
+     *
+     * @param maxGap the largest gap read through
+     * @return sorted, disjoint ranges; empty for an empty slice
      */
     public List<ByteRange> reads(long maxGap) {
         List<ByteRange> out = new ArrayList<>();

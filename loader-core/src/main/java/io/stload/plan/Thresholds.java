@@ -20,6 +20,7 @@ package io.stload.plan;
  */
 public record Thresholds(double residentForMmap, long smallReadBytes, double headroomFactor, LoadStrategy coldLocal,
                          long prefetchWindow, long prefetchAhead, long directBlock, long maxGapBytes) {
+    /** The defaults the README's benchmarks justify. */
     public static final Thresholds DEFAULTS = new Thresholds(0.80, 64L << 20, 1.25, LoadStrategy.DIRECT,
             32L << 20, 1L << 30, 8L << 20, 128L << 10);
     /**
@@ -28,6 +29,13 @@ public record Thresholds(double residentForMmap, long smallReadBytes, double hea
      */
     public static final long MIN_WINDOW_BYTES = 4096;
 
+    /**
+     * Checks the values.
+     *
+     * @throws IllegalArgumentException if {@code coldLocal} is not PREFETCH or DIRECT, a window or block is below
+     *         {@link #MIN_WINDOW_BYTES}, the block is not a multiple of 4 KiB, the ahead is below the window, or the gap is
+     *         negative
+     */
     public Thresholds {
         if (coldLocal != LoadStrategy.PREFETCH && coldLocal != LoadStrategy.DIRECT) {
             throw new IllegalArgumentException("coldLocal must be prefetch or direct");
@@ -42,6 +50,13 @@ public record Thresholds(double residentForMmap, long smallReadBytes, double hea
         }
     }
 
+    /**
+     * Returns a copy with another strategy for large cold local reads.
+     *
+     * @param s PREFETCH or DIRECT
+     * @return the changed copy
+     * @throws IllegalArgumentException if {@code s} is neither
+     */
     public Thresholds withColdLocal(LoadStrategy s) {
         return new Thresholds(residentForMmap, smallReadBytes, headroomFactor, s, prefetchWindow, prefetchAhead, directBlock,
                 maxGapBytes);
