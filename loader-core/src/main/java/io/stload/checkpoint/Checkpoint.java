@@ -47,6 +47,9 @@ import java.util.stream.Stream;
  * load engine. Closing unmaps the views;
  * a checkpoint that was never viewed holds nothing that needs closing.
  *
+ * <p>Thread-safety: a checkpoint is immutable once open, and every method may be called from any thread; views
+ * are in a shared arena, so any thread may read them until {@link #close()}.
+ *
  * <pre>{@code
  * try (Checkpoint ckpt = Checkpoint.open(Path.of("/models/llama"))) {
  *     MemorySegment norm = ckpt.view("model.norm.weight");
@@ -86,7 +89,16 @@ public final class Checkpoint implements AutoCloseable {
         this.remote = remote;
     }
 
-    /** A file, or a checkpoint directory; a directory that is a hub snapshot may also link into its blobs. */
+    /**
+     * Opens a file, or a checkpoint directory; a directory that is a hub snapshot may also link into its blobs.
+     * Only headers (and the index) are read.
+     *
+     * @param path a {@code .safetensors} file or a checkpoint directory
+     * @return the open checkpoint; close it once its views are no longer used
+     * @throws StloadException {@link ErrorKind#Io} for a missing or unreadable path; {@link ErrorKind#MissingShard},
+     *         {@link ErrorKind#InvalidIndex}, {@link ErrorKind#UnsafePath} or a header kind for an inconsistent
+     *         checkpoint
+     */
     public static Checkpoint open(Path path) {
         // Missing, a symlink loop, permission denied, or a FIFO or device: one line each, and nothing opened.
         if (!FileChecks.requireFileOrDirectory(path).isDirectory()) {
@@ -127,6 +139,13 @@ public final class Checkpoint implements AutoCloseable {
      * A checkpoint in a remote folder: its index if it has one (every shard it names must exist before any
      * header is read), else every {@code .safetensors} file in it; or, with {@code single} given, that one file.
      * Headers are read by positional reads of each file's first bytes.
+     *
+     * @param folder the remote folder
+     * @param single the name of the one file to open, or null for the whole folder
+     * @return the open checkpoint
+     * @throws StloadException {@link ErrorKind#Io} when the folder cannot be read; {@link ErrorKind#MissingShard},
+     *                         {@link ErrorKind#InvalidIndex}, {@link ErrorKind#UnsafePath} or a header kind for an
+     *                         inconsistent checkpoint
      */
     public static Checkpoint open(RemoteFolder folder, String single) {
         try {
@@ -212,54 +231,64 @@ public final class Checkpoint implements AutoCloseable {
     /**
      * Where the file is, as the user names it: its path, or for a file in object storage its URL
      * ({@code s3://bucket/key}), which a {@link Path} would print as {@code s3:/bucket/key}.
+     *
+     * @param file one of {@link #files()}
+     * @return its location in words
      */
     public String location(Header file) {
         return remote == null ? file.file().toString() : remote.location() + names.get(file);
     }
 
-    /** The folder this checkpoint's files are read from, or null for local files. */
+    /** {@return the folder this checkpoint's files are read from, or null for local files} */
     public RemoteFolder remote() {
         return remote;
     }
 
-    /** The hub snapshot this checkpoint was resolved to, or null for a plain path. */
+    /** {@return the hub snapshot this checkpoint was resolved to, or null for a plain path} */
     public HubSnapshot snapshot() {
         return snapshot;
     }
 
-    /** The commit of a hub snapshot, or null for a plain path. */
+    /** {@return the commit of a hub snapshot, or null for a plain path} */
     public String commit() {
         return snapshot == null ? null : snapshot.commit();
     }
 
-    /** A file as the checkpoint names it: relative to its directory, or the path given for a single file. */
+    /**
+     * Names a file as the checkpoint does.
+     *
+     * @param file one of {@link #files()}
+     * @return its name relative to the checkpoint's directory, or the path given for a single file
+     */
     public String nameOf(Header file) {
         return names.get(file);
     }
 
-    /** The path the checkpoint was opened from. */
+    /** {@return the path the checkpoint was opened from} */
     public Path path() {
         return path;
     }
 
-    /** The index file, or null for a single file or an unindexed directory. */
+    /** {@return the index file, or null for a single file or an unindexed directory} */
     public Path index() {
         return index;
     }
 
-    /** Its files, in name order. */
+    /** {@return its files' headers, in name order, unmodifiable} */
     public List<Header> files() {
         return files;
     }
 
-    /** Every tensor, in file order and within a file in data order. */
+    /** {@return every tensor by name, in file order and within a file in data order, unmodifiable} */
     public Map<String, TensorRef> tensors() {
         return tensors;
     }
 
     /**
-     * The named tensor and its file.
+     * Returns the named tensor and its file.
      *
+     * @param name the tensor's name
+     * @return the tensor
      * @throws StloadException TensorNotFound when the checkpoint has no such tensor
      */
     public TensorRef tensor(String name) {
@@ -271,17 +300,31 @@ public final class Checkpoint implements AutoCloseable {
         return t;
     }
 
-    /** The named tensor, or empty when the checkpoint has none of that name. */
+    /**
+     * Looks a tensor up without failing.
+     *
+     * @param name the tensor's name
+     * @return the tensor, or empty when the checkpoint has none of that name
+     */
     public Optional<TensorRef> find(String name) {
         return Optional.ofNullable(tensors.get(name));
     }
 
-    /** The named tensor's dtype, shape and offsets ({@link #tensor} has its file and the file's metadata). */
+    /**
+     * Describes a tensor: dtype, shape and offsets ({@link #tensor} has its file and the file's metadata).
+     *
+     * @param name the tensor's name
+     * @return its description
+     * @throws StloadException {@link ErrorKind#TensorNotFound} when the checkpoint has no such tensor
+     */
     public TensorInfo info(String name) {
         return tensor(name).info();
     }
 
-    /** The index's {@code metadata} (e.g. {@code total_size}), scalars as their JSON text; empty without an index. */
+    /**
+     * {@return the index's {@code metadata} (e.g. {@code total_size}), scalars as their JSON text; empty without an
+     * index}
+     */
     public Map<String, String> indexMetadata() {
         return indexMetadata;
     }
@@ -289,6 +332,8 @@ public final class Checkpoint implements AutoCloseable {
     /**
      * Tensors a shard holds that its index does not map to it, by shard as the checkpoint names it: not part of
      * the checkpoint, never loaded. Empty for a consistent checkpoint.
+     *
+     * @return tensor names by shard name
      */
     public Map<String, List<String>> unindexedTensors() {
         return unindexed;
@@ -301,6 +346,12 @@ public final class Checkpoint implements AutoCloseable {
      * {@link #copy} and {@link #slice} turn that into an Io error naming the file. A file in object storage
      * cannot be mapped: its view is the tensor's bytes, fetched by ranged GETs into memory the garbage
      * collector frees.
+     *
+     * @param name the tensor's name
+     * @return the read-only view, owned by this checkpoint
+     * @throws StloadException {@link ErrorKind#TensorNotFound} when there is no such tensor; {@link ErrorKind#Io}
+     *                         when the file cannot be mapped or fetched
+     * @throws IllegalStateException if the checkpoint is closed
      */
     public MemorySegment view(String name) {
         TensorRef t = tensor(name);
@@ -310,17 +361,36 @@ public final class Checkpoint implements AutoCloseable {
         return mappings.of(t.file()).asSlice(t.fileOffset(), t.info().byteSize()).asReadOnly();
     }
 
-    /** The tensor described and viewed ({@link #view}), for typed access such as {@link Tensor#getFloat}. */
+    /**
+     * Describes and views a tensor ({@link #view}), for typed access such as {@link Tensor#getFloat}.
+     *
+     * @param name the tensor's name
+     * @return the tensor over its view, valid until this checkpoint is closed
+     * @throws StloadException as {@link #view} does
+     */
     public Tensor viewTensor(String name) {
         return new Tensor(info(name), view(name));
     }
 
-    /** A copy of the tensor's bytes in memory from {@code allocator} (an arena the caller owns). */
+    /**
+     * Copies a tensor's bytes into memory the caller owns.
+     *
+     * @param name      the tensor's name
+     * @param allocator where the copy is allocated, e.g. an arena the caller closes
+     * @return the tensor over the copy
+     * @throws StloadException {@link ErrorKind#TensorNotFound}, or {@link ErrorKind#Io} if the file cannot be read
+     */
     public Tensor copy(String name, SegmentAllocator allocator) {
         return slice(name, "", allocator);
     }
 
-    /** A copy in memory the garbage collector frees. */
+    /**
+     * Copies a tensor's bytes into memory the garbage collector frees.
+     *
+     * @param name the tensor's name
+     * @return the tensor over the copy
+     * @throws StloadException {@link ErrorKind#TensorNotFound}, or {@link ErrorKind#Io} if the file cannot be read
+     */
     public Tensor copy(String name) {
         return copy(name, Arena.ofAuto());
     }
@@ -329,7 +399,12 @@ public final class Checkpoint implements AutoCloseable {
      * A copy of part of the tensor, e.g. {@code "0:4,:"} ({@link SliceSpec}), in row-major order; only the bytes
      * of the slice are read from the file.
      *
-     * @throws StloadException InvalidSlice for a slice that does not parse or lies outside the tensor
+     * @param name      the tensor's name
+     * @param ranges    the slice, e.g. {@code "0:4,:"}
+     * @param allocator where the copy is allocated, e.g. an arena the caller closes
+     * @return the slice as a tensor of its own shape
+     * @throws StloadException InvalidSlice for a slice that does not parse or lies outside the tensor; TensorNotFound;
+     *                         Io if the file cannot be read
      */
     public Tensor slice(String name, String ranges, SegmentAllocator allocator) {
         TensorRef t = tensor(name);
@@ -357,7 +432,15 @@ public final class Checkpoint implements AutoCloseable {
         }
     }
 
-    /** {@link #slice(String, String, SegmentAllocator)} into memory the garbage collector frees. */
+    /**
+     * Copies part of a tensor ({@link #slice(String, String, SegmentAllocator)}) into memory the garbage collector
+     * frees.
+     *
+     * @param name   the tensor's name
+     * @param ranges the slice, e.g. {@code "0:4,:"}
+     * @return the slice as a tensor of its own shape
+     * @throws StloadException InvalidSlice, TensorNotFound or Io as the three-argument form
+     */
     public Tensor slice(String name, String ranges) {
         return slice(name, ranges, Arena.ofAuto());
     }
@@ -365,6 +448,10 @@ public final class Checkpoint implements AutoCloseable {
     /**
      * Loads the tensors {@code options} select ({@link LoadOptions#tensors}: all by default) through the load
      * engine, into memory the result owns; independent of this checkpoint's views and its closing.
+     *
+     * @param options what to load and how
+     * @return the loaded weights; the caller closes them to free their memory
+     * @throws StloadException with the kind of the first failure; nothing stays allocated
      */
     public LoadedWeights load(LoadOptions options) {
         return new Loader().execute(new Planner().plan(this, options), LoadListener.NONE);
@@ -376,7 +463,7 @@ public final class Checkpoint implements AutoCloseable {
         mappings.close();
     }
 
-    /** Bytes of tensor data over all files. */
+    /** {@return the bytes of tensor data over all files} */
     public long totalBytes() {
         long sum = 0;
         for (Header h : files) {

@@ -16,12 +16,21 @@ import java.util.Map;
  * {@code snapshots/<commit>/} the repo's files as symlinks into {@code blobs/}, and {@code .locks/} the
  * locks downloads hold. Read only: the one file stload creates here is its own coordination lock, which
  * follows the hub's convention and lives beside the repo's download locks.
+ *
+ * @param root the cache directory, which holds the {@code models--org--name} folders
  */
 public record HubCache(Path root) {
     /** A ref holds a 40-character hash; huggingface_hub writes nothing else there. */
     private static final long MAX_REF_BYTES = 4096;
 
-    /** {@code cacheDir} when given, else HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub. */
+    /**
+     * Finds the cache as huggingface_hub does: {@code cacheDir} when given, else HF_HUB_CACHE, else HF_HOME/hub, else
+     * ~/.cache/huggingface/hub.
+     *
+     * @param cacheDir an explicit cache directory, or null
+     * @param env      the environment to read (normally {@link System#getenv()})
+     * @return the cache; it need not exist
+     */
     public static HubCache locate(Path cacheDir, Map<String, String> env) {
         if (cacheDir != null) {
             return new HubCache(cacheDir);
@@ -39,11 +48,22 @@ public record HubCache(Path root) {
         return s != null && !s.isEmpty();
     }
 
+    /**
+     * Names a repo's folder in the cache.
+     *
+     * @param repo the repo
+     * @return {@code root/models--org--name}
+     */
     public Path repoDir(RepoRef repo) {
         return root.resolve(repo.folderName());
     }
 
-    /** Where huggingface_hub keeps the per-file locks of a repo's downloads. */
+    /**
+     * Names the folder where huggingface_hub keeps the per-file locks of a repo's downloads.
+     *
+     * @param repo the repo
+     * @return {@code root/.locks/models--org--name}
+     */
     public Path downloadLocks(RepoRef repo) {
         return root.resolve(".locks").resolve(repo.folderName());
     }
@@ -51,7 +71,13 @@ public record HubCache(Path root) {
     /** Names stload's own lock files in a repo's lock folder, which are no download's. */
     static final String OWN_LOCK_PREFIX = "stload-";
 
-    /** stload's node-wide lock for one repo at one commit, in {@code .locks/<repo folder>/} as the hub's are. */
+    /**
+     * Names stload's node-wide lock for one repo at one commit, in {@code .locks/<repo folder>/} as the hub's are.
+     *
+     * @param repo   the repo
+     * @param commit the commit hash
+     * @return the lock file
+     */
     public Path coordinationLock(RepoRef repo, String commit) {
         return downloadLocks(repo).resolve(OWN_LOCK_PREFIX + "deep-check-" + commit + ".lock");
     }
@@ -59,6 +85,12 @@ public record HubCache(Path root) {
     /**
      * The snapshot a revision names. A ref or snapshot not (yet) in the cache is a {@link ErrorKind#MissingShard},
      * which a caller may wait out while a download is running.
+     *
+     * @param repo the repo and revision
+     * @return the snapshot
+     * @throws StloadException {@link ErrorKind#MissingShard} when the ref or snapshot is absent;
+     *                         {@link ErrorKind#InvalidRef} or {@link ErrorKind#UnsafePath} for a ref that is not a
+     *                         commit hash inside {@code refs/}; {@link ErrorKind#Io} when it cannot be read
      */
     public HubSnapshot snapshot(RepoRef repo) {
         Path repoDir = repoDir(repo);

@@ -7,6 +7,10 @@ import java.util.regex.Pattern;
 /**
  * A Hugging Face model repository named as {@code org/name[@revision]}; without a revision, {@code main}.
  * A revision of 40 hex digits is a commit and is used as such, without consulting {@code refs/}.
+ *
+ * @param org      the owner
+ * @param name     the repo's name
+ * @param revision a branch, tag or commit hash
  */
 public record RepoRef(String org, String name, String revision) {
     // The hub's own rule for repo names: letters, digits, '-', '_', '.'; revisions may hold '/' (branches).
@@ -14,6 +18,12 @@ public record RepoRef(String org, String name, String revision) {
             Pattern.compile("([A-Za-z0-9][\\w.-]*)/([A-Za-z0-9][\\w.-]*)(?:@([\\w.\\-/]+))?");
     private static final Pattern COMMIT = Pattern.compile("[0-9a-f]{40}");
 
+    /**
+     * Parses a repo id.
+     *
+     * @param text {@code org/name} or {@code org/name@revision}
+     * @return the reference, or empty when the text is not a repo id (it may then be a path)
+     */
     public static Optional<RepoRef> parse(String text) {
         Matcher m = REPO_ID.matcher(text);
         if (!m.matches() || text.contains("..") || text.endsWith("/")) {
@@ -22,20 +32,27 @@ public record RepoRef(String org, String name, String revision) {
         return Optional.of(new RepoRef(m.group(1), m.group(2), m.group(3) == null ? "main" : m.group(3)));
     }
 
+    /** {@return {@code org/name}} */
     public String id() {
         return org + "/" + name;
     }
 
-    /** The repo's folder in the cache, and its lock folder under {@code .locks/}. */
+    /** {@return the repo's folder name in the cache and under {@code .locks/}: {@code models--org--name}} */
     public String folderName() {
         return "models--" + org + "--" + name;
     }
 
+    /** {@return true when the revision is a 40-digit commit hash} */
     public boolean revisionIsCommit() {
         return COMMIT.matcher(revision).matches();
     }
 
-    /** What a user runs to fetch (or finish fetching) this repo at a commit. */
+    /**
+     * Tells a user how to fetch (or finish fetching) this repo at a commit.
+     *
+     * @param commit the commit hash
+     * @return the command line
+     */
     public String fetchCommand(String commit) {
         return "huggingface-cli download " + id() + " --revision " + commit;
     }

@@ -41,7 +41,20 @@ public final class ShardedWriter {
     private ShardedWriter() {
     }
 
-    /** Writes the checkpoint into {@code dir} (see the class comment); returns its files, the index last. */
+    /**
+     * Writes the checkpoint into {@code dir} (see the class comment).
+     *
+     * @param dir           the directory to create; absent or empty
+     * @param metadata      the user's metadata, or null for none
+     * @param entries       the tensors, in the order they are written
+     * @param source        writes each tensor's bytes, once, in order
+     * @param maxShardBytes the most tensor data per shard
+     * @return the files written, the index last
+     * @throws IOException if {@code dir} exists and is not an empty directory, or a file cannot be written; nothing is
+     *         left behind
+     * @throws IllegalArgumentException if {@code maxShardBytes} is not positive, or a name repeats or a shape is
+     *         invalid
+     */
     public static List<Path> write(Path dir, Map<String, String> metadata, List<Entry> entries, DataSource source,
                                    long maxShardBytes) throws IOException {
         if (maxShardBytes <= 0) {
@@ -115,7 +128,13 @@ public final class ShardedWriter {
         return json.toByteArray();
     }
 
-    /** Fills a directory beside {@code dir}; then renames it to {@code dir}, or deletes it on any failure. */
+    /**
+     * Fills a directory beside {@code dir}, then renames it to {@code dir}, or deletes it on any failure.
+     *
+     * @param dir    the directory to create; absent or empty
+     * @param filler writes the files into the temporary directory it is given
+     * @throws IOException if {@code dir} exists and is not an empty directory, or the filler or the rename fails
+     */
     public static void writeAtomically(Path dir, Filler filler) throws IOException {
         Path target = dir.toAbsolutePath();
         if (Files.isDirectory(target)) {
@@ -145,6 +164,12 @@ public final class ShardedWriter {
     /** Writes the files of a directory into the folder it is given. */
     @FunctionalInterface
     public interface Filler {
+        /**
+         * Writes the files.
+         *
+         * @param dir the temporary directory to write into
+         * @throws IOException if a file cannot be written
+         */
         void fill(Path dir) throws IOException;
     }
 

@@ -3,13 +3,19 @@ package io.stload.checkpoint;
 import io.stload.format.Header;
 import io.stload.format.TensorInfo;
 
-/** A tensor of a checkpoint and the file that holds it. */
+/**
+ * A tensor of a checkpoint and the file that holds it.
+ *
+ * @param info the tensor's entry in its file's header
+ * @param file the header of the file that holds it
+ */
 public record TensorRef(TensorInfo info, Header file) {
+    /** {@return the tensor's name} */
     public String name() {
         return info.name();
     }
 
-    /** Absolute file offset of the tensor's first byte. */
+    /** {@return the absolute file offset of the tensor's first byte} */
     public long fileOffset() {
         return file.dataStart() + info.begin();
     }

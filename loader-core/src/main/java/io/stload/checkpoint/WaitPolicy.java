@@ -14,25 +14,45 @@ import java.util.function.LongSupplier;
  * @param log       one line at the start and about every {@link #LOG_EVERY} of a wait
  */
 public record WaitPolicy(Duration timeout, LongSupplier nanoTime, Sleeper sleeper, Consumer<String> log) {
+    /** Ten minutes: long enough for a large shard to finish downloading. */
     public static final Duration DEFAULT_TIMEOUT = Duration.ofMinutes(10);
+    /** How often a long wait logs a progress line. */
     public static final Duration LOG_EVERY = Duration.ofSeconds(10);
     static final Duration FIRST_STEP = Duration.ofMillis(100);
     static final Duration MAX_STEP = Duration.ofSeconds(2);
 
     private static final System.Logger LOG = System.getLogger("io.stload.checkpoint");
 
-    /** Real time, logging through {@link System.Logger} at INFO. */
+    /**
+     * Waits in real time, logging through {@link System.Logger} {@code io.stload.checkpoint} at INFO.
+     *
+     * @param timeout give up after this long
+     * @return the policy
+     */
     public static WaitPolicy of(Duration timeout) {
         return new WaitPolicy(timeout, System::nanoTime, nanos -> Thread.sleep(Duration.ofNanos(nanos)),
                 line -> LOG.log(System.Logger.Level.INFO, line));
     }
 
+    /**
+     * Returns a copy whose progress lines go elsewhere.
+     *
+     * @param to receives each line
+     * @return the changed copy
+     */
     public WaitPolicy withLog(Consumer<String> to) {
         return new WaitPolicy(timeout, nanoTime, sleeper, to);
     }
 
+    /** Sleeps between polls; tests pass one that advances a fake clock. */
     @FunctionalInterface
     public interface Sleeper {
+        /**
+         * Sleeps.
+         *
+         * @param nanos how long
+         * @throws InterruptedException if the waiting thread is interrupted
+         */
         void sleep(long nanos) throws InterruptedException;
     }
 
