@@ -20,7 +20,8 @@ import java.util.function.Function;
  * writable segment of at least its size (from its own arena, pinned or device-visible memory), and the slice's
  * bytes land there, row-major, as if it had been written on its own: read in place where a read window lies
  * inside one run of a slice, else gathered from the engine's buffer. The caller keeps ownership: a failed load
- * leaves the segments partly written, never freed.
+ * leaves the segments partly written, never freed. One load at a time; {@link #segment} may be called from any thread
+ * once the load has returned.
  *
  * <pre>{@code
  * try (Arena arena = Arena.ofShared()) {
@@ -35,7 +36,12 @@ public final class CallerBuffers implements Destination {
     private final Map<String, MemorySegment> given = new ConcurrentHashMap<>();
     private final Map<Header, SliceScatter> scatters = new IdentityHashMap<>();
 
-    /** @param memoryOf asked once per slice, before any read */
+    /**
+     * Makes a destination over the caller's memory.
+     *
+     * @param memoryOf asked once per slice, before any read, for writable memory of at least {@code slice.byteSize()};
+     *                 a null, read-only or too small segment fails the load with {@link ErrorKind#Usage}
+     */
     public CallerBuffers(Function<TensorSlice, MemorySegment> memoryOf) {
         this.memoryOf = memoryOf;
     }
@@ -87,7 +93,13 @@ public final class CallerBuffers implements Destination {
     public void end(Throwable failure) {
     }
 
-    /** The caller's segment holding {@code name}'s slice, cut to its size. */
+    /**
+     * Returns the caller's segment holding a tensor's slice, cut to its size.
+     *
+     * @param name the tensor's name
+     * @return the segment the caller gave for it
+     * @throws IllegalArgumentException if the tensor is not part of the load
+     */
     public MemorySegment segment(String name) {
         MemorySegment m = given.get(name);
         if (m == null) {

@@ -34,15 +34,31 @@ public interface Destination {
         MAPPING
     }
 
-    /** Once per load, before any read: make room for the plan's slices, or throw (kind OutOfMemory). */
+    /**
+     * Makes room for the plan's slices; called once per load, before any read.
+     *
+     * @param plan the plan about to be executed
+     * @throws IOException if the destination cannot be prepared
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#OutOfMemory} when the memory cannot be had
+     */
     void begin(LoadPlan plan) throws IOException;
 
-    /** Bytes per window, given the strategy's own choice (a staging ring reads in its window size). */
+    /**
+     * Chooses the bytes per read window (a staging ring reads in its own window size).
+     *
+     * @param proposed the strategy's own choice
+     * @return the window size to use; the default keeps the proposal
+     */
     default long windowBytes(long proposed) {
         return proposed;
     }
 
-    /** How many bytes reads may run ahead of the consumers, given the strategy's own bound. */
+    /**
+     * Bounds how many bytes reads may run ahead of the consumers.
+     *
+     * @param proposed the strategy's own bound
+     * @return the bound to use; the default keeps the proposal
+     */
     default long aheadBytes(long proposed) {
         return proposed;
     }
@@ -52,23 +68,45 @@ public interface Destination {
      * so that direct reads can fill it), or null to have the engine read them into memory of its own. May block
      * until memory is free (back-pressure). {@code length} may run past the end of the file: an aligned read
      * covers whole blocks.
+     *
+     * @param file   the file read
+     * @param offset the window's first file byte
+     * @param length the window's length
+     * @return memory the destination owns, of at least {@code length} bytes, or null
+     * @throws IOException if the destination failed
+     * @throws InterruptedException if the I/O thread is interrupted while waiting for memory (the load is stopping)
      */
     default MemorySegment readBuffer(Header file, long offset, long length) throws IOException, InterruptedException {
         return null;
     }
 
-    /** File bytes from {@code offset}, all within the file: take what belongs to the plan's slices. */
+    /**
+     * Takes the file bytes that belong to the plan's slices; called from I/O threads, possibly at once.
+     *
+     * @param file   the file read
+     * @param offset the file offset of {@code bytes}' first byte
+     * @param bytes  file bytes, all within the file; see {@code origin} for how long they stay valid
+     * @param origin where {@code bytes} live
+     * @throws IOException if the destination failed
+     */
     void accept(Header file, long offset, MemorySegment bytes, Origin origin) throws IOException;
 
-    /** A buffer {@link #readBuffer} gave will never be accepted: the read failed. */
+    /**
+     * Learns that a buffer {@link #readBuffer} gave will never be accepted: the read failed.
+     *
+     * @param readBuffer the buffer, which the destination may reuse
+     * @param why        the read's failure
+     */
     default void abandon(MemorySegment readBuffer, Throwable why) {
     }
 
     /**
      * Every byte of {@code slice} was accepted. Called from the consumer threads, in the plan's order.
      *
+     * @param slice  the slice that is complete
      * @param mapped for a contiguous slice read through a mapping, a read-only view of its bytes there, valid only
      *               during the call; else null
+     * @throws IOException if the destination failed
      */
     default void landed(TensorSlice slice, MemorySegment mapped) throws IOException {
     }
@@ -76,10 +114,14 @@ public interface Destination {
     /**
      * The load is over and no engine thread touches memory any more: wait for the destination's own
      * asynchronous work; on failure ({@code failure} not null) free what this load allocated.
+     *
+     * @param failure why the load failed, or null on success
+     * @throws IOException if the destination's own work failed
+     * @throws InterruptedException if interrupted while waiting for that work
      */
     void end(Throwable failure) throws IOException, InterruptedException;
 
-    /** Seconds per phase of the last load that the destination measured itself (e.g. {@code h2d}). */
+    /** {@return seconds per phase of the last load that the destination measured itself (e.g. {@code h2d})} */
     default Map<String, Double> phases() {
         return Map.of();
     }

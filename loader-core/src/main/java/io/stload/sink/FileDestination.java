@@ -4,10 +4,17 @@ import io.stload.format.Header;
 import io.stload.plan.TensorSlice;
 import java.lang.foreign.MemorySegment;
 
-/** Where one file's tensors land in memory. */
+/** Where one file's tensors land in memory: the layout of a {@link HostSink} load, per file. */
 public sealed interface FileDestination permits MirroredDestination, PackedDestination {
+    /** {@return the file whose tensors these are} */
     Header file();
 
-    /** The memory of a rank-local slice: contiguous, row-major, as if the slice had been written on its own. */
+    /**
+     * Finds a slice's memory.
+     *
+     * @param slice a rank-local slice of one of the file's tensors
+     * @return its memory: contiguous, row-major, as if the slice had been written on its own
+     * @throws IllegalArgumentException if the slice has no place here
+     */
     MemorySegment of(TensorSlice slice);
 }

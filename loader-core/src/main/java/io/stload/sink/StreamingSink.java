@@ -21,14 +21,16 @@ import java.util.concurrent.atomic.AtomicLong;
  * consumers as keeps the slices they touch within the budget ({@link #aheadBytes}), plus one bounce buffer per
  * I/O thread for direct reads. A contiguous slice read through a mapping (mmap, prefetch) is handed over as a view
  * of the mapping, with no copy at all; other slices are gathered into a buffer of their own first. A single
- * slice larger than the budget is still held whole while it is gathered.
+ * slice larger than the budget is still held whole while it is gathered. One load at a time; the byte counters may be
+ * read from any thread.
  *
  * <pre>{@code
  * StreamingSink sink = new StreamingSink((slice, bytes) -> gpu.upload(slice.name(), bytes), StreamingSink.DEFAULT_BUDGET);
- * LoadReport r = new Engine(NativeAccess.get()).execute(plan, sink, LoadListener.NONE);
+ * LoadReport r = new Loader().execute(plan, sink, LoadListener.NONE);
  * }</pre>
  */
 public final class StreamingSink implements Destination {
+    /** One GiB: the most a stream holds at once unless told otherwise. */
     public static final long DEFAULT_BUDGET = 1L << 30;
     /** The least default budget: room for a few windows when the headroom reads (nearly) nothing. */
     private static final long LEAST_DEFAULT_BUDGET = 16L << 20;
@@ -50,6 +52,9 @@ public final class StreamingSink implements Destination {
      * {@code headroomBytes} leaves (-1: unknown), since the page cache the reads go through, direct reads' bounce
      * buffers and the runtime's own growth share that memory; so a load in a 512 MiB container streams within it
      * with no flag.
+     *
+     * @param headroomBytes the memory available, or -1 when unknown
+     * @return the budget in bytes
      */
     public static long defaultBudget(long headroomBytes) {
         if (headroomBytes < 0) {
@@ -58,6 +63,13 @@ public final class StreamingSink implements Destination {
         return Math.min(DEFAULT_BUDGET, Math.max(LEAST_DEFAULT_BUDGET, headroomBytes / 4));
     }
 
+    /**
+     * Makes a sink that hands each slice to {@code consumer}.
+     *
+     * @param consumer    takes each slice as it lands, on the engine's threads
+     * @param budgetBytes the most bytes of slices held at once
+     * @throws IllegalArgumentException if the budget is below 2 bytes
+     */
     public StreamingSink(TensorConsumer consumer, long budgetBytes) {
         if (budgetBytes < 2) {
             throw new IllegalArgumentException("a memory budget must be positive: " + budgetBytes);
@@ -131,16 +143,17 @@ public final class StreamingSink implements Destination {
         gathering.clear();
     }
 
-    /** The most bytes of slices this sink held at once during the last load. */
+    /** {@return the most bytes of slices this sink held at once during the last load} */
     public long peakHeldBytes() {
         return peak.get();
     }
 
-    /** Bytes of slices held right now: none once a load has ended, however it ended. */
+    /** {@return the bytes of slices held right now: none once a load has ended, however it ended} */
     public long heldBytes() {
         return held.get();
     }
 
+    /** {@return the most bytes of slices held at once} */
     public long budgetBytes() {
         return budgetBytes;
     }

@@ -11,6 +11,12 @@ import java.lang.foreign.MemorySegment;
  */
 @FunctionalInterface
 public interface TensorConsumer {
-    /** @param slice the rank-local tensor: {@code slice.local()} has its name, dtype and shape */
+    /**
+     * Takes one tensor.
+     *
+     * @param slice the rank-local tensor: {@code slice.local()} has its name, dtype and shape
+     * @param bytes its bytes, read-only and valid only during the call
+     * @throws IOException to fail the load; it stops, and the stream throws this as the load's failure
+     */
     void accept(TensorSlice slice, MemorySegment bytes) throws IOException;
 }

@@ -1,5 +1,7 @@
 /**
- * Destinations, where the engine's bytes land: owned host memory, or memory laid out like the file.
- * After the engine in the flow; the CUDA destination lives in {@code io.stload.cuda}.
+ * Destinations, where the engine's bytes land: host memory the result owns ({@link io.stload.sink.HostSink}), the
+ * caller's own buffers ({@link io.stload.sink.CallerBuffers}), or a streaming consumer that keeps nothing
+ * ({@link io.stload.sink.StreamingSink}). After the engine in the flow, before {@code load}; the CUDA destination
+ * lives in {@code io.stload.cuda}.
  */
 package io.stload.sink;
