@@ -21,6 +21,10 @@ public final class Digests {
     /**
      * The CRC-32 of every tensor of the checkpoint as stored in its files, read through a mapping that is closed
      * before returning: the reference a load's digests must equal.
+     *
+     * @param checkpoint the open checkpoint; local files only
+     * @return lowercase hex digests by tensor name, in checkpoint order
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Io} if a file cannot be mapped
      */
     public static Map<String, String> ofFiles(Checkpoint checkpoint) {
         Map<String, String> digests = new LinkedHashMap<>();
@@ -34,6 +38,12 @@ public final class Digests {
         return digests;
     }
 
+    /**
+     * Computes the CRC-32 of any number of bytes (beyond the 2 GiB a {@code ByteBuffer} holds).
+     *
+     * @param bytes the bytes
+     * @return the digest as 8 lowercase hex digits
+     */
     public static String crc32(MemorySegment bytes) {
         CRC32 crc = new CRC32();
         for (long off = 0; off < bytes.byteSize(); off += CHUNK) {

@@ -9,7 +9,9 @@ import java.util.Map;
 /**
  * Every tensor of a load (for a tensor-parallel rank, the slices it holds), materialized in host memory the
  * loader allocated for the caller, plus the report.
- * The caller owns it: closing frees all tensor memory at once, after which the tensors must not be used.
+ * The caller owns it: closing frees all tensor memory at once, after which the tensors must not be used (reading
+ * one then throws {@link IllegalStateException}, never reads freed memory). The tensors may be read from any thread
+ * until then.
  */
 public final class LoadedWeights implements AutoCloseable {
     private final HostSink sink;
@@ -22,24 +24,32 @@ public final class LoadedWeights implements AutoCloseable {
         this.report = report;
     }
 
-    /** Tensors by name, in checkpoint order; another rank's MoE experts are not among them. */
+    /** {@return the tensors by name, in checkpoint order; another rank's MoE experts are not among them} */
     public Map<String, Tensor> tensors() {
         return tensors;
     }
 
+    /**
+     * Looks a tensor up by name.
+     *
+     * @param name the tensor's name
+     * @return the tensor over memory this object owns, or null when it was not loaded
+     */
     public Tensor tensor(String name) {
         return tensors.get(name);
     }
 
+    /** {@return what the load did and how fast} */
     public LoadReport report() {
         return report;
     }
 
-    /** Host memory held, in bytes (tensor bytes plus alignment padding). */
+    /** {@return the host memory held, in bytes (tensor bytes plus alignment padding)} */
     public long memoryBytes() {
         return sink.allocatedBytes();
     }
 
+    /** Frees every tensor's memory at once; further calls do nothing. */
     @Override
     public void close() {
         sink.close();

@@ -9,6 +9,10 @@ public interface FlushHook {
     /**
      * Called once per quiesced reload, before {@code toVersion} is published. Throwing rolls the reload back:
      * {@code fromVersion} stays current. It must not take a lease, which would wait for this very reload.
+     *
+     * @param fromVersion the version being replaced
+     * @param toVersion   the version about to be published
+     * @throws Exception to roll the reload back ({@link ReloadResult.Outcome#FLUSH_FAILED})
      */
     void flush(long fromVersion, long toVersion) throws Exception;
 }

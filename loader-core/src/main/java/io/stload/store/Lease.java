@@ -7,7 +7,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 /**
  * One version of the weights, pinned until closed: however many reloads happen meanwhile, its tensors stay
  * those of {@link #version()} and their memory stays valid. Close it (try-with-resources) as soon as the
- * read is done; a quiesced reload waits for it. After closing, the tensors must not be used.
+ * read is done; a quiesced reload waits for it. After closing, the tensors must not be used. A lease may be used and
+ * closed from any thread; closing it twice releases it once.
  */
 public final class Lease implements AutoCloseable {
     private final WeightStore store;
@@ -20,20 +21,27 @@ public final class Lease implements AutoCloseable {
         this.version = version;
     }
 
+    /** {@return the version this lease pins} */
     public long version() {
         return version.number;
     }
 
-    /** Tensors by name, in checkpoint order. */
+    /** {@return the tensors by name, in checkpoint order, valid until this lease is closed} */
     public Map<String, Tensor> tensors() {
         return version.weights.tensors();
     }
 
-    /** The named tensor, or null if the checkpoint has none by that name. */
+    /**
+     * Looks a tensor up by name.
+     *
+     * @param name the tensor's name
+     * @return the tensor, valid until this lease is closed, or null if the checkpoint has none by that name
+     */
     public Tensor tensor(String name) {
         return version.weights.tensor(name);
     }
 
+    /** Releases the version; once no lease holds a replaced version, its memory is freed. */
     @Override
     public void close() {
         if (closed.compareAndSet(false, true)) {

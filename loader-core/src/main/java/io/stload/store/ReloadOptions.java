@@ -15,6 +15,11 @@ public record ReloadOptions(boolean quiesce, Duration quiesceTimeout, List<Flush
     /** Publish as soon as the new version is loaded; readers keep their version until their leases close. */
     public static final ReloadOptions IMMEDIATE = new ReloadOptions(false, Duration.ZERO, List.of());
 
+    /**
+     * Copies the hooks and checks the options.
+     *
+     * @throws IllegalArgumentException if the timeout is negative, or hooks are given without {@code quiesce}
+     */
     public ReloadOptions {
         flushHooks = List.copyOf(flushHooks);
         if (quiesceTimeout.isNegative()) {
@@ -26,6 +31,13 @@ public record ReloadOptions(boolean quiesce, Duration quiesceTimeout, List<Flush
         }
     }
 
+    /**
+     * A reload that waits for live leases to close, then runs the hooks, then publishes.
+     *
+     * @param timeout how long to wait for live leases before rolling back
+     * @param hooks   run in order while quiesced
+     * @return the options
+     */
     public static ReloadOptions quiesced(Duration timeout, FlushHook... hooks) {
         return new ReloadOptions(true, timeout, List.of(hooks));
     }

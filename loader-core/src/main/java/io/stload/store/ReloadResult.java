@@ -11,7 +11,9 @@ package io.stload.store;
  * @param message        what went wrong, in a form a person can act on; null when reloaded
  */
 public record ReloadResult(Outcome outcome, long version, double loadSeconds, double quiesceSeconds, String message) {
+    /** How a reload ended. */
     public enum Outcome {
+        /** The new version is published. */
         RELOADED,
         /** Another reload was running; nothing was loaded. */
         ALREADY_RUNNING,
@@ -25,6 +27,7 @@ public record ReloadResult(Outcome outcome, long version, double loadSeconds, do
         FLUSH_FAILED
     }
 
+    /** {@return true when the new version was published} */
     public boolean reloaded() {
         return outcome == Outcome.RELOADED;
     }
