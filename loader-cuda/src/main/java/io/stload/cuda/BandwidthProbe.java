@@ -14,12 +14,20 @@ import java.util.List;
  */
 public final class BandwidthProbe {
 
-    /** GB/s (decimal) of each timed repetition of copying {@code bytes}. */
+    /**
+     * GB/s (decimal) of each timed repetition of copying {@code bytes}.
+     *
+     * @param device the device's name, as {@link CopyEngine#name()} gives it
+     * @param bytes  bytes per copy
+     * @param gbps   GB/s of each timed copy, in order
+     */
     public record Result(String device, long bytes, double[] gbps) {
+        /** {@return the fastest repetition's GB/s, 0 when there was none} */
         public double best() {
             return Arrays.stream(gbps).max().orElse(0);
         }
 
+        /** {@return the median repetition's GB/s, 0 when there was none} */
         public double median() {
             double[] s = gbps.clone();
             Arrays.sort(s);
@@ -33,6 +41,14 @@ public final class BandwidthProbe {
     /**
      * One untimed warm-up copy, then {@code reps} timed ones; frees everything it allocated. A failed copy
      * (reported asynchronously, by its event) or allocation is an {@link ErrorKind#Io} error.
+     *
+     * @param engine the device to measure; not closed
+     * @param bytes  bytes per copy
+     * @param reps   the number of timed copies
+     * @return the GB/s of each timed copy
+     * @throws StloadException {@link ErrorKind#OutOfMemory} when the device or pinned memory cannot be allocated,
+     *                         {@link ErrorKind#Io} when a copy fails
+     * @throws InterruptedException if interrupted while waiting for a copy; everything is freed first
      */
     public static Result run(CopyEngine engine, long bytes, int reps) throws InterruptedException {
         List<MemorySegment> buffers = new ArrayList<>();

@@ -18,8 +18,19 @@ public interface CopyEngine extends AutoCloseable {
      * {@code source}, to {@code rows * width} contiguous bytes at device address {@code deviceAddress}: a
      * strided slice's runs gathered in one call (cudaMemcpy2DAsync) instead of one call per run. {@code source}
      * spans exactly the rows, from the first byte of the first to the last byte of the last.
+     *
+     * @param source        pinned host memory spanning the rows
+     * @param deviceAddress where the first row lands
+     * @param width         bytes per row
+     * @param rows          the number of rows, at least 1
+     * @param sourcePitch   bytes from one row's start to the next's in {@code source}
      */
     record Copy(MemorySegment source, long deviceAddress, long width, long rows, long sourcePitch) {
+        /**
+         * Checks that {@code source} spans exactly the rows.
+         *
+         * @throws IllegalArgumentException if it does not, or a count is out of range
+         */
         public Copy {
             if (rows < 1 || width < 0 || sourcePitch < width || source.byteSize() != (rows - 1) * sourcePitch + width) {
                 throw new IllegalArgumentException("a copy of " + rows + " rows of " + width + " bytes, " + sourcePitch
@@ -27,40 +38,82 @@ public interface CopyEngine extends AutoCloseable {
             }
         }
 
-        /** All of {@code source} to device address {@code deviceAddress}: one row. */
+        /**
+         * All of {@code source} to one device address: one row.
+         *
+         * @param source        pinned host memory
+         * @param deviceAddress where it lands
+         */
         public Copy(MemorySegment source, long deviceAddress) {
             this(source, deviceAddress, source.byteSize(), 1, source.byteSize());
         }
 
-        /** Bytes that land on the device. */
+        /** {@return the bytes that land on the device} */
         public long bytes() {
             return width * rows;
         }
     }
 
-    /** A short name for reports, e.g. {@code cuda:0 (NVIDIA H100 80GB HBM3)}. */
+    /** {@return a short name for reports, e.g. {@code cuda:0 (NVIDIA H100 80GB HBM3)}} */
     String name();
 
-    /** Page-locked host memory of {@code bytes} (page-aligned), usable as a copy source until freed. */
+    /**
+     * Allocates page-locked host memory, usable as a copy source until {@link #freeStaging freed}.
+     *
+     * @param bytes the size
+     * @return page-aligned memory the caller owns and frees with {@link #freeStaging}
+     * @throws IOException if the memory cannot be allocated or pinned
+     */
     MemorySegment allocateStaging(long bytes) throws IOException;
 
+    /**
+     * Frees memory from {@link #allocateStaging}; no copy from it may still be pending.
+     *
+     * @param buffer the memory
+     */
     void freeStaging(MemorySegment buffer);
 
-    /** Device memory free right now, in bytes. */
+    /**
+     * Asks the device how much memory is free right now.
+     *
+     * @return free device memory in bytes
+     * @throws IOException if the device cannot be queried
+     */
     long freeDeviceBytes() throws IOException;
 
-    /** {@code bytes} of device memory (at least 256-byte aligned); returns its device address. */
+    /**
+     * Allocates device memory, at least 256-byte aligned.
+     *
+     * @param bytes the size
+     * @return its device address; the caller owns it and frees it with {@link #freeDevice}
+     * @throws IOException if the memory cannot be allocated
+     */
     long allocateDevice(long bytes) throws IOException;
 
+    /**
+     * Frees device memory from {@link #allocateDevice}; no copy into it may still be pending.
+     *
+     * @param address the device address
+     */
     void freeDevice(long address);
 
     /**
      * Queues {@code copies} in order, then an event that completes once they are all done. The sources must
      * stay untouched until then: that is what the ring's back-pressure guarantees.
+     *
+     * @param copies the copies, in order
+     * @return the batch's event; the caller awaits and closes it
+     * @throws IOException if a copy cannot be queued
      */
     CopyEvent copyToDevice(List<Copy> copies) throws IOException;
 
-    /** Copies device bytes back into host memory and waits for them (for digests and tests). */
+    /**
+     * Copies device bytes back into host memory and waits for them (for digests and tests).
+     *
+     * @param deviceAddress the first device byte
+     * @param destination   receives {@code destination.byteSize()} bytes
+     * @throws IOException if the copy fails
+     */
     void copyToHost(long deviceAddress, MemorySegment destination) throws IOException;
 
     /** Frees what the engine itself holds (stream, context use); buffers and allocations are freed by their owners. */

@@ -46,7 +46,15 @@ public final class CudaCopyEngine implements CopyEngine {
         this.stream = stream;
     }
 
-    /** Device {@code ordinal}, or a {@link StloadException} of kind NoDevice saying why it cannot be used. */
+    /**
+     * Opens a device and creates its copy stream.
+     *
+     * @param ordinal the device's index, as {@code cuda:N} names it
+     * @param pinning how staging buffers are pinned
+     * @return the engine; the caller closes it after every allocation made through it is freed
+     * @throws StloadException {@link ErrorKind#NoDevice} saying why the device cannot be used (no bindings for this
+     *         platform, no driver, a driver too old, no such device), or the kind of any other CUDA failure
+     */
     public static CudaCopyEngine open(int ordinal, Pinning pinning) {
         JCudaLibrary.load();
         try {
@@ -80,7 +88,7 @@ public final class CudaCopyEngine implements CopyEngine {
         }
     }
 
-    /** Empty when device 0 can be opened here; otherwise why not. For tests that need a GPU. */
+    /** {@return empty when device 0 can be opened here; otherwise why not (for tests that need a GPU)} */
     public static Optional<String> unavailableReason() {
         try {
             open(0, Pinning.HOST_ALLOC).close();
@@ -103,11 +111,12 @@ public final class CudaCopyEngine implements CopyEngine {
         return name;
     }
 
+    /** {@return how this engine pins staging buffers} */
     public Pinning pinning() {
         return pinning;
     }
 
-    /** Pinned buffers allocated and not yet freed (leak checks). */
+    /** {@return the pinned buffers allocated and not yet freed (leak checks)} */
     public int livePinnedBuffers() {
         return pinned.size();
     }

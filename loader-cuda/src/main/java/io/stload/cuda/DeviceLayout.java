@@ -12,11 +12,17 @@ import java.util.Map;
  * tensor's first element. A whole tensor is the slice a single rank holds.
  */
 public final class DeviceLayout {
+    /** Bytes every slice's offset is a multiple of. */
     public static final long ALIGNMENT = 256;
 
     private final Map<String, Long> offsets = new HashMap<>();
     private final long bytes;
 
+    /**
+     * Lays slices out one after another, each aligned.
+     *
+     * @param slices the rank's slices, in the order they are placed
+     */
     public DeviceLayout(Collection<TensorSlice> slices) {
         long next = 0;
         for (TensorSlice s : slices) {
@@ -26,7 +32,13 @@ public final class DeviceLayout {
         this.bytes = next;
     }
 
-    /** Offset of the slice from the start of the allocation. */
+    /**
+     * Finds a slice in the allocation.
+     *
+     * @param s one of the slices laid out
+     * @return its offset from the start of the allocation
+     * @throws IllegalArgumentException if the slice is not in this layout
+     */
     public long offset(TensorSlice s) {
         Long off = offsets.get(s.name());
         if (off == null) {
@@ -35,7 +47,7 @@ public final class DeviceLayout {
         return off;
     }
 
-    /** Bytes of the whole allocation, padding included. */
+    /** {@return the bytes of the whole allocation, padding included} */
     public long bytes() {
         return bytes;
     }

@@ -23,6 +23,8 @@ public record DeviceReport(LoadReport load, String device, double readSeconds, i
      * The fraction of the shorter phase that was hidden under the longer one: 1 when reads and copies ran fully
      * pipelined (the stream took as long as the longer phase alone), 0 when they ran one after the other (the
      * stream took read + h2d). Reads are counted in wall seconds, i.e. thread-seconds over the filler threads.
+     *
+     * @return the overlap, from 0 to 1
      */
     public double overlap() {
         double read = readSeconds / readThreads;
@@ -34,7 +36,7 @@ public record DeviceReport(LoadReport load, String device, double readSeconds, i
         return Math.max(0, Math.min(1, hidden / shorter));
     }
 
-    /** Host-to-device GB/s while the device was copying: the ceiling the load ran against. */
+    /** {@return the host-to-device GB/s while the device was copying: the ceiling the load ran against} */
     public double h2dGbps() {
         return h2dSeconds <= 0 ? 0 : load.bytes() / 1e9 / h2dSeconds;
     }

@@ -6,8 +6,15 @@ import io.stload.format.DType;
  * A tensor in device memory: a raw device pointer (for JCuda's {@code Pointer}, a CUDA kernel argument, or a
  * DLPack capsule) with its description; for a tensor-parallel rank, its slice, contiguous and row-major, with the
  * sliced shape. It lives as long as the {@link DeviceWeights} that returned it.
+ *
+ * @param name          the tensor's name
+ * @param dtype         the element type
+ * @param shape         the (rank-local) shape, outermost first
+ * @param devicePointer the device address of its first byte, owned by the {@code DeviceWeights}
+ * @param byteSize      its size in bytes
  */
 public record DeviceTensor(String name, DType dtype, long[] shape, long devicePointer, long byteSize) {
+    /** {@return a copy of the shape} */
     @Override
     public long[] shape() {
         return shape.clone();

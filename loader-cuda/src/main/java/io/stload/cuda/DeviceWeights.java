@@ -8,7 +8,8 @@ import java.util.Map;
 /**
  * Every tensor of a device load (for a tensor-parallel rank, its slice of each tensor it holds), in one device
  * allocation the caller owns: closing frees it, after which the device pointers must not be used. The
- * {@link CopyEngine} must stay open until then.
+ * {@link CopyEngine} must stay open until then. The accessors may be called from any thread; close may be called
+ * more than once.
  */
 public final class DeviceWeights implements AutoCloseable {
     private final CopyEngine engine;
@@ -27,20 +28,27 @@ public final class DeviceWeights implements AutoCloseable {
         this.report = report;
     }
 
-    /** Tensors (the plan's slices) by name, in checkpoint order. */
+    /** {@return the tensors (the plan's slices) by name, in checkpoint order} */
     public Map<String, DeviceTensor> tensors() {
         return tensors;
     }
 
+    /**
+     * Looks a tensor up by name.
+     *
+     * @param name the tensor's name
+     * @return the tensor, or null when it was not loaded
+     */
     public DeviceTensor tensor(String name) {
         return tensors.get(name);
     }
 
+    /** {@return what the load did and how fast} */
     public DeviceReport report() {
         return report;
     }
 
-    /** Device memory held, in bytes (tensor bytes plus alignment padding). */
+    /** {@return the device memory held, in bytes (tensor bytes plus alignment padding)} */
     public long deviceBytes() {
         return allocationBytes;
     }
@@ -48,6 +56,11 @@ public final class DeviceWeights implements AutoCloseable {
     /**
      * Copies a tensor's bytes back to native host memory of at least its size (for digests and checks). A heap
      * segment is refused: its address is an offset into a Java array, not memory the device can write.
+     *
+     * @param t           one of this load's tensors
+     * @param destination native memory of at least {@code t.byteSize()} bytes
+     * @throws IOException if the copy fails
+     * @throws IllegalArgumentException if {@code destination} is a heap segment
      */
     public void copyToHost(DeviceTensor t, MemorySegment destination) throws IOException {
         if (!destination.isNative()) {
@@ -58,6 +71,7 @@ public final class DeviceWeights implements AutoCloseable {
         }
     }
 
+    /** Frees the device allocation; further calls do nothing. */
     @Override
     public synchronized void close() {
         if (!closed) {

@@ -11,6 +11,13 @@ public enum Pinning {
     /** cudaHostRegister of page-aligned memory allocated through FFM: the alternative, kept to measure against. */
     HOST_REGISTER;
 
+    /**
+     * Parses the {@code --pinning} flag.
+     *
+     * @param value {@code alloc} (or {@code host-alloc}) or {@code register} (or {@code host-register}), any case
+     * @return the pinning
+     * @throws StloadException {@link ErrorKind#Usage} for any other value
+     */
     public static Pinning parse(String value) {
         return switch (value.trim().toLowerCase(Locale.ROOT)) {
             case "alloc", "host-alloc" -> HOST_ALLOC;

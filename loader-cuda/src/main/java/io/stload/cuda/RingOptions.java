@@ -12,9 +12,17 @@ package io.stload.cuda;
 public record RingOptions(int windows, long windowBytes, Pinning pinning) {
     /** Well under 2 GiB: large pinned allocations are slow to make and some drivers refuse them. */
     public static final long MAX_WINDOW_BYTES = 1L << 30;
+    /** The most host memory a ring may pin: 8 GiB. */
     public static final long MAX_TOTAL_BYTES = 8L << 30;
+    /** Eight 64 MiB windows, pinned with cudaHostAlloc. */
     public static final RingOptions DEFAULTS = new RingOptions(8, 64L << 20, Pinning.HOST_ALLOC);
 
+    /**
+     * Checks the shape.
+     *
+     * @throws IllegalArgumentException if there are fewer than 2 windows, a window is not a positive multiple of 4 KiB up to
+     *         {@link #MAX_WINDOW_BYTES}, or the total passes {@link #MAX_TOTAL_BYTES}
+     */
     public RingOptions {
         if (windows < 2) {
             throw new IllegalArgumentException("the staging ring needs at least 2 windows");
@@ -27,6 +35,7 @@ public record RingOptions(int windows, long windowBytes, Pinning pinning) {
         }
     }
 
+    /** {@return the pinned host memory the ring takes} */
     public long totalBytes() {
         return windows * windowBytes;
     }

@@ -15,7 +15,8 @@ import java.util.concurrent.atomic.LongAdder;
  * the fillers are already reading into window k+1. Fillers may run on several threads.
  *
  * <p>The first failure (a copy, a read, or a wait) is kept: every later call rethrows it. {@link #close()} waits
- * for copies still in flight, since the device may still be reading the windows, then frees them all.
+ * for copies still in flight, since the device may still be reading the windows, then frees them all. Every method
+ * may be called from any thread.
  */
 public final class StagingRing implements AutoCloseable {
 
@@ -28,6 +29,7 @@ public final class StagingRing implements AutoCloseable {
             this.buffer = buffer;
         }
 
+        /** {@return the window's pinned buffer, which the filler writes into until it submits the window} */
         public MemorySegment buffer() {
             return buffer;
         }
@@ -40,12 +42,25 @@ public final class StagingRing implements AutoCloseable {
     private IOException failure;
     private boolean closed;
 
-    /** Allocates every window now; on failure, frees those already allocated. */
+    /**
+     * Allocates every window now; on failure, frees those already allocated.
+     *
+     * @param engine  the device; it must outlive the ring
+     * @param options how many windows, how large, how pinned
+     * @throws IOException if pinned memory cannot be allocated
+     */
     public StagingRing(CopyEngine engine, RingOptions options) throws IOException {
         this(engine, options.windows(), options.windowBytes());
     }
 
-    /** {@code windows} windows of {@code windowBytes}, allocated now; on failure, frees those already allocated. */
+    /**
+     * Allocates {@code windows} windows of {@code windowBytes} now; on failure, frees those already allocated.
+     *
+     * @param engine      the device; it must outlive the ring
+     * @param windows     the number of windows
+     * @param windowBytes the size of each
+     * @throws IOException if pinned memory cannot be allocated
+     */
     public StagingRing(CopyEngine engine, int windows, long windowBytes) throws IOException {
         this.engine = engine;
         try {
@@ -60,15 +75,23 @@ public final class StagingRing implements AutoCloseable {
         }
     }
 
+    /** {@return the size of each window} */
     public long windowBytes() {
         return all.getFirst().buffer.byteSize();
     }
 
+    /** {@return the number of windows} */
     public int windows() {
         return all.size();
     }
 
-    /** The oldest window, once its last copies are done; blocks while every window is out with a filler. */
+    /**
+     * Takes the oldest window once its last copies are done; blocks while every window is out with a filler.
+     *
+     * @return a window the caller fills, then {@link #submit}s or {@link #abandon}s
+     * @throws IOException if a copy of the load failed, now or before
+     * @throws InterruptedException if interrupted while waiting
+     */
     public Window acquire() throws IOException, InterruptedException {
         Window w;
         synchronized (this) {
@@ -87,7 +110,13 @@ public final class StagingRing implements AutoCloseable {
         return w;
     }
 
-    /** Queues copies out of {@code w} (empty: hands it back unused) and returns it to the back of the ring. */
+    /**
+     * Queues copies out of a window (none: hands it back unused) and returns it to the back of the ring.
+     *
+     * @param w      a window from {@link #acquire()}
+     * @param copies copies whose sources lie in the window
+     * @throws IOException if the copies cannot be queued; the window is returned and the ring fails
+     */
     public void submit(Window w, List<CopyEngine.Copy> copies) throws IOException {
         if (copies.isEmpty()) {
             release(w, null);
@@ -104,13 +133,23 @@ public final class StagingRing implements AutoCloseable {
         release(w, event);
     }
 
-    /** Hands back a window a filler could not fill; the load is failing anyway. */
+    /**
+     * Hands back a window a filler could not fill; the load is failing anyway.
+     *
+     * @param w   a window from {@link #acquire()}
+     * @param why the filler's failure, kept as the ring's
+     */
     public void abandon(Window w, Throwable why) {
         release(w, null);
         fail(why instanceof IOException io ? io : new IOException(String.valueOf(why.getMessage()), why));
     }
 
-    /** Waits until every submitted copy is done; rethrows the first failure of the load. */
+    /**
+     * Waits until every submitted copy is done.
+     *
+     * @throws IOException the first failure of the load
+     * @throws InterruptedException if interrupted while waiting
+     */
     public void drain() throws IOException, InterruptedException {
         for (Window w : all) {
             Window taken;
@@ -128,7 +167,7 @@ public final class StagingRing implements AutoCloseable {
         }
     }
 
-    /** Device seconds of the copies awaited so far: the H2D phase, since one stream runs them one after another. */
+    /** {@return the device seconds of the copies awaited so far: the H2D phase, since one stream runs them in turn} */
     public double copySeconds() {
         return copyNanos.sum() / 1e9;
     }
