@@ -11,13 +11,27 @@ import io.stload.StloadException;
  * @param key    a folder prefix ending with {@code /} (empty for the bucket's root), or an object's key
  */
 public record S3Location(String bucket, String key) {
+    /** The URL scheme, {@code s3://}. */
     public static final String SCHEME = "s3://";
 
+    /**
+     * Tells an S3 URL from a path or a repo id.
+     *
+     * @param text what the user gave, or null
+     * @return true when it starts with {@code s3://}
+     */
     public static boolean isS3(String text) {
         return text != null && text.startsWith(SCHEME);
     }
 
-    /** Parses {@code s3://bucket[/prefix[/]]} or {@code s3://bucket/key.safetensors}; anything else is a usage error. */
+    /**
+     * Parses {@code s3://bucket[/prefix[/]]} or {@code s3://bucket/key.safetensors}; a key that does not end in
+     * {@code .safetensors} is a folder.
+     *
+     * @param url the URL
+     * @return the location
+     * @throws StloadException {@link ErrorKind#Usage} for anything else
+     */
     public static S3Location parse(String url) {
         if (!isS3(url)) {
             throw usage(url, "does not start with " + SCHEME);
@@ -38,17 +52,17 @@ public record S3Location(String bucket, String key) {
         return new S3Location(bucket, key);
     }
 
-    /** Whether this names one object rather than a folder. */
+    /** {@return true when this names one object rather than a folder} */
     public boolean isObject() {
         return !key.isEmpty() && !key.endsWith("/");
     }
 
-    /** The folder: the prefix itself, or the object's parent. */
+    /** {@return the folder: the prefix itself, or the object's parent (empty for the bucket's root)} */
     public String folder() {
         return isObject() ? key.substring(0, key.lastIndexOf('/') + 1) : key;
     }
 
-    /** The object's name within its folder, or null for a folder. */
+    /** {@return the object's name within its folder, or null for a folder} */
     public String objectName() {
         return isObject() ? key.substring(folder().length()) : null;
     }

@@ -20,7 +20,8 @@ import software.amazon.awssdk.services.s3.S3CrtAsyncClientBuilder;
  * A connection to S3 or an S3-compatible store: the SDK's CRT-based asynchronous client, with credentials from
  * the SDK's default chain (environment, profile, instance role), the region from {@link S3Settings} or the
  * default chain, and path-style addressing for a custom endpoint. It owns the client: close it after the loads
- * that read through it. At most {@code concurrency} GETs are in flight across all reads.
+ * that read through it. At most {@code concurrency} GETs are in flight across all reads. Thread-safe: checkpoints
+ * opened through it may be read and loaded from any thread.
  *
  * <pre>{@code
  * try (S3Storage s3 = S3Storage.connect(S3Settings.DEFAULTS.withEndpoint(URI.create("http://127.0.0.1:9000")))) {
@@ -47,6 +48,14 @@ public final class S3Storage implements AutoCloseable {
         this.inFlight = new Semaphore(settings.concurrency());
     }
 
+    /**
+     * Starts a client; no request is made yet.
+     *
+     * @param settings where the store is and how to read from it
+     * @return the connection; the caller closes it
+     * @throws StloadException {@link ErrorKind#Usage} when no region is configured for AWS; {@link ErrorKind#Io} when
+     *         the client cannot start
+     */
     public static S3Storage connect(S3Settings settings) {
         S3CrtAsyncClientBuilder b = S3AsyncClient.crtBuilder()
                 .region(region(settings))
@@ -82,7 +91,14 @@ public final class S3Storage implements AutoCloseable {
         }
     }
 
-    /** Opens a checkpoint folder (with or without an index) or one {@code .safetensors} object: headers only. */
+    /**
+     * Opens a checkpoint folder (with or without an index) or one {@code .safetensors} object: headers only.
+     *
+     * @param location the folder or object
+     * @return the checkpoint, readable while this connection is open
+     * @throws StloadException {@link ErrorKind#Io} when the store cannot be read or an object is missing, or the kinds
+     *         {@link Checkpoint#open(io.stload.checkpoint.RemoteFolder, String)} throws for an inconsistent checkpoint
+     */
     public Checkpoint open(S3Location location) {
         S3Folder folder = new S3Folder(this, location.bucket(), location.folder());
         try {
@@ -92,6 +108,7 @@ public final class S3Storage implements AutoCloseable {
         }
     }
 
+    /** {@return the settings this connection was made with} */
     public S3Settings settings() {
         return settings;
     }
@@ -162,6 +179,7 @@ public final class S3Storage implements AutoCloseable {
         return new StloadException(ErrorKind.Io, null, name + ": " + S3Failure.describe(cause), cause);
     }
 
+    /** Closes the client; reads through checkpoints opened here fail afterwards. */
     @Override
     public synchronized void close() {
         client.close();
