@@ -14,7 +14,7 @@ import java.util.function.LongSupplier;
  * @param log       one line at the start and about every {@link #LOG_EVERY} of a wait
  */
 public record WaitPolicy(Duration timeout, LongSupplier nanoTime, Sleeper sleeper, Consumer<String> log) {
-    /** Ten minutes: long enough for a large shard to finish downloading. */
+    /** How long a wait lasts unless told otherwise: ten minutes. */
     public static final Duration DEFAULT_TIMEOUT = Duration.ofMinutes(10);
     /** How often a long wait logs a progress line. */
     public static final Duration LOG_EVERY = Duration.ofSeconds(10);

@@ -6,8 +6,8 @@ import java.util.Arrays;
  * One entry of a header's tensor table. Offsets are relative to the data area, as in the header. Shape
  * dimensions and offsets are unsigned 64-bit values held in longs (the format allows up to 2^64-1); every
  * tensor of a validated header fits its file, so {@link #begin()}, {@link #end()} and {@link #byteSize()}
- * are then ordinary non-negative longs. Immutable apart from the array behind {@link #shape()}, which is never
- * handed out.
+ * are then ordinary non-negative longs. {@link #shape()} returns a copy; the array given to the constructor is
+ * kept, so it must not be changed afterwards.
  *
  * @param name  the tensor's name, unique in its checkpoint
  * @param dtype the element type

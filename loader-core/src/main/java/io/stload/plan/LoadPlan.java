@@ -12,8 +12,7 @@ import java.util.Map;
  * strategy per file with its reasons and inputs, and the order in which the consumer will ask for tensors.
  * {@code plan} prints it; {@code load} executes it.
  *
- * <p>A plan is immutable and may be executed more than once; it holds no file open, and borrows its checkpoint, which
- * must stay open while the plan is loaded.
+ * <p>A plan holds no file open; it borrows its checkpoint, which must stay open while the plan is loaded.
  *
  * @param checkpoint   the checkpoint planned
  * @param options      what the caller asked

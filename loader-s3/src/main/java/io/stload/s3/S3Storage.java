@@ -49,7 +49,7 @@ public final class S3Storage implements AutoCloseable {
     }
 
     /**
-     * Starts a client; no request is made yet.
+     * Starts a client; no object is read yet.
      *
      * @param settings where the store is and how to read from it
      * @return the connection; the caller closes it
