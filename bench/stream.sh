@@ -2,10 +2,11 @@
 # Streaming vs host destination: GB/s and peak RSS of `load --sink stream` against `load --sink host` on the same
 # checkpoint, cold, --reps times, interleaved. The target (README, "Embedding"): stream within 10% of host's GB/s,
 # and stream's peak RSS under --memory-budget + 300 MB even for a checkpoint twice a cgroup's memory limit
-# (--memory-limit runs every load in a transient scope with MemoryMax; host loads are skipped when the
-# checkpoint does not fit the limit, since they would only be OOM-killed). Peak RSS is GNU time's %M.
-# Needs root (cold = page cache dropped before every load; scopes need systemd-run). Writes runs.jsonl (each
-# load's --json plus sink, rep and max_rss_kib) and stream.md (medians per sink) under --out.
+# (--memory-limit runs every load in a fresh memory cgroup, v1 or v2, of that limit without swap; host loads are
+# skipped when the checkpoint does not fit the limit, since they would only be OOM-killed). Peak RSS is GNU
+# time's %M; the cgroup's peak (page cache included) and OOM kills are recorded too.
+# Needs root (cold = page cache dropped before every load; cgroups). Writes runs.jsonl (each load's --json plus
+# sink, rep, max_rss_kib, cgroup_peak and rc) and stream.md (medians per sink) under --out.
 #
 # usage: bench/stream.sh [--size 4GiB] [--budget 1GiB] [--strategy direct] [--reps 3] [--threads 4]
 #                        [--memory-limit SIZE] [--data DIR] [--out DIR]
@@ -31,13 +32,15 @@ done
 for tool in jq python3 /usr/bin/time; do
   command -v "$tool" >/dev/null || { echo "error: bench/stream.sh needs $tool" >&2; exit 2; }
 done
-[ -z "$limit" ] || command -v systemd-run >/dev/null || { echo "error: --memory-limit needs systemd-run" >&2; exit 2; }
+source "$root/bench/lib/cgroup.sh"
+[ -z "$limit" ] || cgroup_detect
 stload="$root/stload"
 "$stload" --version >/dev/null   # builds once, before anything is timed
 bytes() { python3 -c 'import re,sys; m=re.fullmatch(r"([0-9.]+)([KMGT]i?B)?", sys.argv[1]); u={"KiB":2**10,"MiB":2**20,"GiB":2**30,"TiB":2**40,"KB":1e3,"MB":1e6,"GB":1e9,"TB":1e12}.get(m.group(2),1); print(int(float(m.group(1))*u))' "$1"; }
 mkdir -p "$out" "$data"
 ckpt="$data/checkpoint"
-trap 'rm -rf "$ckpt"' EXIT
+cg=""
+trap 'cgroup_remove; rm -rf "$ckpt"' EXIT
 "$stload" gen "$ckpt" --size "$size" --seed 1 >/dev/null
 sinks="host stream"
 if [ -n "$limit" ] && [ "$(bytes "$size")" -ge "$(bytes "$limit")" ]; then
@@ -46,12 +49,27 @@ if [ -n "$limit" ] && [ "$(bytes "$size")" -ge "$(bytes "$limit")" ]; then
 fi
 for rep in $(seq 1 "$reps"); do
   for sink in $sinks; do
-    sync; echo 3 > /proc/sys/vm/drop_caches
+    # Cold: every cache dropped, then the runtime read back in, so the load reads the checkpoint and not the JVM.
+    sync; echo 3 > /proc/sys/vm/drop_caches; "$stload" --version >/dev/null
     cmd=("$stload" load "$ckpt" --sink "$sink" --memory-budget "$budget" --load-strategy "$strategy" --threads "$threads" --json)
-    [ -z "$limit" ] || cmd=(systemd-run --scope --quiet -p MemoryMax="$(bytes "$limit")" -p MemorySwapMax=0 "${cmd[@]}")
-    /usr/bin/time -f '%M' -o "$out/rss.txt" "${cmd[@]}" > "$out/load.json"
-    jq -c --arg sink "$sink" --argjson rep "$rep" --argjson rss "$(tail -1 "$out/rss.txt")" \
-      '{sink: $sink, rep: $rep, max_rss_kib: $rss, gbps, seconds, bytes_read, phases}' "$out/load.json" >> "$out/runs.jsonl"
+    peak=-1 ooms=0 rc=0
+    if [ -n "$limit" ]; then
+      new_cgroup "$(bytes "$limit")"
+      bash -c 'echo $$ > "$1/cgroup.procs"; shift; exec "$@"' _ "$cg" \
+        /usr/bin/time -f '%M' -o "$out/rss.txt" "${cmd[@]}" > "$out/load.json" || rc=$?
+      peak=$(cgroup_peak) ooms=$(cgroup_ooms)
+      cgroup_remove
+    else
+      /usr/bin/time -f '%M' -o "$out/rss.txt" "${cmd[@]}" > "$out/load.json" || rc=$?
+    fi
+    if [ "$rc" = 0 ]; then
+      jq -c --arg sink "$sink" --argjson rep "$rep" --argjson rss "$(tail -1 "$out/rss.txt")" --argjson peak "$peak" \
+        '{sink: $sink, rep: $rep, rc: 0, max_rss_kib: $rss, cgroup_peak: $peak, gbps, seconds, bytes_read, phases}' \
+        "$out/load.json" >> "$out/runs.jsonl"
+    else
+      jq -nc --arg sink "$sink" --argjson rep "$rep" --argjson rc "$rc" --argjson ooms "${ooms:-0}" \
+        '{sink: $sink, rep: $rep, rc: $rc, ooms: $ooms}' >> "$out/runs.jsonl"
+    fi
   done
 done
 rm -f "$out/rss.txt" "$out/load.json"
@@ -61,11 +79,20 @@ out, size, budget, strategy, limit = sys.argv[1:]
 runs = [json.loads(l) for l in open(f"{out}/runs.jsonl")]
 with open(f"{out}/stream.md", "w") as md:
     md.write(f"checkpoint {size}, budget {budget}, {strategy}, cgroup limit {limit}, cold\n\n")
-    md.write("| sink | median GB/s | median peak RSS (MiB) | runs |\n|---|---|---|---|\n")
+    md.write("| sink | median GB/s | median peak RSS (MiB) | max peak RSS (MiB) | max cgroup peak (MiB) | runs | failed |\n"
+             "|---|---|---|---|---|---|---|\n")
+    medians = {}
     for sink in ("host", "stream"):
-        mine = [r for r in runs if r["sink"] == sink]
+        mine = [r for r in runs if r["sink"] == sink and r["rc"] == 0]
+        failed = [r for r in runs if r["sink"] == sink and r["rc"] != 0]
         if mine:
-            md.write(f"| {sink} | {statistics.median(r['gbps'] for r in mine):.2f} | "
-                     f"{statistics.median(r['max_rss_kib'] for r in mine) / 1024:.0f} | {len(mine)} |\n")
+            medians[sink] = statistics.median(r["gbps"] for r in mine)
+            md.write(f"| {sink} | {medians[sink]:.2f} | {statistics.median(r['max_rss_kib'] for r in mine) / 1024:.0f} | "
+                     f"{max(r['max_rss_kib'] for r in mine) / 1024:.0f} | {max(r['cgroup_peak'] for r in mine) / 2**20:.0f} | "
+                     f"{len(mine)} | {len(failed)} |\n")
+        elif failed:
+            md.write(f"| {sink} | | | | | 0 | {len(failed)} (exit {failed[0]['rc']}, OOM kills {failed[0]['ooms']}) |\n")
+    if len(medians) == 2:
+        md.write(f"\nstream / host GB/s: {medians['stream'] / medians['host']:.2f}\n")
 print(open(f"{out}/stream.md").read())
 PY
