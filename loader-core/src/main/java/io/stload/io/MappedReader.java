@@ -5,15 +5,12 @@ import io.stload.nativeio.FileAdvice;
 import io.stload.nativeio.MemoryAdvice;
 import io.stload.nativeio.NativeAccess;
 import io.stload.nativeio.NativeFile;
-import io.stload.plan.ByteRange;
 import io.stload.plan.FilePlan;
 import io.stload.plan.TensorSlice;
 import io.stload.sink.Destination;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 
 /**
@@ -50,20 +47,6 @@ abstract class MappedReader extends WindowedReader {
             arena.close();
             throw e;
         }
-    }
-
-    /**
-     * Per file, the runs of its slices, each slice on its own, in file order: windows cut over these hold one slice's
-     * bytes each (or part of one), so a window issued for one consumer populates nobody else's bytes.
-     */
-    static List<List<ByteRange>> rangesPerSlice(List<FilePlan> files, List<TensorSlice> slices, long maxGap) {
-        List<List<ByteRange>> ranges = new ArrayList<>();
-        for (FilePlan f : files) {
-            ranges.add(slices.stream().filter(s -> s.tensor().file() == f.file())
-                    .sorted(Comparator.comparingLong(TensorSlice::spanStart))
-                    .flatMap(s -> s.reads(maxGap).stream()).toList());
-        }
-        return ranges;
     }
 
     /** Before the window's bytes are taken: whatever brings them into memory ahead of the copy. */
