@@ -49,6 +49,14 @@ abstract class MappedReader extends WindowedReader {
         }
     }
 
+    /**
+     * What the load takes from the memory the page cache lives in: {@code readBytes} through the page cache and
+     * what the destination is still to fill. The page cache holds the bytes read only if the headroom holds both.
+     */
+    protected final long footprint(long readBytes) {
+        return readBytes + destination.bytesToFill();
+    }
+
     /** Before the window's bytes are taken: whatever brings them into memory ahead of the copy. */
     protected abstract void prepare(Header file, MemorySegment window) throws IOException;
 
@@ -108,7 +116,7 @@ abstract class MappedReader extends WindowedReader {
     /** Whole pages inside the window only: a page it shares with a neighbour may still be needed there. */
     @Override
     protected final void released(Header file, Window w) throws IOException, InterruptedException {
-        if (!pressure.isLow(windowedBytes())) {
+        if (!pressure.isLow(footprint(windowedBytes()))) {
             return;
         }
         long page = os.pageSize();

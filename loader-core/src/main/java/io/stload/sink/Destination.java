@@ -48,6 +48,15 @@ public interface Destination {
     }
 
     /**
+     * Memory the destination fills during the load that the memory headroom does not show when the reads are laid
+     * out: memory it was given for every slice in {@link #begin} takes pages only as the bytes land. Strategies
+     * that read through the page cache count it with their own bytes, since the page cache must make room for it.
+     */
+    default long bytesToFill() {
+        return 0;
+    }
+
+    /**
      * True when the bytes of a slice are held in memory of the destination's own from the first {@link #accept} of
      * them until the slice {@link #landed} (a streaming consumer's): then a window read for one consumer makes it
      * hold every other slice the window touches until their own consumers come. Memory the destination gave for

@@ -77,6 +77,12 @@ public final class StreamingSink implements Destination {
         return Math.min(proposed, Math.max(0, budgetBytes - 2 * largestSlice));
     }
 
+    /** Its budget: slices are gathered into memory allocated as their bytes arrive. */
+    @Override
+    public long bytesToFill() {
+        return budgetBytes;
+    }
+
     @Override
     public boolean holdsUntilLanded() {
         return true;
