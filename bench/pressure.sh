@@ -8,13 +8,15 @@
 # inherits from the children it reaps), whether its digests equal the reference, and its exit status (137: killed,
 # e.g. by the OOM killer).
 # Needs root: cgroups (v1 memory controller under /sys/fs/cgroup/memory, or v2) and drop_caches. Writes runs.jsonl
-# and pressure.md under --out.
+# and pressure.md under --out. --only runs chosen rows only: a comma-separated list of sink:order:strategy, each
+# part a value or * (e.g. --only stream:shuffled:direct,host:*:prefetch).
 #
-# usage: bench/pressure.sh [--limit 1.4] [--stream-limit 0.5] [--size 1GiB] [--threads 4] [--data DIR] [--out DIR]
+# usage: bench/pressure.sh [--limit 1.4] [--stream-limit 0.5] [--size 1GiB] [--threads 4] [--only ROWS] [--data DIR]
+#                          [--out DIR]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-usage="usage: bench/pressure.sh [--limit 1.4] [--stream-limit 0.5] [--size 1GiB] [--threads 4] [--data DIR] [--out DIR]"
-limit=1.4 stream_limit=0.5 size=1GiB threads=4 data=/var/tmp/stload-pressure
+usage="usage: bench/pressure.sh [--limit 1.4] [--stream-limit 0.5] [--size 1GiB] [--threads 4] [--only ROWS] [--data DIR] [--out DIR]"
+limit=1.4 stream_limit=0.5 size=1GiB threads=4 only='*:*:*' data=/var/tmp/stload-pressure
 out="$root/bench/results/pressure-$(date +%Y%m%d-%H%M%S)"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -22,11 +24,26 @@ while [ $# -gt 0 ]; do
     --stream-limit) stream_limit=$2; shift 2 ;;
     --size) size=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
+    --only) only=$2; shift 2 ;;
     --data) data=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     *) echo "error: $usage" >&2; exit 2 ;;
   esac
 done
+IFS=, read -ra rows <<< "$only"
+for row in "${rows[@]}"; do
+  [[ "$row" =~ ^(host|stream|\*):(file|shuffled|\*):(mmap|prefetch|direct|auto|\*)$ ]] \
+    || { echo "error: --only wants sink:order:strategy (host|stream, file|shuffled, mmap|prefetch|direct|auto, or *), not '$row'" >&2; exit 2; }
+done
+# True when the row sink:order:strategy ($1 $2 $3) is one --only asks for.
+chosen() {
+  local row
+  for row in "${rows[@]}"; do
+    IFS=: read -r s o t <<< "$row"
+    [[ ("$s" = '*' || "$s" = "$1") && ("$o" = '*' || "$o" = "$2") && ("$t" = '*' || "$t" = "$3") ]] && return 0
+  done
+  return 1
+}
 [ "$(id -u)" = 0 ] || { echo "error: bench/pressure.sh needs root (memory cgroups, drop_caches); nothing was run" >&2; exit 2; }
 for tool in jq python3 /usr/bin/time dd; do
   command -v "$tool" >/dev/null || { echo "error: bench/pressure.sh needs $tool" >&2; exit 2; }
@@ -89,6 +106,7 @@ for sink in host stream; do
   limit_bytes=$(python3 -c "import sys; print(int(float(sys.argv[1]) * int(sys.argv[2])))" "$factor" "$tensor_bytes")
   for order in file shuffled; do
     for strategy in mmap prefetch direct auto; do
+      chosen "$sink" "$order" "$strategy" || continue
       cold
       new_cgroup "$limit_bytes"
       rc=0

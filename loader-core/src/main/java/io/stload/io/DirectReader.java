@@ -14,6 +14,7 @@ import java.io.InterruptedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
@@ -27,7 +28,9 @@ import java.util.concurrent.LinkedBlockingQueue;
  * checkpoint of tens of thousands of shards does not run out of descriptors.
  * Where the destination gives memory for a block (host memory mirroring the file, a staging window), the read
  * lands there: no bounce buffer, no copy. Otherwise each block lands in one of a few reusable bounce buffers,
- * one per I/O thread at most, and the destination takes its slices' parts from it.
+ * one per I/O thread at most, and the destination takes its slices' parts from it. Where the destination would
+ * hold what a block brings until each slice's consumer comes, and consumers ask out of file order, a window holds
+ * one slice instead ({@link #heldOutOfOrder}), read with at most an aligned block more at each end.
  */
 final class DirectReader extends WindowedReader {
     /** Opens a file for positional reads of whole blocks of the given size. */
@@ -46,25 +49,24 @@ final class DirectReader extends WindowedReader {
     private final long[] alignment;
     private final Map<Header, String> notes = new ConcurrentHashMap<>();
     private final long blockBytes;
+    private final long bounceBytes;
     private final Arena bounceArena = Arena.ofShared();
     private final LinkedBlockingQueue<MemorySegment> bounceBuffers = new LinkedBlockingQueue<>();
 
     DirectReader(NativeAccess os, Sources opener, List<FilePlan> files, Destination destination,
-                 List<TensorSlice> slices, long blockBytes, int ioThreads, IoStats stats) throws IOException {
+                 List<TensorSlice> slices, long blockBytes, long maxGap, int ioThreads, IoStats stats)
+            throws IOException {
         super(files.stream().map(FilePlan::file).toList(), destination, ioThreads, stats);
         this.os = os;
         this.blockBytes = destination.windowBytes(blockBytes);
         this.alignment = new long[files.size()];
         this.sources = new OpenFiles<>(OpenFiles.boundFor(ioThreads), f -> open(opener, f), RangeSource::close);
-        List<List<ByteRange>> ranges = new ArrayList<>();
         try {
             for (int f = 0; f < files.size(); f++) {
                 // Opened once here for its alignment (and to fail before any read if it cannot be); it stays open
                 // unless more files than the bound follow, and is opened again when its reads come.
                 sources.acquire(f);
                 sources.release(f);
-                // Aligned reads cover whole blocks: the last may reach past the end of the file.
-                ranges.add(ReadRanges.aligned(files.get(f).reads(), alignment[f], Long.MAX_VALUE));
             }
         } catch (InterruptedException e) {
             close();
@@ -74,7 +76,18 @@ final class DirectReader extends WindowedReader {
             close();
             throw e;
         }
-        layOut(ranges, this.blockBytes, Long.MAX_VALUE, slices);
+        // A window's read widened to whole aligned blocks at both ends, for windows that hold one slice.
+        this.bounceBytes = this.blockBytes + 2 * Arrays.stream(alignment).max().orElse(1);
+        if (heldOutOfOrder(slices)) {
+            layOut(rangesPerSlice(files, slices, maxGap), this.blockBytes, Long.MAX_VALUE, slices);
+        } else {
+            // Aligned reads cover whole blocks: the last may reach past the end of the file.
+            List<List<ByteRange>> ranges = new ArrayList<>();
+            for (int f = 0; f < files.size(); f++) {
+                ranges.add(ReadRanges.aligned(files.get(f).reads(), alignment[f], Long.MAX_VALUE));
+            }
+            layOut(ranges, this.blockBytes, Long.MAX_VALUE, slices);
+        }
     }
 
     /** Opens file {@code f}; a failure names the file, whichever thread reached it. */
@@ -109,12 +122,21 @@ final class DirectReader extends WindowedReader {
         }
     }
 
+    /**
+     * Reads window {@code w} in place where the destination gives aligned memory for it; else into a bounce buffer,
+     * widened to whole aligned blocks (a window of one slice need not start or end on one), of which only the
+     * window's bytes go on.
+     */
     private void transfer(Header file, Window w, RangeSource source) throws IOException, InterruptedException {
+        long align = alignment[w.file()];
+        long from = w.offset() / align * align;
+        long to = (w.offset() + w.length() + align - 1) / align * align;
         long fileBytes = Math.min(w.length(), source.size() - w.offset());
         MemorySegment into = destination.readBuffer(file, w.offset(), w.length());
-        if (into != null && into.address() % source.alignment() == 0) {
+        boolean aligned = from == w.offset() && to == w.offset() + w.length();
+        if (into != null && aligned && into.address() % source.alignment() == 0) {
             try {
-                read(source, w, into);
+                read(source, w.file(), from, into.asSlice(0, w.length()));
                 destination.accept(file, w.offset(), into.asSlice(0, fileBytes), Destination.Origin.READ_BUFFER);
             } catch (IOException | RuntimeException e) {
                 destination.abandon(into, e);
@@ -124,12 +146,13 @@ final class DirectReader extends WindowedReader {
         }
         MemorySegment bounce = takeBounceBuffer();
         try {
-            read(source, w, bounce);
+            read(source, w.file(), from, bounce.asSlice(0, to - from));
+            MemorySegment bytes = bounce.asSlice(w.offset() - from, fileBytes);
             if (into != null) {
-                MemorySegment.copy(bounce, 0, into, 0, fileBytes);
+                MemorySegment.copy(bytes, 0, into, 0, fileBytes);
                 destination.accept(file, w.offset(), into.asSlice(0, fileBytes), Destination.Origin.READ_BUFFER);
             } else {
-                destination.accept(file, w.offset(), bounce.asSlice(0, fileBytes), Destination.Origin.ENGINE_BUFFER);
+                destination.accept(file, w.offset(), bytes, Destination.Origin.ENGINE_BUFFER);
             }
         } catch (IOException | RuntimeException e) {
             if (into != null) {
@@ -141,18 +164,18 @@ final class DirectReader extends WindowedReader {
         }
     }
 
-    private void read(RangeSource source, Window w, MemorySegment into) throws IOException {
+    private void read(RangeSource source, int file, long offset, MemorySegment into) throws IOException {
         try {
-            source.read(w.offset(), into.asSlice(0, w.length()));
+            source.read(offset, into);
         } catch (IOException e) {
             // A local file's error is named by its path at the engine's edge; a source no path can name (a path
             // prints s3://bucket/key as s3:/bucket/key) is named here, by its own name.
-            if (!source.name().equals(files.get(w.file()).file().toString())) {
+            if (!source.name().equals(files.get(file).file().toString())) {
                 throw namedBy(source, e);
             }
             throw e;
         }
-        stats.bytesRead.add(Math.min(w.length(), source.size() - w.offset()));
+        stats.bytesRead.add(Math.min(into.byteSize(), source.size() - offset));
     }
 
     private static StloadException namedBy(RangeSource source, IOException e) {
@@ -169,7 +192,7 @@ final class DirectReader extends WindowedReader {
         }
         synchronized (bounceArena) {
             // At most one per I/O thread exists, and each thread holds at most one: allocating never outgrows that.
-            return os.allocate(blockBytes, bounceArena);
+            return os.allocate(bounceBytes, bounceArena);
         }
     }
 

@@ -100,11 +100,13 @@ public final class Engine {
                     threads, stats);
             case PREFETCH -> new PrefetchReader(os, files, destination, slices, t.prefetchWindow(), t.prefetchAhead(),
                     t.maxGapBytes(), pressure, threads, stats);
-            case DIRECT -> new DirectReader(os, sources, files, destination, slices, t.directBlock(), threads, stats);
+            case DIRECT -> new DirectReader(os, sources, files, destination, slices, t.directBlock(), t.maxGapBytes(),
+                    threads, stats);
             // The positional path over the objects: a block is one read of part-sized GETs, as many blocks in
             // flight as the folder allows requests.
             case S3 -> new DirectReader(os, remoteSources(plan.checkpoint()), files, destination, slices,
-                    plan.checkpoint().remote().partBytes(), plan.checkpoint().remote().concurrency(), stats);
+                    plan.checkpoint().remote().partBytes(), t.maxGapBytes(), plan.checkpoint().remote().concurrency(),
+                    stats);
         };
     }
 

@@ -5,15 +5,12 @@ import io.stload.nativeio.FileAdvice;
 import io.stload.nativeio.MemoryAdvice;
 import io.stload.nativeio.NativeAccess;
 import io.stload.nativeio.NativeFile;
-import io.stload.plan.ByteRange;
 import io.stload.plan.FilePlan;
 import io.stload.plan.TensorSlice;
 import io.stload.sink.Destination;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 
 /**
@@ -53,17 +50,11 @@ abstract class MappedReader extends WindowedReader {
     }
 
     /**
-     * Per file, the runs of its slices, each slice on its own, in file order: windows cut over these hold one slice's
-     * bytes each (or part of one), so a window issued for one consumer populates nobody else's bytes.
+     * What the load takes from the memory the page cache lives in: {@code readBytes} through the page cache and
+     * what the destination is still to fill. The page cache holds the bytes read only if the headroom holds both.
      */
-    static List<List<ByteRange>> rangesPerSlice(List<FilePlan> files, List<TensorSlice> slices, long maxGap) {
-        List<List<ByteRange>> ranges = new ArrayList<>();
-        for (FilePlan f : files) {
-            ranges.add(slices.stream().filter(s -> s.tensor().file() == f.file())
-                    .sorted(Comparator.comparingLong(TensorSlice::spanStart))
-                    .flatMap(s -> s.reads(maxGap).stream()).toList());
-        }
-        return ranges;
+    protected final long footprint(long readBytes) {
+        return readBytes + destination.bytesToFill();
     }
 
     /** Before the window's bytes are taken: whatever brings them into memory ahead of the copy. */
@@ -125,7 +116,7 @@ abstract class MappedReader extends WindowedReader {
     /** Whole pages inside the window only: a page it shares with a neighbour may still be needed there. */
     @Override
     protected final void released(Header file, Window w) throws IOException, InterruptedException {
-        if (!pressure.isLow(windowedBytes())) {
+        if (!pressure.isLow(footprint(windowedBytes()))) {
             return;
         }
         long page = os.pageSize();

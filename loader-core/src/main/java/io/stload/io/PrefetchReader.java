@@ -20,8 +20,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * front to back ({@link NativeAccess#populate}: exactly the window's pages, where the kernel has
  * MADV_POPULATE_READ; else WILLNEED plus a read of one byte per page), at most a bounded number of bytes
  * ahead of the consumers (fewer while the memory headroom is short: {@link MemoryPressure}), then copy the window
- * from the mapping without faulting. While the headroom cannot hold the bytes to read, windows hold one slice
- * each and are no larger than the headroom allows.
+ * from the mapping without faulting. While the headroom cannot hold the bytes to read beside what the
+ * destination is still to fill ({@link #footprint}), windows hold one slice each and are no larger than the
+ * headroom allows; so do they when the destination would hold what they bring out of order
+ * ({@link #heldOutOfOrder}).
  * No anonymous buffer is ever allocated for file data: the page cache is the buffer.
  */
 final class PrefetchReader extends MappedReader {
@@ -33,11 +35,12 @@ final class PrefetchReader extends MappedReader {
                    long windowBytes, long aheadBytes, long maxGap, MemoryPressure pressure, int ioThreads,
                    IoStats stats) {
         super(os, files, destination, pressure, ioThreads, stats);
-        long bytes = files.stream().mapToLong(f -> f.reads().stream().mapToLong(ByteRange::length).sum()).sum();
-        if (pressure.isLow(bytes)) {
+        long footprint = footprint(files.stream()
+                .mapToLong(f -> f.reads().stream().mapToLong(ByteRange::length).sum()).sum());
+        if (pressure.isLow(footprint) || heldOutOfOrder(slices)) {
             // Windows of one slice each, no larger than the headroom allows: one read for a consumer asking out of
-            // order populates only its own bytes, so in any order each byte is read once.
-            layOut(rangesPerSlice(files, slices, maxGap), pressure.windowBound(windowBytes, ioThreads, bytes),
+            // order populates only its own bytes, so in any order each byte is read once and held by nobody else.
+            layOut(rangesPerSlice(files, slices, maxGap), pressure.windowBound(windowBytes, ioThreads, footprint),
                     aheadBytes, slices, pressure);
         } else {
             layOut(files.stream().map(FilePlan::reads).toList(), windowBytes, aheadBytes, slices, pressure);

@@ -4,9 +4,12 @@ import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.format.Header;
 import io.stload.plan.ByteRange;
+import io.stload.plan.FilePlan;
 import io.stload.plan.TensorSlice;
 import io.stload.sink.Destination;
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
@@ -52,6 +55,41 @@ abstract class WindowedReader implements AutoCloseable {
         long ahead = destination.aheadBytes(aheadBytes);
         scheduler = new WindowScheduler(layout.windows(), layout.unconsumed(slices, this::fileIndexOf),
                 () -> pressure.aheadBound(ahead));
+    }
+
+    /**
+     * Per file, the runs of its slices, each slice on its own, in file order: windows cut over these hold one slice's
+     * bytes each (or part of one), so a window issued for one consumer brings nobody else's bytes.
+     */
+    static List<List<ByteRange>> rangesPerSlice(List<FilePlan> files, List<TensorSlice> slices, long maxGap) {
+        List<List<ByteRange>> ranges = new ArrayList<>();
+        for (FilePlan f : files) {
+            ranges.add(slices.stream().filter(s -> s.tensor().file() == f.file())
+                    .sorted(Comparator.comparingLong(TensorSlice::spanStart))
+                    .flatMap(s -> s.reads(maxGap).stream()).toList());
+        }
+        return ranges;
+    }
+
+    /**
+     * True when windows must hold one slice each, whatever the strategy: the destination holds a slice's bytes
+     * until its consumer comes, and consumers ask for {@code slices} (in their order) out of file order, so a window
+     * read for one consumer would have it hold every other slice the window touches, beyond its budget and up to
+     * the rank's bytes, long before their consumers come.
+     */
+    protected final boolean heldOutOfOrder(List<TensorSlice> slices) {
+        if (!destination.holdsUntilLanded()) {
+            return false;
+        }
+        for (int i = 1; i < slices.size(); i++) {
+            TensorSlice a = slices.get(i - 1);
+            TensorSlice b = slices.get(i);
+            int byFile = Integer.compare(fileIndexOf(a), fileIndexOf(b));
+            if (byFile > 0 || byFile == 0 && a.spanStart() > b.spanStart()) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Bytes of all the windows: what this reader moves in all. */

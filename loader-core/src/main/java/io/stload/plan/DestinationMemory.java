@@ -7,7 +7,7 @@ package io.stload.plan;
  * @param what            in words, for the decision's reasons: "host memory, the rank's bytes"
  * @param budgetBytes     the most it holds at once; -1 when it holds every byte the rank reads
  * @param holdsUntilAsked it keeps a slice's bytes from their arrival until its consumer asks for it (a streaming
- *                        consumer): then a whole block read for one consumer is held for every slice it touches
+ *                        consumer): in a shuffled order every strategy then reads one slice at a time
  */
 public record DestinationMemory(String what, long budgetBytes, boolean holdsUntilAsked) {
     /** Owned host memory: it ends up holding the rank's bytes. */

@@ -65,8 +65,8 @@ public final class StrategyHeuristic {
                 && host.headroomBytes() - destinationBytes < rankBytes * t.headroomFactor();
         if (cacheTooSmall && destination.holdsUntilAsked() && order == ReadOrder.SHUFFLED) {
             return new FileDecision(ReadStrategy.PREFETCH, DecisionRule.CACHE_TOO_SMALL, with(why, "page cache cannot "
-                    + "hold the rank's bytes, and a direct block read for one consumer would be held for every slice "
-                    + "it touches: exact reads through the page cache"));
+                    + "hold the rank's bytes, and a stream in a shuffled order is read one slice at a time whatever "
+                    + "the strategy: exact reads through the page cache"));
         }
         if (cacheTooSmall && file.directSupported()) {
             return new FileDecision(ReadStrategy.DIRECT, DecisionRule.CACHE_TOO_SMALL,

@@ -64,6 +64,25 @@ public interface Destination {
     }
 
     /**
+     * Memory the destination fills during the load that the memory headroom does not show when the reads are laid
+     * out: memory it was given for every slice in {@link #begin} takes pages only as the bytes land. Strategies
+     * that read through the page cache count it with their own bytes, since the page cache must make room for it.
+     */
+    default long bytesToFill() {
+        return 0;
+    }
+
+    /**
+     * True when the bytes of a slice are held in memory of the destination's own from the first {@link #accept} of
+     * them until the slice {@link #landed} (a streaming consumer's): then a window read for one consumer makes it
+     * hold every other slice the window touches until their own consumers come. Memory the destination gave for
+     * all of the plan's slices up front ({@link #begin}) holds nothing more and answers false.
+     */
+    default boolean holdsUntilLanded() {
+        return false;
+    }
+
+    /**
      * Memory to put file bytes {@code [offset, offset + length)} into so that they land in place (page-aligned,
      * so that direct reads can fill it), or null to have the engine read them into memory of its own. May block
      * until memory is free (back-pressure). {@code length} may run past the end of the file: an aligned read

@@ -142,6 +142,12 @@ public final class HostSink implements Destination, AutoCloseable {
         return allocated;
     }
 
+    /** All of it: anonymous memory takes its pages as the bytes are written. */
+    @Override
+    public long bytesToFill() {
+        return allocatedBytes();
+    }
+
     @Override
     public synchronized void close() {
         if (arena.scope().isAlive()) {

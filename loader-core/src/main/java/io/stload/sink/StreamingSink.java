@@ -80,11 +80,24 @@ public final class StreamingSink implements Destination {
 
     /**
      * Held at once: the slices that windows read ahead of the consumers touch, plus a slice cut by either end of
-     * that stretch; so reads run ahead by the budget less twice the largest slice (or only on demand).
+     * that stretch; so reads run ahead by the budget less twice the largest slice (or only on demand). Consumers
+     * asking out of file order add the slice each of them waits for beyond that stretch, and no more: windows then
+     * hold one slice each ({@link #holdsUntilLanded}).
      */
     @Override
     public long aheadBytes(long proposed) {
         return Math.min(proposed, Math.max(0, budgetBytes - 2 * largestSlice));
+    }
+
+    /** Its budget: slices are gathered into memory allocated as their bytes arrive. */
+    @Override
+    public long bytesToFill() {
+        return budgetBytes;
+    }
+
+    @Override
+    public boolean holdsUntilLanded() {
+        return true;
     }
 
     @Override

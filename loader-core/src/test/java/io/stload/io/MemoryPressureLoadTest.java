@@ -142,6 +142,40 @@ class MemoryPressureLoadTest {
         assertEquals(8 * 100_000, populated.get(), "one row of each tensor, nothing around it");
     }
 
+    /** The real calls, with the largest range a populate call asked for kept. */
+    private static final class LargestPopulate extends DelegatingNativeAccess {
+        private final AtomicLong largest;
+
+        LargestPopulate(NativeAccess real, AtomicLong largest) {
+            super(real);
+            this.largest = largest;
+        }
+
+        @Override
+        public boolean populate(MemorySegment range) throws IOException {
+            largest.accumulateAndGet(range.byteSize(), Math::max);
+            return real.populate(range);
+        }
+    }
+
+    /**
+     * Host memory mapped for the rank's bytes takes its pages only as they land, so the headroom shows it as free
+     * when the reads are laid out: room for the bytes read, but not beside the destination, is pressure.
+     */
+    @Test
+    void theHostSinksMemoryToFillCountsAgainstTheHeadroom() throws IOException {
+        Checkpoint ckpt = write(16, 4, 256 * 1024); // 16 tensors of 1 MiB, read in one 32 MiB window when roomy
+        Map<String, String> reference = new TreeMap<>(Digests.ofFiles(ckpt));
+        AtomicLong largest = new AtomicLong();
+        NativeAccess os = new LargestPopulate(NativeAccess.get(), largest);
+        LoadPlan plan = new Planner(os).plan(ckpt, new LoadOptions(LoadStrategy.PREFETCH, ReadOrder.SHUFFLED, 3, 7,
+                Thresholds.DEFAULTS));
+        MemoryPressure roomForTheBytesOnly = new MemoryPressure(() -> plan.bytes() * 3 / 2, System::nanoTime, 0);
+
+        assertEquals(reference, load(new Engine(os, roomForTheBytesOnly), plan, os));
+        assertEquals(MIB, largest.get(), "each window one tensor's bytes");
+    }
+
     @ParameterizedTest
     @EnumSource(value = LoadStrategy.class, names = {"MMAP", "PREFETCH"})
     void withNoHeadroomConsumedPagesLeaveThePageCache(LoadStrategy strategy) throws IOException {
