@@ -48,20 +48,13 @@ chosen() {
 for tool in jq python3 /usr/bin/time dd; do
   command -v "$tool" >/dev/null || { echo "error: bench/pressure.sh needs $tool" >&2; exit 2; }
 done
-if [ -d /sys/fs/cgroup/memory ] && [ -f /sys/fs/cgroup/memory/memory.limit_in_bytes ]; then
-  cgv=1 cgbase=/sys/fs/cgroup/memory
-elif [ -f /sys/fs/cgroup/cgroup.controllers ] && grep -qw memory /sys/fs/cgroup/cgroup.controllers; then
-  cgv=2 cgbase=/sys/fs/cgroup
-  grep -qw memory /sys/fs/cgroup/cgroup.subtree_control || echo +memory > /sys/fs/cgroup/cgroup.subtree_control
-else
-  echo "error: no memory cgroup controller found (v1 /sys/fs/cgroup/memory or v2 /sys/fs/cgroup)" >&2; exit 2
-fi
+source "$root/bench/lib/cgroup.sh"
+cgroup_detect
 stload="$root/stload"
 "$stload" --version >/dev/null   # builds once, before anything is measured
 mkdir -p "$out" "$data"
 ckpt="$data/checkpoint"
-cg=""
-cleanup() { [ -z "$cg" ] || rmdir "$cg" 2>/dev/null || true; rm -rf "$ckpt"; }
+cleanup() { cgroup_remove; rm -rf "$ckpt"; }
 trap cleanup EXIT
 bytes_of() { python3 -c 'import re,sys; m=re.fullmatch(r"([0-9.]+)([KMGT]i?B)?", sys.argv[1]); u={"KiB":2**10,"MiB":2**20,"GiB":2**30,"TiB":2**40,"KB":1e3,"MB":1e6,"GB":1e9,"TB":1e12}.get(m.group(2),1); print(int(float(m.group(1))*u))' "$1"; }
 # Two shards, as in the measurement that motivated this benchmark.
@@ -75,23 +68,6 @@ reference=$("$stload" load "$ckpt" --load-strategy direct --digest --json | jq -
 # Cold: every cache dropped, then the JVM and the jar read back in (outside the cgroup), so that what the kernel
 # reads during a load is the checkpoint's bytes and not the runtime's.
 cold() { sync; echo 3 > /proc/sys/vm/drop_caches; "$stload" --version >/dev/null; }
-
-# A fresh cgroup limited to $1 bytes, without swap; its path in $cg.
-new_cgroup() {
-  cg="$cgbase/stload-pressure-$$-$RANDOM"
-  mkdir "$cg"
-  if [ "$cgv" = 1 ]; then
-    echo "$1" > "$cg/memory.limit_in_bytes"
-    echo 0 > "$cg/memory.swappiness" 2>/dev/null || true
-  else
-    echo "$1" > "$cg/memory.max"
-    echo 0 > "$cg/memory.swap.max" 2>/dev/null || true
-  fi
-}
-cgroup_peak() { if [ "$cgv" = 1 ]; then cat "$cg/memory.max_usage_in_bytes"; else cat "$cg/memory.peak" 2>/dev/null || echo -1; fi; }
-cgroup_ooms() {
-  if [ "$cgv" = 1 ]; then sed -n 's/^oom_kill //p' "$cg/memory.oom_control"; else sed -n 's/^oom_kill //p' "$cg/memory.events"; fi
-}
 
 cold
 start=$(date +%s.%N)
@@ -118,7 +94,7 @@ for sink in host stream; do
         "$stload" load "$ckpt" --sink "$sink" --load-strategy "$strategy" --order "$order" --threads "$threads" \
         --digest --json 2> "$out/stderr.txt" || rc=$?
       peak=$(cgroup_peak) ooms=$(cgroup_ooms)
-      rmdir "$cg"; cg=""
+      cgroup_remove
       if [ "$rc" = 0 ]; then
         digests=$(jq -S .digests "$out/load.json" | sha256sum | cut -c1-16)
         jq -c --arg sink "$sink" --arg order "$order" --arg req "$strategy" --argjson rss "$(tail -1 "$out/rss.txt")" \
