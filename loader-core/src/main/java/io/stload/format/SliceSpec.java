@@ -178,8 +178,14 @@ public final class SliceSpec {
         return count;
     }
 
-    /** Copies the slice's runs, in row-major order, from the whole tensor's bytes {@code data} into {@code dst}. */
-    public void copy(MemorySegment data, MemorySegment dst) {
+    /** One contiguous run of the slice: {@code length} bytes at {@code offset} in the tensor, {@code at} in the slice. */
+    @FunctionalInterface
+    public interface RunVisitor {
+        void run(long offset, long at, long length);
+    }
+
+    /** Visits the slice's runs in row-major order, which is also the order of their offsets in the tensor. */
+    public void forEachRun(RunVisitor visitor) {
         long run = runBytes();
         long count = runs();
         if (count == 0 || run == 0) {
@@ -187,7 +193,7 @@ public final class SliceSpec {
         }
         int c = cutDim();
         if (c < 0) {
-            MemorySegment.copy(data, 0, dst, 0, run);
+            visitor.run(0, 0, run);
             return;
         }
         long[] at = new long[c];
@@ -199,11 +205,16 @@ public final class SliceSpec {
             for (int d = 0; d < c; d++) {
                 offset += at[d] * stride(d);
             }
-            MemorySegment.copy(data, offset, dst, k * run, run);
+            visitor.run(offset, k * run, run);
             // Next index of the outer dimensions, the last one fastest.
             for (int d = c - 1; d >= 0 && ++at[d] == stops[d]; d--) {
                 at[d] = starts[d];
             }
         }
+    }
+
+    /** Copies the slice's runs, in row-major order, from the whole tensor's bytes {@code data} into {@code dst}. */
+    public void copy(MemorySegment data, MemorySegment dst) {
+        forEachRun((offset, at, length) -> MemorySegment.copy(data, offset, dst, at, length));
     }
 }
