@@ -52,7 +52,13 @@ final class RemoteSlice {
                 }
             } catch (ExecutionException e) {
                 reads.shutdownNow();
-                throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
+                // An I/O error is the caller's to name; anything else is a bug and stays one.
+                switch (e.getCause()) {
+                    case IOException io -> throw io;
+                    case RuntimeException bug -> throw bug;
+                    case Error error -> throw error;
+                    default -> throw new IllegalStateException(e.getCause());
+                }
             } catch (InterruptedException e) {
                 reads.shutdownNow();
                 Thread.currentThread().interrupt();
