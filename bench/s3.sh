@@ -8,14 +8,13 @@
 # server bytes x W / checkpoint bytes, the issue's targets) under --out.
 #
 # usage: bench/s3.sh [--size 2GiB] [--shard 1GiB] [--reps 3] [--parts 1MiB,8MiB,32MiB] [--concurrency 4,16,64]
-#                    [--data DIR] [--out DIR] [--warm-only] [--max-gap SIZE]
-# The rank runs use the plan's gap rule (--max-gap, passed through): on a small checkpoint every gap between a
-# rank's rows is under it and read through, so a rank fetches nearly everything; at 2 GiB the gaps are larger.
+#                    [--data DIR] [--out DIR] [--warm-only]
+# A rank fetches its slices and reads through only gaps of at most 4 KiB between them (the plan's rule for
+# object storage), so server bytes x W stays near the checkpoint's bytes at any --size.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-usage="usage: bench/s3.sh [--size 2GiB] [--shard 1GiB] [--reps 3] [--parts 1MiB,8MiB,32MiB] [--concurrency 4,16,64] [--data DIR] [--out DIR] [--warm-only] [--max-gap SIZE]"
+usage="usage: bench/s3.sh [--size 2GiB] [--shard 1GiB] [--reps 3] [--parts 1MiB,8MiB,32MiB] [--concurrency 4,16,64] [--data DIR] [--out DIR] [--warm-only]"
 size=2GiB shard=1GiB reps=3 parts=1MiB,8MiB,32MiB concurrency=4,16,64 data=/var/tmp/stload-s3 warm_only=0
-max_gap=()
 out="$root/bench/results/s3-$(date +%Y%m%d-%H%M%S)"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -27,7 +26,6 @@ while [ $# -gt 0 ]; do
     --data) data=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --warm-only) warm_only=1; shift ;;
-    --max-gap) max_gap=(--max-gap "$2"); shift 2 ;;
     *) echo "error: $usage" >&2; exit 2 ;;
   esac
 done
@@ -108,7 +106,7 @@ for rep in $(seq 1 "$reps"); do
       warm_files
       curl -s "$counting_ep/__served" >/dev/null
       json=$("$stload" load s3://models/ckpt --s3-endpoint "$counting_ep" --rank "$r" --world-size "$w" \
-             --partition "$out/rows.json" ${max_gap[@]+"${max_gap[@]}"} --json)
+             --partition "$out/rows.json" --json)
       record s3 warm 8MiB 16 "$w" "$r" "$(curl -s "$counting_ep/__served")" "$json"
     done
   done

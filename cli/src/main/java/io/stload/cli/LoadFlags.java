@@ -57,7 +57,8 @@ final class LoadFlags {
     String directBlock;
 
     @Option(names = "--max-gap", paramLabel = "SIZE",
-            description = "Strided slices: gaps up to SIZE between a rank's runs are read through, larger ones skipped.")
+            description = "Strided slices: gaps up to SIZE between a rank's runs are read through, larger ones skipped"
+                    + " (in object storage, 4 KiB at most).")
     String maxGap;
 
     @Option(names = "--rank", paramLabel = "R", defaultValue = "0",

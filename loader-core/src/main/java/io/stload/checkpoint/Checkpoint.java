@@ -356,7 +356,7 @@ public final class Checkpoint implements AutoCloseable {
     public MemorySegment view(String name) {
         TensorRef t = tensor(name);
         if (remote != null) {
-            return fetch(t).asReadOnly();
+            return copy(name).data().asReadOnly();
         }
         return mappings.of(t.file()).asSlice(t.fileOffset(), t.info().byteSize()).asReadOnly();
     }
@@ -410,6 +410,10 @@ public final class Checkpoint implements AutoCloseable {
         TensorRef t = tensor(name);
         SliceSpec spec = SliceSpec.parse(ranges, t.info());
         MemorySegment out = allocator.allocate(spec.byteSize(), 64);
+        if (remote != null) {
+            fetch(t, spec, out);
+            return new Tensor(spec.local(), out);
+        }
         try {
             spec.copy(view(name), out);
         } catch (InternalError e) {
@@ -420,13 +424,10 @@ public final class Checkpoint implements AutoCloseable {
         return new Tensor(spec.local(), out);
     }
 
-    /** A remote tensor's bytes, read by position from its file (ranged GETs for object storage). */
-    private MemorySegment fetch(TensorRef t) {
-        MemorySegment bytes = Arena.ofAuto().allocate(Math.max(1, t.info().byteSize()), 64)
-                .asSlice(0, t.info().byteSize());
+    /** A slice of a remote tensor: only its runs are fetched (ranged GETs for object storage). */
+    private void fetch(TensorRef t, SliceSpec spec, MemorySegment out) {
         try (RangeSource source = remote.open(names.get(t.file()))) {
-            source.read(t.fileOffset(), bytes);
-            return bytes;
+            RemoteSlice.read(source, t.fileOffset(), spec, out, remote.maxGapBytes());
         } catch (IOException e) {
             throw new StloadException(ErrorKind.Io, null, location(t.file()) + ": " + e.getMessage(), e);
         }

@@ -70,4 +70,10 @@ public interface RemoteFolder {
 
     /** {@return the bytes per request} */
     long partBytes();
+
+    /**
+     * The largest gap between two ranges to read through rather than skip: beyond it, a separate request for
+     * the next range costs less than the gap's bytes.
+     */
+    long maxGapBytes();
 }

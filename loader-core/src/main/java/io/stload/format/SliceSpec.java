@@ -190,14 +190,25 @@ public final class SliceSpec {
         return count;
     }
 
+    /** One contiguous run of the slice, as {@link #forEachRun} visits it. */
+    @FunctionalInterface
+    public interface RunVisitor {
+        /**
+         * Called once per run.
+         *
+         * @param offset where the run starts in the tensor's bytes
+         * @param at     where it starts in the slice's bytes
+         * @param length its length in bytes
+         */
+        void run(long offset, long at, long length);
+    }
+
     /**
-     * Copies the slice's runs, in row-major order, from the whole tensor's bytes into {@code dst}.
+     * Visits the slice's runs in row-major order, which is also the order of their offsets in the tensor.
      *
-     * @param data the whole tensor's bytes
-     * @param dst  at least {@link #byteSize()} bytes
-     * @throws IndexOutOfBoundsException if either segment is too small
+     * @param visitor called once per run, on the calling thread
      */
-    public void copy(MemorySegment data, MemorySegment dst) {
+    public void forEachRun(RunVisitor visitor) {
         long run = runBytes();
         long count = runs();
         if (count == 0 || run == 0) {
@@ -205,7 +216,7 @@ public final class SliceSpec {
         }
         int c = cutDim();
         if (c < 0) {
-            MemorySegment.copy(data, 0, dst, 0, run);
+            visitor.run(0, 0, run);
             return;
         }
         long[] at = new long[c];
@@ -217,11 +228,22 @@ public final class SliceSpec {
             for (int d = 0; d < c; d++) {
                 offset += at[d] * stride(d);
             }
-            MemorySegment.copy(data, offset, dst, k * run, run);
+            visitor.run(offset, k * run, run);
             // Next index of the outer dimensions, the last one fastest.
             for (int d = c - 1; d >= 0 && ++at[d] == stops[d]; d--) {
                 at[d] = starts[d];
             }
         }
+    }
+
+    /**
+     * Copies the slice's runs, in row-major order, from the whole tensor's bytes into {@code dst}.
+     *
+     * @param data the whole tensor's bytes
+     * @param dst  at least {@link #byteSize()} bytes
+     * @throws IndexOutOfBoundsException if either segment is too small
+     */
+    public void copy(MemorySegment data, MemorySegment dst) {
+        forEachRun((offset, at, length) -> MemorySegment.copy(data, offset, dst, at, length));
     }
 }

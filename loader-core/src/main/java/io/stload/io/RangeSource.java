@@ -24,7 +24,8 @@ public interface RangeSource extends AutoCloseable {
 
     /**
      * Fills {@code destination} entirely with the file's bytes from {@code offset}, or throws: a short read
-     * is never returned.
+     * is never returned. The exception's message says what went wrong, not which file: the caller names it
+     * (once), as it names the file in every other error.
      */
     void read(long offset, MemorySegment destination) throws IOException;
 

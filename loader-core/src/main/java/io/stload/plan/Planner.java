@@ -58,16 +58,17 @@ public final class Planner {
         List<Long> bytesPerRank = new RankBytes(matched, partitioning.worldSize(), partitioning.rank(),
                 RankSlices.bytes(slices));
         Map<Header, List<ByteRange>> reads = new IdentityHashMap<>();
+        long maxGap = maxGap(checkpoint, options);
         long rankBytes = 0;
         for (Header h : checkpoint.files()) {
-            reads.put(h, ReadRanges.of(RankSlices.inFile(h, slices), options.thresholds().maxGapBytes()));
+            reads.put(h, ReadRanges.of(RankSlices.inFile(h, slices), maxGap));
             rankBytes += ReadRanges.bytes(reads.get(h));
         }
         List<FilePlan> files = new ArrayList<>();
         for (Header h : checkpoint.files()) {
             long bytes = ReadRanges.bytes(reads.get(h));
             if (checkpoint.remote() != null) {
-                files.add(remoteFile(checkpoint.remote(), h, bytes, reads.get(h), options));
+                files.add(remoteFile(checkpoint.remote(), h, bytes, reads.get(h), maxGap, options));
                 continue;
             }
             if (options.strategy() == LoadStrategy.S3) {
@@ -106,16 +107,26 @@ public final class Planner {
         return matched.only(filter);
     }
 
+    /**
+     * The largest gap between a rank's ranges that is read through. Over the network a gap read through is paid
+     * in bytes on the wire, so a remote folder's bound applies (the option can only lower it).
+     */
+    private static long maxGap(Checkpoint checkpoint, LoadOptions options) {
+        long local = options.thresholds().maxGapBytes();
+        return checkpoint.remote() == null ? local : Math.min(local, checkpoint.remote().maxGapBytes());
+    }
+
     /** A file in object storage has one strategy: ranged GETs, shaped by the folder's part size and concurrency. */
-    private static FilePlan remoteFile(RemoteFolder folder, Header h, long bytes, List<ByteRange> reads,
+    private static FilePlan remoteFile(RemoteFolder folder, Header h, long bytes, List<ByteRange> reads, long maxGap,
                                        LoadOptions options) {
         if (options.strategy() != LoadStrategy.AUTO && options.strategy() != LoadStrategy.S3) {
             throw new StloadException(ErrorKind.Usage, null, LoadStrategy.OPTION + " " + options.strategy().flagValue()
                     + " reads local files; " + folder.location() + " is read with s3");
         }
         FileFacts facts = new FileFacts(h.file(), FsStat.UNKNOWN, bytes, -1, false);
-        return new FilePlan(h, facts, new FileDecision(ReadStrategy.S3, DecisionRule.REMOTE, folder.readReasons()),
-                reads);
+        List<String> reasons = new ArrayList<>(folder.readReasons());
+        reasons.add("gaps over " + Sizes.human(maxGap) + " skipped (a separate GET costs less than reading them)");
+        return new FilePlan(h, facts, new FileDecision(ReadStrategy.S3, DecisionRule.REMOTE, reasons), reads);
     }
 
     private FileFacts measure(Header h, long bytes) {

@@ -92,6 +92,11 @@ class RemoteDeviceLoadTest {
         }
 
         @Override
+        public long maxGapBytes() {
+            return 4096;
+        }
+
+        @Override
         public RangeSource open(String name) throws IOException {
             FileChannel ch = FileChannel.open(dir.resolve(name));
             long size = ch.size();

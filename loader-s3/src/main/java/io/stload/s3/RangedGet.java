@@ -78,7 +78,7 @@ final class RangedGet {
             storage.acquire();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            done.completeExceptionally(new IOException(object.name() + ": read interrupted", e));
+            done.completeExceptionally(new IOException("read interrupted", e));
             return;
         }
         try {
@@ -118,7 +118,7 @@ final class RangedGet {
                 : S3Failure.describe(cause) + (now > from ? " after " + (now - from) + " bytes" : "");
         int limit = storage.settings().maxAttempts();
         if (failuresWithoutProgress >= limit) {
-            done.completeExceptionally(new IOException(object.name() + ": " + range + ": gave up after " + limit
+            done.completeExceptionally(new IOException(range + ": gave up after " + limit
                     + " attempts without progress; last: " + why, cause));
             return;
         }
@@ -137,12 +137,12 @@ final class RangedGet {
             return object.changed("its ETag no longer matches " + object.etag());
         }
         if (status == 404) {
-            return new IOException(object.name() + ": object deleted during the load (404)", cause);
+            return new IOException("no such object (404): deleted since it was opened", cause);
         }
         if (status == 403) {
-            return new IOException(S3Object.denied(object.name()).detail(), cause);
+            return new IOException(S3Object.DENIED, cause);
         }
-        return new IOException(object.name() + ": " + range + ": " + S3Failure.describe(cause), cause);
+        return new IOException(range + ": " + S3Failure.describe(cause), cause);
     }
 
     /** Copies one response's body into the destination from {@code first}, checking it is the version opened. */
@@ -167,7 +167,7 @@ final class RangedGet {
             if (changed != null) {
                 rejected = object.changed(changed);
             } else if (start != first) {
-                rejected = new IOException(object.name() + ": asked for bytes from " + first + ", the server sent "
+                rejected = new IOException("asked for bytes from " + first + ", the server sent "
                         + (response.contentRange() == null ? "no Content-Range" : response.contentRange()));
             }
         }
@@ -224,7 +224,7 @@ final class RangedGet {
                 }
                 long n = buffer.remaining();
                 if (n > into.byteSize() - landed) {
-                    return new IOException(object.name() + ": the server sent more bytes than the range asked for");
+                    return new IOException("the server sent more bytes than the range asked for");
                 }
                 MemorySegment.copy(MemorySegment.ofBuffer(buffer), 0, into, landed, n);
                 landed += n;

@@ -21,6 +21,16 @@ import software.amazon.awssdk.services.s3.model.ListObjectsV2Response;
 final class S3Folder implements RemoteFolder {
     /** {@code Path} collapses {@code //}: the paths this folder hands out print as {@code s3:/bucket/key}. */
     private static final String PATH_PREFIX = "s3:/";
+    /**
+     * A gap between a rank's ranges is fetched only when that costs less than a separate GET for the next range.
+     * With many GETs in flight a request's round trip overlaps the others' transfers, so what it costs is its
+     * bytes on the wire: a signed request and the response's headers, 1 to 2 KiB. This bound covers that and
+     * padding between tensors (a whole checkpoint is still read in whole parts), while the other ranks' part of
+     * any tensor over a few KiB is never fetched: a rank of W reads about 1/W of the bytes, small checkpoint or
+     * large. The local files' default (128 KiB, measured for O_DIRECT, where a second read costs a seek) would
+     * fetch most of a small checkpoint's tensors for every rank.
+     */
+    private static final long MAX_GAP_BYTES = 4096;
 
     private final S3Storage storage;
     private final String bucket;
@@ -93,7 +103,7 @@ final class S3Folder implements RemoteFolder {
         try {
             object.read(0, MemorySegment.ofArray(bytes));
         } catch (IOException e) {
-            throw new StloadException(ErrorKind.Io, null, e.getMessage(), e);
+            throw new StloadException(ErrorKind.Io, null, object.name() + ": " + e.getMessage(), e);
         }
         return bytes;
     }
@@ -135,5 +145,10 @@ final class S3Folder implements RemoteFolder {
     @Override
     public long partBytes() {
         return storage.settings().partBytes();
+    }
+
+    @Override
+    public long maxGapBytes() {
+        return MAX_GAP_BYTES;
     }
 }

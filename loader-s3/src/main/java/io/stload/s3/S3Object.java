@@ -18,7 +18,8 @@ import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
  * conditional on that ETag ({@code If-Match}), and where the server gives no ETag, each response's
  * Last-Modified and total size are checked instead: an object replaced during a load fails it instead of
  * mixing two versions. A read is cut into part-sized GETs, all in flight at once (the storage bounds how many
- * across all reads), each landing straight in its slice of the destination.
+ * across all reads), each landing straight in its slice of the destination. A read's error does not name the
+ * object: whoever reports it does, once.
  */
 final class S3Object implements RangeSource {
     private final S3Storage storage;
@@ -104,10 +105,10 @@ final class S3Object implements RangeSource {
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new IOException(name() + ": read interrupted", e);
+            throw new IOException("read interrupted", e);
         } catch (ExecutionException e) {
             Throwable cause = S3Failure.unwrap(e);
-            throw cause instanceof IOException io ? io : new IOException(name() + ": " + cause, cause);
+            throw cause instanceof IOException io ? io : new IOException(S3Failure.describe(cause), cause);
         } finally {
             // Nothing may land in the destination once this returns: stop every GET still running, and wait.
             gets.forEach(RangedGet::abandon);
@@ -136,7 +137,7 @@ final class S3Object implements RangeSource {
     }
 
     S3Failure.ObjectChangedException changed(String how) {
-        return new S3Failure.ObjectChangedException(name() + ": object replaced during the load (" + how
+        return new S3Failure.ObjectChangedException("object replaced during the load (" + how
                 + "); refusing to mix two versions of it: load again");
     }
 
@@ -176,8 +177,10 @@ final class S3Object implements RangeSource {
     public void close() {
     }
 
+    static final String DENIED = "access denied (403); check the credentials (environment, profile, instance role)"
+            + " and the bucket's policy";
+
     static StloadException denied(String name) {
-        return new StloadException(ErrorKind.Io, null, name + ": access denied (403); check the credentials"
-                + " (environment, profile, instance role) and the bucket's policy");
+        return new StloadException(ErrorKind.Io, null, name + ": " + DENIED);
     }
 }

@@ -14,7 +14,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.time.Duration;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
@@ -22,13 +24,14 @@ import java.util.function.Function;
 /**
  * A loopback HTTP/1.1 proxy in front of an S3 server that answers chosen requests wrongly: an error status,
  * a body cut short (truncated, or with the connection reset), a valid but shorter range than asked, or
- * responses without an ETag. It counts requests and body bytes served, as a server would see them.
+ * responses without an ETag. It counts requests, body bytes served and connections open, as a server would
+ * see them.
  */
 final class FaultProxy implements AutoCloseable {
     /** {@code GET} this path: the body bytes served since the last time, as a decimal number (for benchmarks). */
     static final String SERVED_PATH = "/__served";
 
-    enum Fault { PASS, SLOW_DOWN, INTERNAL_ERROR, FORBIDDEN, TRUNCATE, RESET, SHORT_RANGE }
+    enum Fault { PASS, SLOW_DOWN, INTERNAL_ERROR, FORBIDDEN, NOT_FOUND, TRUNCATE, RESET, SHORT_RANGE }
 
     /** One request as the proxy saw it; {@code n} counts ranged GETs from 1. */
     record Request(String method, String target, String range, int n) {
@@ -44,6 +47,9 @@ final class FaultProxy implements AutoCloseable {
     private final AtomicLong bodyBytes = new AtomicLong();
     private volatile Function<Request, Fault> rule = r -> Fault.PASS;
     private volatile boolean stripEtag;
+    /** Guards {@link #openConnections}, and is notified when one closes. */
+    private final Object connections = new Object();
+    private int openConnections;
 
     FaultProxy(URI upstream) throws IOException {
         this.upstream = upstream;
@@ -75,11 +81,31 @@ final class FaultProxy implements AutoCloseable {
         return bodyBytes.get();
     }
 
+    /** The response body bytes sent since the last call (or since the start). */
+    long takeBodyBytes() {
+        return bodyBytes.getAndSet(0);
+    }
+
+    /** Waits until the clients have closed every connection, at most {@code timeout}; returns how many are open. */
+    int awaitNoOpenConnection(Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        synchronized (connections) {
+            long left;
+            while (openConnections > 0 && (left = deadline - System.nanoTime()) > 0) {
+                TimeUnit.NANOSECONDS.timedWait(connections, left);
+            }
+            return openConnections;
+        }
+    }
+
     private void accept() {
         while (!server.isClosed()) {
             try {
                 Socket client = server.accept();
                 open.add(client);
+                synchronized (connections) {
+                    openConnections++;
+                }
                 synchronized (handlers) {
                     handlers.add(Thread.ofPlatform().name("fault-proxy-conn").daemon().start(() -> serve(client)));
                 }
@@ -121,6 +147,11 @@ final class FaultProxy implements AutoCloseable {
             }
         } catch (IOException e) {
             // The client went away, or this proxy was closed.
+        } finally {
+            synchronized (connections) {
+                openConnections--;
+                connections.notifyAll();
+            }
         }
     }
 
@@ -139,6 +170,10 @@ final class FaultProxy implements AutoCloseable {
             }
             case FORBIDDEN -> {
                 error(out, 403, "Forbidden", "AccessDenied", "Access Denied");
+                return true;
+            }
+            case NOT_FOUND -> {
+                error(out, 404, "Not Found", "NoSuchKey", "The specified key does not exist.");
                 return true;
             }
             default -> {
