@@ -74,6 +74,8 @@ public interface RemoteFolder {
     /**
      * The largest gap between two ranges to read through rather than skip: beyond it, a separate request for
      * the next range costs less than the gap's bytes.
+     *
+     * @return the gap bound in bytes
      */
     long maxGapBytes();
 }

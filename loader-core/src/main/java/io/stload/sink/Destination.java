@@ -67,6 +67,8 @@ public interface Destination {
      * Memory the destination fills during the load that the memory headroom does not show when the reads are laid
      * out: memory it was given for every slice in {@link #begin} takes pages only as the bytes land. Strategies
      * that read through the page cache count it with their own bytes, since the page cache must make room for it.
+     *
+     * @return bytes still to be filled; the default, 0, for a destination whose memory is not the host's
      */
     default long bytesToFill() {
         return 0;
@@ -77,6 +79,8 @@ public interface Destination {
      * them until the slice {@link #landed} (a streaming consumer's): then a window read for one consumer makes it
      * hold every other slice the window touches until their own consumers come. Memory the destination gave for
      * all of the plan's slices up front ({@link #begin}) holds nothing more and answers false.
+     *
+     * @return whether a slice's bytes stay in the destination's own memory until it has landed
      */
     default boolean holdsUntilLanded() {
         return false;
