@@ -13,7 +13,6 @@ import io.stload.load.Loader;
 import io.stload.plan.LoadOptions;
 import io.stload.plan.Planner;
 import io.stload.nativeio.FileChecks;
-import io.stload.io.RangeSource;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;

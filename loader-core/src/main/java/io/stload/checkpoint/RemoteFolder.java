@@ -1,6 +1,5 @@
 package io.stload.checkpoint;
 
-import io.stload.io.RangeSource;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;

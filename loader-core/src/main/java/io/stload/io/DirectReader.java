@@ -2,6 +2,7 @@ package io.stload.io;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
+import io.stload.checkpoint.RangeSource;
 import io.stload.format.Header;
 import io.stload.nativeio.NativeAccess;
 import io.stload.plan.ByteRange;

@@ -1,5 +1,6 @@
 package io.stload.io;
 
+import io.stload.checkpoint.RangeSource;
 import io.stload.format.Header;
 import io.stload.nativeio.NativeAccess;
 import io.stload.nativeio.NativeFile;

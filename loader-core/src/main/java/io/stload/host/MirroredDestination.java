@@ -1,4 +1,4 @@
-package io.stload.sink;
+package io.stload.host;
 
 import io.stload.format.Header;
 import io.stload.plan.TensorSlice;
@@ -9,7 +9,7 @@ import java.lang.foreign.MemorySegment;
  * at {@code memory + (x - from)}. With {@code from} aligned, an aligned block of the file is an aligned block
  * of memory: O_DIRECT reads land in place, with no bounce copy. Only whole tensors fit this layout.
  */
-public record MirroredDestination(Header file, long from, MemorySegment memory) implements FileDestination {
+record MirroredDestination(Header file, long from, MemorySegment memory) implements FileDestination {
 
     /** The destination of file bytes {@code [fileOffset, fileOffset + length)}. */
     public MemorySegment slice(long fileOffset, long length) {

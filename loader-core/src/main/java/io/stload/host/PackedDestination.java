@@ -1,4 +1,4 @@
-package io.stload.sink;
+package io.stload.host;
 
 import io.stload.format.Header;
 import io.stload.plan.TensorSlice;
@@ -6,7 +6,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.Map;
 
 /** A rank's slices of one file's tensors, each contiguous, packed one after another. */
-public record PackedDestination(Header file, Map<String, MemorySegment> slices) implements FileDestination {
+record PackedDestination(Header file, Map<String, MemorySegment> slices) implements FileDestination {
     public PackedDestination {
         slices = Map.copyOf(slices);
     }
