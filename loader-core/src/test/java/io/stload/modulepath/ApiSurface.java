@@ -30,8 +30,9 @@ import java.util.stream.Stream;
 
 /**
  * What a module's API lets through: every public or protected member of every public type in a package the module
- * exports to everyone may name only types from {@code java.*}, from packages the module exports, or from modules
- * it {@code requires}. A member naming an internal type is an internal made public by accident.
+ * exports to everyone may name only types from {@code java.*}, from packages the module exports, or from packages
+ * the modules it {@code requires} export to everyone. A member naming an internal type is an internal made public
+ * by accident.
  *
  * <p>Reads the module descriptor from the compiled classes, so it works on the class path the suite runs on.
  */
@@ -197,16 +198,19 @@ public final class ApiSurface {
         }
         Set<String> required = module.requires().stream().map(ModuleDescriptor.Requires::name)
                 .collect(Collectors.toSet());
-        return moduleOf(c).filter(required::contains).isPresent();
+        return moduleOf(c).filter(m -> required.contains(m.name()))
+                .filter(m -> m.isAutomatic() || m.exports().stream()
+                        .anyMatch(e -> !e.isQualified() && e.source().equals(pkg)))
+                .isPresent();
     }
 
-    /** The name of the module a type's jar or folder holds, declared or derived from the jar's name. */
-    private static Optional<String> moduleOf(Class<?> c) {
+    /** The module a type's jar or folder holds, declared or (for a plain jar) automatic. */
+    private static Optional<ModuleDescriptor> moduleOf(Class<?> c) {
         if (c.getModule().isNamed()) {
-            return Optional.of(c.getModule().getName());
+            return Optional.of(c.getModule().getDescriptor());
         }
         return locationOf(c).flatMap(at -> ModuleFinder.of(at).findAll().stream().findFirst())
-                .map(ModuleReference::descriptor).map(ModuleDescriptor::name);
+                .map(ModuleReference::descriptor);
     }
 
     private static Optional<Path> locationOf(Class<?> c) {
