@@ -7,8 +7,11 @@ import java.nio.file.Path;
  * act on. {@link #getMessage()} is the one-line form the CLI prints: {@code Kind: file: message}.
  */
 public class StloadException extends RuntimeException {
+    /** What went wrong. */
     private final ErrorKind kind;
-    private final Path file;
+    /** The file the error concerns, or null; not serialized, as a Path is not serializable. */
+    private final transient Path file;
+    /** The message without kind and file. */
     private final String detail;
 
     /**
