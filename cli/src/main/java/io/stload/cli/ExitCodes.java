@@ -8,7 +8,6 @@ import io.stload.ErrorKind;
  * with its kind's category's code; scripts rely on these, so a code never changes meaning.
  */
 final class ExitCodes {
-    static final int OK = 0;
     static final int PROBLEMS_FOUND = 1;
     static final int USAGE = 2;
     static final int INVALID_CHECKPOINT = 3;
