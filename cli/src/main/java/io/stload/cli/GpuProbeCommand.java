@@ -47,7 +47,7 @@ final class GpuProbeCommand implements Callable<Integer> {
             throw new StloadException(ErrorKind.Usage, null, "gpu-probe needs --device cuda[:N], a positive --size and --reps");
         }
         BandwidthProbe.Result r;
-        try (CudaCopyEngine gpu = CudaCopyEngine.open(ordinal, Pinning.parse(pinning))) {
+        try (CudaCopyEngine gpu = CudaCopyEngine.open(ordinal, FlagValue.parse("--pinning", pinning, Pinning::parse))) {
             r = BandwidthProbe.run(gpu, bytes, reps);
         }
         PrintWriter out = spec.commandLine().getOut();

@@ -147,6 +147,8 @@ class LoadCommandTest {
         err.getBuffer().setLength(0);
         assertEquals(2, run("load", dir.toString(), "--device", "cuda", "--pinning", "glue"));
         assertEquals(1, err.toString().lines().count(), err.toString());
+        assertTrue(err.toString().startsWith("error: Usage: --pinning: unknown pinning 'glue'; expected alloc|register"),
+                err.toString());
     }
 
     @Test
