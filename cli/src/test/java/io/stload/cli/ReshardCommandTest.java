@@ -67,7 +67,7 @@ class ReshardCommandTest {
         Run wrongSize = run("load", out, "--rank", "0", "--world-size", "4");
         assertEquals(ExitCodes.USAGE, wrongSize.exit);
         assertEquals("error: Usage: " + out + ": resharded for a world size of 2 (rank-00000 ... rank-00001), not 4: "
-                + "pass --world-size 2", wrongSize.err.strip());
+                + "load it with world size 2", wrongSize.err.strip());
 
         Run taken = run("reshard", in, out, "--world-size", "2");
         assertEquals(ExitCodes.USAGE, taken.exit);
