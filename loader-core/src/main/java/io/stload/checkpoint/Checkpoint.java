@@ -4,6 +4,7 @@ import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.format.Header;
 import io.stload.format.HeaderParser;
+import io.stload.format.RangeSource;
 import io.stload.format.SliceSpec;
 import io.stload.format.Tensor;
 import io.stload.format.TensorInfo;

@@ -1,4 +1,4 @@
-package io.stload.checkpoint;
+package io.stload.format;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -6,8 +6,8 @@ import java.lang.foreign.MemorySegment;
 /**
  * The bytes of one checkpoint file, read by position: a local file (O_DIRECT or buffered pread) or a remote
  * object (ranged GETs). The engine's positional strategies read through this, whatever the file lives on.
- * Implementations are safe for concurrent {@link #read} calls. A {@link RemoteFolder} opens one per remote file;
- * the engine owns it from then on and closes it once its reads are done.
+ * Implementations are safe for concurrent {@link #read} calls. A {@link io.stload.checkpoint.RemoteFolder} opens
+ * one per remote file; the engine owns it from then on and closes it once its reads are done.
  */
 public interface RangeSource extends AutoCloseable {
 
