@@ -1,9 +1,10 @@
 /**
  * stload: safetensors checkpoints loaded into Java memory, read lazily, or handed to a destination.
  *
- * <p>The exported packages are the API an embedder touches. {@code io.stload.io} (the engine's read
- * strategies) and {@code io.stload.host} (memory headroom) are internal; {@code io.stload.nativeio} (libc
- * through FFM) is internal too; both are exported only to the CUDA destination, which runs on the engine.
+ * <p>The exported packages are the API an embedder touches, and name no type of the internal ones.
+ * {@code io.stload.io} (the engine's read strategies) and {@code io.stload.host} (memory headroom, and the host
+ * memory a load allocates) are internal; {@code io.stload.nativeio} (libc through FFM) is internal too;
+ * {@code io} and {@code nativeio} are exported only to the CUDA destination, which runs on the engine.
  * Run with {@code --enable-native-access=io.stload.core}, or every native call takes its pure-Java fallback.
  */
 module io.stload.core {

@@ -7,14 +7,32 @@ import java.nio.file.Path;
  * act on. {@link #getMessage()} is the one-line form the CLI prints: {@code Kind: file: message}.
  */
 public class StloadException extends RuntimeException {
+    /** What went wrong. */
     private final ErrorKind kind;
-    private final Path file;
+    /** The file the error concerns, or null; not serialized, as a Path is not serializable. */
+    private final transient Path file;
+    /** The message without kind and file. */
     private final String detail;
 
+    /**
+     * An error with no underlying cause.
+     *
+     * @param kind   what went wrong
+     * @param file   the file it concerns, or null
+     * @param detail what happened, in words a person can act on, without kind and file
+     */
     public StloadException(ErrorKind kind, Path file, String detail) {
         this(kind, file, detail, null);
     }
 
+    /**
+     * An error caused by another exception (e.g. the I/O error behind it).
+     *
+     * @param kind   what went wrong
+     * @param file   the file it concerns, or null
+     * @param detail what happened, in words a person can act on, without kind and file
+     * @param cause  the exception behind it, or null
+     */
     public StloadException(ErrorKind kind, Path file, String detail, Throwable cause) {
         super(format(kind, file, detail), cause);
         this.kind = kind;
@@ -22,16 +40,29 @@ public class StloadException extends RuntimeException {
         this.detail = detail;
     }
 
+    /**
+     * What went wrong.
+     *
+     * @return the kind; its {@link ErrorKind#category} groups it with kinds handled alike
+     */
     public ErrorKind kind() {
         return kind;
     }
 
-    /** The file the error concerns, or null when it concerns no single file. */
+    /**
+     * The file the error concerns.
+     *
+     * @return the file, or null when it concerns no single file
+     */
     public Path file() {
         return file;
     }
 
-    /** The message without kind and file. */
+    /**
+     * The message without kind and file.
+     *
+     * @return the detail given when the exception was made
+     */
     public String detail() {
         return detail;
     }

@@ -36,7 +36,7 @@ final class CudaLoad {
     }
 
     static RingOptions ring(DeviceFlags d) {
-        Pinning pinning = Pinning.parse(d.pinning);
+        Pinning pinning = FlagValue.parse("--pinning", d.pinning, Pinning::parse);
         try {
             return new RingOptions(d.windows, d.windowBytes(), pinning);
         } catch (IllegalArgumentException e) {

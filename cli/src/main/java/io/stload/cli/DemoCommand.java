@@ -41,7 +41,7 @@ final class DemoCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         Path dir = Files.createTempDirectory("stload-demo-");
         try {
-            long bytes = Sizes.parse(size);
+            long bytes = FlagValue.parse("--size", size, Sizes::parse);
             CheckpointSpec cs = new CheckpointSpec(ShapeKind.LLAMA, bytes, Math.max(1 << 20, bytes / 4), 42, DType.BF16);
             out.printf("1. generating a %s Llama-shaped checkpoint in %s%n", Sizes.human(bytes), dir);
             CheckpointSummary s = GenCommand.generate(dir, cs, out);

@@ -55,10 +55,6 @@ final class DeviceFlags {
     }
 
     long windowBytes() {
-        try {
-            return Sizes.parse(windowSize);
-        } catch (IllegalArgumentException e) {
-            throw new StloadException(ErrorKind.Usage, null, e.getMessage());
-        }
+        return FlagValue.parse("--ring-window-size", windowSize, Sizes::parse);
     }
 }

@@ -65,8 +65,9 @@ final class GenCommand implements Callable<Integer> {
             throw new StloadException(ErrorKind.Usage, null, "unknown --dtype '" + dtype + "'");
         }
         try {
-            CheckpointSpec s = new CheckpointSpec(ShapeKind.parse(shape), Sizes.parse(size), Sizes.parse(shardSize),
-                    seed, d, Sizes.parse(rowBytes));
+            CheckpointSpec s = new CheckpointSpec(ShapeKind.parse(shape), FlagValue.parse("--size", size, Sizes::parse),
+                    FlagValue.parse("--shard-size", shardSize, Sizes::parse), seed, d,
+                    FlagValue.parse("--row-bytes", rowBytes, Sizes::parse));
             CheckpointGenerator.requireFeasible(s); // e.g. a size too small for one layer of the shape
             return s;
         } catch (IllegalArgumentException e) {

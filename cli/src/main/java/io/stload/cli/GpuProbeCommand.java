@@ -42,17 +42,12 @@ final class GpuProbeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         int ordinal = DeviceFlags.parseDevice(device);
-        long bytes;
-        try {
-            bytes = Sizes.parse(size);
-        } catch (IllegalArgumentException e) {
-            throw new StloadException(ErrorKind.Usage, null, e.getMessage());
-        }
+        long bytes = FlagValue.parse("--size", size, Sizes::parse);
         if (ordinal < 0 || bytes <= 0 || reps < 1) {
             throw new StloadException(ErrorKind.Usage, null, "gpu-probe needs --device cuda[:N], a positive --size and --reps");
         }
         BandwidthProbe.Result r;
-        try (CudaCopyEngine gpu = CudaCopyEngine.open(ordinal, Pinning.parse(pinning))) {
+        try (CudaCopyEngine gpu = CudaCopyEngine.open(ordinal, FlagValue.parse("--pinning", pinning, Pinning::parse))) {
             r = BandwidthProbe.run(gpu, bytes, reps);
         }
         PrintWriter out = spec.commandLine().getOut();

@@ -78,7 +78,7 @@ final class LoadCommand implements Callable<Integer> {
             default -> throw new StloadException(ErrorKind.Usage, null, "unknown --sink '" + sink
                     + "'; expected host or stream");
         };
-        long budget = memoryBudget != null ? Sizes.parse(memoryBudget)
+        long budget = memoryBudget != null ? FlagValue.parse("--memory-budget", memoryBudget, Sizes::parse)
                 : StreamingSink.defaultBudget(MemoryHeadroom.read().availableBytes());
         RankFolder ranked = RankFolder.of(path, flags);
         if (device.cudaOrdinal() >= 0) {

@@ -17,7 +17,7 @@ import picocli.CommandLine.Option;
  * constants, the tensor-parallel rank to load, and which tensors.
  */
 final class LoadFlags {
-    @Option(names = LoadStrategy.OPTION, paramLabel = "STRATEGY", defaultValue = "auto",
+    @Option(names = "--load-strategy", paramLabel = "STRATEGY", defaultValue = "auto",
             description = "auto|mmap|prefetch|direct|s3 (s3: only, and automatically, for s3:// checkpoints; default: ${DEFAULT-VALUE}).")
     String strategy;
 
@@ -90,15 +90,19 @@ final class LoadFlags {
         try {
             t = new Thresholds(
                     resident != null ? resident : d.residentForMmap(),
-                    small != null ? Sizes.parse(small) : d.smallReadBytes(),
+                    small != null ? FlagValue.parse("--auto-small", small, Sizes::parse) : d.smallReadBytes(),
                     headroomFactor != null ? headroomFactor : d.headroomFactor(),
-                    coldLocal != null ? LoadStrategy.parse(coldLocal) : d.coldLocal(),
-                    prefetchWindow != null ? Sizes.parse(prefetchWindow) : d.prefetchWindow(),
-                    prefetchAhead != null ? Sizes.parse(prefetchAhead) : d.prefetchAhead(),
-                    directBlock != null ? Sizes.parse(directBlock) : d.directBlock(),
-                    maxGap != null ? Sizes.parse(maxGap) : d.maxGapBytes());
-            return new LoadOptions(LoadStrategy.parse(strategy), ReadOrder.parse(order), threads, seed, t,
-                    partitioning(), TensorFilter.of(tensors));
+                    coldLocal != null ? FlagValue.parse("--auto-cold-local", coldLocal, LoadStrategy::parse)
+                            : d.coldLocal(),
+                    prefetchWindow != null ? FlagValue.parse("--prefetch-window", prefetchWindow, Sizes::parse)
+                            : d.prefetchWindow(),
+                    prefetchAhead != null ? FlagValue.parse("--prefetch-ahead", prefetchAhead, Sizes::parse)
+                            : d.prefetchAhead(),
+                    directBlock != null ? FlagValue.parse("--direct-block", directBlock, Sizes::parse) : d.directBlock(),
+                    maxGap != null ? FlagValue.parse("--max-gap", maxGap, Sizes::parse) : d.maxGapBytes());
+            return new LoadOptions(FlagValue.parse("--load-strategy", strategy, LoadStrategy::parse),
+                    FlagValue.parse("--order", order, ReadOrder::parse), threads, seed, t, partitioning(),
+                    TensorFilter.of(tensors));
         } catch (IllegalArgumentException e) {
             throw new io.stload.StloadException(io.stload.ErrorKind.Usage, null, e.getMessage());
         }

@@ -8,9 +8,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * The {@code ./stload} front door. Exit codes: 0 ok, 1 verification found problems, 2 usage error,
- * 3 invalid checkpoint, 4 I/O error or out of memory, 5 timed out waiting, 70 internal error (a bug). Every error a user can cause is one line on
- * stderr; {@code --debug} adds the stack trace.
+ * The {@code ./stload} front door. Every error a user can cause is one line on stderr and an exit code
+ * ({@link ExitCodes}); {@code --debug} adds the stack trace.
  */
 @Command(name = "stload", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT,
         versionProvider = Main.Version.class,
@@ -19,9 +18,6 @@ import picocli.CommandLine.Option;
                 VerifyCommand.class, GenCommand.class, ReshardCommand.class, ServeCommand.class, GpuProbeCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main {
-    public static final int EXIT_USAGE = 2;
-    public static final int EXIT_UNEXPECTED = 70;
-
     @Option(names = "--debug", scope = CommandLine.ScopeType.INHERIT,
             description = "Print stack traces with errors.")
     boolean debug;
@@ -47,7 +43,7 @@ public final class Main {
         cl.setErr(err);
         cl.setParameterExceptionHandler((ex, a) -> {
             err.println("error: usage: " + Printable.escape(ex.getMessage()) + " (see --help)");
-            return EXIT_USAGE;
+            return ExitCodes.USAGE;
         });
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             boolean debug = main.debug;
@@ -60,14 +56,14 @@ public final class Main {
                 if (debug) {
                     se.printStackTrace(err);
                 }
-                return se.kind().category.exitCode;
+                return ExitCodes.of(se.kind());
             }
             err.println("error: unexpected " + ex.getClass().getSimpleName() + ": " + Printable.escape(ex.getMessage())
                     + (debug ? "" : " (run with --debug for details)"));
             if (debug) {
                 ex.printStackTrace(err);
             }
-            return EXIT_UNEXPECTED;
+            return ExitCodes.UNEXPECTED;
         });
         try {
             return cl.execute(args);
@@ -93,7 +89,7 @@ public final class Main {
         if (debug) {
             e.printStackTrace(err);
         }
-        return ErrorKind.OutOfMemory.category.exitCode;
+        return ExitCodes.of(ErrorKind.OutOfMemory);
     }
 
     /**
@@ -110,14 +106,14 @@ public final class Main {
             if (debug) {
                 se.printStackTrace(err);
             }
-            return se.kind().category.exitCode;
+            return ExitCodes.of(se.kind());
         }
         String what = ex instanceof StloadException se ? se.detail() : ex.getClass().getSimpleName() + ": " + ex.getMessage();
         err.println("error: internal: " + Printable.escape(what) + (debug ? "" : " (run with --debug for details)"));
         if (debug) {
             ex.printStackTrace(err);
         }
-        return EXIT_UNEXPECTED;
+        return ExitCodes.UNEXPECTED;
     }
 
     static final class Version implements CommandLine.IVersionProvider {

@@ -65,7 +65,8 @@ final class ServeCommand implements Callable<Integer> {
         if (port < 0 || port > 65535 || !(quiesceTimeout >= 0)) {
             throw new StloadException(ErrorKind.Usage, null, "--port must be in 0..65535 and --quiesce-timeout >= 0");
         }
-        long budget = memoryBudget == null ? Long.MAX_VALUE : Sizes.parse(memoryBudget);
+        long budget = memoryBudget == null ? Long.MAX_VALUE
+                : FlagValue.parse("--memory-budget", memoryBudget, Sizes::parse);
         InetSocketAddress address = new InetSocketAddress(bind, port);
         if (address.isUnresolved()) {
             throw new StloadException(ErrorKind.Usage, null, "cannot resolve --bind " + bind);

@@ -20,8 +20,6 @@ import tools.jackson.core.JsonGenerator;
  */
 @Command(name = "verify", description = "Check a checkpoint without loading it (--deep: hash every sha256-named blob).")
 final class VerifyCommand implements Callable<Integer> {
-    static final int EXIT_PROBLEMS = 1;
-
     @Parameters(paramLabel = "PATH|REPO", description = SourceFlags.PATH_HELP)
     String path;
 
@@ -78,6 +76,6 @@ final class VerifyCommand implements Callable<Integer> {
             out.println(result.clean() ? "ok: no problems found" + (deep ? " (every blob hashed)" : "")
                     : result.problems().size() + " problem(s) found; nothing was changed");
         }
-        return result.clean() ? 0 : EXIT_PROBLEMS;
+        return result.clean() ? 0 : ExitCodes.PROBLEMS_FOUND;
     }
 }

@@ -97,7 +97,7 @@ class GetCommandTest {
         assertEquals(0, run("load", dir.toString(), "--tensors", "fp8", "--digest", "--json"), err.toString());
         assertTrue(out.toString().contains("\"tensors\":1,\"bytes\":2,\"bytes_read\":2"), out.toString());
         assertTrue(out.toString().contains("\"digests\":{\"fp8\":"), out.toString());
-        expectError(2, "error: Usage: --tensors `model.*` matches no tensor", "load", dir.toString(), "--tensors", "model.*");
+        expectError(2, "error: Usage: tensor pattern `model.*` matches no tensor", "load", dir.toString(), "--tensors", "model.*");
     }
 
     private void expectError(int code, String prefix, String... args) {

@@ -95,7 +95,7 @@ class HostileInputCommandTest {
     @Test
     void verifyOfProcIsNotAnInternalError() {
         int code = run("verify", "/proc");
-        assertNotEquals(Main.EXIT_UNEXPECTED, code, err.toString());
+        assertNotEquals(ExitCodes.UNEXPECTED, code, err.toString());
         assertTrue(err.toString().lines().count() <= 1, err.toString());
     }
 
@@ -122,7 +122,7 @@ class HostileInputCommandTest {
         p = AsNobody.cli(classPath, dir.resolve("out"), dir.resolve("err"), "verify", shared.toString());
         assertTrue(p.waitFor(60, TimeUnit.SECONDS));
         stderr = Files.readAllLines(dir.resolve("err"));
-        assertNotEquals(Main.EXIT_UNEXPECTED, p.exitValue(), stderr.toString());
+        assertNotEquals(ExitCodes.UNEXPECTED, p.exitValue(), stderr.toString());
         assertEquals(4, p.exitValue(), stderr.toString());
         assertEquals(1, stderr.size(), stderr.toString());
         assertTrue(stderr.getFirst().contains("private: cannot list directory: permission denied"), stderr.toString());

@@ -106,7 +106,7 @@ class LoadCommandTest {
         assertEquals(0, run("load", dir.toString(), "--load-strategy", "direct"));
         String text = out.toString();
         assertTrue(text.startsWith("loaded " + reference.size() + " tensors"), text);
-        assertTrue(text.contains("direct (forced by --load-strategy)"), text);
+        assertTrue(text.contains("direct (forced by the load strategy option)"), text);
         assertTrue(text.contains("phases") && text.contains("p99"), text);
     }
 
@@ -128,7 +128,7 @@ class LoadCommandTest {
     void badFlagsAreOneLineUsageErrors() {
         assertEquals(2, run("load", dir.toString(), "--load-strategy", "fast"));
         assertEquals(1, err.toString().lines().count(), err.toString());
-        assertTrue(err.toString().startsWith("error: Usage: unknown --load-strategy 'fast'"), err.toString());
+        assertTrue(err.toString().startsWith("error: Usage: --load-strategy: unknown strategy 'fast'; expected one of auto|mmap|"), err.toString());
         err.getBuffer().setLength(0);
         assertEquals(2, run("load", dir.toString(), "--threads", "0"));
         assertEquals(1, err.toString().lines().count(), err.toString());
@@ -147,6 +147,8 @@ class LoadCommandTest {
         err.getBuffer().setLength(0);
         assertEquals(2, run("load", dir.toString(), "--device", "cuda", "--pinning", "glue"));
         assertEquals(1, err.toString().lines().count(), err.toString());
+        assertTrue(err.toString().startsWith("error: Usage: --pinning: unknown pinning 'glue'; expected alloc|register"),
+                err.toString());
     }
 
     @Test

@@ -65,12 +65,12 @@ class ReshardCommandTest {
         assertEquals(0, run("reshard", in, out, "--world-size", "2").exit);
 
         Run wrongSize = run("load", out, "--rank", "0", "--world-size", "4");
-        assertEquals(Main.EXIT_USAGE, wrongSize.exit);
+        assertEquals(ExitCodes.USAGE, wrongSize.exit);
         assertEquals("error: Usage: " + out + ": resharded for a world size of 2 (rank-00000 ... rank-00001), not 4: "
-                + "pass --world-size 2", wrongSize.err.strip());
+                + "load it with world size 2", wrongSize.err.strip());
 
         Run taken = run("reshard", in, out, "--world-size", "2");
-        assertEquals(Main.EXIT_USAGE, taken.exit);
+        assertEquals(ExitCodes.USAGE, taken.exit);
         assertEquals("error: Usage: " + out + ": exists and is not empty; choose a new folder", taken.err.strip());
         assertEquals(2, Files.list(Path.of(out)).count(), "the earlier output is untouched");
     }

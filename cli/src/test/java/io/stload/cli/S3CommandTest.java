@@ -121,6 +121,6 @@ class S3CommandTest {
     @Test
     void aLocalStrategyForAnS3CheckpointIsAUsageError() {
         assertEquals(2, run("load", "s3://models/ckpt/", "--s3-endpoint", endpoint, "--load-strategy", "mmap"));
-        assertTrue(err.toString().startsWith("error: Usage: --load-strategy mmap reads local files"), err.toString());
+        assertTrue(err.toString().startsWith("error: Usage: strategy mmap reads local files"), err.toString());
     }
 }

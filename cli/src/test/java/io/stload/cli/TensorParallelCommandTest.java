@@ -142,7 +142,7 @@ class TensorParallelCommandTest {
 
         err.getBuffer().setLength(0);
         assertEquals(2, run("load", matrices.toString(), "--max-gap", "lots"));
-        assertTrue(err.toString().startsWith("error: Usage: not a size: 'lots'"), err.toString());
+        assertTrue(err.toString().startsWith("error: Usage: --max-gap: not a size: 'lots'"), err.toString());
         assertEquals(2, run("gen", scratch.resolve("n").toString(), "--shape", "matrix"));
         assertEquals(2, run("gen", scratch.resolve("n").toString(), "--row-bytes", "8KiB"));
     }

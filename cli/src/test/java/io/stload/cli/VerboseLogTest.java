@@ -33,7 +33,7 @@ class VerboseLogTest {
         assertEquals(0, verbose.exit, verbose.err);
         List<String> lines = verbose.err.lines().toList();
         assertEquals(2, lines.stream().filter(l -> l.startsWith("stload: [plan] ")
-                && l.contains(".safetensors: MMAP because forced by --load-strategy")).count(), verbose.err);
+                && l.contains(".safetensors: MMAP because forced by the load strategy option")).count(), verbose.err);
 
         Run quiet = run("load", dir.toString(), "--load-strategy", "mmap");
         assertEquals(0, quiet.exit, quiet.err);

@@ -27,12 +27,25 @@ public final class CheckpointSource {
     private CheckpointSource() {
     }
 
+    /**
+     * Opens the checkpoint a user names, waiting under {@code wait} for a hub download of it that is still running.
+     *
+     * @param pathOrRepo a file or folder, or a repo id {@code org/name[@revision]}
+     * @param cacheDir   the hub cache to look in, or null for the one the environment names ({@code HF_HUB_CACHE},
+     *                   {@code HF_HOME}) or the default
+     * @param wait       how long to wait for a running download, and where to say that it is waiting
+     * @return the opened checkpoint; the caller closes it
+     * @throws StloadException {@link ErrorKind#MissingShard} for a file missing with no download running,
+     *                         {@link ErrorKind#WaitTimeout} when the wait ran out, or the kind of whatever else
+     *                         makes the checkpoint invalid
+     */
     public static Checkpoint resolve(String pathOrRepo, Path cacheDir, WaitPolicy wait) {
         return resolve(pathOrRepo, cacheDir, wait, System.getenv(), NativeAccess.get());
     }
 
-    public static Checkpoint resolve(String pathOrRepo, Path cacheDir, WaitPolicy wait, Map<String, String> env,
-                                     NativeAccess os) {
+    /** {@link #resolve(String, Path, WaitPolicy)} with the environment and system calls given, for tests. */
+    static Checkpoint resolve(String pathOrRepo, Path cacheDir, WaitPolicy wait, Map<String, String> env,
+                              NativeAccess os) {
         Optional<RepoRef> repo = repoOf(pathOrRepo);
         if (repo.isEmpty()) {
             return Checkpoint.open(Path.of(pathOrRepo));

@@ -32,13 +32,25 @@ import java.util.stream.Stream;
  * of the checkpoint.
  */
 public final class CheckpointVerifier {
-    /** What was found, the commit checked for a hub repo (else null), and notes that are not problems. */
+    /**
+     * What was found.
+     *
+     * @param commit   the commit checked for a hub repo, else null
+     * @param problems what a load would fail on, each once
+     * @param notes    what a load would ignore, worth knowing but not a problem
+     */
     public record Result(String commit, List<Problem> problems, List<String> notes) {
+        /** Copies the lists, so a result cannot change after it is made. */
         public Result {
             problems = List.copyOf(problems);
             notes = List.copyOf(notes);
         }
 
+        /**
+         * Whether a load would find nothing wrong.
+         *
+         * @return true when there are no problems
+         */
         public boolean clean() {
             return problems.isEmpty();
         }
@@ -46,12 +58,23 @@ public final class CheckpointVerifier {
 
     /** Hears how many bytes deep checking will hash, then each chunk hashed (from several threads). */
     public interface HashProgress {
+        /** Hears nothing. */
         HashProgress NONE = new HashProgress() {
         };
 
+        /**
+         * Called once, before hashing starts.
+         *
+         * @param totalBytes the bytes that will be hashed
+         */
         default void starting(long totalBytes) {
         }
 
+        /**
+         * Called after each chunk, from the hashing threads; keep it cheap.
+         *
+         * @param bytes the chunk's size
+         */
         default void hashed(long bytes) {
         }
     }
@@ -59,13 +82,29 @@ public final class CheckpointVerifier {
     private CheckpointVerifier() {
     }
 
+    /**
+     * Checks the checkpoint a user names, collecting every problem.
+     *
+     * @param pathOrRepo a file or folder, or a repo id {@code org/name[@revision]}
+     * @param cacheDir   the hub cache to look in, or null for the one the environment names or the default
+     * @param deep       whether to hash every blob named by a sha256 and compare
+     * @param threads    blobs hashed at once
+     * @param wait       how long to wait for a download of the repo that is still running
+     * @param progress   hears the bytes to hash and each chunk hashed
+     * @return the problems found and notes; never changes a file
+     * @throws StloadException {@link ErrorKind#WaitTimeout} when the wait for a running download ran out, or
+     *                         {@link ErrorKind#Usage} for a request that cannot be checked; every problem of the
+     *                         checkpoint itself is in the result instead
+     * @throws InterruptedException when interrupted while hashing or waiting
+     */
     public static Result verify(String pathOrRepo, Path cacheDir, boolean deep, int threads, WaitPolicy wait,
                                 HashProgress progress) throws InterruptedException {
         return verify(pathOrRepo, cacheDir, deep, threads, wait, progress, System.getenv(), NativeAccess.get());
     }
 
-    public static Result verify(String pathOrRepo, Path cacheDir, boolean deep, int threads, WaitPolicy wait,
-                                HashProgress progress, Map<String, String> env, NativeAccess os)
+    /** {@link #verify(String, Path, boolean, int, WaitPolicy, HashProgress)} with the environment and system calls given. */
+    static Result verify(String pathOrRepo, Path cacheDir, boolean deep, int threads, WaitPolicy wait,
+                         HashProgress progress, Map<String, String> env, NativeAccess os)
             throws InterruptedException {
         Set<Problem> problems = new LinkedHashSet<>();
         List<String> notes = new ArrayList<>();

@@ -1,6 +1,6 @@
 package io.stload.checkpoint;
 
-import io.stload.io.RangeSource;
+import io.stload.format.RangeSource;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;

@@ -27,7 +27,7 @@ final class Wait {
         long left = policy.timeout().toNanos() - (now - start);
         if (left <= 0) {
             throw new StloadException(ErrorKind.WaitTimeout, file, String.format(Locale.ROOT,
-                    "gave up after %.0f s (--wait-timeout) waiting for %s", (now - start) / 1e9, waitingFor));
+                    "gave up after %.0f s (the wait timeout) waiting for %s", (now - start) / 1e9, waitingFor));
         }
         if (lastLog == Long.MIN_VALUE || now - lastLog >= WaitPolicy.LOG_EVERY.toNanos()) {
             policy.log().accept(String.format(Locale.ROOT, "waiting %.0f s so far (up to %d s) for %s",

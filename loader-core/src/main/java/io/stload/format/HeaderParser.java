@@ -2,7 +2,6 @@ package io.stload.format;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
-import io.stload.io.RangeSource;
 import io.stload.nativeio.FileChecks;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;

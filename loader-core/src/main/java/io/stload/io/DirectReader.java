@@ -3,6 +3,7 @@ package io.stload.io;
 import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.format.Header;
+import io.stload.format.RangeSource;
 import io.stload.nativeio.NativeAccess;
 import io.stload.plan.ByteRange;
 import io.stload.plan.FilePlan;

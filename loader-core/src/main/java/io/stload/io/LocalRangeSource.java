@@ -1,6 +1,7 @@
 package io.stload.io;
 
 import io.stload.format.Header;
+import io.stload.format.RangeSource;
 import io.stload.nativeio.NativeAccess;
 import io.stload.nativeio.NativeFile;
 import java.io.IOException;

@@ -1,6 +1,7 @@
 package io.stload.load;
 
 import io.stload.checkpoint.Checkpoint;
+import io.stload.host.HostSink;
 import io.stload.io.Engine;
 import io.stload.nativeio.NativeAccess;
 import io.stload.plan.LoadOptions;
@@ -8,7 +9,6 @@ import io.stload.plan.LoadPlan;
 import io.stload.plan.Planner;
 import io.stload.report.LoadReport;
 import io.stload.sink.Destination;
-import io.stload.sink.HostSink;
 import io.stload.sink.StreamingSink;
 import io.stload.sink.TensorConsumer;
 import java.nio.file.Path;
@@ -16,7 +16,7 @@ import java.nio.file.Path;
 /**
  * The front door for host loads: plans a checkpoint (strategy per file, with the rule that chose it; for a
  * tensor-parallel rank, its slice of every tensor it holds and the byte ranges holding them), then runs the plan
- * on the {@link Engine}, either into host memory the caller then owns, or through a streaming consumer.
+ * on the one load engine, either into host memory the caller then owns, or through a streaming consumer.
  *
  * <pre>{@code
  * try (LoadedWeights w = Loader.load(Path.of("/models/llama"), LoadOptions.DEFAULTS)) {
@@ -27,26 +27,45 @@ import java.nio.file.Path;
  * Memory: the tensors themselves (the caller's, freed by closing the result) plus nothing proportional to
  * the checkpoint: prefetch uses the page cache as its buffer, bounded by {@code prefetchAhead}; direct reads
  * land in the destination; mmap copies from the mapping.
+ *
+ * <p>A loader holds no state between loads: one instance may run several loads at once, from several threads.
  */
 public final class Loader {
     private final NativeAccess os;
     private final Engine engine;
 
-    public Loader(NativeAccess os) {
+    /** A loader whose system calls go through {@code os}; tests inject faults this way. */
+    Loader(NativeAccess os) {
         this.os = os;
         this.engine = new Engine(os);
     }
 
+    /** A loader using the platform's native calls, or their pure-Java fallback where native access is off. */
     public Loader() {
         this(NativeAccess.get());
     }
 
+    /**
+     * Opens, plans and loads a whole checkpoint into host memory in one call.
+     *
+     * @param checkpoint a {@code .safetensors} file or a folder of shards
+     * @param options    how to read it (strategy, threads, tensors, the rank's partitioning)
+     * @return every tensor the options select, in host memory the caller owns and frees by closing it
+     * @throws io.stload.StloadException if the checkpoint cannot be opened, planned or read; its kind says why
+     */
     public static LoadedWeights load(Path checkpoint, LoadOptions options) {
-        Loader loader = new Loader();
-        return loader.execute(new Planner().plan(Checkpoint.open(checkpoint), options), LoadListener.NONE);
+        return new Loader().execute(new Planner().plan(Checkpoint.open(checkpoint), options), LoadListener.NONE);
     }
 
-    /** Executes a plan made by {@link Planner} into host memory the loader allocates for the caller. */
+    /**
+     * Executes a plan made by {@link Planner} into host memory the loader allocates for the caller.
+     *
+     * @param plan     the plan to run
+     * @param listener hears each tensor as it lands, from the engine's threads
+     * @return the tensors, owned by the caller until it closes them, and the load's report
+     * @throws io.stload.StloadException if a file cannot be read or memory cannot be allocated; nothing stays
+     *                                   allocated then
+     */
     public LoadedWeights execute(LoadPlan plan, LoadListener listener) {
         HostSink sink = new HostSink(os);
         LoadReport report = engine.execute(plan, sink, listener);
@@ -56,6 +75,12 @@ public final class Loader {
     /**
      * Executes a plan into a destination of the caller's (its own buffers, {@link io.stload.sink.CallerBuffers},
      * or its own {@link Destination}); the destination owns what it holds, and the report covers the whole load.
+     *
+     * @param plan        the plan to run
+     * @param destination where the bytes land; it owns them
+     * @param listener    hears each tensor as it lands, from the engine's threads
+     * @return the load's report
+     * @throws io.stload.StloadException if a file cannot be read or the destination refuses the load
      */
     public LoadReport execute(LoadPlan plan, Destination destination, LoadListener listener) {
         return engine.execute(plan, destination, listener);
@@ -64,6 +89,13 @@ public final class Loader {
     /**
      * Executes a plan into {@code consumer}, each slice as it lands, holding at most about {@code budgetBytes}
      * of its own memory ({@link StreamingSink}).
+     *
+     * @param plan        the plan to run
+     * @param consumer    takes each slice's bytes, valid only during its call
+     * @param budgetBytes the most bytes held for slices not yet consumed
+     * @param listener    hears each tensor as it lands, from the engine's threads
+     * @return the load's report
+     * @throws io.stload.StloadException if a file cannot be read or the consumer fails
      */
     public LoadReport stream(LoadPlan plan, TensorConsumer consumer, long budgetBytes, LoadListener listener) {
         return engine.execute(plan, new StreamingSink(consumer, budgetBytes), listener);

@@ -1,16 +1,15 @@
 package io.stload.plan;
 
-import io.stload.nativeio.FsStat;
 import java.nio.file.Path;
 
 /**
  * What was measured about one file before choosing its strategy.
  *
  * @param file            the file
- * @param fs              its filesystem (statfs f_type, refined by the mount table)
+ * @param fs              its filesystem (from statfs, refined by the mount table)
  * @param bytesToRead     bytes this rank reads from it
  * @param resident        fraction of its pages in the page cache (mincore sample), -1 when unknown
  * @param directSupported whether the filesystem granted O_DIRECT
  */
-public record FileFacts(Path file, FsStat fs, long bytesToRead, double resident, boolean directSupported) {
+public record FileFacts(Path file, Filesystem fs, long bytesToRead, double resident, boolean directSupported) {
 }

@@ -1,14 +1,12 @@
 package io.stload.plan;
 
-import io.stload.ErrorKind;
-import io.stload.StloadException;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.stream.Collectors;
 
 /**
- * How a file's bytes reach the loader's memory. Host applications parse their own {@code --load-strategy}
- * flag with {@link #parse(String)} so every application spells it the same way.
+ * How a file's bytes reach the loader's memory. A host application's own flag parser turns its users' text into
+ * a strategy with {@link #parse(String)}, so every application spells the strategies the same way.
  */
 public enum LoadStrategy {
     /** Choose per file from measured facts (filesystem, residency, headroom, bytes to read). */
@@ -25,24 +23,36 @@ public enum LoadStrategy {
      */
     S3;
 
-    /** The flag host applications should expose. */
-    public static final String OPTION = "--load-strategy";
-
-    /** Parses {@code auto|mmap|prefetch|direct}, case-insensitively; anything else is a usage error. */
+    /**
+     * The strategy a user's text names, case-insensitively and ignoring surrounding blanks.
+     *
+     * @param value one of {@link #choices()}, e.g. {@code direct}
+     * @return the strategy it names
+     * @throws IllegalArgumentException for anything else (null included), with a message naming the value and
+     *                                  listing the valid ones; a flag parser can show it as it is
+     */
     public static LoadStrategy parse(String value) {
         try {
             return valueOf(value.trim().toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException | NullPointerException e) {
-            throw new StloadException(ErrorKind.Usage, null, "unknown " + OPTION + " '" + value
-                    + "'; expected one of " + choices());
+            throw new IllegalArgumentException("unknown strategy '" + value + "'; expected one of " + choices());
         }
     }
 
-    /** {@code auto|mmap|prefetch|direct}. */
+    /**
+     * Every strategy's name as {@link #parse} takes it, for help texts.
+     *
+     * @return {@code auto|mmap|prefetch|direct|s3}
+     */
     public static String choices() {
         return Arrays.stream(values()).map(LoadStrategy::flagValue).collect(Collectors.joining("|"));
     }
 
+    /**
+     * This strategy's name as {@link #parse} takes it and reports print it.
+     *
+     * @return the lower-case name, e.g. {@code direct}
+     */
     public String flagValue() {
         return name().toLowerCase(Locale.ROOT);
     }

@@ -40,17 +40,21 @@ import tools.jackson.core.json.JsonFactory;
  * ({@link Thresholds#maxGapBytes()}).
  *
  * <p>Built in: {@code default} ({@link #defaults()}) and {@code default-experts} ({@link #defaultsWithExperts()}).
+ *
+ * @param name  what the rules are called in plans and errors: a built-in name or the rules file
+ * @param rules the rules, first match wins
  */
 public record PartitionSpec(String name, List<PartitionRule> rules) {
-    /** The value of {@code --partition} that selects {@link #defaults()}. */
+    /** The name {@link #load} takes for {@link #defaults()}. */
     public static final String DEFAULT_NAME = "default";
-    /** The value of {@code --partition} that selects {@link #defaultsWithExperts()}. */
+    /** The name {@link #load} takes for {@link #defaultsWithExperts()}. */
     public static final String DEFAULT_EXPERTS_NAME = "default-experts";
 
     private static final JsonFactory JSON = JsonFactory.builder().build();
     /** Rules are a few lines; a bigger file is a mistake, and reading it whole would cost its size in heap. */
     private static final long MAX_RULES_FILE_BYTES = 1 << 20;
 
+    /** Copies the rules, so the spec cannot change after it is made. */
     public PartitionSpec {
         rules = List.copyOf(rules);
     }
@@ -64,6 +68,8 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
      * row-parallel layers (o, down) split their inputs, dim 1, and keep their biases whole, because each rank
      * adds a partial sum and the bias is added once after the all-reduce. MoE experts are split per expert
      * weight by the same names. Norms, routers and low-rank down-projections (q_a, kv_a) are small: replicated.
+     *
+     * @return the rules, named {@value #DEFAULT_NAME}
      */
     public static PartitionSpec defaults() {
         List<PartitionRule> r = new ArrayList<>();
@@ -85,6 +91,8 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
      * {@link #defaults()}, except that MoE experts ({@code *.experts.*}: Qwen/DeepSeek gate/up/down and
      * Mixtral w1/w2/w3 alike) are held whole, each by one rank, instead of split per expert weight. Shared
      * experts and routers stay as in {@code default}.
+     *
+     * @return the rules, named {@value #DEFAULT_EXPERTS_NAME}
      */
     public static PartitionSpec defaultsWithExperts() {
         List<PartitionRule> r = new ArrayList<>();
@@ -93,7 +101,13 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
         return new PartitionSpec(DEFAULT_EXPERTS_NAME, r);
     }
 
-    /** {@code default}, {@code default-experts}, or the path of a JSON rules file. */
+    /**
+     * The rules a user names.
+     *
+     * @param fileOrDefault {@value #DEFAULT_NAME}, {@value #DEFAULT_EXPERTS_NAME}, or the path of a JSON rules file
+     * @return the rules
+     * @throws StloadException {@link ErrorKind#Usage} for a missing, oversized, unreadable or invalid rules file
+     */
     public static PartitionSpec load(String fileOrDefault) {
         if (DEFAULT_NAME.equals(fileOrDefault)) {
             return defaults();
@@ -117,7 +131,12 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
         }
     }
 
-    /** The first rule matching the name; null when none does (the tensor is replicated). */
+    /**
+     * The rule for a tensor.
+     *
+     * @param tensorName the tensor's full name
+     * @return the first rule matching the name; null when none does (the tensor is replicated)
+     */
     public PartitionRule ruleFor(String tensorName) {
         for (PartitionRule rule : rules) {
             if (rule.matches(tensorName)) {
@@ -127,6 +146,14 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
         return null;
     }
 
+    /**
+     * Rules written as JSON (the layout in the class comment).
+     *
+     * @param source where the JSON came from, for the spec's name and errors
+     * @param json   the rules
+     * @return the rules, named {@code source}
+     * @throws StloadException {@link ErrorKind#Usage} naming {@code source} for JSON that is not valid rules
+     */
     public static PartitionSpec parse(String source, String json) {
         List<PartitionRule> rules = new ArrayList<>();
         try (JsonParser p = JSON.createParser(ObjectReadContext.empty(), json)) {

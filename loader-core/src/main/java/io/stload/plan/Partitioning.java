@@ -14,12 +14,18 @@ public record Partitioning(int rank, int worldSize, PartitionSpec spec) {
     /** One rank holding everything. */
     public static final Partitioning NONE = new Partitioning(0, 1, PartitionSpec.REPLICATE_ALL);
 
+    /**
+     * Checks the rank against the group's size.
+     *
+     * @throws StloadException {@link ErrorKind#Usage} for a world size under 1 or a rank outside {@code 0..worldSize-1}
+     */
     public Partitioning {
         if (worldSize < 1) {
-            throw new StloadException(ErrorKind.Usage, null, "--world-size must be at least 1, not " + worldSize);
+            throw new StloadException(ErrorKind.Usage, null, "world size must be at least 1, not " + worldSize);
         }
         if (rank < 0 || rank >= worldSize) {
-            throw new StloadException(ErrorKind.Usage, null, "--rank must be in 0.." + (worldSize - 1) + ", not " + rank);
+            throw new StloadException(ErrorKind.Usage, null, "rank must be in 0.." + (worldSize - 1) + " for world size "
+                    + worldSize + ", not " + rank);
         }
     }
 }

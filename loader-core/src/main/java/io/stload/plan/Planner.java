@@ -24,28 +24,54 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 
-/** Measures the inputs of the AUTO heuristic and turns a checkpoint and options into a {@link LoadPlan}. */
+/**
+ * Measures the inputs of the AUTO heuristic and turns a checkpoint and options into a {@link LoadPlan}: per file,
+ * the strategy, the rule that chose it and its reasons, and the byte ranges this rank reads. Planning reads
+ * headers and file facts only, never tensor bytes. A planner holds no state between plans: one instance may
+ * plan from several threads at once.
+ */
 public final class Planner {
     /** mincore samples per file: enough to tell cold from warm, cheap on a 100 GiB file. */
     private static final int RESIDENCY_SAMPLE_PAGES = 4096;
     private static final System.Logger LOG = System.getLogger("io.stload.plan");
+    /** The reason of a strategy the options name rather than leave to the heuristic. */
+    static final String FORCED_REASON = "forced by the load strategy option";
 
     private final NativeAccess os;
 
-    public Planner(NativeAccess os) {
+    /** A planner whose system calls go through {@code os}; tests inject faults this way. */
+    Planner(NativeAccess os) {
         this.os = os;
     }
 
+    /** A planner using the platform's native calls, or their pure-Java fallback where native access is off. */
     public Planner() {
         this(NativeAccess.get());
     }
 
-    /** A plan for a host destination, which takes the rank's bytes. */
+    /**
+     * A plan for a host destination, which takes the rank's bytes.
+     *
+     * @param checkpoint the opened checkpoint; the plan refers to its headers
+     * @param options    strategy, threads, order, tensors and the rank's partitioning
+     * @return the plan
+     * @throws StloadException {@link ErrorKind#Usage} for options this checkpoint cannot take (a strategy for
+     *                         the other kind of storage, a tensor pattern matching nothing, a split that does
+     *                         not divide), {@link ErrorKind#Io} for a shard this process may not read
+     */
     public LoadPlan plan(Checkpoint checkpoint, LoadOptions options) {
         return plan(checkpoint, options, DestinationMemory.HOST);
     }
 
-    /** A plan whose AUTO decisions count what {@code destination} takes from the memory the page cache needs. */
+    /**
+     * A plan whose AUTO decisions count what {@code destination} takes from the memory the page cache needs.
+     *
+     * @param checkpoint  the opened checkpoint; the plan refers to its headers
+     * @param options     strategy, threads, order, tensors and the rank's partitioning
+     * @param destination how much host memory the destination takes for the rank's bytes
+     * @return the plan
+     * @throws StloadException as {@link #plan(Checkpoint, LoadOptions)}
+     */
     public LoadPlan plan(Checkpoint checkpoint, LoadOptions options, DestinationMemory destination) {
         long start = System.nanoTime();
         MemoryHeadroom headroom = MemoryHeadroom.read();
@@ -72,15 +98,15 @@ public final class Planner {
                 continue;
             }
             if (options.strategy() == LoadStrategy.S3) {
-                throw new StloadException(ErrorKind.Usage, null, LoadStrategy.OPTION
-                        + " s3 reads object storage; " + checkpoint.path() + " is a local checkpoint");
+                throw new StloadException(ErrorKind.Usage, null, "strategy s3 reads object storage; "
+                        + checkpoint.path() + " is a local checkpoint");
             }
             FileFacts facts = measure(h, bytes);
             FileDecision decision = options.strategy() == LoadStrategy.AUTO
                     ? StrategyHeuristic.decide(facts, host, rankBytes, destination, options.order(),
                             options.thresholds())
                     : new FileDecision(ReadStrategy.valueOf(options.strategy().name()), DecisionRule.FORCED,
-                            List.of("forced by " + LoadStrategy.OPTION));
+                            List.of(FORCED_REASON));
             files.add(new FilePlan(h, facts, decision, reads.get(h)));
             LOG.log(System.Logger.Level.DEBUG, () -> h.file() + ": " + decision.strategy() + " because "
                     + String.join("; ", decision.reasons()) + (facts.directSupported() ? "" : " (O_DIRECT refused)"));
@@ -120,10 +146,10 @@ public final class Planner {
     private static FilePlan remoteFile(RemoteFolder folder, Header h, long bytes, List<ByteRange> reads, long maxGap,
                                        LoadOptions options) {
         if (options.strategy() != LoadStrategy.AUTO && options.strategy() != LoadStrategy.S3) {
-            throw new StloadException(ErrorKind.Usage, null, LoadStrategy.OPTION + " " + options.strategy().flagValue()
+            throw new StloadException(ErrorKind.Usage, null, "strategy " + options.strategy().flagValue()
                     + " reads local files; " + folder.location() + " is read with s3");
         }
-        FileFacts facts = new FileFacts(h.file(), FsStat.UNKNOWN, bytes, -1, false);
+        FileFacts facts = new FileFacts(h.file(), Filesystem.UNKNOWN, bytes, -1, false);
         List<String> reasons = new ArrayList<>(folder.readReasons());
         reasons.add("gaps over " + Sizes.human(maxGap) + " skipped (a separate GET costs less than reading them)");
         return new FilePlan(h, facts, new FileDecision(ReadStrategy.S3, DecisionRule.REMOTE, reasons), reads);
@@ -136,7 +162,8 @@ public final class Planner {
         } catch (IOException e) {
             fs = FsStat.UNKNOWN;
         }
-        return new FileFacts(h.file(), fs, bytes, residentFraction(h), directSupported(h));
+        return new FileFacts(h.file(), new Filesystem(fs.name(), fs.isNetwork(), fs.isRam()), bytes,
+                residentFraction(h), directSupported(h));
     }
 
     private double residentFraction(Header h) {

@@ -1,7 +1,5 @@
 package io.stload.plan;
 
-import io.stload.ErrorKind;
-import io.stload.StloadException;
 import java.util.Locale;
 
 /**
@@ -10,13 +8,23 @@ import java.util.Locale;
  * on a cold disk.
  */
 public enum ReadOrder {
-    FILE, SHUFFLED;
+    /** The order tensors are stored in the files. */
+    FILE,
+    /** A random order, the same for the same seed. */
+    SHUFFLED;
 
+    /**
+     * The order a user's text names, case-insensitively.
+     *
+     * @param value {@code file} or {@code shuffled}
+     * @return the order it names
+     * @throws IllegalArgumentException for anything else (null included), with a message listing the valid values
+     */
     public static ReadOrder parse(String value) {
         try {
             return valueOf(value.trim().toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException | NullPointerException e) {
-            throw new StloadException(ErrorKind.Usage, null, "unknown order '" + value + "'; expected file|shuffled");
+            throw new IllegalArgumentException("unknown order '" + value + "'; expected file|shuffled");
         }
     }
 }

@@ -127,7 +127,7 @@ public final class Resharder {
         if (ranks != worldSize || !Files.isDirectory(rankFolder(path, (int) ranks - 1))) {
             throw new StloadException(ErrorKind.Usage, path, "resharded for a world size of " + ranks
                     + " (rank-00000 ... rank-" + String.format("%05d", ranks - 1) + "), not " + worldSize
-                    + ": pass --world-size " + ranks);
+                    + ": load it with world size " + ranks);
         }
         if (rank < 0 || rank >= worldSize) {
             throw new StloadException(ErrorKind.Usage, path, "rank " + rank + " is not in 0.." + (worldSize - 1));

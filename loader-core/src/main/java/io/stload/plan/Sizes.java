@@ -1,12 +1,10 @@
 package io.stload.plan;
 
-import io.stload.ErrorKind;
-import io.stload.StloadException;
 import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-/** Byte counts in binary units: printed in reasons and reports, parsed from flags. */
+/** Byte counts in binary units: printed in reasons and reports, parsed from a user's text. */
 public final class Sizes {
     private static final Pattern SIZE = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*([KMGTP]?)(i?)B?", Pattern.CASE_INSENSITIVE);
 
@@ -14,23 +12,37 @@ public final class Sizes {
     }
 
     /**
-     * Parses {@code 123}, {@code 64KiB}, {@code 8MiB}, {@code 1.5GiB} (binary) or {@code 2GB} (decimal).
-     * Anything else is a usage error.
+     * The byte count a user's text names: {@code 123}, {@code 64KiB}, {@code 8MiB}, {@code 1.5GiB} (binary) or
+     * {@code 2GB} (decimal), case-insensitively, with or without a blank before the unit.
+     *
+     * @param text the size
+     * @return the number of bytes, rounded down to a whole byte
+     * @throws IllegalArgumentException for text that is not a size or a size past {@code Long.MAX_VALUE}, with a
+     *                                  message naming the text and giving examples; a flag parser can show it as it is
      */
     public static long parse(String text) {
+        if (text == null) {
+            throw new IllegalArgumentException("not a size: null");
+        }
         Matcher m = SIZE.matcher(text.trim());
         if (!m.matches()) {
-            throw new StloadException(ErrorKind.Usage, null, "not a size: '" + text + "' (examples: 4096, 64MiB, 2GiB, 1.5GB)");
+            throw new IllegalArgumentException("not a size: '" + text + "' (examples: 4096, 64MiB, 2GiB, 1.5GB)");
         }
         int power = "KMGTP".indexOf(Character.toUpperCase(m.group(2).isEmpty() ? ' ' : m.group(2).charAt(0))) + 1;
         double unit = Math.pow(m.group(3).isEmpty() && power > 0 ? 1000 : 1024, power);
         double value = Double.parseDouble(m.group(1)) * unit;
         if (value >= Long.MAX_VALUE) {
-            throw new StloadException(ErrorKind.Usage, null, "size too large: '" + text + "'");
+            throw new IllegalArgumentException("size too large: '" + text + "'");
         }
         return (long) value;
     }
 
+    /**
+     * A byte count as a person reads it: {@code 512 B}, {@code 1.5 GiB}.
+     *
+     * @param n bytes
+     * @return {@code n} in the largest binary unit not above it, with one decimal
+     */
     public static String human(long n) {
         if (n < 1024) {
             return n + " B";

@@ -49,7 +49,7 @@ public final class StrategyHeuristic {
         long destinationBytes = destination.bytes(rankBytes);
         why.add("destination takes " + Sizes.human(destinationBytes) + " (" + destination.what() + ")");
 
-        if (file.fs().isRam()) {
+        if (file.fs().ram()) {
             return new FileDecision(ReadStrategy.MMAP, DecisionRule.TMPFS, with(why, "RAM filesystem: pages are already in memory"));
         }
         if (file.resident() >= t.residentForMmap()) {
@@ -58,7 +58,7 @@ public final class StrategyHeuristic {
         if (rankBytes < t.smallReadBytes()) {
             return new FileDecision(ReadStrategy.MMAP, DecisionRule.SMALL, with(why, "small read: an extra pass costs more than it saves"));
         }
-        if (file.fs().isNetwork()) {
+        if (file.fs().network()) {
             return new FileDecision(ReadStrategy.PREFETCH, DecisionRule.NETWORK_FS, with(why, "network filesystem: large sequential requests"));
         }
         boolean cacheTooSmall = host.headroomBytes() >= 0

@@ -14,6 +14,7 @@ import java.util.regex.PatternSyntaxException;
  * the whole name.
  */
 public final class TensorFilter {
+    /** Takes every tensor. */
     public static final TensorFilter ALL = new TensorFilter(List.of(), List.of());
 
     private final List<String> patterns;
@@ -25,7 +26,11 @@ public final class TensorFilter {
     }
 
     /**
-     * @throws StloadException Usage for a regular expression that does not compile
+     * A filter taking the tensors any of {@code patterns} matches.
+     *
+     * @param patterns globs, or {@code re:} regular expressions; none for every tensor
+     * @return the filter
+     * @throws StloadException {@link ErrorKind#Usage} for a regular expression that does not compile
      */
     public static TensorFilter of(List<String> patterns) {
         List<Pattern> compiled = new ArrayList<>();
@@ -33,26 +38,48 @@ public final class TensorFilter {
             try {
                 compiled.add(p.startsWith("re:") ? Pattern.compile(p.substring(3)) : PartitionRule.globToRegex(p));
             } catch (PatternSyntaxException e) {
-                throw new StloadException(ErrorKind.Usage, null, "--tensors `" + p + "`: not a regular expression: "
+                throw new StloadException(ErrorKind.Usage, null, "tensor pattern `" + p + "`: not a regular expression: "
                         + e.getDescription());
             }
         }
         return new TensorFilter(patterns, compiled);
     }
 
+    /**
+     * A filter taking the tensors any of {@code patterns} matches.
+     *
+     * @param patterns globs, or {@code re:} regular expressions; none for every tensor
+     * @return the filter
+     * @throws StloadException {@link ErrorKind#Usage} for a regular expression that does not compile
+     */
     public static TensorFilter of(String... patterns) {
         return of(List.of(patterns));
     }
 
-    /** True when every tensor is taken. */
+    /**
+     * Whether the filter takes every tensor.
+     *
+     * @return true when there are no patterns
+     */
     public boolean isAll() {
         return patterns.isEmpty();
     }
 
+    /**
+     * The patterns as given.
+     *
+     * @return the patterns, unmodifiable; empty for every tensor
+     */
     public List<String> patterns() {
         return patterns;
     }
 
+    /**
+     * Whether the filter takes a tensor.
+     *
+     * @param name the tensor's full name
+     * @return true when a pattern matches the whole name, or there are no patterns
+     */
     public boolean matches(String name) {
         if (compiled.isEmpty()) {
             return true;
@@ -68,7 +95,8 @@ public final class TensorFilter {
     /**
      * Checks that every pattern matches some tensor, so that a misspelt name is an error, not an empty load.
      *
-     * @throws StloadException Usage naming the first pattern that matches none of {@code names}
+     * @param names the checkpoint's tensor names
+     * @throws StloadException {@link ErrorKind#Usage} naming the first pattern that matches none of {@code names}
      */
     public void requireEachMatches(Iterable<String> names) {
         boolean[] matched = new boolean[compiled.size()];
@@ -79,12 +107,17 @@ public final class TensorFilter {
         }
         for (int i = 0; i < matched.length; i++) {
             if (!matched[i]) {
-                throw new StloadException(ErrorKind.Usage, null, "--tensors `" + patterns.get(i)
+                throw new StloadException(ErrorKind.Usage, null, "tensor pattern `" + patterns.get(i)
                         + "` matches no tensor of the checkpoint");
             }
         }
     }
 
+    /**
+     * The filter as a person reads it.
+     *
+     * @return {@code all tensors}, or the patterns separated by blanks
+     */
     @Override
     public String toString() {
         return isAll() ? "all tensors" : String.join(" ", patterns);

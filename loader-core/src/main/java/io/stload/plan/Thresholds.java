@@ -42,8 +42,8 @@ public record Thresholds(double residentForMmap, long smallReadBytes, double hea
         }
         if (prefetchWindow < MIN_WINDOW_BYTES || prefetchAhead < prefetchWindow || directBlock < MIN_WINDOW_BYTES
                 || directBlock % 4096 != 0) {
-            throw new IllegalArgumentException("--prefetch-window and --direct-block must be at least 4 KiB, "
-                    + "--prefetch-ahead at least the window, and the block a multiple of 4 KiB");
+            throw new IllegalArgumentException("the prefetch window and the direct block must be at least 4 KiB, "
+                    + "prefetch-ahead at least the window, and the direct block a multiple of 4 KiB");
         }
         if (maxGapBytes < 0) {
             throw new IllegalArgumentException("the largest gap read through must not be negative");

@@ -9,7 +9,7 @@ import java.util.Map;
 
 /**
  * Where a load's bytes land: the one thing that varies between a load into host memory the loader owns
- * ({@link HostSink}), into the caller's buffers ({@link CallerBuffers}), into a streaming consumer
+ * (the loader's own), into the caller's buffers ({@link CallerBuffers}), into a streaming consumer
  * ({@link StreamingSink}) or into GPU memory. The engine reads the plan's byte ranges of each file in windows,
  * with whatever strategy the plan chose for the file, and hands each window's bytes to {@link #accept}; a
  * destination takes the parts of its slices a window holds ({@link io.stload.io.SliceScatter} cuts them).

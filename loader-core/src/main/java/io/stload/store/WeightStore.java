@@ -4,6 +4,7 @@ import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.checkpoint.Checkpoint;
 import io.stload.format.Header;
+import io.stload.host.HostSink;
 import io.stload.load.LoadListener;
 import io.stload.load.LoadedWeights;
 import io.stload.load.Loader;
@@ -11,7 +12,6 @@ import io.stload.nativeio.NativeAccess;
 import io.stload.plan.LoadOptions;
 import io.stload.plan.Planner;
 import io.stload.plan.RankSlices;
-import io.stload.sink.HostSink;
 import io.stload.store.ReloadResult.Outcome;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -78,20 +78,27 @@ public final class WeightStore implements AutoCloseable {
     /** Two reloads at once would each claim the budget and each want the last word on which version is current. */
     private final AtomicBoolean reloading = new AtomicBoolean();
 
-    private WeightStore(LoadOptions options, long budgetBytes, NativeAccess os) {
+    private WeightStore(LoadOptions options, long budgetBytes) {
         this.options = options;
         this.budgetBytes = budgetBytes;
-        this.planner = new Planner(os);
-        this.loader = new Loader(os);
-        this.alignment = os.pageSize(); // as the loader aligns each file's memory
+        this.planner = new Planner();
+        this.loader = new Loader();
+        this.alignment = NativeAccess.get().pageSize(); // as the loader aligns each file's memory
     }
 
     /**
      * Loads the first version (number 1). Every reload uses the same {@code options}. The budget caps the
      * bytes of all versions held at once (Long.MAX_VALUE for none); a checkpoint that alone exceeds it is refused.
+     *
+     * @param checkpoint        a {@code .safetensors} file or a folder of shards
+     * @param options           how to load it, now and on every reload
+     * @param memoryBudgetBytes the most host memory all versions held at once may take
+     * @return the store, serving version 1; the caller closes it
+     * @throws StloadException {@link ErrorKind#OutOfMemory} when the checkpoint alone exceeds the budget, or the
+     *                         kind of whatever stops the first load
      */
     public static WeightStore open(Path checkpoint, LoadOptions options, long memoryBudgetBytes) {
-        WeightStore store = new WeightStore(options, memoryBudgetBytes, NativeAccess.get());
+        WeightStore store = new WeightStore(options, memoryBudgetBytes);
         Checkpoint cp = Checkpoint.open(checkpoint);
         long needed = store.estimateBytes(cp);
         if (needed > memoryBudgetBytes) {
@@ -107,6 +114,10 @@ public final class WeightStore implements AutoCloseable {
     /**
      * Pins the current version. While a quiesced reload is swapping versions this waits (at most that
      * reload's quiesce timeout plus its flush hooks) and then leases whichever version ended up current.
+     * Safe from any thread.
+     *
+     * @return the lease; its version's memory stays valid until it is closed
+     * @throws IllegalStateException when the store is closed
      */
     public Lease lease() {
         lock.lock();
@@ -148,6 +159,10 @@ public final class WeightStore implements AutoCloseable {
      * names, dtypes and shapes as the current version; its memory must fit the budget beside every version
      * still held (checked from the headers, before loading). Only one reload runs at a time; another one
      * asked for meanwhile returns {@link Outcome#ALREADY_RUNNING} at once.
+     *
+     * @param checkpoint the new version's checkpoint
+     * @param how        whether to wait for readers to let go first, and the hooks to run meanwhile
+     * @return the outcome and the version current afterwards; a failure is a result, not an exception
      */
     public ReloadResult reload(Path checkpoint, ReloadOptions how) {
         if (!reloading.compareAndSet(false, true)) {
@@ -289,12 +304,20 @@ public final class WeightStore implements AutoCloseable {
         return new ReloadResult(outcome, currentVersion().number, loadSeconds, quiesceSeconds, message);
     }
 
-    /** The current version's number. */
+    /**
+     * The current version's number.
+     *
+     * @return 1 for the first load, one more for each published reload
+     */
     public long version() {
         return currentVersion().number;
     }
 
-    /** Leases not yet closed, over all versions. */
+    /**
+     * Leases not yet closed, over all versions.
+     *
+     * @return the count
+     */
     public int liveLeases() {
         lock.lock();
         try {
@@ -304,7 +327,11 @@ public final class WeightStore implements AutoCloseable {
         }
     }
 
-    /** Whether a quiesced reload is holding back new leases right now. */
+    /**
+     * Whether a quiesced reload is holding back new leases right now.
+     *
+     * @return true while it is
+     */
     public boolean quiescing() {
         lock.lock();
         try {
@@ -314,7 +341,11 @@ public final class WeightStore implements AutoCloseable {
         }
     }
 
-    /** Host memory held by every version not yet freed, in bytes: during a reload, old and new together. */
+    /**
+     * Host memory held by every version not yet freed: during a reload, old and new together.
+     *
+     * @return the bytes
+     */
     public long memoryBytes() {
         lock.lock();
         try {
@@ -324,6 +355,11 @@ public final class WeightStore implements AutoCloseable {
         }
     }
 
+    /**
+     * The budget the store was opened with.
+     *
+     * @return the most bytes all versions held at once may take
+     */
     public long memoryBudgetBytes() {
         return budgetBytes;
     }

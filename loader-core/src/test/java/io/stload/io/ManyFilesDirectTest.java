@@ -19,7 +19,7 @@ import io.stload.plan.LoadOptions;
 import io.stload.plan.LoadPlan;
 import io.stload.plan.LoadStrategy;
 import io.stload.plan.Planner;
-import io.stload.sink.HostSink;
+import io.stload.host.HostSink;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;

@@ -19,10 +19,10 @@ import io.stload.plan.LoadPlan;
 import io.stload.plan.LoadStrategy;
 import io.stload.plan.PartitionSpec;
 import io.stload.plan.Partitioning;
-import io.stload.plan.Planner;
+import io.stload.plan.Planners;
 import io.stload.plan.ReadOrder;
 import io.stload.plan.Thresholds;
-import io.stload.sink.HostSink;
+import io.stload.host.HostSink;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -99,7 +99,7 @@ class MemoryPressureLoadTest {
         Path file = ckpt.files().getFirst().file();
         assumeTrue(dropCache(file, os), "pages could not be dropped here");
         PartitionSpec rows = PartitionSpec.parse("test", "{\"rules\": [{\"pattern\": \"t0\", \"split\": 0}]}");
-        LoadPlan plan = new Planner(os).plan(ckpt, new LoadOptions(LoadStrategy.MMAP, ReadOrder.FILE, 2, 1,
+        LoadPlan plan = Planners.with(os).plan(ckpt, new LoadOptions(LoadStrategy.MMAP, ReadOrder.FILE, 2, 1,
                 Thresholds.DEFAULTS).withPartitioning(new Partitioning(1, 3, rows)));
         load(new Engine(os, MemoryPressure.NONE), plan, os);
 
@@ -135,7 +135,7 @@ class MemoryPressureLoadTest {
         PartitionSpec rows = PartitionSpec.parse("test", "{\"rules\": [{\"pattern\": \"t*\", \"split\": 0}]}");
         AtomicLong populated = new AtomicLong();
         NativeAccess os = new CountingPopulate(NativeAccess.get(), populated);
-        LoadPlan plan = new Planner(os).plan(ckpt, new LoadOptions(LoadStrategy.MMAP, ReadOrder.SHUFFLED, 2, 3,
+        LoadPlan plan = Planners.with(os).plan(ckpt, new LoadOptions(LoadStrategy.MMAP, ReadOrder.SHUFFLED, 2, 3,
                 Thresholds.DEFAULTS).withPartitioning(new Partitioning(1, 3, rows)));
         Map<String, String> loaded = load(new Engine(os, MemoryPressure.NONE), plan, os);
         assertEquals(8, loaded.size());
@@ -184,7 +184,7 @@ class MemoryPressureLoadTest {
         Checkpoint ckpt = write(16, 4, 256 * 1024); // 16 tensors of 1 MiB
         Path file = ckpt.files().getFirst().file();
         Map<String, String> reference = new TreeMap<>(Digests.ofFiles(ckpt));
-        LoadPlan plan = new Planner(os).plan(ckpt, new LoadOptions(strategy, ReadOrder.SHUFFLED, 3, 7,
+        LoadPlan plan = Planners.with(os).plan(ckpt, new LoadOptions(strategy, ReadOrder.SHUFFLED, 3, 7,
                 Thresholds.DEFAULTS));
 
         assumeTrue(dropCache(file, os), "pages could not be dropped here");

@@ -22,7 +22,7 @@ import io.stload.plan.Partitioning;
 import io.stload.plan.Planner;
 import io.stload.plan.ReadOrder;
 import io.stload.plan.Thresholds;
-import io.stload.sink.HostSink;
+import io.stload.host.HostSink;
 import io.stload.store.Lease;
 import io.stload.store.ReloadOptions;
 import io.stload.store.ReloadResult;

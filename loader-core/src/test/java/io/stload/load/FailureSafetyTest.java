@@ -13,12 +13,12 @@ import io.stload.io.Engine;
 import io.stload.plan.LoadOptions;
 import io.stload.plan.LoadPlan;
 import io.stload.plan.LoadStrategy;
-import io.stload.plan.Planner;
+import io.stload.plan.Planners;
 import io.stload.plan.ReadOrder;
 import io.stload.plan.TensorSlice;
 import io.stload.sink.CallerBuffers;
 import io.stload.sink.Destination;
-import io.stload.sink.HostSink;
+import io.stload.host.HostSink;
 import io.stload.sink.StreamingSink;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -63,7 +63,7 @@ class FailureSafetyTest {
     }
 
     private static LoadPlan plan(FaultyNativeAccess os, LoadStrategy s) {
-        return new Planner(os).plan(checkpoint, new LoadOptions(s, ReadOrder.FILE, 4, 1, LoaderTest.SMALL_WINDOWS));
+        return Planners.with(os).plan(checkpoint, new LoadOptions(s, ReadOrder.FILE, 4, 1, LoaderTest.SMALL_WINDOWS));
     }
 
     @ParameterizedTest(name = "{0} into {1}")

@@ -17,6 +17,7 @@ import io.stload.plan.DecisionRule;
 import io.stload.plan.LoadStrategy;
 import io.stload.plan.ReadStrategy;
 import io.stload.plan.Planner;
+import io.stload.plan.Planners;
 import io.stload.plan.ReadOrder;
 import io.stload.plan.Thresholds;
 import io.stload.report.LoadReport;
@@ -69,7 +70,7 @@ class LoaderTest {
     void everyStrategyMaterializesEveryTensorExactly(LoadStrategy strategy, ReadOrder order, int threads, boolean fallback) {
         NativeAccess os = fallback ? NativeAccess.fallback("test") : NativeAccess.get();
         LoadOptions options = new LoadOptions(strategy, order, threads, 5, SMALL_WINDOWS);
-        LoadPlan plan = new Planner(os).plan(checkpoint, options);
+        LoadPlan plan = Planners.with(os).plan(checkpoint, options);
         List<String> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
         try (LoadedWeights w = new Loader(os).execute(plan, (t, bytes) -> seen.add(t.name()))) {
             assertEquals(checkpoint.tensors().size(), w.tensors().size());

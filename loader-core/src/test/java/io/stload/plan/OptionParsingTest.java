@@ -3,17 +3,17 @@ package io.stload.plan;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import io.stload.ErrorKind;
-import io.stload.StloadException;
 import org.junit.jupiter.api.Test;
 
+/** The plain parsers a host application's own flag parser calls: a bad value is an IllegalArgumentException. */
 class OptionParsingTest {
     @Test
     void strategiesParseCaseInsensitively() {
         assertEquals(LoadStrategy.DIRECT, LoadStrategy.parse("Direct"));
         assertEquals("auto|mmap|prefetch|direct|s3", LoadStrategy.choices());
-        StloadException e = assertThrows(StloadException.class, () -> LoadStrategy.parse("fast"));
-        assertEquals(ErrorKind.Usage, e.kind());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> LoadStrategy.parse("fast"));
+        assertEquals("unknown strategy 'fast'; expected one of auto|mmap|prefetch|direct|s3", e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> LoadStrategy.parse(null));
     }
 
     @Test
@@ -27,11 +27,20 @@ class OptionParsingTest {
         assertEquals(2_000, Sizes.parse("2kb"));
         assertEquals(256L << 20, Sizes.parse(" 256 mib "));
         assertEquals(307, Sizes.parse("0.3KiB"));
-        assertEquals(ErrorKind.Usage, assertThrows(StloadException.class, () -> Sizes.parse("MiB")).kind());
-        assertEquals(ErrorKind.Usage, assertThrows(StloadException.class, () -> Sizes.parse("")).kind());
-        assertEquals(ErrorKind.Usage, assertThrows(StloadException.class, () -> Sizes.parse("-1")).kind());
-        assertEquals(ErrorKind.Usage, assertThrows(StloadException.class, () -> Sizes.parse("lots")).kind());
-        assertEquals(ErrorKind.Usage, assertThrows(StloadException.class, () -> Sizes.parse("99999999PiB")).kind());
+        for (String bad : new String[] {"MiB", "", "-1", "lots", null}) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Sizes.parse(bad));
+            assertEquals("not a size: " + (bad == null ? "null" : "'" + bad + "' (examples: 4096, 64MiB, 2GiB, 1.5GB)"),
+                    e.getMessage());
+        }
+        assertEquals("size too large: '99999999PiB'",
+                assertThrows(IllegalArgumentException.class, () -> Sizes.parse("99999999PiB")).getMessage());
+    }
+
+    @Test
+    void ordersParseCaseInsensitively() {
+        assertEquals(ReadOrder.SHUFFLED, ReadOrder.parse(" Shuffled"));
+        assertEquals("unknown order 'random'; expected file|shuffled",
+                assertThrows(IllegalArgumentException.class, () -> ReadOrder.parse("random")).getMessage());
     }
 
     @Test

@@ -3,19 +3,18 @@ package io.stload.plan;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.stload.nativeio.FsStat;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 
 class StrategyHeuristicTest {
     private static final long GIB = 1L << 30;
-    private static final FsStat EXT4 = new FsStat(0xEF53, "ext4", 4096);
-    private static final FsStat TMPFS = new FsStat(0x01021994, "tmpfs", 4096);
-    private static final FsStat NFS = new FsStat(0x6969, "nfs4", 4096);
+    private static final Filesystem EXT4 = new Filesystem("ext4", false, false);
+    private static final Filesystem TMPFS = new Filesystem("tmpfs", false, true);
+    private static final Filesystem NFS = new Filesystem("nfs4", true, false);
     private static final HostFacts ROOMY = new HostFacts(64 * GIB, "test", null);
     private static final Thresholds T = Thresholds.DEFAULTS;
 
-    private static FileFacts file(FsStat fs, double resident, boolean direct) {
+    private static FileFacts file(Filesystem fs, double resident, boolean direct) {
         return new FileFacts(Path.of("/m/model.safetensors"), fs, 8 * GIB, resident, direct);
     }
 
@@ -107,7 +106,7 @@ class StrategyHeuristicTest {
 
     @Test
     void unknownInputsAreSaidSo() {
-        String s = decide(file(FsStat.UNKNOWN, -1, false), new HostFacts(-1, "?", null), 8 * GIB).summary();
+        String s = decide(file(Filesystem.UNKNOWN, -1, false), new HostFacts(-1, "?", null), 8 * GIB).summary();
         assertTrue(s.contains("residency unknown") && s.contains("headroom unknown"), s);
     }
 }

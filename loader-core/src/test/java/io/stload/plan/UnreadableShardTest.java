@@ -41,7 +41,7 @@ class UnreadableShardTest {
         StloadException e = assertThrows(StloadException.class,
                 () -> new Planner(denied).plan(checkpoint, LoadOptions.DEFAULTS));
         assertEquals(ErrorKind.Io, e.kind());
-        assertEquals(4, e.kind().category.exitCode);
+        assertEquals(ErrorKind.Category.IO, e.kind().category);
         assertTrue(e.getMessage().contains("permission denied"), e.getMessage());
         assertEquals(shard.toRealPath(), e.file().toRealPath());
     }

@@ -30,17 +30,31 @@ public final class DeviceLoader implements AutoCloseable {
     private final CudaDestination destination;
     private final CopyEngine device;
 
-    public DeviceLoader(CopyEngine device, RingOptions ring, NativeAccess os) {
+    /** A loader whose system calls go through {@code os}; tests inject faults this way. */
+    DeviceLoader(CopyEngine device, RingOptions ring, NativeAccess os) {
         this.device = device;
         this.engine = new Engine(os);
         this.destination = new CudaDestination(device, ring);
     }
 
+    /**
+     * A loader onto one device; nothing is pinned until the first load.
+     *
+     * @param device the device's copy engine; the caller keeps owning it and closes it after this loader
+     * @param ring   the staging ring's window size and count
+     */
     public DeviceLoader(CopyEngine device, RingOptions ring) {
         this(device, ring, NativeAccess.get());
     }
 
-    /** Loads one plan; the loader may be used again for the next one (e.g. a reload), one at a time. */
+    /**
+     * Loads one plan; the loader may be used again for the next one (e.g. a reload), one at a time.
+     *
+     * @param plan the plan to run, made for a destination taking device memory
+     * @return the tensors in device memory, owned by the caller until it closes them, and the report
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#OutOfMemory} when the device lacks the memory,
+     *                                   or the kind of the read or copy that failed; nothing stays allocated then
+     */
     public synchronized DeviceWeights execute(LoadPlan plan) {
         LoadReport load = engine.execute(plan, destination, LoadListener.NONE);
         double read = load.phases().get("io") + load.phases().get("copy");

@@ -1,7 +1,5 @@
 package io.stload.cuda;
 
-import io.stload.ErrorKind;
-import io.stload.StloadException;
 import java.util.Locale;
 
 /** How staging windows become page-locked, which is what lets the device DMA from them at full speed. */
@@ -12,18 +10,20 @@ public enum Pinning {
     HOST_REGISTER;
 
     /**
-     * Parses the {@code --pinning} flag.
+     * The pinning a user's text names, case-insensitively.
      *
-     * @param value {@code alloc} (or {@code host-alloc}) or {@code register} (or {@code host-register}), any case
-     * @return the pinning
-     * @throws StloadException {@link ErrorKind#Usage} for any other value
+     * @param value {@code alloc} (or {@code host-alloc}) or {@code register} (or {@code host-register})
+     * @return the pinning it names
+     * @throws IllegalArgumentException for anything else (null included), with a message listing the valid values
      */
     public static Pinning parse(String value) {
+        if (value == null) {
+            throw new IllegalArgumentException("unknown pinning null; expected alloc|register");
+        }
         return switch (value.trim().toLowerCase(Locale.ROOT)) {
             case "alloc", "host-alloc" -> HOST_ALLOC;
             case "register", "host-register" -> HOST_REGISTER;
-            default -> throw new StloadException(ErrorKind.Usage, null, "unknown --pinning '" + value
-                    + "'; expected alloc|register");
+            default -> throw new IllegalArgumentException("unknown pinning '" + value + "'; expected alloc|register");
         };
     }
 }

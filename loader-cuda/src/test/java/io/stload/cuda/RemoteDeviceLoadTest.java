@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.stload.checkpoint.Checkpoint;
 import io.stload.checkpoint.RemoteFolder;
-import io.stload.io.RangeSource;
+import io.stload.format.RangeSource;
 import io.stload.load.Digests;
 import io.stload.plan.DecisionRule;
 import io.stload.plan.LoadOptions;

@@ -2,7 +2,7 @@ package io.stload.s3;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
-import io.stload.io.RangeSource;
+import io.stload.format.RangeSource;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.time.Instant;

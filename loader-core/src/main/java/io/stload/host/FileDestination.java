@@ -1,12 +1,11 @@
-package io.stload.sink;
+package io.stload.host;
 
 import io.stload.format.Header;
 import io.stload.plan.TensorSlice;
 import java.lang.foreign.MemorySegment;
 
 /** Where one file's tensors land in memory: the layout of a {@link HostSink} load, per file. */
-public sealed interface FileDestination permits MirroredDestination, PackedDestination {
-    /** {@return the file whose tensors these are} */
+sealed interface FileDestination permits MirroredDestination, PackedDestination {
     Header file();
 
     /**

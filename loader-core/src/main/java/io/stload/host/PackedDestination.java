@@ -1,18 +1,12 @@
-package io.stload.sink;
+package io.stload.host;
 
 import io.stload.format.Header;
 import io.stload.plan.TensorSlice;
 import java.lang.foreign.MemorySegment;
 import java.util.Map;
 
-/**
- * A rank's slices of one file's tensors, each contiguous, packed one after another.
- *
- * @param file   the file
- * @param slices each slice's memory by tensor name, owned by the sink that made it; copied
- */
-public record PackedDestination(Header file, Map<String, MemorySegment> slices) implements FileDestination {
-    /** Copies the map. */
+/** A rank's slices of one file's tensors, each contiguous, packed one after another. */
+record PackedDestination(Header file, Map<String, MemorySegment> slices) implements FileDestination {
     public PackedDestination {
         slices = Map.copyOf(slices);
     }

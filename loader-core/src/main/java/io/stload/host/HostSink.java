@@ -1,4 +1,4 @@
-package io.stload.sink;
+package io.stload.host;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
@@ -10,6 +10,7 @@ import io.stload.plan.FilePlan;
 import io.stload.plan.LoadPlan;
 import io.stload.plan.RankSlices;
 import io.stload.plan.TensorSlice;
+import io.stload.sink.Destination;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -38,6 +39,7 @@ public final class HostSink implements Destination, AutoCloseable {
     private LoadPlan plan;
     private long allocated;
 
+    /** A sink allocating through {@code os}, which tests replace to fail or count allocations. */
     public HostSink(NativeAccess os) {
         this.os = os;
     }
@@ -138,6 +140,7 @@ public final class HostSink implements Destination, AutoCloseable {
         return alignUp(h.fileSize(), alignment) - h.dataStart() / alignment * alignment;
     }
 
+    /** Host memory held, tensor bytes plus alignment padding. */
     public synchronized long allocatedBytes() {
         return allocated;
     }

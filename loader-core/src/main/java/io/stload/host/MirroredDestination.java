@@ -1,4 +1,4 @@
-package io.stload.sink;
+package io.stload.host;
 
 import io.stload.format.Header;
 import io.stload.plan.TensorSlice;
@@ -13,7 +13,7 @@ import java.lang.foreign.MemorySegment;
  * @param from   the first file offset held
  * @param memory the memory, owned by the sink that made it
  */
-public record MirroredDestination(Header file, long from, MemorySegment memory) implements FileDestination {
+record MirroredDestination(Header file, long from, MemorySegment memory) implements FileDestination {
 
     /**
      * Finds where file bytes live.
