@@ -1,7 +1,7 @@
 package io.stload.checkpoint;
 
 import io.stload.format.SliceSpec;
-import io.stload.io.RangeSource;
+import io.stload.format.RangeSource;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.lang.foreign.Arena;

@@ -168,7 +168,7 @@ class MemoryPressureLoadTest {
         Map<String, String> reference = new TreeMap<>(Digests.ofFiles(ckpt));
         AtomicLong largest = new AtomicLong();
         NativeAccess os = new LargestPopulate(NativeAccess.get(), largest);
-        LoadPlan plan = new Planner(os).plan(ckpt, new LoadOptions(LoadStrategy.PREFETCH, ReadOrder.SHUFFLED, 3, 7,
+        LoadPlan plan = Planners.with(os).plan(ckpt, new LoadOptions(LoadStrategy.PREFETCH, ReadOrder.SHUFFLED, 3, 7,
                 Thresholds.DEFAULTS));
         MemoryPressure roomForTheBytesOnly = new MemoryPressure(() -> plan.bytes() * 3 / 2, System::nanoTime, 0);
 

@@ -20,6 +20,7 @@ import io.stload.plan.LoadStrategy;
 import io.stload.plan.PartitionSpec;
 import io.stload.plan.Partitioning;
 import io.stload.plan.Planner;
+import io.stload.plan.Planners;
 import io.stload.plan.ReadOrder;
 import io.stload.plan.TensorSlice;
 import io.stload.plan.Thresholds;
@@ -95,7 +96,7 @@ class ShuffledStreamTest {
     void theSinkHoldsItsBudgetAndTheSliceEachConsumerWaitsForAndEachByteIsReadAboutOnce(LoadStrategy strategy) {
         PartitionSpec columns = PartitionSpec.parse("test", "{\"rules\": [{\"pattern\": \"expert.*\", \"split\": 1}]}");
         CountingReads os = new CountingReads(NativeAccess.get());
-        LoadPlan plan = new Planner(os).plan(checkpoint, new LoadOptions(strategy, ReadOrder.SHUFFLED, THREADS, 9,
+        LoadPlan plan = Planners.with(os).plan(checkpoint, new LoadOptions(strategy, ReadOrder.SHUFFLED, THREADS, 9,
                 Thresholds.DEFAULTS).withPartitioning(new Partitioning(1, 2, columns)));
         long largest = plan.slices().values().stream().mapToLong(TensorSlice::byteSize).max().orElseThrow();
         assertTrue(plan.bytes() >= 8 * BUDGET && largest == BUDGET / 8, "a rank of many slices, far beyond the budget");
