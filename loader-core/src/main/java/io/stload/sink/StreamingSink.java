@@ -9,7 +9,11 @@ import io.stload.plan.TensorSlice;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -21,8 +25,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * consumers as keeps the slices they touch within the budget ({@link #aheadBytes}), plus one bounce buffer per
  * I/O thread for direct reads. A contiguous slice read through a mapping (mmap, prefetch) is handed over as a view
  * of the mapping, with no copy at all; other slices are gathered into a buffer of their own first. A single
- * slice larger than the budget is still held whole while it is gathered. One load at a time; the byte counters may be
- * read from any thread.
+ * slice larger than the budget is still held whole while it is gathered. A gathering buffer the consumer has returned
+ * is kept for the next slice of its size while the budget has room, since fresh memory costs a page fault per page
+ * and checkpoints repeat a few tensor sizes many times. One load at a time; the byte counters may be read from any
+ * thread.
  *
  * <pre>{@code
  * StreamingSink sink = new StreamingSink((slice, bytes) -> gpu.upload(slice.name(), bytes), StreamingSink.DEFAULT_BUDGET);
@@ -39,6 +45,10 @@ public final class StreamingSink implements Destination {
     private final long budgetBytes;
     private final Map<Header, SliceScatter> scatters = new IdentityHashMap<>();
     private final Map<String, Gathering> gathering = new ConcurrentHashMap<>();
+    /** Gathering buffers no slice uses, by size; guarded by itself, with {@link #spareBytes}. */
+    private final Map<Long, ArrayDeque<Gathering>> spares = new HashMap<>();
+    private long spareBytes;
+    /** Slices' buffers, in use or spare: the memory this sink holds. */
     private final AtomicLong held = new AtomicLong();
     private final AtomicLong peak = new AtomicLong();
     private long largestSlice;
@@ -122,10 +132,28 @@ public final class StreamingSink implements Destination {
     }
 
     private Gathering gather(TensorSlice s) {
+        long size = s.byteSize();
+        List<Gathering> evicted = new ArrayList<>();
+        synchronized (spares) {
+            ArrayDeque<Gathering> same = spares.get(size);
+            if (same != null && !same.isEmpty()) {
+                spareBytes -= size;
+                return same.pop();
+            }
+            // Make room for a new buffer by freeing spares of other sizes first.
+            for (ArrayDeque<Gathering> other : spares.values()) {
+                while (!other.isEmpty() && held.get() + size > budgetBytes) {
+                    Gathering g = other.pop();
+                    spareBytes -= g.memory().byteSize();
+                    held.addAndGet(-g.memory().byteSize());
+                    evicted.add(g);
+                }
+            }
+            peak.accumulateAndGet(held.addAndGet(size), Math::max);
+        }
+        evicted.forEach(g -> g.arena().close());
         Arena arena = Arena.ofShared();
-        Gathering g = new Gathering(arena, arena.allocate(s.byteSize(), 64));
-        peak.accumulateAndGet(held.addAndGet(s.byteSize()), Math::max);
-        return g;
+        return new Gathering(arena, arena.allocate(size, 64));
     }
 
     private static boolean isContiguous(TensorSlice s) {
@@ -140,23 +168,44 @@ public final class StreamingSink implements Destination {
             consumer.accept(slice, bytes.asReadOnly());
         } finally {
             if (g != null) {
-                release(g);
+                keepOrFree(g);
             }
         }
     }
 
-    private void release(Gathering g) {
+    /**
+     * Keeps a returned buffer for the next slice of its size while the budget has room; {@link #gather} frees
+     * spares when a slice of a new size needs the room.
+     */
+    private void keepOrFree(Gathering g) {
+        long size = g.memory().byteSize();
+        synchronized (spares) {
+            if (held.get() <= budgetBytes) {
+                spares.computeIfAbsent(size, k -> new ArrayDeque<>()).push(g);
+                spareBytes += size;
+                return;
+            }
+        }
+        free(g);
+    }
+
+    private void free(Gathering g) {
         held.addAndGet(-g.memory().byteSize());
         g.arena().close();
     }
 
     @Override
     public void end(Throwable failure) {
-        gathering.values().forEach(this::release);
+        gathering.values().forEach(this::free);
         gathering.clear();
+        synchronized (spares) {
+            spares.values().forEach(same -> same.forEach(this::free));
+            spares.clear();
+            spareBytes = 0;
+        }
     }
 
-    /** {@return the most bytes of slices this sink held at once during the last load} */
+    /** {@return the most bytes of slice buffers (in use or kept for reuse) this sink held at once during the last load} */
     public long peakHeldBytes() {
         return peak.get();
     }

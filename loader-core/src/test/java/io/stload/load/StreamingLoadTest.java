@@ -20,9 +20,11 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -69,6 +71,21 @@ class StreamingLoadTest {
         if (strategy == LoadStrategy.MMAP) {
             assertEquals(0, sink.peakHeldBytes(), "whole tensors are views of the mapping, never copied");
         }
+    }
+
+    @Test
+    void directReadsReuseTheBufferOfASliceOfTheSameSize() {
+        LoadPlan plan = new Planner().plan(checkpoint, options(LoadStrategy.DIRECT));
+        Set<Long> bigBuffers = ConcurrentHashMap.newKeySet();
+        StreamingSink sink = new StreamingSink((s, bytes) -> {
+            if (s.name().endsWith(".big")) {
+                bigBuffers.add(bytes.address());
+            }
+        }, BUDGET);
+        new Engine(NativeAccess.get()).execute(plan, sink, LoadListener.NONE);
+        assertTrue(bigBuffers.size() < 8, "8 tensors of one size took " + bigBuffers.size() + " buffers");
+        assertTrue(sink.peakHeldBytes() <= BUDGET, sink.peakHeldBytes() + " bytes held");
+        assertEquals(0, sink.heldBytes(), "spare buffers are freed when the load ends");
     }
 
     @ParameterizedTest
