@@ -10,6 +10,8 @@
 module io.stload.core {
     requires tools.jackson.core;
     requires HdrHistogram;
+    /** BF16 conversion uses it when the runtime adds it ({@code --add-modules jdk.incubator.vector}); optional. */
+    requires static jdk.incubator.vector;
 
     exports io.stload;
     exports io.stload.checkpoint;

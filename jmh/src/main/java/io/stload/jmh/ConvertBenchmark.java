@@ -28,13 +28,15 @@ import org.openjdk.jmh.annotations.Warmup;
  * between native segments as a loader holds them. The {@code inputBytes} counter is the rate that matters:
  * bytes of input per second (GB/s once divided by 1e9); {@code convert} over {@code copy} for one conversion
  * is the ratio the README's target speaks of (BF16 to F32 at least 0.5x the copy rate). The input is random
- * bits, NaNs and subnormals included, so no conversion gets an easy case.
+ * bits, NaNs and subnormals included, so no conversion gets an easy case. The fork adds the Vector API
+ * module, which BF16's loops use ({@link Convert#vectorized()}); a {@code -jvmArgsAppend} on the command line
+ * replaces that argument, so {@code -jvmArgsAppend -Dscalar} measures the scalar loops side by side.
  */
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
-@Fork(1)
+@Fork(value = 1, jvmArgsAppend = "--add-modules=jdk.incubator.vector")
 @Threads(1)
 @State(Scope.Thread)
 public class ConvertBenchmark {

@@ -136,6 +136,12 @@ class ConvertTest {
         float[] toArray = Convert.toF32(type, src);
         MemorySegment unaligned = arena.allocate(n * 4L + 1).asSlice(1);
         Convert.toF32(type, src, unaligned);
+        MemorySegment scalar = arena.allocate(n * 4L);
+        if (type == DType.BF16) {
+            Convert.bf16ToF32Scalar(src, scalar, n);
+        } else {
+            Convert.toF32(type, src, scalar);
+        }
         for (int p = 0; p < n; p++) {
             int expected = expectedBits(type, f, p);
             float one = bytes == 2
@@ -145,6 +151,7 @@ class ConvertTest {
             assertEquals(expected, Float.floatToRawIntBits(one), what + " (one element)");
             assertEquals(expected, Float.floatToRawIntBits(toArray[p]), what + " (to an array)");
             assertEquals(expected, Float.floatToRawIntBits(unaligned.getAtIndex(F32, p)), what + " (to a segment)");
+            assertEquals(expected, Float.floatToRawIntBits(scalar.getAtIndex(F32, p)), what + " (scalar loop)");
         }
     }
 
@@ -214,9 +221,16 @@ class ConvertTest {
             src[2 * i + 1] = -inputs.get(i);
         }
         MemorySegment narrow = MemorySegment.ofArray(Convert.fromF32(type, src));
+        MemorySegment scalar = MemorySegment.ofArray(new short[src.length]);
+        if (type == DType.BF16) {
+            Convert.f32ToBf16Scalar(MemorySegment.ofArray(src), scalar, src.length);
+        } else {
+            scalar.copyFrom(narrow);
+        }
         for (int i = 0; i < src.length; i++) {
             short one = type == DType.BF16 ? Convert.f32ToBf16(src[i]) : Convert.f32ToF16(src[i]);
             short bulk = narrow.getAtIndex(I16, i);
+            assertEquals(bulk, scalar.getAtIndex(I16, i), type + " from " + Float.toHexString(src[i]) + " (scalar loop)");
             String what = type + " from " + Float.toHexString(src[i]);
             if (Float.isNaN(src[i])) {
                 assertTrue(f.isNaN(one & 0xffff) && f.isNaN(bulk & 0xffff), what);
@@ -250,6 +264,12 @@ class ConvertTest {
         double above = (hi == infinity ? top : f.value(hi)) - a;
         int chosen = below < above ? lo : above < below ? hi : (lo % 2 == 0 ? lo : hi);
         return sign | chosen;
+    }
+
+    @Test
+    void theBulkLoopsRunOnTheVectorApiWhenTheRuntimeHasIt() {
+        boolean added = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
+        assertEquals(added, Convert.vectorized(), "with the module added (the suite adds it) on a CPU with 256-bit vectors");
     }
 
     @Test

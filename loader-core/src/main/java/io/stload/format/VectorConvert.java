@@ -1,0 +1,58 @@
+package io.stload.format;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * BF16's bulk loops on the Vector API: widening is a sign-extending short-to-int conversion and a shift, which
+ * the JIT cannot find in a scalar loop between segments, and which runs straight from segment to segment with no
+ * staging arrays. Loaded only when {@link #usable()} says the module is there ({@link Convert} checks first), so
+ * an embedder without {@code --add-modules jdk.incubator.vector} never touches it.
+ */
+final class VectorConvert {
+    private static final VectorSpecies<Integer> INTS = IntVector.SPECIES_PREFERRED;
+    /** As many shorts as {@link #INTS} has ints, in half the bits. */
+    private static final VectorSpecies<Short> SHORTS =
+            VectorSpecies.of(short.class, VectorShape.forBitSize(INTS.vectorBitSize() / 2));
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+    private VectorConvert() {
+    }
+
+    /** Vectors of 256 bits or more: narrower ones gain nothing over the staged scalar loop. */
+    static boolean usable() {
+        return INTS.vectorBitSize() >= 256;
+    }
+
+    /** The first {@code n} BF16s of {@code src} as F32s in {@code dst}. */
+    static void bf16ToF32(MemorySegment src, MemorySegment dst, long n) {
+        long bound = n - n % INTS.length();
+        for (long i = 0; i < bound; i += INTS.length()) {
+            ShortVector bf16 = ShortVector.fromMemorySegment(SHORTS, src, i * 2, LE);
+            IntVector f32 = (IntVector) bf16.convertShape(VectorOperators.S2I, INTS, 0);
+            f32.lanewise(VectorOperators.LSHL, 16).intoMemorySegment(dst, i * 4, LE);
+        }
+        Convert.bf16ToF32Scalar(src.asSlice(bound * 2), dst.asSlice(bound * 4), n - bound);
+    }
+
+    /** The first {@code n} F32s of {@code src} as BF16s in {@code dst}, as {@link Convert#f32ToBf16(float)}. */
+    static void f32ToBf16(MemorySegment src, MemorySegment dst, long n) {
+        long bound = n - n % INTS.length();
+        for (long i = 0; i < bound; i += INTS.length()) {
+            IntVector bits = IntVector.fromMemorySegment(INTS, src, i * 4, LE);
+            IntVector odd = bits.lanewise(VectorOperators.LSHR, 16).and(1);
+            IntVector rounded = bits.add(0x7fff).add(odd).lanewise(VectorOperators.LSHR, 16);
+            VectorMask<Integer> nan = bits.and(0x7fff_ffff).compare(VectorOperators.GT, 0x7f80_0000);
+            IntVector quiet = bits.lanewise(VectorOperators.LSHR, 16).or(0x0040);
+            ShortVector bf16 = (ShortVector) rounded.blend(quiet, nan).convertShape(VectorOperators.I2S, SHORTS, 0);
+            bf16.intoMemorySegment(dst, i * 2, LE);
+        }
+        Convert.f32ToBf16Scalar(src.asSlice(bound * 4), dst.asSlice(bound * 2), n - bound);
+    }
+}
