@@ -81,6 +81,10 @@ with open(f"{out}/stream.md", "w") as md:
     md.write(f"checkpoint {size}, budget {budget}, {strategy}, cgroup limit {limit}, cold\n\n")
     md.write("| sink | median GB/s | median peak RSS (MiB) | max peak RSS (MiB) | max cgroup peak (MiB) | runs | failed |\n"
              "|---|---|---|---|---|---|---|\n")
+    def cgroup_peak(runs):  # "-" without --memory-limit: no cgroup, no peak
+        peak = max(r["cgroup_peak"] for r in runs)
+        return f"{peak / 2**20:.0f}" if peak >= 0 else "-"
+
     medians = {}
     for sink in ("host", "stream"):
         mine = [r for r in runs if r["sink"] == sink and r["rc"] == 0]
@@ -88,7 +92,7 @@ with open(f"{out}/stream.md", "w") as md:
         if mine:
             medians[sink] = statistics.median(r["gbps"] for r in mine)
             md.write(f"| {sink} | {medians[sink]:.2f} | {statistics.median(r['max_rss_kib'] for r in mine) / 1024:.0f} | "
-                     f"{max(r['max_rss_kib'] for r in mine) / 1024:.0f} | {max(r['cgroup_peak'] for r in mine) / 2**20:.0f} | "
+                     f"{max(r['max_rss_kib'] for r in mine) / 1024:.0f} | {cgroup_peak(mine)} | "
                      f"{len(mine)} | {len(failed)} |\n")
         elif failed:
             md.write(f"| {sink} | | | | | 0 | {len(failed)} (exit {failed[0]['rc']}, OOM kills {failed[0]['ooms']}) |\n")
