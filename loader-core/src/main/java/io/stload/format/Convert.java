@@ -188,7 +188,13 @@ public final class Convert {
         requireRoom(dst, n * Float.BYTES);
         switch (from) {
             case F32 -> MemorySegment.copy(src, 0, dst, 0, n * Float.BYTES);
-            case BF16 -> bf16ToF32(src, dst, n);
+            case BF16 -> {
+                if (VECTORIZED) {
+                    VectorConvert.bf16ToF32(src, dst, n);
+                } else {
+                    bf16ToF32Scalar(src, dst, n);
+                }
+            }
             case F16 -> f16ToF32(src, dst, n);
             case F8_E4M3 -> bytesToF32(E4M3, src, dst, n);
             case F8_E5M2 -> bytesToF32(E5M2, src, dst, n);
@@ -209,7 +215,13 @@ public final class Convert {
         long n = elements(DType.F32, src);
         requireRoom(dst, n * Short.BYTES);
         switch (to) {
-            case BF16 -> f32ToBf16(src, dst, n);
+            case BF16 -> {
+                if (VECTORIZED) {
+                    VectorConvert.f32ToBf16(src, dst, n);
+                } else {
+                    f32ToBf16Scalar(src, dst, n);
+                }
+            }
             case F16 -> f32ToF16(src, dst, n);
             default -> throw new StloadException(ErrorKind.Unsupported, null,
                     "F32 narrows to BF16 or F16, not " + to);
@@ -228,14 +240,6 @@ public final class Convert {
         byte[] out = new byte[Math.multiplyExact(src.length, Short.BYTES)];
         fromF32(to, MemorySegment.ofArray(src), MemorySegment.ofArray(out));
         return out;
-    }
-
-    private static void bf16ToF32(MemorySegment src, MemorySegment dst, long n) {
-        if (VECTORIZED) {
-            VectorConvert.bf16ToF32(src, dst, n);
-        } else {
-            bf16ToF32Scalar(src, dst, n);
-        }
     }
 
     /**
@@ -271,14 +275,6 @@ public final class Convert {
     private static void bytesToF32(float[] table, MemorySegment src, MemorySegment dst, long n) {
         for (long i = 0; i < n; i++) {
             dst.setAtIndex(F32, i, table[src.get(ValueLayout.JAVA_BYTE, i) & 0xff]);
-        }
-    }
-
-    private static void f32ToBf16(MemorySegment src, MemorySegment dst, long n) {
-        if (VECTORIZED) {
-            VectorConvert.f32ToBf16(src, dst, n);
-        } else {
-            f32ToBf16Scalar(src, dst, n);
         }
     }
 
