@@ -4,14 +4,12 @@ package io.stload.plan;
  * What the destination itself takes from the memory the page cache also lives in: the AUTO rule counts it against
  * the headroom, since a destination filling the memory leaves the page cache that much less.
  *
- * @param what            in words, for the decision's reasons: "host memory, the rank's bytes"
- * @param budgetBytes     the most it holds at once; -1 when it holds every byte the rank reads
- * @param holdsUntilAsked it keeps a slice's bytes from their arrival until its consumer asks for it (a streaming
- *                        consumer): in a shuffled order every strategy then reads one slice at a time
+ * @param what        in words, for the decision's reasons: "host memory, the rank's bytes"
+ * @param budgetBytes the most it holds at once; -1 when it holds every byte the rank reads
  */
-public record DestinationMemory(String what, long budgetBytes, boolean holdsUntilAsked) {
+public record DestinationMemory(String what, long budgetBytes) {
     /** Owned host memory: it ends up holding the rank's bytes. */
-    public static final DestinationMemory HOST = new DestinationMemory("host memory, the rank's bytes", -1, false);
+    public static final DestinationMemory HOST = new DestinationMemory("host memory, the rank's bytes", -1);
 
     /**
      * A destination that holds at most {@code bytes} at once and lets each slice go as it lands (a device's ring).
@@ -21,7 +19,7 @@ public record DestinationMemory(String what, long budgetBytes, boolean holdsUnti
      * @return its memory use
      */
     public static DestinationMemory budget(String what, long bytes) {
-        return new DestinationMemory(what, bytes, false);
+        return new DestinationMemory(what, bytes);
     }
 
     /**
@@ -31,7 +29,7 @@ public record DestinationMemory(String what, long budgetBytes, boolean holdsUnti
      * @return its memory use
      */
     public static DestinationMemory streaming(long budgetBytes) {
-        return new DestinationMemory("stream budget", budgetBytes, true);
+        return new DestinationMemory("stream budget", budgetBytes);
     }
 
     /**

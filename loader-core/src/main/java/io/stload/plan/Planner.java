@@ -103,8 +103,7 @@ public final class Planner {
             }
             FileFacts facts = measure(h, bytes);
             FileDecision decision = options.strategy() == LoadStrategy.AUTO
-                    ? StrategyHeuristic.decide(facts, host, rankBytes, destination, options.order(),
-                            options.thresholds())
+                    ? StrategyHeuristic.decide(facts, host, rankBytes, destination, options.thresholds())
                     : new FileDecision(ReadStrategy.valueOf(options.strategy().name()), DecisionRule.FORCED,
                             List.of(FORCED_REASON));
             files.add(new FilePlan(h, facts, decision, reads.get(h)));

@@ -16,7 +16,7 @@ public final class StrategyHeuristic {
     }
 
     /**
-     * Decides for a host destination, which takes the rank's bytes, read in file order.
+     * Decides for a host destination, which takes the rank's bytes.
      *
      * @param file      facts about this file
      * @param host      facts about the host
@@ -25,7 +25,7 @@ public final class StrategyHeuristic {
      * @return the strategy, its rule and reasons
      */
     public static FileDecision decide(FileFacts file, HostFacts host, long rankBytes, Thresholds t) {
-        return decide(file, host, rankBytes, DestinationMemory.HOST, ReadOrder.FILE, t);
+        return decide(file, host, rankBytes, DestinationMemory.HOST, t);
     }
 
     /**
@@ -35,12 +35,11 @@ public final class StrategyHeuristic {
      * @param host        facts about the host
      * @param rankBytes   bytes the rank reads over all its files (the page cache must hold them together)
      * @param destination what the destination takes from the same memory
-     * @param order       the order the consumer asks for tensors
      * @param t           the heuristic's constants
      * @return the strategy, its rule and reasons
      */
     public static FileDecision decide(FileFacts file, HostFacts host, long rankBytes, DestinationMemory destination,
-                                      ReadOrder order, Thresholds t) {
+                                      Thresholds t) {
         List<String> why = new ArrayList<>();
         why.add(file.fs().name());
         why.add(Sizes.human(rankBytes) + " for this rank");
@@ -63,11 +62,6 @@ public final class StrategyHeuristic {
         }
         boolean cacheTooSmall = host.headroomBytes() >= 0
                 && host.headroomBytes() - destinationBytes < rankBytes * t.headroomFactor();
-        if (cacheTooSmall && destination.holdsUntilAsked() && order == ReadOrder.SHUFFLED) {
-            return new FileDecision(ReadStrategy.PREFETCH, DecisionRule.CACHE_TOO_SMALL, with(why, "page cache cannot "
-                    + "hold the rank's bytes, and a stream in a shuffled order is read one slice at a time whatever "
-                    + "the strategy: exact reads through the page cache"));
-        }
         if (cacheTooSmall && file.directSupported()) {
             return new FileDecision(ReadStrategy.DIRECT, DecisionRule.CACHE_TOO_SMALL,
                     with(why, "page cache cannot hold the rank's bytes beside the destination's: bypass it"));

@@ -64,23 +64,20 @@ class StrategyHeuristicTest {
         assertEquals(DecisionRule.CACHE_TOO_SMALL, host.rule(), "10 GiB of host memory leave the cache 10 GiB");
         assertTrue(host.summary().contains("destination takes 10.0 GiB (host memory, the rank's bytes)"), host.summary());
         FileDecision streamed = StrategyHeuristic.decide(file(EXT4, 0.0, true), twenty, 10 * GIB,
-                DestinationMemory.streaming(GIB), ReadOrder.FILE, T);
+                DestinationMemory.streaming(GIB), T);
         assertEquals(DecisionRule.COLD_LOCAL, streamed.rule(), "a 1 GiB budget leaves the cache 19 GiB");
         assertTrue(streamed.summary().contains("destination takes 1.0 GiB (stream budget)"), streamed.summary());
     }
 
     @Test
-    void aStreamInAShuffledOrderUnderPressureReadsExactRangesNotDirectBlocks() {
+    void budgetedDestinationsUnderPressureBypassThePageCache() {
         HostFacts tight = new HostFacts(2 * GIB, "t", null);
-        FileDecision inFileOrder = StrategyHeuristic.decide(file(EXT4, 0.0, true), tight, 4 * GIB,
-                DestinationMemory.streaming(GIB / 2), ReadOrder.FILE, T);
-        assertEquals(ReadStrategy.DIRECT, inFileOrder.strategy());
-        FileDecision shuffled = StrategyHeuristic.decide(file(EXT4, 0.0, true), tight, 4 * GIB,
-                DestinationMemory.streaming(GIB / 2), ReadOrder.SHUFFLED, T);
-        assertEquals(ReadStrategy.PREFETCH, shuffled.strategy());
-        assertEquals(DecisionRule.CACHE_TOO_SMALL, shuffled.rule());
+        FileDecision streamed = StrategyHeuristic.decide(file(EXT4, 0.0, true), tight, 4 * GIB,
+                DestinationMemory.streaming(GIB / 2), T);
+        assertEquals(ReadStrategy.DIRECT, streamed.strategy());
+        assertEquals(DecisionRule.CACHE_TOO_SMALL, streamed.rule());
         FileDecision device = StrategyHeuristic.decide(file(EXT4, 0.0, true), tight, 4 * GIB,
-                DestinationMemory.budget("staging ring", GIB / 2), ReadOrder.SHUFFLED, T);
+                DestinationMemory.budget("staging ring", GIB / 2), T);
         assertEquals(ReadStrategy.DIRECT, device.strategy(), "a ring lets each block go as it lands");
     }
 
