@@ -5,16 +5,19 @@ import io.stload.io.SliceScatter;
 import io.stload.plan.FilePlan;
 import io.stload.plan.LoadPlan;
 import io.stload.plan.RankSlices;
+import io.stload.plan.ReadStrategy;
 import io.stload.plan.TensorSlice;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -24,7 +27,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * only between its first byte arriving and the consumer returning, and reads run only so far ahead of the
  * consumers as keeps the slices they touch within the budget ({@link #aheadBytes}), plus one bounce buffer per
  * I/O thread for direct reads. A contiguous slice read through a mapping (mmap, prefetch) is handed over as a view
- * of the mapping, with no copy at all; other slices are gathered into a buffer of their own first. A single
+ * of the mapping, with no copy at all; other slices are gathered into a buffer of their own first, which direct
+ * reads (and object storage's) fill in place wherever a whole read block lies within one slice. A single
  * slice larger than the budget is still held whole while it is gathered. A gathering buffer the consumer has returned
  * is kept for the next slice of its size while the budget has room, since fresh memory costs a page fault per page
  * and checkpoints repeat a few tensor sizes many times. One load at a time; the byte counters may be read from any
@@ -44,6 +48,8 @@ public final class StreamingSink implements Destination {
     private final TensorConsumer consumer;
     private final long budgetBytes;
     private final Map<Header, SliceScatter> scatters = new IdentityHashMap<>();
+    /** Files read by positional reads (direct, object storage), whose blocks can land in a slice's buffer. */
+    private final Set<Header> readInPlace = Collections.newSetFromMap(new IdentityHashMap<>());
     private final Map<String, Gathering> gathering = new ConcurrentHashMap<>();
     /** Gathering buffers no slice uses, by size; guarded by itself, with {@link #spareBytes}. */
     private final Map<Long, ArrayDeque<Gathering>> spares = new HashMap<>();
@@ -53,9 +59,24 @@ public final class StreamingSink implements Destination {
     private final AtomicLong peak = new AtomicLong();
     private long largestSlice;
 
-    /** A slice's buffer while its bytes arrive; freed as soon as the consumer returns. */
-    private record Gathering(Arena arena, MemorySegment memory) {
+    /**
+     * A slice's buffer while its bytes arrive, kept for reuse or freed once the consumer returns: {@code memory}
+     * is the slice's bytes, placed in {@code whole} at the slice's own offset within a page, so that a read block
+     * at an aligned file offset lands at an aligned address.
+     */
+    private record Gathering(Arena arena, MemorySegment whole, MemorySegment memory) {
+        Gathering forSlice(TensorSlice s) {
+            return new Gathering(arena, whole, whole.asSlice(pageOffset(s), s.byteSize()));
+        }
+
+        static long pageOffset(TensorSlice s) {
+            return s.byteSize() < IN_PLACE_LEAST ? 0 : s.spanStart() % PAGE;
+        }
     }
+
+    private static final long PAGE = 4096;
+    /** Smaller slices are never the whole of a read block: no page of padding for them. */
+    private static final long IN_PLACE_LEAST = 1L << 20;
 
     /**
      * The budget to use when none is given: {@link #DEFAULT_BUDGET}, but never more than a quarter of the memory
@@ -113,15 +134,40 @@ public final class StreamingSink implements Destination {
     @Override
     public void begin(LoadPlan plan) {
         scatters.clear();
+        readInPlace.clear();
         peak.set(0);
         largestSlice = plan.slices().values().stream().mapToLong(TensorSlice::byteSize).max().orElse(0);
         for (FilePlan f : plan.files()) {
             scatters.put(f.file(), new SliceScatter(RankSlices.inFile(f.file(), plan.slices())));
+            if (f.strategy() == ReadStrategy.DIRECT || f.strategy() == ReadStrategy.S3) {
+                readInPlace.add(f.file());
+            }
         }
+    }
+
+    /** A read block wholly inside one contiguous slice lands in that slice's buffer; any other block is copied. */
+    @Override
+    public MemorySegment readBuffer(Header file, long offset, long length) {
+        if (!readInPlace.contains(file)) {
+            return null; // a mapping's view costs no copy at all
+        }
+        List<SliceScatter.Piece> pieces = scatters.get(file).pieces(offset, offset + length);
+        if (pieces.size() != 1) {
+            return null;
+        }
+        SliceScatter.Piece p = pieces.getFirst();
+        TensorSlice s = p.slice();
+        if (!isContiguous(s) || p.blockOffset() != 0 || p.width() != length) {
+            return null;
+        }
+        return gathering.computeIfAbsent(s.name(), n -> gather(s)).memory().asSlice(p.sliceOffset(), length);
     }
 
     @Override
     public void accept(Header file, long offset, MemorySegment bytes, Origin origin) {
+        if (origin == Origin.READ_BUFFER) {
+            return; // in the slice's buffer already
+        }
         for (SliceScatter.Piece p : scatters.get(file).pieces(offset, offset + bytes.byteSize())) {
             TensorSlice s = p.slice();
             if (origin == Origin.MAPPING && isContiguous(s)) {
@@ -138,7 +184,7 @@ public final class StreamingSink implements Destination {
             ArrayDeque<Gathering> same = spares.get(size);
             if (same != null && !same.isEmpty()) {
                 spareBytes -= size;
-                return same.pop();
+                return same.pop().forSlice(s);
             }
             // Make room for a new buffer by freeing spares of other sizes first.
             for (ArrayDeque<Gathering> other : spares.values()) {
@@ -153,7 +199,8 @@ public final class StreamingSink implements Destination {
         }
         evicted.forEach(g -> g.arena().close());
         Arena arena = Arena.ofShared();
-        return new Gathering(arena, arena.allocate(size, 64));
+        boolean inPlace = size >= IN_PLACE_LEAST;
+        return new Gathering(arena, arena.allocate(inPlace ? size + PAGE : size, inPlace ? PAGE : 64), null).forSlice(s);
     }
 
     private static boolean isContiguous(TensorSlice s) {

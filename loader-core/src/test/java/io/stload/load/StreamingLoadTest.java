@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.stload.checkpoint.Checkpoint;
+import io.stload.format.DType;
+import io.stload.format.SafetensorsWriter;
 import io.stload.format.Tensor;
 import io.stload.io.Engine;
 import io.stload.nativeio.NativeAccess;
@@ -19,8 +21,10 @@ import io.stload.sink.StreamingSink;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.SplittableRandom;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
@@ -71,6 +75,24 @@ class StreamingLoadTest {
         if (strategy == LoadStrategy.MMAP) {
             assertEquals(0, sink.peakHeldBytes(), "whole tensors are views of the mapping, never copied");
         }
+    }
+
+    @Test
+    void directBlocksWithinALargeSliceLandInItsBufferAtTheirPlace(@TempDir Path large) throws IOException {
+        SplittableRandom random = new SplittableRandom(5);
+        // Megabytes at odd offsets, of one size: blocks land in place, and b may take a's buffer at another offset.
+        SafetensorsWriter.write(large.resolve("model.safetensors"), Map.of(), List.of(
+                TestCheckpoints.tensor(random, "head", DType.U8, 1001),
+                TestCheckpoints.tensor(random, "a", DType.F32, 3 << 18),
+                TestCheckpoints.tensor(random, "gap", DType.U8, 777),
+                TestCheckpoints.tensor(random, "b", DType.F32, 3 << 18)));
+        Checkpoint c = Checkpoint.open(large);
+        Map<String, String> seen = new ConcurrentHashMap<>();
+        StreamingSink sink = new StreamingSink((s, bytes) -> seen.put(s.name(), Digests.crc32(bytes)), 8 << 20);
+        new Engine(NativeAccess.get()).execute(new Planner().plan(c, options(LoadStrategy.DIRECT)), sink,
+                LoadListener.NONE);
+        assertEquals(Digests.ofFiles(c), seen);
+        assertEquals(0, sink.heldBytes());
     }
 
     @Test
