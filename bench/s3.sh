@@ -5,16 +5,18 @@
 # the time per rank. Every load's digests must equal the local load's. Cold runs need root (drop_caches);
 # without root (or with --warm-only) only warm runs are made, and the conditions line says so.
 # Writes runs.jsonl (every load's --json, tagged) and s3.md (medians, and S3-warm / local-mmap-warm and
-# server bytes x W / checkpoint bytes, the issue's targets) under --out.
+# server bytes x W / checkpoint bytes, the issue's targets) under --out. The objects are stored through S3Proxy's
+# blob store, with an ETag as S3 and MinIO give every object, so the loads take the CRT client's path;
+# --no-etag places the files in its folder instead, served without one (the SDK's Netty-based client's path).
 #
 # usage: bench/s3.sh [--size 2GiB] [--shard 1GiB] [--reps 3] [--parts 1MiB,8MiB,32MiB] [--concurrency 4,16,64]
-#                    [--data DIR] [--out DIR] [--warm-only]
+#                    [--data DIR] [--out DIR] [--warm-only] [--no-etag]
 # A rank fetches its slices and reads through only gaps of at most 4 KiB between them (the plan's rule for
 # object storage), so server bytes x W stays near the checkpoint's bytes at any --size.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-usage="usage: bench/s3.sh [--size 2GiB] [--shard 1GiB] [--reps 3] [--parts 1MiB,8MiB,32MiB] [--concurrency 4,16,64] [--data DIR] [--out DIR] [--warm-only]"
-size=2GiB shard=1GiB reps=3 parts=1MiB,8MiB,32MiB concurrency=4,16,64 data=/var/tmp/stload-s3 warm_only=0
+usage="usage: bench/s3.sh [--size 2GiB] [--shard 1GiB] [--reps 3] [--parts 1MiB,8MiB,32MiB] [--concurrency 4,16,64] [--data DIR] [--out DIR] [--warm-only] [--no-etag]"
+size=2GiB shard=1GiB reps=3 parts=1MiB,8MiB,32MiB concurrency=4,16,64 data=/var/tmp/stload-s3 warm_only=0 etag=1
 out="$root/bench/results/s3-$(date +%Y%m%d-%H%M%S)"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -26,6 +28,7 @@ while [ $# -gt 0 ]; do
     --data) data=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --warm-only) warm_only=1; shift ;;
+    --no-etag) etag=0; shift ;;
     *) echo "error: $usage" >&2; exit 2 ;;
   esac
 done
@@ -54,14 +57,16 @@ if [ ! -f "$ckpt/model.safetensors.index.json" ]; then
   rm -rf "$ckpt"
   "$stload" gen "$ckpt" --shape llama --size "$size" --shard-size "$shard" --seed 7 >/dev/null
 fi
-rm -rf "$served" && mkdir -p "$served/models/ckpt" && cp "$ckpt"/* "$served/models/ckpt/"
+rm -rf "$served" && mkdir -p "$served"
+store=()
+if [ "$etag" = 1 ]; then store=("$ckpt" models/ckpt); else mkdir -p "$served/models/ckpt" && cp "$ckpt"/* "$served/models/ckpt/"; fi
 ports="$data/ports"
 rm -f "$ports"
-"$java" -cp "$root/loader-s3/target/test-classes:$(cat "$cp_file")" io.stload.s3.BenchServer "$served" "$ports" \
+"$java" -cp "$root/loader-s3/target/test-classes:$(cat "$cp_file")" io.stload.s3.BenchServer "$served" "$ports" "${store[@]}" \
   >"$out/server.log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true' EXIT
-for _ in $(seq 1 600); do [ -s "$ports" ] && break; kill -0 "$server" 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 1 3000); do [ -s "$ports" ] && break; kill -0 "$server" 2>/dev/null || break; sleep 0.1; done
 [ -s "$ports" ] || { cat "$out/server.log" >&2; echo "error: the S3 server did not start" >&2; exit 4; }
 read -r s3port countport < "$ports"
 # S3Proxy here checks no signature, but the SDK signs every request and needs a key to sign with.
@@ -113,7 +118,7 @@ for rep in $(seq 1 "$reps"); do
 done
 
 total=$(jq -s 'map(select(.source == "local")) | .[0].load.bytes' "$out/runs.jsonl")
-python3 - "$out" "$total" "size=$size shard=$shard reps=$reps caches=[$caches] cores=$(nproc) kernel=$(uname -r) data=$data ($(findmnt -n -o FSTYPE --target "$data" || echo unknown))" <<'PY'
+python3 - "$out" "$total" "size=$size shard=$shard reps=$reps caches=[$caches] cores=$(nproc) kernel=$(uname -r) etag=$etag data=$data ($(findmnt -n -o FSTYPE --target "$data" || echo unknown))" <<'PY'
 import json, statistics, sys
 from collections import defaultdict
 out, total, cond = sys.argv[1], int(sys.argv[2]), sys.argv[3]

@@ -184,7 +184,9 @@ final class RangedGet {
                         s.cancel();
                         result.completeExceptionally(rejected);
                     } else {
-                        s.request(1);
+                        // Every buffer is copied out as it comes, so there is nothing to pace: asking one at a
+                        // time would only add a round trip between threads per buffer.
+                        s.request(Long.MAX_VALUE);
                     }
                 }
 
@@ -194,8 +196,6 @@ final class RangedGet {
                     if (problem != null) {
                         subscription.cancel();
                         result.completeExceptionally(problem);
-                    } else {
-                        subscription.request(1);
                     }
                 }
 
