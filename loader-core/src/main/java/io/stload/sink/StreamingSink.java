@@ -51,9 +51,8 @@ public final class StreamingSink implements Destination {
     /** Files read by positional reads (direct, object storage), whose blocks can land in a slice's buffer. */
     private final Set<Header> readInPlace = Collections.newSetFromMap(new IdentityHashMap<>());
     private final Map<String, Gathering> gathering = new ConcurrentHashMap<>();
-    /** Gathering buffers no slice uses, by size; guarded by itself, with {@link #spareBytes}. */
+    /** Gathering buffers no slice uses, by size; guarded by itself. */
     private final Map<Long, ArrayDeque<Gathering>> spares = new HashMap<>();
-    private long spareBytes;
     /** Slices' buffers, in use or spare: the memory this sink holds. */
     private final AtomicLong held = new AtomicLong();
     private final AtomicLong peak = new AtomicLong();
@@ -183,14 +182,12 @@ public final class StreamingSink implements Destination {
         synchronized (spares) {
             ArrayDeque<Gathering> same = spares.get(size);
             if (same != null && !same.isEmpty()) {
-                spareBytes -= size;
                 return same.pop().forSlice(s);
             }
             // Make room for a new buffer by freeing spares of other sizes first.
             for (ArrayDeque<Gathering> other : spares.values()) {
                 while (!other.isEmpty() && held.get() + size > budgetBytes) {
                     Gathering g = other.pop();
-                    spareBytes -= g.memory().byteSize();
                     held.addAndGet(-g.memory().byteSize());
                     evicted.add(g);
                 }
@@ -200,7 +197,8 @@ public final class StreamingSink implements Destination {
         evicted.forEach(g -> g.arena().close());
         Arena arena = Arena.ofShared();
         boolean inPlace = size >= IN_PLACE_LEAST;
-        return new Gathering(arena, arena.allocate(inPlace ? size + PAGE : size, inPlace ? PAGE : 64), null).forSlice(s);
+        MemorySegment whole = arena.allocate(inPlace ? size + PAGE : size, inPlace ? PAGE : 64);
+        return new Gathering(arena, whole, null).forSlice(s);
     }
 
     private static boolean isContiguous(TensorSlice s) {
@@ -225,11 +223,9 @@ public final class StreamingSink implements Destination {
      * spares when a slice of a new size needs the room.
      */
     private void keepOrFree(Gathering g) {
-        long size = g.memory().byteSize();
         synchronized (spares) {
             if (held.get() <= budgetBytes) {
-                spares.computeIfAbsent(size, k -> new ArrayDeque<>()).push(g);
-                spareBytes += size;
+                spares.computeIfAbsent(g.memory().byteSize(), k -> new ArrayDeque<>()).push(g);
                 return;
             }
         }
@@ -248,11 +244,10 @@ public final class StreamingSink implements Destination {
         synchronized (spares) {
             spares.values().forEach(same -> same.forEach(this::free));
             spares.clear();
-            spareBytes = 0;
         }
     }
 
-    /** {@return the most bytes of slice buffers (in use or kept for reuse) this sink held at once during the last load} */
+    /** {@return the most bytes of slice buffers, in use or kept for reuse, held at once during the last load} */
     public long peakHeldBytes() {
         return peak.get();
     }
