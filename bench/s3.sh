@@ -2,7 +2,8 @@
 # Object-storage benchmark: the same checkpoint loaded from S3Proxy on loopback (its files in the page cache or
 # not) and from local disk with mmap, cold and warm; ranged-GET part size and concurrency swept; then a rank of
 # W = 2, 4, 8 (every matrix split on dim 0) through a counting proxy, with the bytes counted at the server and
-# the time per rank. Every load's digests must equal the local load's. Cold runs need root (drop_caches);
+# the time per rank; last, both sources loaded alternately in one JVM (the steady state, without the CLI's
+# warm-up). Every load's digests must equal the local load's. Cold runs need root (drop_caches);
 # without root (or with --warm-only) only warm runs are made, and the conditions line says so.
 # Writes runs.jsonl (every load's --json, tagged) and s3.md (medians, and S3-warm / local-mmap-warm and
 # server bytes x W / checkpoint bytes, the issue's targets) under --out. The objects are stored through S3Proxy's
@@ -117,6 +118,14 @@ for rep in $(seq 1 "$reps"); do
   done
 done
 
+# The steady state of an engine that loads more than once: both sources loaded alternately in one JVM, warm,
+# 2 x reps times each; the first load of each pays the JIT's warm-up and is left out of the medians.
+warm_files
+"$java" --enable-native-access=ALL-UNNAMED \
+  -cp "$root/loader-s3/target/test-classes:$root/loader-s3/target/classes:$(cat "$cp_file")" \
+  io.stload.s3.BenchInProcess "$direct_ep" s3://models/ckpt "$ckpt" $((reps * 2)) >"$out/in-process.txt" 2>>"$out/server.log" \
+  || { cat "$out/in-process.txt" >&2; echo "error: the in-process loads failed" >&2; exit 4; }
+
 total=$(jq -s 'map(select(.source == "local")) | .[0].load.bytes' "$out/runs.jsonl")
 python3 - "$out" "$total" "size=$size shard=$shard reps=$reps caches=[$caches] cores=$(nproc) kernel=$(uname -r) etag=$etag data=$data ($(findmnt -n -o FSTYPE --target "$data" || echo unknown))" <<'PY'
 import json, statistics, sys
@@ -142,6 +151,15 @@ lines += ["", f"Ranks (warm, every matrix split on dim 0, 8 MiB parts, 16 in fli
 for (w, rank) in sorted(server):
     b = med(server[(w, rank)])
     lines.append(f"| {w} | {rank} | {int(b)} | {b * w / total:.3f} |")
+steady = defaultdict(list)
+for line in open(f"{out}/in-process.txt"):
+    source, rep, seconds, rate = line.split()
+    if int(rep) > 1:
+        steady[source].append(float(rate))
+if steady.get("local") and steady.get("s3"):
+    lines += ["", "In one JVM, warm, loads 2 to N of each source alternately (in-process.txt): local mmap "
+              f"{med(steady['local']):.2f} GB/s, S3 {med(steady['s3']):.2f} GB/s, "
+              f"ratio {med(steady['s3']) / med(steady['local']):.2f} (medians of {len(steady['s3'])})."]
 open(f"{out}/s3.md", "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 PY
