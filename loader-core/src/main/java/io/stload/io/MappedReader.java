@@ -99,8 +99,7 @@ abstract class MappedReader extends WindowedReader {
     /** A contiguous slice goes with a view of its bytes in the mapping, which stays mapped until the call returns. */
     @Override
     protected final void landed(TensorSlice s) throws IOException, InterruptedException {
-        boolean contiguous = s.count() <= 1 || s.runBytes() == s.stride();
-        if (!contiguous) {
+        if (!s.isContiguous()) {
             destination.landed(s, null);
             return;
         }

@@ -120,6 +120,11 @@ public record TensorSlice(TensorRef tensor, TensorInfo local, long start, long r
         return byteSize() == tensor.info().byteSize();
     }
 
+    /** {@return true when the slice's bytes are one run in the file: one row, or rows with no gap between them} */
+    public boolean isContiguous() {
+        return count <= 1 || runBytes == stride;
+    }
+
     /** {@return the first file byte of the slice} */
     public long spanStart() {
         return start;

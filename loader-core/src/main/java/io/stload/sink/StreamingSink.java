@@ -156,7 +156,7 @@ public final class StreamingSink implements Destination {
         }
         SliceScatter.Piece p = pieces.getFirst();
         TensorSlice s = p.slice();
-        if (!isContiguous(s) || p.blockOffset() != 0 || p.width() != length) {
+        if (!s.isContiguous() || p.blockOffset() != 0 || p.width() != length) {
             return null;
         }
         return gathering.computeIfAbsent(s.name(), n -> gather(s)).memory().asSlice(p.sliceOffset(), length);
@@ -169,7 +169,7 @@ public final class StreamingSink implements Destination {
         }
         for (SliceScatter.Piece p : scatters.get(file).pieces(offset, offset + bytes.byteSize())) {
             TensorSlice s = p.slice();
-            if (origin == Origin.MAPPING && isContiguous(s)) {
+            if (origin == Origin.MAPPING && s.isContiguous()) {
                 continue; // landed() gets it as a view of the mapping
             }
             p.copy(bytes, gathering.computeIfAbsent(s.name(), n -> gather(s)).memory());
@@ -199,10 +199,6 @@ public final class StreamingSink implements Destination {
         boolean inPlace = size >= IN_PLACE_LEAST;
         MemorySegment whole = arena.allocate(inPlace ? size + PAGE : size, inPlace ? PAGE : 64);
         return new Gathering(arena, whole, null).forSlice(s);
-    }
-
-    private static boolean isContiguous(TensorSlice s) {
-        return s.count() <= 1 || s.runBytes() == s.stride();
     }
 
     @Override
