@@ -12,8 +12,8 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * BF16's bulk loops on the Vector API: widening is a sign-extending short-to-int conversion and a shift, which
  * the JIT cannot find in a scalar loop between segments, and which runs straight from segment to segment with no
- * staging arrays. Loaded only when {@link #usable()} says the module is there ({@link Convert} checks first), so
- * an embedder without {@code --add-modules jdk.incubator.vector} never touches it.
+ * staging arrays. {@link Convert} loads it only once it has found the module in the runtime, so an embedder
+ * without {@code --add-modules jdk.incubator.vector} never touches it.
  */
 final class VectorConvert {
     private static final VectorSpecies<Integer> INTS = IntVector.SPECIES_PREFERRED;

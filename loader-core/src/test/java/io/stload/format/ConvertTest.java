@@ -136,11 +136,11 @@ class ConvertTest {
         float[] toArray = Convert.toF32(type, src);
         MemorySegment unaligned = arena.allocate(n * 4L + 1).asSlice(1);
         Convert.toF32(type, src, unaligned);
-        MemorySegment scalar = arena.allocate(n * 4L);
+        // BF16's scalar loop, which the bulk call skips when the Vector API is in use; other types have one loop.
+        MemorySegment scalar = unaligned;
         if (type == DType.BF16) {
+            scalar = arena.allocate(n * 4L);
             Convert.bf16ToF32Scalar(src, scalar, n);
-        } else {
-            Convert.toF32(type, src, scalar);
         }
         for (int p = 0; p < n; p++) {
             int expected = expectedBits(type, f, p);
@@ -221,17 +221,16 @@ class ConvertTest {
             src[2 * i + 1] = -inputs.get(i);
         }
         MemorySegment narrow = MemorySegment.ofArray(Convert.fromF32(type, src));
-        MemorySegment scalar = MemorySegment.ofArray(new short[src.length]);
+        MemorySegment scalar = narrow; // as above: only BF16 has a second bulk loop
         if (type == DType.BF16) {
+            scalar = MemorySegment.ofArray(new short[src.length]);
             Convert.f32ToBf16Scalar(MemorySegment.ofArray(src), scalar, src.length);
-        } else {
-            scalar.copyFrom(narrow);
         }
         for (int i = 0; i < src.length; i++) {
             short one = type == DType.BF16 ? Convert.f32ToBf16(src[i]) : Convert.f32ToF16(src[i]);
             short bulk = narrow.getAtIndex(I16, i);
-            assertEquals(bulk, scalar.getAtIndex(I16, i), type + " from " + Float.toHexString(src[i]) + " (scalar loop)");
             String what = type + " from " + Float.toHexString(src[i]);
+            assertEquals(bulk, scalar.getAtIndex(I16, i), what + " (scalar loop)");
             if (Float.isNaN(src[i])) {
                 assertTrue(f.isNaN(one & 0xffff) && f.isNaN(bulk & 0xffff), what);
                 assertEquals(src[i] < 0 || Float.floatToRawIntBits(src[i]) < 0, one < 0, what);
