@@ -85,7 +85,8 @@ public final class CheckpointSource {
             }
             DownloadActivity now = DownloadActivity.observe(cache, repo, os);
             if (now.idle()) {
-                throw missing;
+                // The download may have finished between the open above and this look at it: a last open decides.
+                return Checkpoint.open(cache.snapshot(repo));
             }
             if (now.inProgressSince(before)) {
                 lastChange = wait.elapsedNanos();

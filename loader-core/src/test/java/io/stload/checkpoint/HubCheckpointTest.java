@@ -156,6 +156,31 @@ class HubCheckpointTest {
     }
 
     @Test
+    void aDownloadThatFinishesBetweenTheOpenAndTheLookAtItsLockIsLoaded() throws IOException {
+        Path lockFile = Files.createDirectories(hub.cache.resolve(".locks/models--acme--tiny")).resolve("x.lock");
+        Files.createFile(lockFile);
+        HeldLock download = NativeAccess.get().tryLock(lockFile, true);
+        // The first probe comes before the first open; the peer finishes just before the second, so the loader
+        // sees the shard missing and then no download at all.
+        NativeAccess peerFinishesAtSecondProbe = new DelegatingNativeAccess(NativeAccess.get()) {
+            int probes;
+
+            @Override
+            public HeldLock tryLock(Path file, boolean exclusive) throws IOException {
+                if (++probes == 2) {
+                    hub.addFile("model-00002-of-00002.safetensors", shard2);
+                    download.close();
+                }
+                return real.tryLock(file, exclusive);
+            }
+        };
+        Checkpoint ckpt = CheckpointSource.resolve("acme/tiny", hub.cache, policy(Duration.ofMinutes(1)), Map.of(),
+                peerFinishesAtSecondProbe);
+        assertEquals(3, ckpt.tensors().size());
+        assertEquals(0, sleeps, "nothing left to wait for");
+    }
+
+    @Test
     void growingIncompleteIsWaitedForUntilTheTimeout() throws IOException {
         Path partial = hub.blobs.resolve(HubFixture.sha256(shard2) + ".incomplete");
         Files.write(partial, new byte[1]);
