@@ -328,10 +328,11 @@ class S3LoadTest {
     void truncatedBodiesAndResetsAreResumed() throws Exception {
         Set<Thread> before = Thread.getAllStackTraces().keySet();
         try (FaultProxy proxy = new FaultProxy(server.endpoint())) {
-            proxy.rule(r -> r.n() % 2 == 1 || r.n() == 0 ? FaultProxy.Fault.PASS : r.n() % 4 == 0 ? FaultProxy.Fault.TRUNCATE
-                    : FaultProxy.Fault.RESET);
+            // Per part, not by the proxy's request count: with GETs in flight together, a count could hand one part
+            // a reset on each of its attempts, which the retry bound rightly turns into a failed load.
+            proxy.rule(perRange(FaultProxy.Fault.TRUNCATE, FaultProxy.Fault.RESET));
             assertEquals(expected, load(proxy.endpoint(), "s3://models/ckpt/"));
-            assertTrue(proxy.faultsInjected() > 10);
+            assertTrue(proxy.faultsInjected() > 10, "faults injected: " + proxy.faultsInjected());
             assertEquals(0, proxy.awaitNoOpenConnection(Duration.ofSeconds(30)), "connections left open");
         }
         assertNoThreadLeftBesides(before);
