@@ -21,17 +21,19 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.stream.LongStream;
 
 /**
  * {@code direct}: positional reads of large blocks covering the plan's ranges, several in flight, through a
  * {@link RangeSource} per file (for a local file, O_DIRECT, bypassing the page cache, else buffered pread).
  * Sources are opened as the plan reaches their files, a bounded number at once ({@link OpenFiles}), so a
  * checkpoint of tens of thousands of shards does not run out of descriptors.
- * Where the destination gives memory for a block (host memory mirroring the file, a staging window), the read
- * lands there: no bounce buffer, no copy. Otherwise each block lands in one of a few reusable bounce buffers,
- * one per I/O thread at most, and the destination takes its slices' parts from it. Where the destination would
- * hold what a block brings until each slice's consumer comes, and consumers ask out of file order, a window holds
- * one slice instead ({@link #heldOutOfOrder}), read with at most an aligned block more at each end.
+ * Where the destination gives memory for a block (host memory mirroring the file, a staging window, a large
+ * slice's own buffer, at whose ends the blocks are cut), the read lands there: no bounce buffer, no copy.
+ * Otherwise each block lands in one of a few reusable bounce buffers, one per I/O thread at most, and the
+ * destination takes its slices' parts from it. Where the destination would hold what a block brings until each
+ * slice's consumer comes, and consumers ask out of file order, a window holds one slice instead
+ * ({@link #heldOutOfOrder}), read with at most an aligned block more at each end.
  */
 final class DirectReader extends WindowedReader {
     /** Opens a file for positional reads of whole blocks of the given size. */
@@ -79,16 +81,41 @@ final class DirectReader extends WindowedReader {
         }
         // A window's read widened to whole aligned blocks at both ends, for windows that hold one slice.
         this.bounceBytes = this.blockBytes + 2 * Arrays.stream(alignment).max().orElse(1);
+        List<List<ByteRange>> ranges;
         if (heldOutOfOrder(slices)) {
-            layOut(rangesPerSlice(files, slices, maxGap), this.blockBytes, Long.MAX_VALUE, slices);
+            ranges = rangesPerSlice(files, slices, maxGap);
         } else {
             // Aligned reads cover whole blocks: the last may reach past the end of the file.
-            List<List<ByteRange>> ranges = new ArrayList<>();
+            ranges = new ArrayList<>();
             for (int f = 0; f < files.size(); f++) {
                 ranges.add(ReadRanges.aligned(files.get(f).reads(), alignment[f], Long.MAX_VALUE));
             }
-            layOut(ranges, this.blockBytes, Long.MAX_VALUE, slices);
         }
+        layOut(cutAtInPlaceSlices(ranges, slices), this.blockBytes, Long.MAX_VALUE, slices);
+    }
+
+    /**
+     * Cuts each file's ranges at both ends of every contiguous slice the destination takes reads for in place,
+     * rounded inward to the file's alignment: the windows between lie within the slice and land in its memory,
+     * and only the partial block at each end goes through a bounce buffer.
+     */
+    private List<List<ByteRange>> cutAtInPlaceSlices(List<List<ByteRange>> ranges, List<TensorSlice> slices) {
+        long least = destination.inPlaceSliceBytes();
+        List<List<ByteRange>> cut = new ArrayList<>();
+        for (int f = 0; f < files.size(); f++) {
+            Header file = files.get(f);
+            long align = alignment[f];
+            long[] points = slices.stream()
+                    .filter(s -> s.tensor().file() == file && s.isContiguous() && s.byteSize() >= least)
+                    .flatMapToLong(s -> {
+                        long from = (s.spanStart() + align - 1) / align * align;
+                        long to = s.spanEnd() / align * align;
+                        return from < to ? LongStream.of(from, to) : LongStream.empty();
+                    })
+                    .sorted().toArray();
+            cut.add(ReadRanges.cutAt(ranges.get(f), points));
+        }
+        return cut;
     }
 
     /** Opens file {@code f}; a failure names the file, whichever thread reached it. */

@@ -56,6 +56,29 @@ public final class ReadRanges {
     }
 
     /**
+     * Splits ranges at the given offsets, so that no range crosses one.
+     *
+     * @param sortedRanges sorted, disjoint ranges
+     * @param sortedCuts   offsets, ascending
+     * @return the same bytes as {@code sortedRanges}, in ranges that start or end at each cut they contained
+     */
+    public static List<ByteRange> cutAt(List<ByteRange> sortedRanges, long[] sortedCuts) {
+        List<ByteRange> out = new ArrayList<>();
+        int c = 0;
+        for (ByteRange r : sortedRanges) {
+            long from = r.from();
+            for (; c < sortedCuts.length && sortedCuts[c] < r.to(); c++) {
+                if (sortedCuts[c] > from) {
+                    out.add(new ByteRange(from, sortedCuts[c]));
+                    from = sortedCuts[c];
+                }
+            }
+            out.add(new ByteRange(from, r.to()));
+        }
+        return out;
+    }
+
+    /**
      * Sums range lengths.
      *
      * @param ranges the ranges

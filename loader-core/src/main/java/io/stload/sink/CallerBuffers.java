@@ -67,6 +67,12 @@ public final class CallerBuffers implements Destination {
         return m == null ? "none" : (m.isReadOnly() ? "a read-only one of " : "one of ") + m.byteSize() + " bytes";
     }
 
+    /** A megabyte or more: a page read through a bounce buffer at each end of such a slice costs nothing. */
+    @Override
+    public long inPlaceSliceBytes() {
+        return 1L << 20;
+    }
+
     /**
      * Where a window lies wholly inside one run of one slice, the caller's own memory for it: a positional read
      * lands there with no copy (a direct one, where the caller's address has the file offset's alignment).

@@ -87,6 +87,18 @@ public interface Destination {
     }
 
     /**
+     * The least size of a slice whose own memory takes a read window that lies wholly within it ({@link #readBuffer});
+     * the engine then cuts its windows at both ends of every contiguous slice of that size, so that all but a page
+     * at each end of it land in place. The default, {@code Long.MAX_VALUE}: no cuts, for a destination that gives
+     * memory for any window (host memory mirroring the files) or none.
+     *
+     * @return the least slice size worth cutting windows for
+     */
+    default long inPlaceSliceBytes() {
+        return Long.MAX_VALUE;
+    }
+
+    /**
      * Memory to put file bytes {@code [offset, offset + length)} into so that they land in place (page-aligned,
      * so that direct reads can fill it), or null to have the engine read them into memory of its own. May block
      * until memory is free (back-pressure). {@code length} may run past the end of the file: an aligned read

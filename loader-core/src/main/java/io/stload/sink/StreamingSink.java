@@ -2,12 +2,14 @@ package io.stload.sink;
 
 import io.stload.format.Header;
 import io.stload.io.SliceScatter;
+import io.stload.nativeio.NativeAccess;
 import io.stload.plan.FilePlan;
 import io.stload.plan.LoadPlan;
 import io.stload.plan.RankSlices;
 import io.stload.plan.ReadStrategy;
 import io.stload.plan.TensorSlice;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayDeque;
@@ -28,7 +30,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * consumers as keeps the slices they touch within the budget ({@link #aheadBytes}), plus one bounce buffer per
  * I/O thread for direct reads. A contiguous slice read through a mapping (mmap, prefetch) is handed over as a view
  * of the mapping, with no copy at all; other slices are gathered into a buffer of their own first, which direct
- * reads (and object storage's) fill in place wherever a whole read block lies within one slice. A single
+ * reads (and object storage's) fill in place, all of it but a page at each end for a slice of a megabyte or more
+ * ({@link #inPlaceSliceBytes}). A single
  * slice larger than the budget is still held whole while it is gathered. A gathering buffer the consumer has returned
  * is kept for the next slice of its size while the budget has room, since fresh memory costs a page fault per page
  * and checkpoints repeat a few tensor sizes many times. One load at a time; the byte counters may be read from any
@@ -45,6 +48,7 @@ public final class StreamingSink implements Destination {
     /** The least default budget: room for a few windows when the headroom reads (nearly) nothing. */
     private static final long LEAST_DEFAULT_BUDGET = 16L << 20;
 
+    private final NativeAccess os = NativeAccess.get();
     private final TensorConsumer consumer;
     private final long budgetBytes;
     private final Map<Header, SliceScatter> scatters = new IdentityHashMap<>();
@@ -144,9 +148,15 @@ public final class StreamingSink implements Destination {
         }
     }
 
+    /** Slices large enough to get a page of padding, which puts their bytes at their file offsets' alignment. */
+    @Override
+    public long inPlaceSliceBytes() {
+        return IN_PLACE_LEAST;
+    }
+
     /** A read block wholly inside one contiguous slice lands in that slice's buffer; any other block is copied. */
     @Override
-    public MemorySegment readBuffer(Header file, long offset, long length) {
+    public MemorySegment readBuffer(Header file, long offset, long length) throws IOException {
         if (!readInPlace.contains(file)) {
             return null; // a mapping's view costs no copy at all
         }
@@ -159,11 +169,11 @@ public final class StreamingSink implements Destination {
         if (!s.isContiguous() || p.blockOffset() != 0 || p.width() != length) {
             return null;
         }
-        return gathering.computeIfAbsent(s.name(), n -> gather(s)).memory().asSlice(p.sliceOffset(), length);
+        return gatheringFor(s).memory().asSlice(p.sliceOffset(), length);
     }
 
     @Override
-    public void accept(Header file, long offset, MemorySegment bytes, Origin origin) {
+    public void accept(Header file, long offset, MemorySegment bytes, Origin origin) throws IOException {
         if (origin == Origin.READ_BUFFER) {
             return; // in the slice's buffer already
         }
@@ -172,7 +182,16 @@ public final class StreamingSink implements Destination {
             if (origin == Origin.MAPPING && s.isContiguous()) {
                 continue; // landed() gets it as a view of the mapping
             }
-            p.copy(bytes, gathering.computeIfAbsent(s.name(), n -> gather(s)).memory());
+            p.copy(bytes, gatheringFor(s).memory());
+        }
+    }
+
+    /** The slice's buffer, made by the first thread to need it while the others wait for it. */
+    private Gathering gatheringFor(TensorSlice s) throws IOException {
+        try {
+            return gathering.computeIfAbsent(s.name(), n -> gather(s));
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
         }
     }
 
@@ -196,9 +215,16 @@ public final class StreamingSink implements Destination {
         }
         evicted.forEach(g -> g.arena().close());
         Arena arena = Arena.ofShared();
-        boolean inPlace = size >= IN_PLACE_LEAST;
-        MemorySegment whole = arena.allocate(inPlace ? size + PAGE : size, inPlace ? PAGE : 64);
-        return new Gathering(arena, whole, null).forSlice(s);
+        try {
+            // A large buffer is mapped (the kernel zeroes each page as a read first touches it) rather than taken
+            // from the Java allocator, which writes zeros over all of it first, on the thread whose read waits.
+            MemorySegment whole = size >= IN_PLACE_LEAST ? os.allocate(size + PAGE, arena) : arena.allocate(size, 64);
+            return new Gathering(arena, whole, null).forSlice(s);
+        } catch (IOException | RuntimeException e) {
+            arena.close();
+            held.addAndGet(-size);
+            throw e instanceof IOException io ? new UncheckedIOException(io) : (RuntimeException) e;
+        }
     }
 
     @Override

@@ -33,6 +33,15 @@ class ReadCoalescingTest {
     }
 
     @Test
+    void rangesAreCutAtEachPointInsideThemOnce() {
+        List<ByteRange> ranges = List.of(new ByteRange(0, 100), new ByteRange(200, 300));
+        // 0 and 100 are ends already, 150 lies in no range, 250 comes twice.
+        assertEquals(List.of(new ByteRange(0, 40), new ByteRange(40, 100), new ByteRange(200, 250),
+                new ByteRange(250, 300)), ReadRanges.cutAt(ranges, new long[] {0, 40, 100, 150, 250, 250}));
+        assertEquals(ranges, ReadRanges.cutAt(ranges, new long[0]));
+    }
+
+    @Test
     void gapsUpToTheThresholdAreReadThrough() {
         List<ByteRange> reads = reads(GAP);
         assertEquals(1, reads.size());
