@@ -363,8 +363,11 @@ class S3LoadTest {
             proxy.rule(r -> r.n() > 9 ? FaultProxy.Fault.SLOW_DOWN : FaultProxy.Fault.PASS);
             StloadException e = assertThrows(StloadException.class, () -> load(proxy.endpoint(), "s3://models/ckpt/"));
             assertEquals(ErrorKind.Io, e.kind());
+            // The SDK's Netty client (these objects have no ETag) closes a connection after a 5xx, and now and then
+            // the next attempt meets that connection closing: then the last failure is the closed connection.
             assertTrue(e.getMessage().matches("Io: s3://models/ckpt/[^ :]+: bytes \\d+-\\d+: gave up after 4 attempts"
-                    + " without progress; last: HTTP 503 SlowDown"), e.getMessage());
+                    + " without progress; last: (HTTP 503 SlowDown|.*connection was closed during the request.*)"),
+                    e.getMessage());
             assertEquals(0, proxy.awaitNoOpenConnection(Duration.ofSeconds(30)), "connections left open");
         }
         assertNoThreadLeftBesides(before);
