@@ -2,9 +2,10 @@
 # Object-storage benchmark: the same checkpoint loaded from S3Proxy on loopback (its files in the page cache or
 # not) and from local disk with mmap, cold and warm; ranged-GET part size and concurrency swept; then a rank of
 # W = 2, 4, 8 (every matrix split on dim 0) through a counting proxy, with the bytes counted at the server and
-# the time per rank; last, both sources loaded alternately in one JVM (the steady state, without the CLI's
-# warm-up). Every load's digests must equal the local load's. Cold runs need root (drop_caches);
-# without root (or with --warm-only) only warm runs are made, and the conditions line says so.
+# the time per rank; then the server's own rate with curl as the client; last, both sources loaded alternately
+# in one JVM (the steady state, without the CLI's warm-up), with the CPU the loader and the server used. Every
+# load's digests must equal the local load's. Cold runs need root (drop_caches); without root (or with
+# --warm-only) only warm runs are made, and the conditions line says so.
 # Writes runs.jsonl (every load's --json, tagged) and s3.md (medians, and S3-warm / local-mmap-warm and
 # server bytes x W / checkpoint bytes, the issue's targets) under --out. The objects are stored through S3Proxy's
 # blob store, with an ETag as S3 and MinIO give every object, so the loads take the CRT client's path;
@@ -118,12 +119,31 @@ for rep in $(seq 1 "$reps"); do
   done
 done
 
+# What the server itself gives on this machine, with a client that does little more than receive: 16 curls in
+# parallel GETting 64 MiB ranges of the same objects to /dev/null, warm, with the server's CPU meanwhile (on a
+# machine of few cores the server and the loader share them).
+cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
+export direct_ep
+for rep in $(seq 1 "$reps"); do
+  warm_files
+  bytes=$(stat -c %s "$ckpt"/* | awk '{ s += $1 } END { print s }')
+  t0=$(cpu_ticks "$server") start=$(date +%s%N)
+  for f in "$ckpt"/*; do
+    n=$(stat -c %s "$f")
+    for ((o = 0; o < n; o += 64 << 20)); do echo "$(basename "$f") $o $((o + (64 << 20) - 1))"; done
+  done | xargs -P 16 -L 1 sh -c 'curl -sf -o /dev/null -r "$1-$2" "$direct_ep/models/ckpt/$0"' \
+    || { echo "error: a GET with curl from the server failed" >&2; exit 4; }
+  end=$(date +%s%N) t1=$(cpu_ticks "$server")
+  awk -v r="$rep" -v b="$bytes" -v ns=$((end - start)) -v t=$((t1 - t0)) \
+    'BEGIN { printf "%d %.3f %.3f %.2f\n", r, ns / 1e9, b / ns, t / 100 / (ns / 1e9) }' >> "$out/ceiling.txt"
+done
+
 # The steady state of an engine that loads more than once: both sources loaded alternately in one JVM, warm,
 # 2 x reps times each; the first load of each pays the JIT's warm-up and is left out of the medians.
 warm_files
 "$java" --enable-native-access=ALL-UNNAMED \
   -cp "$root/loader-s3/target/test-classes:$root/loader-s3/target/classes:$(cat "$cp_file")" \
-  io.stload.s3.BenchInProcess "$direct_ep" s3://models/ckpt "$ckpt" $((reps * 2)) >"$out/in-process.txt" 2>>"$out/server.log" \
+  io.stload.s3.BenchInProcess "$direct_ep" s3://models/ckpt "$ckpt" $((reps * 2)) "$server" >"$out/in-process.txt" 2>>"$out/server.log" \
   || { cat "$out/in-process.txt" >&2; echo "error: the in-process loads failed" >&2; exit 4; }
 
 total=$(jq -s 'map(select(.source == "local")) | .[0].load.bytes' "$out/runs.jsonl")
@@ -151,15 +171,23 @@ lines += ["", f"Ranks (warm, every matrix split on dim 0, 8 MiB parts, 16 in fli
 for (w, rank) in sorted(server):
     b = med(server[(w, rank)])
     lines.append(f"| {w} | {rank} | {int(b)} | {b * w / total:.3f} |")
-steady = defaultdict(list)
+steady, client_cores, server_cores = defaultdict(list), defaultdict(list), defaultdict(list)
 for line in open(f"{out}/in-process.txt"):
-    source, rep, seconds, rate = line.split()
+    source, rep, seconds, rate, client, served = line.split()
     if int(rep) > 1:
         steady[source].append(float(rate))
+        client_cores[source].append(float(client))
+        server_cores[source].append(float(served))
 if steady.get("local") and steady.get("s3"):
     lines += ["", "In one JVM, warm, loads 2 to N of each source alternately (in-process.txt): local mmap "
               f"{med(steady['local']):.2f} GB/s, S3 {med(steady['s3']):.2f} GB/s, "
-              f"ratio {med(steady['s3']) / med(steady['local']):.2f} (medians of {len(steady['s3'])})."]
+              f"ratio {med(steady['s3']) / med(steady['local']):.2f} (medians of {len(steady['s3'])}); "
+              f"during the S3 loads the loader used {med(client_cores['s3']):.2f} cores and the server "
+              f"{med(server_cores['s3']):.2f}."]
+ceiling = [line.split() for line in open(f"{out}/ceiling.txt")]
+lines += ["", "The server's own rate here (ceiling.txt): 16 curls in parallel, 64 MiB ranges to /dev/null, warm: "
+          f"{med([float(c[2]) for c in ceiling]):.2f} GB/s with the server using "
+          f"{med([float(c[3]) for c in ceiling]):.2f} cores (medians of {len(ceiling)})."]
 open(f"{out}/s3.md", "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 PY
