@@ -44,8 +44,12 @@ public class ConvertBenchmark {
     @Param({"BF16->F32", "F16->F32", "F8_E4M3->F32", "F8_E5M2->F32", "F32->BF16", "F32->F16"})
     public String conversion;
 
-    /** Bytes of input: 8 MiB is a mid-sized tensor that overflows the caches, as real ones do. */
-    @Param({"8MiB"})
+    /**
+     * Bytes of input: 1 MiB stays in the caches; 64 MiB overflows them, as most of a real checkpoint's bytes do;
+     * 8 MiB sits between, where (with a 32 MiB L3) a copy's 16 MiB fits the cache and a BF16 -> F32 conversion's
+     * 24 MiB does not.
+     */
+    @Param({"1MiB", "8MiB", "64MiB"})
     public String size;
 
     private Arena arena;
