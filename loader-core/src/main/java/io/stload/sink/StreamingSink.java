@@ -217,7 +217,7 @@ public final class StreamingSink implements Destination {
         Arena arena = Arena.ofShared();
         try {
             // A large buffer is mapped (the kernel zeroes each page as a read first touches it) rather than taken
-            // from the Java allocator, which writes zeros over all of it first, on the thread whose read waits.
+            // from Arena.allocate, which writes zeros over all of it first, on the thread whose read waits.
             MemorySegment whole = size >= IN_PLACE_LEAST ? os.allocate(size + PAGE, arena) : arena.allocate(size, 64);
             return new Gathering(arena, whole, null).forSlice(s);
         } catch (IOException | RuntimeException e) {
