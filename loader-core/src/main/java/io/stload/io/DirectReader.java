@@ -101,19 +101,21 @@ final class DirectReader extends WindowedReader {
      */
     private List<List<ByteRange>> cutAtInPlaceSlices(List<List<ByteRange>> ranges, List<TensorSlice> slices) {
         long least = destination.inPlaceSliceBytes();
+        List<LongStream.Builder> points = new ArrayList<>();
+        files.forEach(f -> points.add(LongStream.builder()));
+        for (TensorSlice s : slices) {
+            if (s.isContiguous() && s.byteSize() >= least) {
+                int f = fileIndexOf(s);
+                long from = (s.spanStart() + alignment[f] - 1) / alignment[f] * alignment[f];
+                long to = s.spanEnd() / alignment[f] * alignment[f];
+                if (from < to) {
+                    points.get(f).add(from).add(to);
+                }
+            }
+        }
         List<List<ByteRange>> cut = new ArrayList<>();
         for (int f = 0; f < files.size(); f++) {
-            Header file = files.get(f);
-            long align = alignment[f];
-            long[] points = slices.stream()
-                    .filter(s -> s.tensor().file() == file && s.isContiguous() && s.byteSize() >= least)
-                    .flatMapToLong(s -> {
-                        long from = (s.spanStart() + align - 1) / align * align;
-                        long to = s.spanEnd() / align * align;
-                        return from < to ? LongStream.of(from, to) : LongStream.empty();
-                    })
-                    .sorted().toArray();
-            cut.add(ReadRanges.cutAt(ranges.get(f), points));
+            cut.add(ReadRanges.cutAt(ranges.get(f), points.get(f).build().sorted().toArray()));
         }
         return cut;
     }
