@@ -41,6 +41,17 @@ public class StloadException extends RuntimeException {
     }
 
     /**
+     * A caller's misuse of the API (an argument out of range, a call in the wrong state): kind {@link ErrorKind#Usage},
+     * concerning no file.
+     *
+     * @param detail what is wrong with the call, in words a person can act on
+     * @return the exception, for the caller to throw
+     */
+    public static StloadException usage(String detail) {
+        return new StloadException(ErrorKind.Usage, null, detail);
+    }
+
+    /**
      * What went wrong.
      *
      * @return the kind; its {@link ErrorKind#category} groups it with kinds handled alike

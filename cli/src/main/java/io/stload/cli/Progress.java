@@ -1,7 +1,7 @@
 package io.stload.cli;
 
 import io.stload.checkpoint.TensorRef;
-import io.stload.load.LoadListener;
+import io.stload.report.LoadListener;
 import java.util.concurrent.atomic.AtomicLong;
 import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;

@@ -1,7 +1,7 @@
 package io.stload.examples;
 
 import io.stload.checkpoint.Checkpoint;
-import io.stload.load.LoadListener;
+import io.stload.report.LoadListener;
 import io.stload.load.Loader;
 import io.stload.plan.LoadOptions;
 import io.stload.plan.LoadPlan;

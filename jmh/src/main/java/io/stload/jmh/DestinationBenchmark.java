@@ -5,7 +5,7 @@ import io.stload.benchdata.CheckpointSummary;
 import io.stload.benchdata.ShapeKind;
 import io.stload.checkpoint.Checkpoint;
 import io.stload.format.Tensor;
-import io.stload.load.LoadListener;
+import io.stload.report.LoadListener;
 import io.stload.load.LoadedWeights;
 import io.stload.load.Loader;
 import io.stload.plan.LoadOptions;

@@ -8,11 +8,6 @@ import io.stload.format.RangeSource;
 import io.stload.format.SliceSpec;
 import io.stload.format.Tensor;
 import io.stload.format.TensorInfo;
-import io.stload.load.LoadListener;
-import io.stload.load.LoadedWeights;
-import io.stload.load.Loader;
-import io.stload.plan.LoadOptions;
-import io.stload.plan.Planner;
 import io.stload.nativeio.FileChecks;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -43,8 +38,7 @@ import java.util.stream.Stream;
  *
  * <p>It is also the lazy way in, Python's {@code safe_open}: {@link #info} describes a tensor, {@link #view}
  * maps its file on first use and gives a zero-copy view, {@link #copy} and {@link #slice} read only the bytes
- * asked for (from object storage: the tensor's bytes), and {@link #load} loads a subset (or all) through the
- * load engine. Closing unmaps the views;
+ * asked for (from object storage: the tensor's bytes); loading goes through {@code Loader}. Closing unmaps the views;
  * a checkpoint that was never viewed holds nothing that needs closing.
  *
  * <p>Thread-safety: a checkpoint is immutable once open, and every method may be called from any thread; views
@@ -444,18 +438,6 @@ public final class Checkpoint implements AutoCloseable {
      */
     public Tensor slice(String name, String ranges) {
         return slice(name, ranges, Arena.ofAuto());
-    }
-
-    /**
-     * Loads the tensors {@code options} select ({@link LoadOptions#tensors}: all by default) through the load
-     * engine, into memory the result owns; independent of this checkpoint's views and its closing.
-     *
-     * @param options what to load and how
-     * @return the loaded weights; the caller closes them to free their memory
-     * @throws StloadException with the kind of the first failure; nothing stays allocated
-     */
-    public LoadedWeights load(LoadOptions options) {
-        return new Loader().execute(new Planner().plan(this, options), LoadListener.NONE);
     }
 
     /** Unmaps the files behind every {@link #view}; using such a view afterwards throws. */

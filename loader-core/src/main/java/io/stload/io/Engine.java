@@ -4,14 +4,14 @@ import io.stload.checkpoint.Checkpoint;
 import io.stload.checkpoint.RemoteFolder;
 import io.stload.checkpoint.TensorRef;
 import io.stload.format.Header;
-import io.stload.load.LoadListener;
 import io.stload.nativeio.NativeAccess;
 import io.stload.nativeio.ProcessIo;
 import io.stload.plan.FilePlan;
 import io.stload.plan.LoadPlan;
-import io.stload.plan.ReadStrategy;
+import io.stload.plan.LoadStrategy;
 import io.stload.plan.TensorSlice;
 import io.stload.plan.Thresholds;
+import io.stload.report.LoadListener;
 import io.stload.report.LoadReport;
 import io.stload.sink.Destination;
 import java.io.IOException;
@@ -70,7 +70,7 @@ public final class Engine {
         try {
             destination.begin(plan);
             Map<Header, WindowedReader> readerOf = new IdentityHashMap<>();
-            for (Map.Entry<ReadStrategy, List<FilePlan>> group : byStrategy(plan).entrySet()) {
+            for (Map.Entry<LoadStrategy, List<FilePlan>> group : byStrategy(plan).entrySet()) {
                 List<Header> files = group.getValue().stream().map(FilePlan::file).toList();
                 List<TensorSlice> slices = plan.order().stream().filter(t -> files.contains(t.file()))
                         .map(plan::slice).toList();
@@ -91,7 +91,7 @@ public final class Engine {
                 ProcessIo.readBytesSince(kernelReadBefore));
     }
 
-    private WindowedReader create(ReadStrategy strategy, List<FilePlan> files, Destination destination,
+    private WindowedReader create(LoadStrategy strategy, List<FilePlan> files, Destination destination,
                                   List<TensorSlice> slices, LoadPlan plan, IoStats stats) throws IOException {
         Thresholds t = plan.options().thresholds();
         int threads = plan.options().threads();
@@ -107,6 +107,7 @@ public final class Engine {
             case S3 -> new DirectReader(os, remoteSources(plan.checkpoint()), files, destination, slices,
                     plan.checkpoint().remote().partBytes(), t.maxGapBytes(), plan.checkpoint().remote().concurrency(),
                     stats);
+            case AUTO -> throw new IllegalStateException("a plan resolves AUTO for every file");
         };
     }
 
@@ -116,8 +117,8 @@ public final class Engine {
         return (h, block) -> folder.open(checkpoint.nameOf(h));
     }
 
-    private static Map<ReadStrategy, List<FilePlan>> byStrategy(LoadPlan plan) {
-        Map<ReadStrategy, List<FilePlan>> groups = new EnumMap<>(ReadStrategy.class);
+    private static Map<LoadStrategy, List<FilePlan>> byStrategy(LoadPlan plan) {
+        Map<LoadStrategy, List<FilePlan>> groups = new EnumMap<>(LoadStrategy.class);
         for (FilePlan f : plan.files()) {
             groups.computeIfAbsent(f.strategy(), s -> new ArrayList<>()).add(f);
         }

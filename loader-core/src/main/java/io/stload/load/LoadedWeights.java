@@ -2,7 +2,7 @@ package io.stload.load;
 
 import io.stload.format.Tensor;
 import io.stload.report.LoadReport;
-import io.stload.host.HostSink;
+import io.stload.sink.HostSink;
 import java.util.Collections;
 import java.util.Map;
 

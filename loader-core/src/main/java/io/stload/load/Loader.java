@@ -1,14 +1,15 @@
 package io.stload.load;
 
 import io.stload.checkpoint.Checkpoint;
-import io.stload.host.HostSink;
 import io.stload.io.Engine;
 import io.stload.nativeio.NativeAccess;
 import io.stload.plan.LoadOptions;
 import io.stload.plan.LoadPlan;
 import io.stload.plan.Planner;
+import io.stload.report.LoadListener;
 import io.stload.report.LoadReport;
 import io.stload.sink.Destination;
+import io.stload.sink.HostSink;
 import io.stload.sink.StreamingSink;
 import io.stload.sink.TensorConsumer;
 import java.nio.file.Path;
@@ -54,7 +55,22 @@ public final class Loader {
      * @throws io.stload.StloadException if the checkpoint cannot be opened, planned or read; its kind says why
      */
     public static LoadedWeights load(Path checkpoint, LoadOptions options) {
-        return new Loader().execute(new Planner().plan(Checkpoint.open(checkpoint), options), LoadListener.NONE);
+        try (Checkpoint open = Checkpoint.open(checkpoint)) {
+            return load(open, options);
+        }
+    }
+
+    /**
+     * Plans and loads the tensors {@code options} select from an open checkpoint into host memory; the result is
+     * independent of the checkpoint's views and its closing.
+     *
+     * @param checkpoint the open checkpoint
+     * @param options    how to read it (strategy, threads, tensors, the rank's partitioning)
+     * @return the loaded weights; the caller closes them to free their memory
+     * @throws io.stload.StloadException with the kind of the first failure; nothing stays allocated
+     */
+    public static LoadedWeights load(Checkpoint checkpoint, LoadOptions options) {
+        return new Loader().execute(new Planner().plan(checkpoint, options), LoadListener.NONE);
     }
 
     /**

@@ -1,5 +1,6 @@
 package io.stload.plan;
 
+import io.stload.StloadException;
 import java.util.List;
 
 /**
@@ -9,9 +10,12 @@ import java.util.List;
  * @param rule     the rule that fired
  * @param reasons  the measured facts the rule weighed, in words; copied
  */
-public record FileDecision(ReadStrategy strategy, DecisionRule rule, List<String> reasons) {
-    /** Copies the reasons. */
+public record FileDecision(LoadStrategy strategy, DecisionRule rule, List<String> reasons) {
+    /** Copies the reasons; a decision names the strategy that reads the file, never AUTO, which asks for one. */
     public FileDecision {
+        if (strategy == LoadStrategy.AUTO) {
+            throw StloadException.usage("a decision resolves AUTO to a strategy");
+        }
         reasons = List.copyOf(reasons);
     }
 

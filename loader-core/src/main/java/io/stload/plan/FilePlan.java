@@ -19,7 +19,7 @@ public record FilePlan(Header file, FileFacts facts, FileDecision decision, List
     }
 
     /** {@return the strategy chosen for this file} */
-    public ReadStrategy strategy() {
+    public LoadStrategy strategy() {
         return decision.strategy();
     }
 

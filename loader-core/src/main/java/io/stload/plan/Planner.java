@@ -104,7 +104,7 @@ public final class Planner {
             FileFacts facts = measure(h, bytes);
             FileDecision decision = options.strategy() == LoadStrategy.AUTO
                     ? StrategyHeuristic.decide(facts, host, rankBytes, destination, options.thresholds())
-                    : new FileDecision(ReadStrategy.valueOf(options.strategy().name()), DecisionRule.FORCED,
+                    : new FileDecision(options.strategy(), DecisionRule.FORCED,
                             List.of(FORCED_REASON));
             files.add(new FilePlan(h, facts, decision, reads.get(h)));
             LOG.log(System.Logger.Level.DEBUG, () -> h.file() + ": " + decision.strategy() + " because "
@@ -151,7 +151,7 @@ public final class Planner {
         FileFacts facts = new FileFacts(h.file(), Filesystem.UNKNOWN, bytes, -1, false);
         List<String> reasons = new ArrayList<>(folder.readReasons());
         reasons.add("gaps over " + Sizes.human(maxGap) + " skipped (a separate GET costs less than reading them)");
-        return new FilePlan(h, facts, new FileDecision(ReadStrategy.S3, DecisionRule.REMOTE, reasons), reads);
+        return new FilePlan(h, facts, new FileDecision(LoadStrategy.S3, DecisionRule.REMOTE, reasons), reads);
     }
 
     private FileFacts measure(Header h, long bytes) {

@@ -49,27 +49,27 @@ public final class StrategyHeuristic {
         why.add("destination takes " + Sizes.human(destinationBytes) + " (" + destination.what() + ")");
 
         if (file.fs().ram()) {
-            return new FileDecision(ReadStrategy.MMAP, DecisionRule.TMPFS, with(why, "RAM filesystem: pages are already in memory"));
+            return new FileDecision(LoadStrategy.MMAP, DecisionRule.TMPFS, with(why, "RAM filesystem: pages are already in memory"));
         }
         if (file.resident() >= t.residentForMmap()) {
-            return new FileDecision(ReadStrategy.MMAP, DecisionRule.RESIDENT, with(why, "mostly in page cache: no I/O left to schedule"));
+            return new FileDecision(LoadStrategy.MMAP, DecisionRule.RESIDENT, with(why, "mostly in page cache: no I/O left to schedule"));
         }
         if (rankBytes < t.smallReadBytes()) {
-            return new FileDecision(ReadStrategy.MMAP, DecisionRule.SMALL, with(why, "small read: an extra pass costs more than it saves"));
+            return new FileDecision(LoadStrategy.MMAP, DecisionRule.SMALL, with(why, "small read: an extra pass costs more than it saves"));
         }
         if (file.fs().network()) {
-            return new FileDecision(ReadStrategy.PREFETCH, DecisionRule.NETWORK_FS, with(why, "network filesystem: large sequential requests"));
+            return new FileDecision(LoadStrategy.PREFETCH, DecisionRule.NETWORK_FS, with(why, "network filesystem: large sequential requests"));
         }
         boolean cacheTooSmall = host.headroomBytes() >= 0
                 && host.headroomBytes() - destinationBytes < rankBytes * t.headroomFactor();
         if (cacheTooSmall && file.directSupported()) {
-            return new FileDecision(ReadStrategy.DIRECT, DecisionRule.CACHE_TOO_SMALL,
+            return new FileDecision(LoadStrategy.DIRECT, DecisionRule.CACHE_TOO_SMALL,
                     with(why, "page cache cannot hold the rank's bytes beside the destination's: bypass it"));
         }
         if (t.coldLocal() == LoadStrategy.DIRECT && !file.directSupported()) {
-            return new FileDecision(ReadStrategy.PREFETCH, DecisionRule.DIRECT_REFUSED, with(why, "cold read, O_DIRECT refused here"));
+            return new FileDecision(LoadStrategy.PREFETCH, DecisionRule.DIRECT_REFUSED, with(why, "cold read, O_DIRECT refused here"));
         }
-        return new FileDecision(ReadStrategy.valueOf(t.coldLocal().name()), DecisionRule.COLD_LOCAL, with(why, "cold read on a local filesystem"));
+        return new FileDecision(t.coldLocal(), DecisionRule.COLD_LOCAL, with(why, "cold read on a local filesystem"));
     }
 
     private static List<String> with(List<String> why, String last) {

@@ -3,7 +3,7 @@ package io.stload.sink;
 import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.format.Header;
-import io.stload.io.SliceScatter;
+import io.stload.sink.SliceScatter;
 import io.stload.plan.FilePlan;
 import io.stload.plan.LoadPlan;
 import io.stload.plan.RankSlices;

@@ -12,7 +12,7 @@ import java.util.Map;
  * (the loader's own), into the caller's buffers ({@link CallerBuffers}), into a streaming consumer
  * ({@link StreamingSink}) or into GPU memory. The engine reads the plan's byte ranges of each file in windows,
  * with whatever strategy the plan chose for the file, and hands each window's bytes to {@link #accept}; a
- * destination takes the parts of its slices a window holds ({@link io.stload.io.SliceScatter} cuts them).
+ * destination takes the parts of its slices a window holds ({@link io.stload.sink.SliceScatter} cuts them).
  *
  * <p>Lifecycle, one load at a time: {@link #begin}, then {@link #readBuffer}/{@link #accept}/{@link #abandon}
  * from I/O threads and {@link #landed} from consumer threads, all possibly concurrent; then, once every

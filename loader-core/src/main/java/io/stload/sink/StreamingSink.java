@@ -1,13 +1,13 @@
 package io.stload.sink;
 
 import io.stload.format.Header;
-import io.stload.io.SliceScatter;
 import io.stload.nativeio.NativeAccess;
 import io.stload.plan.FilePlan;
 import io.stload.plan.LoadPlan;
+import io.stload.plan.LoadStrategy;
 import io.stload.plan.RankSlices;
-import io.stload.plan.ReadStrategy;
 import io.stload.plan.TensorSlice;
+import io.stload.sink.SliceScatter;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
@@ -142,7 +142,7 @@ public final class StreamingSink implements Destination {
         largestSlice = plan.slices().values().stream().mapToLong(TensorSlice::byteSize).max().orElse(0);
         for (FilePlan f : plan.files()) {
             scatters.put(f.file(), new SliceScatter(RankSlices.inFile(f.file(), plan.slices())));
-            if (f.strategy() == ReadStrategy.DIRECT || f.strategy() == ReadStrategy.S3) {
+            if (f.strategy() == LoadStrategy.DIRECT || f.strategy() == LoadStrategy.S3) {
                 readInPlace.add(f.file());
             }
         }

@@ -8,6 +8,7 @@ import io.stload.format.Tensor;
 import io.stload.plan.LoadOptions;
 import io.stload.plan.LoadPlan;
 import io.stload.plan.Planner;
+import io.stload.report.LoadListener;
 import io.stload.report.LoadReport;
 import io.stload.sink.CallerBuffers;
 import java.io.IOException;

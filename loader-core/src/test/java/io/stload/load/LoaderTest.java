@@ -11,15 +11,15 @@ import io.stload.checkpoint.Checkpoint;
 import io.stload.checkpoint.TensorRef;
 import io.stload.format.Tensor;
 import io.stload.nativeio.NativeAccess;
+import io.stload.plan.DecisionRule;
 import io.stload.plan.LoadOptions;
 import io.stload.plan.LoadPlan;
-import io.stload.plan.DecisionRule;
 import io.stload.plan.LoadStrategy;
-import io.stload.plan.ReadStrategy;
 import io.stload.plan.Planner;
 import io.stload.plan.Planners;
 import io.stload.plan.ReadOrder;
 import io.stload.plan.Thresholds;
+import io.stload.report.LoadListener;
 import io.stload.report.LoadReport;
 import java.io.IOException;
 import java.io.RandomAccessFile;
@@ -109,7 +109,7 @@ class LoaderTest {
     void autoMapsASmallCheckpointAndSaysWhy() {
         LoadPlan plan = new Planner().plan(checkpoint, LoadOptions.DEFAULTS);
         plan.files().forEach(f -> {
-            assertEquals(ReadStrategy.MMAP, f.strategy());
+            assertEquals(LoadStrategy.MMAP, f.strategy());
             // Just written, so it may be resident as well as small: either rule maps it.
             assertTrue(java.util.Set.of(DecisionRule.SMALL, DecisionRule.RESIDENT).contains(f.rule()), f.rule().name());
         });

@@ -6,6 +6,7 @@ import io.stload.plan.LoadOptions;
 import io.stload.plan.LoadPlan;
 import io.stload.plan.LoadStrategy;
 import io.stload.plan.Planner;
+import io.stload.report.LoadListener;
 import io.stload.sink.StreamingSink;
 import java.io.IOException;
 import java.io.UncheckedIOException;

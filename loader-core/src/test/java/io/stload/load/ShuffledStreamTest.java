@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.stload.checkpoint.Checkpoint;
 import io.stload.format.DType;
-import io.stload.format.SafetensorsWriter;
 import io.stload.format.SafetensorsWriter.TensorData;
+import io.stload.format.SafetensorsWriter;
 import io.stload.format.Tensor;
 import io.stload.io.Engine;
 import io.stload.nativeio.DelegatingNativeAccess;
@@ -24,6 +24,7 @@ import io.stload.plan.Planners;
 import io.stload.plan.ReadOrder;
 import io.stload.plan.TensorSlice;
 import io.stload.plan.Thresholds;
+import io.stload.report.LoadListener;
 import io.stload.sink.StreamingSink;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;

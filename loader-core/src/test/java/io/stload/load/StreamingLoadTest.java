@@ -20,6 +20,7 @@ import io.stload.plan.Partitioning;
 import io.stload.plan.Planner;
 import io.stload.plan.ReadOrder;
 import io.stload.plan.TensorSlice;
+import io.stload.report.LoadListener;
 import io.stload.sink.StreamingSink;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;

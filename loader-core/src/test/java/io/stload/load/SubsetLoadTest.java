@@ -57,7 +57,7 @@ class SubsetLoadTest {
     @EnumSource(value = LoadStrategy.class, names = {"MMAP", "PREFETCH", "DIRECT"})
     void aSubsetLoadsOnlyItsTensorsAndReadsAboutTheirBytes(LoadStrategy strategy) {
         TensorFilter f = TensorFilter.of("s1.small.*", "re:s2\\.(big|mid)");
-        try (LoadedWeights w = checkpoint.load(LoadOptions.DEFAULTS.withStrategy(strategy).withTensors(f))) {
+        try (LoadedWeights w = Loader.load(checkpoint, LoadOptions.DEFAULTS.withStrategy(strategy).withTensors(f))) {
             Map<String, String> want = expected(f);
             assertEquals(42, want.size());
             assertEquals(want, digests(w));
@@ -106,7 +106,7 @@ class SubsetLoadTest {
         Partitioning p = new Partitioning(1, 2, PartitionSpec.parse("test",
                 "{\"rules\":[{\"pattern\":\"s0.big\",\"split\":1}]}"));
         LoadOptions options = LoadOptions.DEFAULTS.withPartitioning(p).withTensors("s0.big", "s0.odd");
-        try (LoadedWeights w = checkpoint.load(options)) {
+        try (LoadedWeights w = Loader.load(checkpoint, options)) {
             assertEquals(List.of("s0.big", "s0.odd"), List.copyOf(w.tensors().keySet()));
             assertEquals(700 * 256 * 2, w.tensor("s0.big").byteSize());
         }
@@ -126,7 +126,7 @@ class SubsetLoadTest {
         Checkpoint c = Checkpoint.open(d);
         Map<String, String> want = new TreeMap<>(Digests.ofFiles(c));
         assertEquals(List.of("kept", "kept2"), List.copyOf(want.keySet()));
-        try (LoadedWeights w = c.load(LoadOptions.DEFAULTS.withStrategy(strategy))) {
+        try (LoadedWeights w = Loader.load(c, LoadOptions.DEFAULTS.withStrategy(strategy))) {
             assertEquals(want, digests(w));
         }
     }

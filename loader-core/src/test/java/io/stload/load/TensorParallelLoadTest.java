@@ -7,8 +7,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.stload.checkpoint.Checkpoint;
 import io.stload.format.DType;
-import io.stload.format.SafetensorsWriter;
 import io.stload.format.SafetensorsWriter.TensorData;
+import io.stload.format.SafetensorsWriter;
 import io.stload.format.Tensor;
 import io.stload.nativeio.NativeAccess;
 import io.stload.nativeio.NativeFile;
@@ -23,6 +23,7 @@ import io.stload.plan.Partitioning;
 import io.stload.plan.Planner;
 import io.stload.plan.ReadOrder;
 import io.stload.plan.Thresholds;
+import io.stload.report.LoadListener;
 import io.stload.report.LoadReport;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;

@@ -13,7 +13,7 @@ import io.stload.format.DType;
 import io.stload.format.SafetensorsWriter;
 import io.stload.format.SafetensorsWriter.TensorData;
 import io.stload.format.Tensor;
-import io.stload.load.LoadListener;
+import io.stload.report.LoadListener;
 import io.stload.load.LoadedWeights;
 import io.stload.load.Loader;
 import java.io.IOException;

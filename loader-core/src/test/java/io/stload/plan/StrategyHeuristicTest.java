@@ -25,35 +25,35 @@ class StrategyHeuristicTest {
     @Test
     void ramFilesystemIsMappedWhateverElse() {
         FileDecision d = decide(file(TMPFS, 0.0, true), new HostFacts(1, "t", null), 100 * GIB);
-        assertEquals(ReadStrategy.MMAP, d.strategy());
+        assertEquals(LoadStrategy.MMAP, d.strategy());
         assertEquals(DecisionRule.TMPFS, d.rule());
     }
 
     @Test
     void residentDataIsMapped() {
         assertEquals(DecisionRule.RESIDENT, decide(file(EXT4, 0.95, true), ROOMY, 8 * GIB).rule());
-        assertEquals(ReadStrategy.MMAP, decide(file(EXT4, 0.95, true), ROOMY, 8 * GIB).strategy());
+        assertEquals(LoadStrategy.MMAP, decide(file(EXT4, 0.95, true), ROOMY, 8 * GIB).strategy());
         assertEquals(DecisionRule.COLD_LOCAL, decide(file(EXT4, 0.5, true), ROOMY, 8 * GIB).rule());
-        assertEquals(T.coldLocal(), decide(file(EXT4, 0.5, true), ROOMY, 8 * GIB).strategy().requested());
+        assertEquals(T.coldLocal(), decide(file(EXT4, 0.5, true), ROOMY, 8 * GIB).strategy());
     }
 
     @Test
     void smallReadsAreMapped() {
         assertEquals(DecisionRule.SMALL, decide(file(EXT4, 0.0, true), ROOMY, T.smallReadBytes() - 1).rule());
-        assertEquals(ReadStrategy.MMAP, decide(file(EXT4, 0.0, true), ROOMY, T.smallReadBytes() - 1).strategy());
+        assertEquals(LoadStrategy.MMAP, decide(file(EXT4, 0.0, true), ROOMY, T.smallReadBytes() - 1).strategy());
     }
 
     @Test
     void networkFilesystemIsPrefetched() {
         assertEquals(DecisionRule.NETWORK_FS, decide(file(NFS, 0.0, false), ROOMY, 8 * GIB).rule());
-        assertEquals(ReadStrategy.PREFETCH, decide(file(NFS, 0.0, false), ROOMY, 8 * GIB).strategy());
+        assertEquals(LoadStrategy.PREFETCH, decide(file(NFS, 0.0, false), ROOMY, 8 * GIB).strategy());
     }
 
     @Test
     void tooLittleHeadroomBypassesThePageCache() {
         HostFacts tight = new HostFacts(4 * GIB, "t", null);
         FileDecision d = decide(file(EXT4, 0.0, true), tight, 8 * GIB);
-        assertEquals(ReadStrategy.DIRECT, d.strategy());
+        assertEquals(LoadStrategy.DIRECT, d.strategy());
         assertEquals(DecisionRule.CACHE_TOO_SMALL, d.rule());
     }
 
@@ -74,23 +74,23 @@ class StrategyHeuristicTest {
         HostFacts tight = new HostFacts(2 * GIB, "t", null);
         FileDecision streamed = StrategyHeuristic.decide(file(EXT4, 0.0, true), tight, 4 * GIB,
                 DestinationMemory.streaming(GIB / 2), T);
-        assertEquals(ReadStrategy.DIRECT, streamed.strategy());
+        assertEquals(LoadStrategy.DIRECT, streamed.strategy());
         assertEquals(DecisionRule.CACHE_TOO_SMALL, streamed.rule());
         FileDecision device = StrategyHeuristic.decide(file(EXT4, 0.0, true), tight, 4 * GIB,
                 DestinationMemory.budget("staging ring", GIB / 2), T);
-        assertEquals(ReadStrategy.DIRECT, device.strategy(), "a ring lets each block go as it lands");
+        assertEquals(LoadStrategy.DIRECT, device.strategy(), "a ring lets each block go as it lands");
     }
 
     @Test
     void coldLocalFollowsTheConfiguredWinnerAndFallsBackWithoutODirect() {
         Thresholds prefetchWins = T.withColdLocal(LoadStrategy.PREFETCH);
-        assertEquals(ReadStrategy.PREFETCH,
+        assertEquals(LoadStrategy.PREFETCH,
                 StrategyHeuristic.decide(file(EXT4, 0.0, true), ROOMY, 8 * GIB, prefetchWins).strategy());
         Thresholds directWins = T.withColdLocal(LoadStrategy.DIRECT);
-        assertEquals(ReadStrategy.DIRECT,
+        assertEquals(LoadStrategy.DIRECT,
                 StrategyHeuristic.decide(file(EXT4, 0.0, true), ROOMY, 8 * GIB, directWins).strategy());
         FileDecision refused = StrategyHeuristic.decide(file(EXT4, 0.0, false), ROOMY, 8 * GIB, directWins);
-        assertEquals(ReadStrategy.PREFETCH, refused.strategy());
+        assertEquals(LoadStrategy.PREFETCH, refused.strategy());
         assertEquals(DecisionRule.DIRECT_REFUSED, refused.rule());
     }
 

@@ -1,7 +1,7 @@
 package io.stload.cuda;
 
 import io.stload.io.Engine;
-import io.stload.load.LoadListener;
+import io.stload.report.LoadListener;
 import io.stload.nativeio.NativeAccess;
 import io.stload.plan.LoadPlan;
 import io.stload.report.LoadReport;

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.stload.checkpoint.Checkpoint;
 import io.stload.load.Digests;
-import io.stload.load.LoadListener;
+import io.stload.report.LoadListener;
 import io.stload.load.LoadedWeights;
 import io.stload.load.Loader;
 import io.stload.plan.LoadOptions;

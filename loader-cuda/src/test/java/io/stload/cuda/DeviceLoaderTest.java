@@ -9,7 +9,7 @@ import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.checkpoint.Checkpoint;
 import io.stload.load.Digests;
-import io.stload.io.SliceScatter;
+import io.stload.sink.SliceScatter;
 import io.stload.plan.ByteRange;
 import io.stload.plan.FilePlan;
 import io.stload.plan.LoadOptions;

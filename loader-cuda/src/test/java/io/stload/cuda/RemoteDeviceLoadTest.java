@@ -10,8 +10,8 @@ import io.stload.load.Digests;
 import io.stload.plan.DecisionRule;
 import io.stload.plan.LoadOptions;
 import io.stload.plan.LoadPlan;
+import io.stload.plan.LoadStrategy;
 import io.stload.plan.Planner;
-import io.stload.plan.ReadStrategy;
 import java.io.EOFException;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -41,7 +41,7 @@ class RemoteDeviceLoadTest {
         LocalAsRemote folder = new LocalAsRemote(dir);
         LoadPlan plan = new Planner().plan(Checkpoint.open(folder, null), LoadOptions.DEFAULTS.withThreads(3));
         plan.files().forEach(f -> {
-            assertEquals(ReadStrategy.S3, f.strategy());
+            assertEquals(LoadStrategy.S3, f.strategy());
             assertEquals(DecisionRule.REMOTE, f.decision().rule());
         });
         try (FakeCopyEngine engine = new FakeCopyEngine(64 << 20)) {

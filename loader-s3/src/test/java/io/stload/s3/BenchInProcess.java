@@ -1,7 +1,7 @@
 package io.stload.s3;
 
 import io.stload.checkpoint.Checkpoint;
-import io.stload.load.LoadListener;
+import io.stload.report.LoadListener;
 import io.stload.load.LoadedWeights;
 import io.stload.load.Loader;
 import io.stload.plan.LoadOptions;

@@ -1,10 +1,10 @@
-package io.stload.host;
+package io.stload.sink;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.format.Header;
 import io.stload.format.Tensor;
-import io.stload.io.SliceScatter;
+import io.stload.sink.SliceScatter;
 import io.stload.nativeio.NativeAccess;
 import io.stload.plan.FilePlan;
 import io.stload.plan.LoadPlan;

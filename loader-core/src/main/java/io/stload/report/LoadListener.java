@@ -1,4 +1,4 @@
-package io.stload.load;
+package io.stload.report;
 
 import io.stload.checkpoint.TensorRef;
 

@@ -1,4 +1,4 @@
-package io.stload.host;
+package io.stload.sink;
 
 import io.stload.format.Header;
 import io.stload.plan.TensorSlice;

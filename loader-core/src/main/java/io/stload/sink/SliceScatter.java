@@ -1,4 +1,4 @@
-package io.stload.io;
+package io.stload.sink;
 
 import io.stload.plan.TensorSlice;
 import java.lang.foreign.MemorySegment;
