@@ -59,8 +59,9 @@ final class SourceFlags {
     Checkpoint open(String pathOrRepo, PrintWriter err) {
         Checkpoint ckpt = S3Location.isS3(pathOrRepo) ? openS3(pathOrRepo)
                 : CheckpointSource.resolve(pathOrRepo, cacheDir, waitPolicy(err));
-        ckpt.unindexedTensors().forEach((shard, names) -> err.println("stload: note: " + shard + " holds "
-                + names.size() + " tensor(s) its index does not map to it, left out: " + listed(names)));
+        // Shard and tensor names come from the files: escaped like every name printed.
+        ckpt.unindexedTensors().forEach((shard, names) -> err.println("stload: note: " + Printable.escape(shard
+                + " holds " + names.size() + " tensor(s) its index does not map to it, left out: " + listed(names))));
         return ckpt;
     }
 

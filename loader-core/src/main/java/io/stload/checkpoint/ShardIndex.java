@@ -77,6 +77,11 @@ record ShardIndex(Path file, Map<String, String> weightMap, Map<String, String> 
                         throw invalid(file, "shard of tensor `" + tensor + "` is not a file name");
                     }
                     String shard = shardNames.computeIfAbsent(p.getString(), s -> s);
+                    if (shard.indexOf('\0') >= 0) {
+                        // No file has such a name, and a path cannot be made of it.
+                        throw invalid(file, "shard of tensor `" + tensor + "` is named with a NUL character: `"
+                                + shard + "`");
+                    }
                     budget.charge(DecodeBudget.PER_ENTRY + DecodeBudget.bytesOf(tensor), "`weight_map`");
                     if (weightMap.put(tensor, shard) != null) {
                         throw new StloadException(ErrorKind.DuplicateTensorName, file,
