@@ -154,7 +154,7 @@ class GenCommandTest {
     }
 
     /** SigIgn in /proc/self/status is a mask with bit (n - 1) for signal n: SIGINT is 2. */
-    private static boolean ignoresSigint() throws IOException {
+    static boolean ignoresSigint() throws IOException {
         for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
             if (line.startsWith("SigIgn:")) {
                 return (Long.parseUnsignedLong(line.substring(7).strip(), 16) & (1L << 1)) != 0;
