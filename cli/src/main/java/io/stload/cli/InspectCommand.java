@@ -47,12 +47,10 @@ final class InspectCommand implements Callable<Integer> {
     }
 
     private static void printTable(Checkpoint ckpt, PrintWriter out) {
-        Table table = new Table("name", "dtype", "shape", "bytes", "file");
-        for (TensorRef t : ckpt.tensors().values()) {
-            table.row(t.name(), t.info().dtype().name(), t.info().shapeString(), Sizes.human(t.info().byteSize()),
-                    displayName(ckpt, t.file()));
-        }
-        table.print(out);
+        new Table<TensorRef>(new String[] {"name", "dtype", "shape", "bytes", "file"},
+                TensorRef::name, t -> t.info().dtype().name(), t -> t.info().shapeString(),
+                t -> Sizes.human(t.info().byteSize()), t -> displayName(ckpt, t.file()))
+                .print(ckpt.tensors().values(), out);
         out.printf("%d tensors, %s in %d file(s)%n", ckpt.tensors().size(), Sizes.human(ckpt.totalBytes()),
                 ckpt.files().size());
     }
