@@ -580,8 +580,11 @@ public final class Checkpoint implements AutoCloseable {
         for (Path part : rel) {
             escapes |= part.toString().equals("..");
         }
+        // Compared as absolute paths: "." normalizes to the empty path, which no shard path starts with.
+        Path base = dir.toAbsolutePath().normalize();
+        Path inside = base.resolve(rel).normalize();
         Path resolved = dir.resolve(rel).normalize();
-        if (escapes || !resolved.startsWith(dir.normalize()) || resolved.equals(dir.normalize())) {
+        if (escapes || !inside.startsWith(base) || inside.equals(base)) {
             throw new StloadException(ErrorKind.UnsafePath, indexFile, "shard name `" + name
                     + "` escapes the checkpoint directory; refusing to open it");
         }
