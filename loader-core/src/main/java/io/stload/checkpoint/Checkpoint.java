@@ -126,7 +126,7 @@ public final class Checkpoint implements AutoCloseable {
                 || !repoDir.getFileName().toString().startsWith("models--")) {
             return Optional.empty();
         }
-        return Optional.of(repoDir.resolve("blobs"));
+        return Optional.of(HubSnapshot.blobsInside(repoDir));
     }
 
     /**
