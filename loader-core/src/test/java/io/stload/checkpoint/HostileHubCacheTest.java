@@ -1,6 +1,7 @@
 package io.stload.checkpoint;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -9,13 +10,22 @@ import io.stload.StloadException;
 import io.stload.nativeio.DelegatingNativeAccess;
 import io.stload.nativeio.HeldLock;
 import io.stload.nativeio.NativeAccess;
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalInt;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.BeforeEach;
@@ -24,8 +34,8 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A hub cache someone else can write: lock files that are no locks, and a {@code blobs/} folder that is a link
- * out of the repo. Time is a fake clock: a wait
+ * A hub cache someone else can write: lock files that are no locks, a {@code blobs/} folder that is a link out
+ * of the repo, and deep-check records forged by whoever can write the lock file. Time is a fake clock: a wait
  * that should not happen shows as a sleep, never as a slow test.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
@@ -73,6 +83,36 @@ class HostileHubCacheTest {
         return CheckpointVerifier.verify(HubFixture.REPO, hub.cache, true, 2, policy(),
                 CheckpointVerifier.HashProgress.NONE, Map.of(), NativeAccess.get());
     }
+
+    private Path deepCheckLock() throws IOException {
+        return locks().resolve("stload-deep-check-" + HubFixture.COMMIT + ".lock");
+    }
+
+    /** Adds the second shard and damages one byte of its tensor data: same size, valid header, wrong sha256. */
+    private Path corruptedSecondShard() throws IOException {
+        Path blob = hub.addFile(SHARD2, shard2).toRealPath();
+        try (FileChannel ch = FileChannel.open(blob, StandardOpenOption.WRITE)) {
+            ch.write(ByteBuffer.wrap(new byte[] {(byte) ~shard2[shard2.length - 1]}), shard2.length - 1);
+        }
+        return blob;
+    }
+
+    /** What a deep check of the fixture, as it is now, records its result under. */
+    private String fingerprint() throws IOException {
+        List<Path> blobs = new ArrayList<>();
+        for (String shard : List.of(SHARD1, SHARD2)) {
+            blobs.add(hub.snapshot.resolve(shard).toRealPath());
+        }
+        return DeepCheckLock.fingerprint(blobs.stream().sorted().toList());
+    }
+
+    private static void assertOnlyMismatchIn(CheckpointVerifier.Result r, Path blob) {
+        assertEquals(1, r.problems().size(), r.problems().toString());
+        assertEquals(ErrorKind.DigestMismatch, r.problems().getFirst().kind(), r.problems().toString());
+        assertEquals(blob, r.problems().getFirst().file());
+    }
+
+    // --- lock files that are no locks (D5) ---
 
     @Test
     void aFifoSymlinkOrFolderNamedLikeADownloadLockIsNoDownloadAndAMissingShardFailsAtOnce() throws Exception {
@@ -129,6 +169,8 @@ class HostileHubCacheTest {
         assertEquals(1, sleeps);
     }
 
+    // --- blobs/ that leads out of the repo (D11) ---
+
     @Test
     void aBlobsFolderThatLinksOutOfTheRepoIsRefusedWhicheverWayTheSnapshotIsNamed() throws Exception {
         hub.addFile(SHARD2, shard2);
@@ -163,5 +205,156 @@ class HostileHubCacheTest {
         Files.createSymbolicLink(hub.blobs, Path.of("blobs-moved"));
         assertEquals(3, resolve(NativeAccess.get()).tensors().size());
         assertEquals(3, Checkpoint.open(hub.snapshot).tensors().size());
+    }
+
+    // --- a lock file that is no lock: check without coordination (D23) ---
+
+    @Test
+    void aFifoAsTheDeepCheckLockIsCheckedWithoutCoordination() throws Exception {
+        Path blob = corruptedSecondShard();
+        HostileFilesTest.mkfifo(deepCheckLock());
+        assertOnlyMismatchIn(deepVerify(), blob);
+        assertTrue(log.stream().anyMatch(l -> l.contains("not a regular file") && l.contains("checking without "
+                + "coordination")), log.toString());
+        assertEquals(0, sleeps);
+    }
+
+    @Test
+    void aLockReplacedByAFifoWhileWaitingIsCheckedWithoutCoordination() throws Exception {
+        Path blob = corruptedSecondShard();
+        Path lock = Files.createFile(deepCheckLock());
+        HeldLock peer = NativeAccess.get().tryLock(lock, true);
+        duringSleep = () -> {
+            try {
+                peer.close();
+                Files.delete(lock);
+                HostileFilesTest.mkfifo(lock);
+            } catch (IOException | InterruptedException e) {
+                throw new AssertionError(e);
+            }
+        };
+        assertOnlyMismatchIn(deepVerify(), blob);
+        assertTrue(log.stream().anyMatch(l -> l.contains("checking without coordination")), log.toString());
+    }
+
+    // --- forged deep-check records (D9) ---
+
+    @Test
+    void aRecordInALockFileOthersMayWriteIsNeverTaken() throws Exception {
+        Path blob = corruptedSecondShard();
+        Path lock = Files.createFile(deepCheckLock());
+        Files.setPosixFilePermissions(lock, PosixFilePermissions.fromString("rw-rw-r--"));
+        HeldLock peer = NativeAccess.get().tryLock(lock, true);
+        String fingerprint = fingerprint();
+        duringSleep = () -> {
+            try {
+                DeepCheckLock.record(lock, fingerprint, List.of(), policy());
+                peer.close();
+            } catch (IOException e) {
+                throw new AssertionError(e);
+            }
+        };
+        assertOnlyMismatchIn(deepVerify(), blob);
+        assertEquals(0, sleeps, "a record it could not take is not waited for");
+        assertTrue(log.stream().anyMatch(l -> l.contains("not sharing the deep check") && l.contains("mode 0664")
+                && l.contains("hashing every blob here")), log.toString());
+        peer.close();
+    }
+
+    @Test
+    void aRecordInALockFileOfAnotherUserIsNeverTaken() throws Exception {
+        Path blob = corruptedSecondShard();
+        Path lock = Files.createFile(deepCheckLock());
+        int owner = (Integer) Files.getAttribute(lock, "unix:uid");
+        HeldLock peer = NativeAccess.get().tryLock(lock, true);
+        DeepCheckLock.record(lock, fingerprint(), List.of(), policy());
+        List<Problem> problems = DeepCheckLock.runOnce(new HubCache(hub.cache),
+                new HubCache(hub.cache).snapshot(RepoRef.parse(HubFixture.REPO).orElseThrow()),
+                List.of(blob), policy(), NativeAccess.get(), () -> List.of(new Problem(ErrorKind.DigestMismatch,
+                        blob, "hashed here")), OptionalInt.of(owner + 1));
+        assertEquals("hashed here", problems.getFirst().detail());
+        assertTrue(log.stream().anyMatch(l -> l.contains("it belongs to uid " + owner + ", not to uid " + (owner + 1))),
+                log.toString());
+        assertEquals(0, sleeps);
+        peer.close();
+        // And a process that cannot tell who it is trusts nobody.
+        assertTrue(DeepCheckLock.distrust(lock, OptionalInt.empty()).isPresent());
+        assertEquals(java.util.Optional.empty(), DeepCheckLock.distrust(lock, OptionalInt.of(owner)));
+    }
+
+    @Test
+    void aLockFileOpenedToOthersWhileARankWaitsIsNotTakenFromAndTheWaiterHashes() throws Exception {
+        Path blob = corruptedSecondShard();
+        Path lock = Files.createFile(deepCheckLock(), PosixFilePermissions.asFileAttribute(
+                PosixFilePermissions.fromString("rw-r--r--")));
+        HeldLock peer = NativeAccess.get().tryLock(lock, true);
+        String fingerprint = fingerprint();
+        duringSleep = () -> {
+            try {
+                Files.setPosixFilePermissions(lock, PosixFilePermissions.fromString("rw-rw-rw-"));
+                DeepCheckLock.record(lock, fingerprint, List.of(), policy());
+                peer.close();
+            } catch (IOException e) {
+                throw new AssertionError(e);
+            }
+        };
+        assertOnlyMismatchIn(deepVerify(), blob);
+        assertTrue(log.stream().anyMatch(l -> l.contains("not taking the deep check result") && l.contains("mode 0666")),
+                log.toString());
+    }
+
+    /**
+     * Two real processes: the forger holds the lock as a hashing rank would and writes "no problems" without
+     * hashing; the verifier waits for it. A record in a file only this user can write is taken, and the
+     * verifier says it took it rather than hashed; once the forger has opened the file to everyone, the
+     * verifier hashes and finds the corrupted blob.
+     */
+    @Test
+    void aForgedRecordFromAnotherProcessIsTakenOnlyFromAFileOnlyThisUserCanWrite() throws Exception {
+        Path blob = corruptedSecondShard();
+        Path lock = Files.createFile(deepCheckLock(), PosixFilePermissions.asFileAttribute(
+                PosixFilePermissions.fromString("rw-r--r--")));
+        CheckpointVerifier.Result taken = verifyWhileForging(lock, "keep");
+        assertTrue(taken.clean(), "a record of this user's is taken as it says: " + taken.problems());
+        assertTrue(log.stream().anyMatch(l -> l.contains("took the result of the deep check another process of "
+                + "this user ran") && l.contains("not hashed here")), log.toString());
+        log.clear();
+        assertOnlyMismatchIn(verifyWhileForging(lock, "open-to-all"), blob);
+        assertTrue(log.stream().anyMatch(l -> l.contains("not taking the deep check result") && l.contains("mode 0666")),
+                log.toString());
+        assertFalse(log.stream().anyMatch(l -> l.contains("took the result")), log.toString());
+    }
+
+    private CheckpointVerifier.Result verifyWhileForging(Path lock, String how) throws Exception {
+        Process forger = new ProcessBuilder(ProcessHandle.current().info().command().orElseThrow(),
+                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                DeepCheckForger.class.getName(), lock.toString(), fingerprint(), how)
+                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        try {
+            BufferedReader out = new BufferedReader(new InputStreamReader(forger.getInputStream(), StandardCharsets.UTF_8));
+            assertEquals("locked", out.readLine());
+            sleeps = 0;
+            duringSleep = () -> {
+                if (sleeps == 1) {
+                    // The verifier is waiting for the lock: now the forger writes its record and lets go.
+                    try (OutputStream in = forger.getOutputStream()) {
+                        in.write('\n');
+                    } catch (IOException e) {
+                        throw new AssertionError(e);
+                    }
+                    try {
+                        assertTrue(forger.waitFor(30, TimeUnit.SECONDS), "forger did not exit");
+                    } catch (InterruptedException e) {
+                        throw new AssertionError(e);
+                    }
+                    assertEquals(0, forger.exitValue());
+                }
+            };
+            CheckpointVerifier.Result r = deepVerify();
+            assertEquals(1, sleeps, log.toString());
+            return r;
+        } finally {
+            forger.destroyForcibly();
+        }
     }
 }
