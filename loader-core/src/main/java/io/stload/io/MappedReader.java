@@ -6,8 +6,6 @@ import io.stload.nativeio.MemoryAdvice;
 import io.stload.nativeio.NativeAccess;
 import io.stload.nativeio.NativeFile;
 import io.stload.plan.FilePlan;
-import io.stload.plan.TensorSlice;
-import io.stload.sink.Destination;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -31,7 +29,7 @@ abstract class MappedReader extends WindowedReader {
     protected final NativeAccess os;
     protected final MemoryPressure pressure;
 
-    MappedReader(NativeAccess os, List<FilePlan> files, Destination destination, MemoryPressure pressure,
+    MappedReader(NativeAccess os, List<FilePlan> files, Delivery destination, MemoryPressure pressure,
                  int ioThreads, IoStats stats) {
         super(files.stream().map(FilePlan::file).toList(), destination, ioThreads, stats);
         this.os = os;
@@ -54,7 +52,7 @@ abstract class MappedReader extends WindowedReader {
      * what the destination is still to fill. The page cache holds the bytes read only if the headroom holds both.
      */
     protected final long footprint(long readBytes) {
-        return readBytes + destination.bytesToFill();
+        return readBytes + destination.heldBytes();
     }
 
     /** Before the window's bytes are taken: whatever brings them into memory ahead of the copy. */
@@ -73,19 +71,22 @@ abstract class MappedReader extends WindowedReader {
         }
     }
 
+    /**
+     * Copies the window out of the mapping, into the destination's buffer for it or into its slices' memory. Only
+     * this copy reads the mapping, under the guard that turns a truncated file's fault into the load's error: no
+     * destination or consumer is ever handed the mapping.
+     */
     private void transfer(Header file, Window w, MemorySegment window) throws IOException, InterruptedException {
         prepare(file, window);
         MemorySegment into = destination.readBuffer(file, w.offset(), w.length());
         long begin = System.nanoTime();
         try {
-            Mappings.touching(file, () -> {
-                if (into != null) {
-                    MemorySegment.copy(window, 0, into, 0, w.length());
-                    destination.accept(file, w.offset(), into.asSlice(0, w.length()), Destination.Origin.READ_BUFFER);
-                } else {
-                    destination.accept(file, w.offset(), window, Destination.Origin.MAPPING);
-                }
-            });
+            if (into != null) {
+                Mappings.touching(file, () -> MemorySegment.copy(window, 0, into, 0, w.length()));
+                destination.filled(file, w.offset(), into.asSlice(0, w.length()));
+            } else {
+                Mappings.touching(file, () -> destination.scatter(file, w.offset(), window));
+            }
         } catch (IOException | RuntimeException e) {
             if (into != null) {
                 destination.abandon(into, e);
@@ -94,22 +95,6 @@ abstract class MappedReader extends WindowedReader {
         }
         stats.copyNanos.add(System.nanoTime() - begin);
         stats.bytesRead.add(into != null ? w.length() : bytesTouched(w));
-    }
-
-    /** A contiguous slice goes with a view of its bytes in the mapping, which stays mapped until the call returns. */
-    @Override
-    protected final void landed(TensorSlice s) throws IOException, InterruptedException {
-        if (!s.isContiguous()) {
-            destination.landed(s, null);
-            return;
-        }
-        int file = fileIndexOf(s);
-        Mapping mapping = mappings.acquire(file);
-        try {
-            destination.landed(s, mapping.bytes().asSlice(s.spanStart(), s.byteSize()));
-        } finally {
-            mappings.release(file);
-        }
     }
 
     /** Whole pages inside the window only: a page it shares with a neighbour may still be needed there. */

@@ -19,7 +19,6 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -60,7 +59,7 @@ public final class Planner {
      *                         not divide), {@link ErrorKind#Io} for a shard this process may not read
      */
     public LoadPlan plan(Checkpoint checkpoint, LoadOptions options) {
-        return plan(checkpoint, options, DestinationMemory.HOST);
+        return plan(checkpoint, options, DestinationProfile.HOST);
     }
 
     /**
@@ -68,11 +67,11 @@ public final class Planner {
      *
      * @param checkpoint  the opened checkpoint; the plan refers to its headers
      * @param options     strategy, threads, order, tensors and the rank's partitioning
-     * @param destination how much host memory the destination takes for the rank's bytes
+     * @param destination how the destination uses memory ({@code Destination.profile()})
      * @return the plan
      * @throws StloadException as {@link #plan(Checkpoint, LoadOptions)}
      */
-    public LoadPlan plan(Checkpoint checkpoint, LoadOptions options, DestinationMemory destination) {
+    public LoadPlan plan(Checkpoint checkpoint, LoadOptions options, DestinationProfile destination) {
         long start = System.nanoTime();
         MemoryHeadroom headroom = MemoryHeadroom.read();
         HostFacts host = new HostFacts(headroom.availableBytes(), headroom.describe(), os.fallbackReason());

@@ -2,7 +2,6 @@ package io.stload.cuda;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
-import io.stload.nativeio.NativeAccess;
 import io.stload.plan.Sizes;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -134,12 +133,12 @@ public final class CudaCopyEngine implements CopyEngine {
         }
         Arena arena = Arena.ofShared();
         try {
-            MemorySegment memory = NativeAccess.get().allocate(bytes, arena);
+            MemorySegment memory = arena.allocate(bytes, 4096);
             CudaErrors.check(JCuda.cudaHostRegister(RawPointer.to(memory.address()), bytes,
                     JCuda.cudaHostRegisterDefault), what + " (cudaHostRegister)");
             pinned.put(memory.address(), Optional.of(arena));
             return memory;
-        } catch (IOException | RuntimeException e) {
+        } catch (RuntimeException | OutOfMemoryError e) {
             arena.close();
             throw e;
         }
