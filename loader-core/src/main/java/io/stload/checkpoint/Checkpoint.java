@@ -487,8 +487,9 @@ public final class Checkpoint implements AutoCloseable {
         List<Header> headers = new ArrayList<>();
         Map<Header, String> names = new IdentityHashMap<>();
         Map<String, List<String>> unindexed = new LinkedHashMap<>();
+        SameFileHeaders sameFiles = new SameFileHeaders();
         for (Map.Entry<String, Path> e : shardPaths.entrySet()) {
-            Header h = HeaderParser.read(e.getValue());
+            Header h = sameFiles.read(e.getValue());
             names.put(h, e.getKey());
             checkAgainstIndex(h, e.getKey(), tensorsByShard.get(e.getKey()), index, unindexed);
             headers.add(h);
@@ -523,8 +524,7 @@ public final class Checkpoint implements AutoCloseable {
             }
         }
         if (h.tensors().size() != expected.size()) {
-            unindexed.put(shard, h.tensors().stream().map(TensorInfo::name)
-                    .filter(n -> !shard.equals(index.weightMap().get(n))).toList());
+            unindexed.put(shard, new UnindexedNames(h, shard, index.weightMap(), h.tensors().size() - expected.size()));
         }
     }
 
@@ -543,8 +543,9 @@ public final class Checkpoint implements AutoCloseable {
         }
         List<Header> headers = new ArrayList<>();
         Map<Header, String> names = new IdentityHashMap<>();
+        SameFileHeaders sameFiles = new SameFileHeaders();
         for (Path p : shards) {
-            Header h = HeaderParser.read(contained.realFile(p, hint));
+            Header h = sameFiles.read(contained.realFile(p, hint));
             headers.add(h);
             names.put(h, p.getFileName().toString());
         }
