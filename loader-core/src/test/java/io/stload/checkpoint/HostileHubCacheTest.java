@@ -222,7 +222,7 @@ class HostileHubCacheTest {
     @Test
     void aLockReplacedByAFifoWhileWaitingIsCheckedWithoutCoordination() throws Exception {
         Path blob = corruptedSecondShard();
-        Path lock = Files.createFile(deepCheckLock());
+        Path lock = HubFixture.ownLockFile(deepCheckLock());
         HeldLock peer = NativeAccess.get().tryLock(lock, true);
         duringSleep = () -> {
             try {
@@ -242,7 +242,7 @@ class HostileHubCacheTest {
     @Test
     void aRecordInALockFileOthersMayWriteIsNeverTaken() throws Exception {
         Path blob = corruptedSecondShard();
-        Path lock = Files.createFile(deepCheckLock());
+        Path lock = HubFixture.ownLockFile(deepCheckLock());
         Files.setPosixFilePermissions(lock, PosixFilePermissions.fromString("rw-rw-r--"));
         HeldLock peer = NativeAccess.get().tryLock(lock, true);
         String fingerprint = fingerprint();
@@ -264,7 +264,7 @@ class HostileHubCacheTest {
     @Test
     void aRecordInALockFileOfAnotherUserIsNeverTaken() throws Exception {
         Path blob = corruptedSecondShard();
-        Path lock = Files.createFile(deepCheckLock());
+        Path lock = HubFixture.ownLockFile(deepCheckLock());
         int owner = (Integer) Files.getAttribute(lock, "unix:uid");
         HeldLock peer = NativeAccess.get().tryLock(lock, true);
         DeepCheckLock.record(lock, fingerprint(), List.of(), policy());
@@ -285,8 +285,7 @@ class HostileHubCacheTest {
     @Test
     void aLockFileOpenedToOthersWhileARankWaitsIsNotTakenFromAndTheWaiterHashes() throws Exception {
         Path blob = corruptedSecondShard();
-        Path lock = Files.createFile(deepCheckLock(), PosixFilePermissions.asFileAttribute(
-                PosixFilePermissions.fromString("rw-r--r--")));
+        Path lock = HubFixture.ownLockFile(deepCheckLock());
         HeldLock peer = NativeAccess.get().tryLock(lock, true);
         String fingerprint = fingerprint();
         duringSleep = () -> {
@@ -312,8 +311,7 @@ class HostileHubCacheTest {
     @Test
     void aForgedRecordFromAnotherProcessIsTakenOnlyFromAFileOnlyThisUserCanWrite() throws Exception {
         Path blob = corruptedSecondShard();
-        Path lock = Files.createFile(deepCheckLock(), PosixFilePermissions.asFileAttribute(
-                PosixFilePermissions.fromString("rw-r--r--")));
+        Path lock = HubFixture.ownLockFile(deepCheckLock());
         CheckpointVerifier.Result taken = verifyWhileForging(lock, "keep");
         assertTrue(taken.clean(), "a record of this user's is taken as it says: " + taken.problems());
         assertTrue(log.stream().anyMatch(l -> l.contains("took the result of the deep check another process of "
