@@ -109,7 +109,7 @@ public final class Checkpoint implements AutoCloseable {
         Path repoDir = snapshots == null ? null : snapshots.getParent();
         if (repoDir != null && snapshots.getFileName().toString().equals("snapshots")
                 && repoDir.getFileName().toString().startsWith("models--")) {
-            roots.add(repoDir.resolve("blobs"));
+            roots.add(HubSnapshot.blobsInside(repoDir));
         }
         return new ContainedFiles(roots);
     }

@@ -154,9 +154,10 @@ final class CheckpointFiles {
         Map<Header, String> names = new IdentityHashMap<>();
         Map<Header, Path> real = new IdentityHashMap<>();
         Map<String, List<String>> unindexed = new LinkedHashMap<>();
+        SameFileHeaders sameFiles = new SameFileHeaders();
         for (Map.Entry<String, Path> e : shardPaths.entrySet()) {
             try {
-                Header h = HeaderParser.read(e.getValue());
+                Header h = sameFiles.read(e.getValue());
                 names.put(h, e.getKey());
                 real.put(h, e.getValue());
                 checkAgainstIndex(h, e.getKey(), tensorsByShard.get(e.getKey()), index, unindexed, problems);
@@ -177,10 +178,11 @@ final class CheckpointFiles {
         List<Header> headers = new ArrayList<>();
         Map<Header, String> names = new IdentityHashMap<>();
         Map<Header, Path> real = new IdentityHashMap<>();
+        SameFileHeaders sameFiles = new SameFileHeaders();
         for (Path p : shards) {
             try {
                 Path file = contained.realFile(p, hint);
-                Header h = HeaderParser.read(file);
+                Header h = sameFiles.read(file);
                 headers.add(h);
                 names.put(h, p.getFileName().toString());
                 real.put(h, file);
@@ -303,11 +305,7 @@ final class CheckpointFiles {
             }
         }
         if (h.tensors().size() != expected.size()) {
-            List<String> extra = h.tensors().stream().map(TensorInfo::name)
-                    .filter(n -> !shard.equals(index.weightMap().get(n))).toList();
-            if (!extra.isEmpty()) {
-                unindexed.put(shard, extra);
-            }
+            unindexed.put(shard, new UnindexedNames(h, shard, index.weightMap(), h.tensors().size() - expected.size()));
         }
     }
 

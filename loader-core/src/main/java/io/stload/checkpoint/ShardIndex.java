@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 import tools.jackson.core.JacksonException;
 import tools.jackson.core.JsonParser;
@@ -77,6 +78,7 @@ record ShardIndex(Path file, Map<String, String> weightMap, Map<String, String> 
                         throw invalid(file, "shard of tensor `" + tensor + "` is not a file name");
                     }
                     String shard = shardNames.computeIfAbsent(p.getString(), s -> s);
+                    requireFileName(shard, tensor, file);
                     budget.charge(DecodeBudget.PER_ENTRY + DecodeBudget.bytesOf(tensor), "`weight_map`");
                     if (weightMap.put(tensor, shard) != null) {
                         throw new StloadException(ErrorKind.DuplicateTensorName, file,
@@ -116,6 +118,34 @@ record ShardIndex(Path file, Map<String, String> weightMap, Map<String, String> 
                 p.skipChildren();
             }
         }
+    }
+
+    /**
+     * A shard name is a file name: a control character (a NUL, which no path can hold, an escape sequence, a
+     * newline) is refused here, once, rather than wherever the name is next used as a path or printed.
+     */
+    private static void requireFileName(String shard, String tensor, Path file) {
+        for (int i = 0; i < shard.length(); i++) {
+            if (Character.isISOControl(shard.charAt(i))) {
+                throw invalid(file, String.format(Locale.ROOT, "shard name `%s` of tensor `%s` holds a control "
+                        + "character (U+%04X at index %d); a shard name must be a file name", visible(shard),
+                        visible(tensor), (int) shard.charAt(i), i));
+            }
+        }
+    }
+
+    /** The text with each control character written as a backslash, u and four hex digits: one printable line. */
+    private static String visible(String s) {
+        StringBuilder sb = new StringBuilder(s.length() + 8);
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (Character.isISOControl(c)) {
+                sb.append(String.format(Locale.ROOT, "\\u%04x", (int) c));
+            } else {
+                sb.append(c);
+            }
+        }
+        return sb.toString();
     }
 
     private static StloadException invalid(Path file, String message) {

@@ -75,6 +75,17 @@ public final class Header {
         }
     }
 
+    /**
+     * The same header under another name of the same file (a hard link, or a second path to one file): the
+     * parsed table is shared, not copied, so a file reached by many names costs its table once.
+     *
+     * @param otherName another path to the very file this header was read from
+     * @return a header equal to this one but for {@link #file()}
+     */
+    public Header sharedAs(Path otherName) {
+        return new Header(otherName, fileSize, headerLength, metadata, tensors, byName, identity);
+    }
+
     /** {@return the file this header was read from} */
     public Path file() {
         return file;

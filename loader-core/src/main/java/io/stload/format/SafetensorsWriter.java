@@ -2,6 +2,7 @@ package io.stload.format;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.math.BigInteger;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
@@ -42,24 +43,30 @@ public final class SafetensorsWriter {
         }
 
         /**
-         * Returns the tensor's size in bytes.
+         * Returns the tensor's size in bytes. Dimensions are unsigned 64-bit values, as in the format: a
+         * zero-element tensor may have a dimension of 2^63 or more (its bits held in a negative long).
          *
          * @return dtype bits times every dimension, over 8
-         * @throws IllegalArgumentException if a dimension is negative or the size is not a whole number of bytes
-         * @throws ArithmeticException if the size overflows a long
+         * @throws IllegalArgumentException if the size is not a whole number of bytes
+         * @throws ArithmeticException if the element count, multiplied out in order, or the size in bits overflows
+         *         64 unsigned bits: a shape the reader (like the reference) refuses
          */
         public long byteSize() {
-            long bits = dtype.bits();
+            long elements = 1;
             for (long d : shape) {
-                if (d < 0) {
-                    throw new IllegalArgumentException("negative dimension in " + name);
+                if (Math.unsignedMultiplyHigh(elements, d) != 0) {
+                    throw new ArithmeticException("element count of " + name + " overflows 64 bits");
                 }
-                bits = Math.multiplyExact(bits, d);
+                elements *= d;
             }
-            if (bits % 8 != 0) {
+            if (Math.unsignedMultiplyHigh(elements, dtype.bits()) != 0) {
+                throw new ArithmeticException("size of " + name + " overflows 64 bits");
+            }
+            long bits = elements * dtype.bits();
+            if ((bits & 7) != 0) {
                 throw new IllegalArgumentException(name + ": " + dtype + " tensor of this shape is not a whole number of bytes");
             }
-            return bits / 8;
+            return bits >>> 3;
         }
     }
 
@@ -186,7 +193,11 @@ public final class SafetensorsWriter {
                 g.writeName("shape");
                 g.writeStartArray();
                 for (long d : e.shape()) {
-                    g.writeNumber(d);
+                    if (d >= 0) {
+                        g.writeNumber(d);
+                    } else {
+                        g.writeNumber(new BigInteger(Long.toUnsignedString(d))); // 2^63 or more, unsigned
+                    }
                 }
                 g.writeEndArray();
                 g.writeName("data_offsets");

@@ -114,14 +114,6 @@ class HostileFilesTest {
     }
 
     @Test
-    void aFifoAsTheCoordinationLockIsRefused() throws Exception {
-        mkfifo(hub.cache.resolve(".locks/models--acme--tiny/stload-deep-check-" + HubFixture.COMMIT + ".lock"));
-        StloadException e = refused(ErrorKind.Io, () -> CheckpointVerifier.verify("acme/tiny", hub.cache, true, 1,
-                WaitPolicy.of(Duration.ofSeconds(5)), CheckpointVerifier.HashProgress.NONE, Map.of(), NativeAccess.get()));
-        assertTrue(e.getMessage().contains("FIFO"), e.getMessage());
-    }
-
-    @Test
     void refsThatAreHugeForeignOrLinksOutOfRefsAreInvalidAndNeverEchoed() throws Exception {
         Path ref = hub.repoDir.resolve("refs/main");
         Path secret = Files.writeString(root.resolve("shadow"), "root:*:20000:0:99999:7:::\n");
