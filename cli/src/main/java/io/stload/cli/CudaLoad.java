@@ -36,6 +36,16 @@ final class CudaLoad {
 
     static RingOptions ring(DeviceFlags d) {
         Pinning pinning = FlagValue.parse("--pinning", d.pinning, Pinning::parse);
+        FlagValue.inRange("--ring-windows", d.windows, 2, 4096);
+        long window = d.windowBytes();
+        if (window < 4096 || window % 4096 != 0 || window > RingOptions.MAX_WINDOW_BYTES) {
+            throw FlagValue.usage("--ring-window-size: must be a multiple of 4 KiB from 4KiB to 1GiB, not "
+                    + d.windowSize);
+        }
+        if (d.windows * window > RingOptions.MAX_TOTAL_BYTES) {
+            throw FlagValue.usage("--ring-windows x --ring-window-size: the staging ring may pin at most "
+                    + Sizes.human(RingOptions.MAX_TOTAL_BYTES) + " of host memory");
+        }
         try {
             return new RingOptions(d.windows, d.windowBytes(), pinning);
         } catch (IllegalArgumentException e) {

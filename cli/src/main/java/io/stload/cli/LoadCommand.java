@@ -48,14 +48,28 @@ final class LoadCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
 
+    /**
+     * Where a host load's tensors land; picocli turns the flag's text into one (in any case). The constants are
+     * spelled as the flag takes them, since picocli lists their names when it refuses a value.
+     */
+    enum Sink {
+        /** Host memory the load keeps. */
+        host,
+        /** Each tensor handed to a consumer as it lands, then dropped. */
+        stream
+    }
+
+    /** The least {@code --memory-budget}: one page. */
+    static final long LEAST_MEMORY_BUDGET = 4096;
+
     @Option(names = "--sink", paramLabel = "host|stream", defaultValue = "host",
             description = "Where tensors land: host (memory the load keeps) or stream (each tensor handed to a "
                     + "consumer as it lands, then dropped; --digest hashes it there) (default: ${DEFAULT-VALUE}).")
-    String sink;
+    Sink sink;
 
     @Option(names = "--memory-budget", paramLabel = "SIZE",
-            description = "--sink stream: the most memory the load itself holds (default: a quarter of the "
-                    + "memory headroom, at most 1GiB).")
+            description = "--sink stream: the most memory the load itself holds, at least 4KiB (default: a quarter "
+                    + "of the memory headroom, at most 1GiB).")
     String memoryBudget;
 
     @Spec
@@ -71,14 +85,9 @@ final class LoadCommand implements Callable<Integer> {
     }
 
     private int run() {
-        boolean streamed = switch (sink) {
-            case "host" -> false;
-            case "stream" -> true;
-            default -> throw new StloadException(ErrorKind.Usage, null, "unknown --sink '" + sink
-                    + "'; expected host or stream");
-        };
+        boolean streamed = sink == Sink.stream;
         // 0: the default, a quarter of the headroom the plan measures (at most 1 GiB).
-        long budget = memoryBudget != null ? FlagValue.parse("--memory-budget", memoryBudget, Sizes::parse) : 0;
+        long budget = memoryBudget != null ? FlagValue.size("--memory-budget", memoryBudget, LEAST_MEMORY_BUDGET) : 0;
         RankFolder ranked = RankFolder.of(path, flags);
         if (device.cudaOrdinal() >= 0) {
             if (streamed) {

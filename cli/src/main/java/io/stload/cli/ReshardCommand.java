@@ -50,10 +50,8 @@ final class ReshardCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (worldSize < 1) {
-            throw new StloadException(ErrorKind.Usage, null, "--world-size must be at least 1, not " + worldSize);
-        }
-        long maxShard = Sizes.parse(shardSize);
+        LoadFlags.checkRank(0, worldSize);
+        long maxShard = FlagValue.size("--shard-size", shardSize, 0);
         Partitioning rules = new Partitioning(0, worldSize, PartitionSpec.load(partition));
         PrintWriter stdout = spec.commandLine().getOut();
         Checkpoint checkpoint = source.open(in, spec.commandLine().getErr());
