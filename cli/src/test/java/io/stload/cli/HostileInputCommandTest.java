@@ -118,7 +118,10 @@ class HostileInputCommandTest {
         assertEquals(1, stderr.size(), stderr.toString());
         assertTrue(stderr.getFirst().contains("permission denied"), stderr.toString());
 
-        Files.delete(secret);
+        // Readable now, with an index: verify then looks for the files the index leaves out, in every subfolder.
+        Files.setPosixFilePermissions(secret, PosixFilePermissions.fromString("rw-r--r--"));
+        Files.writeString(shared.resolve("model.safetensors.index.json"),
+                "{\"weight_map\": {\"w\": \"secret.safetensors\"}}");
         p = AsNobody.cli(classPath, dir.resolve("out"), dir.resolve("err"), "verify", shared.toString());
         assertTrue(p.waitFor(60, TimeUnit.SECONDS));
         stderr = Files.readAllLines(dir.resolve("err"));

@@ -109,7 +109,7 @@ public final class Engine {
         } catch (Throwable t) {
             failure = t;
         }
-        failure = shutdown(failure, readers, io, consumers, delivery);
+        failure = shutdown(failure, plan, readers, io, consumers, delivery);
         if (failure != null) {
             throw LoadErrors.convert(failure);
         }
@@ -190,8 +190,8 @@ public final class Engine {
      * Stop, wait, close, end: the one way a load finishes. Returns the load's failure (the first one; later
      * ones are attached to it), or null.
      */
-    private static Throwable shutdown(Throwable failure, List<WindowedReader> readers, ExecutorService io,
-                                      ExecutorService consumers, Delivery destination) {
+    private static Throwable shutdown(Throwable failure, LoadPlan plan, List<WindowedReader> readers,
+                                      ExecutorService io, ExecutorService consumers, Delivery destination) {
         if (failure != null) {
             readers.forEach(r -> r.stop(failure));
             // Wakes threads blocked waiting for memory or a window; a read in progress finishes first.
@@ -210,6 +210,9 @@ public final class Engine {
             } catch (Throwable t) {
                 result = first(result, t);
             }
+        }
+        if (result == null) {
+            result = replacedFile(plan);
         }
         try {
             destination.end(result);
@@ -230,6 +233,20 @@ public final class Engine {
             Thread.currentThread().interrupt();
         }
         return result;
+    }
+
+    /**
+     * A file replaced (or changed) under its name since its header was read, or null: each file was checked when it
+     * was opened, so its bytes are of one version, but a file opened again later, or the others beside it, may be
+     * of another; the load fails as an object-storage load does on a changed ETag.
+     */
+    private static Throwable replacedFile(LoadPlan plan) {
+        try {
+            plan.files().forEach(f -> f.file().requireUnchanged());
+            return null;
+        } catch (StloadException e) {
+            return e;
+        }
     }
 
     /** Waits for every task of {@code pool} to end; memory may be freed only then, so an interrupt cannot cut it short. */

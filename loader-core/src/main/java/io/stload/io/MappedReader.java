@@ -2,6 +2,7 @@ package io.stload.io;
 
 import io.stload.format.Header;
 import io.stload.nativeio.FileAdvice;
+import io.stload.nativeio.MappedFile;
 import io.stload.nativeio.MemoryAdvice;
 import io.stload.nativeio.NativeAccess;
 import io.stload.nativeio.NativeFile;
@@ -40,7 +41,7 @@ abstract class MappedReader extends WindowedReader {
     private Mapping map(int file) {
         Arena arena = Arena.ofShared();
         try {
-            return new Mapping(arena, Mappings.map(files.get(file), arena));
+            return new Mapping(arena, files.get(file).map(arena));
         } catch (RuntimeException e) {
             arena.close();
             throw e;
@@ -80,18 +81,16 @@ abstract class MappedReader extends WindowedReader {
         prepare(file, window);
         MemorySegment into = destination.readBuffer(file, w.offset(), w.length());
         long begin = System.nanoTime();
-        try {
-            if (into != null) {
-                Mappings.touching(file, () -> MemorySegment.copy(window, 0, into, 0, w.length()));
-                destination.filled(file, w.offset(), into.asSlice(0, w.length()));
-            } else {
-                Mappings.touching(file, () -> destination.scatter(file, w.offset(), window));
-            }
-        } catch (IOException | RuntimeException e) {
-            if (into != null) {
+        if (into == null) {
+            MappedFile.reading(file.file(), () -> destination.scatter(file, w.offset(), window));
+        } else {
+            try {
+                MappedFile.reading(file.file(), () -> MemorySegment.copy(window, 0, into, 0, w.length()));
+            } catch (RuntimeException e) {
                 destination.abandon(into, e);
+                throw e;
             }
-            throw e;
+            destination.filled(file, w.offset(), into.asSlice(0, w.length()));
         }
         stats.copyNanos.add(System.nanoTime() - begin);
         stats.bytesRead.add(into != null ? w.length() : bytesTouched(w));

@@ -1,6 +1,7 @@
 package io.stload.io;
 
 import io.stload.format.Header;
+import io.stload.nativeio.MappedFile;
 import io.stload.nativeio.MemoryAdvice;
 import io.stload.nativeio.NativeAccess;
 import io.stload.plan.ByteRange;
@@ -66,7 +67,7 @@ final class PrefetchReader extends MappedReader {
             }
         }
         os.madvise(window, MemoryAdvice.WILLNEED);
-        Mappings.touching(file, () -> touchPages(window));
+        MappedFile.reading(file.file(), () -> touchPages(window));
     }
 
     /** The whole window was populated. */

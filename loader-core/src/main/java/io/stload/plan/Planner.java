@@ -12,10 +12,7 @@ import io.stload.nativeio.NativeAccess;
 import io.stload.nativeio.NativeFile;
 import java.io.IOException;
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.nio.channels.FileChannel;
 import java.nio.file.AccessDeniedException;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
@@ -168,15 +165,18 @@ public final class Planner {
         if (h.fileSize() == 0) {
             return 1.0;
         }
-        // mincore needs a mapping; mapping faults nothing in, and the arena unmaps at once.
-        try (Arena arena = Arena.ofConfined();
-             FileChannel ch = FileChannel.open(h.file(), StandardOpenOption.READ)) {
-            MemorySegment m = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
-            return os.residentFraction(m, RESIDENCY_SAMPLE_PAGES);
-        } catch (AccessDeniedException e) {
-            throw unreadable(h, e);
-        } catch (IOException e) {
-            return -1;
+        // mincore needs a mapping; mapping faults nothing in, and the arena unmaps at once. A file that changed since
+        // its header was read fails here, before anything is loaded.
+        try (Arena arena = Arena.ofConfined()) {
+            return os.residentFraction(h.map(arena), RESIDENCY_SAMPLE_PAGES);
+        } catch (StloadException e) {
+            if (e.getCause() instanceof AccessDeniedException denied) {
+                throw unreadable(h, denied);
+            }
+            if (e.getCause() instanceof IOException) {
+                return -1; // a file that cannot be mapped may still be read: its residency is unknown
+            }
+            throw e;
         }
     }
 

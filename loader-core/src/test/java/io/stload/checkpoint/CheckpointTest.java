@@ -172,12 +172,12 @@ class CheckpointTest {
         // `cd CKPT && stload inspect .`: "." normalizes to the empty path, which no shard path starts with.
         Path index = Path.of("model.safetensors.index.json");
         for (String dir : List.of(".", "./", "")) {
-            assertEquals(Path.of("s1.safetensors"), Checkpoint.resolveInside(Path.of(dir), "s1.safetensors", index), dir);
-            assertEquals(Path.of("sub/s1.safetensors"), Checkpoint.resolveInside(Path.of(dir), "sub/s1.safetensors",
+            assertEquals(Path.of("s1.safetensors"), CheckpointFiles.resolveInside(Path.of(dir), "s1.safetensors", index), dir);
+            assertEquals(Path.of("sub/s1.safetensors"), CheckpointFiles.resolveInside(Path.of(dir), "sub/s1.safetensors",
                     index), dir);
             for (String escaping : List.of("../s1.safetensors", ".", "sub/..", "/s1.safetensors")) {
                 StloadException e = assertThrows(StloadException.class,
-                        () -> Checkpoint.resolveInside(Path.of(dir), escaping, index), dir + " " + escaping);
+                        () -> CheckpointFiles.resolveInside(Path.of(dir), escaping, index), dir + " " + escaping);
                 assertEquals(ErrorKind.UnsafePath, e.kind());
             }
         }
