@@ -307,14 +307,9 @@ final class CheckpointFiles {
                 present++;
             }
         }
-<<<<<<< HEAD
-        if (h.tensors().size() != expected.size()) {
-            unindexed.put(shard, new UnindexedNames(h, shard, index.weightMap(), h.tensors().size() - expected.size()));
-=======
         if (h.tensors().size() > present) {
             // A view, not a copy: shards that are one file under many names would each copy most of its table.
             unindexed.put(shard, new UnindexedNames(h, shard, index.weightMap(), h.tensors().size() - present));
->>>>>>> hub
         }
     }
 
