@@ -5,6 +5,7 @@ import io.stload.StloadException;
 import io.stload.format.Header;
 import io.stload.format.HeaderParser;
 import io.stload.format.RangeSource;
+import io.stload.format.ShardIndex;
 import io.stload.format.TensorInfo;
 import java.io.IOException;
 import java.nio.file.Files;
