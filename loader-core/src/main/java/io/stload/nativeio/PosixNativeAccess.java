@@ -49,7 +49,7 @@ final class PosixNativeAccess implements NativeAccess {
         long end = alignUp(mapping.address() + mapping.byteSize());
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = LibC.callState(arena);
-            return adviceTaken(() -> LibC.madvise(state, start, end - start, code(advice)), advice);
+            return adviceTaken(() -> LibC.madvise(state, start, end - start, advice.code), advice);
         }
     }
 
@@ -70,17 +70,6 @@ final class PosixNativeAccess implements NativeAccess {
         };
     }
 
-    private static int code(MemoryAdvice advice) {
-        return switch (advice) {
-            case NORMAL -> 0;
-            case RANDOM -> 1;
-            case SEQUENTIAL -> 2;
-            case WILLNEED -> 3;
-            case DONTNEED -> 4;
-            case POPULATE_READ -> 22;
-            case HUGEPAGE -> 14;
-        };
-    }
 
     /** Huge pages are 2 MiB on x86-64 and (with 4 KiB base pages) on aarch64. */
     private static final long HUGE_PAGE = 2L << 20;
