@@ -94,7 +94,6 @@ final class PosixFile implements NativeFile {
         return !closed.get() && LibC.posixFadvise(fd, offset, length, advice.code) == 0;
     }
 
-
     @Override
     public boolean readahead(long offset, long length) {
         return !closed.get() && LibC.readahead(fd, offset, length) == 0;

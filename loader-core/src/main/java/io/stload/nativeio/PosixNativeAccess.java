@@ -70,7 +70,6 @@ final class PosixNativeAccess implements NativeAccess {
         };
     }
 
-
     /** Huge pages are 2 MiB on x86-64 and (with 4 KiB base pages) on aarch64. */
     private static final long HUGE_PAGE = 2L << 20;
 
