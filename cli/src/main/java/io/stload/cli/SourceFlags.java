@@ -52,8 +52,22 @@ final class SourceFlags {
 
     /** Waiting is logged on stderr, never on stdout, which belongs to the (JSON) output. */
     WaitPolicy waitPolicy(PrintWriter err) {
-        return WaitPolicy.of(timeout()).withLog(line -> err.println("stload: " + Printable.escape(line)));
+        WaitPolicy policy = WaitPolicy.of(timeout());
+        long cap = Long.getLong(MAX_POLL_PROPERTY, -1);
+        if (cap >= 0) {
+            WaitPolicy.Sleeper sleeper = policy.sleeper();
+            policy = new WaitPolicy(policy.timeout(), policy.nanoTime(),
+                    nanos -> sleeper.sleep(Math.min(nanos, cap * 1_000_000)), policy.log());
+        }
+        return policy.withLog(line -> err.println("stload: " + Printable.escape(line)));
     }
+
+    /**
+     * A system property capping each pause, in milliseconds, between the polls of a wait (for a download in
+     * progress, or a peer's deep check), whose back-off otherwise grows to 2 s: tests that run ranks as real
+     * processes set it so that a rank sees a finished download at once. The deadline is unchanged.
+     */
+    static final String MAX_POLL_PROPERTY = "stload.wait.maxPollMillis";
 
     /** Opens the checkpoint; tensors a shard holds that its index leaves out are noted on stderr. */
     Checkpoint open(String pathOrRepo, PrintWriter err) {

@@ -53,6 +53,7 @@ class ServeLimitsProcessTest {
         Path model = WeightServerTest.write(dir, "model.safetensors", WeightServerTest.A);
         String java = ProcessHandle.current().info().command().orElseThrow();
         String command = String.join(" ", "ulimit -n 512 && exec", java, "--enable-native-access=ALL-UNNAMED",
+                "-XX:TieredStopAtLevel=1", // short-lived: C1 alone saves start-up CPU
                 "-Dsun.net.httpserver.maxReqTime=1", "-Dsun.net.httpserver.clockTick=100",
                 "-Dsun.net.httpserver.timerMillis=100", "-Djdk.httpserver.maxConnections=16",
                 "-cp", "\"$CP\"", "io.stload.cli.Main", "serve", "\"$MODEL\"", "--port", "0");
@@ -116,13 +117,15 @@ class ServeLimitsProcessTest {
     void moreConnectionsThanDescriptorsDoNotStarveTheServer() throws Exception {
         // Unlimited, the server accepts until it runs out of descriptors, then spins on accept while the rest
         // queue; nothing is freed until the idle timer, 30 s on. Limited, it stays well under its 512.
+        // A loopback connect completes in the kernel at once, or its SYN was dropped (the accept queue is full)
+        // and it would wait for a retransmission: 200 ms tells the two apart without waiting out seconds.
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
         List<Socket> idle = new ArrayList<>();
         try {
             for (int i = 0; i < 600 && System.nanoTime() < deadline; i++) {
                 Socket s = new Socket();
                 try {
-                    s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 1_000);
+                    s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 200);
                     idle.add(s);
                 } catch (IOException e) {
                     s.close(); // refused, or queued past the timeout: either way this connection is not held
