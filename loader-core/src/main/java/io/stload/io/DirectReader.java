@@ -24,7 +24,9 @@ import java.util.stream.LongStream;
 
 /**
  * {@code direct}: positional reads of large blocks covering the plan's ranges, several in flight, through a
- * {@link RangeSource} per file (for a local file, O_DIRECT, bypassing the page cache, else buffered pread).
+ * {@link RangeSource} per file (for a local file, O_DIRECT, bypassing the page cache, else buffered pread). It
+ * also reads {@code mmap}'s files when their pages are in memory and memory is not short ({@link Engine}): buffered
+ * reads then copy the pages out of the page cache straight into the destination.
  * Sources are opened as the plan reaches their files, a bounded number at once ({@link OpenFiles}), so a
  * checkpoint of tens of thousands of shards does not run out of descriptors.
  * Where the destination gives memory for a block (host memory mirroring the file, a staging window, a large
@@ -42,6 +44,11 @@ final class DirectReader extends WindowedReader {
 
         static Sources local(NativeAccess os) {
             return (h, block) -> LocalRangeSource.open(os, h, block);
+        }
+
+        /** Local files read out of the page cache (buffered pread), for files whose pages are in memory. */
+        static Sources buffered(NativeAccess os) {
+            return (h, block) -> LocalRangeSource.buffered(os, h);
         }
     }
 
