@@ -133,7 +133,15 @@ build_tree() { # builds the CLI jar of the checkout $1 with Maven offline, once
 
 build_tree "$ref_tree"
 "$root/stload" --version >/dev/null   # the current checkout, built by its launcher when its sources changed
-trees=("$ref_tree" "$root")
+# Each tree's launcher and CLI jar, copied: an edit to either checkout during the run changes nothing measured (the
+# launcher rebuilds a jar older than its sources).
+for t in old new; do
+  src=$([ "$t" = old ] && echo "$ref_tree" || echo "$root")
+  mkdir -p "$work/$t/cli/target"
+  cp "$src/stload" "$work/$t/stload"
+  cp "$src/cli/target/stload.jar" "$work/$t/cli/target/stload.jar"
+done
+trees=("$work/old" "$work/new")
 names=(old new)
 
 # What each tree's `load` takes: the strategy flag's name, and whether it has --order, --threads, --digest.
