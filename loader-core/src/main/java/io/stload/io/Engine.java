@@ -126,7 +126,7 @@ public final class Engine {
         return switch (strategy) {
             case MMAP -> inMemory(files, t, destination, pressure)
                     ? new DirectReader(os, DirectReader.Sources.buffered(os), files, destination, slices,
-                            t.directBlock(), t.maxGapBytes(), threads, stats)
+                            t.prefetchWindow(), t.directBlock(), t.maxGapBytes(), threads, stats)
                     : new MmapReader(os, files, destination, slices, t.directBlock(), t.maxGapBytes(), pressure,
                             threads, stats);
             case PREFETCH -> new PrefetchReader(os, files, destination, slices, t.prefetchWindow(), t.prefetchAhead(),

@@ -11,6 +11,7 @@ import io.stload.format.SafetensorsWriter.TensorData;
 import io.stload.load.Digests;
 import io.stload.report.LoadListener;
 import io.stload.nativeio.DelegatingNativeAccess;
+import io.stload.nativeio.DelegatingNativeFile;
 import io.stload.nativeio.FileAdvice;
 import io.stload.nativeio.NativeAccess;
 import io.stload.nativeio.NativeFile;
@@ -119,6 +120,7 @@ class MemoryPressureLoadTest {
     private static final class CountingPopulate extends DelegatingNativeAccess {
         private final AtomicLong populated;
         private final AtomicLong bufferedOpens = new AtomicLong();
+        private final AtomicLong largestRead = new AtomicLong();
         private final double resident;
 
         CountingPopulate(NativeAccess real, AtomicLong populated, double resident) {
@@ -143,7 +145,13 @@ class MemoryPressureLoadTest {
             if (!direct) {
                 bufferedOpens.incrementAndGet();
             }
-            return real.open(path, direct);
+            return new DelegatingNativeFile(real.open(path, direct)) {
+                @Override
+                public long read(MemorySegment dst, long offset) throws IOException {
+                    largestRead.accumulateAndGet(dst.byteSize(), Math::max);
+                    return super.read(dst, offset);
+                }
+            };
         }
     }
 
@@ -180,6 +188,30 @@ class MemoryPressureLoadTest {
 
         assertEquals(reference, load(new Engine(os, NO_HEADROOM), plan, os));
         assertEquals(plan.bytes(), populated.get(), "with no headroom, each slice's bytes populated, nothing more");
+    }
+
+    /**
+     * A rank's slices of a file in memory are packed, so a window cannot land in place: it is read through a bounce
+     * buffer a direct block at a time (whatever the window), and each part goes to the slices as it comes.
+     */
+    @Test
+    void aRanksSlicesOfAFileInMemoryComeThroughTheBounceBufferABlockAtATime() throws IOException {
+        Checkpoint ckpt = write(6, 40, 10_000 + 3); // rows not page-aligned, tensors of about 400 KB
+        PartitionSpec spec = PartitionSpec.parse("test", "{\"rules\": [{\"pattern\": \"t0\", \"split\": 0},"
+                + " {\"pattern\": \"t1\", \"split\": 0}, {\"pattern\": \"t*\", \"split\": 1}]}");
+        Thresholds windows = new Thresholds(0.8, 64L << 20, 1.25, LoadStrategy.DIRECT, 256 << 10, 1 << 20, 16 << 10,
+                0);
+        CountingPopulate os = new CountingPopulate(NativeAccess.get(), new AtomicLong(), 1.0);
+        for (int rank = 0; rank < 3; rank++) {
+            LoadOptions options = new LoadOptions(LoadStrategy.MMAP, ReadOrder.SHUFFLED, 3, rank, windows)
+                    .withPartitioning(new Partitioning(rank, 3, spec));
+            LoadPlan inMemory = Planners.with(os).plan(ckpt, options);
+            LoadPlan direct = Planners.with(os).plan(ckpt, options.withStrategy(LoadStrategy.DIRECT));
+            Map<String, String> reference = load(new Engine(os, MemoryPressure.NONE), direct, os);
+            os.largestRead.set(0);
+            assertEquals(reference, load(new Engine(os, MemoryPressure.NONE), inMemory, os), "rank " + rank);
+            assertEquals((16 << 10) + 2, os.largestRead.get(), "a direct block and a byte each side, at most");
+        }
     }
 
     /** The real calls, with the largest range a populate call asked for kept. */
