@@ -9,14 +9,16 @@
 # e.g. by the OOM killer).
 # Needs root: cgroups (v1 memory controller under /sys/fs/cgroup/memory, or v2) and drop_caches. Writes runs.jsonl
 # and pressure.md under --out. --only runs chosen rows only: a comma-separated list of sink:order:strategy, each
-# part a value or * (e.g. --only stream:shuffled:direct,host:*:prefetch).
+# part a value or * (e.g. --only stream:shuffled:direct,host:*:prefetch). --hold-freed-pages holds a VM's free page
+# reporting off for the run (bench/lib/freed-pages.sh); --realtime runs each load and dd under SCHED_FIFO, for a
+# machine shared with other work.
 #
 # usage: bench/pressure.sh [--limit 1.4] [--stream-limit 0.5] [--size 1GiB] [--threads 4] [--only ROWS] [--data DIR]
-#                          [--out DIR]
+#                          [--hold-freed-pages] [--realtime] [--out DIR]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-usage="usage: bench/pressure.sh [--limit 1.4] [--stream-limit 0.5] [--size 1GiB] [--threads 4] [--only ROWS] [--data DIR] [--out DIR]"
-limit=1.4 stream_limit=0.5 size=1GiB threads=4 only='*:*:*' data=/var/tmp/stload-pressure
+usage="usage: bench/pressure.sh [--limit 1.4] [--stream-limit 0.5] [--size 1GiB] [--threads 4] [--only ROWS] [--data DIR] [--hold-freed-pages] [--realtime] [--out DIR]"
+limit=1.4 stream_limit=0.5 size=1GiB threads=4 only='*:*:*' data=/var/tmp/stload-pressure hold_pages=false fast=()
 out="$root/bench/results/pressure-$(date +%Y%m%d-%H%M%S)"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -26,6 +28,8 @@ while [ $# -gt 0 ]; do
     --threads) threads=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
     --data) data=$2; shift 2 ;;
+    --hold-freed-pages) hold_pages=true; shift ;;
+    --realtime) fast=(chrt -f 10); shift ;;
     --out) out=$2; shift 2 ;;
     *) echo "error: $usage" >&2; exit 2 ;;
   esac
@@ -49,13 +53,15 @@ for tool in jq python3 /usr/bin/time dd; do
   command -v "$tool" >/dev/null || { echo "error: bench/pressure.sh needs $tool" >&2; exit 2; }
 done
 source "$root/bench/lib/cgroup.sh"
+source "$root/bench/lib/freed-pages.sh"
 cgroup_detect
 stload="$root/stload"
 "$stload" --version >/dev/null   # builds once, before anything is measured
 mkdir -p "$out" "$data"
 ckpt="$data/checkpoint"
-cleanup() { cgroup_remove; rm -rf "$ckpt"; }
+cleanup() { cgroup_remove; rm -rf "$ckpt"; freed_pages_restore; }
 trap cleanup EXIT
+$hold_pages && freed_pages_hold
 bytes_of() { python3 -c 'import re,sys; m=re.fullmatch(r"([0-9.]+)([KMGT]i?B)?", sys.argv[1]); u={"KiB":2**10,"MiB":2**20,"GiB":2**30,"TiB":2**40,"KB":1e3,"MB":1e6,"GB":1e9,"TB":1e12}.get(m.group(2),1); print(int(float(m.group(1))*u))' "$1"; }
 # Two shards, as in the measurement that motivated this benchmark.
 "$stload" gen "$ckpt" --shape moe --size "$size" --shard-size "$(( $(bytes_of "$size") / 2 + 1 ))" --seed 1 >/dev/null
@@ -71,7 +77,7 @@ cold() { sync; echo 3 > /proc/sys/vm/drop_caches; "$stload" --version >/dev/null
 
 cold
 start=$(date +%s.%N)
-for f in "${files[@]}"; do dd if="$f" of=/dev/null iflag=direct bs=64M status=none; done
+for f in "${files[@]}"; do "${fast[@]}" dd if="$f" of=/dev/null iflag=direct bs=64M status=none; done
 end=$(date +%s.%N)
 jq -nc --argjson b "$bytes" --argjson s "$(python3 -c "print($end - $start)")" \
   '{sink: "-", order: "-", requested: "dd iflag=direct bs=64M", strategy: "-", seconds: $s, gbps: ($b / $s / 1e9)}' \
@@ -91,8 +97,8 @@ for sink in host stream; do
       bash -c 'echo $$ > "$1/cgroup.procs"; shift; rc=0; /usr/bin/time -f %M -o "$1" "${@:3}" > "$2" || rc=$?
                sed -n "s/^read_bytes: //p" /proc/$$/io > "$1.io"; exit $rc' \
         _ "$cg" "$out/rss.txt" "$out/load.json" \
-        "$stload" load "$ckpt" --sink "$sink" --load-strategy "$strategy" --order "$order" --threads "$threads" \
-        --digest --json 2> "$out/stderr.txt" || rc=$?
+        "${fast[@]}" "$stload" load "$ckpt" --sink "$sink" --load-strategy "$strategy" --order "$order" \
+        --threads "$threads" --digest --json 2> "$out/stderr.txt" || rc=$?
       peak=$(cgroup_peak) ooms=$(cgroup_ooms)
       cgroup_remove
       if [ "$rc" = 0 ]; then

@@ -24,7 +24,9 @@ import java.util.stream.LongStream;
 
 /**
  * {@code direct}: positional reads of large blocks covering the plan's ranges, several in flight, through a
- * {@link RangeSource} per file (for a local file, O_DIRECT, bypassing the page cache, else buffered pread).
+ * {@link RangeSource} per file (for a local file, O_DIRECT, bypassing the page cache, else buffered pread). It
+ * also reads {@code mmap}'s files when their pages are in memory and memory is not short ({@link Engine}): buffered
+ * reads then copy the pages out of the page cache straight into the destination.
  * Sources are opened as the plan reaches their files, a bounded number at once ({@link OpenFiles}), so a
  * checkpoint of tens of thousands of shards does not run out of descriptors.
  * Where the destination gives memory for a block (host memory mirroring the file, a staging window, a large
@@ -43,6 +45,11 @@ final class DirectReader extends WindowedReader {
         static Sources local(NativeAccess os) {
             return (h, block) -> LocalRangeSource.open(os, h, block);
         }
+
+        /** Local files read out of the page cache (buffered pread), for files whose pages are in memory. */
+        static Sources buffered(NativeAccess os) {
+            return (h, block) -> LocalRangeSource.buffered(os, h);
+        }
     }
 
     private final NativeAccess os;
@@ -58,6 +65,17 @@ final class DirectReader extends WindowedReader {
     DirectReader(NativeAccess os, Sources opener, List<FilePlan> files, Delivery destination,
                  List<TensorSlice> slices, long blockBytes, long maxGap, int ioThreads, IoStats stats)
             throws IOException {
+        this(os, opener, files, destination, slices, blockBytes, blockBytes, maxGap, ioThreads, stats);
+    }
+
+    /**
+     * As above, with a window that does not land in place read through its bounce buffer {@code bounceBlock} bytes
+     * at a time (at most the block): the slices take each part while it is still in the cache, and the buffers stay
+     * small whatever the block.
+     */
+    DirectReader(NativeAccess os, Sources opener, List<FilePlan> files, Delivery destination,
+                 List<TensorSlice> slices, long blockBytes, long bounceBlock, long maxGap, int ioThreads,
+                 IoStats stats) throws IOException {
         super(files.stream().map(FilePlan::file).toList(), destination, ioThreads, stats);
         this.os = os;
         this.blockBytes = destination.windowBytes(blockBytes);
@@ -79,7 +97,7 @@ final class DirectReader extends WindowedReader {
             throw e;
         }
         // A window's read widened to whole aligned blocks at both ends, for windows that hold one slice.
-        this.bounceBytes = this.blockBytes + 2 * Arrays.stream(alignment).max().orElse(1);
+        this.bounceBytes = Math.min(this.blockBytes, bounceBlock) + 2 * Arrays.stream(alignment).max().orElse(1);
         List<List<ByteRange>> ranges;
         if (heldOutOfOrder(slices)) {
             ranges = rangesPerSlice(files, slices, maxGap);
@@ -152,9 +170,9 @@ final class DirectReader extends WindowedReader {
     }
 
     /**
-     * Reads window {@code w} in place where the destination gives aligned memory for it; else into a bounce buffer,
-     * widened to whole aligned blocks (a window of one slice need not start or end on one), of which only the
-     * window's bytes go on.
+     * Reads window {@code w} in place where the destination gives aligned memory for it; else through a bounce
+     * buffer, widened to whole aligned blocks (a window of one slice need not start or end on one), a buffer's worth
+     * at a time, of which only the window's bytes go on.
      */
     private void transfer(Header file, Window w, RangeSource source) throws IOException, InterruptedException {
         long align = alignment[w.file()];
@@ -175,12 +193,19 @@ final class DirectReader extends WindowedReader {
         }
         MemorySegment bounce = takeBounceBuffer();
         try {
-            read(source, w.file(), from, bounce.asSlice(0, to - from));
-            MemorySegment bytes = bounce.asSlice(w.offset() - from, fileBytes);
-            if (into != null) {
-                MemorySegment.copy(bytes, 0, into, 0, fileBytes);
-            } else {
-                destination.scatter(file, w.offset(), bytes);
+            long step = bounce.byteSize() / align * align;
+            long end = w.offset() + fileBytes;
+            for (long at = from; at < end; at += step) {
+                long n = Math.min(step, to - at);
+                read(source, w.file(), at, bounce.asSlice(0, n));
+                long lo = Math.max(at, w.offset());
+                long hi = Math.min(at + n, end);
+                MemorySegment bytes = bounce.asSlice(lo - at, hi - lo);
+                if (into != null) {
+                    MemorySegment.copy(bytes, 0, into, lo - w.offset(), hi - lo);
+                } else {
+                    destination.scatter(file, lo, bytes);
+                }
             }
         } catch (IOException | RuntimeException e) {
             if (into != null) {

@@ -10,7 +10,7 @@ import java.lang.foreign.MemorySegment;
 /**
  * A local checkpoint file read by position: with O_DIRECT where the filesystem grants it and its alignment
  * fits the engine's blocks, else buffered pread; {@link #note()} says which and why. The one place O_DIRECT
- * is negotiated.
+ * is negotiated. A file whose pages are in memory is read buffered by choice ({@link #buffered}).
  */
 final class LocalRangeSource implements RangeSource {
     private final Header header;
@@ -47,6 +47,21 @@ final class LocalRangeSource implements RangeSource {
                     : "no native access (" + os.fallbackReason() + "): buffered reads");
         }
         return new LocalRangeSource(h, f, page, null);
+    }
+
+    /**
+     * Opens {@code h} for buffered positional reads, whatever the filesystem grants: the kernel copies the pages out
+     * of the page cache, for a file whose pages are already in memory.
+     */
+    static LocalRangeSource buffered(NativeAccess os, Header h) throws IOException {
+        NativeFile f = os.open(h.file(), false);
+        try {
+            h.requireUnchanged();
+        } catch (RuntimeException e) {
+            f.close();
+            throw e;
+        }
+        return new LocalRangeSource(h, f, 1, null);
     }
 
     @Override

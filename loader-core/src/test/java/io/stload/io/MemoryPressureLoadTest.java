@@ -11,6 +11,7 @@ import io.stload.format.SafetensorsWriter.TensorData;
 import io.stload.load.Digests;
 import io.stload.report.LoadListener;
 import io.stload.nativeio.DelegatingNativeAccess;
+import io.stload.nativeio.DelegatingNativeFile;
 import io.stload.nativeio.FileAdvice;
 import io.stload.nativeio.NativeAccess;
 import io.stload.nativeio.NativeFile;
@@ -112,19 +113,45 @@ class MemoryPressureLoadTest {
         assertEquals(0.0, residentFraction(file, os, rankStart + 9 * MIB, 6 * MIB), "the rank after");
     }
 
-    /** The real calls, with the bytes each populate call asked for added up. */
+    /**
+     * The real calls, with the bytes each populate call asked for added up and the buffered opens counted; the
+     * planner is told the files' pages are all in memory, or none of them, whatever the page cache holds.
+     */
     private static final class CountingPopulate extends DelegatingNativeAccess {
         private final AtomicLong populated;
+        private final AtomicLong bufferedOpens = new AtomicLong();
+        private final AtomicLong largestRead = new AtomicLong();
+        private final double resident;
 
-        CountingPopulate(NativeAccess real, AtomicLong populated) {
+        CountingPopulate(NativeAccess real, AtomicLong populated, double resident) {
             super(real);
             this.populated = populated;
+            this.resident = resident;
         }
 
         @Override
         public boolean populate(MemorySegment range) throws IOException {
             populated.addAndGet(range.byteSize());
             return real.populate(range);
+        }
+
+        @Override
+        public double residentFraction(MemorySegment mapping, int maxSamplePages) {
+            return resident;
+        }
+
+        @Override
+        public NativeFile open(Path path, boolean direct) throws IOException {
+            if (!direct) {
+                bufferedOpens.incrementAndGet();
+            }
+            return new DelegatingNativeFile(real.open(path, direct)) {
+                @Override
+                public long read(MemorySegment dst, long offset) throws IOException {
+                    largestRead.accumulateAndGet(dst.byteSize(), Math::max);
+                    return super.read(dst, offset);
+                }
+            };
         }
     }
 
@@ -134,12 +161,57 @@ class MemoryPressureLoadTest {
         Checkpoint ckpt = write(8, 3, 100_000); // tensors not page-aligned, split in three by rows
         PartitionSpec rows = PartitionSpec.parse("test", "{\"rules\": [{\"pattern\": \"t*\", \"split\": 0}]}");
         AtomicLong populated = new AtomicLong();
-        NativeAccess os = new CountingPopulate(NativeAccess.get(), populated);
+        NativeAccess os = new CountingPopulate(NativeAccess.get(), populated, 0.0); // pages still on the disk
         LoadPlan plan = Planners.with(os).plan(ckpt, new LoadOptions(LoadStrategy.MMAP, ReadOrder.SHUFFLED, 2, 3,
                 Thresholds.DEFAULTS).withPartitioning(new Partitioning(1, 3, rows)));
         Map<String, String> loaded = load(new Engine(os, MemoryPressure.NONE), plan, os);
         assertEquals(8, loaded.size());
         assertEquals(8 * 100_000, populated.get(), "one row of each tensor, nothing around it");
+    }
+
+    /**
+     * A file in memory is copied out of the page cache by buffered reads straight into the destination, in any order,
+     * without mapping a page of it; with memory short, the mapping is read, each slice's pages populated exactly.
+     */
+    @Test
+    void mmapOfAFileInMemoryReadsItWithoutMappingAndShortMemoryPopulatesExactly() throws IOException {
+        Checkpoint ckpt = write(16, 4, 256 * 1024 + 3); // 16 tensors of 1 MiB and a little, not page-aligned
+        Map<String, String> reference = new TreeMap<>(Digests.ofFiles(ckpt));
+        AtomicLong populated = new AtomicLong();
+        CountingPopulate os = new CountingPopulate(NativeAccess.get(), populated, 1.0);
+        LoadPlan plan = Planners.with(os).plan(ckpt, new LoadOptions(LoadStrategy.MMAP, ReadOrder.SHUFFLED, 3, 7,
+                Thresholds.DEFAULTS));
+
+        assertEquals(reference, load(new Engine(os, MemoryPressure.NONE), plan, os));
+        assertEquals(0, populated.get(), "no page of the file populated into a mapping");
+        assertTrue(os.bufferedOpens.get() > 0, "read by buffered reads");
+
+        assertEquals(reference, load(new Engine(os, NO_HEADROOM), plan, os));
+        assertEquals(plan.bytes(), populated.get(), "with no headroom, each slice's bytes populated, nothing more");
+    }
+
+    /**
+     * A rank's slices of a file in memory are packed, so a window cannot land in place: it is read through a bounce
+     * buffer a direct block at a time (whatever the window), and each part goes to the slices as it comes.
+     */
+    @Test
+    void aRanksSlicesOfAFileInMemoryComeThroughTheBounceBufferABlockAtATime() throws IOException {
+        Checkpoint ckpt = write(6, 40, 10_000 + 3); // rows not page-aligned, tensors of about 400 KB
+        PartitionSpec spec = PartitionSpec.parse("test", "{\"rules\": [{\"pattern\": \"t0\", \"split\": 0},"
+                + " {\"pattern\": \"t1\", \"split\": 0}, {\"pattern\": \"t*\", \"split\": 1}]}");
+        Thresholds windows = new Thresholds(0.8, 64L << 20, 1.25, LoadStrategy.DIRECT, 256 << 10, 1 << 20, 16 << 10,
+                0);
+        CountingPopulate os = new CountingPopulate(NativeAccess.get(), new AtomicLong(), 1.0);
+        for (int rank = 0; rank < 3; rank++) {
+            LoadOptions options = new LoadOptions(LoadStrategy.MMAP, ReadOrder.SHUFFLED, 3, rank, windows)
+                    .withPartitioning(new Partitioning(rank, 3, spec));
+            LoadPlan inMemory = Planners.with(os).plan(ckpt, options);
+            LoadPlan direct = Planners.with(os).plan(ckpt, options.withStrategy(LoadStrategy.DIRECT));
+            Map<String, String> reference = load(new Engine(os, MemoryPressure.NONE), direct, os);
+            os.largestRead.set(0);
+            assertEquals(reference, load(new Engine(os, MemoryPressure.NONE), inMemory, os), "rank " + rank);
+            assertEquals((16 << 10) + 2, os.largestRead.get(), "a direct block and a byte each side, at most");
+        }
     }
 
     /** The real calls, with the largest range a populate call asked for kept. */

@@ -189,7 +189,10 @@ class TensorParallelLoadTest {
     static void assertReadOnlyItsBytes(LoadPlan plan, LoadStrategy strategy, long bytesRead) {
         assertTrue(plan.readBytes() >= plan.bytes());
         switch (strategy) {
-            case MMAP -> assertEquals(plan.bytes(), bytesRead);
+            // Through the mapping, the slices' bytes only; a file in memory, its ranges by buffered reads (a page
+            // cache another process dropped meanwhile may send it either way).
+            case MMAP -> assertTrue(bytesRead == plan.bytes() || bytesRead == plan.readBytes(),
+                    "mmap read " + bytesRead + " for slices of " + plan.bytes() + " in ranges of " + plan.readBytes());
             case PREFETCH -> assertEquals(plan.readBytes(), bytesRead);
             default -> {
                 long covering = 0;
