@@ -50,6 +50,7 @@ final class ReshardCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        SourceFlags.localOnly(in, "reshard", "copy the checkpoint to a local folder first");
         if (worldSize < 1) {
             throw new StloadException(ErrorKind.Usage, null, "--world-size must be at least 1, not " + worldSize);
         }

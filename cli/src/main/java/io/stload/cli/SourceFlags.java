@@ -47,12 +47,35 @@ final class SourceFlags {
     @Option(names = "--s3-concurrency", paramLabel = "N", description = "Ranged GETs in flight (default: 16).")
     Integer s3Concurrency;
 
+    @Option(names = "--s3-progress-timeout", paramLabel = "DURATION",
+            description = "A HEAD or LIST unanswered this long, or a GET past this plus its bytes at --s3-min-rate, is cut"
+                    + " and retried (6 attempts), e.g. 10s, 500ms (default: 10s).")
+    String s3ProgressTimeout;
+
+    @Option(names = "--s3-min-rate", paramLabel = "SIZE",
+            description = "The slowest a GET may be, bytes per second, e.g. 64KiB (default: 64KiB).")
+    String s3MinRate;
+
     /** The connection an s3:// checkpoint is read through, open until {@link #close}. */
     private S3Storage s3;
 
     /** Waiting is logged on stderr, never on stdout, which belongs to the (JSON) output. */
     WaitPolicy waitPolicy(PrintWriter err) {
         return WaitPolicy.of(timeout()).withLog(line -> err.println("stload: " + Printable.escape(line)));
+    }
+
+    /**
+     * Refuses an {@code s3://} source for a command that works on local files only.
+     *
+     * @param pathOrRepo what the user gave
+     * @param command    the command, as typed
+     * @param instead    what to do instead, or null
+     */
+    static void localOnly(String pathOrRepo, String command, String instead) {
+        if (S3Location.isS3(pathOrRepo)) {
+            throw new StloadException(ErrorKind.Usage, null, command + " is not supported for s3:// sources"
+                    + (instead == null ? "" : "; " + instead));
+        }
     }
 
     /** Opens the checkpoint; tensors a shard holds that its index leaves out are noted on stderr. */
@@ -69,12 +92,9 @@ final class SourceFlags {
         S3Settings d = S3Settings.DEFAULTS;
         S3Settings settings = d.withEndpoint(s3Endpoint).withRegion(s3Region).withParts(
                 s3PartSize == null ? d.partBytes() : Sizes.parse(s3PartSize),
-                s3Concurrency == null ? d.concurrency() : s3Concurrency);
-        // The SDK's Netty client (used for objects served without an ETag) would otherwise use sun.misc.Unsafe,
-        // which JDK 24+ warns about on stderr.
-        if (System.getProperty("io.netty.noUnsafe") == null) {
-            System.setProperty("io.netty.noUnsafe", "true");
-        }
+                s3Concurrency == null ? d.concurrency() : s3Concurrency).withProgress(
+                s3ProgressTimeout == null ? d.progressTimeout() : duration("--s3-progress-timeout", s3ProgressTimeout),
+                s3MinRate == null ? d.minBytesPerSecond() : Sizes.parse(s3MinRate));
         s3 = S3Storage.connect(settings);
         return s3.open(location);
     }
@@ -94,9 +114,14 @@ final class SourceFlags {
     }
 
     Duration timeout() {
-        Matcher m = DURATION.matcher(waitTimeout.strip());
+        return duration("--wait-timeout", waitTimeout);
+    }
+
+    /** {@code 500ms}, {@code 90s} (or {@code 90}), {@code 10m}, {@code 1h}; anything else is a usage error naming the flag. */
+    static Duration duration(String flag, String value) {
+        Matcher m = DURATION.matcher(value.strip());
         if (!m.matches()) {
-            throw new StloadException(ErrorKind.Usage, null, "--wait-timeout: not a duration: `" + waitTimeout
+            throw new StloadException(ErrorKind.Usage, null, flag + ": not a duration: `" + value
                     + "` (e.g. 90s, 10m, 1h)");
         }
         long n = Long.parseLong(m.group(1));
