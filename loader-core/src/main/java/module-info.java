@@ -1,10 +1,10 @@
 /**
  * stload: safetensors checkpoints loaded into Java memory, read lazily, or handed to a destination.
  *
- * <p>The exported packages are the API an embedder touches, and name no type of the internal ones.
- * {@code io.stload.io} (the engine's read strategies) and {@code io.stload.host} (memory headroom, and the host
- * memory a load allocates) are internal; {@code io.stload.nativeio} (libc through FFM) is internal too;
- * {@code io} and {@code nativeio} are exported only to the CUDA destination, which runs on the engine.
+ * <p>The exported packages are the API an embedder touches, and name no type of the internal ones, which are
+ * exported to nobody: {@code io.stload.io} (the engine), {@code io.stload.host} (facts about the host, such as its
+ * memory headroom) and {@code io.stload.nativeio} (libc through FFM). Every destination, the CUDA one included,
+ * runs on the engine through {@code io.stload.load.Loader}.
  * Run with {@code --enable-native-access=io.stload.core}, or every native call takes its pure-Java fallback.
  */
 module io.stload.core {
@@ -21,7 +21,4 @@ module io.stload.core {
     exports io.stload.report;
     exports io.stload.sink;
     exports io.stload.store;
-
-    exports io.stload.io to io.stload.cuda;
-    exports io.stload.nativeio to io.stload.cuda;
 }

@@ -57,6 +57,11 @@ public enum ErrorKind {
     TensorNotFound(Category.USAGE),
     /** A slice expression that does not parse, or asks for indices outside the tensor. */
     InvalidSlice(Category.USAGE),
+    /**
+     * The caller's own code failed while the loader called it (a consumer, an allocator, a destination, a listener):
+     * the caller's exception is the cause, and no file of the checkpoint is blamed.
+     */
+    Callback(Category.CALLBACK),
     /** A bug in the loader (an unexpected exception), reported as such rather than relabelled as I/O. */
     Internal(Category.INTERNAL);
 
@@ -70,6 +75,8 @@ public enum ErrorKind {
         TIMEOUT,
         /** The request is wrong: fix the call or the options. */
         USAGE,
+        /** The caller's code, called by the loader, failed: see the cause. */
+        CALLBACK,
         /** A bug in the loader. */
         INTERNAL
     }

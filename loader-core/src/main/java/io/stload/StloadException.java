@@ -52,6 +52,18 @@ public class StloadException extends RuntimeException {
     }
 
     /**
+     * The caller's own code (a consumer, an allocator, a destination, a listener) failed while the loader called it:
+     * kind {@link ErrorKind#Callback}, concerning no file, the caller's exception as the cause.
+     *
+     * @param what  what the loader was doing, e.g. "the consumer failed on model.norm.weight"
+     * @param cause the caller's exception
+     * @return the exception, for the caller to throw
+     */
+    public static StloadException callback(String what, Throwable cause) {
+        return new StloadException(ErrorKind.Callback, null, what + ": " + cause, cause);
+    }
+
+    /**
      * What went wrong.
      *
      * @return the kind; its {@link ErrorKind#category} groups it with kinds handled alike

@@ -11,7 +11,6 @@ import io.stload.cuda.DeviceWeights;
 import io.stload.cuda.Pinning;
 import io.stload.cuda.RingOptions;
 import io.stload.load.Digests;
-import io.stload.plan.DestinationMemory;
 import io.stload.plan.LoadOptions;
 import io.stload.plan.LoadPlan;
 import io.stload.plan.Planner;
@@ -37,11 +36,17 @@ final class CudaLoad {
 
     static RingOptions ring(DeviceFlags d) {
         Pinning pinning = FlagValue.parse("--pinning", d.pinning, Pinning::parse);
-        try {
-            return new RingOptions(d.windows, d.windowBytes(), pinning);
-        } catch (IllegalArgumentException e) {
-            throw new StloadException(ErrorKind.Usage, null, e.getMessage());
+        FlagValue.inRange("--ring-windows", d.windows, 2, 4096);
+        long window = d.windowBytes();
+        if (window < 4096 || window % 4096 != 0 || window > RingOptions.MAX_WINDOW_BYTES) {
+            throw FlagValue.usage("--ring-window-size: must be a multiple of 4 KiB from 4KiB to 1GiB, not "
+                    + d.windowSize);
         }
+        if (d.windows * window > RingOptions.MAX_TOTAL_BYTES) {
+            throw FlagValue.usage("--ring-windows x --ring-window-size: the staging ring may pin at most "
+                    + Sizes.human(RingOptions.MAX_TOTAL_BYTES) + " of host memory");
+        }
+        return new RingOptions(d.windows, d.windowBytes(), pinning);
     }
 
     /** The GPU is opened first, so a machine without one fails at once, before any checkpoint is read. */
@@ -49,21 +54,27 @@ final class CudaLoad {
                    PrintWriter out) {
         RingOptions ring = ring(d);
         try (CudaCopyEngine gpu = CudaCopyEngine.open(d.cudaOrdinal(), ring.pinning())) {
-            // The staging ring is a device load's only host memory.
-            LoadPlan plan = new Planner().plan(checkpoint.get(), options,
-                    DestinationMemory.budget("staging ring", ring.windows() * ring.windowBytes()));
-            try (DeviceLoader loader = new DeviceLoader(gpu, ring);
-                 DeviceWeights weights = loader.execute(plan)) {
-                Map<String, String> digests = digest ? digests(weights) : Map.of();
-                DeviceReport r = weights.report();
-                if (json) {
-                    try (JsonGenerator g = Json.generator(out)) {
-                        LoadCommand.writeJson(r.load(), plan.checkpoint().commit(), digests, g, false, gen -> writeDevice(r, ring, gen));
-                    }
-                    out.println();
-                } else {
-                    print(plan, r, ring, digests, out);
+            try (DeviceLoader loader = new DeviceLoader(gpu, ring)) {
+                // The staging ring is a device load's only host memory.
+                LoadPlan plan = new Planner().plan(checkpoint.get(), options, loader.profile());
+                return load(loader, plan, ring, digest, json, out);
+            }
+        }
+    }
+
+    private static int load(DeviceLoader loader, LoadPlan plan, RingOptions ring, boolean digest, boolean json,
+                            PrintWriter out) {
+        try (DeviceWeights weights = loader.execute(plan)) {
+            Map<String, String> digests = digest ? digests(weights) : Map.of();
+            DeviceReport r = weights.report();
+            if (json) {
+                try (JsonGenerator g = Json.generator(out)) {
+                    LoadCommand.writeJson(r.load(), plan.checkpoint().commit(), digests, g, false,
+                            gen -> writeDevice(r, ring, gen));
                 }
+                out.println();
+            } else {
+                print(plan, r, ring, digests, out);
             }
         }
         return 0;

@@ -24,7 +24,8 @@ final class ExitCodes {
             case IO -> IO;
             case TIMEOUT -> TIMEOUT;
             case USAGE -> USAGE;
-            case INTERNAL -> UNEXPECTED;
+            // The CLI's own consumers are the callbacks it passes: their failure is a bug of stload's.
+            case CALLBACK, INTERNAL -> UNEXPECTED;
         };
     }
 }

@@ -4,20 +4,58 @@ import io.stload.ErrorKind;
 import io.stload.StloadException;
 import java.util.function.Function;
 
-/** A flag's text turned into a value by one of the library's plain parsers; a value it refuses is a usage error. */
+/**
+ * A flag's value checked before any library sees it: text turned into a value by one of the library's plain
+ * parsers, numbers held to their range. A value outside what the flag takes is a usage error naming the flag
+ * (exit 2, one line), whatever the library would have thrown for it.
+ */
 final class FlagValue {
     private FlagValue() {
     }
 
     /**
-     * {@code parser}'s value for {@code text}; its {@link IllegalArgumentException} becomes one usage line naming
-     * the flag, e.g. {@code --max-gap: not a size: 'lots' (examples: ...)}.
+     * {@code parser}'s value for {@code text}; a refusal (an {@link IllegalArgumentException} or a usage error)
+     * becomes one usage line naming the flag, e.g. {@code --max-gap: not a size: 'lots' (examples: ...)}.
      */
     static <T> T parse(String flag, String text, Function<String, T> parser) {
         try {
             return parser.apply(text);
         } catch (IllegalArgumentException e) {
-            throw new StloadException(ErrorKind.Usage, null, flag + ": " + e.getMessage());
+            throw usage(flag + ": " + e.getMessage());
+        } catch (StloadException e) {
+            if (e.kind() != ErrorKind.Usage) {
+                throw e;
+            }
+            throw usage(flag + ": " + e.detail());
         }
+    }
+
+    /** A size ({@code 64MiB}, ...) of at least {@code least} bytes. */
+    static long size(String flag, String text, long least) {
+        long bytes = parse(flag, text, io.stload.plan.Sizes::parse);
+        if (bytes < least) {
+            throw usage(flag + ": must be at least " + least + " bytes, not " + text);
+        }
+        return bytes;
+    }
+
+    /** {@code value}, when it lies in {@code least..most}. */
+    static int inRange(String flag, int value, int least, int most) {
+        if (value < least || value > most) {
+            throw usage(flag + ": must be in " + least + ".." + most + ", not " + value);
+        }
+        return value;
+    }
+
+    /** {@code value}, when it lies in {@code least..most} (never NaN). */
+    static double inRange(String flag, double value, double least, double most) {
+        if (!(value >= least && value <= most)) {
+            throw usage(flag + ": must be in " + least + ".." + most + ", not " + value);
+        }
+        return value;
+    }
+
+    static StloadException usage(String message) {
+        return new StloadException(ErrorKind.Usage, null, message);
     }
 }

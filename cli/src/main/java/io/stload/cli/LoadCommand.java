@@ -3,11 +3,10 @@ package io.stload.cli;
 import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.format.Tensor;
-import io.stload.host.MemoryHeadroom;
 import io.stload.load.Digests;
 import io.stload.load.LoadedWeights;
 import io.stload.load.Loader;
-import io.stload.plan.DestinationMemory;
+import io.stload.plan.DestinationProfile;
 import io.stload.plan.LoadPlan;
 import io.stload.plan.Planner;
 import io.stload.plan.Sizes;
@@ -49,14 +48,28 @@ final class LoadCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
 
+    /**
+     * Where a host load's tensors land; picocli turns the flag's text into one (in any case). The constants are
+     * spelled as the flag takes them, since picocli lists their names when it refuses a value.
+     */
+    enum Sink {
+        /** Host memory the load keeps. */
+        host,
+        /** Each tensor handed to a consumer as it lands, then dropped. */
+        stream
+    }
+
+    /** The least {@code --memory-budget}: one page. */
+    static final long LEAST_MEMORY_BUDGET = 4096;
+
     @Option(names = "--sink", paramLabel = "host|stream", defaultValue = "host",
             description = "Where tensors land: host (memory the load keeps) or stream (each tensor handed to a "
                     + "consumer as it lands, then dropped; --digest hashes it there) (default: ${DEFAULT-VALUE}).")
-    String sink;
+    Sink sink;
 
     @Option(names = "--memory-budget", paramLabel = "SIZE",
-            description = "--sink stream: the most memory the load itself holds (default: a quarter of the "
-                    + "memory headroom, at most 1GiB).")
+            description = "--sink stream: the most memory the load itself holds, at least 4KiB (default: a quarter "
+                    + "of the memory headroom, at most 1GiB).")
     String memoryBudget;
 
     @Spec
@@ -72,14 +85,9 @@ final class LoadCommand implements Callable<Integer> {
     }
 
     private int run() {
-        boolean streamed = switch (sink) {
-            case "host" -> false;
-            case "stream" -> true;
-            default -> throw new StloadException(ErrorKind.Usage, null, "unknown --sink '" + sink
-                    + "'; expected host or stream");
-        };
-        long budget = memoryBudget != null ? FlagValue.parse("--memory-budget", memoryBudget, Sizes::parse)
-                : StreamingSink.defaultBudget(MemoryHeadroom.read().availableBytes());
+        boolean streamed = sink == Sink.stream;
+        // 0: the default, a quarter of the headroom the plan measures (at most 1 GiB).
+        long budget = memoryBudget != null ? FlagValue.size("--memory-budget", memoryBudget, LEAST_MEMORY_BUDGET) : 0;
         RankFolder ranked = RankFolder.of(path, flags);
         if (device.cudaOrdinal() >= 0) {
             if (streamed) {
@@ -89,12 +97,17 @@ final class LoadCommand implements Callable<Integer> {
             return CudaLoad.run(() -> ranked.open(path, source, spec.commandLine().getErr()), ranked.options(), device,
                     digest, json, spec.commandLine().getOut());
         }
-        DestinationMemory memory = streamed ? DestinationMemory.streaming(budget) : DestinationMemory.HOST;
+        Map<String, String> computed = new ConcurrentHashMap<>();
+        StreamingSink sink = new StreamingSink((slice, bytes) -> {
+            if (digest) {
+                computed.put(slice.name(), Digests.crc32(bytes));
+            }
+        }, budget);
         LoadPlan plan = new Planner().plan(ranked.open(path, source, spec.commandLine().getErr()), ranked.options(),
-                memory);
+                streamed ? sink.profile() : DestinationProfile.HOST);
         PrintWriter out = spec.commandLine().getOut();
         if (streamed) {
-            return stream(plan, budget, out);
+            return stream(plan, sink, computed, out);
         }
         try (Progress progress = Progress.forLoad(plan.bytes(), !json);
              LoadedWeights weights = new Loader().execute(plan, progress)) {
@@ -114,15 +127,10 @@ final class LoadCommand implements Callable<Integer> {
     }
 
     /** Each tensor goes to a consumer that hashes it (with --digest) and drops it: memory stays within the budget. */
-    private int stream(LoadPlan plan, long budget, PrintWriter out) {
-        Map<String, String> computed = new ConcurrentHashMap<>();
+    private int stream(LoadPlan plan, StreamingSink sink, Map<String, String> computed, PrintWriter out) {
         LoadReport report;
         try (Progress progress = Progress.forLoad(plan.bytes(), !json)) {
-            report = new Loader().stream(plan, (slice, bytes) -> {
-                if (digest) {
-                    computed.put(slice.name(), Digests.crc32(bytes));
-                }
-            }, budget, progress);
+            report = new Loader().execute(plan, sink, progress);
         }
         Map<String, String> digests = new LinkedHashMap<>();
         plan.slices().keySet().stream().filter(computed::containsKey).forEach(n -> digests.put(n, computed.get(n)));
@@ -130,7 +138,8 @@ final class LoadCommand implements Callable<Integer> {
             try (JsonGenerator g = Json.generator(out)) {
                 writeJson(report, plan.checkpoint().commit(), digests, g, true, extra -> {
                     extra.writeStringProperty("sink", "stream");
-                    extra.writeNumberProperty("memory_budget", budget);
+                    extra.writeNumberProperty("memory_budget", sink.budgetBytes());
+                    extra.writeNumberProperty("peak_held_bytes", sink.peakHeldBytes());
                 });
             }
             out.println();
@@ -170,11 +179,15 @@ final class LoadCommand implements Callable<Integer> {
             LoadReport.FileReport f = r.files().get(i);
             String file = Printable.escape(InspectCommand.displayName(plan.checkpoint(), plan.files().get(i).file()));
             out.printf("  %s: %s (%s)%s%n", file,
-                    f.strategy(), String.join(", ", f.reasons()), f.note() == null ? "" : "; " + f.note());
+                    f.strategy().flagValue(), String.join(", ", f.reasons()), f.note() == null ? "" : "; " + f.note());
         }
         StringBuilder phases = new StringBuilder();
-        r.phases().forEach((k, v) -> phases.append(String.format(Locale.ROOT, " %s %.3f s", k, v)));
+        r.phases().forEach((k, v) -> phases.append(String.format(Locale.ROOT, " %s %.3f s", k.jsonName(), v)));
         out.println("phases (" + phaseUnits + "):" + phases);
+        if (r.cpu().totalSeconds() >= 0) {
+            out.printf(Locale.ROOT, "cpu: user %.3f s, system %.3f s: %.2f GB per cpu-second%n", r.cpu().userSeconds(),
+                    r.cpu().systemSeconds(), r.cpu().gbPerCpuSecond(r.bytes()));
+        }
     }
 
     /** The report as one JSON object; {@code more} adds properties (a device load's phases and overlap). */
@@ -185,10 +198,10 @@ final class LoadCommand implements Callable<Integer> {
             g.writeStringProperty("commit", commit);
         }
         g.writeObjectPropertyStart("strategy");
-        r.files().forEach(f -> g.writeStringProperty(f.location(), f.strategy()));
+        r.files().forEach(f -> g.writeStringProperty(f.location(), f.strategy().flagValue()));
         g.writeEndObject();
         g.writeObjectPropertyStart("rule");
-        r.files().forEach(f -> g.writeStringProperty(f.location(), f.rule()));
+        r.files().forEach(f -> g.writeStringProperty(f.location(), f.rule().jsonName()));
         g.writeEndObject();
         g.writeObjectPropertyStart("reasons");
         for (LoadReport.FileReport f : r.files()) {
@@ -213,8 +226,18 @@ final class LoadCommand implements Callable<Integer> {
         g.writeNumberProperty("seconds", r.seconds());
         g.writeNumberProperty("gbps", r.gbps());
         g.writeObjectPropertyStart("phases");
-        r.phases().forEach(g::writeNumberProperty);
+        r.phases().forEach((phase, seconds) -> g.writeNumberProperty(phase.jsonName(), seconds));
         g.writeEndObject();
+        if (r.cpu().totalSeconds() >= 0) {
+            g.writeObjectPropertyStart("cpu_seconds");
+            g.writeNumberProperty("user", r.cpu().userSeconds());
+            g.writeNumberProperty("system", r.cpu().systemSeconds());
+            g.writeEndObject();
+            g.writeNumberProperty("gb_per_cpu_second", r.cpu().gbPerCpuSecond(r.bytes()));
+        } else {
+            g.writeNullProperty("cpu_seconds");
+            g.writeNullProperty("gb_per_cpu_second");
+        }
         if (latency) {
             g.writeObjectPropertyStart("latency_us");
             g.writeNumberProperty("p50", r.latency().p50());

@@ -17,6 +17,16 @@ import picocli.CommandLine.Option;
  * constants, the tensor-parallel rank to load, and which tensors.
  */
 final class LoadFlags {
+    /**
+     * The most tensor-parallel ranks a command takes: far beyond any real group, and small enough that every
+     * rank's bytes (which {@code plan --json} lists) and {@code reshard}'s rank folders stay a bounded amount of work.
+     */
+    static final int MAX_WORLD_SIZE = 65_536;
+    /** The most reads in flight and copy threads a load takes. */
+    static final int MAX_THREADS = 256;
+    /** The least prefetch window and direct block, and the unit of the direct block. */
+    private static final long MIN_WINDOW = 4096;
+
     @Option(names = "--load-strategy", paramLabel = "STRATEGY", defaultValue = "auto",
             description = "auto|mmap|prefetch|direct|s3 (s3: only, and automatically, for s3:// checkpoints; default: ${DEFAULT-VALUE}).")
     String strategy;
@@ -66,7 +76,7 @@ final class LoadFlags {
     int rank;
 
     @Option(names = "--world-size", paramLabel = "W", defaultValue = "1",
-            description = "Tensor-parallel ranks; each loads only its slices (default: ${DEFAULT-VALUE}).")
+            description = "Tensor-parallel ranks, at most 65536; each loads only its slices (default: ${DEFAULT-VALUE}).")
     int worldSize;
 
     @Option(names = "--partition", paramLabel = "FILE|default|default-experts", defaultValue = PartitionSpec.DEFAULT_NAME,
@@ -80,31 +90,57 @@ final class LoadFlags {
     List<String> tensors = new ArrayList<>();
 
     Partitioning partitioning() {
+        checkRank(rank, worldSize);
         Partitioning rankOnly = new Partitioning(rank, worldSize, PartitionSpec.REPLICATE_ALL);
         return worldSize == 1 ? rankOnly : new Partitioning(rank, worldSize, PartitionSpec.load(partition));
     }
 
+    /** A rank and world size the commands take: {@code 1 <= W <= MAX_WORLD_SIZE}, {@code 0 <= R < W}. */
+    static void checkRank(int rank, int worldSize) {
+        FlagValue.inRange("--world-size", worldSize, 1, MAX_WORLD_SIZE);
+        FlagValue.inRange("--rank", rank, 0, worldSize - 1);
+    }
+
     LoadOptions options() {
+        FlagValue.inRange("--threads", threads, 1, MAX_THREADS);
+        if (resident != null) {
+            FlagValue.inRange("--auto-resident", resident, 0, Double.MAX_VALUE); // above 1: never
+        }
+        if (headroomFactor != null) {
+            FlagValue.inRange("--auto-headroom-factor", headroomFactor, 0, Double.MAX_VALUE);
+        }
         Thresholds d = Thresholds.DEFAULTS;
+        LoadStrategy cold = coldLocal != null ? FlagValue.parse("--auto-cold-local", coldLocal, LoadStrategy::parse)
+                : d.coldLocal();
+        if (cold != LoadStrategy.PREFETCH && cold != LoadStrategy.DIRECT) {
+            throw FlagValue.usage("--auto-cold-local: must be prefetch or direct, not " + coldLocal);
+        }
+        long window = prefetchWindow != null ? FlagValue.size("--prefetch-window", prefetchWindow, MIN_WINDOW)
+                : d.prefetchWindow();
+        long ahead = prefetchAhead != null ? FlagValue.size("--prefetch-ahead", prefetchAhead, MIN_WINDOW)
+                : d.prefetchAhead();
+        if (ahead < window) {
+            throw FlagValue.usage("--prefetch-ahead (" + Sizes.human(ahead) + ") must be at least --prefetch-window ("
+                    + Sizes.human(window) + ")");
+        }
+        long block = directBlock != null ? FlagValue.size("--direct-block", directBlock, MIN_WINDOW) : d.directBlock();
+        if (block % MIN_WINDOW != 0) {
+            throw FlagValue.usage("--direct-block: must be a multiple of 4 KiB, not " + directBlock);
+        }
         Thresholds t;
         try {
             t = new Thresholds(
                     resident != null ? resident : d.residentForMmap(),
                     small != null ? FlagValue.parse("--auto-small", small, Sizes::parse) : d.smallReadBytes(),
                     headroomFactor != null ? headroomFactor : d.headroomFactor(),
-                    coldLocal != null ? FlagValue.parse("--auto-cold-local", coldLocal, LoadStrategy::parse)
-                            : d.coldLocal(),
-                    prefetchWindow != null ? FlagValue.parse("--prefetch-window", prefetchWindow, Sizes::parse)
-                            : d.prefetchWindow(),
-                    prefetchAhead != null ? FlagValue.parse("--prefetch-ahead", prefetchAhead, Sizes::parse)
-                            : d.prefetchAhead(),
-                    directBlock != null ? FlagValue.parse("--direct-block", directBlock, Sizes::parse) : d.directBlock(),
+                    cold, window, ahead, block,
                     maxGap != null ? FlagValue.parse("--max-gap", maxGap, Sizes::parse) : d.maxGapBytes());
             return new LoadOptions(FlagValue.parse("--load-strategy", strategy, LoadStrategy::parse),
                     FlagValue.parse("--order", order, ReadOrder::parse), threads, seed, t, partitioning(),
                     TensorFilter.of(tensors));
         } catch (IllegalArgumentException e) {
-            throw new io.stload.StloadException(io.stload.ErrorKind.Usage, null, e.getMessage());
+            // The checks above cover what the library refuses; this keeps any it adds a usage error too.
+            throw FlagValue.usage(e.getMessage());
         }
     }
 }

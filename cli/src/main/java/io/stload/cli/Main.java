@@ -41,30 +41,13 @@ public final class Main {
         CommandLine cl = new CommandLine(main);
         cl.setOut(out);
         cl.setErr(err);
-        cl.setParameterExceptionHandler((ex, a) -> {
-            err.println("error: usage: " + Printable.escape(ex.getMessage()) + " (see --help)");
-            return ExitCodes.USAGE;
-        });
-        cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
-            boolean debug = main.debug;
-            OutOfMemoryError oom = outOfMemoryIn(ex);
-            if (oom != null) {
-                return outOfMemory(oom, err, debug);
-            }
-            if (ex instanceof StloadException se) {
-                err.println("error: " + Printable.escape(se.getMessage()));
-                if (debug) {
-                    se.printStackTrace(err);
-                }
-                return ExitCodes.of(se.kind());
-            }
-            err.println("error: unexpected " + ex.getClass().getSimpleName() + ": " + Printable.escape(ex.getMessage())
-                    + (debug ? "" : " (run with --debug for details)"));
-            if (debug) {
-                ex.printStackTrace(err);
-            }
-            return ExitCodes.UNEXPECTED;
-        });
+        // Enum-valued flags (--sink host|stream) take their values in any case.
+        cl.setCaseInsensitiveEnumValuesAllowed(true);
+        // One error path for everything: a flag picocli cannot parse is a usage error like any other, and what a
+        // command throws is reported by kind (reportError, which the tests exercise directly).
+        cl.setParameterExceptionHandler((ex, a) -> reportError(
+                new StloadException(ErrorKind.Usage, null, ex.getMessage() + " (see --help)"), main.debug, err));
+        cl.setExecutionExceptionHandler((ex, cmd, parsed) -> reportError(ex, main.debug, err));
         try {
             return cl.execute(args);
         } catch (OutOfMemoryError e) {

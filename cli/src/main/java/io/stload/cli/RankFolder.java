@@ -16,6 +16,7 @@ import java.util.Optional;
  */
 record RankFolder(Optional<Path> folder, LoadFlags flags) {
     static RankFolder of(String path, LoadFlags flags) {
+        LoadFlags.checkRank(flags.rank, flags.worldSize);
         Optional<Path> folder;
         try {
             folder = Resharder.rankFolder(Path.of(path), flags.rank, flags.worldSize);

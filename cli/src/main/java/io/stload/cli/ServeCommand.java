@@ -51,8 +51,12 @@ final class ServeCommand implements Callable<Integer> {
     String memoryBudget;
 
     @Option(names = "--quiesce-timeout", paramLabel = "SECONDS", defaultValue = "30",
-            description = "How long a quiesced reload waits for reads in flight (default: ${DEFAULT-VALUE}).")
+            description = "How long a quiesced reload waits for reads in flight, at most 86400 "
+                    + "(default: ${DEFAULT-VALUE}).")
     double quiesceTimeout;
+
+    /** The longest --quiesce-timeout, in seconds: a day. */
+    static final double MAX_QUIESCE_SECONDS = 86_400;
 
     @Mixin
     LoadFlags flags;
@@ -62,9 +66,8 @@ final class ServeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws InterruptedException {
-        if (port < 0 || port > 65535 || !(quiesceTimeout >= 0)) {
-            throw new StloadException(ErrorKind.Usage, null, "--port must be in 0..65535 and --quiesce-timeout >= 0");
-        }
+        FlagValue.inRange("--port", port, 0, 65535);
+        FlagValue.inRange("--quiesce-timeout", quiesceTimeout, 0, MAX_QUIESCE_SECONDS);
         long budget = memoryBudget == null ? Long.MAX_VALUE
                 : FlagValue.parse("--memory-budget", memoryBudget, Sizes::parse);
         InetSocketAddress address = new InetSocketAddress(bind, port);

@@ -5,7 +5,6 @@ import io.stload.StloadException;
 import io.stload.checkpoint.Checkpoint;
 import io.stload.checkpoint.CheckpointSource;
 import io.stload.checkpoint.WaitPolicy;
-import io.stload.plan.Sizes;
 import io.stload.s3.S3Location;
 import io.stload.s3.S3Settings;
 import io.stload.s3.S3Storage;
@@ -30,7 +29,8 @@ final class SourceFlags {
     Path cacheDir;
 
     @Option(names = "--wait-timeout", paramLabel = "DURATION", defaultValue = "10m",
-            description = "How long to wait for a download in progress, e.g. 90s, 10m (default: ${DEFAULT-VALUE}).")
+            description = "How long to wait for a download in progress, e.g. 90s, 10m; at most 168h "
+                    + "(default: ${DEFAULT-VALUE}).")
     String waitTimeout;
 
     @Option(names = "--s3-endpoint", paramLabel = "URL",
@@ -82,8 +82,9 @@ final class SourceFlags {
     Checkpoint open(String pathOrRepo, PrintWriter err) {
         Checkpoint ckpt = S3Location.isS3(pathOrRepo) ? openS3(pathOrRepo)
                 : CheckpointSource.resolve(pathOrRepo, cacheDir, waitPolicy(err));
-        ckpt.unindexedTensors().forEach((shard, names) -> err.println("stload: note: " + shard + " holds "
-                + names.size() + " tensor(s) its index does not map to it, left out: " + listed(names)));
+        // Shard and tensor names come from the files: escaped like every name printed.
+        ckpt.unindexedTensors().forEach((shard, names) -> err.println("stload: note: " + Printable.escape(shard
+                + " holds " + names.size() + " tensor(s) its index does not map to it, left out: " + listed(names))));
         return ckpt;
     }
 
@@ -91,10 +92,10 @@ final class SourceFlags {
         S3Location location = S3Location.parse(url);
         S3Settings d = S3Settings.DEFAULTS;
         S3Settings settings = d.withEndpoint(s3Endpoint).withRegion(s3Region).withParts(
-                s3PartSize == null ? d.partBytes() : Sizes.parse(s3PartSize),
-                s3Concurrency == null ? d.concurrency() : s3Concurrency).withProgress(
-                s3ProgressTimeout == null ? d.progressTimeout() : duration("--s3-progress-timeout", s3ProgressTimeout),
-                s3MinRate == null ? d.minBytesPerSecond() : Sizes.parse(s3MinRate));
+                s3PartSize == null ? d.partBytes() : FlagValue.size("--s3-part-size", s3PartSize, 1),
+                s3Concurrency == null ? d.concurrency() : FlagValue.inRange("--s3-concurrency", s3Concurrency, 1, 1024))
+                .withProgress(s3ProgressTimeout == null ? d.progressTimeout() : duration("--s3-progress-timeout", s3ProgressTimeout),
+                        s3MinRate == null ? d.minBytesPerSecond() : FlagValue.size("--s3-min-rate", s3MinRate, 1));
         s3 = S3Storage.connect(settings);
         return s3.open(location);
     }
@@ -113,8 +114,16 @@ final class SourceFlags {
         }
     }
 
+    /** The longest {@code --wait-timeout}: a week, far below where a deadline in nanoseconds would overflow. */
+    static final Duration MAX_WAIT = Duration.ofDays(7);
+
     Duration timeout() {
-        return duration("--wait-timeout", waitTimeout);
+        Duration d = duration("--wait-timeout", waitTimeout);
+        if (d.compareTo(MAX_WAIT) > 0) {
+            throw new StloadException(ErrorKind.Usage, null, "--wait-timeout: `" + waitTimeout
+                    + "` is longer than the most it takes, 168h (a week)");
+        }
+        return d;
     }
 
     /** {@code 500ms}, {@code 90s} (or {@code 90}), {@code 10m}, {@code 1h}; anything else is a usage error naming the flag. */
@@ -124,7 +133,7 @@ final class SourceFlags {
             throw new StloadException(ErrorKind.Usage, null, flag + ": not a duration: `" + value
                     + "` (e.g. 90s, 10m, 1h)");
         }
-        long n = Long.parseLong(m.group(1));
+        long n = Long.parseLong(m.group(1)); // at most 9 digits: no unit below overflows a Duration
         return switch (m.group(2) == null ? "s" : m.group(2)) {
             case "ms" -> Duration.ofMillis(n);
             case "m" -> Duration.ofMinutes(n);

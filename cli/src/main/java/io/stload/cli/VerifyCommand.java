@@ -41,6 +41,7 @@ final class VerifyCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws InterruptedException {
+        FlagValue.inRange("--threads", threads, 1, LoadFlags.MAX_THREADS);
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         SourceFlags.localOnly(path, "verify" + (deep ? " --deep" : ""),

@@ -16,6 +16,6 @@ class ExitCodesTest {
             codes.put(kind.category, ExitCodes.of(kind));
         }
         assertEquals(Map.of(ErrorKind.Category.USAGE, 2, ErrorKind.Category.FORMAT, 3, ErrorKind.Category.IO, 4,
-                ErrorKind.Category.TIMEOUT, 5, ErrorKind.Category.INTERNAL, 70), codes);
+                ErrorKind.Category.TIMEOUT, 5, ErrorKind.Category.CALLBACK, 70, ErrorKind.Category.INTERNAL, 70), codes);
     }
 }

@@ -70,6 +70,33 @@ class HostileInputCommandTest {
     }
 
     @Test
+    void aFifoAsACheckpointsIndexOrShardIsOneLineAndExitFour() throws Exception {
+        Files.createDirectory(dir.resolve("a"));
+        mkfifo("a/model.safetensors.index.json");
+        Files.createDirectory(dir.resolve("b"));
+        Files.writeString(dir.resolve("b/model.safetensors.index.json"), "{\"weight_map\": {\"w\": \"s.safetensors\"}}");
+        mkfifo("b/s.safetensors");
+        for (String ckpt : List.of("a", "b")) {
+            assertEquals(4, run("inspect", dir.resolve(ckpt).toString()), err.toString());
+            assertEquals(1, err.toString().lines().count(), err.toString());
+            assertTrue(err.toString().startsWith("error: Io: ") && err.toString().contains("is a FIFO (named pipe)"),
+                    err.toString());
+        }
+    }
+
+    @Test
+    void aNulInAShardNameIsOneLineAndExitThree() throws Exception {
+        model("a.safetensors", "w");
+        Files.writeString(dir.resolve("model.safetensors.index.json"), "{\"weight_map\": {\"w\": \"a\\u0000.safetensors\"}}");
+        for (String command : List.of("inspect", "load", "plan")) {
+            assertEquals(3, run(command, dir.toString()), command + ": " + err);
+            assertEquals(1, err.toString().lines().count(), err.toString());
+            assertTrue(err.toString().startsWith("error: InvalidIndex: ") && err.toString().contains("\\u0000")
+                    && err.toString().indexOf('\0') < 0, err.toString());
+        }
+    }
+
+    @Test
     void namesThatWouldForgeLinesOrDriveTheTerminalAreEscaped() throws Exception {
         String forged = "w\nerror: Io: /etc/passwd: fake second line";
         String coloured = "\u001b[31mred\u001b[0m";
@@ -90,6 +117,18 @@ class HostileInputCommandTest {
         assertEquals(3, run("inspect", bad.toString()));
         assertEquals(1, err.toString().lines().count(), err.toString());
         assertTrue(err.toString().contains("w\\nerror: Io: /etc/passwd"), err.toString());
+    }
+
+    @Test
+    void theNoteOnTensorsAnIndexLeavesOutEscapesTheirNames() throws Exception {
+        String forged = "\u001b[31mRED\nerror: forged line";
+        SafetensorsWriter.write(dir.resolve("m2.safetensors"), Map.of(), List.of(
+                new TensorData("a", DType.U8, new long[] {4}, new byte[4]),
+                new TensorData(forged, DType.U8, new long[] {1}, new byte[1])));
+        Files.writeString(dir.resolve("model.safetensors.index.json"), "{\"weight_map\": {\"a\": \"m2.safetensors\"}}");
+        assertEquals(0, run("inspect", dir.toString()), err.toString());
+        assertEquals(List.of("stload: note: m2.safetensors holds 1 tensor(s) its index does not map to it, left out: "
+                + "`\\x1b[31mRED\\nerror: forged line`"), err.toString().lines().toList());
     }
 
     @Test
@@ -118,7 +157,10 @@ class HostileInputCommandTest {
         assertEquals(1, stderr.size(), stderr.toString());
         assertTrue(stderr.getFirst().contains("permission denied"), stderr.toString());
 
-        Files.delete(secret);
+        // Readable now, with an index: verify then looks for the files the index leaves out, in every subfolder.
+        Files.setPosixFilePermissions(secret, PosixFilePermissions.fromString("rw-r--r--"));
+        Files.writeString(shared.resolve("model.safetensors.index.json"),
+                "{\"weight_map\": {\"w\": \"secret.safetensors\"}}");
         p = AsNobody.cli(classPath, dir.resolve("out"), dir.resolve("err"), "verify", shared.toString());
         assertTrue(p.waitFor(60, TimeUnit.SECONDS));
         stderr = Files.readAllLines(dir.resolve("err"));

@@ -117,7 +117,7 @@ class InspectCommandTest {
     void unknownFlagIsOneUsageLine() {
         assertEquals(2, run("inspect", "--no-such-flag", model.toString()));
         assertEquals(1, errLines().size(), err.toString());
-        assertTrue(errLines().get(0).startsWith("error: usage: "), err.toString());
+        assertTrue(errLines().get(0).startsWith("error: Usage: "), err.toString());
     }
 
     @Test

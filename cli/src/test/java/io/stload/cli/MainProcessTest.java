@@ -52,6 +52,18 @@ class MainProcessTest {
     }
 
     @Test
+    void aFlagValueTheLibraryWouldRefuseIsOneUsageLineAndExitTwo() throws IOException, InterruptedException {
+        Path ckpt = dir.resolve("ckpt");
+        assertEquals(0, Main.run(new String[] {"gen", ckpt.toString(), "--size", "1MiB"},
+                new java.io.PrintWriter(java.io.Writer.nullWriter()), new java.io.PrintWriter(java.io.Writer.nullWriter())));
+        Process p = cli("load", ckpt.toString(), "--sink", "stream", "--memory-budget", "0");
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the CLI did not exit");
+        List<String> stderr = Files.readAllLines(dir.resolve("stderr"), StandardCharsets.UTF_8);
+        assertEquals(2, p.exitValue(), String.join("\n", stderr));
+        assertEquals(List.of("error: Usage: --memory-budget: must be at least 4096 bytes, not 0"), stderr);
+    }
+
+    @Test
     void runningOutOfHeapIsOneLineAndExitFour() throws IOException, InterruptedException {
         // A valid header of 24 MB (one metadata value) needs more than a 16 MB heap to read.
         String header = "{\"__metadata__\":{\"k\":\"" + "x".repeat(24 << 20) + "\"}}";

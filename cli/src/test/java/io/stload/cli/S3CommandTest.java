@@ -149,7 +149,7 @@ class S3CommandTest {
                 err.toString().strip());
         err.getBuffer().setLength(0);
         assertEquals(2, run("inspect", "s3://models/ckpt/", "--s3-min-rate", "0", "--s3-endpoint", endpoint));
-        assertEquals("error: Usage: --s3-min-rate must be at least 1 byte/s, not 0", err.toString().strip());
+        assertEquals("error: Usage: --s3-min-rate: must be at least 1 bytes, not 0", err.toString().strip());
     }
 
     /**

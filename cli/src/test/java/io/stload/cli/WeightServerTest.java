@@ -168,7 +168,11 @@ class WeightServerTest {
         }
         Path corrupt = dir.resolve("corrupt.safetensors");
         Files.write(corrupt, new byte[] {1, 2, 3});
-        for (Path bad : List.of(corrupt, dir)) {
+        Path nulShard = Files.createDirectory(dir.resolve("nul"));
+        write(nulShard, "a.safetensors", A);
+        Files.writeString(nulShard.resolve("model.safetensors.index.json"),
+                "{\"weight_map\": {\"" + NORM + "\": \"a\\u0000.safetensors\"}}");
+        for (Path bad : List.of(corrupt, dir, nulShard)) {
             HttpResponse<String> r = post("/update_weights_from_disk", reloadBody(bad, false));
             assertError(400, "load_failed", r);
             assertEquals(1L, JsonReplies.parse(r.body()).get("version"), r.body());

@@ -3,9 +3,7 @@ package io.stload.checkpoint;
 import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.format.Header;
-import io.stload.format.HeaderParser;
 import io.stload.nativeio.FileChecks;
-import io.stload.format.TensorInfo;
 import io.stload.nativeio.NativeAccess;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -108,21 +106,21 @@ public final class CheckpointVerifier {
             throws InterruptedException {
         Set<Problem> problems = new LinkedHashSet<>();
         List<String> notes = new ArrayList<>();
-        Problem opening = null;
-        try {
-            CheckpointSource.resolve(pathOrRepo, cacheDir, wait, env, os);
-        } catch (StloadException e) {
-            if (e.kind() == ErrorKind.WaitTimeout || e.kind() == ErrorKind.Usage) {
-                throw e;
-            }
-            opening = Problem.of(e);
-        }
         Optional<RepoRef> repo = CheckpointSource.repoOf(pathOrRepo);
         HubCache cache = HubCache.locate(cacheDir, env);
         HubSnapshot snapshot = null;
         Path dir;
         ContainedFiles contained;
+        String hint = "";
         if (repo.isPresent()) {
+            try {
+                // Waits for a download of the repo still running; what is wrong once it is done is found below.
+                CheckpointSource.resolve(pathOrRepo, cacheDir, wait, env, os).close();
+            } catch (StloadException e) {
+                if (e.kind() == ErrorKind.WaitTimeout || e.kind() == ErrorKind.Usage) {
+                    throw e;
+                }
+            }
             try {
                 snapshot = cache.snapshot(repo.get());
             } catch (StloadException e) {
@@ -131,111 +129,52 @@ public final class CheckpointVerifier {
             }
             dir = snapshot.dir();
             contained = new ContainedFiles(List.of(snapshot.blobs()));
-        } else if (Files.isDirectory(Path.of(pathOrRepo))) {
-            dir = Path.of(pathOrRepo);
-            contained = new ContainedFiles(List.of(dir));
+            hint = "; repair it with `" + snapshot.fetchCommand() + " --force-download`";
         } else {
-            // A single file: the open above checked all of it.
-            return new Result(null, opening == null ? List.of() : List.of(opening), notes);
-        }
-        String hint = snapshot == null ? "" : "; repair it with `" + snapshot.fetchCommand() + " --force-download`";
-        String origin = snapshot == null ? "" : " of " + snapshot.repo().id() + "@" + snapshot.commit();
-        Map<Path, String> blobs = new TreeMap<>();
-        Path index;
-        try {
-            index = Checkpoint.findIndex(dir);
-        } catch (StloadException e) {
-            problems.add(Problem.of(e));
-            return new Result(snapshot == null ? null : snapshot.commit(), List.copyOf(problems), notes);
-        }
-        if (index == null) {
-            if (opening != null) {
-                problems.add(opening);
+            Path path = Path.of(pathOrRepo);
+            try {
+                if (!FileChecks.requireFileOrDirectory(path).isDirectory()) {
+                    CheckpointFiles.single(path);
+                    return new Result(null, List.of(), notes);
+                }
+            } catch (StloadException e) {
+                return new Result(null, List.of(Problem.of(e)), notes);
             }
-            // Without an index a load reads the directory's own .safetensors files, not those of subdirectories.
+            dir = path;
+            contained = Checkpoint.containedFiles(dir);
+        }
+        // The same walk as opening the checkpoint, going on past each problem to collect them all.
+        CheckpointFiles.Problems collect = e -> problems.add(Problem.of(e));
+        CheckpointFiles.Found found = CheckpointFiles.directory(dir, contained, hint, collect);
+        found.tensors(collect);
+        found.unindexed().forEach((shard, extra) -> notes.add(shard + " holds " + extra.size() + " tensor(s) "
+                + found.index().getFileName() + " does not map to it (" + String.join(", ",
+                extra.subList(0, Math.min(3, extra.size()))) + (extra.size() > 3 ? ", ..." : "")
+                + "); a load reads only the tensors the index names"));
+        if (found.index() != null) {
+            Set<Path> named = new HashSet<>();
+            found.names().values().forEach(n -> named.add(dir.resolve(n).toAbsolutePath().normalize()));
             for (Path file : files(dir, ".safetensors")) {
-                if (file.getParent().equals(dir)) {
-                    check(file, file.getFileName().toString(), contained, hint, origin, problems, blobs);
+                if (!named.contains(file.toAbsolutePath().normalize())) {
+                    notes.add(dir.relativize(file) + " is not named by " + found.index().getFileName()
+                            + "; a load does not read it, and it was not checked");
                 }
             }
-        } else {
-            // Every problem the open above found is found again below, with the extras as notes.
-            scanIndexed(dir, index, contained, hint, origin, problems, notes, blobs);
         }
-        if (deep && !blobs.isEmpty()) {
-            problems.addAll(deepCheck(cache, snapshot, blobs, threads, hint, wait, os, progress));
+        if (deep) {
+            String origin = snapshot == null ? "" : " of " + snapshot.repo().id() + "@" + snapshot.commit();
+            Map<Path, String> blobs = new TreeMap<>();
+            for (Header h : found.headers()) {
+                Path real = found.real().get(h);
+                if (BlobHasher.SHA256_NAME.matcher(real.getFileName().toString()).matches()) {
+                    blobs.put(real, found.names().get(h) + origin);
+                }
+            }
+            if (!blobs.isEmpty()) {
+                problems.addAll(deepCheck(cache, snapshot, blobs, threads, hint, wait, os, progress));
+            }
         }
         return new Result(snapshot == null ? null : snapshot.commit(), List.copyOf(problems), notes);
-    }
-
-    /** The index and the shards it names, as a load reads them; other .safetensors files are notes. */
-    private static void scanIndexed(Path dir, Path indexFile, ContainedFiles contained, String hint, String origin,
-                                    Set<Problem> problems, List<String> notes, Map<Path, String> blobs) {
-        ShardIndex index;
-        try {
-            Path real = contained.realFile(indexFile, hint);
-            index = ShardIndex.read(real == null ? indexFile : real, indexFile);
-        } catch (StloadException e) {
-            problems.add(Problem.of(e));
-            return;
-        }
-        Map<String, List<String>> tensorsByShard = new TreeMap<>();
-        index.weightMap().forEach((t, shard) -> tensorsByShard.computeIfAbsent(shard, k -> new ArrayList<>()).add(t));
-        Set<Path> named = new HashSet<>();
-        for (Map.Entry<String, List<String>> e : tensorsByShard.entrySet()) {
-            try {
-                Path shard = Checkpoint.resolveInside(dir, e.getKey(), indexFile);
-                named.add(shard.toAbsolutePath().normalize());
-                Header h = check(shard, e.getKey(), contained, hint, origin, problems, blobs);
-                if (h == null) {
-                    continue;
-                }
-                for (String t : e.getValue()) {
-                    if (h.tensor(t) == null) {
-                        problems.add(new Problem(ErrorKind.InvalidIndex, h.file(), e.getKey() + ": index says this "
-                                + "shard holds `" + t + "`, but it does not"));
-                    }
-                }
-                List<String> extra = h.tensors().stream().map(TensorInfo::name)
-                        .filter(t -> !e.getKey().equals(index.weightMap().get(t))).toList();
-                if (!extra.isEmpty()) {
-                    notes.add(e.getKey() + " holds " + extra.size() + " tensor(s) " + indexFile.getFileName()
-                            + " does not map to it (" + String.join(", ", extra.subList(0, Math.min(3, extra.size())))
-                            + (extra.size() > 3 ? ", ..." : "") + "); a load reads only the tensors the index names");
-                }
-            } catch (StloadException ex) {
-                problems.add(Problem.of(ex));
-            }
-        }
-        for (Path file : files(dir, ".safetensors")) {
-            if (!named.contains(file.toAbsolutePath().normalize())) {
-                notes.add(dir.relativize(file) + " is not named by " + indexFile.getFileName()
-                        + "; a load does not read it, and it was not checked");
-            }
-        }
-    }
-
-    /**
-     * Checks one file a load reads: contained, present, a valid header; returns that header (null when the
-     * file failed, with the problem added) and collects the file's blob when it is named by its sha256.
-     */
-    private static Header check(Path file, String name, ContainedFiles contained, String hint, String origin,
-                                Set<Problem> problems, Map<Path, String> blobs) {
-        try {
-            Path real = contained.realFile(file, hint);
-            if (real == null) {
-                problems.add(new Problem(ErrorKind.MissingShard, file, name + " is missing" + hint));
-                return null;
-            }
-            Header h = HeaderParser.read(real);
-            if (BlobHasher.SHA256_NAME.matcher(real.getFileName().toString()).matches()) {
-                blobs.put(real, name + origin);
-            }
-            return h;
-        } catch (StloadException e) {
-            problems.add(Problem.of(e));
-            return null;
-        }
     }
 
     private static List<Problem> deepCheck(HubCache cache, HubSnapshot snapshot, Map<Path, String> blobs,

@@ -2,6 +2,7 @@ package io.stload.checkpoint;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
+import io.stload.nativeio.FileChecks;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -61,6 +62,9 @@ final class ContainedFiles {
         if (!inside(real, realRoots)) {
             throw outside(file, real);
         }
+        // A FIFO, device or socket is an I/O error like everywhere else (one line, exit 4); a directory where
+        // the index names a file is the index's fault.
+        FileChecks.refuseSpecialFile(real);
         if (!Files.isRegularFile(real)) {
             throw new StloadException(ErrorKind.InvalidIndex, file, "not a regular file");
         }

@@ -2,7 +2,6 @@ package io.stload.checkpoint;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
-import io.stload.nativeio.FileChecks;
 import io.stload.nativeio.HeldLock;
 import io.stload.nativeio.NativeAccess;
 import java.io.IOException;
@@ -16,12 +15,18 @@ import java.nio.file.OpenOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.Callable;
 
@@ -32,25 +37,47 @@ import java.util.concurrent.Callable;
  * recorded while it waited, the hash that was in progress when it came. A rank that finds the lock free
  * hashes, every time: an old record never vouches for a file, whose bytes may have changed since without its
  * size, time or inode changing. The lock saves work and nothing else: a record that is torn, unreadable or
- * for other files is ignored (with a note) and the check runs again. The lock file is a regular file of its
- * own; a symlink or anything else in its place is refused and the check runs without coordination.
+ * for other files is ignored (with a note) and the check runs again.
+ *
+ * <p>A record is only as honest as whoever could write it, and nothing in it can be checked short of hashing
+ * again. So a rank takes one only when the file system vouches for its writer: the lock file belongs to the
+ * user this process runs as, has no other name, and neither its group nor others may write it or replace it
+ * (its folder belongs to this user or root and is not writable by others, or is sticky). Otherwise the rank
+ * hashes by itself, and says so; when it takes a result, it says that too. The lock file is a regular file of
+ * its own; a symlink, a FIFO or anything else in its place is refused and the check runs without coordination.
  */
 final class DeepCheckLock {
     static final String MAGIC = "stload-deep-check 2";
     private static final String END = "end";
+    /** The group-write and other-write bits of a mode. */
+    private static final int GROUP_OR_OTHER_WRITE = 0022;
+    private static final int STICKY = 01000;
+    /** What a lock file is created with (less the umask): only its owner may write a record. */
+    private static final Set<PosixFilePermission> LOCK_PERMISSIONS = PosixFilePermissions.fromString("rw-r--r--");
 
     private DeepCheckLock() {
     }
 
     static List<Problem> runOnce(HubCache cache, HubSnapshot snapshot, List<Path> blobs, WaitPolicy policy,
                                  NativeAccess os, Callable<List<Problem>> check) throws Exception {
+        return runOnce(cache, snapshot, blobs, policy, os, check, currentUid());
+    }
+
+    /** {@link #runOnce} as the user {@code uid} (empty: unknown, so no record is trusted). */
+    static List<Problem> runOnce(HubCache cache, HubSnapshot snapshot, List<Path> blobs, WaitPolicy policy,
+                                 NativeAccess os, Callable<List<Problem>> check, OptionalInt uid) throws Exception {
         Path lock = cache.coordinationLock(snapshot.repo(), snapshot.commit());
         String fingerprint = fingerprint(blobs);
         HeldLock held;
-        // A FIFO put there would never make a lock: say so, rather than check behind the user's back.
-        FileChecks.refuseSpecialFile(lock);
         try {
             create(lock);
+            Optional<String> distrust = distrust(lock, uid);
+            if (distrust.isPresent()) {
+                // Waiting would only be for a result this rank could not take.
+                policy.log().accept("not sharing the deep check through " + lock + " (" + distrust.get()
+                        + "); hashing every blob here");
+                return check.call();
+            }
             held = os.tryLock(lock, true);
         } catch (IOException e) {
             policy.log().accept("cannot use " + lock + " (" + e.getMessage() + "); checking without coordination");
@@ -59,11 +86,20 @@ final class DeepCheckLock {
         if (held == null) {
             // Another rank is hashing now: its record will replace whatever the file holds at this moment.
             Optional<Record> before = read(lock, fingerprint, policy);
-            try (HeldLock waited = acquire(lock, snapshot, policy, os)) {
-                Optional<Record> after = read(lock, fingerprint, policy);
+            HeldLock waited;
+            try {
+                waited = acquire(lock, snapshot, policy, os);
+            } catch (IOException e) {
+                // Replaced while waiting by something that is no lock file.
+                policy.log().accept("cannot use " + lock + " (" + e.getMessage() + "); checking without coordination");
+                return check.call();
+            }
+            try (waited) {
+                Optional<Record> after = readTrusted(lock, fingerprint, policy, uid);
                 if (after.isPresent() && !after.get().id().equals(before.map(Record::id).orElse(""))) {
-                    policy.log().accept("took the result of the deep check another process ran meanwhile ("
-                            + lock + ")");
+                    policy.log().accept("took the result of the deep check another process of this user ran "
+                            + "meanwhile, recorded in " + lock + " (a file only this user can write); the blobs "
+                            + "were not hashed here");
                     return after.get().problems();
                 }
                 return checkAndRecord(lock, fingerprint, check, policy);
@@ -85,9 +121,12 @@ final class DeepCheckLock {
     private static void create(Path lock) throws IOException {
         Files.createDirectories(lock.getParent());
         try {
-            Files.createFile(lock); // O_CREAT|O_EXCL: never follows a symlink
+            // O_CREAT|O_EXCL: never follows a symlink. Never writable by group or others, whatever the umask.
+            Files.createFile(lock, PosixFilePermissions.asFileAttribute(LOCK_PERMISSIONS));
         } catch (FileAlreadyExistsException e) {
             // Another rank, or an earlier run, made it: the lock is shared on purpose.
+        } catch (UnsupportedOperationException e) {
+            Files.createFile(lock); // no POSIX permissions here; such a file is never trusted anyway
         }
         requireOwnFile(lock);
     }
@@ -101,6 +140,55 @@ final class DeepCheckLock {
         Object links = Files.getAttribute(lock, "unix:nlink", LinkOption.NOFOLLOW_LINKS);
         if (links instanceof Integer n && n > 1) {
             throw new IOException("has " + n + " names (hard links)");
+        }
+    }
+
+    /**
+     * Why a record in {@code lock} could have been written by someone other than the user {@code uid}, or
+     * empty when the file system rules that out: the file is this user's, with one name, writable by no one
+     * else, in a folder where no one else can replace it.
+     */
+    static Optional<String> distrust(Path lock, OptionalInt uid) {
+        if (uid.isEmpty()) {
+            return Optional.of("cannot tell which user this process runs as");
+        }
+        try {
+            Map<String, Object> file = Files.readAttributes(lock, "unix:uid,mode,nlink", LinkOption.NOFOLLOW_LINKS);
+            Map<String, Object> dir = Files.readAttributes(lock.getParent(), "unix:uid,mode");
+            int owner = (Integer) file.get("uid");
+            int mode = (Integer) file.get("mode");
+            int dirOwner = (Integer) dir.get("uid");
+            int dirMode = (Integer) dir.get("mode");
+            if (owner != uid.getAsInt()) {
+                return Optional.of("it belongs to uid " + owner + ", not to uid " + uid.getAsInt()
+                        + " this process runs as");
+            }
+            if ((mode & GROUP_OR_OTHER_WRITE) != 0) {
+                return Optional.of(String.format(Locale.ROOT, "its group or others may write it (mode %04o)",
+                        mode & 07777));
+            }
+            if ((Integer) file.get("nlink") != 1) {
+                return Optional.of("it has more than one name");
+            }
+            if (dirOwner != uid.getAsInt() && dirOwner != 0) {
+                return Optional.of("its folder belongs to uid " + dirOwner + ", who may replace it");
+            }
+            if ((dirMode & GROUP_OR_OTHER_WRITE) != 0 && (dirMode & STICKY) == 0) {
+                return Optional.of(String.format(Locale.ROOT, "its group or others may replace it (folder mode "
+                        + "%04o)", dirMode & 07777));
+            }
+            return Optional.empty();
+        } catch (IOException | UnsupportedOperationException | IllegalArgumentException | ClassCastException e) {
+            return Optional.of("cannot read its owner and mode: " + e.getMessage());
+        }
+    }
+
+    /** The user this process runs as (the owner of {@code /proc/self}), or empty where that cannot be read. */
+    static OptionalInt currentUid() {
+        try {
+            return OptionalInt.of((Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid"));
+        } catch (IOException | UnsupportedOperationException | IllegalArgumentException | ClassCastException e) {
+            return OptionalInt.empty();
         }
     }
 
@@ -151,6 +239,36 @@ final class DeepCheckLock {
             problems.add(p.get());
         }
         return Optional.of(new Record(lines.get(1), problems));
+    }
+
+    /**
+     * The record, when the file system vouches for its writer ({@link #distrust}) before and after it is read,
+     * and the file read is the one checked (same file key both times); else empty, with a note saying why.
+     */
+    private static Optional<Record> readTrusted(Path lock, String fingerprint, WaitPolicy policy, OptionalInt uid) {
+        Object key = fileKey(lock);
+        Optional<String> why = distrust(lock, uid);
+        Optional<Record> record = why.isPresent() ? Optional.empty() : read(lock, fingerprint, policy);
+        if (why.isEmpty() && record.isPresent()) {
+            why = distrust(lock, uid);
+            if (why.isEmpty() && (key == null || !key.equals(fileKey(lock)))) {
+                why = Optional.of("it was replaced while it was read");
+            }
+        }
+        if (why.isPresent()) {
+            policy.log().accept("not taking the deep check result recorded in " + lock + " (" + why.get()
+                    + "); hashing every blob here");
+            return Optional.empty();
+        }
+        return record;
+    }
+
+    private static Object fileKey(Path file) {
+        try {
+            return Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
+        } catch (IOException e) {
+            return null;
+        }
     }
 
     private static Optional<Problem> problem(String line) {

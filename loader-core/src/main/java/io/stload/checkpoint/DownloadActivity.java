@@ -4,6 +4,7 @@ import io.stload.nativeio.HeldLock;
 import io.stload.nativeio.NativeAccess;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
@@ -19,7 +20,8 @@ import java.util.stream.Stream;
  * for the repo another process holds, which could not be probed (and why), and the size and modification time
  * of each {@code blobs/*.incomplete}. Comparing two observations tells a running download from an abandoned
  * one. A lock whose state is unknown counts as a download that may be running: waiting for it is bounded by
- * the wait timeout, while calling it free could report a shard missing that a peer is fetching.
+ * the wait timeout, while calling it free could report a shard missing that a peer is fetching. Only a regular
+ * file can be a download's lock: a FIFO or a symlink in its place is no download and is not waited for.
  */
 record DownloadActivity(List<Path> heldLocks, Map<Path, String> unknownLocks, Map<Path, FileState> incomplete) {
 
@@ -70,7 +72,7 @@ record DownloadActivity(List<Path> heldLocks, Map<Path, String> unknownLocks, Ma
 
     private static void probeLocks(Path lockDir, NativeAccess os, List<Path> held, Map<Path, String> unknown) {
         for (Path lock : list(lockDir, ".lock")) {
-            if (lock.getFileName().toString().startsWith(HubCache.OWN_LOCK_PREFIX)) {
+            if (lock.getFileName().toString().startsWith(HubCache.OWN_LOCK_PREFIX) || !isRegularFile(lock)) {
                 continue;
             }
             // Taking a shared lock for an instant fails exactly when a downloader holds its exclusive one.
@@ -81,8 +83,24 @@ record DownloadActivity(List<Path> heldLocks, Map<Path, String> unknownLocks, Ma
             } catch (NoSuchFileException e) {
                 // Removed between listing and probing: that download is over.
             } catch (IOException e) {
-                unknown.put(lock, e.getMessage());
+                if (isRegularFile(lock)) {
+                    unknown.put(lock, e.getMessage());
+                }
+                // Else it was replaced since the look above by something no download holds.
             }
+        }
+    }
+
+    /**
+     * A download's lock is a regular file huggingface_hub creates. A FIFO, a socket, a directory or a symlink
+     * (dangling or not) named {@code *.lock} is no lock a download holds: it is skipped, so a missing file is
+     * reported at once rather than waited for until the timeout. (The probe itself refuses to open one.)
+     */
+    private static boolean isRegularFile(Path p) {
+        try {
+            return Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).isRegularFile();
+        } catch (IOException e) {
+            return false;
         }
     }
 
@@ -90,8 +108,11 @@ record DownloadActivity(List<Path> heldLocks, Map<Path, String> unknownLocks, Ma
         Map<Path, FileState> sizes = new TreeMap<>();
         for (Path p : list(blobs, ".incomplete")) {
             try {
-                BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class);
-                sizes.put(p, new FileState(a.size(), a.lastModifiedTime().toMillis()));
+                // A download writes its .incomplete as a regular file; anything else there is not one.
+                BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+                if (a.isRegularFile()) {
+                    sizes.put(p, new FileState(a.size(), a.lastModifiedTime().toMillis()));
+                }
             } catch (IOException e) {
                 // Renamed to its blob between listing and reading: that download just finished.
             }

@@ -19,7 +19,7 @@ import java.util.Map;
  *
  * @param root the cache directory, which holds the {@code models--org--name} folders
  */
-public record HubCache(Path root) {
+record HubCache(Path root) {
     /** A ref holds a 40-character hash; huggingface_hub writes nothing else there. */
     private static final long MAX_REF_BYTES = 4096;
 
@@ -90,7 +90,8 @@ public record HubCache(Path root) {
      * @return the snapshot
      * @throws StloadException {@link ErrorKind#MissingShard} when the ref or snapshot is absent;
      *                         {@link ErrorKind#InvalidRef} or {@link ErrorKind#UnsafePath} for a ref that is not a
-     *                         commit hash inside {@code refs/}; {@link ErrorKind#Io} when it cannot be read
+     *                         commit hash inside {@code refs/}, or for {@code blobs/} that is a link leading out of
+     *                         the repo folder; {@link ErrorKind#Io} when it cannot be read
      */
     public HubSnapshot snapshot(RepoRef repo) {
         Path repoDir = repoDir(repo);
@@ -100,6 +101,7 @@ public record HubCache(Path root) {
             throw new StloadException(ErrorKind.MissingShard, dir, repo.id() + " has no snapshot of commit " + commit
                     + " in the cache; fetch it with `" + repo.fetchCommand(commit) + "`");
         }
+        HubSnapshot.blobsInside(repoDir);
         return new HubSnapshot(repo, repoDir, commit, dir);
     }
 

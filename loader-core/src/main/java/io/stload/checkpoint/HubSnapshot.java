@@ -1,5 +1,10 @@
 package io.stload.checkpoint;
 
+import io.stload.ErrorKind;
+import io.stload.StloadException;
+import io.stload.nativeio.FileChecks;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
@@ -14,6 +19,38 @@ public record HubSnapshot(RepoRef repo, Path repoDir, String commit, Path dir) {
     /** {@return the folder the snapshot's files link into} */
     public Path blobs() {
         return repoDir.resolve("blobs");
+    }
+
+    /**
+     * The {@code blobs/} folder of a repo folder, once it is known to really lie inside it. Every file of a
+     * snapshot may resolve anywhere in {@code blobs/}, so {@code blobs/} itself is what containment rests on:
+     * were it a link to {@code /}, a snapshot's links could reach any file on the machine.
+     *
+     * @param repoDir the repo's folder, {@code models--org--name}
+     * @return {@code repoDir/blobs}, which need not exist
+     * @throws StloadException {@link ErrorKind#UnsafePath} when {@code blobs} is a link that leads out of the repo
+     *                         folder (or nowhere), {@link ErrorKind#Io} when it cannot be resolved
+     */
+    static Path blobsInside(Path repoDir) {
+        Path blobs = repoDir.resolve("blobs");
+        if (!Files.isSymbolicLink(blobs)) {
+            return blobs; // a plain folder, or nothing: it holds what it holds
+        }
+        try {
+            if (!Files.exists(blobs)) {
+                throw new StloadException(ErrorKind.UnsafePath, blobs, "is a link to "
+                        + Files.readSymbolicLink(blobs) + ", which does not exist; refusing to read through it");
+            }
+            Path real = blobs.toRealPath();
+            Path repo = repoDir.toRealPath();
+            if (!real.startsWith(repo) || real.equals(repo)) {
+                throw new StloadException(ErrorKind.UnsafePath, blobs, "is a link to " + real + ", outside the repo "
+                        + "folder " + repo + "; refusing to read through it");
+            }
+            return blobs;
+        } catch (IOException e) {
+            throw new StloadException(ErrorKind.Io, blobs, "cannot resolve: " + FileChecks.reason(e), e);
+        }
     }
 
     /** {@return the command a user runs to fetch this snapshot} */

@@ -1,5 +1,10 @@
 package io.stload.format;
 
+import io.stload.StloadException;
+import io.stload.nativeio.FileIdentity;
+import io.stload.nativeio.MappedFile;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.Collections;
 import java.util.List;
@@ -17,15 +22,68 @@ public final class Header {
     private final Map<String, String> metadata;
     private final List<TensorInfo> tensors;
     private final Map<String, TensorInfo> byName;
+    /** The file the header was read from, for a local file; null for object storage (its ETag does this job). */
+    private final FileIdentity identity;
 
     Header(Path file, long fileSize, long headerLength, Map<String, String> metadata,
            List<TensorInfo> tensorsByOffset, Map<String, TensorInfo> byName) {
+        this(file, fileSize, headerLength, metadata, tensorsByOffset, byName, null);
+    }
+
+    private Header(Path file, long fileSize, long headerLength, Map<String, String> metadata,
+                   List<TensorInfo> tensorsByOffset, Map<String, TensorInfo> byName, FileIdentity identity) {
+        this.identity = identity;
         this.file = file;
         this.fileSize = fileSize;
         this.headerLength = headerLength;
         this.metadata = metadata == null ? null : Collections.unmodifiableMap(metadata);
         this.tensors = Collections.unmodifiableList(tensorsByOffset);
         this.byName = Collections.unmodifiableMap(byName);
+    }
+
+    /**
+     * The same header under another name of the same file (a hard link, or a second path to one file): the
+     * parsed table is shared, not copied, so a file reached by many names costs its table once.
+     *
+     * @param otherName another path to the very file this header was read from
+     * @return a header equal to this one but for {@link #file()}; it maps and checks the same file, by its other name
+     */
+    public Header sharedAs(Path otherName) {
+        return new Header(otherName, fileSize, headerLength, metadata, tensors, byName, identity);
+    }
+
+    /** The same header, of the local file {@code identity} describes. */
+    Header identifiedAs(FileIdentity identity) {
+        return new Header(file, fileSize, headerLength, metadata, tensors, byName, identity);
+    }
+
+    /**
+     * Maps the file this header was read from, whole and read-only; the one way the loader maps a checkpoint file.
+     * Reading the mapping of a file truncated since faults: the loader reads its mappings only through its own
+     * guarded copies.
+     *
+     * @param arena owns the mapping: closing it unmaps the file
+     * @return the mapping
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Io} if the file cannot be mapped, or is no longer
+     *         the file the header was read from (replaced under its name, resized, modified)
+     */
+    public MemorySegment map(Arena arena) {
+        if (identity == null) {
+            throw StloadException.usage(file + " is not a local file: it cannot be mapped");
+        }
+        return MappedFile.map(file, identity, arena);
+    }
+
+    /**
+     * Fails unless the path still names the file this header was read from; a header of a file in object storage
+     * always passes (its reads check the object's ETag instead).
+     *
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Io} naming what changed
+     */
+    public void requireUnchanged() {
+        if (identity != null) {
+            identity.requireSame(file);
+        }
     }
 
     /** {@return the file this header was read from} */

@@ -3,6 +3,7 @@ package io.stload.format;
 import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.nativeio.FileChecks;
+import io.stload.nativeio.FileIdentity;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.math.BigInteger;
@@ -71,9 +72,10 @@ public final class HeaderParser {
      *         file (a FIFO would block the open forever); the matching header kind for an invalid header
      */
     public static Header read(Path file) {
-        FileChecks.requireRegularFile(file);
+        // The identity is taken before the file is opened: a file replaced in between is caught as replaced later.
+        FileIdentity identity = FileIdentity.of(FileChecks.requireRegularFile(file));
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            return read(ch, file);
+            return read(ch, file).identifiedAs(identity);
         } catch (IOException e) {
             throw new StloadException(ErrorKind.Io, file, "cannot read: " + FileChecks.reason(e), e);
         }

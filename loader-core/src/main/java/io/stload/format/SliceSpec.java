@@ -10,7 +10,9 @@ import java.util.List;
  * A Python-like slice of a tensor, one comma-separated item per leading dimension: {@code start:stop} (either
  * may be left out; a negative one counts from the end), {@code :} for all of it, or a single index, which
  * selects that index and drops the dimension. Dimensions not named are taken whole. Unlike Python, an index
- * outside the dimension is an error rather than clamped, and steps are not supported.
+ * outside the dimension is an error rather than clamped, and steps are not supported. Dimensions and
+ * positions are unsigned 64-bit values, as in the format (a tensor of zero elements may have a dimension of
+ * 2^63 or more).
  *
  * <p>In the file the slice is {@link #runs()} runs of {@link #runBytes()} bytes: the innermost cut dimension
  * and everything inside it are contiguous, so only the bytes of the slice are read. Immutable and thread-safe.
@@ -56,10 +58,9 @@ public final class SliceSpec {
             long n = tensor.dim(d);
             int colon = item.indexOf(':');
             if (colon < 0) {
-                long i = index(tensor, text, item, d);
-                long at = i < 0 ? i + n : i;
-                if (at < 0 || at >= n) {
-                    throw outOfRange(tensor, text, d, "index " + i);
+                long at = position(tensor, text, item, d, "index");
+                if (Long.compareUnsigned(at, n) >= 0) {
+                    throw outOfRange(tensor, text, d, "index " + item);
                 }
                 starts[d] = at;
                 stops[d] = at + 1;
@@ -71,9 +72,9 @@ public final class SliceSpec {
             }
             String from = item.substring(0, colon).strip();
             String to = item.substring(colon + 1).strip();
-            long start = from.isEmpty() ? 0 : bound(tensor, text, index(tensor, text, from, d), d);
-            long stop = to.isEmpty() ? n : bound(tensor, text, index(tensor, text, to, d), d);
-            if (start > stop) {
+            long start = from.isEmpty() ? 0 : bound(tensor, text, from, d);
+            long stop = to.isEmpty() ? n : bound(tensor, text, to, d);
+            if (Long.compareUnsigned(start, stop) > 0) {
                 throw invalid(tensor, text, "dimension " + d + ": start " + from + " is after stop " + to);
             }
             starts[d] = start;
@@ -86,20 +87,38 @@ public final class SliceSpec {
         return new SliceSpec(tensor, starts, stops, kept);
     }
 
-    private static long index(TensorInfo tensor, String text, String item, int d) {
-        try {
-            return Long.parseLong(item);
-        } catch (NumberFormatException e) {
+    /**
+     * An index or bound as written: {@code k} is position k, {@code -k} position {@code n - k} (and {@code -0}
+     * is 0, as in Python). Positions are unsigned, as dimensions are: a dimension may be 2^63 or more (in a
+     * tensor of zero elements), and so may a position in it. A {@code -k} beyond the dimension is out of range.
+     */
+    private static long position(TensorInfo tensor, String text, String item, int d, String what) {
+        boolean fromEnd = item.startsWith("-");
+        String digits = fromEnd ? item.substring(1) : item.startsWith("+") ? item.substring(1) : item;
+        long k;
+        if (digits.isEmpty() || !digits.chars().allMatch(c -> c >= '0' && c <= '9')) {
             throw invalid(tensor, text, "dimension " + d + ": `" + item + "` is not an index or start:stop");
         }
+        try {
+            k = Long.parseUnsignedLong(digits);
+        } catch (NumberFormatException e) {
+            throw outOfRange(tensor, text, d, what + " " + item);
+        }
+        if (!fromEnd || k == 0) {
+            return k;
+        }
+        long n = tensor.dim(d);
+        if (Long.compareUnsigned(k, n) > 0) {
+            throw outOfRange(tensor, text, d, what + " " + item);
+        }
+        return n - k;
     }
 
     /** A start or stop: {@code 0..n}, or {@code -n..-1} from the end. */
-    private static long bound(TensorInfo tensor, String text, long i, int d) {
-        long n = tensor.dim(d);
-        long at = i < 0 ? i + n : i;
-        if (at < 0 || at > n) {
-            throw outOfRange(tensor, text, d, "bound " + i);
+    private static long bound(TensorInfo tensor, String text, String item, int d) {
+        long at = position(tensor, text, item, d, "bound");
+        if (Long.compareUnsigned(at, tensor.dim(d)) > 0) {
+            throw outOfRange(tensor, text, d, "bound " + item);
         }
         return at;
     }
@@ -118,8 +137,8 @@ public final class SliceSpec {
     }
 
     private static StloadException outOfRange(TensorInfo t, String text, int d, String what) {
-        return invalid(t, text, what + " is outside dimension " + d + " of size " + t.dim(d) + " (shape "
-                + t.shapeString() + ")");
+        return invalid(t, text, what + " is outside dimension " + d + " of size " + Long.toUnsignedString(t.dim(d))
+                + " (shape " + t.shapeString() + ")");
     }
 
     /** {@return the tensor sliced} */
@@ -167,15 +186,21 @@ public final class SliceSpec {
         return inner * tensor.dtype().bits() / 8;
     }
 
-    /** {@return the bytes of each contiguous run} */
+    /** {@return the bytes of each contiguous run; 0 when the slice is empty} */
     public long runBytes() {
+        if (runs() == 0) {
+            // Empty: maybe a tensor of zero elements, whose other dimensions may be as large as 2^64 - 1.
+            return 0;
+        }
         int c = cutDim();
         return c < 0 ? tensor.byteSize() : (stops[c] - starts[c]) * stride(c);
     }
 
     /**
      * {@return the number of runs}
-     * It is the product of the selected ranges of the dimensions outside the cut one; 0 if any is empty.
+     * It is the product of the selected ranges of the dimensions outside the cut one; 0 if any is empty. When
+     * none is, every dimension holds at least one index, so the tensor's element count (and every product of
+     * its dimensions) fits in a long: the arithmetic below cannot overflow.
      */
     public long runs() {
         for (int d = 0; d < starts.length; d++) {

@@ -9,7 +9,6 @@ import io.stload.plan.ByteRange;
 import io.stload.plan.FilePlan;
 import io.stload.plan.ReadRanges;
 import io.stload.plan.TensorSlice;
-import io.stload.sink.Destination;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.lang.foreign.Arena;
@@ -56,7 +55,7 @@ final class DirectReader extends WindowedReader {
     private final Arena bounceArena = Arena.ofShared();
     private final LinkedBlockingQueue<MemorySegment> bounceBuffers = new LinkedBlockingQueue<>();
 
-    DirectReader(NativeAccess os, Sources opener, List<FilePlan> files, Destination destination,
+    DirectReader(NativeAccess os, Sources opener, List<FilePlan> files, Delivery destination,
                  List<TensorSlice> slices, long blockBytes, long maxGap, int ioThreads, IoStats stats)
             throws IOException {
         super(files.stream().map(FilePlan::file).toList(), destination, ioThreads, stats);
@@ -167,11 +166,11 @@ final class DirectReader extends WindowedReader {
         if (into != null && aligned && into.address() % source.alignment() == 0) {
             try {
                 read(source, w.file(), from, into.asSlice(0, w.length()));
-                destination.accept(file, w.offset(), into.asSlice(0, fileBytes), Destination.Origin.READ_BUFFER);
             } catch (IOException | RuntimeException e) {
                 destination.abandon(into, e);
                 throw e;
             }
+            destination.filled(file, w.offset(), into.asSlice(0, fileBytes));
             return;
         }
         MemorySegment bounce = takeBounceBuffer();
@@ -180,9 +179,8 @@ final class DirectReader extends WindowedReader {
             MemorySegment bytes = bounce.asSlice(w.offset() - from, fileBytes);
             if (into != null) {
                 MemorySegment.copy(bytes, 0, into, 0, fileBytes);
-                destination.accept(file, w.offset(), into.asSlice(0, fileBytes), Destination.Origin.READ_BUFFER);
             } else {
-                destination.accept(file, w.offset(), bytes, Destination.Origin.ENGINE_BUFFER);
+                destination.scatter(file, w.offset(), bytes);
             }
         } catch (IOException | RuntimeException e) {
             if (into != null) {
@@ -191,6 +189,9 @@ final class DirectReader extends WindowedReader {
             throw e;
         } finally {
             bounceBuffers.add(bounce);
+        }
+        if (into != null) {
+            destination.filled(file, w.offset(), into.asSlice(0, fileBytes));
         }
     }
 

@@ -14,11 +14,14 @@ import io.stload.plan.Thresholds;
 import io.stload.report.LoadListener;
 import io.stload.report.LoadReport;
 import io.stload.sink.Destination;
+import io.stload.report.Phase;
+import io.stload.nativeio.ProcessCpu;
+import io.stload.StloadException;
+import java.util.function.Function;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.IdentityHashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
@@ -44,23 +47,45 @@ import org.HdrHistogram.ConcurrentHistogram;
 public final class Engine {
     private final NativeAccess os;
     private final DirectReader.Sources sources;
-    private final MemoryPressure pressure;
+    private final Function<LoadPlan, MemoryPressure> pressureOf;
 
+    /**
+     * An engine whose system calls go through {@code os}, following this host's memory headroom during each load
+     * from the reading its plan made.
+     *
+     * @param os the system calls
+     */
     public Engine(NativeAccess os) {
-        this(os, MemoryPressure.ofHost());
+        this(os, plan -> MemoryPressure.ofHost(plan.host().headroomBytes()));
     }
 
     /** With the memory headroom read from {@code pressure}: how tests report a tight one. */
     Engine(NativeAccess os, MemoryPressure pressure) {
-        this.os = os;
-        this.sources = DirectReader.Sources.local(os);
-        this.pressure = pressure;
+        this(os, plan -> pressure);
     }
 
-    /** Executes {@code plan} into {@code destination}; the report covers the whole load, planning included. */
+    private Engine(NativeAccess os, Function<LoadPlan, MemoryPressure> pressureOf) {
+        this.os = os;
+        this.sources = DirectReader.Sources.local(os);
+        this.pressureOf = pressureOf;
+    }
+
+    /**
+     * Executes {@code plan} into {@code destination}; the report covers the whole load, planning included.
+     *
+     * @param plan        the plan
+     * @param destination where the bytes land
+     * @param listener    hears of each tensor as it lands, on the consumer threads
+     * @return the load's report
+     * @throws io.stload.StloadException with the kind of the load's first failure; what the destination or listener
+     *         threw is {@link io.stload.ErrorKind#Callback}
+     */
     public LoadReport execute(LoadPlan plan, Destination destination, LoadListener listener) {
         long start = System.nanoTime() - plan.planNanos();
         long kernelReadBefore = ProcessIo.readBytes();
+        ProcessCpu cpuBefore = ProcessCpu.now();
+        Delivery delivery = new Delivery(destination, plan);
+        MemoryPressure pressure = pressureOf.apply(plan);
         IoStats stats = new IoStats();
         ConcurrentHistogram latencyMicros = new ConcurrentHistogram(3);
         List<WindowedReader> readers = new ArrayList<>();
@@ -68,13 +93,14 @@ public final class Engine {
         ExecutorService consumers = Executors.newFixedThreadPool(plan.options().threads(), daemon("stload-consume"));
         Throwable failure = null;
         try {
-            destination.begin(plan);
+            delivery.begin(plan);
             Map<Header, WindowedReader> readerOf = new IdentityHashMap<>();
             for (Map.Entry<LoadStrategy, List<FilePlan>> group : byStrategy(plan).entrySet()) {
                 List<Header> files = group.getValue().stream().map(FilePlan::file).toList();
                 List<TensorSlice> slices = plan.order().stream().filter(t -> files.contains(t.file()))
                         .map(plan::slice).toList();
-                WindowedReader reader = create(group.getKey(), group.getValue(), destination, slices, plan, stats);
+                WindowedReader reader = create(group.getKey(), group.getValue(), delivery, slices, plan, pressure,
+                        stats);
                 readers.add(reader);
                 files.forEach(h -> readerOf.put(h, reader));
             }
@@ -83,16 +109,17 @@ public final class Engine {
         } catch (Throwable t) {
             failure = t;
         }
-        failure = shutdown(failure, readers, io, consumers, destination);
+        failure = shutdown(failure, plan, readers, io, consumers, delivery);
         if (failure != null) {
             throw LoadErrors.convert(failure);
         }
-        return report(plan, readers, destination, stats, latencyMicros, System.nanoTime() - start,
-                ProcessIo.readBytesSince(kernelReadBefore));
+        return report(plan, readers, delivery, stats, latencyMicros, System.nanoTime() - start,
+                ProcessIo.readBytesSince(kernelReadBefore), ProcessCpu.now().since(cpuBefore));
     }
 
-    private WindowedReader create(LoadStrategy strategy, List<FilePlan> files, Destination destination,
-                                  List<TensorSlice> slices, LoadPlan plan, IoStats stats) throws IOException {
+    private WindowedReader create(LoadStrategy strategy, List<FilePlan> files, Delivery destination,
+                                  List<TensorSlice> slices, LoadPlan plan, MemoryPressure pressure, IoStats stats)
+            throws IOException {
         Thresholds t = plan.options().thresholds();
         int threads = plan.options().threads();
         return switch (strategy) {
@@ -140,7 +167,11 @@ public final class Engine {
                     long begin = System.nanoTime();
                     readerOf.get(t.file()).materialize(s);
                     latencyMicros.recordValue(Math.max(1, (System.nanoTime() - begin) / 1000));
-                    listener.materialized(t, s.byteSize());
+                    try {
+                        listener.materialized(t, s.byteSize());
+                    } catch (RuntimeException e) {
+                        throw StloadException.callback("the load listener failed on " + t.name(), e);
+                    }
                 }
                 return null;
             }));
@@ -159,8 +190,8 @@ public final class Engine {
      * Stop, wait, close, end: the one way a load finishes. Returns the load's failure (the first one; later
      * ones are attached to it), or null.
      */
-    private static Throwable shutdown(Throwable failure, List<WindowedReader> readers, ExecutorService io,
-                                      ExecutorService consumers, Destination destination) {
+    private static Throwable shutdown(Throwable failure, LoadPlan plan, List<WindowedReader> readers,
+                                      ExecutorService io, ExecutorService consumers, Delivery destination) {
         if (failure != null) {
             readers.forEach(r -> r.stop(failure));
             // Wakes threads blocked waiting for memory or a window; a read in progress finishes first.
@@ -179,6 +210,9 @@ public final class Engine {
             } catch (Throwable t) {
                 result = first(result, t);
             }
+        }
+        if (result == null) {
+            result = replacedFile(plan);
         }
         try {
             destination.end(result);
@@ -199,6 +233,20 @@ public final class Engine {
             Thread.currentThread().interrupt();
         }
         return result;
+    }
+
+    /**
+     * A file replaced (or changed) under its name since its header was read, or null: each file was checked when it
+     * was opened, so its bytes are of one version, but a file opened again later, or the others beside it, may be
+     * of another; the load fails as an object-storage load does on a changed ETag.
+     */
+    private static Throwable replacedFile(LoadPlan plan) {
+        try {
+            plan.files().forEach(f -> f.file().requireUnchanged());
+            return null;
+        } catch (StloadException e) {
+            return e;
+        }
     }
 
     /** Waits for every task of {@code pool} to end; memory may be freed only then, so an interrupt cannot cut it short. */
@@ -224,27 +272,28 @@ public final class Engine {
         return kept;
     }
 
-    private static LoadReport report(LoadPlan plan, List<WindowedReader> readers, Destination destination,
+    private static LoadReport report(LoadPlan plan, List<WindowedReader> readers, Delivery destination,
                                      IoStats stats, ConcurrentHistogram latency, long wallNanos,
-                                     long kernelBytesRead) {
+                                     long kernelBytesRead, ProcessCpu cpu) {
         Map<Header, String> notes = new IdentityHashMap<>();
         readers.forEach(r -> notes.putAll(r.notes()));
         List<LoadReport.FileReport> files = new ArrayList<>();
         for (FilePlan f : plan.files()) {
             files.add(LoadReport.FileReport.of(f, plan.checkpoint().location(f.file()), notes.get(f.file())));
         }
-        Map<String, Double> phases = new LinkedHashMap<>();
-        phases.put("plan", plan.planNanos() / 1e9);
-        phases.put("io", stats.ioNanos.sum() / 1e9);
-        phases.put("copy", stats.copyNanos.sum() / 1e9);
-        phases.put("wait", stats.waitNanos.sum() / 1e9);
+        Map<Phase, Double> phases = new EnumMap<>(Phase.class);
+        phases.put(Phase.PLAN, plan.planNanos() / 1e9);
+        phases.put(Phase.IO, stats.ioNanos.sum() / 1e9);
+        phases.put(Phase.COPY, stats.copyNanos.sum() / 1e9);
+        phases.put(Phase.WAIT, stats.waitNanos.sum() / 1e9);
         phases.putAll(destination.phases());
         LoadReport.Latency lat = latency.getTotalCount() == 0 ? new LoadReport.Latency(0, 0, 0)
                 : new LoadReport.Latency(latency.getValueAtPercentile(50), latency.getValueAtPercentile(99),
                         latency.getMaxValue());
         return new LoadReport(files, plan.order().size(), plan.bytes(), wallNanos / 1e9, phases,
                 stats.bytesRead.sum(), plan.partitioning().rank(), plan.partitioning().worldSize(), lat,
-                kernelBytesRead);
+                kernelBytesRead, cpu.userNanos() < 0 ? LoadReport.Cpu.UNKNOWN
+                        : new LoadReport.Cpu(cpu.userNanos() / 1e9, cpu.systemNanos() / 1e9));
     }
 
     private static ThreadFactory daemon(String name) {

@@ -28,6 +28,13 @@ final class LocalRangeSource implements RangeSource {
     /** Opens {@code h} for reads of whole blocks of {@code blockBytes} into page-aligned memory. */
     static LocalRangeSource open(NativeAccess os, Header h, long blockBytes) throws IOException {
         NativeFile f = os.open(h.file(), true);
+        try {
+            // Checked once open: a file replaced after this is not the one read, and the load's end checks again.
+            h.requireUnchanged();
+        } catch (RuntimeException e) {
+            f.close();
+            throw e;
+        }
         long page = os.pageSize();
         if (f.isDirect() && (page % f.directAlignment() != 0 || blockBytes % f.directAlignment() != 0)) {
             int needs = f.directAlignment();

@@ -2,12 +2,11 @@ package io.stload.io;
 
 import io.stload.format.Header;
 import io.stload.nativeio.FileAdvice;
+import io.stload.nativeio.MappedFile;
 import io.stload.nativeio.MemoryAdvice;
 import io.stload.nativeio.NativeAccess;
 import io.stload.nativeio.NativeFile;
 import io.stload.plan.FilePlan;
-import io.stload.plan.TensorSlice;
-import io.stload.sink.Destination;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -31,7 +30,7 @@ abstract class MappedReader extends WindowedReader {
     protected final NativeAccess os;
     protected final MemoryPressure pressure;
 
-    MappedReader(NativeAccess os, List<FilePlan> files, Destination destination, MemoryPressure pressure,
+    MappedReader(NativeAccess os, List<FilePlan> files, Delivery destination, MemoryPressure pressure,
                  int ioThreads, IoStats stats) {
         super(files.stream().map(FilePlan::file).toList(), destination, ioThreads, stats);
         this.os = os;
@@ -42,7 +41,7 @@ abstract class MappedReader extends WindowedReader {
     private Mapping map(int file) {
         Arena arena = Arena.ofShared();
         try {
-            return new Mapping(arena, Mappings.map(files.get(file), arena));
+            return new Mapping(arena, files.get(file).map(arena));
         } catch (RuntimeException e) {
             arena.close();
             throw e;
@@ -54,7 +53,7 @@ abstract class MappedReader extends WindowedReader {
      * what the destination is still to fill. The page cache holds the bytes read only if the headroom holds both.
      */
     protected final long footprint(long readBytes) {
-        return readBytes + destination.bytesToFill();
+        return readBytes + destination.heldBytes();
     }
 
     /** Before the window's bytes are taken: whatever brings them into memory ahead of the copy. */
@@ -73,43 +72,28 @@ abstract class MappedReader extends WindowedReader {
         }
     }
 
+    /**
+     * Copies the window out of the mapping, into the destination's buffer for it or into its slices' memory. Only
+     * this copy reads the mapping, under the guard that turns a truncated file's fault into the load's error: no
+     * destination or consumer is ever handed the mapping.
+     */
     private void transfer(Header file, Window w, MemorySegment window) throws IOException, InterruptedException {
         prepare(file, window);
         MemorySegment into = destination.readBuffer(file, w.offset(), w.length());
         long begin = System.nanoTime();
-        try {
-            Mappings.touching(file, () -> {
-                if (into != null) {
-                    MemorySegment.copy(window, 0, into, 0, w.length());
-                    destination.accept(file, w.offset(), into.asSlice(0, w.length()), Destination.Origin.READ_BUFFER);
-                } else {
-                    destination.accept(file, w.offset(), window, Destination.Origin.MAPPING);
-                }
-            });
-        } catch (IOException | RuntimeException e) {
-            if (into != null) {
+        if (into == null) {
+            MappedFile.reading(file.file(), () -> destination.scatter(file, w.offset(), window));
+        } else {
+            try {
+                MappedFile.reading(file.file(), () -> MemorySegment.copy(window, 0, into, 0, w.length()));
+            } catch (RuntimeException e) {
                 destination.abandon(into, e);
+                throw e;
             }
-            throw e;
+            destination.filled(file, w.offset(), into.asSlice(0, w.length()));
         }
         stats.copyNanos.add(System.nanoTime() - begin);
         stats.bytesRead.add(into != null ? w.length() : bytesTouched(w));
-    }
-
-    /** A contiguous slice goes with a view of its bytes in the mapping, which stays mapped until the call returns. */
-    @Override
-    protected final void landed(TensorSlice s) throws IOException, InterruptedException {
-        if (!s.isContiguous()) {
-            destination.landed(s, null);
-            return;
-        }
-        int file = fileIndexOf(s);
-        Mapping mapping = mappings.acquire(file);
-        try {
-            destination.landed(s, mapping.bytes().asSlice(s.spanStart(), s.byteSize()));
-        } finally {
-            mappings.release(file);
-        }
     }
 
     /** Whole pages inside the window only: a page it shares with a neighbour may still be needed there. */

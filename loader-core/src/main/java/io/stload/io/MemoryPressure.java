@@ -39,9 +39,17 @@ final class MemoryPressure {
         this.intervalNanos = intervalNanos;
     }
 
-    /** This host's headroom: MemAvailable capped by the tightest cgroup limit less its usage. */
-    static MemoryPressure ofHost() {
-        return new MemoryPressure(() -> MemoryHeadroom.read().availableBytes(), System::nanoTime, INTERVAL_NANOS);
+    /**
+     * This host's headroom (MemAvailable capped by the tightest cgroup limit less its usage), starting from a reading
+     * just made (the plan's), so that a load reads it again only once the interval has passed.
+     */
+    static MemoryPressure ofHost(long headroomNow) {
+        MemoryPressure p = new MemoryPressure(() -> MemoryHeadroom.read().availableBytes(), System::nanoTime,
+                INTERVAL_NANOS);
+        p.lastHeadroom = headroomNow;
+        p.readAt = System.nanoTime();
+        p.everRead = true;
+        return p;
     }
 
     /** The headroom now, read again if the last reading is older than the interval; -1 when unknown. */

@@ -4,12 +4,9 @@ import io.stload.format.Header;
 import io.stload.nativeio.NativeAccess;
 import io.stload.plan.FilePlan;
 import io.stload.plan.TensorSlice;
-import io.stload.sink.Destination;
 import io.stload.sink.SliceScatter;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
-import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 
@@ -21,16 +18,9 @@ import java.util.Map;
  * turn comes, so each byte is read many times. Only the pages holding the slices' runs are read.
  */
 final class MmapReader extends MappedReader {
-    private final List<SliceScatter> slicesOf = new ArrayList<>();
-
-    MmapReader(NativeAccess os, List<FilePlan> files, Destination destination, List<TensorSlice> slices,
+    MmapReader(NativeAccess os, List<FilePlan> files, Delivery destination, List<TensorSlice> slices,
                long windowBytes, long maxGap, MemoryPressure pressure, int ioThreads, IoStats stats) {
         super(os, files, destination, pressure, ioThreads, stats);
-        for (FilePlan f : files) {
-            List<TensorSlice> inFile = new ArrayList<>(slices.stream().filter(s -> s.tensor().file() == f.file()).toList());
-            inFile.sort(Comparator.comparingLong(TensorSlice::spanStart));
-            slicesOf.add(new SliceScatter(inFile));
-        }
         // Nothing ahead: a window is copied only once a consumer waits for it.
         layOut(rangesPerSlice(files, slices, maxGap), windowBytes, 0, slices);
     }
@@ -51,7 +41,7 @@ final class MmapReader extends MappedReader {
     @Override
     protected long bytesTouched(Window w) {
         long bytes = 0;
-        for (SliceScatter.Piece p : slicesOf.get(w.file()).pieces(w.offset(), w.offset() + w.length())) {
+        for (SliceScatter.Piece p : destination.scatterOf(files.get(w.file())).pieces(w.offset(), w.offset() + w.length())) {
             bytes += p.bytes();
         }
         return bytes;

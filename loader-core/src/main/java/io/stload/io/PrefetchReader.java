@@ -1,12 +1,12 @@
 package io.stload.io;
 
 import io.stload.format.Header;
+import io.stload.nativeio.MappedFile;
 import io.stload.nativeio.MemoryAdvice;
 import io.stload.nativeio.NativeAccess;
 import io.stload.plan.ByteRange;
 import io.stload.plan.FilePlan;
 import io.stload.plan.TensorSlice;
-import io.stload.sink.Destination;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -31,7 +31,7 @@ final class PrefetchReader extends MappedReader {
     private final Map<Header, String> notes = new IdentityHashMap<>();
     private volatile long touchSink;
 
-    PrefetchReader(NativeAccess os, List<FilePlan> files, Destination destination, List<TensorSlice> slices,
+    PrefetchReader(NativeAccess os, List<FilePlan> files, Delivery destination, List<TensorSlice> slices,
                    long windowBytes, long aheadBytes, long maxGap, MemoryPressure pressure, int ioThreads,
                    IoStats stats) {
         super(os, files, destination, pressure, ioThreads, stats);
@@ -67,7 +67,7 @@ final class PrefetchReader extends MappedReader {
             }
         }
         os.madvise(window, MemoryAdvice.WILLNEED);
-        Mappings.touching(file, () -> touchPages(window));
+        MappedFile.reading(file.file(), () -> touchPages(window));
     }
 
     /** The whole window was populated. */

@@ -6,7 +6,6 @@ import io.stload.format.Header;
 import io.stload.plan.ByteRange;
 import io.stload.plan.FilePlan;
 import io.stload.plan.TensorSlice;
-import io.stload.sink.Destination;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -23,7 +22,7 @@ import java.util.concurrent.ExecutorService;
  */
 abstract class WindowedReader implements AutoCloseable {
     protected final List<Header> files;
-    protected final Destination destination;
+    protected final Delivery destination;
     protected final IoStats stats;
     private final int ioThreads;
     private final Map<Header, Integer> fileIndex = new IdentityHashMap<>();
@@ -31,7 +30,7 @@ abstract class WindowedReader implements AutoCloseable {
     private WindowScheduler scheduler;
     private long windowedBytes;
 
-    WindowedReader(List<Header> files, Destination destination, int ioThreads, IoStats stats) {
+    WindowedReader(List<Header> files, Delivery destination, int ioThreads, IoStats stats) {
         this.files = List.copyOf(files);
         this.destination = destination;
         this.ioThreads = ioThreads;
@@ -103,11 +102,6 @@ abstract class WindowedReader implements AutoCloseable {
 
     /** Moves one window's bytes to the destination. */
     protected abstract void transfer(Header file, Window w) throws IOException, InterruptedException;
-
-    /** Tells the destination that every byte of {@code s} was accepted; mapped strategies add a view of them. */
-    protected void landed(TensorSlice s) throws IOException, InterruptedException {
-        destination.landed(s, null);
-    }
 
     /** Per file, what happened that the plan did not say (e.g. "O_DIRECT refused: buffered reads"). */
     abstract Map<Header, String> notes();
@@ -183,12 +177,8 @@ abstract class WindowedReader implements AutoCloseable {
         }
     }
 
-    private void land(TensorSlice s) throws InterruptedException {
-        try {
-            landed(s);
-        } catch (IOException e) {
-            throw new StloadException(ErrorKind.Io, s.tensor().file().file(), s.name() + ": " + e.getMessage(), e);
-        }
+    private void land(TensorSlice s) {
+        destination.landed(s);
     }
 
     /** Stops issuing windows (a failed or abandoned load); threads inside a window finish it. */

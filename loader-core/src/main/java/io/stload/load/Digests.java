@@ -1,8 +1,6 @@
 package io.stload.load;
 
 import io.stload.checkpoint.Checkpoint;
-import io.stload.format.Header;
-import io.stload.format.SafetensorsFile;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.LinkedHashMap;
@@ -19,20 +17,18 @@ public final class Digests {
     }
 
     /**
-     * The CRC-32 of every tensor of the checkpoint as stored in its files, read through a mapping that is closed
-     * before returning: the reference a load's digests must equal.
+     * The CRC-32 of every tensor of the checkpoint as stored in its files, each read by a lazy copy (so a file
+     * truncated meanwhile is an error, never a fault of the hash): the reference a load's digests must equal.
      *
-     * @param checkpoint the open checkpoint; local files only
+     * @param checkpoint the open checkpoint
      * @return lowercase hex digests by tensor name, in checkpoint order
-     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Io} if a file cannot be mapped
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Io} if a file cannot be read
      */
     public static Map<String, String> ofFiles(Checkpoint checkpoint) {
         Map<String, String> digests = new LinkedHashMap<>();
-        try (Arena arena = Arena.ofConfined()) {
-            for (Header h : checkpoint.files()) {
-                SafetensorsFile f = SafetensorsFile.open(h.file(), arena);
-                h.tensors().stream().filter(t -> checkpoint.tensors().containsKey(t.name()))
-                        .forEach(t -> digests.put(t.name(), crc32(f.tensor(t).data())));
+        for (String name : checkpoint.tensors().keySet()) {
+            try (Arena arena = Arena.ofConfined()) {
+                digests.put(name, crc32(checkpoint.copy(name, arena).data()));
             }
         }
         return digests;

@@ -83,7 +83,7 @@ public final class Loader {
      *                                   allocated then
      */
     public LoadedWeights execute(LoadPlan plan, LoadListener listener) {
-        HostSink sink = new HostSink(os);
+        HostSink sink = new HostSink();
         LoadReport report = engine.execute(plan, sink, listener);
         return new LoadedWeights(sink, sink.tensors(), report);
     }

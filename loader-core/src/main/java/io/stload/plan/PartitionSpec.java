@@ -7,7 +7,9 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.regex.PatternSyntaxException;
 import tools.jackson.core.JacksonException;
 import tools.jackson.core.JsonParser;
@@ -155,28 +157,46 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
      * @throws StloadException {@link ErrorKind#Usage} naming {@code source} for JSON that is not valid rules
      */
     public static PartitionSpec parse(String source, String json) {
-        List<PartitionRule> rules = new ArrayList<>();
+        List<PartitionRule> rules = null;
         try (JsonParser p = JSON.createParser(ObjectReadContext.empty(), json)) {
             expect(p.nextToken() == JsonToken.START_OBJECT, source, "expected a JSON object {\"rules\": [...]}");
-            boolean sawRules = false;
-            while (p.nextToken() == JsonToken.PROPERTY_NAME) {
-                String key = p.currentName();
-                p.nextToken();
-                if (!"rules".equals(key)) {
-                    p.skipChildren();
-                    continue;
-                }
-                sawRules = true;
-                expect(p.currentToken() == JsonToken.START_ARRAY, source, "\"rules\" must be an array");
-                while (p.nextToken() == JsonToken.START_OBJECT) {
+            String key;
+            while ((key = p.nextName()) != null) {
+                JsonToken v = p.nextToken();
+                expect("rules".equals(key), source, "unknown key \"" + key + "\" (expected \"rules\")");
+                expect(rules == null, source, "\"rules\" is given twice");
+                expect(v == JsonToken.START_ARRAY, source, "\"rules\" must be an array, not " + what(v));
+                rules = new ArrayList<>();
+                JsonToken t;
+                // Every element is a rule: anything else is an error, never the end of the list.
+                while ((t = p.nextToken()) != JsonToken.END_ARRAY) {
+                    expect(t == JsonToken.START_OBJECT, source, "rule " + rules.size() + ": must be an object "
+                            + "such as {\"pattern\": \"*.q_proj.weight\", \"split\": 0}, not " + what(t));
                     rules.add(rule(p, source, rules.size()));
                 }
             }
-            expect(sawRules, source, "no \"rules\" array");
+            expect(rules != null, source, "no \"rules\" array");
+            expect(p.nextToken() == null, source, "trailing characters after the rules object");
         } catch (JacksonException e) {
             throw usage(source, "not valid JSON: " + e.getOriginalMessage());
         }
         return new PartitionSpec(source, rules);
+    }
+
+    /** A JSON value's kind, for messages; the value itself is not echoed. */
+    private static String what(JsonToken t) {
+        if (t == null) {
+            return "the end of the file";
+        }
+        return switch (t) {
+            case START_OBJECT -> "an object";
+            case START_ARRAY -> "an array";
+            case VALUE_STRING -> "a string";
+            case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT -> "a number";
+            case VALUE_TRUE, VALUE_FALSE -> "a boolean";
+            case VALUE_NULL -> "null";
+            default -> t.name();
+        };
     }
 
     private static PartitionRule rule(JsonParser p, String source, int index) {
@@ -187,14 +207,17 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
         boolean experts = false;
         boolean divisible = false;
         String where = "rule " + index;
-        while (p.nextToken() == JsonToken.PROPERTY_NAME) {
-            String key = p.currentName();
+        Set<String> seen = new HashSet<>();
+        String key;
+        while ((key = p.nextName()) != null) {
             JsonToken v = p.nextToken();
+            expect(seen.add(key), source, where + ": \"" + key + "\" is given twice");
             switch (key) {
                 case "pattern" -> glob = text(p, v, source, where, key);
                 case "regex" -> regex = text(p, v, source, where, key);
                 case "split" -> {
-                    expect(v == JsonToken.VALUE_NUMBER_INT && p.getLongValue() >= 0 && p.getLongValue() < 64, source,
+                    expect(v == JsonToken.VALUE_NUMBER_INT && p.getNumberType() == JsonParser.NumberType.INT
+                            && p.getIntValue() >= 0 && p.getIntValue() < 64, source,
                             where + ": \"split\" must be a dimension index 0..63");
                     split = p.getIntValue();
                 }

@@ -12,14 +12,10 @@ import io.stload.nativeio.NativeAccess;
 import io.stload.nativeio.NativeFile;
 import java.io.IOException;
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.nio.channels.FileChannel;
 import java.nio.file.AccessDeniedException;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -60,7 +56,7 @@ public final class Planner {
      *                         not divide), {@link ErrorKind#Io} for a shard this process may not read
      */
     public LoadPlan plan(Checkpoint checkpoint, LoadOptions options) {
-        return plan(checkpoint, options, DestinationMemory.HOST);
+        return plan(checkpoint, options, DestinationProfile.HOST);
     }
 
     /**
@@ -68,11 +64,11 @@ public final class Planner {
      *
      * @param checkpoint  the opened checkpoint; the plan refers to its headers
      * @param options     strategy, threads, order, tensors and the rank's partitioning
-     * @param destination how much host memory the destination takes for the rank's bytes
+     * @param destination how the destination uses memory ({@code Destination.profile()})
      * @return the plan
      * @throws StloadException as {@link #plan(Checkpoint, LoadOptions)}
      */
-    public LoadPlan plan(Checkpoint checkpoint, LoadOptions options, DestinationMemory destination) {
+    public LoadPlan plan(Checkpoint checkpoint, LoadOptions options, DestinationProfile destination) {
         long start = System.nanoTime();
         MemoryHeadroom headroom = MemoryHeadroom.read();
         HostFacts host = new HostFacts(headroom.availableBytes(), headroom.describe(), os.fallbackReason());
@@ -169,15 +165,18 @@ public final class Planner {
         if (h.fileSize() == 0) {
             return 1.0;
         }
-        // mincore needs a mapping; mapping faults nothing in, and the arena unmaps at once.
-        try (Arena arena = Arena.ofConfined();
-             FileChannel ch = FileChannel.open(h.file(), StandardOpenOption.READ)) {
-            MemorySegment m = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
-            return os.residentFraction(m, RESIDENCY_SAMPLE_PAGES);
-        } catch (AccessDeniedException e) {
-            throw unreadable(h, e);
-        } catch (IOException e) {
-            return -1;
+        // mincore needs a mapping; mapping faults nothing in, and the arena unmaps at once. A file that changed since
+        // its header was read fails here, before anything is loaded.
+        try (Arena arena = Arena.ofConfined()) {
+            return os.residentFraction(h.map(arena), RESIDENCY_SAMPLE_PAGES);
+        } catch (StloadException e) {
+            if (e.getCause() instanceof AccessDeniedException denied) {
+                throw unreadable(h, denied);
+            }
+            if (e.getCause() instanceof IOException) {
+                return -1; // a file that cannot be mapped may still be read: its residency is unknown
+            }
+            throw e;
         }
     }
 

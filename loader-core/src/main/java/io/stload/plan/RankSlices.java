@@ -153,7 +153,9 @@ public final class RankSlices {
         List<TensorSlice> out = new ArrayList<>();
         for (TensorInfo t : h.tensors()) {
             TensorSlice s = slices.get(t.name());
-            if (s != null) {
+            // A tensor of this name the checkpoint takes from another file (the index maps it there, or the
+            // file is a second name of one that holds it) is not read from this one.
+            if (s != null && s.tensor().file() == h) {
                 out.add(s);
             }
         }

@@ -11,7 +11,7 @@ import java.util.Locale;
  * thrash, so bypass it (the page cache gets what the destination leaves of the headroom: owned host memory
  * takes the rank's bytes from the same memory); large cold reads on local disks go to the benchmark's winner.
  */
-public final class StrategyHeuristic {
+final class StrategyHeuristic {
     private StrategyHeuristic() {
     }
 
@@ -25,7 +25,7 @@ public final class StrategyHeuristic {
      * @return the strategy, its rule and reasons
      */
     public static FileDecision decide(FileFacts file, HostFacts host, long rankBytes, Thresholds t) {
-        return decide(file, host, rankBytes, DestinationMemory.HOST, t);
+        return decide(file, host, rankBytes, DestinationProfile.HOST, t);
     }
 
     /**
@@ -38,14 +38,14 @@ public final class StrategyHeuristic {
      * @param t           the heuristic's constants
      * @return the strategy, its rule and reasons
      */
-    public static FileDecision decide(FileFacts file, HostFacts host, long rankBytes, DestinationMemory destination,
+    public static FileDecision decide(FileFacts file, HostFacts host, long rankBytes, DestinationProfile destination,
                                       Thresholds t) {
         List<String> why = new ArrayList<>();
         why.add(file.fs().name());
         why.add(Sizes.human(rankBytes) + " for this rank");
         why.add(file.resident() < 0 ? "residency unknown" : percent(file.resident()) + " resident");
         why.add(host.headroomBytes() < 0 ? "headroom unknown" : Sizes.human(host.headroomBytes()) + " headroom");
-        long destinationBytes = destination.bytes(rankBytes);
+        long destinationBytes = destination.heldBytes(rankBytes, host);
         why.add("destination takes " + Sizes.human(destinationBytes) + " (" + destination.what() + ")");
 
         if (file.fs().ram()) {

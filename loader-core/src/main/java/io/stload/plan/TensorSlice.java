@@ -53,11 +53,20 @@ public record TensorSlice(TensorRef tensor, TensorInfo local, long start, long r
         if (dim >= i.rank()) {
             throw unsupported(t, "cannot split dimension " + dim + " of a tensor of shape " + i.shapeString());
         }
-        long n = i.dim(dim);
-        if (divisible && n % worldSize != 0) {
-            throw unsupported(t, "dimension " + dim + " (" + n + ") does not divide by world size " + worldSize
-                    + " and its rule says divisible");
+        long n = i.dim(dim); // unsigned: a tensor of zero elements may have a dimension of 2^63 or more
+        if (divisible && Long.remainderUnsigned(n, worldSize) != 0) {
+            throw unsupported(t, "dimension " + dim + " (" + Long.toUnsignedString(n) + ") does not divide by world "
+                    + "size " + worldSize + " and its rule says divisible");
         }
+        long lo = firstIndex(n, rank, worldSize);
+        long hi = firstIndex(n, rank + 1, worldSize);
+        long[] shape = i.shape();
+        shape[dim] = hi - lo;
+        if (i.elementCount() == 0) {
+            // Nothing to read: no run, and none of the products below, which may overflow for such dimensions.
+            return new TensorSlice(t, new TensorInfo(i.name(), i.dtype(), shape, 0, 0), t.fileOffset(), 0, 0, 0);
+        }
+        // Every dimension is at least 1 and the element count fits in a long, so the products below do too.
         long outer = 1;
         for (int d = 0; d < dim; d++) {
             outer *= i.dim(d);
@@ -66,13 +75,9 @@ public record TensorSlice(TensorRef tensor, TensorInfo local, long start, long r
         for (int d = dim + 1; d < i.rank(); d++) {
             innerBits *= i.dim(d);
         }
-        if (i.elementCount() != 0 && worldSize > 1) {
+        if (worldSize > 1) {
             requireWholeBytes(t, dim, n, outer, innerBits, worldSize);
         }
-        long lo = firstIndex(n, rank, worldSize);
-        long hi = firstIndex(n, rank + 1, worldSize);
-        long[] shape = i.shape();
-        shape[dim] = hi - lo;
         long runBytes = (hi - lo) * innerBits / 8;
         long stride = n * innerBits / 8;
         long count = runBytes == 0 ? 0 : outer;
@@ -80,9 +85,12 @@ public record TensorSlice(TensorRef tensor, TensorInfo local, long start, long r
         return new TensorSlice(t, local, t.fileOffset() + lo * innerBits / 8, runBytes, stride, count);
     }
 
-    /** First index of dimension size {@code n} that rank {@code r} holds: ranks below {@code n % w} hold one more. */
+    /**
+     * First index of dimension size {@code n} (unsigned) that rank {@code r} holds: ranks below {@code n % w} hold
+     * one more. It is at most {@code n}, so it fits in 64 unsigned bits.
+     */
     static long firstIndex(long n, int r, int w) {
-        return r * (n / w) + Math.min(r, n % w);
+        return r * Long.divideUnsigned(n, w) + Math.min(r, Long.remainderUnsigned(n, w));
     }
 
     /** Every cut of every rank, and every run start, must fall on a byte boundary. */

@@ -1,20 +1,25 @@
 package io.stload.report;
 
+import io.stload.plan.DecisionRule;
 import io.stload.plan.FilePlan;
+import io.stload.plan.LoadStrategy;
 import java.nio.file.Path;
+import java.util.Collections;
+import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * What a load did and how fast: per file the strategy with its reasons (and anything that happened that the
- * plan did not say), totals, time per phase, and the per-tensor materialization latency distribution.
+ * What a load did, how fast and at what cost: per file the strategy with the rule that chose it and its reasons
+ * (and anything that happened that the plan did not say), totals, time per {@link Phase}, the CPU time the process
+ * spent, and the per-tensor materialization latency distribution.
  *
  * @param files      per file, in plan order
  * @param tensors    tensors materialized
  * @param bytes      tensor bytes materialized (this rank's slices)
  * @param seconds    wall time of the load, planning included
- * @param phases     seconds per phase: {@code plan} is wall time; {@code io}, {@code copy} and {@code wait}
- *                   are thread-seconds summed over the threads that did them
+ * @param phases     seconds per phase ({@link Phase} says which are wall time and which thread-seconds); a phase
+ *                   the load did not have is absent, and {@link #seconds(Phase)} reads it as 0
  * @param bytesRead  bytes this rank's readers moved from its files (direct: whole aligned blocks; prefetch:
  *                   the plan's ranges, small gaps included; mmap: the plan's ranges copied out of the mapping)
  * @param rank       the tensor-parallel rank loaded
@@ -22,31 +27,14 @@ import java.util.Map;
  * @param latency    per-tensor materialization latency, from the consumer asking to the bytes being in place
  * @param kernelBytesRead what the kernel counted this process reading from storage during the load
  *                   ({@code /proc/self/io} read_bytes): page-cache hits excluded, readahead included; -1 unknown
+ * @param cpu        CPU time the process spent during the load, user and system
  */
-public record LoadReport(List<FileReport> files, int tensors, long bytes, double seconds, Map<String, Double> phases,
-                         long bytesRead, int rank, int worldSize, Latency latency, long kernelBytesRead) {
+public record LoadReport(List<FileReport> files, int tensors, long bytes, double seconds, Map<Phase, Double> phases,
+                         long bytesRead, int rank, int worldSize, Latency latency, long kernelBytesRead, Cpu cpu) {
     /** Copies the list and the map into unmodifiable ones. */
     public LoadReport {
         files = List.copyOf(files);
-        phases = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(phases));
-    }
-
-    /**
-     * A report without the kernel's count (-1: unknown).
-     *
-     * @param files     per file, in plan order
-     * @param tensors   tensors materialized
-     * @param bytes     tensor bytes materialized
-     * @param seconds   wall time of the load
-     * @param phases    seconds per phase
-     * @param bytesRead bytes the readers moved from the files
-     * @param rank      the rank loaded
-     * @param worldSize ranks in its group
-     * @param latency   per-tensor materialization latency
-     */
-    public LoadReport(List<FileReport> files, int tensors, long bytes, double seconds, Map<String, Double> phases,
-                      long bytesRead, int rank, int worldSize, Latency latency) {
-        this(files, tensors, bytes, seconds, phases, bytesRead, rank, worldSize, latency, -1);
+        phases = Collections.unmodifiableMap(phases.isEmpty() ? new EnumMap<>(Phase.class) : new EnumMap<>(phases));
     }
 
     /** {@return the throughput in GB/s, decimal: bytes / 1e9 / seconds; 0 for a load that took no time} */
@@ -55,19 +43,29 @@ public record LoadReport(List<FileReport> files, int tensors, long bytes, double
     }
 
     /**
-     * One file (its {@link io.stload.checkpoint.Checkpoint#location location} too): the strategy used, the rule that chose it ({@link io.stload.plan.DecisionRule#jsonName()}), why,
-     * notes from execution (null when none), and the bytes the plan reads.
+     * Seconds spent in one phase.
+     *
+     * @param phase the phase
+     * @return its seconds, 0 when the load had no such phase
+     */
+    public double seconds(Phase phase) {
+        return phases.getOrDefault(phase, 0.0);
+    }
+
+    /**
+     * One file (its {@link io.stload.checkpoint.Checkpoint#location location} too): the strategy used, the rule that
+     * chose it, why, notes from execution (null when none), and the bytes the plan reads.
      *
      * @param file     the file's path
      * @param location where the file is, as the user names it (a path, or an {@code s3://} URL)
-     * @param strategy the strategy used, as the flag spells it
+     * @param strategy the strategy used (never AUTO)
      * @param rule     the rule that chose it
      * @param reasons  the facts it weighed, in words; copied
      * @param note     what happened that the plan did not say, or null
      * @param bytes    the bytes the plan reads from the file
      */
-    public record FileReport(Path file, String location, String strategy, String rule, List<String> reasons,
-                             String note, long bytes) {
+    public record FileReport(Path file, String location, LoadStrategy strategy, DecisionRule rule,
+                             List<String> reasons, String note, long bytes) {
         /** Copies the reasons. */
         public FileReport {
             reasons = List.copyOf(reasons);
@@ -82,9 +80,8 @@ public record LoadReport(List<FileReport> files, int tensors, long bytes, double
          * @return the file's report
          */
         public static FileReport of(FilePlan plan, String location, String note) {
-            return new FileReport(plan.file().file(), location, plan.strategy().flagValue(), plan.rule().jsonName(),
-                    plan.decision().reasons(), note,
-                    plan.facts().bytesToRead());
+            return new FileReport(plan.file().file(), location, plan.strategy(), plan.rule(),
+                    plan.decision().reasons(), note, plan.facts().bytesToRead());
         }
     }
 
@@ -96,5 +93,33 @@ public record LoadReport(List<FileReport> files, int tensors, long bytes, double
      * @param max the slowest
      */
     public record Latency(long p50, long p99, long max) {
+    }
+
+    /**
+     * CPU time the whole process spent while the load ran (the loader's threads, and anything else the process
+     * did meanwhile), in seconds.
+     *
+     * @param userSeconds   in user mode; -1 when the platform does not say
+     * @param systemSeconds in the kernel on the process's behalf; -1 when the platform does not say
+     */
+    public record Cpu(double userSeconds, double systemSeconds) {
+        /** Not known on this platform. */
+        public static final Cpu UNKNOWN = new Cpu(-1, -1);
+
+        /** {@return user plus system seconds, or -1 when unknown} */
+        public double totalSeconds() {
+            return userSeconds < 0 ? -1 : userSeconds + systemSeconds;
+        }
+
+        /**
+         * The cost of moving {@code bytes}.
+         *
+         * @param bytes the bytes the load materialized
+         * @return decimal GB per CPU-second, or -1 when the CPU time is unknown or zero
+         */
+        public double gbPerCpuSecond(long bytes) {
+            double total = totalSeconds();
+            return total <= 0 ? -1 : bytes / 1e9 / total;
+        }
     }
 }

@@ -3,7 +3,7 @@ package io.stload.sink;
 import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.format.Header;
-import io.stload.sink.SliceScatter;
+import io.stload.plan.DestinationProfile;
 import io.stload.plan.FilePlan;
 import io.stload.plan.LoadPlan;
 import io.stload.plan.RankSlices;
@@ -36,11 +36,16 @@ public final class CallerBuffers implements Destination {
     private final Map<String, MemorySegment> given = new ConcurrentHashMap<>();
     private final Map<Header, SliceScatter> scatters = new IdentityHashMap<>();
 
+    /** Memory the caller allocated before the load; large slices take direct reads in place. */
+    private static final DestinationProfile PROFILE = new DestinationProfile("the caller's memory",
+            DestinationProfile.Holding.NONE, 0, 1L << 20, 0);
+
     /**
      * Makes a destination over the caller's memory.
      *
-     * @param memoryOf asked once per slice, before any read, for writable memory of at least {@code slice.byteSize()};
-     *                 a null, read-only or too small segment fails the load with {@link ErrorKind#Usage}
+     * @param memoryOf asked once per slice, on the thread that runs the load, before any read, for writable memory of
+     *                 at least {@code slice.byteSize()}; a null, read-only or too small segment fails the load with
+     *                 {@link ErrorKind#Usage}, and an exception it throws with {@link ErrorKind#Callback}
      */
     public CallerBuffers(Function<TensorSlice, MemorySegment> memoryOf) {
         this.memoryOf = memoryOf;
@@ -51,7 +56,12 @@ public final class CallerBuffers implements Destination {
         given.clear();
         scatters.clear();
         for (TensorSlice s : plan.slices().values()) {
-            MemorySegment m = memoryOf.apply(s);
+            MemorySegment m;
+            try {
+                m = memoryOf.apply(s);
+            } catch (RuntimeException e) {
+                throw StloadException.callback("the caller's allocator failed for " + s.name(), e);
+            }
             if (m == null || m.isReadOnly() || m.byteSize() < s.byteSize()) {
                 throw new StloadException(ErrorKind.Usage, s.tensor().file().file(), s.name() + " needs a writable "
                         + "segment of " + s.byteSize() + " bytes; the caller gave " + describe(m));
@@ -67,10 +77,13 @@ public final class CallerBuffers implements Destination {
         return m == null ? "none" : (m.isReadOnly() ? "a read-only one of " : "one of ") + m.byteSize() + " bytes";
     }
 
-    /** A megabyte or more: a page read through a bounce buffer at each end of such a slice costs nothing. */
+    /**
+     * The caller's memory, allocated before the load; a slice of a megabyte or more takes direct reads in place, as a
+     * page read through a bounce buffer at each end of it costs nothing.
+     */
     @Override
-    public long inPlaceSliceBytes() {
-        return 1L << 20;
+    public DestinationProfile profile() {
+        return PROFILE;
     }
 
     /**
@@ -89,10 +102,8 @@ public final class CallerBuffers implements Destination {
     }
 
     @Override
-    public void accept(Header file, long offset, MemorySegment bytes, Origin origin) {
-        if (origin != Origin.READ_BUFFER) {
-            scatters.get(file).scatter(offset, bytes, s -> given.get(s.name()));
-        }
+    public MemorySegment sliceBuffer(TensorSlice slice) {
+        return given.get(slice.name());
     }
 
     @Override
@@ -104,12 +115,12 @@ public final class CallerBuffers implements Destination {
      *
      * @param name the tensor's name
      * @return the segment the caller gave for it
-     * @throws IllegalArgumentException if the tensor is not part of the load
+     * @throws StloadException {@link ErrorKind#TensorNotFound} if the tensor is not part of the load
      */
     public MemorySegment segment(String name) {
         MemorySegment m = given.get(name);
         if (m == null) {
-            throw new IllegalArgumentException(name + " is not part of the load");
+            throw new StloadException(ErrorKind.TensorNotFound, null, "`" + name + "` is not part of the load");
         }
         return m;
     }

@@ -13,7 +13,7 @@ sealed interface FileDestination permits MirroredDestination, PackedDestination 
      *
      * @param slice a rank-local slice of one of the file's tensors
      * @return its memory: contiguous, row-major, as if the slice had been written on its own
-     * @throws IllegalArgumentException if the slice has no place here
+     * @throws IllegalStateException if the slice has no place here (a bug: the plan gave it one)
      */
     MemorySegment of(TensorSlice slice);
 }

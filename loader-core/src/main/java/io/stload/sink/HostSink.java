@@ -4,13 +4,12 @@ import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.format.Header;
 import io.stload.format.Tensor;
-import io.stload.sink.SliceScatter;
 import io.stload.nativeio.NativeAccess;
+import io.stload.plan.DestinationProfile;
 import io.stload.plan.FilePlan;
 import io.stload.plan.LoadPlan;
 import io.stload.plan.RankSlices;
 import io.stload.plan.TensorSlice;
-import io.stload.sink.Destination;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -35,40 +34,47 @@ public final class HostSink implements Destination, AutoCloseable {
     private final Arena arena = Arena.ofShared();
     private final NativeAccess os;
     private final Map<Header, FileDestination> files = new IdentityHashMap<>();
-    private final Map<Header, SliceScatter> scatters = new IdentityHashMap<>();
     private LoadPlan plan;
     private long allocated;
 
+    /** An empty sink; {@link #begin} allocates the memory of one load. */
+    public HostSink() {
+        this(NativeAccess.get());
+    }
+
     /** A sink allocating through {@code os}, which tests replace to fail or count allocations. */
-    public HostSink(NativeAccess os) {
+    HostSink(NativeAccess os) {
         this.os = os;
+    }
+
+    /** Host memory for every byte of the rank, held until the caller frees it. */
+    @Override
+    public DestinationProfile profile() {
+        return DestinationProfile.HOST;
     }
 
     @Override
     public synchronized void begin(LoadPlan plan) {
         if (this.plan != null) {
-            throw new IllegalStateException("a HostSink holds one load; the weights of the last one are still in it");
+            throw StloadException.usage("a HostSink holds one load; the weights of the last one are still in it");
         }
         this.plan = plan;
         boolean partial = plan.isPartial();
         for (FilePlan f : plan.files()) {
             Header h = f.file();
-            List<TensorSlice> inFile = RankSlices.inFile(h, plan.slices());
-            files.put(h, partial ? allocatePacked(h, inFile) : allocateMirror(h, os.pageSize()));
-            scatters.put(h, new SliceScatter(inFile));
+            files.put(h, partial ? allocatePacked(h, RankSlices.inFile(h, plan.slices())) : allocateMirror(h, os.pageSize()));
         }
     }
 
+    /** Memory mirroring a file takes every window of it in place; a rank's packed slices take theirs by slice. */
     @Override
     public MemorySegment readBuffer(Header file, long offset, long length) {
         return files.get(file) instanceof MirroredDestination m ? m.slice(offset, length) : null;
     }
 
     @Override
-    public void accept(Header file, long offset, MemorySegment bytes, Origin origin) {
-        if (origin != Origin.READ_BUFFER) {
-            scatters.get(file).scatter(offset, bytes, files.get(file)::of);
-        }
+    public MemorySegment sliceBuffer(TensorSlice slice) {
+        return files.get(slice.tensor().file()).of(slice);
     }
 
     @Override
@@ -78,7 +84,7 @@ public final class HostSink implements Destination, AutoCloseable {
         }
     }
 
-    /** Every slice of the load, by name, in checkpoint order; valid until the sink is closed. */
+    /** {@return every slice of the load, by name, in checkpoint order; valid until the sink is closed} */
     public Map<String, Tensor> tensors() {
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         for (TensorSlice s : plan.slices().values()) {
@@ -93,7 +99,7 @@ public final class HostSink implements Destination, AutoCloseable {
      */
     private MirroredDestination allocateMirror(Header h, int alignment) {
         if (alignment > os.pageSize() || os.pageSize() % alignment != 0) {
-            throw new IllegalArgumentException("alignment must divide the page size " + os.pageSize());
+            throw StloadException.usage("alignment must divide the page size " + os.pageSize());
         }
         long from = h.dataStart() / alignment * alignment;
         long to = from + regionBytes(h, alignment);
@@ -133,22 +139,20 @@ public final class HostSink implements Destination, AutoCloseable {
     }
 
     /**
-     * Bytes {@link #allocateMirror} takes for this file: known from the header alone, so callers can budget
-     * before loading (an upper bound for a rank's packed slices).
+     * The host memory a whole load of a file takes: known from the header alone, so callers can budget before
+     * loading (an upper bound for a rank's packed slices).
+     *
+     * @param h         the file's header
+     * @param alignment the alignment of its memory's start, a divisor of the page size
+     * @return the bytes
      */
     public static long regionBytes(Header h, int alignment) {
         return alignUp(h.fileSize(), alignment) - h.dataStart() / alignment * alignment;
     }
 
-    /** Host memory held, tensor bytes plus alignment padding. */
+    /** {@return host memory held, tensor bytes plus alignment padding} */
     public synchronized long allocatedBytes() {
         return allocated;
-    }
-
-    /** All of it: anonymous memory takes its pages as the bytes are written. */
-    @Override
-    public long bytesToFill() {
-        return allocatedBytes();
     }
 
     @Override

@@ -30,7 +30,7 @@ record MirroredDestination(Header file, long from, MemorySegment memory) impleme
     @Override
     public MemorySegment of(TensorSlice s) {
         if (!s.isWhole()) {
-            throw new IllegalArgumentException(s.name() + ": a mirrored destination holds whole tensors only");
+            throw new IllegalStateException(s.name() + ": a mirrored destination holds whole tensors only");
         }
         return slice(s.start(), s.byteSize());
     }

@@ -15,7 +15,7 @@ record PackedDestination(Header file, Map<String, MemorySegment> slices) impleme
     public MemorySegment of(TensorSlice s) {
         MemorySegment m = slices.get(s.name());
         if (m == null) {
-            throw new IllegalArgumentException(s.name() + " has no place in the destination of " + file.file());
+            throw new IllegalStateException(s.name() + " has no place in the destination of " + file.file());
         }
         return m;
     }

@@ -168,6 +168,36 @@ class CheckpointTest {
     }
 
     @Test
+    void theCurrentDirectoryNamedAsDotHoldsItsShards() {
+        // `cd CKPT && stload inspect .`: "." normalizes to the empty path, which no shard path starts with.
+        Path index = Path.of("model.safetensors.index.json");
+        for (String dir : List.of(".", "./", "")) {
+            assertEquals(Path.of("s1.safetensors"), CheckpointFiles.resolveInside(Path.of(dir), "s1.safetensors", index), dir);
+            assertEquals(Path.of("sub/s1.safetensors"), CheckpointFiles.resolveInside(Path.of(dir), "sub/s1.safetensors",
+                    index), dir);
+            for (String escaping : List.of("../s1.safetensors", ".", "sub/..", "/s1.safetensors")) {
+                StloadException e = assertThrows(StloadException.class,
+                        () -> CheckpointFiles.resolveInside(Path.of(dir), escaping, index), dir + " " + escaping);
+                assertEquals(ErrorKind.UnsafePath, e.kind());
+            }
+        }
+    }
+
+    @Test
+    void aShardNameWithAControlCharacterIsAnInvalidIndexNamingIt() throws IOException {
+        shard(ckpt, "s1.safetensors", "a");
+        for (String name : List.of("s1\\u0000.safetensors", "s1.safetensors\\u0000", "s\\u001b[2J1.safetensors",
+                "s1\\n.safetensors", "s1\\u007f.safetensors", "s1\\u0085.safetensors")) {
+            // Written as JSON escapes: the JSON is valid, the name it holds is not a file name.
+            Files.writeString(ckpt.resolve("model.safetensors.index.json"), "{\"weight_map\":{\"a\":\"" + name + "\"}}");
+            StloadException e = rejected(ErrorKind.InvalidIndex);
+            assertEquals(1, e.getMessage().lines().count(), e.getMessage());
+            assertTrue(e.getMessage().contains("control character"), e.getMessage());
+            assertTrue(e.getMessage().chars().noneMatch(c -> c < 0x20 || (c >= 0x7f && c < 0xa0)), e.getMessage());
+        }
+    }
+
+    @Test
     void shardInASubdirectoryIsFine() throws IOException {
         shard(Files.createDirectory(ckpt.resolve("sub")), "s.safetensors", "a");
         index("model.safetensors.index.json", "a", "sub/s.safetensors");

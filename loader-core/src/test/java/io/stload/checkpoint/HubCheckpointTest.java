@@ -260,9 +260,7 @@ class HubCheckpointTest {
     @Test
     void aRankThatFindsTheHashInProgressWaitsAndTakesItsResult() throws Exception {
         hub.addFile("model-00002-of-00002.safetensors", shard2);
-        Path lock = deepCheckLock();
-        Files.createDirectories(lock.getParent());
-        Files.createFile(lock);
+        Path lock = HubFixture.ownLockFile(deepCheckLock());
         HeldLock peer = NativeAccess.get().tryLock(lock, true);
         Problem peersFinding = new Problem(ErrorKind.DigestMismatch, null, "found by the peer");
         String fingerprint = DeepCheckLock.fingerprint(shardBlobs());
@@ -292,9 +290,7 @@ class HubCheckpointTest {
     @Test
     void anOldRecordIsNeverTakenByARankThatFindsTheLockFree() throws Exception {
         hub.addFile("model-00002-of-00002.safetensors", shard2);
-        Path lock = deepCheckLock();
-        Files.createDirectories(lock.getParent());
-        Files.createFile(lock);
+        Path lock = HubFixture.ownLockFile(deepCheckLock());
         DeepCheckLock.record(lock, DeepCheckLock.fingerprint(shardBlobs()),
                 List.of(new Problem(ErrorKind.DigestMismatch, null, "stale")), policy(Duration.ofMinutes(1)));
         CheckpointVerifier.Result r = deepVerify();
@@ -304,9 +300,7 @@ class HubCheckpointTest {
     @Test
     void anUnreadableRecordIsIgnoredWithANoteAndTheRankHashesItself() throws Exception {
         hub.addFile("model-00002-of-00002.safetensors", shard2);
-        Path lock = deepCheckLock();
-        Files.createDirectories(lock.getParent());
-        Files.createFile(lock);
+        Path lock = HubFixture.ownLockFile(deepCheckLock());
         HeldLock peer = NativeAccess.get().tryLock(lock, true);
         String fingerprint = DeepCheckLock.fingerprint(shardBlobs());
         duringSleep = () -> {

@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.HexFormat;
@@ -73,6 +74,20 @@ public final class HubFixture {
         String name = sha256(bytes).substring(0, 40);
         Files.write(blobs.resolve(name), bytes);
         link("model.safetensors.index.json", name);
+    }
+
+    /**
+     * Makes the deep-check lock file as a rank of this user makes it, whatever the umask: only its owner may write
+     * it or replace it in its folder, so a rank takes a record from it.
+     */
+    public static Path ownLockFile(Path lock) throws IOException {
+        Files.createDirectories(lock.getParent());
+        Files.setPosixFilePermissions(lock.getParent(), PosixFilePermissions.fromString("rwxr-xr-x"));
+        if (!Files.exists(lock)) {
+            Files.createFile(lock);
+        }
+        Files.setPosixFilePermissions(lock, PosixFilePermissions.fromString("rw-r--r--"));
+        return lock;
     }
 
     public static String sha256(byte[] bytes) {

@@ -89,7 +89,8 @@ class LazyAccessTest {
         Tensor copy = ckpt.copy("cube");
         ckpt.close();
         assertThrows(IllegalStateException.class, () -> view.get(ValueLayout.JAVA_BYTE, 0));
-        assertThrows(IllegalStateException.class, () -> ckpt.view("cube"));
+        StloadException closed = assertThrows(StloadException.class, () -> ckpt.view("cube"));
+        assertEquals(ErrorKind.Usage, closed.kind(), "a call on a closed checkpoint is the caller's misuse");
         assertArrayEquals(cube, copy.data().toArray(ValueLayout.JAVA_BYTE), "a copy outlives the checkpoint");
         ckpt.close();
     }

@@ -104,7 +104,7 @@ class ManyFilesDirectTest {
 
     @Test
     void aLoadOfMoreFilesThanTheBoundHoldsAtMostTheBoundOpen() {
-        HostSink sink = new HostSink(os);
+        HostSink sink = new HostSink();
         new Engine(os).execute(plan, sink, LoadListener.NONE);
         assertEquals(SHARDS, sink.tensors().size());
         sink.close();
@@ -116,7 +116,7 @@ class ManyFilesDirectTest {
     void aFailedReadEndsTheLoadNamingItsFileWithEveryFileClosed() throws IOException {
         os.failReadOf = shard(250);
         StloadException e = assertThrows(StloadException.class,
-                () -> new Engine(os).execute(plan, new HostSink(os), LoadListener.NONE));
+                () -> new Engine(os).execute(plan, new HostSink(), LoadListener.NONE));
         assertEquals(ErrorKind.Io, e.kind());
         assertEquals(dir.resolve(shard(250)).toRealPath(), e.file().toRealPath());
         assertEquals(0, os.open.get());
@@ -127,7 +127,7 @@ class ManyFilesDirectTest {
     void aFileThatCannotBeOpenedEndsTheLoadNamingItWithEveryOtherFileClosed() throws IOException {
         os.failOpenOf = shard(200);
         StloadException e = assertThrows(StloadException.class,
-                () -> new Engine(os).execute(plan, new HostSink(os), LoadListener.NONE));
+                () -> new Engine(os).execute(plan, new HostSink(), LoadListener.NONE));
         assertEquals(ErrorKind.Io, e.kind());
         assertEquals(dir.resolve(shard(200)).toRealPath(), e.file().toRealPath());
         assertEquals(0, os.open.get());

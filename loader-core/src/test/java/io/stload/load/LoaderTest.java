@@ -35,9 +35,9 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
-class LoaderTest {
+public class LoaderTest {
     /** Windows far smaller than the tensors, so every scheduling path (bound, demand, edges) is exercised. */
-    static final Thresholds SMALL_WINDOWS = new Thresholds(0.8, 64L << 20, 1.25, LoadStrategy.DIRECT,
+    public static final Thresholds SMALL_WINDOWS = new Thresholds(0.8, 64L << 20, 1.25, LoadStrategy.DIRECT,
             64 << 10, 192 << 10, 64 << 10, Thresholds.DEFAULTS.maxGapBytes());
 
     @TempDir
@@ -80,7 +80,7 @@ class LoaderTest {
             assertEquals(checkpoint.tensors().size(), seen.size());
             LoadReport r = w.report();
             assertEquals(checkpoint.totalBytes(), r.bytes());
-            r.files().forEach(f -> assertEquals(strategy.flagValue(), f.strategy()));
+            r.files().forEach(f -> assertEquals(strategy, f.strategy()));
             // Every tensor's latency is recorded (at least 1 us each) and none exceeds the load's wall time.
             assertTrue(r.latency().p50() >= 1, r.latency().toString());
             assertTrue(r.latency().max() <= r.seconds() * 1e6 * 1.01 + 1, r.latency() + " in " + r.seconds() + " s");

@@ -51,7 +51,7 @@ public final class ManyShardsLoad {
                 Map<String, String> digests = new ConcurrentHashMap<>();
                 if (stream) {
                     new Loader().stream(plan, (s, bytes) -> digests.put(s.name(), Digests.crc32(bytes)),
-                            StreamingSink.DEFAULT_BUDGET, sampler);
+                            0, sampler);
                 } else {
                     try (LoadedWeights w = new Loader().execute(plan, sampler)) {
                         w.tensors().forEach((name, t) -> digests.put(name, Digests.crc32(t.data())));

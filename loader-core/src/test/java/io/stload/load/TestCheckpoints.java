@@ -17,11 +17,11 @@ import java.util.SplittableRandom;
  * Small sharded checkpoints with everything that makes a reader's life hard: tensors larger than a window,
  * offsets on no particular alignment, zero-sized tensors, scalars, sub-byte types, several dtypes.
  */
-final class TestCheckpoints {
+public final class TestCheckpoints {
     private TestCheckpoints() {
     }
 
-    static Path sharded(Path dir, int shards, long seed) throws IOException {
+    public static Path sharded(Path dir, int shards, long seed) throws IOException {
         SplittableRandom random = new SplittableRandom(seed);
         Map<String, String> weightMap = new LinkedHashMap<>();
         for (int s = 0; s < shards; s++) {

@@ -92,6 +92,36 @@ class PartitionSpecTest {
     }
 
     @Test
+    void aRuleThatIsNotAnObjectIsAnErrorNeverTheEndOfTheList() {
+        // {"rules":[5]} once ended the list silently: no rule at all, so every rank loaded everything.
+        String[][] cases = {
+                {"{\"rules\": [5]}", "rule 0: must be an object such as {\"pattern\": \"*.q_proj.weight\", \"split\": 0}, not a number"},
+                {"{\"rules\": [{\"pattern\": \"a\", \"split\": 0}, \"*.weight\"]}", "rule 1: must be an object", "not a string"},
+                {"{\"rules\": [{\"pattern\": \"a\", \"split\": 0}, null, {\"pattern\": \"b\", \"split\": 0}]}", "rule 1: must be an object", "not null"},
+                {"{\"rules\": [[{\"pattern\": \"a\", \"split\": 0}]]}", "rule 0: must be an object", "not an array"},
+                {"{\"rules\": [true]}", "rule 0: must be an object", "not a boolean"},
+                {"{\"rules\": []} {\"rules\": [5]}", "trailing characters after the rules object"},
+                {"{\"rules\": [], \"rules\": [{\"pattern\": \"a\", \"split\": 0}]}", "\"rules\" is given twice"},
+                {"{\"rule\": [{\"pattern\": \"a\", \"split\": 0}]}", "unknown key \"rule\" (expected \"rules\")"},
+                {"{\"rules\": {\"pattern\": \"a\", \"split\": 0}}", "\"rules\" must be an array, not an object"},
+                {"{\"rules\": [{\"pattern\": \"a\", \"pattern\": \"b\", \"split\": 0}]}", "rule 0: \"pattern\" is given twice"},
+                {"{\"rules\": [{\"pattern\": \"a\", \"split\": 99999999999999999999}]}", "rule 0: \"split\" must be a dimension index 0..63"},
+                {"{\"rules\": [{\"pattern\": \"a\", \"split\": 4294967296}]}", "rule 0: \"split\" must be a dimension index 0..63"},
+        };
+        for (String[] c : cases) {
+            StloadException e = assertThrows(StloadException.class, () -> PartitionSpec.parse("r.json", c[0]), c[0]);
+            assertEquals(ErrorKind.Usage, e.kind(), c[0]);
+            assertEquals(1, e.getMessage().lines().count(), e.getMessage());
+            for (int i = 1; i < c.length; i++) {
+                assertTrue(e.getMessage().contains("partition rules r.json: ") && e.getMessage().contains(c[i]),
+                        e.getMessage());
+            }
+        }
+        // An empty list is said, not implied: every tensor replicated.
+        assertEquals(List.of(), PartitionSpec.parse("r.json", "{\"rules\": []}").rules());
+    }
+
+    @Test
     void badExpertsCombinationsAreOneLineUsageErrorsSayingWhy() {
         String[][] cases = {
                 {"{\"pattern\": \"*\", \"experts\": true, \"split\": 0}", "exactly one of \"split\": DIM, \"replicate\": true and \"experts\": true"},

@@ -64,7 +64,7 @@ class StrategyHeuristicTest {
         assertEquals(DecisionRule.CACHE_TOO_SMALL, host.rule(), "10 GiB of host memory leave the cache 10 GiB");
         assertTrue(host.summary().contains("destination takes 10.0 GiB (host memory, the rank's bytes)"), host.summary());
         FileDecision streamed = StrategyHeuristic.decide(file(EXT4, 0.0, true), twenty, 10 * GIB,
-                DestinationMemory.streaming(GIB), T);
+                new DestinationProfile("stream budget", DestinationProfile.Holding.UNTIL_LANDED, GIB, 1, 0), T);
         assertEquals(DecisionRule.COLD_LOCAL, streamed.rule(), "a 1 GiB budget leaves the cache 19 GiB");
         assertTrue(streamed.summary().contains("destination takes 1.0 GiB (stream budget)"), streamed.summary());
     }
@@ -73,11 +73,11 @@ class StrategyHeuristicTest {
     void budgetedDestinationsUnderPressureBypassThePageCache() {
         HostFacts tight = new HostFacts(2 * GIB, "t", null);
         FileDecision streamed = StrategyHeuristic.decide(file(EXT4, 0.0, true), tight, 4 * GIB,
-                DestinationMemory.streaming(GIB / 2), T);
+                new DestinationProfile("stream budget", DestinationProfile.Holding.UNTIL_LANDED, GIB / 2, 1, 0), T);
         assertEquals(LoadStrategy.DIRECT, streamed.strategy());
         assertEquals(DecisionRule.CACHE_TOO_SMALL, streamed.rule());
         FileDecision device = StrategyHeuristic.decide(file(EXT4, 0.0, true), tight, 4 * GIB,
-                DestinationMemory.budget("staging ring", GIB / 2), T);
+                new DestinationProfile("staging ring", DestinationProfile.Holding.AT_MOST, GIB / 2, 1, 0), T);
         assertEquals(LoadStrategy.DIRECT, device.strategy(), "a ring lets each block go as it lands");
     }
 

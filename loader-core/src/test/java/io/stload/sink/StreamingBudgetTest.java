@@ -2,6 +2,7 @@ package io.stload.sink;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.stload.plan.DestinationProfile;
 import org.junit.jupiter.api.Test;
 
 /** The streaming destination's default budget stays within what the memory headroom allows. */
@@ -10,9 +11,9 @@ class StreamingBudgetTest {
 
     @Test
     void theDefaultBudgetIsAQuarterOfTheHeadroomAtMostOneGib() {
-        assertEquals(100 * MIB, StreamingSink.defaultBudget(400 * MIB), "a 512 MiB container with 400 MiB left");
-        assertEquals(StreamingSink.DEFAULT_BUDGET, StreamingSink.defaultBudget(64L << 30));
-        assertEquals(StreamingSink.DEFAULT_BUDGET, StreamingSink.defaultBudget(-1), "headroom unknown");
-        assertEquals(16 * MIB, StreamingSink.defaultBudget(0), "room for a few windows still");
+        assertEquals(100 * MIB, DestinationProfile.defaultBudget(400 * MIB), "a 512 MiB container with 400 MiB left");
+        assertEquals(DestinationProfile.MOST_DEFAULT_BUDGET, DestinationProfile.defaultBudget(64L << 30));
+        assertEquals(DestinationProfile.MOST_DEFAULT_BUDGET, DestinationProfile.defaultBudget(-1), "headroom unknown");
+        assertEquals(16 * MIB, DestinationProfile.defaultBudget(0), "room for a few windows still");
     }
 }

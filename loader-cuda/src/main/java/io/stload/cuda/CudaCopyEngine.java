@@ -2,7 +2,6 @@ package io.stload.cuda;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
-import io.stload.nativeio.NativeAccess;
 import io.stload.plan.Sizes;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -134,12 +133,12 @@ public final class CudaCopyEngine implements CopyEngine {
         }
         Arena arena = Arena.ofShared();
         try {
-            MemorySegment memory = NativeAccess.get().allocate(bytes, arena);
+            MemorySegment memory = arena.allocate(bytes, 4096);
             CudaErrors.check(JCuda.cudaHostRegister(RawPointer.to(memory.address()), bytes,
                     JCuda.cudaHostRegisterDefault), what + " (cudaHostRegister)");
             pinned.put(memory.address(), Optional.of(arena));
             return memory;
-        } catch (IOException | RuntimeException e) {
+        } catch (RuntimeException | OutOfMemoryError e) {
             arena.close();
             throw e;
         }
@@ -149,7 +148,7 @@ public final class CudaCopyEngine implements CopyEngine {
     public void freeStaging(MemorySegment buffer) {
         Optional<Arena> owner = pinned.remove(buffer.address());
         if (owner == null) {
-            throw new IllegalArgumentException("not a pinned buffer of this engine");
+            throw StloadException.usage("not a pinned buffer of this engine");
         }
         // Freeing is best effort, and happens even when binding the device fails (a sticky error): a failed free
         // means the context is already gone, and the memory with it; a registered buffer's arena is closed anyway.

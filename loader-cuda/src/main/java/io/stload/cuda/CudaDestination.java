@@ -5,6 +5,8 @@ import io.stload.StloadException;
 import io.stload.format.Header;
 import io.stload.sink.SliceScatter;
 import io.stload.plan.ByteRange;
+import io.stload.plan.DestinationProfile;
+import io.stload.report.Phase;
 import io.stload.plan.FilePlan;
 import io.stload.plan.LoadPlan;
 import io.stload.plan.RankSlices;
@@ -15,6 +17,7 @@ import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
+import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -50,19 +53,26 @@ final class CudaDestination implements Destination, AutoCloseable {
         this.options = options;
     }
 
+    /** The staging ring is all the host memory it takes, and it reads in the ring's window size. */
     @Override
-    public long windowBytes(long proposed) {
-        return options.windowBytes();
+    public DestinationProfile profile() {
+        return new DestinationProfile("staging ring", DestinationProfile.Holding.AT_MOST,
+                Math.max(2, options.windows() * options.windowBytes()), Long.MAX_VALUE, options.windowBytes());
     }
 
     @Override
-    public void begin(LoadPlan plan) throws IOException {
+    public void begin(LoadPlan plan) {
         this.plan = plan;
         this.layout = new DeviceLayout(plan.slices().values());
         checkFits(plan, layout.bytes());
         pinSeconds = 0;
         stageWaitNanos.reset();
-        ensureRing(windowsFor(plan));
+        try {
+            ensureRing(windowsFor(plan));
+        } catch (IOException e) {
+            throw new StloadException(ErrorKind.OutOfMemory, null, "pinning the staging ring failed: "
+                    + e.getMessage(), e);
+        }
         h2dBefore = ring.copySeconds();
         try {
             base = engine.allocateDevice(Math.max(layout.bytes(), DeviceLayout.ALIGNMENT));
@@ -114,39 +124,43 @@ final class CudaDestination implements Destination, AutoCloseable {
     }
 
     @Override
-    public MemorySegment readBuffer(Header file, long offset, long length) throws IOException, InterruptedException {
-        StagingRing.Window w = acquire();
+    public MemorySegment readBuffer(Header file, long offset, long length) throws InterruptedException {
+        long asked = System.nanoTime();
+        StagingRing.Window w;
+        try {
+            w = ring.acquire();
+        } catch (IOException e) {
+            throw deviceFailure(e);
+        }
+        stageWaitNanos.add(System.nanoTime() - asked);
         lent.put(w.buffer().address(), w);
         return w.buffer();
     }
 
-    private StagingRing.Window acquire() throws IOException, InterruptedException {
-        long asked = System.nanoTime();
-        StagingRing.Window w = ring.acquire();
-        stageWaitNanos.add(System.nanoTime() - asked);
-        return w;
+    /** The ring's failure (a copy, a query of the device), as the loader's error of the kind CUDA gave it. */
+    private static StloadException deviceFailure(IOException e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof StloadException se) {
+                return se;
+            }
+        }
+        return new StloadException(ErrorKind.Io, null, "copying to the device failed: " + e.getMessage(), e);
     }
 
+    /** The window's runs of each slice go to the device: at most three copies per slice, a strided slice's in one. */
     @Override
-    public void accept(Header file, long offset, MemorySegment bytes, Origin origin) throws IOException {
-        StagingRing.Window w;
-        if (origin == Origin.READ_BUFFER) {
-            w = lent.remove(bytes.address());
-        } else {
-            try {
-                w = acquire();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IOException("load interrupted", e);
-            }
-            MemorySegment.copy(bytes, 0, w.buffer(), 0, bytes.byteSize());
-        }
+    public void filled(Header file, long offset, MemorySegment bytes) {
+        StagingRing.Window w = lent.remove(bytes.address());
         List<CopyEngine.Copy> copies = new ArrayList<>();
         for (SliceScatter.Piece p : scatters.get(file).pieces(offset, offset + bytes.byteSize())) {
             copies.add(new CopyEngine.Copy(w.buffer().asSlice(p.blockOffset(), p.span()),
                     base + layout.offset(p.slice()) + p.sliceOffset(), p.width(), p.rows(), p.pitch()));
         }
-        ring.submit(w, copies);
+        try {
+            ring.submit(w, copies);
+        } catch (IOException e) {
+            throw deviceFailure(e);
+        }
     }
 
     @Override
@@ -158,9 +172,13 @@ final class CudaDestination implements Destination, AutoCloseable {
     }
 
     @Override
-    public void end(Throwable failure) throws IOException, InterruptedException {
+    public void end(Throwable failure) throws InterruptedException {
         if (failure == null) {
-            ring.drain();
+            try {
+                ring.drain();
+            } catch (IOException e) {
+                throw deviceFailure(e);
+            }
             return;
         }
         // The device may still be copying out of the ring into the allocation: the ring waits for that first.
@@ -199,11 +217,11 @@ final class CudaDestination implements Destination, AutoCloseable {
     }
 
     @Override
-    public Map<String, Double> phases() {
-        Map<String, Double> phases = new LinkedHashMap<>();
-        phases.put("pin", pinSeconds);
-        phases.put("h2d", ring == null ? 0 : ring.copySeconds() - h2dBefore);
-        phases.put("stage-wait", stageWaitNanos.sum() / 1e9);
+    public Map<Phase, Double> phases() {
+        Map<Phase, Double> phases = new EnumMap<>(Phase.class);
+        phases.put(Phase.PIN, pinSeconds);
+        phases.put(Phase.H2D, ring == null ? 0 : ring.copySeconds() - h2dBefore);
+        phases.put(Phase.STAGE_WAIT, stageWaitNanos.sum() / 1e9);
         return phases;
     }
 

@@ -1,8 +1,9 @@
 package io.stload.cuda;
 
-import io.stload.io.Engine;
+import io.stload.load.Loader;
 import io.stload.report.LoadListener;
-import io.stload.nativeio.NativeAccess;
+import io.stload.plan.DestinationProfile;
+import io.stload.report.Phase;
 import io.stload.plan.LoadPlan;
 import io.stload.report.LoadReport;
 
@@ -26,16 +27,9 @@ import io.stload.report.LoadReport;
  * device.
  */
 public final class DeviceLoader implements AutoCloseable {
-    private final Engine engine;
+    private final Loader loader = new Loader();
     private final CudaDestination destination;
     private final CopyEngine device;
-
-    /** A loader whose system calls go through {@code os}; tests inject faults this way. */
-    DeviceLoader(CopyEngine device, RingOptions ring, NativeAccess os) {
-        this.device = device;
-        this.engine = new Engine(os);
-        this.destination = new CudaDestination(device, ring);
-    }
 
     /**
      * A loader onto one device; nothing is pinned until the first load.
@@ -44,7 +38,18 @@ public final class DeviceLoader implements AutoCloseable {
      * @param ring   the staging ring's window size and count
      */
     public DeviceLoader(CopyEngine device, RingOptions ring) {
-        this(device, ring, NativeAccess.get());
+        this.device = device;
+        this.destination = new CudaDestination(device, ring);
+    }
+
+    /**
+     * How the device destination uses host memory: its staging ring. Plan with it
+     * ({@code new Planner().plan(checkpoint, options, loader.profile())}) so that AUTO counts the ring.
+     *
+     * @return the destination's profile
+     */
+    public DestinationProfile profile() {
+        return destination.profile();
     }
 
     /**
@@ -56,11 +61,10 @@ public final class DeviceLoader implements AutoCloseable {
      *                                   or the kind of the read or copy that failed; nothing stays allocated then
      */
     public synchronized DeviceWeights execute(LoadPlan plan) {
-        LoadReport load = engine.execute(plan, destination, LoadListener.NONE);
-        double read = load.phases().get("io") + load.phases().get("copy");
-        double h2d = load.phases().get("h2d");
-        DeviceReport report = new DeviceReport(load, device.name(), read, plan.options().threads(), h2d,
-                load.seconds() - load.phases().get("plan") - load.phases().get("pin"));
+        LoadReport load = loader.execute(plan, destination, LoadListener.NONE);
+        double read = load.seconds(Phase.IO) + load.seconds(Phase.COPY);
+        DeviceReport report = new DeviceReport(load, device.name(), read, plan.options().threads(),
+                load.seconds(Phase.H2D), load.seconds() - load.seconds(Phase.PLAN) - load.seconds(Phase.PIN));
         return destination.result(report);
     }
 

@@ -1,7 +1,8 @@
-package io.stload.load;
+package io.stload.sink;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -10,6 +11,9 @@ import io.stload.StloadException;
 import io.stload.checkpoint.Checkpoint;
 import io.stload.format.Header;
 import io.stload.io.Engine;
+import io.stload.load.LoaderTest;
+import io.stload.load.TestCheckpoints;
+import io.stload.plan.DestinationProfile;
 import io.stload.plan.LoadOptions;
 import io.stload.plan.LoadPlan;
 import io.stload.plan.LoadStrategy;
@@ -17,6 +21,7 @@ import io.stload.plan.Planners;
 import io.stload.plan.ReadOrder;
 import io.stload.plan.TensorSlice;
 import io.stload.report.LoadListener;
+import io.stload.report.Phase;
 import io.stload.sink.CallerBuffers;
 import io.stload.sink.Destination;
 import io.stload.sink.HostSink;
@@ -116,7 +121,10 @@ class FailureSafetyTest {
         Ending ending = new Ending(sink, os);
         StloadException e = assertThrows(StloadException.class,
                 () -> new Engine(os).execute(plan(os, strategy), ending, LoadListener.NONE));
-        assertNamesAShard(e, "injected consumer failure");
+        // The caller's failure comes back as the caller's: its own exception, no shard blamed.
+        assertEquals(ErrorKind.Callback, e.kind(), e.getMessage());
+        assertNull(e.file(), e.getMessage());
+        assertEquals("injected consumer failure", e.getCause().getMessage());
         assertEquals(0, sink.heldBytes());
         os.transfers.forEach(c -> assertTrue(c.end() < ending.endedAt, c + " ended after the destination ended"));
         os.allocations.forEach(m -> assertFalse(m.scope().isAlive(), "a bounce buffer was never released"));
@@ -149,13 +157,8 @@ class FailureSafetyTest {
         }
 
         @Override
-        public long windowBytes(long proposed) {
-            return inner.windowBytes(proposed);
-        }
-
-        @Override
-        public long aheadBytes(long proposed) {
-            return inner.aheadBytes(proposed);
+        public DestinationProfile profile() {
+            return inner.profile();
         }
 
         @Override
@@ -164,8 +167,13 @@ class FailureSafetyTest {
         }
 
         @Override
-        public void accept(Header file, long offset, MemorySegment bytes, Origin origin) throws IOException {
-            inner.accept(file, offset, bytes, origin);
+        public MemorySegment sliceBuffer(TensorSlice slice) throws IOException {
+            return inner.sliceBuffer(slice);
+        }
+
+        @Override
+        public void filled(Header file, long offset, MemorySegment bytes) throws IOException {
+            inner.filled(file, offset, bytes);
         }
 
         @Override
@@ -174,8 +182,8 @@ class FailureSafetyTest {
         }
 
         @Override
-        public void landed(TensorSlice slice, MemorySegment mapped) throws IOException {
-            inner.landed(slice, mapped);
+        public void landed(TensorSlice slice) throws IOException {
+            inner.landed(slice);
         }
 
         @Override
@@ -186,7 +194,7 @@ class FailureSafetyTest {
         }
 
         @Override
-        public Map<String, Double> phases() {
+        public Map<Phase, Double> phases() {
             return inner.phases();
         }
     }

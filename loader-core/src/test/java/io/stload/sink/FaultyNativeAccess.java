@@ -1,4 +1,4 @@
-package io.stload.load;
+package io.stload.sink;
 
 import io.stload.nativeio.DelegatingNativeAccess;
 import io.stload.nativeio.DelegatingNativeFile;

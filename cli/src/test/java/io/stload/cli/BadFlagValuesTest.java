@@ -1,0 +1,89 @@
+package io.stload.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Every flag value a command does not take is a usage error: exit 2 and one line, {@code error: Usage: ...},
+ * through the same handler {@code main} uses; never an internal error (70) from whatever a library would throw
+ * for the value. CKPT and OUT stand for a small checkpoint and a new folder.
+ */
+@Timeout(value = 30, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD) // e.g. a serve that runs
+class BadFlagValuesTest {
+    @TempDir
+    static Path dir;
+    static Path ckpt;
+
+    @BeforeAll
+    static void checkpoint() throws IOException {
+        ckpt = dir.resolve("ckpt");
+        StringWriter err = new StringWriter();
+        assertEquals(0, Main.run(new String[] {"gen", ckpt.toString(), "--size", "1MiB"},
+                new PrintWriter(new StringWriter()), new PrintWriter(err)), err.toString());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {
+        "load CKPT --sink stream --memory-budget 0",
+        "load CKPT --sink stream --memory-budget 1",
+        "load CKPT --sink stream --memory-budget lots",
+        "load CKPT --sink bogus",
+        "load CKPT --wait-timeout 2562048h",
+        "inspect CKPT --wait-timeout 999999999h",
+        "verify CKPT --wait-timeout 200h",
+        "load CKPT --threads 0",
+        "load CKPT --threads 100000",
+        "load CKPT --auto-resident -0.5",
+        "load CKPT --auto-headroom-factor -1",
+        "load CKPT --auto-cold-local mmap",
+        "load CKPT --prefetch-window 1",
+        "load CKPT --prefetch-window 1GiB --prefetch-ahead 64MiB",
+        "load CKPT --direct-block 5000",
+        "load CKPT --max-gap lots",
+        "load CKPT --order sideways",
+        "load CKPT --device cuda --ring-windows 1",
+        "load CKPT --device cuda --ring-window-size 5000",
+        "plan CKPT --json --world-size 65537",
+        "plan CKPT --world-size 0",
+        "plan CKPT --rank 2 --world-size 2",
+        "plan CKPT --rank -1 --world-size 2",
+        "reshard CKPT OUT --world-size 0",
+        "reshard CKPT OUT --world-size 70000",
+        "reshard CKPT OUT --world-size 2 --shard-size lots",
+        "verify CKPT --threads 0",
+        "get CKPT x --count -1",
+        "serve CKPT --port 70000",
+        "serve CKPT --port 0 --quiesce-timeout 1e300",
+        "serve CKPT --port 0 --memory-budget lots",
+        "gen OUT --size lots",
+        "inspect s3://bucket/prefix/ --s3-concurrency 0",
+        "inspect s3://bucket/prefix/ --s3-part-size 0",
+        "load CKPT --no-such-flag",
+        "load CKPT --threads many",
+    })
+    void isOneUsageLineAndExitTwo(String command) {
+        String[] args = Arrays.stream(command.split(" "))
+                .map(a -> a.equals("CKPT") ? ckpt.toString() : a.equals("OUT") ? dir.resolve("out").toString() : a)
+                .toArray(String[]::new);
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = Main.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
+        List<String> lines = err.toString().lines().toList();
+        assertEquals(ExitCodes.USAGE, code, command + ": " + err);
+        assertEquals(1, lines.size(), command + ": " + err);
+        assertTrue(lines.getFirst().startsWith("error: Usage: "), command + ": " + lines.getFirst());
+    }
+}

@@ -1,0 +1,87 @@
+package io.stload.checkpoint;
+
+import io.stload.ErrorKind;
+import io.stload.StloadException;
+import io.stload.format.Header;
+import io.stload.format.RangeSource;
+import io.stload.format.SliceSpec;
+import io.stload.format.Tensor;
+import io.stload.nativeio.MappedFile;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SegmentAllocator;
+import java.util.IdentityHashMap;
+import java.util.Map;
+
+/**
+ * Reading a checkpoint's tensors lazily, Python's {@code safe_open}: a local file is mapped on its first read, once,
+ * into one shared arena, and every mapping is unmapped together on {@link #close}; copies and slices read only their
+ * own bytes, through the loader's guarded copy, so a file truncated meanwhile is an error, not a fault. A file in
+ * object storage is never mapped: its bytes come by ranged GETs. Thread-safe.
+ */
+final class LazyReads implements AutoCloseable {
+    private final RemoteFolder remote;
+    private final Map<Header, String> names;
+    private final Map<Header, MemorySegment> mapped = new IdentityHashMap<>();
+    private Arena arena;
+    private boolean closed;
+
+    LazyReads(RemoteFolder remote, Map<Header, String> names) {
+        this.remote = remote;
+        this.names = names;
+    }
+
+    /** A read-only view of the tensor's bytes in its file's mapping; a remote tensor's is a copy. */
+    MemorySegment view(TensorRef t) {
+        if (remote != null) {
+            return copy(t, SliceSpec.parse("", t.info()), Arena.ofAuto()).data().asReadOnly();
+        }
+        return mapping(t.file()).asSlice(t.fileOffset(), t.info().byteSize()).asReadOnly();
+    }
+
+    /** A copy of the slice, row-major, into memory from {@code allocator}; only the slice's bytes are read. */
+    Tensor copy(TensorRef t, SliceSpec spec, SegmentAllocator allocator) {
+        MemorySegment out = allocator.allocate(spec.byteSize(), 64);
+        if (remote != null) {
+            try (RangeSource source = remote.open(names.get(t.file()))) {
+                RemoteSlice.read(source, t.fileOffset(), spec, out, remote.maxGapBytes());
+            } catch (IOException e) {
+                throw new StloadException(ErrorKind.Io, null, remote.location() + names.get(t.file()) + ": "
+                        + e.getMessage(), e);
+            }
+        } else {
+            MemorySegment view = view(t);
+            MappedFile.reading(t.file().file(), () -> spec.copy(view, out));
+        }
+        return new Tensor(spec.local(), out);
+    }
+
+    /** The whole file, mapped on first use; fails if the file is no longer the one its header was read from. */
+    private synchronized MemorySegment mapping(Header file) {
+        if (closed) {
+            throw StloadException.usage("the checkpoint is closed");
+        }
+        MemorySegment m = mapped.get(file);
+        if (m == null) {
+            if (arena == null) {
+                arena = Arena.ofShared();
+            }
+            m = file.map(arena);
+            mapped.put(file, m);
+        }
+        return m;
+    }
+
+    /** Unmaps every file; a view taken before is unusable after (accessing it throws, never reads freed memory). */
+    @Override
+    public synchronized void close() {
+        if (!closed) {
+            closed = true;
+            mapped.clear();
+            if (arena != null) {
+                arena.close();
+            }
+        }
+    }
+}

@@ -1,0 +1,166 @@
+package io.stload.io;
+
+import io.stload.ErrorKind;
+import io.stload.StloadException;
+import io.stload.format.Header;
+import io.stload.plan.DestinationProfile;
+import io.stload.plan.FilePlan;
+import io.stload.plan.LoadPlan;
+import io.stload.plan.RankSlices;
+import io.stload.plan.TensorSlice;
+import io.stload.report.Phase;
+import io.stload.sink.Destination;
+import io.stload.sink.SliceScatter;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.util.IdentityHashMap;
+import java.util.Map;
+
+/**
+ * The engine's side of one load's destination: its profile, read once and resolved against the plan's host facts,
+ * and every call the engine makes into it. Here the engine puts a window's bytes where the destination wants them:
+ * into the memory it gives for the window, or each slice's part into the memory it gives for the slice; a
+ * destination never sees a mapping or an engine buffer. What the destination (the caller's code, or code calling the
+ * caller's) throws leaves here as {@link ErrorKind#Callback}, unless it is already one of the loader's own errors,
+ * so no failure of the caller's is blamed on a file.
+ */
+final class Delivery {
+    private final Destination destination;
+    private final DestinationProfile profile;
+    private final long budgetBytes;
+    private final long heldBytes;
+    private final long largestSlice;
+    private final Map<Header, SliceScatter> scatters = new IdentityHashMap<>();
+
+    Delivery(Destination destination, LoadPlan plan) {
+        this.destination = destination;
+        this.profile = destination.profile();
+        this.budgetBytes = profile.budgetOn(plan.host());
+        this.heldBytes = profile.heldBytes(plan.bytes(), plan.host());
+        this.largestSlice = plan.slices().values().stream().mapToLong(TensorSlice::byteSize).max().orElse(0);
+        for (FilePlan f : plan.files()) {
+            scatters.put(f.file(), new SliceScatter(RankSlices.inFile(f.file(), plan.slices())));
+        }
+    }
+
+    /** The window size the destination asks for, else the strategy's own. */
+    long windowBytes(long proposed) {
+        return profile.windowBytes() > 0 ? profile.windowBytes() : proposed;
+    }
+
+    /**
+     * How far reads may run ahead of the consumers. A destination holding each slice until it has landed holds the
+     * slices that windows read ahead touch, plus a slice cut by either end of that stretch: so reads run ahead by its
+     * budget less twice the largest slice (or only on demand).
+     */
+    long aheadBytes(long proposed) {
+        return holdsUntilLanded() ? Math.min(proposed, Math.max(0, budgetBytes - 2 * largestSlice)) : proposed;
+    }
+
+    /** True when a slice's bytes stay in the destination's memory from their first byte until the slice has landed. */
+    boolean holdsUntilLanded() {
+        return profile.holding() == DestinationProfile.Holding.UNTIL_LANDED;
+    }
+
+    /** The least contiguous slice worth cutting read windows at, so that it is read in place. */
+    long inPlaceSliceBytes() {
+        return profile.inPlaceSliceBytes();
+    }
+
+    /** Host memory the destination fills during the load, beside the page cache. */
+    long heldBytes() {
+        return heldBytes;
+    }
+
+    /** The pieces of the plan's slices within file bytes {@code [offset, end)}. */
+    SliceScatter scatterOf(Header file) {
+        return scatters.get(file);
+    }
+
+    void begin(LoadPlan plan) {
+        try {
+            destination.begin(plan);
+        } catch (IOException | RuntimeException e) {
+            throw ours(e, "preparing the destination");
+        }
+    }
+
+    MemorySegment readBuffer(Header file, long offset, long length) throws InterruptedException {
+        try {
+            return destination.readBuffer(file, offset, length);
+        } catch (IOException | RuntimeException e) {
+            throw ours(e, "the destination's buffer for " + file.file().getFileName());
+        }
+    }
+
+    void filled(Header file, long offset, MemorySegment bytes) {
+        try {
+            destination.filled(file, offset, bytes);
+        } catch (IOException | RuntimeException e) {
+            throw ours(e, "the destination taking bytes of " + file.file().getFileName());
+        }
+    }
+
+    void abandon(MemorySegment readBuffer, Throwable why) {
+        try {
+            destination.abandon(readBuffer, why);
+        } catch (RuntimeException e) {
+            why.addSuppressed(e);
+        }
+    }
+
+    /**
+     * Copies the parts of the plan's slices that file bytes {@code [offset, offset + bytes.byteSize())} hold, in
+     * {@code bytes} (a mapping's view or an engine buffer), into the slices' memory. Only {@link MemorySegment#copy}
+     * touches {@code bytes}, so a fault of a mapping here is one the caller's guard translates.
+     *
+     * @return the bytes copied
+     */
+    long scatter(Header file, long offset, MemorySegment bytes) {
+        long copied = 0;
+        for (SliceScatter.Piece p : scatters.get(file).pieces(offset, offset + bytes.byteSize())) {
+            p.copy(bytes, sliceBuffer(p.slice()));
+            copied += p.bytes();
+        }
+        return copied;
+    }
+
+    private MemorySegment sliceBuffer(TensorSlice slice) {
+        MemorySegment m;
+        try {
+            m = destination.sliceBuffer(slice);
+        } catch (IOException | RuntimeException e) {
+            throw ours(e, "the destination's buffer for " + slice.name());
+        }
+        if (m == null || m.isReadOnly() || m.byteSize() < slice.byteSize()) {
+            throw new StloadException(ErrorKind.Callback, null, "the destination gave no writable memory of "
+                    + slice.byteSize() + " bytes for " + slice.name());
+        }
+        return m;
+    }
+
+    void landed(TensorSlice slice) {
+        try {
+            destination.landed(slice);
+        } catch (IOException | RuntimeException e) {
+            throw ours(e, "the destination taking " + slice.name());
+        }
+    }
+
+    void end(Throwable failure) throws InterruptedException {
+        try {
+            destination.end(failure);
+        } catch (IOException | RuntimeException e) {
+            throw ours(e, "ending the destination");
+        }
+    }
+
+    Map<Phase, Double> phases() {
+        return destination.phases();
+    }
+
+    /** The loader's own errors pass; anything else the destination threw is the caller's. */
+    private static StloadException ours(Exception e, String what) {
+        return e instanceof StloadException se ? se : StloadException.callback(what + " failed", e);
+    }
+}

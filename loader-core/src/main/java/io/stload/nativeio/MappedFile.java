@@ -1,0 +1,83 @@
+package io.stload.nativeio;
+
+import io.stload.ErrorKind;
+import io.stload.StloadException;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * The one place a checkpoint file is mapped, and the one place a fault of a mapping becomes an error. A file is
+ * mapped whole and read-only, and only if it is still the file its header was read from ({@link FileIdentity}).
+ * Should the file be truncated under the mapping, a read of a lost page raises SIGBUS, which the JVM turns into an
+ * {@link InternalError} for Java's own reads and copies of the mapping (but not for native code or intrinsics given
+ * its address, which crash): so only the loader's own copies read a mapping, inside {@link #reading}, and a
+ * truncated file becomes one {@link ErrorKind#Io} error naming it.
+ */
+public final class MappedFile {
+    private MappedFile() {
+    }
+
+    /**
+     * Maps {@code file} whole, read-only, into {@code arena}.
+     *
+     * @param file     the file
+     * @param expected the file its header was read from
+     * @param arena    owns the mapping: closing it unmaps the file
+     * @return the mapping; empty for an empty file
+     * @throws StloadException {@link ErrorKind#Io} if the file cannot be mapped, or is no longer the expected one
+     */
+    public static MemorySegment map(Path file, FileIdentity expected, Arena arena) {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            // Checked once open: a file replaced after this is not the one mapped, and the end of the load checks again.
+            expected.requireSame(file);
+            if (ch.size() != expected.size()) {
+                throw changed(file, "changed size from " + expected.size() + " to " + ch.size() + " bytes");
+            }
+            return expected.size() == 0 ? MemorySegment.NULL
+                    : ch.map(FileChannel.MapMode.READ_ONLY, 0, expected.size(), arena).asReadOnly();
+        } catch (IOException e) {
+            throw new StloadException(ErrorKind.Io, file, "cannot map: " + FileChecks.reason(e), e);
+        }
+    }
+
+    /** Reads a mapping: the body of {@link #reading}. */
+    @FunctionalInterface
+    public interface Access<X extends Exception> {
+        /**
+         * Reads the mapping.
+         *
+         * @throws X the access's own failure
+         */
+        void run() throws X;
+    }
+
+    /**
+     * Runs {@code access}, which reads {@code file}'s mapping with Java's reads and copies only, turning a fault of
+     * the mapping into the error of a truncated file.
+     *
+     * @param file   the mapped file
+     * @param access the reads
+     * @param <X>    what the access itself may throw
+     * @throws X the access's own failure
+     * @throws StloadException {@link ErrorKind#Io} when the file was truncated (or its disk failed) under the mapping
+     */
+    public static <X extends Exception> void reading(Path file, Access<X> access) throws X {
+        try {
+            access.run();
+        } catch (InternalError e) {
+            // The JVM's translation of SIGBUS: the file was truncated or its disk failed under the mapping.
+            throw new StloadException(ErrorKind.Io, file, "file was truncated or became unreadable while mapped ("
+                    + e.getMessage() + ")", e);
+        }
+    }
+
+    /** A file that is no longer the one its header was read from. */
+    static StloadException changed(Path file, String what) {
+        return new StloadException(ErrorKind.Io, file, what + " after its header was read; load it again once it"
+                + " stops changing");
+    }
+}

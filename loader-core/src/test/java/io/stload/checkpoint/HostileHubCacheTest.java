@@ -1,0 +1,358 @@
+package io.stload.checkpoint;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.stload.ErrorKind;
+import io.stload.StloadException;
+import io.stload.nativeio.DelegatingNativeAccess;
+import io.stload.nativeio.HeldLock;
+import io.stload.nativeio.NativeAccess;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalInt;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A hub cache someone else can write: lock files that are no locks, a {@code blobs/} folder that is a link out
+ * of the repo, and deep-check records forged by whoever can write the lock file. Time is a fake clock: a wait
+ * that should not happen shows as a sleep, never as a slow test.
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+class HostileHubCacheTest {
+    private static final String SHARD1 = "model-00001-of-00002.safetensors";
+    private static final String SHARD2 = "model-00002-of-00002.safetensors";
+
+    @TempDir
+    Path root;
+    HubFixture hub;
+    Path scratch;
+    byte[] shard2;
+    final AtomicLong clock = new AtomicLong();
+    final List<String> log = new ArrayList<>();
+    Runnable duringSleep = () -> {
+    };
+    int sleeps;
+
+    @BeforeEach
+    void cacheWithOneOfTwoShards() throws IOException {
+        hub = new HubFixture(Files.createDirectory(root.resolve("hub")));
+        scratch = Files.createDirectory(root.resolve("scratch"));
+        hub.addFile(SHARD1, HubFixture.shardBytes(scratch, "a", 1, "a.weight", "a.bias"));
+        shard2 = HubFixture.shardBytes(scratch, "b", 2, "b.weight");
+        hub.addIndex(Map.of("a.weight", SHARD1, "a.bias", SHARD1, "b.weight", SHARD2));
+    }
+
+    private WaitPolicy policy() {
+        return new WaitPolicy(Duration.ofMinutes(10), clock::get, nanos -> {
+            sleeps++;
+            clock.addAndGet(nanos);
+            duringSleep.run();
+        }, log::add);
+    }
+
+    private Path locks() throws IOException {
+        return Files.createDirectories(hub.cache.resolve(".locks/models--acme--tiny"));
+    }
+
+    private Checkpoint resolve(NativeAccess os) {
+        return CheckpointSource.resolve(HubFixture.REPO, hub.cache, policy(), Map.of(), os);
+    }
+
+    private CheckpointVerifier.Result deepVerify() throws InterruptedException {
+        return CheckpointVerifier.verify(HubFixture.REPO, hub.cache, true, 2, policy(),
+                CheckpointVerifier.HashProgress.NONE, Map.of(), NativeAccess.get());
+    }
+
+    private Path deepCheckLock() throws IOException {
+        return locks().resolve("stload-deep-check-" + HubFixture.COMMIT + ".lock");
+    }
+
+    /** Adds the second shard and damages one byte of its tensor data: same size, valid header, wrong sha256. */
+    private Path corruptedSecondShard() throws IOException {
+        Path blob = hub.addFile(SHARD2, shard2).toRealPath();
+        try (FileChannel ch = FileChannel.open(blob, StandardOpenOption.WRITE)) {
+            ch.write(ByteBuffer.wrap(new byte[] {(byte) ~shard2[shard2.length - 1]}), shard2.length - 1);
+        }
+        return blob;
+    }
+
+    /** What a deep check of the fixture, as it is now, records its result under. */
+    private String fingerprint() throws IOException {
+        List<Path> blobs = new ArrayList<>();
+        for (String shard : List.of(SHARD1, SHARD2)) {
+            blobs.add(hub.snapshot.resolve(shard).toRealPath());
+        }
+        return DeepCheckLock.fingerprint(blobs.stream().sorted().toList());
+    }
+
+    private static void assertOnlyMismatchIn(CheckpointVerifier.Result r, Path blob) {
+        assertEquals(1, r.problems().size(), r.problems().toString());
+        assertEquals(ErrorKind.DigestMismatch, r.problems().getFirst().kind(), r.problems().toString());
+        assertEquals(blob, r.problems().getFirst().file());
+    }
+
+    // --- lock files that are no locks (D5) ---
+
+    @Test
+    void aFifoSymlinkOrFolderNamedLikeADownloadLockIsNoDownloadAndAMissingShardFailsAtOnce() throws Exception {
+        Path locks = locks();
+        HostileFilesTest.mkfifo(locks.resolve("fifo.lock"));
+        Files.createSymbolicLink(locks.resolve("dangling.lock"), locks.resolve("gone"));
+        Files.createSymbolicLink(locks.resolve("loop.lock"), locks.resolve("loop.lock"));
+        Files.createSymbolicLink(locks.resolve("elsewhere.lock"), Files.createFile(root.resolve("some-file")));
+        Files.createDirectory(locks.resolve("folder.lock"));
+        HostileFilesTest.mkfifo(hub.blobs.resolve(HubFixture.sha256(shard2) + ".incomplete"));
+        StloadException e = assertThrows(StloadException.class, () -> resolve(NativeAccess.get()));
+        assertEquals(ErrorKind.MissingShard, e.kind(), e.getMessage());
+        assertTrue(e.getMessage().contains(SHARD2), e.getMessage());
+        assertEquals(0, sleeps, "nothing there is a download: " + log);
+    }
+
+    @Test
+    void aLockReplacedByAFifoBetweenListingAndProbeIsNoDownload() throws Exception {
+        Path lock = Files.createFile(locks().resolve("x.lock"));
+        NativeAccess replacedAtProbe = new DelegatingNativeAccess(NativeAccess.get()) {
+            @Override
+            public HeldLock tryLock(Path file, boolean exclusive) throws IOException {
+                if (file.equals(lock) && Files.isRegularFile(lock)) {
+                    Files.delete(lock);
+                    try {
+                        HostileFilesTest.mkfifo(lock);
+                    } catch (InterruptedException ie) {
+                        throw new AssertionError(ie);
+                    }
+                }
+                return real.tryLock(file, exclusive);
+            }
+        };
+        StloadException e = assertThrows(StloadException.class, () -> resolve(replacedAtProbe));
+        assertEquals(ErrorKind.MissingShard, e.kind(), e.getMessage());
+        assertEquals(0, sleeps, log.toString());
+    }
+
+    @Test
+    void aRegularLockNobodyHoldsIsNoDownloadEitherButAHeldOneIsWaitedFor() throws Exception {
+        Path lock = Files.createFile(locks().resolve("x.lock"));
+        assertEquals(ErrorKind.MissingShard, assertThrows(StloadException.class, () -> resolve(NativeAccess.get())).kind());
+        assertEquals(0, sleeps);
+        HeldLock download = NativeAccess.get().tryLock(lock, true);
+        duringSleep = () -> {
+            try {
+                hub.addFile(SHARD2, shard2);
+                download.close();
+            } catch (IOException e) {
+                throw new AssertionError(e);
+            }
+        };
+        assertEquals(3, resolve(NativeAccess.get()).tensors().size());
+        assertEquals(1, sleeps);
+    }
+
+    // --- blobs/ that leads out of the repo (D11) ---
+
+    @Test
+    void aBlobsFolderThatLinksOutOfTheRepoIsRefusedWhicheverWayTheSnapshotIsNamed() throws Exception {
+        hub.addFile(SHARD2, shard2);
+        // Somewhere else on the machine: a valid checkpoint file, which the snapshot's links now point at.
+        Path elsewhere = Files.createDirectory(root.resolve("elsewhere"));
+        try (var blobs = Files.list(hub.blobs)) {
+            for (Path b : blobs.toList()) {
+                Files.copy(b, elsewhere.resolve(b.getFileName()));
+            }
+        }
+        Path realBlobs = hub.repoDir.resolve("blobs-moved");
+        Files.move(hub.blobs, realBlobs);
+        for (Path target : List.of(elsewhere, Path.of("/"))) {
+            Files.deleteIfExists(hub.blobs);
+            Files.createSymbolicLink(hub.blobs, target);
+            StloadException e = assertThrows(StloadException.class, () -> resolve(NativeAccess.get()));
+            assertEquals(ErrorKind.UnsafePath, e.kind(), e.getMessage());
+            assertEquals(hub.blobs, e.file());
+            assertTrue(e.getMessage().contains("outside the repo folder"), e.getMessage());
+            assertEquals(1, e.getMessage().lines().count());
+            e = assertThrows(StloadException.class, () -> Checkpoint.open(hub.snapshot));
+            assertEquals(ErrorKind.UnsafePath, e.kind(), e.getMessage());
+            CheckpointVerifier.Result r = deepVerify();
+            assertEquals(List.of(ErrorKind.UnsafePath), r.problems().stream().map(Problem::kind).toList(),
+                    r.problems().toString());
+        }
+        Files.delete(hub.blobs);
+        Files.createSymbolicLink(hub.blobs, hub.repoDir.resolve("gone"));
+        assertEquals(ErrorKind.UnsafePath, assertThrows(StloadException.class, () -> resolve(NativeAccess.get())).kind());
+        // A link that stays inside the repo folder holds nothing outside it.
+        Files.delete(hub.blobs);
+        Files.createSymbolicLink(hub.blobs, Path.of("blobs-moved"));
+        assertEquals(3, resolve(NativeAccess.get()).tensors().size());
+        assertEquals(3, Checkpoint.open(hub.snapshot).tensors().size());
+    }
+
+    // --- a lock file that is no lock: check without coordination (D23) ---
+
+    @Test
+    void aFifoAsTheDeepCheckLockIsCheckedWithoutCoordination() throws Exception {
+        Path blob = corruptedSecondShard();
+        HostileFilesTest.mkfifo(deepCheckLock());
+        assertOnlyMismatchIn(deepVerify(), blob);
+        assertTrue(log.stream().anyMatch(l -> l.contains("not a regular file") && l.contains("checking without "
+                + "coordination")), log.toString());
+        assertEquals(0, sleeps);
+    }
+
+    @Test
+    void aLockReplacedByAFifoWhileWaitingIsCheckedWithoutCoordination() throws Exception {
+        Path blob = corruptedSecondShard();
+        Path lock = HubFixture.ownLockFile(deepCheckLock());
+        HeldLock peer = NativeAccess.get().tryLock(lock, true);
+        duringSleep = () -> {
+            try {
+                peer.close();
+                Files.delete(lock);
+                HostileFilesTest.mkfifo(lock);
+            } catch (IOException | InterruptedException e) {
+                throw new AssertionError(e);
+            }
+        };
+        assertOnlyMismatchIn(deepVerify(), blob);
+        assertTrue(log.stream().anyMatch(l -> l.contains("checking without coordination")), log.toString());
+    }
+
+    // --- forged deep-check records (D9) ---
+
+    @Test
+    void aRecordInALockFileOthersMayWriteIsNeverTaken() throws Exception {
+        Path blob = corruptedSecondShard();
+        Path lock = HubFixture.ownLockFile(deepCheckLock());
+        Files.setPosixFilePermissions(lock, PosixFilePermissions.fromString("rw-rw-r--"));
+        HeldLock peer = NativeAccess.get().tryLock(lock, true);
+        String fingerprint = fingerprint();
+        duringSleep = () -> {
+            try {
+                DeepCheckLock.record(lock, fingerprint, List.of(), policy());
+                peer.close();
+            } catch (IOException e) {
+                throw new AssertionError(e);
+            }
+        };
+        assertOnlyMismatchIn(deepVerify(), blob);
+        assertEquals(0, sleeps, "a record it could not take is not waited for");
+        assertTrue(log.stream().anyMatch(l -> l.contains("not sharing the deep check") && l.contains("mode 0664")
+                && l.contains("hashing every blob here")), log.toString());
+        peer.close();
+    }
+
+    @Test
+    void aRecordInALockFileOfAnotherUserIsNeverTaken() throws Exception {
+        Path blob = corruptedSecondShard();
+        Path lock = HubFixture.ownLockFile(deepCheckLock());
+        int owner = (Integer) Files.getAttribute(lock, "unix:uid");
+        HeldLock peer = NativeAccess.get().tryLock(lock, true);
+        DeepCheckLock.record(lock, fingerprint(), List.of(), policy());
+        List<Problem> problems = DeepCheckLock.runOnce(new HubCache(hub.cache),
+                new HubCache(hub.cache).snapshot(RepoRef.parse(HubFixture.REPO).orElseThrow()),
+                List.of(blob), policy(), NativeAccess.get(), () -> List.of(new Problem(ErrorKind.DigestMismatch,
+                        blob, "hashed here")), OptionalInt.of(owner + 1));
+        assertEquals("hashed here", problems.getFirst().detail());
+        assertTrue(log.stream().anyMatch(l -> l.contains("it belongs to uid " + owner + ", not to uid " + (owner + 1))),
+                log.toString());
+        assertEquals(0, sleeps);
+        peer.close();
+        // And a process that cannot tell who it is trusts nobody.
+        assertTrue(DeepCheckLock.distrust(lock, OptionalInt.empty()).isPresent());
+        assertEquals(java.util.Optional.empty(), DeepCheckLock.distrust(lock, OptionalInt.of(owner)));
+    }
+
+    @Test
+    void aLockFileOpenedToOthersWhileARankWaitsIsNotTakenFromAndTheWaiterHashes() throws Exception {
+        Path blob = corruptedSecondShard();
+        Path lock = HubFixture.ownLockFile(deepCheckLock());
+        HeldLock peer = NativeAccess.get().tryLock(lock, true);
+        String fingerprint = fingerprint();
+        duringSleep = () -> {
+            try {
+                Files.setPosixFilePermissions(lock, PosixFilePermissions.fromString("rw-rw-rw-"));
+                DeepCheckLock.record(lock, fingerprint, List.of(), policy());
+                peer.close();
+            } catch (IOException e) {
+                throw new AssertionError(e);
+            }
+        };
+        assertOnlyMismatchIn(deepVerify(), blob);
+        assertTrue(log.stream().anyMatch(l -> l.contains("not taking the deep check result") && l.contains("mode 0666")),
+                log.toString());
+    }
+
+    /**
+     * Two real processes: the forger holds the lock as a hashing rank would and writes "no problems" without
+     * hashing; the verifier waits for it. A record in a file only this user can write is taken, and the
+     * verifier says it took it rather than hashed; once the forger has opened the file to everyone, the
+     * verifier hashes and finds the corrupted blob.
+     */
+    @Test
+    void aForgedRecordFromAnotherProcessIsTakenOnlyFromAFileOnlyThisUserCanWrite() throws Exception {
+        Path blob = corruptedSecondShard();
+        Path lock = HubFixture.ownLockFile(deepCheckLock());
+        CheckpointVerifier.Result taken = verifyWhileForging(lock, "keep");
+        assertTrue(taken.clean(), "a record of this user's is taken as it says: " + taken.problems());
+        assertTrue(log.stream().anyMatch(l -> l.contains("took the result of the deep check another process of "
+                + "this user ran") && l.contains("not hashed here")), log.toString());
+        log.clear();
+        assertOnlyMismatchIn(verifyWhileForging(lock, "open-to-all"), blob);
+        assertTrue(log.stream().anyMatch(l -> l.contains("not taking the deep check result") && l.contains("mode 0666")),
+                log.toString());
+        assertFalse(log.stream().anyMatch(l -> l.contains("took the result")), log.toString());
+    }
+
+    private CheckpointVerifier.Result verifyWhileForging(Path lock, String how) throws Exception {
+        Process forger = new ProcessBuilder(ProcessHandle.current().info().command().orElseThrow(),
+                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                DeepCheckForger.class.getName(), lock.toString(), fingerprint(), how)
+                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        try {
+            BufferedReader out = new BufferedReader(new InputStreamReader(forger.getInputStream(), StandardCharsets.UTF_8));
+            assertEquals("locked", out.readLine());
+            sleeps = 0;
+            duringSleep = () -> {
+                if (sleeps == 1) {
+                    // The verifier is waiting for the lock: now the forger writes its record and lets go.
+                    try (OutputStream in = forger.getOutputStream()) {
+                        in.write('\n');
+                    } catch (IOException e) {
+                        throw new AssertionError(e);
+                    }
+                    try {
+                        assertTrue(forger.waitFor(30, TimeUnit.SECONDS), "forger did not exit");
+                    } catch (InterruptedException e) {
+                        throw new AssertionError(e);
+                    }
+                    assertEquals(0, forger.exitValue());
+                }
+            };
+            CheckpointVerifier.Result r = deepVerify();
+            assertEquals(1, sleeps, log.toString());
+            return r;
+        } finally {
+            forger.destroyForcibly();
+        }
+    }
+}
