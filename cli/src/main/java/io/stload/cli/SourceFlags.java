@@ -94,7 +94,8 @@ final class SourceFlags {
         S3Settings settings = d.withEndpoint(s3Endpoint).withRegion(s3Region).withParts(
                 s3PartSize == null ? d.partBytes() : FlagValue.size("--s3-part-size", s3PartSize, 1),
                 s3Concurrency == null ? d.concurrency() : FlagValue.inRange("--s3-concurrency", s3Concurrency, 1, 1024))
-                .withProgress(s3ProgressTimeout == null ? d.progressTimeout() : duration("--s3-progress-timeout", s3ProgressTimeout),
+                .withProgress(s3ProgressTimeout == null ? d.progressTimeout()
+                                : duration("--s3-progress-timeout", s3ProgressTimeout),
                         s3MinRate == null ? d.minBytesPerSecond() : FlagValue.size("--s3-min-rate", s3MinRate, 1));
         s3 = S3Storage.connect(settings);
         return s3.open(location);
@@ -126,7 +127,7 @@ final class SourceFlags {
         return d;
     }
 
-    /** {@code 500ms}, {@code 90s} (or {@code 90}), {@code 10m}, {@code 1h}; anything else is a usage error naming the flag. */
+    /** {@code 500ms}, {@code 90s} (or {@code 90}), {@code 10m}, {@code 1h}; else a usage error naming the flag. */
     static Duration duration(String flag, String value) {
         Matcher m = DURATION.matcher(value.strip());
         if (!m.matches()) {

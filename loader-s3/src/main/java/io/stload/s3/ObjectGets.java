@@ -108,7 +108,8 @@ final class ObjectGets implements AutoCloseable {
                     // own, at once (a maximum of 0 would mean its default, several retries with backoffs of seconds),
                     // and its token bucket, nearly empty, refuses most of those.
                     .withStandardRetryOptions(new StandardRetryOptions().withInitialBucketCapacity(1)
-                            .withBackoffRetryOptions(new ExponentialBackoffRetryOptions().withMaxRetries(1).withBackoffScaleFactorMS(1)));
+                            .withBackoffRetryOptions(new ExponentialBackoffRetryOptions().withMaxRetries(1)
+                                    .withBackoffScaleFactorMS(1)));
             if (tls != null) {
                 options.withTlsContext(tls);
             }

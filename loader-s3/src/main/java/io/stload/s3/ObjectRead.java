@@ -284,9 +284,9 @@ final class ObjectRead {
         String range = "bytes " + a.first() + "-" + a.last();
         Throwable cause = a.rejected != null ? a.rejected : f.failure() == null ? null : S3Failure.of(f.failure());
         if (a.rejected == null && a.cut && f.failure() != null) {
+            S3Settings s = storage.settings();
             cause = new S3Failure.CutException("no complete response within " + seconds(a.allowed) + " (at least "
-                    + storage.settings().minBytesPerSecond() + " bytes/s after a " + seconds(storage.settings().progressTimeout())
-                    + " progress timeout)");
+                    + s.minBytesPerSecond() + " bytes/s after a " + seconds(s.progressTimeout()) + " progress timeout)");
         }
         if (cause != null && a.conditional && S3Failure.notImplemented(cause)) {
             object.refuseConditions(S3Failure.describe(cause));
@@ -298,14 +298,16 @@ final class ObjectRead {
         }
         p.failuresWithoutProgress = progress ? 1 : p.failuresWithoutProgress + 1;
         long end = a.last() + 1;
-        String why = cause == null ? "response ended after " + (p.landed - a.landedBefore) + " of " + (end - a.first())
-                + " bytes" : S3Failure.describe(cause) + (progress ? " after " + (p.landed - a.landedBefore) + " bytes" : "");
+        long got = p.landed - a.landedBefore;
+        String why = cause == null ? "response ended after " + got + " of " + (end - a.first()) + " bytes"
+                : S3Failure.describe(cause) + (progress ? " after " + got + " bytes" : "");
         int limit = storage.settings().maxAttempts();
         if (p.failuresWithoutProgress >= limit) {
             throw new IOException(range + ": gave up after " + limit + " attempts without progress; last: " + why, cause);
         }
         long delayMillis = storage.settings().backoff().toMillis() << (p.failuresWithoutProgress - 1);
-        LOG.log(System.Logger.Level.DEBUG, "{0}: {1}: {2}; retrying the remaining {3,number,#} bytes in {4,number,#} ms (attempt {5} of {6})",
+        LOG.log(System.Logger.Level.DEBUG,
+                "{0}: {1}: {2}; retrying the remaining {3,number,#} bytes in {4,number,#} ms (attempt {5} of {6})",
                 object.name(), range, why, p.length - p.landed, delayMillis, p.failuresWithoutProgress + 1, limit);
         p.dueNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(delayMillis);
         waiting.add(p);

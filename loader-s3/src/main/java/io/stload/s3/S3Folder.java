@@ -154,10 +154,10 @@ final class S3Folder implements RemoteFolder {
     public List<String> readReasons() {
         S3Settings s = storage.settings();
         Duration t = s.progressTimeout();
+        String timeout = t.toMillis() % 1000 == 0 ? t.toSeconds() + " s" : t.toMillis() + " ms";
         return List.of("object storage (" + location() + ")", "ranged GETs of " + human(s.partBytes()),
                 s.concurrency() + " in flight", "read memory <= " + human(s.partBytes() * s.concurrency()),
-                "a GET cut past " + (t.toMillis() % 1000 == 0 ? t.toSeconds() + " s" : t.toMillis() + " ms") + " + its bytes at "
-                        + human(s.minBytesPerSecond()) + "/s");
+                "a GET cut past " + timeout + " + its bytes at " + human(s.minBytesPerSecond()) + "/s");
     }
 
     private static String human(long bytes) {

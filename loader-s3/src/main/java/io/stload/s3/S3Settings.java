@@ -32,8 +32,8 @@ public record S3Settings(URI endpoint, String region, long partBytes, int concur
      * AWS with the default region chain, 8 MiB parts, 16 in flight, 6 attempts from a 200 ms backoff, a 10 s progress
      * timeout and a floor of 64 KiB/s per GET: a stalled or trickling server fails a part after 6 cut attempts, each
      * cut within 10 s + 128 s (an 8 MiB part at 64 KiB/s), and a connection that moves next to nothing is cut after
-     * about the 10 s: so within 6 x 138 s + 6.2 s of backoff at most, about 14 minutes, and about 1.5 minutes for a
-     * server that stops sending.
+     * about the 10 s: so within 6 x 138 s + 6.2 s of backoff at most, about 14 minutes, and in about a minute for a
+     * server that stops sending or trickles (48-53 s measured, 2 bytes/s or none).
      */
     public static final S3Settings DEFAULTS = new S3Settings(null, null, 8L << 20, 16, 6, Duration.ofMillis(200),
             Duration.ofSeconds(10), 64L << 10);

@@ -83,7 +83,8 @@ public final class S3Storage implements AutoCloseable {
                 b.endpointOverride(settings.endpoint()).forcePathStyle(true);
             }
             client = b.build();
-            return new S3Storage(settings, credentials, client, ObjectGets.start(settings, region, credentials, lentBuffers));
+            ObjectGets gets = ObjectGets.start(settings, region, credentials, lentBuffers);
+            return new S3Storage(settings, credentials, client, gets);
         } catch (SdkClientException | CrtRuntimeException e) {
             if (client != null) {
                 client.close();
@@ -223,7 +224,10 @@ public final class S3Storage implements AutoCloseable {
         return new StloadException(ErrorKind.Io, null, name + ": " + S3Failure.describe(cause), cause);
     }
 
-    /** Closes the clients (waiting until the CRT has let go of what it held); reads through checkpoints opened here fail afterwards. */
+    /**
+     * Closes the clients, waiting until the CRT has let go of what it held; reads through checkpoints opened here fail
+     * afterwards.
+     */
     @Override
     public synchronized void close() {
         try {
