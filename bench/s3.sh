@@ -44,7 +44,7 @@ stload="$root/stload"
 # The server: S3Proxy and the counting proxy, from the loader-s3 test classes (BenchServer), in their own JVM.
 cp_file="$data/classpath.txt"
 mkdir -p "$out" "$data"
-(cd "$root" && mvn -B -q -DskipTests package dependency:build-classpath -pl loader-s3 -am \
+(cd "$root" && mvn -B -q -DskipTests package org.apache.maven.plugins:maven-dependency-plugin:3.8.1:build-classpath -pl loader-s3 -am \
    -Dmdep.includeScope=test -Dmdep.outputFile="$cp_file") >"$out/build.log" 2>&1 \
   || { cat "$out/build.log" >&2; echo "error: building the benchmark server failed" >&2; exit 4; }
 java="" java_version=0   # a JDK >= 22, found as the launcher finds it
