@@ -44,15 +44,17 @@ stload="$root/stload"
 # The server: S3Proxy and the counting proxy, from the loader-s3 test classes (BenchServer), in their own JVM.
 cp_file="$data/classpath.txt"
 mkdir -p "$out" "$data"
-(cd "$root" && mvn -B -q -DskipTests package dependency:build-classpath -pl loader-s3 -am \
+(cd "$root" && mvn -B -q -DskipTests package org.apache.maven.plugins:maven-dependency-plugin:3.8.1:build-classpath -pl loader-s3 -am \
    -Dmdep.includeScope=test -Dmdep.outputFile="$cp_file") >"$out/build.log" 2>&1 \
   || { cat "$out/build.log" >&2; echo "error: building the benchmark server failed" >&2; exit 4; }
-java=""   # a JDK >= 22, found as the launcher finds it
+java="" java_version=0   # a JDK >= 22, found as the launcher finds it
 for c in ${JAVA_HOME:+"$JAVA_HOME/bin/java"} /usr/lib/jvm/*/bin/java; do
   v=$("$c" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.specification\.version = \([0-9]*\).*/\1/p')
-  if [ -n "$v" ] && [ "$v" -ge 22 ]; then java=$c; fi
+  if [ -n "$v" ] && [ "$v" -ge 22 ]; then java=$c java_version=$v; fi
 done
 [ -n "$java" ] || { echo "error: bench/s3.sh needs a JDK 22 or newer" >&2; exit 4; }
+# As the launcher: S3 bodies land in the CRT's lent direct buffers only where the JVM allows that without a warning.
+unsafe=""; [ "$java_version" -ge 23 ] && unsafe="--sun-misc-unsafe-memory-access=allow"
 
 ckpt="$data/ckpt" served="$data/s3"
 if [ ! -f "$ckpt/model.safetensors.index.json" ]; then
@@ -141,7 +143,7 @@ done
 # The steady state of an engine that loads more than once: both sources loaded alternately in one JVM, warm,
 # 2 x reps times each; the first load of each pays the JIT's warm-up and is left out of the medians.
 warm_files
-"$java" --enable-native-access=ALL-UNNAMED \
+"$java" --enable-native-access=ALL-UNNAMED $unsafe \
   -cp "$root/loader-s3/target/test-classes:$root/loader-s3/target/classes:$(cat "$cp_file")" \
   io.stload.s3.BenchInProcess "$direct_ep" s3://models/ckpt "$ckpt" $((reps * 2)) "$server" >"$out/in-process.txt" 2>>"$out/server.log" \
   || { cat "$out/in-process.txt" >&2; echo "error: the in-process loads failed" >&2; exit 4; }
@@ -171,19 +173,21 @@ lines += ["", f"Ranks (warm, every matrix split on dim 0, 8 MiB parts, 16 in fli
 for (w, rank) in sorted(server):
     b = med(server[(w, rank)])
     lines.append(f"| {w} | {rank} | {int(b)} | {b * w / total:.3f} |")
-steady, client_cores, server_cores = defaultdict(list), defaultdict(list), defaultdict(list)
+steady, client_cores, server_cores, cpu_per_gb = defaultdict(list), defaultdict(list), defaultdict(list), defaultdict(list)
 for line in open(f"{out}/in-process.txt"):
     source, rep, seconds, rate, client, served = line.split()
     if int(rep) > 1:
         steady[source].append(float(rate))
         client_cores[source].append(float(client))
         server_cores[source].append(float(served))
+        cpu_per_gb[source].append(float(client) / float(rate))  # cores / (GB/s): CPU-seconds per GB
 if steady.get("local") and steady.get("s3"):
     lines += ["", "In one JVM, warm, loads 2 to N of each source alternately (in-process.txt): local mmap "
               f"{med(steady['local']):.2f} GB/s, S3 {med(steady['s3']):.2f} GB/s, "
               f"ratio {med(steady['s3']) / med(steady['local']):.2f} (medians of {len(steady['s3'])}); "
-              f"during the S3 loads the loader used {med(client_cores['s3']):.2f} cores and the server "
-              f"{med(server_cores['s3']):.2f}."]
+              f"during the S3 loads the loader used {med(client_cores['s3']):.2f} cores "
+              f"({med(cpu_per_gb['s3']):.2f} CPU-seconds per GB; local mmap {med(cpu_per_gb['local']):.2f}) and the "
+              f"server {med(server_cores['s3']):.2f}."]
 ceiling = [line.split() for line in open(f"{out}/ceiling.txt")]
 lines += ["", "The server's own rate here (ceiling.txt): 16 curls in parallel, 64 MiB ranges to /dev/null, warm: "
           f"{med([float(c[2]) for c in ceiling]):.2f} GB/s with the server using "

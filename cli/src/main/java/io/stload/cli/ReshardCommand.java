@@ -52,6 +52,7 @@ final class ReshardCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        SourceFlags.localOnly(in, "reshard", "copy the checkpoint to a local folder first");
         LoadFlags.checkRank(0, worldSize);
         long maxShard = FlagValue.size("--shard-size", shardSize, 0);
         Partitioning rules = new Partitioning(0, worldSize, PartitionSpec.load(partition));

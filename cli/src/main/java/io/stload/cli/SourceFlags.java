@@ -47,6 +47,15 @@ final class SourceFlags {
     @Option(names = "--s3-concurrency", paramLabel = "N", description = "Ranged GETs in flight (default: 16).")
     Integer s3Concurrency;
 
+    @Option(names = "--s3-progress-timeout", paramLabel = "DURATION",
+            description = "A HEAD or LIST unanswered this long, or a GET past this plus its bytes at --s3-min-rate, is cut"
+                    + " and retried (6 attempts), e.g. 10s, 500ms (default: 10s).")
+    String s3ProgressTimeout;
+
+    @Option(names = "--s3-min-rate", paramLabel = "SIZE",
+            description = "The slowest a GET may be, bytes per second, e.g. 64KiB (default: 64KiB).")
+    String s3MinRate;
+
     /** The connection an s3:// checkpoint is read through, open until {@link #close}. */
     private S3Storage s3;
 
@@ -69,6 +78,20 @@ final class SourceFlags {
      */
     static final String MAX_POLL_PROPERTY = "stload.wait.maxPollMillis";
 
+    /**
+     * Refuses an {@code s3://} source for a command that works on local files only.
+     *
+     * @param pathOrRepo what the user gave
+     * @param command    the command, as typed
+     * @param instead    what to do instead, or null
+     */
+    static void localOnly(String pathOrRepo, String command, String instead) {
+        if (S3Location.isS3(pathOrRepo)) {
+            throw new StloadException(ErrorKind.Usage, null, command + " is not supported for s3:// sources"
+                    + (instead == null ? "" : "; " + instead));
+        }
+    }
+
     /** Opens the checkpoint; tensors a shard holds that its index leaves out are noted on stderr. */
     Checkpoint open(String pathOrRepo, PrintWriter err) {
         Checkpoint ckpt = S3Location.isS3(pathOrRepo) ? openS3(pathOrRepo)
@@ -84,12 +107,10 @@ final class SourceFlags {
         S3Settings d = S3Settings.DEFAULTS;
         S3Settings settings = d.withEndpoint(s3Endpoint).withRegion(s3Region).withParts(
                 s3PartSize == null ? d.partBytes() : FlagValue.size("--s3-part-size", s3PartSize, 1),
-                s3Concurrency == null ? d.concurrency() : FlagValue.inRange("--s3-concurrency", s3Concurrency, 1, 1024));
-        // The SDK's Netty client (used for objects served without an ETag) would otherwise use sun.misc.Unsafe,
-        // which JDK 24+ warns about on stderr.
-        if (System.getProperty("io.netty.noUnsafe") == null) {
-            System.setProperty("io.netty.noUnsafe", "true");
-        }
+                s3Concurrency == null ? d.concurrency() : FlagValue.inRange("--s3-concurrency", s3Concurrency, 1, 1024))
+                .withProgress(s3ProgressTimeout == null ? d.progressTimeout()
+                                : duration("--s3-progress-timeout", s3ProgressTimeout),
+                        s3MinRate == null ? d.minBytesPerSecond() : FlagValue.size("--s3-min-rate", s3MinRate, 1));
         s3 = S3Storage.connect(settings);
         return s3.open(location);
     }
@@ -112,22 +133,27 @@ final class SourceFlags {
     static final Duration MAX_WAIT = Duration.ofDays(7);
 
     Duration timeout() {
-        Matcher m = DURATION.matcher(waitTimeout.strip());
-        if (!m.matches()) {
-            throw new StloadException(ErrorKind.Usage, null, "--wait-timeout: not a duration: `" + waitTimeout
-                    + "` (e.g. 90s, 10m, 1h)");
-        }
-        long n = Long.parseLong(m.group(1)); // at most 9 digits: no unit below overflows a Duration
-        Duration d = switch (m.group(2) == null ? "s" : m.group(2)) {
-            case "ms" -> Duration.ofMillis(n);
-            case "m" -> Duration.ofMinutes(n);
-            case "h" -> Duration.ofHours(n);
-            default -> Duration.ofSeconds(n);
-        };
+        Duration d = duration("--wait-timeout", waitTimeout);
         if (d.compareTo(MAX_WAIT) > 0) {
             throw new StloadException(ErrorKind.Usage, null, "--wait-timeout: `" + waitTimeout
                     + "` is longer than the most it takes, 168h (a week)");
         }
         return d;
+    }
+
+    /** {@code 500ms}, {@code 90s} (or {@code 90}), {@code 10m}, {@code 1h}; else a usage error naming the flag. */
+    static Duration duration(String flag, String value) {
+        Matcher m = DURATION.matcher(value.strip());
+        if (!m.matches()) {
+            throw new StloadException(ErrorKind.Usage, null, flag + ": not a duration: `" + value
+                    + "` (e.g. 90s, 10m, 1h)");
+        }
+        long n = Long.parseLong(m.group(1)); // at most 9 digits: no unit below overflows a Duration
+        return switch (m.group(2) == null ? "s" : m.group(2)) {
+            case "ms" -> Duration.ofMillis(n);
+            case "m" -> Duration.ofMinutes(n);
+            case "h" -> Duration.ofHours(n);
+            default -> Duration.ofSeconds(n);
+        };
     }
 }

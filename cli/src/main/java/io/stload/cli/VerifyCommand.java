@@ -44,6 +44,8 @@ final class VerifyCommand implements Callable<Integer> {
         FlagValue.inRange("--threads", threads, 1, LoadFlags.MAX_THREADS);
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
+        SourceFlags.localOnly(path, "verify" + (deep ? " --deep" : ""),
+                "`inspect` reads and checks every header of an s3:// checkpoint, and `load` checks every object's version");
         CheckpointVerifier.Result result;
         try (HashProgressBar progress = new HashProgressBar(!json)) {
             result = CheckpointVerifier.verify(path, source.cacheDir, deep, threads, source.waitPolicy(err), progress);

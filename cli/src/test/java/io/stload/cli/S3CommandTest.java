@@ -4,19 +4,31 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.stload.s3.FaultProxy;
 import io.stload.s3.S3ProxyServer;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** {@code load}, {@code plan} and {@code inspect} of an s3:// checkpoint served by S3Proxy on loopback. */
+/**
+ * {@code load}, {@code get}, {@code plan} and {@code inspect} of an s3:// checkpoint served by S3Proxy on loopback (its
+ * filesystem backend, signatures checked), and the commands that refuse one.
+ */
 class S3CommandTest {
     @TempDir
     static Path tmp;
@@ -99,6 +111,95 @@ class S3CommandTest {
         assertEquals(0, run("get", "s3://models/ckpt/", "model.norm.weight", "--s3-endpoint", endpoint),
                 err.toString());
         assertEquals(local, out.toString());
+    }
+
+    /** The slice lands in the command's confined arena: read on the calling thread, not on the network's. */
+    @Test
+    void getReadsASliceFromS3() {
+        assertEquals(0, run("get", dir.toString(), "model.embed_tokens.weight", "--slice", "0:4"), err.toString());
+        String local = out.toString();
+        out.getBuffer().setLength(0);
+        for (String slice : new String[] {"0:4", "0:4,0:2", "1:3,:"}) {
+            assertEquals(0, run("get", "s3://models/ckpt/", "model.embed_tokens.weight", "--slice", slice,
+                    "--s3-endpoint", endpoint), slice + ": " + err);
+        }
+        assertTrue(out.toString().startsWith(local), out.toString());
+        assertEquals("", err.toString());
+    }
+
+    @Test
+    void reshardAndVerifyOfAnS3SourceAreUsageErrors() {
+        assertEquals(2, run("reshard", "s3://models/ckpt/", tmp.resolve("out").toString(), "--world-size", "2",
+                "--s3-endpoint", endpoint));
+        assertEquals("error: Usage: reshard is not supported for s3:// sources; copy the checkpoint to a local folder"
+                + " first", err.toString().strip());
+        assertFalse(Files.exists(tmp.resolve("out")));
+        err.getBuffer().setLength(0);
+        assertEquals(2, run("verify", "s3://models/ckpt/", "--deep", "--s3-endpoint", endpoint));
+        assertTrue(err.toString().startsWith("error: Usage: verify --deep is not supported for s3:// sources; "),
+                err.toString());
+        assertEquals(1, err.toString().strip().lines().count(), err.toString());
+        assertEquals("", out.toString());
+    }
+
+    @Test
+    void badS3DeadlinesAreUsageErrors() {
+        assertEquals(2, run("inspect", "s3://models/ckpt/", "--s3-progress-timeout", "soon", "--s3-endpoint", endpoint));
+        assertEquals("error: Usage: --s3-progress-timeout: not a duration: `soon` (e.g. 90s, 10m, 1h)",
+                err.toString().strip());
+        err.getBuffer().setLength(0);
+        assertEquals(2, run("inspect", "s3://models/ckpt/", "--s3-min-rate", "0", "--s3-endpoint", endpoint));
+        assertEquals("error: Usage: --s3-min-rate: must be at least 1 bytes, not 0", err.toString().strip());
+    }
+
+    /**
+     * Retries are not printed (java.util.logging's console handler shows INFO and above; retries are logged below
+     * it), and with {@code --verbose} each is one line.
+     */
+    @Test
+    void retriesArePrintedOnlyWithVerboseOneLineEach() throws Exception {
+        List<LogRecord> printable = new ArrayList<>();
+        Handler console = new Handler() {
+            @Override
+            public void publish(LogRecord r) {
+                if (isLoggable(r) && r.getLoggerName().startsWith("io.stload")) {
+                    synchronized (printable) {
+                        printable.add(r);
+                    }
+                }
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        console.setLevel(Level.INFO);
+        Logger root = Logger.getLogger("");
+        root.addHandler(console);
+        try (FaultProxy proxy = new FaultProxy(server.endpoint())) {
+            Map<String, AtomicInteger> attempts = new ConcurrentHashMap<>();
+            // Each range throttled twice: the client's own retry takes at most one, stload's the other.
+            proxy.rule(r -> r.range() != null && attempts.computeIfAbsent(r.target() + r.range(),
+                    k -> new AtomicInteger()).getAndIncrement() < 2 ? FaultProxy.Fault.SLOW_DOWN : FaultProxy.Fault.PASS);
+            String ep = proxy.endpoint().toString();
+            assertEquals(0, run("load", "s3://models/ckpt/", "--s3-endpoint", ep, "--s3-part-size", "256KiB"), err.toString());
+            assertEquals("", err.toString());
+            assertEquals(List.of(), printable);
+            attempts.clear();
+            assertEquals(0, run("load", "s3://models/ckpt/", "--s3-endpoint", ep, "--s3-part-size", "256KiB", "--verbose"),
+                    err.toString());
+            List<String> retries = err.toString().lines().filter(l -> l.contains("retrying")).toList();
+            assertFalse(retries.isEmpty(), err.toString());
+            retries.forEach(l -> assertTrue(l.matches("stload: \\[ObjectRead] s3://models/ckpt/\\S+: bytes \\d+-\\d+:"
+                    + " HTTP 503 SlowDown; retrying the remaining \\d+ bytes in \\d+ ms \\(attempt [2-6] of 6\\)"), l));
+        } finally {
+            root.removeHandler(console);
+            VerboseLog.show(null);
+        }
     }
 
     @Test

@@ -17,7 +17,8 @@ import java.util.concurrent.Future;
  * A slice of a tensor in a remote file, fetched run by run ({@link SliceSpec#forEachRun}): runs closer than
  * the folder's gap bound are fetched by one read, which lands straight in the slice when its runs are
  * contiguous there too, else in a scratch buffer they are copied from. Reads run concurrently; the source
- * bounds the requests in flight. Once {@link #read} returns, nothing more lands in the slice.
+ * bounds the requests in flight. Once {@link #read} returns, nothing more lands in the slice. A slice in memory only
+ * the calling thread may touch (a confined arena's) is filled through a shared buffer, copied on that thread.
  */
 final class RemoteSlice {
     private RemoteSlice() {
@@ -38,6 +39,20 @@ final class RemoteSlice {
             groups.getFirst().fetch(source, out);
             return;
         }
+        if (!out.isAccessibleBy(Thread.ofVirtual().unstarted(() -> { }))) {
+            // Memory only this thread may touch (a confined arena's): the reads, on threads of their own, fill a
+            // shared buffer of its size, copied into it here once they are all in.
+            try (Arena arena = Arena.ofShared()) {
+                MemorySegment shared = arena.allocate(out.byteSize(), 64);
+                fetchConcurrently(source, groups, shared);
+                out.copyFrom(shared);
+            }
+            return;
+        }
+        fetchConcurrently(source, groups, out);
+    }
+
+    private static void fetchConcurrently(RangeSource source, List<Group> groups, MemorySegment out) throws IOException {
         try (ExecutorService reads = Executors.newVirtualThreadPerTaskExecutor()) {
             List<Future<Void>> done = new ArrayList<>();
             for (Group g : groups) {

@@ -232,6 +232,11 @@ final class DirectReader extends WindowedReader {
             throw e;
         }
         stats.bytesRead.add(Math.min(into.byteSize(), source.size() - offset));
+        // A source may learn something while it reads (a server that refused a condition): its note as of now.
+        String note = source.note();
+        if (note != null && !note.equals(notes.get(files.get(file)))) {
+            notes.put(files.get(file), note);
+        }
     }
 
     private static StloadException namedBy(RangeSource source, IOException e) {

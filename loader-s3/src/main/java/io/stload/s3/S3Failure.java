@@ -3,11 +3,13 @@ package io.stload.s3;
 import java.io.IOException;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
+import software.amazon.awssdk.awscore.exception.AwsErrorDetails;
 import software.amazon.awssdk.awscore.exception.AwsServiceException;
 import software.amazon.awssdk.core.exception.SdkClientException;
 import software.amazon.awssdk.core.exception.SdkServiceException;
+import software.amazon.awssdk.services.s3.model.S3Exception;
 
-/** What a failed request means: worth retrying (throttling, 5xx, a dropped connection), or final. */
+/** What a failed request means: worth retrying (throttling, 5xx but 501, a dropped connection), or final. */
 final class S3Failure {
     private S3Failure() {
     }
@@ -20,21 +22,57 @@ final class S3Failure {
         return t;
     }
 
+    /**
+     * A GET's failure as the SDK would have thrown it: a service error with its status and code, or a transport error.
+     * The CRT reports a 500 or a 503 by its own error alone, without the response.
+     */
+    static Throwable of(ObjectGets.Failure f) {
+        int status = f.status();
+        String code = f.code();
+        if (status == 0 && "AWS_ERROR_S3_SLOW_DOWN".equals(f.crtError())) {
+            status = 503;
+            code = "SlowDown";
+        } else if (status == 0 && "AWS_ERROR_S3_INTERNAL_ERROR".equals(f.crtError())) {
+            status = 500;
+            code = "InternalError";
+        }
+        if (status != 0) {
+            return S3Exception.builder().statusCode(status)
+                    .awsErrorDetails(AwsErrorDetails.builder().errorCode(code).errorMessage(f.serviceMessage())
+                            .serviceName("S3").build())
+                    .message("HTTP " + status + (code == null ? "" : " " + code)).build();
+        }
+        return new TransportException(f.crtError(), f.message());
+    }
+
     /** The HTTP status of a service error, or 0 when the request got no HTTP answer. */
     static int status(Throwable t) {
         return t instanceof SdkServiceException e ? e.statusCode() : 0;
     }
 
-    /** Throttling (503 SlowDown, 429), any 5xx, and failures without an HTTP answer (resets, closed connections). */
+    /**
+     * Throttling (503 SlowDown, 429), any 5xx but 501 Not Implemented (which says the same on every try), and
+     * failures without an HTTP answer (resets, closed connections, a request cut at its deadline) except the ones of
+     * credentials and signing.
+     */
     static boolean retryable(Throwable t) {
         int status = status(t);
         if (status != 0) {
-            return status == 429 || status >= 500;
+            return status == 429 || status >= 500 && status != 501;
         }
         if (noCredentials(t)) {
             return false;
         }
+        if (t instanceof TransportException e) {
+            return !(e.crtError.contains("AUTH") || e.crtError.contains("SIGN") || e.crtError.contains("CREDENTIALS"));
+        }
         return t instanceof SdkClientException || t instanceof IOException && !(t instanceof ObjectChangedException);
+    }
+
+    /** The server does not implement something the request asked for: 501, or 400 with code NotImplemented. */
+    static boolean notImplemented(Throwable t) {
+        int status = status(t);
+        return status == 501 || status == 400 && "NotImplemented".equals(code(t));
     }
 
     /** The SDK's default chain found no credentials: no request was sent, and none would be on a retry. */
@@ -68,6 +106,23 @@ final class S3Failure {
     /** The object is not the version that was opened: its bytes must not be mixed with the ones read before. */
     static final class ObjectChangedException extends IOException {
         ObjectChangedException(String message) {
+            super(message);
+        }
+    }
+
+    /** A request that got no HTTP answer: the connection failed, or it was cancelled. */
+    static final class TransportException extends IOException {
+        final String crtError;
+
+        TransportException(String crtError, String message) {
+            super(message + " (" + crtError + ")");
+            this.crtError = crtError;
+        }
+    }
+
+    /** A request cut at its deadline: too slow, or no answer at all. */
+    static final class CutException extends IOException {
+        CutException(String message) {
             super(message);
         }
     }

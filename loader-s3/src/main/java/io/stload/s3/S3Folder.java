@@ -7,9 +7,12 @@ import io.stload.format.RangeSource;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import software.amazon.awssdk.services.s3.model.ListObjectsV2Response;
@@ -31,6 +34,8 @@ final class S3Folder implements RemoteFolder {
      * fetch most of a small checkpoint's tensors for every rank.
      */
     private static final long MAX_GAP_BYTES = 4096;
+    /** A folder's listing is read for at most this many pages (of up to 1,000 keys each): a checkpoint holds far fewer. */
+    static final int MAX_LIST_PAGES = 100;
 
     private final S3Storage storage;
     private final String bucket;
@@ -63,11 +68,22 @@ final class S3Folder implements RemoteFolder {
                 + e.detail(), e.getCause());
     }
 
+    /**
+     * Lists the objects directly under the prefix, page by page. A server whose pages never end (the same continuation
+     * token again, or more than {@link #MAX_LIST_PAGES} pages) or that lists a key outside the prefix is an error, not a
+     * loop or a crash.
+     */
     @Override
     public List<String> list(String suffix) {
         TreeSet<String> names = new TreeSet<>();
+        Set<String> tokens = new HashSet<>();
         String token = null;
+        int pages = 0;
         do {
+            if (++pages > MAX_LIST_PAGES) {
+                throw new StloadException(ErrorKind.Io, null, location() + ": the listing did not end after "
+                        + MAX_LIST_PAGES + " pages (" + MAX_LIST_PAGES * 1000 + " objects at most are read for one folder)");
+            }
             String continuation = token;
             ListObjectsV2Response page;
             try {
@@ -77,12 +93,20 @@ final class S3Folder implements RemoteFolder {
                 throw S3Storage.openError(location(), S3Failure.unwrap(e));
             }
             for (var o : page.contents()) {
+                if (o.key() == null || !o.key().startsWith(prefix)) {
+                    throw new StloadException(ErrorKind.Io, null, location() + ": the server listed the key `"
+                            + o.key() + "`, which is not under the prefix `" + prefix + "`");
+                }
                 String name = o.key().substring(prefix.length());
                 if (name.endsWith(suffix) && !name.isEmpty()) {
                     names.add(name);
                 }
             }
             token = Boolean.TRUE.equals(page.isTruncated()) ? page.nextContinuationToken() : null;
+            if (token != null && !tokens.add(token)) {
+                throw new StloadException(ErrorKind.Io, null, location() + ": the listing repeats its continuation"
+                        + " token (a server that never ends the listing)");
+            }
         } while (token != null);
         return new ArrayList<>(names);
     }
@@ -129,8 +153,11 @@ final class S3Folder implements RemoteFolder {
     @Override
     public List<String> readReasons() {
         S3Settings s = storage.settings();
+        Duration t = s.progressTimeout();
+        String timeout = t.toMillis() % 1000 == 0 ? t.toSeconds() + " s" : t.toMillis() + " ms";
         return List.of("object storage (" + location() + ")", "ranged GETs of " + human(s.partBytes()),
-                s.concurrency() + " in flight", "read memory <= " + human(s.partBytes() * s.concurrency()));
+                s.concurrency() + " in flight", "read memory <= " + human(s.partBytes() * s.concurrency()),
+                "a GET cut past " + timeout + " + its bytes at " + human(s.minBytesPerSecond()) + "/s");
     }
 
     private static String human(long bytes) {

@@ -6,28 +6,31 @@ import io.stload.format.RangeSource;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.time.Instant;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import software.amazon.awssdk.services.s3.model.GetObjectResponse;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.time.format.DateTimeParseException;
 import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
 
 /**
- * One object, read by ranged GETs. Its size and ETag are read once, at open (HEAD); every GET after that is
- * conditional on that ETag ({@code If-Match}), and where the server gives no ETag, each response's
- * Last-Modified and total size are checked instead: an object replaced during a load fails it instead of
- * mixing two versions. A read is cut into part-sized GETs, all in flight at once (the storage bounds how many
- * across all reads), each landing straight in its slice of the destination. A read's error does not name the
- * object: whoever reports it does, once.
+ * One object, read by ranged GETs. Its size, ETag and Last-Modified are read once, at open (HEAD); every GET after
+ * that is conditional on that ETag ({@code If-Match}), and each response's ETag, Last-Modified and total size are
+ * checked against them: an object replaced during a load fails it instead of mixing two versions. Where the server
+ * gives no ETag, or refuses the condition as not implemented (501, or 400 NotImplemented: then once, with a note),
+ * the GETs are plain and the checks of each response are what remains. A read is cut into part-sized GETs, all in
+ * flight at once (the storage bounds how many across all reads), each landing in its slice of the destination from
+ * the reading thread ({@link ObjectRead}). A read's error does not name the object: whoever reports it does, once.
  */
 final class S3Object implements RangeSource {
+    private static final System.Logger LOG = System.getLogger(S3Object.class.getName());
+
     private final S3Storage storage;
     private final String bucket;
     private final String key;
     private final long size;
     private final String etag;
     private final Instant lastModified;
+    /** Why the server refused a conditional GET, once it has: every GET after is plain. */
+    private volatile String conditionsRefused;
 
     private S3Object(S3Storage storage, String bucket, String key, long size, String etag, Instant lastModified) {
         this.storage = storage;
@@ -41,11 +44,9 @@ final class S3Object implements RangeSource {
     /** HEADs the object; null when it does not exist. 403 and other final failures are one-line errors. */
     static S3Object headOrNull(S3Storage storage, String bucket, String key) {
         String name = S3Location.SCHEME + bucket + "/" + key;
+        HeadObjectResponse head;
         try {
-            HeadObjectResponse head = storage.retrying(name + ": HEAD",
-                    () -> storage.client().headObject(b -> b.bucket(bucket).key(key)));
-            String etag = head.eTag() == null || head.eTag().isBlank() ? null : head.eTag();
-            return new S3Object(storage, bucket, key, head.contentLength(), etag, head.lastModified());
+            head = storage.retrying(name + ": HEAD", () -> storage.client().headObject(b -> b.bucket(bucket).key(key)));
         } catch (StloadException e) {
             throw e;
         } catch (Exception e) {
@@ -55,6 +56,12 @@ final class S3Object implements RangeSource {
             }
             throw S3Storage.openError(name, cause);
         }
+        if (head.contentLength() == null || head.contentLength() < 0) {
+            throw new StloadException(ErrorKind.Io, null, name + ": the server's HEAD response gives no size"
+                    + " (Content-Length " + (head.contentLength() == null ? "missing" : head.contentLength()) + ")");
+        }
+        String etag = head.eTag() == null || head.eTag().isBlank() ? null : head.eTag();
+        return new S3Object(storage, bucket, key, head.contentLength(), etag, head.lastModified());
     }
 
     @Override
@@ -84,56 +91,56 @@ final class S3Object implements RangeSource {
         return etag;
     }
 
+    /** {@return why the server refused a conditional GET, or null while it has not} */
+    String conditionsRefused() {
+        return conditionsRefused;
+    }
+
+    /** From now on the GETs of this object are plain; said once (a note, and the debug log). */
+    synchronized void refuseConditions(String why) {
+        if (conditionsRefused == null) {
+            conditionsRefused = why;
+            LOG.log(System.Logger.Level.DEBUG, "{0}: the server refused a conditional GET ({1}); plain ranged GETs"
+                    + " from now on, the size and Last-Modified of every response checked", name(), why);
+        }
+    }
+
     @Override
     public void read(long offset, MemorySegment destination) throws IOException {
-        long length = destination.byteSize();
-        if (offset < 0 || length > size - offset) {
-            throw new IllegalArgumentException(name() + ": bytes [" + offset + ", " + (offset + length)
+        if (offset < 0 || destination.byteSize() > size - offset) {
+            throw new IllegalArgumentException(name() + ": bytes [" + offset + ", " + (offset + destination.byteSize())
                     + ") lie outside the " + size + "-byte object");
         }
-        long part = storage.settings().partBytes();
-        List<RangedGet> gets = new ArrayList<>();
-        List<CompletableFuture<Void>> done = new ArrayList<>();
-        try {
-            for (long at = 0; at < length; at += part) {
-                RangedGet get = new RangedGet(this, storage, offset + at, destination.asSlice(at, Math.min(part, length - at)));
-                gets.add(get);
-                done.add(get.start());
-            }
-            for (CompletableFuture<Void> f : done) {
-                f.get();
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("read interrupted", e);
-        } catch (ExecutionException e) {
-            Throwable cause = S3Failure.unwrap(e);
-            throw cause instanceof IOException io ? io : new IOException(S3Failure.describe(cause), cause);
-        } finally {
-            // Nothing may land in the destination once this returns: stop every GET still running, and wait.
-            gets.forEach(RangedGet::abandon);
-            for (CompletableFuture<Void> f : done) {
-                f.exceptionally(t -> null).join();
-            }
+        if (destination.byteSize() > 0) {
+            new ObjectRead(this, storage, offset, destination).run();
         }
     }
 
     /**
-     * Why a response is not from the version opened, or null when it is: a different ETag, or without one, a
-     * different Last-Modified or total size.
+     * Why a response is not from the version opened, or null when it is: a different total size, ETag or
+     * Last-Modified (each checked where both sides have it).
      */
-    String changedBy(GetObjectResponse r) {
-        long total = totalSize(r.contentRange());
+    String changedBy(String contentRange, String responseEtag, String responseLastModified) {
+        long total = totalSize(contentRange);
         if (total >= 0 && total != size) {
             return "its size is now " + total + " bytes, was " + size;
         }
-        if (etag != null) {
-            return r.eTag() != null && !r.eTag().equals(etag) ? "its ETag is now " + r.eTag() + ", was " + etag : null;
+        if (etag != null && responseEtag != null && !responseEtag.equals(etag)) {
+            return "its ETag is now " + responseEtag + ", was " + etag;
         }
-        if (lastModified != null && r.lastModified() != null && !r.lastModified().equals(lastModified)) {
-            return "it was modified at " + r.lastModified() + ", opened as of " + lastModified;
+        Instant modified = httpDate(responseLastModified);
+        if (lastModified != null && modified != null && !modified.equals(lastModified)) {
+            return "it was modified at " + modified + ", opened as of " + lastModified;
         }
         return null;
+    }
+
+    private static Instant httpDate(String value) {
+        try {
+            return value == null ? null : ZonedDateTime.parse(value, DateTimeFormatter.RFC_1123_DATE_TIME).toInstant();
+        } catch (DateTimeParseException e) {
+            return null;
+        }
     }
 
     S3Failure.ObjectChangedException changed(String how) {
@@ -169,6 +176,11 @@ final class S3Object implements RangeSource {
 
     @Override
     public String note() {
+        String refused = conditionsRefused;
+        if (refused != null) {
+            return "the server refused a conditional GET (" + refused + "): plain ranged GETs, Last-Modified and size"
+                    + " checked on every response";
+        }
         return etag == null ? "no ETag from the server: Last-Modified and size checked on every response" : null;
     }
 

@@ -5,23 +5,29 @@ import io.stload.StloadException;
 import io.stload.checkpoint.Checkpoint;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
-import software.amazon.awssdk.awscore.retry.AwsRetryStrategy;
+import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
 import software.amazon.awssdk.core.exception.SdkClientException;
-import software.amazon.awssdk.http.nio.netty.NettyNioAsyncHttpClient;
+import software.amazon.awssdk.crt.CrtRuntimeException;
 import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.regions.providers.AwsProfileRegionProvider;
+import software.amazon.awssdk.regions.providers.AwsRegionProviderChain;
 import software.amazon.awssdk.regions.providers.DefaultAwsRegionProviderChain;
+import software.amazon.awssdk.regions.providers.SystemSettingsRegionProvider;
 import software.amazon.awssdk.services.s3.S3AsyncClient;
-import software.amazon.awssdk.services.s3.S3AsyncClientBuilder;
 import software.amazon.awssdk.services.s3.S3CrtAsyncClientBuilder;
 
 /**
- * A connection to S3 or an S3-compatible store: the SDK's CRT-based asynchronous client, with credentials from
- * the SDK's default chain (environment, profile, instance role), the region from {@link S3Settings} or the
- * default chain, and path-style addressing for a custom endpoint. It owns the client: close it after the loads
- * that read through it. At most {@code concurrency} GETs are in flight across all reads. Thread-safe: checkpoints
- * opened through it may be read and loaded from any thread.
+ * A connection to S3 or an S3-compatible store: the SDK's CRT-based asynchronous client for listings and HEADs, and
+ * the Common Runtime's S3 client itself for the ranged GETs that read tensors ({@link ObjectGets}), with credentials
+ * from the SDK's default chain (environment, profile, instance role), the region from {@link S3Settings} or the
+ * default chain, and path-style addressing for a custom endpoint. It owns the clients: close it after the loads
+ * that read through it. At most {@code concurrency} GETs are in flight across all reads, and every request has a
+ * deadline ({@link S3Settings}). Thread-safe: checkpoints opened through it may be read and loaded from any thread.
  *
  * <pre>{@code
  * try (S3Storage s3 = S3Storage.connect(S3Settings.DEFAULTS.withEndpoint(URI.create("http://127.0.0.1:9000")))) {
@@ -32,57 +38,85 @@ import software.amazon.awssdk.services.s3.S3CrtAsyncClientBuilder;
  */
 public final class S3Storage implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(S3Storage.class.getName());
-    private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
-    /** No byte for this long: the connection is taken for dead. */
-    private static final Duration STALL_TIMEOUT = Duration.ofSeconds(30);
 
     private final S3Settings settings;
+    private final DefaultCredentialsProvider credentials;
     private final S3AsyncClient client;
+    private final ObjectGets gets;
     private final Semaphore inFlight;
-    /** Built on first need: for objects served without an ETag, which the CRT client refuses to GET. */
-    private S3AsyncClient plainClient;
 
-    private S3Storage(S3Settings settings, S3AsyncClient client) {
+    private S3Storage(S3Settings settings, DefaultCredentialsProvider credentials, S3AsyncClient client, ObjectGets gets) {
         this.settings = settings;
+        this.credentials = credentials;
         this.client = client;
+        this.gets = gets;
         this.inFlight = new Semaphore(settings.concurrency());
     }
 
     /**
-     * Starts a client; no object is read yet.
+     * Starts the clients; no object is read yet.
      *
      * @param settings where the store is and how to read from it
      * @return the connection; the caller closes it
      * @throws StloadException {@link ErrorKind#Usage} when no region is configured for AWS; {@link ErrorKind#Io} when
-     *         the client cannot start
+     *         a client cannot start
      */
     public static S3Storage connect(S3Settings settings) {
-        S3CrtAsyncClientBuilder b = S3AsyncClient.crtBuilder()
-                .region(region(settings))
-                .minimumPartSizeInBytes(settings.partBytes())
-                .maxConcurrency(settings.concurrency())
-                // Retries are ours: they resume a part from its last byte and are logged.
-                .retryConfiguration(r -> r.numRetries(0))
-                // A connection that stalls is dropped (and the rest of its part retried) instead of hanging a load.
-                .httpConfiguration(h -> h.connectionTimeout(CONNECT_TIMEOUT).connectionHealthConfiguration(c -> c
-                        .minimumThroughputInBps(1L).minimumThroughputTimeout(STALL_TIMEOUT)));
-        if (settings.endpoint() != null) {
-            b.endpointOverride(settings.endpoint()).forcePathStyle(true);
-        }
+        return connect(settings, lentBuffersQuietly());
+    }
+
+    /** Starts the clients; bodies in the CRT's lent direct buffers, or in the Java arrays its binding makes. */
+    static S3Storage connect(S3Settings settings, boolean lentBuffers) {
+        Region region = region(settings);
+        DefaultCredentialsProvider credentials = DefaultCredentialsProvider.builder().build();
+        S3AsyncClient client = null;
         try {
-            return new S3Storage(settings, b.build());
-        } catch (SdkClientException e) {
+            S3CrtAsyncClientBuilder b = S3AsyncClient.crtBuilder()
+                    .region(region)
+                    .credentialsProvider(credentials)
+                    .maxConcurrency(settings.concurrency())
+                    // Retries are ours: they are bounded and logged. (The CRT reads 0 as its default, several retries
+                    // with backoffs of seconds: one is the fewest it makes.)
+                    .retryConfiguration(r -> r.numRetries(1))
+                    .httpConfiguration(h -> h.connectionTimeout(settings.progressTimeout()));
+            if (settings.endpoint() != null) {
+                b.endpointOverride(settings.endpoint()).forcePathStyle(true);
+            }
+            client = b.build();
+            ObjectGets gets = ObjectGets.start(settings, region, credentials, lentBuffers);
+            return new S3Storage(settings, credentials, client, gets);
+        } catch (SdkClientException | CrtRuntimeException e) {
+            if (client != null) {
+                client.close();
+            }
+            credentials.close();
             throw new StloadException(ErrorKind.Io, null, "cannot start the S3 client: " + S3Failure.describe(e), e);
         }
     }
 
-    /** The region asked for; else the default chain's; else, for a custom endpoint that ignores it, us-east-1. */
+    /**
+     * Whether bodies may land in the CRT's pool of direct buffers (lent, so no Java array is made for each, about a
+     * third less CPU per GB) without the JVM printing a warning: the pool frees its buffers through
+     * {@code sun.misc.Unsafe::invokeCleaner}, which JDK 24 and later warn about on stderr unless run with
+     * {@code --sun-misc-unsafe-memory-access=allow} (as the {@code stload} launcher does). Without it, each body
+     * comes as the Java array the CRT's binding makes.
+     */
+    static boolean lentBuffersQuietly() {
+        return Runtime.version().feature() < 24 || "allow".equals(System.getProperty("sun.misc.unsafe.memory.access"));
+    }
+
+    /**
+     * The region asked for; else for AWS the default chain's (environment, profile, instance metadata); for a custom
+     * endpoint the environment's or profile's, else us-east-1 (such servers ignore it): never the instance metadata,
+     * whose probe costs a second off EC2 and would name AWS's region, not the server's.
+     */
     private static Region region(S3Settings settings) {
         if (settings.region() != null) {
             return Region.of(settings.region());
         }
         try {
-            return new DefaultAwsRegionProviderChain().getRegion();
+            return settings.endpoint() == null ? new DefaultAwsRegionProviderChain().getRegion()
+                    : new AwsRegionProviderChain(new SystemSettingsRegionProvider(), new AwsProfileRegionProvider()).getRegion();
         } catch (SdkClientException e) {
             if (settings.endpoint() != null) {
                 return Region.US_EAST_1;
@@ -117,48 +151,59 @@ public final class S3Storage implements AutoCloseable {
         return client;
     }
 
-    /**
-     * The client for a GET of an object served without an ETag: the CRT client fails such responses ("missing
-     * required ETag header"), so these go through the SDK's own asynchronous HTTP client, its retries off too.
-     */
-    synchronized S3AsyncClient plainClient() {
-        if (plainClient == null) {
-            S3AsyncClientBuilder b = S3AsyncClient.builder()
-                    .region(region(settings))
-                    .overrideConfiguration(o -> o.retryStrategy(AwsRetryStrategy.doNotRetry()))
-                    .httpClientBuilder(NettyNioAsyncHttpClient.builder().maxConcurrency(settings.concurrency())
-                            .connectionTimeout(CONNECT_TIMEOUT).readTimeout(STALL_TIMEOUT));
-            if (settings.endpoint() != null) {
-                b.endpointOverride(settings.endpoint()).forcePathStyle(true);
-            }
-            plainClient = b.build();
-        }
-        return plainClient;
+    ObjectGets gets() {
+        return gets;
     }
 
-    void acquire() throws InterruptedException {
+    /** Waits for a GET permit. */
+    boolean acquire() throws InterruptedException {
         inFlight.acquire();
+        return true;
+    }
+
+    /** Takes a GET permit if one is free. */
+    boolean tryAcquire() {
+        return inFlight.tryAcquire();
     }
 
     void release() {
         inFlight.release();
     }
 
-    /** A request of the open phase (HEAD, LIST), retried like a GET on throttling, 5xx and resets. */
+    /**
+     * A request of the open phase (HEAD, LIST), retried like a GET on throttling, 5xx and resets, and cut (and
+     * retried) when it has not finished within the progress timeout.
+     */
     <T> T retrying(String what, Supplier<CompletableFuture<T>> request) throws Exception {
+        Duration timeout = settings.progressTimeout();
         for (int attempt = 1; ; attempt++) {
+            CompletableFuture<T> pending = request.get();
+            Throwable cause;
             try {
-                return request.get().get();
-            } catch (Exception e) {
-                Throwable cause = S3Failure.unwrap(e);
-                if (!S3Failure.retryable(cause) || attempt >= settings.maxAttempts()) {
-                    throw e;
-                }
-                long delayMillis = settings.backoff().toMillis() << (attempt - 1);
-                LOG.log(System.Logger.Level.WARNING, "{0}: {1}; retrying in {2} ms (attempt {3} of {4})", what,
-                        S3Failure.describe(cause), delayMillis, attempt + 1, settings.maxAttempts());
-                Thread.sleep(delayMillis); // backoff between attempts, not a wait for an event
+                return pending.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+            } catch (TimeoutException e) {
+                pending.cancel(true);
+                cause = new S3Failure.CutException("no answer within " + timeout.toMillis() + " ms (--s3-progress-timeout)");
+            } catch (ExecutionException e) {
+                cause = S3Failure.unwrap(e);
             }
+            if (!S3Failure.retryable(cause) || attempt >= settings.maxAttempts()) {
+                if (cause instanceof Exception e) {
+                    throw attempt > 1 && S3Failure.retryable(cause) ? new GaveUpException(attempt, e) : e;
+                }
+                throw new IllegalStateException(cause);
+            }
+            long delayMillis = settings.backoff().toMillis() << (attempt - 1);
+            LOG.log(System.Logger.Level.DEBUG, "{0}: {1}; retrying in {2,number,#} ms (attempt {3} of {4})", what,
+                    S3Failure.describe(cause), delayMillis, attempt + 1, settings.maxAttempts());
+            Thread.sleep(delayMillis); // backoff between attempts, not a wait for an event
+        }
+    }
+
+    /** A request of the open phase that failed on every attempt. */
+    static final class GaveUpException extends Exception {
+        GaveUpException(int attempts, Exception last) {
+            super("gave up after " + attempts + " attempts; last: " + S3Failure.describe(last), last);
         }
     }
 
@@ -179,12 +224,17 @@ public final class S3Storage implements AutoCloseable {
         return new StloadException(ErrorKind.Io, null, name + ": " + S3Failure.describe(cause), cause);
     }
 
-    /** Closes the client; reads through checkpoints opened here fail afterwards. */
+    /**
+     * Closes the clients, waiting until the CRT has let go of what it held; reads through checkpoints opened here fail
+     * afterwards.
+     */
     @Override
     public synchronized void close() {
-        client.close();
-        if (plainClient != null) {
-            plainClient.close();
+        try {
+            gets.close();
+        } finally {
+            client.close();
+            credentials.close();
         }
     }
 }

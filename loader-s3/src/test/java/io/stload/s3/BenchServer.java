@@ -21,7 +21,7 @@ public final class BenchServer {
             System.err.println("usage: BenchServer ROOT PORTFILE [CHECKPOINT BUCKET/PREFIX]");
             System.exit(2);
         }
-        S3ProxyServer server = new S3ProxyServer(Path.of(args[0]));
+        S3ProxyServer server = new S3ProxyServer(Path.of(args[0]), false); // curl, the ceiling's client, signs nothing
         if (args.length == 4) {
             String[] bucketAndPrefix = args[3].split("/", 2);
             try (var files = Files.list(Path.of(args[2]))) {

@@ -22,20 +22,67 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 
 /**
- * A loopback HTTP/1.1 proxy in front of an S3 server that answers chosen requests wrongly: an error status,
- * a body cut short (truncated, or with the connection reset), a valid but shorter range than asked, or
- * responses without an ETag. It counts requests, body bytes served and connections open, as a server would
- * see them.
+ * A loopback HTTP/1.1 proxy in front of an S3 server that answers chosen requests wrongly, as a hostile or broken
+ * server would: an error status (throttling, 5xx, 501 Not Implemented, 403, 404), a body cut short (truncated, or
+ * with the connection reset), a valid but shorter range than asked, a body that never comes or trickles, a listing
+ * that never ends or lists a key outside its prefix, a HEAD without a size, or responses without an ETag. It
+ * counts requests, body bytes served and connections open, as a server would see them.
  */
-final class FaultProxy implements AutoCloseable {
+public final class FaultProxy implements AutoCloseable {
     /** {@code GET} this path: the body bytes served since the last time, as a decimal number (for benchmarks). */
     static final String SERVED_PATH = "/__served";
 
-    enum Fault { PASS, SLOW_DOWN, INTERNAL_ERROR, FORBIDDEN, NOT_FOUND, TRUNCATE, RESET, SHORT_RANGE }
-
-    /** One request as the proxy saw it; {@code n} counts ranged GETs from 1. */
-    record Request(String method, String target, String range, int n) {
+    /** How to answer a request. */
+    public enum Fault {
+        /** Forward it and its answer unchanged. */
+        PASS,
+        /** 503 SlowDown. */
+        SLOW_DOWN,
+        /** 500 InternalError. */
+        INTERNAL_ERROR,
+        /** 501 NotImplemented, as a server answers a header it does not implement. */
+        NOT_IMPLEMENTED,
+        /** 400 NotImplemented, as some servers answer a header they do not implement. */
+        BAD_REQUEST_NOT_IMPLEMENTED,
+        /** No answer at all, until the client gives up. */
+        NO_ANSWER,
+        /** 403 AccessDenied. */
+        FORBIDDEN,
+        /** 404 NoSuchKey. */
+        NOT_FOUND,
+        /** Half the body, then the connection closed. */
+        TRUNCATE,
+        /** Half the body, then the connection reset. */
+        RESET,
+        /** A valid response for the first half of the range asked for. */
+        SHORT_RANGE,
+        /** The response's headers, then no byte of its body until the client gives up. */
+        STALL,
+        /** The response's headers, then its body a byte at a time, 20 ms apart, until the client gives up. */
+        TRICKLE,
+        /** A listing that says it is truncated and gives the same continuation token every time. */
+        LIST_SAME_TOKEN,
+        /** A listing that says it is truncated and gives a new continuation token every time. */
+        LIST_NEW_TOKEN,
+        /** A listing with a key that is not under the prefix listed. */
+        LIST_BAD_KEY,
+        /** A HEAD answered without Content-Length. */
+        HEAD_NO_LENGTH
     }
+
+    /**
+     * One request as the proxy saw it.
+     *
+     * @param method  GET, HEAD, ...
+     * @param target  the path and query
+     * @param range   the Range header, or null
+     * @param n       counts ranged GETs from 1 (0 for other requests)
+     * @param headers every header, names in lower case
+     */
+    public record Request(String method, String target, String range, int n, Map<String, String> headers) {
+    }
+
+    private final AtomicInteger tokens = new AtomicInteger();
 
     private final URI upstream;
     private final ServerSocket server;
@@ -51,43 +98,43 @@ final class FaultProxy implements AutoCloseable {
     private final Object connections = new Object();
     private int openConnections;
 
-    FaultProxy(URI upstream) throws IOException {
+    public FaultProxy(URI upstream) throws IOException {
         this.upstream = upstream;
         this.server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
         this.acceptor = Thread.ofPlatform().name("fault-proxy-accept").daemon().start(this::accept);
     }
 
-    URI endpoint() {
+    public URI endpoint() {
         return URI.create("http://127.0.0.1:" + server.getLocalPort());
     }
 
-    void rule(Function<Request, Fault> rule) {
+    public void rule(Function<Request, Fault> rule) {
         this.rule = rule;
     }
 
-    void stripEtag(boolean strip) {
+    public void stripEtag(boolean strip) {
         this.stripEtag = strip;
     }
 
-    int faultsInjected() {
+    public int faultsInjected() {
         return faults.get();
     }
 
-    int rangedGets() {
+    public int rangedGets() {
         return rangedGets.get();
     }
 
-    long bodyBytes() {
+    public long bodyBytes() {
         return bodyBytes.get();
     }
 
     /** The response body bytes sent since the last call (or since the start). */
-    long takeBodyBytes() {
+    public long takeBodyBytes() {
         return bodyBytes.getAndSet(0);
     }
 
     /** Waits until the clients have closed every connection, at most {@code timeout}; returns how many are open. */
-    int awaitNoOpenConnection(Duration timeout) throws InterruptedException {
+    public int awaitNoOpenConnection(Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         synchronized (connections) {
             long left;
@@ -136,7 +183,7 @@ final class FaultProxy implements AutoCloseable {
                 }
                 String range = headers.get("range");
                 boolean ranged = parts[0].equals("GET") && range != null;
-                Request request = new Request(parts[0], parts[1], range, ranged ? rangedGets.incrementAndGet() : 0);
+                Request request = new Request(parts[0], parts[1], range, ranged ? rangedGets.incrementAndGet() : 0, Map.copyOf(headers));
                 Fault fault = rule.apply(request);
                 if (fault != Fault.PASS) {
                     faults.incrementAndGet();
@@ -167,6 +214,20 @@ final class FaultProxy implements AutoCloseable {
             case INTERNAL_ERROR -> {
                 error(out, 500, "Internal Server Error", "InternalError", "We encountered an internal error.");
                 return true;
+            }
+            case NOT_IMPLEMENTED -> {
+                error(out, 501, "Not Implemented", "NotImplemented",
+                        "A header you provided implies functionality that is not implemented");
+                return true;
+            }
+            case BAD_REQUEST_NOT_IMPLEMENTED -> {
+                error(out, 400, "Bad Request", "NotImplemented",
+                        "A header you provided implies functionality that is not implemented");
+                return true;
+            }
+            case NO_ANSWER -> {
+                holdBody(client, out, new byte[0], false);
+                return false;
             }
             case FORBIDDEN -> {
                 error(out, 403, "Forbidden", "AccessDenied", "Access Denied");
@@ -203,6 +264,12 @@ final class FaultProxy implements AutoCloseable {
         if (stripEtag) {
             responseHeaders.remove("etag");
         }
+        if (fault == Fault.HEAD_NO_LENGTH) {
+            responseHeaders.remove("content-length");
+        }
+        if (fault == Fault.LIST_SAME_TOKEN || fault == Fault.LIST_NEW_TOKEN || fault == Fault.LIST_BAD_KEY) {
+            payload = rewriteListing(new String(payload, StandardCharsets.UTF_8), fault).getBytes(StandardCharsets.UTF_8);
+        }
         boolean head = request[0].equals("HEAD");
         if (!head) {
             responseHeaders.put("content-length", Integer.toString(payload.length));
@@ -219,19 +286,53 @@ final class FaultProxy implements AutoCloseable {
         responseHeaders.forEach((k, v) -> reply.append(k).append(": ").append(v).append("\r\n"));
         reply.append("\r\n");
         out.write(reply.toString().getBytes(StandardCharsets.ISO_8859_1));
+        if (fault == Fault.STALL || fault == Fault.TRICKLE) {
+            out.flush();
+            holdBody(client, out, payload, fault == Fault.TRICKLE);
+            return false;
+        }
         if (fault == Fault.TRUNCATE || fault == Fault.RESET) {
+            // Counted before they are sent: a client may have them, and its caller ask for the count, before this
+            // thread runs again.
+            bodyBytes.addAndGet(payload.length / 2);
             out.write(payload, 0, payload.length / 2);
             out.flush();
-            bodyBytes.addAndGet(payload.length / 2);
             if (fault == Fault.RESET) {
                 client.setSoLinger(true, 0);
             }
             return false; // close (TRUNCATE) or reset (RESET) the connection mid-body
         }
+        bodyBytes.addAndGet(send);
         out.write(payload, 0, send);
         out.flush();
-        bodyBytes.addAndGet(send);
         return true;
+    }
+
+    /** Sends nothing more (or a byte now and then) until the client closes the connection or this proxy closes. */
+    private void holdBody(Socket client, OutputStream out, byte[] payload, boolean trickle) {
+        try {
+            if (!trickle) {
+                client.getInputStream().read(); // returns when the client closes; it sends nothing while it waits
+                return;
+            }
+            for (int i = 0; i < payload.length; i++) {
+                Thread.sleep(20); // the trickle's pace, on the proxy's own thread
+                bodyBytes.incrementAndGet();
+                out.write(payload[i]);
+                out.flush();
+            }
+        } catch (IOException | InterruptedException e) {
+            // The client gave up, or this proxy was closed.
+        }
+    }
+
+    private String rewriteListing(String xml, Fault fault) {
+        if (fault == Fault.LIST_BAD_KEY) {
+            return xml.replace("</ListBucketResult>", "<Contents><Key>x</Key><Size>1</Size></Contents></ListBucketResult>");
+        }
+        String token = fault == Fault.LIST_SAME_TOKEN ? "same" : "t" + tokens.incrementAndGet();
+        return xml.replaceAll("<IsTruncated>false</IsTruncated>",
+                "<IsTruncated>true</IsTruncated><NextContinuationToken>" + token + "</NextContinuationToken>");
     }
 
     private static void error(OutputStream out, int status, String reason, String code, String message) throws IOException {
