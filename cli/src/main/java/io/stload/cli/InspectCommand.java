@@ -73,7 +73,7 @@ final class InspectCommand implements Callable<Integer> {
             g.writeObjectPropertyStart("metadata");
             for (Header h : ckpt.files()) {
                 g.writeName(displayName(ckpt, h));
-                if (h.metadata() == null) {
+                if (!h.hasMetadata()) {
                     g.writeNull();
                 } else {
                     g.writeStartObject();

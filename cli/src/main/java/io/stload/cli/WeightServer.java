@@ -156,7 +156,7 @@ final class WeightServer implements AutoCloseable {
         // The lease covers reading the bytes; the reply is sent after it closes, so a slow client cannot
         // hold up a quiesced reload.
         try (Lease lease = store.lease()) {
-            Tensor t = lease.tensor(name);
+            Tensor t = lease.find(name).orElse(null);
             if (t == null) {
                 return error(404, "unknown_tensor", "no tensor `" + name + "` in version " + lease.version());
             }

@@ -299,7 +299,7 @@ final class CheckpointFiles {
     private static void checkAgainstIndex(Header h, String shard, List<String> expected, ShardIndex index,
                                           Map<String, List<String>> unindexed, Problems problems) {
         for (String name : expected) {
-            if (h.tensor(name) == null) {
+            if (h.find(name).isEmpty()) {
                 problems.add(new StloadException(ErrorKind.InvalidIndex, h.file(), "index says this shard holds `"
                         + name + "`, but it does not"));
             }

@@ -59,7 +59,8 @@ public final class Resharder {
     public static List<Path> reshard(Checkpoint in, Path out, Partitioning partitioning, long maxShardBytes)
             throws IOException {
         RankSlices.Matched matched = RankSlices.match(in, partitioning);
-        Map<String, String> metadata = in.files().isEmpty() ? null : in.files().getFirst().metadata();
+        Map<String, String> metadata = in.files().isEmpty() || !in.files().getFirst().hasMetadata() ? null
+                : in.files().getFirst().metadata();
         Map<Header, FileChannel> channels = new HashMap<>();
         try {
             for (Header h : in.files()) {

@@ -12,6 +12,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
 
@@ -123,5 +124,15 @@ public final class CallerBuffers implements Destination {
             throw new StloadException(ErrorKind.TensorNotFound, null, "`" + name + "` is not part of the load");
         }
         return m;
+    }
+
+    /**
+     * Looks the caller's segment for a tensor's slice up without failing.
+     *
+     * @param name the tensor's name
+     * @return the segment the caller gave for it, cut to its size, or empty if the tensor is not part of the load
+     */
+    public Optional<MemorySegment> find(String name) {
+        return Optional.ofNullable(given.get(name));
     }
 }

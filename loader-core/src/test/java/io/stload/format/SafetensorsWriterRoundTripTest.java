@@ -172,8 +172,9 @@ class SafetensorsWriterRoundTripTest {
         try (Arena arena = Arena.ofConfined()) {
             SafetensorsFile sf = SafetensorsFile.open(file, arena);
             Header h = sf.header();
+            assertEquals(metadata != null, h.hasMetadata());
             if (metadata == null) {
-                assertNull(h.metadata());
+                assertEquals(Map.of(), h.metadata());
             } else {
                 assertEquals(metadata, h.metadata());
             }
