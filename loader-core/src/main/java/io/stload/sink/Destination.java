@@ -125,4 +125,15 @@ public interface Destination {
     default Map<Phase, Double> phases() {
         return Map.of();
     }
+
+    /**
+     * The most bytes of host memory of the loader's the destination held at once during the last load, for the load's
+     * report ({@code LoadReport.Memory}); asked once, on the thread that runs the load, after {@link #end}.
+     *
+     * @return the peak in bytes; the default, 0, for a destination whose memory is not the loader's (the caller's
+     *         own, a device's)
+     */
+    default long peakHeldBytes() {
+        return 0;
+    }
 }
