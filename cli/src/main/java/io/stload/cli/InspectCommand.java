@@ -49,7 +49,7 @@ final class InspectCommand implements Callable<Integer> {
     private static void printTable(Checkpoint ckpt, PrintWriter out) {
         Table table = new Table("name", "dtype", "shape", "bytes", "file");
         for (TensorRef t : ckpt.tensors().values()) {
-            table.row(t.name(), t.info().dtype().name(), t.info().shapeString(), Sizes.human(t.info().byteSize()),
+            table.row(t.name(), t.info().dtypeName(), t.info().shapeString(), Sizes.human(t.info().byteSize()),
                     displayName(ckpt, t.file()));
         }
         table.print(out);
@@ -88,10 +88,10 @@ final class InspectCommand implements Callable<Integer> {
             for (TensorRef t : ckpt.tensors().values()) {
                 g.writeStartObject();
                 g.writeStringProperty("name", t.name());
-                g.writeStringProperty("dtype", t.info().dtype().name());
+                g.writeStringProperty("dtype", t.info().dtypeName());
                 g.writeName("shape");
                 g.writeStartArray();
-                for (long d : t.info().shape()) {
+                for (long d : t.info().shape().toArray()) {
                     g.writeNumber(Units.unsigned(d));
                 }
                 g.writeEndArray();

@@ -163,9 +163,10 @@ final class WeightServer implements AutoCloseable {
             String crc = Digests.crc32(t.data());
             return json(200, g -> {
                 g.writeStringProperty("name", t.name());
-                g.writeStringProperty("dtype", t.dtype().name());
+                g.writeStringProperty("dtype", t.info().dtypeName());
                 g.writeName("shape");
-                g.writeArray(t.shape(), 0, t.shape().length);
+                long[] shape = t.shape().toArray();
+                g.writeArray(shape, 0, shape.length);
                 g.writeStringProperty("crc32", crc);
                 g.writeNumberProperty("version", lease.version());
             });

@@ -2,6 +2,7 @@ package io.stload.checkpoint;
 
 import io.stload.format.Header;
 import io.stload.format.HeaderParser;
+import io.stload.format.UnknownDtypes;
 import io.stload.nativeio.FileChecks;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -18,6 +19,11 @@ import java.util.Map;
  */
 final class SameFileHeaders {
     private final Map<Object, Header> byFile = new HashMap<>();
+    private final UnknownDtypes unknown;
+
+    SameFileHeaders(UnknownDtypes unknown) {
+        this.unknown = unknown;
+    }
 
     /** The validated header of {@code file}, shared with an earlier name of the same file when there is one. */
     Header read(Path file) {
@@ -27,7 +33,7 @@ final class SameFileHeaders {
         if (seen != null && seen.fileSize() == before.size()) {
             return seen.sharedAs(file);
         }
-        Header h = HeaderParser.read(file);
+        Header h = HeaderParser.read(file, unknown);
         if (key != null && key.equals(fileKeyOf(file))) {
             byFile.put(key, h); // the file parsed is the one identified: it was not replaced meanwhile
         }

@@ -70,7 +70,7 @@ public final class Resharder {
                 for (int r = 0; r < partitioning.worldSize(); r++) {
                     Map<String, TensorSlice> slices = matched.slices(r);
                     List<Entry> entries = slices.values().stream()
-                            .map(s -> new Entry(s.local().name(), s.local().dtype(), s.local().shape())).toList();
+                            .map(s -> new Entry(s.local().name(), s.local().dtype(), s.local().shape().toArray())).toList();
                     ShardedWriter.write(rankFolder(tmp, r), metadata, entries,
                             (e, to) -> copy(slices.get(e.name()), channels, to), maxShardBytes);
                 }
