@@ -44,9 +44,11 @@ public final class CallerBuffers implements Destination {
     /**
      * Makes a destination over the caller's memory.
      *
-     * @param memoryOf asked once per slice, on the thread that runs the load, before any read, for writable memory of
-     *                 at least {@code slice.byteSize()}; a null, read-only or too small segment fails the load with
-     *                 {@link ErrorKind#Usage}, and an exception it throws with {@link ErrorKind#Callback}
+     * @param memoryOf the allocator: asked once per slice, in the plan's order, on the thread that runs the load, before
+     *                 any read (so calls never overlap), for writable memory of at least {@code slice.byteSize()}; a
+     *                 null, read-only or too small segment fails the load with {@link ErrorKind#Usage}, and a
+     *                 {@link RuntimeException} it throws with {@link ErrorKind#Callback}, its exception the cause and
+     *                 no file named; nothing is read then, and the memory it gave stays the caller's
      */
     public CallerBuffers(Function<TensorSlice, MemorySegment> memoryOf) {
         this.memoryOf = memoryOf;
