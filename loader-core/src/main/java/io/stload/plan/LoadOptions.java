@@ -70,12 +70,12 @@ public record LoadOptions(LoadStrategy strategy, ReadOrder order, int threads, l
     /**
      * Checks the thread count and the resident limit.
      *
-     * @throws IllegalArgumentException if {@code threads} is not in 1..256
-     * @throws StloadException {@link io.stload.ErrorKind#Usage} if the resident limit is negative
+     * @throws StloadException {@link io.stload.ErrorKind#Usage} if {@code threads} is not in 1..256 or the resident
+     *         limit is negative
      */
     public LoadOptions {
         if (threads < 1 || threads > 256) {
-            throw new IllegalArgumentException("threads must be in 1..256");
+            throw StloadException.usage("threads must be in 1..256");
         }
         if (residentLimitBytes < 0) {
             throw StloadException.usage("the resident limit must be 0 (none) or a positive number of bytes, not "
