@@ -52,6 +52,18 @@ public final class SafetensorsWriter {
         }
 
         /**
+         * A tensor to be written, of a shape as a header gives it.
+         *
+         * @param name  the tensor's name, unique in the file and not {@code __metadata__}
+         * @param dtype the element type
+         * @param shape the dimensions, outermost first
+         * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} for {@link DType#UNKNOWN}
+         */
+        public Entry(String name, DType dtype, Shape shape) {
+            this(name, dtype, shape.toArray());
+        }
+
+        /**
          * Returns the tensor's size in bytes. Dimensions are unsigned 64-bit values, as in the format: a
          * zero-element tensor may have a dimension of 2^63 or more (its bits held in a negative long).
          *
