@@ -107,8 +107,13 @@ public final class Checkpoint implements AutoCloseable {
 
     /** A hub snapshot, whose files must all link into the repo's blobs. */
     static Checkpoint open(HubSnapshot snapshot) {
+        return open(snapshot, UnknownDtypes.REFUSE);
+    }
+
+    /** A hub snapshot, tensors of unknown dtype let through as asked. */
+    static Checkpoint open(HubSnapshot snapshot, UnknownDtypes unknown) {
         return new Checkpoint(CheckpointFiles.directory(snapshot.dir(), new ContainedFiles(List.of(snapshot.blobs())),
-                fetchHint(snapshot), CheckpointFiles.Problems.FIRST), snapshot, null);
+                fetchHint(snapshot), CheckpointFiles.Problems.FIRST, unknown), snapshot, null);
     }
 
     /** How to fetch a hub snapshot's missing file, for its error. */

@@ -96,6 +96,22 @@ class UnknownDtypesTest {
     }
 
     @Test
+    void aHubRepoOrAPathNamedAsAUserNamesIt() throws IOException {
+        HubFixture hub = new HubFixture(dir.resolve("hub"));
+        hub.addFile("model.safetensors", Files.readAllBytes(file));
+        WaitPolicy wait = WaitPolicy.of(java.time.Duration.ZERO).withLog(line -> { });
+        try (Checkpoint ckpt = CheckpointSource.resolve(HubFixture.REPO, hub.cache, wait, UnknownDtypes.AS_RAW)) {
+            assertEquals(HubFixture.COMMIT, ckpt.commit());
+            assertEquals("Q4", ckpt.info("w.q").dtypeName());
+        }
+        try (Checkpoint ckpt = CheckpointSource.resolve(file.toString(), null, wait, UnknownDtypes.AS_RAW)) {
+            assertEquals(DType.UNKNOWN, ckpt.info("w.q").dtype());
+        }
+        assertEquals(ErrorKind.InvalidHeaderDeserialization, assertThrows(StloadException.class,
+                () -> CheckpointSource.resolve(HubFixture.REPO, hub.cache, wait)).kind());
+    }
+
+    @Test
     void loadedAndStreamedWhole() {
         try (Checkpoint ckpt = Checkpoint.open(file, UnknownDtypes.AS_RAW);
              LoadedWeights w = Loader.load(ckpt, LoadOptions.DEFAULTS)) {
