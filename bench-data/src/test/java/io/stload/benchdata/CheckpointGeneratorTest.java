@@ -281,7 +281,7 @@ class CheckpointGeneratorTest {
         Header header = HeaderParser.read(summary.files().get(0));
 
         assertEquals(16, header.tensors().size());
-        header.tensors().forEach(t -> assertArrayEquals(new long[] {8, 4096}, t.shape(), t.name()));
+        header.tensors().forEach(t -> assertArrayEquals(new long[] {8, 4096}, t.shape().toArray(), t.name()));
         assertEquals(MIB, header.dataBytes(), "whole rows only");
         assertEquals("8192", header.metadata().get("stload.benchdata.row_bytes"));
 
@@ -314,7 +314,7 @@ class CheckpointGeneratorTest {
 
     private static void assertShape(Header header, String name, long... shape) {
         TensorInfo t = header.tensor(name);
-        assertArrayEquals(shape, t.shape(), name);
+        assertArrayEquals(shape, t.shape().toArray(), name);
     }
 
     private static void assertWithinOnePercent(long expected, long actual) {

@@ -39,7 +39,8 @@ final class GetCommand implements Callable<Integer> {
             description = "Python-like ranges per dimension, e.g. \"0:4,:\" or \"-1,2:8\" (an index drops its dimension).")
     String slice;
 
-    @Option(names = "--as", paramLabel = "TYPE", description = "Convert the values: f32 (from F32, BF16, F16, F8_E4M3, F8_E5M2).")
+    @Option(names = "--as", paramLabel = "TYPE",
+            description = "Convert the values: f32 (from F32, BF16, F16, F8_E4M3, F8_E5M2 and the integer types).")
     String as;
 
     @Option(names = "--count", paramLabel = "N", defaultValue = "8",
@@ -60,19 +61,20 @@ final class GetCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         try (Checkpoint ckpt = source.open(path, spec.commandLine().getErr()); Arena arena = Arena.ofConfined()) {
             TensorInfo info = ckpt.info(name);
-            if (as != null && !Convert.widensToF32(info.dtype())) {
-                throw new StloadException(ErrorKind.Unsupported, null, name + " is " + info.dtype()
-                        + ", which does not convert to F32 (F32, BF16, F16, F8_E4M3 and F8_E5M2 do)");
+            if (as != null && !Convert.decodesToF32(info.dtype())) {
+                throw new StloadException(ErrorKind.Unsupported, null, name + " is " + info.dtypeName()
+                        + ", which does not convert to F32 (F32, BF16, F16, F8_E4M3, F8_E5M2 and the integer types"
+                        + " do)");
             }
             Tensor t = slice == null ? ckpt.viewTensor(name) : ckpt.slice(name, slice, arena);
-            out.printf("%s: %s%s%s%s%n", name, info.dtype(), t.info().shapeString(),
+            out.printf("%s: %s%s%s%s%n", name, info.dtypeName(), t.info().shapeString(),
                     slice == null ? "" : " = " + info.shapeString() + "[" + slice + "]", as == null ? "" : ", as F32");
             long elements = t.info().elementCount();
             List<String> values = values(t, as != null, (int) Math.min(count, elements));
             String what = values == null ? "bytes" : "values";
             if (values == null) {
                 elements = t.byteSize();
-                values = bytes(t.data(), (int) Math.min(count, elements));
+                values = bytes(t, (int) Math.min(count, elements));
             }
             out.printf("first %d of %d %s: %s%n", values.size(), elements, what, String.join(", ", values));
         } finally {
@@ -81,13 +83,15 @@ final class GetCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** The first {@code n} elements as text, or null for a type shown as raw bytes. */
+    /**
+     * The first {@code n} elements as text, or null for a type shown as raw bytes. Read through the tensor's typed
+     * accessors, which turn a file truncated under a lazy view into one Io error naming it.
+     */
     private static List<String> values(Tensor t, boolean asF32, int n) {
         List<String> out = new ArrayList<>();
         if (asF32) {
-            MemorySegment head = t.data().asSlice(0, (long) n * t.dtype().bits() / 8);
-            for (float f : Convert.toF32(t.dtype(), head)) {
-                out.add(Float.toString(f));
+            for (long i = 0; i < n; i++) {
+                out.add(Float.toString(t.getFloat(i)));
             }
             return out;
         }
@@ -103,9 +107,7 @@ final class GetCommand implements Callable<Integer> {
 
     private static String value(Tensor t, long i) {
         return switch (t.dtype()) {
-            case F32, F16, BF16 -> Float.toString(t.getFloat(i));
-            case F8_E4M3 -> Float.toString(Convert.e4m3ToF32(t.getByte(i)));
-            case F8_E5M2 -> Float.toString(Convert.e5m2ToF32(t.getByte(i)));
+            case F32, F16, BF16, F8_E4M3, F8_E5M2 -> Float.toString(t.getFloat(i));
             case F64 -> Double.toString(t.getDouble(i));
             case BOOL -> Boolean.toString(t.getByte(i) != 0);
             case I8 -> Byte.toString(t.getByte(i));
@@ -120,11 +122,14 @@ final class GetCommand implements Callable<Integer> {
         };
     }
 
-    private static List<String> bytes(MemorySegment data, int n) {
+    /** The first {@code n} bytes as hex, copied out through the tensor's guarded copy. */
+    private static List<String> bytes(Tensor t, int n) {
+        byte[] head = new byte[n];
+        t.copyTo(0, MemorySegment.ofArray(head));
         List<String> out = new ArrayList<>();
         HexFormat hex = HexFormat.of();
-        for (long i = 0; i < n; i++) {
-            out.add(hex.toHexDigits(data.get(java.lang.foreign.ValueLayout.JAVA_BYTE, i)));
+        for (byte b : head) {
+            out.add(hex.toHexDigits(b));
         }
         return out;
     }

@@ -48,7 +48,7 @@ final class InspectCommand implements Callable<Integer> {
 
     private static void printTable(Checkpoint ckpt, PrintWriter out) {
         new Table<TensorRef>(new String[] {"name", "dtype", "shape", "bytes", "file"},
-                TensorRef::name, t -> t.info().dtype().name(), t -> t.info().shapeString(),
+                TensorRef::name, t -> t.info().dtypeName(), t -> t.info().shapeString(),
                 t -> Sizes.human(t.info().byteSize()), t -> displayName(ckpt, t.file()))
                 .print(ckpt.tensors().values(), out);
         out.printf("%d tensors, %s in %d file(s)%n", ckpt.tensors().size(), Sizes.human(ckpt.totalBytes()),
@@ -71,7 +71,7 @@ final class InspectCommand implements Callable<Integer> {
             g.writeObjectPropertyStart("metadata");
             for (Header h : ckpt.files()) {
                 g.writeName(displayName(ckpt, h));
-                if (h.metadata() == null) {
+                if (!h.hasMetadata()) {
                     g.writeNull();
                 } else {
                     g.writeStartObject();
@@ -86,10 +86,10 @@ final class InspectCommand implements Callable<Integer> {
             for (TensorRef t : ckpt.tensors().values()) {
                 g.writeStartObject();
                 g.writeStringProperty("name", t.name());
-                g.writeStringProperty("dtype", t.info().dtype().name());
+                g.writeStringProperty("dtype", t.info().dtypeName());
                 g.writeName("shape");
                 g.writeStartArray();
-                for (long d : t.info().shape()) {
+                for (long d : t.info().shape().toArray()) {
                     g.writeNumber(Units.unsigned(d));
                 }
                 g.writeEndArray();

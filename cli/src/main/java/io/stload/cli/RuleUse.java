@@ -32,7 +32,7 @@ record RuleUse(String rule, int tensors, int held) {
             PartitionRule r = spec.ruleFor(t.name());
             int[] c = counts.get(r == null ? UNMATCHED : r.toString());
             c[0]++;
-            c[1] += plan.slice(t) == null ? 0 : 1;
+            c[1] += plan.find(t.name()).isPresent() ? 1 : 0;
         }
         List<RuleUse> out = new ArrayList<>();
         counts.forEach((rule, c) -> {

@@ -156,16 +156,17 @@ final class WeightServer implements AutoCloseable {
         // The lease covers reading the bytes; the reply is sent after it closes, so a slow client cannot
         // hold up a quiesced reload.
         try (Lease lease = store.lease()) {
-            Tensor t = lease.tensor(name);
+            Tensor t = lease.find(name).orElse(null);
             if (t == null) {
                 return error(404, "unknown_tensor", "no tensor `" + name + "` in version " + lease.version());
             }
             String crc = Digests.crc32(t.data());
             return json(200, g -> {
                 g.writeStringProperty("name", t.name());
-                g.writeStringProperty("dtype", t.dtype().name());
+                g.writeStringProperty("dtype", t.info().dtypeName());
                 g.writeName("shape");
-                g.writeArray(t.shape(), 0, t.shape().length);
+                long[] shape = t.shape().toArray();
+                g.writeArray(shape, 0, shape.length);
                 g.writeStringProperty("crc32", crc);
                 g.writeNumberProperty("version", lease.version());
             });

@@ -71,6 +71,9 @@ class GetCommandTest {
         assertEquals(0, run("get", dir.toString(), "ids"));
         assertTrue(out.toString().endsWith("first 3 of 3 values: 0, -7, 0\n"), out.toString());
         out.getBuffer().setLength(0);
+        assertEquals(0, run("get", dir.toString(), "ids", "--as", "f32"));
+        assertEquals("ids: I32[3], as F32\nfirst 3 of 3 values: 0.0, -7.0, 0.0\n", out.toString());
+        out.getBuffer().setLength(0);
         assertEquals(0, run("get", dir.toString(), "fp8", "--as", "f32"));
         assertEquals("fp8: F8_E4M3[2], as F32\nfirst 2 of 2 values: 1.0, -448.0\n", out.toString());
         out.getBuffer().setLength(0);
@@ -85,7 +88,7 @@ class GetCommandTest {
         expectError(2, "error: InvalidSlice: ", "get", dir.toString(), "emb", "--slice", "0:5");
         expectError(2, "error: InvalidSlice: ", "get", dir.toString(), "emb", "--slice", "0,0,0");
         expectError(2, "error: Usage: ", "get", dir.toString(), "emb", "--as", "f64");
-        expectError(3, "error: Unsupported: ", "get", dir.toString(), "ids", "--as", "f32");
+        expectError(3, "error: Unsupported: ", "get", dir.toString(), "nibbles", "--as", "f32");
         expectError(4, "error: Io: ", "get", dir.resolve("missing").toString(), "emb");
     }
 

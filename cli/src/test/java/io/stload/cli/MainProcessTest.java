@@ -13,6 +13,8 @@ import java.util.concurrent.TimeUnit;
 import io.stload.cuda.CudaCopyEngine;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The real entry point in its own JVM: {@code System.exit} carries the code and stderr holds exactly one
@@ -76,6 +78,52 @@ class MainProcessTest {
         assertEquals(4, p.exitValue(), String.join("\n", stderr));
         assertEquals(1, stderr.size(), String.join("\n", stderr));
         assertTrue(stderr.get(0).startsWith("error: OutOfMemory: the JVM ran out of memory"), stderr.get(0));
+    }
+
+    /**
+     * {@code get} reads a lazy view of the file's mapping; the file is truncated (a download replacing it in place)
+     * once the CLI has mapped it, while it reads the values: one Io line naming the file, exit 4, no JVM error trace.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"raw", "f32"})
+    void getOfAFileTruncatedWhileItsValuesAreReadIsOneIoLineAndExitFour(String as)
+            throws IOException, InterruptedException {
+        Path big = dir.resolve("big.safetensors");
+        long n = 64L << 20;
+        byte[] json = ("{\"big\":{\"dtype\":\"U8\",\"shape\":[" + n + "],\"data_offsets\":[0," + n + "]}}")
+                .getBytes(StandardCharsets.US_ASCII);
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(big.toFile(), "rw")) {
+            f.write(java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(json.length).array());
+            f.write(json);
+            f.setLength(8 + json.length + n); // sparse: reads as zeros
+        }
+        List<String> args = new java.util.ArrayList<>(List.of("get", big.toString(), "big", "--count", "5000000"));
+        if (as.equals("f32")) {
+            args.addAll(List.of("--as", "f32"));
+        }
+        Process p = cli(args.toArray(String[]::new));
+        String real = big.toRealPath().toString();
+        Path maps = Path.of("/proc", Long.toString(p.pid()), "maps");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        boolean mapped = false;
+        while (!mapped && p.isAlive() && System.nanoTime() < deadline) {
+            try {
+                mapped = Files.readString(maps).contains(real);
+            } catch (IOException exited) {
+                break;
+            }
+            Thread.onSpinWait();
+        }
+        assertTrue(mapped, "the CLI never mapped the file");
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(big,
+                java.nio.file.StandardOpenOption.WRITE)) {
+            ch.truncate(100_000);
+        }
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the CLI did not exit");
+        List<String> stderr = Files.readAllLines(dir.resolve("stderr"), StandardCharsets.UTF_8);
+        assertEquals(4, p.exitValue(), String.join("\n", stderr));
+        assertEquals(1, stderr.size(), String.join("\n", stderr));
+        assertTrue(stderr.get(0).startsWith("error: Io: " + real + ": file was truncated"), stderr.get(0));
     }
 
     @Test

@@ -21,8 +21,8 @@ final class EagerLoad implements Main.Usage {
                 values += SampleCheckpoint.check(t);
             }
             Tensor embed = weights.tensor(SampleCheckpoint.EMBED);
-            if (!Arrays.equals(embed.shape(), SampleCheckpoint.EMBED_SHAPE)) {
-                throw new AssertionError(embed.name() + " has shape " + Arrays.toString(embed.shape()));
+            if (!Arrays.equals(embed.shape().toArray(), SampleCheckpoint.EMBED_SHAPE)) {
+                throw new AssertionError(embed.name() + " has shape " + embed.shape());
             }
             return weights.tensors().size() + " tensors, " + values + " values checked, strategy "
                     + weights.report().files().getFirst().strategy();

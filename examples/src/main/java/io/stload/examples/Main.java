@@ -16,7 +16,8 @@ public final class Main {
         String run(SampleCheckpoint checkpoint) throws Exception;
     }
 
-    private static final List<Usage> USAGES = List.of(new EagerLoad(), new LazyRead(), new StreamLoad(), new ConvertRoundTrip());
+    private static final List<Usage> USAGES = List.of(new EagerLoad(), new LazyRead(), new TypedRead(), new StreamLoad(),
+            new ConvertRoundTrip());
 
     private Main() {
     }

@@ -3,9 +3,11 @@ package io.stload.checkpoint;
 import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.format.Header;
+import io.stload.format.Slice;
 import io.stload.format.SliceSpec;
 import io.stload.format.Tensor;
 import io.stload.format.TensorInfo;
+import io.stload.format.UnknownDtypes;
 import io.stload.nativeio.FileChecks;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -79,18 +81,39 @@ public final class Checkpoint implements AutoCloseable {
      *         checkpoint
      */
     public static Checkpoint open(Path path) {
+        return open(path, UnknownDtypes.REFUSE);
+    }
+
+    /**
+     * Opens a file or a checkpoint directory as {@link #open(Path)} does, letting tensors of a dtype the format does
+     * not define (an engine's own, such as Jlama's {@code "Q4"}) through as raw bytes if asked to: such a tensor's
+     * {@link TensorInfo#dtype()} is {@link io.stload.format.DType#UNKNOWN}, {@link TensorInfo#dtypeName()} its
+     * spelling, and it is read, loaded and streamed whole ({@link UnknownDtypes#AS_RAW}).
+     *
+     * @param path    a {@code .safetensors} file or a checkpoint directory
+     * @param unknown {@link UnknownDtypes#REFUSE} (what {@link #open(Path)} does, as the reference implementation) or
+     *                {@link UnknownDtypes#AS_RAW}
+     * @return the open checkpoint; close it once its views are no longer used
+     * @throws StloadException as {@link #open(Path)}
+     */
+    public static Checkpoint open(Path path, UnknownDtypes unknown) {
         // Missing, a symlink loop, permission denied, or a FIFO or device: one line each, and nothing opened.
         if (!FileChecks.requireFileOrDirectory(path).isDirectory()) {
-            return new Checkpoint(CheckpointFiles.single(path), null, null);
+            return new Checkpoint(CheckpointFiles.single(path, unknown), null, null);
         }
-        return new Checkpoint(CheckpointFiles.directory(path, containedFiles(path), "", CheckpointFiles.Problems.FIRST),
-                null, null);
+        return new Checkpoint(CheckpointFiles.directory(path, containedFiles(path), "", CheckpointFiles.Problems.FIRST,
+                unknown), null, null);
     }
 
     /** A hub snapshot, whose files must all link into the repo's blobs. */
     static Checkpoint open(HubSnapshot snapshot) {
+        return open(snapshot, UnknownDtypes.REFUSE);
+    }
+
+    /** A hub snapshot, tensors of unknown dtype let through as asked. */
+    static Checkpoint open(HubSnapshot snapshot, UnknownDtypes unknown) {
         return new Checkpoint(CheckpointFiles.directory(snapshot.dir(), new ContainedFiles(List.of(snapshot.blobs())),
-                fetchHint(snapshot), CheckpointFiles.Problems.FIRST), snapshot, null);
+                fetchHint(snapshot), CheckpointFiles.Problems.FIRST, unknown), snapshot, null);
     }
 
     /** How to fetch a hub snapshot's missing file, for its error. */
@@ -127,7 +150,21 @@ public final class Checkpoint implements AutoCloseable {
      *                         inconsistent checkpoint
      */
     public static Checkpoint open(RemoteFolder folder, String single) {
-        return new Checkpoint(CheckpointFiles.remote(folder, single), null, folder);
+        return open(folder, single, UnknownDtypes.REFUSE);
+    }
+
+    /**
+     * A checkpoint in a remote folder ({@link #open(RemoteFolder, String)}), letting tensors of a dtype the format does
+     * not define through as raw bytes if asked to ({@link #open(Path, UnknownDtypes)}).
+     *
+     * @param folder  the remote folder
+     * @param single  the name of the one file to open, or null for the whole folder
+     * @param unknown {@link UnknownDtypes#REFUSE} or {@link UnknownDtypes#AS_RAW}
+     * @return the open checkpoint
+     * @throws StloadException as {@link #open(RemoteFolder, String)}
+     */
+    public static Checkpoint open(RemoteFolder folder, String single, UnknownDtypes unknown) {
+        return new Checkpoint(CheckpointFiles.remote(folder, single, unknown), null, folder);
     }
 
     /**
@@ -262,14 +299,16 @@ public final class Checkpoint implements AutoCloseable {
     }
 
     /**
-     * Describes and views a tensor ({@link #view}), for typed access such as {@link Tensor#getFloat}.
+     * Describes and views a tensor ({@link #view}), for typed access such as {@link Tensor#getFloat(long)},
+     * {@link Tensor#row} and {@link Tensor#toFloats(float[], int)}: should the file be truncated under the view,
+     * those reads throw {@link ErrorKind#Io} naming the file (the raw {@link Tensor#data()} stays unguarded).
      *
      * @param name the tensor's name
      * @return the tensor over its view, valid until this checkpoint is closed
      * @throws StloadException as {@link #view} does
      */
     public Tensor viewTensor(String name) {
-        return new Tensor(info(name), view(name));
+        return reads.viewTensor(tensor(name));
     }
 
     /**
@@ -296,8 +335,8 @@ public final class Checkpoint implements AutoCloseable {
     }
 
     /**
-     * A copy of part of the tensor, e.g. {@code "0:4,:"} ({@link SliceSpec}), in row-major order; only the bytes
-     * of the slice are read from the file.
+     * A copy of part of the tensor, e.g. {@code "0:4,:"} or {@code "..., ::2"}: the string form of a {@link Slice}
+     * ({@link #slice(String, Slice, SegmentAllocator)}).
      *
      * @param name      the tensor's name
      * @param ranges    the slice, e.g. {@code "0:4,:"}
@@ -322,6 +361,41 @@ public final class Checkpoint implements AutoCloseable {
      */
     public Tensor slice(String name, String ranges) {
         return slice(name, ranges, Arena.ofAuto());
+    }
+
+    /**
+     * A copy of part of the tensor, in row-major order, as Python's {@code get_slice(name)[...]} gives it: only the
+     * bytes of the slice are read from the file (for a stepped slice, only the runs it takes; from object storage,
+     * runs close together are fetched by one request).
+     *
+     * <pre>{@code
+     * Tensor rows = ckpt.slice("model.embed_tokens.weight", Slice.of(Slice.range(64, 128)), arena);
+     * }</pre>
+     *
+     * @param name      the tensor's name
+     * @param slice     which part ({@link Slice})
+     * @param allocator where the copy is allocated, e.g. an arena the caller closes
+     * @return the slice as a tensor of its own shape
+     * @throws StloadException {@link ErrorKind#InvalidSlice} for a slice outside the tensor;
+     *                         {@link ErrorKind#Unsupported} for a cut of a sub-byte or unknown dtype;
+     *                         {@link ErrorKind#TensorNotFound}; {@link ErrorKind#Io} if the file cannot be read
+     */
+    public Tensor slice(String name, Slice slice, SegmentAllocator allocator) {
+        TensorRef t = tensor(name);
+        return reads.copy(t, slice.on(t.info()), allocator);
+    }
+
+    /**
+     * Copies part of a tensor ({@link #slice(String, Slice, SegmentAllocator)}) into memory the garbage collector
+     * frees.
+     *
+     * @param name  the tensor's name
+     * @param slice which part ({@link Slice})
+     * @return the slice as a tensor of its own shape
+     * @throws StloadException as the three-argument form
+     */
+    public Tensor slice(String name, Slice slice) {
+        return slice(name, slice, Arena.ofAuto());
     }
 
     /** Unmaps the files behind every {@link #view}; using such a view afterwards throws. */

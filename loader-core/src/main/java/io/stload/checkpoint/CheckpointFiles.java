@@ -7,6 +7,7 @@ import io.stload.format.HeaderParser;
 import io.stload.format.RangeSource;
 import io.stload.format.ShardIndex;
 import io.stload.format.TensorInfo;
+import io.stload.format.UnknownDtypes;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -82,9 +83,14 @@ final class CheckpointFiles {
     private CheckpointFiles() {
     }
 
-    /** One file. */
+    /** One file, refusing a dtype the format does not define. */
     static Found single(Path file) {
-        Header h = HeaderParser.read(file);
+        return single(file, UnknownDtypes.REFUSE);
+    }
+
+    /** One file. */
+    static Found single(Path file, UnknownDtypes unknown) {
+        Header h = HeaderParser.read(file, unknown);
         return new Found(file, null, List.of(h), Map.of(h, file.toString()), Map.of(), Map.of(), Map.of(h, file),
                 t -> true);
     }
@@ -99,6 +105,11 @@ final class CheckpointFiles {
      * @return what was found; with {@link Problems#FIRST}, a valid checkpoint
      */
     static Found directory(Path dir, ContainedFiles contained, String hint, Problems problems) {
+        return directory(dir, contained, hint, problems, UnknownDtypes.REFUSE);
+    }
+
+    /** As {@link #directory(Path, ContainedFiles, String, Problems)}, with tensors of unknown dtype as asked. */
+    static Found directory(Path dir, ContainedFiles contained, String hint, Problems problems, UnknownDtypes unknown) {
         Path index;
         try {
             index = findIndex(dir);
@@ -106,7 +117,8 @@ final class CheckpointFiles {
             problems.add(e);
             return empty(dir);
         }
-        return index != null ? indexed(dir, index, contained, hint, problems) : unindexed(dir, contained, hint, problems);
+        return index != null ? indexed(dir, index, contained, hint, problems, unknown)
+                : unindexed(dir, contained, hint, problems, unknown);
     }
 
     private static Found empty(Path dir) {
@@ -126,7 +138,8 @@ final class CheckpointFiles {
         return candidates.isEmpty() ? null : candidates.get(0);
     }
 
-    private static Found indexed(Path dir, Path indexFile, ContainedFiles contained, String hint, Problems problems) {
+    private static Found indexed(Path dir, Path indexFile, ContainedFiles contained, String hint, Problems problems,
+                                 UnknownDtypes unknown) {
         ShardIndex index;
         try {
             Path realIndex = contained.realFile(indexFile, hint);
@@ -155,7 +168,7 @@ final class CheckpointFiles {
         Map<Header, String> names = new IdentityHashMap<>();
         Map<Header, Path> real = new IdentityHashMap<>();
         Map<String, List<String>> unindexed = new LinkedHashMap<>();
-        SameFileHeaders sameFiles = new SameFileHeaders();
+        SameFileHeaders sameFiles = new SameFileHeaders(unknown);
         for (Map.Entry<String, Path> e : shardPaths.entrySet()) {
             try {
                 Header h = sameFiles.read(e.getValue());
@@ -170,7 +183,8 @@ final class CheckpointFiles {
         return new Found(dir, indexFile, headers, names, index.metadata(), unindexed, real, indexed(index, names));
     }
 
-    private static Found unindexed(Path dir, ContainedFiles contained, String hint, Problems problems) {
+    private static Found unindexed(Path dir, ContainedFiles contained, String hint, Problems problems,
+                                   UnknownDtypes unknown) {
         List<Path> shards = list(dir, ".safetensors");
         if (shards.isEmpty()) {
             problems.add(new StloadException(ErrorKind.MissingShard, dir,
@@ -179,7 +193,7 @@ final class CheckpointFiles {
         List<Header> headers = new ArrayList<>();
         Map<Header, String> names = new IdentityHashMap<>();
         Map<Header, Path> real = new IdentityHashMap<>();
-        SameFileHeaders sameFiles = new SameFileHeaders();
+        SameFileHeaders sameFiles = new SameFileHeaders(unknown);
         for (Path p : shards) {
             try {
                 Path file = contained.realFile(p, hint);
@@ -199,10 +213,10 @@ final class CheckpointFiles {
      * read), else every {@code .safetensors} file in it; or, with {@code single} given, that one file. Headers are
      * read by positional reads of each file's first bytes.
      */
-    static Found remote(RemoteFolder folder, String single) {
+    static Found remote(RemoteFolder folder, String single, UnknownDtypes unknown) {
         try {
             if (single != null) {
-                Header h = remoteHeader(folder, single);
+                Header h = remoteHeader(folder, single, unknown);
                 return new Found(folder.pathOf(single), null, List.of(h), Map.of(h, single), Map.of(), Map.of(),
                         Map.of(), t -> true);
             }
@@ -212,13 +226,14 @@ final class CheckpointFiles {
                 throw new StloadException(ErrorKind.InvalidIndex, null, folder.location() + ": several index files and"
                         + " none is " + DEFAULT_INDEX + ": " + indexes);
             }
-            return index != null ? remoteIndexed(folder, index) : remoteUnindexed(folder);
+            return index != null ? remoteIndexed(folder, index, unknown) : remoteUnindexed(folder, unknown);
         } catch (IOException e) {
             throw new StloadException(ErrorKind.Io, null, folder.location() + ": " + e.getMessage(), e);
         }
     }
 
-    private static Found remoteIndexed(RemoteFolder folder, String indexName) throws IOException {
+    private static Found remoteIndexed(RemoteFolder folder, String indexName, UnknownDtypes unknown)
+            throws IOException {
         Path indexFile = folder.pathOf(indexName);
         ShardIndex index = ShardIndex.parse(folder.readAll(indexName, ShardIndex.MAX_INDEX_BYTES), indexFile);
         Map<String, List<String>> tensorsByShard = tensorsByShard(index);
@@ -236,7 +251,7 @@ final class CheckpointFiles {
         Map<Header, String> names = new IdentityHashMap<>();
         Map<String, List<String>> unindexed = new LinkedHashMap<>();
         for (Map.Entry<String, List<String>> e : tensorsByShard.entrySet()) {
-            Header h = remoteHeader(folder, e.getKey());
+            Header h = remoteHeader(folder, e.getKey(), unknown);
             checkAgainstIndex(h, e.getKey(), e.getValue(), index, unindexed, Problems.FIRST);
             names.put(h, e.getKey());
             headers.add(h);
@@ -245,7 +260,7 @@ final class CheckpointFiles {
                 indexed(index, names));
     }
 
-    private static Found remoteUnindexed(RemoteFolder folder) throws IOException {
+    private static Found remoteUnindexed(RemoteFolder folder, UnknownDtypes unknown) throws IOException {
         List<String> shards = folder.list(".safetensors");
         if (shards.isEmpty()) {
             throw new StloadException(ErrorKind.MissingShard, null, folder.location()
@@ -254,16 +269,16 @@ final class CheckpointFiles {
         List<Header> headers = new ArrayList<>();
         Map<Header, String> names = new IdentityHashMap<>();
         for (String name : shards) {
-            Header h = remoteHeader(folder, name);
+            Header h = remoteHeader(folder, name, unknown);
             headers.add(h);
             names.put(h, name);
         }
         return new Found(folder.pathOf(""), null, headers, names, Map.of(), Map.of(), Map.of(), t -> true);
     }
 
-    private static Header remoteHeader(RemoteFolder folder, String name) throws IOException {
+    private static Header remoteHeader(RemoteFolder folder, String name, UnknownDtypes unknown) throws IOException {
         try (RangeSource source = folder.open(name)) {
-            return HeaderParser.read(source, folder.pathOf(name));
+            return HeaderParser.read(source, folder.pathOf(name), unknown);
         }
     }
 
@@ -301,7 +316,7 @@ final class CheckpointFiles {
                                           Map<String, List<String>> unindexed, Problems problems) {
         int present = 0;
         for (String name : expected) {
-            if (h.tensor(name) == null) {
+            if (h.find(name).isEmpty()) {
                 problems.add(new StloadException(ErrorKind.InvalidIndex, h.file(), "index says this shard holds `"
                         + name + "`, but it does not"));
             } else {

@@ -2,6 +2,7 @@ package io.stload.checkpoint;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
+import io.stload.format.UnknownDtypes;
 import io.stload.nativeio.NativeAccess;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
@@ -40,18 +41,38 @@ public final class CheckpointSource {
      *                         makes the checkpoint invalid
      */
     public static Checkpoint resolve(String pathOrRepo, Path cacheDir, WaitPolicy wait) {
-        return resolve(pathOrRepo, cacheDir, wait, System.getenv(), NativeAccess.get());
+        return resolve(pathOrRepo, cacheDir, wait, UnknownDtypes.REFUSE);
+    }
+
+    /**
+     * Opens the checkpoint a user names as {@link #resolve(String, Path, WaitPolicy)} does, letting tensors of a dtype
+     * the format does not define through as raw bytes if asked to ({@link Checkpoint#open(Path, UnknownDtypes)}).
+     *
+     * @param pathOrRepo a file or folder, or a repo id {@code org/name[@revision]}
+     * @param cacheDir   the hub cache to look in, or null for the one the environment names
+     * @param wait       how long to wait for a running download, and where to say that it is waiting
+     * @param unknown    {@link UnknownDtypes#REFUSE}, as the reference implementation, or {@link UnknownDtypes#AS_RAW}
+     * @return the opened checkpoint; the caller closes it
+     * @throws StloadException as {@link #resolve(String, Path, WaitPolicy)}
+     */
+    public static Checkpoint resolve(String pathOrRepo, Path cacheDir, WaitPolicy wait, UnknownDtypes unknown) {
+        return resolve(pathOrRepo, cacheDir, wait, System.getenv(), NativeAccess.get(), unknown);
     }
 
     /** {@link #resolve(String, Path, WaitPolicy)} with the environment and system calls given, for tests. */
     static Checkpoint resolve(String pathOrRepo, Path cacheDir, WaitPolicy wait, Map<String, String> env,
                               NativeAccess os) {
+        return resolve(pathOrRepo, cacheDir, wait, env, os, UnknownDtypes.REFUSE);
+    }
+
+    private static Checkpoint resolve(String pathOrRepo, Path cacheDir, WaitPolicy wait, Map<String, String> env,
+                                      NativeAccess os, UnknownDtypes unknown) {
         Optional<RepoRef> repo = repoOf(pathOrRepo);
         if (repo.isEmpty()) {
-            return Checkpoint.open(Path.of(pathOrRepo));
+            return Checkpoint.open(Path.of(pathOrRepo), unknown);
         }
         HubCache cache = HubCache.locate(cacheDir, env);
-        Checkpoint ckpt = openWaiting(cache, repo.get(), wait, os);
+        Checkpoint ckpt = openWaiting(cache, repo.get(), wait, os, unknown);
         wait.log().accept(repo.get() + " is commit " + ckpt.commit() + " (" + ckpt.path() + ")");
         return ckpt;
     }
@@ -69,14 +90,15 @@ public final class CheckpointSource {
         }
     }
 
-    private static Checkpoint openWaiting(HubCache cache, RepoRef repo, WaitPolicy policy, NativeAccess os) {
+    private static Checkpoint openWaiting(HubCache cache, RepoRef repo, WaitPolicy policy, NativeAccess os,
+                                          UnknownDtypes unknown) {
         Wait wait = new Wait(policy);
         DownloadActivity before = DownloadActivity.observe(cache, repo, os);
         long lastChange = 0;
         while (true) {
             StloadException missing;
             try {
-                return Checkpoint.open(cache.snapshot(repo));
+                return Checkpoint.open(cache.snapshot(repo), unknown);
             } catch (StloadException e) {
                 if (e.kind() != ErrorKind.MissingShard) {
                     throw e;
@@ -86,7 +108,7 @@ public final class CheckpointSource {
             DownloadActivity now = DownloadActivity.observe(cache, repo, os);
             if (now.idle()) {
                 // The download may have finished between the open above and this look at it: a last open decides.
-                return Checkpoint.open(cache.snapshot(repo));
+                return Checkpoint.open(cache.snapshot(repo), unknown);
             }
             if (now.inProgressSince(before)) {
                 lastChange = wait.elapsedNanos();

@@ -40,6 +40,17 @@ final class LazyReads implements AutoCloseable {
         return mapping(t.file()).asSlice(t.fileOffset(), t.info().byteSize()).asReadOnly();
     }
 
+    /**
+     * The tensor over its view, for typed reads: a local file's is its mapping, whose reads turn a truncation into an
+     * Io error; a remote tensor's is a copy.
+     */
+    Tensor viewTensor(TensorRef t) {
+        if (remote != null) {
+            return new Tensor(t.info(), view(t));
+        }
+        return Tensor.ofMapping(t.info(), view(t), t.file().file());
+    }
+
     /** A copy of the slice, row-major, into memory from {@code allocator}; only the slice's bytes are read. */
     Tensor copy(TensorRef t, SliceSpec spec, SegmentAllocator allocator) {
         MemorySegment out = allocator.allocate(spec.byteSize(), 64);

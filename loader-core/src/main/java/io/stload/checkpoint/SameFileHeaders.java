@@ -3,6 +3,7 @@ package io.stload.checkpoint;
 import io.stload.StloadException;
 import io.stload.format.Header;
 import io.stload.format.HeaderParser;
+import io.stload.format.UnknownDtypes;
 import io.stload.nativeio.FileChecks;
 import io.stload.nativeio.FileIdentity;
 import java.nio.file.Path;
@@ -17,6 +18,11 @@ import java.util.Map;
  */
 final class SameFileHeaders {
     private final Map<FileIdentity, Header> byFile = new HashMap<>();
+    private final UnknownDtypes unknown;
+
+    SameFileHeaders(UnknownDtypes unknown) {
+        this.unknown = unknown;
+    }
 
     /** The validated header of {@code file}, shared with an earlier name of the same file when there is one. */
     Header read(Path file) {
@@ -25,7 +31,7 @@ final class SameFileHeaders {
         if (seen != null) {
             return seen.sharedAs(file);
         }
-        Header h = HeaderParser.read(file);
+        Header h = HeaderParser.read(file, unknown);
         if (before.key() != null && before.equals(identityNow(file))) {
             byFile.put(before, h); // the file parsed is the one identified: it was not replaced meanwhile
         }

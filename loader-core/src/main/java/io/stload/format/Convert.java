@@ -131,7 +131,7 @@ public final class Convert {
     // ---- bulk ----
 
     /**
-     * Whether the bulk {@code toF32} methods read this type.
+     * Whether F32 holds every value of this type exactly.
      *
      * @param type a dtype
      * @return true for F32 itself, BF16, F16, F8_E4M3 and F8_E5M2
@@ -144,15 +144,30 @@ public final class Convert {
     }
 
     /**
+     * Whether the bulk {@code toF32} methods read this type: the float types that widen exactly, and the integer
+     * types, whose values become the nearest float (exact up to 2^24 in magnitude).
+     *
+     * @param type a dtype
+     * @return true for F32, BF16, F16, F8_E4M3, F8_E5M2, I8, U8, I16, U16, I32, U32, I64 and U64
+     */
+    public static boolean decodesToF32(DType type) {
+        return switch (type) {
+            case F32, BF16, F16, F8_E4M3, F8_E5M2, I8, U8, I16, U16, I32, U32, I64, U64 -> true;
+            default -> false;
+        };
+    }
+
+    /**
      * Reads a tensor's elements as floats into a new array.
      *
      * @param t the tensor; its view must still be open
      * @return one float per element, row-major
-     * @throws io.stload.StloadException {@link ErrorKind#Unsupported} if the dtype does not widen to F32 or the elements
-     *         do not fit one array
+     * @throws io.stload.StloadException {@link ErrorKind#Unsupported} if the dtype does not decode to F32 or the
+     *         elements do not fit one array; {@link ErrorKind#Io} if the tensor views a file's mapping and the file was
+     *         truncated under it
      */
     public static float[] toF32(Tensor t) {
-        return toF32(t.dtype(), t.data());
+        return t.toFloatArray();
     }
 
     /**
@@ -161,8 +176,8 @@ public final class Convert {
      * @param from the elements' type
      * @param src  the elements, little-endian
      * @return one float per element
-     * @throws io.stload.StloadException {@link ErrorKind#Unsupported} if the type does not widen to F32 or the elements
-     *         do not fit one array
+     * @throws io.stload.StloadException {@link ErrorKind#Unsupported} if the type does not decode to F32
+     *         ({@link #decodesToF32}) or the elements do not fit one array
      * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if {@code src} is not a whole number of elements
      */
     public static float[] toF32(DType from, MemorySegment src) {
@@ -176,12 +191,13 @@ public final class Convert {
     }
 
     /**
-     * Widens every element of {@code src} into {@code dst} as little-endian F32.
+     * Widens every element of {@code src} into {@code dst} as little-endian F32 (integers: the nearest float).
      *
      * @param from the elements' type
      * @param src  the elements, little-endian
      * @param dst  room for at least 4 bytes per element; may be larger
-     * @throws io.stload.StloadException {@link ErrorKind#Unsupported} if the type does not widen to F32
+     * @throws io.stload.StloadException {@link ErrorKind#Unsupported} if the type does not decode to F32
+     *         ({@link #decodesToF32})
      * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if {@code src} is not a whole number of elements or {@code dst} is too small
      */
     public static void toF32(DType from, MemorySegment src, MemorySegment dst) {
@@ -199,7 +215,91 @@ public final class Convert {
             case F16 -> f16ToF32(src, dst, n);
             case F8_E4M3 -> bytesToF32(E4M3, src, dst, n);
             case F8_E5M2 -> bytesToF32(E5M2, src, dst, n);
+            case I8, U8, I16, U16, I32, U32, I64, U64 -> integersToF32(from, src, dst, n);
             default -> throw notWidening(from);
+        }
+    }
+
+    /**
+     * Reads one element of any type {@link #decodesToF32} accepts as a float.
+     *
+     * @param from  the element's type
+     * @param src   the elements, little-endian
+     * @param index the element's index
+     * @return its value as a float (the nearest one, for a large integer)
+     * @throws io.stload.StloadException {@link ErrorKind#Unsupported} if the type does not decode to F32
+     * @throws IndexOutOfBoundsException if the element lies outside {@code src}
+     */
+    public static float f32At(DType from, MemorySegment src, long index) {
+        return switch (from) {
+            case F32 -> src.getAtIndex(F32, index);
+            case BF16 -> bf16ToF32(src.getAtIndex(I16, index));
+            case F16 -> f16ToF32(src.getAtIndex(I16, index));
+            case F8_E4M3 -> E4M3[src.get(ValueLayout.JAVA_BYTE, index) & 0xff];
+            case F8_E5M2 -> E5M2[src.get(ValueLayout.JAVA_BYTE, index) & 0xff];
+            case I8 -> src.get(ValueLayout.JAVA_BYTE, index);
+            case U8 -> src.get(ValueLayout.JAVA_BYTE, index) & 0xff;
+            case I16 -> src.getAtIndex(I16, index);
+            case U16 -> src.getAtIndex(I16, index) & 0xffff;
+            case I32 -> src.getAtIndex(I32, index);
+            case U32 -> src.getAtIndex(I32, index) & 0xffff_ffffL;
+            case I64 -> src.getAtIndex(I64, index);
+            case U64 -> unsignedToFloat(src.getAtIndex(I64, index));
+            default -> throw notWidening(from);
+        };
+    }
+
+    /** The float nearest to {@code v} read as unsigned: halved (keeping the low bit, for rounding) and doubled. */
+    private static float unsignedToFloat(long v) {
+        return v >= 0 ? (float) v : ((float) ((v >>> 1) | (v & 1))) * 2f;
+    }
+
+    /** Integers, through small arrays as {@link #bf16ToF32Scalar}: a bulk copy in, a loop the JIT vectorizes, out. */
+    private static void integersToF32(DType from, MemorySegment src, MemorySegment dst, long n) {
+        int width = from.byteSize();
+        float[] out = new float[(int) Math.min(n, CHUNK)];
+        for (long done = 0; done < n; done += out.length) {
+            int k = (int) Math.min(out.length, n - done);
+            switch (from) {
+                case I8, U8 -> {
+                    byte[] in = new byte[k];
+                    MemorySegment.copy(src, ValueLayout.JAVA_BYTE, done, in, 0, k);
+                    int mask = from == DType.U8 ? 0xff : -1;
+                    for (int i = 0; i < k; i++) {
+                        out[i] = in[i] & mask;
+                    }
+                }
+                case I16, U16 -> {
+                    short[] in = new short[k];
+                    MemorySegment.copy(src, I16, done * width, in, 0, k);
+                    int mask = from == DType.U16 ? 0xffff : -1;
+                    for (int i = 0; i < k; i++) {
+                        out[i] = in[i] & mask;
+                    }
+                }
+                case I32 -> {
+                    int[] in = new int[k];
+                    MemorySegment.copy(src, I32, done * width, in, 0, k);
+                    for (int i = 0; i < k; i++) {
+                        out[i] = in[i];
+                    }
+                }
+                case U32 -> {
+                    int[] in = new int[k];
+                    MemorySegment.copy(src, I32, done * width, in, 0, k);
+                    for (int i = 0; i < k; i++) {
+                        out[i] = in[i] & 0xffff_ffffL;
+                    }
+                }
+                default -> {
+                    long[] in = new long[k];
+                    MemorySegment.copy(src, I64, done * width, in, 0, k);
+                    for (int i = 0; i < k; i++) {
+                        out[i] = from == DType.U64 ? unsignedToFloat(in[i]) : in[i];
+                    }
+                }
+            }
+            MemorySegment.copy(out, 0, dst, F32, done * Float.BYTES, k);
         }
     }
 
@@ -350,7 +450,7 @@ public final class Convert {
     }
 
     private static long elements(DType type, MemorySegment src) {
-        if (!widensToF32(type)) {
+        if (!decodesToF32(type)) {
             throw notWidening(type);
         }
         long width = type.bits() / 8;
@@ -366,8 +466,8 @@ public final class Convert {
         }
     }
 
-    private static StloadException notWidening(DType type) {
-        return new StloadException(ErrorKind.Unsupported, null,
-                type + " does not convert to F32 (F32, BF16, F16, F8_E4M3 and F8_E5M2 do)");
+    static StloadException notWidening(DType type) {
+        return new StloadException(ErrorKind.Unsupported, null, type + " does not convert to F32 (F32, BF16, F16, "
+                + "F8_E4M3, F8_E5M2 and the integer types do)");
     }
 }

@@ -1,6 +1,13 @@
 package io.stload.format;
 
-/** The 22 element types of the safetensors format, with their width in bits (sub-byte types included). */
+import io.stload.ErrorKind;
+import io.stload.StloadException;
+
+/**
+ * The 22 element types of the safetensors format, with their width in bits (sub-byte types included), and
+ * {@link #UNKNOWN}, which stands for a dtype the format does not define, in a checkpoint opened to let such tensors
+ * through as raw bytes.
+ */
 public enum DType {
     /** Boolean, one byte per element. */
     BOOL(8),
@@ -45,7 +52,13 @@ public enum DType {
     /** Signed 64-bit integer. */
     I64(64),
     /** Unsigned 64-bit integer. */
-    U64(64);
+    U64(64),
+    /**
+     * A dtype the format does not define (e.g. a quantized type of one engine's own, such as {@code "Q4"}): never
+     * met unless a checkpoint is opened to let such tensors through, whose bytes are then read whole and raw, and
+     * whose header spelling {@link TensorInfo#dtypeName()} keeps. Its width is unknown: {@link #bits()} is 0.
+     */
+    UNKNOWN(0);
 
     private final int bits;
 
@@ -53,9 +66,25 @@ public enum DType {
         this.bits = bits;
     }
 
-    /** {@return the width of one element in bits: 4, 6, 8, 16, 32 or 64} */
+    /** {@return the width of one element in bits: 4, 6, 8, 16, 32 or 64; 0 for {@link #UNKNOWN}} */
     public int bits() {
         return bits;
+    }
+
+    /**
+     * The width of one element in bytes, for the types of whole bytes.
+     *
+     * @return 1, 2, 4 or 8
+     * @throws StloadException {@link ErrorKind#Unsupported} for the sub-byte types, whose elements share bytes, and
+     *                         for {@link #UNKNOWN}
+     */
+    public int byteSize() {
+        if (bits < 8) {
+            throw new StloadException(ErrorKind.Unsupported, null, this == UNKNOWN
+                    ? "a dtype the format does not define has no known element size"
+                    : this + " elements are " + bits + " bits wide: they share bytes");
+        }
+        return bits / 8;
     }
 
     /**
@@ -64,14 +93,24 @@ public enum DType {
      * @return true for {@link #F4}, {@link #F6_E2M3} and {@link #F6_E3M2}
      */
     public boolean isSubByte() {
-        return bits < 8;
+        return bits > 0 && bits < 8;
+    }
+
+    /**
+     * Whether this is one of the format's types, with a known width.
+     *
+     * @return false for {@link #UNKNOWN} only
+     */
+    public boolean isKnown() {
+        return this != UNKNOWN;
     }
 
     /**
      * Looks a dtype up by its header spelling, case-sensitively like the reference implementation.
      *
      * @param name the {@code dtype} string of a header entry
-     * @return the dtype, or null when the name is unknown
+     * @return the dtype, or null when the format defines no dtype of that name (which a header then holds as
+     *         {@link #UNKNOWN} only when opened to let such tensors through)
      */
     public static DType fromHeaderName(String name) {
         return switch (name) {

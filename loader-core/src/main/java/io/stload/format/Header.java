@@ -1,5 +1,6 @@
 package io.stload.format;
 
+import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.nativeio.FileIdentity;
 import io.stload.nativeio.MappedFile;
@@ -9,6 +10,7 @@ import java.nio.file.Path;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * A parsed and validated safetensors header: its tensor table sorted by offset (which tiles the data area
@@ -19,6 +21,7 @@ public final class Header {
     private final Path file;
     private final long fileSize;
     private final long headerLength;
+    /** The {@code __metadata__} map; null when the header has none (an empty one is written back as one). */
     private final Map<String, String> metadata;
     private final List<TensorInfo> tensors;
     private final Map<String, TensorInfo> byName;
@@ -111,9 +114,19 @@ public final class Header {
         return fileSize - dataStart();
     }
 
-    /** {@return the unmodifiable {@code __metadata__} map, or null when the header has none} */
+    /** {@return the unmodifiable {@code __metadata__} map; empty when the header has none} */
     public Map<String, String> metadata() {
-        return metadata;
+        return metadata == null ? Map.of() : metadata;
+    }
+
+    /**
+     * Whether the header has a {@code __metadata__} entry at all: an empty map written as {@code {}} and none are
+     * the same to {@link #metadata()}, but not to a byte-exact copy of the header.
+     *
+     * @return true when the header holds {@code __metadata__}, even an empty one
+     */
+    public boolean hasMetadata() {
+        return metadata != null;
     }
 
     /** {@return the tensors in data-area order, unmodifiable} */
@@ -122,12 +135,28 @@ public final class Header {
     }
 
     /**
-     * Looks a tensor up by name.
+     * Returns a tensor's entry.
      *
      * @param name the tensor's name
-     * @return its entry, or null when this file has no such tensor
+     * @return its entry
+     * @throws StloadException {@link ErrorKind#TensorNotFound}, naming this file, when it holds no such tensor
      */
     public TensorInfo tensor(String name) {
-        return byName.get(name);
+        TensorInfo t = byName.get(name);
+        if (t == null) {
+            throw new StloadException(ErrorKind.TensorNotFound, file, "no tensor named `" + name + "` among its "
+                    + tensors.size());
+        }
+        return t;
+    }
+
+    /**
+     * Looks a tensor up without failing.
+     *
+     * @param name the tensor's name
+     * @return its entry, or empty when this file holds none of that name
+     */
+    public Optional<TensorInfo> find(String name) {
+        return Optional.ofNullable(byName.get(name));
     }
 }

@@ -72,10 +72,23 @@ public final class HeaderParser {
      *         file (a FIFO would block the open forever); the matching header kind for an invalid header
      */
     public static Header read(Path file) {
+        return read(file, UnknownDtypes.REFUSE);
+    }
+
+    /**
+     * Reads and validates the header of a file, letting tensors of a dtype the format does not define through as
+     * {@link DType#UNKNOWN} if asked to; nothing else of the file is read.
+     *
+     * @param file    the safetensors file
+     * @param unknown whether a dtype the format does not define is an error or read as raw bytes
+     * @return the validated header
+     * @throws io.stload.StloadException as {@link #read(Path)}
+     */
+    public static Header read(Path file, UnknownDtypes unknown) {
         // The identity is taken before the file is opened: a file replaced in between is caught as replaced later.
         FileIdentity identity = FileIdentity.of(FileChecks.requireRegularFile(file));
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            return read(ch, file).identifiedAs(identity);
+            return read(ch, file, unknown).identifiedAs(identity);
         } catch (IOException e) {
             throw new StloadException(ErrorKind.Io, file, "cannot read: " + FileChecks.reason(e), e);
         }
@@ -91,6 +104,10 @@ public final class HeaderParser {
      * @throws io.stload.StloadException the matching header kind for an invalid header
      */
     public static Header read(FileChannel ch, Path file) throws IOException {
+        return read(ch, file, UnknownDtypes.REFUSE);
+    }
+
+    private static Header read(FileChannel ch, Path file, UnknownDtypes unknown) throws IOException {
         long size = ch.size();
         if (size < 8) {
             throw new StloadException(ErrorKind.HeaderTooSmall, file,
@@ -101,7 +118,7 @@ public final class HeaderParser {
         int n = checkedHeaderLength(prefix.getLong(0), size, file);
         byte[] json = new byte[n];
         readFully(ch, ByteBuffer.wrap(json), 8, file);
-        return parseHeader(json, size, file);
+        return parseHeader(json, size, file, unknown);
     }
 
     /**
@@ -115,6 +132,20 @@ public final class HeaderParser {
      *         header
      */
     public static Header read(RangeSource source, Path file) {
+        return read(source, file, UnknownDtypes.REFUSE);
+    }
+
+    /**
+     * Reads and validates the header through positional reads, letting tensors of a dtype the format does not
+     * define through as {@link DType#UNKNOWN} if asked to.
+     *
+     * @param source  the file's bytes
+     * @param file    names the file in errors and in the result
+     * @param unknown whether a dtype the format does not define is an error or read as raw bytes
+     * @return the validated header
+     * @throws io.stload.StloadException as {@link #read(RangeSource, Path)}
+     */
+    public static Header read(RangeSource source, Path file, UnknownDtypes unknown) {
         long size = source.size();
         if (size < 8) {
             throw new StloadException(ErrorKind.HeaderTooSmall, file,
@@ -126,7 +157,7 @@ public final class HeaderParser {
             int n = checkedHeaderLength(ByteBuffer.wrap(prefix).order(ByteOrder.LITTLE_ENDIAN).getLong(), size, file);
             byte[] json = new byte[n];
             source.read(8, MemorySegment.ofArray(json));
-            return parseHeader(json, size, file);
+            return parseHeader(json, size, file, unknown);
         } catch (IOException e) {
             throw new StloadException(ErrorKind.Io, file, "cannot read header: " + e.getMessage(), e);
         }
@@ -147,7 +178,7 @@ public final class HeaderParser {
         }
         long raw = ByteBuffer.wrap(fileBytes, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
         int n = checkedHeaderLength(raw, fileBytes.length, file);
-        return parseHeader(Arrays.copyOfRange(fileBytes, 8, 8 + n), fileBytes.length, file);
+        return parseHeader(Arrays.copyOfRange(fileBytes, 8, 8 + n), fileBytes.length, file, UnknownDtypes.REFUSE);
     }
 
     private static int checkedHeaderLength(long n, long fileSize, Path file) {
@@ -174,13 +205,13 @@ public final class HeaderParser {
         }
     }
 
-    private static Header parseHeader(byte[] json, long fileSize, Path file) {
+    private static Header parseHeader(byte[] json, long fileSize, Path file, UnknownDtypes unknown) {
         int bad = Utf8.firstInvalid(json, 0, json.length);
         if (bad >= 0) {
             throw new StloadException(ErrorKind.InvalidHeader, file,
                     "header is not valid UTF-8 (byte " + (8 + bad) + " of the file)");
         }
-        RawHeader raw = parseJson(json, new DecodeBudget(file, json.length), file);
+        RawHeader raw = parseJson(json, new DecodeBudget(file, json.length), file, unknown);
         List<TensorInfo> sorted = validate(raw.tensors, file);
         long dataEnd = sorted.isEmpty() ? 0 : sorted.get(sorted.size() - 1).end();
         long expected = dataEnd + 8 + json.length;
@@ -195,7 +226,7 @@ public final class HeaderParser {
     private record RawHeader(Map<String, String> metadata, List<TensorInfo> tensors, Map<String, TensorInfo> byName) {
     }
 
-    private static RawHeader parseJson(byte[] json, DecodeBudget budget, Path file) {
+    private static RawHeader parseJson(byte[] json, DecodeBudget budget, Path file, UnknownDtypes unknown) {
         if (json.length >= 3 && (json[0] & 0xFF) == 0xEF && (json[1] & 0xFF) == 0xBB && (json[2] & 0xFF) == 0xBF) {
             // Jackson would silently skip a byte-order mark; the reference rejects it.
             throw deserialization(file, "header starts with a byte-order mark");
@@ -220,7 +251,7 @@ public final class HeaderParser {
                     metadata = readMetadata(p, budget, file);
                     continue;
                 }
-                TensorInfo info = readTensor(p, name, budget, file);
+                TensorInfo info = readTensor(p, name, budget, file, unknown);
                 budget.charge(DecodeBudget.PER_TENSOR + DecodeBudget.bytesOf(name), "the tensor table");
                 if (byName.putIfAbsent(name, info) != null) {
                     throw new StloadException(ErrorKind.DuplicateTensorName, file,
@@ -265,11 +296,13 @@ public final class HeaderParser {
         return metadata;
     }
 
-    private static TensorInfo readTensor(JsonParser p, String name, DecodeBudget budget, Path file) {
+    private static TensorInfo readTensor(JsonParser p, String name, DecodeBudget budget, Path file,
+                                         UnknownDtypes unknown) {
         if (p.currentToken() != JsonToken.START_OBJECT) {
             throw deserialization(file, "entry for tensor `" + name + "` is not an object");
         }
         DType dtype = null;
+        String dtypeName = null;
         long[] shape = null;
         long[] offsets = null;
         String field;
@@ -283,10 +316,14 @@ public final class HeaderParser {
                     if (t != JsonToken.VALUE_STRING) {
                         throw deserialization(file, "`dtype` of tensor `" + name + "` is not a string");
                     }
-                    String s = p.getString();
-                    dtype = DType.fromHeaderName(s);
+                    dtypeName = requireUnicode(p.getString(), file);
+                    dtype = DType.fromHeaderName(dtypeName);
                     if (dtype == null) {
-                        throw deserialization(file, "unknown dtype `" + s + "` for tensor `" + name + "`");
+                        if (unknown == UnknownDtypes.REFUSE) {
+                            throw deserialization(file, "unknown dtype `" + dtypeName + "` for tensor `" + name
+                                    + "` (a checkpoint opened to let unknown dtypes through reads it as raw bytes)");
+                        }
+                        dtype = DType.UNKNOWN;
                     }
                 }
                 case "shape" -> {
@@ -308,7 +345,7 @@ public final class HeaderParser {
             String missing = dtype == null ? "dtype" : shape == null ? "shape" : "data_offsets";
             throw deserialization(file, "missing field `" + missing + "` in tensor `" + name + "`");
         }
-        return new TensorInfo(name, dtype, shape, offsets[0], offsets[1]);
+        return new TensorInfo(name, dtype, Shape.of(shape), offsets[0], offsets[1], dtypeName);
     }
 
     private static long[] readU64Array(JsonParser p, String name, String field, int exactLength, DecodeBudget budget,
@@ -384,6 +421,9 @@ public final class HeaderParser {
             long elements = 1;
             for (int i = 0; i < t.rank(); i++) {
                 elements = multiplyExactUnsigned(elements, t.dim(i), t, file);
+            }
+            if (!t.dtype().isKnown()) {
+                continue; // its elements' width is unknown: its bytes are whatever its offsets span
             }
             long bits = multiplyExactUnsigned(elements, t.dtype().bits(), t, file);
             if ((bits & 7) != 0) {

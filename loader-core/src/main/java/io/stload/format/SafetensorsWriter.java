@@ -38,9 +38,29 @@ public final class SafetensorsWriter {
      * @param shape the dimensions, outermost first; copied
      */
     public record Entry(String name, DType dtype, long[] shape) {
-        /** Copies the shape, so a caller's later change cannot alter the header. */
+        /**
+         * Copies the shape, so a caller's later change cannot alter the header.
+         *
+         * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} for {@link DType#UNKNOWN}: the
+         *         writer writes the format's dtypes only
+         */
         public Entry {
+            if (!dtype.isKnown()) {
+                throw io.stload.StloadException.usage(name + ": the writer writes the format's dtypes only");
+            }
             shape = shape.clone();
+        }
+
+        /**
+         * A tensor to be written, of a shape as a header gives it.
+         *
+         * @param name  the tensor's name, unique in the file and not {@code __metadata__}
+         * @param dtype the element type
+         * @param shape the dimensions, outermost first
+         * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} for {@link DType#UNKNOWN}
+         */
+        public Entry(String name, DType dtype, Shape shape) {
+            this(name, dtype, shape.toArray());
         }
 
         /**

@@ -3,142 +3,100 @@ package io.stload.format;
 import io.stload.ErrorKind;
 import io.stload.StloadException;
 import java.lang.foreign.MemorySegment;
-import java.util.ArrayList;
-import java.util.List;
+import java.util.Arrays;
 
 /**
- * A Python-like slice of a tensor, one comma-separated item per leading dimension: {@code start:stop} (either
- * may be left out; a negative one counts from the end), {@code :} for all of it, or a single index, which
- * selects that index and drops the dimension. Dimensions not named are taken whole. Unlike Python, an index
- * outside the dimension is an error rather than clamped, and steps are not supported. Dimensions and
- * positions are unsigned 64-bit values, as in the format (a tensor of zero elements may have a dimension of
- * 2^63 or more).
+ * A {@link Slice} resolved against a tensor: for each dimension the first index taken, how many are taken and the
+ * step between them, and whether the dimension stays in the result (a single index drops it). Dimensions and
+ * positions are unsigned 64-bit values, as in the format (a tensor of zero elements may have a dimension of 2^63 or
+ * more).
  *
- * <p>In the file the slice is {@link #runs()} runs of {@link #runBytes()} bytes: the innermost cut dimension
- * and everything inside it are contiguous, so only the bytes of the slice are read. Immutable and thread-safe.
+ * <p>In the tensor's bytes the slice is {@link #runs()} runs of {@link #runBytes()} bytes: the innermost dimension the
+ * slice cuts and everything inside it are contiguous, unless that dimension is stepped, when each index of it is a
+ * run of its own. Only the runs are read ({@link #forEachRun}), lazily from a mapping or by ranged reads of a remote
+ * file, so a stepped slice reads no byte it does not return (beyond the gaps a remote read bridges). Immutable and
+ * thread-safe.
  */
 public final class SliceSpec {
     private final TensorInfo tensor;
     /** First index per dimension. */
     private final long[] starts;
-    /** One past the last index per dimension. */
-    private final long[] stops;
+    /** Indices taken per dimension. */
+    private final long[] counts;
+    /** Step per dimension, unsigned, at least 1. */
+    private final long[] steps;
     /** Per dimension, false where a single index dropped it from the result's shape. */
     private final boolean[] kept;
 
-    private SliceSpec(TensorInfo tensor, long[] starts, long[] stops, boolean[] kept) {
+    private SliceSpec(TensorInfo tensor, long[] starts, long[] counts, long[] steps, boolean[] kept) {
         this.tensor = tensor;
         this.starts = starts;
-        this.stops = stops;
+        this.counts = counts;
+        this.steps = steps;
         this.kept = kept;
     }
 
     /**
-     * Parses a slice against a tensor's shape.
+     * Parses a slice's string form ({@link Slice#parse}) against a tensor's shape.
      *
-     * @param text   the slice, e.g. {@code "0:4,:"}
+     * @param text   the slice, e.g. {@code "0:4,:"} or {@code "..., ::2"}
      * @param tensor the tensor it cuts
-     * @return the validated slice
+     * @return the resolved slice
      * @throws io.stload.StloadException {@link ErrorKind#InvalidSlice} if the text is malformed or outside the shape;
-     *         {@link ErrorKind#Unsupported} if it cuts a sub-byte tensor inside a byte
+     *         {@link ErrorKind#Unsupported} as {@link Slice#on}
      */
     public static SliceSpec parse(String text, TensorInfo tensor) {
+        return resolve(Slice.parse(text, tensor.name() + ": "), tensor);
+    }
+
+    /** The indices of each dimension {@code slice} takes from {@code tensor}. */
+    static SliceSpec resolve(Slice slice, TensorInfo tensor) {
         int rank = tensor.rank();
-        String[] items = text.isBlank() ? new String[0] : text.split(",", -1);
-        if (items.length > rank) {
-            throw invalid(tensor, text, items.length + " dimensions given, but the tensor has " + rank
-                    + " (shape " + tensor.shapeString() + ")");
+        int given = (int) slice.items().stream().filter(i -> !i.isEllipsis()).count();
+        if (given > rank) {
+            throw invalid(tensor, slice, given + " dimensions given, but the tensor has " + rank + " (shape "
+                    + tensor.shapeString() + ")");
         }
         long[] starts = new long[rank];
-        long[] stops = tensor.shape();
+        long[] counts = tensor.shape().toArray();
+        long[] steps = new long[rank];
         boolean[] kept = new boolean[rank];
-        java.util.Arrays.fill(kept, true);
-        for (int d = 0; d < items.length; d++) {
-            String item = items[d].strip();
-            long n = tensor.dim(d);
-            int colon = item.indexOf(':');
-            if (colon < 0) {
-                long at = position(tensor, text, item, d, "index");
-                if (Long.compareUnsigned(at, n) >= 0) {
-                    throw outOfRange(tensor, text, d, "index " + item);
-                }
-                starts[d] = at;
-                stops[d] = at + 1;
-                kept[d] = false;
+        Arrays.fill(steps, 1);
+        Arrays.fill(kept, true);
+        int d = 0;
+        for (Slice.Item item : slice.items()) {
+            if (item.isEllipsis()) {
+                d += rank - given; // whole dimensions, as those after the last item
                 continue;
             }
-            if (item.indexOf(':', colon + 1) >= 0) {
-                throw invalid(tensor, text, "`" + item + "`: steps are not supported");
+            StringBuilder why = new StringBuilder();
+            Slice.Resolved r = Slice.resolve(item, tensor.dim(d), why);
+            if (r == null) {
+                throw invalid(tensor, slice, why + " dimension " + d + " of size "
+                        + Long.toUnsignedString(tensor.dim(d)) + " (shape " + tensor.shapeString() + ")");
             }
-            String from = item.substring(0, colon).strip();
-            String to = item.substring(colon + 1).strip();
-            long start = from.isEmpty() ? 0 : bound(tensor, text, from, d);
-            long stop = to.isEmpty() ? n : bound(tensor, text, to, d);
-            if (Long.compareUnsigned(start, stop) > 0) {
-                throw invalid(tensor, text, "dimension " + d + ": start " + from + " is after stop " + to);
-            }
-            starts[d] = start;
-            stops[d] = stop;
+            starts[d] = r.start();
+            counts[d] = r.count();
+            steps[d] = r.count() > 1 ? r.step() : 1; // a step that takes one index is no step
+            kept[d] = !r.index();
+            d++;
         }
-        if (tensor.dtype().isSubByte() && !isWhole(tensor, starts, stops)) {
+        SliceSpec spec = new SliceSpec(tensor, starts, counts, steps, kept);
+        if (spec.cutDim() >= 0 && !tensor.dtype().isKnown()) {
+            throw new StloadException(ErrorKind.Unsupported, null, tensor.name() + ": dtype `" + tensor.dtypeName()
+                    + "` is not one of the format's, so its elements' width is unknown: only the whole tensor can be "
+                    + "read");
+        }
+        if (spec.cutDim() >= 0 && tensor.dtype().isSubByte()) {
             throw new StloadException(ErrorKind.Unsupported, null, tensor.name() + ": " + tensor.dtype()
                     + " elements are narrower than a byte; only the whole tensor can be read");
         }
-        return new SliceSpec(tensor, starts, stops, kept);
+        return spec;
     }
 
-    /**
-     * An index or bound as written: {@code k} is position k, {@code -k} position {@code n - k} (and {@code -0}
-     * is 0, as in Python). Positions are unsigned, as dimensions are: a dimension may be 2^63 or more (in a
-     * tensor of zero elements), and so may a position in it. A {@code -k} beyond the dimension is out of range.
-     */
-    private static long position(TensorInfo tensor, String text, String item, int d, String what) {
-        boolean fromEnd = item.startsWith("-");
-        String digits = fromEnd ? item.substring(1) : item.startsWith("+") ? item.substring(1) : item;
-        long k;
-        if (digits.isEmpty() || !digits.chars().allMatch(c -> c >= '0' && c <= '9')) {
-            throw invalid(tensor, text, "dimension " + d + ": `" + item + "` is not an index or start:stop");
-        }
-        try {
-            k = Long.parseUnsignedLong(digits);
-        } catch (NumberFormatException e) {
-            throw outOfRange(tensor, text, d, what + " " + item);
-        }
-        if (!fromEnd || k == 0) {
-            return k;
-        }
-        long n = tensor.dim(d);
-        if (Long.compareUnsigned(k, n) > 0) {
-            throw outOfRange(tensor, text, d, what + " " + item);
-        }
-        return n - k;
-    }
-
-    /** A start or stop: {@code 0..n}, or {@code -n..-1} from the end. */
-    private static long bound(TensorInfo tensor, String text, String item, int d) {
-        long at = position(tensor, text, item, d, "bound");
-        if (Long.compareUnsigned(at, tensor.dim(d)) > 0) {
-            throw outOfRange(tensor, text, d, "bound " + item);
-        }
-        return at;
-    }
-
-    private static boolean isWhole(TensorInfo tensor, long[] starts, long[] stops) {
-        for (int d = 0; d < tensor.rank(); d++) {
-            if (starts[d] != 0 || stops[d] != tensor.dim(d)) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    private static StloadException invalid(TensorInfo t, String text, String why) {
-        return new StloadException(ErrorKind.InvalidSlice, null, t.name() + ": slice `" + text + "`: " + why);
-    }
-
-    private static StloadException outOfRange(TensorInfo t, String text, int d, String what) {
-        return invalid(t, text, what + " is outside dimension " + d + " of size " + Long.toUnsignedString(t.dim(d))
-                + " (shape " + t.shapeString() + ")");
+    private static StloadException invalid(TensorInfo t, Slice slice, String why) {
+        return new StloadException(ErrorKind.InvalidSlice, null, t.name() + ": slice `" + slice.quoted() + "`: "
+                + why);
     }
 
     /** {@return the tensor sliced} */
@@ -146,20 +104,24 @@ public final class SliceSpec {
         return tensor;
     }
 
-    /** {@return the result's shape: each kept dimension's {@code stop - start}} */
-    public long[] shape() {
-        List<Long> out = new ArrayList<>();
-        for (int d = 0; d < starts.length; d++) {
+    /** {@return the result's shape: the indices each kept dimension takes} */
+    public Shape shape() {
+        int n = 0;
+        for (boolean k : kept) {
+            n += k ? 1 : 0;
+        }
+        long[] out = new long[n];
+        for (int d = 0, i = 0; d < counts.length; d++) {
             if (kept[d]) {
-                out.add(stops[d] - starts[d]);
+                out[i++] = counts[d];
             }
         }
-        return out.stream().mapToLong(Long::longValue).toArray();
+        return Shape.of(out);
     }
 
     /** {@return the result as a tensor of its own: the sliced shape, bytes {@code [0, byteSize())}} */
     public TensorInfo local() {
-        return new TensorInfo(tensor.name(), tensor.dtype(), shape(), 0, byteSize());
+        return tensor.at(shape(), 0, byteSize());
     }
 
     /** {@return the size of the slice in bytes} */
@@ -167,14 +129,42 @@ public final class SliceSpec {
         return runs() * runBytes();
     }
 
+    /** {@return true when the slice is one run of the tensor's bytes (or none): a view of them needs no copy} */
+    public boolean isContiguous() {
+        return runs() <= 1;
+    }
+
+    /** {@return the offset of the slice's first byte in the tensor's bytes; 0 for an empty slice} */
+    public long firstByte() {
+        if (byteSize() == 0 || cutDim() < 0) {
+            return 0;
+        }
+        long offset = 0;
+        for (int d = 0; d < starts.length; d++) {
+            offset += starts[d] * stride(d);
+        }
+        return offset;
+    }
+
+    /** Whether dimension {@code d} is taken whole: every index, in order. */
+    private boolean whole(int d) {
+        return starts[d] == 0 && counts[d] == tensor.dim(d) && steps[d] == 1;
+    }
+
     /** The innermost dimension that is cut; -1 when none is, and the slice is the whole tensor. */
     private int cutDim() {
         for (int d = starts.length - 1; d >= 0; d--) {
-            if (starts[d] != 0 || stops[d] != tensor.dim(d)) {
+            if (!whole(d)) {
                 return d;
             }
         }
         return -1;
+    }
+
+    /** The dimensions whose indices each start a run of their own: those outside the cut one, and it if stepped. */
+    private int runDims() {
+        int c = cutDim();
+        return c < 0 ? 0 : steps[c] == 1 ? c : c + 1;
     }
 
     /** Bytes from one index of dimension {@code d} to the next: the product of the dimensions after it. */
@@ -193,24 +183,28 @@ public final class SliceSpec {
             return 0;
         }
         int c = cutDim();
-        return c < 0 ? tensor.byteSize() : (stops[c] - starts[c]) * stride(c);
+        if (c < 0) {
+            return tensor.byteSize();
+        }
+        int r = runDims();
+        return r == c ? counts[c] * stride(c) : stride(c);
     }
 
     /**
      * {@return the number of runs}
-     * It is the product of the selected ranges of the dimensions outside the cut one; 0 if any is empty. When
-     * none is, every dimension holds at least one index, so the tensor's element count (and every product of
-     * its dimensions) fits in a long: the arithmetic below cannot overflow.
+     * It is the product of the indices taken of the dimensions that start runs; 0 if any dimension takes none. When
+     * none is empty, every dimension holds at least one index, so the tensor's element count (and every product of
+     * its dimensions) fits in a long: the arithmetic here cannot overflow.
      */
     public long runs() {
-        for (int d = 0; d < starts.length; d++) {
-            if (starts[d] == stops[d]) {
+        for (long n : counts) {
+            if (n == 0) {
                 return 0;
             }
         }
         long count = 1;
-        for (int d = 0; d < cutDim(); d++) {
-            count *= stops[d] - starts[d];
+        for (int d = 0; d < runDims(); d++) {
+            count *= counts[d];
         }
         return count;
     }
@@ -244,19 +238,22 @@ public final class SliceSpec {
             visitor.run(0, 0, run);
             return;
         }
-        long[] at = new long[c];
-        for (int d = 0; d < c; d++) {
-            at[d] = starts[d];
+        int r = runDims();
+        long base = r == c ? starts[c] * stride(c) : 0;
+        long[] strides = new long[r];
+        long[] at = new long[r];
+        for (int d = 0; d < r; d++) {
+            strides[d] = stride(d);
         }
         for (long k = 0; k < count; k++) {
-            long offset = starts[c] * stride(c);
-            for (int d = 0; d < c; d++) {
-                offset += at[d] * stride(d);
+            long offset = base;
+            for (int d = 0; d < r; d++) {
+                offset += (starts[d] + at[d] * steps[d]) * strides[d];
             }
             visitor.run(offset, k * run, run);
-            // Next index of the outer dimensions, the last one fastest.
-            for (int d = c - 1; d >= 0 && ++at[d] == stops[d]; d--) {
-                at[d] = starts[d];
+            // Next index of the run dimensions, the last one fastest.
+            for (int d = r - 1; d >= 0 && ++at[d] == counts[d]; d--) {
+                at[d] = 0;
             }
         }
     }

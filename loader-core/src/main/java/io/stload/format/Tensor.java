@@ -1,26 +1,89 @@
 package io.stload.format;
 
+import io.stload.ErrorKind;
+import io.stload.StloadException;
+import io.stload.nativeio.MappedFile;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Objects;
 
 /**
- * A tensor's description and a bounds-checked view of its bytes (no copy). Typed accessors read elements
- * by flat row-major index, little-endian as the format stores them; they check the dtype.
+ * A tensor's description and a bounds-checked view of its bytes (no copy), with typed access: elements by flat
+ * row-major index or by one index per dimension, rows as views of their own, and bulk decoding into a
+ * {@code float[]} or a {@link FloatBuffer} (through {@link Convert}'s loops). Elements are little-endian, as the format
+ * stores them. Each accessor checks the dtype: one that does not fit it throws {@link StloadException} of kind
+ * {@link ErrorKind#Usage} (an integer accessor on floats, say) or, for a dtype that does not decode to floats,
+ * {@link ErrorKind#Unsupported}; an index outside the tensor throws {@link IndexOutOfBoundsException}.
  *
  * <p>The view is valid while the memory it views is: the {@code Checkpoint}, {@code LoadedWeights} or lease it came
  * from. Reading a view after its owner closed throws {@link IllegalStateException}. A tensor is immutable and may be
  * read from any thread while its owner is open.
  *
- * @param info the tensor's name, dtype, shape and place in its file
- * @param data the tensor's bytes; not owned by this record
+ * <p>A lazy view of a local checkpoint file ({@code Checkpoint.viewTensor}) is the file's mapping: should the file be
+ * truncated under it, every method here that reads elements throws {@link StloadException} of kind
+ * {@link ErrorKind#Io} naming the file, never a JVM error. {@link #data()} itself is the raw view: code handed it
+ * (a hash, a native call) reads the mapping unguarded; give such code a copy ({@link #copyTo}) instead.
  */
-public record Tensor(TensorInfo info, MemorySegment data) {
+public final class Tensor {
     private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfDouble F64 = ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    /** Elements decoded at a time into a {@link FloatBuffer} of another byte order. */
+    private static final int STAGE = 4096;
+
+    private final TensorInfo info;
+    private final MemorySegment data;
+    /** The file whose mapping {@link #data} views, or null when it is memory that cannot fault. */
+    private final Path mappedFile;
+
+    /**
+     * A tensor over memory that stays readable as long as its owner is open (host memory, a copy).
+     *
+     * @param info the tensor's name, dtype, shape and place in its file
+     * @param data the tensor's bytes; not owned by this tensor
+     */
+    public Tensor(TensorInfo info, MemorySegment data) {
+        this(info, data, null);
+    }
+
+    private Tensor(TensorInfo info, MemorySegment data, Path mappedFile) {
+        this.info = Objects.requireNonNull(info, "info");
+        this.data = Objects.requireNonNull(data, "data");
+        this.mappedFile = mappedFile;
+    }
+
+    /**
+     * A tensor over a view of a file's mapping: its typed reads turn a fault of the mapping (the file truncated under
+     * it) into {@link ErrorKind#Io} naming the file, never a JVM error.
+     *
+     * @param info the tensor's name, dtype, shape and place in its file
+     * @param view the tensor's bytes in the mapping; not owned by this tensor
+     * @param file the mapped file
+     * @return the tensor
+     */
+    public static Tensor ofMapping(TensorInfo info, MemorySegment view, Path file) {
+        return new Tensor(info, view, Objects.requireNonNull(file, "file"));
+    }
+
+    /** {@return the tensor's name, dtype, shape and place} */
+    public TensorInfo info() {
+        return info;
+    }
+
+    /**
+     * The tensor's bytes, unguarded: for a view of a file's mapping, a read of a page the file no longer has throws
+     * {@link InternalError} in Java code and crashes native code; the typed methods here guard their reads.
+     *
+     * @return the bytes, not owned by this tensor
+     */
+    public MemorySegment data() {
+        return data;
+    }
 
     /** {@return the tensor's name in the checkpoint} */
     public String name() {
@@ -32,8 +95,8 @@ public record Tensor(TensorInfo info, MemorySegment data) {
         return info.dtype();
     }
 
-    /** {@return the shape, outermost dimension first; a copy the caller may change} */
-    public long[] shape() {
+    /** {@return the shape, outermost dimension first; immutable, the same instance every call} */
+    public Shape shape() {
         return info.shape();
     }
 
@@ -42,18 +105,95 @@ public record Tensor(TensorInfo info, MemorySegment data) {
         return data.byteSize();
     }
 
+    /** {@return the number of elements, 1 for a scalar} */
+    public long elementCount() {
+        return info.elementCount();
+    }
+
+    // ---- where an element is ----
+
+    /**
+     * The flat row-major index of the element at one index per dimension, outermost first.
+     *
+     * @param indices one index per dimension
+     * @return the flat index, for the typed accessors
+     * @throws StloadException {@link ErrorKind#Usage} if the count of indices is not the tensor's rank
+     * @throws IndexOutOfBoundsException if an index lies outside its dimension
+     */
+    public long index(long... indices) {
+        Shape shape = info.shape();
+        if (indices.length != shape.rank()) {
+            throw StloadException.usage(name() + " has " + shape.rank() + " dimensions " + shape + "; "
+                    + indices.length + " indices given");
+        }
+        long flat = 0;
+        for (int d = 0; d < indices.length; d++) {
+            long n = shape.dim(d);
+            if (indices[d] < 0 || Long.compareUnsigned(indices[d], n) >= 0) {
+                throw new IndexOutOfBoundsException("index " + indices[d] + " of dimension " + d + " of " + name()
+                        + shape + " is outside it");
+            }
+            flat = flat * n + indices[d];
+        }
+        return flat;
+    }
+
+    /**
+     * One index of the outermost dimension, as a tensor of its own: a view of the same memory (no copy), with the
+     * inner dimensions as its shape and its place inside this tensor's bytes as its offsets.
+     *
+     * @param i the row, from 0
+     * @return the row's view, valid as long as this tensor is
+     * @throws StloadException {@link ErrorKind#Usage} for a scalar; {@link ErrorKind#Unsupported} for a row that
+     *         does not start on a byte (sub-byte dtypes) or of a dtype whose width is unknown
+     * @throws IndexOutOfBoundsException if {@code i} lies outside the outermost dimension
+     */
+    public Tensor row(long i) {
+        Shape shape = info.shape();
+        if (shape.rank() == 0) {
+            throw StloadException.usage(name() + " is a scalar: it has no rows");
+        }
+        if (!dtype().isKnown()) {
+            throw new StloadException(ErrorKind.Unsupported, null, name() + ": dtype `" + info.dtypeName()
+                    + "` is not one of the format's: its rows' size is unknown");
+        }
+        if (i < 0 || Long.compareUnsigned(i, shape.dim(0)) >= 0) {
+            throw new IndexOutOfBoundsException("row " + i + " of " + name() + shape + " is outside it");
+        }
+        long rowBits = shape.stride(0) * dtype().bits();
+        if (rowBits % 8 != 0) {
+            throw new StloadException(ErrorKind.Unsupported, null, name() + ": rows of " + dtype() + shape
+                    + " do not start on a byte boundary");
+        }
+        long rowBytes = rowBits / 8;
+        long at = i * rowBytes;
+        return new Tensor(info.at(shape.inner(), info.begin() + at, info.begin() + at + rowBytes),
+                data.asSlice(at, rowBytes), mappedFile);
+    }
+
+    // ---- one element ----
+
     /**
      * Reads one byte-wide element: BOOL, U8 and I8, and the 8-bit float types as raw bytes.
      *
      * @param index flat row-major element index
      * @return the element's byte
-     * @throws IllegalStateException if the dtype is not one byte wide
+     * @throws StloadException {@link ErrorKind#Usage} if the dtype is not one byte wide
      * @throws IndexOutOfBoundsException if the index is outside the tensor
      */
     public byte getByte(long index) {
-        require(index, DType.BOOL, DType.U8, DType.I8, DType.F8_E4M3, DType.F8_E5M2, DType.F8_E8M0,
+        require(DType.BOOL, DType.U8, DType.I8, DType.F8_E4M3, DType.F8_E5M2, DType.F8_E8M0,
                 DType.F8_E4M3FNUZ, DType.F8_E5M2FNUZ);
-        return data.get(ValueLayout.JAVA_BYTE, index);
+        if (mappedFile == null) {
+            return data.get(ValueLayout.JAVA_BYTE, index);
+        }
+        try {
+            byte b = data.get(ValueLayout.JAVA_BYTE, index);
+            MappedFile.raisePendingFault();
+            return b;
+        } catch (InternalError e) {
+            throw MappedFile.truncated(mappedFile, e);
+        }
     }
 
     /**
@@ -61,12 +201,21 @@ public record Tensor(TensorInfo info, MemorySegment data) {
      *
      * @param index flat row-major element index
      * @return the element
-     * @throws IllegalStateException if the dtype is neither I16 nor U16
+     * @throws StloadException {@link ErrorKind#Usage} if the dtype is neither I16 nor U16
      * @throws IndexOutOfBoundsException if the index is outside the tensor
      */
     public short getShort(long index) {
-        require(index, DType.I16, DType.U16);
-        return data.getAtIndex(I16, index);
+        require(DType.I16, DType.U16);
+        if (mappedFile == null) {
+            return data.getAtIndex(I16, index);
+        }
+        try {
+            short v = data.getAtIndex(I16, index);
+            MappedFile.raisePendingFault();
+            return v;
+        } catch (InternalError e) {
+            throw MappedFile.truncated(mappedFile, e);
+        }
     }
 
     /**
@@ -74,12 +223,21 @@ public record Tensor(TensorInfo info, MemorySegment data) {
      *
      * @param index flat row-major element index
      * @return the element
-     * @throws IllegalStateException if the dtype is neither I32 nor U32
+     * @throws StloadException {@link ErrorKind#Usage} if the dtype is neither I32 nor U32
      * @throws IndexOutOfBoundsException if the index is outside the tensor
      */
     public int getInt(long index) {
-        require(index, DType.I32, DType.U32);
-        return data.getAtIndex(I32, index);
+        require(DType.I32, DType.U32);
+        if (mappedFile == null) {
+            return data.getAtIndex(I32, index);
+        }
+        try {
+            int v = data.getAtIndex(I32, index);
+            MappedFile.raisePendingFault();
+            return v;
+        } catch (InternalError e) {
+            throw MappedFile.truncated(mappedFile, e);
+        }
     }
 
     /**
@@ -87,29 +245,57 @@ public record Tensor(TensorInfo info, MemorySegment data) {
      *
      * @param index flat row-major element index
      * @return the element
-     * @throws IllegalStateException if the dtype is neither I64 nor U64
+     * @throws StloadException {@link ErrorKind#Usage} if the dtype is neither I64 nor U64
      * @throws IndexOutOfBoundsException if the index is outside the tensor
      */
     public long getLong(long index) {
-        require(index, DType.I64, DType.U64);
-        return data.getAtIndex(I64, index);
+        require(DType.I64, DType.U64);
+        if (mappedFile == null) {
+            return data.getAtIndex(I64, index);
+        }
+        try {
+            long v = data.getAtIndex(I64, index);
+            MappedFile.raisePendingFault();
+            return v;
+        } catch (InternalError e) {
+            throw MappedFile.truncated(mappedFile, e);
+        }
     }
 
     /**
-     * Reads one F32 element, or an F16 or BF16 element widened to float.
+     * Reads one element as a float: F32 as is; F16, BF16, F8_E4M3 and F8_E5M2 widened exactly; an integer type as
+     * the nearest float (exact up to 2^24 in magnitude, U32 and U64 read unsigned).
      *
      * @param index flat row-major element index
      * @return the element as a float
-     * @throws IllegalStateException if the dtype is not F32, F16 or BF16
+     * @throws StloadException {@link ErrorKind#Unsupported} if the dtype does not decode to floats
+     *         ({@link Convert#decodesToF32})
      * @throws IndexOutOfBoundsException if the index is outside the tensor
      */
     public float getFloat(long index) {
-        return switch (info.dtype()) {
-            case F32 -> data.getAtIndex(F32, index);
-            case F16 -> Float.float16ToFloat(data.getAtIndex(I16, index));
-            case BF16 -> Float.intBitsToFloat(data.getAtIndex(I16, index) << 16);
-            default -> throw new IllegalStateException(name() + " is " + dtype() + ", not a float type");
-        };
+        if (mappedFile == null) {
+            return Convert.f32At(info.dtype(), data, index);
+        }
+        try {
+            float v = Convert.f32At(info.dtype(), data, index);
+            MappedFile.raisePendingFault();
+            return v;
+        } catch (InternalError e) {
+            throw MappedFile.truncated(mappedFile, e);
+        }
+    }
+
+    /**
+     * Reads the element at one index per dimension as a float, as {@link #getFloat(long)}.
+     *
+     * @param indices one index per dimension, outermost first (two or more; one is {@link #getFloat(long)})
+     * @return the element as a float
+     * @throws StloadException {@link ErrorKind#Usage} if the count of indices is not the tensor's rank;
+     *         {@link ErrorKind#Unsupported} if the dtype does not decode to floats
+     * @throws IndexOutOfBoundsException if an index lies outside its dimension
+     */
+    public float getFloat(long... indices) {
+        return getFloat(index(indices));
     }
 
     /**
@@ -117,20 +303,151 @@ public record Tensor(TensorInfo info, MemorySegment data) {
      *
      * @param index flat row-major element index
      * @return the element
-     * @throws IllegalStateException if the dtype is not F64
+     * @throws StloadException {@link ErrorKind#Usage} if the dtype is not F64
      * @throws IndexOutOfBoundsException if the index is outside the tensor
      */
     public double getDouble(long index) {
-        require(index, DType.F64);
-        return data.getAtIndex(F64, index);
+        require(DType.F64);
+        if (mappedFile == null) {
+            return data.getAtIndex(F64, index);
+        }
+        try {
+            double v = data.getAtIndex(F64, index);
+            MappedFile.raisePendingFault();
+            return v;
+        } catch (InternalError e) {
+            throw MappedFile.truncated(mappedFile, e);
+        }
     }
 
-    private void require(long index, DType... allowed) {
+    // ---- in bulk ----
+
+    /**
+     * Decodes every element into a new array, as {@link #getFloat(long)} reads one.
+     *
+     * @return one float per element, row-major
+     * @throws StloadException {@link ErrorKind#Unsupported} if the dtype does not decode to floats or the elements do
+     *         not fit one array
+     */
+    public float[] toFloatArray() {
+        long n = elementCount();
+        requireDecodable();
+        if (n > Integer.MAX_VALUE - 8) {
+            throw new StloadException(ErrorKind.Unsupported, null, name() + ": " + n
+                    + " elements do not fit one float array");
+        }
+        float[] out = new float[(int) n];
+        toFloats(out, 0);
+        return out;
+    }
+
+    /**
+     * Decodes every element into {@code dst} from {@code offset} on, as {@link #getFloat(long)} reads one, through
+     * {@link Convert}'s bulk loops (vectorized for BF16).
+     *
+     * @param dst    the array
+     * @param offset where the first element goes
+     * @throws StloadException {@link ErrorKind#Unsupported} if the dtype does not decode to floats
+     * @throws IndexOutOfBoundsException if {@code dst} has no room for every element from {@code offset}
+     */
+    public void toFloats(float[] dst, int offset) {
+        requireDecodable();
+        long n = elementCount();
+        Objects.checkFromIndexSize(offset, n, dst.length);
+        decode(MemorySegment.ofArray(dst).asSlice((long) offset * Float.BYTES, n * Float.BYTES));
+    }
+
+    /**
+     * Decodes every element into {@code dst} from index {@code index} on, as {@link #toFloats(float[], int)};
+     * the buffer's position and limit stay as they are. Any buffer (heap or direct, either byte order) is taken.
+     *
+     * @param dst   the buffer
+     * @param index where the first element goes
+     * @throws StloadException {@link ErrorKind#Unsupported} if the dtype does not decode to floats
+     * @throws IndexOutOfBoundsException if {@code dst} has no room for every element from {@code index} up to its
+     *         limit
+     * @throws java.nio.ReadOnlyBufferException if {@code dst} is read-only
+     */
+    public void toFloats(FloatBuffer dst, int index) {
+        requireDecodable();
+        long n = elementCount();
+        Objects.checkFromIndexSize(index, n, dst.limit());
+        if (dst.isReadOnly()) {
+            throw new java.nio.ReadOnlyBufferException();
+        }
+        if (dst.order() == ByteOrder.LITTLE_ENDIAN && (dst.isDirect() || dst.hasArray())) {
+            decode(MemorySegment.ofBuffer(dst.duplicate().clear()).asSlice((long) index * Float.BYTES,
+                    n * Float.BYTES));
+            return;
+        }
+        // Another byte order: decoded a stage at a time, the buffer's own put turning each float.
+        int width = dtype().byteSize();
+        float[] stage = new float[(int) Math.min(n, STAGE)];
+        guarded(() -> {
+            for (long done = 0; done < n; done += stage.length) {
+                int k = (int) Math.min(stage.length, n - done);
+                Convert.toF32(dtype(), data.asSlice(done * width, (long) k * width), MemorySegment.ofArray(stage));
+                dst.put(index + (int) done, stage, 0, k);
+            }
+        });
+    }
+
+    /**
+     * Copies bytes of the tensor, as stored, into memory of the caller's: how code that must not read a mapping itself
+     * (a hash, a native call, an upload) takes a lazy view's bytes.
+     *
+     * @param offset the first byte of the tensor to copy
+     * @param dst    where they go: {@code dst.byteSize()} bytes are copied
+     * @throws IndexOutOfBoundsException if the bytes lie outside the tensor
+     */
+    public void copyTo(long offset, MemorySegment dst) {
+        guarded(() -> MemorySegment.copy(data, offset, dst, 0, dst.byteSize()));
+    }
+
+    /** Every element into {@code dst}, as little-endian floats. */
+    private void decode(MemorySegment dst) {
+        guarded(() -> Convert.toF32(dtype(), data, dst));
+    }
+
+    /** Runs reads of {@link #data}; for a mapping, under the guard that makes a truncated file's fault an Io error. */
+    private void guarded(Runnable reads) {
+        if (mappedFile == null) {
+            reads.run();
+        } else {
+            MappedFile.reading(mappedFile, reads::run);
+        }
+    }
+
+    private void requireDecodable() {
+        if (!Convert.decodesToF32(dtype())) {
+            throw new StloadException(ErrorKind.Unsupported, null, name() + " is " + info.dtypeName() + ", which does"
+                    + " not convert to F32 (F32, BF16, F16, F8_E4M3, F8_E5M2 and the integer types do)");
+        }
+    }
+
+    private void require(DType... allowed) {
         for (DType d : allowed) {
             if (d == info.dtype()) {
                 return;
             }
         }
-        throw new IllegalStateException(name() + " is " + dtype() + "; this accessor is for " + java.util.Arrays.toString(allowed));
+        throw StloadException.usage(name() + " is " + info.dtypeName() + "; this accessor is for "
+                + Arrays.toString(allowed));
+    }
+
+    /** Two tensors are equal when they describe the same tensor over the same memory. */
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof Tensor t && info.equals(t.info) && data.equals(t.data);
+    }
+
+    @Override
+    public int hashCode() {
+        return info.hashCode() * 31 + data.hashCode();
+    }
+
+    @Override
+    public String toString() {
+        return "Tensor[" + info + "]";
     }
 }

@@ -2,6 +2,7 @@ package io.stload.format;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorMask;
@@ -17,6 +18,8 @@ import jdk.incubator.vector.VectorSpecies;
  */
 final class VectorConvert {
     private static final VectorSpecies<Integer> INTS = IntVector.SPECIES_PREFERRED;
+    /** As many floats as {@link #INTS} has ints. */
+    private static final VectorSpecies<Float> FLOATS = VectorSpecies.of(float.class, INTS.vectorShape());
     /** As many shorts as {@link #INTS} has ints, in half the bits. */
     private static final VectorSpecies<Short> SHORTS =
             VectorSpecies.of(short.class, VectorShape.forBitSize(INTS.vectorBitSize() / 2));
@@ -30,8 +33,16 @@ final class VectorConvert {
         return INTS.vectorBitSize() >= 256;
     }
 
-    /** The first {@code n} BF16s of {@code src} as F32s in {@code dst}. */
+    /**
+     * The first {@code n} BF16s of {@code src} as F32s in {@code dst}. A {@code float[]} behind {@code dst} is written
+     * as an array: the Vector API compiles its stores into native memory and into arrays, but not into a segment over
+     * an array of floats, which took forty times as long.
+     */
     static void bf16ToF32(MemorySegment src, MemorySegment dst, long n) {
+        if (dst.heapBase().orElse(null) instanceof float[] floats && dst.address() % Float.BYTES == 0) {
+            bf16ToF32(src, floats, (int) (dst.address() / Float.BYTES), n);
+            return;
+        }
         long bound = n - n % INTS.length();
         for (long i = 0; i < bound; i += INTS.length()) {
             ShortVector bf16 = ShortVector.fromMemorySegment(SHORTS, src, i * 2, LE);
@@ -41,11 +52,30 @@ final class VectorConvert {
         Convert.bf16ToF32Scalar(src.asSlice(bound * 2), dst.asSlice(bound * 4), n - bound);
     }
 
-    /** The first {@code n} F32s of {@code src} as BF16s in {@code dst}, as {@link Convert#f32ToBf16(float)}. */
+    /** {@link #bf16ToF32(MemorySegment, MemorySegment, long)} into {@code dst} from index {@code at}. */
+    private static void bf16ToF32(MemorySegment src, float[] dst, int at, long n) {
+        int bound = (int) (n - n % INTS.length());
+        for (int i = 0; i < bound; i += INTS.length()) {
+            ShortVector bf16 = ShortVector.fromMemorySegment(SHORTS, src, i * 2L, LE);
+            IntVector f32 = (IntVector) bf16.convertShape(VectorOperators.S2I, INTS, 0);
+            f32.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, at + i);
+        }
+        Convert.bf16ToF32Scalar(src.asSlice(bound * 2L), MemorySegment.ofArray(dst).asSlice((at + (long) bound) * 4),
+                n - bound);
+    }
+
+    /**
+     * The first {@code n} F32s of {@code src} as BF16s in {@code dst}, as {@link Convert#f32ToBf16(float)}. A
+     * {@code float[]} behind {@code src} is read as an array, for the reason {@link #bf16ToF32} writes one as such.
+     */
     static void f32ToBf16(MemorySegment src, MemorySegment dst, long n) {
+        boolean floats = src.heapBase().orElse(null) instanceof float[] && src.address() % Float.BYTES == 0;
+        float[] array = floats ? (float[]) src.heapBase().orElseThrow() : null;
+        int at = floats ? (int) (src.address() / Float.BYTES) : 0;
         long bound = n - n % INTS.length();
         for (long i = 0; i < bound; i += INTS.length()) {
-            IntVector bits = IntVector.fromMemorySegment(INTS, src, i * 4, LE);
+            IntVector bits = floats ? FloatVector.fromArray(FLOATS, array, at + (int) i).reinterpretAsInts()
+                    : IntVector.fromMemorySegment(INTS, src, i * 4, LE);
             IntVector odd = bits.lanewise(VectorOperators.LSHR, 16).and(1);
             IntVector rounded = bits.add(0x7fff).add(odd).lanewise(VectorOperators.LSHR, 16);
             VectorMask<Integer> nan = bits.and(0x7fff_ffff).compare(VectorOperators.GT, 0x7f80_0000);

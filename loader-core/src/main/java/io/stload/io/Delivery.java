@@ -159,6 +159,23 @@ final class Delivery {
         return destination.phases();
     }
 
+    /** The destination's budget, where it holds to one. */
+    long budgetBytes() {
+        return switch (profile.holding()) {
+            case AT_MOST, UNTIL_LANDED -> budgetBytes;
+            case NONE, RANK_BYTES -> 0;
+        };
+    }
+
+    /** The most the destination held at once during the load, as it says. */
+    long peakHeldBytes() {
+        try {
+            return destination.peakHeldBytes();
+        } catch (RuntimeException e) {
+            throw ours(e, "the destination's peak of memory held");
+        }
+    }
+
     /** The loader's own errors pass; anything else the destination threw is the caller's. */
     private static StloadException ours(Exception e, String what) {
         return e instanceof StloadException se ? se : StloadException.callback(what + " failed", e);

@@ -253,7 +253,9 @@ final class DirectReader extends WindowedReader {
         }
         synchronized (bounceArena) {
             // At most one per I/O thread exists, and each thread holds at most one: allocating never outgrows that.
-            return os.allocate(bounceBytes, bounceArena);
+            MemorySegment allocated = os.allocate(bounceBytes, bounceArena);
+            stats.readBufferBytes.add(bounceBytes);
+            return allocated;
         }
     }
 

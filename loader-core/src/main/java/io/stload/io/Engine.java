@@ -318,7 +318,9 @@ public final class Engine {
         return new LoadReport(files, plan.order().size(), plan.bytes(), wallNanos / 1e9, phases,
                 stats.bytesRead.sum(), plan.partitioning().rank(), plan.partitioning().worldSize(), lat,
                 kernelBytesRead, cpu.userNanos() < 0 ? LoadReport.Cpu.UNKNOWN
-                        : new LoadReport.Cpu(cpu.userNanos() / 1e9, cpu.systemNanos() / 1e9));
+                        : new LoadReport.Cpu(cpu.userNanos() / 1e9, cpu.systemNanos() / 1e9),
+                new LoadReport.Memory(destination.budgetBytes(), destination.peakHeldBytes(),
+                        stats.readBufferBytes.sum()));
     }
 
     private static ThreadFactory daemon(String name) {

@@ -12,4 +12,6 @@ public final class IoStats {
     public final LongAdder waitNanos = new LongAdder();
     /** Bytes read from files by the readers (for direct: whole aligned blocks). */
     public final LongAdder bytesRead = new LongAdder();
+    /** Bytes of bounce buffers the direct reads allocated: held until the load ends. */
+    public final LongAdder readBufferBytes = new LongAdder();
 }

@@ -1,10 +1,13 @@
 package io.stload.load;
 
+import io.stload.ErrorKind;
+import io.stload.StloadException;
 import io.stload.format.Tensor;
 import io.stload.report.LoadReport;
 import io.stload.sink.HostSink;
 import java.util.Collections;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * Every tensor of a load (for a tensor-parallel rank, the slices it holds), materialized in host memory the
@@ -30,13 +33,30 @@ public final class LoadedWeights implements AutoCloseable {
     }
 
     /**
-     * Looks a tensor up by name.
+     * Returns a loaded tensor.
      *
      * @param name the tensor's name
-     * @return the tensor over memory this object owns, or null when it was not loaded
+     * @return the tensor over memory this object owns
+     * @throws StloadException {@link ErrorKind#TensorNotFound} when no tensor of that name was loaded (not in the
+     *                         checkpoint, left out by the options, or another rank's expert)
      */
     public Tensor tensor(String name) {
-        return tensors.get(name);
+        Tensor t = tensors.get(name);
+        if (t == null) {
+            throw new StloadException(ErrorKind.TensorNotFound, null, "no tensor named `" + name + "` among the "
+                    + tensors.size() + " loaded");
+        }
+        return t;
+    }
+
+    /**
+     * Looks a loaded tensor up without failing.
+     *
+     * @param name the tensor's name
+     * @return the tensor over memory this object owns, or empty when none of that name was loaded
+     */
+    public Optional<Tensor> find(String name) {
+        return Optional.ofNullable(tensors.get(name));
     }
 
     /** {@return what the load did and how fast} */

@@ -27,7 +27,18 @@ import java.nio.file.Path;
  *
  * Memory: the tensors themselves (the caller's, freed by closing the result) plus nothing proportional to
  * the checkpoint: prefetch uses the page cache as its buffer, bounded by {@code prefetchAhead}; direct reads
- * land in the destination; mmap copies from the mapping.
+ * land in the destination, through a bounce buffer per I/O thread where they cannot land in place; mmap copies from
+ * the mapping. Each report's {@link LoadReport#memory()} says what the loader held. The process's resident set (RSS)
+ * shows more under mmap and prefetch: the pages of a mapped file that a load touches count in it while mapped
+ * (reclaimable page cache, but a container limit that counts RSS sees them); direct reads map nothing.
+ * {@link LoadOptions#withResidentLimit} keeps a load within a resident bound.
+ *
+ * <p>Threads and callbacks: a load runs on the calling thread, which plans, then waits while the engine's I/O threads
+ * read and its consumer threads ({@link LoadOptions#threads()} of them) hand each slice to the destination; a
+ * {@link LoadListener} and a {@link TensorConsumer} are called on those consumer threads, several at once. What a
+ * consumer, listener, allocator or destination of the caller's throws ends the load as {@link
+ * io.stload.ErrorKind#Callback}, the caller's exception as the cause and no file blamed; calls already running on
+ * other threads finish (they are interrupted) before the load returns, and no new call starts.
  *
  * <p>A loader holds no state between loads: one instance may run several loads at once, from several threads.
  */
@@ -104,16 +115,62 @@ public final class Loader {
 
     /**
      * Executes a plan into {@code consumer}, each slice as it lands, holding at most about {@code budgetBytes}
-     * of its own memory ({@link StreamingSink}).
+     * of its own memory for slices ({@link StreamingSink}). The report's {@link LoadReport#memory()} says what was held
+     * at the peak: the slice buffers, and the direct reads' bounce buffers (one block per I/O thread) beside the
+     * budget. The process's resident set shows more under mmap and prefetch, whose mapped pages count in it; plan
+     * with {@link LoadOptions#withResidentLimit} where a container's limit counts the resident set.
      *
-     * @param plan        the plan to run
-     * @param consumer    takes each slice's bytes, valid only during its call
-     * @param budgetBytes the most bytes held for slices not yet consumed
+     * @param plan        the plan to run; plan it with the sink's profile ({@code new StreamingSink(c, b).profile()})
+     *                    so that AUTO counts the budget, or use {@link #stream(Checkpoint, LoadOptions, TensorConsumer)}
+     * @param consumer    takes each slice's bytes, valid only during its call, on the consumer threads, several at once
+     * @param budgetBytes the most bytes held for slices not yet consumed; 0 for a quarter of the host's headroom, at
+     *                    most 1 GiB
      * @param listener    hears each tensor as it lands, from the engine's threads
-     * @return the load's report
-     * @throws io.stload.StloadException if a file cannot be read or the consumer fails
+     * @return the load's report, with the memory it held
+     * @throws io.stload.StloadException if a file cannot be read; {@link io.stload.ErrorKind#Callback} with the
+     *                                   consumer's own exception as the cause if the consumer fails
      */
     public LoadReport stream(LoadPlan plan, TensorConsumer consumer, long budgetBytes, LoadListener listener) {
         return engine.execute(plan, new StreamingSink(consumer, budgetBytes), listener);
+    }
+
+    /**
+     * Plans and streams the tensors {@code options} select into {@code consumer}, each as it lands, within the
+     * default budget: a quarter of the host's headroom (of the resident limit, if the options set one), at most
+     * 1 GiB. AUTO counts the budget when it chooses strategies.
+     *
+     * <pre>{@code
+     * LoadReport r = Loader.stream(ckpt, LoadOptions.DEFAULTS, (slice, bytes) -> gpu.upload(slice.name(), bytes));
+     * long held = r.memory().peakHeldBytes();
+     * }</pre>
+     *
+     * @param checkpoint the open checkpoint
+     * @param options    how to read it (strategy, threads, tensors, the rank's partitioning, a resident limit)
+     * @param consumer   takes each slice's bytes, valid only during its call, on the consumer threads, several at once
+     * @return the load's report, with the memory it held
+     * @throws io.stload.StloadException if the checkpoint cannot be planned or read; {@link io.stload.ErrorKind#Callback}
+     *                                   with the consumer's own exception as the cause if the consumer fails
+     */
+    public static LoadReport stream(Checkpoint checkpoint, LoadOptions options, TensorConsumer consumer) {
+        return stream(checkpoint, options, 0, consumer);
+    }
+
+    /**
+     * Plans and streams as {@link #stream(Checkpoint, LoadOptions, TensorConsumer)} does, within a budget of the
+     * caller's.
+     *
+     * @param checkpoint  the open checkpoint
+     * @param options     how to read it
+     * @param budgetBytes the most bytes held for slices not yet consumed; 0 for the default
+     * @param consumer    takes each slice's bytes, valid only during its call, on the consumer threads, several at once
+     * @return the load's report, with the memory it held
+     * @throws io.stload.StloadException as the three-argument form; {@link io.stload.ErrorKind#Usage} for a budget
+     *                                   that is negative or 1
+     */
+    public static LoadReport stream(Checkpoint checkpoint, LoadOptions options, long budgetBytes,
+                                    TensorConsumer consumer) {
+        StreamingSink sink = new StreamingSink(consumer, budgetBytes);
+        LoadPlan plan = new Planner().plan(checkpoint, options, sink.profile());
+        return new Loader().engine.execute(plan, sink, LoadListener.NONE);
     }
 }

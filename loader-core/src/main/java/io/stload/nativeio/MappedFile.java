@@ -16,8 +16,16 @@ import java.nio.file.StandardOpenOption;
  * {@link InternalError} for Java's own reads and copies of the mapping (but not for native code or intrinsics given
  * its address, which crash): so only the loader's own copies read a mapping, inside {@link #reading}, and a
  * truncated file becomes one {@link ErrorKind#Io} error naming it.
+ *
+ * <p>The JVM does not raise that error where the fault happened: compiled code reading a mapping (an element read, a
+ * copy) runs on, and the error is thrown at the thread's next safepoint check, which may come after the code that
+ * could have caught it. A call into the VM ends with such a check, so a guarded read ends with one
+ * ({@link #raisePendingFault}): the error then surfaces inside the guard.
  */
 public final class MappedFile {
+    /** What {@link #raisePendingFault} asks the VM about; never locked. */
+    private static final Object NOTHING = new Object();
+
     private MappedFile() {
     }
 
@@ -68,11 +76,38 @@ public final class MappedFile {
     public static <X extends Exception> void reading(Path file, Access<X> access) throws X {
         try {
             access.run();
+            raisePendingFault();
         } catch (InternalError e) {
-            // The JVM's translation of SIGBUS: the file was truncated or its disk failed under the mapping.
-            throw new StloadException(ErrorKind.Io, file, "file was truncated or became unreadable while mapped ("
-                    + e.getMessage() + ")", e);
+            throw truncated(file, e);
         }
+    }
+
+    /**
+     * Raises, here, the error of a fault of a mapping that a read before it on this thread met but the JVM has not yet
+     * thrown: a call through JNI ({@link Thread#holdsLock}, which no JIT compiles away) returns through the VM's
+     * safepoint check, where a pending asynchronous error is thrown. End every guarded read of a mapping with it,
+     * inside the guard.
+     *
+     * @throws InternalError the pending fault's, if there is one
+     */
+    public static void raisePendingFault() {
+        if (Thread.holdsLock(NOTHING)) {
+            throw new IllegalStateException("nothing ever locks this object");
+        }
+    }
+
+    /**
+     * The error of a read of {@code file}'s mapping that faulted: for code that reads a mapping on a hot path (a
+     * typed accessor) and cannot afford a lambda per read, but catches {@link InternalError} around its reads itself.
+     *
+     * @param file  the mapped file
+     * @param fault what the JVM threw for the read (its translation of SIGBUS)
+     * @return the error to throw: {@link ErrorKind#Io}, naming the file, the fault as its cause
+     */
+    public static StloadException truncated(Path file, InternalError fault) {
+        // The JVM's translation of SIGBUS: the file was truncated or its disk failed under the mapping.
+        return new StloadException(ErrorKind.Io, file, "file was truncated or became unreadable while mapped ("
+                + fault.getMessage() + ")", fault);
     }
 
     /** A file that is no longer the one its header was read from. */

@@ -21,7 +21,12 @@ public enum DecisionRule {
     /** A large cold read on a local filesystem. */
     COLD_LOCAL,
     /** The file lives in object storage, which is read one way: ranged GETs. */
-    REMOTE;
+    REMOTE,
+    /**
+     * The caller bounds the resident set ({@link LoadOptions#withResidentLimit}): direct reads into the loader's own
+     * buffers, since a mapping's pages count in it.
+     */
+    RESIDENT_LIMIT;
 
     /** {@return the name as JSON prints it, e.g. {@code cache-too-small}} */
     public String jsonName() {

@@ -1,11 +1,14 @@
 package io.stload.plan;
 
+import io.stload.ErrorKind;
+import io.stload.StloadException;
 import io.stload.checkpoint.Checkpoint;
 import io.stload.checkpoint.TensorRef;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * The decision, as data: for this rank, the slice of every tensor it holds and the byte ranges it reads, a
@@ -66,9 +69,37 @@ public record LoadPlan(Checkpoint checkpoint, LoadOptions options, HostFacts hos
      * Returns this rank's slice of a tensor.
      *
      * @param t a tensor of the checkpoint
-     * @return its slice, or null when another rank holds it
+     * @return its slice
+     * @throws StloadException {@link ErrorKind#TensorNotFound} when this rank holds none of it (another rank's
+     *                         expert, or a tensor the options leave out)
      */
     public TensorSlice slice(TensorRef t) {
-        return slices.get(t.name());
+        return slice(t.name());
+    }
+
+    /**
+     * Returns this rank's slice of a tensor.
+     *
+     * @param name the tensor's name
+     * @return its slice
+     * @throws StloadException {@link ErrorKind#TensorNotFound} when this rank holds no tensor of that name
+     */
+    public TensorSlice slice(String name) {
+        TensorSlice s = slices.get(name);
+        if (s == null) {
+            throw new StloadException(ErrorKind.TensorNotFound, null, "rank " + partitioning().rank() + " holds no"
+                    + " tensor named `" + name + "` (" + slices.size() + " planned)");
+        }
+        return s;
+    }
+
+    /**
+     * Looks this rank's slice of a tensor up without failing.
+     *
+     * @param name the tensor's name
+     * @return its slice, or empty when this rank holds none of it
+     */
+    public Optional<TensorSlice> find(String name) {
+        return Optional.ofNullable(slices.get(name));
     }
 }

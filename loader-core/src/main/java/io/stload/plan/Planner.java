@@ -52,8 +52,11 @@ public final class Planner {
      * @param options    strategy, threads, order, tensors and the rank's partitioning
      * @return the plan
      * @throws StloadException {@link ErrorKind#Usage} for options this checkpoint cannot take (a strategy for
-     *                         the other kind of storage, a tensor pattern matching nothing, a split that does
-     *                         not divide), {@link ErrorKind#Io} for a shard this process may not read
+     *                         the other kind of storage, a tensor pattern matching nothing, a resident limit the load
+     *                         cannot keep); {@link ErrorKind#Unsupported} for a split the tensor cannot take (a dimension
+     *                         that does not divide under a rule that says it must, a cut inside a byte, a tensor of
+     *                         unknown dtype); {@link ErrorKind#Io} for a shard this process may not read or a file that
+     *                         changed since its header was read
      */
     public LoadPlan plan(Checkpoint checkpoint, LoadOptions options) {
         return plan(checkpoint, options, DestinationProfile.HOST);
@@ -70,8 +73,7 @@ public final class Planner {
      */
     public LoadPlan plan(Checkpoint checkpoint, LoadOptions options, DestinationProfile destination) {
         long start = System.nanoTime();
-        MemoryHeadroom headroom = MemoryHeadroom.read();
-        HostFacts host = new HostFacts(headroom.availableBytes(), headroom.describe(), os.fallbackReason());
+        HostFacts host = hostFacts(MemoryHeadroom.read(), options.residentLimitBytes());
         Partitioning partitioning = options.partitioning();
         // Only this rank is sliced; other ranks' bytes are computed if a caller asks (plan prints them).
         RankSlices.Matched matched = selected(RankSlices.match(checkpoint, partitioning), checkpoint,
@@ -99,13 +101,15 @@ public final class Planner {
             }
             FileFacts facts = measure(h, bytes);
             FileDecision decision = options.strategy() == LoadStrategy.AUTO
-                    ? StrategyHeuristic.decide(facts, host, rankBytes, destination, options.thresholds())
+                    ? StrategyHeuristic.decide(facts, host, rankBytes, destination, options.thresholds(),
+                            options.residentLimitBytes())
                     : new FileDecision(options.strategy(), DecisionRule.FORCED,
                             List.of(FORCED_REASON));
             files.add(new FilePlan(h, facts, decision, reads.get(h)));
             LOG.log(System.Logger.Level.DEBUG, () -> h.file() + ": " + decision.strategy() + " because "
                     + String.join("; ", decision.reasons()) + (facts.directSupported() ? "" : " (O_DIRECT refused)"));
         }
+        requireWithinResidentLimit(files, destination, rankBytes, host, options, checkpoint);
         // Only what this rank holds: the consumer never asks for another rank's experts.
         List<TensorRef> order = new ArrayList<>(checkpoint.tensors().values().stream()
                 .filter(t -> slices.containsKey(t.name())).toList());
@@ -113,6 +117,54 @@ public final class Planner {
             Collections.shuffle(order, new Random(options.seed()));
         }
         return new LoadPlan(checkpoint, options, host, files, order, slices, bytesPerRank, System.nanoTime() - start);
+    }
+
+    /**
+     * The host as measured; under a resident limit, its headroom is at most the limit: the memory a destination's
+     * default budget is a share of.
+     */
+    private HostFacts hostFacts(MemoryHeadroom headroom, long residentLimit) {
+        long available = headroom.availableBytes();
+        if (residentLimit <= 0) {
+            return new HostFacts(available, headroom.describe(), os.fallbackReason());
+        }
+        return new HostFacts(available < 0 ? residentLimit : Math.min(available, residentLimit), headroom.describe()
+                + ", capped by the resident limit of " + Sizes.human(residentLimit), os.fallbackReason());
+    }
+
+    /**
+     * Under a resident limit, no file is read through a mapping (its pages would count in the resident set), and what
+     * the destination holds plus the direct reads' buffers (a block per I/O thread, and a page of alignment at each
+     * end) fits the limit.
+     */
+    private static void requireWithinResidentLimit(List<FilePlan> files, DestinationProfile destination,
+                                                   long rankBytes, HostFacts host, LoadOptions options,
+                                                   Checkpoint checkpoint) {
+        long limit = options.residentLimitBytes();
+        if (limit <= 0) {
+            return;
+        }
+        long buffers = 0;
+        for (FilePlan f : files) {
+            switch (f.strategy()) {
+                case MMAP, PREFETCH -> throw new StloadException(ErrorKind.Usage, null, "strategy "
+                        + f.strategy().flagValue() + " maps the files, and a mapping's pages count in the resident "
+                        + "set the resident limit of " + Sizes.human(limit) + " bounds: use direct, or auto");
+                case DIRECT -> buffers = Math.max(buffers, options.threads()
+                        * (options.thresholds().directBlock() + 2 * 4096));
+                case S3 -> buffers = Math.max(buffers, checkpoint.remote().concurrency()
+                        * (checkpoint.remote().partBytes() + 2 * 4096));
+                default -> { }
+            }
+        }
+        long held = destination.heldBytes(rankBytes, host);
+        if (held + buffers > limit) {
+            throw new StloadException(ErrorKind.Usage, null, "the load would hold " + Sizes.human(held + buffers)
+                    + " (" + Sizes.human(held) + " in the destination, " + destination.what() + ", and "
+                    + Sizes.human(buffers) + " of read buffers), beyond the resident limit of " + Sizes.human(limit)
+                    + ": stream it with a smaller budget, use fewer threads or a smaller direct block, or raise the"
+                    + " limit");
+        }
     }
 
     /**

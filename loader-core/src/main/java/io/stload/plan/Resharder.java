@@ -59,13 +59,14 @@ public final class Resharder {
     public static List<Path> reshard(Checkpoint in, Path out, Partitioning partitioning, long maxShardBytes)
             throws IOException {
         RankSlices.Matched matched = RankSlices.match(in, partitioning);
-        Map<String, String> metadata = in.files().isEmpty() ? null : in.files().getFirst().metadata();
+        Map<String, String> metadata = in.files().isEmpty() || !in.files().getFirst().hasMetadata() ? null
+                : in.files().getFirst().metadata();
         try (OpenFiles channels = new OpenFiles()) {
             ShardedWriter.writeAtomically(out, tmp -> {
                 for (int r = 0; r < partitioning.worldSize(); r++) {
                     Map<String, TensorSlice> slices = matched.slices(r);
                     List<Entry> entries = slices.values().stream()
-                            .map(s -> new Entry(s.local().name(), s.local().dtype(), s.local().shape())).toList();
+                            .map(s -> new Entry(s.local().name(), s.local().dtype(), s.local().shape().toArray())).toList();
                     ShardedWriter.write(rankFolder(tmp, r), metadata, entries,
                             (e, to) -> copy(slices.get(e.name()), channels.get(slices.get(e.name()).tensor().file()),
                                     to), maxShardBytes);

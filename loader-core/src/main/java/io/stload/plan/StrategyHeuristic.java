@@ -6,7 +6,8 @@ import java.util.Locale;
 
 /**
  * The AUTO rule, a pure function of measured facts: which strategy reads a file fastest. The order of the
- * rules matters: data already in memory makes any extra pass waste; a network filesystem wants large
+ * rules matters: a bound the caller puts on the resident set comes first (a mapping's pages count in it, so only
+ * direct reads into the loader's own buffers keep within it); data already in memory makes any extra pass waste; a network filesystem wants large
  * sequential requests but may not honour O_DIRECT well; a page cache too small for the rank's bytes would
  * thrash, so bypass it (the page cache gets what the destination leaves of the headroom: owned host memory
  * takes the rank's bytes from the same memory); large cold reads on local disks go to the benchmark's winner.
@@ -40,6 +41,22 @@ final class StrategyHeuristic {
      */
     public static FileDecision decide(FileFacts file, HostFacts host, long rankBytes, DestinationProfile destination,
                                       Thresholds t) {
+        return decide(file, host, rankBytes, destination, t, 0);
+    }
+
+    /**
+     * Decides how to read one file under a bound on the resident set.
+     *
+     * @param file               facts about this file
+     * @param host               facts about the host
+     * @param rankBytes          bytes the rank reads over all its files (the page cache must hold them together)
+     * @param destination        what the destination takes from the same memory
+     * @param t                  the heuristic's constants
+     * @param residentLimitBytes the caller's bound on the loader's resident memory; 0 for none
+     * @return the strategy, its rule and reasons
+     */
+    public static FileDecision decide(FileFacts file, HostFacts host, long rankBytes, DestinationProfile destination,
+                                      Thresholds t, long residentLimitBytes) {
         List<String> why = new ArrayList<>();
         why.add(file.fs().name());
         why.add(Sizes.human(rankBytes) + " for this rank");
@@ -48,6 +65,11 @@ final class StrategyHeuristic {
         long destinationBytes = destination.heldBytes(rankBytes, host);
         why.add("destination takes " + Sizes.human(destinationBytes) + " (" + destination.what() + ")");
 
+        if (residentLimitBytes > 0) {
+            return new FileDecision(LoadStrategy.DIRECT, DecisionRule.RESIDENT_LIMIT, with(why, "resident set bounded to "
+                    + Sizes.human(residentLimitBytes) + ": a mapping's pages count in it, so reads land in the loader's"
+                    + " own buffers" + (file.directSupported() ? "" : " (O_DIRECT refused here: buffered preads)")));
+        }
         if (file.fs().ram()) {
             return new FileDecision(LoadStrategy.MMAP, DecisionRule.TMPFS, with(why, "RAM filesystem: pages are already in memory"));
         }

@@ -3,6 +3,7 @@ package io.stload.plan;
 import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.checkpoint.TensorRef;
+import io.stload.format.Shape;
 import io.stload.format.TensorInfo;
 import java.util.ArrayList;
 import java.util.List;
@@ -31,8 +32,7 @@ public record TensorSlice(TensorRef tensor, TensorInfo local, long start, long r
      */
     public static TensorSlice whole(TensorRef t) {
         TensorInfo i = t.info();
-        return new TensorSlice(t, new TensorInfo(i.name(), i.dtype(), i.shape(), 0, i.byteSize()), t.fileOffset(),
-                i.byteSize(), i.byteSize(), 1);
+        return new TensorSlice(t, i.at(i.shape(), 0, i.byteSize()), t.fileOffset(), i.byteSize(), i.byteSize(), 1);
     }
 
     /**
@@ -58,13 +58,18 @@ public record TensorSlice(TensorRef tensor, TensorInfo local, long start, long r
             throw unsupported(t, "dimension " + dim + " (" + Long.toUnsignedString(n) + ") does not divide by world "
                     + "size " + worldSize + " and its rule says divisible");
         }
+        if (!i.dtype().isKnown() && worldSize > 1) {
+            throw unsupported(t, "its dtype `" + i.dtypeName() + "` is not one of the format's, so its elements'"
+                    + " width is unknown: it can be replicated, not split");
+        }
         long lo = firstIndex(n, rank, worldSize);
         long hi = firstIndex(n, rank + 1, worldSize);
-        long[] shape = i.shape();
-        shape[dim] = hi - lo;
-        if (i.elementCount() == 0) {
+        Shape shape = i.shape().withDim(dim, hi - lo);
+        if (i.elementCount() == 0 || !i.dtype().isKnown()) {
             // Nothing to read: no run, and none of the products below, which may overflow for such dimensions.
-            return new TensorSlice(t, new TensorInfo(i.name(), i.dtype(), shape, 0, 0), t.fileOffset(), 0, 0, 0);
+            // (A tensor of unknown dtype reaches here only whole, for a world of one.)
+            return i.dtype().isKnown()
+                    ? new TensorSlice(t, i.at(shape, 0, 0), t.fileOffset(), 0, 0, 0) : whole(t);
         }
         // Every dimension is at least 1 and the element count fits in a long, so the products below do too.
         long outer = 1;
@@ -81,7 +86,7 @@ public record TensorSlice(TensorRef tensor, TensorInfo local, long start, long r
         long runBytes = (hi - lo) * innerBits / 8;
         long stride = n * innerBits / 8;
         long count = runBytes == 0 ? 0 : outer;
-        TensorInfo local = new TensorInfo(i.name(), i.dtype(), shape, 0, runBytes * count);
+        TensorInfo local = i.at(shape, 0, runBytes * count);
         return new TensorSlice(t, local, t.fileOffset() + lo * innerBits / 8, runBytes, stride, count);
     }
 

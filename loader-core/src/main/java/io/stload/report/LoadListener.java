@@ -2,7 +2,14 @@ package io.stload.report;
 
 import io.stload.checkpoint.TensorRef;
 
-/** Hears of each tensor as it lands (for progress bars); called from loader threads, so keep it cheap. */
+/**
+ * Hears of each tensor as it lands (for progress bars).
+ *
+ * <p>Threads: called on the engine's consumer threads, several at once (one call per tensor, after the destination
+ * has taken it), so it must be thread-safe and cheap: a consumer thread waits for it. Failures: a
+ * {@link RuntimeException} it throws ends the load with {@link io.stload.ErrorKind#Callback}, the exception as the
+ * cause and no file named, as a consumer's does.
+ */
 @FunctionalInterface
 public interface LoadListener {
     /** Hears nothing. */

@@ -28,9 +28,11 @@ import java.util.Map;
  * @param kernelBytesRead what the kernel counted this process reading from storage during the load
  *                   ({@code /proc/self/io} read_bytes): page-cache hits excluded, readahead included; -1 unknown
  * @param cpu        CPU time the process spent during the load, user and system
+ * @param memory     the host memory the loader held for the load: its destination's and its read buffers
  */
 public record LoadReport(List<FileReport> files, int tensors, long bytes, double seconds, Map<Phase, Double> phases,
-                         long bytesRead, int rank, int worldSize, Latency latency, long kernelBytesRead, Cpu cpu) {
+                         long bytesRead, int rank, int worldSize, Latency latency, long kernelBytesRead, Cpu cpu,
+                         Memory memory) {
     /** Copies the list and the map into unmodifiable ones. */
     public LoadReport {
         files = List.copyOf(files);
@@ -93,6 +95,28 @@ public record LoadReport(List<FileReport> files, int tensors, long bytes, double
      * @param max the slowest
      */
     public record Latency(long p50, long p99, long max) {
+    }
+
+    /**
+     * The host memory the loader itself held for a load, at its peak: what a budget bounds. It is not the process's
+     * resident set: the pages of a mapped file that mmap and prefetch copy from count there too (reclaimable, but in
+     * RSS), as do the JVM's heap and code; direct reads map nothing.
+     *
+     * @param budgetBytes          the budget the destination held to (a stream's, a staging ring's), its default
+     *                             resolved; 0 for a destination without one (host memory holds the rank's bytes)
+     * @param destinationPeakBytes the most bytes the destination held at once: a stream's slice buffers, in use or
+     *                             kept for reuse; host memory's tensors; 0 for memory of the caller's own
+     * @param readBufferBytes      the direct reads' bounce buffers (at most one block per I/O thread, held for the whole
+     *                             load); 0 when no read needed one
+     */
+    public record Memory(long budgetBytes, long destinationPeakBytes, long readBufferBytes) {
+        /** Nothing held, nothing known. */
+        public static final Memory NONE = new Memory(0, 0, 0);
+
+        /** {@return the most the loader held at once, at most: the destination's peak plus the read buffers} */
+        public long peakHeldBytes() {
+            return destinationPeakBytes + readBufferBytes;
+        }
     }
 
     /**

@@ -12,6 +12,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
 
@@ -43,9 +44,11 @@ public final class CallerBuffers implements Destination {
     /**
      * Makes a destination over the caller's memory.
      *
-     * @param memoryOf asked once per slice, on the thread that runs the load, before any read, for writable memory of
-     *                 at least {@code slice.byteSize()}; a null, read-only or too small segment fails the load with
-     *                 {@link ErrorKind#Usage}, and an exception it throws with {@link ErrorKind#Callback}
+     * @param memoryOf the allocator: asked once per slice, in the plan's order, on the thread that runs the load, before
+     *                 any read (so calls never overlap), for writable memory of at least {@code slice.byteSize()}; a
+     *                 null, read-only or too small segment fails the load with {@link ErrorKind#Usage}, and a
+     *                 {@link RuntimeException} it throws with {@link ErrorKind#Callback}, its exception the cause and
+     *                 no file named; nothing is read then, and the memory it gave stays the caller's
      */
     public CallerBuffers(Function<TensorSlice, MemorySegment> memoryOf) {
         this.memoryOf = memoryOf;
@@ -123,5 +126,15 @@ public final class CallerBuffers implements Destination {
             throw new StloadException(ErrorKind.TensorNotFound, null, "`" + name + "` is not part of the load");
         }
         return m;
+    }
+
+    /**
+     * Looks the caller's segment for a tensor's slice up without failing.
+     *
+     * @param name the tensor's name
+     * @return the segment the caller gave for it, cut to its size, or empty if the tensor is not part of the load
+     */
+    public Optional<MemorySegment> find(String name) {
+        return Optional.ofNullable(given.get(name));
     }
 }

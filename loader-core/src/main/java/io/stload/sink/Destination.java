@@ -28,8 +28,15 @@ import java.util.Map;
  * {@link #sliceBuffer}, {@link #filled} and {@link #abandon} on the engine's I/O threads, and {@link #landed} on its
  * consumer threads, several at once (one call per window or slice, in no particular order between threads). Lifecycle,
  * one load at a time: {@link #begin}, then the calls above, then, once every engine thread has stopped, {@link #end}
- * exactly once, on success and on failure alike. An exception a destination throws from any of these fails the load
- * with kind {@link io.stload.ErrorKind#Callback} and the exception as its cause.
+ * exactly once, on success and on failure alike. Calls on the I/O threads overlap each other and those on the
+ * consumer threads, for different windows and slices.
+ *
+ * <p>Failures: an exception a destination throws from any of these ({@link IOException} or any
+ * {@link RuntimeException}) fails the load with kind {@link io.stload.ErrorKind#Callback}, the exception as its cause
+ * and no file named; a {@link io.stload.StloadException} passes as it is, keeping its kind (a destination built on
+ * the loader's own, such as {@link StreamingSink}, wraps its consumer's failures itself). One from {@link #abandon} is
+ * added to the load's failure as suppressed. After a failure no new call starts but {@link #end}, which comes once
+ * every call in progress has returned.
  */
 public interface Destination {
 
@@ -124,5 +131,16 @@ public interface Destination {
     /** {@return seconds per phase of the last load that the destination measured itself (e.g. {@link Phase#H2D})} */
     default Map<Phase, Double> phases() {
         return Map.of();
+    }
+
+    /**
+     * The most bytes of host memory of the loader's the destination held at once during the last load, for the load's
+     * report ({@code LoadReport.Memory}); asked once, on the thread that runs the load, after {@link #end}.
+     *
+     * @return the peak in bytes; the default, 0, for a destination whose memory is not the loader's (the caller's
+     *         own, a device's)
+     */
+    default long peakHeldBytes() {
+        return 0;
     }
 }

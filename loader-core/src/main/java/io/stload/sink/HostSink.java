@@ -155,6 +155,12 @@ public final class HostSink implements Destination, AutoCloseable {
         return allocated;
     }
 
+    /** The host memory the tensors take, all of it held from the start of the load: {@link #allocatedBytes()}. */
+    @Override
+    public long peakHeldBytes() {
+        return allocatedBytes();
+    }
+
     @Override
     public synchronized void close() {
         if (arena.scope().isAlive()) {

@@ -34,6 +34,14 @@ import java.util.concurrent.atomic.AtomicLong;
  * and checkpoints repeat a few tensor sizes many times. One load at a time; the byte counters may be read from any
  * thread.
  *
+ * <p>What the budget bounds, and what the process shows: the budget bounds these slice buffers, whose peak
+ * {@link #peakHeldBytes()} and the load's report give. Beside it the engine holds a bounce buffer per I/O thread for
+ * direct reads (a direct block each, 8 MiB by default). The process's resident set (RSS) is more than both under mmap
+ * and prefetch: the pages of a file's mapping that the engine copies from count in RSS while the file is mapped (page
+ * cache the kernel may reclaim, but a container limit that counts RSS sees it: a stream of 64 MiB of budget can show
+ * gigabytes); under direct reads nothing is mapped, and RSS is the buffers plus the JVM's own memory. Plan with
+ * {@code LoadOptions.withResidentLimit} where a limit counts RSS: AUTO then reads directly, and says so.
+ *
  * <pre>{@code
  * StreamingSink sink = new StreamingSink((slice, bytes) -> gpu.upload(slice.name(), bytes), 0);
  * LoadReport r = new Loader().execute(plan, sink, LoadListener.NONE);
@@ -208,6 +216,7 @@ public final class StreamingSink implements Destination {
     }
 
     /** {@return the most bytes of slice buffers, in use or kept for reuse, held at once during the last load} */
+    @Override
     public long peakHeldBytes() {
         return peak.get();
     }

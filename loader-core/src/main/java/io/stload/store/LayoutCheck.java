@@ -3,7 +3,6 @@ package io.stload.store;
 import io.stload.format.Tensor;
 import io.stload.format.TensorInfo;
 import io.stload.plan.TensorSlice;
-import java.util.Arrays;
 import java.util.Map;
 import java.util.Optional;
 
@@ -29,7 +28,7 @@ final class LayoutCheck {
             }
             TensorInfo a = t.info();
             TensorInfo b = n.local();
-            if (a.dtype() != b.dtype() || !Arrays.equals(a.shape(), b.shape())) {
+            if (a.dtype() != b.dtype() || !a.shape().equals(b.shape())) {
                 return Optional.of("tensor `" + t.name() + "` is " + b.dtype() + " " + b.shapeString()
                         + ", but the serving version has " + a.dtype() + " " + a.shapeString());
             }

@@ -2,6 +2,7 @@ package io.stload.store;
 
 import io.stload.format.Tensor;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -32,13 +33,25 @@ public final class Lease implements AutoCloseable {
     }
 
     /**
-     * Looks a tensor up by name.
+     * Returns a tensor of the pinned version.
      *
      * @param name the tensor's name
-     * @return the tensor, valid until this lease is closed, or null if the checkpoint has none by that name
+     * @return the tensor, valid until this lease is closed
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#TensorNotFound} if the version has none by that
+     *                                   name
      */
     public Tensor tensor(String name) {
         return version.weights.tensor(name);
+    }
+
+    /**
+     * Looks a tensor of the pinned version up without failing.
+     *
+     * @param name the tensor's name
+     * @return the tensor, valid until this lease is closed, or empty if the version has none by that name
+     */
+    public Optional<Tensor> find(String name) {
+        return version.weights.find(name);
     }
 
     /** Releases the version; once no lease holds a replaced version, its memory is freed. */

@@ -69,7 +69,7 @@ class LazyAccessTest {
     void infoAndViewReadTheTensorWithoutCopying() {
         try (Checkpoint ckpt = Checkpoint.open(dir)) {
             assertEquals(DType.U8, ckpt.info("cube").dtype());
-            assertArrayEquals(new long[] {5, 6, 7}, ckpt.info("cube").shape());
+            assertArrayEquals(new long[] {5, 6, 7}, ckpt.info("cube").shape().toArray());
             assertEquals("pt", ckpt.tensor("emb").file().metadata().get("format"));
             assertEquals("4333", ckpt.indexMetadata().get("total_size"));
             MemorySegment view = ckpt.view("cube");
@@ -120,7 +120,7 @@ class LazyAccessTest {
         try (Checkpoint ckpt = Checkpoint.open(dir); Arena arena = Arena.ofConfined()) {
             Tensor t = ckpt.copy("emb", arena);
             assertArrayEquals(bf16, t.data().toArray(ValueLayout.JAVA_BYTE));
-            assertArrayEquals(new long[] {4, 3}, t.shape());
+            assertArrayEquals(new long[] {4, 3}, t.shape().toArray());
             assertTrue(!t.data().isReadOnly() && !t.data().isMapped());
         }
     }
@@ -188,9 +188,9 @@ class LazyAccessTest {
     @Test
     void aSingleIndexDropsItsDimension() {
         try (Checkpoint ckpt = Checkpoint.open(dir)) {
-            assertArrayEquals(new long[] {6, 7}, ckpt.slice("cube", "2").shape());
-            assertArrayEquals(new long[] {2, 3}, ckpt.slice("cube", "1:3,4,2:5").shape());
-            assertArrayEquals(new long[] {}, ckpt.slice("cube", "1,2,3").shape());
+            assertArrayEquals(new long[] {6, 7}, ckpt.slice("cube", "2").shape().toArray());
+            assertArrayEquals(new long[] {2, 3}, ckpt.slice("cube", "1:3,4,2:5").shape().toArray());
+            assertArrayEquals(new long[] {}, ckpt.slice("cube", "1,2,3").shape().toArray());
             assertArrayEquals(new float[] {1.5f, 2f, 2.5f, 3f, 3.5f, 4f}, Convert.toF32(ckpt.slice("emb", "1:3,:")));
             assertArrayEquals(new float[] {0.5f, 2f, 3.5f, 5f}, Convert.toF32(ckpt.slice("emb", ":,1")));
         }
@@ -199,7 +199,7 @@ class LazyAccessTest {
     @Test
     void badSlicesAreOneClearError() {
         try (Checkpoint ckpt = Checkpoint.open(dir)) {
-            for (String bad : List.of("a:b", "0:1:2", "1,2,3,4", "0:6", "5", "-6", "3:2", "0:1,x", "1.5")) {
+            for (String bad : List.of("a:b", "0:1:0", "0:1:-1", "0:1:2:3", "...,...", "1,2,3,4", "0:6", "5", "-6", "3:2", "0:1,x", "1.5")) {
                 StloadException e = assertThrows(StloadException.class, () -> ckpt.slice("cube", bad), bad);
                 assertEquals(ErrorKind.InvalidSlice, e.kind(), bad);
                 assertTrue(e.getMessage().contains("cube") && e.getMessage().contains(bad), e.getMessage());

@@ -3,7 +3,7 @@ package io.stload.format;
 import static io.stload.format.RawFile.assertAccepted;
 import static io.stload.format.RawFile.assertRejected;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.stload.ErrorKind;
@@ -119,7 +119,8 @@ class HeaderJsonShapeTest {
     void emptyObjectIsAFileWithoutTensors() {
         Header h = assertAccepted(RawFile.of("{}", 0), dir);
         assertTrue(h.tensors().isEmpty());
-        assertNull(h.metadata());
+        assertEquals(Map.of(), h.metadata());
+        assertFalse(h.hasMetadata());
         assertEquals(10, h.dataStart());
         assertEquals(0, h.dataBytes());
     }
@@ -143,13 +144,14 @@ class HeaderJsonShapeTest {
         String header = "{" + X + ",\"__metadata__\":{\"format\":\"pt\",\"\":\"\",\"é\":\"\\u00e9\\n\"}}";
         Header h = assertAccepted(RawFile.of(header, 4), dir);
         assertEquals(Map.of("format", "pt", "", "", "é", "é\n"), h.metadata());
-        assertNull(h.tensor("__metadata__"));
+        assertTrue(h.find("__metadata__").isEmpty());
     }
 
     @Test
     void nullMetadataMeansNone() {
         Header h = assertAccepted(RawFile.of("{\"__metadata__\":null," + X + "}", 4), dir);
-        assertNull(h.metadata());
+        assertEquals(Map.of(), h.metadata());
+        assertFalse(h.hasMetadata());
         assertEquals(1, h.tensors().size());
     }
 

@@ -64,7 +64,7 @@ class HeaderParserRobustnessTest {
         for (TensorInfo t : h.tensors()) {
             assertEquals(next, t.begin(), "tensors tile the data area");
             long bits = t.dtype().bits();
-            for (long d : t.shape()) {
+            for (long d : t.shape().toArray()) {
                 bits = Math.multiplyExact(bits, d);
             }
             assertEquals(bits / 8, t.byteSize());

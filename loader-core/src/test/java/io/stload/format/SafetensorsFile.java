@@ -16,10 +16,9 @@ public record SafetensorsFile(Header header, MemorySegment mapping) {
         return new SafetensorsFile(header, header.map(arena));
     }
 
-    /** The named tensor as a view of the mapping, or null. */
+    /** The named tensor as a view of the mapping; TensorNotFound when the file holds none of that name. */
     public Tensor tensor(String name) {
-        TensorInfo info = header.tensor(name);
-        return info == null ? null : tensor(info);
+        return tensor(header.tensor(name));
     }
 
     /** A tensor of the header as a view of the mapping. */

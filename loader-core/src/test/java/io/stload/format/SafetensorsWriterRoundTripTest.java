@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.format.SafetensorsWriter.TensorData;
 import java.io.IOException;
@@ -34,6 +35,9 @@ class SafetensorsWriterRoundTripTest {
         Random random = new Random(42);
         List<TensorData> written = new ArrayList<>();
         for (DType dtype : DType.values()) {
+            if (!dtype.isKnown()) {
+                continue;
+            }
             // Two by four elements: a whole number of bytes for the 4- and 6-bit types too.
             byte[] data = new byte[dtype.bits()];
             random.nextBytes(data);
@@ -145,10 +149,12 @@ class SafetensorsWriterRoundTripTest {
             for (int i = 0; i < shorts.length; i++) {
                 assertEquals(shorts[i], sf.tensor("i16").getShort(i));
             }
-            // Accessors check the dtype and the bounds rather than reinterpreting bytes.
-            assertThrows(IllegalStateException.class, () -> sf.tensor("u32").getFloat(0));
-            assertThrows(IllegalStateException.class, () -> sf.tensor("f32").getInt(0));
-            assertThrows(IllegalStateException.class, () -> sf.tensor("f64").getLong(0));
+            // Accessors check the dtype and the bounds rather than reinterpreting bytes; integers decode to floats.
+            assertEquals(4294967295f, sf.tensor("u32").getFloat(1));
+            assertEquals(ErrorKind.Usage, assertThrows(StloadException.class, () -> sf.tensor("f32").getInt(0)).kind());
+            assertEquals(ErrorKind.Usage, assertThrows(StloadException.class, () -> sf.tensor("f64").getLong(0)).kind());
+            assertEquals(ErrorKind.Unsupported,
+                    assertThrows(StloadException.class, () -> sf.tensor("f64").getFloat(0)).kind());
             assertThrows(IndexOutOfBoundsException.class, () -> sf.tensor("f32").getFloat(floats.length));
         }
     }
@@ -173,8 +179,9 @@ class SafetensorsWriterRoundTripTest {
         try (Arena arena = Arena.ofConfined()) {
             SafetensorsFile sf = SafetensorsFile.open(file, arena);
             Header h = sf.header();
+            assertEquals(metadata != null, h.hasMetadata());
             if (metadata == null) {
-                assertNull(h.metadata());
+                assertEquals(Map.of(), h.metadata());
             } else {
                 assertEquals(metadata, h.metadata());
             }

@@ -154,7 +154,7 @@ class ExpertParallelLoadTest {
                 Map<String, long[]> shape = new LinkedHashMap<>();
                 for (Tensor t : w.tensors().values()) {
                     bytes.put(t.name(), t.data().toArray(ValueLayout.JAVA_BYTE));
-                    shape.put(t.name(), t.shape());
+                    shape.put(t.name(), t.shape().toArray());
                     if (t.byteSize() == original.get(t.name()).data().length) {
                         assertEquals(reference.get(t.name()), Digests.crc32(t.data()), t.name() + " on rank " + r);
                     }

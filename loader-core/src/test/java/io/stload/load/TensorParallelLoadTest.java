@@ -124,7 +124,7 @@ class TensorParallelLoadTest {
                 Map<String, long[]> shape = new LinkedHashMap<>();
                 for (Tensor t : w.tensors().values()) {
                     bytes.put(t.name(), t.data().toArray(ValueLayout.JAVA_BYTE));
-                    shape.put(t.name(), t.shape());
+                    shape.put(t.name(), t.shape().toArray());
                 }
                 ranks.add(bytes);
                 shapes.add(shape);

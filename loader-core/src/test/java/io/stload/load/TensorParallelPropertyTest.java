@@ -45,7 +45,7 @@ class TensorParallelPropertyTest {
     @ValueSource(longs = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20})
     void slicesReassembleOrTheSplitIsRefused(long seed, @TempDir Path dir) throws IOException {
         SplittableRandom random = new SplittableRandom(seed);
-        DType dtype = DType.values()[random.nextInt(DType.values().length)];
+        DType dtype = DType.values()[random.nextInt(DType.values().length - 1)]; // UNKNOWN, last, has no width
         long[] shape = new long[1 + random.nextInt(3)];
         long bits;
         do {
@@ -76,7 +76,7 @@ class TensorParallelPropertyTest {
             try (LoadedWeights w = new Loader().execute(new Planner().plan(checkpoint, o), LoadListener.NONE)) {
                 Tensor x = w.tensor("x");
                 ranks.add(Map.of("x", x.data().toArray(ValueLayout.JAVA_BYTE)));
-                shapes.add(Map.of("x", x.shape()));
+                shapes.add(Map.of("x", x.shape().toArray()));
             }
         }
         byte[] together = worldSize == 1 ? ranks.get(0).get("x") : TensorParallelLoadTest.concatenate(t, dim, ranks, shapes);

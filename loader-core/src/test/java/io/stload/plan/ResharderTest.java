@@ -66,7 +66,7 @@ class ResharderTest {
     private static Map<String, byte[]> bytes(LoadedWeights w) {
         Map<String, byte[]> out = new LinkedHashMap<>();
         for (Tensor t : w.tensors().values()) {
-            out.put(t.name() + " " + java.util.Arrays.toString(t.shape()), t.data().toArray(ValueLayout.JAVA_BYTE));
+            out.put(t.name() + " " + t.shape(), t.data().toArray(ValueLayout.JAVA_BYTE));
         }
         return out;
     }

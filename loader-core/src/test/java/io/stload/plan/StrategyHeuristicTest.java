@@ -23,6 +23,23 @@ class StrategyHeuristicTest {
     }
 
     @Test
+    void aResidentLimitReadsDirectlyWhateverElseAndSaysSo() {
+        for (FileFacts f : java.util.List.of(file(TMPFS, 0.0, false), file(EXT4, 1.0, true), file(NFS, 0.0, false),
+                file(EXT4, 0.0, true))) {
+            FileDecision d = StrategyHeuristic.decide(f, ROOMY, 8 * GIB, DestinationProfile.EXTERNAL, T, 512L << 20);
+            assertEquals(LoadStrategy.DIRECT, d.strategy(), f.toString());
+            assertEquals(DecisionRule.RESIDENT_LIMIT, d.rule(), f.toString());
+            assertTrue(d.summary().contains("resident set bounded to 512.0 MiB: a mapping's pages count in it"),
+                    d.summary());
+            assertEquals(!f.directSupported(), d.summary().contains("O_DIRECT refused here: buffered preads"),
+                    d.summary());
+        }
+        assertEquals("resident-limit", DecisionRule.RESIDENT_LIMIT.jsonName());
+        assertEquals(DecisionRule.TMPFS, StrategyHeuristic.decide(file(TMPFS, 0.0, false), ROOMY, 8 * GIB,
+                DestinationProfile.EXTERNAL, T, 0).rule(), "no limit: the rules as ever");
+    }
+
+    @Test
     void ramFilesystemIsMappedWhateverElse() {
         FileDecision d = decide(file(TMPFS, 0.0, true), new HostFacts(1, "t", null), 100 * GIB);
         assertEquals(LoadStrategy.MMAP, d.strategy());

@@ -1,6 +1,7 @@
 package io.stload.cuda;
 
 import io.stload.format.DType;
+import io.stload.format.Shape;
 
 /**
  * A tensor in device memory: a raw device pointer (for JCuda's {@code Pointer}, a CUDA kernel argument, or a
@@ -9,14 +10,9 @@ import io.stload.format.DType;
  *
  * @param name          the tensor's name
  * @param dtype         the element type
- * @param shape         the (rank-local) shape, outermost first
+ * @param shape         the (rank-local) shape, outermost first; immutable
  * @param devicePointer the device address of its first byte, owned by the {@code DeviceWeights}
  * @param byteSize      its size in bytes
  */
-public record DeviceTensor(String name, DType dtype, long[] shape, long devicePointer, long byteSize) {
-    /** {@return a copy of the shape} */
-    @Override
-    public long[] shape() {
-        return shape.clone();
-    }
+public record DeviceTensor(String name, DType dtype, Shape shape, long devicePointer, long byteSize) {
 }

@@ -1,10 +1,12 @@
 package io.stload.cuda;
 
+import io.stload.ErrorKind;
 import io.stload.StloadException;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.util.Collections;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * Every tensor of a device load (for a tensor-parallel rank, its slice of each tensor it holds), in one device
@@ -35,13 +37,29 @@ public final class DeviceWeights implements AutoCloseable {
     }
 
     /**
-     * Looks a tensor up by name.
+     * Returns a loaded tensor.
      *
      * @param name the tensor's name
-     * @return the tensor, or null when it was not loaded
+     * @return the tensor
+     * @throws StloadException {@link ErrorKind#TensorNotFound} when no tensor of that name was loaded
      */
     public DeviceTensor tensor(String name) {
-        return tensors.get(name);
+        DeviceTensor t = tensors.get(name);
+        if (t == null) {
+            throw new StloadException(ErrorKind.TensorNotFound, null, "no tensor named `" + name + "` among the "
+                    + tensors.size() + " loaded");
+        }
+        return t;
+    }
+
+    /**
+     * Looks a loaded tensor up without failing.
+     *
+     * @param name the tensor's name
+     * @return the tensor, or empty when none of that name was loaded
+     */
+    public Optional<DeviceTensor> find(String name) {
+        return Optional.ofNullable(tensors.get(name));
     }
 
     /** {@return what the load did and how fast} */

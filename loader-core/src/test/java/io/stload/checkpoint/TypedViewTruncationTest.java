@@ -1,0 +1,42 @@
+package io.stload.checkpoint;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Typed reads of a lazy view of a file truncated under its mapping (a checkpoint re-downloaded in place while an
+ * engine reads it): every accessor of {@link io.stload.format.Tensor} fails with one Io error naming the file, never
+ * the JVM's {@link InternalError} and never a crash. Run in a JVM of its own ({@link TruncatedViewProbe}), so that a
+ * crash fails this test rather than the suite.
+ */
+class TypedViewTruncationTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void everyTypedReadOfATruncatedViewIsAnIoErrorNamingTheFile() throws Exception {
+        Path file = dir.resolve("truncated.safetensors");
+        Process p = new ProcessBuilder(ProcessHandle.current().info().command().orElseThrow(),
+                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                TruncatedViewProbe.class.getName(), file.toString())
+                .redirectErrorStream(true).redirectOutput(dir.resolve("out").toFile()).start();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "did not exit");
+        List<String> out = Files.readAllLines(dir.resolve("out"));
+        assertEquals(0, p.exitValue(), String.join("\n", out));
+        List<String> expected = new ArrayList<>(List.of("mapped"));
+        for (String read : List.of("getFloat", "getFloat(i, j)", "getInt", "getByte", "row.toFloats", "toFloatArray",
+                "toFloats(direct LE)", "toFloats(big-endian)", "toFloats(heap)", "copyTo")) {
+            expected.add(read + ": kind=Io file=" + file.toRealPath());
+        }
+        expected.add("alive");
+        assertEquals(expected, out);
+    }
+}
