@@ -24,7 +24,8 @@ public final class RankSlices {
      * @param checkpoint the open checkpoint
      * @param p          the rank and the partition rules
      * @return the slices by tensor name, in checkpoint order; only the tensors the rank holds
-     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Unsupported} if a rule cannot cut a tensor
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Unsupported} if a rule cannot cut a tensor,
+     *         {@link io.stload.ErrorKind#Usage} if a rule cannot be honoured (heads or a dimension that do not divide)
      */
     public static Map<String, TensorSlice> of(Checkpoint checkpoint, Partitioning p) {
         return match(checkpoint, p).slices(p.rank());
@@ -76,7 +77,7 @@ public final class RankSlices {
                 }
             }
             // An expert's owner depends on how many experts its group has, so all of them are counted first.
-            return new Matched(tensors, rules, ExpertAssignment.of(experts, p.worldSize()), p.worldSize(),
+            return new Matched(tensors, rules, ExpertAssignment.of(experts, p.spec(), p.worldSize()), p.worldSize(),
                     TensorFilter.ALL);
         }
 
@@ -109,7 +110,7 @@ public final class RankSlices {
                 if (rule == null || rule.replicates()) {
                     out.put(t.name(), TensorSlice.whole(t));
                 } else if (!rule.assignsExperts()) {
-                    out.put(t.name(), TensorSlice.split(t, rule.dim(), rule.divisible(), rank, worldSize));
+                    out.put(t.name(), TensorSlice.of(t, rule, rank, worldSize));
                 } else if (experts.holds(t, rank)) {
                     out.put(t.name(), TensorSlice.whole(t));
                 }
@@ -135,7 +136,7 @@ public final class RankSlices {
                 if (rule == null || rule.replicates() || (rule.assignsExperts() && experts.holds(t, rank))) {
                     sum += t.info().byteSize();
                 } else if (!rule.assignsExperts()) {
-                    sum += TensorSlice.split(t, rule.dim(), rule.divisible(), rank, worldSize).byteSize();
+                    sum += TensorSlice.of(t, rule, rank, worldSize).byteSize();
                 }
             }
             return sum;

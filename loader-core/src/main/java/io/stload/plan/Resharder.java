@@ -7,6 +7,7 @@ import io.stload.checkpoint.ShardedWriter;
 import io.stload.format.Header;
 import io.stload.format.SafetensorsWriter.Entry;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
 import java.nio.file.Files;
@@ -86,19 +87,36 @@ public final class Resharder {
         return folders;
     }
 
-    /** The slice's runs, in order: the rank-local tensor's bytes. */
+    /**
+     * The slice's runs in the order they lie in the rank-local tensor (for each outer index, each part's run and its
+     * pad zeros): its bytes.
+     */
     private static void copy(TensorSlice s, Map<Header, FileChannel> channels, WritableByteChannel to)
             throws IOException {
         FileChannel from = channels.get(s.tensor().file());
-        for (long k = 0; k < s.count(); k++) {
-            long at = s.start() + k * s.stride();
-            long end = at + s.runBytes();
-            while (at < end) {
-                long n = from.transferTo(at, end - at, to);
-                if (n <= 0) {
-                    throw new IOException(s.tensor().file().file() + ": ended before byte " + end);
+        long rows = s.parts().getFirst().count();
+        for (long k = 0; k < rows; k++) {
+            for (TensorSlice.Part p : s.parts()) {
+                long at = p.start() + k * p.stride();
+                long end = at + p.runBytes();
+                while (at < end) {
+                    long n = from.transferTo(at, end - at, to);
+                    if (n <= 0) {
+                        throw new IOException(s.tensor().file().file() + ": ended before byte " + end);
+                    }
+                    at += n;
                 }
-                at += n;
+                writeZeros(p.padBytes(), to);
+            }
+        }
+    }
+
+    private static void writeZeros(long bytes, WritableByteChannel to) throws IOException {
+        ByteBuffer zeros = ByteBuffer.allocate((int) Math.min(bytes, 1 << 16));
+        for (long left = bytes; left > 0; ) {
+            zeros.clear().limit((int) Math.min(left, zeros.capacity()));
+            while (zeros.hasRemaining()) {
+                left -= to.write(zeros);
             }
         }
     }
