@@ -37,7 +37,8 @@ final class ReshardCommand implements Callable<Integer> {
     @Option(names = "--world-size", paramLabel = "W", required = true, description = "Tensor-parallel ranks.")
     int worldSize;
 
-    @Option(names = "--partition", paramLabel = "FILE|default|default-experts", defaultValue = PartitionSpec.DEFAULT_NAME,
+    @Option(names = "--partition", paramLabel = "FILE|auto|auto-experts|default|default-experts",
+            defaultValue = PartitionSpec.DEFAULT_NAME,
             description = "Partition rules, as for load (default: ${DEFAULT-VALUE}).")
     String partition;
 
@@ -52,9 +53,12 @@ final class ReshardCommand implements Callable<Integer> {
     public Integer call() {
         LoadFlags.checkRank(0, worldSize);
         long maxShard = FlagValue.size("--shard-size", shardSize, 0);
-        Partitioning rules = new Partitioning(0, worldSize, PartitionSpec.load(partition));
+        if (!PartitionSpec.readsConfig(partition)) {
+            PartitionSpec.load(partition); // a bad rules file fails before the checkpoint is opened
+        }
         PrintWriter stdout = spec.commandLine().getOut();
         Checkpoint checkpoint = source.open(in, spec.commandLine().getErr());
+        Partitioning rules = new Partitioning(0, worldSize, PartitionSpec.load(partition, checkpoint));
         List<Path> folders;
         try {
             folders = Resharder.reshard(checkpoint, out, rules, maxShard == 0 ? Long.MAX_VALUE : maxShard);
