@@ -331,8 +331,8 @@ public record PartitionRule(String source, Pattern pattern, int dim, boolean div
             return new Cut(rank * per * d, (rank + 1) * per * d, 0);
         }
         if (worldSize % heads != 0) {
-            throw usage(t, what + " over " + worldSize + " ranks: " + heads + " neither divides by nor divides "
-                    + worldSize + ", so the heads can neither be split nor replicated evenly");
+            throw usage(t, what + " over " + worldSize + " ranks: fewer heads than ranks, and " + worldSize
+                    + " is not a multiple of " + heads + ", so the heads can be neither split nor replicated evenly");
         }
         long head = rank / (worldSize / heads);
         return new Cut(head * d, head * d + d, 0);
