@@ -438,7 +438,9 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
     /** A part as written: any of its numbers may be left to the others or to the rule (0: not given). */
     private record RawPart(String name, long size, long heads, long headDim, Boolean divisible) {
         PartitionRule.Part resolve(String source, String where, long ruleHeadDim, boolean ruleDivisible) {
-            long d = headDim > 0 ? headDim : heads > 0 && size > 0 && size % heads == 0 ? size / heads : ruleHeadDim;
+            expect(headDim > 0 || heads == 0 || size == 0 || size % heads == 0, source, where + ": size " + size
+                    + " is not whole heads: " + heads + " heads do not divide it");
+            long d = headDim > 0 ? headDim : heads > 0 && size > 0 ? size / heads : ruleHeadDim;
             expect(heads == 0 || d > 0, source, where + ": \"heads\" needs \"head_dim\" (on the part or the rule)"
                     + " or \"size\"");
             expect(heads == 0 || Math.multiplyHigh(heads, d) == 0, source, where + ": heads times head_dim overflows");
