@@ -297,8 +297,8 @@ public record PartitionRule(String source, Pattern pattern, int dim, boolean div
             }
             long padded = (n + padTo - 1) / padTo * padTo;
             if (padded % worldSize != 0) {
-                throw usage(t, padded + " rows (" + n + " padded to a multiple of " + padTo + ") do not divide among "
-                        + worldSize + " ranks");
+                throw usage(t, padded + " " + indices() + " (" + n + " padded to a multiple of " + padTo
+                        + ") do not divide among " + worldSize + " ranks");
             }
             long per = padded / worldSize;
             long lo = Math.min(n, rank * per);
@@ -369,7 +369,7 @@ public record PartitionRule(String source, Pattern pattern, int dim, boolean div
                 Part p = parts.get(i);
                 sb.append(i > 0 ? "; " : "").append(p.name().isEmpty() ? "part " + i : p.name()).append(' ')
                         .append(p.headDim() > 0 ? heads(p.heads(), p.headDim(), worldSize)
-                                : p.size() + " rows, " + share(p.size(), worldSize));
+                                : p.size() + " " + indices() + ", " + share(p.size(), worldSize));
             }
             return sb.toString();
         }
@@ -382,14 +382,19 @@ public record PartitionRule(String source, Pattern pattern, int dim, boolean div
             long padded = (n + padTo - 1) / padTo * padTo;
             long per = padded / worldSize;
             long lastReal = Math.max(0, Math.min(per, n - (worldSize - 1) * per));
-            return "dimension " + dim + ": " + n + " rows padded to " + padded + ", " + per + " per rank"
+            return "dimension " + dim + ": " + n + " " + indices() + " padded to " + padded + ", " + per + " per rank"
                     + (padded % worldSize != 0 ? " (does not divide among " + worldSize + " ranks)"
                     : padded == n ? "" : "; rank " + (worldSize - 1) + " holds " + lastReal + " and " + (per - lastReal)
-                    + " zero rows");
+                    + " zero " + indices());
         }
         return "dimension " + dim + ": " + Long.toUnsignedString(n) + " over " + worldSize + " ranks, "
                 + (Long.remainderUnsigned(n, worldSize) == 0 ? Long.divideUnsigned(n, worldSize) + " each"
                 : Long.divideUnsigned(n, worldSize) + " or " + (Long.divideUnsigned(n, worldSize) + 1));
+    }
+
+    /** What the split dimension's indices are called in messages: rows of dimension 0, else indices. */
+    private String indices() {
+        return dim == 0 ? "rows" : "indices";
     }
 
     private static String share(long n, int worldSize) {
