@@ -1,8 +1,10 @@
 package io.stload.plan;
 
+import io.stload.StloadException;
+
 /**
  * The AUTO heuristic's constants and the readers' sizes, in one place. Defaults are justified by the benchmark
- * results in the README; every one can be overridden (CLI flags {@code --auto-*}, {@code --prefetch-*},
+ * results in docs/benchmarks.md; every one can be overridden (CLI flags {@code --auto-*}, {@code --prefetch-*},
  * {@code --direct-block}, {@code --max-gap}).
  *
  * @param residentForMmap   fraction of a file already in the page cache above which mmap wins (no I/O left)
@@ -15,12 +17,12 @@ package io.stload.plan;
  * @param maxGapBytes       gaps up to this many bytes between the runs a rank reads are read through rather
  *                          than skipped: a strided slice of many short rows becomes one large read and a
  *                          gather, rows further apart become separate reads. The default is bench/gap.sh's
- *                          measured crossover for direct (README, "Tensor parallelism"): reading through won
+ *                          measured crossover for direct (docs/tensor-parallelism.md): reading through won
  *                          1.3x and more up to 64 KiB gaps, tied at 128 KiB, lost by a quarter at 256 KiB
  */
 public record Thresholds(double residentForMmap, long smallReadBytes, double headroomFactor, LoadStrategy coldLocal,
                          long prefetchWindow, long prefetchAhead, long directBlock, long maxGapBytes) {
-    /** The defaults the README's benchmarks justify. */
+    /** The defaults the recorded benchmarks justify (docs/strategies.md). */
     public static final Thresholds DEFAULTS = new Thresholds(0.80, 64L << 20, 1.25, LoadStrategy.DIRECT,
             32L << 20, 1L << 30, 8L << 20, 128L << 10);
     /**
@@ -32,21 +34,21 @@ public record Thresholds(double residentForMmap, long smallReadBytes, double hea
     /**
      * Checks the values.
      *
-     * @throws IllegalArgumentException if {@code coldLocal} is not PREFETCH or DIRECT, a window or block is below
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if {@code coldLocal} is not PREFETCH or DIRECT, a window or block is below
      *         {@link #MIN_WINDOW_BYTES}, the block is not a multiple of 4 KiB, the ahead is below the window, or the gap is
      *         negative
      */
     public Thresholds {
         if (coldLocal != LoadStrategy.PREFETCH && coldLocal != LoadStrategy.DIRECT) {
-            throw new IllegalArgumentException("coldLocal must be prefetch or direct");
+            throw StloadException.usage("coldLocal must be prefetch or direct");
         }
         if (prefetchWindow < MIN_WINDOW_BYTES || prefetchAhead < prefetchWindow || directBlock < MIN_WINDOW_BYTES
                 || directBlock % 4096 != 0) {
-            throw new IllegalArgumentException("the prefetch window and the direct block must be at least 4 KiB, "
+            throw StloadException.usage("the prefetch window and the direct block must be at least 4 KiB, "
                     + "prefetch-ahead at least the window, and the direct block a multiple of 4 KiB");
         }
         if (maxGapBytes < 0) {
-            throw new IllegalArgumentException("the largest gap read through must not be negative");
+            throw StloadException.usage("the largest gap read through must not be negative");
         }
     }
 
@@ -55,7 +57,7 @@ public record Thresholds(double residentForMmap, long smallReadBytes, double hea
      *
      * @param s PREFETCH or DIRECT
      * @return the changed copy
-     * @throws IllegalArgumentException if {@code s} is neither
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if {@code s} is neither
      */
     public Thresholds withColdLocal(LoadStrategy s) {
         return new Thresholds(residentForMmap, smallReadBytes, headroomFactor, s, prefetchWindow, prefetchAhead, directBlock,
