@@ -122,8 +122,19 @@ final class GenCommand implements Callable<Integer> {
             throw new StloadException(ErrorKind.Usage, null, e.getMessage());
         }
         List<Path> files;
-        try (ShutdownHook cleanUp = new ShutdownHook(() -> CheckpointGenerator.deletePartialFiles(dir))) {
-            files = HubCheckpointGenerator.generate(m, dir);
+        // Stopped by SIGINT or SIGTERM, nothing of the run may stay behind, as for a shape's checkpoint.
+        try (StopOnSignal stop = new StopOnSignal(() -> CheckpointGenerator.deletePartialFiles(dir))) {
+            try {
+                files = HubCheckpointGenerator.generate(m, dir);
+            } catch (IOException e) {
+                if (stop.stopping()) {
+                    throw new StloadException(ErrorKind.Io, dir, "stopped by a signal; what it had written was removed");
+                }
+                throw e;
+            }
+        } catch (FileAlreadyExistsException e) {
+            throw new StloadException(ErrorKind.Usage, dir, e.getReason() != null ? e.getReason()
+                    : "exists and is not a directory; name a new or empty directory");
         } catch (IOException e) {
             throw new StloadException(ErrorKind.Io, dir, "cannot write checkpoint: " + FileChecks.reason(e), e);
         }

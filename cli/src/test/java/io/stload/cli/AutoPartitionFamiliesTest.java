@@ -281,4 +281,37 @@ class AutoPartitionFamiliesTest {
             }
         }
     }
+
+    @Test
+    void genWritesAFamilyAndRefusesFlagsThatDoNotApply() throws IOException {
+        Path to = dir.resolve("gen-qwen3-moe");
+        assertEquals(0, run("gen", to.toString(), "--model", "qwen3-moe", "--layers", "3", "--experts", "4",
+                "--shard-size", "64KiB"), err.toString());
+        assertTrue(out.toString().contains("wrote qwen3-moe (qwen3_moe)"), out.toString());
+        try (Checkpoint c = Checkpoint.open(to)) {
+            assertTrue(c.index() != null, "sharded, with an index");
+            assertTrue(c.find("model.layers.2.mlp.experts.3.down_proj.weight").isPresent());
+            assertTrue(c.find("model.layers.2.mlp.experts.4.down_proj.weight").isEmpty());
+        }
+        assertTrue(Files.readString(to.resolve("config.json")).contains("\"num_experts\" : 4"));
+        for (String[] bad : new String[][] {{"--model", "falcon"}, {"--model", "llama", "--size", "1MiB"},
+                {"--model", "llama", "--hidden", "100"}}) {
+            List<String> args = new java.util.ArrayList<>(List.of("gen", dir.resolve("gen-bad").toString()));
+            args.addAll(List.of(bad));
+            assertEquals(2, run(args.toArray(String[]::new)), String.join(" ", bad) + ": " + err);
+            assertEquals(1, err.toString().lines().count(), err.toString());
+        }
+    }
+
+    @Test
+    void serveResolvesAutoFromTheConfigBesideTheServedCheckpoint() {
+        PlanCommand command = new PlanCommand();
+        new picocli.CommandLine(command).parseArgs(paths.get(HubFamily.PHI3).toString(), "--partition", "auto",
+                "--rank", "5", "--world-size", "8");
+        Partitioning fromPath = command.flags.partitioning(paths.get(HubFamily.PHI3));
+        try (Checkpoint c = Checkpoint.open(paths.get(HubFamily.PHI3))) {
+            assertEquals(PartitionSpec.fromConfig(c, false).toJson(), fromPath.spec().toJson());
+        }
+        assertEquals(5, fromPath.rank());
+    }
 }

@@ -2,9 +2,12 @@ package io.stload.plan;
 
 import io.stload.checkpoint.Checkpoint;
 import io.stload.checkpoint.TensorRef;
+import io.stload.format.DType;
 import io.stload.format.Header;
 import io.stload.format.TensorInfo;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -127,6 +130,8 @@ public final class RankSlices {
          */
         public long bytes(int rank) {
             long sum = 0;
+            // A model repeats a few shapes under a few rules in every layer: each is sliced once per rank.
+            Map<Shaped, Long> sliced = new HashMap<>();
             for (int i = 0; i < tensors.size(); i++) {
                 TensorRef t = tensors.get(i);
                 PartitionRule rule = rules.get(i);
@@ -136,10 +141,29 @@ public final class RankSlices {
                 if (rule == null || rule.replicates() || (rule.assignsExperts() && experts.holds(t, rank))) {
                     sum += t.info().byteSize();
                 } else if (!rule.assignsExperts()) {
-                    sum += TensorSlice.of(t, rule, rank, worldSize).byteSize();
+                    Shaped key = new Shaped(rule, t.info().dtype(), t.info().shape());
+                    Long bytes = sliced.get(key);
+                    if (bytes == null) {
+                        bytes = TensorSlice.of(t, rule, rank, worldSize).byteSize();
+                        sliced.put(key, bytes);
+                    }
+                    sum += bytes;
                 }
             }
             return sum;
+        }
+
+        /** A split rule and the dtype and shape it cuts: what a slice's size depends on, for one rank. */
+        private record Shaped(PartitionRule rule, DType dtype, long[] shape) {
+            @Override
+            public boolean equals(Object o) {
+                return o instanceof Shaped s && s.rule == rule && s.dtype == dtype && Arrays.equals(s.shape, shape);
+            }
+
+            @Override
+            public int hashCode() {
+                return System.identityHashCode(rule) * 31 + Arrays.hashCode(shape) + dtype.ordinal();
+            }
         }
     }
 
