@@ -95,9 +95,8 @@ final class DirectReader extends WindowedReader {
 
     /**
      * Cuts each file's ranges at both ends of every contiguous slice (or part of a fused one) the destination may
-     * take reads for in place,
-     * rounded inward to the file's alignment: the windows between lie within the slice and land in its memory,
-     * and only the partial block at each end goes through a bounce buffer.
+     * take reads for in place, rounded inward to the file's alignment: the windows between lie within the slice and
+     * land in its memory, and only the partial block at each end goes through a bounce buffer.
      */
     private List<List<ByteRange>> cutAtInPlaceSlices(List<List<ByteRange>> ranges, List<TensorSlice> slices) {
         long least = destination.inPlaceSliceBytes();

@@ -278,4 +278,43 @@ class ShapedSplitsLoadTest {
             }
         }
     }
+
+    /**
+     * Parts of a megabyte and more are read in place into the caller's memory (direct reads cut at each part's
+     * ends): each lands at its own offset of the rank's slice, the bounce buffer taking only the blocks at its ends.
+     */
+    @Test
+    void largeFusedPartsLandInPlaceAtTheirOffsetsInTheCallersMemory(@TempDir Path big) throws IOException {
+        SplittableRandom random = new SplittableRandom(3);
+        TensorData qkv = TestCheckpoints.tensor(random, "x.qkv", DType.F32, 8 * 64, 4096); // heads of 64 rows of 16 KiB
+        SafetensorsWriter.write(big.resolve("m.safetensors"), Map.of(), List.of(
+                TestCheckpoints.tensor(random, "x.before", DType.U8, 1001), qkv));
+        PartitionSpec spec = PartitionSpec.parse("qkv", """
+                {"rules": [{"pattern": "x.qkv", "split": 0, "head_dim": 64, "parts": [
+                  {"heads": 4, "divisible": true}, {"heads": 2}, {"heads": 2}]}]}""");
+        Thresholds blocks = new Thresholds(0.8, 64L << 20, 1.25, LoadStrategy.DIRECT, 4096, 8192, 256 << 10, 0);
+        try (Checkpoint c = Checkpoint.open(big.resolve("m.safetensors"))) {
+            for (int w : new int[] {2, 4}) {
+                for (int r = 0; r < w; r++) {
+                    LoadPlan plan = new Planner().plan(c, new LoadOptions(LoadStrategy.DIRECT, ReadOrder.FILE, 2, 0,
+                            blocks, new Partitioning(r, w, spec)));
+                    int qHeads = 4 / w;
+                    int kvHead = w == 2 ? r : r / 2;
+                    int row = 4096 * 4;
+                    byte[] want = concat(Arrays.copyOfRange(qkv.data(), r * qHeads * 64 * row, (r + 1) * qHeads * 64 * row),
+                            Arrays.copyOfRange(qkv.data(), (256 + kvHead * 64) * row, (256 + kvHead * 64 + 64) * row),
+                            Arrays.copyOfRange(qkv.data(), (384 + kvHead * 64) * row, (384 + kvHead * 64 + 64) * row));
+                    try (Arena arena = Arena.ofShared()) {
+                        CallerBuffers mine = new CallerBuffers(s -> arena.allocate(Math.max(1, s.byteSize()), 4096)
+                                .fill((byte) 0x5A));
+                        LoadReport report = new Loader().execute(plan, mine, LoadListener.NONE);
+                        assertArrayEquals(want, mine.segment("x.qkv").toArray(ValueLayout.JAVA_BYTE),
+                                "rank " + r + " of " + w);
+                        assertTrue(report.bytesRead() <= plan.readBytes() + 2L * 3 * 4096, report.bytesRead() + " for "
+                                + plan.readBytes());
+                    }
+                }
+            }
+        }
+    }
 }
