@@ -50,7 +50,7 @@ public final class CheckpointGenerator {
     private static final String STAGED = ".partial";
     /** The names this generator writes; a marker's line naming anything else is ignored. */
     private static final Pattern OWN_NAME = Pattern.compile(
-            "model\\.safetensors|model-\\d{5}-of-\\d{5}\\.safetensors|model\\.safetensors\\.index\\.json");
+            "model\\.safetensors|model-\\d{5}-of-\\d{5}\\.safetensors|model\\.safetensors\\.index\\.json|config\\.json");
     /** A file of ours while it is written: staged, and a writer's temporary file ({@code NAME.tmp-PID}). */
     private static final Pattern OWN_TEMPORARY = Pattern.compile("(.*?)(\\.partial)?(\\.tmp-\\d+)?");
 
@@ -64,36 +64,50 @@ public final class CheckpointGenerator {
      */
     public static CheckpointSummary generate(CheckpointSpec spec, Path dir) throws IOException {
         CheckpointLayout layout = CheckpointLayout.of(spec);
-        List<String> names = new ArrayList<>(layout.shards().stream().map(Shard::fileName).toList());
-        if (spec.sharded()) {
+        long start = System.nanoTime();
+        write(dir, layout.shards(), spec.sharded(), spec.fileMetadata(), spec.seed(), Map.of());
+        return summary(spec, dir, layout, true, System.nanoTime() - start);
+    }
+
+    /**
+     * Writes shards (and their index when {@code sharded}) and other small files into {@code dir}, by the rules of
+     * the class comment: what {@link #generate} and {@link HubCheckpointGenerator} write.
+     *
+     * @param extra small files written beside the shards (a {@code config.json}), by name, renamed into place first
+     */
+    static void write(Path dir, List<Shard> shards, boolean sharded, Map<String, String> metadata, long seed,
+                      Map<String, String> extra) throws IOException {
+        List<String> names = new ArrayList<>(shards.stream().map(Shard::fileName).toList());
+        if (sharded) {
             names.add(CheckpointLayout.INDEX_FILE_NAME);
         }
+        names.addAll(extra.keySet());
+        long tensorBytes = shards.stream().mapToLong(Shard::tensorBytes).sum();
         List<Path> earlier = earlierOutput(dir);
-        requireFreeSpace(dir, layout, earlier);
+        requireFreeSpace(dir, tensorBytes, shards.size(), earlier);
         boolean created = !Files.exists(dir, LinkOption.NOFOLLOW_LINKS);
         Files.createDirectories(dir);
         try {
             removeEarlierOutput(dir, earlier);
             writeMarker(dir, names);
-            long start = System.nanoTime();
-            RandomTensorData data = new RandomTensorData(spec.seed());
+            RandomTensorData data = new RandomTensorData(seed);
             Map<String, String> weightMap = new LinkedHashMap<>();
-            for (Shard shard : layout.shards()) {
-                SafetensorsWriter.write(dir.resolve(shard.fileName() + STAGED), spec.fileMetadata(), shard.entries(),
-                        data);
+            for (Shard shard : shards) {
+                SafetensorsWriter.write(dir.resolve(shard.fileName() + STAGED), metadata, shard.entries(), data);
                 for (Entry e : shard.entries()) {
                     weightMap.put(e.name(), shard.fileName());
                 }
             }
-            if (spec.sharded()) {
-                ShardIndexWriter.write(dir.resolve(CheckpointLayout.INDEX_FILE_NAME + STAGED), layout.tensorBytes(),
-                        weightMap);
+            if (sharded) {
+                ShardIndexWriter.write(dir.resolve(CheckpointLayout.INDEX_FILE_NAME + STAGED), tensorBytes, weightMap);
             }
-            // The index first (it then names shards still missing), the shards after it.
+            for (Map.Entry<String, String> e : extra.entrySet()) {
+                Files.writeString(dir.resolve(e.getKey() + STAGED), e.getValue());
+            }
+            // The extra files and the index first (the index then names shards still missing), the shards after.
             for (String name : names.reversed()) {
                 Files.move(dir.resolve(name + STAGED), dir.resolve(name), StandardCopyOption.ATOMIC_MOVE);
             }
-            return summary(spec, dir, layout, true, System.nanoTime() - start);
         } catch (IOException | RuntimeException | Error e) {
             removeRun(dir, names, created);
             throw e;
@@ -233,8 +247,8 @@ public final class CheckpointGenerator {
     }
 
     /** The tensors plus a generous allowance for headers and the index, less what the earlier run's files free. */
-    private static void requireFreeSpace(Path dir, CheckpointLayout layout, List<Path> earlier) throws IOException {
-        long needed = layout.tensorBytes() + HEADER_ALLOWANCE * (layout.shards().size() + 1);
+    private static void requireFreeSpace(Path dir, long tensorBytes, int shards, List<Path> earlier) throws IOException {
+        long needed = tensorBytes + HEADER_ALLOWANCE * (shards + 1);
         Path existing = dir.toAbsolutePath();
         while (!Files.exists(existing) && existing.getParent() != null) {
             existing = existing.getParent();

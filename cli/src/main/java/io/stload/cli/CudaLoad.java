@@ -23,6 +23,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import tools.jackson.core.JsonGenerator;
 
@@ -50,13 +51,14 @@ final class CudaLoad {
     }
 
     /** The GPU is opened first, so a machine without one fails at once, before any checkpoint is read. */
-    static int run(Supplier<Checkpoint> checkpoint, LoadOptions options, DeviceFlags d, boolean digest, boolean json,
-                   PrintWriter out) {
+    static int run(Supplier<Checkpoint> checkpoint, Function<Checkpoint, LoadOptions> options, DeviceFlags d,
+                   boolean digest, boolean json, PrintWriter out) {
         RingOptions ring = ring(d);
         try (CudaCopyEngine gpu = CudaCopyEngine.open(d.cudaOrdinal(), ring.pinning())) {
             try (DeviceLoader loader = new DeviceLoader(gpu, ring)) {
                 // The staging ring is a device load's only host memory.
-                LoadPlan plan = new Planner().plan(checkpoint.get(), options, loader.profile());
+                Checkpoint c = checkpoint.get();
+                LoadPlan plan = new Planner().plan(c, options.apply(c), loader.profile());
                 return load(loader, plan, ring, digest, json, out);
             }
         }

@@ -5,6 +5,10 @@ import io.stload.StloadException;
 import io.stload.benchdata.CheckpointGenerator;
 import io.stload.benchdata.CheckpointSpec;
 import io.stload.benchdata.CheckpointSummary;
+import io.stload.benchdata.HubCheckpointGenerator;
+import io.stload.benchdata.HubFamily;
+import io.stload.benchdata.HubModel;
+import io.stload.format.SafetensorsWriter;
 import io.stload.benchdata.ShapeKind;
 import io.stload.format.DType;
 import io.stload.nativeio.FileChecks;
@@ -13,6 +17,7 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -23,7 +28,8 @@ import picocli.CommandLine.Spec;
 
 /** {@code stload gen DIR ...}: write a deterministic synthetic checkpoint for tests and benchmarks. */
 @Command(name = "gen", description = "Generate a deterministic synthetic checkpoint (random bytes; Llama- or MoE-shaped, "
-        + "or uniform matrices).")
+        + "or uniform matrices; or with --model, a model family as the hub holds it: config.json and transformers' "
+        + "tensor names and shapes).")
 final class GenCommand implements Callable<Integer> {
     @Parameters(paramLabel = "DIR", description = "Directory to write into (created if missing).")
     Path dir;
@@ -48,15 +54,102 @@ final class GenCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "42", description = "Seed of the random bytes (default: ${DEFAULT-VALUE}).")
     long seed;
 
+    @Option(names = "--model", paramLabel = "FAMILY",
+            description = "Write a checkpoint in the hub's layout (config.json, transformers' names and shapes) of a "
+                    + "family: llama|mistral|qwen2|qwen2-5|qwen3|gemma2|gemma3|phi3|mixtral|qwen2-moe|qwen3-moe|"
+                    + "deepseek-v2|deepseek-v3; small unless the flags below scale it (--size and --shape do not apply).")
+    String model;
+
+    @Option(names = "--layers", paramLabel = "N", description = "--model: decoder layers (default: 2).")
+    Integer layers;
+
+    @Option(names = "--hidden", paramLabel = "N", description = "--model: hidden size.")
+    Long hidden;
+
+    @Option(names = "--heads", paramLabel = "N", description = "--model: query heads.")
+    Long heads;
+
+    @Option(names = "--kv-heads", paramLabel = "N", description = "--model: KV heads.")
+    Long kvHeads;
+
+    @Option(names = "--head-dim", paramLabel = "N", description = "--model: indices per head (0: hidden / heads).")
+    Long headDim;
+
+    @Option(names = "--intermediate", paramLabel = "N", description = "--model: the dense MLP's width.")
+    Long intermediate;
+
+    @Option(names = "--vocab", paramLabel = "N", description = "--model: vocabulary size.")
+    Long vocab;
+
+    @Option(names = "--experts", paramLabel = "N", description = "--model: routed experts per MoE layer.")
+    Integer experts;
+
+    @Option(names = "--expert-width", paramLabel = "N", description = "--model: an expert's MLP width.")
+    Long expertWidth;
+
     @Spec
     CommandSpec spec;
 
     @Override
     public Integer call() throws IOException {
+        if (model != null) {
+            return hubModel();
+        }
         CheckpointSummary s = generate(dir, spec(), spec.commandLine().getOut());
         spec.commandLine().getOut().printf(Locale.ROOT, "wrote %d tensors, %s in %d file(s) to %s (%.0f MB/s)%n",
                 s.tensors(), Sizes.human(s.tensorBytes()), s.files().size(), s.dir(), s.megabytesPerSecond());
         return 0;
+    }
+
+    /** {@code --model}: config.json and the family's tensors, sharded by --shard-size. */
+    private int hubModel() {
+        for (String flag : new String[] {"--shape", "--size", "--row-bytes"}) {
+            if (spec.commandLine().getParseResult().hasMatchedOption(flag)) {
+                throw FlagValue.usage(flag + " does not apply to --model, which writes the family's shapes");
+            }
+        }
+        HubModel m;
+        try {
+            HubModel d = HubModel.of(HubFamily.parse(model));
+            m = new HubModel(d.family(), layers != null ? layers : d.layers(), hidden != null ? hidden : d.hidden(),
+                    heads != null ? heads : d.heads(), kvHeads != null ? kvHeads : d.kvHeads(),
+                    headDim != null ? headDim : d.headDim(), intermediate != null ? intermediate : d.intermediate(),
+                    vocab != null ? vocab : d.vocab(), experts != null ? experts : d.experts(),
+                    expertWidth != null ? expertWidth : d.expertWidth(), d.shared(), dtype(), seed,
+                    FlagValue.parse("--shard-size", shardSize, Sizes::parse));
+            m.tensors().forEach(e -> e.byteSize()); // a shape that overflows is refused before anything is written
+        } catch (IllegalArgumentException | ArithmeticException e) {
+            throw new StloadException(ErrorKind.Usage, null, e.getMessage());
+        }
+        List<Path> files;
+        // Stopped by SIGINT or SIGTERM, nothing of the run may stay behind, as for a shape's checkpoint.
+        try (StopOnSignal stop = new StopOnSignal(() -> CheckpointGenerator.deletePartialFiles(dir))) {
+            try {
+                files = HubCheckpointGenerator.generate(m, dir);
+            } catch (IOException e) {
+                if (stop.stopping()) {
+                    throw new StloadException(ErrorKind.Io, dir, "stopped by a signal; what it had written was removed");
+                }
+                throw e;
+            }
+        } catch (FileAlreadyExistsException e) {
+            throw new StloadException(ErrorKind.Usage, dir, e.getReason() != null ? e.getReason()
+                    : "exists and is not a directory; name a new or empty directory");
+        } catch (IOException e) {
+            throw new StloadException(ErrorKind.Io, dir, "cannot write checkpoint: " + FileChecks.reason(e), e);
+        }
+        long bytes = m.tensors().stream().mapToLong(SafetensorsWriter.Entry::byteSize).sum();
+        spec.commandLine().getOut().printf(Locale.ROOT, "wrote %s (%s): %d tensors, %s in %d file(s) and config.json to %s%n",
+                m.family().label(), m.family().modelType(), m.tensors().size(), Sizes.human(bytes), files.size(), dir);
+        return 0;
+    }
+
+    private DType dtype() {
+        DType d = DType.fromHeaderName(dtype.toUpperCase(Locale.ROOT));
+        if (d == null) {
+            throw new StloadException(ErrorKind.Usage, null, "unknown --dtype '" + dtype + "'");
+        }
+        return d;
     }
 
     CheckpointSpec spec() {

@@ -2,6 +2,7 @@ package io.stload.cli;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
+import io.stload.checkpoint.Checkpoint;
 import io.stload.format.Tensor;
 import io.stload.load.Digests;
 import io.stload.load.LoadedWeights;
@@ -42,7 +43,8 @@ final class LoadCommand implements Callable<Integer> {
     @Mixin
     DeviceFlags device;
 
-    @Option(names = "--digest", description = "Add the CRC-32 of every tensor's bytes (this rank's slice, row-major).")
+    @Option(names = "--digest", description = "Add the CRC-32 of every tensor's bytes (this rank's slice, row-major: "
+            + "fused parts concatenated, pad rows included).")
     boolean digest;
 
     @Option(names = "--json", description = "Print one JSON object.")
@@ -94,7 +96,7 @@ final class LoadCommand implements Callable<Integer> {
                 throw new StloadException(ErrorKind.Usage, null, "--sink stream is for host loads; a device load "
                         + "streams into GPU memory through its staging ring");
             }
-            return CudaLoad.run(() -> ranked.open(path, source, spec.commandLine().getErr()), ranked.options(), device,
+            return CudaLoad.run(() -> ranked.open(path, source, spec.commandLine().getErr()), ranked::options, device,
                     digest, json, spec.commandLine().getOut());
         }
         Map<String, String> computed = new ConcurrentHashMap<>();
@@ -103,7 +105,8 @@ final class LoadCommand implements Callable<Integer> {
                 computed.put(slice.name(), Digests.crc32(bytes));
             }
         }, budget);
-        LoadPlan plan = new Planner().plan(ranked.open(path, source, spec.commandLine().getErr()), ranked.options(),
+        Checkpoint checkpoint = ranked.open(path, source, spec.commandLine().getErr());
+        LoadPlan plan = new Planner().plan(checkpoint, ranked.options(checkpoint),
                 streamed ? sink.profile() : DestinationProfile.HOST);
         PrintWriter out = spec.commandLine().getOut();
         if (streamed) {

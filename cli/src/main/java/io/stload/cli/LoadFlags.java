@@ -1,5 +1,6 @@
 package io.stload.cli;
 
+import io.stload.checkpoint.Checkpoint;
 import io.stload.plan.LoadOptions;
 import io.stload.plan.LoadStrategy;
 import io.stload.plan.PartitionSpec;
@@ -8,6 +9,8 @@ import io.stload.plan.ReadOrder;
 import io.stload.plan.Sizes;
 import io.stload.plan.TensorFilter;
 import io.stload.plan.Thresholds;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import picocli.CommandLine.Option;
@@ -79,9 +82,12 @@ final class LoadFlags {
             description = "Tensor-parallel ranks, at most 65536; each loads only its slices (default: ${DEFAULT-VALUE}).")
     int worldSize;
 
-    @Option(names = "--partition", paramLabel = "FILE|default|default-experts", defaultValue = PartitionSpec.DEFAULT_NAME,
-            description = "Partition rules: a JSON rules file, 'default' for Llama/Qwen/DeepSeek names, or "
-                    + "'default-experts' for those with whole MoE experts per rank (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--partition", paramLabel = "FILE|auto|auto-experts|default|default-experts",
+            defaultValue = PartitionSpec.DEFAULT_NAME,
+            description = "Partition rules: 'auto' lays each rank out as serving engines do, from the checkpoint's "
+                    + "config.json (heads, replicated KV heads, fused parts, padded vocabulary; MoE experts split), "
+                    + "'auto-experts' the same with whole experts per rank; 'default' splits Llama/Qwen/DeepSeek names "
+                    + "evenly, 'default-experts' with whole experts; or a JSON rules file (default: ${DEFAULT-VALUE}).")
     String partition;
 
     @Option(names = "--tensors", paramLabel = "PATTERN",
@@ -89,10 +95,25 @@ final class LoadFlags {
                     + "or re:REGEX; repeatable, any may match (default: every tensor).")
     List<String> tensors = new ArrayList<>();
 
-    Partitioning partitioning() {
+    /** The rank and its rules; {@code auto} reads the checkpoint's config.json. */
+    Partitioning partitioning(Checkpoint checkpoint) {
         checkRank(rank, worldSize);
         Partitioning rankOnly = new Partitioning(rank, worldSize, PartitionSpec.REPLICATE_ALL);
-        return worldSize == 1 ? rankOnly : new Partitioning(rank, worldSize, PartitionSpec.load(partition));
+        return worldSize == 1 ? rankOnly : new Partitioning(rank, worldSize, PartitionSpec.load(partition, checkpoint));
+    }
+
+    /** The rank and its rules for a served local checkpoint; {@code auto} reads the config.json beside it. */
+    Partitioning partitioning(Path served) {
+        checkRank(rank, worldSize);
+        if (worldSize == 1) {
+            return new Partitioning(rank, worldSize, PartitionSpec.REPLICATE_ALL);
+        }
+        if (!PartitionSpec.readsConfig(partition)) {
+            return new Partitioning(rank, worldSize, PartitionSpec.load(partition));
+        }
+        Path dir = Files.isDirectory(served) ? served : served.toAbsolutePath().getParent();
+        return new Partitioning(rank, worldSize, PartitionSpec.fromConfig(dir.resolve("config.json"),
+                PartitionSpec.AUTO_EXPERTS_NAME.equals(partition)));
     }
 
     /** A rank and world size the commands take: {@code 1 <= W <= MAX_WORLD_SIZE}, {@code 0 <= R < W}. */
@@ -101,6 +122,19 @@ final class LoadFlags {
         FlagValue.inRange("--rank", rank, 0, worldSize - 1);
     }
 
+    /** Every flag, the partition rules for {@code checkpoint}'s rank. */
+    LoadOptions options(Checkpoint checkpoint) {
+        LoadOptions o = options();
+        return o.withPartitioning(partitioning(checkpoint));
+    }
+
+    /** Every flag, the partition rules for a served local checkpoint's rank. */
+    LoadOptions options(Path served) {
+        LoadOptions o = options();
+        return o.withPartitioning(partitioning(served));
+    }
+
+    /** Every flag but the partition rules (one rank holding everything): checked before any checkpoint is read. */
     LoadOptions options() {
         FlagValue.inRange("--threads", threads, 1, MAX_THREADS);
         if (resident != null) {
@@ -136,7 +170,7 @@ final class LoadFlags {
                     cold, window, ahead, block,
                     maxGap != null ? FlagValue.parse("--max-gap", maxGap, Sizes::parse) : d.maxGapBytes());
             return new LoadOptions(FlagValue.parse("--load-strategy", strategy, LoadStrategy::parse),
-                    FlagValue.parse("--order", order, ReadOrder::parse), threads, seed, t, partitioning(),
+                    FlagValue.parse("--order", order, ReadOrder::parse), threads, seed, t, Partitioning.NONE,
                     TensorFilter.of(tensors));
         } catch (IllegalArgumentException e) {
             // The checks above cover what the library refuses; this keeps any it adds a usage error too.

@@ -1,12 +1,15 @@
 package io.stload.cli;
 
+import io.stload.checkpoint.Checkpoint;
 import io.stload.plan.ByteRange;
 import io.stload.plan.FilePlan;
 import io.stload.plan.LoadPlan;
 import io.stload.plan.Partitioning;
 import io.stload.plan.Planner;
 import io.stload.plan.Sizes;
+import io.stload.plan.TensorSlice;
 import java.io.PrintWriter;
+import java.math.BigInteger;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -42,8 +45,8 @@ final class PlanCommand implements Callable<Integer> {
     public Integer call() {
         try {
             RankFolder ranked = RankFolder.of(path, flags);
-            LoadPlan plan = new Planner().plan(ranked.open(path, source, spec.commandLine().getErr()),
-                    ranked.options());
+            Checkpoint checkpoint = ranked.open(path, source, spec.commandLine().getErr());
+            LoadPlan plan = new Planner().plan(checkpoint, ranked.options(checkpoint));
             PrintWriter out = spec.commandLine().getOut();
             if (json) {
                 try (JsonGenerator g = Json.generator(out)) {
@@ -69,8 +72,13 @@ final class PlanCommand implements Callable<Integer> {
                 plan.host().headroomSource());
         Partitioning p = plan.partitioning();
         if (p.worldSize() > 1) {
-            out.printf("rank %d of %d (partition rules: %s), reading %s; bytes per rank:", p.rank(), p.worldSize(),
-                    p.spec().name(), Sizes.human(plan.readBytes()));
+            long fileBytes = fileBytes(plan);
+            long padBytes = plan.slices().values().stream().mapToLong(TensorSlice::padBytes).sum();
+            out.printf("rank %d of %d (partition rules: %s), reading %s (%s of its tensors%s)%s; bytes per rank:",
+                    p.rank(), p.worldSize(), Printable.escape(p.spec().name()), Sizes.human(plan.readBytes()),
+                    Sizes.human(fileBytes), plan.readBytes() > fileBytes
+                            ? ", " + Sizes.human(plan.readBytes() - fileBytes) + " of gaps read through (--max-gap)" : "",
+                    padBytes > 0 ? ", " + Sizes.human(padBytes) + " of pad rows written as zeros" : "");
             if (p.worldSize() > RANKS_LISTED) {
                 // Each other rank's bytes cost a pass over the tensors; --json lists them all.
                 out.printf(" not listed for more than %d ranks (--json lists them)", RANKS_LISTED);
@@ -80,8 +88,8 @@ final class PlanCommand implements Callable<Integer> {
             }
             out.println();
             for (RuleUse u : RuleUse.of(plan)) {
-                out.printf("  %s: %d tensor(s), %d held by this rank%n", Printable.escape(String.valueOf(u.rule())),
-                        u.tensors(), u.held());
+                out.printf("  %s: %d tensor(s), %d held by this rank; %s: %s%n", Printable.escape(String.valueOf(u.rule())),
+                        u.tensors(), u.held(), Printable.escape(u.example()), u.gets());
             }
         }
         if (plan.host().nativeAccess() != null) {
@@ -93,6 +101,52 @@ final class PlanCommand implements Callable<Integer> {
         }
     }
 
+    /** Bytes of this rank's slices that come from its files: what it reads, short of gaps read through. */
+    private static long fileBytes(LoadPlan plan) {
+        return plan.slices().values().stream().mapToLong(TensorSlice::fileBytes).sum();
+    }
+
+    /**
+     * What this rank holds of each tensor: its shape and, for a split one, the dimension and per part the indices
+     * {@code [from, to)} of it and the pad rows after them.
+     */
+    private static void writeSlices(LoadPlan plan, JsonGenerator g) {
+        g.writeObjectPropertyStart("slices");
+        for (TensorSlice s : plan.slices().values()) {
+            g.writeObjectPropertyStart(s.name());
+            g.writeArrayPropertyStart("shape");
+            for (long d : s.local().shape().toArray()) {
+                writeUnsigned(g, d);
+            }
+            g.writeEndArray();
+            if (s.isSplit()) {
+                g.writeNumberProperty("dim", s.dim());
+                g.writeArrayPropertyStart("parts");
+                for (TensorSlice.Part part : s.parts()) {
+                    g.writeStartObject();
+                    g.writeName("from");
+                    writeUnsigned(g, part.from());
+                    g.writeName("to");
+                    writeUnsigned(g, part.to());
+                    g.writeNumberProperty("pad", part.pad());
+                    g.writeEndObject();
+                }
+                g.writeEndArray();
+            }
+            g.writeEndObject();
+        }
+        g.writeEndObject();
+    }
+
+    /** Dimensions are unsigned 64-bit: a tensor of no elements may have one of 2^63 or more. */
+    private static void writeUnsigned(JsonGenerator g, long v) {
+        if (v >= 0) {
+            g.writeNumber(v);
+        } else {
+            g.writeNumber(new BigInteger(Long.toUnsignedString(v)));
+        }
+    }
+
     static void writeJson(LoadPlan plan, JsonGenerator g) {
         g.writeStartObject();
         if (plan.checkpoint().commit() != null) {
@@ -101,6 +155,7 @@ final class PlanCommand implements Callable<Integer> {
         g.writeNumberProperty("tensors", plan.order().size());
         g.writeNumberProperty("bytes", plan.bytes());
         g.writeNumberProperty("read_bytes", plan.readBytes());
+        g.writeNumberProperty("tensor_file_bytes", fileBytes(plan));
         g.writeNumberProperty("rank", plan.partitioning().rank());
         g.writeNumberProperty("world_size", plan.partitioning().worldSize());
         g.writeStringProperty("partition", plan.partitioning().spec().name());
@@ -114,9 +169,15 @@ final class PlanCommand implements Callable<Integer> {
                 g.writeStringProperty("rule", u.rule());
                 g.writeNumberProperty("tensors", u.tensors());
                 g.writeNumberProperty("held", u.held());
+                g.writeStringProperty("example", u.example());
+                g.writeStringProperty("gets", u.gets());
                 g.writeEndObject();
             }
             g.writeEndArray();
+            // The rules in the rules-file syntax: `jq .partition_rules` is a file --partition takes.
+            g.writeName("partition_rules");
+            g.writeRawValue(plan.partitioning().spec().toJson().replace("\n", ""));
+            writeSlices(plan, g);
         }
         g.writeObjectPropertyStart("host");
         g.writeNumberProperty("headroom_bytes", plan.host().headroomBytes());

@@ -30,9 +30,10 @@ record RankFolder(Optional<Path> folder, LoadFlags flags) {
         return folder.isPresent() ? Checkpoint.open(folder.get()) : source.open(path, err);
     }
 
-    LoadOptions options() {
+    /** The load's options; the partition rules ({@code auto}: from its config.json) for {@code checkpoint}. */
+    LoadOptions options(Checkpoint checkpoint) {
         return folder.isPresent()
                 ? flags.options().withPartitioning(new Partitioning(flags.rank, flags.worldSize, PartitionSpec.REPLICATE_ALL))
-                : flags.options();
+                : flags.options(checkpoint);
     }
 }

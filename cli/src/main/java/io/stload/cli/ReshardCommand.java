@@ -39,7 +39,8 @@ final class ReshardCommand implements Callable<Integer> {
     @Option(names = "--world-size", paramLabel = "W", required = true, description = "Tensor-parallel ranks.")
     int worldSize;
 
-    @Option(names = "--partition", paramLabel = "FILE|default|default-experts", defaultValue = PartitionSpec.DEFAULT_NAME,
+    @Option(names = "--partition", paramLabel = "FILE|auto|auto-experts|default|default-experts",
+            defaultValue = PartitionSpec.DEFAULT_NAME,
             description = "Partition rules, as for load (default: ${DEFAULT-VALUE}).")
     String partition;
 
@@ -55,10 +56,13 @@ final class ReshardCommand implements Callable<Integer> {
         SourceFlags.localOnly(in, "reshard", "copy the checkpoint to a local folder first");
         LoadFlags.checkRank(0, worldSize);
         long maxShard = FlagValue.size("--shard-size", shardSize, 0);
-        Partitioning rules = new Partitioning(0, worldSize, PartitionSpec.load(partition));
+        if (!PartitionSpec.readsConfig(partition)) {
+            PartitionSpec.load(partition); // a bad rules file fails before the checkpoint is opened
+        }
         PrintWriter stdout = spec.commandLine().getOut();
         PrintWriter stderr = spec.commandLine().getErr();
         Checkpoint checkpoint = source.open(in, stderr);
+        Partitioning rules = new Partitioning(0, worldSize, PartitionSpec.load(partition, checkpoint));
         List<Path> folders;
         try {
             // A run killed before it could clean up (SIGKILL, power) left its temporary tree beside OUT.

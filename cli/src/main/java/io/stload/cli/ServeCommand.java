@@ -84,7 +84,7 @@ final class ServeCommand implements Callable<Integer> {
         }
         PrintWriter out = spec.commandLine().getOut();
         try (ReloadToken token = tokenFile == null ? ReloadToken.generate() : ReloadToken.read(tokenFile);
-             WeightStore store = WeightStore.open(path, flags.options(), budget);
+             WeightStore store = WeightStore.open(path, flags.options(path), budget);
              WeightServer server = listen(store, guard(token), address);
              // The JVM may halt before this thread gets to close anything: the hook also deletes the token file.
              ShutdownHook stopOnExit = new ShutdownHook(() -> {

@@ -139,6 +139,18 @@ final class Delivery {
         return m;
     }
 
+    /** Has the destination write the slice's pad bytes, if it has any: zeros that no window brings. */
+    void pad(TensorSlice slice) {
+        if (slice.padBytes() == 0) {
+            return;
+        }
+        try {
+            destination.pad(slice);
+        } catch (IOException | RuntimeException e) {
+            throw ours(e, "the destination zeroing the pad rows of " + slice.name());
+        }
+    }
+
     void landed(TensorSlice slice) {
         try {
             destination.landed(slice);

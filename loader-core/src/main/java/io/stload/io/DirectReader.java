@@ -112,21 +112,24 @@ final class DirectReader extends WindowedReader {
     }
 
     /**
-     * Cuts each file's ranges at both ends of every contiguous slice the destination takes reads for in place,
-     * rounded inward to the file's alignment: the windows between lie within the slice and land in its memory,
-     * and only the partial block at each end goes through a bounce buffer.
+     * Cuts each file's ranges at both ends of every contiguous slice (or part of a fused one) the destination may
+     * take reads for in place, rounded inward to the file's alignment: the windows between lie within the slice and
+     * land in its memory, and only the partial block at each end goes through a bounce buffer.
      */
     private List<List<ByteRange>> cutAtInPlaceSlices(List<List<ByteRange>> ranges, List<TensorSlice> slices) {
         long least = destination.inPlaceSliceBytes();
         List<LongStream.Builder> points = new ArrayList<>();
         files.forEach(f -> points.add(LongStream.builder()));
         for (TensorSlice s : slices) {
-            if (s.isContiguous() && s.byteSize() >= least) {
-                int f = fileIndexOf(s);
-                long from = (s.spanStart() + alignment[f] - 1) / alignment[f] * alignment[f];
-                long to = s.spanEnd() / alignment[f] * alignment[f];
-                if (from < to) {
-                    points.get(f).add(from).add(to);
+            // Each contiguous part of a fused tensor's slice on its own: its windows land at the part's offset.
+            for (TensorSlice.Part p : s.parts()) {
+                if (p.isContiguous() && p.fileBytes() >= least) {
+                    int f = fileIndexOf(s);
+                    long from = (p.start() + alignment[f] - 1) / alignment[f] * alignment[f];
+                    long to = p.fileEnd() / alignment[f] * alignment[f];
+                    if (from < to) {
+                        points.get(f).add(from).add(to);
+                    }
                 }
             }
         }

@@ -75,7 +75,7 @@ final class WindowLayout {
     long[] unconsumed(List<TensorSlice> slices, ToIntFunction<TensorSlice> fileIndex) {
         long[] bytes = new long[windows.size()];
         for (TensorSlice s : slices) {
-            if (s.byteSize() == 0) {
+            if (s.fileBytes() == 0) {
                 continue;
             }
             int f = fileIndex.applyAsInt(s);

@@ -141,9 +141,12 @@ abstract class WindowedReader implements AutoCloseable {
         }
     }
 
-    /** Blocks until every byte of the slice reached the destination, then tells the destination so. */
+    /**
+     * Blocks until every file byte of the slice reached the destination, has its pad bytes zeroed, then tells the
+     * destination the slice is complete.
+     */
     final void materialize(TensorSlice s) throws InterruptedException {
-        if (s.byteSize() == 0) {
+        if (s.fileBytes() == 0) {
             land(s);
             return;
         }
@@ -178,6 +181,7 @@ abstract class WindowedReader implements AutoCloseable {
     }
 
     private void land(TensorSlice s) {
+        destination.pad(s);
         destination.landed(s);
     }
 

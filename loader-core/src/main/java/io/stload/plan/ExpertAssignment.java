@@ -38,9 +38,10 @@ final class ExpertAssignment {
     /**
      * Deals the experts of the given tensors, all matched by an experts rule, to {@code worldSize} ranks.
      *
-     * @throws StloadException Unsupported for a tensor whose name has no {@code experts.<N>.} component
+     * @throws StloadException Unsupported for a tensor whose name has no {@code experts.<N>.} component; Usage for a
+     *         group with another number of experts than its rule says
      */
-    static ExpertAssignment of(Collection<TensorRef> expertTensors, int worldSize) {
+    static ExpertAssignment of(Collection<TensorRef> expertTensors, PartitionSpec spec, int worldSize) {
         List<Expert> experts = new ArrayList<>();
         Map<String, TreeSet<Long>> groups = new HashMap<>();
         for (TensorRef t : expertTensors) {
@@ -49,6 +50,7 @@ final class ExpertAssignment {
             experts.add(e);
             groups.computeIfAbsent(e.group(), g -> new TreeSet<>()).add(e.index());
         }
+        requireCounts(expertTensors, groups, spec);
         Map<String, long[]> sorted = new HashMap<>();
         groups.forEach((g, indices) -> sorted.put(g, indices.stream().mapToLong(Long::longValue).toArray()));
         Map<String, Integer> owners = new HashMap<>();
@@ -57,6 +59,27 @@ final class ExpertAssignment {
             owners.put(e.tensor(), owner(Arrays.binarySearch(indices, e.index()), indices.length, worldSize));
         }
         return new ExpertAssignment(owners);
+    }
+
+    /**
+     * A group must have as many experts as the rule matching it says ({@code "experts": N}, which auto takes from the
+     * model's config), so that a checkpoint missing an expert is not dealt out differently from the engine's layout.
+     */
+    private static void requireCounts(Collection<TensorRef> tensors, Map<String, TreeSet<Long>> groups,
+                                      PartitionSpec spec) {
+        Map<String, Boolean> checked = new HashMap<>();
+        for (TensorRef t : tensors) {
+            String group = t.name().substring(0, expertIn(t).start(1));
+            if (checked.putIfAbsent(group, Boolean.TRUE) != null) {
+                continue;
+            }
+            PartitionRule rule = spec.ruleFor(t.name());
+            int have = groups.get(group).size();
+            if (rule != null && rule.expertCount() > 0 && rule.expertCount() != have) {
+                throw new StloadException(ErrorKind.Usage, t.file().file(), group + "*: the rule " + rule + " expects "
+                        + rule.expertCount() + " experts per group, the checkpoint has " + have);
+            }
+        }
     }
 
     /**

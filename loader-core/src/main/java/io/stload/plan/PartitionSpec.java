@@ -2,8 +2,10 @@ package io.stload.plan;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
+import io.stload.checkpoint.Checkpoint;
 import io.stload.nativeio.FileChecks;
 import java.io.IOException;
+import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -12,9 +14,11 @@ import java.util.List;
 import java.util.Set;
 import java.util.regex.PatternSyntaxException;
 import tools.jackson.core.JacksonException;
+import tools.jackson.core.JsonGenerator;
 import tools.jackson.core.JsonParser;
 import tools.jackson.core.JsonToken;
 import tools.jackson.core.ObjectReadContext;
+import tools.jackson.core.ObjectWriteContext;
 import tools.jackson.core.json.JsonFactory;
 
 /**
@@ -34,14 +38,22 @@ import tools.jackson.core.json.JsonFactory;
  * {@code pattern} is a glob ({@code *} matches any characters, dots included; {@code ?} one character),
  * {@code regex} a Java regular expression; either must match the whole name. Each rule has exactly one of
  * {@code "split": DIM} (optionally {@code "divisible": true}), {@code "replicate": true} and
- * {@code "experts": true}. An experts rule gives each rank whole experts instead of a part of every one
+ * {@code "experts": true} (or {@code "experts": N}: every group must have N experts). A split may say what its
+ * dimension holds ({@link PartitionRule}): {@code "head_dim": D} and/or {@code "heads": H} cut it on head boundaries
+ * (replicating whole heads when there are fewer than ranks, unless divisible); {@code "parts": [...]} lists the
+ * tensors fused in it, each an integer (its indices) or an object {@code {"name": "q", "heads": 32, "head_dim": 96,
+ * "size": N, "divisible": true}} (a part's head_dim defaults to the rule's, its divisible to the rule's); and
+ * {@code "pad_to": 64} pads it to a multiple of 64 before an even split, the rows past its end zeros. An experts rule gives each rank whole experts instead of a part of every one
  * (expert parallelism): a tensor's expert is the number after the {@code experts.} component of its name,
  * and each group of experts (the name before that number, one per MoE layer) is dealt out in contiguous
  * blocks, the first {@code E % W} ranks holding one more ({@code ExpertAssignment}). A rank holds none of
  * other ranks' experts and reads none of them, short of gaps small enough to read through
  * ({@link Thresholds#maxGapBytes()}).
  *
- * <p>Built in: {@code default} ({@link #defaults()}) and {@code default-experts} ({@link #defaultsWithExperts()}).
+ * <p>Built in: {@code default} ({@link #defaults()}) and {@code default-experts} ({@link #defaultsWithExperts()}),
+ * which go by names only, and {@code auto} and {@code auto-experts} ({@link #fromConfig(Checkpoint, boolean)}), which
+ * read the checkpoint's {@code config.json} and lay each rank out as serving engines do. {@link #toJson()} writes any
+ * spec in the syntax above, so {@link #parse} reads it back.
  *
  * @param name  what the rules are called in plans and errors: a built-in name or the rules file
  * @param rules the rules, first match wins
@@ -51,6 +63,10 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
     public static final String DEFAULT_NAME = "default";
     /** The name {@link #load} takes for {@link #defaultsWithExperts()}. */
     public static final String DEFAULT_EXPERTS_NAME = "default-experts";
+    /** The name {@link #load(String, Checkpoint)} takes for {@link #fromConfig(Checkpoint, boolean)}, experts split. */
+    public static final String AUTO_NAME = "auto";
+    /** The name {@link #load(String, Checkpoint)} takes for {@link #fromConfig(Checkpoint, boolean)}, experts whole. */
+    public static final String AUTO_EXPERTS_NAME = "auto-experts";
 
     private static final JsonFactory JSON = JsonFactory.builder().build();
     /** Rules are a few lines; a bigger file is a mistake, and reading it whole would cost its size in heap. */
@@ -104,13 +120,86 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
     }
 
     /**
+     * The rules a user names, for a checkpoint: {@value #AUTO_NAME} and {@value #AUTO_EXPERTS_NAME} read its
+     * {@code config.json} ({@link #fromConfig(Checkpoint, boolean)}); any other name is {@link #load(String)}'s.
+     *
+     * @param fileOrName a built-in name or the path of a JSON rules file
+     * @param checkpoint the checkpoint the rules are for
+     * @return the rules
+     * @throws StloadException {@link ErrorKind#Usage} for a missing, oversized, unreadable or invalid rules file or
+     *         {@code config.json}
+     */
+    public static PartitionSpec load(String fileOrName, Checkpoint checkpoint) {
+        if (AUTO_NAME.equals(fileOrName) || AUTO_EXPERTS_NAME.equals(fileOrName)) {
+            return fromConfig(checkpoint, AUTO_EXPERTS_NAME.equals(fileOrName));
+        }
+        return load(fileOrName);
+    }
+
+    /**
+     * Whether a name the user gives is one of the rules read from a checkpoint's {@code config.json}.
+     *
+     * @param fileOrName a built-in name or a rules file
+     * @return true for {@value #AUTO_NAME} and {@value #AUTO_EXPERTS_NAME}
+     */
+    public static boolean readsConfig(String fileOrName) {
+        return AUTO_NAME.equals(fileOrName) || AUTO_EXPERTS_NAME.equals(fileOrName);
+    }
+
+    /**
+     * The layout serving engines (vLLM's weight loaders) give each rank of a checkpoint of a known decoder family, read
+     * from its {@code config.json} (beside its files; in its folder in object storage; in a hub snapshot): heads, KV
+     * heads replicated where there are fewer than ranks, fused projections split part by part, the vocabulary padded
+     * to a multiple of 64, routed experts split like a dense MLP or ({@code wholeExperts}) dealt whole.
+     *
+     * @param checkpoint   the checkpoint
+     * @param wholeExperts deal routed experts whole, in contiguous blocks of ranks, instead of splitting each
+     * @return the rules, named {@value #AUTO_NAME} or {@value #AUTO_EXPERTS_NAME} with what they were read from
+     * @throws StloadException {@link ErrorKind#Usage} when there is no {@code config.json}, it cannot be read, or it
+     *         does not describe a model these rules know
+     */
+    public static PartitionSpec fromConfig(Checkpoint checkpoint, boolean wholeExperts) {
+        return AutoRules.of(ModelConfig.of(checkpoint), wholeExperts);
+    }
+
+    /**
+     * {@link #fromConfig(Checkpoint, boolean)} from a {@code config.json} file.
+     *
+     * @param configJson   the file
+     * @param wholeExperts deal routed experts whole instead of splitting each
+     * @return the rules
+     * @throws StloadException {@link ErrorKind#Usage} as {@link #fromConfig(Checkpoint, boolean)}
+     */
+    public static PartitionSpec fromConfig(Path configJson, boolean wholeExperts) {
+        return AutoRules.of(ModelConfig.read(configJson), wholeExperts);
+    }
+
+    /**
+     * {@link #fromConfig(Checkpoint, boolean)} from a {@code config.json}'s text.
+     *
+     * @param source       where the text came from, for messages
+     * @param json         the text
+     * @param wholeExperts deal routed experts whole instead of splitting each
+     * @return the rules
+     * @throws StloadException {@link ErrorKind#Usage} as {@link #fromConfig(Checkpoint, boolean)}
+     */
+    public static PartitionSpec fromConfigJson(String source, String json, boolean wholeExperts) {
+        return AutoRules.of(ModelConfig.parse(source, json), wholeExperts);
+    }
+
+    /**
      * The rules a user names.
      *
      * @param fileOrDefault {@value #DEFAULT_NAME}, {@value #DEFAULT_EXPERTS_NAME}, or the path of a JSON rules file
      * @return the rules
-     * @throws StloadException {@link ErrorKind#Usage} for a missing, oversized, unreadable or invalid rules file
+     * @throws StloadException {@link ErrorKind#Usage} for a missing, oversized, unreadable or invalid rules file, or
+     *         for {@value #AUTO_NAME}, which needs the checkpoint ({@link #load(String, Checkpoint)})
      */
     public static PartitionSpec load(String fileOrDefault) {
+        if (readsConfig(fileOrDefault)) {
+            throw StloadException.usage("partition rules '" + fileOrDefault + "' are read from a checkpoint's "
+                    + "config.json: load them with the checkpoint");
+        }
         if (DEFAULT_NAME.equals(fileOrDefault)) {
             return defaults();
         }
@@ -146,6 +235,78 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
             }
         }
         return null;
+    }
+
+    /**
+     * The rules in the syntax {@link #parse} reads, one rule per line: what {@code plan --json} prints, so that a user
+     * can start a rules file from {@code auto}'s.
+     *
+     * @return {@code {"rules": [...]}}
+     */
+    public String toJson() {
+        StringBuilder sb = new StringBuilder("{\"rules\": [");
+        for (int i = 0; i < rules.size(); i++) {
+            sb.append(i > 0 ? ",\n  " : "\n  ").append(toJson(rules.get(i)));
+        }
+        return sb.append(rules.isEmpty() ? "]}" : "\n]}").toString();
+    }
+
+    private static String toJson(PartitionRule r) {
+        StringWriter out = new StringWriter();
+        try (JsonGenerator g = JSON.createGenerator(ObjectWriteContext.empty(), out)) {
+            g.writeStartObject();
+            boolean glob = PartitionRule.globToRegex(r.source()).pattern().equals(r.pattern().pattern());
+            if (glob) {
+                g.writeStringProperty("pattern", r.source());
+            } else {
+                g.writeStringProperty("regex", r.pattern().pattern());
+            }
+            if (r.replicates()) {
+                g.writeBooleanProperty("replicate", true);
+            } else if (r.assignsExperts()) {
+                if (r.expertCount() > 0) {
+                    g.writeNumberProperty("experts", r.expertCount());
+                } else {
+                    g.writeBooleanProperty("experts", true);
+                }
+            } else {
+                g.writeNumberProperty("split", r.dim());
+                if (r.heads() > 0) {
+                    g.writeNumberProperty("heads", r.heads());
+                }
+                if (r.headDim() > 0) {
+                    g.writeNumberProperty("head_dim", r.headDim());
+                }
+                if (!r.parts().isEmpty()) {
+                    g.writeArrayPropertyStart("parts");
+                    for (PartitionRule.Part part : r.parts()) {
+                        g.writeStartObject();
+                        if (!part.name().isEmpty()) {
+                            g.writeStringProperty("name", part.name());
+                        }
+                        if (part.headDim() > 0) {
+                            g.writeNumberProperty("heads", part.heads());
+                            g.writeNumberProperty("head_dim", part.headDim());
+                        } else {
+                            g.writeNumberProperty("size", part.size());
+                        }
+                        if (part.divisible() != r.divisible()) {
+                            g.writeBooleanProperty("divisible", part.divisible());
+                        }
+                        g.writeEndObject();
+                    }
+                    g.writeEndArray();
+                }
+                if (r.padTo() > 0) {
+                    g.writeNumberProperty("pad_to", r.padTo());
+                }
+                if (r.divisible()) {
+                    g.writeBooleanProperty("divisible", true);
+                }
+            }
+            g.writeEndObject();
+        }
+        return out.toString();
     }
 
     /**
@@ -205,7 +366,12 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
         Integer split = null;
         boolean replicate = false;
         boolean experts = false;
+        int expertCount = 0;
         boolean divisible = false;
+        long heads = 0;
+        long headDim = 0;
+        long padTo = 0;
+        List<RawPart> parts = null;
         String where = "rule " + index;
         Set<String> seen = new HashSet<>();
         String key;
@@ -215,17 +381,25 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
             switch (key) {
                 case "pattern" -> glob = text(p, v, source, where, key);
                 case "regex" -> regex = text(p, v, source, where, key);
-                case "split" -> {
-                    expect(v == JsonToken.VALUE_NUMBER_INT && p.getNumberType() == JsonParser.NumberType.INT
-                            && p.getIntValue() >= 0 && p.getIntValue() < 64, source,
-                            where + ": \"split\" must be a dimension index 0..63");
-                    split = p.getIntValue();
-                }
+                case "split" -> split = (int) count(p, v, source, where, key, 0, 63);
                 case "replicate" -> replicate = bool(v, source, where, key);
-                case "experts" -> experts = bool(v, source, where, key);
+                case "experts" -> {
+                    if (v == JsonToken.VALUE_NUMBER_INT) {
+                        expertCount = (int) count(p, v, source, where, key, 1, Integer.MAX_VALUE);
+                        experts = true;
+                    } else {
+                        expect(v == JsonToken.VALUE_TRUE || v == JsonToken.VALUE_FALSE, source,
+                                where + ": \"experts\" must be true, false or the experts each group has");
+                        experts = v == JsonToken.VALUE_TRUE;
+                    }
+                }
                 case "divisible" -> divisible = bool(v, source, where, key);
-                default -> throw usage(source, where + ": unknown key \"" + key
-                        + "\" (expected pattern|regex, split|replicate|experts, divisible)");
+                case "heads" -> heads = count(p, v, source, where, key, 1, Long.MAX_VALUE);
+                case "head_dim" -> headDim = count(p, v, source, where, key, 1, Long.MAX_VALUE);
+                case "pad_to" -> padTo = count(p, v, source, where, key, 1, 1L << 32);
+                case "parts" -> parts = parts(p, v, source, where);
+                default -> throw usage(source, where + ": unknown key \"" + key + "\" (expected pattern|regex, "
+                        + "split|replicate|experts, divisible, heads, head_dim, parts, pad_to)");
             }
         }
         expect((glob == null) != (regex == null), source, where + ": needs exactly one of \"pattern\" and \"regex\"");
@@ -233,12 +407,97 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
         expect(kinds == 1, source, where
                 + ": needs exactly one of \"split\": DIM, \"replicate\": true and \"experts\": true");
         expect(!divisible || split != null, source, where + ": \"divisible\" applies to \"split\" only");
+        expect(split != null || (heads == 0 && headDim == 0 && parts == null && padTo == 0), source,
+                where + ": \"heads\", \"head_dim\", \"parts\" and \"pad_to\" apply to \"split\" only");
+        expect(padTo == 0 || (heads == 0 && headDim == 0 && parts == null), source,
+                where + ": \"pad_to\" pads a plain split; it cannot be combined with heads or parts");
+        expect(parts == null || heads == 0, source, where + ": with \"parts\", each part gives its own \"heads\"");
+        expect(parts == null || !parts.isEmpty(), source, where + ": \"parts\" must list at least one part");
+        expect(heads == 0 || headDim == 0 || Math.multiplyHigh(heads, headDim) == 0, source,
+                where + ": \"heads\" times \"head_dim\" overflows");
         int dim = split != null ? split : replicate ? PartitionRule.REPLICATE : PartitionRule.EXPERTS;
+        PartitionRule rule;
         try {
-            return glob != null ? PartitionRule.glob(glob, dim, divisible) : PartitionRule.regex(regex, dim, divisible);
+            rule = glob != null ? PartitionRule.glob(glob, dim, divisible) : PartitionRule.regex(regex, dim, divisible);
         } catch (PatternSyntaxException e) {
             throw usage(source, where + ": bad regex: " + e.getDescription());
         }
+        if (parts != null) {
+            List<PartitionRule.Part> resolved = new ArrayList<>();
+            for (int i = 0; i < parts.size(); i++) {
+                resolved.add(parts.get(i).resolve(source, where + ", part " + i, headDim, divisible));
+            }
+            return rule.withParts(resolved);
+        }
+        if (heads > 0 || headDim > 0) {
+            return rule.withHeads(heads, headDim);
+        }
+        return padTo > 0 ? rule.withPadTo(padTo) : expertCount > 0 ? rule.withExpertCount(expertCount) : rule;
+    }
+
+    /** A part as written: any of its numbers may be left to the others or to the rule (0: not given). */
+    private record RawPart(String name, long size, long heads, long headDim, Boolean divisible) {
+        PartitionRule.Part resolve(String source, String where, long ruleHeadDim, boolean ruleDivisible) {
+            expect(headDim > 0 || heads == 0 || size == 0 || size % heads == 0, source, where + ": size " + size
+                    + " is not whole heads: " + heads + " heads do not divide it");
+            long d = headDim > 0 ? headDim : heads > 0 && size > 0 ? size / heads : ruleHeadDim;
+            expect(heads == 0 || d > 0, source, where + ": \"heads\" needs \"head_dim\" (on the part or the rule)"
+                    + " or \"size\"");
+            expect(heads == 0 || Math.multiplyHigh(heads, d) == 0, source, where + ": heads times head_dim overflows");
+            long n = size > 0 ? size : heads * d;
+            expect(n > 0, source, where + ": needs a size (an integer, or \"size\", or \"heads\" and \"head_dim\")");
+            expect(heads == 0 || heads * d == n, source, where + ": " + heads + " heads of " + d + " make "
+                    + heads * d + ", not its size " + n);
+            expect(d == 0 || n % d == 0, source, where + ": size " + n + " is not whole heads of " + d);
+            return new PartitionRule.Part(name, n, d, divisible != null ? divisible : ruleDivisible);
+        }
+    }
+
+    private static List<RawPart> parts(JsonParser p, JsonToken v, String source, String where) {
+        expect(v == JsonToken.START_ARRAY, source, where + ": \"parts\" must be an array");
+        List<RawPart> out = new ArrayList<>();
+        JsonToken t;
+        while ((t = p.nextToken()) != JsonToken.END_ARRAY) {
+            String at = where + ", part " + out.size();
+            if (t == JsonToken.VALUE_NUMBER_INT) {
+                out.add(new RawPart("", count(p, t, source, at, "size", 1, Long.MAX_VALUE), 0, 0, null));
+                continue;
+            }
+            expect(t == JsonToken.START_OBJECT, source, at + ": must be a size or an object such as "
+                    + "{\"name\": \"q\", \"heads\": 32}, not " + what(t));
+            String name = "";
+            long size = 0;
+            long heads = 0;
+            long headDim = 0;
+            Boolean divisible = null;
+            Set<String> seen = new HashSet<>();
+            String key;
+            while ((key = p.nextName()) != null) {
+                JsonToken pv = p.nextToken();
+                expect(seen.add(key), source, at + ": \"" + key + "\" is given twice");
+                switch (key) {
+                    case "name" -> name = text(p, pv, source, at, key);
+                    case "size" -> size = count(p, pv, source, at, key, 1, Long.MAX_VALUE);
+                    case "heads" -> heads = count(p, pv, source, at, key, 1, Long.MAX_VALUE);
+                    case "head_dim" -> headDim = count(p, pv, source, at, key, 1, Long.MAX_VALUE);
+                    case "divisible" -> divisible = bool(pv, source, at, key);
+                    default -> throw usage(source, at + ": unknown key \"" + key
+                            + "\" (expected name, size, heads, head_dim, divisible)");
+                }
+            }
+            out.add(new RawPart(name, size, heads, headDim, divisible));
+        }
+        return out;
+    }
+
+    /** A whole number in {@code [least, most]}. */
+    private static long count(JsonParser p, JsonToken v, String source, String where, String key, long least,
+                              long most) {
+        boolean integral = v == JsonToken.VALUE_NUMBER_INT && (p.getNumberType() == JsonParser.NumberType.INT
+                || p.getNumberType() == JsonParser.NumberType.LONG);
+        expect(integral && p.getLongValue() >= least && p.getLongValue() <= most, source, where + ": \"" + key
+                + "\" must be " + (key.equals("split") ? "a dimension index " : "a whole number ") + least + ".." + most);
+        return p.getLongValue();
     }
 
     private static String text(JsonParser p, JsonToken v, String source, String where, String key) {

@@ -2,9 +2,12 @@ package io.stload.plan;
 
 import io.stload.checkpoint.Checkpoint;
 import io.stload.checkpoint.TensorRef;
+import io.stload.format.DType;
 import io.stload.format.Header;
+import io.stload.format.Shape;
 import io.stload.format.TensorInfo;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -24,7 +27,8 @@ public final class RankSlices {
      * @param checkpoint the open checkpoint
      * @param p          the rank and the partition rules
      * @return the slices by tensor name, in checkpoint order; only the tensors the rank holds
-     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Unsupported} if a rule cannot cut a tensor
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Unsupported} if a rule cannot cut a tensor,
+     *         {@link io.stload.ErrorKind#Usage} if a rule cannot be honoured (heads or a dimension that do not divide)
      */
     public static Map<String, TensorSlice> of(Checkpoint checkpoint, Partitioning p) {
         return match(checkpoint, p).slices(p.rank());
@@ -76,7 +80,7 @@ public final class RankSlices {
                 }
             }
             // An expert's owner depends on how many experts its group has, so all of them are counted first.
-            return new Matched(tensors, rules, ExpertAssignment.of(experts, p.worldSize()), p.worldSize(),
+            return new Matched(tensors, rules, ExpertAssignment.of(experts, p.spec(), p.worldSize()), p.worldSize(),
                     TensorFilter.ALL);
         }
 
@@ -109,7 +113,7 @@ public final class RankSlices {
                 if (rule == null || rule.replicates()) {
                     out.put(t.name(), TensorSlice.whole(t));
                 } else if (!rule.assignsExperts()) {
-                    out.put(t.name(), TensorSlice.split(t, rule.dim(), rule.divisible(), rank, worldSize));
+                    out.put(t.name(), TensorSlice.of(t, rule, rank, worldSize));
                 } else if (experts.holds(t, rank)) {
                     out.put(t.name(), TensorSlice.whole(t));
                 }
@@ -126,6 +130,8 @@ public final class RankSlices {
          */
         public long bytes(int rank) {
             long sum = 0;
+            // A model repeats a few shapes under a few rules in every layer: each is sliced once per rank.
+            Map<Shaped, Long> sliced = new HashMap<>();
             for (int i = 0; i < tensors.size(); i++) {
                 TensorRef t = tensors.get(i);
                 PartitionRule rule = rules.get(i);
@@ -135,10 +141,29 @@ public final class RankSlices {
                 if (rule == null || rule.replicates() || (rule.assignsExperts() && experts.holds(t, rank))) {
                     sum += t.info().byteSize();
                 } else if (!rule.assignsExperts()) {
-                    sum += TensorSlice.split(t, rule.dim(), rule.divisible(), rank, worldSize).byteSize();
+                    Shaped key = new Shaped(rule, t.info().dtype(), t.info().shape());
+                    Long bytes = sliced.get(key);
+                    if (bytes == null) {
+                        bytes = TensorSlice.of(t, rule, rank, worldSize).byteSize();
+                        sliced.put(key, bytes);
+                    }
+                    sum += bytes;
                 }
             }
             return sum;
+        }
+
+        /** A split rule and the dtype and shape it cuts: what a slice's size depends on, for one rank. */
+        private record Shaped(PartitionRule rule, DType dtype, Shape shape) {
+            @Override
+            public boolean equals(Object o) {
+                return o instanceof Shaped s && s.rule == rule && s.dtype == dtype && s.shape.equals(shape);
+            }
+
+            @Override
+            public int hashCode() {
+                return System.identityHashCode(rule) * 31 + shape.hashCode() + dtype.ordinal();
+            }
         }
     }
 

@@ -7,6 +7,7 @@ import io.stload.checkpoint.ShardedWriter;
 import io.stload.format.Header;
 import io.stload.format.SafetensorsWriter.Entry;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
 import java.nio.file.Files;
@@ -23,7 +24,8 @@ import java.util.stream.Stream;
 /**
  * Pre-sliced checkpoints, one per rank: {@code OUT/rank-00000/}, {@code OUT/rank-00001/}, ... each a checkpoint
  * of its own holding exactly the tensors that rank holds under the partitioning, in their rank-local shapes
- * (the bytes {@link RankSlices} plans for that rank, laid end to end), so a rank reads one contiguous file and
+ * (the bytes {@link RankSlices} plans for that rank, laid end to end: fused parts concatenated, pad rows as zeros),
+ * so a rank reads one contiguous file and
  * nothing else. A rank folder is a single {@code model.safetensors} unless a shard size cuts it into shards
  * with an index. The user metadata of the source's first file is kept in every file. {@code OUT} appears
  * complete or not at all.
@@ -121,17 +123,34 @@ public final class Resharder {
     /** The most source files open at once, as a load keeps at most this many open or mapped. */
     static final int MAX_OPEN_FILES = 64;
 
-    /** The slice's runs, in order: the rank-local tensor's bytes. */
+    /**
+     * The slice's runs in the order they lie in the rank-local tensor (for each outer index, each part's run and its
+     * pad zeros): its bytes.
+     */
     private static void copy(TensorSlice s, FileChannel from, WritableByteChannel to) throws IOException {
-        for (long k = 0; k < s.count(); k++) {
-            long at = s.start() + k * s.stride();
-            long end = at + s.runBytes();
-            while (at < end) {
-                long n = from.transferTo(at, end - at, to);
-                if (n <= 0) {
-                    throw new IOException(s.tensor().file().file() + ": ended before byte " + end);
+        long rows = s.parts().getFirst().count();
+        for (long k = 0; k < rows; k++) {
+            for (TensorSlice.Part p : s.parts()) {
+                long at = p.start() + k * p.stride();
+                long end = at + p.runBytes();
+                while (at < end) {
+                    long n = from.transferTo(at, end - at, to);
+                    if (n <= 0) {
+                        throw new IOException(s.tensor().file().file() + ": ended before byte " + end);
+                    }
+                    at += n;
                 }
-                at += n;
+                writeZeros(p.padBytes(), to);
+            }
+        }
+    }
+
+    private static void writeZeros(long bytes, WritableByteChannel to) throws IOException {
+        ByteBuffer zeros = ByteBuffer.allocate((int) Math.min(bytes, 1 << 16));
+        for (long left = bytes; left > 0; ) {
+            zeros.clear().limit((int) Math.min(left, zeros.capacity()));
+            while (zeros.hasRemaining()) {
+                left -= to.write(zeros);
             }
         }
     }

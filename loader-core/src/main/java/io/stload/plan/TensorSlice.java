@@ -6,23 +6,69 @@ import io.stload.checkpoint.TensorRef;
 import io.stload.format.Shape;
 import io.stload.format.TensorInfo;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
+import java.util.regex.Pattern;
 
 /**
- * The part of one tensor a rank holds, and where its bytes lie in the file. Splitting a row-major tensor on
- * dimension {@code d} gives each rank a block of indices of that dimension; in the file that block is
- * {@code count} runs of {@code runBytes} bytes, {@code stride} bytes apart, starting at {@code start}: one run
- * for a split on dimension 0 (or a replicated tensor), one run per index of the outer dimensions otherwise.
- * Laid end to end, the runs are the slice in row-major order, as if it had been written on its own. Immutable.
+ * The part of one tensor a rank holds, what it holds of the split dimension, and where its bytes lie in the file.
+ * Splitting a row-major tensor on dimension {@code dim} gives the rank, per {@link Part part} of that dimension, a
+ * block of indices {@code [from, to)}, and for a padded split {@code pad} more indices that are zeros. A tensor fused
+ * from several (a {@code qkv_proj}) has one part per tensor, each cut on its own; a plain split has one part; a
+ * whole tensor (replicated, or an expert the rank holds) has one part and {@code dim == -1}.
  *
- * @param tensor   the tensor in the checkpoint
- * @param local    the rank-local tensor: the sliced shape, bytes {@code [0, byteSize())}
- * @param start    file offset of the first run
- * @param runBytes bytes per run
- * @param stride   file bytes from one run's start to the next's
- * @param count    number of runs
+ * <p>In memory the slice is row-major, as if it had been written on its own: the rank-local tensor {@code local},
+ * whose split dimension is every part's indices and pad indices, in part order. Each part's bytes are {@code count}
+ * runs of {@code runBytes} file bytes, {@code stride} apart from file offset {@code start}, that land
+ * {@code pitch} apart from slice offset {@code offset}; the {@code padBytes} after each run are zeros: written, never
+ * read. Immutable.
+ *
+ * @param tensor the tensor in the checkpoint
+ * @param local  the rank-local tensor: the sliced shape, bytes {@code [0, byteSize())}
+ * @param dim    the dimension split, or -1 for a whole tensor
+ * @param parts  what the rank holds of each part of the dimension, in order; one for a plain split or a whole tensor
  */
-public record TensorSlice(TensorRef tensor, TensorInfo local, long start, long runBytes, long stride, long count) {
+public record TensorSlice(TensorRef tensor, TensorInfo local, int dim, List<Part> parts) {
+    /** The pattern of the rule {@link #split} makes for one tensor: it is never matched. */
+    private static final Pattern ANY = Pattern.compile(".*");
+
+    /**
+     * One part of a slice: which indices of the split dimension it holds, and where their bytes lie.
+     *
+     * @param from     first index of the split dimension held (0 for a whole tensor)
+     * @param to       one past the last index held; {@code from} for a part of which the rank holds only pad
+     * @param pad      zero indices held after {@code to} (a padded split's rows past the tensor's end)
+     * @param start    file offset of the first run
+     * @param runBytes file bytes per run: the indices {@code [from, to)} of one outer index
+     * @param stride   file bytes from one run's start to the next's
+     * @param count    runs: the product of the dimensions before the split one (1 for a split on dimension 0); 0
+     *                 for a tensor of no elements
+     * @param offset   slice offset of the first run
+     * @param pitch    slice bytes from one run's start to the next's
+     * @param padBytes zero bytes after each run
+     */
+    public record Part(long from, long to, long pad, long start, long runBytes, long stride, long count, long offset,
+                       long pitch, long padBytes) {
+        /** {@return the file bytes of the part: {@code count} runs} */
+        public long fileBytes() {
+            return runBytes * count;
+        }
+
+        /** {@return one past the part's last file byte; {@link #start()} when it has none} */
+        public long fileEnd() {
+            return fileBytes() == 0 ? start : start + (count - 1) * stride + runBytes;
+        }
+
+        /** {@return true when the part's file bytes are one run: one row, or rows with no gap between them} */
+        public boolean isContiguous() {
+            return count <= 1 || runBytes == stride;
+        }
+    }
+
+    /** Copies the parts. */
+    public TensorSlice {
+        parts = List.copyOf(parts);
+    }
 
     /**
      * The whole tensor, as a replicated tensor or a single rank holds it.
@@ -32,7 +78,9 @@ public record TensorSlice(TensorRef tensor, TensorInfo local, long start, long r
      */
     public static TensorSlice whole(TensorRef t) {
         TensorInfo i = t.info();
-        return new TensorSlice(t, i.at(i.shape(), 0, i.byteSize()), t.fileOffset(), i.byteSize(), i.byteSize(), 1);
+        long bytes = i.byteSize();
+        return new TensorSlice(t, i.at(i.shape(), 0, bytes), -1,
+                List.of(new Part(0, 0, 0, t.fileOffset(), bytes, bytes, 1, 0, bytes, 0)));
     }
 
     /**
@@ -45,31 +93,55 @@ public record TensorSlice(TensorRef tensor, TensorInfo local, long start, long r
      * @param rank      the rank, in {@code [0, worldSize)}
      * @param worldSize the number of ranks
      * @return the rank's slice
-     * @throws StloadException Unsupported when the dimension does not exist, does not divide and the rule
-     *                         says it must, or a cut would fall inside a byte (sub-byte dtypes)
+     * @throws StloadException Unsupported when the dimension does not exist or a cut would fall inside a byte
+     *                         (sub-byte dtypes); Usage when it does not divide and the rule says it must
      */
     public static TensorSlice split(TensorRef t, int dim, boolean divisible, int rank, int worldSize) {
+        return of(t, new PartitionRule(t.name(), ANY, dim, divisible, 0, 0, List.of(), 0, 0), rank, worldSize);
+    }
+
+    /**
+     * Rank {@code rank} of {@code worldSize}'s slice of {@code t} under a rule that splits it.
+     *
+     * @param t         the tensor
+     * @param rule      a split rule ({@code rule.dim() >= 0}); a replicate or experts rule gives the whole tensor
+     * @param rank      the rank, in {@code [0, worldSize)}
+     * @param worldSize the number of ranks
+     * @return the rank's slice
+     * @throws StloadException Unsupported when the dimension does not exist or a cut would fall inside a byte
+     *                         (sub-byte dtypes); Usage, naming the tensor, the numbers and the reason, when the rule
+     *                         cannot be honoured (a dimension or heads that do not divide, parts that do not add up)
+     */
+    public static TensorSlice of(TensorRef t, PartitionRule rule, int rank, int worldSize) {
+        if (rule.dim() < 0) {
+            return whole(t);
+        }
+        int dim = rule.dim();
         TensorInfo i = t.info();
         if (dim >= i.rank()) {
             throw unsupported(t, "cannot split dimension " + dim + " of a tensor of shape " + i.shapeString());
         }
+        if (!i.dtype().isKnown()) {
+            if (worldSize > 1) {
+                throw unsupported(t, "its dtype `" + i.dtypeName() + "` is not one of the format's, so its"
+                        + " elements' width is unknown: it can be replicated, not split");
+            }
+            return whole(t);
+        }
         long n = i.dim(dim); // unsigned: a tensor of zero elements may have a dimension of 2^63 or more
-        if (divisible && Long.remainderUnsigned(n, worldSize) != 0) {
-            throw unsupported(t, "dimension " + dim + " (" + Long.toUnsignedString(n) + ") does not divide by world "
-                    + "size " + worldSize + " and its rule says divisible");
+        List<PartitionRule.Cut> cuts = rule.cuts(t, n, rank, worldSize);
+        long localN = 0;
+        for (PartitionRule.Cut c : cuts) {
+            localN += c.length();
         }
-        if (!i.dtype().isKnown() && worldSize > 1) {
-            throw unsupported(t, "its dtype `" + i.dtypeName() + "` is not one of the format's, so its elements'"
-                    + " width is unknown: it can be replicated, not split");
-        }
-        long lo = firstIndex(n, rank, worldSize);
-        long hi = firstIndex(n, rank + 1, worldSize);
-        Shape shape = i.shape().withDim(dim, hi - lo);
-        if (i.elementCount() == 0 || !i.dtype().isKnown()) {
+        Shape shape = i.shape().withDim(dim, localN);
+        if (i.elementCount() == 0) {
             // Nothing to read: no run, and none of the products below, which may overflow for such dimensions.
-            // (A tensor of unknown dtype reaches here only whole, for a world of one.)
-            return i.dtype().isKnown()
-                    ? new TensorSlice(t, i.at(shape, 0, 0), t.fileOffset(), 0, 0, 0) : whole(t);
+            List<Part> empty = new ArrayList<>();
+            for (PartitionRule.Cut c : cuts) {
+                empty.add(new Part(c.from(), c.to(), c.pad(), t.fileOffset(), 0, 0, 0, 0, 0, 0));
+            }
+            return new TensorSlice(t, i.at(shape, 0, 0), dim, empty);
         }
         // Every dimension is at least 1 and the element count fits in a long, so the products below do too.
         long outer = 1;
@@ -81,13 +153,28 @@ public record TensorSlice(TensorRef tensor, TensorInfo local, long start, long r
             innerBits *= i.dim(d);
         }
         if (worldSize > 1) {
-            requireWholeBytes(t, dim, n, outer, innerBits, worldSize);
+            requireWholeBytes(t, rule, n, outer, innerBits, worldSize);
         }
-        long runBytes = (hi - lo) * innerBits / 8;
+        long pitch;
+        try {
+            pitch = Math.multiplyExact(localN, innerBits) / 8;
+            Math.multiplyExact(pitch, outer);
+        } catch (ArithmeticException e) {
+            throw new StloadException(ErrorKind.Usage, t.file().file(), t.name() + ": padded to " + localN
+                    + " rows of dimension " + dim + ", the slice would not fit in 2^63 bytes");
+        }
         long stride = n * innerBits / 8;
-        long count = runBytes == 0 ? 0 : outer;
-        TensorInfo local = i.at(shape, 0, runBytes * count);
-        return new TensorSlice(t, local, t.fileOffset() + lo * innerBits / 8, runBytes, stride, count);
+        List<Part> parts = new ArrayList<>(cuts.size());
+        long offset = 0;
+        for (PartitionRule.Cut c : cuts) {
+            long runBytes = (c.to() - c.from()) * innerBits / 8;
+            long padBytes = c.pad() * innerBits / 8;
+            parts.add(new Part(c.from(), c.to(), c.pad(), t.fileOffset() + c.from() * innerBits / 8, runBytes, stride,
+                    outer, offset, pitch, padBytes));
+            offset += runBytes + padBytes;
+        }
+        TensorInfo local = i.at(shape, 0, pitch * outer);
+        return new TensorSlice(t, local, dim, parts);
     }
 
     /**
@@ -98,19 +185,29 @@ public record TensorSlice(TensorRef tensor, TensorInfo local, long start, long r
         return r * Long.divideUnsigned(n, w) + Math.min(r, Long.remainderUnsigned(n, w));
     }
 
-    /** Every cut of every rank, and every run start, must fall on a byte boundary. */
-    private static void requireWholeBytes(TensorRef t, int dim, long n, long outer, long innerBits, int worldSize) {
+    /**
+     * Every cut, pad and run start, in the file and in the slice, must fall on a byte boundary, for every rank: a
+     * split is refused or taken the same way whichever rank asks.
+     */
+    private static void requireWholeBytes(TensorRef t, PartitionRule rule, long n, long outer, long innerBits,
+                                          int worldSize) {
         if (innerBits % 8 == 0) {
             return; // every index starts on a byte: no need to look at each of the W cuts
         }
         boolean whole = outer == 1 || (n * innerBits) % 8 == 0;
-        for (int r = 1; r < worldSize && whole; r++) {
-            whole = (firstIndex(n, r, worldSize) * innerBits) % 8 == 0;
+        for (int r = 0; r < worldSize && whole; r++) {
+            long localN = 0;
+            for (PartitionRule.Cut c : rule.cuts(t, n, r, worldSize)) {
+                whole &= (c.from() * innerBits) % 8 == 0 && (c.to() * innerBits) % 8 == 0
+                        && (c.pad() * innerBits) % 8 == 0;
+                localN += c.length();
+            }
+            whole &= outer == 1 || (localN * innerBits) % 8 == 0;
         }
         if (!whole) {
-            throw unsupported(t, "splitting dimension " + dim + " of " + t.info().dtype() + t.info().shapeString()
-                    + " over " + worldSize + " ranks would cut inside a byte (" + t.info().dtype().bits()
-                    + "-bit elements); replicate it or choose another dimension");
+            throw unsupported(t, "splitting dimension " + rule.dim() + " of " + t.info().dtype()
+                    + t.info().shapeString() + " over " + worldSize + " ranks would cut inside a byte ("
+                    + t.info().dtype().bits() + "-bit elements); replicate it or choose another dimension");
         }
     }
 
@@ -123,49 +220,122 @@ public record TensorSlice(TensorRef tensor, TensorInfo local, long start, long r
         return tensor.name();
     }
 
-    /** {@return the bytes of the rank-local slice} */
+    /** {@return true when a dimension is split (false for a whole tensor)} */
+    public boolean isSplit() {
+        return dim >= 0;
+    }
+
+    /** {@return the bytes of the rank-local slice, pad bytes included: what it takes in memory} */
     public long byteSize() {
-        return runBytes * count;
+        return local.byteSize();
+    }
+
+    /** {@return the bytes of the slice that come from the file: {@link #byteSize()} less the pad bytes} */
+    public long fileBytes() {
+        long sum = 0;
+        for (Part p : parts) {
+            sum += p.fileBytes();
+        }
+        return sum;
+    }
+
+    /** {@return the zero bytes of a padded split, which are written and never read} */
+    public long padBytes() {
+        return byteSize() - fileBytes();
     }
 
     /** {@return true when the slice is the whole tensor} */
     public boolean isWhole() {
-        return byteSize() == tensor.info().byteSize();
+        return parts.size() == 1 && parts.getFirst().padBytes() == 0 && fileBytes() == tensor.info().byteSize()
+                && parts.getFirst().start() == tensor.fileOffset() && parts.getFirst().isContiguous();
     }
 
-    /** {@return true when the slice's bytes are one run in the file: one row, or rows with no gap between them} */
+    /**
+     * {@return true when the slice's bytes are one run in the file, laid in memory as they are in the file: one
+     * part, no pad, one row or rows with no gap between them}
+     */
     public boolean isContiguous() {
-        return count <= 1 || runBytes == stride;
+        return parts.size() == 1 && parts.getFirst().padBytes() == 0 && parts.getFirst().isContiguous();
     }
 
-    /** {@return the first file byte of the slice} */
+    /** {@return the first file byte of the slice; the tensor's first when it has none to read} */
     public long spanStart() {
-        return start;
+        long start = Long.MAX_VALUE;
+        for (Part p : parts) {
+            if (p.fileBytes() > 0) {
+                start = Math.min(start, p.start());
+            }
+        }
+        return start == Long.MAX_VALUE ? tensor.fileOffset() : start;
     }
 
-    /** {@return one past its last file byte; {@link #spanStart()} when the slice is empty} */
+    /** {@return one past its last file byte; {@link #spanStart()} when it has none to read} */
     public long spanEnd() {
-        return count == 0 ? start : start + (count - 1) * stride + runBytes;
+        long end = Long.MIN_VALUE;
+        for (Part p : parts) {
+            if (p.fileBytes() > 0) {
+                end = Math.max(end, p.fileEnd());
+            }
+        }
+        return end == Long.MIN_VALUE ? spanStart() : end;
     }
 
     /**
      * Returns the file ranges to read for this slice: its runs, with gaps of at most {@code maxGap} bytes read
-     * through (one large read and a gather beat many small ones).
+     * through (one large read and a gather beat many small ones). Pad bytes are never read.
      *
      * @param maxGap the largest gap read through
-     * @return sorted, disjoint ranges; empty for an empty slice
+     * @return sorted, disjoint ranges; empty for a slice with no file bytes
      */
     public List<ByteRange> reads(long maxGap) {
+        List<ByteRange> runs = new ArrayList<>();
+        for (Part p : parts) {
+            if (p.fileBytes() == 0) {
+                continue;
+            }
+            if (p.stride() - p.runBytes() <= maxGap) {
+                runs.add(new ByteRange(p.start(), p.fileEnd()));
+            } else {
+                for (long k = 0; k < p.count(); k++) {
+                    runs.add(new ByteRange(p.start() + k * p.stride(), p.start() + k * p.stride() + p.runBytes()));
+                }
+            }
+        }
+        if (parts.size() > 1) {
+            // Parts of an inner dimension interleave: their runs are merged in file order.
+            runs.sort(Comparator.comparingLong(ByteRange::from));
+        }
         List<ByteRange> out = new ArrayList<>();
-        if (byteSize() == 0) {
-            return out;
+        for (ByteRange r : runs) {
+            int last = out.size() - 1;
+            if (last >= 0 && r.from() - out.get(last).to() <= maxGap) {
+                out.set(last, new ByteRange(out.get(last).from(), Math.max(out.get(last).to(), r.to())));
+            } else {
+                out.add(r);
+            }
         }
-        if (stride - runBytes <= maxGap) {
-            out.add(new ByteRange(spanStart(), spanEnd()));
-            return out;
-        }
-        for (long k = 0; k < count; k++) {
-            out.add(new ByteRange(start + k * stride, start + k * stride + runBytes));
+        return out;
+    }
+
+    /**
+     * The zero bytes of a padded split, as strided regions of the slice: {@code rows} rows of {@code width} bytes,
+     * {@code pitch} apart from slice offset {@code offset}.
+     *
+     * @param offset the slice offset of the first row
+     * @param width  bytes per row
+     * @param rows   the number of rows
+     * @param pitch  slice bytes from one row's start to the next's
+     */
+    public record Pad(long offset, long width, long rows, long pitch) {
+    }
+
+    /** {@return the slice's zero regions, one per part that has pad indices; empty for most slices} */
+    public List<Pad> pads() {
+        List<Pad> out = new ArrayList<>();
+        for (Part p : parts) {
+            if (p.padBytes() > 0 && p.count() > 0) {
+                out.add(new Pad(p.offset() + p.runBytes(), p.padBytes(), p.count(), p.pitch()));
+            }
         }
         return out;
     }

@@ -25,8 +25,8 @@ import java.util.Map;
  * is an error of the load ({@link io.stload.ErrorKind#Io}), never a fault in a destination's or a consumer's code.
  *
  * <p>Threads: {@link #begin} and {@link #end} are called on the thread that runs the load; {@link #readBuffer},
- * {@link #sliceBuffer}, {@link #filled} and {@link #abandon} on the engine's I/O threads, and {@link #landed} on its
- * consumer threads, several at once (one call per window or slice, in no particular order between threads). Lifecycle,
+ * {@link #sliceBuffer}, {@link #filled} and {@link #abandon} on the engine's I/O threads, and {@link #pad} and
+ * {@link #landed} on its consumer threads, several at once (one call per window or slice, in no particular order between threads). Lifecycle,
  * one load at a time: {@link #begin}, then the calls above, then, once every engine thread has stopped, {@link #end}
  * exactly once, on success and on failure alike. Calls on the I/O threads overlap each other and those on the
  * consumer threads, for different windows and slices.
@@ -107,6 +107,25 @@ public interface Destination {
      * @param why        the read's failure
      */
     default void abandon(MemorySegment readBuffer, Throwable why) {
+    }
+
+    /**
+     * Makes the slice's pad bytes zeros ({@link TensorSlice#pads()}: the rows a padded split adds past the tensor's
+     * end, which are never read from a file). Called once for each slice that has pad bytes, on a consumer thread,
+     * after its file bytes are in place and before {@link #landed}. The default writes zeros into
+     * {@link #sliceBuffer}; a destination without slice buffers (one that takes every window in {@link #readBuffer})
+     * writes them its own way.
+     *
+     * @param slice a slice with pad bytes
+     * @throws IOException if the destination failed or cannot give memory
+     */
+    default void pad(TensorSlice slice) throws IOException {
+        MemorySegment memory = sliceBuffer(slice);
+        for (TensorSlice.Pad p : slice.pads()) {
+            for (long r = 0; r < p.rows(); r++) {
+                memory.asSlice(p.offset() + r * p.pitch(), p.width()).fill((byte) 0);
+            }
+        }
     }
 
     /**

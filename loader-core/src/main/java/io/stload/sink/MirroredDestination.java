@@ -32,6 +32,6 @@ record MirroredDestination(Header file, long from, MemorySegment memory) impleme
         if (!s.isWhole()) {
             throw new IllegalStateException(s.name() + ": a mirrored destination holds whole tensors only");
         }
-        return slice(s.start(), s.byteSize());
+        return slice(s.spanStart(), s.byteSize());
     }
 }

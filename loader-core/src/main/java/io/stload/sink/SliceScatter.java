@@ -9,16 +9,19 @@ import java.util.List;
 /**
  * Which parts of which slices a block of one file's bytes holds, as pieces, and the copy of those pieces to
  * where the slices live: the gather step of reading a covering range when the rank wants only parts of it.
- * A slice is {@code count} runs of {@code runBytes}, {@code stride} apart in the file ({@link TensorSlice}),
- * packed end to end in its destination. The runs that lie wholly inside the block become one strided piece; a
- * run cut by the block's start or end becomes a piece of one row, so a run straddling blocks arrives in parts at
- * consecutive slice offsets. At most three pieces per slice and block, however many runs.
+ * Each part of a slice is {@code count} runs of {@code runBytes}, {@code stride} apart in the file, that land
+ * {@code pitch} apart in the slice from its {@code offset} ({@link TensorSlice.Part}: end to end for a plain split;
+ * a fused tensor's parts one after another; a padded split's runs followed by zeros, which no piece covers). The
+ * runs of a part that lie wholly inside the block become one strided piece; a run cut by the block's start or end
+ * becomes a piece of one row, so a run straddling blocks arrives in parts at consecutive slice offsets. At most
+ * three pieces per part and block, however many runs.
  */
 public final class SliceScatter {
 
     /**
      * {@code rows} rows of {@code width} bytes, {@code pitch} apart from block offset {@code blockOffset}, go to
-     * consecutive bytes of {@code slice} from {@code sliceOffset}.
+     * {@code slice} from {@code sliceOffset}, {@code slicePitch} apart ({@code width} apart, that is end to end, but
+     * for the runs of a part of an inner dimension's padded or fused split).
      *
      * @param slice       the slice the rows belong to
      * @param blockOffset the first row's offset in the block
@@ -26,8 +29,10 @@ public final class SliceScatter {
      * @param rows        how many rows
      * @param pitch       bytes from one row's start to the next's, in the block
      * @param sliceOffset where the first row goes in the slice's memory
+     * @param slicePitch  bytes from one row's start to the next's, in the slice's memory
      */
-    public record Piece(TensorSlice slice, long blockOffset, long width, long rows, long pitch, long sliceOffset) {
+    public record Piece(TensorSlice slice, long blockOffset, long width, long rows, long pitch, long sliceOffset,
+                        long slicePitch) {
         /** {@return block bytes from the first row's start to the last row's end} */
         public long span() {
             return (rows - 1) * pitch + width;
@@ -46,7 +51,7 @@ public final class SliceScatter {
          */
         public void copy(MemorySegment block, MemorySegment sliceMemory) {
             for (long r = 0; r < rows; r++) {
-                MemorySegment.copy(block, blockOffset + r * pitch, sliceMemory, sliceOffset + r * width, width);
+                MemorySegment.copy(block, blockOffset + r * pitch, sliceMemory, sliceOffset + r * slicePitch, width);
             }
         }
     }
@@ -59,7 +64,7 @@ public final class SliceScatter {
      * @param slices one file's slices, any order
      */
     public SliceScatter(List<TensorSlice> slices) {
-        this.byStart = new ArrayList<>(slices.stream().filter(s -> s.byteSize() > 0).toList());
+        this.byStart = new ArrayList<>(slices.stream().filter(s -> s.fileBytes() > 0).toList());
         this.byStart.sort(Comparator.comparingLong(TensorSlice::spanStart));
     }
 
@@ -84,37 +89,44 @@ public final class SliceScatter {
         }
         List<Piece> out = new ArrayList<>();
         for (int i = lo; i < byStart.size() && byStart.get(i).spanStart() < end; i++) {
-            add(byStart.get(i), offset, end, out);
+            TensorSlice s = byStart.get(i);
+            for (TensorSlice.Part p : s.parts()) {
+                if (p.fileBytes() > 0 && p.start() < end && p.fileEnd() > offset) {
+                    add(s, p, offset, end, out);
+                }
+            }
         }
         return out;
     }
 
-    private static void add(TensorSlice s, long blockStart, long blockEnd, List<Piece> out) {
-        long run = s.runBytes();
+    private static void add(TensorSlice s, TensorSlice.Part p, long blockStart, long blockEnd, List<Piece> out) {
+        long run = p.runBytes();
         // The first run ending after the block's start, and the last one starting before its end.
-        long first = Math.max(0, Math.floorDiv(blockStart - s.start() - run, s.stride()) + 1);
-        long last = Math.min(s.count() - 1, Math.floorDiv(blockEnd - 1 - s.start(), s.stride()));
+        long first = Math.max(0, Math.floorDiv(blockStart - p.start() - run, p.stride()) + 1);
+        long last = Math.min(p.count() - 1, Math.floorDiv(blockEnd - 1 - p.start(), p.stride()));
         long k = first;
-        if (k <= last && runStart(s, k) < blockStart) {
-            out.add(part(s, k, blockStart, Math.min(blockEnd, runStart(s, k) + run), blockStart));
+        if (k <= last && runStart(p, k) < blockStart) {
+            out.add(part(s, p, k, blockStart, Math.min(blockEnd, runStart(p, k) + run), blockStart));
             k++;
         }
-        long lastWhole = last >= 0 && runStart(s, last) + run > blockEnd ? last - 1 : last;
+        long lastWhole = last >= 0 && runStart(p, last) + run > blockEnd ? last - 1 : last;
         if (lastWhole >= k) {
-            out.add(new Piece(s, runStart(s, k) - blockStart, run, lastWhole - k + 1, s.stride(), k * run));
+            out.add(new Piece(s, runStart(p, k) - blockStart, run, lastWhole - k + 1, p.stride(),
+                    p.offset() + k * p.pitch(), p.pitch()));
             k = lastWhole + 1;
         }
         if (k <= last) {
-            out.add(part(s, k, runStart(s, k), blockEnd, blockStart));
+            out.add(part(s, p, k, runStart(p, k), blockEnd, blockStart));
         }
     }
 
-    private static long runStart(TensorSlice s, long k) {
-        return s.start() + k * s.stride();
+    private static long runStart(TensorSlice.Part p, long k) {
+        return p.start() + k * p.stride();
     }
 
     /** File bytes {@code [from, to)} of run {@code k}, as one row. */
-    private static Piece part(TensorSlice s, long k, long from, long to, long blockStart) {
-        return new Piece(s, from - blockStart, to - from, 1, to - from, k * s.runBytes() + (from - runStart(s, k)));
+    private static Piece part(TensorSlice s, TensorSlice.Part p, long k, long from, long to, long blockStart) {
+        return new Piece(s, from - blockStart, to - from, 1, to - from,
+                p.offset() + k * p.pitch() + (from - runStart(p, k)), to - from);
     }
 }

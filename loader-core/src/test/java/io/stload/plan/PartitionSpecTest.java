@@ -128,9 +128,10 @@ class PartitionSpecTest {
                 {"{\"pattern\": \"*\", \"experts\": true, \"replicate\": true}", "exactly one of"},
                 {"{\"pattern\": \"*\", \"experts\": false}", "exactly one of"},
                 {"{\"regex\": \"x\", \"experts\": true, \"divisible\": true}", "\"divisible\" applies to \"split\" only"},
-                {"{\"pattern\": \"*\", \"experts\": 1}", "\"experts\" must be true or false"},
+                {"{\"pattern\": \"*\", \"experts\": \"1\"}", "\"experts\" must be true, false or the experts each group has"},
+                {"{\"pattern\": \"*\", \"experts\": 0}", "\"experts\" must be a whole number 1..2147483647"},
                 {"{\"experts\": true}", "exactly one of \"pattern\" and \"regex\""},
-                {"{\"pattern\": \"*\", \"expert\": true}", "unknown key \"expert\" (expected pattern|regex, split|replicate|experts, divisible)"},
+                {"{\"pattern\": \"*\", \"expert\": true}", "unknown key \"expert\" (expected pattern|regex, split|replicate|experts, divisible, heads, head_dim, parts, pad_to)"},
         };
         for (String[] c : cases) {
             String json = "{\"rules\": [{\"pattern\": \"a\", \"split\": 0}, " + c[0] + "]}";

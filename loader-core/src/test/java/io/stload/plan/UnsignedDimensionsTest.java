@@ -129,7 +129,7 @@ class UnsignedDimensionsTest {
             assertEquals(w1.spanStart(), w1.spanEnd());
             assertEquals(List.of(), w1.reads(0));
             StloadException e = assertThrows(StloadException.class, () -> TensorSlice.split(z, 0, true, 0, 2));
-            assertEquals(ErrorKind.Unsupported, e.kind());
+            assertEquals(ErrorKind.Usage, e.kind());
             assertTrue(e.getMessage().contains("(18446744073709551615) does not divide by world size 2"), e.getMessage());
             assertArrayEquals(new long[] {3, 0, HALF}, TensorSlice.split(ckpt.tensor("e"), 2, false, 0, 2).local().shape().toArray());
         }

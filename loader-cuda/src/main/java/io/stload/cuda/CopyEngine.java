@@ -15,27 +15,42 @@ public interface CopyEngine extends AutoCloseable {
 
     /**
      * One asynchronous copy of {@code rows} rows of {@code width} bytes, {@code sourcePitch} bytes apart in
-     * {@code source}, to {@code rows * width} contiguous bytes at device address {@code deviceAddress}: a
-     * strided slice's runs gathered in one call (cudaMemcpy2DAsync) instead of one call per run. {@code source}
-     * spans exactly the rows, from the first byte of the first to the last byte of the last.
+     * {@code source}, to device address {@code deviceAddress}, {@code devicePitch} bytes apart there (end to end when
+     * it is {@code width}): a strided slice's runs gathered in one call (cudaMemcpy2DAsync) instead of one call per
+     * run. {@code source} spans exactly the rows, from the first byte of the first to the last byte of the last.
      *
      * @param source        pinned host memory spanning the rows
      * @param deviceAddress where the first row lands
      * @param width         bytes per row
      * @param rows          the number of rows, at least 1
      * @param sourcePitch   bytes from one row's start to the next's in {@code source}
+     * @param devicePitch   bytes from one row's start to the next's on the device, at least {@code width}
      */
-    record Copy(MemorySegment source, long deviceAddress, long width, long rows, long sourcePitch) {
+    record Copy(MemorySegment source, long deviceAddress, long width, long rows, long sourcePitch, long devicePitch) {
         /**
          * Checks that {@code source} spans exactly the rows.
          *
          * @throws IllegalArgumentException if it does not, or a count is out of range
          */
         public Copy {
-            if (rows < 1 || width < 0 || sourcePitch < width || source.byteSize() != (rows - 1) * sourcePitch + width) {
+            if (rows < 1 || width < 0 || sourcePitch < width || devicePitch < width
+                    || source.byteSize() != (rows - 1) * sourcePitch + width) {
                 throw new IllegalArgumentException("a copy of " + rows + " rows of " + width + " bytes, " + sourcePitch
                         + " apart, cannot have a source of " + source.byteSize() + " bytes");
             }
+        }
+
+        /**
+         * Rows that land end to end on the device.
+         *
+         * @param source        pinned host memory spanning the rows
+         * @param deviceAddress where the first row lands
+         * @param width         bytes per row
+         * @param rows          the number of rows, at least 1
+         * @param sourcePitch   bytes from one row's start to the next's in {@code source}
+         */
+        public Copy(MemorySegment source, long deviceAddress, long width, long rows, long sourcePitch) {
+            this(source, deviceAddress, width, rows, sourcePitch, width);
         }
 
         /**
@@ -106,6 +121,18 @@ public interface CopyEngine extends AutoCloseable {
      * @throws IOException if a copy cannot be queued
      */
     CopyEvent copyToDevice(List<Copy> copies) throws IOException;
+
+    /**
+     * Writes zeros to {@code rows} rows of {@code width} device bytes, {@code pitch} apart from {@code deviceAddress}
+     * (a padded slice's rows past its tensor's end), and waits for them: done before any copy into the allocation.
+     *
+     * @param deviceAddress the first byte
+     * @param width         bytes per row
+     * @param rows          the number of rows, at least 1
+     * @param pitch         bytes from one row's start to the next's, at least {@code width}
+     * @throws IOException if the device fails
+     */
+    void zeroDevice(long deviceAddress, long width, long rows, long pitch) throws IOException;
 
     /**
      * Copies device bytes back into host memory and waits for them (for digests and tests).

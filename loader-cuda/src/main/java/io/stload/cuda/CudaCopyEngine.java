@@ -224,7 +224,8 @@ public final class CudaCopyEngine implements CopyEngine {
     }
 
     /**
-     * One row as a plain copy; several as one 2D copy into packed rows (destination pitch = width). The source
+     * One row as a plain copy; several as one 2D copy (into packed rows, or the runs of an inner dimension's fused or
+     * padded split, {@code devicePitch} apart). The source
      * pitch stays under the device's pitch limit (cudaDeviceProp.memPitch, 2 GiB - 1 on current GPUs): a copy of
      * several rows lies inside one staging window, which is at most 1 GiB.
      */
@@ -235,9 +236,18 @@ public final class CudaCopyEngine implements CopyEngine {
             CudaErrors.check(JCuda.cudaMemcpyAsync(dst, src, c.width(), cudaMemcpyKind.cudaMemcpyHostToDevice, stream),
                     "cudaMemcpyAsync");
         } else {
-            CudaErrors.check(JCuda.cudaMemcpy2DAsync(dst, c.width(), src, c.sourcePitch(), c.width(), c.rows(),
+            CudaErrors.check(JCuda.cudaMemcpy2DAsync(dst, c.devicePitch(), src, c.sourcePitch(), c.width(), c.rows(),
                     cudaMemcpyKind.cudaMemcpyHostToDevice, stream), "cudaMemcpy2DAsync");
         }
+    }
+
+    /** On the load's stream, so that it is ordered before every copy; waited for, as it comes before them all. */
+    @Override
+    public synchronized void zeroDevice(long deviceAddress, long width, long rows, long pitch) {
+        bind();
+        CudaErrors.check(JCuda.cudaMemset2DAsync(RawPointer.to(deviceAddress), pitch, 0, width, rows, stream),
+                "cudaMemset2DAsync");
+        CudaErrors.check(JCuda.cudaStreamSynchronize(stream), "cudaStreamSynchronize");
     }
 
     /** A batch's start and end events on the stream. */

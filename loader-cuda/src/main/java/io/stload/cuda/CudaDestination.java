@@ -12,6 +12,7 @@ import io.stload.plan.LoadPlan;
 import io.stload.plan.RankSlices;
 import io.stload.plan.ReadRanges;
 import io.stload.plan.Sizes;
+import io.stload.plan.TensorSlice;
 import io.stload.sink.Destination;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -29,7 +30,8 @@ import java.util.concurrent.atomic.LongAdder;
  * allocation ({@link DeviceLayout}), checked against the device's free memory before anything is read. The
  * engine reads each window of file bytes into a page-locked window of a {@link StagingRing} (direct reads land
  * there, mapped strategies copy there), and each window's runs of each slice go to the device in at most three
- * copies per slice, the whole runs of a strided slice in one 2D copy.
+ * copies per slice part, the whole runs of a strided slice in one 2D copy. The zero rows of a padded split are
+ * written on the device when the load begins.
  *
  * <p>The ring is sized to the plan (never more windows than its bytes need) and kept from one load to the next,
  * so pinning, which is slow, is paid once and reported as its own phase ({@code pin}); a failed load frees its
@@ -83,6 +85,28 @@ final class CudaDestination implements Destination, AutoCloseable {
         for (FilePlan f : plan.files()) {
             scatters.put(f.file(), new SliceScatter(RankSlices.inFile(f.file(), plan.slices())));
         }
+        zeroPads(plan);
+    }
+
+    /**
+     * Device memory is not zeroed when allocated: a padded split's rows past its tensor's end (never read from a file)
+     * are zeroed here, before any copy, so {@link #pad} has nothing left to do.
+     */
+    private void zeroPads(LoadPlan plan) {
+        try {
+            for (TensorSlice s : plan.slices().values()) {
+                for (TensorSlice.Pad p : s.pads()) {
+                    engine.zeroDevice(base + layout.offset(s) + p.offset(), p.width(), p.rows(), p.pitch());
+                }
+            }
+        } catch (IOException e) {
+            throw deviceFailure(e);
+        }
+    }
+
+    /** Zeroed when the load began ({@link #zeroPads}). */
+    @Override
+    public void pad(TensorSlice slice) {
     }
 
     /** Fails before any allocation or copy when the rank's slices cannot fit. */
@@ -154,7 +178,7 @@ final class CudaDestination implements Destination, AutoCloseable {
         List<CopyEngine.Copy> copies = new ArrayList<>();
         for (SliceScatter.Piece p : scatters.get(file).pieces(offset, offset + bytes.byteSize())) {
             copies.add(new CopyEngine.Copy(w.buffer().asSlice(p.blockOffset(), p.span()),
-                    base + layout.offset(p.slice()) + p.sliceOffset(), p.width(), p.rows(), p.pitch()));
+                    base + layout.offset(p.slice()) + p.sliceOffset(), p.width(), p.rows(), p.pitch(), p.slicePitch()));
         }
         try {
             ring.submit(w, copies);

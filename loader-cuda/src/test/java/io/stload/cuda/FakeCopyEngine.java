@@ -22,7 +22,8 @@ import java.util.zip.CRC32;
  * {@code n} fail, or hold the worker before copy number {@code n} until a latch is released. The engine checks
  * that no source changed between submission and copy, which is what a window refilled too early would do. A
  * copy of several rows gathers them as cudaMemcpy2DAsync does: row {@code r} of the source, at
- * {@code r * sourcePitch}, lands at {@code r * width} on the device.
+ * {@code r * sourcePitch}, lands at {@code r * devicePitch} on the device. Fresh device memory holds garbage, not
+ * zeros, as cudaMalloc's may.
  */
 final class FakeCopyEngine implements CopyEngine {
     private final long deviceCapacity;
@@ -39,6 +40,7 @@ final class FakeCopyEngine implements CopyEngine {
     private final AtomicInteger stagingAllocations = new AtomicInteger();
     private final AtomicInteger stridedCopies = new AtomicInteger();
     private final LongAdder bytesToDevice = new LongAdder();
+    private final LongAdder zeroedBytes = new LongAdder();
     private volatile int failAt = -1;
     private volatile int holdAt = -1;
     private volatile int failFreeAt = -1;
@@ -48,6 +50,9 @@ final class FakeCopyEngine implements CopyEngine {
     private final CountDownLatch held = new CountDownLatch(1);
     private volatile String overwritten;
     private volatile IOException poisoned;
+
+    /** What fresh "device memory" holds: not zeros, as cudaMalloc's memory need not be. */
+    static final byte GARBAGE = (byte) 0xA5;
 
     FakeCopyEngine(long deviceCapacity) {
         this.deviceCapacity = deviceCapacity;
@@ -156,6 +161,7 @@ final class FakeCopyEngine implements CopyEngine {
             throw new IOException("fake device out of memory");
         }
         MemorySegment m = arena.allocate(bytes, 256);
+        m.fill(GARBAGE); // like cudaMalloc's, the memory holds whatever was there before
         device.put(m.address(), m);
         return m.address();
     }
@@ -185,7 +191,7 @@ final class FakeCopyEngine implements CopyEngine {
         for (Copy c : copies) {
             int n = submitted.getAndIncrement();
             long crc = crc(c.source());
-            MemorySegment dst = deviceBytes(c.deviceAddress(), c.bytes());
+            MemorySegment dst = deviceBytes(c.deviceAddress(), (c.rows() - 1) * c.devicePitch() + c.width());
             stridedCopies.addAndGet(c.rows() > 1 ? 1 : 0);
             work.add(() -> execute(n, c, crc, dst));
         }
@@ -245,7 +251,7 @@ final class FakeCopyEngine implements CopyEngine {
             overwritten = "copy " + n + ": source changed before the copy ran";
         }
         for (long r = 0; r < c.rows(); r++) {
-            MemorySegment.copy(c.source(), r * c.sourcePitch(), dst, r * c.width(), c.width());
+            MemorySegment.copy(c.source(), r * c.sourcePitch(), dst, r * c.devicePitch(), c.width());
         }
         bytesToDevice.add(c.bytes());
         executed.incrementAndGet();
@@ -255,6 +261,29 @@ final class FakeCopyEngine implements CopyEngine {
         CRC32 c = new CRC32();
         c.update(s.asByteBuffer());
         return c.getValue();
+    }
+
+    /** Zeroes on the caller's thread once the copies queued before have run, as the real engine's synchronize does. */
+    @Override
+    public void zeroDevice(long deviceAddress, long width, long rows, long pitch) throws IOException {
+        try {
+            stream.submit(() -> {
+                for (long r = 0; r < rows; r++) {
+                    deviceBytes(deviceAddress + r * pitch, width).fill((byte) 0);
+                }
+                zeroedBytes.add(width * rows);
+            }).get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        } catch (ExecutionException e) {
+            throw new IOException(e.getCause());
+        }
+    }
+
+    /** Device bytes zeroed so far. */
+    long zeroedBytes() {
+        return zeroedBytes.sum();
     }
 
     @Override

@@ -9,6 +9,9 @@ import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.benchdata.CheckpointGenerator;
 import io.stload.benchdata.CheckpointSpec;
+import io.stload.benchdata.HubCheckpointGenerator;
+import io.stload.benchdata.HubFamily;
+import io.stload.benchdata.HubModel;
 import io.stload.benchdata.ShapeKind;
 import io.stload.checkpoint.Checkpoint;
 import io.stload.format.DType;
@@ -29,6 +32,7 @@ import io.stload.plan.PartitionSpec;
 import io.stload.plan.Partitioning;
 import io.stload.plan.Planner;
 import io.stload.plan.ReadRanges;
+import io.stload.plan.TensorSlice;
 import io.stload.report.LoadListener;
 import io.stload.report.LoadReport;
 import io.stload.sink.CallerBuffers;
@@ -253,6 +257,53 @@ class S3LoadTest {
                             }
                             assertEquals(parts, counting.rangedGets() - getsBefore, "whole parts");
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * {@code auto} from a folder in object storage: the rules come from its config.json, and each rank (replicated KV
+     * heads, fused qkv and gate_up parts, a padded vocabulary) lands the local load's bytes, in owned memory and in the
+     * caller's (which held other bytes: pad rows are written), fetching at the server only its planned ranges, at most
+     * 1.05 times its file bytes.
+     */
+    @Test
+    void autoPartitionsFromTheFoldersConfigAndFetchesOnlyTheRanksBytes() throws Exception {
+        for (HubFamily family : List.of(HubFamily.LLAMA, HubFamily.PHI3)) {
+            Path dir = tmp.resolve("hub-" + family.label());
+            HubCheckpointGenerator.generate(HubModel.of(family).withAttention(512, 8, 2, 0).withSizes(1024, 1000, 0, 0)
+                    .withShardBytes(1L << 20), dir);
+            serve(dir, "hub-" + family.label());
+            try (FaultProxy counting = new FaultProxy(server.endpoint()); Checkpoint here = Checkpoint.open(dir);
+                 S3Storage s3 = S3Storage.connect(SETTINGS.withEndpoint(counting.endpoint()));
+                 Checkpoint remote = s3.open(S3Location.parse("s3://models/hub-" + family.label() + "/"))) {
+                PartitionSpec fromS3 = PartitionSpec.fromConfig(remote, false);
+                assertEquals(PartitionSpec.fromConfig(here, false).toJson(), fromS3.toJson());
+                // The first rank, one holding a replicated KV head, and the last, with the vocabulary's pad rows.
+                for (int r : new int[] {0, 5, 7}) {
+                    Partitioning p = new Partitioning(r, 8, fromS3);
+                    Map<String, String> local = digests(new Planner().plan(here, LoadOptions.DEFAULTS.withPartitioning(p)));
+                    counting.takeBodyBytes();
+                    LoadPlan plan = new Planner().plan(remote, LoadOptions.DEFAULTS.withPartitioning(p));
+                    assertEquals(local, digests(plan), family + " rank " + r);
+                    assertEquals(plan.readBytes(), counting.takeBodyBytes(), family + " rank " + r + ": only its ranges");
+                    // Replicated KV heads, fused parts and the padded vocabulary (row-parallel o/down, whose rows
+                    // interleave every rank's columns, have a floor of their own): at most 1.05 x the rank's bytes.
+                    LoadPlan rows = new Planner().plan(remote, LoadOptions.DEFAULTS.withPartitioning(p).withTensors(
+                            "re:.*\\.(q|k|v|qkv|gate_up|gate|up)_proj\\.weight|.*embed_tokens\\.weight|lm_head\\.weight"));
+                    digests(rows);
+                    long fetched = counting.takeBodyBytes();
+                    long fileBytes = rows.slices().values().stream().mapToLong(TensorSlice::fileBytes).sum();
+                    assertTrue(fetched <= 1.05 * fileBytes, family + " rank " + r + ": " + fetched + " for " + fileBytes);
+                    try (Arena arena = Arena.ofShared()) {
+                        CallerBuffers mine = new CallerBuffers(s -> arena.allocate(Math.max(1, s.byteSize()), 64)
+                                .fill((byte) 0x3C));
+                        new Loader().execute(plan, mine, LoadListener.NONE);
+                        Map<String, String> theirs = new LinkedHashMap<>();
+                        plan.slices().keySet().forEach(n -> theirs.put(n, Digests.crc32(mine.segment(n))));
+                        assertEquals(local, theirs, family + " rank " + r + " into the caller's buffers");
                     }
                 }
             }
