@@ -6,6 +6,7 @@ import io.stload.checkpoint.Checkpoint;
 import io.stload.checkpoint.ShardedWriter;
 import io.stload.format.Header;
 import io.stload.format.SafetensorsWriter.Entry;
+import io.stload.format.TensorDigest;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
@@ -14,6 +15,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -25,7 +27,7 @@ import java.util.stream.Stream;
  * of its own holding exactly the tensors that rank holds under the partitioning, in their rank-local shapes
  * (the bytes {@link RankSlices} plans for that rank, laid end to end), so a rank reads one contiguous file and
  * nothing else. A rank folder is a single {@code model.safetensors} unless a shard size cuts it into shards
- * with an index. The user metadata of the source's first file is kept in every file. {@code OUT} appears
+ * with an index. The user metadata of the source's first file (less its tensor digests) is kept in every file. {@code OUT} appears
  * complete or not at all.
  */
 public final class Resharder {
@@ -58,8 +60,27 @@ public final class Resharder {
      */
     public static List<Path> reshard(Checkpoint in, Path out, Partitioning partitioning, long maxShardBytes)
             throws IOException {
+        return reshard(in, out, partitioning, maxShardBytes, false);
+    }
+
+    /**
+     * Writes every rank's checkpoint under {@code out}, which appears complete or not at all, optionally with each
+     * tensor's SHA-256 in its shard's {@code __metadata__} ({@link io.stload.format.TensorDigest}), so that a reload
+     * of the next resharded step reads only the slices that changed.
+     *
+     * @param in            the open source checkpoint
+     * @param out           the folder to create
+     * @param partitioning  the world size and partition rules (its rank is not used)
+     * @param maxShardBytes the largest shard, or {@code Long.MAX_VALUE} for one file per rank
+     * @param digests       whether to record each rank-local tensor's digest
+     * @return the rank folders, by rank
+     * @throws IOException if a file cannot be read or written
+     * @throws io.stload.StloadException {@link ErrorKind#Unsupported} if a rule cannot cut a tensor
+     */
+    public static List<Path> reshard(Checkpoint in, Path out, Partitioning partitioning, long maxShardBytes,
+                                     boolean digests) throws IOException {
         RankSlices.Matched matched = RankSlices.match(in, partitioning);
-        Map<String, String> metadata = in.files().isEmpty() ? null : in.files().getFirst().metadata();
+        Map<String, String> metadata = userMetadata(in);
         Map<Header, FileChannel> channels = new HashMap<>();
         try {
             for (Header h : in.files()) {
@@ -71,7 +92,7 @@ public final class Resharder {
                     List<Entry> entries = slices.values().stream()
                             .map(s -> new Entry(s.local().name(), s.local().dtype(), s.local().shape())).toList();
                     ShardedWriter.write(rankFolder(tmp, r), metadata, entries,
-                            (e, to) -> copy(slices.get(e.name()), channels, to), maxShardBytes);
+                            (e, to) -> copy(slices.get(e.name()), channels, to), maxShardBytes, digests);
                 }
             });
         } finally {
@@ -84,6 +105,20 @@ public final class Resharder {
             folders.add(rankFolder(out, r));
         }
         return folders;
+    }
+
+    /**
+     * The source's first file's metadata, less any tensor digests: those describe the source's files, not the rank
+     * files written from them (which record their own when asked).
+     */
+    private static Map<String, String> userMetadata(Checkpoint in) {
+        Map<String, String> first = in.files().isEmpty() ? null : in.files().getFirst().metadata();
+        if (first == null) {
+            return null;
+        }
+        Map<String, String> kept = new LinkedHashMap<>(first);
+        kept.keySet().removeIf(k -> k.startsWith(TensorDigest.KEY_PREFIX));
+        return kept;
     }
 
     /** The slice's runs, in order: the rank-local tensor's bytes. */

@@ -84,6 +84,12 @@ final class S3Object implements RangeSource {
         return etag;
     }
 
+    /** The ETag read at open, which every GET is conditional on: the version a reload compares. */
+    @Override
+    public java.util.Optional<String> version() {
+        return java.util.Optional.ofNullable(etag);
+    }
+
     @Override
     public void read(long offset, MemorySegment destination) throws IOException {
         long length = destination.byteSize();
