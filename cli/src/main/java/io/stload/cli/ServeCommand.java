@@ -2,6 +2,7 @@ package io.stload.cli;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
+import io.stload.format.Tensor;
 import io.stload.plan.Sizes;
 import io.stload.store.WeightStore;
 import java.io.IOException;
@@ -84,7 +85,7 @@ final class ServeCommand implements Callable<Integer> {
         }
         PrintWriter out = spec.commandLine().getOut();
         try (ReloadToken token = tokenFile == null ? ReloadToken.generate() : ReloadToken.read(tokenFile);
-             WeightStore store = WeightStore.open(path, flags.options(), budget);
+             WeightStore<Tensor> store = WeightStore.open(path, flags.options(), budget);
              WeightServer server = listen(store, guard(token), address);
              // The JVM may halt before this thread gets to close anything: the hook also deletes the token file.
              ShutdownHook stopOnExit = new ShutdownHook(() -> {
@@ -111,7 +112,7 @@ final class ServeCommand implements Callable<Integer> {
         }
     }
 
-    private WeightServer listen(WeightStore store, ReloadGuard guard, InetSocketAddress address) {
+    private WeightServer listen(WeightStore<Tensor> store, ReloadGuard guard, InetSocketAddress address) {
         try {
             return WeightServer.start(store, guard, address, Duration.ofMillis(Math.round(quiesceTimeout * 1000)));
         } catch (IOException e) {

@@ -60,7 +60,7 @@ final class WeightServer implements AutoCloseable {
         ReloadResult reload(Path checkpoint, ReloadOptions how);
     }
 
-    private final WeightStore store;
+    private final WeightStore<Tensor> store;
     private final Reloader reloader;
     private final ReloadGuard guard;
     private final Duration quiesceTimeout;
@@ -76,7 +76,7 @@ final class WeightServer implements AutoCloseable {
         Reply handle(HttpExchange exchange) throws IOException;
     }
 
-    private WeightServer(WeightStore store, Reloader reloader, ReloadGuard guard, Duration quiesceTimeout,
+    private WeightServer(WeightStore<Tensor> store, Reloader reloader, ReloadGuard guard, Duration quiesceTimeout,
                          HttpServer http) {
         this.store = store;
         this.reloader = reloader;
@@ -88,12 +88,12 @@ final class WeightServer implements AutoCloseable {
     }
 
     /** Listens on {@code address} (port 0 picks a free port; see {@link #address()}). */
-    static WeightServer start(WeightStore store, ReloadGuard guard, InetSocketAddress address, Duration quiesceTimeout)
+    static WeightServer start(WeightStore<Tensor> store, ReloadGuard guard, InetSocketAddress address, Duration quiesceTimeout)
             throws IOException {
         return start(store, store::reload, guard, address, quiesceTimeout);
     }
 
-    static WeightServer start(WeightStore store, Reloader reloader, ReloadGuard guard, InetSocketAddress address,
+    static WeightServer start(WeightStore<Tensor> store, Reloader reloader, ReloadGuard guard, InetSocketAddress address,
                               Duration quiesceTimeout) throws IOException {
         WeightServer server = new WeightServer(store, reloader, guard, quiesceTimeout, HttpServer.create(address, 0));
         server.route(TENSORS, "GET", server::tensor);
@@ -155,11 +155,12 @@ final class WeightServer implements AutoCloseable {
         String name = ex.getRequestURI().getPath().substring(TENSORS.length()); // getPath() has decoded it
         // The lease covers reading the bytes; the reply is sent after it closes, so a slow client cannot
         // hold up a quiesced reload.
-        try (Lease lease = store.lease()) {
-            Tensor t = lease.tensor(name);
-            if (t == null) {
+        try (Lease<Tensor> lease = store.lease()) {
+            Optional<Tensor> found = lease.find(name);
+            if (found.isEmpty()) {
                 return error(404, "unknown_tensor", "no tensor `" + name + "` in version " + lease.version());
             }
+            Tensor t = found.get();
             String crc = Digests.crc32(t.data());
             return json(200, g -> {
                 g.writeStringProperty("name", t.name());
@@ -191,15 +192,15 @@ final class WeightServer implements AutoCloseable {
                 request.quiesce() ? ReloadOptions.quiesced(quiesceTimeout) : ReloadOptions.IMMEDIATE);
         int status = switch (r.outcome()) {
             case RELOADED -> 200;
-            case LOAD_FAILED -> 400; // missing, unreadable or invalid checkpoint, or a different tensor table
+            case LOAD_FAILED, LAYOUT_CHANGED -> 400; // missing, unreadable or invalid checkpoint, or another table
             case ALREADY_RUNNING, OVER_BUDGET -> 409; // the store's state forbids it now; may succeed later
             case QUIESCE_TIMED_OUT -> 503; // readers kept their leases; try again
-            case FLUSH_FAILED -> 500;
+            case FLUSH_FAILED, STORE_FAILED -> 500;
         };
         return json(status, g -> {
             if (status != 200) {
                 g.writeStringProperty("error", r.outcome().name().toLowerCase(Locale.ROOT));
-                g.writeStringProperty("message", r.message());
+                g.writeStringProperty("message", r.message().orElse(""));
             }
             g.writeNumberProperty("version", r.version());
             g.writeNumberProperty("load_seconds", r.loadSeconds());
