@@ -289,6 +289,7 @@ public final class ReloadMatrix {
                         while (!stop.get()) {
                             mixed.addAll(read(store, memory));
                             reads.increment();
+                            Thread.yield(); // two cores: the reload, and a server in-process, need them too
                         }
                         return null;
                     }));
