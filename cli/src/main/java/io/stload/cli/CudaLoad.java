@@ -46,11 +46,7 @@ final class CudaLoad {
             throw FlagValue.usage("--ring-windows x --ring-window-size: the staging ring may pin at most "
                     + Sizes.human(RingOptions.MAX_TOTAL_BYTES) + " of host memory");
         }
-        try {
-            return new RingOptions(d.windows, d.windowBytes(), pinning);
-        } catch (IllegalArgumentException e) {
-            throw new StloadException(ErrorKind.Usage, null, e.getMessage());
-        }
+        return new RingOptions(d.windows, d.windowBytes(), pinning);
     }
 
     /** The GPU is opened first, so a machine without one fails at once, before any checkpoint is read. */

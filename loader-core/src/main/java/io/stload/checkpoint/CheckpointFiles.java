@@ -5,6 +5,7 @@ import io.stload.StloadException;
 import io.stload.format.Header;
 import io.stload.format.HeaderParser;
 import io.stload.format.RangeSource;
+import io.stload.format.ShardIndex;
 import io.stload.format.TensorInfo;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -298,14 +299,18 @@ final class CheckpointFiles {
      */
     private static void checkAgainstIndex(Header h, String shard, List<String> expected, ShardIndex index,
                                           Map<String, List<String>> unindexed, Problems problems) {
+        int present = 0;
         for (String name : expected) {
             if (h.tensor(name) == null) {
                 problems.add(new StloadException(ErrorKind.InvalidIndex, h.file(), "index says this shard holds `"
                         + name + "`, but it does not"));
+            } else {
+                present++;
             }
         }
-        if (h.tensors().size() != expected.size()) {
-            unindexed.put(shard, new UnindexedNames(h, shard, index.weightMap(), h.tensors().size() - expected.size()));
+        if (h.tensors().size() > present) {
+            // A view, not a copy: shards that are one file under many names would each copy most of its table.
+            unindexed.put(shard, new UnindexedNames(h, shard, index.weightMap(), h.tensors().size() - present));
         }
     }
 

@@ -19,7 +19,7 @@ import java.util.Map;
  *
  * @param root the cache directory, which holds the {@code models--org--name} folders
  */
-public record HubCache(Path root) {
+record HubCache(Path root) {
     /** A ref holds a 40-character hash; huggingface_hub writes nothing else there. */
     private static final long MAX_REF_BYTES = 4096;
 

@@ -1,8 +1,9 @@
 package io.stload.checkpoint;
 
-import io.stload.format.SafetensorsWriter;
+import io.stload.StloadException;
 import io.stload.format.SafetensorsWriter.DataSource;
 import io.stload.format.SafetensorsWriter.Entry;
+import io.stload.format.SafetensorsWriter;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.file.FileAlreadyExistsException;
@@ -52,7 +53,7 @@ public final class ShardedWriter {
      * @return the files written, the index last
      * @throws IOException if {@code dir} exists and is not an empty directory, or a file cannot be written; nothing is
      *         left behind
-     * @throws IllegalArgumentException if {@code maxShardBytes} is not positive, or a name repeats or a shape is
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if {@code maxShardBytes} is not positive, or a name repeats or a shape is
      *         invalid
      */
     public static List<Path> write(Path dir, Map<String, String> metadata, List<Entry> entries, DataSource source,
@@ -80,7 +81,7 @@ public final class ShardedWriter {
     public static List<Path> write(Path dir, Map<String, String> metadata, List<Entry> entries, DataSource source,
                                    long maxShardBytes, boolean digests) throws IOException {
         if (maxShardBytes <= 0) {
-            throw new IllegalArgumentException("shard size must be positive: " + maxShardBytes);
+            throw StloadException.usage("shard size must be positive: " + maxShardBytes);
         }
         List<List<Entry>> shards = cut(entries, maxShardBytes);
         List<String> names = new ArrayList<>();

@@ -163,7 +163,7 @@ public final class Convert {
      * @return one float per element
      * @throws io.stload.StloadException {@link ErrorKind#Unsupported} if the type does not widen to F32 or the elements
      *         do not fit one array
-     * @throws IllegalArgumentException if {@code src} is not a whole number of elements
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if {@code src} is not a whole number of elements
      */
     public static float[] toF32(DType from, MemorySegment src) {
         long n = elements(from, src);
@@ -182,7 +182,7 @@ public final class Convert {
      * @param src  the elements, little-endian
      * @param dst  room for at least 4 bytes per element; may be larger
      * @throws io.stload.StloadException {@link ErrorKind#Unsupported} if the type does not widen to F32
-     * @throws IllegalArgumentException if {@code src} is not a whole number of elements or {@code dst} is too small
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if {@code src} is not a whole number of elements or {@code dst} is too small
      */
     public static void toF32(DType from, MemorySegment src, MemorySegment dst) {
         long n = elements(from, src);
@@ -210,7 +210,7 @@ public final class Convert {
      * @param src little-endian F32 elements
      * @param dst room for at least 2 bytes per element; may be larger
      * @throws io.stload.StloadException {@link ErrorKind#Unsupported} if {@code to} is neither BF16 nor F16
-     * @throws IllegalArgumentException if {@code src} is not a whole number of floats or {@code dst} is too small
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if {@code src} is not a whole number of floats or {@code dst} is too small
      */
     public static void fromF32(DType to, MemorySegment src, MemorySegment dst) {
         long n = elements(DType.F32, src);
@@ -355,14 +355,14 @@ public final class Convert {
         }
         long width = type.bits() / 8;
         if (src.byteSize() % width != 0) {
-            throw new IllegalArgumentException(src.byteSize() + " bytes are not a whole number of " + type + " elements");
+            throw StloadException.usage(src.byteSize() + " bytes are not a whole number of " + type + " elements");
         }
         return src.byteSize() / width;
     }
 
     private static void requireRoom(MemorySegment dst, long bytes) {
         if (dst.byteSize() < bytes) {
-            throw new IllegalArgumentException("destination holds " + dst.byteSize() + " bytes; " + bytes + " needed");
+            throw StloadException.usage("destination holds " + dst.byteSize() + " bytes; " + bytes + " needed");
         }
     }
 

@@ -11,7 +11,7 @@ import java.nio.file.Path;
  * dimensions, is refused as {@link ErrorKind#HeaderTooLarge} before the heap is spent. Real headers use a fraction
  * of the bound: their names and offsets are long beside the objects they become.
  */
-public final class DecodeBudget {
+final class DecodeBudget {
     static final int FACTOR = 4;
     static final int SLACK_MIB = 4;
     /** A TensorInfo and its String and long[] headers, a HashMap node and table slot, two list slots, a TensorRef. */

@@ -46,6 +46,17 @@ public final class Header {
         this.byName = Collections.unmodifiableMap(byName);
     }
 
+    /**
+     * The same header under another name of the same file (a hard link, or a second path to one file): the
+     * parsed table is shared, not copied, so a file reached by many names costs its table once.
+     *
+     * @param otherName another path to the very file this header was read from
+     * @return a header equal to this one but for {@link #file()}; it maps and checks the same file, by its other name
+     */
+    public Header sharedAs(Path otherName) {
+        return new Header(otherName, fileSize, headerLength, metadata, tensors, byName, identity, remoteVersion);
+    }
+
     /** The same header, of the local file {@code identity} describes. */
     Header identifiedAs(FileIdentity identity) {
         return new Header(file, fileSize, headerLength, metadata, tensors, byName, identity, null);
@@ -103,17 +114,6 @@ public final class Header {
         if (identity != null) {
             identity.requireSame(file);
         }
-    }
-
-    /**
-     * The same header under another name of the same file (a hard link, or a second path to one file): the
-     * parsed table is shared, not copied, so a file reached by many names costs its table once.
-     *
-     * @param otherName another path to the very file this header was read from
-     * @return a header equal to this one but for {@link #file()}
-     */
-    public Header sharedAs(Path otherName) {
-        return new Header(otherName, fileSize, headerLength, metadata, tensors, byName, identity, remoteVersion);
     }
 
     /** {@return the file this header was read from} */

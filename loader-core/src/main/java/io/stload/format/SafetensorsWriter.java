@@ -1,5 +1,6 @@
 package io.stload.format;
 
+import io.stload.StloadException;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.math.BigInteger;
@@ -51,7 +52,7 @@ public final class SafetensorsWriter {
          * zero-element tensor may have a dimension of 2^63 or more (its bits held in a negative long).
          *
          * @return dtype bits times every dimension, over 8
-         * @throws IllegalArgumentException if the size is not a whole number of bytes
+         * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if the size is not a whole number of bytes
          * @throws ArithmeticException if the element count, multiplied out in order, or the size in bits overflows
          *         64 unsigned bits: a shape the reader (like the reference) refuses
          */
@@ -68,7 +69,7 @@ public final class SafetensorsWriter {
             }
             long bits = elements * dtype.bits();
             if ((bits & 7) != 0) {
-                throw new IllegalArgumentException(name + ": " + dtype + " tensor of this shape is not a whole number of bytes");
+                throw StloadException.usage(name + ": " + dtype + " tensor of this shape is not a whole number of bytes");
             }
             return bits >>> 3;
         }
@@ -112,7 +113,7 @@ public final class SafetensorsWriter {
      * @param metadata the {@code __metadata__} map, or null for none
      * @param tensors  the tensors
      * @throws IOException if the file cannot be written; no partial file is left under its name
-     * @throws IllegalArgumentException if a name repeats or a shape is invalid
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if a name repeats or a shape is invalid
      */
     public static void write(Path file, Map<String, String> metadata, List<TensorData> tensors) throws IOException {
         Map<String, byte[]> data = new HashMap<>();
@@ -137,7 +138,7 @@ public final class SafetensorsWriter {
      * @param source   writes each entry's bytes
      * @throws IOException if the file cannot be written or the source writes the wrong number of bytes; no partial file
      *         is left under its name
-     * @throws IllegalArgumentException if a name repeats or a shape is invalid
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if a name repeats or a shape is invalid
      */
     public static void write(Path file, Map<String, String> metadata, List<Entry> entries, DataSource source)
             throws IOException {
@@ -197,7 +198,7 @@ public final class SafetensorsWriter {
      * @param metadata the {@code __metadata__} map, or null for none
      * @param entries  the tensors, in data order
      * @return the header's bytes, without the 8-byte length before them
-     * @throws IllegalArgumentException if a name repeats or a shape is invalid
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if a name repeats or a shape is invalid
      */
     public static byte[] header(Map<String, String> metadata, List<Entry> entries) {
         Set<String> names = new HashSet<>();
@@ -215,7 +216,7 @@ public final class SafetensorsWriter {
             long offset = 0;
             for (Entry e : entries) {
                 if (!names.add(e.name()) || e.name().equals("__metadata__")) {
-                    throw new IllegalArgumentException("tensor name given twice or reserved: " + e.name());
+                    throw StloadException.usage("tensor name given twice or reserved: " + e.name());
                 }
                 long end = offset + e.byteSize();
                 g.writeName(e.name());

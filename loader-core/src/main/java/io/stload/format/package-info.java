@@ -1,6 +1,6 @@
 /**
- * The safetensors format itself: the header parser with the reference implementation's rules, dtypes,
- * tensor views over a mapped file, and the writer. Below {@code checkpoint} in the flow, above everything
- * that reads tensor bytes; it knows nothing of plans, engines or destinations.
+ * The safetensors format itself: the header parser with the reference implementation's rules, dtypes, tensors
+ * over memory, conversion between floating-point types, and the writer. The first package of the flow: it imports
+ * only the exception family and {@code nativeio}, and knows nothing of checkpoints, plans, engines or destinations.
  */
 package io.stload.format;

@@ -1,6 +1,7 @@
 /**
- * The engine: one pipeline that executes every plan, with its read strategies (mmap, prefetch, direct),
- * bounded memory and failure-safe shutdown. Between {@code plan} and {@code sink} in the flow.
+ * The engine: one pipeline that executes every plan into any destination, with its read strategies (mmap,
+ * prefetch, direct, and object storage's ranged GETs), bounded memory and failure-safe shutdown. It does every copy
+ * itself, so no destination sees a file's mapping. After {@code sink}; reached only through {@code load}.
  * Internal: not exported by the module.
  */
 package io.stload.io;

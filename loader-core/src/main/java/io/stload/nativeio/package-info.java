@@ -1,6 +1,7 @@
 /**
  * libc through the FFM API (the only package that calls {@code Linker}), behind small Java methods with a
- * pure-Java fallback: open with O_DIRECT, pread, madvise, mincore, statfs, flock. Used by {@code plan} to
- * measure and by the engine to read. Internal: exported only to {@code io.stload.cuda}.
+ * pure-Java fallback: open with O_DIRECT, pread, madvise, mincore, statfs, flock; and the one place a checkpoint
+ * file is mapped ({@link io.stload.nativeio.MappedFile}). At the bottom, with the exception family. Internal: not
+ * exported by the module.
  */
 package io.stload.nativeio;

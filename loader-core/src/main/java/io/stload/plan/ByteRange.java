@@ -1,5 +1,7 @@
 package io.stload.plan;
 
+import io.stload.StloadException;
+
 /**
  * File bytes {@code [from, to)}.
  *
@@ -10,11 +12,11 @@ public record ByteRange(long from, long to) {
     /**
      * Checks the bounds.
      *
-     * @throws IllegalArgumentException if {@code to < from}
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if {@code to < from}
      */
     public ByteRange {
         if (to < from) {
-            throw new IllegalArgumentException("empty range reversed: [" + from + ", " + to + ")");
+            throw StloadException.usage("empty range reversed: [" + from + ", " + to + ")");
         }
     }
 

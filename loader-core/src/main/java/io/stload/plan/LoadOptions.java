@@ -1,5 +1,7 @@
 package io.stload.plan;
 
+import io.stload.StloadException;
+
 /**
  * What the caller asks of a load. Immutable: each {@code with} method returns a changed copy.
  *
@@ -47,11 +49,11 @@ public record LoadOptions(LoadStrategy strategy, ReadOrder order, int threads, l
     /**
      * Checks the thread count.
      *
-     * @throws IllegalArgumentException if {@code threads} is not in 1..256
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if {@code threads} is not in 1..256
      */
     public LoadOptions {
         if (threads < 1 || threads > 256) {
-            throw new IllegalArgumentException("threads must be in 1..256");
+            throw StloadException.usage("threads must be in 1..256");
         }
     }
 
@@ -120,7 +122,7 @@ public record LoadOptions(LoadStrategy strategy, ReadOrder order, int threads, l
      *
      * @param patterns globs, or {@code re:} regexes ({@link TensorFilter})
      * @return the changed copy
-     * @throws IllegalArgumentException if a pattern is invalid
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if a pattern is invalid
      */
     public LoadOptions withTensors(String... patterns) {
         return withTensors(TensorFilter.of(patterns));

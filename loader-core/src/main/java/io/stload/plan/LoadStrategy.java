@@ -1,5 +1,6 @@
 package io.stload.plan;
 
+import io.stload.StloadException;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.stream.Collectors;
@@ -28,14 +29,14 @@ public enum LoadStrategy {
      *
      * @param value one of {@link #choices()}, e.g. {@code direct}
      * @return the strategy it names
-     * @throws IllegalArgumentException for anything else (null included), with a message naming the value and
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} for anything else (null included), with a message naming the value and
      *                                  listing the valid ones; a flag parser can show it as it is
      */
     public static LoadStrategy parse(String value) {
         try {
             return valueOf(value.trim().toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException | NullPointerException e) {
-            throw new IllegalArgumentException("unknown strategy '" + value + "'; expected one of " + choices());
+            throw StloadException.usage("unknown strategy '" + value + "'; expected one of " + choices());
         }
     }
 

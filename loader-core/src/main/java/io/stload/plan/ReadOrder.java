@@ -1,5 +1,6 @@
 package io.stload.plan;
 
+import io.stload.StloadException;
 import java.util.Locale;
 
 /**
@@ -18,13 +19,13 @@ public enum ReadOrder {
      *
      * @param value {@code file} or {@code shuffled}
      * @return the order it names
-     * @throws IllegalArgumentException for anything else (null included), with a message listing the valid values
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} for anything else (null included), with a message listing the valid values
      */
     public static ReadOrder parse(String value) {
         try {
             return valueOf(value.trim().toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException | NullPointerException e) {
-            throw new IllegalArgumentException("unknown order '" + value + "'; expected file|shuffled");
+            throw StloadException.usage("unknown order '" + value + "'; expected file|shuffled");
         }
     }
 }

@@ -1,5 +1,6 @@
 package io.stload.plan;
 
+import io.stload.StloadException;
 import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -17,22 +18,22 @@ public final class Sizes {
      *
      * @param text the size
      * @return the number of bytes, rounded down to a whole byte
-     * @throws IllegalArgumentException for text that is not a size or a size past {@code Long.MAX_VALUE}, with a
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} for text that is not a size or a size past {@code Long.MAX_VALUE}, with a
      *                                  message naming the text and giving examples; a flag parser can show it as it is
      */
     public static long parse(String text) {
         if (text == null) {
-            throw new IllegalArgumentException("not a size: null");
+            throw StloadException.usage("not a size: null");
         }
         Matcher m = SIZE.matcher(text.trim());
         if (!m.matches()) {
-            throw new IllegalArgumentException("not a size: '" + text + "' (examples: 4096, 64MiB, 2GiB, 1.5GB)");
+            throw StloadException.usage("not a size: '" + text + "' (examples: 4096, 64MiB, 2GiB, 1.5GB)");
         }
         int power = "KMGTP".indexOf(Character.toUpperCase(m.group(2).isEmpty() ? ' ' : m.group(2).charAt(0))) + 1;
         double unit = Math.pow(m.group(3).isEmpty() && power > 0 ? 1000 : 1024, power);
         double value = Double.parseDouble(m.group(1)) * unit;
         if (value >= Long.MAX_VALUE) {
-            throw new IllegalArgumentException("size too large: '" + text + "'");
+            throw StloadException.usage("size too large: '" + text + "'");
         }
         return (long) value;
     }

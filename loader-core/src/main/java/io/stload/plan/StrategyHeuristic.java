@@ -11,7 +11,7 @@ import java.util.Locale;
  * thrash, so bypass it (the page cache gets what the destination leaves of the headroom: owned host memory
  * takes the rank's bytes from the same memory); large cold reads on local disks go to the benchmark's winner.
  */
-public final class StrategyHeuristic {
+final class StrategyHeuristic {
     private StrategyHeuristic() {
     }
 

@@ -1,5 +1,7 @@
 package io.stload.plan;
 
+import io.stload.StloadException;
+
 /**
  * The AUTO heuristic's constants and the readers' sizes, in one place. Defaults are justified by the benchmark
  * results in the README; every one can be overridden (CLI flags {@code --auto-*}, {@code --prefetch-*},
@@ -32,21 +34,21 @@ public record Thresholds(double residentForMmap, long smallReadBytes, double hea
     /**
      * Checks the values.
      *
-     * @throws IllegalArgumentException if {@code coldLocal} is not PREFETCH or DIRECT, a window or block is below
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if {@code coldLocal} is not PREFETCH or DIRECT, a window or block is below
      *         {@link #MIN_WINDOW_BYTES}, the block is not a multiple of 4 KiB, the ahead is below the window, or the gap is
      *         negative
      */
     public Thresholds {
         if (coldLocal != LoadStrategy.PREFETCH && coldLocal != LoadStrategy.DIRECT) {
-            throw new IllegalArgumentException("coldLocal must be prefetch or direct");
+            throw StloadException.usage("coldLocal must be prefetch or direct");
         }
         if (prefetchWindow < MIN_WINDOW_BYTES || prefetchAhead < prefetchWindow || directBlock < MIN_WINDOW_BYTES
                 || directBlock % 4096 != 0) {
-            throw new IllegalArgumentException("the prefetch window and the direct block must be at least 4 KiB, "
+            throw StloadException.usage("the prefetch window and the direct block must be at least 4 KiB, "
                     + "prefetch-ahead at least the window, and the direct block a multiple of 4 KiB");
         }
         if (maxGapBytes < 0) {
-            throw new IllegalArgumentException("the largest gap read through must not be negative");
+            throw StloadException.usage("the largest gap read through must not be negative");
         }
     }
 
@@ -55,7 +57,7 @@ public record Thresholds(double residentForMmap, long smallReadBytes, double hea
      *
      * @param s PREFETCH or DIRECT
      * @return the changed copy
-     * @throws IllegalArgumentException if {@code s} is neither
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if {@code s} is neither
      */
     public Thresholds withColdLocal(LoadStrategy s) {
         return new Thresholds(residentForMmap, smallReadBytes, headroomFactor, s, prefetchWindow, prefetchAhead, directBlock,

@@ -1,5 +1,6 @@
 /**
- * What a load measured: strategy and reasons per file, bytes, GB/s, phases and per-tensor latency.
- * The last step of an eager load, returned with the tensors.
+ * What a load measured ({@link io.stload.report.LoadReport}: strategy and rule per file, bytes, GB/s, phases, CPU
+ * time, per-tensor latency) and what hears it as it goes ({@link io.stload.report.LoadListener}). After
+ * {@code plan}; the destinations and the engine fill it.
  */
 package io.stload.report;

@@ -84,7 +84,7 @@ public final class HostSink implements Destination, AutoCloseable {
         }
     }
 
-    /** Every slice of the load, by name, in checkpoint order; valid until the sink is closed. */
+    /** {@return every slice of the load, by name, in checkpoint order; valid until the sink is closed} */
     public Map<String, Tensor> tensors() {
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         for (TensorSlice s : plan.slices().values()) {
@@ -139,14 +139,18 @@ public final class HostSink implements Destination, AutoCloseable {
     }
 
     /**
-     * Bytes {@link #allocateMirror} takes for this file: known from the header alone, so callers can budget
-     * before loading (an upper bound for a rank's packed slices).
+     * The host memory a whole load of a file takes: known from the header alone, so callers can budget before
+     * loading (an upper bound for a rank's packed slices).
+     *
+     * @param h         the file's header
+     * @param alignment the alignment of its memory's start, a divisor of the page size
+     * @return the bytes
      */
     public static long regionBytes(Header h, int alignment) {
         return alignUp(h.fileSize(), alignment) - h.dataStart() / alignment * alignment;
     }
 
-    /** Host memory held, tensor bytes plus alignment padding. */
+    /** {@return host memory held, tensor bytes plus alignment padding} */
     public synchronized long allocatedBytes() {
         return allocated;
     }

@@ -5,7 +5,6 @@ import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
-import java.util.function.Function;
 
 /**
  * Which parts of which slices a block of one file's bytes holds, as pieces, and the copy of those pieces to
@@ -20,18 +19,31 @@ public final class SliceScatter {
     /**
      * {@code rows} rows of {@code width} bytes, {@code pitch} apart from block offset {@code blockOffset}, go to
      * consecutive bytes of {@code slice} from {@code sliceOffset}.
+     *
+     * @param slice       the slice the rows belong to
+     * @param blockOffset the first row's offset in the block
+     * @param width       bytes per row
+     * @param rows        how many rows
+     * @param pitch       bytes from one row's start to the next's, in the block
+     * @param sliceOffset where the first row goes in the slice's memory
      */
     public record Piece(TensorSlice slice, long blockOffset, long width, long rows, long pitch, long sliceOffset) {
-        /** Block bytes from the first row's start to the last row's end. */
+        /** {@return block bytes from the first row's start to the last row's end} */
         public long span() {
             return (rows - 1) * pitch + width;
         }
 
+        /** {@return the bytes the piece moves: rows times width} */
         public long bytes() {
             return width * rows;
         }
 
-        /** Gathers the piece's rows from {@code block} into {@code sliceMemory}, the whole slice's memory. */
+        /**
+         * Gathers the piece's rows from {@code block} into the whole slice's memory.
+         *
+         * @param block       the block's bytes
+         * @param sliceMemory the slice's memory, row-major
+         */
         public void copy(MemorySegment block, MemorySegment sliceMemory) {
             for (long r = 0; r < rows; r++) {
                 MemorySegment.copy(block, blockOffset + r * pitch, sliceMemory, sliceOffset + r * width, width);
@@ -41,13 +53,23 @@ public final class SliceScatter {
 
     private final List<TensorSlice> byStart;
 
-    /** @param slices one file's slices, any order */
+    /**
+     * The arithmetic for one file's slices.
+     *
+     * @param slices one file's slices, any order
+     */
     public SliceScatter(List<TensorSlice> slices) {
         this.byStart = new ArrayList<>(slices.stream().filter(s -> s.byteSize() > 0).toList());
         this.byStart.sort(Comparator.comparingLong(TensorSlice::spanStart));
     }
 
-    /** The pieces of every slice within file bytes {@code [offset, end)}; block offsets are relative to {@code offset}. */
+    /**
+     * The pieces of every slice within file bytes {@code [offset, end)}.
+     *
+     * @param offset the block's first file byte
+     * @param end    the file offset just past the block
+     * @return the pieces, their block offsets relative to {@code offset}
+     */
     public List<Piece> pieces(long offset, long end) {
         // Slices are disjoint and sorted, so their span ends are sorted too: find the first ending past offset.
         int lo = 0;
@@ -65,13 +87,6 @@ public final class SliceScatter {
             add(byStart.get(i), offset, end, out);
         }
         return out;
-    }
-
-    /** Copies file bytes {@code [offset, offset + block.byteSize())}, held in {@code block}, to the slices' memory. */
-    public void scatter(long offset, MemorySegment block, Function<TensorSlice, MemorySegment> memoryOf) {
-        for (Piece p : pieces(offset, offset + block.byteSize())) {
-            p.copy(block, memoryOf.apply(p.slice()));
-        }
     }
 
     private static void add(TensorSlice s, long blockStart, long blockEnd, List<Piece> out) {

@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The shape of the house as the imports have it: a checkpoint flows one way through loader-core's packages, and no
- * package reaches one to its right. The order is shared/design.md's: the exception family, libc and the host facts
+ * package reaches one to its right. The order is docs/design.md's: the exception family, libc and the host facts
  * at the bottom, then the format, the checkpoint, the plan, the report, the destinations, the engine, the front
  * doors and the store of versions.
  */
@@ -55,6 +55,6 @@ class LayeringTest {
                 .filter(p -> !LAYERS.contains(p))
                 .distinct().toList();
         assertEquals(List.of(), unplaced,
-                "a package of loader-core that the layering does not name: give it its place in LAYERS and design.md");
+                "a package of loader-core that the layering does not name: give it its place in LAYERS and docs/design.md");
     }
 }

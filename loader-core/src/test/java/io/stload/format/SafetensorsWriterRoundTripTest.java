@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import io.stload.StloadException;
 import io.stload.format.SafetensorsWriter.TensorData;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -155,10 +156,10 @@ class SafetensorsWriterRoundTripTest {
     @Test
     void writerRefusesWhatTheParserWouldReject() {
         TensorData x = new TensorData("x", DType.U8, new long[] {1}, new byte[1]);
-        assertThrows(IllegalArgumentException.class, () -> SafetensorsWriter.write(dir.resolve("dup.safetensors"), null, List.of(x, x)));
-        assertThrows(IllegalArgumentException.class, () -> SafetensorsWriter.write(dir.resolve("meta.safetensors"), null,
+        assertThrows(StloadException.class, () -> SafetensorsWriter.write(dir.resolve("dup.safetensors"), null, List.of(x, x)));
+        assertThrows(StloadException.class, () -> SafetensorsWriter.write(dir.resolve("meta.safetensors"), null,
                 List.of(new TensorData("__metadata__", DType.U8, new long[] {1}, new byte[1]))));
-        assertThrows(IllegalArgumentException.class, () -> SafetensorsWriter.write(dir.resolve("odd.safetensors"), null,
+        assertThrows(StloadException.class, () -> SafetensorsWriter.write(dir.resolve("odd.safetensors"), null,
                 List.of(new TensorData("f4", DType.F4, new long[] {3}, new byte[2]))));
         assertThrows(IOException.class, () -> SafetensorsWriter.write(dir.resolve("short.safetensors"), null,
                 List.of(new TensorData("s", DType.F32, new long[] {2}, new byte[4]))));

@@ -90,6 +90,42 @@ public final class ApiSurface {
         return leaks;
     }
 
+    /**
+     * The module's API, one line per public type and per public or protected member, sorted: what a change to the API
+     * changes. Members are written with their generic types, as {@code toGenericString} gives them; synthetic and
+     * bridge members are left out (the compiler's, not ours), and so are a record's and an enum's implicit members.
+     */
+    public static List<String> signatures(Class<?> anyTypeOfModule) throws IOException {
+        return new ApiSurface(anyTypeOfModule).signatures();
+    }
+
+    private List<String> signatures() throws IOException {
+        List<String> lines = new ArrayList<>();
+        for (Class<?> type : publicTypes()) {
+            String name = type.getName();
+            lines.add(name + ": " + type.toGenericString());
+            for (Field f : type.getDeclaredFields()) {
+                if (visible(f) && !f.isSynthetic() && !f.isEnumConstant()) {
+                    lines.add(name + ": " + f.toGenericString());
+                }
+            }
+            for (Constructor<?> c : type.getDeclaredConstructors()) {
+                if (visible(c) && !c.isSynthetic()) {
+                    lines.add(name + ": " + c.toGenericString());
+                }
+            }
+            for (Method m : type.getDeclaredMethods()) {
+                if (visible(m) && !m.isSynthetic() && !m.isBridge()) {
+                    lines.add(name + ": " + m.toGenericString());
+                }
+            }
+            for (Object constant : type.isEnum() ? type.getEnumConstants() : new Object[0]) {
+                lines.add(name + ": enum constant " + constant);
+            }
+        }
+        return lines.stream().sorted().distinct().toList();
+    }
+
     private List<Class<?>> publicTypes() throws IOException {
         List<Class<?>> types = new ArrayList<>();
         for (String pkg : exported.stream().sorted().toList()) {

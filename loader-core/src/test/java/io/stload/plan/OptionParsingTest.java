@@ -3,17 +3,20 @@ package io.stload.plan;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import io.stload.ErrorKind;
+import io.stload.StloadException;
 import org.junit.jupiter.api.Test;
 
-/** The plain parsers a host application's own flag parser calls: a bad value is an IllegalArgumentException. */
+/** The plain parsers a host application's own flag parser calls: a bad value is a StloadException of kind Usage. */
 class OptionParsingTest {
     @Test
     void strategiesParseCaseInsensitively() {
         assertEquals(LoadStrategy.DIRECT, LoadStrategy.parse("Direct"));
         assertEquals("auto|mmap|prefetch|direct|s3", LoadStrategy.choices());
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> LoadStrategy.parse("fast"));
-        assertEquals("unknown strategy 'fast'; expected one of auto|mmap|prefetch|direct|s3", e.getMessage());
-        assertThrows(IllegalArgumentException.class, () -> LoadStrategy.parse(null));
+        StloadException e = assertThrows(StloadException.class, () -> LoadStrategy.parse("fast"));
+        assertEquals("unknown strategy 'fast'; expected one of auto|mmap|prefetch|direct|s3", e.detail());
+        assertEquals(ErrorKind.Usage, e.kind());
+        assertThrows(StloadException.class, () -> LoadStrategy.parse(null));
     }
 
     @Test
@@ -28,35 +31,35 @@ class OptionParsingTest {
         assertEquals(256L << 20, Sizes.parse(" 256 mib "));
         assertEquals(307, Sizes.parse("0.3KiB"));
         for (String bad : new String[] {"MiB", "", "-1", "lots", null}) {
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Sizes.parse(bad));
+            StloadException e = assertThrows(StloadException.class, () -> Sizes.parse(bad));
             assertEquals("not a size: " + (bad == null ? "null" : "'" + bad + "' (examples: 4096, 64MiB, 2GiB, 1.5GB)"),
-                    e.getMessage());
+                    e.detail());
         }
         assertEquals("size too large: '99999999PiB'",
-                assertThrows(IllegalArgumentException.class, () -> Sizes.parse("99999999PiB")).getMessage());
+                assertThrows(StloadException.class, () -> Sizes.parse("99999999PiB")).detail());
     }
 
     @Test
     void ordersParseCaseInsensitively() {
         assertEquals(ReadOrder.SHUFFLED, ReadOrder.parse(" Shuffled"));
         assertEquals("unknown order 'random'; expected file|shuffled",
-                assertThrows(IllegalArgumentException.class, () -> ReadOrder.parse("random")).getMessage());
+                assertThrows(StloadException.class, () -> ReadOrder.parse("random")).detail());
     }
 
     @Test
     void thresholdsRejectNonsense() {
-        assertThrows(IllegalArgumentException.class, () -> Thresholds.DEFAULTS.withColdLocal(LoadStrategy.MMAP));
-        assertThrows(IllegalArgumentException.class, () -> new Thresholds(0.8, 1, 1.2, LoadStrategy.DIRECT, 1 << 20, 1 << 20, 1000, 0));
-        assertThrows(IllegalArgumentException.class, () -> new Thresholds(0.8, 1, 1.2, LoadStrategy.DIRECT, 1 << 20, 1 << 20, 4096, -1));
+        assertThrows(StloadException.class, () -> Thresholds.DEFAULTS.withColdLocal(LoadStrategy.MMAP));
+        assertThrows(StloadException.class, () -> new Thresholds(0.8, 1, 1.2, LoadStrategy.DIRECT, 1 << 20, 1 << 20, 1000, 0));
+        assertThrows(StloadException.class, () -> new Thresholds(0.8, 1, 1.2, LoadStrategy.DIRECT, 1 << 20, 1 << 20, 4096, -1));
     }
 
     @Test
     void windowsAndBlocksHaveAOnePageFloor() {
         // A 1-byte window made one window object per byte of the checkpoint.
-        assertThrows(IllegalArgumentException.class, () -> new Thresholds(0.8, 1, 1.2, LoadStrategy.DIRECT, 1, 1, 4096, 0));
-        assertThrows(IllegalArgumentException.class, () -> new Thresholds(0.8, 1, 1.2, LoadStrategy.DIRECT, 4095, 8192, 4096, 0));
-        assertThrows(IllegalArgumentException.class, () -> new Thresholds(0.8, 1, 1.2, LoadStrategy.DIRECT, 4096, 4095, 4096, 0));
-        assertThrows(IllegalArgumentException.class, () -> new Thresholds(0.8, 1, 1.2, LoadStrategy.DIRECT, 4096, 4096, 0, 0));
+        assertThrows(StloadException.class, () -> new Thresholds(0.8, 1, 1.2, LoadStrategy.DIRECT, 1, 1, 4096, 0));
+        assertThrows(StloadException.class, () -> new Thresholds(0.8, 1, 1.2, LoadStrategy.DIRECT, 4095, 8192, 4096, 0));
+        assertThrows(StloadException.class, () -> new Thresholds(0.8, 1, 1.2, LoadStrategy.DIRECT, 4096, 4095, 4096, 0));
+        assertThrows(StloadException.class, () -> new Thresholds(0.8, 1, 1.2, LoadStrategy.DIRECT, 4096, 4096, 0, 0));
         assertEquals(4096, new Thresholds(0.8, 1, 1.2, LoadStrategy.DIRECT, 4096, 4096, 4096, 0).prefetchWindow());
     }
 }

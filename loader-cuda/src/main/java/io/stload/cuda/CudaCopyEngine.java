@@ -148,7 +148,7 @@ public final class CudaCopyEngine implements CopyEngine {
     public void freeStaging(MemorySegment buffer) {
         Optional<Arena> owner = pinned.remove(buffer.address());
         if (owner == null) {
-            throw new IllegalArgumentException("not a pinned buffer of this engine");
+            throw StloadException.usage("not a pinned buffer of this engine");
         }
         // Freeing is best effort, and happens even when binding the device fails (a sticky error): a failed free
         // means the context is already gone, and the memory with it; a registered buffer's arena is closed anyway.

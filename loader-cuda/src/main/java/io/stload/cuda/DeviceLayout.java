@@ -37,12 +37,12 @@ public final class DeviceLayout {
      *
      * @param s one of the slices laid out
      * @return its offset from the start of the allocation
-     * @throws IllegalArgumentException if the slice is not in this layout
+     * @throws IllegalStateException if the slice is not in this layout (a bug: the layout holds every slice of the plan)
      */
     public long offset(TensorSlice s) {
         Long off = offsets.get(s.name());
         if (off == null) {
-            throw new IllegalArgumentException(s.name() + " is not in this layout");
+            throw new IllegalStateException(s.name() + " is not in this layout");
         }
         return off;
     }

@@ -1,5 +1,6 @@
 package io.stload.cuda;
 
+import io.stload.StloadException;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.util.Collections;
@@ -60,11 +61,11 @@ public final class DeviceWeights implements AutoCloseable {
      * @param t           one of this load's tensors
      * @param destination native memory of at least {@code t.byteSize()} bytes
      * @throws IOException if the copy fails
-     * @throws IllegalArgumentException if {@code destination} is a heap segment
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if {@code destination} is a heap segment
      */
     public void copyToHost(DeviceTensor t, MemorySegment destination) throws IOException {
         if (!destination.isNative()) {
-            throw new IllegalArgumentException("copyToHost needs native memory (an Arena's), not a heap segment");
+            throw StloadException.usage("copyToHost needs native memory (an Arena's), not a heap segment");
         }
         if (t.byteSize() > 0) {
             engine.copyToHost(t.devicePointer(), destination.asSlice(0, t.byteSize()));

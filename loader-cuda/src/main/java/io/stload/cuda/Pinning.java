@@ -1,5 +1,6 @@
 package io.stload.cuda;
 
+import io.stload.StloadException;
 import java.util.Locale;
 
 /** How staging windows become page-locked, which is what lets the device DMA from them at full speed. */
@@ -14,16 +15,16 @@ public enum Pinning {
      *
      * @param value {@code alloc} (or {@code host-alloc}) or {@code register} (or {@code host-register})
      * @return the pinning it names
-     * @throws IllegalArgumentException for anything else (null included), with a message listing the valid values
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} for anything else (null included), with a message listing the valid values
      */
     public static Pinning parse(String value) {
         if (value == null) {
-            throw new IllegalArgumentException("unknown pinning null; expected alloc|register");
+            throw StloadException.usage("unknown pinning null; expected alloc|register");
         }
         return switch (value.trim().toLowerCase(Locale.ROOT)) {
             case "alloc", "host-alloc" -> HOST_ALLOC;
             case "register", "host-register" -> HOST_REGISTER;
-            default -> throw new IllegalArgumentException("unknown pinning '" + value + "'; expected alloc|register");
+            default -> throw StloadException.usage("unknown pinning '" + value + "'; expected alloc|register");
         };
     }
 }

@@ -1,5 +1,7 @@
 package io.stload.cuda;
 
+import io.stload.StloadException;
+
 /**
  * The staging ring's shape: {@code windows} page-locked buffers of {@code windowBytes} each. More windows let
  * more reads run ahead of the copies; larger ones cut per-copy overhead. Pinned memory is taken from the host
@@ -20,18 +22,18 @@ public record RingOptions(int windows, long windowBytes, Pinning pinning) {
     /**
      * Checks the shape.
      *
-     * @throws IllegalArgumentException if there are fewer than 2 windows, a window is not a positive multiple of 4 KiB up to
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if there are fewer than 2 windows, a window is not a positive multiple of 4 KiB up to
      *         {@link #MAX_WINDOW_BYTES}, or the total passes {@link #MAX_TOTAL_BYTES}
      */
     public RingOptions {
         if (windows < 2) {
-            throw new IllegalArgumentException("the staging ring needs at least 2 windows");
+            throw StloadException.usage("the staging ring needs at least 2 windows");
         }
         if (windowBytes <= 0 || windowBytes % 4096 != 0 || windowBytes > MAX_WINDOW_BYTES) {
-            throw new IllegalArgumentException("a staging window must be a positive multiple of 4 KiB, at most 1 GiB");
+            throw StloadException.usage("a staging window must be a positive multiple of 4 KiB, at most 1 GiB");
         }
         if (windows * windowBytes > MAX_TOTAL_BYTES) {
-            throw new IllegalArgumentException("the staging ring may pin at most 8 GiB of host memory");
+            throw StloadException.usage("the staging ring may pin at most 8 GiB of host memory");
         }
     }
 

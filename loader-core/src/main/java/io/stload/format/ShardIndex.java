@@ -1,8 +1,7 @@
-package io.stload.checkpoint;
+package io.stload.format;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
-import io.stload.format.DecodeBudget;
 import io.stload.nativeio.FileChecks;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -19,20 +18,29 @@ import tools.jackson.core.TokenStreamLocation;
 import tools.jackson.core.json.JsonFactory;
 
 /**
- * A {@code *.safetensors.index.json}: which shard file holds each tensor, and its {@code metadata} object (e.g.
- * {@code total_size}), each scalar value as its JSON text; nested values are left out.
+ * A sharded checkpoint's {@code *.safetensors.index.json}, parsed and checked within a budget of memory as headers
+ * are: which shard file holds each tensor (a file name, never a control character in it), and its {@code metadata}
+ * object (e.g. {@code total_size}), each scalar value as its JSON text; nested values are left out.
+ *
+ * @param file      the index, as the checkpoint names it
+ * @param weightMap tensor name to shard name
+ * @param metadata  the scalars of its {@code metadata} object
  */
-record ShardIndex(Path file, Map<String, String> weightMap, Map<String, String> metadata) {
+public record ShardIndex(Path file, Map<String, String> weightMap, Map<String, String> metadata) {
     private static final JsonFactory JSON = JsonFactory.builder().build();
     /** An index names tensors, not data; anything larger is not an index. */
-    static final long MAX_INDEX_BYTES = 256L << 20;
+    public static final long MAX_INDEX_BYTES = 256L << 20;
 
-    static ShardIndex read(Path file) {
-        return read(file, file);
-    }
-
-    /** Reads {@code source}, the real file behind the index the checkpoint names as {@code file}. */
-    static ShardIndex read(Path source, Path file) {
+    /**
+     * Reads and checks an index file.
+     *
+     * @param source the real file behind the index (a link's target)
+     * @param file   the index as the checkpoint names it, for errors and the result
+     * @return the index
+     * @throws StloadException {@link ErrorKind#InvalidIndex} for an index that is not one; {@link ErrorKind#Io} if it
+     *         cannot be read
+     */
+    public static ShardIndex read(Path source, Path file) {
         byte[] bytes;
         try {
             long size = FileChecks.requireRegularFile(source).size();
@@ -46,8 +54,15 @@ record ShardIndex(Path file, Map<String, String> weightMap, Map<String, String> 
         return parse(bytes, file);
     }
 
-    /** Parses an index's bytes, fetched by whatever means; {@code file} names it in errors. */
-    static ShardIndex parse(byte[] bytes, Path file) {
+    /**
+     * Parses an index's bytes, fetched by whatever means.
+     *
+     * @param bytes the index file's content
+     * @param file  names it in errors and in the result
+     * @return the index
+     * @throws StloadException {@link ErrorKind#InvalidIndex} for an index that is not one
+     */
+    public static ShardIndex parse(byte[] bytes, Path file) {
         Map<String, String> weightMap = null;
         Map<String, String> metadata = new LinkedHashMap<>();
         DecodeBudget budget = new DecodeBudget(file, bytes.length);
