@@ -45,6 +45,11 @@ final class ReshardCommand implements Callable<Integer> {
             description = "Largest file of a rank; 0 writes one model.safetensors per rank (default: ${DEFAULT-VALUE}).")
     String shardSize;
 
+    @Option(names = "--digests",
+            description = "Record each tensor's SHA-256 in its shard's __metadata__, so that a reload of the next "
+                    + "resharded step reads only the tensors that changed.")
+    boolean digests;
+
     @Spec
     CommandSpec spec;
 
@@ -57,7 +62,7 @@ final class ReshardCommand implements Callable<Integer> {
         Checkpoint checkpoint = source.open(in, spec.commandLine().getErr());
         List<Path> folders;
         try {
-            folders = Resharder.reshard(checkpoint, out, rules, maxShard == 0 ? Long.MAX_VALUE : maxShard);
+            folders = Resharder.reshard(checkpoint, out, rules, maxShard == 0 ? Long.MAX_VALUE : maxShard, digests);
         } catch (FileAlreadyExistsException e) {
             throw new StloadException(ErrorKind.Usage, out, "exists and is not empty; choose a new folder");
         } catch (IOException e) {

@@ -747,6 +747,22 @@ public final class WeightStore<T> implements AutoCloseable {
     }
 
     /**
+     * How the current version was loaded; the next reload uses these unless it gives its own.
+     *
+     * @return the load options (strategy, threads, rank and partition rules) of the current version
+     * @throws StloadException {@link ErrorKind#Usage} when the store is closed
+     */
+    public LoadOptions options() {
+        lock.lock();
+        try {
+            requireOpen();
+            return current.options;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
      * Why leases are refused: a reload in place failed after it began overwriting the weights.
      *
      * @return the failure leases are refused with, or empty while the weights are whole
