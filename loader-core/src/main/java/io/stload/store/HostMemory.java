@@ -7,7 +7,6 @@ import io.stload.load.Loader;
 import io.stload.nativeio.NativeAccess;
 import io.stload.plan.DestinationProfile;
 import io.stload.plan.LoadPlan;
-import io.stload.plan.RankSlices;
 import io.stload.plan.TensorSlice;
 import io.stload.report.LoadListener;
 import io.stload.report.LoadReport;
@@ -15,6 +14,7 @@ import io.stload.sink.CallerBuffers;
 import io.stload.sink.Destination;
 import io.stload.sink.HostSink;
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -52,25 +52,22 @@ final class HostMemory implements StoreMemory<Tensor> {
         return allocate == null ? DestinationProfile.HOST : CALLERS;
     }
 
-    /** What {@link HostSink} allocates: each file's region mirrored, or a subset's slices packed per file. */
+    /**
+     * What a load takes: a whole checkpoint, {@link HostSink}'s regions mirroring each file; a subset (the tensors a
+     * reload reads, a rank's slices), one region of them packed ({@link PackedSlices}).
+     */
     @Override
     public long bytesFor(LoadPlan plan) {
         if (allocate != null) {
             return plan.bytes();
         }
+        if (plan.isPartial()) {
+            return new PackedSlices(plan).bytes();
+        }
         int page = NativeAccess.get().pageSize();
         long sum = 0;
         for (var f : plan.files()) {
-            Header h = f.file();
-            if (!plan.isPartial()) {
-                sum += HostSink.regionBytes(h, page);
-                continue;
-            }
-            long size = 0;
-            for (TensorSlice s : RankSlices.inFile(h, plan.slices())) {
-                size = alignUp(size, HostSink.SLICE_ALIGNMENT) + s.byteSize();
-            }
-            sum += size;
+            sum += HostSink.regionBytes(f.file(), page);
         }
         return sum;
     }
@@ -81,10 +78,28 @@ final class HostMemory implements StoreMemory<Tensor> {
 
     @Override
     public Buffers<Tensor> load(LoadPlan plan) {
-        if (allocate == null) {
+        if (allocate == null && !plan.isPartial()) {
             HostSink sink = new HostSink();
             LoadReport report = loader.execute(plan, sink, LoadListener.NONE); // a failed load frees the sink
             return new HostBuffers(sink.tensors(), sink.allocatedBytes(), report, sink::close);
+        }
+        if (allocate == null) {
+            // A subset: packed so that large tensors take direct reads in place, as a whole load's mirror does.
+            PackedSlices packed = new PackedSlices(plan);
+            Arena arena = Arena.ofShared();
+            try {
+                Map<String, MemorySegment> at = packed.allocate(plan, arena, "the tensors read");
+                CallerBuffers into = new CallerBuffers(s -> at.get(s.name()));
+                LoadReport report = loader.execute(plan, into, LoadListener.NONE);
+                Map<String, Tensor> tensors = new LinkedHashMap<>();
+                for (TensorSlice s : plan.slices().values()) {
+                    tensors.put(s.name(), new Tensor(s.local(), at.get(s.name())));
+                }
+                return new HostBuffers(tensors, packed.bytes(), report, arena::close);
+            } catch (RuntimeException | Error e) {
+                arena.close();
+                throw e;
+            }
         }
         List<MemorySegment> given = new ArrayList<>(); // asked for on this thread, in begin
         CallerBuffers buffers = new CallerBuffers(s -> {

@@ -16,9 +16,11 @@ import java.util.Optional;
  *                       Always true in place
  * @param quiesceTimeout how long a quiesced reload waits for live leases before it gives up
  * @param flushHooks     run in order while quiesced; only meaningful with {@code quiesce}
- * @param stagingBytes   in place: the most host memory the changed bytes may be staged in before the serving
- *                       memory is overwritten ({@link #DEFAULT_STAGING_BYTES}); when they need more, they are
- *                       written straight from the files, and a failure then leaves the store failed
+ * @param stagingBytes   in place: the most host memory staging the changed bytes may take before the serving
+ *                       memory is overwritten ({@link #DEFAULT_STAGING_BYTES}): the bytes, packed, and the engine's
+ *                       read buffers while it reads them (an I/O thread's direct block each, 32 MiB by default); when
+ *                       they need more, the changed bytes are written straight from the files (in the read buffers
+ *                       only), and a failure then leaves the store failed
  * @param carryOver      which tensors are read: only those whose bytes changed ({@link CarryOver#UNCHANGED}), or
  *                       all of them
  * @param loadOptions    strategy, threads, rank and partition rules for this reload and the ones after it; empty

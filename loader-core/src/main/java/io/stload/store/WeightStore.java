@@ -5,7 +5,6 @@ import io.stload.StloadException;
 import io.stload.checkpoint.Checkpoint;
 import io.stload.format.Tensor;
 import io.stload.load.Loader;
-import io.stload.nativeio.NativeAccess;
 import io.stload.plan.LoadOptions;
 import io.stload.plan.LoadPlan;
 import io.stload.plan.Planner;
@@ -18,14 +17,12 @@ import io.stload.sink.CallerBuffers;
 import io.stload.store.ReloadDelta.Reason;
 import io.stload.store.ReloadOptions.Mode;
 import io.stload.store.ReloadResult.Outcome;
-import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -471,7 +468,7 @@ public final class WeightStore<T> implements AutoCloseable {
         Staged staged = null;
         if (n.plan() != null && stagingBytes <= how.stagingBytes()) {
             try {
-                staged = stage(n.plan(), stagingBytes);
+                staged = stage(n.plan());
             } catch (RuntimeException e) {
                 StloadException se = ours(e, "staging the changed tensors");
                 return failed(claim, Outcome.LOAD_FAILED, se, se.getMessage(), how, ReloadDelta.NONE, n.start(), 0);
@@ -479,7 +476,8 @@ public final class WeightStore<T> implements AutoCloseable {
         }
         try {
             long fromStorage = staged == null ? 0 : staged.report().bytesRead();
-            ReloadDelta stagedDelta = n.changes().delta(n.slices(), fromStorage, staged == null ? 0 : stagingBytes);
+            long stagedBytes = staged == null ? 0 : stagingBytes - readBufferBytes(n.plan());
+            ReloadDelta stagedDelta = n.changes().delta(n.slices(), fromStorage, stagedBytes);
             double loadSeconds = seconds(n.start());
             long quiesceStart = System.nanoTime();
             Optional<ReloadResult> stopped = quiesceAndFlush(claim, null, how, stagedDelta, loadSeconds, quiesceStart);
@@ -509,7 +507,7 @@ public final class WeightStore<T> implements AutoCloseable {
             // Same memory, new bytes: the new version holds the serving version's allocations.
             Version<T> next = new Version<>(serving.number + 1, serving.tensors, n.slices(), serving.owners,
                     n.source(), n.options(), n.checkpoint().remote() != null);
-            ReloadDelta delta = n.changes().delta(n.slices(), fromStorage, staged == null ? 0 : stagingBytes);
+            ReloadDelta delta = n.changes().delta(n.slices(), fromStorage, stagedBytes);
             return publish(claim, next, null, how, delta, loadSeconds, seconds(quiesceStart));
         } finally {
             if (staged != null) {
@@ -522,32 +520,23 @@ public final class WeightStore<T> implements AutoCloseable {
     private record Staged(Arena arena, Map<String, MemorySegment> at, LoadReport report) {
     }
 
-    /** Host memory staging a plan's slices takes: each slice 64-byte aligned, back to back. */
+    /**
+     * Host memory a reload in place takes to stage a plan's slices: the slices, packed ({@link PackedSlices}), and the
+     * engine's read buffers while it reads them (at most one direct block per I/O thread).
+     */
     static long stagingBytes(LoadPlan plan) {
-        long sum = 0;
-        for (TensorSlice s : plan.slices().values()) {
-            sum = HostMemory.alignUp(sum, 64) + s.byteSize();
-        }
-        return sum;
+        return new PackedSlices(plan).bytes() + readBufferBytes(plan);
     }
 
-    private Staged stage(LoadPlan plan, long bytes) {
+    /** The most host memory the engine's own read buffers take during a load of {@code plan}. */
+    static long readBufferBytes(LoadPlan plan) {
+        return (long) plan.options().threads() * plan.options().thresholds().directBlock();
+    }
+
+    private Staged stage(LoadPlan plan) {
         Arena arena = Arena.ofShared();
         try {
-            MemorySegment all;
-            try {
-                all = NativeAccess.get().allocate(Math.max(1, bytes), arena);
-            } catch (IOException | OutOfMemoryError e) {
-                throw new StloadException(ErrorKind.OutOfMemory, null, "cannot allocate " + bytes
-                        + " bytes of host memory to stage the changed tensors: " + e.getMessage());
-            }
-            Map<String, MemorySegment> at = new HashMap<>();
-            long offset = 0;
-            for (TensorSlice s : plan.slices().values()) {
-                offset = HostMemory.alignUp(offset, 64);
-                at.put(s.name(), all.asSlice(offset, s.byteSize()));
-                offset += s.byteSize();
-            }
+            Map<String, MemorySegment> at = new PackedSlices(plan).allocate(plan, arena, "staging the changed tensors");
             LoadReport report = loader.execute(plan, new CallerBuffers(s -> at.get(s.name())), LoadListener.NONE);
             return new Staged(arena, at, report);
         } catch (RuntimeException | Error e) {
