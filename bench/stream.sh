@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Streaming vs host destination: GB/s and peak RSS of `load --sink stream` against `load --sink host` on the same
-# checkpoint, cold, --reps times, interleaved. The target (README, "Embedding"): stream within 10% of host's GB/s,
+# checkpoint, cold, --reps times, interleaved. The target (docs/benchmarks.md): stream within 10% of host's GB/s,
 # and stream's peak RSS under --memory-budget + 300 MB even for a checkpoint twice a cgroup's memory limit
 # (--memory-limit runs every load in a fresh memory cgroup, v1 or v2, of that limit without swap; host loads are
 # skipped when the checkpoint does not fit the limit, since they would only be OOM-killed). Peak RSS is GNU

@@ -1,4 +1,4 @@
-"""Summarizes bench/run.sh's results.csv: medians per cell, the README's target ratios, and a chart."""
+"""Summarizes bench/run.sh's results.csv: medians per cell, the target ratios (docs/benchmarks.md), and a chart."""
 import csv
 import os
 import shutil

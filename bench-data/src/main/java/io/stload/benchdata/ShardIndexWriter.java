@@ -1,7 +1,7 @@
 package io.stload.benchdata;
 
 import java.io.IOException;
-import java.io.OutputStream;
+import java.io.ByteArrayOutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -34,10 +34,14 @@ final class ShardIndexWriter {
     private ShardIndexWriter() {
     }
 
+    /**
+     * Writes the index to {@code file}, through a temporary sibling renamed into place. The JSON is built in memory
+     * (an index names tensors, not data) and then written as bytes, so a failing disk (full, or an I/O error) is an
+     * {@link IOException} like any other write's, never the JSON writer's unchecked wrapper of it.
+     */
     static void write(Path file, long totalSize, Map<String, String> weightMap) throws IOException {
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp-" + ProcessHandle.current().pid());
-        try (OutputStream out = Files.newOutputStream(tmp);
-             JsonGenerator g = JSON.createGenerator(INDENTED, out)) {
+        ByteArrayOutputStream json = new ByteArrayOutputStream();
+        try (JsonGenerator g = JSON.createGenerator(INDENTED, json)) {
             g.writeStartObject();
             g.writeName("metadata");
             g.writeStartObject();
@@ -50,7 +54,11 @@ final class ShardIndexWriter {
             }
             g.writeEndObject();
             g.writeEndObject();
-        } catch (IOException | RuntimeException e) {
+        }
+        Path tmp = file.resolveSibling(file.getFileName() + ".tmp-" + ProcessHandle.current().pid());
+        try {
+            Files.write(tmp, json.toByteArray());
+        } catch (IOException e) {
             Files.deleteIfExists(tmp);
             throw e;
         }

@@ -13,12 +13,17 @@ import io.stload.format.Header;
 import io.stload.format.HeaderParser;
 import io.stload.format.TensorInfo;
 import java.io.IOException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -138,12 +143,12 @@ class CheckpointGeneratorTest {
     }
 
     @Test
-    void reusesACheckpointOfTheSameSpecAndRegeneratesAnother() throws IOException {
+    void reusesACheckpointOfTheSameSpecAndRegeneratesAnother(@TempDir Path other) throws IOException {
         CheckpointSpec spec = CheckpointSpec.of(ShapeKind.LLAMA, 2 * MIB).withShardBytes(MIB);
         assertTrue(CheckpointGenerator.reuseOrGenerate(spec, tmp).generated());
         CheckpointSummary again = CheckpointGenerator.reuseOrGenerate(spec, tmp);
         assertFalse(again.generated());
-        assertEquals(CheckpointGenerator.generate(spec, tmp.resolve("fresh")).fileBytes(), again.fileBytes());
+        assertEquals(CheckpointGenerator.generate(spec, other.resolve("fresh")).fileBytes(), again.fileBytes());
 
         Files.delete(again.index());
         assertTrue(CheckpointGenerator.reuseOrGenerate(spec, tmp).generated(), "no index: incomplete");
@@ -151,10 +156,100 @@ class CheckpointGeneratorTest {
     }
 
     @Test
-    void refusesADirectoryHoldingAnotherCheckpoint() throws IOException {
+    void replacesItsOwnEarlierOutputButNothingElse() throws IOException {
         CheckpointGenerator.generate(CheckpointSpec.of(ShapeKind.LLAMA, MIB).withShardBytes(MIB / 4), tmp);
-        assertThrows(java.nio.file.FileAlreadyExistsException.class,
-                () -> CheckpointGenerator.generate(CheckpointSpec.of(ShapeKind.LLAMA, MIB), tmp));
+        CheckpointSummary single = CheckpointGenerator.generate(CheckpointSpec.of(ShapeKind.LLAMA, MIB), tmp);
+        assertEquals(List.of(CheckpointGenerator.MARKER, "model.safetensors"), names(tmp), "the shards went away");
+        assertEquals(single.files(), List.of(tmp.resolve("model.safetensors")));
+
+        // A file of the user's beside them: refused, and nothing is touched.
+        Files.writeString(tmp.resolve("notes.txt"), "mine");
+        byte[] before = Files.readAllBytes(tmp.resolve("model.safetensors"));
+        FileAlreadyExistsException e = assertThrows(FileAlreadyExistsException.class,
+                () -> CheckpointGenerator.generate(CheckpointSpec.of(ShapeKind.LLAMA, MIB).withSeed(3), tmp));
+        assertTrue(e.getReason().contains("holds files gen did not write (notes.txt)"), e.getReason());
+        assertEquals(List.of(CheckpointGenerator.MARKER, "model.safetensors", "notes.txt"), names(tmp));
+        assertArrayEquals(before, Files.readAllBytes(tmp.resolve("model.safetensors")));
+    }
+
+    /** A real checkpoint in the hub's names, written by something else: gen must never overwrite or delete it. */
+    @Test
+    void refusesADirectoryHoldingACheckpointItDidNotWrite(@TempDir Path other) throws IOException {
+        CheckpointGenerator.generate(CheckpointSpec.of(ShapeKind.LLAMA, MIB).withShardBytes(MIB / 2).withSeed(9), other);
+        Files.delete(other.resolve(CheckpointGenerator.MARKER)); // as a download leaves it: the same names, no marker
+        Map<String, byte[]> before = contents(other);
+        FileAlreadyExistsException e = assertThrows(FileAlreadyExistsException.class,
+                () -> CheckpointGenerator.generate(CheckpointSpec.of(ShapeKind.LLAMA, MIB).withShardBytes(MIB / 2), other));
+        assertTrue(e.getReason().contains("holds files gen did not write (model-00001-of-"), e.getReason());
+        Map<String, byte[]> after = contents(other);
+        assertEquals(before.keySet(), after.keySet());
+        before.forEach((name, bytes) -> assertArrayEquals(bytes, after.get(name), name));
+    }
+
+    /** The writing thread interrupted (as a signal handler stops it) mid-shard: nothing of the run stays. */
+    @Test
+    void anInterruptedRunLeavesNothing(@TempDir Path other) throws Exception {
+        Path target = other.resolve("ckpt");
+        AtomicReference<Throwable> failed = new AtomicReference<>();
+        Thread writer = new Thread(() -> {
+            try {
+                CheckpointGenerator.generate(CheckpointSpec.of(ShapeKind.LLAMA, 1L << 30).withShardBytes(16 * MIB), target);
+            } catch (Throwable t) {
+                failed.set(t);
+            }
+        });
+        writer.start();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        // Two shards staged: the run is well under way (polling a directory: there is no event to wait on).
+        while (!stagedSecondShard(target)) {
+            assertTrue(writer.isAlive(), "the run ended early: " + failed.get());
+            assertTrue(System.nanoTime() < deadline, "no second shard was staged");
+            Thread.sleep(5);
+        }
+        writer.interrupt();
+        writer.join(TimeUnit.SECONDS.toMillis(60));
+        assertFalse(writer.isAlive());
+        assertTrue(failed.get() instanceof IOException, String.valueOf(failed.get()));
+        assertFalse(Files.exists(target), () -> "left behind: " + (Files.exists(target) ? namesOrNone(target) : ""));
+    }
+
+    /** A disk that fills while the index is written is an IOException, as for any other file. */
+    @Test
+    void aFullDiskWhileTheIndexIsWrittenIsAnIoException() throws IOException {
+        Path devFull = Path.of("/dev/full");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isWritable(devFull), "no /dev/full here");
+        Path index = tmp.resolve("model.safetensors.index.json");
+        Files.createSymbolicLink(index.resolveSibling(index.getFileName() + ".tmp-" + ProcessHandle.current().pid()),
+                devFull);
+        IOException e = assertThrows(IOException.class, () -> ShardIndexWriter.write(index, 8, Map.of("w", "a")));
+        assertTrue(e.getMessage().contains("No space left on device"), e.getMessage());
+        assertEquals(List.of(), names(tmp));
+    }
+
+    private static boolean stagedSecondShard(Path dir) throws IOException {
+        return Files.isDirectory(dir) && names(dir).stream().anyMatch(n -> n.matches("model-00002-of-\\d{5}\\.safetensors\\.partial"));
+    }
+
+    private static String namesOrNone(Path dir) {
+        try {
+            return names(dir).toString();
+        } catch (IOException e) {
+            return e.toString();
+        }
+    }
+
+    private static List<String> names(Path dir) throws IOException {
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.map(f -> f.getFileName().toString()).sorted().toList();
+        }
+    }
+
+    private static Map<String, byte[]> contents(Path dir) throws IOException {
+        Map<String, byte[]> all = new java.util.TreeMap<>();
+        for (String name : names(dir)) {
+            all.put(name, Files.readAllBytes(dir.resolve(name)));
+        }
+        return all;
     }
 
     @Test

@@ -76,9 +76,16 @@ final class GenCommand implements Callable<Integer> {
     }
 
     static CheckpointSummary generate(Path dir, CheckpointSpec spec, PrintWriter out) {
-        // Stopped by SIGINT or SIGTERM, the shard being written must not stay behind as NAME.tmp-PID.
-        try (ShutdownHook cleanUp = new ShutdownHook(() -> CheckpointGenerator.deletePartialFiles(dir))) {
-            return CheckpointGenerator.generate(spec, dir);
+        // Stopped by SIGINT or SIGTERM, nothing of the run may stay behind: no half shard, no partial checkpoint.
+        try (StopOnSignal stop = new StopOnSignal(() -> CheckpointGenerator.deletePartialFiles(dir))) {
+            try {
+                return CheckpointGenerator.generate(spec, dir);
+            } catch (IOException e) {
+                if (stop.stopping()) {
+                    throw new StloadException(ErrorKind.Io, dir, "stopped by a signal; what it had written was removed");
+                }
+                throw e;
+            }
         } catch (FileAlreadyExistsException e) {
             throw new StloadException(ErrorKind.Usage, dir, e.getReason() != null ? e.getReason()
                     : "exists and is not a directory; name a new or empty directory");

@@ -3,6 +3,8 @@ package io.stload.cli;
 import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.checkpoint.Checkpoint;
+import io.stload.checkpoint.ShardedWriter;
+import io.stload.nativeio.FileChecks;
 import io.stload.plan.PartitionSpec;
 import io.stload.plan.Partitioning;
 import io.stload.plan.RankSlices;
@@ -59,14 +61,31 @@ final class ReshardCommand implements Callable<Integer> {
         long maxShard = FlagValue.size("--shard-size", shardSize, 0);
         Partitioning rules = new Partitioning(0, worldSize, PartitionSpec.load(partition));
         PrintWriter stdout = spec.commandLine().getOut();
-        Checkpoint checkpoint = source.open(in, spec.commandLine().getErr());
+        PrintWriter stderr = spec.commandLine().getErr();
+        Checkpoint checkpoint = source.open(in, stderr);
         List<Path> folders;
         try {
-            folders = Resharder.reshard(checkpoint, out, rules, maxShard == 0 ? Long.MAX_VALUE : maxShard, digests);
+            // A run killed before it could clean up (SIGKILL, power) left its temporary tree beside OUT.
+            for (Path abandoned : ShardedWriter.removeAbandoned(out)) {
+                stderr.println("stload: note: removed " + Printable.escape(abandoned.toString())
+                        + ", the partial output of an interrupted reshard");
+            }
+            // Stopped by SIGINT or SIGTERM, the temporary tree it writes must not stay behind.
+            try (StopOnSignal stop = new StopOnSignal(() -> ShardedWriter.removeOwnTemporaries(out))) {
+                try {
+                    folders = Resharder.reshard(checkpoint, out, rules, maxShard == 0 ? Long.MAX_VALUE : maxShard,
+                            digests);
+                } catch (IOException e) {
+                    if (stop.stopping()) {
+                        throw new StloadException(ErrorKind.Io, out, "stopped by a signal; nothing was written");
+                    }
+                    throw e;
+                }
+            }
         } catch (FileAlreadyExistsException e) {
-            throw new StloadException(ErrorKind.Usage, out, "exists and is not empty; choose a new folder");
+            throw new StloadException(ErrorKind.Usage, out, e.getReason() + "; choose a new folder");
         } catch (IOException e) {
-            throw new StloadException(ErrorKind.Io, out, "cannot write: " + e.getMessage(), e);
+            throw new StloadException(ErrorKind.Io, out, "cannot write: " + FileChecks.reason(e), e);
         }
         RankSlices.Matched matched = RankSlices.match(checkpoint, rules);
         for (int r = 0; r < folders.size(); r++) {

@@ -1,12 +1,16 @@
 package io.stload.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
+
 
 import io.stload.checkpoint.Checkpoint;
 import io.stload.checkpoint.TensorRef;
 import io.stload.format.TensorDigest;
 import io.stload.plan.Resharder;
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
@@ -15,10 +19,16 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.HexFormat;
 import java.util.Optional;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** {@code reshard} then {@code load --rank}: each rank reads its own folder and gets the bytes it would have sliced. */
 class ReshardCommandTest {
@@ -106,5 +116,133 @@ class ReshardCommandTest {
             TensorRef any = ckpt.tensors().values().iterator().next();
             assertEquals(Optional.empty(), TensorDigest.of(any.file(), any.name()), "recorded only when asked");
         }
+    }
+
+    /** OUT a symlink to an empty folder: the folder it names is written, and the user's link stays as it was. */
+    @Test
+    void aSymlinkAsOutIsKeptAndItsTargetWritten() throws Exception {
+        String in = dir.resolve("in").toString();
+        assertEquals(0, run("gen", in, "--size", "1MiB", "--seed", "9").exit);
+        Path target = Files.createDirectory(dir.resolve("elsewhere"));
+        Path link = Files.createSymbolicLink(dir.resolve("out"), target);
+        Run reshard = run("reshard", in, link.toString(), "--world-size", "2");
+        assertEquals(0, reshard.exit, reshard.err);
+        assertTrue(Files.isSymbolicLink(link), "the link was replaced");
+        assertEquals(target, Files.readSymbolicLink(link));
+        assertTrue(Files.isRegularFile(target.resolve("rank-00001/model.safetensors")));
+        assertEquals(0, run("load", link.toString(), "--rank", "1", "--world-size", "2").exit);
+
+        Path dangling = Files.createSymbolicLink(dir.resolve("dangling"), dir.resolve("nowhere"));
+        Run refused = run("reshard", in, dangling.toString(), "--world-size", "2");
+        assertEquals(ExitCodes.USAGE, refused.exit, refused.err);
+        assertEquals("error: Usage: " + dangling + ": is a symlink to " + dir.resolve("nowhere")
+                + ", which does not exist; choose a new folder", refused.err.strip());
+        assertTrue(Files.isSymbolicLink(dangling) && !Files.exists(dir.resolve("nowhere")));
+    }
+
+    /**
+     * A temporary tree a killed reshard left beside OUT is removed (and said so) by the next run, but only one that
+     * holds reshard's marker naming a process that is gone; a look-alike of the user's stays.
+     */
+    @Test
+    void anAbandonedTemporaryTreeIsRemovedAndNothingElse() throws Exception {
+        String in = dir.resolve("in").toString();
+        assertEquals(0, run("gen", in, "--size", "1MiB", "--seed", "9").exit);
+        Process gone = new ProcessBuilder("true").start();
+        assertTrue(gone.waitFor(30, java.util.concurrent.TimeUnit.SECONDS));
+        Path abandoned = Files.createDirectories(dir.resolve(".out.tmp-" + gone.pid() + "-5/rank-00000"));
+        Files.writeString(abandoned.getParent().resolve(".stload-partial"), gone.pid() + " 0\n");
+        Files.write(abandoned.resolve("model.safetensors"), new byte[4096]);
+        Path mine = Files.createDirectories(dir.resolve(".out.tmp-" + gone.pid() + "-6"));
+        Files.writeString(mine.resolve("notes.txt"), "no marker: not reshard's");
+        Path alive = Files.createDirectories(dir.resolve(".out.tmp-" + ProcessHandle.current().pid() + "-7"));
+        Files.writeString(alive.resolve(".stload-partial"), ProcessHandle.current().pid() + " "
+                + ProcessHandle.current().info().startInstant().orElseThrow().toEpochMilli() + "\n");
+
+        Run reshard = run("reshard", in, dir.resolve("out").toString(), "--world-size", "2");
+        assertEquals(0, reshard.exit, reshard.err);
+        assertEquals("stload: note: removed " + abandoned.getParent() + ", the partial output of an interrupted reshard",
+                reshard.err.strip());
+        assertFalse(Files.exists(abandoned.getParent()));
+        assertTrue(Files.exists(mine.resolve("notes.txt")), "a folder without the marker is not reshard's");
+        assertTrue(Files.exists(alive), "a tree of a process still running is its own business");
+    }
+
+    /** SIGTERM or SIGINT while reshard writes: the temporary tree is removed, and OUT never appears. */
+    @ParameterizedTest
+    @ValueSource(strings = {"TERM", "INT"})
+    @Tag("slow")
+    void aStoppedReshardLeavesNothing(String signal) throws Exception {
+        assumeFalse(signal.equals("INT") && GenCommandTest.ignoresSigint(), "SIGINT is ignored here, so in the child");
+        Path in = dir.resolve("in");
+        assertEquals(0, run("gen", in.toString(), "--size", "256MiB", "--shard-size", "64MiB").exit);
+        Path out = dir.resolve("out");
+        Process p = new ProcessBuilder(ProcessHandle.current().info().command().orElseThrow(),
+                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), "io.stload.cli.Main",
+                "reshard", in.toString(), out.toString(), "--world-size", "2")
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(dir.resolve("stderr").toFile()).start();
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (temporaryTrees().isEmpty() || !holdsAShard(temporaryTrees().getFirst())) {
+                assertTrue(p.isAlive(), "reshard ended before it was stopped: " + Files.readString(dir.resolve("stderr")));
+                assertTrue(System.nanoTime() < deadline, "no temporary tree appeared");
+                Thread.sleep(2); // polling a directory: there is no event to wait on
+            }
+            assertEquals(0, new ProcessBuilder("kill", "-" + signal, Long.toString(p.pid())).start().waitFor());
+            assertTrue(p.waitFor(60, TimeUnit.SECONDS), "reshard did not stop on SIG" + signal);
+        } finally {
+            p.destroyForcibly();
+        }
+        assertEquals(List.of(), temporaryTrees());
+        assertFalse(Files.exists(out));
+    }
+
+    private List<Path> temporaryTrees() throws IOException {
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.filter(f -> f.getFileName().toString().startsWith(".out.tmp-")).toList();
+        }
+    }
+
+    private static boolean holdsAShard(Path tree) {
+        try (Stream<Path> all = Files.walk(tree)) {
+            return all.anyMatch(f -> f.getFileName().toString().contains(".safetensors"));
+        } catch (IOException | java.io.UncheckedIOException e) {
+            return false; // changing under the walk
+        }
+    }
+
+    /** More source shards than the process may open files: reshard keeps a bounded number open, as load does. */
+    @Test
+    @Tag("slow")
+    void moreShardsThanDescriptorsReshard() throws Exception {
+        Path in = Files.createDirectory(dir.resolve("many"));
+        int shards = 400;
+        StringBuilder index = new StringBuilder("{\"weight_map\": {");
+        for (int i = 0; i < shards; i++) {
+            String file = String.format("model-%05d-of-%05d.safetensors", i + 1, shards);
+            io.stload.format.SafetensorsWriter.write(in.resolve(file), java.util.Map.of(), List.of(
+                    new io.stload.format.SafetensorsWriter.TensorData("w." + i, io.stload.format.DType.U8,
+                            new long[] {2, 8}, new byte[16])));
+            index.append(i == 0 ? "" : ", ").append("\"w.").append(i).append("\": \"").append(file).append('"');
+        }
+        Files.writeString(in.resolve("model.safetensors.index.json"), index.append("}}"));
+        Path out = dir.resolve("out");
+        // The JVM holds a descriptor per jar it searched, up to one per class-path entry; 100 more leave room for
+        // the runtime, the 64 source files reshard keeps open and its output, and far less than the 400 shards.
+        int descriptors = System.getProperty("java.class.path").split(java.io.File.pathSeparator).length + 100;
+        Process p = new ProcessBuilder("bash", "-c", "ulimit -n " + descriptors + " && exec \"$0\" \"$@\"",
+                ProcessHandle.current().info().command().orElseThrow(), "--enable-native-access=ALL-UNNAMED",
+                "-cp", System.getProperty("java.class.path"), "io.stload.cli.Main",
+                "reshard", in.toString(), out.toString(), "--world-size", "2")
+                .redirectErrorStream(true).redirectOutput(dir.resolve("output").toFile()).start();
+        try {
+            assertTrue(p.waitFor(120, TimeUnit.SECONDS), "reshard did not exit");
+        } finally {
+            p.destroyForcibly();
+        }
+        assertEquals(0, p.exitValue(), Files.readString(dir.resolve("output")));
+        Run inspect = run("inspect", Resharder.rankFolder(out, 1).toString());
+        assertEquals(0, inspect.exit, inspect.err);
+        assertTrue(inspect.out.contains("\n" + shards + " tensors, "), inspect.out);
     }
 }

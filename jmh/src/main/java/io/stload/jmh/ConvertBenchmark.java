@@ -27,7 +27,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * Conversion on one core against the plain copy of the same input bytes ({@link MemorySegment#copy}), both
  * between native segments as a loader holds them. The {@code inputBytes} counter is the rate that matters:
  * bytes of input per second (GB/s once divided by 1e9); {@code convert} over {@code copy} for one conversion
- * is the ratio the README's target speaks of (BF16 to F32 at least 0.5x the copy rate). The input is random
+ * is the ratio the target speaks of (docs/benchmarks.md: BF16 to F32 at least 0.5x the copy rate). The input is random
  * bits, NaNs and subnormals included, so no conversion gets an easy case. The fork adds the Vector API
  * module, which BF16's loops use ({@link Convert#vectorized()}); a {@code -jvmArgsAppend} on the command line
  * replaces that argument, so {@code -jvmArgsAppend -Dscalar} measures the scalar loops side by side.

@@ -28,7 +28,7 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * Lazy access to one tensor of a large checkpoint: each invocation opens the checkpoint (headers only, outside
  * the timing) and times copying the tensor nearest {@code tensorSize} out of it, mapping and page faults
- * included, from a warm page cache. The README's target: under 5 ms for 8 MiB of a 2 GiB checkpoint.
+ * included, from a warm page cache. The target (docs/benchmarks.md): under 5 ms for 8 MiB of a 2 GiB checkpoint.
  */
 @BenchmarkMode(Mode.SingleShotTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)

@@ -8,6 +8,8 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
@@ -15,6 +17,9 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import tools.jackson.core.JsonGenerator;
 import tools.jackson.core.ObjectWriteContext;
@@ -38,6 +43,10 @@ public final class ShardedWriter {
     public static final String SINGLE = "model.safetensors";
 
     private static final JsonFactory JSON = JsonFactory.builder().build();
+    /** Between a temporary tree's target name and the writing process's id: {@code .NAME.tmp-PID-NANOS}. */
+    private static final String TMP_INFIX = ".tmp-";
+    /** The file in a temporary tree that names the process writing it; deleted before the tree is renamed. */
+    private static final String PARTIAL_MARKER = ".stload-partial";
 
     private ShardedWriter() {
     }
@@ -152,36 +161,148 @@ public final class ShardedWriter {
     }
 
     /**
-     * Fills a directory beside {@code dir}, then renames it to {@code dir}, or deletes it on any failure.
+     * Fills a directory beside {@code dir}, then renames it to {@code dir}, or deletes it on any failure. When
+     * {@code dir} is a symlink to a directory, the directory it points to is the one written (the link is kept);
+     * a symlink to nothing is refused. While the temporary directory ({@code .NAME.tmp-PID-NANOS}) is written it
+     * holds a marker naming this process, by which {@link #removeAbandoned} later tells a tree left by a killed
+     * run from anything else. A thread interrupted while it writes (a signal handler's way to stop it) stops at
+     * its next channel operation, and the temporary directory is deleted before the exception leaves here.
      *
      * @param dir    the directory to create; absent or empty
      * @param filler writes the files into the temporary directory it is given
-     * @throws IOException if {@code dir} exists and is not an empty directory, or the filler or the rename fails
+     * @throws IOException if {@code dir} exists and is not an empty directory ({@link FileAlreadyExistsException}),
+     *                     or the filler or the rename fails
      */
     public static void writeAtomically(Path dir, Filler filler) throws IOException {
-        Path target = dir.toAbsolutePath();
-        if (Files.isDirectory(target)) {
+        Path target = target(dir);
+        if (Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS)) {
             try (Stream<Path> children = Files.list(target)) {
                 if (children.findAny().isPresent()) {
-                    throw new FileAlreadyExistsException(target.toString(), null, "exists and is not empty");
+                    throw new FileAlreadyExistsException(dir.toString(), null, "exists and is not empty");
                 }
             }
-        } else if (Files.exists(target)) {
-            throw new FileAlreadyExistsException(target.toString(), null, "exists and is not a directory");
+        } else if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
+            throw new FileAlreadyExistsException(dir.toString(), null, "exists and is not a directory");
         }
         Path parent = target.getParent();
         Files.createDirectories(parent);
         // Not createTempDirectory: its owner-only permissions would become the checkpoint's.
-        Path tmp = Files.createDirectory(parent.resolve("." + target.getFileName() + ".tmp-"
-                + ProcessHandle.current().pid() + "-" + System.nanoTime()));
+        Path tmp = Files.createDirectory(parent.resolve("." + target.getFileName() + TMP_INFIX
+                + ProcessHandle.current().pid() + "-" + (System.nanoTime() & Long.MAX_VALUE)));
         try {
+            Files.writeString(tmp.resolve(PARTIAL_MARKER), writer(ProcessHandle.current()));
             filler.fill(tmp);
-            Files.deleteIfExists(target); // an empty directory, checked above
+            Files.delete(tmp.resolve(PARTIAL_MARKER));
+            Files.deleteIfExists(target); // an empty directory, checked above; never a link (target() resolved it)
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException | RuntimeException | Error e) {
             deleteTree(tmp);
             throw e;
         }
+    }
+
+    /**
+     * The directory {@link #writeAtomically} writes for {@code dir}: {@code dir} itself, or the directory a symlink
+     * there points to; never the link, which is the user's.
+     */
+    private static Path target(Path dir) throws IOException {
+        Path absolute = dir.toAbsolutePath().normalize();
+        if (!Files.isSymbolicLink(absolute)) {
+            return absolute;
+        }
+        Path real;
+        try {
+            real = absolute.toRealPath();
+        } catch (NoSuchFileException e) {
+            throw new FileAlreadyExistsException(dir.toString(), null, "is a symlink to "
+                    + Files.readSymbolicLink(absolute) + ", which does not exist");
+        }
+        if (!Files.isDirectory(real)) {
+            throw new FileAlreadyExistsException(dir.toString(), null, "is a symlink to " + real
+                    + ", which is not a directory");
+        }
+        return real;
+    }
+
+    /**
+     * Deletes the temporary trees beside {@code dir} that {@link #writeAtomically} began for it in a process that
+     * is gone (killed before it could clean up): a directory named as {@code writeAtomically} names them, holding
+     * the marker it writes first, naming a process that no longer runs (or whose id a later process now has).
+     * Nothing else is touched, and nothing is followed through a symlink.
+     *
+     * @param dir the directory such a run was writing
+     * @return the trees deleted
+     * @throws IOException if the folder holding {@code dir} cannot be listed, or a tree cannot be deleted
+     */
+    public static List<Path> removeAbandoned(Path dir) throws IOException {
+        Path target = target(dir);
+        Path parent = target.getParent();
+        if (parent == null || !Files.isDirectory(parent)) {
+            return List.of();
+        }
+        Pattern name = Pattern.compile(Pattern.quote("." + target.getFileName() + TMP_INFIX) + "(\\d{1,19})-\\d{1,19}");
+        List<Path> removed = new ArrayList<>();
+        try (Stream<Path> siblings = Files.list(parent)) {
+            for (Path p : siblings.toList()) {
+                Matcher m = name.matcher(p.getFileName().toString());
+                if (m.matches() && Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS) && abandoned(p, m.group(1))) {
+                    deleteTree(p);
+                    if (Files.exists(p, LinkOption.NOFOLLOW_LINKS)) {
+                        throw new IOException(p + ": cannot delete the partial output of an interrupted run");
+                    }
+                    removed.add(p);
+                }
+            }
+        }
+        return removed;
+    }
+
+    /**
+     * Deletes the temporary trees this process began beside {@code dir}: for a signal handler, should the thread
+     * writing one not unwind in time. Best effort: a failure is ignored.
+     *
+     * @param dir the directory this process is writing
+     */
+    public static void removeOwnTemporaries(Path dir) {
+        try {
+            Path target = target(dir);
+            String prefix = "." + target.getFileName() + TMP_INFIX + ProcessHandle.current().pid() + "-";
+            try (Stream<Path> siblings = Files.list(target.getParent())) {
+                siblings.filter(p -> p.getFileName().toString().startsWith(prefix)).forEach(ShardedWriter::deleteTree);
+            }
+        } catch (IOException | RuntimeException e) {
+            // Best effort, on the way out.
+        }
+    }
+
+    /** The tree holds the marker of process {@code pid}, and that process is gone. */
+    private static boolean abandoned(Path tree, String pid) {
+        Path marker = tree.resolve(PARTIAL_MARKER);
+        String recorded;
+        try {
+            if (!Files.isRegularFile(marker, LinkOption.NOFOLLOW_LINKS) || Files.size(marker) > 256) {
+                return false;
+            }
+            recorded = Files.readString(marker);
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+        if (!recorded.startsWith(pid + " ")) {
+            return false;
+        }
+        Optional<ProcessHandle> process;
+        try {
+            process = ProcessHandle.of(Long.parseLong(pid));
+        } catch (NumberFormatException e) {
+            return false;
+        }
+        // The same id with another start time is a later process: the writer is gone all the same.
+        return process.isEmpty() || !writer(process.get()).equals(recorded);
+    }
+
+    /** What the marker records of the process writing a tree: its id and, where known, when it started. */
+    private static String writer(ProcessHandle p) {
+        return p.pid() + " " + p.info().startInstant().map(i -> Long.toString(i.toEpochMilli())).orElse("?") + "\n";
     }
 
     /** Writes the files of a directory into the folder it is given. */

@@ -39,8 +39,8 @@ public final class Convert {
     /**
      * Whether BF16's bulk loops run on the Vector API: when the runtime was started with
      * {@code --add-modules jdk.incubator.vector} and the CPU has vectors of 256 bits or more. Without it they run
-     * the staged scalar loop, several times slower (a quarter of the speed or less in the README's figures); the
-     * results are the same bits either way.
+     * the staged scalar loop, several times slower (a quarter of the speed or less in the recorded figures of
+     * docs/benchmarks.md); the results are the same bits either way.
      *
      * @return true if the Vector API is in use
      */

@@ -91,18 +91,7 @@ final class PosixFile implements NativeFile {
 
     @Override
     public boolean fadvise(long offset, long length, FileAdvice advice) {
-        return !closed.get() && LibC.posixFadvise(fd, offset, length, code(advice)) == 0;
-    }
-
-    private static int code(FileAdvice advice) {
-        return switch (advice) {
-            case NORMAL -> 0;
-            case RANDOM -> 1;
-            case SEQUENTIAL -> 2;
-            case WILLNEED -> 3;
-            case DONTNEED -> 4;
-            case NOREUSE -> 5;
-        };
+        return !closed.get() && LibC.posixFadvise(fd, offset, length, advice.code) == 0;
     }
 
     @Override

@@ -49,7 +49,7 @@ final class PosixNativeAccess implements NativeAccess {
         long end = alignUp(mapping.address() + mapping.byteSize());
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = LibC.callState(arena);
-            return adviceTaken(() -> LibC.madvise(state, start, end - start, code(advice)), advice);
+            return adviceTaken(() -> LibC.madvise(state, start, end - start, advice.code), advice);
         }
     }
 
@@ -67,18 +67,6 @@ final class PosixNativeAccess implements NativeAccess {
             case 0 -> true;
             case LibC.EINVAL, LibC.ENOSYS -> false;
             default -> throw LibC.error("madvise(" + advice + ")", -result);
-        };
-    }
-
-    private static int code(MemoryAdvice advice) {
-        return switch (advice) {
-            case NORMAL -> 0;
-            case RANDOM -> 1;
-            case SEQUENTIAL -> 2;
-            case WILLNEED -> 3;
-            case DONTNEED -> 4;
-            case POPULATE_READ -> 22;
-            case HUGEPAGE -> 14;
         };
     }
 

@@ -14,7 +14,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -81,24 +80,17 @@ public final class Resharder {
                                      boolean digests) throws IOException {
         RankSlices.Matched matched = RankSlices.match(in, partitioning);
         Map<String, String> metadata = userMetadata(in);
-        Map<Header, FileChannel> channels = new HashMap<>();
-        try {
-            for (Header h : in.files()) {
-                channels.put(h, FileChannel.open(h.file(), StandardOpenOption.READ));
-            }
+        try (OpenFiles channels = new OpenFiles()) {
             ShardedWriter.writeAtomically(out, tmp -> {
                 for (int r = 0; r < partitioning.worldSize(); r++) {
                     Map<String, TensorSlice> slices = matched.slices(r);
                     List<Entry> entries = slices.values().stream()
                             .map(s -> new Entry(s.local().name(), s.local().dtype(), s.local().shape())).toList();
                     ShardedWriter.write(rankFolder(tmp, r), metadata, entries,
-                            (e, to) -> copy(slices.get(e.name()), channels, to), maxShardBytes, digests);
+                            (e, to) -> copy(slices.get(e.name()), channels.get(slices.get(e.name()).tensor().file()),
+                                    to), maxShardBytes, digests);
                 }
             });
-        } finally {
-            for (FileChannel ch : channels.values()) {
-                ch.close();
-            }
         }
         List<Path> folders = new ArrayList<>();
         for (int r = 0; r < partitioning.worldSize(); r++) {
@@ -121,10 +113,49 @@ public final class Resharder {
         return kept;
     }
 
+    /**
+     * The source files, opened as tensors need them and closed least recently used first, so that at most
+     * {@link #MAX_OPEN_FILES} are open whatever the number of shards (a process may open only so many).
+     */
+    private static final class OpenFiles implements AutoCloseable {
+        private final Map<Header, FileChannel> open = new LinkedHashMap<>(16, 0.75f, true);
+
+        FileChannel get(Header file) throws IOException {
+            FileChannel ch = open.get(file);
+            if (ch == null) {
+                if (open.size() >= MAX_OPEN_FILES) {
+                    Map.Entry<Header, FileChannel> eldest = open.entrySet().iterator().next();
+                    open.remove(eldest.getKey());
+                    eldest.getValue().close();
+                }
+                ch = FileChannel.open(file.file(), StandardOpenOption.READ);
+                open.put(file, ch);
+            }
+            return ch;
+        }
+
+        @Override
+        public void close() throws IOException {
+            IOException failed = null;
+            for (FileChannel ch : open.values()) {
+                try {
+                    ch.close();
+                } catch (IOException e) {
+                    failed = failed == null ? e : failed;
+                }
+            }
+            open.clear();
+            if (failed != null) {
+                throw failed;
+            }
+        }
+    }
+
+    /** The most source files open at once, as a load keeps at most this many open or mapped. */
+    static final int MAX_OPEN_FILES = 64;
+
     /** The slice's runs, in order: the rank-local tensor's bytes. */
-    private static void copy(TensorSlice s, Map<Header, FileChannel> channels, WritableByteChannel to)
-            throws IOException {
-        FileChannel from = channels.get(s.tensor().file());
+    private static void copy(TensorSlice s, FileChannel from, WritableByteChannel to) throws IOException {
         for (long k = 0; k < s.count(); k++) {
             long at = s.start() + k * s.stride();
             long end = at + s.runBytes();

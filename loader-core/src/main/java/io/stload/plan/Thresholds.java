@@ -4,7 +4,7 @@ import io.stload.StloadException;
 
 /**
  * The AUTO heuristic's constants and the readers' sizes, in one place. Defaults are justified by the benchmark
- * results in the README; every one can be overridden (CLI flags {@code --auto-*}, {@code --prefetch-*},
+ * results in docs/benchmarks.md; every one can be overridden (CLI flags {@code --auto-*}, {@code --prefetch-*},
  * {@code --direct-block}, {@code --max-gap}).
  *
  * @param residentForMmap   fraction of a file already in the page cache above which mmap wins (no I/O left)
@@ -17,12 +17,12 @@ import io.stload.StloadException;
  * @param maxGapBytes       gaps up to this many bytes between the runs a rank reads are read through rather
  *                          than skipped: a strided slice of many short rows becomes one large read and a
  *                          gather, rows further apart become separate reads. The default is bench/gap.sh's
- *                          measured crossover for direct (README, "Tensor parallelism"): reading through won
+ *                          measured crossover for direct (docs/tensor-parallelism.md): reading through won
  *                          1.3x and more up to 64 KiB gaps, tied at 128 KiB, lost by a quarter at 256 KiB
  */
 public record Thresholds(double residentForMmap, long smallReadBytes, double headroomFactor, LoadStrategy coldLocal,
                          long prefetchWindow, long prefetchAhead, long directBlock, long maxGapBytes) {
-    /** The defaults the README's benchmarks justify. */
+    /** The defaults the recorded benchmarks justify (docs/strategies.md). */
     public static final Thresholds DEFAULTS = new Thresholds(0.80, 64L << 20, 1.25, LoadStrategy.DIRECT,
             32L << 20, 1L << 30, 8L << 20, 128L << 10);
     /**

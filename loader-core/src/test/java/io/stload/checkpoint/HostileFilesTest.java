@@ -61,7 +61,7 @@ class HostileFilesTest {
             StloadException e = refused(ErrorKind.Io, open);
             assertTrue(e.getMessage().contains("is a FIFO (named pipe), not a regular file"), e.getMessage());
         }
-        // A checkpoint's own index or shard that is a FIFO: an I/O error, as the README has it (exit 4), not an
+        // A checkpoint's own index or shard that is a FIFO: an I/O error, as docs/cli.md has it (exit 4), not an
         // invalid index.
         Path dir = Files.createDirectory(root.resolve("sharded"));
         mkfifo(dir.resolve("model.safetensors.index.json"));

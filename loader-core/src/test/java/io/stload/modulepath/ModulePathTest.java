@@ -18,8 +18,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The library as a named module, in a real child JVM: {@code io.stload.core} and the two modules it requires
- * on the module path, a program on the class path. The suite itself runs on the class path (see the README's
- * "Modules"); this is where the module descriptor and the native-access check are exercised.
+ * on the module path, a program on the class path. The suite itself runs on the class path (see docs/modules.md,
+ * "Native access"); this is where the module descriptor and the native-access check are exercised.
  */
 class ModulePathTest {
     @TempDir
