@@ -83,12 +83,12 @@ class ReloadDocSnippetTest {
                 printed.toString(StandardCharsets.UTF_8));
     }
 
-    /** The body of the first {@code java} code block after {@code heading} in docs/reload.md. */
+    /** The body of the first {@code java compile} block (loader-core's) after {@code heading} in docs/reload.md. */
     private static String snippetUnder(String heading) throws IOException {
         String doc = Files.readString(doc());
         int at = doc.indexOf("\n" + heading + "\n");
         assertTrue(at >= 0, "docs/reload.md has no " + heading);
-        Matcher m = Pattern.compile("```java\n(.*?)```", Pattern.DOTALL).matcher(doc);
+        Matcher m = Pattern.compile("```java compile\n(.*?)```", Pattern.DOTALL).matcher(doc);
         assertTrue(m.find(at), "no java block under " + heading);
         return m.group(1);
     }
