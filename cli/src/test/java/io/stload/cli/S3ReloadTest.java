@@ -1,4 +1,4 @@
-package io.stload.s3;
+package io.stload.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -8,6 +8,10 @@ import io.stload.format.SafetensorsWriter;
 import io.stload.format.SafetensorsWriter.TensorData;
 import io.stload.format.Tensor;
 import io.stload.plan.LoadOptions;
+import io.stload.s3.S3Location;
+import io.stload.s3.S3ProxyServer;
+import io.stload.s3.S3Settings;
+import io.stload.s3.S3Storage;
 import io.stload.store.Lease;
 import io.stload.store.ReloadDelta.Reason;
 import io.stload.store.ReloadMatrix;
@@ -38,7 +42,8 @@ import org.junit.jupiter.params.provider.EnumSource;
 /**
  * Weight stores reloading from S3 prefixes on a real S3 server (S3Proxy on loopback): the reload matrix for host
  * memory and the caller's buffers, beside and in place, and what a lease pins (each object's ETag), which also tells
- * an unchanged object from a rewritten one when the checkpoint records no digests.
+ * an unchanged object from a rewritten one when the checkpoint records no digests. Here rather than in loader-s3,
+ * whose load test counts the CRT's native objects from the first client its JVM starts.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class S3ReloadTest {
