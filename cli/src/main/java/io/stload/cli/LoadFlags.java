@@ -9,6 +9,7 @@ import io.stload.plan.ReadOrder;
 import io.stload.plan.Sizes;
 import io.stload.plan.TensorFilter;
 import io.stload.plan.Thresholds;
+import io.stload.store.WeightSource;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -102,20 +103,6 @@ final class LoadFlags {
         return worldSize == 1 ? rankOnly : new Partitioning(rank, worldSize, PartitionSpec.load(partition, checkpoint));
     }
 
-    /** The rank and its rules for a served local checkpoint; {@code auto} reads the config.json beside it. */
-    Partitioning partitioning(Path served) {
-        checkRank(rank, worldSize);
-        if (worldSize == 1) {
-            return new Partitioning(rank, worldSize, PartitionSpec.REPLICATE_ALL);
-        }
-        if (!PartitionSpec.readsConfig(partition)) {
-            return new Partitioning(rank, worldSize, PartitionSpec.load(partition));
-        }
-        Path dir = Files.isDirectory(served) ? served : served.toAbsolutePath().getParent();
-        return new Partitioning(rank, worldSize, PartitionSpec.fromConfig(dir.resolve("config.json"),
-                PartitionSpec.AUTO_EXPERTS_NAME.equals(partition)));
-    }
-
     /** A rank and world size the commands take: {@code 1 <= W <= MAX_WORLD_SIZE}, {@code 0 <= R < W}. */
     static void checkRank(int rank, int worldSize) {
         FlagValue.inRange("--world-size", worldSize, 1, MAX_WORLD_SIZE);
@@ -128,10 +115,16 @@ final class LoadFlags {
         return o.withPartitioning(partitioning(checkpoint));
     }
 
-    /** Every flag, the partition rules for a served local checkpoint's rank. */
-    LoadOptions options(Path served) {
-        LoadOptions o = options();
-        return o.withPartitioning(partitioning(served));
+    /** Every flag, the partition rules for a served checkpoint's rank; {@code auto} reads its config.json. */
+    LoadOptions options(WeightSource served) {
+        checkRank(rank, worldSize);
+        if (worldSize == 1 || !PartitionSpec.readsConfig(partition)) {
+            return options().withPartitioning(new Partitioning(rank, worldSize,
+                    worldSize == 1 ? PartitionSpec.REPLICATE_ALL : PartitionSpec.load(partition)));
+        }
+        try (Checkpoint c = served.open()) {
+            return options(c);
+        }
     }
 
     /** Every flag but the partition rules (one rank holding everything): checked before any checkpoint is read. */

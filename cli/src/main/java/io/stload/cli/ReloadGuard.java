@@ -22,14 +22,17 @@ final class ReloadGuard {
     private final byte[] token;
     private final Path realRoot;
 
-    /** {@code root} must exist; it is resolved once, now, so later renames cannot widen it. */
+    /**
+     * {@code root} must exist; it is resolved once, now, so later renames cannot widen it. A null root allows no local
+     * reload at all (a server of a hub or S3 checkpoint given no reload root).
+     */
     ReloadGuard(String token, Path root) throws IOException {
         if (token.length() < MIN_TOKEN_CHARS) {
             throw new IllegalArgumentException("a reload token needs at least " + MIN_TOKEN_CHARS + " characters");
         }
         this.token = token.getBytes(StandardCharsets.UTF_8);
-        this.realRoot = root.toRealPath();
-        if (!Files.isDirectory(realRoot)) {
+        this.realRoot = root == null ? null : root.toRealPath();
+        if (realRoot != null && !Files.isDirectory(realRoot)) {
             throw new IOException(root + " is not a directory");
         }
     }
@@ -41,6 +44,7 @@ final class ReloadGuard {
         return HexFormat.of().formatHex(bytes);
     }
 
+    /** The reload root, or null when no local reload is allowed. */
     Path root() {
         return realRoot;
     }
@@ -60,6 +64,9 @@ final class ReloadGuard {
      * root, or neither a regular file nor a directory (a FIFO would block the reload that opens it).
      */
     Optional<Path> confine(Path requested) {
+        if (realRoot == null) {
+            return Optional.empty();
+        }
         try {
             Path real = requested.toAbsolutePath().toRealPath();
             if (!real.startsWith(realRoot)) {

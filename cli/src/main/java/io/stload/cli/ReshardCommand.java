@@ -48,6 +48,11 @@ final class ReshardCommand implements Callable<Integer> {
             description = "Largest file of a rank; 0 writes one model.safetensors per rank (default: ${DEFAULT-VALUE}).")
     String shardSize;
 
+    @Option(names = "--digests",
+            description = "Record each tensor's SHA-256 in its shard's __metadata__, so that a reload of the next "
+                    + "resharded step reads only the tensors that changed.")
+    boolean digests;
+
     @Spec
     CommandSpec spec;
 
@@ -73,7 +78,8 @@ final class ReshardCommand implements Callable<Integer> {
             // Stopped by SIGINT or SIGTERM, the temporary tree it writes must not stay behind.
             try (StopOnSignal stop = new StopOnSignal(() -> ShardedWriter.removeOwnTemporaries(out))) {
                 try {
-                    folders = Resharder.reshard(checkpoint, out, rules, maxShard == 0 ? Long.MAX_VALUE : maxShard);
+                    folders = Resharder.reshard(checkpoint, out, rules, maxShard == 0 ? Long.MAX_VALUE : maxShard,
+                            digests);
                 } catch (IOException e) {
                     if (stop.stopping()) {
                         throw new StloadException(ErrorKind.Io, out, "stopped by a signal; nothing was written");

@@ -8,6 +8,7 @@ import io.stload.checkpoint.WaitPolicy;
 import io.stload.s3.S3Location;
 import io.stload.s3.S3Settings;
 import io.stload.s3.S3Storage;
+import io.stload.store.WeightSource;
 import java.io.PrintWriter;
 import java.net.URI;
 import java.nio.file.Path;
@@ -102,6 +103,14 @@ final class SourceFlags {
         return ckpt;
     }
 
+    /**
+     * The source a user names, opened anew each time (a store opens it, and each reload of it): a path, a repo id in
+     * the hub cache (waiting for a download still in progress), or an s3:// URL through this command's connection.
+     */
+    WeightSource weightSource(String pathOrRepo, PrintWriter err) {
+        return WeightSource.of(pathOrRepo, () -> open(pathOrRepo, err));
+    }
+
     private Checkpoint openS3(String url) {
         S3Location location = S3Location.parse(url);
         S3Settings d = S3Settings.DEFAULTS;
@@ -111,7 +120,16 @@ final class SourceFlags {
                 .withProgress(s3ProgressTimeout == null ? d.progressTimeout()
                                 : duration("--s3-progress-timeout", s3ProgressTimeout),
                         s3MinRate == null ? d.minBytesPerSecond() : FlagValue.size("--s3-min-rate", s3MinRate, 1));
-        s3 = S3Storage.connect(settings);
+        // The SDK's Netty client (used for objects served without an ETag) would otherwise use sun.misc.Unsafe,
+        // which JDK 24+ warns about on stderr.
+        if (System.getProperty("io.netty.noUnsafe") == null) {
+            System.setProperty("io.netty.noUnsafe", "true");
+        }
+        synchronized (this) {
+            if (s3 == null) {
+                s3 = S3Storage.connect(settings); // one connection for every checkpoint a command opens
+            }
+        }
         return s3.open(location);
     }
 
@@ -122,7 +140,7 @@ final class SourceFlags {
     }
 
     /** Closes the connection to object storage, if a checkpoint was opened there. */
-    void close() {
+    synchronized void close() {
         if (s3 != null) {
             s3.close();
             s3 = null;

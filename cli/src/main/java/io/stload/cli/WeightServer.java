@@ -5,8 +5,12 @@ import com.sun.net.httpserver.HttpServer;
 import io.stload.format.Tensor;
 import io.stload.load.Digests;
 import io.stload.store.Lease;
+import io.stload.StloadException;
+import io.stload.store.ReloadDelta;
 import io.stload.store.ReloadOptions;
 import io.stload.store.ReloadResult;
+import io.stload.store.SourceVersion;
+import io.stload.store.WeightSource;
 import io.stload.store.WeightStore;
 import java.io.IOException;
 import java.io.StringWriter;
@@ -26,10 +30,14 @@ import tools.jackson.core.JsonGenerator;
  * A serving engine's data and admin plane over a {@link WeightStore}, on the JDK's HTTP server:
  * <ul>
  * <li>{@code GET /tensors/{name}}: name, dtype, shape, CRC-32 of the bytes, and the version that served them</li>
- * <li>{@code POST /update_weights_from_disk} {@code {"path": ..., "quiesce": ...}}: reload; the old version
- * serves until the new one is published, and stays current if the reload fails. Only with the token, and
- * only a path under the reload root ({@link ReloadGuard})</li>
- * <li>{@code GET /health}: current version, memory held, live leases</li>
+ * <li>{@code POST /reload} {@code {"source": ..., "mode": "beside"|"in_place", ...}} ({@link ReloadRequest}):
+ * reload from a path under the reload root, a hub revision in the server's cache, or an S3 prefix under the
+ * server's ({@link ReloadSources}), beside the serving version or in place, reading only the tensors that changed;
+ * the reply says what was carried over and read. Only with the token</li>
+ * <li>{@code POST /update_weights_from_disk} {@code {"path": ..., "quiesce": ...}}: the same, beside, from a path
+ * under the reload root, as other engines' endpoints of that name take it</li>
+ * <li>{@code GET /health}: current version and source, memory held, live leases, and why reads are refused after a
+ * reload in place failed part way</li>
  * </ul>
  * Every reply is JSON. Bad input gets a 4xx status; 5xx is kept for failures of the server itself.
  */
@@ -57,13 +65,15 @@ final class WeightServer implements AutoCloseable {
     /** How a reload is carried out; the store's own reload, or a stand-in that fails on purpose in tests. */
     @FunctionalInterface
     interface Reloader {
-        ReloadResult reload(Path checkpoint, ReloadOptions how);
+        ReloadResult reload(WeightSource source, ReloadOptions how);
     }
 
-    private final WeightStore store;
+    private final WeightStore<Tensor> store;
     private final Reloader reloader;
     private final ReloadGuard guard;
+    private final ReloadSources sources;
     private final Duration quiesceTimeout;
+    private final long stagingBytes;
     private final HttpServer http;
     private final ExecutorService handlers;
     private final CountDownLatch closed = new CountDownLatch(1);
@@ -76,27 +86,41 @@ final class WeightServer implements AutoCloseable {
         Reply handle(HttpExchange exchange) throws IOException;
     }
 
-    private WeightServer(WeightStore store, Reloader reloader, ReloadGuard guard, Duration quiesceTimeout,
-                         HttpServer http) {
+    private WeightServer(WeightStore<Tensor> store, Reloader reloader, ReloadGuard guard, ReloadSources sources,
+                         Duration quiesceTimeout, long stagingBytes, HttpServer http) {
         this.store = store;
         this.reloader = reloader;
         this.guard = guard;
+        this.sources = sources;
         this.quiesceTimeout = quiesceTimeout;
+        this.stagingBytes = stagingBytes;
         this.http = http;
         // One thread per exchange: a reload (or a quiesced wait) must not hold up reads on other connections.
         this.handlers = Executors.newVirtualThreadPerTaskExecutor();
     }
 
     /** Listens on {@code address} (port 0 picks a free port; see {@link #address()}). */
-    static WeightServer start(WeightStore store, ReloadGuard guard, InetSocketAddress address, Duration quiesceTimeout)
+    static WeightServer start(WeightStore<Tensor> store, ReloadGuard guard, InetSocketAddress address, Duration quiesceTimeout)
             throws IOException {
         return start(store, store::reload, guard, address, quiesceTimeout);
     }
 
-    static WeightServer start(WeightStore store, Reloader reloader, ReloadGuard guard, InetSocketAddress address,
+    static WeightServer start(WeightStore<Tensor> store, Reloader reloader, ReloadGuard guard, InetSocketAddress address,
                               Duration quiesceTimeout) throws IOException {
-        WeightServer server = new WeightServer(store, reloader, guard, quiesceTimeout, HttpServer.create(address, 0));
+        return start(store, reloader, ReloadSources.localOnly(guard), address, quiesceTimeout,
+                ReloadOptions.DEFAULT_STAGING_BYTES);
+    }
+
+    /**
+     * Listens on {@code address}; reloads may name what {@code sources} allows, and stage at most
+     * {@code stagingBytes} in place unless a request says otherwise.
+     */
+    static WeightServer start(WeightStore<Tensor> store, Reloader reloader, ReloadSources sources,
+                              InetSocketAddress address, Duration quiesceTimeout, long stagingBytes) throws IOException {
+        WeightServer server = new WeightServer(store, reloader, sources.guard(), sources, quiesceTimeout, stagingBytes,
+                HttpServer.create(address, 0));
         server.route(TENSORS, "GET", server::tensor);
+        server.route("/reload", "POST", server::reload);
         server.route("/update_weights_from_disk", "POST", server::update);
         server.route("/health", "GET", server::health);
         server.http.createContext("/", ex -> send(ex, error(404, "not_found", "no endpoint " + ex.getRequestURI().getPath())));
@@ -155,11 +179,26 @@ final class WeightServer implements AutoCloseable {
         String name = ex.getRequestURI().getPath().substring(TENSORS.length()); // getPath() has decoded it
         // The lease covers reading the bytes; the reply is sent after it closes, so a slow client cannot
         // hold up a quiesced reload.
-        try (Lease lease = store.lease()) {
-            Tensor t = lease.find(name).orElse(null);
-            if (t == null) {
+        Lease<Tensor> leased;
+        try {
+            leased = store.lease();
+        } catch (StloadException e) {
+            if (store.failure().isEmpty()) {
+                throw e;
+            }
+            // A reload in place failed part way: the weights are neither version until a reload succeeds.
+            return json(503, g -> {
+                g.writeStringProperty("error", "store_failed");
+                g.writeStringProperty("kind", e.kind().name());
+                g.writeStringProperty("message", e.detail());
+            });
+        }
+        try (Lease<Tensor> lease = leased) {
+            Optional<Tensor> found = lease.find(name);
+            if (found.isEmpty()) {
                 return error(404, "unknown_tensor", "no tensor `" + name + "` in version " + lease.version());
             }
+            Tensor t = found.get();
             String crc = Digests.crc32(t.data());
             return json(200, g -> {
                 g.writeStringProperty("name", t.name());
@@ -173,40 +212,105 @@ final class WeightServer implements AutoCloseable {
         }
     }
 
-    private Reply update(HttpExchange ex) throws IOException {
+    /** The request's body, if it carries the token and fits the limit; else why not, as the reply. */
+    private Optional<Reply> refused(HttpExchange ex) {
         if (!guard.authorized(ex.getRequestHeaders().getFirst("Authorization"))) {
             ex.getResponseHeaders().set("WWW-Authenticate", "Bearer");
-            return error(401, "unauthorized", "a reload needs the server's token: Authorization: Bearer TOKEN");
+            return Optional.of(error(401, "unauthorized", "a reload needs the server's token: Authorization: Bearer TOKEN"));
         }
+        return Optional.empty();
+    }
+
+    private static byte[] body(HttpExchange ex) throws IOException {
         byte[] body = ex.getRequestBody().readNBytes(MAX_BODY_BYTES + 1);
         if (body.length > MAX_BODY_BYTES) {
             throw new BadRequest("request body is over " + MAX_BODY_BYTES + " bytes");
         }
-        UpdateRequest request = UpdateRequest.parse(body);
+        return body;
+    }
+
+    /** One answer for missing, unreadable, outside and special files: nothing to learn about any of them. */
+    private Reply forbidden() {
+        String where = (guard.root() == null ? "not a checkpoint this server reloads from (no reload root)"
+                : "not a checkpoint under the reload root " + guard.root())
+                + (sources.s3Prefix() == null ? "" : " or the S3 prefix " + sources.s3Prefix());
+        return error(403, "forbidden", where);
+    }
+
+    private Reply reload(HttpExchange ex) throws IOException {
+        Optional<Reply> refused = refused(ex);
+        if (refused.isPresent()) {
+            return refused.get();
+        }
+        ReloadRequest request = ReloadRequest.parse(body(ex));
+        Optional<WeightSource> source = sources.resolve(request.source());
+        if (source.isEmpty()) {
+            return forbidden();
+        }
+        return replyTo(reloader.reload(source.get(), request.options(store.options(), stagingBytes, quiesceTimeout)));
+    }
+
+    private Reply update(HttpExchange ex) throws IOException {
+        Optional<Reply> refused = refused(ex);
+        if (refused.isPresent()) {
+            return refused.get();
+        }
+        UpdateRequest request = UpdateRequest.parse(body(ex));
         Optional<Path> target = guard.confine(request.path());
         if (target.isEmpty()) {
-            // One answer for missing, unreadable, outside and special files: nothing to learn about any of them.
-            return error(403, "forbidden", "not a checkpoint under the reload root " + guard.root());
+            return forbidden();
         }
-        ReloadResult r = reloader.reload(target.get(),
-                request.quiesce() ? ReloadOptions.quiesced(quiesceTimeout) : ReloadOptions.IMMEDIATE);
+        return replyTo(reloader.reload(WeightSource.path(target.get()),
+                request.quiesce() ? ReloadOptions.quiesced(quiesceTimeout) : ReloadOptions.IMMEDIATE));
+    }
+
+    private Reply replyTo(ReloadResult r) {
         int status = switch (r.outcome()) {
             case RELOADED -> 200;
-            case LOAD_FAILED -> 400; // missing, unreadable or invalid checkpoint, or a different tensor table
+            case LOAD_FAILED, LAYOUT_CHANGED -> 400; // missing, unreadable or invalid checkpoint, or another table
             case ALREADY_RUNNING, OVER_BUDGET -> 409; // the store's state forbids it now; may succeed later
             case QUIESCE_TIMED_OUT -> 503; // readers kept their leases; try again
-            case FLUSH_FAILED -> 500;
+            case FLUSH_FAILED, STORE_FAILED -> 500;
         };
+        ReloadDelta d = r.delta();
         return json(status, g -> {
             if (status != 200) {
                 g.writeStringProperty("error", r.outcome().name().toLowerCase(Locale.ROOT));
-                g.writeStringProperty("message", r.message());
+                g.writeStringProperty("kind", r.kind().map(Enum::name).orElse(""));
+                g.writeStringProperty("message", r.message().orElse(""));
             }
             g.writeNumberProperty("version", r.version());
+            g.writeStringProperty("mode", r.mode().name().toLowerCase(Locale.ROOT));
+            writeSource(g, r.source());
             g.writeNumberProperty("load_seconds", r.loadSeconds());
             g.writeNumberProperty("quiesce_seconds", r.quiesceSeconds());
             g.writeNumberProperty("memory_bytes", store.memoryBytes());
+            g.writeObjectPropertyStart("carried_over");
+            g.writeNumberProperty("tensors", d.tensorsCarried());
+            g.writeNumberProperty("bytes", d.bytesCarried());
+            g.writeEndObject();
+            g.writeObjectPropertyStart("read");
+            g.writeNumberProperty("tensors", d.tensorsRead());
+            g.writeNumberProperty("bytes", d.bytesRead());
+            g.writeNumberProperty("bytes_from_storage", d.bytesFromStorage());
+            g.writeEndObject();
+            g.writeNumberProperty("staged_bytes", d.stagedBytes());
+            g.writeObjectPropertyStart("reasons");
+            d.tensorsByReason().forEach((reason, n) -> g.writeNumberProperty(reason.name().toLowerCase(Locale.ROOT), n));
+            g.writeEndObject();
         });
+    }
+
+    private static void writeSource(JsonGenerator g, SourceVersion source) {
+        g.writeObjectPropertyStart("source");
+        g.writeStringProperty("name", source.source());
+        if (source.commit().isPresent()) {
+            g.writeStringProperty("commit", source.commit().get());
+        }
+        g.writeObjectPropertyStart("files");
+        source.files().forEach(g::writeStringProperty);
+        g.writeEndObject();
+        g.writeEndObject();
     }
 
     private Reply health(HttpExchange ex) {
@@ -218,6 +322,8 @@ final class WeightServer implements AutoCloseable {
             }
             g.writeNumberProperty("live_leases", store.liveLeases());
             g.writeBooleanProperty("quiescing", store.quiescing());
+            writeSource(g, store.source());
+            store.failure().ifPresent(f -> g.writeStringProperty("failed", f.detail()));
         });
     }
 

@@ -21,6 +21,7 @@ import io.stload.plan.PartitionSpec;
 import io.stload.plan.Partitioning;
 import io.stload.plan.Planner;
 import io.stload.report.LoadListener;
+import io.stload.store.WeightSource;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -308,10 +309,10 @@ class AutoPartitionFamiliesTest {
         PlanCommand command = new PlanCommand();
         new picocli.CommandLine(command).parseArgs(paths.get(HubFamily.PHI3).toString(), "--partition", "auto",
                 "--rank", "5", "--world-size", "8");
-        Partitioning fromPath = command.flags.partitioning(paths.get(HubFamily.PHI3));
+        Partitioning served = command.flags.options(WeightSource.path(paths.get(HubFamily.PHI3))).partitioning();
         try (Checkpoint c = Checkpoint.open(paths.get(HubFamily.PHI3))) {
-            assertEquals(PartitionSpec.fromConfig(c, false).toJson(), fromPath.spec().toJson());
+            assertEquals(PartitionSpec.fromConfig(c, false).toJson(), served.spec().toJson());
         }
-        assertEquals(5, fromPath.rank());
+        assertEquals(5, served.rank());
     }
 }

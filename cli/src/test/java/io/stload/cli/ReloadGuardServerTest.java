@@ -3,6 +3,7 @@ package io.stload.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 
+import io.stload.format.Tensor;
 import io.stload.plan.LoadOptions;
 import io.stload.store.WeightStore;
 import java.io.IOException;
@@ -33,7 +34,7 @@ class ReloadGuardServerTest {
 
     @TempDir
     Path tmp;
-    WeightStore store;
+    WeightStore<Tensor> store;
     WeightServer server;
     final HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(Duration.ofSeconds(10)).build();

@@ -5,12 +5,20 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
+
+import io.stload.checkpoint.Checkpoint;
+import io.stload.checkpoint.TensorRef;
+import io.stload.format.TensorDigest;
 import io.stload.plan.Resharder;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
+import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.HexFormat;
+import java.util.Optional;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -83,6 +91,31 @@ class ReshardCommandTest {
         assertEquals(ExitCodes.USAGE, taken.exit);
         assertEquals("error: Usage: " + out + ": exists and is not empty; choose a new folder", taken.err.strip());
         assertEquals(2, Files.list(Path.of(out)).count(), "the earlier output is untouched");
+    }
+
+    @Test
+    void withDigestsEachRankFileRecordsTheSha256OfEachOfItsTensorsAsWritten() throws Exception {
+        String in = dir.resolve("in").toString();
+        Path out = dir.resolve("out");
+        assertEquals(0, run("gen", in, "--size", "1MiB", "--shard-size", "512KiB", "--seed", "9").exit);
+        Run reshard = run("reshard", in, out.toString(), "--world-size", "2", "--digests", "--shard-size", "256KiB");
+        assertEquals(0, reshard.exit, reshard.err);
+        for (int rank = 0; rank < 2; rank++) {
+            try (Checkpoint ckpt = Checkpoint.open(Resharder.rankFolder(out, rank))) {
+                assertTrue(ckpt.files().size() > 1, "sharded: " + ckpt.files().size());
+                for (TensorRef t : ckpt.tensors().values()) {
+                    byte[] bytes = ckpt.copy(t.name()).data().toArray(ValueLayout.JAVA_BYTE);
+                    String sha = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+                    assertEquals(Optional.of(sha), TensorDigest.of(t.file(), t.name()), t.name());
+                }
+            }
+        }
+        Path plain = dir.resolve("plain");
+        assertEquals(0, run("reshard", in, plain.toString(), "--world-size", "2").exit);
+        try (Checkpoint ckpt = Checkpoint.open(Resharder.rankFolder(plain, 0))) {
+            TensorRef any = ckpt.tensors().values().iterator().next();
+            assertEquals(Optional.empty(), TensorDigest.of(any.file(), any.name()), "recorded only when asked");
+        }
     }
 
     /** OUT a symlink to an empty folder: the folder it names is written, and the user's link stays as it was. */

@@ -7,6 +7,7 @@ import io.stload.format.DType;
 import io.stload.format.SafetensorsWriter;
 import io.stload.format.SafetensorsWriter.TensorData;
 import io.stload.load.Digests;
+import io.stload.format.Tensor;
 import io.stload.plan.LoadOptions;
 import io.stload.store.Lease;
 import io.stload.store.WeightStore;
@@ -55,7 +56,7 @@ class WeightServerTest {
     Path dir;
     Path a;
     Path b;
-    WeightStore store;
+    WeightStore<Tensor> store;
     WeightServer server;
     final HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(Duration.ofSeconds(10)).build();
@@ -185,7 +186,7 @@ class WeightServerTest {
     @Test
     void aReloadAskedForWhileOneRunsGets409() throws Exception {
         CompletableFuture<HttpResponse<String>> first;
-        try (Lease reading = store.lease()) {
+        try (Lease<Tensor> reading = store.lease()) {
             first = CompletableFuture.supplyAsync(() -> {
                 try {
                     return post("/update_weights_from_disk", reloadBody(b, true));

@@ -31,7 +31,7 @@ import tools.jackson.core.json.JsonFactory;
  * {@code model.safetensors.index.json} whose {@code metadata} holds {@code total_size} and the user's
  * metadata and whose {@code weight_map} names each tensor's shard; a checkpoint that fits one shard is a
  * single {@code model.safetensors}. A tensor larger than the limit gets a shard of its own. The user's
- * metadata is also each shard's {@code __metadata__}.
+ * metadata is also each shard's {@code __metadata__}, with each tensor's SHA-256 when asked.
  *
  * <p>The directory appears complete or not at all: everything is written into a temporary sibling, which is
  * then renamed to the target. The target must not exist, or be an empty directory.
@@ -67,6 +67,28 @@ public final class ShardedWriter {
      */
     public static List<Path> write(Path dir, Map<String, String> metadata, List<Entry> entries, DataSource source,
                                    long maxShardBytes) throws IOException {
+        return write(dir, metadata, entries, source, maxShardBytes, false);
+    }
+
+    /**
+     * Writes the checkpoint into {@code dir} (see the class comment), optionally recording each tensor's SHA-256 in
+     * the {@code __metadata__} of the shard that holds it ({@link io.stload.format.TensorDigest}), so that a reload
+     * of a later checkpoint reads only the tensors whose bytes changed.
+     *
+     * @param dir           the directory to create; absent or empty
+     * @param metadata      the user's metadata, or null for none
+     * @param entries       the tensors, in the order they are written
+     * @param source        writes each tensor's bytes, once, in order
+     * @param maxShardBytes the most tensor data per shard
+     * @param digests       whether each shard records its tensors' digests
+     * @return the files written, the index last
+     * @throws IOException if {@code dir} exists and is not an empty directory, or a file cannot be written; nothing is
+     *         left behind
+     * @throws IllegalArgumentException if {@code maxShardBytes} is not positive, or a name repeats or a shape is
+     *         invalid
+     */
+    public static List<Path> write(Path dir, Map<String, String> metadata, List<Entry> entries, DataSource source,
+                                   long maxShardBytes, boolean digests) throws IOException {
         if (maxShardBytes <= 0) {
             throw StloadException.usage("shard size must be positive: " + maxShardBytes);
         }
@@ -77,7 +99,7 @@ public final class ShardedWriter {
         }
         writeAtomically(dir, tmp -> {
             for (int i = 0; i < shards.size(); i++) {
-                SafetensorsWriter.write(tmp.resolve(names.get(i)), metadata, shards.get(i), source);
+                SafetensorsWriter.write(tmp.resolve(names.get(i)), metadata, shards.get(i), source, digests);
             }
             if (shards.size() > 1) {
                 Files.write(tmp.resolve(INDEX), index(metadata, shards, names));

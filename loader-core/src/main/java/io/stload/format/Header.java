@@ -27,15 +27,19 @@ public final class Header {
     private final Map<String, TensorInfo> byName;
     /** The file the header was read from, for a local file; null for object storage (its ETag does this job). */
     private final FileIdentity identity;
+    /** For a file in object storage, the version its store gave when it was opened (an ETag); else null. */
+    private final String remoteVersion;
 
     Header(Path file, long fileSize, long headerLength, Map<String, String> metadata,
            List<TensorInfo> tensorsByOffset, Map<String, TensorInfo> byName) {
-        this(file, fileSize, headerLength, metadata, tensorsByOffset, byName, null);
+        this(file, fileSize, headerLength, metadata, tensorsByOffset, byName, null, null);
     }
 
     private Header(Path file, long fileSize, long headerLength, Map<String, String> metadata,
-                   List<TensorInfo> tensorsByOffset, Map<String, TensorInfo> byName, FileIdentity identity) {
+                   List<TensorInfo> tensorsByOffset, Map<String, TensorInfo> byName, FileIdentity identity,
+                   String remoteVersion) {
         this.identity = identity;
+        this.remoteVersion = remoteVersion;
         this.file = file;
         this.fileSize = fileSize;
         this.headerLength = headerLength;
@@ -52,12 +56,37 @@ public final class Header {
      * @return a header equal to this one but for {@link #file()}; it maps and checks the same file, by its other name
      */
     public Header sharedAs(Path otherName) {
-        return new Header(otherName, fileSize, headerLength, metadata, tensors, byName, identity);
+        return new Header(otherName, fileSize, headerLength, metadata, tensors, byName, identity, remoteVersion);
     }
 
     /** The same header, of the local file {@code identity} describes. */
     Header identifiedAs(FileIdentity identity) {
-        return new Header(file, fileSize, headerLength, metadata, tensors, byName, identity);
+        return new Header(file, fileSize, headerLength, metadata, tensors, byName, identity, null);
+    }
+
+    /** The same header, of a remote object at version {@code version} (null when its store gives none). */
+    Header versionedAs(String version) {
+        return new Header(file, fileSize, headerLength, metadata, tensors, byName, null, version);
+    }
+
+    /**
+     * Which version of its file this header was read from, to tell whether two headers describe the same bytes: for
+     * a local file, the file system's key for it (device and inode), its size and its modification time; for an
+     * object in storage, the version its store gave when it was opened (an S3 ETag). Two headers with the same
+     * version and file describe the same bytes at the same offsets, for as long as the file is not rewritten in place
+     * within the resolution of its modification time.
+     *
+     * @return the version in words, or empty when the file's store gives none (or its file system no key)
+     */
+    public Optional<String> fileVersion() {
+        if (identity != null) {
+            if (identity.key() == null) {
+                return Optional.empty(); // size and time alone cannot tell two files apart
+            }
+            return Optional.of(identity.key() + " " + identity.size() + " bytes modified at " + identity.modifiedNanos()
+                    + " ns");
+        }
+        return Optional.ofNullable(remoteVersion);
     }
 
     /**

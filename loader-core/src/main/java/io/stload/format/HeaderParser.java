@@ -157,7 +157,7 @@ public final class HeaderParser {
             int n = checkedHeaderLength(ByteBuffer.wrap(prefix).order(ByteOrder.LITTLE_ENDIAN).getLong(), size, file);
             byte[] json = new byte[n];
             source.read(8, MemorySegment.ofArray(json));
-            return parseHeader(json, size, file, unknown);
+            return parseHeader(json, size, file, unknown).versionedAs(source.version().orElse(null));
         } catch (IOException e) {
             throw new StloadException(ErrorKind.Io, file, "cannot read header: " + e.getMessage(), e);
         }

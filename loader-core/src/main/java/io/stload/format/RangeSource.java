@@ -2,6 +2,7 @@ package io.stload.format;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
+import java.util.Optional;
 
 /**
  * The bytes of one checkpoint file, read by position: a local file (O_DIRECT or buffered pread) or a remote
@@ -43,6 +44,16 @@ public interface RangeSource extends AutoCloseable {
      * @throws IOException when the bytes cannot be read, or the file ends before {@code destination} is full
      */
     void read(long offset, MemorySegment destination) throws IOException;
+
+    /**
+     * The version of the file this source reads, fixed when it was opened: for an object in storage, the version its
+     * store gave (an S3 ETag), which every read is of. A reload compares it to tell an unchanged file from a new one.
+     *
+     * @return the version, or empty when the store gives none (the default)
+     */
+    default Optional<String> version() {
+        return Optional.empty();
+    }
 
     /**
      * Anything that happened that the plan did not say.

@@ -13,7 +13,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.SecureRandom;
+import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -132,7 +136,7 @@ public final class SafetensorsWriter {
      * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if a name repeats or a shape is invalid
      */
     public static void write(Path file, Map<String, String> metadata, List<TensorData> tensors) throws IOException {
-        Map<String, byte[]> data = new java.util.HashMap<>();
+        Map<String, byte[]> data = new HashMap<>();
         for (TensorData t : tensors) {
             data.put(t.name(), t.data());
         }
@@ -158,10 +162,34 @@ public final class SafetensorsWriter {
      */
     public static void write(Path file, Map<String, String> metadata, List<Entry> entries, DataSource source)
             throws IOException {
-        byte[] header = header(metadata, entries);
+        write(file, metadata, entries, source, false);
+    }
+
+    /**
+     * Writes a file whose tensor bytes are streamed from {@code source}, optionally recording each tensor's SHA-256 in
+     * the {@code __metadata__} ({@link TensorDigest}), which a reload compares to skip unchanged tensors. The digests
+     * are of the bytes as written: the header is written with placeholders of the same length, the data streamed,
+     * then each tensor read back from the new file, hashed, and its placeholder overwritten, before the file appears
+     * under its name.
+     *
+     * @param file     the file to create or replace, atomically
+     * @param metadata the {@code __metadata__} map, or null for none; with digests, its own entries under
+     *                 {@link TensorDigest#KEY_PREFIX} are replaced
+     * @param entries  the tensors, in the order their bytes are written
+     * @param source   writes each entry's bytes
+     * @param digests  whether to record each tensor's SHA-256
+     * @throws IOException if the file cannot be written or the source writes the wrong number of bytes; no partial file
+     *         is left under its name
+     * @throws IllegalArgumentException if a name repeats or a shape is invalid
+     */
+    public static void write(Path file, Map<String, String> metadata, List<Entry> entries, DataSource source,
+                             boolean digests) throws IOException {
+        Map<String, String> placeholders = digests ? placeholders(entries) : Map.of();
+        Map<String, String> meta = digests ? withDigestPlaceholders(metadata, placeholders) : metadata;
+        byte[] header = header(meta, entries);
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp-" + ProcessHandle.current().pid());
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
+        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.READ,
+                StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
             ByteBuffer prefix = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, header.length);
             writeFully(ch, prefix);
             writeFully(ch, ByteBuffer.wrap(header));
@@ -173,6 +201,9 @@ public final class SafetensorsWriter {
                     throw new IOException("data source wrote " + written + " bytes for " + e.name()
                             + ", expected " + e.byteSize());
                 }
+            }
+            if (digests) {
+                recordDigests(ch, header, entries, placeholders);
             }
         } catch (IOException | RuntimeException e) {
             Files.deleteIfExists(tmp);
@@ -234,6 +265,82 @@ public final class SafetensorsWriter {
         int padding = (8 - json.size() % 8) % 8;
         json.writeBytes(" ".repeat(padding).getBytes(StandardCharsets.US_ASCII));
         return json.toByteArray();
+    }
+
+    /**
+     * One placeholder per tensor, unique in the header: 64 hex digits drawn at random (a user's value equal to one
+     * is as likely as a SHA-256 collision), so each is found by a plain search of the header's bytes.
+     */
+    private static Map<String, String> placeholders(List<Entry> entries) {
+        Map<String, String> out = new HashMap<>();
+        SecureRandom random = new SecureRandom();
+        byte[] bytes = new byte[TensorDigest.HEX_DIGITS / 2];
+        for (Entry e : entries) {
+            random.nextBytes(bytes);
+            out.put(e.name(), TensorDigest.hex(bytes));
+        }
+        return out;
+    }
+
+    private static Map<String, String> withDigestPlaceholders(Map<String, String> metadata,
+                                                              Map<String, String> placeholders) {
+        Map<String, String> meta = new LinkedHashMap<>();
+        if (metadata != null) {
+            metadata.forEach((k, v) -> {
+                if (!k.startsWith(TensorDigest.KEY_PREFIX)) {
+                    meta.put(k, v);
+                }
+            });
+        }
+        placeholders.forEach((name, placeholder) -> meta.put(TensorDigest.key(name), placeholder));
+        return meta;
+    }
+
+    /** Hashes each tensor as written (read back from the file) and puts its digest where its placeholder is. */
+    private static void recordDigests(FileChannel ch, byte[] header, List<Entry> entries,
+                                      Map<String, String> placeholders) throws IOException {
+        ByteBuffer buffer = ByteBuffer.allocateDirect(1 << 20);
+        long at = 8 + header.length;
+        for (Entry e : entries) {
+            MessageDigest sha = TensorDigest.sha256();
+            long end = at + e.byteSize();
+            while (at < end) {
+                buffer.clear().limit((int) Math.min(buffer.capacity(), end - at));
+                int n = ch.read(buffer, at);
+                if (n <= 0) {
+                    throw new IOException("file ended while reading back " + e.name() + " for its digest");
+                }
+                buffer.flip();
+                sha.update(buffer);
+                at += n;
+            }
+            byte[] placeholder = placeholders.get(e.name()).getBytes(StandardCharsets.US_ASCII);
+            int pos = indexOf(header, placeholder);
+            if (pos < 0) {
+                throw new IllegalStateException("the digest placeholder of " + e.name() + " is not in the header");
+            }
+            writeFully(ch, ByteBuffer.wrap(TensorDigest.hex(sha.digest()).getBytes(StandardCharsets.US_ASCII)),
+                    8 + pos);
+        }
+    }
+
+    private static int indexOf(byte[] haystack, byte[] needle) {
+        outer:
+        for (int i = 0; i <= haystack.length - needle.length; i++) {
+            for (int j = 0; j < needle.length; j++) {
+                if (haystack[i + j] != needle[j]) {
+                    continue outer;
+                }
+            }
+            return i;
+        }
+        return -1;
+    }
+
+    private static void writeFully(FileChannel ch, ByteBuffer b, long position) throws IOException {
+        while (b.hasRemaining()) {
+            position += ch.write(b, position);
+        }
     }
 
     private static void writeFully(WritableByteChannel ch, ByteBuffer b) throws IOException {

@@ -6,6 +6,7 @@ import io.stload.checkpoint.Checkpoint;
 import io.stload.checkpoint.ShardedWriter;
 import io.stload.format.Header;
 import io.stload.format.SafetensorsWriter.Entry;
+import io.stload.format.TensorDigest;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -27,7 +28,7 @@ import java.util.stream.Stream;
  * (the bytes {@link RankSlices} plans for that rank, laid end to end: fused parts concatenated, pad rows as zeros),
  * so a rank reads one contiguous file and
  * nothing else. A rank folder is a single {@code model.safetensors} unless a shard size cuts it into shards
- * with an index. The user metadata of the source's first file is kept in every file. {@code OUT} appears
+ * with an index. The user metadata of the source's first file (less its tensor digests) is kept in every file. {@code OUT} appears
  * complete or not at all.
  */
 public final class Resharder {
@@ -60,9 +61,27 @@ public final class Resharder {
      */
     public static List<Path> reshard(Checkpoint in, Path out, Partitioning partitioning, long maxShardBytes)
             throws IOException {
+        return reshard(in, out, partitioning, maxShardBytes, false);
+    }
+
+    /**
+     * Writes every rank's checkpoint under {@code out}, which appears complete or not at all, optionally with each
+     * tensor's SHA-256 in its shard's {@code __metadata__} ({@link io.stload.format.TensorDigest}), so that a reload
+     * of the next resharded step reads only the slices that changed.
+     *
+     * @param in            the open source checkpoint
+     * @param out           the folder to create
+     * @param partitioning  the world size and partition rules (its rank is not used)
+     * @param maxShardBytes the largest shard, or {@code Long.MAX_VALUE} for one file per rank
+     * @param digests       whether to record each rank-local tensor's digest
+     * @return the rank folders, by rank
+     * @throws IOException if a file cannot be read or written
+     * @throws io.stload.StloadException {@link ErrorKind#Unsupported} if a rule cannot cut a tensor
+     */
+    public static List<Path> reshard(Checkpoint in, Path out, Partitioning partitioning, long maxShardBytes,
+                                     boolean digests) throws IOException {
         RankSlices.Matched matched = RankSlices.match(in, partitioning);
-        Map<String, String> metadata = in.files().isEmpty() || !in.files().getFirst().hasMetadata() ? null
-                : in.files().getFirst().metadata();
+        Map<String, String> metadata = userMetadata(in);
         try (OpenFiles channels = new OpenFiles()) {
             ShardedWriter.writeAtomically(out, tmp -> {
                 for (int r = 0; r < partitioning.worldSize(); r++) {
@@ -71,7 +90,7 @@ public final class Resharder {
                             .map(s -> new Entry(s.local().name(), s.local().dtype(), s.local().shape().toArray())).toList();
                     ShardedWriter.write(rankFolder(tmp, r), metadata, entries,
                             (e, to) -> copy(slices.get(e.name()), channels.get(slices.get(e.name()).tensor().file()),
-                                    to), maxShardBytes);
+                                    to), maxShardBytes, digests);
                 }
             });
         }
@@ -80,6 +99,19 @@ public final class Resharder {
             folders.add(rankFolder(out, r));
         }
         return folders;
+    }
+
+    /**
+     * The source's first file's metadata, less any tensor digests: those describe the source's files, not the rank
+     * files written from them (which record their own when asked).
+     */
+    private static Map<String, String> userMetadata(Checkpoint in) {
+        if (in.files().isEmpty() || !in.files().getFirst().hasMetadata()) {
+            return null;
+        }
+        Map<String, String> kept = new LinkedHashMap<>(in.files().getFirst().metadata());
+        kept.keySet().removeIf(k -> k.startsWith(TensorDigest.KEY_PREFIX));
+        return kept;
     }
 
     /**

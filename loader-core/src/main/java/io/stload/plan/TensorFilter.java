@@ -3,7 +3,11 @@ package io.stload.plan;
 import io.stload.ErrorKind;
 import io.stload.StloadException;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 
@@ -19,10 +23,34 @@ public final class TensorFilter {
 
     private final List<String> patterns;
     private final List<Pattern> compiled;
+    /** For a filter of exact names, the names (looked up, not matched one by one); else null. */
+    private final Set<String> names;
 
     private TensorFilter(List<String> patterns, List<Pattern> compiled) {
         this.patterns = List.copyOf(patterns);
         this.compiled = List.copyOf(compiled);
+        this.names = null;
+    }
+
+    private TensorFilter(Set<String> names) {
+        this.patterns = List.copyOf(names);
+        this.compiled = List.of();
+        this.names = names;
+    }
+
+    /**
+     * A filter taking exactly the named tensors: names, not patterns (a {@code *} in one is a character), looked up
+     * in constant time however many there are. A reload uses it to read only the tensors that changed.
+     *
+     * @param names the tensors' full names; at least one
+     * @return the filter
+     * @throws StloadException {@link ErrorKind#Usage} when {@code names} is empty (which would take every tensor)
+     */
+    public static TensorFilter names(Collection<String> names) {
+        if (names.isEmpty()) {
+            throw StloadException.usage("a filter of tensor names needs at least one name");
+        }
+        return new TensorFilter(Collections.unmodifiableSet(new LinkedHashSet<>(names)));
     }
 
     /**
@@ -66,7 +94,7 @@ public final class TensorFilter {
     }
 
     /**
-     * The patterns as given.
+     * The patterns as given (for a filter of {@link #names}, the names).
      *
      * @return the patterns, unmodifiable; empty for every tensor
      */
@@ -81,6 +109,9 @@ public final class TensorFilter {
      * @return true when a pattern matches the whole name, or there are no patterns
      */
     public boolean matches(String name) {
+        if (names != null) {
+            return names.contains(name);
+        }
         if (compiled.isEmpty()) {
             return true;
         }
@@ -99,6 +130,15 @@ public final class TensorFilter {
      * @throws StloadException {@link ErrorKind#Usage} naming the first pattern that matches none of {@code names}
      */
     public void requireEachMatches(Iterable<String> names) {
+        if (this.names != null) {
+            Set<String> missing = new LinkedHashSet<>(this.names);
+            names.forEach(missing::remove);
+            if (!missing.isEmpty()) {
+                throw new StloadException(ErrorKind.Usage, null, "tensor `" + missing.iterator().next()
+                        + "` is not in the checkpoint");
+            }
+            return;
+        }
         boolean[] matched = new boolean[compiled.size()];
         for (String n : names) {
             for (int i = 0; i < compiled.size(); i++) {
@@ -120,6 +160,9 @@ public final class TensorFilter {
      */
     @Override
     public String toString() {
+        if (names != null) {
+            return names.size() + " named tensor(s)";
+        }
         return isAll() ? "all tensors" : String.join(" ", patterns);
     }
 }

@@ -1,57 +1,70 @@
 package io.stload.store;
 
-import io.stload.format.Tensor;
+import io.stload.ErrorKind;
+import io.stload.StloadException;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * One version of the weights, pinned until closed: however many reloads happen meanwhile, its tensors stay
- * those of {@link #version()} and their memory stays valid. Close it (try-with-resources) as soon as the
- * read is done; a quiesced reload waits for it. After closing, the tensors must not be used. A lease may be used and
- * closed from any thread; closing it twice releases it once.
+ * those of {@link #version()} and their memory stays valid (a reload in place waits for every lease to close before
+ * it writes). Close it (try-with-resources) as soon as the read is done; a quiesced reload waits for it. After
+ * closing, the tensors must not be used. A lease may be used and closed from any thread; closing it twice releases
+ * it once.
+ *
+ * @param <T> what a reader gets for a tensor: a host {@link io.stload.format.Tensor}, a device tensor
  */
-public final class Lease implements AutoCloseable {
-    private final WeightStore store;
-    private final WeightStore.Version version;
+public final class Lease<T> implements AutoCloseable {
+    private final WeightStore<T> store;
+    private final WeightStore.Version<T> version;
     // A second close must not release the version twice.
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    Lease(WeightStore store, WeightStore.Version version) {
+    Lease(WeightStore<T> store, WeightStore.Version<T> version) {
         this.store = store;
         this.version = version;
     }
 
-    /** {@return the version this lease pins} */
+    /** {@return the version this lease pins: 1 for the first load, one more for each published reload} */
     public long version() {
         return version.number;
     }
 
+    /** {@return the source and the version of it this lease's tensors were loaded from: path, commit or ETags} */
+    public SourceVersion source() {
+        return version.source;
+    }
+
     /** {@return the tensors by name, in checkpoint order, valid until this lease is closed} */
-    public Map<String, Tensor> tensors() {
-        return version.weights.tensors();
+    public Map<String, T> tensors() {
+        return version.tensors;
     }
 
     /**
-     * Returns a tensor of the pinned version.
+     * Returns a tensor by name.
      *
      * @param name the tensor's name
      * @return the tensor, valid until this lease is closed
-     * @throws io.stload.StloadException {@link io.stload.ErrorKind#TensorNotFound} if the version has none by that
-     *                                   name
+     * @throws StloadException {@link ErrorKind#TensorNotFound} when the version holds no tensor of that name
      */
-    public Tensor tensor(String name) {
-        return version.weights.tensor(name);
+    public T tensor(String name) {
+        T t = version.tensors.get(name);
+        if (t == null) {
+            throw new StloadException(ErrorKind.TensorNotFound, null, "no tensor named `" + name + "` in version "
+                    + version.number + " (" + version.tensors.size() + " tensors, from " + version.source + ")");
+        }
+        return t;
     }
 
     /**
-     * Looks a tensor of the pinned version up without failing.
+     * Looks a tensor up without failing.
      *
      * @param name the tensor's name
-     * @return the tensor, valid until this lease is closed, or empty if the version has none by that name
+     * @return the tensor, valid until this lease is closed, or empty when the version holds none of that name
      */
-    public Optional<Tensor> find(String name) {
-        return version.weights.find(name);
+    public Optional<T> find(String name) {
+        return Optional.ofNullable(version.tensors.get(name));
     }
 
     /** Releases the version; once no lease holds a replaced version, its memory is freed. */

@@ -279,10 +279,10 @@ class ExpertParallelLoadTest {
         Partitioning rank1 = new Partitioning(1, 3, PartitionSpec.defaultsWithExperts());
         LoadOptions options = LoadOptions.DEFAULTS.withPartitioning(rank1);
         Set<String> held = new Planner().plan(checkpoint, options).slices().keySet();
-        try (WeightStore store = WeightStore.open(dir, options, Long.MAX_VALUE)) {
+        try (WeightStore<Tensor> store = WeightStore.open(dir, options, Long.MAX_VALUE)) {
             ReloadResult r = store.reload(dir, ReloadOptions.IMMEDIATE);
-            assertTrue(r.reloaded(), r.message());
-            try (Lease lease = store.lease()) {
+            assertTrue(r.reloaded(), r::toString);
+            try (Lease<Tensor> lease = store.lease()) {
                 assertEquals(2, lease.version());
                 assertEquals(held, lease.tensors().keySet());
                 assertEquals(reference.get("model.layers.0.mlp.experts.4.gate_proj.weight"),

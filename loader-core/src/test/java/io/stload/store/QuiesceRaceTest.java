@@ -1,5 +1,6 @@
 package io.stload.store;
 
+import io.stload.format.Tensor;
 import static io.stload.store.FilledCheckpoints.A;
 import static io.stload.store.FilledCheckpoints.B;
 import static io.stload.store.FilledCheckpoints.assertFilled;
@@ -56,7 +57,7 @@ class QuiesceRaceTest {
     }
 
     /** A flush hook that records any flush done while a lease is live: the crash in the bug. */
-    private FlushHook checkingIdle(WeightStore store) {
+    private FlushHook checkingIdle(WeightStore<Tensor> store) {
         return (from, to) -> {
             if (store.liveLeases() != 0) {
                 flushedWhileBusy.add(from + "->" + to + " with " + store.liveLeases() + " live");
@@ -66,12 +67,12 @@ class QuiesceRaceTest {
 
     @Test
     void readersFinishingAtTheInstantAQuiescedReloadArrivesNeverFailIt() throws Exception {
-        try (WeightStore store = WeightStore.open(a, LoadOptions.DEFAULTS, Long.MAX_VALUE)) {
+        try (WeightStore<Tensor> store = WeightStore.open(a, LoadOptions.DEFAULTS, Long.MAX_VALUE)) {
             for (int round = 1; round <= ROUNDS; round++) {
                 CyclicBarrier instant = new CyclicBarrier(READERS + 1);
                 List<Future<?>> readers = new ArrayList<>();
                 for (int i = 0; i < READERS; i++) {
-                    Lease lease = store.lease(); // live before the instant
+                    Lease<Tensor> lease = store.lease(); // live before the instant
                     readers.add(threads.submit(() -> {
                         instant.await();
                         lease.close();
@@ -80,7 +81,7 @@ class QuiesceRaceTest {
                 }
                 instant.await();
                 ReloadResult r = store.reload(round % 2 == 1 ? b : a, ReloadOptions.quiesced(LONG, checkingIdle(store)));
-                assertTrue(r.reloaded(), "round " + round + ": " + r.message());
+                assertTrue(r.reloaded(), "round " + round + ": " + r);
                 assertEquals(round + 1, r.version());
                 for (Future<?> f : readers) {
                     f.get();
@@ -93,14 +94,14 @@ class QuiesceRaceTest {
 
     @Test
     void aLeaseHeldPastItsRequestDelaysTheQuiescedReloadButNeverFailsIt() throws Exception {
-        try (WeightStore store = WeightStore.open(a, LoadOptions.DEFAULTS, Long.MAX_VALUE)) {
+        try (WeightStore<Tensor> store = WeightStore.open(a, LoadOptions.DEFAULTS, Long.MAX_VALUE)) {
             long one = store.memoryBytes();
-            Lease finishedBatch = store.lease(); // the handler has returned; the scheduler has not let go yet
+            Lease<Tensor> finishedBatch = store.lease(); // the handler has returned; the scheduler has not let go yet
             CompletableFuture<ReloadResult> reload = CompletableFuture.supplyAsync(
                     () -> store.reload(b, ReloadOptions.quiesced(LONG, checkingIdle(store))), threads);
             WeightStoreTest.awaitTrue(store::quiescing);
             CompletableFuture<Long> nextRequest = CompletableFuture.supplyAsync(() -> {
-                try (Lease lease = store.lease()) {
+                try (Lease<Tensor> lease = store.lease()) {
                     lease.tensors().values().forEach(t -> assertFilled(t, B));
                     return lease.version();
                 }
@@ -108,7 +109,7 @@ class QuiesceRaceTest {
             assertEquals(1, finishedBatch.version());
             finishedBatch.close(); // the scheduler's next loop iteration
             ReloadResult r = reload.get();
-            assertTrue(r.reloaded(), r.message());
+            assertTrue(r.reloaded(), r::toString);
             assertEquals(2, nextRequest.get(), "the request that arrived during the quiesce is served by the new version");
             assertEquals(List.of(), flushedWhileBusy);
             assertEquals(one, store.memoryBytes());

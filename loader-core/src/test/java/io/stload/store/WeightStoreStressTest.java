@@ -54,7 +54,7 @@ class WeightStoreStressTest {
     void everyReadIsOfOneVersionWhileReloadsAlternate(boolean quiesce) throws Exception {
         Path a = FilledCheckpoints.write(dir, "a.safetensors", A);
         Path b = FilledCheckpoints.write(dir, "b.safetensors", B);
-        try (WeightStore store = WeightStore.open(a, LoadOptions.DEFAULTS, Long.MAX_VALUE)) {
+        try (WeightStore<Tensor> store = WeightStore.open(a, LoadOptions.DEFAULTS, Long.MAX_VALUE)) {
             long one = store.memoryBytes();
             String expectedCrcA = crcOfFirstTensor(store);
             AtomicInteger flushesWhileBusy = new AtomicInteger();
@@ -74,7 +74,7 @@ class WeightStoreStressTest {
                 readers.add(threads.submit(() -> {
                     reading.countDown();
                     while (!stop.get()) {
-                        try (Lease lease = store.lease()) {
+                        try (Lease<Tensor> lease = store.lease()) {
                             byte fill = fillOf(lease.version());
                             for (Tensor t : lease.tensors().values()) {
                                 String crc = Digests.crc32(t.data());
@@ -91,7 +91,7 @@ class WeightStoreStressTest {
             reading.await();
             for (int k = 1; k <= RELOADS; k++) {
                 ReloadResult r = store.reload(k % 2 == 1 ? b : a, how);
-                assertTrue(r.reloaded(), "reload " + k + ": " + r.message());
+                assertTrue(r.reloaded(), r::toString);
                 assertEquals(k + 1, r.version());
             }
             stop.set(true);
@@ -106,8 +106,8 @@ class WeightStoreStressTest {
         }
     }
 
-    private static String crcOfFirstTensor(WeightStore store) {
-        try (Lease lease = store.lease()) {
+    private static String crcOfFirstTensor(WeightStore<Tensor> store) {
+        try (Lease<Tensor> lease = store.lease()) {
             return Digests.crc32(lease.tensor(FilledCheckpoints.NAMES.get(0)).data());
         }
     }

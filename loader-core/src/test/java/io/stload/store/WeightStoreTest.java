@@ -5,6 +5,7 @@ import static io.stload.store.FilledCheckpoints.B;
 import static io.stload.store.FilledCheckpoints.assertFilled;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -19,6 +20,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -55,11 +57,11 @@ class WeightStoreTest {
         threads.shutdownNow();
     }
 
-    private WeightStore open(long budget) {
+    private WeightStore<Tensor> open(long budget) {
         return WeightStore.open(a, LoadOptions.DEFAULTS, budget);
     }
 
-    private static void assertAll(Lease lease, byte fill) {
+    private static void assertAll(Lease<Tensor> lease, byte fill) {
         assertEquals(FilledCheckpoints.NAMES, List.copyOf(lease.tensors().keySet()));
         for (Tensor t : lease.tensors().values()) {
             assertFilled(t, fill);
@@ -82,19 +84,19 @@ class WeightStoreTest {
 
     @Test
     void leaseKeepsItsVersionAcrossAReloadAndTheOldMemoryGoesWithTheLastLease() {
-        try (WeightStore store = open(Long.MAX_VALUE)) {
+        try (WeightStore<Tensor> store = open(Long.MAX_VALUE)) {
             long one = store.memoryBytes();
             assertTrue(one > 0);
-            Lease old = store.lease();
+            Lease<Tensor> old = store.lease();
             assertEquals(1, old.version());
 
             ReloadResult r = store.reload(b, ReloadOptions.IMMEDIATE);
-            assertEquals(Outcome.RELOADED, r.outcome(), r.message());
+            assertEquals(Outcome.RELOADED, r.outcome(), r::toString);
             assertEquals(2, r.version());
             assertEquals(2, store.version());
             assertEquals(2 * one, store.memoryBytes(), "old version still leased");
             assertAll(old, A);
-            try (Lease fresh = store.lease()) {
+            try (Lease<Tensor> fresh = store.lease()) {
                 assertEquals(2, fresh.version());
                 assertAll(fresh, B);
             }
@@ -107,14 +109,14 @@ class WeightStoreTest {
 
     @Test
     void quiescedReloadRunsHooksWithNoLeaseLiveAndNoneGranted() {
-        try (WeightStore store = open(Long.MAX_VALUE)) {
+        try (WeightStore<Tensor> store = open(Long.MAX_VALUE)) {
             List<String> seen = new CopyOnWriteArrayList<>();
             ReloadResult r = store.reload(b, ReloadOptions.quiesced(LONG,
                     (from, to) -> seen.add(from + "->" + to + " live=" + store.liveLeases() + " quiescing=" + store.quiescing())));
-            assertTrue(r.reloaded(), r.message());
+            assertTrue(r.reloaded(), r::toString);
             assertEquals(List.of("1->2 live=0 quiescing=true"), seen);
             assertFalse(store.quiescing());
-            try (Lease lease = store.lease()) {
+            try (Lease<Tensor> lease = store.lease()) {
                 assertAll(lease, B);
             }
         }
@@ -127,22 +129,31 @@ class WeightStoreTest {
             ch.truncate(ch.size() - 100); // the header now promises more data than the file holds
         }
         Path otherLayout = FilledCheckpoints.write(dir, "wide.safetensors", B, 128);
-        try (WeightStore store = open(Long.MAX_VALUE)) {
+        try (WeightStore<Tensor> store = open(Long.MAX_VALUE)) {
             long one = store.memoryBytes();
-            for (Path bad : List.of(dir.resolve("missing.safetensors"), corrupt, otherLayout)) {
-                for (ReloadOptions how : List.of(ReloadOptions.IMMEDIATE, ReloadOptions.quiesced(LONG))) {
+            Map<Path, Outcome> outcomes = Map.of(dir.resolve("missing.safetensors"), Outcome.LOAD_FAILED,
+                    corrupt, Outcome.LOAD_FAILED, otherLayout, Outcome.LAYOUT_CHANGED);
+            Map<Path, ErrorKind> kinds = Map.of(dir.resolve("missing.safetensors"), ErrorKind.Io,
+                    corrupt, ErrorKind.MetadataIncompleteBuffer, otherLayout, ErrorKind.Unsupported);
+            for (Path bad : outcomes.keySet()) {
+                for (ReloadOptions how : List.of(ReloadOptions.IMMEDIATE, ReloadOptions.quiesced(LONG),
+                        ReloadOptions.inPlace(LONG))) {
                     ReloadResult r = store.reload(bad, how);
-                    assertEquals(Outcome.LOAD_FAILED, r.outcome());
-                    assertTrue(r.message().contains(bad.getFileName().toString()), r.message());
+                    assertEquals(outcomes.get(bad), r.outcome(), r::toString);
+                    assertEquals(kinds.get(bad), r.kind().orElseThrow(), r::toString);
+                    StloadException cause = assertInstanceOf(StloadException.class, r.cause().orElseThrow());
+                    assertEquals(kinds.get(bad), cause.kind());
+                    assertTrue(r.message().orElseThrow().contains(bad.getFileName().toString()), r::toString);
                     assertEquals(1, r.version());
                     assertEquals(one, store.memoryBytes());
-                    try (Lease lease = store.lease()) {
+                    assertTrue(store.failure().isEmpty(), "nothing was overwritten");
+                    try (Lease<Tensor> lease = store.lease()) {
                         assertEquals(1, lease.version());
                         assertAll(lease, A);
                     }
                 }
             }
-            assertTrue(store.reload(otherLayout, ReloadOptions.IMMEDIATE).message()
+            assertTrue(store.reload(otherLayout, ReloadOptions.IMMEDIATE).message().orElseThrow()
                     .contains("tensor `embed.weight` is BF16 [128, 32], but the serving version has BF16 [64, 32]"));
             assertTrue(store.reload(b, ReloadOptions.IMMEDIATE).reloaded(), "a good reload still works afterwards");
         }
@@ -150,16 +161,16 @@ class WeightStoreTest {
 
     @Test
     void quiesceTimeoutRollsBackAndTheWaitingLeaseResumesOnTheOldVersion() throws Exception {
-        try (WeightStore store = open(Long.MAX_VALUE)) {
+        try (WeightStore<Tensor> store = open(Long.MAX_VALUE)) {
             long one = store.memoryBytes();
-            try (Lease stuck = store.lease()) {
+            try (Lease<Tensor> stuck = store.lease()) {
                 CompletableFuture<ReloadResult> reload = CompletableFuture.supplyAsync(
                         () -> store.reload(b, ReloadOptions.quiesced(Duration.ofMillis(200))), threads);
                 awaitTrue(store::quiescing);
                 AtomicReference<Thread> waiting = new AtomicReference<>();
                 CompletableFuture<Long> waiter = CompletableFuture.supplyAsync(() -> {
                     waiting.set(Thread.currentThread());
-                    try (Lease lease = store.lease()) {
+                    try (Lease<Tensor> lease = store.lease()) {
                         assertAll(lease, A);
                         return lease.version();
                     }
@@ -175,7 +186,8 @@ class WeightStoreTest {
                 ReloadResult r = reload.get();
                 assertEquals(Outcome.QUIESCE_TIMED_OUT, r.outcome());
                 assertEquals("1 lease(s) still open after the quiesce timeout of 200 ms; version 1 stays current",
-                        r.message());
+                        r.message().orElseThrow());
+                assertEquals(ErrorKind.WaitTimeout, r.kind().orElseThrow());
                 assertEquals(1, waiter.get(), "the lease asked for during the quiesce was granted after it");
                 assertAll(stuck, A);
                 assertEquals(one, store.memoryBytes(), "the new version was freed");
@@ -186,7 +198,7 @@ class WeightStoreTest {
 
     @Test
     void failingFlushHookRollsBackWhateverItThrows() {
-        try (WeightStore store = open(Long.MAX_VALUE)) {
+        try (WeightStore<Tensor> store = open(Long.MAX_VALUE)) {
             long one = store.memoryBytes();
             List<FlushHook> failing = List.of(
                     (from, to) -> {
@@ -198,12 +210,15 @@ class WeightStoreTest {
             for (FlushHook hook : failing) {
                 ReloadResult r = store.reload(b, ReloadOptions.quiesced(LONG, hook));
                 assertEquals(Outcome.FLUSH_FAILED, r.outcome());
-                assertTrue(r.message().startsWith("flush hook failed: "), r.message());
-                assertTrue(r.message().endsWith("; version 1 stays current"), r.message());
+                assertTrue(r.message().orElseThrow().startsWith("flush hook failed: "), r::toString);
+                assertTrue(r.message().orElseThrow().endsWith("; version 1 stays current"), r::toString);
+                assertEquals(ErrorKind.Callback, r.kind().orElseThrow());
+                assertEquals(hook == failing.get(0) ? IOException.class : AssertionError.class,
+                        r.cause().orElseThrow().getClass(), "the hook's own exception comes back");
                 assertEquals(1, r.version());
                 assertEquals(one, store.memoryBytes());
                 assertFalse(store.quiescing());
-                try (Lease lease = store.lease()) {
+                try (Lease<Tensor> lease = store.lease()) {
                     assertAll(lease, A);
                 }
             }
@@ -213,23 +228,24 @@ class WeightStoreTest {
     @Test
     void reloadOverTheBudgetIsRefusedBeforeLoading() {
         long one;
-        try (WeightStore probe = open(Long.MAX_VALUE)) {
+        try (WeightStore<Tensor> probe = open(Long.MAX_VALUE)) {
             one = probe.memoryBytes();
         }
-        try (WeightStore tight = open(one * 3 / 2)) {
+        try (WeightStore<Tensor> tight = open(one * 3 / 2)) {
             ReloadResult r = tight.reload(b, ReloadOptions.IMMEDIATE);
             assertEquals(Outcome.OVER_BUDGET, r.outcome());
             assertEquals(0, r.loadSeconds(), "refused before loading");
             assertEquals(one, tight.memoryBytes());
         }
-        try (WeightStore two = open(2 * one)) {
-            Lease old = two.lease();
+        try (WeightStore<Tensor> two = open(2 * one)) {
+            Lease<Tensor> old = two.lease();
             assertTrue(two.reload(b, ReloadOptions.IMMEDIATE).reloaded(), "two versions fit");
             assertEquals(2 * one, two.memoryBytes());
             ReloadResult third = two.reload(a, ReloadOptions.IMMEDIATE);
             assertEquals(Outcome.OVER_BUDGET, third.outcome());
             assertEquals("the new version needs " + one + " bytes while " + 2 * one
-                    + " are held by versions still in use; the memory budget is " + 2 * one, third.message());
+                    + " are held by versions still in use; the memory budget is " + 2 * one, third.message().orElseThrow());
+            assertEquals(ErrorKind.OutOfMemory, third.kind().orElseThrow());
             old.close();
             assertTrue(two.reload(a, ReloadOptions.IMMEDIATE).reloaded(), "fits once the old version is freed");
         }
@@ -239,9 +255,9 @@ class WeightStoreTest {
 
     @Test
     void aSecondReloadWhileOneRunsIsRefusedAtOnce() throws Exception {
-        try (WeightStore store = open(Long.MAX_VALUE)) {
+        try (WeightStore<Tensor> store = open(Long.MAX_VALUE)) {
             CompletableFuture<ReloadResult> first;
-            try (Lease held = store.lease()) {
+            try (Lease<Tensor> held = store.lease()) {
                 first = CompletableFuture.supplyAsync(() -> store.reload(b, ReloadOptions.quiesced(LONG)), threads);
                 awaitTrue(store::quiescing);
                 ReloadResult second = store.reload(a, ReloadOptions.IMMEDIATE);
@@ -249,18 +265,18 @@ class WeightStoreTest {
                 assertEquals(1, second.version());
                 assertEquals(1, held.version());
             }
-            assertTrue(first.get().reloaded(), first.get().message());
+            assertTrue(first.get().reloaded(), first.get()::toString);
             assertEquals(2, store.version());
         }
     }
 
     @Test
     void closingTheStoreFreesTheCurrentVersionWithItsLastLease() {
-        WeightStore store = open(Long.MAX_VALUE);
+        WeightStore<Tensor> store = open(Long.MAX_VALUE);
         long one = store.memoryBytes();
-        Lease lease = store.lease();
+        Lease<Tensor> lease = store.lease();
         store.close();
-        assertThrows(IllegalStateException.class, store::lease);
+        assertEquals(ErrorKind.Usage, assertThrows(StloadException.class, store::lease).kind());
         assertEquals(one, store.memoryBytes());
         assertAll(lease, A);
         lease.close();

@@ -23,6 +23,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -36,6 +37,10 @@ import java.util.concurrent.atomic.LongAdder;
  * <p>The ring is sized to the plan (never more windows than its bytes need) and kept from one load to the next,
  * so pinning, which is slow, is paid once and reported as its own phase ({@code pin}); a failed load frees its
  * ring and its device memory, after waiting for the copies in flight.
+ *
+ * <p>For a reload in place, or weights in buffers an engine allocated itself, a load may instead land each slice at a
+ * device address given for it ({@link #placeAt}): nothing is allocated then, and a failure frees only the ring. Host
+ * bytes staged beforehand go to the device through the same ring ({@link #upload}).
  */
 final class CudaDestination implements Destination, AutoCloseable {
     private final CopyEngine engine;
@@ -49,6 +54,11 @@ final class CudaDestination implements Destination, AutoCloseable {
     private long base;
     private double pinSeconds;
     private double h2dBefore;
+    /** For the next load only: device addresses each slice lands at (memory already held), or null to allocate. */
+    private Map<String, Long> placed;
+    /** With {@link #placed}: run once, before the first copy into that memory is queued. */
+    private Runnable overwriting;
+    private final AtomicBoolean copying = new AtomicBoolean();
 
     CudaDestination(CopyEngine engine, RingOptions options) {
         this.engine = engine;
@@ -62,11 +72,30 @@ final class CudaDestination implements Destination, AutoCloseable {
                 Math.max(2, options.windows() * options.windowBytes()), Long.MAX_VALUE, options.windowBytes());
     }
 
+    /**
+     * Makes the next load land each slice at the device address given for it, in memory the caller holds already
+     * (a reload in place, or an engine's own buffers), instead of a new allocation: nothing is allocated, and nothing
+     * is freed if the load fails. {@code overwriting} runs once, before the first copy into that memory is queued.
+     */
+    void placeAt(Map<String, Long> addresses, Runnable overwriting) {
+        this.placed = addresses;
+        this.overwriting = overwriting;
+        this.copying.set(false);
+    }
+
     @Override
     public void begin(LoadPlan plan) {
         this.plan = plan;
         this.layout = new DeviceLayout(plan.slices().values());
-        checkFits(plan, layout.bytes());
+        if (placed != null) {
+            for (TensorSlice s : plan.slices().values()) {
+                if (!placed.containsKey(s.name())) {
+                    throw StloadException.usage("no device address given for " + s.name());
+                }
+            }
+        } else {
+            checkFits(plan, layout.bytes());
+        }
         pinSeconds = 0;
         stageWaitNanos.reset();
         try {
@@ -76,10 +105,12 @@ final class CudaDestination implements Destination, AutoCloseable {
                     + e.getMessage(), e);
         }
         h2dBefore = ring.copySeconds();
-        try {
-            base = engine.allocateDevice(Math.max(layout.bytes(), DeviceLayout.ALIGNMENT));
-        } catch (IOException e) {
-            throw new StloadException(ErrorKind.OutOfMemory, null, e.getMessage(), e);
+        if (placed == null) {
+            try {
+                base = engine.allocateDevice(Math.max(layout.bytes(), DeviceLayout.ALIGNMENT));
+            } catch (IOException e) {
+                throw new StloadException(ErrorKind.OutOfMemory, null, e.getMessage(), e);
+            }
         }
         scatters.clear();
         for (FilePlan f : plan.files()) {
@@ -178,13 +209,21 @@ final class CudaDestination implements Destination, AutoCloseable {
         List<CopyEngine.Copy> copies = new ArrayList<>();
         for (SliceScatter.Piece p : scatters.get(file).pieces(offset, offset + bytes.byteSize())) {
             copies.add(new CopyEngine.Copy(w.buffer().asSlice(p.blockOffset(), p.span()),
-                    base + layout.offset(p.slice()) + p.sliceOffset(), p.width(), p.rows(), p.pitch(), p.slicePitch()));
+                    addressOf(p.slice()) + p.sliceOffset(), p.width(), p.rows(), p.pitch(), p.slicePitch()));
+        }
+        if (placed != null && !copies.isEmpty() && copying.compareAndSet(false, true)) {
+            overwriting.run();
         }
         try {
             ring.submit(w, copies);
         } catch (IOException e) {
             throw deviceFailure(e);
         }
+    }
+
+    /** Where a slice's first byte lands on the device. */
+    private long addressOf(TensorSlice s) {
+        return placed != null ? placed.get(s.name()) : base + layout.offset(s);
     }
 
     @Override
@@ -197,12 +236,20 @@ final class CudaDestination implements Destination, AutoCloseable {
 
     @Override
     public void end(Throwable failure) throws InterruptedException {
+        boolean own = placed == null;
+        placed = null;
+        overwriting = null;
         if (failure == null) {
             try {
                 ring.drain();
             } catch (IOException e) {
+                closeRing(); // a ring keeps its first failure: the next load pins a new one
                 throw deviceFailure(e);
             }
+            return;
+        }
+        if (!own) {
+            closeRing(); // waits for the copies in flight; the memory written is the caller's
             return;
         }
         // The device may still be copying out of the ring into the allocation: the ring waits for that first.
@@ -227,6 +274,61 @@ final class CudaDestination implements Destination, AutoCloseable {
         }
         if (first != null) {
             throw first;
+        }
+    }
+
+    /**
+     * Copies host bytes to device addresses through the staging ring, windows packed with as many pieces as fit, and
+     * waits until every copy is done. {@code overwriting} runs once, before the first copy is queued.
+     *
+     * @param parts       device address and the host bytes that go there
+     * @param overwriting run before the first byte on the device changes
+     */
+    void upload(List<Map.Entry<Long, MemorySegment>> parts, Runnable overwriting) throws InterruptedException {
+        try {
+            ensureRing(options.windows());
+        } catch (IOException e) {
+            throw new StloadException(ErrorKind.OutOfMemory, null, "pinning the staging ring failed: "
+                    + e.getMessage(), e);
+        }
+        boolean first = true;
+        try {
+            StagingRing.Window w = null;
+            long used = 0;
+            List<CopyEngine.Copy> copies = new ArrayList<>();
+            for (Map.Entry<Long, MemorySegment> part : parts) {
+                MemorySegment bytes = part.getValue();
+                for (long off = 0; off < bytes.byteSize(); ) {
+                    if (w == null) {
+                        w = ring.acquire();
+                        used = 0;
+                    }
+                    long n = Math.min(bytes.byteSize() - off, w.buffer().byteSize() - used);
+                    MemorySegment.copy(bytes, off, w.buffer(), used, n);
+                    copies.add(new CopyEngine.Copy(w.buffer().asSlice(used, n), part.getKey() + off));
+                    used += n;
+                    off += n;
+                    if (used == w.buffer().byteSize()) {
+                        if (first) {
+                            overwriting.run();
+                            first = false;
+                        }
+                        ring.submit(w, List.copyOf(copies));
+                        copies.clear();
+                        w = null;
+                    }
+                }
+            }
+            if (w != null) {
+                if (first && !copies.isEmpty()) {
+                    overwriting.run();
+                }
+                ring.submit(w, List.copyOf(copies));
+            }
+            ring.drain();
+        } catch (IOException e) {
+            closeRing(); // a ring keeps its first failure: the next load pins a new one
+            throw deviceFailure(e);
         }
     }
 

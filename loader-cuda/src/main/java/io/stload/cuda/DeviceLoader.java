@@ -1,11 +1,16 @@
 package io.stload.cuda;
 
+import io.stload.ErrorKind;
+import io.stload.StloadException;
 import io.stload.load.Loader;
 import io.stload.report.LoadListener;
 import io.stload.plan.DestinationProfile;
 import io.stload.report.Phase;
 import io.stload.plan.LoadPlan;
 import io.stload.report.LoadReport;
+import java.lang.foreign.MemorySegment;
+import java.util.List;
+import java.util.Map;
 
 /**
  * Executes a {@link LoadPlan} into device memory on the one load engine, with GPU memory as the destination
@@ -66,6 +71,42 @@ public final class DeviceLoader implements AutoCloseable {
         DeviceReport report = new DeviceReport(load, device.name(), read, plan.options().threads(),
                 load.seconds(Phase.H2D), load.seconds() - load.seconds(Phase.PLAN) - load.seconds(Phase.PIN));
         return destination.result(report);
+    }
+
+    /**
+     * Loads a plan's slices to device addresses the caller holds (weights to overwrite in place, or an engine's own
+     * buffers), through the staging ring; nothing is allocated on the device, and nothing freed if the load fails.
+     *
+     * @param plan        the plan to run
+     * @param addresses   the device address of each slice's first byte, by name; each must hold the slice's bytes
+     * @param overwriting run once, before the first copy into that memory is queued
+     * @return the load's report
+     * @throws io.stload.StloadException the kind of the read or copy that failed; {@link io.stload.ErrorKind#Usage}
+     *                                   when a slice has no address
+     */
+    synchronized DeviceReport executeAt(LoadPlan plan, Map<String, Long> addresses, Runnable overwriting) {
+        destination.placeAt(addresses, overwriting);
+        LoadReport load = loader.execute(plan, destination, LoadListener.NONE);
+        double read = load.seconds(Phase.IO) + load.seconds(Phase.COPY);
+        return new DeviceReport(load, device.name(), read, plan.options().threads(), load.seconds(Phase.H2D),
+                load.seconds() - load.seconds(Phase.PLAN) - load.seconds(Phase.PIN));
+    }
+
+    /**
+     * Copies host bytes to device addresses through the staging ring and waits for them.
+     *
+     * @param parts       device address and the bytes that go there
+     * @param overwriting run once, before the first copy is queued
+     * @throws io.stload.StloadException the kind of the copy that failed
+     */
+    synchronized void upload(List<Map.Entry<Long, MemorySegment>> parts, Runnable overwriting) {
+        try {
+            destination.upload(parts, overwriting);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StloadException(ErrorKind.Io, null, "interrupted while copying to "
+                    + device.name(), e);
+        }
     }
 
     /** Frees the staging ring; the device weights loaded stay valid until they are closed. */

@@ -64,6 +64,13 @@ final class FakeCopyEngine implements CopyEngine {
         return this;
     }
 
+    /** Copies work again: a device reset, for tests that recover from a failed copy. */
+    FakeCopyEngine heal() {
+        failAt = -1;
+        poisoned = null;
+        return this;
+    }
+
     /** Free number {@code n} of a staging buffer, and every later one, throws and frees nothing: a sticky error. */
     FakeCopyEngine failFreeStaging(int n) {
         failFreeAt = n;

@@ -9,6 +9,7 @@ import java.time.Instant;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.time.format.DateTimeParseException;
+import java.util.Optional;
 import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
 
 /**
@@ -103,6 +104,12 @@ final class S3Object implements RangeSource {
             LOG.log(System.Logger.Level.DEBUG, "{0}: the server refused a conditional GET ({1}); plain ranged GETs"
                     + " from now on, the size and Last-Modified of every response checked", name(), why);
         }
+    }
+
+    /** The ETag read at open, which every GET is conditional on: the version a reload compares. */
+    @Override
+    public Optional<String> version() {
+        return Optional.ofNullable(etag);
     }
 
     @Override

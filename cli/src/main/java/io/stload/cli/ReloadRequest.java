@@ -1,0 +1,166 @@
+package io.stload.cli;
+
+import io.stload.StloadException;
+import io.stload.plan.LoadOptions;
+import io.stload.plan.LoadStrategy;
+import io.stload.plan.PartitionSpec;
+import io.stload.plan.Partitioning;
+import io.stload.store.ReloadOptions;
+import io.stload.store.ReloadOptions.CarryOver;
+import io.stload.store.ReloadOptions.Mode;
+import java.time.Duration;
+import java.util.Optional;
+import tools.jackson.core.JacksonException;
+import tools.jackson.core.JsonParser;
+import tools.jackson.core.JsonToken;
+
+/**
+ * The body of {@code POST /reload}:
+ * <pre>{@code
+ * {"source": "/models/step-2" | "org/name@revision" | "s3://bucket/prefix/",
+ *  "mode": "beside" | "in_place", "quiesce": false, "staging_bytes": 1073741824, "carry_over": true,
+ *  "load_strategy": "auto", "threads": 4, "rank": 0, "world_size": 1, "partition": "default"}
+ * }</pre>
+ * Only {@code source} is required. Partition rules are named ({@code default}, {@code default-experts}), never read
+ * from a file a request names. Other fields are ignored.
+ *
+ * @param source       what to reload from, resolved and confined by the server
+ * @param mode         beside (the default) or in place
+ * @param quiesce      beside: wait for reads in flight before publishing (in place always does)
+ * @param stagingBytes in place: the staging bound, or empty for the server's
+ * @param carryOver    false to read every tensor
+ * @param strategy     the load strategy, or empty for the serving version's
+ * @param threads      I/O threads, or empty for the serving version's
+ * @param rank         the tensor-parallel rank, or empty for the serving version's
+ * @param worldSize    the tensor-parallel world size, or empty for the serving version's
+ * @param partition    the partition rules' name, or empty for the serving version's
+ */
+record ReloadRequest(String source, Mode mode, boolean quiesce, Optional<Long> stagingBytes, boolean carryOver,
+                     Optional<LoadStrategy> strategy, Optional<Integer> threads, Optional<Integer> rank,
+                     Optional<Integer> worldSize, Optional<String> partition) {
+
+    static ReloadRequest parse(byte[] body) {
+        String source = null;
+        Mode mode = Mode.BESIDE;
+        boolean quiesce = false;
+        Long staging = null;
+        boolean carryOver = true;
+        LoadStrategy strategy = null;
+        Integer threads = null;
+        Integer rank = null;
+        Integer worldSize = null;
+        String partition = null;
+        try (JsonParser p = Json.parser(body)) {
+            if (p.nextToken() != JsonToken.START_OBJECT) {
+                throw new BadRequest("body must be a JSON object");
+            }
+            String field;
+            while ((field = p.nextName()) != null) {
+                JsonToken value = p.nextToken();
+                switch (field) {
+                    case "source" -> source = string(p, value, field);
+                    case "mode" -> mode = switch (string(p, value, field)) {
+                        case "beside" -> Mode.BESIDE;
+                        case "in_place" -> Mode.IN_PLACE;
+                        default -> throw new BadRequest("`mode` must be \"beside\" or \"in_place\"");
+                    };
+                    case "quiesce" -> quiesce = bool(value, field);
+                    case "carry_over" -> carryOver = bool(value, field);
+                    case "staging_bytes" -> staging = number(p, value, field, 0, Long.MAX_VALUE);
+                    case "load_strategy" -> strategy = strategy(string(p, value, field));
+                    case "threads" -> threads = (int) number(p, value, field, 1, LoadFlags.MAX_THREADS);
+                    case "rank" -> rank = (int) number(p, value, field, 0, LoadFlags.MAX_WORLD_SIZE - 1);
+                    case "world_size" -> worldSize = (int) number(p, value, field, 1, LoadFlags.MAX_WORLD_SIZE);
+                    case "partition" -> partition = string(p, value, field);
+                    default -> p.skipChildren();
+                }
+            }
+            if (p.nextToken() != null) {
+                throw new BadRequest("trailing characters after the JSON object");
+            }
+        } catch (JacksonException e) {
+            throw new BadRequest("invalid JSON: " + e.getOriginalMessage());
+        }
+        if (source == null || source.isEmpty()) {
+            throw new BadRequest("`source` is required: a path, a repo id org/name[@revision], or s3://bucket/prefix/");
+        }
+        if (partition != null && !partition.equals(PartitionSpec.DEFAULT_NAME)
+                && !partition.equals(PartitionSpec.DEFAULT_EXPERTS_NAME)) {
+            throw new BadRequest("`partition` must be \"" + PartitionSpec.DEFAULT_NAME + "\" or \""
+                    + PartitionSpec.DEFAULT_EXPERTS_NAME + "\"");
+        }
+        return new ReloadRequest(source, mode, quiesce, Optional.ofNullable(staging), carryOver,
+                Optional.ofNullable(strategy), Optional.ofNullable(threads), Optional.ofNullable(rank),
+                Optional.ofNullable(worldSize), Optional.ofNullable(partition));
+    }
+
+    private static String string(JsonParser p, JsonToken value, String field) {
+        if (value != JsonToken.VALUE_STRING) {
+            throw new BadRequest("`" + field + "` must be a string");
+        }
+        return p.getString();
+    }
+
+    private static boolean bool(JsonToken value, String field) {
+        if (!value.isBoolean()) {
+            throw new BadRequest("`" + field + "` must be true or false");
+        }
+        return value == JsonToken.VALUE_TRUE;
+    }
+
+    private static long number(JsonParser p, JsonToken value, String field, long min, long max) {
+        if (value != JsonToken.VALUE_NUMBER_INT || p.getNumberType() == JsonParser.NumberType.BIG_INTEGER) {
+            throw new BadRequest("`" + field + "` must be a whole number from " + min + " to " + max);
+        }
+        long n = p.getLongValue();
+        if (n < min || n > max) {
+            throw new BadRequest("`" + field + "` must be a whole number from " + min + " to " + max);
+        }
+        return n;
+    }
+
+    private static LoadStrategy strategy(String name) {
+        try {
+            return LoadStrategy.parse(name);
+        } catch (StloadException | IllegalArgumentException e) {
+            throw new BadRequest("`load_strategy`: " + e.getMessage());
+        }
+    }
+
+    /**
+     * The reload's options: the serving version's load options with what the request changes.
+     *
+     * @param serving        the load options the store serves with
+     * @param defaultStaging the server's staging bound
+     * @param quiesceTimeout the server's quiesce timeout
+     */
+    ReloadOptions options(LoadOptions serving, long defaultStaging, Duration quiesceTimeout) {
+        ReloadOptions how = mode == Mode.IN_PLACE ? ReloadOptions.inPlace(quiesceTimeout)
+                : quiesce ? ReloadOptions.quiesced(quiesceTimeout) : ReloadOptions.IMMEDIATE;
+        how = how.withStagingBytes(stagingBytes.orElse(defaultStaging))
+                .withCarryOver(carryOver ? CarryOver.UNCHANGED : CarryOver.NONE);
+        if (strategy.isEmpty() && threads.isEmpty() && rank.isEmpty() && worldSize.isEmpty() && partition.isEmpty()) {
+            return how;
+        }
+        LoadOptions o = serving;
+        if (strategy.isPresent()) {
+            o = o.withStrategy(strategy.get());
+        }
+        if (threads.isPresent()) {
+            o = o.withThreads(threads.get());
+        }
+        if (rank.isPresent() || worldSize.isPresent() || partition.isPresent()) {
+            Partitioning p = serving.partitioning();
+            int w = worldSize.orElse(p.worldSize());
+            int r = rank.orElse(p.rank());
+            if (r >= w) {
+                throw new BadRequest("`rank` " + r + " is not below the world size " + w);
+            }
+            PartitionSpec spec = partition.map(PartitionSpec::load)
+                    .orElse(p.worldSize() == 1 ? PartitionSpec.defaults() : p.spec());
+            o = o.withPartitioning(w == 1 ? new Partitioning(0, 1, PartitionSpec.REPLICATE_ALL)
+                    : new Partitioning(r, w, spec));
+        }
+        return how.withLoadOptions(o);
+    }
+}
