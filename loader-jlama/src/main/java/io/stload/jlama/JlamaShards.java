@@ -25,9 +25,6 @@ public final class JlamaShards {
     /** Large enough that {@code PROBE / W} tells every world size Jlama can be given apart. */
     private static final int PROBE = 1 << 30;
 
-    /** The layer-numbered tensors of the Llama-family names every Jlama decoder uses. */
-    private static final String LAYER_PREFIX = "model.layers.";
-
     private JlamaShards() {
     }
 
@@ -135,18 +132,5 @@ public final class JlamaShards {
      */
     public static LoadOptions forWorker(LoadOptions options, DistributedContext dctx, ModelType type) {
         return options.withPartitioning(partitioning(dctx, type)).withTensors(layers(dctx));
-    }
-
-    /** The layer a name belongs to, or -1 outside the numbered layers. */
-    static int layerOf(String name) {
-        if (!name.startsWith(LAYER_PREFIX)) {
-            return -1;
-        }
-        int end = name.indexOf('.', LAYER_PREFIX.length());
-        try {
-            return end < 0 ? -1 : Integer.parseInt(name, LAYER_PREFIX.length(), end, 10);
-        } catch (NumberFormatException e) {
-            return -1;
-        }
     }
 }

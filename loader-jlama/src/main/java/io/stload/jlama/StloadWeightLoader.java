@@ -58,7 +58,8 @@ import java.util.Optional;
  *
  * <p>Thread-safety: {@link #load(String, DistributedContext, boolean, boolean)} may be called from several threads
  * at once (Jlama loads a model's layers in parallel). The tensors it returns are read-only and valid until this
- * loader is closed; using one afterwards throws, it never reads freed memory.
+ * loader is closed; one used afterwards throws {@link IllegalStateException} where its memory is gone (it never reads
+ * freed memory).
  */
 public final class StloadWeightLoader implements WeightLoader {
     /** The most bytes one Jlama tensor holds: its buffers are indexed by {@code int}. */
@@ -73,6 +74,7 @@ public final class StloadWeightLoader implements WeightLoader {
     private final LoadedWeights loaded;
     private final LoadReport report;
     private final long maxTensorBytes;
+    private volatile boolean closed;
 
     private StloadWeightLoader(Checkpoint checkpoint, boolean ownsCheckpoint, Arena copies, TensorBytes bytes,
                                LoadedWeights loaded, long maxTensorBytes) {
@@ -121,9 +123,14 @@ public final class StloadWeightLoader implements WeightLoader {
     }
 
     private static StloadWeightLoader lazy(Checkpoint checkpoint, boolean owns) {
+        return lazy(checkpoint, owns, MAX_TENSOR_BYTES);
+    }
+
+    /** A lazy loader whose tensors of more than {@code maxTensorBytes} are segmented; tests make it small. */
+    static StloadWeightLoader lazy(Checkpoint checkpoint, boolean owns, long maxTensorBytes) {
         Arena copies = Arena.ofShared();
         return new StloadWeightLoader(checkpoint, owns, copies, new LazyBytes(checkpoint, copies), null,
-                MAX_TENSOR_BYTES);
+                maxTensorBytes);
     }
 
     /**
@@ -240,6 +247,9 @@ public final class StloadWeightLoader implements WeightLoader {
      */
     @Override
     public AbstractTensor load(String name, DistributedContext dctx, boolean sparseRows, boolean sparseColumns) {
+        if (closed) {
+            throw StloadException.usage("the weight loader is closed");
+        }
         TensorRef ref = find(name);
         TensorInfo info = infos.get(name);
         int[] shape = info.shape.clone();
@@ -347,9 +357,17 @@ public final class StloadWeightLoader implements WeightLoader {
         return new StloadException(ErrorKind.Unsupported, t.file().file(), t.name() + ": " + what);
     }
 
-    /** Frees what the loader holds (an eager load's memory, copies) and closes a checkpoint it opened. */
+    /**
+     * Frees what the loader holds (an eager load's memory, copies) and closes a checkpoint it opened; the tensors it
+     * gave out are not to be used after (one whose memory is gone throws {@link IllegalStateException}). Further calls
+     * do nothing.
+     */
     @Override
     public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
         try {
             if (loaded != null) {
                 loaded.close();
