@@ -63,10 +63,12 @@ final class EagerBytes implements TensorBytes {
             long offset = s.spanStart() - s.tensor().fileOffset();
             if (s.isWhole()) {
                 held.put(s.name(), new Held(data, -1, 0, data.byteSize()));
+            } else if (s.parts().size() != 1 || s.padBytes() != 0) {
+                continue; // fused parts or pad rows are no cut of Jlama's: its reads of them go to the file
             } else if (local.dim(0) != full.dim(0)) {
                 held.put(s.name(), new Held(data, 0, offset, data.byteSize()));
             } else if (full.rank() == 2 && local.dim(1) != full.dim(1)) {
-                held.put(s.name(), new Held(data, 1, offset, s.runBytes()));
+                held.put(s.name(), new Held(data, 1, offset, s.parts().getFirst().runBytes()));
             }
         }
         return new EagerBytes(held, lazy, copies);
