@@ -17,7 +17,7 @@ public final class Main {
     }
 
     private static final List<Usage> USAGES = List.of(new EagerLoad(), new LazyRead(), new TypedRead(), new StreamLoad(),
-            new ConvertRoundTrip());
+            new ConvertRoundTrip(), new JlamaGenerate());
 
     private Main() {
     }
