@@ -45,7 +45,7 @@ import javax.tools.ToolProvider;
  *   <li>every block fenced {@code ```java} carries a mode after the language: {@code java run} (compiled, then run
  *       against small generated checkpoints) or {@code java compile} (compiled only: it needs a server, a GPU or an
  *       application around it); a third word names the module whose tests compile it when that is not
- *       {@code loader-core}: {@code java compile loader-s3}, {@code java compile loader-cuda};</li>
+ *       {@code loader-core}: {@code java compile loader-s3}, {@code java compile loader-cuda}, {@code java compile loader-jlama};</li>
  *   <li>a block is the body of a method that may throw anything, with {@link #IMPORTS} (and its module's package)
  *       imported; a block that declares a top-level type ({@code class}, {@code record}, {@code interface},
  *       {@code enum} at the start of a line) is a source file of its own instead, with the same imports, and is
@@ -61,7 +61,7 @@ public final class DocSnippets {
     public static final String CORE = "loader-core";
 
     /** The modules whose tests compile blocks; a block naming another one is an error. */
-    public static final List<String> MODULES = List.of(CORE, "loader-s3", "loader-cuda");
+    public static final List<String> MODULES = List.of(CORE, "loader-s3", "loader-cuda", "loader-jlama");
 
     /** What every block may use without importing it. */
     public static final List<String> IMPORTS = List.of("io.stload.*", "io.stload.checkpoint.*", "io.stload.format.*",
