@@ -8,16 +8,13 @@ import io.stload.cuda.Pinning;
 import io.stload.plan.Sizes;
 import java.io.PrintWriter;
 import java.util.Locale;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 import tools.jackson.core.JsonGenerator;
 
 /** {@code stload gpu-probe}: the pinned host-to-device bandwidth a device load can at best reach. */
 @Command(name = "gpu-probe", description = "Measure pinned host-to-device copy bandwidth (cudaMemcpyAsync) of a GPU.")
-final class GpuProbeCommand implements Callable<Integer> {
+final class GpuProbeCommand extends StloadCommand {
     @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "cuda",
             description = "cuda or cuda:N (default: ${DEFAULT-VALUE}).")
     String device;
@@ -36,9 +33,6 @@ final class GpuProbeCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
 
-    @Spec
-    CommandSpec spec;
-
     @Override
     public Integer call() throws Exception {
         int ordinal = DeviceFlags.parseDevice(device);
@@ -50,7 +44,7 @@ final class GpuProbeCommand implements Callable<Integer> {
         try (CudaCopyEngine gpu = CudaCopyEngine.open(ordinal, FlagValue.parse("--pinning", pinning, Pinning::parse))) {
             r = BandwidthProbe.run(gpu, bytes, reps);
         }
-        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter out = out();
         if (json) {
             try (JsonGenerator g = Json.generator(out)) {
                 g.writeStartObject();

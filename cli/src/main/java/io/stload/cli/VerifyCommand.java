@@ -3,13 +3,8 @@ package io.stload.cli;
 import io.stload.checkpoint.CheckpointVerifier;
 import io.stload.checkpoint.Problem;
 import java.io.PrintWriter;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 import tools.jackson.core.JsonGenerator;
 
 /**
@@ -19,13 +14,7 @@ import tools.jackson.core.JsonGenerator;
  * create is its lock file in the hub cache's {@code .locks/<repo folder>/}.
  */
 @Command(name = "verify", description = "Check a checkpoint without loading it (--deep: hash every sha256-named blob).")
-final class VerifyCommand implements Callable<Integer> {
-    @Parameters(paramLabel = "PATH|REPO", description = SourceFlags.PATH_HELP)
-    String path;
-
-    @Mixin
-    SourceFlags source;
-
+final class VerifyCommand extends CheckpointCommand {
     @Option(names = "--deep", description = "Hash every blob named by its sha256 and compare.")
     boolean deep;
 
@@ -36,14 +25,11 @@ final class VerifyCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
 
-    @Spec
-    CommandSpec spec;
-
     @Override
-    public Integer call() throws InterruptedException {
+    int run() throws InterruptedException {
         FlagValue.inRange("--threads", threads, 1, LoadFlags.MAX_THREADS);
-        PrintWriter out = spec.commandLine().getOut();
-        PrintWriter err = spec.commandLine().getErr();
+        PrintWriter out = out();
+        PrintWriter err = err();
         SourceFlags.localOnly(path, "verify" + (deep ? " --deep" : ""),
                 "`inspect` reads and checks every header of an s3:// checkpoint, and `load` checks every object's version");
         CheckpointVerifier.Result result;
