@@ -10,7 +10,6 @@ import java.io.PrintWriter;
 import java.util.Locale;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-import tools.jackson.core.JsonGenerator;
 
 /** {@code stload gpu-probe}: the pinned host-to-device bandwidth a device load can at best reach. */
 @Command(name = "gpu-probe", description = "Measure pinned host-to-device copy bandwidth (cudaMemcpyAsync) of a GPU.")
@@ -46,15 +45,14 @@ final class GpuProbeCommand extends StloadCommand {
         }
         PrintWriter out = out();
         if (json) {
-            try (JsonGenerator g = Json.generator(out)) {
+            Json.print(out, g -> {
                 g.writeStartObject();
                 g.writeStringProperty("device", r.device());
                 g.writeNumberProperty("bytes", r.bytes());
                 g.writeNumberProperty("best_gbps", r.best());
                 g.writeNumberProperty("median_gbps", r.median());
                 g.writeEndObject();
-            }
-            out.println();
+            });
         } else {
             out.printf(Locale.ROOT, "pinned host-to-device on %s: best %.2f GB/s, median %.2f GB/s over %d copies of %s%n",
                     r.device(), r.best(), r.median(), reps, Sizes.human(bytes));

@@ -8,7 +8,6 @@ import java.io.PrintWriter;
 import java.util.Map;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-import tools.jackson.core.JsonGenerator;
 
 /** {@code stload inspect PATH [--json]}: the tensor table of a file or checkpoint directory. */
 @Command(name = "inspect", description = "Validate a .safetensors file or checkpoint directory and list its tensors.")
@@ -37,7 +36,7 @@ final class InspectCommand extends CheckpointCommand {
     }
 
     private static void printJson(Checkpoint ckpt, PrintWriter out) {
-        try (JsonGenerator g = Json.generator(out)) {
+        Json.print(out, g -> {
             g.writeStartObject();
             g.writeArrayPropertyStart("files");
             for (Header h : ckpt.files()) {
@@ -89,8 +88,7 @@ final class InspectCommand extends CheckpointCommand {
                 g.writeStringProperty("commit", ckpt.commit());
             }
             g.writeEndObject();
-        }
-        out.println();
+        });
     }
 
     /** A file as the user named it: relative to a checkpoint directory, else the path given. */

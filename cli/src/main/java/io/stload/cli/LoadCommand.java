@@ -96,11 +96,8 @@ final class LoadCommand extends CheckpointCommand {
             progress.close();
             Map<String, String> digests = digest ? digests(weights) : Map.of();
             if (json) {
-                try (JsonGenerator g = Json.generator(out)) {
-                    writeJson(weights.report(), plan.checkpoint().commit(), digests, g, true, extra -> {
-                    });
-                }
-                out.println();
+                Json.print(out, g -> writeJson(weights.report(), plan.checkpoint().commit(), digests, g, true, extra -> {
+                }));
             } else {
                 print(plan, weights.report(), digests, out);
             }
@@ -117,14 +114,11 @@ final class LoadCommand extends CheckpointCommand {
         Map<String, String> digests = new LinkedHashMap<>();
         plan.slices().keySet().stream().filter(computed::containsKey).forEach(n -> digests.put(n, computed.get(n)));
         if (json) {
-            try (JsonGenerator g = Json.generator(out)) {
-                writeJson(report, plan.checkpoint().commit(), digests, g, true, extra -> {
-                    extra.writeStringProperty("sink", "stream");
-                    extra.writeNumberProperty("memory_budget", sink.budgetBytes());
-                    extra.writeNumberProperty("peak_held_bytes", sink.peakHeldBytes());
-                });
-            }
-            out.println();
+            Json.print(out, g -> writeJson(report, plan.checkpoint().commit(), digests, g, true, extra -> {
+                extra.writeStringProperty("sink", "stream");
+                extra.writeNumberProperty("memory_budget", sink.budgetBytes());
+                extra.writeNumberProperty("peak_held_bytes", sink.peakHeldBytes());
+            }));
         } else {
             print(plan, report, digests, out);
         }

@@ -35,10 +35,7 @@ final class PlanCommand extends CheckpointCommand {
         LoadPlan plan = new Planner().plan(checkpoint, ranked.options(checkpoint));
         PrintWriter out = out();
         if (json) {
-            try (JsonGenerator g = Json.generator(out)) {
-                writeJson(plan, g);
-            }
-            out.println();
+            Json.print(out, g -> writeJson(plan, g));
         } else {
             print(plan, out);
         }

@@ -5,7 +5,6 @@ import io.stload.checkpoint.Problem;
 import java.io.PrintWriter;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-import tools.jackson.core.JsonGenerator;
 
 /**
  * {@code stload verify PATH|REPO [--deep] [--json]}: everything {@code load} checks, without loading, and
@@ -29,15 +28,11 @@ final class VerifyCommand extends CheckpointCommand {
     int run() throws InterruptedException {
         FlagValue.inRange("--threads", threads, 1, LoadFlags.MAX_THREADS);
         PrintWriter out = out();
-        PrintWriter err = err();
         SourceFlags.localOnly(path, "verify" + (deep ? " --deep" : ""),
                 "`inspect` reads and checks every header of an s3:// checkpoint, and `load` checks every object's version");
-        CheckpointVerifier.Result result;
-        try (HashProgressBar progress = new HashProgressBar(!json)) {
-            result = CheckpointVerifier.verify(path, source.cacheDir, deep, threads, source.waitPolicy(err), progress);
-        }
+        CheckpointVerifier.Result result = verify();
         if (json) {
-            try (JsonGenerator g = Json.generator(out)) {
+            Json.print(out, g -> {
                 g.writeStartObject();
                 g.writeStringProperty("commit", result.commit());
                 g.writeBooleanProperty("deep", deep);
@@ -57,8 +52,7 @@ final class VerifyCommand extends CheckpointCommand {
                 }
                 g.writeEndArray();
                 g.writeEndObject();
-            }
-            out.println();
+            });
         } else {
             result.notes().forEach(n -> out.println("note: " + Printable.escape(n)));
             result.problems().forEach(p -> out.println(Printable.escape(p.line())));
@@ -66,5 +60,11 @@ final class VerifyCommand extends CheckpointCommand {
                     : result.problems().size() + " problem(s) found; nothing was changed");
         }
         return result.clean() ? 0 : ExitCodes.PROBLEMS_FOUND;
+    }
+
+    private CheckpointVerifier.Result verify() throws InterruptedException {
+        try (HashProgressBar progress = new HashProgressBar(!json)) {
+            return CheckpointVerifier.verify(path, source.cacheDir, deep, threads, source.waitPolicy(err()), progress);
+        }
     }
 }
