@@ -13,16 +13,11 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
-import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
@@ -30,15 +25,10 @@ import org.openjdk.jmh.annotations.Warmup;
  * tensor consumed by touching one byte per 4 KiB page. A load is seconds long, so iterations are few: a full matrix
  * has to finish in minutes on a small machine.
  */
-@BenchmarkMode(Mode.SingleShotTime)
 @OutputTimeUnit(TimeUnit.SECONDS)
 @Warmup(iterations = 1)
 @Measurement(iterations = 5)
-// Prepended, because a -jvmArgsAppend on the command line replaces the annotation's appended arguments
-// rather than adding to them.
-@Fork(value = 1, jvmArgsPrepend = "--enable-native-access=ALL-UNNAMED")
-@State(Scope.Benchmark)
-public abstract class WholeLoadBenchmark {
+public abstract class WholeLoadBenchmark extends SingleShotBenchmark {
     private static final long PAGE = 4096;
 
     /** The page cache each invocation starts from. */
