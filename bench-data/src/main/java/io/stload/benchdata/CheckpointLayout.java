@@ -22,29 +22,31 @@ record CheckpointLayout(ModelDimensions dimensions, List<Shard> shards) {
 
     static CheckpointLayout of(CheckpointSpec spec) {
         ModelDimensions dims = ModelDimensions.of(spec);
-        List<Entry> tensors = dims.tensors(spec.dtype());
-        if (!spec.sharded()) {
-            return new CheckpointLayout(dims, List.of(new Shard(SINGLE_FILE_NAME, tensors)));
-        }
+        return new CheckpointLayout(dims, shards(dims.tensors(spec.dtype()), spec.shardBytes()));
+    }
+
+    /** The shards of {@code tensors}, greedily in order; one file when {@code shardBytes} is 0. */
+    static List<Shard> shards(List<Entry> tensors, long shardBytes) {
         List<List<Entry>> groups = new ArrayList<>();
         List<Entry> current = new ArrayList<>();
-        long currentBytes = 0;
+        long bytes = 0;
         for (Entry e : tensors) {
-            if (!current.isEmpty() && currentBytes + e.byteSize() > spec.shardBytes()) {
+            if (shardBytes > 0 && !current.isEmpty() && bytes + e.byteSize() > shardBytes) {
                 groups.add(current);
                 current = new ArrayList<>();
-                currentBytes = 0;
+                bytes = 0;
             }
             current.add(e);
-            currentBytes += e.byteSize();
+            bytes += e.byteSize();
         }
         groups.add(current);
-        List<Shard> shards = new ArrayList<>();
+        List<Shard> out = new ArrayList<>();
         for (int i = 0; i < groups.size(); i++) {
-            String name = String.format(Locale.ROOT, "model-%05d-of-%05d.safetensors", i + 1, groups.size());
-            shards.add(new Shard(name, List.copyOf(groups.get(i))));
+            String name = shardBytes == 0 ? SINGLE_FILE_NAME
+                    : String.format(Locale.ROOT, "model-%05d-of-%05d.safetensors", i + 1, groups.size());
+            out.add(new Shard(name, List.copyOf(groups.get(i))));
         }
-        return new CheckpointLayout(dims, List.copyOf(shards));
+        return List.copyOf(out);
     }
 
     int tensorCount() {

@@ -1,12 +1,9 @@
 package io.stload.benchdata;
 
 import io.stload.benchdata.CheckpointLayout.Shard;
-import io.stload.format.SafetensorsWriter.Entry;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -35,33 +32,9 @@ public final class HubCheckpointGenerator {
      * @throws IOException if a file cannot be written (what the run wrote is removed)
      */
     public static List<Path> generate(HubModel model, Path dir) throws IOException {
-        List<Shard> shards = shards(model.tensors(), model.shardBytes());
+        List<Shard> shards = CheckpointLayout.shards(model.tensors(), model.shardBytes());
         CheckpointGenerator.write(dir, shards, model.shardBytes() != 0, METADATA, model.seed(),
                 Map.of("config.json", model.configJson()));
         return shards.stream().map(s -> dir.resolve(s.fileName())).toList();
-    }
-
-    /** Greedy, in order: a tensor that would take a shard past the limit starts the next one. */
-    private static List<Shard> shards(List<Entry> tensors, long shardBytes) {
-        List<List<Entry>> groups = new ArrayList<>();
-        List<Entry> current = new ArrayList<>();
-        long bytes = 0;
-        for (Entry e : tensors) {
-            if (shardBytes > 0 && !current.isEmpty() && bytes + e.byteSize() > shardBytes) {
-                groups.add(current);
-                current = new ArrayList<>();
-                bytes = 0;
-            }
-            current.add(e);
-            bytes += e.byteSize();
-        }
-        groups.add(current);
-        List<Shard> out = new ArrayList<>();
-        for (int i = 0; i < groups.size(); i++) {
-            String name = shardBytes == 0 ? CheckpointLayout.SINGLE_FILE_NAME
-                    : String.format(Locale.ROOT, "model-%05d-of-%05d.safetensors", i + 1, groups.size());
-            out.add(new Shard(name, List.copyOf(groups.get(i))));
-        }
-        return out;
     }
 }

@@ -7,10 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import tools.jackson.core.JsonGenerator;
-import tools.jackson.core.ObjectWriteContext;
-import tools.jackson.core.PrettyPrinter;
 import tools.jackson.core.json.JsonFactory;
-import tools.jackson.core.util.DefaultPrettyPrinter;
 
 /**
  * A checkpoint as the hub holds one of a {@link HubFamily}: the numbers of its config.json and every tensor with
@@ -334,18 +331,7 @@ public record HubModel(HubFamily family, int layers, long hidden, long heads, lo
     /** {@return the config.json transformers writes for the model, with the keys engines read} */
     public String configJson() {
         StringWriter out = new StringWriter();
-        ObjectWriteContext indented = new ObjectWriteContext.Base() {
-            @Override
-            public PrettyPrinter getPrettyPrinter() {
-                return new DefaultPrettyPrinter();
-            }
-
-            @Override
-            public boolean hasPrettyPrinter() {
-                return true;
-            }
-        };
-        try (JsonGenerator g = JSON.createGenerator(indented, out)) {
+        try (JsonGenerator g = JSON.createGenerator(ShardIndexWriter.INDENTED, out)) {
             g.writeStartObject();
             g.writeArrayPropertyStart("architectures");
             g.writeString(family.architecture());
@@ -395,17 +381,13 @@ public record HubModel(HubFamily family, int layers, long hidden, long heads, lo
                 g.writeNumberProperty("num_local_experts", experts);
                 g.writeNumberProperty("num_experts_per_tok", 2);
             }
-            case QWEN2_MOE -> {
+            case QWEN2_MOE, QWEN3_MOE -> {
                 g.writeNumberProperty("num_experts", experts);
                 g.writeNumberProperty("num_experts_per_tok", 2);
                 g.writeNumberProperty("moe_intermediate_size", expertWidth);
-                g.writeNumberProperty("shared_expert_intermediate_size", intermediate);
-                g.writeNumberProperty("decoder_sparse_step", 1);
-            }
-            case QWEN3_MOE -> {
-                g.writeNumberProperty("num_experts", experts);
-                g.writeNumberProperty("num_experts_per_tok", 2);
-                g.writeNumberProperty("moe_intermediate_size", expertWidth);
+                if (family == HubFamily.QWEN2_MOE) {
+                    g.writeNumberProperty("shared_expert_intermediate_size", intermediate);
+                }
                 g.writeNumberProperty("decoder_sparse_step", 1);
             }
             case DEEPSEEK_V2, DEEPSEEK_V3 -> {

@@ -19,7 +19,8 @@ import tools.jackson.core.util.DefaultPrettyPrinter;
  */
 final class ShardIndexWriter {
     private static final JsonFactory JSON = JsonFactory.builder().build();
-    private static final ObjectWriteContext INDENTED = new ObjectWriteContext.Base() {
+    /** Writes JSON indented for people to read, as Hugging Face's tools do. */
+    static final ObjectWriteContext INDENTED = new ObjectWriteContext.Base() {
         @Override
         public PrettyPrinter getPrettyPrinter() {
             return new DefaultPrettyPrinter();

@@ -70,11 +70,8 @@ final class CudaLoad {
             Map<String, String> digests = digest ? digests(weights) : Map.of();
             DeviceReport r = weights.report();
             if (json) {
-                try (JsonGenerator g = Json.generator(out)) {
-                    LoadCommand.writeJson(r.load(), plan.checkpoint().commit(), digests, g, false,
-                            gen -> writeDevice(r, ring, gen));
-                }
-                out.println();
+                Json.print(out, g -> LoadCommand.writeJson(r.load(), plan.checkpoint().commit(), digests, g, false,
+                        gen -> writeDevice(r, ring, gen)));
             } else {
                 print(plan, r, ring, digests, out);
             }

@@ -17,28 +17,22 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
 import java.util.Locale;
-import java.util.concurrent.Callable;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 
 /**
  * {@code stload demo}: the main job end to end on an embedded default. Generates a small Llama-shaped sharded
  * checkpoint in a temporary folder of its own, inspects it, plans and loads it, and removes the folder.
  */
 @Command(name = "demo", description = "Generate a small sharded checkpoint, inspect it, plan and load it.")
-final class DemoCommand implements Callable<Integer> {
+final class DemoCommand extends StloadCommand {
     @Option(names = "--size", defaultValue = "320MiB", description = "Checkpoint size (default: ${DEFAULT-VALUE}).")
     String size;
 
-    @Spec
-    CommandSpec spec;
-
     @Override
     public Integer call() throws IOException {
-        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter out = out();
         Path dir = Files.createTempDirectory("stload-demo-");
         try {
             long bytes = FlagValue.parse("--size", size, Sizes::parse);

@@ -19,18 +19,15 @@ import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /** {@code stload gen DIR ...}: write a deterministic synthetic checkpoint for tests and benchmarks. */
 @Command(name = "gen", description = "Generate a deterministic synthetic checkpoint (random bytes; Llama- or MoE-shaped, "
         + "or uniform matrices; or with --model, a model family as the hub holds it: config.json and transformers' "
         + "tensor names and shapes).")
-final class GenCommand implements Callable<Integer> {
+final class GenCommand extends StloadCommand {
     @Parameters(paramLabel = "DIR", description = "Directory to write into (created if missing).")
     Path dir;
 
@@ -87,16 +84,13 @@ final class GenCommand implements Callable<Integer> {
     @Option(names = "--expert-width", paramLabel = "N", description = "--model: an expert's MLP width.")
     Long expertWidth;
 
-    @Spec
-    CommandSpec spec;
-
     @Override
     public Integer call() throws IOException {
         if (model != null) {
             return hubModel();
         }
-        CheckpointSummary s = generate(dir, spec(), spec.commandLine().getOut());
-        spec.commandLine().getOut().printf(Locale.ROOT, "wrote %d tensors, %s in %d file(s) to %s (%.0f MB/s)%n",
+        CheckpointSummary s = generate(dir, spec(), out());
+        out().printf(Locale.ROOT, "wrote %d tensors, %s in %d file(s) to %s (%.0f MB/s)%n",
                 s.tensors(), Sizes.human(s.tensorBytes()), s.files().size(), s.dir(), s.megabytesPerSecond());
         return 0;
     }
@@ -121,25 +115,9 @@ final class GenCommand implements Callable<Integer> {
         } catch (IllegalArgumentException | ArithmeticException e) {
             throw new StloadException(ErrorKind.Usage, null, e.getMessage());
         }
-        List<Path> files;
-        // Stopped by SIGINT or SIGTERM, nothing of the run may stay behind, as for a shape's checkpoint.
-        try (StopOnSignal stop = new StopOnSignal(() -> CheckpointGenerator.deletePartialFiles(dir))) {
-            try {
-                files = HubCheckpointGenerator.generate(m, dir);
-            } catch (IOException e) {
-                if (stop.stopping()) {
-                    throw new StloadException(ErrorKind.Io, dir, "stopped by a signal; what it had written was removed");
-                }
-                throw e;
-            }
-        } catch (FileAlreadyExistsException e) {
-            throw new StloadException(ErrorKind.Usage, dir, e.getReason() != null ? e.getReason()
-                    : "exists and is not a directory; name a new or empty directory");
-        } catch (IOException e) {
-            throw new StloadException(ErrorKind.Io, dir, "cannot write checkpoint: " + FileChecks.reason(e), e);
-        }
+        List<Path> files = write(dir, HubCheckpointGenerator::generate, m);
         long bytes = m.tensors().stream().mapToLong(SafetensorsWriter.Entry::byteSize).sum();
-        spec.commandLine().getOut().printf(Locale.ROOT, "wrote %s (%s): %d tensors, %s in %d file(s) and config.json to %s%n",
+        out().printf(Locale.ROOT, "wrote %s (%s): %d tensors, %s in %d file(s) and config.json to %s%n",
                 m.family().label(), m.family().modelType(), m.tensors().size(), Sizes.human(bytes), files.size(), dir);
         return 0;
     }
@@ -153,10 +131,7 @@ final class GenCommand implements Callable<Integer> {
     }
 
     CheckpointSpec spec() {
-        DType d = DType.fromHeaderName(dtype.toUpperCase(Locale.ROOT));
-        if (d == null) {
-            throw new StloadException(ErrorKind.Usage, null, "unknown --dtype '" + dtype + "'");
-        }
+        DType d = dtype();
         try {
             CheckpointSpec s = new CheckpointSpec(ShapeKind.parse(shape), FlagValue.parse("--size", size, Sizes::parse),
                     FlagValue.parse("--shard-size", shardSize, Sizes::parse), seed, d,
@@ -169,10 +144,23 @@ final class GenCommand implements Callable<Integer> {
     }
 
     static CheckpointSummary generate(Path dir, CheckpointSpec spec, PrintWriter out) {
-        // Stopped by SIGINT or SIGTERM, nothing of the run may stay behind: no half shard, no partial checkpoint.
+        return write(dir, CheckpointGenerator::generate, spec);
+    }
+
+    /** Writes a checkpoint of {@code what} into a folder. */
+    @FunctionalInterface
+    private interface Writer<T, R> {
+        R write(T what, Path dir) throws IOException;
+    }
+
+    /**
+     * Writes a checkpoint into {@code dir}. Stopped by SIGINT or SIGTERM, nothing of the run may stay behind: no
+     * half shard, no partial checkpoint.
+     */
+    private static <T, R> R write(Path dir, Writer<T, R> writer, T what) {
         try (StopOnSignal stop = new StopOnSignal(() -> CheckpointGenerator.deletePartialFiles(dir))) {
             try {
-                return CheckpointGenerator.generate(spec, dir);
+                return writer.write(what, dir);
             } catch (IOException e) {
                 if (stop.stopping()) {
                     throw new StloadException(ErrorKind.Io, dir, "stopped by a signal; what it had written was removed");

@@ -12,28 +12,18 @@ import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /**
  * {@code stload get PATH NAME [--slice RANGES] [--as f32] [--count N]}: one tensor, or a slice of it, read
  * lazily (headers, then only the bytes shown or sliced): its dtype, shape and first values.
  */
 @Command(name = "get", description = "Show one tensor (or a slice of it): dtype, shape and its first values.")
-final class GetCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "PATH|REPO", description = SourceFlags.PATH_HELP)
-    String path;
-
+final class GetCommand extends CheckpointCommand {
     @Parameters(index = "1", paramLabel = "NAME", description = "The tensor's name.")
     String name;
-
-    @Mixin
-    SourceFlags source;
 
     @Option(names = "--slice", paramLabel = "RANGES",
             description = "Python-like ranges per dimension, e.g. \"0:4,:\" or \"-1,2:8\" (an index drops its dimension).")
@@ -47,19 +37,16 @@ final class GetCommand implements Callable<Integer> {
             description = "How many values to print (default: ${DEFAULT-VALUE}).")
     int count;
 
-    @Spec
-    CommandSpec spec;
-
     @Override
-    public Integer call() {
+    int run() {
         if (as != null && !as.equalsIgnoreCase("f32")) {
             throw new StloadException(ErrorKind.Usage, null, "--as: `" + as + "` is not a type it converts to; f32 is");
         }
         if (count < 0) {
             throw new StloadException(ErrorKind.Usage, null, "--count must be at least 0, not " + count);
         }
-        PrintWriter out = spec.commandLine().getOut();
-        try (Checkpoint ckpt = source.open(path, spec.commandLine().getErr()); Arena arena = Arena.ofConfined()) {
+        PrintWriter out = out();
+        try (Checkpoint ckpt = open(); Arena arena = Arena.ofConfined()) {
             TensorInfo info = ckpt.info(name);
             if (as != null && !Convert.decodesToF32(info.dtype())) {
                 throw new StloadException(ErrorKind.Unsupported, null, name + " is " + info.dtypeName()
@@ -77,8 +64,6 @@ final class GetCommand implements Callable<Integer> {
                 values = bytes(t, (int) Math.min(count, elements));
             }
             out.printf("first %d of %d %s: %s%n", values.size(), elements, what, String.join(", ", values));
-        } finally {
-            source.close();
         }
         return 0;
     }

@@ -8,16 +8,12 @@ import io.stload.cuda.Pinning;
 import io.stload.plan.Sizes;
 import java.io.PrintWriter;
 import java.util.Locale;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
-import tools.jackson.core.JsonGenerator;
 
 /** {@code stload gpu-probe}: the pinned host-to-device bandwidth a device load can at best reach. */
 @Command(name = "gpu-probe", description = "Measure pinned host-to-device copy bandwidth (cudaMemcpyAsync) of a GPU.")
-final class GpuProbeCommand implements Callable<Integer> {
+final class GpuProbeCommand extends StloadCommand {
     @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "cuda",
             description = "cuda or cuda:N (default: ${DEFAULT-VALUE}).")
     String device;
@@ -36,9 +32,6 @@ final class GpuProbeCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
 
-    @Spec
-    CommandSpec spec;
-
     @Override
     public Integer call() throws Exception {
         int ordinal = DeviceFlags.parseDevice(device);
@@ -50,17 +43,16 @@ final class GpuProbeCommand implements Callable<Integer> {
         try (CudaCopyEngine gpu = CudaCopyEngine.open(ordinal, FlagValue.parse("--pinning", pinning, Pinning::parse))) {
             r = BandwidthProbe.run(gpu, bytes, reps);
         }
-        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter out = out();
         if (json) {
-            try (JsonGenerator g = Json.generator(out)) {
+            Json.print(out, g -> {
                 g.writeStartObject();
                 g.writeStringProperty("device", r.device());
                 g.writeNumberProperty("bytes", r.bytes());
                 g.writeNumberProperty("best_gbps", r.best());
                 g.writeNumberProperty("median_gbps", r.median());
                 g.writeEndObject();
-            }
-            out.println();
+            });
         } else {
             out.printf(Locale.ROOT, "pinned host-to-device on %s: best %.2f GB/s, median %.2f GB/s over %d copies of %s%n",
                     r.device(), r.best(), r.median(), reps, Sizes.human(bytes));

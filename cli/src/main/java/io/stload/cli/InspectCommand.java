@@ -6,44 +6,24 @@ import io.stload.format.Header;
 import io.stload.plan.Sizes;
 import java.io.PrintWriter;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
-import tools.jackson.core.JsonGenerator;
 
 /** {@code stload inspect PATH [--json]}: the tensor table of a file or checkpoint directory. */
 @Command(name = "inspect", description = "Validate a .safetensors file or checkpoint directory and list its tensors.")
-final class InspectCommand implements Callable<Integer> {
-    @Parameters(paramLabel = "PATH|REPO", description = SourceFlags.PATH_HELP)
-    String path;
-
-    @Mixin
-    SourceFlags source;
-
+final class InspectCommand extends CheckpointCommand {
     @Option(names = "--json", description = "Print one JSON object instead of a table.")
     boolean json;
 
-    @Spec
-    CommandSpec spec;
-
     @Override
-    public Integer call() {
-        try {
-            Checkpoint ckpt = source.open(path, spec.commandLine().getErr());
-            PrintWriter out = spec.commandLine().getOut();
-            if (json) {
-                printJson(ckpt, out);
-            } else {
-                printTable(ckpt, out);
-            }
-            return 0;
-        } finally {
-            source.close();
+    int run() {
+        Checkpoint ckpt = open();
+        if (json) {
+            printJson(ckpt, out());
+        } else {
+            printTable(ckpt, out());
         }
+        return 0;
     }
 
     private static void printTable(Checkpoint ckpt, PrintWriter out) {
@@ -56,7 +36,7 @@ final class InspectCommand implements Callable<Integer> {
     }
 
     private static void printJson(Checkpoint ckpt, PrintWriter out) {
-        try (JsonGenerator g = Json.generator(out)) {
+        Json.print(out, g -> {
             g.writeStartObject();
             g.writeArrayPropertyStart("files");
             for (Header h : ckpt.files()) {
@@ -108,8 +88,7 @@ final class InspectCommand implements Callable<Integer> {
                 g.writeStringProperty("commit", ckpt.commit());
             }
             g.writeEndObject();
-        }
-        out.println();
+        });
     }
 
     /** A file as the user named it: relative to a checkpoint directory, else the path given. */

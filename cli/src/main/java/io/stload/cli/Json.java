@@ -1,6 +1,8 @@
 package io.stload.cli;
 
+import java.io.PrintWriter;
 import java.io.Writer;
+import java.util.function.Consumer;
 import tools.jackson.core.JsonGenerator;
 import tools.jackson.core.JsonParser;
 import tools.jackson.core.ObjectReadContext;
@@ -18,6 +20,14 @@ final class Json {
 
     static JsonGenerator generator(Writer out) {
         return FACTORY.createGenerator(ObjectWriteContext.empty(), out);
+    }
+
+    /** Prints the JSON value {@code value} writes on a line of its own: a command's {@code --json} output. */
+    static void print(PrintWriter out, Consumer<JsonGenerator> value) {
+        try (JsonGenerator g = generator(out)) {
+            value.accept(g);
+        }
+        out.println();
     }
 
     static JsonParser parser(byte[] json) {

@@ -17,26 +17,16 @@ import java.io.PrintWriter;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 import tools.jackson.core.JsonGenerator;
 
 /** {@code stload load PATH ...}: materialize every tensor in host (or, with --device cuda, GPU) memory and report how it went. */
 @Command(name = "load", description = "Load every tensor into host or GPU memory and report strategy, speed and latency.")
-final class LoadCommand implements Callable<Integer> {
-    @Parameters(paramLabel = "PATH|REPO", description = SourceFlags.PATH_HELP)
-    String path;
-
-    @Mixin
-    SourceFlags source;
-
+final class LoadCommand extends CheckpointCommand {
     @Mixin
     LoadFlags flags;
 
@@ -74,19 +64,8 @@ final class LoadCommand implements Callable<Integer> {
                     + "of the memory headroom, at most 1GiB).")
     String memoryBudget;
 
-    @Spec
-    CommandSpec spec;
-
     @Override
-    public Integer call() {
-        try {
-            return run();
-        } finally {
-            source.close();
-        }
-    }
-
-    private int run() {
+    int run() {
         boolean streamed = sink == Sink.stream;
         // 0: the default, a quarter of the headroom the plan measures (at most 1 GiB).
         long budget = memoryBudget != null ? FlagValue.size("--memory-budget", memoryBudget, LEAST_MEMORY_BUDGET) : 0;
@@ -96,8 +75,8 @@ final class LoadCommand implements Callable<Integer> {
                 throw new StloadException(ErrorKind.Usage, null, "--sink stream is for host loads; a device load "
                         + "streams into GPU memory through its staging ring");
             }
-            return CudaLoad.run(() -> ranked.open(path, source, spec.commandLine().getErr()), ranked::options, device,
-                    digest, json, spec.commandLine().getOut());
+            return CudaLoad.run(() -> ranked.open(path, source, err()), ranked::options, device,
+                    digest, json, out());
         }
         Map<String, String> computed = new ConcurrentHashMap<>();
         StreamingSink sink = new StreamingSink((slice, bytes) -> {
@@ -105,10 +84,10 @@ final class LoadCommand implements Callable<Integer> {
                 computed.put(slice.name(), Digests.crc32(bytes));
             }
         }, budget);
-        Checkpoint checkpoint = ranked.open(path, source, spec.commandLine().getErr());
+        Checkpoint checkpoint = ranked.open(path, source, err());
         LoadPlan plan = new Planner().plan(checkpoint, ranked.options(checkpoint),
                 streamed ? sink.profile() : DestinationProfile.HOST);
-        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter out = out();
         if (streamed) {
             return stream(plan, sink, computed, out);
         }
@@ -117,11 +96,8 @@ final class LoadCommand implements Callable<Integer> {
             progress.close();
             Map<String, String> digests = digest ? digests(weights) : Map.of();
             if (json) {
-                try (JsonGenerator g = Json.generator(out)) {
-                    writeJson(weights.report(), plan.checkpoint().commit(), digests, g, true, extra -> {
-                    });
-                }
-                out.println();
+                Json.print(out, g -> writeJson(weights.report(), plan.checkpoint().commit(), digests, g, true, extra -> {
+                }));
             } else {
                 print(plan, weights.report(), digests, out);
             }
@@ -138,14 +114,11 @@ final class LoadCommand implements Callable<Integer> {
         Map<String, String> digests = new LinkedHashMap<>();
         plan.slices().keySet().stream().filter(computed::containsKey).forEach(n -> digests.put(n, computed.get(n)));
         if (json) {
-            try (JsonGenerator g = Json.generator(out)) {
-                writeJson(report, plan.checkpoint().commit(), digests, g, true, extra -> {
-                    extra.writeStringProperty("sink", "stream");
-                    extra.writeNumberProperty("memory_budget", sink.budgetBytes());
-                    extra.writeNumberProperty("peak_held_bytes", sink.peakHeldBytes());
-                });
-            }
-            out.println();
+            Json.print(out, g -> writeJson(report, plan.checkpoint().commit(), digests, g, true, extra -> {
+                extra.writeStringProperty("sink", "stream");
+                extra.writeNumberProperty("memory_budget", sink.budgetBytes());
+                extra.writeNumberProperty("peak_held_bytes", sink.peakHeldBytes());
+            }));
         } else {
             print(plan, report, digests, out);
         }

@@ -10,13 +10,9 @@ import io.stload.plan.Sizes;
 import io.stload.plan.TensorSlice;
 import java.io.PrintWriter;
 import java.math.BigInteger;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 import tools.jackson.core.JsonGenerator;
 
 /**
@@ -25,41 +21,25 @@ import tools.jackson.core.JsonGenerator;
  * without loading.
  */
 @Command(name = "plan", description = "Show the load plan (strategy per file, inputs and reasons) without loading.")
-final class PlanCommand implements Callable<Integer> {
-    @Parameters(paramLabel = "PATH|REPO", description = SourceFlags.PATH_HELP)
-    String path;
-
-    @Mixin
-    SourceFlags source;
-
+final class PlanCommand extends CheckpointCommand {
     @Mixin
     LoadFlags flags;
 
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
 
-    @Spec
-    CommandSpec spec;
-
     @Override
-    public Integer call() {
-        try {
-            RankFolder ranked = RankFolder.of(path, flags);
-            Checkpoint checkpoint = ranked.open(path, source, spec.commandLine().getErr());
-            LoadPlan plan = new Planner().plan(checkpoint, ranked.options(checkpoint));
-            PrintWriter out = spec.commandLine().getOut();
-            if (json) {
-                try (JsonGenerator g = Json.generator(out)) {
-                    writeJson(plan, g);
-                }
-                out.println();
-            } else {
-                print(plan, out);
-            }
-            return 0;
-        } finally {
-            source.close();
+    int run() {
+        RankFolder ranked = RankFolder.of(path, flags);
+        Checkpoint checkpoint = ranked.open(path, source, err());
+        LoadPlan plan = new Planner().plan(checkpoint, ranked.options(checkpoint));
+        PrintWriter out = out();
+        if (json) {
+            Json.print(out, g -> writeJson(plan, g));
+        } else {
+            print(plan, out);
         }
+        return 0;
     }
 
     /** The text output lists every rank's bytes up to this many ranks. */

@@ -10,9 +10,6 @@ import io.stload.store.ReloadOptions.CarryOver;
 import io.stload.store.ReloadOptions.Mode;
 import java.time.Duration;
 import java.util.Optional;
-import tools.jackson.core.JacksonException;
-import tools.jackson.core.JsonParser;
-import tools.jackson.core.JsonToken;
 
 /**
  * The body of {@code POST /reload}:
@@ -40,83 +37,51 @@ record ReloadRequest(String source, Mode mode, boolean quiesce, Optional<Long> s
                      Optional<Integer> worldSize, Optional<String> partition) {
 
     static ReloadRequest parse(byte[] body) {
-        String source = null;
-        Mode mode = Mode.BESIDE;
-        boolean quiesce = false;
-        Long staging = null;
-        boolean carryOver = true;
-        LoadStrategy strategy = null;
-        Integer threads = null;
-        Integer rank = null;
-        Integer worldSize = null;
-        String partition = null;
-        try (JsonParser p = Json.parser(body)) {
-            if (p.nextToken() != JsonToken.START_OBJECT) {
-                throw new BadRequest("body must be a JSON object");
+        Fields f = new Fields();
+        JsonBody.read(body, (p, field, value) -> {
+            switch (field) {
+                case "source" -> f.source = JsonBody.string(p, value, field);
+                case "mode" -> f.mode = switch (JsonBody.string(p, value, field)) {
+                    case "beside" -> Mode.BESIDE;
+                    case "in_place" -> Mode.IN_PLACE;
+                    default -> throw new BadRequest("`mode` must be \"beside\" or \"in_place\"");
+                };
+                case "quiesce" -> f.quiesce = JsonBody.bool(value, field);
+                case "carry_over" -> f.carryOver = JsonBody.bool(value, field);
+                case "staging_bytes" -> f.staging = JsonBody.number(p, value, field, 0, Long.MAX_VALUE);
+                case "load_strategy" -> f.strategy = strategy(JsonBody.string(p, value, field));
+                case "threads" -> f.threads = (int) JsonBody.number(p, value, field, 1, LoadFlags.MAX_THREADS);
+                case "rank" -> f.rank = (int) JsonBody.number(p, value, field, 0, LoadFlags.MAX_WORLD_SIZE - 1);
+                case "world_size" -> f.worldSize = (int) JsonBody.number(p, value, field, 1, LoadFlags.MAX_WORLD_SIZE);
+                case "partition" -> f.partition = JsonBody.string(p, value, field);
+                default -> p.skipChildren();
             }
-            String field;
-            while ((field = p.nextName()) != null) {
-                JsonToken value = p.nextToken();
-                switch (field) {
-                    case "source" -> source = string(p, value, field);
-                    case "mode" -> mode = switch (string(p, value, field)) {
-                        case "beside" -> Mode.BESIDE;
-                        case "in_place" -> Mode.IN_PLACE;
-                        default -> throw new BadRequest("`mode` must be \"beside\" or \"in_place\"");
-                    };
-                    case "quiesce" -> quiesce = bool(value, field);
-                    case "carry_over" -> carryOver = bool(value, field);
-                    case "staging_bytes" -> staging = number(p, value, field, 0, Long.MAX_VALUE);
-                    case "load_strategy" -> strategy = strategy(string(p, value, field));
-                    case "threads" -> threads = (int) number(p, value, field, 1, LoadFlags.MAX_THREADS);
-                    case "rank" -> rank = (int) number(p, value, field, 0, LoadFlags.MAX_WORLD_SIZE - 1);
-                    case "world_size" -> worldSize = (int) number(p, value, field, 1, LoadFlags.MAX_WORLD_SIZE);
-                    case "partition" -> partition = string(p, value, field);
-                    default -> p.skipChildren();
-                }
-            }
-            if (p.nextToken() != null) {
-                throw new BadRequest("trailing characters after the JSON object");
-            }
-        } catch (JacksonException e) {
-            throw new BadRequest("invalid JSON: " + e.getOriginalMessage());
-        }
-        if (source == null || source.isEmpty()) {
+        });
+        if (f.source == null || f.source.isEmpty()) {
             throw new BadRequest("`source` is required: a path, a repo id org/name[@revision], or s3://bucket/prefix/");
         }
-        if (partition != null && !partition.equals(PartitionSpec.DEFAULT_NAME)
-                && !partition.equals(PartitionSpec.DEFAULT_EXPERTS_NAME)) {
+        if (f.partition != null && !f.partition.equals(PartitionSpec.DEFAULT_NAME)
+                && !f.partition.equals(PartitionSpec.DEFAULT_EXPERTS_NAME)) {
             throw new BadRequest("`partition` must be \"" + PartitionSpec.DEFAULT_NAME + "\" or \""
                     + PartitionSpec.DEFAULT_EXPERTS_NAME + "\"");
         }
-        return new ReloadRequest(source, mode, quiesce, Optional.ofNullable(staging), carryOver,
-                Optional.ofNullable(strategy), Optional.ofNullable(threads), Optional.ofNullable(rank),
-                Optional.ofNullable(worldSize), Optional.ofNullable(partition));
+        return new ReloadRequest(f.source, f.mode, f.quiesce, Optional.ofNullable(f.staging), f.carryOver,
+                Optional.ofNullable(f.strategy), Optional.ofNullable(f.threads), Optional.ofNullable(f.rank),
+                Optional.ofNullable(f.worldSize), Optional.ofNullable(f.partition));
     }
 
-    private static String string(JsonParser p, JsonToken value, String field) {
-        if (value != JsonToken.VALUE_STRING) {
-            throw new BadRequest("`" + field + "` must be a string");
-        }
-        return p.getString();
-    }
-
-    private static boolean bool(JsonToken value, String field) {
-        if (!value.isBoolean()) {
-            throw new BadRequest("`" + field + "` must be true or false");
-        }
-        return value == JsonToken.VALUE_TRUE;
-    }
-
-    private static long number(JsonParser p, JsonToken value, String field, long min, long max) {
-        if (value != JsonToken.VALUE_NUMBER_INT || p.getNumberType() == JsonParser.NumberType.BIG_INTEGER) {
-            throw new BadRequest("`" + field + "` must be a whole number from " + min + " to " + max);
-        }
-        long n = p.getLongValue();
-        if (n < min || n > max) {
-            throw new BadRequest("`" + field + "` must be a whole number from " + min + " to " + max);
-        }
-        return n;
+    /** The fields as read, null where the request leaves one out. */
+    private static final class Fields {
+        String source;
+        Mode mode = Mode.BESIDE;
+        boolean quiesce;
+        Long staging;
+        boolean carryOver = true;
+        LoadStrategy strategy;
+        Integer threads;
+        Integer rank;
+        Integer worldSize;
+        String partition;
     }
 
     private static LoadStrategy strategy(String name) {

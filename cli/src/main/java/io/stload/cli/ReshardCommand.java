@@ -15,18 +15,15 @@ import java.io.PrintWriter;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /** {@code stload reshard IN OUT --world-size W}: one pre-sliced checkpoint per rank, which {@code load --rank} reads. */
 @Command(name = "reshard", description = "Write one pre-sliced checkpoint per tensor-parallel rank (OUT/rank-NNNNN/), "
         + "so each rank reads one contiguous file; `load OUT --rank R --world-size W` reads rank R's.")
-final class ReshardCommand implements Callable<Integer> {
+final class ReshardCommand extends StloadCommand {
     @Parameters(index = "0", paramLabel = "IN", description = SourceFlags.PATH_HELP)
     String in;
 
@@ -53,9 +50,6 @@ final class ReshardCommand implements Callable<Integer> {
                     + "resharded step reads only the tensors that changed.")
     boolean digests;
 
-    @Spec
-    CommandSpec spec;
-
     @Override
     public Integer call() {
         SourceFlags.localOnly(in, "reshard", "copy the checkpoint to a local folder first");
@@ -64,8 +58,8 @@ final class ReshardCommand implements Callable<Integer> {
         if (!PartitionSpec.readsConfig(partition)) {
             PartitionSpec.load(partition); // a bad rules file fails before the checkpoint is opened
         }
-        PrintWriter stdout = spec.commandLine().getOut();
-        PrintWriter stderr = spec.commandLine().getErr();
+        PrintWriter stdout = out();
+        PrintWriter stderr = err();
         Checkpoint checkpoint = source.open(in, stderr);
         Partitioning rules = new Partitioning(0, worldSize, PartitionSpec.load(partition, checkpoint));
         List<Path> folders;

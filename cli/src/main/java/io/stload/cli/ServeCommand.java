@@ -14,13 +14,10 @@ import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /** {@code stload serve PATH --port P}: a reference host application, serving tensors and hot reloads over HTTP. */
 @Command(name = "serve", description = {
@@ -28,7 +25,7 @@ import picocli.CommandLine.Spec;
                 + "\"beside\"|\"in_place\", ...} and POST /update_weights_from_disk {\"path\": ..., \"quiesce\": "
                 + "true|false} (with Authorization: Bearer TOKEN), GET /health. "
                 + "Prints the address it listens on and where the reload token is."})
-final class ServeCommand implements Callable<Integer> {
+final class ServeCommand extends StloadCommand {
     @Parameters(paramLabel = "PATH", description = SourceFlags.PATH_HELP)
     String path;
 
@@ -81,9 +78,6 @@ final class ServeCommand implements Callable<Integer> {
     @Mixin
     SourceFlags source;
 
-    @Spec
-    CommandSpec spec;
-
     @Override
     public Integer call() throws InterruptedException {
         FlagValue.inRange("--port", port, 0, 65535);
@@ -99,13 +93,13 @@ final class ServeCommand implements Callable<Integer> {
                 throw new StloadException(ErrorKind.Usage, null, "--bind " + bind + " listens beyond this host, where "
                         + "anyone who can reach the port reads the tensors; add --allow-remote if that is meant");
             }
-            spec.commandLine().getErr().println("warning: serving on " + bind + ", beyond this host: anyone who can "
+            err().println("warning: serving on " + bind + ", beyond this host: anyone who can "
                     + "reach the port reads the tensors (reloads still need the token)");
         }
         long staging = FlagValue.parse("--staging-bound", stagingBound, Sizes::parse);
         String s3Prefix = s3Prefix();
-        PrintWriter out = spec.commandLine().getOut();
-        PrintWriter err = spec.commandLine().getErr();
+        PrintWriter out = out();
+        PrintWriter err = err();
         WeightSource served = source.weightSource(path, err);
         try (ReloadToken token = tokenFile == null ? ReloadToken.generate() : ReloadToken.read(tokenFile);
              WeightStore<Tensor> store = WeightStore.open(served, StoreMemory.host(), flags.options(served), budget);

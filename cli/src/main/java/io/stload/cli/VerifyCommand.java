@@ -3,14 +3,8 @@ package io.stload.cli;
 import io.stload.checkpoint.CheckpointVerifier;
 import io.stload.checkpoint.Problem;
 import java.io.PrintWriter;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
-import tools.jackson.core.JsonGenerator;
 
 /**
  * {@code stload verify PATH|REPO [--deep] [--json]}: everything {@code load} checks, without loading, and
@@ -19,13 +13,7 @@ import tools.jackson.core.JsonGenerator;
  * create is its lock file in the hub cache's {@code .locks/<repo folder>/}.
  */
 @Command(name = "verify", description = "Check a checkpoint without loading it (--deep: hash every sha256-named blob).")
-final class VerifyCommand implements Callable<Integer> {
-    @Parameters(paramLabel = "PATH|REPO", description = SourceFlags.PATH_HELP)
-    String path;
-
-    @Mixin
-    SourceFlags source;
-
+final class VerifyCommand extends CheckpointCommand {
     @Option(names = "--deep", description = "Hash every blob named by its sha256 and compare.")
     boolean deep;
 
@@ -36,22 +24,15 @@ final class VerifyCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
 
-    @Spec
-    CommandSpec spec;
-
     @Override
-    public Integer call() throws InterruptedException {
+    int run() throws InterruptedException {
         FlagValue.inRange("--threads", threads, 1, LoadFlags.MAX_THREADS);
-        PrintWriter out = spec.commandLine().getOut();
-        PrintWriter err = spec.commandLine().getErr();
+        PrintWriter out = out();
         SourceFlags.localOnly(path, "verify" + (deep ? " --deep" : ""),
                 "`inspect` reads and checks every header of an s3:// checkpoint, and `load` checks every object's version");
-        CheckpointVerifier.Result result;
-        try (HashProgressBar progress = new HashProgressBar(!json)) {
-            result = CheckpointVerifier.verify(path, source.cacheDir, deep, threads, source.waitPolicy(err), progress);
-        }
+        CheckpointVerifier.Result result = verify();
         if (json) {
-            try (JsonGenerator g = Json.generator(out)) {
+            Json.print(out, g -> {
                 g.writeStartObject();
                 g.writeStringProperty("commit", result.commit());
                 g.writeBooleanProperty("deep", deep);
@@ -71,8 +52,7 @@ final class VerifyCommand implements Callable<Integer> {
                 }
                 g.writeEndArray();
                 g.writeEndObject();
-            }
-            out.println();
+            });
         } else {
             result.notes().forEach(n -> out.println("note: " + Printable.escape(n)));
             result.problems().forEach(p -> out.println(Printable.escape(p.line())));
@@ -80,5 +60,11 @@ final class VerifyCommand implements Callable<Integer> {
                     : result.problems().size() + " problem(s) found; nothing was changed");
         }
         return result.clean() ? 0 : ExitCodes.PROBLEMS_FOUND;
+    }
+
+    private CheckpointVerifier.Result verify() throws InterruptedException {
+        try (HashProgressBar progress = new HashProgressBar(!json)) {
+            return CheckpointVerifier.verify(path, source.cacheDir, deep, threads, source.waitPolicy(err()), progress);
+        }
     }
 }

@@ -24,6 +24,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.function.Consumer;
+import java.util.function.Function;
 import tools.jackson.core.JsonGenerator;
 
 /**
@@ -212,21 +213,20 @@ final class WeightServer implements AutoCloseable {
         }
     }
 
-    /** The request's body, if it carries the token and fits the limit; else why not, as the reply. */
-    private Optional<Reply> refused(HttpExchange ex) {
+    /**
+     * A reload endpoint: the reply {@code handle} makes of the request's body, if the request carries the token and
+     * its body fits the limit; else why not.
+     */
+    private Reply authorized(HttpExchange ex, Function<byte[], Reply> handle) throws IOException {
         if (!guard.authorized(ex.getRequestHeaders().getFirst("Authorization"))) {
             ex.getResponseHeaders().set("WWW-Authenticate", "Bearer");
-            return Optional.of(error(401, "unauthorized", "a reload needs the server's token: Authorization: Bearer TOKEN"));
+            return error(401, "unauthorized", "a reload needs the server's token: Authorization: Bearer TOKEN");
         }
-        return Optional.empty();
-    }
-
-    private static byte[] body(HttpExchange ex) throws IOException {
         byte[] body = ex.getRequestBody().readNBytes(MAX_BODY_BYTES + 1);
         if (body.length > MAX_BODY_BYTES) {
             throw new BadRequest("request body is over " + MAX_BODY_BYTES + " bytes");
         }
-        return body;
+        return handle.apply(body);
     }
 
     /** One answer for missing, unreadable, outside and special files: nothing to learn about any of them. */
@@ -238,30 +238,23 @@ final class WeightServer implements AutoCloseable {
     }
 
     private Reply reload(HttpExchange ex) throws IOException {
-        Optional<Reply> refused = refused(ex);
-        if (refused.isPresent()) {
-            return refused.get();
-        }
-        ReloadRequest request = ReloadRequest.parse(body(ex));
-        Optional<WeightSource> source = sources.resolve(request.source());
-        if (source.isEmpty()) {
-            return forbidden();
-        }
-        return replyTo(reloader.reload(source.get(), request.options(store.options(), stagingBytes, quiesceTimeout)));
+        return authorized(ex, body -> {
+            ReloadRequest request = ReloadRequest.parse(body);
+            return sources.resolve(request.source())
+                    .map(source -> replyTo(reloader.reload(source,
+                            request.options(store.options(), stagingBytes, quiesceTimeout))))
+                    .orElseGet(this::forbidden);
+        });
     }
 
     private Reply update(HttpExchange ex) throws IOException {
-        Optional<Reply> refused = refused(ex);
-        if (refused.isPresent()) {
-            return refused.get();
-        }
-        UpdateRequest request = UpdateRequest.parse(body(ex));
-        Optional<Path> target = guard.confine(request.path());
-        if (target.isEmpty()) {
-            return forbidden();
-        }
-        return replyTo(reloader.reload(WeightSource.path(target.get()),
-                request.quiesce() ? ReloadOptions.quiesced(quiesceTimeout) : ReloadOptions.IMMEDIATE));
+        return authorized(ex, body -> {
+            UpdateRequest request = UpdateRequest.parse(body);
+            return guard.confine(request.path())
+                    .map(target -> replyTo(reloader.reload(WeightSource.path(target),
+                            request.quiesce() ? ReloadOptions.quiesced(quiesceTimeout) : ReloadOptions.IMMEDIATE)))
+                    .orElseGet(this::forbidden);
+        });
     }
 
     private Reply replyTo(ReloadResult r) {

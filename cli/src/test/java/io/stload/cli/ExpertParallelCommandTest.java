@@ -77,7 +77,9 @@ class ExpertParallelCommandTest {
         assertEquals(perRank, json.get("bytes_per_rank"));
         assertEquals((long) held(0).size(), json.get("tensors"));
         assertEquals(Map.of("rule", "*.experts.* -> experts", "tensors", (long) expertTensors, "held",
-                (long) expertTensors / 4), ((List<?>) json.get("rules")).get(0));
+                (long) expertTensors / 4, "example", "model.layers.0.mlp.experts.0.gate_proj.weight",
+                "gets", "whole experts, dealt in contiguous blocks over 4 ranks"),
+                ((List<?>) json.get("rules")).get(0));
     }
 
     @Test

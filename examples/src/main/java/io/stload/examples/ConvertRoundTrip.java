@@ -6,14 +6,11 @@ import io.stload.format.DType;
 import java.lang.foreign.MemorySegment;
 
 /** Conversion: F32 values narrowed to BF16 (round to nearest even) and widened back; these are exact in BF16. */
-final class ConvertRoundTrip implements Main.Usage {
-    @Override
-    public String name() {
-        return "convert";
+final class ConvertRoundTrip {
+    private ConvertRoundTrip() {
     }
 
-    @Override
-    public String run(SampleCheckpoint checkpoint) {
+    static String run(SampleCheckpoint checkpoint) {
         try (Checkpoint ckpt = Checkpoint.open(checkpoint.dir())) {
             float[] values = Convert.toF32(ckpt.copy(SampleCheckpoint.EMBED));
             byte[] bf16 = Convert.fromF32(DType.BF16, values);

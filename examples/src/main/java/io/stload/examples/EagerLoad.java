@@ -7,14 +7,11 @@ import io.stload.plan.LoadOptions;
 import java.util.Arrays;
 
 /** Eager: every tensor in host memory the caller owns, freed when the result is closed. */
-final class EagerLoad implements Main.Usage {
-    @Override
-    public String name() {
-        return "eager";
+final class EagerLoad {
+    private EagerLoad() {
     }
 
-    @Override
-    public String run(SampleCheckpoint checkpoint) {
+    static String run(SampleCheckpoint checkpoint) {
         try (LoadedWeights weights = Loader.load(checkpoint.dir(), LoadOptions.DEFAULTS)) {
             long values = 0;
             for (Tensor t : weights.tensors().values()) {

@@ -36,7 +36,7 @@ import java.util.function.Function;
  * the same thing on all of them. Needs {@code --add-modules jdk.incubator.vector} (Jlama's tensors use the Vector
  * API).
  */
-final class JlamaGenerate implements Main.Usage {
+final class JlamaGenerate {
     private static final int HIDDEN = 64;
     private static final int INTERMEDIATE = 128;
     private static final int HEADS = 4;
@@ -46,13 +46,10 @@ final class JlamaGenerate implements Main.Usage {
     private static final String PROMPT = "hello world";
     private static final int TOKENS = 8;
 
-    @Override
-    public String name() {
-        return "jlama";
+    private JlamaGenerate() {
     }
 
-    @Override
-    public String run(SampleCheckpoint checkpoint) throws Exception {
+    static String run(SampleCheckpoint checkpoint) throws Exception {
         Path dir = writeTinyLlama(checkpoint.dir().resolveSibling(checkpoint.dir().getFileName() + "-jlama"));
 
         // Tensor for tensor, stload's lazy views are what Jlama's own loader reads.

@@ -7,14 +7,11 @@ import io.stload.format.Tensor;
  * Lazy: open reads headers only; one tensor is then a zero-copy view of its file's mapping (valid until the
  * checkpoint is closed), and a slice reads only its own rows.
  */
-final class LazyRead implements Main.Usage {
-    @Override
-    public String name() {
-        return "lazy";
+final class LazyRead {
+    private LazyRead() {
     }
 
-    @Override
-    public String run(SampleCheckpoint checkpoint) {
+    static String run(SampleCheckpoint checkpoint) {
         try (Checkpoint ckpt = Checkpoint.open(checkpoint.dir())) {
             long values = SampleCheckpoint.check(ckpt.viewTensor(SampleCheckpoint.NORM));
             Tensor rows = ckpt.slice(SampleCheckpoint.EMBED, "2:4,:");

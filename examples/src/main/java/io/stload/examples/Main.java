@@ -2,6 +2,7 @@ package io.stload.examples;
 
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Writes a small checkpoint into the folder given (created if missing), then uses it each way an embedder
@@ -9,15 +10,16 @@ import java.util.List;
  */
 public final class Main {
     /** One way to use a checkpoint; throws {@link AssertionError} when a value read differs from the one written. */
+    @FunctionalInterface
     interface Usage {
-        String name();
-
         /** What it read, in one line for the output. */
         String run(SampleCheckpoint checkpoint) throws Exception;
     }
 
-    private static final List<Usage> USAGES = List.of(new EagerLoad(), new LazyRead(), new TypedRead(), new StreamLoad(),
-            new ConvertRoundTrip(), new JlamaGenerate());
+    /** Each way, by the name its line of output starts with. */
+    private static final List<Map.Entry<String, Usage>> USAGES = List.of(Map.entry("eager", EagerLoad::run),
+            Map.entry("lazy", LazyRead::run), Map.entry("typed", TypedRead::run), Map.entry("stream", StreamLoad::run),
+            Map.entry("convert", ConvertRoundTrip::run), Map.entry("jlama", JlamaGenerate::run));
 
     private Main() {
     }
@@ -29,11 +31,11 @@ public final class Main {
         }
         SampleCheckpoint checkpoint = SampleCheckpoint.writeTo(Path.of(args[0]));
         System.out.println("wrote " + checkpoint.dir());
-        for (Usage usage : USAGES) {
+        for (Map.Entry<String, Usage> usage : USAGES) {
             try {
-                System.out.println(usage.name() + ": " + usage.run(checkpoint));
+                System.out.println(usage.getKey() + ": " + usage.getValue().run(checkpoint));
             } catch (AssertionError e) {
-                System.out.println(usage.name() + ": FAILED: " + e.getMessage());
+                System.out.println(usage.getKey() + ": FAILED: " + e.getMessage());
                 System.exit(1);
             }
         }

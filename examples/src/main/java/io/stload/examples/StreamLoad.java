@@ -12,16 +12,13 @@ import java.nio.ByteOrder;
 import java.util.concurrent.atomic.AtomicLong;
 
 /** Streaming: each tensor is handed over as it lands, valid during the call only; the loader keeps nothing. */
-final class StreamLoad implements Main.Usage {
+final class StreamLoad {
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
-    @Override
-    public String name() {
-        return "stream";
+    private StreamLoad() {
     }
 
-    @Override
-    public String run(SampleCheckpoint checkpoint) {
+    static String run(SampleCheckpoint checkpoint) {
         try (Checkpoint ckpt = Checkpoint.open(checkpoint.dir())) {
             LoadPlan plan = new Planner().plan(ckpt, LoadOptions.DEFAULTS);
             AtomicLong values = new AtomicLong();

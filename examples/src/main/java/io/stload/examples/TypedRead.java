@@ -8,14 +8,11 @@ import io.stload.format.Tensor;
  * Typed access: a row of a lazy view decoded into a float[], an element by its row and column, and a stepped slice
  * built without strings (every other column of rows 2 to 6), each value checked.
  */
-final class TypedRead implements Main.Usage {
-    @Override
-    public String name() {
-        return "typed";
+final class TypedRead {
+    private TypedRead() {
     }
 
-    @Override
-    public String run(SampleCheckpoint checkpoint) {
+    static String run(SampleCheckpoint checkpoint) {
         try (Checkpoint ckpt = Checkpoint.open(checkpoint.dir())) {
             Tensor embed = ckpt.viewTensor(SampleCheckpoint.EMBED);          // 8 x 4, a view of the mapping
             long cols = embed.shape().dim(1);

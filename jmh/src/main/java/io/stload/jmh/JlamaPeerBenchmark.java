@@ -9,8 +9,6 @@ import io.stload.benchdata.ShapeKind;
 import io.stload.checkpoint.Checkpoint;
 import io.stload.plan.Sizes;
 import java.io.IOException;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -45,8 +43,6 @@ import org.openjdk.jmh.annotations.Warmup;
 @Fork(value = 1, jvmArgsPrepend = {"--add-modules=jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
 @State(Scope.Benchmark)
 public class JlamaPeerBenchmark {
-    private static final long PAGE = 4096;
-
     @Param({"llama", "moe"})
     public String shape;
 
@@ -83,10 +79,7 @@ public class JlamaPeerBenchmark {
         try (WeightLoader weights = SafeTensorSupport.loadWeights(dir.toFile())) {
             for (String name : weights.tensorInfoMap().keySet()) {
                 AbstractTensor<?, ?> tensor = weights.load(name);
-                MemorySegment data = tensor.getMemorySegment();
-                for (long offset = 0; offset < data.byteSize(); offset += PAGE) {
-                    sum += data.get(ValueLayout.JAVA_BYTE, offset);
-                }
+                sum += WholeLoadBenchmark.touch(tensor.getMemorySegment());
             }
         }
         return sum;
@@ -97,10 +90,7 @@ public class JlamaPeerBenchmark {
         long sum = 0;
         try (Checkpoint ckpt = Checkpoint.open(dir)) {
             for (String name : ckpt.tensors().keySet()) {
-                MemorySegment data = ckpt.view(name);
-                for (long offset = 0; offset < data.byteSize(); offset += PAGE) {
-                    sum += data.get(ValueLayout.JAVA_BYTE, offset);
-                }
+                sum += WholeLoadBenchmark.touch(ckpt.view(name));
             }
         }
         return sum;

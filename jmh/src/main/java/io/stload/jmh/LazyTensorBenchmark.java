@@ -12,16 +12,11 @@ import java.lang.foreign.Arena;
 import java.util.Comparator;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
-import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
@@ -30,13 +25,10 @@ import org.openjdk.jmh.annotations.Warmup;
  * the timing) and times copying the tensor nearest {@code tensorSize} out of it, mapping and page faults
  * included, from a warm page cache. The target (docs/benchmarks.md): under 5 ms for 8 MiB of a 2 GiB checkpoint.
  */
-@BenchmarkMode(Mode.SingleShotTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Warmup(iterations = 20)
 @Measurement(iterations = 50)
-@Fork(value = 1, jvmArgsPrepend = "--enable-native-access=ALL-UNNAMED")
-@State(Scope.Benchmark)
-public class LazyTensorBenchmark {
+public class LazyTensorBenchmark extends SingleShotBenchmark {
     @Param({"2GiB"})
     public String size;
 

@@ -2,6 +2,7 @@ package io.stload.checkpoint;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
+import io.stload.TensorLookup;
 import io.stload.format.Header;
 import io.stload.format.Slice;
 import io.stload.format.SliceSpec;
@@ -17,7 +18,6 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 
 /**
  * Which files make up a checkpoint, each with its validated header: a single {@code .safetensors} file, a
@@ -45,7 +45,7 @@ import java.util.Optional;
  * <p>A shard may hold tensors its index maps elsewhere or not at all (some published checkpoints do; the index
  * is the allowlist): they are left out of {@link #tensors()} and listed by {@link #unindexedTensors()}.
  */
-public final class Checkpoint implements AutoCloseable {
+public final class Checkpoint implements TensorLookup<TensorRef>, AutoCloseable {
     private final Path path;
     private final Path index;
     private final List<Header> files;
@@ -219,6 +219,7 @@ public final class Checkpoint implements AutoCloseable {
     }
 
     /** {@return every tensor by name, in file order and within a file in data order, unmodifiable} */
+    @Override
     public Map<String, TensorRef> tensors() {
         return tensors;
     }
@@ -228,25 +229,12 @@ public final class Checkpoint implements AutoCloseable {
      *
      * @param name the tensor's name
      * @return the tensor
-     * @throws StloadException TensorNotFound when the checkpoint has no such tensor
+     * @throws StloadException {@link ErrorKind#TensorNotFound}, naming the checkpoint, when it has no such tensor
      */
+    @Override
     public TensorRef tensor(String name) {
-        TensorRef t = tensors.get(name);
-        if (t == null) {
-            throw new StloadException(ErrorKind.TensorNotFound, path, "no tensor named `" + name + "` among its "
-                    + tensors.size() + " (list them with `stload inspect`)");
-        }
-        return t;
-    }
-
-    /**
-     * Looks a tensor up without failing.
-     *
-     * @param name the tensor's name
-     * @return the tensor, or empty when the checkpoint has none of that name
-     */
-    public Optional<TensorRef> find(String name) {
-        return Optional.ofNullable(tensors.get(name));
+        return find(name).orElseThrow(() -> new StloadException(ErrorKind.TensorNotFound, path, "no tensor named `"
+                + name + "` among its " + tensors.size() + " (list them with `stload inspect`)"));
     }
 
     /**

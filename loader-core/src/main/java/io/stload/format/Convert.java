@@ -1,10 +1,14 @@
 package io.stload.format;
 
+import static io.stload.format.LittleEndian.F32;
+import static io.stload.format.LittleEndian.I16;
+import static io.stload.format.LittleEndian.I32;
+import static io.stload.format.LittleEndian.I64;
+
 import io.stload.ErrorKind;
 import io.stload.StloadException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 
 /**
  * Bulk conversion between the float types a checkpoint stores and F32: BF16, F16, F8_E4M3 (the OCP "fn"
@@ -19,10 +23,6 @@ import java.nio.ByteOrder;
  * All are safe to call from any thread.
  */
 public final class Convert {
-    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     /** Steps of an array-staged loop per bulk copy: its arrays stay in the L1 cache. */
     private static final int CHUNK = 2048;
 

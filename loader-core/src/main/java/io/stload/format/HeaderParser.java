@@ -345,7 +345,9 @@ public final class HeaderParser {
             String missing = dtype == null ? "dtype" : shape == null ? "shape" : "data_offsets";
             throw deserialization(file, "missing field `" + missing + "` in tensor `" + name + "`");
         }
-        return new TensorInfo(name, dtype, Shape.of(shape), offsets[0], offsets[1], dtypeName);
+        // A known dtype keeps its constant's name rather than the parsed copy: one string less per tensor.
+        return new TensorInfo(name, dtype, Shape.of(shape), offsets[0], offsets[1],
+                dtype == DType.UNKNOWN ? dtypeName : dtype.name());
     }
 
     private static long[] readU64Array(JsonParser p, String name, String field, int exactLength, DecodeBudget budget,

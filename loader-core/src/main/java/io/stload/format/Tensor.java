@@ -1,5 +1,10 @@
 package io.stload.format;
 
+import static io.stload.format.LittleEndian.F64;
+import static io.stload.format.LittleEndian.I16;
+import static io.stload.format.LittleEndian.I32;
+import static io.stload.format.LittleEndian.I64;
+
 import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.nativeio.MappedFile;
@@ -29,10 +34,6 @@ import java.util.Objects;
  * (a hash, a native call) reads the mapping unguarded; give such code a copy ({@link #copyTo}) instead.
  */
 public final class Tensor {
-    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfDouble F64 = ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     /** Elements decoded at a time into a {@link FloatBuffer} of another byte order. */
     private static final int STAGE = 4096;
 

@@ -27,14 +27,7 @@ final class LocalRangeSource implements RangeSource {
 
     /** Opens {@code h} for reads of whole blocks of {@code blockBytes} into page-aligned memory. */
     static LocalRangeSource open(NativeAccess os, Header h, long blockBytes) throws IOException {
-        NativeFile f = os.open(h.file(), true);
-        try {
-            // Checked once open: a file replaced after this is not the one read, and the load's end checks again.
-            h.requireUnchanged();
-        } catch (RuntimeException e) {
-            f.close();
-            throw e;
-        }
+        NativeFile f = openUnchanged(os, h, true);
         long page = os.pageSize();
         if (f.isDirect() && (page % f.directAlignment() != 0 || blockBytes % f.directAlignment() != 0)) {
             int needs = f.directAlignment();
@@ -54,14 +47,19 @@ final class LocalRangeSource implements RangeSource {
      * of the page cache, for a file whose pages are already in memory.
      */
     static LocalRangeSource buffered(NativeAccess os, Header h) throws IOException {
-        NativeFile f = os.open(h.file(), false);
+        return new LocalRangeSource(h, openUnchanged(os, h, false), 1, null);
+    }
+
+    private static NativeFile openUnchanged(NativeAccess os, Header h, boolean direct) throws IOException {
+        NativeFile f = os.open(h.file(), direct);
         try {
+            // Checked once open: a file replaced after this is not the one read, and the load's end checks again.
             h.requireUnchanged();
         } catch (RuntimeException e) {
             f.close();
             throw e;
         }
-        return new LocalRangeSource(h, f, 1, null);
+        return f;
     }
 
     @Override

@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.IntSupplier;
 
 /**
  * A reader's files that are open (or mapped) at once, never more than a bound: a file is opened when the plan
@@ -184,19 +185,18 @@ final class OpenFiles<R> implements AutoCloseable {
 
     /** Files open now. */
     int size() {
-        lock.lock();
-        try {
-            return live;
-        } finally {
-            lock.unlock();
-        }
+        return locked(() -> live);
     }
 
     /** The most files that were open at once. */
     int peak() {
+        return locked(() -> peak);
+    }
+
+    private int locked(IntSupplier count) {
         lock.lock();
         try {
-            return peak;
+            return count.getAsInt();
         } finally {
             lock.unlock();
         }

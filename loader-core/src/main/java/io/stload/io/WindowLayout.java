@@ -4,6 +4,7 @@ import io.stload.plan.ByteRange;
 import io.stload.plan.TensorSlice;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Predicate;
 import java.util.function.ToIntFunction;
 
 /**
@@ -37,33 +38,30 @@ final class WindowLayout {
 
     /** First window of the file ending after {@code start}. */
     int first(int file, long start) {
+        return firstNotBefore(file, w -> w.offset() + w.length() <= start);
+    }
+
+    /** Last window of the file starting before {@code end}. */
+    int last(int file, long end) {
+        return firstNotBefore(file, w -> w.offset() < end) - 1;
+    }
+
+    /**
+     * The first window of the file that {@code before} rejects, by binary search: the windows it accepts must all come
+     * first (one past the file's last window when it accepts them all).
+     */
+    private int firstNotBefore(int file, Predicate<Window> before) {
         int lo = firstWindow[file];
         int hi = firstWindow[file + 1];
         while (lo < hi) {
             int mid = (lo + hi) >>> 1;
-            Window w = windows.get(mid);
-            if (w.offset() + w.length() <= start) {
+            if (before.test(windows.get(mid))) {
                 lo = mid + 1;
             } else {
                 hi = mid;
             }
         }
         return lo;
-    }
-
-    /** Last window of the file starting before {@code end}. */
-    int last(int file, long end) {
-        int lo = firstWindow[file];
-        int hi = firstWindow[file + 1];
-        while (lo < hi) {
-            int mid = (lo + hi) >>> 1;
-            if (windows.get(mid).offset() < end) {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        return lo - 1;
     }
 
     /** Bytes of {@code [start, end)} of a file that fall into window {@code w}. */

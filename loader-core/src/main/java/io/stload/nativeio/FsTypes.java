@@ -1,5 +1,6 @@
 package io.stload.nativeio;
 
+import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -10,37 +11,39 @@ final class FsTypes {
     static final long NFS = 0x6969L;
     static final long FUSE = 0x65735546L;
 
-    private static final Map<Long, String> NAMES = Map.ofEntries(
-            Map.entry(EXT, "ext4"),
-            Map.entry(0x58465342L, "xfs"),
-            Map.entry(0x9123683EL, "btrfs"),
-            Map.entry(0xF2F52010L, "f2fs"),
-            Map.entry(0xCA451A4EL, "bcachefs"),
-            Map.entry(0x2FC12FC1L, "zfs"),
-            Map.entry(0x01021994L, "tmpfs"),
-            Map.entry(0x858458F6L, "ramfs"),
-            Map.entry(0x958458F6L, "hugetlbfs"),
-            Map.entry(0x794C7630L, "overlay"),
-            Map.entry(0x73717368L, "squashfs"),
-            Map.entry(0xE0F5E1E2L, "erofs"),
-            Map.entry(NFS, "nfs"),
-            Map.entry(0xFF534D42L, "cifs"),
-            Map.entry(0xFE534D42L, "smb2"),
-            Map.entry(0x00C36400L, "ceph"),
-            Map.entry(0x0BD00BD0L, "lustre"),
-            Map.entry(0x47504653L, "gpfs"),
-            Map.entry(0x19830326L, "beegfs"),
-            Map.entry(0x01161970L, "gfs2"),
-            Map.entry(0x7461636FL, "ocfs2"),
-            Map.entry(0x5346414FL, "afs"),
-            Map.entry(0x01021997L, "9p"),
-            Map.entry(FUSE, "fuse"),
-            Map.entry(0x4D44L, "vfat"),
-            Map.entry(0x2011BAB0L, "exfat"),
-            Map.entry(0x5346544EL, "ntfs"),
-            Map.entry(0x9660L, "iso9660"),
-            Map.entry(0x9FA0L, "proc"),
-            Map.entry(0x62656572L, "sysfs"));
+    /** statfs(2) magic, in hex, and the name /proc/self/mountinfo gives the filesystem. */
+    private static final Map<Long, String> NAMES = table("""
+            EF53     ext4
+            58465342 xfs
+            9123683E btrfs
+            F2F52010 f2fs
+            CA451A4E bcachefs
+            2FC12FC1 zfs
+            01021994 tmpfs
+            858458F6 ramfs
+            958458F6 hugetlbfs
+            794C7630 overlay
+            73717368 squashfs
+            E0F5E1E2 erofs
+            6969     nfs
+            FF534D42 cifs
+            FE534D42 smb2
+            00C36400 ceph
+            0BD00BD0 lustre
+            47504653 gpfs
+            19830326 beegfs
+            01161970 gfs2
+            7461636F ocfs2
+            5346414F afs
+            01021997 9p
+            65735546 fuse
+            4D44     vfat
+            2011BAB0 exfat
+            5346544E ntfs
+            9660     iso9660
+            9FA0     proc
+            62656572 sysfs
+            """);
 
     private static final Set<String> NETWORK = Set.of(
             "nfs", "nfs4", "cifs", "smb2", "smb3", "ceph", "lustre", "gpfs", "beegfs", "9p", "afs",
@@ -52,6 +55,15 @@ final class FsTypes {
     private static final Set<String> RAM = Set.of("tmpfs", "ramfs", "hugetlbfs");
 
     private FsTypes() {
+    }
+
+    private static Map<Long, String> table(String rows) {
+        Map<Long, String> names = new HashMap<>();
+        for (String row : rows.split("\n")) {
+            String[] magicAndName = row.split(" +");
+            names.put(Long.parseLong(magicAndName[0], 16), magicAndName[1]);
+        }
+        return Map.copyOf(names);
     }
 
     /** The name for a magic, or null when it is not one we know. */

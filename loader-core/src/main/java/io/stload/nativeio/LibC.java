@@ -121,6 +121,23 @@ final class LibC {
         return (int) ERRNO.get(callState, 0L);
     }
 
+    /** A downcall that captures errno into {@code state}, with {@code arena} for its arguments. */
+    @FunctionalInterface
+    private interface Downcall {
+        long invoke(Arena arena, MemorySegment state) throws Throwable;
+    }
+
+    /** Makes a downcall with a call state of its own: its result when not negative, else minus the errno. */
+    private static long call(Downcall downcall) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = callState(arena);
+            long r = downcall.invoke(arena, state);
+            return r >= 0 ? r : -errno(state);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
     static int madvise(MemorySegment state, long address, long length, int advice) {
         try {
             int r = (int) MADVISE.invokeExact(state, MemorySegment.ofAddress(address), length, advice);
@@ -157,13 +174,8 @@ final class LibC {
     }
 
     static int open(Path path, int flags) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = callState(arena);
-            int fd = (int) OPEN.invokeExact(state, arena.allocateFrom(path.toString()), flags, 0);
-            return fd >= 0 ? fd : -errno(state);
-        } catch (Throwable t) {
-            throw unexpected(t);
-        }
+        return (int) call((arena, state) ->
+                (int) OPEN.invokeExact(state, arena.allocateFrom(path.toString()), flags, 0));
     }
 
     /**
@@ -180,23 +192,11 @@ final class LibC {
     }
 
     static long size(int fd) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = callState(arena);
-            long end = (long) LSEEK.invokeExact(state, fd, 0L, SEEK_END);
-            return end >= 0 ? end : -errno(state);
-        } catch (Throwable t) {
-            throw unexpected(t);
-        }
+        return call((arena, state) -> (long) LSEEK.invokeExact(state, fd, 0L, SEEK_END));
     }
 
     static int close(int fd) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = callState(arena);
-            int r = (int) CLOSE.invokeExact(state, fd);
-            return r == 0 ? 0 : -errno(state);
-        } catch (Throwable t) {
-            throw unexpected(t);
-        }
+        return (int) call((arena, state) -> (int) CLOSE.invokeExact(state, fd));
     }
 
     static int posixFadvise(int fd, long offset, long length, int advice) {
@@ -208,23 +208,11 @@ final class LibC {
     }
 
     static int readahead(int fd, long offset, long length) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = callState(arena);
-            long r = (long) READAHEAD.invokeExact(state, fd, offset, length);
-            return r == 0 ? 0 : -errno(state);
-        } catch (Throwable t) {
-            throw unexpected(t);
-        }
+        return (int) call((arena, state) -> (long) READAHEAD.invokeExact(state, fd, offset, length));
     }
 
     static int flock(int fd, int operation) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = callState(arena);
-            int r = (int) FLOCK.invokeExact(state, fd, operation);
-            return r == 0 ? 0 : -errno(state);
-        } catch (Throwable t) {
-            throw unexpected(t);
-        }
+        return (int) call((arena, state) -> (int) FLOCK.invokeExact(state, fd, operation));
     }
 
     private static final int PROT_READ_WRITE = 0x1 | 0x2;
@@ -243,13 +231,7 @@ final class LibC {
     }
 
     static int munmap(long address, long length) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = callState(arena);
-            int r = (int) MUNMAP.invokeExact(state, MemorySegment.ofAddress(address), length);
-            return r == 0 ? 0 : -errno(state);
-        } catch (Throwable t) {
-            throw unexpected(t);
-        }
+        return (int) call((arena, state) -> (int) MUNMAP.invokeExact(state, MemorySegment.ofAddress(address), length));
     }
 
     static int pageSize() {

@@ -20,15 +20,23 @@ public final class ReadRanges {
         List<ByteRange> merged = new ArrayList<>();
         for (TensorSlice s : slicesInFileOrder) {
             for (ByteRange r : s.reads(maxGap)) {
-                int last = merged.size() - 1;
-                if (last >= 0 && r.from() - merged.get(last).to() <= maxGap) {
-                    merged.set(last, new ByteRange(merged.get(last).from(), Math.max(merged.get(last).to(), r.to())));
-                } else {
-                    merged.add(r);
-                }
+                append(merged, r, maxGap);
             }
         }
         return merged;
+    }
+
+    /**
+     * Adds {@code r} to the end of sorted, disjoint ranges, merged into the last one when at most {@code maxGap} bytes
+     * lie between them.
+     */
+    static void append(List<ByteRange> ranges, ByteRange r, long maxGap) {
+        int last = ranges.size() - 1;
+        if (last >= 0 && r.from() - ranges.get(last).to() <= maxGap) {
+            ranges.set(last, new ByteRange(ranges.get(last).from(), Math.max(ranges.get(last).to(), r.to())));
+        } else {
+            ranges.add(r);
+        }
     }
 
     /**
@@ -45,12 +53,7 @@ public final class ReadRanges {
         for (ByteRange r : sortedReads) {
             long from = r.from() / alignment * alignment;
             long to = Math.min(limit, (r.to() + alignment - 1) / alignment * alignment);
-            int last = out.size() - 1;
-            if (last >= 0 && from <= out.get(last).to()) {
-                out.set(last, new ByteRange(out.get(last).from(), Math.max(to, out.get(last).to())));
-            } else {
-                out.add(new ByteRange(from, to));
-            }
+            append(out, new ByteRange(from, to), 0);
         }
         return out;
     }

@@ -307,12 +307,7 @@ public record TensorSlice(TensorRef tensor, TensorInfo local, int dim, List<Part
         }
         List<ByteRange> out = new ArrayList<>();
         for (ByteRange r : runs) {
-            int last = out.size() - 1;
-            if (last >= 0 && r.from() - out.get(last).to() <= maxGap) {
-                out.set(last, new ByteRange(out.get(last).from(), Math.max(out.get(last).to(), r.to())));
-            } else {
-                out.add(r);
-            }
+            ReadRanges.append(out, r, maxGap);
         }
         return out;
     }

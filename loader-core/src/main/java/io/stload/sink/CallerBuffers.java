@@ -10,7 +10,6 @@ import io.stload.plan.RankSlices;
 import io.stload.plan.TensorSlice;
 import java.lang.foreign.MemorySegment;
 import java.util.IdentityHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
@@ -95,13 +94,8 @@ public final class CallerBuffers implements Destination {
      */
     @Override
     public MemorySegment readBuffer(Header file, long offset, long length) {
-        List<SliceScatter.Piece> pieces = scatters.get(file).pieces(offset, offset + length);
-        if (pieces.size() != 1) {
-            return null;
-        }
-        SliceScatter.Piece p = pieces.getFirst();
-        boolean whole = p.rows() == 1 && p.blockOffset() == 0 && p.width() == length;
-        return whole ? given.get(p.slice().name()).asSlice(p.sliceOffset(), length) : null;
+        SliceScatter.Piece p = scatters.get(file).singleRun(offset, length);
+        return p == null ? null : given.get(p.slice().name()).asSlice(p.sliceOffset(), length);
     }
 
     @Override

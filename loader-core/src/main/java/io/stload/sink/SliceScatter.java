@@ -99,6 +99,23 @@ public final class SliceScatter {
         return out;
     }
 
+    /**
+     * The piece that is all of file bytes {@code [offset, offset + length)}: a window that lies wholly inside one run
+     * of one slice, which a read can land in that slice's memory directly.
+     *
+     * @param offset the window's first file byte
+     * @param length the window's length
+     * @return that piece (one row, as wide as the window), or null when the window holds anything else
+     */
+    public Piece singleRun(long offset, long length) {
+        List<Piece> pieces = pieces(offset, offset + length);
+        if (pieces.size() != 1) {
+            return null;
+        }
+        Piece p = pieces.getFirst();
+        return p.blockOffset() == 0 && p.width() == length ? p : null;
+    }
+
     private static void add(TensorSlice s, TensorSlice.Part p, long blockStart, long blockEnd, List<Piece> out) {
         long run = p.runBytes();
         // The first run ending after the block's start, and the last one starting before its end.

@@ -116,16 +116,11 @@ public final class StreamingSink implements Destination {
     /** A read window wholly inside one contiguous slice lands in that slice's buffer; others go by slice. */
     @Override
     public MemorySegment readBuffer(Header file, long offset, long length) {
-        List<SliceScatter.Piece> pieces = scatters.get(file).pieces(offset, offset + length);
-        if (pieces.size() != 1) {
+        SliceScatter.Piece p = scatters.get(file).singleRun(offset, length);
+        if (p == null || !p.slice().isContiguous()) {
             return null;
         }
-        SliceScatter.Piece p = pieces.getFirst();
-        TensorSlice s = p.slice();
-        if (!s.isContiguous() || p.blockOffset() != 0 || p.width() != length) {
-            return null;
-        }
-        return gatheringFor(s).memory().asSlice(p.sliceOffset(), length);
+        return gatheringFor(p.slice()).memory().asSlice(p.sliceOffset(), length);
     }
 
     @Override

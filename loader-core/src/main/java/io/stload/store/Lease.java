@@ -2,8 +2,8 @@ package io.stload.store;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
+import io.stload.TensorLookup;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -15,7 +15,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *
  * @param <T> what a reader gets for a tensor: a host {@link io.stload.format.Tensor}, a device tensor
  */
-public final class Lease<T> implements AutoCloseable {
+public final class Lease<T> implements TensorLookup<T>, AutoCloseable {
     private final WeightStore<T> store;
     private final WeightStore.Version<T> version;
     // A second close must not release the version twice.
@@ -37,6 +37,7 @@ public final class Lease<T> implements AutoCloseable {
     }
 
     /** {@return the tensors by name, in checkpoint order, valid until this lease is closed} */
+    @Override
     public Map<String, T> tensors() {
         return version.tensors;
     }
@@ -48,23 +49,11 @@ public final class Lease<T> implements AutoCloseable {
      * @return the tensor, valid until this lease is closed
      * @throws StloadException {@link ErrorKind#TensorNotFound} when the version holds no tensor of that name
      */
+    @Override
     public T tensor(String name) {
-        T t = version.tensors.get(name);
-        if (t == null) {
-            throw new StloadException(ErrorKind.TensorNotFound, null, "no tensor named `" + name + "` in version "
-                    + version.number + " (" + version.tensors.size() + " tensors, from " + version.source + ")");
-        }
-        return t;
-    }
-
-    /**
-     * Looks a tensor up without failing.
-     *
-     * @param name the tensor's name
-     * @return the tensor, valid until this lease is closed, or empty when the version holds none of that name
-     */
-    public Optional<T> find(String name) {
-        return Optional.ofNullable(version.tensors.get(name));
+        return find(name).orElseThrow(() -> new StloadException(ErrorKind.TensorNotFound, null, "no tensor named `"
+                + name + "` in version " + version.number + " (" + version.tensors.size() + " tensors, from "
+                + version.source + ")"));
     }
 
     /** Releases the version; once no lease holds a replaced version, its memory is freed. */

@@ -32,6 +32,7 @@ import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Function;
 
 /**
  * Weights for an application that keeps serving while they are replaced. The current weights are a numbered
@@ -703,6 +704,17 @@ public final class WeightStore<T> implements AutoCloseable {
         resumed.signalAll();
     }
 
+    /** Reads {@code field} of the current version under the lock; the store must be open. */
+    private <R> R ofCurrent(Function<Version<T>, R> field) {
+        lock.lock();
+        try {
+            requireOpen();
+            return field.apply(current);
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /**
      * The current version's number.
      *
@@ -710,13 +722,7 @@ public final class WeightStore<T> implements AutoCloseable {
      * @throws StloadException {@link ErrorKind#Usage} when the store is closed
      */
     public long version() {
-        lock.lock();
-        try {
-            requireOpen();
-            return current.number;
-        } finally {
-            lock.unlock();
-        }
+        return ofCurrent(v -> v.number);
     }
 
     /**
@@ -726,13 +732,7 @@ public final class WeightStore<T> implements AutoCloseable {
      * @throws StloadException {@link ErrorKind#Usage} when the store is closed
      */
     public SourceVersion source() {
-        lock.lock();
-        try {
-            requireOpen();
-            return current.source;
-        } finally {
-            lock.unlock();
-        }
+        return ofCurrent(v -> v.source);
     }
 
     /**
@@ -742,13 +742,7 @@ public final class WeightStore<T> implements AutoCloseable {
      * @throws StloadException {@link ErrorKind#Usage} when the store is closed
      */
     public LoadOptions options() {
-        lock.lock();
-        try {
-            requireOpen();
-            return current.options;
-        } finally {
-            lock.unlock();
-        }
+        return ofCurrent(v -> v.options);
     }
 
     /**

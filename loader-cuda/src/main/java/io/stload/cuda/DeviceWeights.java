@@ -1,12 +1,11 @@
 package io.stload.cuda;
 
-import io.stload.ErrorKind;
 import io.stload.StloadException;
+import io.stload.TensorLookup;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.util.Collections;
 import java.util.Map;
-import java.util.Optional;
 
 /**
  * Every tensor of a device load (for a tensor-parallel rank, its slice of each tensor it holds), in one device
@@ -14,7 +13,7 @@ import java.util.Optional;
  * {@link CopyEngine} must stay open until then. The accessors may be called from any thread; close may be called
  * more than once.
  */
-public final class DeviceWeights implements AutoCloseable {
+public final class DeviceWeights implements TensorLookup<DeviceTensor>, AutoCloseable {
     private final CopyEngine engine;
     private final long allocation;
     private final long allocationBytes;
@@ -32,34 +31,9 @@ public final class DeviceWeights implements AutoCloseable {
     }
 
     /** {@return the tensors (the plan's slices) by name, in checkpoint order} */
+    @Override
     public Map<String, DeviceTensor> tensors() {
         return tensors;
-    }
-
-    /**
-     * Returns a loaded tensor.
-     *
-     * @param name the tensor's name
-     * @return the tensor
-     * @throws StloadException {@link ErrorKind#TensorNotFound} when no tensor of that name was loaded
-     */
-    public DeviceTensor tensor(String name) {
-        DeviceTensor t = tensors.get(name);
-        if (t == null) {
-            throw new StloadException(ErrorKind.TensorNotFound, null, "no tensor named `" + name + "` among the "
-                    + tensors.size() + " loaded");
-        }
-        return t;
-    }
-
-    /**
-     * Looks a loaded tensor up without failing.
-     *
-     * @param name the tensor's name
-     * @return the tensor, or empty when none of that name was loaded
-     */
-    public Optional<DeviceTensor> find(String name) {
-        return Optional.ofNullable(tensors.get(name));
     }
 
     /** {@return what the load did and how fast} */

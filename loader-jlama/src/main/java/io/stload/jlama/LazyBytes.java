@@ -9,19 +9,11 @@ import java.lang.foreign.MemorySegment;
  * Bytes read lazily through the checkpoint: a local tensor, and its rows, are zero-copy views of the file's mapping
  * (pages are read as they are touched); columns are copied, reading only their runs. A tensor in object storage is
  * fetched: whole, or only the rows or runs asked for.
+ *
+ * @param checkpoint the checkpoint, open while the bytes are used
+ * @param copies     where copies are allocated; the loader closes it
  */
-final class LazyBytes implements TensorBytes {
-    private final Checkpoint checkpoint;
-    private final Arena copies;
-
-    /**
-     * @param checkpoint the checkpoint, open while the bytes are used
-     * @param copies     where copies are allocated; the loader closes it
-     */
-    LazyBytes(Checkpoint checkpoint, Arena copies) {
-        this.checkpoint = checkpoint;
-        this.copies = copies;
-    }
+record LazyBytes(Checkpoint checkpoint, Arena copies) implements TensorBytes {
 
     @Override
     public MemorySegment whole(TensorRef t) {

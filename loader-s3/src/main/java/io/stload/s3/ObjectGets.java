@@ -272,15 +272,8 @@ final class ObjectGets implements AutoCloseable {
     }
 
     /** The CRT's callbacks, passed on to a receiver. */
-    private static final class Handler implements S3MetaRequestResponseHandler, S3BorrowedBufferDelivery {
-        private final Receiver receiver;
-        private final Get get;
-
-        Handler(Receiver receiver, Get get) {
-            this.receiver = receiver;
-            this.get = get;
-        }
-
+    private record Handler(Receiver receiver, Get get)
+            implements S3MetaRequestResponseHandler, S3BorrowedBufferDelivery {
         @Override
         public void onResponseHeaders(int status, HttpHeader[] headers) {
             receiver.headers(status, headers);
