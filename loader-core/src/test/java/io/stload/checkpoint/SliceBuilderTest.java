@@ -8,23 +8,18 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.format.DType;
-import io.stload.format.RangeSource;
 import io.stload.format.SafetensorsWriter;
 import io.stload.format.SafetensorsWriter.TensorData;
 import io.stload.format.Slice;
 import io.stload.format.SliceSpec;
 import io.stload.format.Tensor;
-import java.io.EOFException;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -172,114 +167,12 @@ class SliceBuilderTest {
     /** From object storage, a stepped slice fetches its runs and nothing between them beyond the folder's gap bound. */
     @Test
     void aSteppedSliceOfARemoteFileFetchesOnlyItsRuns() throws IOException {
-        CountingFolder folder = new CountingFolder(dir, 0);
+        LocalRemoteFolder folder = new LocalRemoteFolder(dir, "remote://test/", 2, 64 << 10, 0);
         try (Checkpoint ckpt = Checkpoint.open(folder, "a.safetensors")) {
             long before = folder.bytesRead.get();
             Tensor t = ckpt.slice("a", "1::2, 0:6:5");
             assertEquals(80, folder.bytesRead.get() - before, "four runs of 20 bytes");
             assertEquals(List.of(30, 55, 90, 115), List.of(t.getInt(0), t.getInt(5), t.getInt(10), t.getInt(15)));
-        }
-    }
-
-    /** A local directory read as a remote folder, counting the bytes its sources read. */
-    static final class CountingFolder implements RemoteFolder {
-        private final Path dir;
-        private final long maxGap;
-        final AtomicLong bytesRead = new AtomicLong();
-
-        CountingFolder(Path dir, long maxGap) {
-            this.dir = dir;
-            this.maxGap = maxGap;
-        }
-
-        @Override
-        public String location() {
-            return "remote://test/";
-        }
-
-        @Override
-        public Path pathOf(String name) {
-            return Path.of("remote:/test/" + name);
-        }
-
-        @Override
-        public List<String> list(String suffix) throws IOException {
-            try (Stream<Path> files = Files.list(dir)) {
-                return files.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(suffix)).sorted().toList();
-            }
-        }
-
-        @Override
-        public boolean exists(String name) {
-            return Files.exists(dir.resolve(name));
-        }
-
-        @Override
-        public byte[] readAll(String name, long maxBytes) throws IOException {
-            return Files.readAllBytes(dir.resolve(name));
-        }
-
-        @Override
-        public RangeSource open(String name) throws IOException {
-            FileChannel ch = FileChannel.open(dir.resolve(name));
-            long size = ch.size();
-            return new RangeSource() {
-                @Override
-                public String name() {
-                    return location() + name;
-                }
-
-                @Override
-                public long size() {
-                    return size;
-                }
-
-                @Override
-                public long alignment() {
-                    return 1;
-                }
-
-                @Override
-                public void read(long offset, MemorySegment destination) throws IOException {
-                    var buffer = destination.asByteBuffer();
-                    while (buffer.hasRemaining()) {
-                        if (ch.read(buffer, offset + buffer.position()) < 0) {
-                            throw new EOFException(name() + ": ends before " + (offset + destination.byteSize()));
-                        }
-                    }
-                    bytesRead.addAndGet(destination.byteSize());
-                }
-
-                @Override
-                public String note() {
-                    return null;
-                }
-
-                @Override
-                public void close() throws IOException {
-                    ch.close();
-                }
-            };
-        }
-
-        @Override
-        public List<String> readReasons() {
-            return List.of("test folder");
-        }
-
-        @Override
-        public int concurrency() {
-            return 2;
-        }
-
-        @Override
-        public long partBytes() {
-            return 64 << 10;
-        }
-
-        @Override
-        public long maxGapBytes() {
-            return maxGap;
         }
     }
 }
