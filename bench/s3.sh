@@ -9,7 +9,8 @@
 # Writes runs.jsonl (every load's --json, tagged) and s3.md (medians, and S3-warm / local-mmap-warm and
 # server bytes x W / checkpoint bytes, the targets) under --out. The objects are stored through S3Proxy's
 # blob store, with an ETag as S3 and MinIO give every object, so the loads take the CRT client's path;
-# --no-etag places the files in its folder instead, served without one (the SDK's Netty-based client's path).
+# --no-etag places the files in its folder instead, served without one (plain GETs, each response checked by
+# size and Last-Modified).
 #
 # usage: bench/s3.sh [--size 2GiB] [--shard 1GiB] [--reps 3] [--parts 1MiB,8MiB,32MiB] [--concurrency 4,16,64]
 #                    [--data DIR] [--out DIR] [--warm-only] [--no-etag]

@@ -120,11 +120,6 @@ final class SourceFlags {
                 .withProgress(s3ProgressTimeout == null ? d.progressTimeout()
                                 : duration("--s3-progress-timeout", s3ProgressTimeout),
                         s3MinRate == null ? d.minBytesPerSecond() : FlagValue.size("--s3-min-rate", s3MinRate, 1));
-        // The SDK's Netty client (used for objects served without an ETag) would otherwise use sun.misc.Unsafe,
-        // which JDK 24+ warns about on stderr.
-        if (System.getProperty("io.netty.noUnsafe") == null) {
-            System.setProperty("io.netty.noUnsafe", "true");
-        }
         synchronized (this) {
             if (s3 == null) {
                 s3 = S3Storage.connect(settings); // one connection for every checkpoint a command opens
