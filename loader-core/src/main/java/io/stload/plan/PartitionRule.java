@@ -101,11 +101,11 @@ public record PartitionRule(String source, Pattern pattern, int dim, boolean div
      */
     public PartitionRule {
         if (dim < EXPERTS) {
-            throw new IllegalArgumentException("split dimension must be >= 0: " + dim);
+            throw StloadException.usage("split dimension must be >= 0: " + dim);
         }
         parts = List.copyOf(parts);
         if (divisible && dim < 0) {
-            throw new IllegalArgumentException("only a split can require a divisible dimension");
+            throw StloadException.usage("only a split can require a divisible dimension");
         }
         if (heads < 0 || headDim < 0 || padTo < 0 || expertCount < 0) {
             throw StloadException.usage(source + ": heads, head_dim, pad_to and an expert count cannot be negative");
