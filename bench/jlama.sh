@@ -64,7 +64,7 @@ bench() { "$java" "${flags[@]}" -cp "$classpath" io.stload.jlama.JlamaBench "$@"
 
 model="$data/llama-$size-$shard-v1"   # v: the generator's version; a change to JlamaBench's model bumps it
 if [ ! -f "$model/config.json" ]; then
-  rm -rf "$model"
+  rm -rf "$model" "$model.tmp"   # the writer takes an absent or empty folder
   bench write "$model.tmp" "$size" "$shard" && mv "$model.tmp" "$model"
 fi
 bytes=$(cat "$model"/*.safetensors | wc -c)

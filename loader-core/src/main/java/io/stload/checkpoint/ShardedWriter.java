@@ -84,8 +84,8 @@ public final class ShardedWriter {
      * @return the files written, the index last
      * @throws IOException if {@code dir} exists and is not an empty directory, or a file cannot be written; nothing is
      *         left behind
-     * @throws IllegalArgumentException if {@code maxShardBytes} is not positive, or a name repeats or a shape is
-     *         invalid
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if {@code maxShardBytes} is not positive, or
+     *         a name repeats or a shape is invalid
      */
     public static List<Path> write(Path dir, Map<String, String> metadata, List<Entry> entries, DataSource source,
                                    long maxShardBytes, boolean digests) throws IOException {

@@ -7,8 +7,8 @@ import com.github.tjake.jlama.safetensors.SafeTensorSupport;
 import com.github.tjake.jlama.safetensors.WeightLoader;
 import com.github.tjake.jlama.safetensors.prompt.PromptContext;
 import io.stload.checkpoint.Checkpoint;
+import io.stload.checkpoint.ShardedWriter;
 import io.stload.format.DType;
-import io.stload.format.SafetensorsWriter;
 import io.stload.format.SafetensorsWriter.Entry;
 import io.stload.plan.LoadOptions;
 import io.stload.plan.LoadStrategy;
@@ -158,55 +158,16 @@ public final class JlamaBench {
         tensors.add(new Entry("model.norm.weight", DType.BF16, new long[] {hidden}));
         tensors.add(new Entry("lm_head.weight", DType.BF16, new long[] {VOCAB, hidden}));
 
-        Files.createDirectories(dir);
-        List<List<Entry>> shards = new ArrayList<>();
-        long inShard = 0;
-        long total = 0;
-        for (Entry e : tensors) {
-            if (shards.isEmpty() || (inShard > 0 && inShard + e.byteSize() > shard)) {
-                shards.add(new ArrayList<>());
-                inShard = 0;
-            }
-            shards.getLast().add(e);
-            inShard += e.byteSize();
-            total += e.byteSize();
-        }
-        StringBuilder weightMap = new StringBuilder();
         ByteBuffer chunk = ByteBuffer.allocateDirect(4 << 20).order(ByteOrder.LITTLE_ENDIAN);
-        for (int s = 0; s < shards.size(); s++) {
-            String file = String.format(Locale.ROOT, "model-%05d-of-%05d.safetensors", s + 1, shards.size());
-            SafetensorsWriter.write(dir.resolve(file), Map.of("format", "pt"), shards.get(s),
-                    (e, out) -> values(e, chunk, out));
-            for (Entry e : shards.get(s)) {
-                weightMap.append(weightMap.isEmpty() ? "" : ",\n    ").append('"').append(e.name()).append("\": \"")
-                        .append(file).append('"');
-            }
-        }
-        Files.writeString(dir.resolve("model.safetensors.index.json"), "{\n  \"metadata\": {\"total_size\": " + total
-                + "},\n  \"weight_map\": {\n    " + weightMap + "\n  }\n}\n");
-        Files.writeString(dir.resolve("config.json"), """
-                {
-                  "architectures": ["LlamaForCausalLM"],
-                  "model_type": "llama",
-                  "torch_dtype": "bfloat16",
-                  "hidden_size": %d,
-                  "intermediate_size": %d,
-                  "num_attention_heads": %d,
-                  "num_key_value_heads": %d,
-                  "num_hidden_layers": %d,
-                  "max_position_embeddings": 2048,
-                  "rms_norm_eps": 1e-05,
-                  "vocab_size": %d,
-                  "bos_token_id": 1,
-                  "eos_token_id": 2,
-                  "hidden_act": "silu",
-                  "rope_theta": 10000.0,
-                  "tie_word_embeddings": false
-                }
-                """.formatted(hidden, intermediate, heads, kvHeads, layers, VOCAB));
+        List<Path> files = ShardedWriter.write(dir, Map.of("format", "pt"), tensors, (e, out) -> values(e, chunk, out),
+                shard);
+        long total = tensors.stream().mapToLong(Entry::byteSize).sum();
+        long shards = files.stream().filter(f -> f.getFileName().toString().endsWith(".safetensors")).count();
+        Files.writeString(dir.resolve("config.json"), TinyLlama.config(hidden, intermediate, heads, kvHeads, layers, VOCAB,
+                2048));
         Files.writeString(dir.resolve("tokenizer.json"), tokenizer(), StandardCharsets.UTF_8);
         System.out.printf(Locale.ROOT, "wrote %s: %d layers, width %d, %d heads over %d, MLP %d, vocabulary %d, %d tensor"
-                + " bytes in %d shards%n", dir, layers, hidden, heads, kvHeads, intermediate, VOCAB, total, shards.size());
+                + " bytes in %d shards%n", dir, layers, hidden, heads, kvHeads, intermediate, VOCAB, total, shards);
     }
 
     /**

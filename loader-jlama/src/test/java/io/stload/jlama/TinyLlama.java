@@ -42,7 +42,7 @@ final class TinyLlama {
      */
     static Path write(Path dir, long seed) throws IOException {
         Files.createDirectories(dir);
-        Files.writeString(dir.resolve("config.json"), config());
+        Files.writeString(dir.resolve("config.json"), config(HIDDEN, INTERMEDIATE, HEADS, KV_HEADS, LAYERS, VOCAB, 128));
         Files.writeString(dir.resolve("tokenizer.json"), tokenizer());
         Files.writeString(dir.resolve("README.md"), "---\nlicense: apache-2.0\n---\n# tiny llama\n");
         SplittableRandom random = new SplittableRandom(seed);
@@ -79,7 +79,9 @@ final class TinyLlama {
                 Optional.of(into));
     }
 
-    private static String config() {
+    /** A Llama's config.json in transformers' layout, BF16, with the sizes given. */
+    static String config(int hidden, int intermediate, int heads, int kvHeads, int layers, int vocab,
+                         int maxPositions) {
         return """
                 {
                   "architectures": ["LlamaForCausalLM"],
@@ -90,7 +92,7 @@ final class TinyLlama {
                   "num_attention_heads": %d,
                   "num_key_value_heads": %d,
                   "num_hidden_layers": %d,
-                  "max_position_embeddings": 128,
+                  "max_position_embeddings": %d,
                   "rms_norm_eps": 1e-05,
                   "vocab_size": %d,
                   "bos_token_id": 1,
@@ -99,7 +101,7 @@ final class TinyLlama {
                   "rope_theta": 10000.0,
                   "tie_word_embeddings": false
                 }
-                """.formatted(HIDDEN, INTERMEDIATE, HEADS, KV_HEADS, LAYERS, VOCAB);
+                """.formatted(hidden, intermediate, heads, kvHeads, layers, maxPositions, vocab);
     }
 
     /**
