@@ -123,7 +123,7 @@ for run in $(seq 1 "$runs"); do
   done
 done
 
-python3 - "$out" "size=$size shard=$shard tensor bytes=$bytes runs=$runs caches=[$caches] cores=$(nproc) kernel=$(uname -r) java=$java_version data=$model ($(findmnt -n -o FSTYPE --target "$data" || echo unknown)) hold-freed-pages=$hold_pages disk throttle=${disk_mbps:+$disk_mbps MB/s}${disk_mbps:-none} load average before=$load_before after=$(cut -d' ' -f1-3 /proc/loadavg)" <<'PY'
+python3 - "$out" "size=$size shard=$shard tensor bytes=$bytes runs=$runs caches=[$caches] cores=$(nproc) kernel=$(uname -r) java=$java_version data=$model ($(findmnt -n -o FSTYPE --target "$data" || echo unknown)) hold-freed-pages=$hold_pages disk throttle=${disk_mbps:-none}${disk_mbps:+ MB/s} load average before=$load_before after=$(cut -d' ' -f1-3 /proc/loadavg)" <<'PY'
 import csv, statistics, sys
 out, cond = sys.argv[1], sys.argv[2]
 rows = list(csv.DictReader(open(f"{out}/results.csv")))
