@@ -1,5 +1,7 @@
 package io.stload.s3;
 
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -163,7 +165,9 @@ public final class FaultProxy implements AutoCloseable {
     }
 
     private void serve(Socket client) {
-        try (client; InputStream in = client.getInputStream(); OutputStream out = client.getOutputStream()) {
+        try (client; InputStream in = new BufferedInputStream(client.getInputStream());
+             OutputStream out = new BufferedOutputStream(client.getOutputStream(), 1 << 16)) {
+            client.setTcpNoDelay(true);
             while (true) {
                 Map<String, String> headers = new LinkedHashMap<>();
                 String requestLine = readHead(in, headers);
@@ -188,7 +192,7 @@ public final class FaultProxy implements AutoCloseable {
                 if (fault != Fault.PASS) {
                     faults.incrementAndGet();
                 }
-                if (!respond(parts, headers, body, fault, client, out)) {
+                if (!respond(parts, headers, body, fault, client, in, out)) {
                     return;
                 }
             }
@@ -204,7 +208,7 @@ public final class FaultProxy implements AutoCloseable {
 
     /** Forwards one request and answers it, faulty or not; false when the connection is to be dropped. */
     private boolean respond(String[] request, Map<String, String> headers, byte[] body, Fault fault, Socket client,
-                            OutputStream out)
+                            InputStream in, OutputStream out)
             throws IOException {
         switch (fault) {
             case SLOW_DOWN -> {
@@ -226,7 +230,7 @@ public final class FaultProxy implements AutoCloseable {
                 return true;
             }
             case NO_ANSWER -> {
-                holdBody(client, out, new byte[0], false);
+                holdBody(in, out, new byte[0], false);
                 return false;
             }
             case FORBIDDEN -> {
@@ -244,7 +248,8 @@ public final class FaultProxy implements AutoCloseable {
         String status;
         byte[] payload;
         try (Socket up = new Socket(upstream.getHost(), upstream.getPort())) {
-            OutputStream upOut = up.getOutputStream();
+            up.setTcpNoDelay(true);
+            OutputStream upOut = new BufferedOutputStream(up.getOutputStream(), 1 << 13);
             StringBuilder head = new StringBuilder(request[0] + " " + request[1] + " HTTP/1.1\r\n");
             headers.forEach((k, v) -> {
                 if (!k.equals("connection")) {
@@ -255,7 +260,7 @@ public final class FaultProxy implements AutoCloseable {
             upOut.write(head.toString().getBytes(StandardCharsets.ISO_8859_1));
             upOut.write(body);
             upOut.flush();
-            InputStream upIn = up.getInputStream();
+            InputStream upIn = new BufferedInputStream(up.getInputStream(), 1 << 16);
             status = readHead(upIn, responseHeaders);
             payload = readBody(upIn, responseHeaders, request[0].equals("HEAD"));
         }
@@ -288,7 +293,7 @@ public final class FaultProxy implements AutoCloseable {
         out.write(reply.toString().getBytes(StandardCharsets.ISO_8859_1));
         if (fault == Fault.STALL || fault == Fault.TRICKLE) {
             out.flush();
-            holdBody(client, out, payload, fault == Fault.TRICKLE);
+            holdBody(in, out, payload, fault == Fault.TRICKLE);
             return false;
         }
         if (fault == Fault.TRUNCATE || fault == Fault.RESET) {
@@ -309,10 +314,10 @@ public final class FaultProxy implements AutoCloseable {
     }
 
     /** Sends nothing more (or a byte now and then) until the client closes the connection or this proxy closes. */
-    private void holdBody(Socket client, OutputStream out, byte[] payload, boolean trickle) {
+    private void holdBody(InputStream in, OutputStream out, byte[] payload, boolean trickle) {
         try {
             if (!trickle) {
-                client.getInputStream().read(); // returns when the client closes; it sends nothing while it waits
+                in.read(); // returns when the client closes; it sends nothing while it waits
                 return;
             }
             for (int i = 0; i < payload.length; i++) {
