@@ -354,7 +354,8 @@ public final class FaultProxy implements AutoCloseable {
             boolean delimited = noBody || responseHeaders.containsKey("content-length")
                     || "chunked".equalsIgnoreCase(responseHeaders.get("transfer-encoding"));
             payload = readBody(in, responseHeaders, noBody);
-            if (!delimited || "close".equalsIgnoreCase(responseHeaders.get("connection")) || status.startsWith("HTTP/1.0")) {
+            if (!delimited || "close".equalsIgnoreCase(responseHeaders.get("connection"))
+                    || status.startsWith("HTTP/1.0")) {
                 close();
             }
             return status;
