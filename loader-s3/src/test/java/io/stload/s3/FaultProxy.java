@@ -1,5 +1,7 @@
 package io.stload.s3;
 
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -163,7 +165,10 @@ public final class FaultProxy implements AutoCloseable {
     }
 
     private void serve(Socket client) {
-        try (client; InputStream in = client.getInputStream(); OutputStream out = client.getOutputStream()) {
+        try (client; InputStream in = new BufferedInputStream(client.getInputStream());
+             OutputStream out = new BufferedOutputStream(client.getOutputStream(), 1 << 16);
+             Upstream up = new Upstream()) {
+            client.setTcpNoDelay(true);
             while (true) {
                 Map<String, String> headers = new LinkedHashMap<>();
                 String requestLine = readHead(in, headers);
@@ -188,7 +193,7 @@ public final class FaultProxy implements AutoCloseable {
                 if (fault != Fault.PASS) {
                     faults.incrementAndGet();
                 }
-                if (!respond(parts, headers, body, fault, client, out)) {
+                if (!respond(parts, headers, body, fault, client, in, out, up)) {
                     return;
                 }
             }
@@ -204,7 +209,7 @@ public final class FaultProxy implements AutoCloseable {
 
     /** Forwards one request and answers it, faulty or not; false when the connection is to be dropped. */
     private boolean respond(String[] request, Map<String, String> headers, byte[] body, Fault fault, Socket client,
-                            OutputStream out)
+                            InputStream in, OutputStream out, Upstream up)
             throws IOException {
         switch (fault) {
             case SLOW_DOWN -> {
@@ -226,7 +231,7 @@ public final class FaultProxy implements AutoCloseable {
                 return true;
             }
             case NO_ANSWER -> {
-                holdBody(client, out, new byte[0], false);
+                holdBody(in, out, new byte[0], false);
                 return false;
             }
             case FORBIDDEN -> {
@@ -241,24 +246,8 @@ public final class FaultProxy implements AutoCloseable {
             }
         }
         Map<String, String> responseHeaders = new LinkedHashMap<>();
-        String status;
-        byte[] payload;
-        try (Socket up = new Socket(upstream.getHost(), upstream.getPort())) {
-            OutputStream upOut = up.getOutputStream();
-            StringBuilder head = new StringBuilder(request[0] + " " + request[1] + " HTTP/1.1\r\n");
-            headers.forEach((k, v) -> {
-                if (!k.equals("connection")) {
-                    head.append(k).append(": ").append(v).append("\r\n");
-                }
-            });
-            head.append("connection: close\r\n\r\n");
-            upOut.write(head.toString().getBytes(StandardCharsets.ISO_8859_1));
-            upOut.write(body);
-            upOut.flush();
-            InputStream upIn = up.getInputStream();
-            status = readHead(upIn, responseHeaders);
-            payload = readBody(upIn, responseHeaders, request[0].equals("HEAD"));
-        }
+        String status = up.exchange(request, headers, body, responseHeaders);
+        byte[] payload = up.payload;
         responseHeaders.remove("transfer-encoding");
         responseHeaders.remove("connection");
         if (stripEtag) {
@@ -288,7 +277,7 @@ public final class FaultProxy implements AutoCloseable {
         out.write(reply.toString().getBytes(StandardCharsets.ISO_8859_1));
         if (fault == Fault.STALL || fault == Fault.TRICKLE) {
             out.flush();
-            holdBody(client, out, payload, fault == Fault.TRICKLE);
+            holdBody(in, out, payload, fault == Fault.TRICKLE);
             return false;
         }
         if (fault == Fault.TRUNCATE || fault == Fault.RESET) {
@@ -308,11 +297,85 @@ public final class FaultProxy implements AutoCloseable {
         return true;
     }
 
+    /**
+     * A client connection's own connection to the server, kept open from one request to the next while the server
+     * keeps it (as a client's connection pool would), instead of one connection per request.
+     */
+    private final class Upstream implements AutoCloseable {
+        private Socket socket;
+        private InputStream in;
+        private OutputStream out;
+        /** The body of the last response {@link #exchange} read. */
+        byte[] payload;
+
+        /**
+         * Forwards one request and reads its whole answer; returns the status line, with the headers put in
+         * {@code responseHeaders}. A kept connection the server has closed meanwhile is replaced, once.
+         */
+        String exchange(String[] request, Map<String, String> headers, byte[] body, Map<String, String> responseHeaders)
+                throws IOException {
+            boolean reused = socket != null;
+            try {
+                return tryExchange(request, headers, body, responseHeaders);
+            } catch (IOException e) {
+                close();
+                if (!reused) {
+                    throw e;
+                }
+                responseHeaders.clear();
+                return tryExchange(request, headers, body, responseHeaders);
+            }
+        }
+
+        private String tryExchange(String[] request, Map<String, String> headers, byte[] body,
+                                   Map<String, String> responseHeaders) throws IOException {
+            if (socket == null) {
+                socket = new Socket(upstream.getHost(), upstream.getPort());
+                socket.setTcpNoDelay(true);
+                in = new BufferedInputStream(socket.getInputStream(), 1 << 16);
+                out = new BufferedOutputStream(socket.getOutputStream(), 1 << 13);
+            }
+            StringBuilder head = new StringBuilder(request[0] + " " + request[1] + " HTTP/1.1\r\n");
+            headers.forEach((k, v) -> {
+                if (!k.equals("connection")) {
+                    head.append(k).append(": ").append(v).append("\r\n");
+                }
+            });
+            head.append("\r\n");
+            out.write(head.toString().getBytes(StandardCharsets.ISO_8859_1));
+            out.write(body);
+            out.flush();
+            String status = readHead(in, responseHeaders);
+            if (status == null) {
+                throw new IOException("the server closed the connection");
+            }
+            int code = Integer.parseInt(status.split(" ")[1]);
+            boolean noBody = request[0].equals("HEAD") || code / 100 == 1 || code == 204 || code == 304;
+            boolean delimited = noBody || responseHeaders.containsKey("content-length")
+                    || "chunked".equalsIgnoreCase(responseHeaders.get("transfer-encoding"));
+            payload = readBody(in, responseHeaders, noBody);
+            if (!delimited || "close".equalsIgnoreCase(responseHeaders.get("connection"))
+                    || status.startsWith("HTTP/1.0")) {
+                close();
+            }
+            return status;
+        }
+
+        @Override
+        public void close() throws IOException {
+            if (socket != null) {
+                Socket s = socket;
+                socket = null;
+                s.close();
+            }
+        }
+    }
+
     /** Sends nothing more (or a byte now and then) until the client closes the connection or this proxy closes. */
-    private void holdBody(Socket client, OutputStream out, byte[] payload, boolean trickle) {
+    private void holdBody(InputStream in, OutputStream out, byte[] payload, boolean trickle) {
         try {
             if (!trickle) {
-                client.getInputStream().read(); // returns when the client closes; it sends nothing while it waits
+                in.read(); // returns when the client closes; it sends nothing while it waits
                 return;
             }
             for (int i = 0; i < payload.length; i++) {

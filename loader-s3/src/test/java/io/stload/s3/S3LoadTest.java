@@ -226,11 +226,15 @@ class S3LoadTest {
      */
     @Test
     void aRankOfWFetchesItsShareOfTheBytesCountedAtTheServer() throws Exception {
+        // Four Llama layers in three shards: the other ranks' rows between two of a rank's matrix ranges (16 KiB or
+        // more) are wider than the gap a remote read spans (4 KiB), as in a full-size model; the bounds hold per
+        // tensor, and more layers would add only requests.
         Path rows = tmp.resolve("rows");
-        CheckpointGenerator.generate(CheckpointSpec.of(ShapeKind.LLAMA, 32L << 20).withShardBytes(16L << 20), rows);
+        HubCheckpointGenerator.generate(HubModel.of(HubFamily.LLAMA).withLayers(4).withAttention(256, 8, 2, 0)
+                .withSizes(1024, 1000, 0, 0).withShardBytes(4L << 20), rows);
         serve(rows, "rows");
         PartitionSpec byRows = new PartitionSpec("rows", List.of(PartitionRule.regex(".*\\.weight", 0, false)));
-        long part = 1L << 20;
+        long part = 256L << 10;
         try (FaultProxy counting = new FaultProxy(server.endpoint()); Checkpoint here = Checkpoint.open(rows)) {
             long tensorBytes = here.totalBytes();
             for (int w : new int[] {1, 2, 4}) {
@@ -273,7 +277,9 @@ class S3LoadTest {
     void autoPartitionsFromTheFoldersConfigAndFetchesOnlyTheRanksBytes() throws Exception {
         for (HubFamily family : List.of(HubFamily.LLAMA, HubFamily.PHI3)) {
             Path dir = tmp.resolve("hub-" + family.label());
-            HubCheckpointGenerator.generate(HubModel.of(family).withAttention(512, 8, 2, 0).withSizes(1024, 1000, 0, 0)
+            // A KV head (32 rows of 512 bytes) is wider than the gap a remote read spans (4 KiB): a rank reads
+            // through no other head's rows, as in a full-size model.
+            HubCheckpointGenerator.generate(HubModel.of(family).withAttention(256, 8, 2, 0).withSizes(512, 1000, 0, 0)
                     .withShardBytes(1L << 20), dir);
             serve(dir, "hub-" + family.label());
             try (FaultProxy counting = new FaultProxy(server.endpoint()); Checkpoint here = Checkpoint.open(dir);
