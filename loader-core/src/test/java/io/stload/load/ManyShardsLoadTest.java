@@ -3,13 +3,13 @@ package io.stload.load;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.stload.testing.ChildJvm;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
@@ -39,13 +39,9 @@ class ManyShardsLoadTest {
     void everyStrategyLoadsMoreShardsThanTheDescriptorLimit() throws IOException, InterruptedException {
         String expected = ManyShardsLoad.combined(writeShards(dir, SHARDS));
         List<String> modes = List.of("mmap", "prefetch", "direct", "stream-mmap");
-        List<String> command = new ArrayList<>(List.of("bash", "-c",
-                "ulimit -n " + DESCRIPTORS + " && exec \"$0\" \"$@\"",
-                ProcessHandle.current().info().command().orElseThrow(), "--enable-native-access=ALL-UNNAMED",
-                "-cp", System.getProperty("java.class.path"), ManyShardsLoad.class.getName(), dir.toString()));
-        command.addAll(modes);
         Path out = dir.resolve("out");
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(out.toFile()).start();
+        Process p = ChildJvm.main(ManyShardsLoad.class).openFileLimit(DESCRIPTORS).args(dir.toString()).args(modes)
+                .builder().redirectErrorStream(true).redirectOutput(out.toFile()).start();
         try {
             assertTrue(p.waitFor(120, TimeUnit.SECONDS), "did not exit");
         } finally {
