@@ -1,5 +1,6 @@
 package io.stload.cli;
 
+import io.stload.testing.ChildJvm;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -61,10 +62,8 @@ final class AsNobody {
 
     /** The CLI as nobody, on {@code classPath}; stdout and stderr go to the given files. */
     static Process cli(String classPath, Path stdout, Path stderr, String... args) throws IOException {
-        String java = ProcessHandle.current().info().command().orElseThrow();
-        List<String> command = new ArrayList<>(List.of("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-                java, "--enable-native-access=ALL-UNNAMED", "-cp", classPath, "io.stload.cli.Main"));
-        command.addAll(List.of(args));
+        List<String> command = new ArrayList<>(List.of("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"));
+        command.addAll(ChildJvm.main(Main.class).classPath(classPath).args(args).command());
         return new ProcessBuilder(command).redirectOutput(stdout.toFile()).redirectError(stderr.toFile()).start();
     }
 }

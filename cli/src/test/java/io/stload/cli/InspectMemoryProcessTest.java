@@ -3,6 +3,7 @@ package io.stload.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.stload.testing.ChildJvm;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -11,8 +12,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.io.TempDir;
@@ -42,14 +41,13 @@ class InspectMemoryProcessTest {
             write(file);
         }
         long header = Files.size(file) - 8;
-        List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElseThrow(),
-                "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-Xmx" + (5 * header >> 20) + "m",
-                "-cp", System.getProperty("java.class.path"), "io.stload.cli.Main", "inspect", file.toString()));
+        ChildJvm inspect = ChildJvm.main(Main.class).options("-XX:+UseSerialGC", "-Xmx" + (5 * header >> 20) + "m")
+                .args("inspect", file.toString());
         if (form.equals("json")) {
-            command.add("--json");
+            inspect.args("--json");
         }
         Path out = dir.resolve(form + ".out");
-        Process p = new ProcessBuilder(command).redirectOutput(out.toFile())
+        Process p = inspect.builder().redirectOutput(out.toFile())
                 .redirectError(dir.resolve(form + ".err").toFile()).start();
         try {
             assertTrue(p.waitFor(120, TimeUnit.SECONDS), "inspect did not exit");

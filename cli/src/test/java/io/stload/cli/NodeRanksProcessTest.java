@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.stload.checkpoint.HubFixture;
+import io.stload.testing.ChildJvm;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -58,16 +59,11 @@ class NodeRanksProcessTest {
 
     /**
      * A rank: a JVM of its own running the CLI. Its waits poll every 20 ms rather than backing off to 2 s, so it sees
-     * a peer's finished download or deep check at once; and, short-lived, it compiles with C1 only and collects
-     * with the serial collector, which saves it about a quarter of its CPU time.
+     * a peer's finished download or deep check at once (C1 alone and the serial collector come with {@link ChildJvm}).
      */
     private Process stload(String name, String... args) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElseThrow(),
-                "--enable-native-access=ALL-UNNAMED", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
-                "-D" + SourceFlags.MAX_POLL_PROPERTY + "=20", "-cp", System.getProperty("java.class.path"),
-                "io.stload.cli.Main"));
-        cmd.addAll(List.of(args));
-        return new ProcessBuilder(cmd).redirectOutput(root.resolve(name + ".out").toFile())
+        return ChildJvm.main(Main.class).options("-D" + SourceFlags.MAX_POLL_PROPERTY + "=20").args(args).builder()
+                .redirectOutput(root.resolve(name + ".out").toFile())
                 .redirectError(root.resolve(name + ".err").toFile()).start();
     }
 
@@ -96,10 +92,8 @@ class NodeRanksProcessTest {
     @Test
     void ranksWaitForAPeerDownloadThenLoadTheCompleteShard() throws Exception {
         Path go = root.resolve("go");
-        Process writer = new ProcessBuilder(ProcessHandle.current().info().command().orElseThrow(),
-                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-                PeerDownload.class.getName(), hub.cache.toString(), "models--acme--tiny", HubFixture.COMMIT, SHARD_2,
-                plain.resolve(SHARD_2).toString(), go.toString())
+        Process writer = ChildJvm.main(PeerDownload.class).args(hub.cache.toString(), "models--acme--tiny",
+                HubFixture.COMMIT, SHARD_2, plain.resolve(SHARD_2).toString(), go.toString()).builder()
                 .redirectError(root.resolve("writer.err").toFile()).start();
         try (BufferedReader lines = new BufferedReader(new InputStreamReader(writer.getInputStream()))) {
             assertEquals("locked", lines.readLine(), "writer: " + read("writer.err"));

@@ -10,6 +10,7 @@ import io.stload.checkpoint.Checkpoint;
 import io.stload.checkpoint.TensorRef;
 import io.stload.format.TensorDigest;
 import io.stload.plan.Resharder;
+import io.stload.testing.ChildJvm;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -177,9 +178,7 @@ class ReshardCommandTest {
         Path in = dir.resolve("in");
         assertEquals(0, run("gen", in.toString(), "--size", "256MiB", "--shard-size", "64MiB").exit);
         Path out = dir.resolve("out");
-        Process p = new ProcessBuilder(ProcessHandle.current().info().command().orElseThrow(),
-                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), "io.stload.cli.Main",
-                "reshard", in.toString(), out.toString(), "--world-size", "2")
+        Process p = ChildJvm.main(Main.class).args("reshard", in.toString(), out.toString(), "--world-size", "2").builder()
                 .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(dir.resolve("stderr").toFile()).start();
         try {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
@@ -230,11 +229,8 @@ class ReshardCommandTest {
         // The JVM holds a descriptor per jar it searched, up to one per class-path entry; 100 more leave room for
         // the runtime, the 64 source files reshard keeps open and its output, and far less than the 400 shards.
         int descriptors = System.getProperty("java.class.path").split(java.io.File.pathSeparator).length + 100;
-        Process p = new ProcessBuilder("bash", "-c", "ulimit -n " + descriptors + " && exec \"$0\" \"$@\"",
-                ProcessHandle.current().info().command().orElseThrow(), "--enable-native-access=ALL-UNNAMED",
-                "-cp", System.getProperty("java.class.path"), "io.stload.cli.Main",
-                "reshard", in.toString(), out.toString(), "--world-size", "2")
-                .redirectErrorStream(true).redirectOutput(dir.resolve("output").toFile()).start();
+        Process p = ChildJvm.main(Main.class).openFileLimit(descriptors)
+                .args("reshard", in.toString(), out.toString(), "--world-size", "2").builder().redirectErrorStream(true).redirectOutput(dir.resolve("output").toFile()).start();
         try {
             assertTrue(p.waitFor(120, TimeUnit.SECONDS), "reshard did not exit");
         } finally {
