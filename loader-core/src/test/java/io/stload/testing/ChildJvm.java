@@ -30,6 +30,7 @@ public final class ChildJvm {
     private final List<String> options = new ArrayList<>();
     private final List<String> args = new ArrayList<>();
     private String nativeAccess = ALL_UNNAMED;
+    private String jit = JIT;
     private String classPath = System.getProperty("java.class.path");
     private int openFiles;
 
@@ -69,6 +70,15 @@ public final class ChildJvm {
         return this;
     }
 
+    /**
+     * The JIT option instead of {@link #JIT}, or none when {@code null}: the JVM's own tiered compilation, for a child
+     * that runs long enough to pay for C2, or whose garbage C2's escape analysis keeps down.
+     */
+    public ChildJvm jit(String option) {
+        jit = option;
+        return this;
+    }
+
     /** Another class path than this JVM's. */
     public ChildJvm classPath(String path) {
         classPath = path;
@@ -105,8 +115,8 @@ public final class ChildJvm {
         if (nativeAccess != null) {
             command.add("--enable-native-access=" + nativeAccess);
         }
-        if (options.stream().noneMatch(o -> JIT_CHOICE.matcher(o).matches())) {
-            command.add(JIT);
+        if (jit != null && options.stream().noneMatch(o -> JIT_CHOICE.matcher(o).matches())) {
+            command.add(jit);
         }
         if (options.stream().noneMatch(o -> GC_OR_HEAP_CHOICE.matcher(o).matches())) {
             command.addAll(List.of("-XX:+UseSerialGC", "-Xshare:auto"));

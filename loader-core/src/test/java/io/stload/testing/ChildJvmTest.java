@@ -22,6 +22,8 @@ class ChildJvmTest {
         assertEquals(List.of(ChildJvm.java(), "-XX:+UseSerialGC", "-Xshare:auto", "-XX:-TieredCompilation", "-cp",
                 "cp", "a.Main"), ChildJvm.main("a.Main").nativeAccess(null).options("-XX:-TieredCompilation")
                 .classPath("cp").command());
+        assertEquals(List.of(ChildJvm.java(), "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-Xshare:auto",
+                "-cp", "cp", "a.Main"), ChildJvm.main("a.Main").jit(null).classPath("cp").command());
     }
 
     @Test
