@@ -116,8 +116,8 @@ class GenCommandTest {
     }
 
     private Process gen(Path target, String... flags) throws IOException {
-        return ChildJvm.main(Main.class).args("gen", target.toString()).args(flags).builder().redirectOutput(ProcessBuilder.Redirect.DISCARD)
-                .redirectError(dir.resolve("stderr").toFile()).start();
+        return ChildJvm.main(Main.class).args("gen", target.toString()).args(flags).builder()
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(dir.resolve("stderr").toFile()).start();
     }
 
     /** Polls until a file whose name {@code matches} is in {@code target} (a directory has no event to wait on). */
