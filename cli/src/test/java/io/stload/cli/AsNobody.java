@@ -1,5 +1,6 @@
 package io.stload.cli;
 
+import io.stload.testing.ChildJvm;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -31,7 +32,11 @@ final class AsNobody {
         return Optional.empty();
     }
 
-    /** Copies this JVM's class path into {@code dir}, readable by all, and returns the copy's class path. */
+    /**
+     * Puts this JVM's class path into {@code dir}, readable by all, and returns the copy's class path. A file that is
+     * readable by all already (most are: it is the folders above them that keep nobody out) is hard-linked rather than
+     * copied, which saves copying a hundred megabytes of jars; the others, and any on another file system, are copied.
+     */
     static String copyClassPath(Path dir) throws IOException {
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
         List<String> entries = new ArrayList<>();
@@ -47,11 +52,12 @@ final class AsNobody {
                     Path to = target.resolve(source.relativize(f).toString());
                     if (Files.isDirectory(f)) {
                         Files.createDirectories(to);
-                    } else {
+                        Files.setPosixFilePermissions(to, PosixFilePermissions.fromString("rwxr-xr-x"));
+                    } else if (!readableByAll(f) || !linked(f, to)) {
+                        // A link shares the file's permissions: only a copy may be given others' read.
                         Files.copy(f, to, StandardCopyOption.REPLACE_EXISTING);
+                        Files.setPosixFilePermissions(to, PosixFilePermissions.fromString("rw-r--r--"));
                     }
-                    Files.setPosixFilePermissions(to, PosixFilePermissions.fromString(
-                            Files.isDirectory(to) ? "rwxr-xr-x" : "rw-r--r--"));
                 }
             }
             entries.add(target.toString());
@@ -59,12 +65,25 @@ final class AsNobody {
         return String.join(File.pathSeparator, entries);
     }
 
+    private static boolean readableByAll(Path file) throws IOException {
+        return Files.isRegularFile(file, java.nio.file.LinkOption.NOFOLLOW_LINKS) && Files.getPosixFilePermissions(file)
+                .contains(java.nio.file.attribute.PosixFilePermission.OTHERS_READ);
+    }
+
+    /** Hard-links {@code to} to {@code file}; false where the file system will not (another device, say). */
+    private static boolean linked(Path file, Path to) {
+        try {
+            Files.createLink(to, file);
+            return true;
+        } catch (IOException | UnsupportedOperationException e) {
+            return false;
+        }
+    }
+
     /** The CLI as nobody, on {@code classPath}; stdout and stderr go to the given files. */
     static Process cli(String classPath, Path stdout, Path stderr, String... args) throws IOException {
-        String java = ProcessHandle.current().info().command().orElseThrow();
-        List<String> command = new ArrayList<>(List.of("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-                java, "--enable-native-access=ALL-UNNAMED", "-cp", classPath, "io.stload.cli.Main"));
-        command.addAll(List.of(args));
+        List<String> command = new ArrayList<>(List.of("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"));
+        command.addAll(ChildJvm.main(Main.class).classPath(classPath).args(args).command());
         return new ProcessBuilder(command).redirectOutput(stdout.toFile()).redirectError(stderr.toFile()).start();
     }
 }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
+import io.stload.testing.ChildJvm;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -115,12 +116,8 @@ class GenCommandTest {
     }
 
     private Process gen(Path target, String... flags) throws IOException {
-        String java = ProcessHandle.current().info().command().orElseThrow();
-        List<String> command = new java.util.ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-cp",
-                System.getProperty("java.class.path"), "io.stload.cli.Main", "gen", target.toString()));
-        command.addAll(List.of(flags));
-        return new ProcessBuilder(command).redirectOutput(ProcessBuilder.Redirect.DISCARD)
-                .redirectError(dir.resolve("stderr").toFile()).start();
+        return ChildJvm.main(Main.class).args("gen", target.toString()).args(flags).builder()
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(dir.resolve("stderr").toFile()).start();
     }
 
     /** Polls until a file whose name {@code matches} is in {@code target} (a directory has no event to wait on). */

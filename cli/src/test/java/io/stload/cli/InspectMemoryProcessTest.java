@@ -3,6 +3,7 @@ package io.stload.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.stload.testing.ChildJvm;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -11,8 +12,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.io.TempDir;
@@ -42,14 +41,15 @@ class InspectMemoryProcessTest {
             write(file);
         }
         long header = Files.size(file) - 8;
-        List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElseThrow(),
-                "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-Xmx" + (5 * header >> 20) + "m",
-                "-cp", System.getProperty("java.class.path"), "io.stload.cli.Main", "inspect", file.toString()));
+        // The JVM's own tiered compilation, as the launcher runs inspect: the table form runs for seconds at the edge
+        // of its heap, where C1 alone (no escape analysis) makes garbage enough for half as many full collections again.
+        ChildJvm inspect = ChildJvm.main(Main.class).jit(null)
+                .options("-XX:+UseSerialGC", "-Xmx" + (5 * header >> 20) + "m").args("inspect", file.toString());
         if (form.equals("json")) {
-            command.add("--json");
+            inspect.args("--json");
         }
         Path out = dir.resolve(form + ".out");
-        Process p = new ProcessBuilder(command).redirectOutput(out.toFile())
+        Process p = inspect.builder().redirectOutput(out.toFile())
                 .redirectError(dir.resolve(form + ".err").toFile()).start();
         try {
             assertTrue(p.waitFor(120, TimeUnit.SECONDS), "inspect did not exit");
@@ -68,20 +68,28 @@ class InspectMemoryProcessTest {
         }
     }
 
+    /**
+     * The header, written as bytes: the entries differ only in their seven-digit numbers, so each is one template's
+     * bytes with its digits put in ({@code String.format} for each of them took seconds in a test JVM).
+     */
     private static void write(Path file) throws IOException {
-        StringBuilder json = new StringBuilder(TENSORS * 72).append('{');
+        byte[] entry = ",\"model.layers.0000000.w\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}"
+                .getBytes(StandardCharsets.US_ASCII);
+        int lastDigit = ",\"model.layers.0000000".length() - 1;
+        int length = 1 + TENSORS * entry.length; // '{', the entries (the first without its comma), '}'
+        ByteBuffer header = ByteBuffer.allocate(8 + (length + 7 & ~7)).order(ByteOrder.LITTLE_ENDIAN);
+        header.putLong(header.capacity() - 8).put((byte) '{');
         for (int i = 0; i < TENSORS; i++) {
-            json.append(i == 0 ? "" : ",").append(String.format("\"model.layers.%07d.w\"", i))
-                    .append(":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}");
+            int at = header.position() - (i == 0 ? 1 : 0);
+            header.put(entry, i == 0 ? 1 : 0, entry.length - (i == 0 ? 1 : 0));
+            for (int d = 0, n = i; d < 7; d++, n /= 10) {
+                header.put(at + lastDigit - d, (byte) ('0' + n % 10));
+            }
         }
-        json.append('}');
-        while (json.length() % 8 != 0) {
-            json.append(' ');
+        header.put((byte) '}');
+        while (header.hasRemaining()) {
+            header.put((byte) ' ');
         }
-        byte[] header = json.toString().getBytes(StandardCharsets.US_ASCII);
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-            ch.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, header.length));
-            ch.write(ByteBuffer.wrap(header));
-        }
+        Files.write(file, header.array(), StandardOpenOption.CREATE_NEW);
     }
 }

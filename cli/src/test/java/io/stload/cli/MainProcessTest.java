@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.stload.testing.ChildJvm;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -30,12 +31,7 @@ class MainProcessTest {
     }
 
     private Process cli(List<String> jvmOptions, String... args) throws IOException {
-        String java = ProcessHandle.current().info().command().orElseThrow();
-        List<String> command = new java.util.ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED"));
-        command.addAll(jvmOptions);
-        command.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.stload.cli.Main"));
-        command.addAll(List.of(args));
-        return new ProcessBuilder(command)
+        return ChildJvm.main(Main.class).options(jvmOptions).args(args).builder()
                 .redirectOutput(dir.resolve("stdout").toFile())
                 .redirectError(dir.resolve("stderr").toFile())
                 .start();
@@ -112,7 +108,8 @@ class MainProcessTest {
             } catch (IOException exited) {
                 break;
             }
-            Thread.onSpinWait();
+            // A mapping has no event to wait on; a spin here would take a core from the starting JVM.
+            p.waitFor(1, TimeUnit.MILLISECONDS);
         }
         assertTrue(mapped, "the CLI never mapped the file");
         try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(big,

@@ -10,6 +10,7 @@ import io.stload.checkpoint.Checkpoint;
 import io.stload.checkpoint.TensorRef;
 import io.stload.format.TensorDigest;
 import io.stload.plan.Resharder;
+import io.stload.testing.ChildJvm;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -168,19 +169,28 @@ class ReshardCommandTest {
         assertTrue(Files.exists(alive), "a tree of a process still running is its own business");
     }
 
+    /** The signal cases' input, big enough to be stopped in the middle of: written once, since reshard only reads it. */
+    @TempDir
+    static Path shared;
+
+    private static Path bigCheckpoint() {
+        Path in = shared.resolve("in");
+        if (!Files.exists(in)) {
+            assertEquals(0, run("gen", in.toString(), "--size", "256MiB", "--shard-size", "64MiB").exit);
+        }
+        return in;
+    }
+
     /** SIGTERM or SIGINT while reshard writes: the temporary tree is removed, and OUT never appears. */
     @ParameterizedTest
     @ValueSource(strings = {"TERM", "INT"})
     @Tag("slow")
     void aStoppedReshardLeavesNothing(String signal) throws Exception {
         assumeFalse(signal.equals("INT") && GenCommandTest.ignoresSigint(), "SIGINT is ignored here, so in the child");
-        Path in = dir.resolve("in");
-        assertEquals(0, run("gen", in.toString(), "--size", "256MiB", "--shard-size", "64MiB").exit);
+        Path in = bigCheckpoint();
         Path out = dir.resolve("out");
-        Process p = new ProcessBuilder(ProcessHandle.current().info().command().orElseThrow(),
-                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), "io.stload.cli.Main",
-                "reshard", in.toString(), out.toString(), "--world-size", "2")
-                .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(dir.resolve("stderr").toFile()).start();
+        Process p = ChildJvm.main(Main.class).args("reshard", in.toString(), out.toString(), "--world-size", "2")
+                .builder().redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(dir.resolve("stderr").toFile()).start();
         try {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
             while (temporaryTrees().isEmpty() || !holdsAShard(temporaryTrees().getFirst())) {
@@ -230,11 +240,9 @@ class ReshardCommandTest {
         // The JVM holds a descriptor per jar it searched, up to one per class-path entry; 100 more leave room for
         // the runtime, the 64 source files reshard keeps open and its output, and far less than the 400 shards.
         int descriptors = System.getProperty("java.class.path").split(java.io.File.pathSeparator).length + 100;
-        Process p = new ProcessBuilder("bash", "-c", "ulimit -n " + descriptors + " && exec \"$0\" \"$@\"",
-                ProcessHandle.current().info().command().orElseThrow(), "--enable-native-access=ALL-UNNAMED",
-                "-cp", System.getProperty("java.class.path"), "io.stload.cli.Main",
-                "reshard", in.toString(), out.toString(), "--world-size", "2")
-                .redirectErrorStream(true).redirectOutput(dir.resolve("output").toFile()).start();
+        Process p = ChildJvm.main(Main.class).openFileLimit(descriptors)
+                .args("reshard", in.toString(), out.toString(), "--world-size", "2").builder().redirectErrorStream(true)
+                .redirectOutput(dir.resolve("output").toFile()).start();
         try {
             assertTrue(p.waitFor(120, TimeUnit.SECONDS), "reshard did not exit");
         } finally {

@@ -3,6 +3,7 @@ package io.stload.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.stload.testing.ChildJvm;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -35,9 +36,7 @@ class ServeCommandTest {
     @Test
     void servesOnTheFreePortItPrints() throws Exception {
         Path model = WeightServerTest.write(dir, "model.safetensors", WeightServerTest.A);
-        String java = ProcessHandle.current().info().command().orElseThrow();
-        Process p = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp",
-                System.getProperty("java.class.path"), "io.stload.cli.Main", "serve", model.toString(), "--port", "0")
+        Process p = ChildJvm.main(Main.class).args("serve", model.toString(), "--port", "0").builder()
                 .redirectError(dir.resolve("stderr").toFile())
                 .start();
         try (HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build()) {

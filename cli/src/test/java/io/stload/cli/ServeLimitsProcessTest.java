@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.stload.testing.ChildJvm;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -51,16 +52,11 @@ class ServeLimitsProcessTest {
     @BeforeEach
     void start() throws IOException {
         Path model = WeightServerTest.write(dir, "model.safetensors", WeightServerTest.A);
-        String java = ProcessHandle.current().info().command().orElseThrow();
-        String command = String.join(" ", "ulimit -n 512 && exec", java, "--enable-native-access=ALL-UNNAMED",
-                "-XX:TieredStopAtLevel=1", // short-lived: C1 alone saves start-up CPU
-                "-Dsun.net.httpserver.maxReqTime=1", "-Dsun.net.httpserver.clockTick=100",
-                "-Dsun.net.httpserver.timerMillis=100", "-Djdk.httpserver.maxConnections=16",
-                "-cp", "\"$CP\"", "io.stload.cli.Main", "serve", "\"$MODEL\"", "--port", "0");
-        ProcessBuilder pb = new ProcessBuilder("bash", "-c", command).redirectError(dir.resolve("stderr").toFile());
-        pb.environment().put("CP", System.getProperty("java.class.path"));
-        pb.environment().put("MODEL", model.toString());
-        serve = pb.start();
+        serve = ChildJvm.main(Main.class).openFileLimit(512)
+                .options("-Dsun.net.httpserver.maxReqTime=1", "-Dsun.net.httpserver.clockTick=100",
+                        "-Dsun.net.httpserver.timerMillis=100", "-Djdk.httpserver.maxConnections=16")
+                .args("serve", model.toString(), "--port", "0").builder().redirectError(dir.resolve("stderr").toFile())
+                .start();
         BufferedReader out = new BufferedReader(new InputStreamReader(serve.getInputStream(), StandardCharsets.UTF_8));
         Matcher address = ADDRESS.matcher(String.valueOf(out.readLine()));
         assertTrue(address.matches(), address.toString() + Files.readString(dir.resolve("stderr")));

@@ -10,6 +10,7 @@ import io.stload.StloadException;
 import io.stload.nativeio.DelegatingNativeAccess;
 import io.stload.nativeio.HeldLock;
 import io.stload.nativeio.NativeAccess;
+import io.stload.testing.ChildJvm;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -324,9 +325,7 @@ class HostileHubCacheTest {
     }
 
     private CheckpointVerifier.Result verifyWhileForging(Path lock, String how) throws Exception {
-        Process forger = new ProcessBuilder(ProcessHandle.current().info().command().orElseThrow(),
-                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-                DeepCheckForger.class.getName(), lock.toString(), fingerprint(), how)
+        Process forger = ChildJvm.main(DeepCheckForger.class).args(lock.toString(), fingerprint(), how).builder()
                 .redirectError(ProcessBuilder.Redirect.INHERIT).start();
         try {
             BufferedReader out = new BufferedReader(new InputStreamReader(forger.getInputStream(), StandardCharsets.UTF_8));

@@ -14,6 +14,7 @@ import io.stload.format.SafetensorsWriter.TensorData;
 import io.stload.format.SliceSpec;
 import io.stload.format.Tensor;
 import io.stload.format.TensorInfo;
+import io.stload.testing.ChildJvm;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -98,9 +99,7 @@ class LazyAccessTest {
     @Test
     void aSliceOfAFileTruncatedUnderItsMappingIsAnIoErrorNamingTheFile() throws Exception {
         Path file = dir.resolve("truncated.safetensors");
-        Process p = new ProcessBuilder(ProcessHandle.current().info().command().orElseThrow(),
-                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-                TruncatedSliceProbe.class.getName(), file.toString())
+        Process p = ChildJvm.main(TruncatedSliceProbe.class).args(file.toString()).builder()
                 .redirectErrorStream(true).redirectOutput(dir.resolve("out").toFile()).start();
         assertTrue(p.waitFor(60, TimeUnit.SECONDS), "did not exit");
         List<String> out = Files.readAllLines(dir.resolve("out"));

@@ -3,6 +3,7 @@ package io.stload.checkpoint;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.stload.testing.ChildJvm;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -24,9 +25,7 @@ class TypedViewTruncationTest {
     @Test
     void everyTypedReadOfATruncatedViewIsAnIoErrorNamingTheFile() throws Exception {
         Path file = dir.resolve("truncated.safetensors");
-        Process p = new ProcessBuilder(ProcessHandle.current().info().command().orElseThrow(),
-                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-                TruncatedViewProbe.class.getName(), file.toString())
+        Process p = ChildJvm.main(TruncatedViewProbe.class).args(file.toString()).builder()
                 .redirectErrorStream(true).redirectOutput(dir.resolve("out").toFile()).start();
         assertTrue(p.waitFor(60, TimeUnit.SECONDS), "did not exit");
         List<String> out = Files.readAllLines(dir.resolve("out"));

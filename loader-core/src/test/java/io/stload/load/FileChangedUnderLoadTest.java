@@ -3,6 +3,7 @@ package io.stload.load;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.stload.testing.ChildJvm;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,10 +23,9 @@ class FileChangedUnderLoadTest {
 
     @Test
     void everyStrategyAndDestinationFailsCleanlyWhenItsFileChanges() throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(ProcessHandle.current().info().command().orElseThrow(),
-                "--enable-native-access=ALL-UNNAMED", "-XX:-CreateCoredumpOnCrash", "-XX:ErrorFile=" + dir.resolve("hs_err.log"),
-                "-cp", System.getProperty("java.class.path"), FileChangedUnderLoad.class.getName(), dir.toString())
-                .redirectErrorStream(true).redirectOutput(dir.resolve("out").toFile()).start();
+        Process p = ChildJvm.main(FileChangedUnderLoad.class)
+                .options("-XX:-CreateCoredumpOnCrash", "-XX:ErrorFile=" + dir.resolve("hs_err.log")).args(dir.toString())
+                .builder().redirectErrorStream(true).redirectOutput(dir.resolve("out").toFile()).start();
         assertTrue(p.waitFor(120, TimeUnit.SECONDS), "did not exit");
         List<String> out = Files.readAllLines(dir.resolve("out"));
         String all = String.join("\n", out);

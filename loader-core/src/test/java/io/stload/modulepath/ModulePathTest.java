@@ -4,11 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.stload.testing.ChildJvm;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -54,11 +54,10 @@ class ModulePathTest {
                 .filter(e -> e.endsWith(File.separator + "classes") || e.contains("jackson-core") || e.contains("HdrHistogram"))
                 .collect(Collectors.joining(File.pathSeparator));
         String testClasses = classPath.stream().filter(e -> e.endsWith("test-classes")).findFirst().orElseThrow();
-        List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElseThrow()));
-        command.addAll(List.of(flags));
-        command.addAll(List.of("-p", modulePath, "--add-modules", "io.stload.core", "-cp", testClasses,
-                LoadOnModulePath.class.getName(), dir.toString()));
-        Process p = new ProcessBuilder(command).redirectOutput(dir.resolve("out").toFile())
+        // Native access only as the flags give it: its absence is what one case is about.
+        Process p = ChildJvm.main(LoadOnModulePath.class).nativeAccess(null).options(flags)
+                .options("-p", modulePath, "--add-modules", "io.stload.core").classPath(testClasses).args(dir.toString())
+                .builder().redirectOutput(dir.resolve("out").toFile())
                 .redirectError(dir.resolve("err").toFile()).start();
         assertTrue(p.waitFor(60, TimeUnit.SECONDS), "did not exit");
         return new Run(p.exitValue(), Files.readAllLines(dir.resolve("out")), Files.readAllLines(dir.resolve("err")));

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
+import io.stload.testing.ChildJvm;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -92,10 +93,9 @@ class JCudaLibraryProcessTest {
         Path tmp = Files.createDirectories(root.resolve("tmp"));
         List<Process> processes = new ArrayList<>();
         for (int i = 0; i < PROCESSES; i++) {
-            processes.add(new ProcessBuilder(ProcessHandle.current().info().command().orElseThrow(),
-                    "-D" + JCudaLibrary.DIR_PROPERTY + "=" + dir, "-Djava.io.tmpdir=" + tmp,
-                    "-XX:-CreateCoredumpOnCrash", "-XX:ErrorFile=" + root.resolve("hs_err_" + i + ".log"),
-                    "-cp", System.getProperty("java.class.path"), JCudaLoadMain.class.getName())
+            processes.add(ChildJvm.main(JCudaLoadMain.class).options("-D" + JCudaLibrary.DIR_PROPERTY + "=" + dir,
+                    "-Djava.io.tmpdir=" + tmp, "-XX:-CreateCoredumpOnCrash",
+                    "-XX:ErrorFile=" + root.resolve("hs_err_" + i + ".log")).builder()
                     .redirectErrorStream(true).redirectOutput(root.resolve("p" + i + ".out").toFile()).start());
         }
         for (int i = 0; i < PROCESSES; i++) {

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.stload.testing.ChildJvm;
 import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -38,9 +39,8 @@ class CudaModulePathTest {
         Optional<String> testClasses = classPath.stream().filter(CudaModulePathTest::isTestClasses).findFirst();
         // The JUnit console launcher (bench/gpu.sh) loads tests through its own loader, not java.class.path.
         Assumptions.assumeTrue(testClasses.isPresent(), "the test classes are not on java.class.path");
-        Process p = new ProcessBuilder(ProcessHandle.current().info().command().orElseThrow(),
-                "--enable-native-access=io.stload.core,jcuda", "-p", modulePath, "--add-modules", "io.stload.cuda",
-                "-cp", testClasses.get(), OpenDeviceOnModulePath.class.getName())
+        Process p = ChildJvm.main(OpenDeviceOnModulePath.class).nativeAccess("io.stload.core,jcuda")
+                .options("-p", modulePath, "--add-modules", "io.stload.cuda").classPath(testClasses.get()).builder()
                 .redirectOutput(dir.resolve("out").toFile()).redirectError(dir.resolve("err").toFile()).start();
         assertTrue(p.waitFor(60, TimeUnit.SECONDS), "did not exit");
         List<String> out = Files.readAllLines(dir.resolve("out"));
