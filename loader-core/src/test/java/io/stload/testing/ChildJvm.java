@@ -22,9 +22,11 @@ public final class ChildJvm {
     /** Native access for code on the class path, as the launcher and the test JVMs have it. */
     public static final String ALL_UNNAMED = "ALL-UNNAMED";
 
-    private static final Pattern JIT_CHOICE = Pattern.compile("-XX:(TieredStopAtLevel=.*|[+-]TieredCompilation)|-Xint|-Xcomp");
+    private static final Pattern JIT_CHOICE =
+            Pattern.compile("-XX:(TieredStopAtLevel=.*|[+-]TieredCompilation)|-Xint|-Xcomp");
     private static final Pattern GC_OR_HEAP_CHOICE = Pattern.compile(
-            "-XX:[+-]Use\\w*GC|-Xm[xsn].*|-XX:(Max|Initial|Min)HeapSize=.*|-XX:(Max|Initial|Min)RAMPercentage=.*|-Xshare:.*");
+            "-XX:[+-]Use\\w*GC|-Xm[xsn].*|-XX:(Max|Initial|Min)HeapSize=.*|-XX:(Max|Initial|Min)RAMPercentage=.*");
+    private static final Pattern SHARE_CHOICE = Pattern.compile("-Xshare:.*|-XX:SharedArchiveFile=.*");
 
     private final String mainClass;
     private final List<String> options = new ArrayList<>();
@@ -119,7 +121,10 @@ public final class ChildJvm {
             command.add(jit);
         }
         if (options.stream().noneMatch(o -> GC_OR_HEAP_CHOICE.matcher(o).matches())) {
-            command.addAll(List.of("-XX:+UseSerialGC", "-Xshare:auto"));
+            command.add("-XX:+UseSerialGC");
+            if (options.stream().noneMatch(o -> SHARE_CHOICE.matcher(o).matches())) {
+                command.add("-Xshare:auto");
+            }
         }
         command.addAll(options);
         if (classPath != null) {

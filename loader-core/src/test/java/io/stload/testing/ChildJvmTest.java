@@ -15,10 +15,13 @@ class ChildJvmTest {
 
     @Test
     void aCallersCollectorOrHeapReplacesTheSerialCollectorAndItsJitTheDefaultOne() {
-        for (String choice : List.of("-XX:+UseG1GC", "-Xmx16m", "-Xmn32m", "-XX:MaxHeapSize=1g", "-Xshare:off")) {
+        for (String choice : List.of("-XX:+UseG1GC", "-Xmx16m", "-Xmn32m", "-XX:MaxHeapSize=1g")) {
             assertEquals(List.of(ChildJvm.java(), "--enable-native-access=ALL-UNNAMED", ChildJvm.JIT, choice, "-cp",
                     "cp", "a.Main"), ChildJvm.main("a.Main").options(choice).classPath("cp").command(), choice);
         }
+        assertEquals(List.of(ChildJvm.java(), "--enable-native-access=ALL-UNNAMED", ChildJvm.JIT, "-XX:+UseSerialGC",
+                "-Xshare:off", "-cp", "cp", "a.Main"), ChildJvm.main("a.Main").options("-Xshare:off").classPath("cp")
+                .command());
         assertEquals(List.of(ChildJvm.java(), "-XX:+UseSerialGC", "-Xshare:auto", "-XX:-TieredCompilation", "-cp",
                 "cp", "a.Main"), ChildJvm.main("a.Main").nativeAccess(null).options("-XX:-TieredCompilation")
                 .classPath("cp").command());
