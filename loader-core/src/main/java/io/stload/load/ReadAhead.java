@@ -26,6 +26,7 @@ import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -46,53 +47,58 @@ public final class ReadAhead implements AutoCloseable {
     private static final long WINDOW = 16L << 20;
     private static final Pattern NUMBER = Pattern.compile("\\d+");
 
-    private final LoadPlan plan;
-    private final List<Piece> pieces;
     private final AtomicLong bytesRead = new AtomicLong();
+    private final CountDownLatch planned = new CountDownLatch(1);
     private final CountDownLatch done = new CountDownLatch(1);
+    private final Thread thread;
+    private volatile LoadPlan plan;
+    private volatile List<Piece> pieces = List.of();
     private volatile boolean stopped;
     private volatile StloadException failure;
-    private final Thread thread;
 
     private record Piece(Header file, String tensor, long from, long to) {
     }
 
-    private ReadAhead(LoadPlan plan, List<Piece> pieces) {
-        this.plan = plan;
-        this.pieces = pieces;
-        if (pieces.isEmpty()) {
-            thread = null;
-            done.countDown();
-        } else {
-            thread = Thread.ofPlatform().daemon().name("stload-read-ahead").start(this::run);
-        }
+    /** Plans on the pass's own thread too: a model's first token should not wait for the decision either. */
+    private ReadAhead(Supplier<LoadPlan> planner) {
+        thread = Thread.ofPlatform().daemon().name("stload-read-ahead").start(() -> run(planner));
     }
 
     /**
-     * Plans {@code options} for {@code checkpoint} and, where a file's decision asks for a pass, starts reading its
-     * selected bytes into the page cache on a background thread.
+     * Starts the pass on a background thread: it plans {@code options} for {@code checkpoint} and, where a file's
+     * decision asks for a pass, reads its selected bytes into the page cache.
      *
      * @param checkpoint an open checkpoint, read lazily by the caller; close this before it
      * @param options    what the caller will read (tensors, rank) and the heuristic's settings
-     * @return the pass, running or (nothing to read) done
-     * @throws StloadException as {@link Planner#plan}
+     * @return the pass, running
      */
     public static ReadAhead start(Checkpoint checkpoint, LoadOptions options) {
-        return of(new Planner().plan(checkpoint, options));
+        return new ReadAhead(() -> new Planner().plan(checkpoint, options));
     }
 
     /** The pass over a plan's files. */
     static ReadAhead of(LoadPlan plan) {
-        return new ReadAhead(plan, pieces(plan));
+        return new ReadAhead(() -> plan);
     }
 
-    /** {@return the plan the pass follows: each file's decision and why, and the bytes it selects} */
+    /**
+     * Waits for the decision and returns the plan the pass follows: each file's decision and why, and the bytes it
+     * selects.
+     *
+     * @return the plan
+     * @throws StloadException as {@link Planner#plan}, when planning failed
+     */
     public LoadPlan plan() {
+        awaitPlanned();
+        if (plan == null) {
+            throw failure;
+        }
         return plan;
     }
 
-    /** {@return the bytes the pass reads: zero where no file's decision asks for one} */
+    /** {@return the bytes the pass reads, once planned: zero where no file's decision asks for one} */
     public long bytes() {
+        awaitPlanned();
         return pieces.stream().mapToLong(p -> p.to - p.from).sum();
     }
 
@@ -112,27 +118,45 @@ public final class ReadAhead implements AutoCloseable {
         return done.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
     }
 
-    /** {@return the error that stopped the pass early, if one did} */
+    /** {@return the error that stopped the pass early (planning included), if one did} */
     public Optional<StloadException> failure() {
         return Optional.ofNullable(failure);
     }
 
-    /** Stops the pass and waits for its thread, which ends after the window it is reading (at most 16 MiB). */
+    /**
+     * Stops the pass and waits for its thread, which ends after the planning or the window it is at (at most 16 MiB).
+     */
     @Override
     public void close() {
         stopped = true;
-        if (thread != null) {
-            boolean interrupted = false;
-            while (thread.isAlive()) {
-                try {
-                    thread.join();
-                } catch (InterruptedException e) {
-                    interrupted = true;
-                }
+        joinUninterruptibly(thread);
+    }
+
+    private void awaitPlanned() {
+        boolean interrupted = false;
+        while (planned.getCount() > 0) {
+            try {
+                planned.await();
+            } catch (InterruptedException e) {
+                interrupted = true;
             }
-            if (interrupted) {
-                Thread.currentThread().interrupt();
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static void joinUninterruptibly(Thread thread) {
+        boolean interrupted = false;
+        while (thread.isAlive()) {
+            try {
+                thread.join();
+            } catch (InterruptedException e) {
+                interrupted = true;
             }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
         }
     }
 
@@ -203,7 +227,27 @@ public final class ReadAhead implements AutoCloseable {
         }
     }
 
-    private void run() {
+    private void run(Supplier<LoadPlan> planner) {
+        try {
+            LoadPlan p = planner.get();
+            pieces = pieces(p);
+            plan = p;
+        } catch (RuntimeException e) {
+            failure = e instanceof StloadException se ? se
+                    : new StloadException(ErrorKind.Internal, null, "read ahead: " + e, e);
+        } finally {
+            planned.countDown();
+        }
+        try {
+            if (plan != null) {
+                read();
+            }
+        } finally {
+            done.countDown();
+        }
+    }
+
+    private void read() {
         NativeAccess os = NativeAccess.get();
         try (Arena arena = Arena.ofConfined()) {
             Map<Header, MemorySegment> mappings = new IdentityHashMap<>();
@@ -224,8 +268,6 @@ public final class ReadAhead implements AutoCloseable {
             }
         } catch (StloadException e) {
             failure = e;
-        } finally {
-            done.countDown();
         }
     }
 }

@@ -1,9 +1,11 @@
 package io.stload.load;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.stload.ErrorKind;
+import io.stload.StloadException;
 import io.stload.checkpoint.Checkpoint;
 import io.stload.format.DType;
 import io.stload.format.SafetensorsWriter;
@@ -94,6 +96,18 @@ class ReadAheadTest {
              ReadAhead pass = ReadAhead.start(c, LoadOptions.DEFAULTS.withResidentLimit(256 << 20))) {
             assertTrue(pass.await(DEADLINE));
             assertEquals(DecisionRule.RESIDENT_LIMIT, pass.plan().files().getFirst().rule());
+            assertEquals(0, pass.bytesRead());
+        }
+    }
+
+    /** Options a load would refuse are refused here too, from the plan, and nothing is read. */
+    @Test
+    void optionsALoadWouldRefuseAreThePassesFailure() throws Exception {
+        try (Checkpoint c = Checkpoint.open(checkpoint());
+             ReadAhead pass = ReadAhead.start(c, LoadOptions.DEFAULTS.withResidentLimit(1 << 20))) {
+            assertTrue(pass.await(DEADLINE));
+            assertEquals(ErrorKind.Usage, assertThrows(StloadException.class, pass::plan).kind());
+            assertEquals(ErrorKind.Usage, pass.failure().orElseThrow().kind());
             assertEquals(0, pass.bytesRead());
         }
     }

@@ -105,18 +105,12 @@ public final class StloadWeightLoader implements WeightLoader {
      */
     public static StloadWeightLoader open(Path path) {
         Checkpoint ckpt = Checkpoint.open(path);
-        StloadWeightLoader loader;
         try {
-            loader = lazy(ckpt, true);
-        } catch (RuntimeException e) {
-            ckpt.close();
-            throw e;
-        }
-        try {
+            StloadWeightLoader loader = lazy(ckpt, true);
             loader.readAhead = ReadAhead.start(ckpt, LoadOptions.DEFAULTS);
             return loader;
         } catch (RuntimeException e) {
-            loader.close();
+            ckpt.close();
             throw e;
         }
     }
