@@ -17,7 +17,6 @@ import io.stload.checkpoint.Checkpoint;
 import io.stload.checkpoint.TensorRef;
 import io.stload.load.LoadedWeights;
 import io.stload.load.Loader;
-import io.stload.load.ReadAhead;
 import io.stload.plan.LoadOptions;
 import io.stload.plan.LoadPlan;
 import io.stload.plan.Planner;
@@ -43,7 +42,7 @@ import java.util.Optional;
  * <ul>
  *   <li>{@link #lazy} (and {@link #open}) reads lazily, as Jlama does: a tensor is a view of its file's mapping,
  *       its pages read as the model touches them; a rank's rows are a view of those rows, its columns a copy of
- *       only their runs. {@link #open} also reads a cold checkpoint ahead of the model ({@link ReadAhead}).</li>
+ *       only their runs.</li>
  *   <li>{@link #load(Checkpoint, LoadOptions)} loads eagerly through stload's engine first, under any strategy
  *       ({@code DIRECT}'s parallel reads in place of page faults on a cold cache), and wraps what it loaded.</li>
  *   <li>{@link #load(Checkpoint, LoadOptions, DistributedContext, ModelType)} loads a Jlama worker's share only:
@@ -76,7 +75,6 @@ public final class StloadWeightLoader implements WeightLoader {
     private final LoadReport report;
     private final long maxTensorBytes;
     private volatile boolean closed;
-    private ReadAhead readAhead;
 
     private StloadWeightLoader(Checkpoint checkpoint, boolean ownsCheckpoint, Arena copies, TensorBytes bytes,
                                LoadedWeights loaded, long maxTensorBytes) {
@@ -93,9 +91,7 @@ public final class StloadWeightLoader implements WeightLoader {
 
     /**
      * Opens a checkpoint (a folder, a file, or a hub snapshot's folder) and reads it lazily; closing the loader
-     * closes the checkpoint. Where AUTO would read the checkpoint ahead of a load (a large cold read the page cache
-     * can hold), a {@link ReadAhead} reads it into the page cache in the background meanwhile, in the order of the
-     * model's layers, so the model's first touches find their pages in memory. A Jlama model takes it as {@code ModelSupport.loadModel(..., dir ->
+     * closes the checkpoint. A Jlama model takes it as {@code ModelSupport.loadModel(..., dir ->
      * StloadWeightLoader.open(dir.toPath()))}.
      *
      * @param path the checkpoint
@@ -106,9 +102,7 @@ public final class StloadWeightLoader implements WeightLoader {
     public static StloadWeightLoader open(Path path) {
         Checkpoint ckpt = Checkpoint.open(path);
         try {
-            StloadWeightLoader loader = lazy(ckpt, true);
-            loader.readAhead = ReadAhead.start(ckpt, LoadOptions.DEFAULTS);
-            return loader;
+            return lazy(ckpt, true);
         } catch (RuntimeException e) {
             ckpt.close();
             throw e;
@@ -186,11 +180,6 @@ public final class StloadWeightLoader implements WeightLoader {
     /** {@return the checkpoint read} */
     public Checkpoint checkpoint() {
         return checkpoint;
-    }
-
-    /** {@return the pass reading ahead of this loader's lazy reads: for {@link #open} only} */
-    public Optional<ReadAhead> readAhead() {
-        return Optional.ofNullable(readAhead);
     }
 
     /** {@return the eager load's report, or empty for a lazy loader} */
@@ -380,9 +369,6 @@ public final class StloadWeightLoader implements WeightLoader {
         }
         closed = true;
         try {
-            if (readAhead != null) {
-                readAhead.close();
-            }
             if (loaded != null) {
                 loaded.close();
             }

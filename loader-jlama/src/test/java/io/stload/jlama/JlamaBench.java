@@ -39,8 +39,8 @@ import java.util.function.Function;
  *       proportions (width 2048, 32 heads over 4 key/value heads, MLP 5632) at 1 GiB and more, narrower below; as
  *       many layers as the size holds. Weights are small random values, norms about 1 (no NaN, no subnormal: the
  *       arithmetic runs at its usual speed), and the first token is decisive (see {@link #values}).</li>
- *   <li>{@code run DIR LOADER}: builds Jlama's model on {@code jlama} (its own loader), {@code stload-open}
- *       ({@link StloadWeightLoader#open}: lazy views, a cold checkpoint read ahead) or {@code stload-direct} ({@link StloadWeightLoader#load} with
+ *   <li>{@code run DIR LOADER}: builds Jlama's model on {@code jlama} (its own loader), {@code stload-lazy}
+ *       ({@link StloadWeightLoader#open}) or {@code stload-direct} ({@link StloadWeightLoader#load} with
  *       {@code DIRECT}) and generates one token greedily; prints the wall-clock instants (epoch nanoseconds) at which
  *       the model was built and the token came, and the token, then exits: the caller timed the process's start.</li>
  * </ul>
@@ -68,17 +68,16 @@ public final class JlamaBench {
         } else if (args.length == 3 && args[0].equals("run")) {
             run(Path.of(args[1]), args[2]);
         } else {
-            System.err.println("usage: JlamaBench write DIR SIZE SHARD | run DIR jlama|stload-open|stload-direct");
+            System.err.println("usage: JlamaBench write DIR SIZE SHARD | run DIR jlama|stload-lazy|stload-direct");
             System.exit(2);
         }
     }
 
     private static void run(Path dir, String loader) throws Exception {
         Checkpoint[] ckpt = new Checkpoint[1];
-        StloadWeightLoader[] opened = new StloadWeightLoader[1];
         Function<File, WeightLoader> weights = switch (loader) {
             case "jlama" -> SafeTensorSupport::loadWeights;
-            case "stload-open" -> d -> opened[0] = StloadWeightLoader.open(d.toPath());
+            case "stload-lazy" -> d -> StloadWeightLoader.open(d.toPath());
             case "stload-direct" -> d -> {
                 ckpt[0] = Checkpoint.open(d.toPath());
                 return StloadWeightLoader.load(ckpt[0], LoadOptions.DEFAULTS.withStrategy(LoadStrategy.DIRECT));
@@ -89,10 +88,6 @@ public final class JlamaBench {
                 com.github.tjake.jlama.safetensors.DType.F32, com.github.tjake.jlama.safetensors.DType.F32,
                 Optional.empty(), Optional.empty(), Optional.empty(), weights);
         long built = epochNanos();
-        if (opened[0] != null) { // what the read-ahead decided, for the run's log
-            opened[0].readAhead().ifPresent(a -> System.err.println("read ahead: " + a.bytes() + " bytes; "
-                    + a.plan().files().stream().map(f -> f.decision().summary()).distinct().toList()));
-        }
         // The prompt and the generated tokens count against the limit; BOS is added to the prompt's tokens.
         int limit = model.getTokenizer().encode(PROMPT).length + 2;
         long[] first = {0};

@@ -16,11 +16,8 @@ import io.stload.checkpoint.Checkpoint;
 import io.stload.format.DType;
 import io.stload.format.SafetensorsWriter;
 import io.stload.format.SafetensorsWriter.TensorData;
-import io.stload.load.ReadAhead;
 import io.stload.plan.LoadOptions;
-import io.stload.plan.LoadStrategy;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.NoSuchElementException;
@@ -47,17 +44,6 @@ class StloadWeightLoaderTest {
             assertEquals(ErrorKind.TensorNotFound, assertInstanceOf(StloadException.class, e.getCause()).kind());
             assertTrue(w.isWeightPresent("lm_head.weight"));
             assertTrue(!w.isWeightPresent("lm_head.bias"));
-        }
-    }
-
-    /** A checkpoint in the page cache already (just written) is mapped and read as the model touches it: no pass. */
-    @Test
-    void openReadsAheadOnlyWhereAutoWouldReadThePagesItself() throws Exception {
-        try (StloadWeightLoader w = StloadWeightLoader.open(tiny)) {
-            ReadAhead pass = w.readAhead().orElseThrow();
-            assertTrue(pass.await(Duration.ofSeconds(30)));
-            assertEquals(LoadStrategy.MMAP, pass.plan().files().getFirst().strategy());
-            assertEquals(0, pass.bytesRead());
         }
     }
 
