@@ -15,7 +15,7 @@ final class JlamaDTypes {
      * @return Jlama's dtype of that spelling, or null where Jlama has none (F8, F6, F4, C64, ...)
      */
     static DType of(TensorInfo info) {
-        return of(info.dtype().name());
+        return of(info.dtypeName()); // a dtype the format lacks (Jlama's Q4, opened AS_RAW) by its header's spelling
     }
 
     private static DType of(String spelling) {

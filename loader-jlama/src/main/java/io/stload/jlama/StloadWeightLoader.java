@@ -15,6 +15,7 @@ import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.checkpoint.Checkpoint;
 import io.stload.checkpoint.TensorRef;
+import io.stload.format.UnknownDtypes;
 import io.stload.load.LoadedWeights;
 import io.stload.load.Loader;
 import io.stload.plan.LoadOptions;
@@ -92,15 +93,16 @@ public final class StloadWeightLoader implements WeightLoader {
     /**
      * Opens a checkpoint (a folder, a file, or a hub snapshot's folder) and reads it lazily; closing the loader
      * closes the checkpoint. A Jlama model takes it as {@code ModelSupport.loadModel(..., dir ->
-     * StloadWeightLoader.open(dir.toPath()))}.
+     * StloadWeightLoader.open(dir.toPath()))}. Like Jlama's own loader it reads Jlama's quantized checkpoints, whose
+     * {@code "Q4"} the safetensors format does not define: the checkpoint is opened {@link UnknownDtypes#AS_RAW}.
      *
      * @param path the checkpoint
      * @return the loader
-     * @throws StloadException as {@link Checkpoint#open(Path)}; {@link ErrorKind#Unsupported} for a tensor of a dtype
-     *                         Jlama has no name for
+     * @throws StloadException as {@link Checkpoint#open(Path, UnknownDtypes)}; {@link ErrorKind#Unsupported} for a
+     *                         tensor of a dtype Jlama has no name for
      */
     public static StloadWeightLoader open(Path path) {
-        Checkpoint ckpt = Checkpoint.open(path);
+        Checkpoint ckpt = Checkpoint.open(path, UnknownDtypes.AS_RAW);
         try {
             return lazy(ckpt, true);
         } catch (RuntimeException e) {

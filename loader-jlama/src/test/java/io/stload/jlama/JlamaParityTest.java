@@ -1,6 +1,7 @@
 package io.stload.jlama;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.github.tjake.jlama.safetensors.SafeTensorSupport;
@@ -8,10 +9,13 @@ import com.github.tjake.jlama.safetensors.WeightLoader;
 import io.stload.benchdata.CheckpointGenerator;
 import io.stload.benchdata.CheckpointSpec;
 import io.stload.benchdata.ShapeKind;
+import io.stload.ErrorKind;
+import io.stload.StloadException;
 import io.stload.checkpoint.Checkpoint;
 import io.stload.format.DType;
 import io.stload.format.SafetensorsWriter;
 import io.stload.format.SafetensorsWriter.TensorData;
+import io.stload.format.UnknownDtypes;
 import io.stload.plan.LoadOptions;
 import io.stload.plan.LoadStrategy;
 import java.nio.file.Files;
@@ -38,6 +42,7 @@ class JlamaParityTest {
     static Path llama;
     static Path moe;
     static Path i8;
+    static Path q4;
 
     @BeforeAll
     static void generate() throws Exception {
@@ -52,6 +57,7 @@ class JlamaParityTest {
         Files.writeString(single.resolve("tokenizer.json"), "{}");
         Files.writeString(single.resolve("README.md"), "# generated\n");
         i8 = TinyLlama.quantizeI8(single, tmp.resolve("llama-JI8"));
+        q4 = TinyLlama.quantize(single, com.github.tjake.jlama.safetensors.DType.Q4, tmp.resolve("llama-JQ4"));
     }
 
     @Test
@@ -80,6 +86,22 @@ class JlamaParityTest {
         }
         assertLazy(i8, 517, WORLDS);
         assertLoaded(i8, LoadOptions.DEFAULTS.withStrategy(LoadStrategy.DIRECT), WORLDS);
+    }
+
+    /**
+     * Jlama's own Q4 checkpoint, whose dtype the format does not define: strict, it is refused at open, as the
+     * reference implementation refuses it; {@code open}, or a checkpoint opened with raw unknown dtypes, gives Jlama's
+     * own tensors, lazily and loaded.
+     */
+    @Test
+    void jlamasOwnQ4LazilyAndLoaded() throws Exception {
+        assertEquals(ErrorKind.InvalidHeaderDeserialization,
+                assertThrows(StloadException.class, () -> Checkpoint.open(q4)).kind());
+        try (Checkpoint ckpt = Checkpoint.open(q4, UnknownDtypes.AS_RAW)) {
+            assertEquals("Q4", ckpt.info("model.layers.0.self_attn.q_proj.weight").dtypeName());
+        }
+        assertLazy(q4, 517, WORLDS);
+        assertLoaded(q4, LoadOptions.DEFAULTS.withStrategy(LoadStrategy.DIRECT), WORLDS);
     }
 
     /**
@@ -126,10 +148,10 @@ class JlamaParityTest {
         }
     }
 
-    /** Every tensor through an eager loader, which must hold every cut it is asked for. */
+    /** Every tensor through an eager loader, which must hold every cut it is asked for; Jlama's Q4 read raw. */
     private static void assertLoaded(Path dir, LoadOptions options, List<Integer> worlds) throws Exception {
         try (WeightLoader jlama = SafeTensorSupport.loadWeights(dir.toFile());
-             Checkpoint ckpt = Checkpoint.open(dir);
+             Checkpoint ckpt = Checkpoint.open(dir, UnknownDtypes.AS_RAW);
              StloadWeightLoader ours = StloadWeightLoader.load(ckpt, options)) {
             Parity.assertSameWeights(jlama, ours, worlds, worlds, QUANTIZED_WORLDS);
             assertEquals(0, ours.unplannedBytes(), "a whole load holds every cut");

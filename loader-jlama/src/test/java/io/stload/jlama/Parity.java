@@ -92,8 +92,13 @@ final class Parity {
             for (int w : quantized ? quantizedWorlds : columnWorlds) {
                 for (int r = 0; r < w; r++) {
                     DistributedContext dctx = rank(r, w);
-                    assertColumns(name + " columns " + r + "/" + w, whole, jlama.load(name, dctx, false, true),
-                            ours.load(name, dctx, false, true), dctx);
+                    String what = name + " columns " + r + "/" + w;
+                    if (info.dType == DType.Q4) { // Jlama 0.8.4's own Q4 column cut reads past its scales' end on rank 1
+                        assertColumns(what, whole, ours.load(name, dctx, false, true), dctx);
+                    } else {
+                        assertColumns(what, whole, jlama.load(name, dctx, false, true),
+                                ours.load(name, dctx, false, true), dctx);
+                    }
                 }
             }
         }
@@ -185,16 +190,33 @@ final class Parity {
         }
     }
 
-    /** Columns {@code [first, first + count)} of every row of a dense 2-D tensor, packed. */
+    /** A rank's Q4 columns, where Jlama's own cut fails: the rank's columns of the whole tensor, and their scales. */
+    static void assertColumns(String what, AbstractTensor whole, AbstractTensor ours, DistributedContext dctx) {
+        assertEquals(whole.getClass(), ours.getClass(), what + ": class");
+        assertEquals(whole.dType(), ours.dType(), what + ": dtype");
+        int columns = whole.shape().last();
+        assertEquals(dctx.getShardOffsetForLength(columns), ours.shape().sparseColumnOffset(), what + ": first column");
+        assertEquals(dctx.getShardLength(columns), ours.shape().sparseColumnLength(), what + ": columns");
+        assertArrayEquals(columnBytes(whole, ours.shape().sparseColumnOffset(), ours.shape().sparseColumnLength()),
+                bytes(ours.getMemorySegment()), what + ": the rank's columns");
+        FloatBufferTensor scales = ((Q4ByteBufferTensor) ours).getBlockF();
+        TensorShape scaleShape = ours.shape().scaleLastDim(1f / Q4ByteBufferTensor.BLOCK_SIZE);
+        assertSameShape(what + " scales", scaleShape, scales.shape());
+        assertArrayEquals(columnBytes(((Q4ByteBufferTensor) whole).getBlockF(), scaleShape.sparseColumnOffset(),
+                scaleShape.sparseColumnLength()), bytes(scales.getMemorySegment()), what + ": the rank's scales");
+    }
+
+    /** Columns {@code [first, first + count)} of every row of a dense 2-D tensor, packed (Q4: two to a byte). */
     static byte[] columnBytes(AbstractTensor whole, int first, int count) {
         int rows = whole.shape().first();
         byte[] all = bytes(whole.getMemorySegment());
         int rowBytes = all.length / rows;
-        int elementBytes = rowBytes / whole.shape().last();
-        byte[] out = new byte[rows * count * elementBytes];
+        int elementBits = rowBytes * 8 / whole.shape().last();
+        int from = first * elementBits / 8;
+        int length = count * elementBits / 8;
+        byte[] out = new byte[rows * length];
         for (int r = 0; r < rows; r++) {
-            System.arraycopy(all, r * rowBytes + first * elementBytes, out, r * count * elementBytes,
-                    count * elementBytes);
+            System.arraycopy(all, r * rowBytes + from, out, r * length, length);
         }
         return out;
     }

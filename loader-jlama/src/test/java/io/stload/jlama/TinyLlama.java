@@ -75,8 +75,12 @@ final class TinyLlama {
      * @return {@code into}
      */
     static Path quantizeI8(Path model, Path into) throws IOException {
-        return SafeTensorSupport.quantizeModel(model, com.github.tjake.jlama.safetensors.DType.I8, null, null,
-                Optional.of(into));
+        return quantize(model, com.github.tjake.jlama.safetensors.DType.I8, into);
+    }
+
+    /** The model quantized by Jlama's own quantizer, as Jlama writes it. */
+    static Path quantize(Path model, com.github.tjake.jlama.safetensors.DType dtype, Path into) throws IOException {
+        return SafeTensorSupport.quantizeModel(model, dtype, null, null, Optional.of(into));
     }
 
     /** A Llama's config.json in transformers' layout, BF16, with the sizes given. */
