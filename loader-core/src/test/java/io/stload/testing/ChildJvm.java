@@ -8,7 +8,7 @@ import java.util.regex.Pattern;
 /**
  * The command line of a child JVM that a test starts by hand: this JVM's own {@code java}, native access for the
  * class path, the test JVMs' JIT setting (C1 alone: the parent pom's {@code stload.test.jit}), and, unless the
- * caller chooses a collector or a heap size itself, the serial collector and the shared class archive; then the
+ * caller chooses a collector or a heap size itself, the serial collector; then the
  * caller's own JVM options, the class path (this JVM's by default), the main class and its arguments.
  *
  * <p>A child is short-lived: C2's compiler threads and G1's parallel workers cost it more CPU than they save, and
@@ -26,7 +26,6 @@ public final class ChildJvm {
             Pattern.compile("-XX:(TieredStopAtLevel=.*|[+-]TieredCompilation)|-Xint|-Xcomp");
     private static final Pattern GC_OR_HEAP_CHOICE = Pattern.compile(
             "-XX:[+-]Use\\w*GC|-Xm[xsn].*|-XX:(Max|Initial|Min)HeapSize=.*|-XX:(Max|Initial|Min)RAMPercentage=.*");
-    private static final Pattern SHARE_CHOICE = Pattern.compile("-Xshare:.*|-XX:SharedArchiveFile=.*");
 
     private final String mainClass;
     private final List<String> options = new ArrayList<>();
@@ -122,9 +121,6 @@ public final class ChildJvm {
         }
         if (options.stream().noneMatch(o -> GC_OR_HEAP_CHOICE.matcher(o).matches())) {
             command.add("-XX:+UseSerialGC");
-            if (options.stream().noneMatch(o -> SHARE_CHOICE.matcher(o).matches())) {
-                command.add("-Xshare:auto");
-            }
         }
         command.addAll(options);
         if (classPath != null) {

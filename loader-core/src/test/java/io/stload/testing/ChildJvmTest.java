@@ -10,7 +10,7 @@ class ChildJvmTest {
     void theDefaultsComeBeforeTheCallersOptionsAndTheClassPathAfter() {
         List<String> command = ChildJvm.main("a.Main").options("-Dx=1").classPath("cp").args("b", "c").command();
         assertEquals(List.of(ChildJvm.java(), "--enable-native-access=ALL-UNNAMED", ChildJvm.JIT, "-XX:+UseSerialGC",
-                "-Xshare:auto", "-Dx=1", "-cp", "cp", "a.Main", "b", "c"), command);
+                "-Dx=1", "-cp", "cp", "a.Main", "b", "c"), command);
     }
 
     @Test
@@ -19,13 +19,10 @@ class ChildJvmTest {
             assertEquals(List.of(ChildJvm.java(), "--enable-native-access=ALL-UNNAMED", ChildJvm.JIT, choice, "-cp",
                     "cp", "a.Main"), ChildJvm.main("a.Main").options(choice).classPath("cp").command(), choice);
         }
-        assertEquals(List.of(ChildJvm.java(), "--enable-native-access=ALL-UNNAMED", ChildJvm.JIT, "-XX:+UseSerialGC",
-                "-Xshare:off", "-cp", "cp", "a.Main"), ChildJvm.main("a.Main").options("-Xshare:off").classPath("cp")
-                .command());
-        assertEquals(List.of(ChildJvm.java(), "-XX:+UseSerialGC", "-Xshare:auto", "-XX:-TieredCompilation", "-cp",
+        assertEquals(List.of(ChildJvm.java(), "-XX:+UseSerialGC", "-XX:-TieredCompilation", "-cp",
                 "cp", "a.Main"), ChildJvm.main("a.Main").nativeAccess(null).options("-XX:-TieredCompilation")
                 .classPath("cp").command());
-        assertEquals(List.of(ChildJvm.java(), "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-Xshare:auto",
+        assertEquals(List.of(ChildJvm.java(), "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC",
                 "-cp", "cp", "a.Main"), ChildJvm.main("a.Main").jit(null).classPath("cp").command());
     }
 
@@ -33,7 +30,7 @@ class ChildJvmTest {
     void anOpenFileLimitRunsTheJvmThroughBashWhichExecsIt() {
         List<String> command = ChildJvm.main("a.Main").nativeAccess("m").classPath("cp").openFileLimit(64).command();
         assertEquals(List.of("bash", "-c", "ulimit -n 64 && exec \"$0\" \"$@\"", ChildJvm.java(),
-                "--enable-native-access=m", ChildJvm.JIT, "-XX:+UseSerialGC", "-Xshare:auto", "-cp", "cp", "a.Main"),
+                "--enable-native-access=m", ChildJvm.JIT, "-XX:+UseSerialGC", "-cp", "cp", "a.Main"),
                 command);
     }
 }
