@@ -246,8 +246,9 @@ public final class FaultProxy implements AutoCloseable {
             }
         }
         Map<String, String> responseHeaders = new LinkedHashMap<>();
-        String status = up.exchange(request, headers, body, responseHeaders);
-        byte[] payload = up.payload;
+        Answer answer = up.exchange(request, headers, body, responseHeaders);
+        String status = answer.status();
+        byte[] payload = answer.payload();
         responseHeaders.remove("transfer-encoding");
         responseHeaders.remove("connection");
         if (stripEtag) {
@@ -297,6 +298,10 @@ public final class FaultProxy implements AutoCloseable {
         return true;
     }
 
+    /** A server's answer: its status line and its whole body (its headers go into the caller's map). */
+    private record Answer(String status, byte[] payload) {
+    }
+
     /**
      * A client connection's own connection to the server, kept open from one request to the next while the server
      * keeps it (as a client's connection pool would), instead of one connection per request.
@@ -305,14 +310,12 @@ public final class FaultProxy implements AutoCloseable {
         private Socket socket;
         private InputStream in;
         private OutputStream out;
-        /** The body of the last response {@link #exchange} read. */
-        byte[] payload;
 
         /**
-         * Forwards one request and reads its whole answer; returns the status line, with the headers put in
-         * {@code responseHeaders}. A kept connection the server has closed meanwhile is replaced, once.
+         * Forwards one request and reads its whole answer, its headers put in {@code responseHeaders}. A kept
+         * connection the server has closed meanwhile is replaced, once.
          */
-        String exchange(String[] request, Map<String, String> headers, byte[] body, Map<String, String> responseHeaders)
+        Answer exchange(String[] request, Map<String, String> headers, byte[] body, Map<String, String> responseHeaders)
                 throws IOException {
             boolean reused = socket != null;
             try {
@@ -327,7 +330,7 @@ public final class FaultProxy implements AutoCloseable {
             }
         }
 
-        private String tryExchange(String[] request, Map<String, String> headers, byte[] body,
+        private Answer tryExchange(String[] request, Map<String, String> headers, byte[] body,
                                    Map<String, String> responseHeaders) throws IOException {
             if (socket == null) {
                 socket = new Socket(upstream.getHost(), upstream.getPort());
@@ -353,12 +356,12 @@ public final class FaultProxy implements AutoCloseable {
             boolean noBody = request[0].equals("HEAD") || code / 100 == 1 || code == 204 || code == 304;
             boolean delimited = noBody || responseHeaders.containsKey("content-length")
                     || "chunked".equalsIgnoreCase(responseHeaders.get("transfer-encoding"));
-            payload = readBody(in, responseHeaders, noBody);
+            byte[] payload = readBody(in, responseHeaders, noBody);
             if (!delimited || "close".equalsIgnoreCase(responseHeaders.get("connection"))
                     || status.startsWith("HTTP/1.0")) {
                 close();
             }
-            return status;
+            return new Answer(status, payload);
         }
 
         @Override
