@@ -94,7 +94,7 @@ final class Parity {
                     DistributedContext dctx = rank(r, w);
                     String what = name + " columns " + r + "/" + w;
                     if (info.dType == DType.Q4) { // Jlama 0.8.4's own Q4 column cut reads past its scales' end on rank 1
-                        assertColumns(what, whole, ours.load(name, dctx, false, true), dctx);
+                        assertQ4Columns(what, whole, ours.load(name, dctx, false, true), dctx);
                     } else {
                         assertColumns(what, whole, jlama.load(name, dctx, false, true),
                                 ours.load(name, dctx, false, true), dctx);
@@ -152,7 +152,7 @@ final class Parity {
      * must hold the cut Jlama means: its class, dtype and sparse shape, and the rank's columns of the whole tensor,
      * with their block scales. Jlama 0.8.4's own cut is asserted as it is, so that a change in it shows here: F16
      * and BF16 copy half of each row's bytes (the element count taken as a byte count) and leave the rest zero, and
-     * I8 leaves its block scales zero; F32 and Q4 are cut whole.
+     * I8 leaves its block scales zero; F32 is cut whole. (Q4: {@link #assertQ4Columns}.)
      */
     static void assertColumns(String what, AbstractTensor whole, AbstractTensor jlamaCut, AbstractTensor ours,
                               DistributedContext dctx) {
@@ -180,18 +180,15 @@ final class Parity {
             }
         }
         if (whole instanceof Q8ByteBufferTensor q) {
-            FloatBufferTensor scales = ((Q8ByteBufferTensor) ours).getBlockF();
-            TensorShape scaleShape = ours.shape().scaleLastDim(Q8ByteBufferTensor.I_BLOCK_SIZE);
-            assertSameShape(what + " scales", scaleShape, scales.shape());
-            assertArrayEquals(columnBytes(q.getBlockF(), scaleShape.sparseColumnOffset(),
-                    scaleShape.sparseColumnLength()), bytes(scales.getMemorySegment()), what + ": the rank's scales");
+            assertScales(what, q.getBlockF(), ((Q8ByteBufferTensor) ours).getBlockF(), ours.shape(),
+                    Q8ByteBufferTensor.I_BLOCK_SIZE);
             assertTrue(isZero(((Q8ByteBufferTensor) jlamaCut).getBlockF().getMemorySegment()),
                     what + ": Jlama 0.8.4's I8 cut leaves its scales zero");
         }
     }
 
     /** A rank's Q4 columns, where Jlama's own cut fails: the rank's columns of the whole tensor, and their scales. */
-    static void assertColumns(String what, AbstractTensor whole, AbstractTensor ours, DistributedContext dctx) {
+    static void assertQ4Columns(String what, AbstractTensor whole, AbstractTensor ours, DistributedContext dctx) {
         assertEquals(whole.getClass(), ours.getClass(), what + ": class");
         assertEquals(whole.dType(), ours.dType(), what + ": dtype");
         int columns = whole.shape().last();
@@ -199,11 +196,20 @@ final class Parity {
         assertEquals(dctx.getShardLength(columns), ours.shape().sparseColumnLength(), what + ": columns");
         assertArrayEquals(columnBytes(whole, ours.shape().sparseColumnOffset(), ours.shape().sparseColumnLength()),
                 bytes(ours.getMemorySegment()), what + ": the rank's columns");
-        FloatBufferTensor scales = ((Q4ByteBufferTensor) ours).getBlockF();
-        TensorShape scaleShape = ours.shape().scaleLastDim(1f / Q4ByteBufferTensor.BLOCK_SIZE);
+        assertScales(what, ((Q4ByteBufferTensor) whole).getBlockF(), ((Q4ByteBufferTensor) ours).getBlockF(),
+                ours.shape(), 1f / Q4ByteBufferTensor.BLOCK_SIZE);
+    }
+
+    /**
+     * A quantized cut's block scales: shaped as Jlama shapes them ({@code scaleLastDim} of the cut's shape), and the
+     * rank's columns of the whole tensor's scales.
+     */
+    private static void assertScales(String what, FloatBufferTensor wholeScales, FloatBufferTensor scales,
+                                     TensorShape cut, float perElement) {
+        TensorShape scaleShape = cut.scaleLastDim(perElement);
         assertSameShape(what + " scales", scaleShape, scales.shape());
-        assertArrayEquals(columnBytes(((Q4ByteBufferTensor) whole).getBlockF(), scaleShape.sparseColumnOffset(),
-                scaleShape.sparseColumnLength()), bytes(scales.getMemorySegment()), what + ": the rank's scales");
+        assertArrayEquals(columnBytes(wholeScales, scaleShape.sparseColumnOffset(), scaleShape.sparseColumnLength()),
+                bytes(scales.getMemorySegment()), what + ": the rank's scales");
     }
 
     /** Columns {@code [first, first + count)} of every row of a dense 2-D tensor, packed (Q4: two to a byte). */
