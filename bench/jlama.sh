@@ -74,12 +74,11 @@ if [ -n "$disk_mbps" ]; then   # every run's JVM joins a blkio group whose reads
   mkdir -p "$throttle"
   echo "$(cat "/sys/block/$disk/dev") $((disk_mbps * 1000000))" > "$throttle/blkio.throttle.read_bps_device"
 fi
-run_bench() { # JlamaBench run ..., inside the throttle when there is one
-  if [ -n "$throttle" ]; then (echo $BASHPID > "$throttle/cgroup.procs" && exec "$java" "${flags[@]}" -cp "$classpath" io.stload.jlama.JlamaBench "$@")
-  else bench "$@"; fi
+run_bench() { # JlamaBench run ..., inside the throttle when there is one (a subshell joins it; its JVM inherits it)
+  if [ -n "$throttle" ]; then (echo $BASHPID > "$throttle/cgroup.procs" && bench "$@"); else bench "$@"; fi
 }
 
-model="$data/llama-$size-$shard-v1"   # v: the generator's version; a change to JlamaBench's model bumps it
+model="$data/llama-$size-$shard-v2"   # v: the generator's version; a change to JlamaBench's model bumps it
 if [ ! -f "$model/config.json" ]; then
   rm -rf "$model" "$model.tmp"   # the writer takes an absent or empty folder
   bench write "$model.tmp" "$size" "$shard" && mv "$model.tmp" "$model"
@@ -87,7 +86,7 @@ fi
 bytes=$(cat "$model"/*.safetensors | wc -c)
 
 source "$root/bench/lib/freed-pages.sh"
-trap 'freed_pages_restore' EXIT
+trap 'freed_pages_restore; [ -z "$throttle" ] || rmdir "$throttle" 2>/dev/null || true' EXIT
 $hold_pages && freed_pages_hold
 
 drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }

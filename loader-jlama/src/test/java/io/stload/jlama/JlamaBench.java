@@ -165,7 +165,7 @@ public final class JlamaBench {
         long shards = files.stream().filter(f -> f.getFileName().toString().endsWith(".safetensors")).count();
         Files.writeString(dir.resolve("config.json"), TinyLlama.config(hidden, intermediate, heads, kvHeads, layers, VOCAB,
                 2048));
-        Files.writeString(dir.resolve("tokenizer.json"), tokenizer(), StandardCharsets.UTF_8);
+        Files.writeString(dir.resolve("tokenizer.json"), TinyLlama.tokenizer(VOCAB), StandardCharsets.UTF_8);
         System.out.printf(Locale.ROOT, "wrote %s: %d layers, width %d, %d heads over %d, MLP %d, vocabulary %d, %d tensor"
                 + " bytes in %d shards%n", dir, layers, hidden, heads, kvHeads, intermediate, VOCAB, total, shards);
     }
@@ -219,31 +219,5 @@ public final class JlamaBench {
             remaining -= n;
             at += n;
         }
-    }
-
-    /** A byte-pair tokenizer: three special tokens, the space, the letters, a few merges, reserved tokens to 32,000. */
-    private static String tokenizer() {
-        List<String> vocab = new ArrayList<>(List.of("<unk>", "<s>", "</s>", " ", ","));
-        for (char c = 'a'; c <= 'z'; c++) {
-            vocab.add(String.valueOf(c));
-        }
-        List<String> merges = List.of("h e", "l l", "he ll", "hell o", "o r", "w or", "wor l", "worl d", "t h", "th e");
-        merges.forEach(m -> vocab.add(m.replace(" ", "")));
-        while (vocab.size() < VOCAB) {
-            vocab.add("<reserved_" + vocab.size() + ">");
-        }
-        StringBuilder v = new StringBuilder();
-        for (int i = 0; i < vocab.size(); i++) {
-            v.append(i == 0 ? "" : ", ").append('"').append(vocab.get(i)).append("\": ").append(i);
-        }
-        return """
-                {"version": "1.0",
-                 "added_tokens": [{"id": 0, "content": "<unk>", "special": true},
-                                  {"id": 1, "content": "<s>", "special": true},
-                                  {"id": 2, "content": "</s>", "special": true}],
-                 "normalizer": null, "pre_tokenizer": null,
-                 "model": {"type": "BPE", "unk_token": "<unk>", "fuse_unk": true, "byte_fallback": false,
-                           "vocab": {%s}, "merges": ["%s"]}}
-                """.formatted(v, String.join("\", \"", merges));
     }
 }

@@ -43,7 +43,7 @@ final class TinyLlama {
     static Path write(Path dir, long seed) throws IOException {
         Files.createDirectories(dir);
         Files.writeString(dir.resolve("config.json"), config(HIDDEN, INTERMEDIATE, HEADS, KV_HEADS, LAYERS, VOCAB, 128));
-        Files.writeString(dir.resolve("tokenizer.json"), tokenizer());
+        Files.writeString(dir.resolve("tokenizer.json"), tokenizer(VOCAB));
         Files.writeString(dir.resolve("README.md"), "---\nlicense: apache-2.0\n---\n# tiny llama\n");
         SplittableRandom random = new SplittableRandom(seed);
         int kv = HIDDEN / HEADS * KV_HEADS;
@@ -110,9 +110,9 @@ final class TinyLlama {
 
     /**
      * A byte-pair tokenizer: the three special tokens, the letters and the space, a few merges ("he", "ll", "hell",
-     * "hello", "or", "wor", "world"), and reserved tokens up to the vocabulary's size.
+     * "hello", "or", "wor", "world"), and reserved tokens up to {@code size}.
      */
-    private static String tokenizer() {
+    static String tokenizer(int size) {
         List<String> vocab = new ArrayList<>(List.of("<unk>", "<s>", "</s>", " "));
         for (char c = 'a'; c <= 'z'; c++) {
             vocab.add(String.valueOf(c));
@@ -123,7 +123,7 @@ final class TinyLlama {
         for (String[] m : merges) {
             vocab.add(m[0] + m[1]);
         }
-        while (vocab.size() < VOCAB) {
+        while (vocab.size() < size) {
             vocab.add("<reserved_" + vocab.size() + ">");
         }
         StringBuilder v = new StringBuilder();
