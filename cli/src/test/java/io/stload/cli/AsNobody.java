@@ -4,8 +4,10 @@ import io.stload.testing.ChildJvm;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
@@ -66,8 +68,8 @@ final class AsNobody {
     }
 
     private static boolean readableByAll(Path file) throws IOException {
-        return Files.isRegularFile(file, java.nio.file.LinkOption.NOFOLLOW_LINKS) && Files.getPosixFilePermissions(file)
-                .contains(java.nio.file.attribute.PosixFilePermission.OTHERS_READ);
+        return Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)
+                && Files.getPosixFilePermissions(file).contains(PosixFilePermission.OTHERS_READ);
     }
 
     /** Hard-links {@code to} to {@code file}; false where the file system will not (another device, say). */
