@@ -1,10 +1,5 @@
 package io.stload.plan;
 
-import io.stload.StloadException;
-import java.util.Arrays;
-import java.util.Locale;
-import java.util.stream.Collectors;
-
 /**
  * How a file's bytes reach the loader's memory. A host application's own flag parser turns its users' text into
  * a strategy with {@link #parse(String)}, so every application spells the strategies the same way.
@@ -33,11 +28,7 @@ public enum LoadStrategy {
      *                                  listing the valid ones; a flag parser can show it as it is
      */
     public static LoadStrategy parse(String value) {
-        try {
-            return valueOf(value.trim().toUpperCase(Locale.ROOT));
-        } catch (IllegalArgumentException | NullPointerException e) {
-            throw StloadException.usage("unknown strategy '" + value + "'; expected one of " + choices());
-        }
+        return Choice.parse(LoadStrategy.class, value, "strategy");
     }
 
     /**
@@ -46,7 +37,7 @@ public enum LoadStrategy {
      * @return {@code auto|mmap|prefetch|direct|s3}
      */
     public static String choices() {
-        return Arrays.stream(values()).map(LoadStrategy::flagValue).collect(Collectors.joining("|"));
+        return Choice.names(LoadStrategy.class);
     }
 
     /**
@@ -55,6 +46,6 @@ public enum LoadStrategy {
      * @return the lower-case name, e.g. {@code direct}
      */
     public String flagValue() {
-        return name().toLowerCase(Locale.ROOT);
+        return Choice.name(this);
     }
 }

@@ -1,8 +1,5 @@
 package io.stload.plan;
 
-import io.stload.StloadException;
-import java.util.Locale;
-
 /**
  * The order in which the consumer asks for tensors. {@code SHUFFLED} is a fixed-seed random order, the way a
  * model's parameter registration order differs from file order: the case that makes lazy mmap fall apart
@@ -22,10 +19,6 @@ public enum ReadOrder {
      * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} for anything else (null included), with a message listing the valid values
      */
     public static ReadOrder parse(String value) {
-        try {
-            return valueOf(value.trim().toUpperCase(Locale.ROOT));
-        } catch (IllegalArgumentException | NullPointerException e) {
-            throw StloadException.usage("unknown order '" + value + "'; expected file|shuffled");
-        }
+        return Choice.parse(ReadOrder.class, value, "order");
     }
 }

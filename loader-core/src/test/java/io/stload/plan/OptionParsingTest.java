@@ -42,7 +42,7 @@ class OptionParsingTest {
     @Test
     void ordersParseCaseInsensitively() {
         assertEquals(ReadOrder.SHUFFLED, ReadOrder.parse(" Shuffled"));
-        assertEquals("unknown order 'random'; expected file|shuffled",
+        assertEquals("unknown order 'random'; expected one of file|shuffled",
                 assertThrows(StloadException.class, () -> ReadOrder.parse("random")).detail());
     }
 
