@@ -53,34 +53,37 @@ public final class RankSlices {
      * of thousands of expert tensors, so it is done once however many ranks are sliced.
      */
     public static final class Matched {
-        private final List<TensorRef> tensors;
-        private final List<PartitionRule> rules;
+        private final List<Match> matches;
         private final ExpertAssignment experts;
         private final int worldSize;
         private final TensorFilter filter;
 
-        private Matched(List<TensorRef> tensors, List<PartitionRule> rules, ExpertAssignment experts, int worldSize,
-                        TensorFilter filter) {
-            this.tensors = tensors;
-            this.rules = rules;
+        private Matched(List<Match> matches, ExpertAssignment experts, int worldSize, TensorFilter filter) {
+            this.matches = matches;
             this.experts = experts;
             this.worldSize = worldSize;
             this.filter = filter;
         }
 
+        /** A tensor and the rule that decides it (null: replicated). */
+        private record Match(TensorRef tensor, PartitionRule rule) {
+        }
+
+        /** How a rank holds a tensor. */
+        private enum Held { WHOLE, CUT, NOT }
+
         static Matched of(Checkpoint checkpoint, Partitioning p) {
-            List<TensorRef> tensors = List.copyOf(checkpoint.tensors().values());
-            List<PartitionRule> rules = new ArrayList<>(tensors.size());
+            List<Match> matches = new ArrayList<>(checkpoint.tensors().size());
             List<TensorRef> experts = new ArrayList<>();
-            for (TensorRef t : tensors) {
+            for (TensorRef t : checkpoint.tensors().values()) {
                 PartitionRule rule = p.worldSize() == 1 ? null : p.spec().ruleFor(t.name());
-                rules.add(rule);
+                matches.add(new Match(t, rule));
                 if (rule != null && rule.assignsExperts()) {
                     experts.add(t);
                 }
             }
             // An expert's owner depends on how many experts its group has, so all of them are counted first.
-            return new Matched(tensors, rules, ExpertAssignment.of(experts, p.spec(), p.worldSize()), p.worldSize(),
+            return new Matched(matches, ExpertAssignment.of(experts, p.spec(), p.worldSize()), p.worldSize(),
                     TensorFilter.ALL);
         }
 
@@ -92,7 +95,21 @@ public final class RankSlices {
          * @return the narrowed match
          */
         public Matched only(TensorFilter f) {
-            return new Matched(tensors, rules, experts, worldSize, f);
+            return new Matched(matches, experts, worldSize, f);
+        }
+
+        private Held held(Match m, int rank) {
+            PartitionRule rule = m.rule();
+            if (!filter.matches(m.tensor().name())) {
+                return Held.NOT;
+            }
+            if (rule == null || rule.replicates()) {
+                return Held.WHOLE;
+            }
+            if (!rule.assignsExperts()) {
+                return Held.CUT;
+            }
+            return experts.holds(m.tensor(), rank) ? Held.WHOLE : Held.NOT;
         }
 
         /**
@@ -104,18 +121,12 @@ public final class RankSlices {
          */
         public Map<String, TensorSlice> slices(int rank) {
             Map<String, TensorSlice> out = new LinkedHashMap<>();
-            for (int i = 0; i < tensors.size(); i++) {
-                TensorRef t = tensors.get(i);
-                PartitionRule rule = rules.get(i);
-                if (!filter.matches(t.name())) {
-                    continue;
-                }
-                if (rule == null || rule.replicates()) {
-                    out.put(t.name(), TensorSlice.whole(t));
-                } else if (!rule.assignsExperts()) {
-                    out.put(t.name(), TensorSlice.of(t, rule, rank, worldSize));
-                } else if (experts.holds(t, rank)) {
-                    out.put(t.name(), TensorSlice.whole(t));
+            for (Match m : matches) {
+                TensorRef t = m.tensor();
+                switch (held(m, rank)) {
+                    case WHOLE -> out.put(t.name(), TensorSlice.whole(t));
+                    case CUT -> out.put(t.name(), TensorSlice.of(t, m.rule(), rank, worldSize));
+                    case NOT -> { }
                 }
             }
             return out;
@@ -132,22 +143,13 @@ public final class RankSlices {
             long sum = 0;
             // A model repeats a few shapes under a few rules in every layer: each is sliced once per rank.
             Map<Shaped, Long> sliced = new HashMap<>();
-            for (int i = 0; i < tensors.size(); i++) {
-                TensorRef t = tensors.get(i);
-                PartitionRule rule = rules.get(i);
-                if (!filter.matches(t.name())) {
-                    continue;
-                }
-                if (rule == null || rule.replicates() || (rule.assignsExperts() && experts.holds(t, rank))) {
-                    sum += t.info().byteSize();
-                } else if (!rule.assignsExperts()) {
-                    Shaped key = new Shaped(rule, t.info().dtype(), t.info().shape());
-                    Long bytes = sliced.get(key);
-                    if (bytes == null) {
-                        bytes = TensorSlice.of(t, rule, rank, worldSize).byteSize();
-                        sliced.put(key, bytes);
-                    }
-                    sum += bytes;
+            for (Match m : matches) {
+                TensorRef t = m.tensor();
+                switch (held(m, rank)) {
+                    case WHOLE -> sum += t.info().byteSize();
+                    case CUT -> sum += sliced.computeIfAbsent(new Shaped(m.rule(), t.info().dtype(), t.info().shape()),
+                            k -> TensorSlice.of(t, m.rule(), rank, worldSize).byteSize());
+                    case NOT -> { }
                 }
             }
             return sum;
