@@ -1,18 +1,18 @@
 package io.stload.benchdata;
 
+import io.stload.checkpoint.ShardedWriter;
 import io.stload.format.SafetensorsWriter.Entry;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 
 /**
- * Which tensors go into which file, decided before anything is written. Shards are filled greedily in
- * tensor order, as Hugging Face's {@code save_pretrained} does: a tensor that would take a shard past the
- * limit starts the next one, and a tensor larger than the limit gets a shard of its own.
+ * Which tensors go into which file, decided before anything is written; shards are cut as Hugging Face's
+ * {@code save_pretrained} cuts them ({@link ShardedWriter#shards}).
  */
 record CheckpointLayout(ModelDimensions dimensions, List<Shard> shards) {
-    static final String SINGLE_FILE_NAME = "model.safetensors";
-    static final String INDEX_FILE_NAME = "model.safetensors.index.json";
+    static final String SINGLE_FILE_NAME = ShardedWriter.SINGLE;
+    static final String INDEX_FILE_NAME = ShardedWriter.INDEX;
 
     record Shard(String fileName, List<Entry> entries) {
         long tensorBytes() {
@@ -25,21 +25,9 @@ record CheckpointLayout(ModelDimensions dimensions, List<Shard> shards) {
         return new CheckpointLayout(dims, shards(dims.tensors(spec.dtype()), spec.shardBytes()));
     }
 
-    /** The shards of {@code tensors}, greedily in order; one file when {@code shardBytes} is 0. */
+    /** The shards of {@code tensors}, as the loader's writer cuts them; one file when {@code shardBytes} is 0. */
     static List<Shard> shards(List<Entry> tensors, long shardBytes) {
-        List<List<Entry>> groups = new ArrayList<>();
-        List<Entry> current = new ArrayList<>();
-        long bytes = 0;
-        for (Entry e : tensors) {
-            if (shardBytes > 0 && !current.isEmpty() && bytes + e.byteSize() > shardBytes) {
-                groups.add(current);
-                current = new ArrayList<>();
-                bytes = 0;
-            }
-            current.add(e);
-            bytes += e.byteSize();
-        }
-        groups.add(current);
+        List<List<Entry>> groups = shardBytes > 0 ? ShardedWriter.shards(tensors, shardBytes) : List.of(tensors);
         List<Shard> out = new ArrayList<>();
         for (int i = 0; i < groups.size(); i++) {
             String name = shardBytes == 0 ? SINGLE_FILE_NAME

@@ -92,7 +92,7 @@ public final class ShardedWriter {
         if (maxShardBytes <= 0) {
             throw StloadException.usage("shard size must be positive: " + maxShardBytes);
         }
-        List<List<Entry>> shards = cut(entries, maxShardBytes);
+        List<List<Entry>> shards = shards(entries, maxShardBytes);
         List<String> names = new ArrayList<>();
         for (int i = 0; i < shards.size(); i++) {
             names.add(shards.size() == 1 ? SINGLE : String.format("model-%05d-of-%05d.safetensors", i + 1, shards.size()));
@@ -112,8 +112,15 @@ public final class ShardedWriter {
         return files;
     }
 
-    /** Consecutive runs of entries, each at most {@code max} bytes unless one entry alone is larger. */
-    static List<List<Entry>> cut(List<Entry> entries, long max) {
+    /**
+     * Cuts tensors into shards as Hugging Face's {@code save_pretrained} does: consecutive runs in order, a tensor
+     * that would take a shard past the limit starting the next one, and one larger than the limit alone in its own.
+     *
+     * @param entries the tensors, in the order they are written
+     * @param max     the most tensor data per shard
+     * @return the shards' tensors, at least one (empty when {@code entries} is)
+     */
+    public static List<List<Entry>> shards(List<Entry> entries, long max) {
         List<List<Entry>> shards = new ArrayList<>();
         List<Entry> current = new ArrayList<>();
         long bytes = 0;
