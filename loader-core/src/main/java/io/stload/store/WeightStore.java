@@ -33,6 +33,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
+import java.util.function.Supplier;
 
 /**
  * Weights for an application that keeps serving while they are replaced. The current weights are a numbered
@@ -706,10 +707,17 @@ public final class WeightStore<T> implements AutoCloseable {
 
     /** Reads {@code field} of the current version under the lock; the store must be open. */
     private <R> R ofCurrent(Function<Version<T>, R> field) {
-        lock.lock();
-        try {
+        return locked(() -> {
             requireOpen();
             return field.apply(current);
+        });
+    }
+
+    /** Reads state under the lock, which every change of it holds. */
+    private <R> R locked(Supplier<R> read) {
+        lock.lock();
+        try {
+            return read.get();
         } finally {
             lock.unlock();
         }
@@ -751,12 +759,7 @@ public final class WeightStore<T> implements AutoCloseable {
      * @return the failure leases are refused with, or empty while the weights are whole
      */
     public Optional<StloadException> failure() {
-        lock.lock();
-        try {
-            return Optional.ofNullable(failure);
-        } finally {
-            lock.unlock();
-        }
+        return locked(() -> Optional.ofNullable(failure));
     }
 
     /**
@@ -765,12 +768,7 @@ public final class WeightStore<T> implements AutoCloseable {
      * @return the count
      */
     public int liveLeases() {
-        lock.lock();
-        try {
-            return liveLeases;
-        } finally {
-            lock.unlock();
-        }
+        return locked(() -> liveLeases);
     }
 
     /**
@@ -779,12 +777,7 @@ public final class WeightStore<T> implements AutoCloseable {
      * @return true while it is
      */
     public boolean quiescing() {
-        lock.lock();
-        try {
-            return quiescing;
-        } finally {
-            lock.unlock();
-        }
+        return locked(() -> quiescing);
     }
 
     /**
@@ -795,12 +788,7 @@ public final class WeightStore<T> implements AutoCloseable {
      * @return the bytes
      */
     public long memoryBytes() {
-        lock.lock();
-        try {
-            return held.stream().mapToLong(a -> a.buffers.bytes()).sum();
-        } finally {
-            lock.unlock();
-        }
+        return locked(() -> held.stream().mapToLong(a -> a.buffers.bytes()).sum());
     }
 
     /**
