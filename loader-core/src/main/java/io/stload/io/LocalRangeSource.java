@@ -12,19 +12,7 @@ import java.lang.foreign.MemorySegment;
  * fits the engine's blocks, else buffered pread; {@link #note()} says which and why. The one place O_DIRECT
  * is negotiated. A file whose pages are in memory is read buffered by choice ({@link #buffered}).
  */
-final class LocalRangeSource implements RangeSource {
-    private final Header header;
-    private final NativeFile file;
-    private final long alignment;
-    private final String note;
-
-    private LocalRangeSource(Header header, NativeFile file, long alignment, String note) {
-        this.header = header;
-        this.file = file;
-        this.alignment = alignment;
-        this.note = note;
-    }
-
+record LocalRangeSource(Header header, NativeFile file, long alignment, String note) implements RangeSource {
     /** Opens {@code h} for reads of whole blocks of {@code blockBytes} into page-aligned memory. */
     static LocalRangeSource open(NativeAccess os, Header h, long blockBytes) throws IOException {
         NativeFile f = openUnchanged(os, h, true);
@@ -72,11 +60,6 @@ final class LocalRangeSource implements RangeSource {
         return header.fileSize();
     }
 
-    @Override
-    public long alignment() {
-        return alignment;
-    }
-
     /**
      * Fills {@code destination} with the file's bytes from {@code offset}; an aligned read of the last block
      * may ask for bytes past the end of the file, which are not there: that part of the destination is left
@@ -89,11 +72,6 @@ final class LocalRangeSource implements RangeSource {
         if (n < expected) {
             throw new IOException("short read at offset " + (offset + n) + " (file truncated during the load?)");
         }
-    }
-
-    @Override
-    public String note() {
-        return note;
     }
 
     @Override
