@@ -374,10 +374,8 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
         List<RawPart> parts = null;
         String where = "rule " + index;
         Set<String> seen = new HashSet<>();
-        String key;
-        while ((key = p.nextName()) != null) {
+        for (String key; (key = nextKey(p, seen, source, where)) != null; ) {
             JsonToken v = p.nextToken();
-            expect(seen.add(key), source, where + ": \"" + key + "\" is given twice");
             switch (key) {
                 case "pattern" -> glob = text(p, v, source, where, key);
                 case "regex" -> regex = text(p, v, source, where, key);
@@ -471,10 +469,8 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
             long headDim = 0;
             Boolean divisible = null;
             Set<String> seen = new HashSet<>();
-            String key;
-            while ((key = p.nextName()) != null) {
+            for (String key; (key = nextKey(p, seen, source, at)) != null; ) {
                 JsonToken pv = p.nextToken();
-                expect(seen.add(key), source, at + ": \"" + key + "\" is given twice");
                 switch (key) {
                     case "name" -> name = text(p, pv, source, at, key);
                     case "size" -> size = count(p, pv, source, at, key, 1, Long.MAX_VALUE);
@@ -488,6 +484,13 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
             out.add(new RawPart(name, size, heads, headDim, divisible));
         }
         return out;
+    }
+
+    /** The next key of the object being read, or null at its end; a key given twice is refused. */
+    private static String nextKey(JsonParser p, Set<String> seen, String source, String where) {
+        String key = p.nextName();
+        expect(key == null || seen.add(key), source, where + ": \"" + key + "\" is given twice");
+        return key;
     }
 
     /** A whole number in {@code [least, most]}. */
