@@ -9,6 +9,7 @@ import io.stload.plan.Sizes;
 import java.io.PrintWriter;
 import java.util.Locale;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code stload gpu-probe}: the pinned host-to-device bandwidth a device load can at best reach. */
@@ -29,8 +30,8 @@ final class GpuProbeCommand extends StloadCommand {
             description = "alloc (cudaHostAlloc) or register (cudaHostRegister) (default: ${DEFAULT-VALUE}).")
     String pinning;
 
-    @Option(names = "--json", description = "Print one JSON object.")
-    boolean json;
+    @Mixin
+    JsonFlag json;
 
     @Override
     public Integer call() throws Exception {
@@ -44,7 +45,7 @@ final class GpuProbeCommand extends StloadCommand {
             r = BandwidthProbe.run(gpu, bytes, reps);
         }
         PrintWriter out = out();
-        if (json) {
+        if (json.on) {
             Json.print(out, g -> {
                 g.writeStartObject();
                 g.writeStringProperty("device", r.device());

@@ -7,18 +7,18 @@ import io.stload.plan.Sizes;
 import java.io.PrintWriter;
 import java.util.Map;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Mixin;
 
 /** {@code stload inspect PATH [--json]}: the tensor table of a file or checkpoint directory. */
 @Command(name = "inspect", description = "Validate a .safetensors file or checkpoint directory and list its tensors.")
 final class InspectCommand extends CheckpointCommand {
-    @Option(names = "--json", description = "Print one JSON object instead of a table.")
-    boolean json;
+    @Mixin
+    JsonFlag json;
 
     @Override
     int run() {
         Checkpoint ckpt = open();
-        if (json) {
+        if (json.on) {
             printJson(ckpt, out());
         } else {
             printTable(ckpt, out());

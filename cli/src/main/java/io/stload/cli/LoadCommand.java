@@ -37,8 +37,8 @@ final class LoadCommand extends CheckpointCommand {
             + "fused parts concatenated, pad rows included).")
     boolean digest;
 
-    @Option(names = "--json", description = "Print one JSON object.")
-    boolean json;
+    @Mixin
+    JsonFlag json;
 
     /**
      * Where a host load's tensors land; picocli turns the flag's text into one (in any case). The constants are
@@ -76,7 +76,7 @@ final class LoadCommand extends CheckpointCommand {
                         + "streams into GPU memory through its staging ring");
             }
             return CudaLoad.run(() -> ranked.open(path, source, err()), ranked::options, device,
-                    digest, json, out());
+                    digest, json.on, out());
         }
         Map<String, String> computed = new ConcurrentHashMap<>();
         StreamingSink sink = new StreamingSink((slice, bytes) -> {
@@ -91,11 +91,11 @@ final class LoadCommand extends CheckpointCommand {
         if (streamed) {
             return stream(plan, sink, computed, out);
         }
-        try (Progress progress = Progress.forLoad(plan.bytes(), !json);
+        try (Progress progress = Progress.forLoad(plan.bytes(), !json.on);
              LoadedWeights weights = new Loader().execute(plan, progress)) {
             progress.close();
             Map<String, String> digests = digest ? digests(weights) : Map.of();
-            if (json) {
+            if (json.on) {
                 Json.print(out, g -> writeJson(weights.report(), plan.checkpoint().commit(), digests, g, true, extra -> {
                 }));
             } else {
@@ -108,12 +108,12 @@ final class LoadCommand extends CheckpointCommand {
     /** Each tensor goes to a consumer that hashes it (with --digest) and drops it: memory stays within the budget. */
     private int stream(LoadPlan plan, StreamingSink sink, Map<String, String> computed, PrintWriter out) {
         LoadReport report;
-        try (Progress progress = Progress.forLoad(plan.bytes(), !json)) {
+        try (Progress progress = Progress.forLoad(plan.bytes(), !json.on)) {
             report = new Loader().execute(plan, sink, progress);
         }
         Map<String, String> digests = new LinkedHashMap<>();
         plan.slices().keySet().stream().filter(computed::containsKey).forEach(n -> digests.put(n, computed.get(n)));
-        if (json) {
+        if (json.on) {
             Json.print(out, g -> writeJson(report, plan.checkpoint().commit(), digests, g, true, extra -> {
                 extra.writeStringProperty("sink", "stream");
                 extra.writeNumberProperty("memory_budget", sink.budgetBytes());

@@ -12,7 +12,6 @@ import java.io.PrintWriter;
 import java.math.BigInteger;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
 import tools.jackson.core.JsonGenerator;
 
 /**
@@ -25,8 +24,8 @@ final class PlanCommand extends CheckpointCommand {
     @Mixin
     LoadFlags flags;
 
-    @Option(names = "--json", description = "Print one JSON object.")
-    boolean json;
+    @Mixin
+    JsonFlag json;
 
     @Override
     int run() {
@@ -34,7 +33,7 @@ final class PlanCommand extends CheckpointCommand {
         Checkpoint checkpoint = ranked.open(path, source, err());
         LoadPlan plan = new Planner().plan(checkpoint, ranked.options(checkpoint));
         PrintWriter out = out();
-        if (json) {
+        if (json.on) {
             Json.print(out, g -> writeJson(plan, g));
         } else {
             print(plan, out);

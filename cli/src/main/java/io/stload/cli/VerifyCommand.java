@@ -4,6 +4,7 @@ import io.stload.checkpoint.CheckpointVerifier;
 import io.stload.checkpoint.Problem;
 import java.io.PrintWriter;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -21,8 +22,8 @@ final class VerifyCommand extends CheckpointCommand {
             description = "Files hashed at once (default: ${DEFAULT-VALUE}).")
     int threads;
 
-    @Option(names = "--json", description = "Print one JSON object.")
-    boolean json;
+    @Mixin
+    JsonFlag json;
 
     @Override
     int run() throws InterruptedException {
@@ -31,7 +32,7 @@ final class VerifyCommand extends CheckpointCommand {
         SourceFlags.localOnly(path, "verify" + (deep ? " --deep" : ""),
                 "`inspect` reads and checks every header of an s3:// checkpoint, and `load` checks every object's version");
         CheckpointVerifier.Result result = verify();
-        if (json) {
+        if (json.on) {
             Json.print(out, g -> {
                 g.writeStartObject();
                 g.writeStringProperty("commit", result.commit());
@@ -63,7 +64,7 @@ final class VerifyCommand extends CheckpointCommand {
     }
 
     private CheckpointVerifier.Result verify() throws InterruptedException {
-        try (HashProgressBar progress = new HashProgressBar(!json)) {
+        try (HashProgressBar progress = new HashProgressBar(!json.on)) {
             return CheckpointVerifier.verify(path, source.cacheDir, deep, threads, source.waitPolicy(err()), progress);
         }
     }
