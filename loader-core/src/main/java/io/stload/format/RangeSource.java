@@ -30,9 +30,11 @@ public interface RangeSource extends AutoCloseable {
      * The offset and length granularity reads must respect: 1 where any range works, the direct-I/O block
      * size where reads bypass the page cache. Callers cover a range with whole aligned blocks.
      *
-     * @return the alignment in bytes
+     * @return the alignment in bytes; 1 unless a source says otherwise (the default)
      */
-    long alignment();
+    default long alignment() {
+        return 1;
+    }
 
     /**
      * Fills {@code destination} entirely with the file's bytes from {@code offset}, or throws: a short read

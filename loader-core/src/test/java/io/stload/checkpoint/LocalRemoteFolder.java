@@ -87,11 +87,6 @@ public class LocalRemoteFolder implements RemoteFolder {
             }
 
             @Override
-            public long alignment() {
-                return 1;
-            }
-
-            @Override
             public void read(long offset, MemorySegment destination) throws IOException {
                 beforeRead(name, offset);
                 var buffer = destination.asByteBuffer();

@@ -75,11 +75,6 @@ final class S3Object implements RangeSource {
         return size;
     }
 
-    @Override
-    public long alignment() {
-        return 1;
-    }
-
     String bucket() {
         return bucket;
     }
