@@ -2,6 +2,7 @@ package io.stload.cli;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
+import java.math.BigDecimal;
 import java.util.function.Function;
 
 /**
@@ -50,9 +51,23 @@ final class FlagValue {
     /** {@code value}, when it lies in {@code least..most} (never NaN). */
     static double inRange(String flag, double value, double least, double most) {
         if (!(value >= least && value <= most)) {
-            throw usage(flag + ": must be in " + least + ".." + most + ", not " + value);
+            throw usage(flag + ": must be in " + plain(least) + ".." + plain(most) + ", not " + plain(value));
         }
         return value;
+    }
+
+    /** {@code value}, when it is a finite number of at least {@code least} (never NaN). */
+    static double atLeast(String flag, double value, double least) {
+        if (!(value >= least && Double.isFinite(value))) {
+            throw usage(flag + ": must be a number of at least " + plain(least) + ", not " + plain(value));
+        }
+        return value;
+    }
+
+    /** As the user would write it: {@code 0.5}, {@code 30}, not {@code 30.0} or {@code 3.0E2}. */
+    private static String plain(double value) {
+        return Double.isFinite(value) ? BigDecimal.valueOf(value).stripTrailingZeros().toPlainString()
+                : String.valueOf(value);
     }
 
     static StloadException usage(String message) {

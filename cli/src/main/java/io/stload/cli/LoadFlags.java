@@ -131,10 +131,10 @@ final class LoadFlags {
     LoadOptions options() {
         FlagValue.inRange("--threads", threads, 1, MAX_THREADS);
         if (resident != null) {
-            FlagValue.inRange("--auto-resident", resident, 0, Double.MAX_VALUE); // above 1: never
+            FlagValue.atLeast("--auto-resident", resident, 0); // above 1: never
         }
         if (headroomFactor != null) {
-            FlagValue.inRange("--auto-headroom-factor", headroomFactor, 0, Double.MAX_VALUE);
+            FlagValue.atLeast("--auto-headroom-factor", headroomFactor, 0);
         }
         Thresholds d = Thresholds.DEFAULTS;
         LoadStrategy cold = coldLocal != null ? FlagValue.parse("--auto-cold-local", coldLocal, LoadStrategy::parse)

@@ -11,6 +11,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -48,6 +49,8 @@ class BadFlagValuesTest {
         "load CKPT --threads 100000",
         "load CKPT --auto-resident -0.5",
         "load CKPT --auto-headroom-factor -1",
+        "load CKPT --auto-headroom-factor NaN",
+        "load CKPT --auto-resident Infinity",
         "load CKPT --auto-cold-local mmap",
         "load CKPT --prefetch-window 1",
         "load CKPT --prefetch-window 1GiB --prefetch-ahead 64MiB",
@@ -75,6 +78,19 @@ class BadFlagValuesTest {
         "load CKPT --threads many",
     })
     void isOneUsageLineAndExitTwo(String command) {
+        assertTrue(usageLine(command).startsWith("error: Usage: "));
+    }
+
+    @Test
+    void numbersAreWrittenAsTyped() {
+        assertEquals("error: Usage: --auto-resident: must be a number of at least 0, not -0.5",
+                usageLine("load CKPT --auto-resident -0.5"));
+        assertEquals("error: Usage: --quiesce-timeout: must be in 0..86400, not 100000",
+                usageLine("serve CKPT --port 0 --quiesce-timeout 1e5"));
+    }
+
+    /** The one line {@code command} prints, after checking it exits 2 with exactly that line. */
+    private static String usageLine(String command) {
         String[] args = Arrays.stream(command.split(" "))
                 .map(a -> a.equals("CKPT") ? ckpt.toString() : a.equals("OUT") ? dir.resolve("out").toString() : a)
                 .toArray(String[]::new);
@@ -84,6 +100,6 @@ class BadFlagValuesTest {
         List<String> lines = err.toString().lines().toList();
         assertEquals(ExitCodes.USAGE, code, command + ": " + err);
         assertEquals(1, lines.size(), command + ": " + err);
-        assertTrue(lines.getFirst().startsWith("error: Usage: "), command + ": " + lines.getFirst());
+        return lines.getFirst();
     }
 }
