@@ -182,7 +182,8 @@ class ReloadEndpointTest {
         }
         for (String bad : List.of("{}", "{\"source\": 3}", "{\"source\": \"x\", \"mode\": \"sideways\"}",
                 "{\"source\": \"x\", \"world_size\": 0}", "{\"source\": \"x\", \"partition\": \"/etc/rules.json\"}",
-                "{\"source\": \"x\", \"staging_bytes\": -1}", "[]")) {
+                "{\"source\": \"x\", \"staging_bytes\": -1}", "[]",
+                "{\"source\": " + source(root.resolve("step-2")) + ", \"source\": \"/etc\"}")) {
             WeightServerTest.assertError(400, "bad_request", post("/reload", bad, TOKEN));
         }
         WeightServerTest.assertError(400, "bad_request", post("/reload",
