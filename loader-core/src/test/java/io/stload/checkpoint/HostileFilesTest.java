@@ -14,6 +14,8 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeEach;
@@ -125,9 +127,12 @@ class HostileFilesTest {
         }
         // A FIFO among a download's locks is no lock anyone holds: the repo resolves without waiting.
         mkfifo(hub.cache.resolve(".locks/models--acme--tiny/y.lock"));
-        Checkpoint ckpt = CheckpointSource.resolve("acme/tiny", hub.cache, WaitPolicy.of(Duration.ofSeconds(5)), Map.of(),
-                NativeAccess.get());
+        List<String> log = new ArrayList<>();
+        Checkpoint ckpt = CheckpointSource.resolve("acme/tiny", hub.cache,
+                WaitPolicy.of(Duration.ofSeconds(5)).withLog(log::add), Map.of(), NativeAccess.get());
         assertEquals(1, ckpt.tensors().size());
+        assertEquals(1, log.size(), "named its commit, and never waited: " + log);
+        assertTrue(log.getFirst().startsWith("acme/tiny@main is commit " + HubFixture.COMMIT), log.getFirst());
     }
 
     @Test

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.stload.testing.CapturedLog;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -71,9 +72,13 @@ class ReloadDocSnippetTest {
         PrintStream stdout = System.out;
         ByteArrayOutputStream printed = new ByteArrayOutputStream();
         try (URLClassLoader loader = new URLClassLoader(new URL[] {classes.toUri().toURL()},
-                getClass().getClassLoader())) {
+                getClass().getClassLoader()); CapturedLog log = CapturedLog.checkpoint()) {
             System.setOut(new PrintStream(printed, true, StandardCharsets.UTF_8));
             loader.loadClass("snippet.Reload").getMethod("run").invoke(null);
+            // The snippet waits with the default policy, which logs the commit each revision resolved to.
+            assertEquals(2, log.messages().size(), log.toString());
+            assertTrue(log.messages().getLast().startsWith("acme/policy@step-2 is commit "
+                    + ReloadMatrix.HubRepo.commitOf(2)), log.toString());
         } finally {
             System.setOut(stdout);
         }

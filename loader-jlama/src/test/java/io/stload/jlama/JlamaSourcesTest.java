@@ -2,6 +2,7 @@ package io.stload.jlama;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.github.tjake.jlama.model.DistributedContext;
 import com.github.tjake.jlama.model.ModelSupport.ModelType;
@@ -23,6 +24,7 @@ import io.stload.s3.S3Storage;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
@@ -62,19 +64,15 @@ class JlamaSourcesTest {
 
     @Test
     void aFolderInObjectStorageLazilyLoadedAndAsAWorkersShare() throws Exception {
-        long t0 = System.nanoTime();
         S3Settings settings = S3Settings.DEFAULTS.withEndpoint(server.endpoint()).withParts(64 << 10, 4);
         try (S3Storage s3 = S3Storage.connect(settings);
              WeightLoader jlama = SafeTensorSupport.loadWeights(local.toFile())) {
-            System.err.println("TIMING connected " + (System.nanoTime() - t0) / 1e6);
             try (Checkpoint ckpt = s3.open(S3Location.parse("s3://models/llama"));
                  StloadWeightLoader lazy = StloadWeightLoader.lazy(ckpt)) {
                 assertNotNull(ckpt.remote());
-                System.err.println("TIMING opened " + (System.nanoTime() - t0) / 1e6);
                 // Each lazy read is GETs of its own: the table, one layer and what is outside the layers, whole and cut.
                 Parity.assertSameWeights(jlama, lazy, n -> !n.startsWith("model.layers.") || n.startsWith("model.layers.1."),
                         WORLDS, WORLDS, WORLDS);
-                System.err.println("TIMING lazy " + (System.nanoTime() - t0) / 1e6);
             }
             try (Checkpoint ckpt = s3.open(S3Location.parse("s3://models/llama"));
                  StloadWeightLoader loaded = StloadWeightLoader.load(ckpt, LoadOptions.DEFAULTS)) {
@@ -103,10 +101,13 @@ class JlamaSourcesTest {
                 }
             }
         }
-        try (Checkpoint ckpt = CheckpointSource.resolve(HubFixture.REPO, hub.cache, WaitPolicy.of(Duration.ZERO));
+        List<String> log = new ArrayList<>();
+        try (Checkpoint ckpt = CheckpointSource.resolve(HubFixture.REPO, hub.cache,
+                WaitPolicy.of(Duration.ZERO).withLog(log::add));
              StloadWeightLoader ours = StloadWeightLoader.lazy(ckpt);
              WeightLoader jlama = SafeTensorSupport.loadWeights(hub.snapshot.toFile())) {
             assertEquals(HubFixture.COMMIT, ckpt.commit());
+            assertTrue(log.getFirst().startsWith(HubFixture.REPO + "@main is commit " + HubFixture.COMMIT), log.toString());
             Parity.assertSameWeights(jlama, ours, WORLDS, WORLDS, WORLDS);
         }
     }

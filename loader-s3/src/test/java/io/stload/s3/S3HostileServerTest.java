@@ -19,6 +19,7 @@ import io.stload.plan.LoadOptions;
 import io.stload.plan.Planner;
 import io.stload.report.LoadListener;
 import io.stload.report.LoadReport;
+import io.stload.testing.CapturedLog;
 import java.lang.foreign.Arena;
 import java.net.URI;
 import java.nio.file.Files;

@@ -1,4 +1,4 @@
-package io.stload.s3;
+package io.stload.testing;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -47,6 +47,11 @@ public final class CapturedLog implements AutoCloseable {
     /** Captures what the S3 module logs. */
     public static CapturedLog s3() {
         return new CapturedLog("io.stload.s3");
+    }
+
+    /** Captures what a checkpoint's resolution logs: the commit a repo id names, and waits for downloads. */
+    public static CapturedLog checkpoint() {
+        return new CapturedLog("io.stload.checkpoint");
     }
 
     /** {@return the messages captured so far, formatted} */
