@@ -36,7 +36,7 @@ final class CudaLoad {
     }
 
     static RingOptions ring(DeviceFlags d) {
-        Pinning pinning = FlagValue.parse("--pinning", d.pinning, Pinning::parse);
+        Pinning pinning = d.pinning.value();
         FlagValue.inRange("--ring-windows", d.windows, 2, 4096);
         long window = d.windowBytes();
         if (window < 4096 || window % 4096 != 0 || window > RingOptions.MAX_WINDOW_BYTES) {

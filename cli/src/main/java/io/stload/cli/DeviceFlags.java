@@ -4,6 +4,7 @@ import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.plan.Sizes;
 import java.util.Locale;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -23,10 +24,8 @@ final class DeviceFlags {
             description = "GPU: bytes per staging window, a multiple of 4 KiB, at most 1 GiB (default: ${DEFAULT-VALUE}).")
     String windowSize;
 
-    @Option(names = "--pinning", paramLabel = "HOW", defaultValue = "alloc",
-            description = "GPU: how windows are pinned, alloc (cudaHostAlloc) or register (cudaHostRegister of "
-                    + "FFM memory) (default: ${DEFAULT-VALUE}).")
-    String pinning;
+    @Mixin
+    PinningFlag pinning;
 
     /** -1 for the host, else the CUDA device ordinal. */
     int cudaOrdinal() {

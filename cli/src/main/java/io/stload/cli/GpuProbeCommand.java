@@ -4,7 +4,6 @@ import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.cuda.BandwidthProbe;
 import io.stload.cuda.CudaCopyEngine;
-import io.stload.cuda.Pinning;
 import io.stload.plan.Sizes;
 import java.io.PrintWriter;
 import java.util.Locale;
@@ -26,9 +25,8 @@ final class GpuProbeCommand extends StloadCommand {
     @Option(names = "--reps", paramLabel = "N", defaultValue = "5", description = "Timed copies (default: ${DEFAULT-VALUE}).")
     int reps;
 
-    @Option(names = "--pinning", paramLabel = "HOW", defaultValue = "alloc",
-            description = "alloc (cudaHostAlloc) or register (cudaHostRegister) (default: ${DEFAULT-VALUE}).")
-    String pinning;
+    @Mixin
+    PinningFlag pinning;
 
     @Mixin
     JsonFlag json;
@@ -41,7 +39,7 @@ final class GpuProbeCommand extends StloadCommand {
             throw new StloadException(ErrorKind.Usage, null, "gpu-probe needs --device cuda[:N], a positive --size and --reps");
         }
         BandwidthProbe.Result r;
-        try (CudaCopyEngine gpu = CudaCopyEngine.open(ordinal, FlagValue.parse("--pinning", pinning, Pinning::parse))) {
+        try (CudaCopyEngine gpu = CudaCopyEngine.open(ordinal, pinning.value())) {
             r = BandwidthProbe.run(gpu, bytes, reps);
         }
         PrintWriter out = out();
