@@ -41,6 +41,11 @@ public final class Tensor {
     private final MemorySegment data;
     /** The file whose mapping {@link #data} views, or null when it is memory that cannot fault. */
     private final Path mappedFile;
+    /**
+     * The elements {@link #data} holds, for the typed reads' bounds: checked here because a segment's own check of an
+     * element index multiplies it by the width first, and a huge index wraps to a valid offset.
+     */
+    private final long elements;
 
     /**
      * A tensor over memory that stays readable as long as its owner is open (host memory, a copy).
@@ -53,9 +58,18 @@ public final class Tensor {
     }
 
     private Tensor(TensorInfo info, MemorySegment data, Path mappedFile) {
-        this.info = Objects.requireNonNull(info, "info");
-        this.data = Objects.requireNonNull(data, "data");
+        if (info == null || data == null) {
+            throw StloadException.usage("a tensor needs its info and its bytes, not null");
+        }
+        if (data.byteSize() != info.byteSize()) {
+            throw StloadException.usage(info.name() + " is " + info.byteSize() + " bytes, but the memory given for it is "
+                    + data.byteSize());
+        }
+        this.info = info;
+        this.data = data;
         this.mappedFile = mappedFile;
+        int bits = info.dtype().bits(); // below 8 for the sub-byte types and an unknown one, which no typed read takes
+        this.elements = bits < 8 ? 0 : data.byteSize() / (bits / 8);
     }
 
     /**
@@ -186,10 +200,10 @@ public final class Tensor {
         require(DType.BOOL, DType.U8, DType.I8, DType.F8_E4M3, DType.F8_E5M2, DType.F8_E8M0,
                 DType.F8_E4M3FNUZ, DType.F8_E5M2FNUZ);
         if (mappedFile == null) {
-            return data.get(ValueLayout.JAVA_BYTE, index);
+            return data.get(ValueLayout.JAVA_BYTE, checked(index));
         }
         try {
-            byte b = data.get(ValueLayout.JAVA_BYTE, index);
+            byte b = data.get(ValueLayout.JAVA_BYTE, checked(index));
             MappedFile.raisePendingFault();
             return b;
         } catch (InternalError e) {
@@ -208,10 +222,10 @@ public final class Tensor {
     public short getShort(long index) {
         require(DType.I16, DType.U16);
         if (mappedFile == null) {
-            return data.getAtIndex(I16, index);
+            return data.getAtIndex(I16, checked(index));
         }
         try {
-            short v = data.getAtIndex(I16, index);
+            short v = data.getAtIndex(I16, checked(index));
             MappedFile.raisePendingFault();
             return v;
         } catch (InternalError e) {
@@ -230,10 +244,10 @@ public final class Tensor {
     public int getInt(long index) {
         require(DType.I32, DType.U32);
         if (mappedFile == null) {
-            return data.getAtIndex(I32, index);
+            return data.getAtIndex(I32, checked(index));
         }
         try {
-            int v = data.getAtIndex(I32, index);
+            int v = data.getAtIndex(I32, checked(index));
             MappedFile.raisePendingFault();
             return v;
         } catch (InternalError e) {
@@ -252,10 +266,10 @@ public final class Tensor {
     public long getLong(long index) {
         require(DType.I64, DType.U64);
         if (mappedFile == null) {
-            return data.getAtIndex(I64, index);
+            return data.getAtIndex(I64, checked(index));
         }
         try {
-            long v = data.getAtIndex(I64, index);
+            long v = data.getAtIndex(I64, checked(index));
             MappedFile.raisePendingFault();
             return v;
         } catch (InternalError e) {
@@ -274,16 +288,16 @@ public final class Tensor {
      * @throws IndexOutOfBoundsException if the index is outside the tensor
      */
     public float getFloat(long index) {
+        requireDecodable();
         if (mappedFile == null) {
-            return Convert.f32At(info.dtype(), data, index);
+            return Convert.f32At(info.dtype(), data, checked(index));
         }
-        try {
-            float v = Convert.f32At(info.dtype(), data, index);
-            MappedFile.raisePendingFault();
-            return v;
-        } catch (InternalError e) {
-            throw MappedFile.truncated(mappedFile, e);
-        }
+        // Decoded from a copy, never from the mapping: a read of a lost page leaves garbage in its register until the
+        // fault surfaces, and a decoder that looks that garbage up in a table reads anywhere (the JVM crashes).
+        int width = dtype().byteSize();
+        MemorySegment element = MemorySegment.ofArray(new long[1]).asSlice(0, width);
+        copyTo(checked(index) * width, element);
+        return Convert.f32At(info.dtype(), element, 0);
     }
 
     /**
@@ -310,10 +324,10 @@ public final class Tensor {
     public double getDouble(long index) {
         require(DType.F64);
         if (mappedFile == null) {
-            return data.getAtIndex(F64, index);
+            return data.getAtIndex(F64, checked(index));
         }
         try {
-            double v = data.getAtIndex(F64, index);
+            double v = data.getAtIndex(F64, checked(index));
             MappedFile.raisePendingFault();
             return v;
         } catch (InternalError e) {
@@ -384,13 +398,11 @@ public final class Tensor {
         // Another byte order: decoded a stage at a time, the buffer's own put turning each float.
         int width = dtype().byteSize();
         float[] stage = new float[(int) Math.min(n, STAGE)];
-        guarded(() -> {
-            for (long done = 0; done < n; done += stage.length) {
-                int k = (int) Math.min(stage.length, n - done);
-                Convert.toF32(dtype(), data.asSlice(done * width, (long) k * width), MemorySegment.ofArray(stage));
-                dst.put(index + (int) done, stage, 0, k);
-            }
-        });
+        for (long done = 0; done < n; done += stage.length) {
+            int k = (int) Math.min(stage.length, n - done);
+            decode(data.asSlice(done * width, (long) k * width), MemorySegment.ofArray(stage));
+            dst.put(index + (int) done, stage, 0, k);
+        }
     }
 
     /**
@@ -407,7 +419,19 @@ public final class Tensor {
 
     /** Every element into {@code dst}, as little-endian floats. */
     private void decode(MemorySegment dst) {
-        guarded(() -> Convert.toF32(dtype(), data, dst));
+        decode(data, dst);
+    }
+
+    /**
+     * {@code bytes} of this tensor into {@code dst}. A mapping's are read only through copies (the decoders' vector
+     * loads and table look-ups straight from a truncated file's mapping crash the JVM; its copy routine does not).
+     */
+    private void decode(MemorySegment bytes, MemorySegment dst) {
+        if (mappedFile == null) {
+            Convert.toF32(dtype(), bytes, dst);
+        } else {
+            guarded(() -> Convert.toF32FromMapping(dtype(), bytes, dst));
+        }
     }
 
     /** Runs reads of {@link #data}; for a mapping, under the guard that makes a truncated file's fault an Io error. */
@@ -417,6 +441,11 @@ public final class Tensor {
         } else {
             MappedFile.reading(mappedFile, reads::run);
         }
+    }
+
+    /** {@code index}, when it names an element of this tensor. */
+    private long checked(long index) {
+        return Objects.checkIndex(index, elements);
     }
 
     private void requireDecodable() {

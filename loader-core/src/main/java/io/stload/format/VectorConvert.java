@@ -1,5 +1,8 @@
 package io.stload.format;
 
+import static io.stload.format.LittleEndian.F32;
+import static io.stload.format.LittleEndian.I16;
+
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
@@ -24,6 +27,10 @@ final class VectorConvert {
     private static final VectorSpecies<Short> SHORTS =
             VectorSpecies.of(short.class, VectorShape.forBitSize(INTS.vectorBitSize() / 2));
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    /** BF16s copied out of a mapping at a time: 2 KiB, a step that stays in the L1 cache. */
+    private static final int COPY_STEP = 1024;
+    /** Each thread's array for those steps: allocating and zeroing one per call took as long as the decode itself. */
+    private static final ThreadLocal<short[]> COPY = ThreadLocal.withInitial(() -> new short[COPY_STEP]);
 
     private VectorConvert() {
     }
@@ -62,6 +69,34 @@ final class VectorConvert {
         }
         Convert.bf16ToF32Scalar(src.asSlice(bound * 2L), MemorySegment.ofArray(dst).asSlice((at + (long) bound) * 4),
                 n - bound);
+    }
+
+    /**
+     * {@link #bf16ToF32(MemorySegment, MemorySegment, long)} from a file's mapping: each step's BF16s are first copied
+     * into an array, the one read of {@code src} the JVM recovers from when the file was truncated under the mapping
+     * (a vector load of a lost page crashes it), and converted from there. Steps stay in the L1 cache.
+     */
+    static void bf16ToF32Copying(MemorySegment src, MemorySegment dst, long n) {
+        float[] floats = dst.heapBase().orElse(null) instanceof float[] f && dst.address() % Float.BYTES == 0 ? f : null;
+        int at = floats == null ? 0 : (int) (dst.address() / Float.BYTES);
+        short[] in = COPY.get();
+        for (long done = 0; done < n; done += in.length) {
+            int k = (int) Math.min(in.length, n - done);
+            MemorySegment.copy(src, I16, done * Short.BYTES, in, 0, k);
+            int bound = k - k % INTS.length();
+            for (int i = 0; i < bound; i += INTS.length()) {
+                IntVector f32 = ((IntVector) ShortVector.fromArray(SHORTS, in, i)
+                        .convertShape(VectorOperators.S2I, INTS, 0)).lanewise(VectorOperators.LSHL, 16);
+                if (floats != null) {
+                    f32.reinterpretAsFloats().intoArray(floats, at + (int) done + i);
+                } else {
+                    f32.intoMemorySegment(dst, (done + i) * Float.BYTES, LE);
+                }
+            }
+            for (int i = bound; i < k; i++) {
+                dst.setAtIndex(F32, done + i, Convert.bf16ToF32(in[i]));
+            }
+        }
     }
 
     /**

@@ -212,4 +212,35 @@ class LazyAccessTest {
                     assertThrows(StloadException.class, () -> ckpt.slice("missing", ":")).kind());
         }
     }
+
+    /**
+     * A lazy view decodes through copies out of its mapping (the truncation-safe path), host memory straight: both
+     * give every element's exact bits, at a length that ends in a partial step and a partial vector.
+     */
+    @Test
+    void aViewDecodesToTheSameBitsAsTheSameBytesInHostMemory() throws IOException {
+        List<DType> floats = List.of(DType.F32, DType.BF16, DType.F16, DType.F8_E4M3, DType.F8_E5M2, DType.I16, DType.U64);
+        SplittableRandom random = new SplittableRandom(7);
+        List<TensorData> tensors = floats.stream().map(d -> {
+            byte[] bytes = new byte[3001 * d.byteSize()];
+            random.nextBytes(bytes);
+            return new TensorData(d.name(), d, new long[] {3001}, bytes);
+        }).toList();
+        Path file = dir.resolve("dtypes.safetensors");
+        SafetensorsWriter.write(file, Map.of(), tensors);
+        try (Checkpoint ckpt = Checkpoint.open(file)) {
+            for (TensorData t : tensors) {
+                Tensor view = ckpt.viewTensor(t.name());
+                Tensor host = new Tensor(view.info(), MemorySegment.ofArray(t.data()));
+                float[] expected = host.toFloatArray();
+                float[] actual = view.toFloatArray();
+                for (int i = 0; i < expected.length; i++) {
+                    assertEquals(Float.floatToRawIntBits(expected[i]), Float.floatToRawIntBits(actual[i]),
+                            t.name() + " element " + i);
+                    assertEquals(Float.floatToRawIntBits(expected[i]), Float.floatToRawIntBits(view.getFloat(i)),
+                            t.name() + " getFloat " + i);
+                }
+            }
+        }
+    }
 }

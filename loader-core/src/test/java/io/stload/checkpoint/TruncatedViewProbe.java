@@ -27,10 +27,16 @@ public final class TruncatedViewProbe {
         Path file = Path.of(args[0]);
         SafetensorsWriter.write(file, Map.of(), List.of(
                 new TensorData("bf16", DType.BF16, new long[] {256, 2048}, new byte[1 << 20]),
+                new TensorData("f16", DType.F16, new long[] {256, 2048}, new byte[1 << 20]),
+                new TensorData("e4m3", DType.F8_E4M3, new long[] {1 << 20}, new byte[1 << 20]),
+                new TensorData("e5m2", DType.F8_E5M2, new long[] {1 << 20}, new byte[1 << 20]),
                 new TensorData("i32", DType.I32, new long[] {256, 1024}, new byte[1 << 20]),
                 new TensorData("u8", DType.U8, new long[] {1 << 20}, new byte[1 << 20])));
         try (Checkpoint ckpt = Checkpoint.open(file)) {
             Tensor bf16 = ckpt.viewTensor("bf16");
+            Tensor f16 = ckpt.viewTensor("f16");
+            Tensor e4m3 = ckpt.viewTensor("e4m3");
+            Tensor e5m2 = ckpt.viewTensor("e5m2");
             Tensor i32 = ckpt.viewTensor("i32");
             Tensor u8 = ckpt.viewTensor("u8");
             System.out.println("mapped");
@@ -42,8 +48,20 @@ public final class TruncatedViewProbe {
             elements.put("getFloat(i, j)", () -> bf16.getFloat(at[0] * 7 % 256, at[0] % 2048));
             elements.put("getInt", () -> i32.getInt(at[0] * 1021 % 262_144));
             elements.put("getByte", () -> u8.getByte(at[0] * 4093 % 1_048_576));
+            // The decoders of these look each pattern up in a table, which a compiled read of a lost page must never index.
+            elements.put("getFloat(F16)", () -> f16.getFloat(at[0] * 2039 % 524_288));
+            elements.put("getFloat(F8_E4M3)", () -> e4m3.getFloat(at[0] * 4093 % 1_048_576));
+            elements.put("getFloat(F8_E5M2)", () -> e5m2.getFloat(at[0] * 4093 % 1_048_576));
             for (at[0] = 0; at[0] < 50_000; at[0]++) {
                 elements.values().forEach(Runnable::run);
+            }
+            // And the bulk decoders (BF16's on the Vector API, when the JVM has it), compiled before the cut.
+            Map<String, Runnable> bulk = new LinkedHashMap<>();
+            for (Tensor t : List.of(bf16, f16, e4m3)) {
+                bulk.put(t.dtype() + " toFloatArray", t::toFloatArray);
+            }
+            for (int round = 0; round < 30; round++) {
+                bulk.values().forEach(Runnable::run);
             }
             try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
                 ch.truncate(0);
@@ -54,6 +72,7 @@ public final class TruncatedViewProbe {
                     read.run();
                 }
             }));
+            reads.putAll(bulk);
             reads.put("row.toFloats", () -> bf16.row(250).toFloats(new float[2048], 0));
             reads.put("toFloatArray", () -> i32.toFloatArray());
             reads.put("toFloats(direct LE)", () -> bf16.toFloats(

@@ -184,4 +184,36 @@ class TypedAccessTest {
                 MemorySegment.ofArray(new byte[3]));
         assertEquals(ErrorKind.Unsupported, assertThrows(StloadException.class, () -> nibbles.row(1)).kind());
     }
+
+    /** An index whose byte offset wraps past 2^64 onto a real element is outside the tensor all the same. */
+    @Test
+    void aHugeIndexIsOutsideTheTensorNotAnotherElement() {
+        for (DType d : List.of(DType.U8, DType.I16, DType.I32, DType.I64, DType.F64, DType.F32, DType.BF16)) {
+            Tensor t = random(d, 4);
+            for (long index : new long[] {1L << 62, (1L << 62) + 2, (1L << 63) | 2, 1L << 61, Long.MIN_VALUE, -1}) {
+                assertThrows(IndexOutOfBoundsException.class, () -> {
+                    switch (d) {
+                        case U8 -> t.getByte(index);
+                        case I16 -> t.getShort(index);
+                        case I32 -> t.getInt(index);
+                        case I64 -> t.getLong(index);
+                        case F64 -> t.getDouble(index);
+                        default -> t.getFloat(index);
+                    }
+                }, d + " at " + index);
+            }
+        }
+    }
+
+    @Test
+    void memoryOfAnotherSizeThanTheTensorIsRefused() {
+        TensorInfo info = new TensorInfo("t", DType.F32, new long[] {4}, 0, 16);
+        for (int size : new int[] {0, 2, 12, 20}) {
+            StloadException e = assertThrows(StloadException.class,
+                    () -> new Tensor(info, MemorySegment.ofArray(new byte[size])));
+            assertEquals(ErrorKind.Usage, e.kind());
+            assertEquals("t is 16 bytes, but the memory given for it is " + size, e.detail());
+        }
+        assertEquals(ErrorKind.Usage, assertThrows(StloadException.class, () -> new Tensor(info, null)).kind());
+    }
 }
