@@ -3,7 +3,9 @@ package io.stload.store;
 import io.stload.StloadException;
 import io.stload.plan.LoadOptions;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 
 /**
@@ -30,6 +32,9 @@ public record ReloadOptions(Mode mode, boolean quiesce, Duration quiesceTimeout,
                             long stagingBytes, CarryOver carryOver, Optional<LoadOptions> loadOptions) {
     /** One GiB: the most host memory a reload in place stages the changed bytes in, unless told otherwise. */
     public static final long DEFAULT_STAGING_BYTES = 1L << 30;
+
+    /** The longest quiesce timeout: a day, as long as new leases may be held back. */
+    public static final Duration MAX_QUIESCE_TIMEOUT = Duration.ofDays(1);
 
     /** Publish as soon as the new version is loaded beside the old; readers keep their version until their leases close. */
     public static final ReloadOptions IMMEDIATE = new ReloadOptions(false, Duration.ZERO, List.of());
@@ -65,17 +70,19 @@ public record ReloadOptions(Mode mode, boolean quiesce, Duration quiesceTimeout,
     /**
      * Copies the hooks and checks the options.
      *
-     * @throws StloadException {@link io.stload.ErrorKind#Usage} if the timeout or staging bound is negative, hooks are
+     * @throws StloadException {@link io.stload.ErrorKind#Usage} if the timeout is negative or longer than
+     *                         {@link #MAX_QUIESCE_TIMEOUT}, the staging bound is negative, a hook is null, hooks are
      *                         given without {@code quiesce}, or in place without {@code quiesce}
      */
     public ReloadOptions {
-        flushHooks = List.copyOf(flushHooks);
-        if (mode == null || carryOver == null || loadOptions == null || quiesceTimeout == null) {
-            throw StloadException.usage("reload options need a mode, a carry-over rule, a timeout and load options"
-                    + " (Optional.empty() for the serving version's)");
+        if (mode == null || carryOver == null || loadOptions == null || quiesceTimeout == null || flushHooks == null
+                || flushHooks.stream().anyMatch(Objects::isNull)) { // List.of's contains(null) throws
+            throw StloadException.usage("reload options need a mode, a carry-over rule, a timeout, hooks that are not"
+                    + " null and load options (Optional.empty() for the serving version's)");
         }
-        if (quiesceTimeout.isNegative()) {
-            throw StloadException.usage("quiesce timeout must not be negative");
+        flushHooks = List.copyOf(flushHooks);
+        if (quiesceTimeout.isNegative() || quiesceTimeout.compareTo(MAX_QUIESCE_TIMEOUT) > 0) {
+            throw StloadException.usage("quiesce timeout must be from 0 to a day, not " + quiesceTimeout);
         }
         if (stagingBytes < 0) {
             throw StloadException.usage("staging bound must not be negative");
@@ -110,7 +117,7 @@ public record ReloadOptions(Mode mode, boolean quiesce, Duration quiesceTimeout,
      * @return the options
      */
     public static ReloadOptions quiesced(Duration timeout, FlushHook... hooks) {
-        return new ReloadOptions(true, timeout, List.of(hooks));
+        return new ReloadOptions(true, timeout, Arrays.asList(hooks));
     }
 
     /**
@@ -122,7 +129,7 @@ public record ReloadOptions(Mode mode, boolean quiesce, Duration quiesceTimeout,
      * @return the options, staging at most {@link #DEFAULT_STAGING_BYTES}
      */
     public static ReloadOptions inPlace(Duration timeout, FlushHook... hooks) {
-        return new ReloadOptions(Mode.IN_PLACE, true, timeout, List.of(hooks), DEFAULT_STAGING_BYTES,
+        return new ReloadOptions(Mode.IN_PLACE, true, timeout, Arrays.asList(hooks), DEFAULT_STAGING_BYTES,
                 CarryOver.UNCHANGED, Optional.empty());
     }
 

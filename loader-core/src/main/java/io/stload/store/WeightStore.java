@@ -137,6 +137,8 @@ public final class WeightStore<T> implements AutoCloseable {
     private Version<T> current;
     private int liveLeases;
     private boolean quiescing;
+    /** The thread of the reload that set {@link #quiescing}: a lease it asks for would wait for itself. */
+    private Thread quiescer;
     private boolean closed;
     /** Set when a reload in place failed after it began overwriting: leases are refused with it. */
     private StloadException failure;
@@ -230,6 +232,10 @@ public final class WeightStore<T> implements AutoCloseable {
     public Lease<T> lease() {
         lock.lock();
         try {
+            if (quiescing && quiescer == Thread.currentThread()) {
+                throw StloadException.usage("a lease was asked for by the reload that holds new leases back (from a"
+                        + " flush hook?): it would wait for itself");
+            }
             while (quiescing) {
                 resumed.awaitUninterruptibly();
             }
@@ -581,8 +587,9 @@ public final class WeightStore<T> implements AutoCloseable {
     private Optional<String> quiesce(Duration timeout) {
         lock.lock();
         try {
+            long left = timeout.toNanos(); // at most a day (ReloadOptions): nothing between here and resume() throws
             quiescing = true;
-            long left = timeout.toNanos();
+            quiescer = Thread.currentThread();
             while (liveLeases > 0) {
                 if (left <= 0) {
                     return Optional.of(liveLeases + " lease(s) still open after the quiesce timeout of "
@@ -702,6 +709,7 @@ public final class WeightStore<T> implements AutoCloseable {
     /** Requires the lock. */
     private void resume() {
         quiescing = false;
+        quiescer = null;
         resumed.signalAll();
     }
 

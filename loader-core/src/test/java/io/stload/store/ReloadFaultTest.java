@@ -1,6 +1,7 @@
 package io.stload.store;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -289,6 +290,36 @@ class ReloadFaultTest {
             assertEquals(0, memory.writes.get() + memory.overwrites.get());
             assertServes(store, 1, 1);
         }
+    }
+
+    /** A hook that leases would wait for its own reload's quiesce: it is refused, the reload rolls back, readers go on. */
+    @Test
+    void aFlushHookThatLeasesIsRefusedNotADeadlock() throws Exception {
+        try (WeightStore<Tensor> store = open(spy())) {
+            for (ReloadOptions how : List.of(ReloadOptions.quiesced(LONG, (from, to) -> store.lease().close()),
+                    ReloadOptions.inPlace(LONG, (from, to) -> store.lease().close()))) {
+                ReloadResult r = CompletableFuture.supplyAsync(() -> store.reload(step2, how))
+                        .get(LONG.toSeconds(), TimeUnit.SECONDS);
+                assertEquals(Outcome.FLUSH_FAILED, r.outcome(), r::toString);
+                StloadException refused = (StloadException) r.cause().orElseThrow();
+                assertEquals(ErrorKind.Usage, refused.kind(), refused::toString);
+                assertFalse(store.quiescing());
+                store.lease().close();
+                assertServes(store, 1, 1);
+            }
+        }
+    }
+
+    @Test
+    void aQuiesceTimeoutBeyondADayOrANullHookIsAUsageErrorWhenTheOptionsAreMade() {
+        for (Duration d : List.of(Duration.ofSeconds(Long.MAX_VALUE), Duration.ofDays(365 * 300), Duration.ofDays(2),
+                Duration.ofMillis(-1))) {
+            assertEquals(ErrorKind.Usage, assertThrows(StloadException.class, () -> ReloadOptions.quiesced(d)).kind());
+            assertEquals(ErrorKind.Usage, assertThrows(StloadException.class, () -> ReloadOptions.inPlace(d)).kind());
+        }
+        assertEquals(ErrorKind.Usage, assertThrows(StloadException.class,
+                () -> ReloadOptions.quiesced(LONG, (FlushHook) null)).kind());
+        assertEquals(Duration.ofDays(1), ReloadOptions.quiesced(ReloadOptions.MAX_QUIESCE_TIMEOUT).quiesceTimeout());
     }
 
     @Test
