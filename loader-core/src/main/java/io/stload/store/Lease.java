@@ -36,9 +36,17 @@ public final class Lease<T> implements TensorLookup<T>, AutoCloseable {
         return version.source;
     }
 
-    /** {@return the tensors by name, in checkpoint order, valid until this lease is closed} */
+    /**
+     * {@return the tensors by name, in checkpoint order, valid until this lease is closed}
+     *
+     * @throws StloadException {@link ErrorKind#Usage} once the lease is closed: its version may be gone, or (after a
+     *                         reload in place) hold the next version's bytes
+     */
     @Override
     public Map<String, T> tensors() {
+        if (closed.get()) {
+            throw StloadException.usage("this lease of version " + version.number + " is closed: take a new one");
+        }
         return version.tensors;
     }
 

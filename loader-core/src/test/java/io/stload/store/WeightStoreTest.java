@@ -102,6 +102,11 @@ class WeightStoreTest {
             }
             old.close();
             old.close(); // a second close releases nothing more
+            // Its version's memory is gone: a look-up through the closed lease is refused, not a read of freed memory.
+            for (Runnable lookUp : List.<Runnable>of(old::tensors, () -> old.tensor(FilledCheckpoints.NAMES.getFirst()),
+                    () -> old.find(FilledCheckpoints.NAMES.getFirst()))) {
+                assertEquals(ErrorKind.Usage, assertThrows(StloadException.class, lookUp::run).kind());
+            }
             assertEquals(one, store.memoryBytes());
             assertEquals(0, store.liveLeases());
         }
