@@ -97,6 +97,9 @@ public final class Checkpoint implements TensorLookup<TensorRef>, AutoCloseable 
      * @throws StloadException as {@link #open(Path)}
      */
     public static Checkpoint open(Path path, UnknownDtypes unknown) {
+        if (path == null || unknown == null) {
+            throw StloadException.usage("a checkpoint is opened from a path, not null");
+        }
         // Missing, a symlink loop, permission denied, or a FIFO or device: one line each, and nothing opened.
         if (!FileChecks.requireFileOrDirectory(path).isDirectory()) {
             return new Checkpoint(CheckpointFiles.single(path, unknown), null, null);
@@ -164,6 +167,9 @@ public final class Checkpoint implements TensorLookup<TensorRef>, AutoCloseable 
      * @throws StloadException as {@link #open(RemoteFolder, String)}
      */
     public static Checkpoint open(RemoteFolder folder, String single, UnknownDtypes unknown) {
+        if (folder == null || unknown == null) {
+            throw StloadException.usage("a remote checkpoint is opened from a folder, not null");
+        }
         return new Checkpoint(CheckpointFiles.remote(folder, single, unknown), null, folder);
     }
 

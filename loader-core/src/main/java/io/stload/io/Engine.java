@@ -82,6 +82,10 @@ public final class Engine {
      *         threw is {@link io.stload.ErrorKind#Callback}
      */
     public LoadReport execute(LoadPlan plan, Destination destination, LoadListener listener) {
+        if (plan == null || destination == null || listener == null) {
+            throw StloadException.usage("a load needs a plan, a destination and a listener (LoadListener.NONE for"
+                    + " none), not null");
+        }
         long start = System.nanoTime() - plan.planNanos();
         long kernelReadBefore = ProcessIo.readBytes();
         ProcessCpu cpuBefore = ProcessCpu.now();

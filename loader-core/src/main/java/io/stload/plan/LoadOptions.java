@@ -74,6 +74,10 @@ public record LoadOptions(LoadStrategy strategy, ReadOrder order, int threads, l
      *         limit is negative
      */
     public LoadOptions {
+        if (strategy == null || order == null || thresholds == null || partitioning == null || tensors == null) {
+            throw StloadException.usage("load options need a strategy, an order, thresholds, a partitioning and a"
+                    + " tensor filter, none of them null");
+        }
         if (threads < 1 || threads > 256) {
             throw StloadException.usage("threads must be in 1..256");
         }

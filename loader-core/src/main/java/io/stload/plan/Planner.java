@@ -72,6 +72,9 @@ public final class Planner {
      * @throws StloadException as {@link #plan(Checkpoint, LoadOptions)}
      */
     public LoadPlan plan(Checkpoint checkpoint, LoadOptions options, DestinationProfile destination) {
+        if (checkpoint == null || options == null || destination == null) {
+            throw StloadException.usage("a plan needs a checkpoint, load options and a destination profile, not null");
+        }
         long start = System.nanoTime();
         HostFacts host = hostFacts(MemoryHeadroom.read(), options.residentLimitBytes());
         Partitioning partitioning = options.partitioning();

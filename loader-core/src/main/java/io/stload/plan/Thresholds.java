@@ -30,25 +30,40 @@ public record Thresholds(double residentForMmap, long smallReadBytes, double hea
      * flight, so a 1-byte window made one per byte of the checkpoint (gigabytes of heap, minutes of work).
      */
     public static final long MIN_WINDOW_BYTES = 4096;
+    /**
+     * The largest prefetch window, O_DIRECT block and gap read through: one GiB, far beyond where larger ones help,
+     * and far below where offsets into a file overflow.
+     */
+    public static final long MAX_WINDOW_BYTES = 1L << 30;
+    /** The furthest the prefetcher may run ahead: one TiB. */
+    public static final long MAX_AHEAD_BYTES = 1L << 40;
 
     /**
      * Checks the values.
      *
-     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if {@code coldLocal} is not PREFETCH or DIRECT, a window or block is below
-     *         {@link #MIN_WINDOW_BYTES}, the block is not a multiple of 4 KiB, the ahead is below the window, or the gap is
-     *         negative
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if {@code coldLocal} is not PREFETCH or
+     *         DIRECT, a window or block is outside {@link #MIN_WINDOW_BYTES}..{@link #MAX_WINDOW_BYTES}, the block is
+     *         not a multiple of 4 KiB, the ahead is below the window or above {@link #MAX_AHEAD_BYTES}, the gap is
+     *         negative or above {@link #MAX_WINDOW_BYTES}, a fraction or factor is negative or not a finite number, or
+     *         the small-read size is negative
      */
     public Thresholds {
         if (coldLocal != LoadStrategy.PREFETCH && coldLocal != LoadStrategy.DIRECT) {
             throw StloadException.usage("coldLocal must be prefetch or direct");
         }
-        if (prefetchWindow < MIN_WINDOW_BYTES || prefetchAhead < prefetchWindow || directBlock < MIN_WINDOW_BYTES
-                || directBlock % 4096 != 0) {
-            throw StloadException.usage("the prefetch window and the direct block must be at least 4 KiB, "
-                    + "prefetch-ahead at least the window, and the direct block a multiple of 4 KiB");
+        if (prefetchWindow < MIN_WINDOW_BYTES || prefetchWindow > MAX_WINDOW_BYTES || directBlock < MIN_WINDOW_BYTES
+                || directBlock > MAX_WINDOW_BYTES || directBlock % 4096 != 0 || prefetchAhead < prefetchWindow
+                || prefetchAhead > MAX_AHEAD_BYTES) {
+            throw StloadException.usage("the prefetch window and the direct block must be from 4 KiB to 1 GiB, "
+                    + "prefetch-ahead from the window to 1 TiB, and the direct block a multiple of 4 KiB");
         }
-        if (maxGapBytes < 0) {
-            throw StloadException.usage("the largest gap read through must not be negative");
+        if (maxGapBytes < 0 || maxGapBytes > MAX_WINDOW_BYTES) {
+            throw StloadException.usage("the largest gap read through must be from 0 to 1 GiB, not " + maxGapBytes);
+        }
+        if (!(residentForMmap >= 0 && headroomFactor >= 0) || Double.isInfinite(residentForMmap)
+                || Double.isInfinite(headroomFactor) || smallReadBytes < 0) {
+            throw StloadException.usage("the resident fraction and the headroom factor must be finite and not negative,"
+                    + " and the small-read size not negative");
         }
     }
 

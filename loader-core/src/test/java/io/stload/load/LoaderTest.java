@@ -141,4 +141,20 @@ public class LoaderTest {
     private static long align(long v, long a, boolean up) {
         return up ? (v + a - 1) / a * a : v / a * a;
     }
+
+    /** A null handed to a front door is the caller's misuse, never an internal error or the caller's own failure. */
+    @Test
+    void nullArgumentsAreAUsageError() {
+        LoadPlan plan = new Planner().plan(checkpoint, LoadOptions.DEFAULTS);
+        for (Runnable bad : List.<Runnable>of(
+                () -> Checkpoint.open((Path) null),
+                () -> Loader.load((Checkpoint) null, LoadOptions.DEFAULTS),
+                () -> Loader.load(checkpoint, null),
+                () -> new Loader().execute(null, LoadListener.NONE),
+                () -> new Loader().execute(plan, null),
+                () -> Loader.stream(checkpoint, LoadOptions.DEFAULTS, null),
+                () -> new Planner().plan(checkpoint, LoadOptions.DEFAULTS, null))) {
+            assertEquals(ErrorKind.Usage, assertThrows(StloadException.class, bad::run).kind());
+        }
+    }
 }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** The plain parsers a host application's own flag parser calls: a bad value is a StloadException of kind Usage. */
@@ -61,5 +62,35 @@ class OptionParsingTest {
         assertThrows(StloadException.class, () -> new Thresholds(0.8, 1, 1.2, LoadStrategy.DIRECT, 4096, 4095, 4096, 0));
         assertThrows(StloadException.class, () -> new Thresholds(0.8, 1, 1.2, LoadStrategy.DIRECT, 4096, 4096, 0, 0));
         assertEquals(4096, new Thresholds(0.8, 1, 1.2, LoadStrategy.DIRECT, 4096, 4096, 4096, 0).prefetchWindow());
+    }
+
+    /** Sizes near 2^63 overflowed the readers' offsets (an internal error), and a NaN factor made AUTO's tests false. */
+    @Test
+    void sizesHaveACeilingAndFractionsAreFiniteNumbers() {
+        long gib = 1L << 30;
+        long huge = Long.MAX_VALUE & ~4095L;
+        for (Runnable bad : List.<Runnable>of(
+                () -> new Thresholds(0.8, 1, 1.2, LoadStrategy.DIRECT, huge, huge, 4096, 0),
+                () -> new Thresholds(0.8, 1, 1.2, LoadStrategy.DIRECT, 2 * gib, 2 * gib, 4096, 0),
+                () -> new Thresholds(0.8, 1, 1.2, LoadStrategy.DIRECT, 4096, huge, 4096, 0),
+                () -> new Thresholds(0.8, 1, 1.2, LoadStrategy.DIRECT, 4096, 4096, huge, 0),
+                () -> new Thresholds(0.8, 1, 1.2, LoadStrategy.DIRECT, 4096, 4096, 4096, huge),
+                () -> new Thresholds(Double.NaN, 1, 1.2, LoadStrategy.DIRECT, 4096, 4096, 4096, 0),
+                () -> new Thresholds(0.8, 1, Double.POSITIVE_INFINITY, LoadStrategy.DIRECT, 4096, 4096, 4096, 0),
+                () -> new Thresholds(-0.1, 1, 1.2, LoadStrategy.DIRECT, 4096, 4096, 4096, 0),
+                () -> new Thresholds(0.8, -1, 1.2, LoadStrategy.DIRECT, 4096, 4096, 4096, 0))) {
+            assertEquals(ErrorKind.Usage, assertThrows(StloadException.class, bad::run).kind());
+        }
+        Thresholds most = new Thresholds(2, 0, 0, LoadStrategy.PREFETCH, gib, 1L << 40, gib, gib);
+        assertEquals(1L << 40, most.prefetchAhead());
+    }
+
+    @Test
+    void nullOptionsAreAUsageError() {
+        LoadOptions d = LoadOptions.DEFAULTS;
+        for (Runnable bad : List.<Runnable>of(() -> d.withStrategy(null), () -> d.withOrder(null),
+                () -> d.withThresholds(null), () -> d.withPartitioning(null), () -> d.withTensors((TensorFilter) null))) {
+            assertEquals(ErrorKind.Usage, assertThrows(StloadException.class, bad::run).kind());
+        }
     }
 }
