@@ -5,6 +5,7 @@ import io.stload.StloadException;
 import io.stload.nativeio.FileChecks;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -47,8 +48,15 @@ final class ContainedFiles {
                 throw outside(file, target);
             }
             if (!Files.exists(absolute)) {
-                throw new StloadException(ErrorKind.MissingShard, file, "dangling symlink: its target " + target
-                        + " does not exist" + hint);
+                try {
+                    absolute.toRealPath();
+                } catch (NoSuchFileException e) {
+                    throw new StloadException(ErrorKind.MissingShard, file, "dangling symlink: its target " + target
+                            + " does not exist" + hint);
+                } catch (IOException e) {
+                    // There, but not to be resolved: a symlink loop, a directory on the way that may not be read.
+                    throw new StloadException(ErrorKind.Io, file, FileChecks.reason(e), e);
+                }
             }
         } else if (!Files.exists(absolute)) {
             return null;
@@ -57,7 +65,7 @@ final class ContainedFiles {
         try {
             real = absolute.toRealPath();
         } catch (IOException e) {
-            throw new StloadException(ErrorKind.Io, file, "cannot resolve: " + e.getMessage(), e);
+            throw new StloadException(ErrorKind.Io, file, "cannot resolve: " + FileChecks.reason(e), e);
         }
         if (!inside(real, realRoots)) {
             throw outside(file, real);

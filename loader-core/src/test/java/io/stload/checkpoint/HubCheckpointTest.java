@@ -120,6 +120,14 @@ class HubCheckpointTest {
     }
 
     @Test
+    void aSymlinkLoopIsSaidToBeOneNotMissing() throws IOException {
+        Files.createSymbolicLink(hub.blobs.resolve("loop"), Path.of("loop"));
+        hub.link("model-00002-of-00002.safetensors", "loop");
+        StloadException e = rejected("acme/tiny", ErrorKind.Io);
+        assertTrue(e.getMessage().endsWith("a symlink loop (too many levels of symbolic links)"), e.getMessage());
+    }
+
+    @Test
     void plainDirectoryRefusesSymlinksLeavingIt() throws IOException {
         Path dir = Files.createDirectory(root.resolve("plain"));
         Files.createSymbolicLink(dir.resolve("model.safetensors"), hub.blobs.resolve(HubFixture.sha256(shard2)));
