@@ -311,7 +311,12 @@ public final class Slice {
     }
 
     private static StloadException invalid(String text, String context, String why) {
-        return new StloadException(ErrorKind.InvalidSlice, null, context + "slice `" + text + "`: " + why);
+        return new StloadException(ErrorKind.InvalidSlice, null, context + "slice `" + shown(text) + "`: " + shown(why));
+    }
+
+    /** A caller's text as an error quotes it: its start, for a slice of a megabyte must not make a megabyte line. */
+    private static String shown(String text) {
+        return text.length() <= 120 ? text : text.substring(0, 120) + "... (" + text.length() + " characters)";
     }
 
     // ---- against a tensor ----

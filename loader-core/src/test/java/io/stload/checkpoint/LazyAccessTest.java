@@ -210,6 +210,12 @@ class LazyAccessTest {
             assertEquals(4, ckpt.slice("nibbles", ":").byteSize(), "a sub-byte tensor whole is fine");
             assertEquals(ErrorKind.TensorNotFound,
                     assertThrows(StloadException.class, () -> ckpt.slice("missing", ":")).kind());
+            for (String huge : List.of("x".repeat(1 << 20), "0," + "1:2,".repeat(1 << 18) + "x")) {
+                StloadException e = assertThrows(StloadException.class, () -> ckpt.slice("cube", huge));
+                assertEquals(ErrorKind.InvalidSlice, e.kind());
+                assertTrue(e.getMessage().length() < 600 && e.getMessage().contains(huge.length() + " characters"),
+                        e.getMessage().length() + " characters: " + e.getMessage().substring(0, Math.min(300, e.getMessage().length())));
+            }
         }
     }
 
