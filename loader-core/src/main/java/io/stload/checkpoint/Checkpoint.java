@@ -311,7 +311,9 @@ public final class Checkpoint implements TensorLookup<TensorRef>, AutoCloseable 
      * @param name      the tensor's name
      * @param allocator where the copy is allocated, e.g. an arena the caller closes
      * @return the tensor over the copy
-     * @throws StloadException {@link ErrorKind#TensorNotFound}, or {@link ErrorKind#Io} if the file cannot be read
+     * @throws StloadException {@link ErrorKind#TensorNotFound}, or {@link ErrorKind#Io} if the file cannot be read;
+     *                         {@link ErrorKind#Usage} if the allocator cannot allocate on this thread or returns null,
+     *                         too few or read-only bytes; {@link ErrorKind#Callback} if it fails otherwise
      */
     public Tensor copy(String name, SegmentAllocator allocator) {
         return slice(name, "", allocator);

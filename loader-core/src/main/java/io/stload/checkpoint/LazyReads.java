@@ -53,7 +53,7 @@ final class LazyReads implements AutoCloseable {
 
     /** A copy of the slice, row-major, into memory from {@code allocator}; only the slice's bytes are read. */
     Tensor copy(TensorRef t, SliceSpec spec, SegmentAllocator allocator) {
-        MemorySegment out = allocator.allocate(spec.byteSize(), 64);
+        MemorySegment out = allocated(allocator, spec.byteSize());
         if (remote != null) {
             try (RangeSource source = remote.open(names.get(t.file()))) {
                 RemoteSlice.read(source, t.fileOffset(), spec, out, remote.maxGapBytes());
@@ -66,6 +66,31 @@ final class LazyReads implements AutoCloseable {
             MappedFile.reading(t.file().file(), () -> spec.copy(view, out));
         }
         return new Tensor(spec.local(), out);
+    }
+
+    /**
+     * {@code bytes} from the caller's allocator, checked: an arena already closed or confined to another thread, and a
+     * segment that is null, too small or read-only, are the caller's misuse (Usage); any other failure of the
+     * allocator is its own (Callback). A larger segment is cut to the size.
+     */
+    private static MemorySegment allocated(SegmentAllocator allocator, long bytes) {
+        if (allocator == null) {
+            throw StloadException.usage("a copy needs an allocator, not null");
+        }
+        MemorySegment out;
+        try {
+            out = allocator.allocate(bytes, 64);
+        } catch (IllegalStateException | WrongThreadException e) {
+            throw StloadException.usage("the allocator cannot allocate here: " + e.getMessage());
+        } catch (RuntimeException e) {
+            throw StloadException.callback("the allocator failed", e);
+        }
+        if (out == null || out.byteSize() < bytes || out.isReadOnly() || !out.isAccessibleBy(Thread.currentThread())) {
+            throw StloadException.usage("the allocator must return a writable segment of at least " + bytes
+                    + " bytes that this thread may access, not " + (out == null ? "null" : out.byteSize()
+                    + " bytes" + (out.isReadOnly() ? ", read-only" : "")));
+        }
+        return out.asSlice(0, bytes);
     }
 
     /** The whole file, mapped on first use; fails if the file is no longer the one its header was read from. */

@@ -18,6 +18,7 @@ import io.stload.testing.ChildJvm;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -247,6 +248,33 @@ class LazyAccessTest {
                             t.name() + " getFloat " + i);
                 }
             }
+        }
+    }
+
+    /** An allocator that cannot serve the copy is the caller's misuse, named as such, never a raw JDK exception. */
+    @Test
+    void aCopyIntoMemoryThatCannotTakeItIsAUsageError() throws Exception {
+        Arena closed = Arena.ofConfined();
+        closed.close();
+        try (Checkpoint ckpt = Checkpoint.open(dir)) {
+            Arena[] otherThreads = new Arena[1];
+            Thread owner = Thread.ofPlatform().start(() -> otherThreads[0] = Arena.ofConfined());
+            owner.join();
+            byte[] readOnly = new byte[1 << 20];
+            for (SegmentAllocator bad : List.<SegmentAllocator>of(closed, otherThreads[0],
+                    (size, align) -> MemorySegment.ofArray(new byte[1]),
+                    (size, align) -> null,
+                    (size, align) -> MemorySegment.ofArray(readOnly).asReadOnly())) {
+                StloadException e = assertThrows(StloadException.class, () -> ckpt.copy("cube", bad));
+                assertEquals(ErrorKind.Usage, e.kind(), e.getMessage());
+            }
+            StloadException failing = assertThrows(StloadException.class, () -> ckpt.copy("cube", (size, align) -> {
+                throw new ArithmeticException("the caller's own bug");
+            }));
+            assertEquals(ErrorKind.Callback, failing.kind());
+            // A larger segment is fine: the copy takes the first bytes of it.
+            Tensor copy = ckpt.copy("cube", (size, align) -> MemorySegment.ofArray(new byte[(int) size + 64]));
+            assertEquals(ckpt.viewTensor("cube").byteSize(), copy.byteSize());
         }
     }
 }
