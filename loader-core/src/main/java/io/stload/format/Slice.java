@@ -204,6 +204,9 @@ public final class Slice {
      * @throws StloadException {@link ErrorKind#InvalidSlice} for more than one ellipsis
      */
     public static Slice of(Item... items) {
+        if (items == null || Arrays.asList(items).contains(null)) {
+            throw StloadException.usage("a slice is made of items, not null");
+        }
         List<Item> list = List.copyOf(Arrays.asList(items));
         if (list.stream().filter(Item::isEllipsis).count() > 1) {
             throw new StloadException(ErrorKind.InvalidSlice, null, "slice `" + join(list)
@@ -235,6 +238,9 @@ public final class Slice {
 
     /** Parses, each error's message starting with {@code context} (the tensor's name, or nothing). */
     static Slice parse(String text, String context) {
+        if (text == null) {
+            throw StloadException.usage(context + "a slice is text such as `0:2, ::2`, not null");
+        }
         if (text.isBlank()) {
             return WHOLE;
         }

@@ -46,6 +46,9 @@ public final class SliceSpec {
      *         {@link ErrorKind#Unsupported} as {@link Slice#on}
      */
     public static SliceSpec parse(String text, TensorInfo tensor) {
+        if (tensor == null) {
+            throw StloadException.usage("a slice is parsed against a tensor, not null");
+        }
         return resolve(Slice.parse(text, tensor.name() + ": "), tensor);
     }
 

@@ -3,10 +3,12 @@ package io.stload.plan;
 import io.stload.ErrorKind;
 import io.stload.StloadException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.Collections;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Objects;
 import java.util.Set;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
@@ -47,6 +49,9 @@ public final class TensorFilter {
      * @throws StloadException {@link ErrorKind#Usage} when {@code names} is empty (which would take every tensor)
      */
     public static TensorFilter names(Collection<String> names) {
+        if (names == null || names.stream().anyMatch(Objects::isNull)) {
+            throw StloadException.usage("a filter of tensor names takes names, not null");
+        }
         if (names.isEmpty()) {
             throw StloadException.usage("a filter of tensor names needs at least one name");
         }
@@ -61,6 +66,9 @@ public final class TensorFilter {
      * @throws StloadException {@link ErrorKind#Usage} for a regular expression that does not compile
      */
     public static TensorFilter of(List<String> patterns) {
+        if (patterns == null || patterns.stream().anyMatch(Objects::isNull)) {
+            throw StloadException.usage("a tensor filter takes patterns, not null");
+        }
         List<Pattern> compiled = new ArrayList<>();
         for (String p : patterns) {
             try {
@@ -81,7 +89,7 @@ public final class TensorFilter {
      * @throws StloadException {@link ErrorKind#Usage} for a regular expression that does not compile
      */
     public static TensorFilter of(String... patterns) {
-        return of(List.of(patterns));
+        return of(patterns == null ? null : Arrays.asList(patterns));
     }
 
     /**

@@ -5,6 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
+import io.stload.format.DType;
+import io.stload.format.Slice;
+import io.stload.format.SliceSpec;
+import io.stload.format.TensorInfo;
+import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -83,6 +88,18 @@ class OptionParsingTest {
         }
         Thresholds most = new Thresholds(2, 0, 0, LoadStrategy.PREFETCH, gib, 1L << 40, gib, gib);
         assertEquals(1L << 40, most.prefetchAhead());
+    }
+
+    @Test
+    void nullPatternsAndSlicesAreAUsageError() {
+        TensorInfo info = new TensorInfo("t", DType.F32, new long[] {4}, 0, 16);
+        for (Runnable bad : List.<Runnable>of(() -> TensorFilter.of((List<String>) null),
+                () -> TensorFilter.of("a", null), () -> TensorFilter.names(Arrays.asList("a", null)),
+                () -> TensorFilter.names(null), () -> LoadOptions.DEFAULTS.withTensors("a", null),
+                () -> Slice.of((Slice.Item[]) null), () -> Slice.of(Slice.all(), null), () -> Slice.parse(null),
+                () -> SliceSpec.parse(null, info), () -> SliceSpec.parse("0:2", null))) {
+            assertEquals(ErrorKind.Usage, assertThrows(StloadException.class, bad::run).kind());
+        }
     }
 
     @Test
