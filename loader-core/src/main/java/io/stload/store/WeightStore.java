@@ -136,8 +136,10 @@ public final class WeightStore<T> implements AutoCloseable {
     // Guarded by lock.
     private Version<T> current;
     private int liveLeases;
-    private boolean quiescing;
-    /** The thread of the reload that set {@link #quiescing}: a lease it asks for would wait for itself. */
+    /**
+     * The thread of the reload holding new leases back, null when none is: a lease that thread asks for would wait
+     * for itself.
+     */
     private Thread quiescer;
     private boolean closed;
     /** Set when a reload in place failed after it began overwriting: leases are refused with it. */
@@ -232,11 +234,11 @@ public final class WeightStore<T> implements AutoCloseable {
     public Lease<T> lease() {
         lock.lock();
         try {
-            if (quiescing && quiescer == Thread.currentThread()) {
+            if (quiescer == Thread.currentThread()) {
                 throw StloadException.usage("a lease was asked for by the reload that holds new leases back (from a"
                         + " flush hook?): it would wait for itself");
             }
-            while (quiescing) {
+            while (quiescer != null) {
                 resumed.awaitUninterruptibly();
             }
             requireOpen();
@@ -588,7 +590,6 @@ public final class WeightStore<T> implements AutoCloseable {
         lock.lock();
         try {
             long left = timeout.toNanos(); // at most a day (ReloadOptions): nothing between here and resume() throws
-            quiescing = true;
             quiescer = Thread.currentThread();
             while (liveLeases > 0) {
                 if (left <= 0) {
@@ -708,7 +709,6 @@ public final class WeightStore<T> implements AutoCloseable {
 
     /** Requires the lock. */
     private void resume() {
-        quiescing = false;
         quiescer = null;
         resumed.signalAll();
     }
@@ -785,7 +785,7 @@ public final class WeightStore<T> implements AutoCloseable {
      * @return true while it is
      */
     public boolean quiescing() {
-        return locked(() -> quiescing);
+        return locked(() -> quiescer != null);
     }
 
     /**
