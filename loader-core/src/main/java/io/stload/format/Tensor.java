@@ -25,8 +25,10 @@ import java.util.Objects;
  * {@link ErrorKind#Unsupported}; an index outside the tensor throws {@link IndexOutOfBoundsException}.
  *
  * <p>The view is valid while the memory it views is: the {@code Checkpoint}, {@code LoadedWeights} or lease it came
- * from. Reading a view after its owner closed throws {@link IllegalStateException}. A tensor is immutable and may be
- * read from any thread while its owner is open.
+ * from. Reading a view after its owner closed throws {@link IllegalStateException}. A tensor never changes what it
+ * describes or which bytes it views, and may be read from any thread while its owner is open. Its bytes are writable
+ * only where they are the caller's own ({@code LoadedWeights}); those of a checkpoint's view and of a lease (serving
+ * weights every reader shares) are read-only, and a write to them throws {@link IllegalArgumentException}.
  *
  * <p>A lazy view of a local checkpoint file ({@code Checkpoint.viewTensor}) is the file's mapping: should the file be
  * truncated under it, every method here that reads elements throws {@link StloadException} of kind
@@ -82,7 +84,10 @@ public final class Tensor {
      * @return the tensor
      */
     public static Tensor ofMapping(TensorInfo info, MemorySegment view, Path file) {
-        return new Tensor(info, view, Objects.requireNonNull(file, "file"));
+        if (file == null) {
+            throw StloadException.usage("a view of a mapping needs the mapped file, not null");
+        }
+        return new Tensor(info, view, file);
     }
 
     /** {@return the tensor's name, dtype, shape and place} */
@@ -132,14 +137,14 @@ public final class Tensor {
      *
      * @param indices one index per dimension
      * @return the flat index, for the typed accessors
-     * @throws StloadException {@link ErrorKind#Usage} if the count of indices is not the tensor's rank
+     * @throws StloadException {@link ErrorKind#Usage} if the count of indices (none for null) is not the tensor's rank
      * @throws IndexOutOfBoundsException if an index lies outside its dimension
      */
     public long index(long... indices) {
         Shape shape = info.shape();
-        if (indices.length != shape.rank()) {
+        if (indices == null || indices.length != shape.rank()) {
             throw StloadException.usage(name() + " has " + shape.rank() + " dimensions " + shape + "; "
-                    + indices.length + " indices given");
+                    + (indices == null ? "null" : indices.length) + " indices given");
         }
         long flat = 0;
         for (int d = 0; d < indices.length; d++) {
@@ -305,7 +310,7 @@ public final class Tensor {
      *
      * @param indices one index per dimension, outermost first (two or more; one is {@link #getFloat(long)})
      * @return the element as a float
-     * @throws StloadException {@link ErrorKind#Usage} if the count of indices is not the tensor's rank;
+     * @throws StloadException {@link ErrorKind#Usage} if the count of indices (none for null) is not the tensor's rank;
      *         {@link ErrorKind#Unsupported} if the dtype does not decode to floats
      * @throws IndexOutOfBoundsException if an index lies outside its dimension
      */
@@ -362,11 +367,13 @@ public final class Tensor {
      *
      * @param dst    the array
      * @param offset where the first element goes
-     * @throws StloadException {@link ErrorKind#Unsupported} if the dtype does not decode to floats
+     * @throws StloadException {@link ErrorKind#Unsupported} if the dtype does not decode to floats;
+     *         {@link ErrorKind#Usage} if {@code dst} is null
      * @throws IndexOutOfBoundsException if {@code dst} has no room for every element from {@code offset}
      */
     public void toFloats(float[] dst, int offset) {
         requireDecodable();
+        requireDestination(dst);
         long n = elementCount();
         Objects.checkFromIndexSize(offset, n, dst.length);
         decode(MemorySegment.ofArray(dst).asSlice((long) offset * Float.BYTES, n * Float.BYTES));
@@ -378,13 +385,15 @@ public final class Tensor {
      *
      * @param dst   the buffer
      * @param index where the first element goes
-     * @throws StloadException {@link ErrorKind#Unsupported} if the dtype does not decode to floats
+     * @throws StloadException {@link ErrorKind#Unsupported} if the dtype does not decode to floats;
+     *         {@link ErrorKind#Usage} if {@code dst} is null
      * @throws IndexOutOfBoundsException if {@code dst} has no room for every element from {@code index} up to its
      *         limit
      * @throws java.nio.ReadOnlyBufferException if {@code dst} is read-only
      */
     public void toFloats(FloatBuffer dst, int index) {
         requireDecodable();
+        requireDestination(dst);
         long n = elementCount();
         Objects.checkFromIndexSize(index, n, dst.limit());
         if (dst.isReadOnly()) {
@@ -411,10 +420,18 @@ public final class Tensor {
      *
      * @param offset the first byte of the tensor to copy
      * @param dst    where they go: {@code dst.byteSize()} bytes are copied
+     * @throws StloadException {@link ErrorKind#Usage} if {@code dst} is null
      * @throws IndexOutOfBoundsException if the bytes lie outside the tensor
      */
     public void copyTo(long offset, MemorySegment dst) {
+        requireDestination(dst);
         guarded(() -> MemorySegment.copy(data, offset, dst, 0, dst.byteSize()));
+    }
+
+    private void requireDestination(Object dst) {
+        if (dst == null) {
+            throw StloadException.usage(name() + ": the memory to write it into is null");
+        }
     }
 
     /** Every element into {@code dst}, as little-endian floats. */

@@ -12,7 +12,7 @@ import java.util.Map;
  * loader allocated for the caller, plus the report.
  * The caller owns it: closing frees all tensor memory at once, after which the tensors must not be used (reading
  * one then throws {@link IllegalStateException}, never reads freed memory). The tensors may be read from any thread
- * until then.
+ * until then, and their bytes are the caller's to change (to quantize or fuse them in place, say).
  */
 public final class LoadedWeights implements TensorLookup<Tensor>, AutoCloseable {
     private final HostSink sink;

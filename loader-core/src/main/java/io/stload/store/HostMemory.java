@@ -56,6 +56,12 @@ final class HostMemory implements StoreMemory<Tensor> {
      * What a load takes: a whole checkpoint, {@link HostSink}'s regions mirroring each file; a subset (the tensors a
      * reload reads, a rank's slices), one region of them packed ({@link PackedSlices}).
      */
+    /** A tensor over a read-only view of the same bytes: a reader's write fails instead of changing the weights. */
+    @Override
+    public Tensor forReaders(Tensor tensor) {
+        return new Tensor(tensor.info(), tensor.data().asReadOnly());
+    }
+
     @Override
     public long bytesFor(LoadPlan plan) {
         if (allocate != null) {

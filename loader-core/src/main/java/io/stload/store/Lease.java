@@ -9,9 +9,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
 /**
  * One version of the weights, pinned until closed: however many reloads happen meanwhile, its tensors stay
  * those of {@link #version()} and their memory stays valid (a reload in place waits for every lease to close before
- * it writes). Close it (try-with-resources) as soon as the read is done; a quiesced reload waits for it. After
- * closing, the tensors must not be used. A lease may be used and closed from any thread; closing it twice releases
- * it once.
+ * it writes). Host tensors are read-only: only a reload changes the weights every reader shares. Close it
+ * (try-with-resources) as soon as the read is done; a quiesced reload waits for it. After closing, the tensors must
+ * not be used. A lease may be used and closed from any thread; closing it twice releases it once.
  *
  * @param <T> what a reader gets for a tensor: a host {@link io.stload.format.Tensor}, a device tensor
  */
@@ -47,7 +47,7 @@ public final class Lease<T> implements TensorLookup<T>, AutoCloseable {
         if (closed.get()) {
             throw StloadException.usage("this lease of version " + version.number + " is closed: take a new one");
         }
-        return version.tensors;
+        return version.readers;
     }
 
     /**
@@ -60,7 +60,7 @@ public final class Lease<T> implements TensorLookup<T>, AutoCloseable {
     @Override
     public T tensor(String name) {
         return find(name).orElseThrow(() -> new StloadException(ErrorKind.TensorNotFound, null, "no tensor named `"
-                + name + "` in version " + version.number + " (" + version.tensors.size() + " tensors, from "
+                + name + "` in version " + version.number + " (" + version.readers.size() + " tensors, from "
                 + version.source + ")"));
     }
 

@@ -113,6 +113,18 @@ public interface StoreMemory<T> {
     void write(List<Write<T>> writes, Runnable overwriting);
 
     /**
+     * What a lease hands readers for one of this memory's tensors: one they cannot write through, where the memory
+     * allows that. Serving weights are shared by every reader, and only a reload may change them; the store keeps the
+     * writable tensor for its reloads in place.
+     *
+     * @param tensor a tensor this memory loaded
+     * @return the reader's handle; by default {@code tensor} itself
+     */
+    default T forReaders(T tensor) {
+        return tensor;
+    }
+
+    /**
      * Host memory the loader allocates, freed when no version holds it: {@link Tensor}s over it, as
      * {@code Loader.load} gives them.
      *
@@ -130,10 +142,13 @@ public interface StoreMemory<T> {
      * @param release  given back each segment {@code allocate} gave, once no version holds it (also when the load
      *                 that asked for it failed); from the thread that lets the version go
      * @return the memory
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if either is null
      */
     static StoreMemory<Tensor> callerBuffers(Function<TensorSlice, MemorySegment> allocate,
                                              Consumer<MemorySegment> release) {
-        return new HostMemory(java.util.Objects.requireNonNull(allocate, "allocate"),
-                java.util.Objects.requireNonNull(release, "release"));
+        if (allocate == null || release == null) {
+            throw io.stload.StloadException.usage("caller buffers need an allocator and a release, not null");
+        }
+        return new HostMemory(allocate, release);
     }
 }

@@ -69,7 +69,10 @@ public final class WeightStore<T> implements AutoCloseable {
     /** One published version; {@code leases} and {@code dropped} are guarded by the store's lock. */
     static final class Version<T> {
         final long number;
+        /** Written over by a reload in place. */
         final Map<String, T> tensors;
+        /** The same tensors as leases hand them out ({@link StoreMemory#forReaders}). */
+        final Map<String, T> readers;
         /** What this rank holds of each tensor, and where it was read from: compared by the next reload. */
         final Map<String, TensorSlice> slices;
         /** The memory holding each tensor; several versions may share one (tensors carried over). */
@@ -80,10 +83,13 @@ public final class WeightStore<T> implements AutoCloseable {
         int leases;
         boolean dropped;
 
-        Version(long number, Map<String, T> tensors, Map<String, TensorSlice> slices,
+        Version(long number, Map<String, T> tensors, StoreMemory<T> memory, Map<String, TensorSlice> slices,
                 Map<String, Allocation<T>> owners, SourceVersion source, LoadOptions options, boolean remote) {
             this.number = number;
             this.tensors = Collections.unmodifiableMap(tensors);
+            Map<String, T> forReaders = new LinkedHashMap<>();
+            tensors.forEach((name, tensor) -> forReaders.put(name, memory.forReaders(tensor)));
+            this.readers = Collections.unmodifiableMap(forReaders);
             this.slices = Collections.unmodifiableMap(slices);
             this.owners = Collections.unmodifiableMap(owners);
             this.source = source;
@@ -163,8 +169,9 @@ public final class WeightStore<T> implements AutoCloseable {
      * @param options           how to load it, now and on every reload that gives no options of its own
      * @param memoryBudgetBytes the most host memory all versions held at once may take
      * @return the store, serving version 1; the caller closes it
-     * @throws StloadException {@link ErrorKind#OutOfMemory} when the checkpoint alone exceeds the budget, or the
-     *                         kind of whatever stops the first load
+     * @throws StloadException {@link ErrorKind#OutOfMemory} when the checkpoint alone exceeds the budget;
+     *                         {@link ErrorKind#Usage} for a null argument or a negative budget; or the kind of
+     *                         whatever stops the first load
      */
     public static WeightStore<Tensor> open(Path checkpoint, LoadOptions options, long memoryBudgetBytes) {
         return open(WeightSource.path(checkpoint), StoreMemory.host(), options, memoryBudgetBytes);
@@ -180,11 +187,18 @@ public final class WeightStore<T> implements AutoCloseable {
      *                          {@link StoreMemory#bytesFor} counts it; Long.MAX_VALUE for no bound
      * @param <T>               what a reader gets for a tensor
      * @return the store, serving version 1; the caller closes it
-     * @throws StloadException {@link ErrorKind#OutOfMemory} when the checkpoint alone exceeds the budget, or the
-     *                         kind of whatever stops the first load
+     * @throws StloadException {@link ErrorKind#OutOfMemory} when the checkpoint alone exceeds the budget;
+     *                         {@link ErrorKind#Usage} for a null argument or a negative budget; or the kind of
+     *                         whatever stops the first load
      */
     public static <T> WeightStore<T> open(WeightSource source, StoreMemory<T> memory, LoadOptions options,
                                           long memoryBudgetBytes) {
+        if (source == null || memory == null || options == null) {
+            throw StloadException.usage("a store needs a source, a memory and load options, not null");
+        }
+        if (memoryBudgetBytes < 0) {
+            throw StloadException.usage("a memory budget of " + memoryBudgetBytes + " bytes: at least 0");
+        }
         WeightStore<T> store = new WeightStore<>(memory, memoryBudgetBytes);
         try (Checkpoint cp = opened(source)) {
             LoadPlan plan = store.planner.plan(cp, options, memory.profile());
@@ -198,8 +212,8 @@ public final class WeightStore<T> implements AutoCloseable {
             store.held.add(first);
             Map<String, Allocation<T>> owners = new LinkedHashMap<>();
             plan.slices().keySet().forEach(name -> owners.put(name, first));
-            store.current = new Version<>(1, ordered(plan.slices(), first.buffers.tensors()), plan.slices(), owners,
-                    SourceVersion.of(source, cp), options, cp.remote() != null);
+            store.current = new Version<>(1, ordered(plan.slices(), first.buffers.tensors()), memory, plan.slices(),
+                    owners, SourceVersion.of(source, cp), options, cp.remote() != null);
         }
         return store;
     }
@@ -323,9 +337,13 @@ public final class WeightStore<T> implements AutoCloseable {
      * @param how    beside or in place, whether to quiesce, the hooks, the staging bound, the load options
      * @return the outcome, the version current afterwards and what was read and carried over; a failure is a result,
      *         not an exception
-     * @throws StloadException {@link ErrorKind#Usage} when the store is closed, or closed during the reload
+     * @throws StloadException {@link ErrorKind#Usage} when the store is closed, or closed during the reload, or an
+     *                         argument is null
      */
     public ReloadResult reload(WeightSource source, ReloadOptions how) {
+        if (source == null || how == null) {
+            throw StloadException.usage("a reload needs a source and reload options, not null");
+        }
         Claim<T> claim;
         lock.lock();
         try {
@@ -457,8 +475,8 @@ public final class WeightStore<T> implements AutoCloseable {
             tensors.put(name, carried ? serving.tensors.get(name) : fresh.buffers.tensors().get(name));
             owners.put(name, carried ? serving.owners.get(name) : fresh);
         }
-        Version<T> next = new Version<>(serving.number + 1, tensors, n.slices(), owners, n.source(), n.options(),
-                n.checkpoint().remote() != null);
+        Version<T> next = new Version<>(serving.number + 1, tensors, memory, n.slices(), owners, n.source(),
+                n.options(), n.checkpoint().remote() != null);
         ReloadDelta delta = n.changes().delta(n.slices(), fresh == null ? 0 : fresh.buffers.report().bytesRead(), 0);
         double loadSeconds = seconds(n.start());
         if (!how.quiesce()) {
@@ -515,7 +533,7 @@ public final class WeightStore<T> implements AutoCloseable {
                 return storeFailed(claim, se, how, stagedDelta, loadSeconds, seconds(quiesceStart));
             }
             // Same memory, new bytes: the new version holds the serving version's allocations.
-            Version<T> next = new Version<>(serving.number + 1, serving.tensors, n.slices(), serving.owners,
+            Version<T> next = new Version<>(serving.number + 1, serving.tensors, memory, n.slices(), serving.owners,
                     n.source(), n.options(), n.checkpoint().remote() != null);
             ReloadDelta delta = n.changes().delta(n.slices(), fromStorage, stagedBytes);
             return publish(claim, next, null, how, delta, loadSeconds, seconds(quiesceStart));

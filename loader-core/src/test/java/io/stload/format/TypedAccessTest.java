@@ -183,6 +183,11 @@ class TypedAccessTest {
         Tensor nibbles = new Tensor(new TensorInfo("n", DType.F4, new long[] {2, 3}, 0, 3),
                 MemorySegment.ofArray(new byte[3]));
         assertEquals(ErrorKind.Unsupported, assertThrows(StloadException.class, () -> nibbles.row(1)).kind());
+        for (Runnable nulls : List.<Runnable>of(() -> f32.index((long[]) null), () -> f32.getFloat((long[]) null),
+                () -> f32.toFloats((float[]) null, 0), () -> f32.toFloats((FloatBuffer) null, 0),
+                () -> f32.copyTo(0, null), () -> Tensor.ofMapping(f32.info(), f32.data(), null))) {
+            assertEquals(ErrorKind.Usage, assertThrows(StloadException.class, nulls::run).kind());
+        }
     }
 
     /** An index whose byte offset wraps past 2^64 onto a real element is outside the tensor all the same. */

@@ -3,6 +3,7 @@ package io.stload.store;
 import static io.stload.store.FilledCheckpoints.A;
 import static io.stload.store.FilledCheckpoints.B;
 import static io.stload.store.FilledCheckpoints.assertFilled;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -14,6 +15,7 @@ import io.stload.StloadException;
 import io.stload.format.Tensor;
 import io.stload.plan.LoadOptions;
 import io.stload.store.ReloadResult.Outcome;
+import java.lang.foreign.Arena;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
@@ -286,5 +288,55 @@ class WeightStoreTest {
         assertAll(lease, A);
         lease.close();
         assertEquals(0, store.memoryBytes());
+    }
+
+    @Test
+    void aLeaseCannotWriteTheServingWeightsAndAReloadInPlaceStillCan() {
+        Arena callers = Arena.ofShared();
+        List<StoreMemory<Tensor>> memories = List.of(StoreMemory.host(),
+                StoreMemory.callerBuffers(slice -> callers.allocate(slice.byteSize(), 64), segment -> { }));
+        for (StoreMemory<Tensor> memory : memories) {
+            for (long staging : new long[] {ReloadOptions.DEFAULT_STAGING_BYTES, 0}) {
+                try (WeightStore<Tensor> store = WeightStore.open(WeightSource.path(a), memory, LoadOptions.DEFAULTS,
+                        Long.MAX_VALUE)) {
+                    try (Lease<Tensor> lease = store.lease()) {
+                        for (Tensor t : lease.tensors().values()) {
+                            assertTrue(t.data().isReadOnly(), t::name);
+                            assertThrows(IllegalArgumentException.class, () -> t.data().set(JAVA_BYTE, 0, B)); // the JDK's refusal
+                        }
+                        assertAll(lease, A);
+                    }
+                    ReloadResult r = store.reload(WeightSource.path(b),
+                            ReloadOptions.inPlace(LONG).withStagingBytes(staging));
+                    assertEquals(Outcome.RELOADED, r.outcome(), r::toString);
+                    try (Lease<Tensor> lease = store.lease()) {
+                        assertAll(lease, B);
+                        assertTrue(lease.tensors().values().stream().allMatch(t -> t.data().isReadOnly()));
+                    }
+                }
+            }
+        }
+        callers.close();
+    }
+
+    @Test
+    void nullArgumentsAndANegativeBudgetAreTheCallersMisuse() {
+        List<Runnable> misuses = List.of(
+                () -> WeightStore.open(null, StoreMemory.host(), LoadOptions.DEFAULTS, 1),
+                () -> WeightStore.open(WeightSource.path(a), null, LoadOptions.DEFAULTS, 1),
+                () -> WeightStore.open(WeightSource.path(a), StoreMemory.host(), null, 1),
+                () -> WeightStore.open(a, LoadOptions.DEFAULTS, -1),
+                () -> StoreMemory.callerBuffers(null, segment -> { }),
+                () -> StoreMemory.callerBuffers(slice -> null, null));
+        for (Runnable misuse : misuses) {
+            assertEquals(ErrorKind.Usage, assertThrows(StloadException.class, misuse::run).kind());
+        }
+        try (WeightStore<Tensor> store = open(Long.MAX_VALUE)) {
+            for (Runnable misuse : List.<Runnable>of(() -> store.reload((WeightSource) null, ReloadOptions.IMMEDIATE),
+                    () -> store.reload(WeightSource.path(b), null))) {
+                assertEquals(ErrorKind.Usage, assertThrows(StloadException.class, misuse::run).kind());
+            }
+            assertEquals(1, store.version());
+        }
     }
 }
