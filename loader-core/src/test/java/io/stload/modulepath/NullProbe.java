@@ -1,5 +1,7 @@
 package io.stload.modulepath;
 
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import io.stload.ErrorKind;
 import io.stload.StloadException;
 import java.lang.reflect.Array;
@@ -240,6 +242,13 @@ public final class NullProbe {
                 : thrown.getClass().getSimpleName() + ": " + thrown.getMessage();
         StackTraceElement[] at = thrown.getStackTrace();
         return at.length == 0 ? what : what + " at " + at[0];
+    }
+
+    /** Fails unless no call broke the contract, naming each that did on a line of its own. */
+    public static void assertNoneBroken(SortedMap<String, String> broken) {
+        List<String> lines = broken.entrySet().stream().map(e -> e.getKey() + ": " + e.getValue()).toList();
+        assertTrue(lines.isEmpty(), () -> lines.size() + " calls with a null broke the Usage contract:\n"
+                + String.join("\n", lines));
     }
 
     /** The name of a type within its package, with a dot between nested and enclosing type. */
