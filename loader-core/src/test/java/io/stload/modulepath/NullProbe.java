@@ -31,7 +31,8 @@ import java.util.stream.Stream;
  * <p>A call is named as written, its null in place: {@code Checkpoint.open(Path, null UnknownDtypes)},
  * {@code new TensorInfo(null String, DType, Shape, long, long)}; the list of calls that take null names them so.
  * Left alone: the members of {@code Object} and of the JDK's types, and an enum's {@code valueOf}, whose null is
- * Java's own NullPointerException.
+ * Java's own NullPointerException; and the methods a type inherits from another library (Jlama's
+ * {@code WeightLoader} defaults), whose contract is that library's.
  *
  * <p>A Usage error proves nothing when the ordinary arguments alone are one: a member of two parameters or more is
  * also called with no null, and where that call is a Usage error its samples are said to mask the probe
@@ -133,11 +134,11 @@ public final class NullProbe {
         return broken;
     }
 
-    /** The public instance methods of {@code apiType} that take a reference and are not the JDK's nor Object's. */
+    /** The public instance methods of {@code apiType} that take a reference, declared by stload's types. */
     public static List<Method> instanceMethods(Class<?> apiType) {
         return Stream.of(apiType.getMethods())
                 .filter(m -> !Modifier.isStatic(m.getModifiers()) && !m.isSynthetic() && !m.isBridge())
-                .filter(m -> !m.getDeclaringClass().getPackageName().startsWith("java."))
+                .filter(m -> m.getDeclaringClass().getPackageName().startsWith("io.stload"))
                 .filter(m -> !(m.getName().equals("equals") && m.getParameterCount() == 1))
                 .filter(m -> Stream.of(m.getParameterTypes()).anyMatch(p -> !p.isPrimitive()))
                 .sorted(Comparator.comparing(Method::toGenericString)).toList();
