@@ -99,6 +99,7 @@ final class CoreApiFixture implements AutoCloseable {
     private final Checkpoint checkpoint;
     private final TensorRef ref;
     private final LoadPlan plan;
+    private final LoadedWeights loaded;
     private int outputs;
 
     CoreApiFixture(Path dir, Set<String> takesNull) throws IOException {
@@ -113,6 +114,7 @@ final class CoreApiFixture implements AutoCloseable {
         this.checkpoint = open(Checkpoint.open(dir));
         this.ref = checkpoint.tensor("w");
         this.plan = new Planner().plan(checkpoint, LoadOptions.DEFAULTS);
+        this.loaded = open(Loader.load(checkpoint, LoadOptions.DEFAULTS));
         jdkSamples();
         apiSamples();
         memberSamples();
@@ -248,12 +250,17 @@ final class CoreApiFixture implements AutoCloseable {
         probe.arguments("PartitionSpec.parse(String, String)", () -> new Object[] {"rules", "{\"rules\": []}"});
         probe.arguments("PartitionSpec.fromConfigJson(String, String, boolean)",
                 () -> new Object[] {"config.json", CONFIG, false});
+        // Host memory overwrites and writes the tensors of a load of the sample checkpoint.
+        Runnable overwriting = () -> { };
+        probe.arguments("StoreMemory.overwrite(LoadPlan, Map, Runnable)",
+                () -> new Object[] {plan, loaded.tensors(), overwriting});
+        probe.arguments("StoreMemory.write(List, Runnable)", () -> new Object[] {
+                List.of(new StoreMemory.Write<>(loaded.tensor("w"), arena.allocate(16))), overwriting});
     }
 
     private void receivers() {
         TensorSlice slice = plan.slice(ref);
         WeightStore<Tensor> store = open(WeightStore.open(dir, LoadOptions.DEFAULTS, 1 << 20));
-        LoadedWeights loaded = open(Loader.load(checkpoint, LoadOptions.DEFAULTS));
         receive(Checkpoint.class, checkpoint);
         receive(Header.class, checkpoint.files().getFirst());
         receive(TensorInfo.class, ref.info());
