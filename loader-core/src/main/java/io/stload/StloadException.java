@@ -20,6 +20,7 @@ public class StloadException extends RuntimeException {
      * @param kind   what went wrong
      * @param file   the file it concerns, or null
      * @param detail what happened, in words a person can act on, without kind and file
+     * @throws StloadException {@link ErrorKind#Usage} if {@code kind} or {@code detail} is null
      */
     public StloadException(ErrorKind kind, Path file, String detail) {
         this(kind, file, detail, null);
@@ -32,6 +33,7 @@ public class StloadException extends RuntimeException {
      * @param file   the file it concerns, or null
      * @param detail what happened, in words a person can act on, without kind and file
      * @param cause  the exception behind it, or null
+     * @throws StloadException {@link ErrorKind#Usage} if {@code kind} or {@code detail} is null
      */
     public StloadException(ErrorKind kind, Path file, String detail, Throwable cause) {
         super(format(kind, file, detail), cause);
@@ -46,6 +48,7 @@ public class StloadException extends RuntimeException {
      *
      * @param detail what is wrong with the call, in words a person can act on
      * @return the exception, for the caller to throw
+     * @throws StloadException {@link ErrorKind#Usage} if {@code detail} is null
      */
     public static StloadException usage(String detail) {
         return new StloadException(ErrorKind.Usage, null, detail);
@@ -58,8 +61,12 @@ public class StloadException extends RuntimeException {
      * @param what  what the loader was doing, e.g. "the consumer failed on model.norm.weight"
      * @param cause the caller's exception
      * @return the exception, for the caller to throw
+     * @throws StloadException {@link ErrorKind#Usage} if {@code what} or {@code cause} is null
      */
     public static StloadException callback(String what, Throwable cause) {
+        if (what == null || cause == null) {
+            throw usage("a callback error needs what the loader was doing and the caller's exception, not null");
+        }
         return new StloadException(ErrorKind.Callback, null, what + ": " + cause, cause);
     }
 
@@ -90,7 +97,11 @@ public class StloadException extends RuntimeException {
         return detail;
     }
 
+    /** Also the one place to refuse a null kind or detail: it runs before the superclass is made. */
     private static String format(ErrorKind kind, Path file, String detail) {
+        if (kind == null || detail == null) {
+            throw usage("an error needs its kind and its detail, not null");
+        }
         return file == null ? kind + ": " + detail : kind + ": " + file + ": " + detail;
     }
 }

@@ -19,7 +19,8 @@ public interface TensorLookup<T> {
      *
      * @param name the tensor's name
      * @return the tensor
-     * @throws StloadException {@link ErrorKind#TensorNotFound} when none of that name is held
+     * @throws StloadException {@link ErrorKind#TensorNotFound} when none of that name is held;
+     *                         {@link ErrorKind#Usage} if {@code name} is null
      */
     default T tensor(String name) {
         return find(name).orElseThrow(() -> new StloadException(ErrorKind.TensorNotFound, null,
@@ -31,8 +32,12 @@ public interface TensorLookup<T> {
      *
      * @param name the tensor's name
      * @return the tensor, or empty when none of that name is held
+     * @throws StloadException {@link ErrorKind#Usage} if {@code name} is null
      */
     default Optional<T> find(String name) {
+        if (name == null) {
+            throw StloadException.usage("a tensor is looked up by its name, not null");
+        }
         return Optional.ofNullable(tensors().get(name));
     }
 }

@@ -44,6 +44,8 @@ import java.util.Map;
  *
  * <p>A shard may hold tensors its index maps elsewhere or not at all (some published checkpoints do; the index
  * is the allowlist): they are left out of {@link #tensors()} and listed by {@link #unindexedTensors()}.
+ *
+ * <p>A null argument is a {@link ErrorKind#Usage} error, except where a parameter says null is allowed.
  */
 public final class Checkpoint implements TensorLookup<TensorRef>, AutoCloseable {
     private final Path path;
@@ -181,6 +183,7 @@ public final class Checkpoint implements TensorLookup<TensorRef>, AutoCloseable 
      * @return its location in words
      */
     public String location(Header file) {
+        requireFile(file);
         return remote == null ? file.file().toString() : remote.location() + names.get(file);
     }
 
@@ -206,7 +209,14 @@ public final class Checkpoint implements TensorLookup<TensorRef>, AutoCloseable 
      * @return its name relative to the checkpoint's directory, or the path given for a single file
      */
     public String nameOf(Header file) {
+        requireFile(file);
         return names.get(file);
+    }
+
+    private static void requireFile(Header file) {
+        if (file == null) {
+            throw StloadException.usage("a file of the checkpoint is one of its headers, not null");
+        }
     }
 
     /** {@return the path the checkpoint was opened from} */
@@ -235,7 +245,8 @@ public final class Checkpoint implements TensorLookup<TensorRef>, AutoCloseable 
      *
      * @param name the tensor's name
      * @return the tensor
-     * @throws StloadException {@link ErrorKind#TensorNotFound}, naming the checkpoint, when it has no such tensor
+     * @throws StloadException {@link ErrorKind#TensorNotFound}, naming the checkpoint, when it has no such tensor;
+     *                         {@link ErrorKind#Usage} if {@code name} is null
      */
     @Override
     public TensorRef tensor(String name) {
@@ -342,6 +353,7 @@ public final class Checkpoint implements TensorLookup<TensorRef>, AutoCloseable 
      *                         Io if the file cannot be read
      */
     public Tensor slice(String name, String ranges, SegmentAllocator allocator) {
+        requireAllocator(allocator);
         TensorRef t = tensor(name);
         return reads.copy(t, SliceSpec.parse(ranges, t.info()), allocator);
     }
@@ -377,6 +389,10 @@ public final class Checkpoint implements TensorLookup<TensorRef>, AutoCloseable 
      *                         {@link ErrorKind#TensorNotFound}; {@link ErrorKind#Io} if the file cannot be read
      */
     public Tensor slice(String name, Slice slice, SegmentAllocator allocator) {
+        if (slice == null) {
+            throw StloadException.usage("a slice of a tensor is a Slice, Slice.WHOLE for all of it, not null");
+        }
+        requireAllocator(allocator);
         TensorRef t = tensor(name);
         return reads.copy(t, slice.on(t.info()), allocator);
     }
@@ -392,6 +408,13 @@ public final class Checkpoint implements TensorLookup<TensorRef>, AutoCloseable 
      */
     public Tensor slice(String name, Slice slice) {
         return slice(name, slice, Arena.ofAuto());
+    }
+
+    /** A null allocator is refused before the slice is resolved, so that the error names what is wrong. */
+    private static void requireAllocator(SegmentAllocator allocator) {
+        if (allocator == null) {
+            throw StloadException.usage("a copy needs an allocator, not null");
+        }
     }
 
     /** Unmaps the files behind every {@link #view}; using such a view afterwards throws. */

@@ -38,7 +38,8 @@ public final class CheckpointSource {
      * @return the opened checkpoint; the caller closes it
      * @throws StloadException {@link ErrorKind#MissingShard} for a file missing with no download running,
      *                         {@link ErrorKind#WaitTimeout} when the wait ran out, or the kind of whatever else
-     *                         makes the checkpoint invalid
+     *                         makes the checkpoint invalid; {@link ErrorKind#Usage} if {@code pathOrRepo} or
+     *                         {@code wait} is null
      */
     public static Checkpoint resolve(String pathOrRepo, Path cacheDir, WaitPolicy wait) {
         return resolve(pathOrRepo, cacheDir, wait, UnknownDtypes.REFUSE);
@@ -67,6 +68,10 @@ public final class CheckpointSource {
 
     private static Checkpoint resolve(String pathOrRepo, Path cacheDir, WaitPolicy wait, Map<String, String> env,
                                       NativeAccess os, UnknownDtypes unknown) {
+        if (pathOrRepo == null || wait == null || unknown == null) {
+            throw StloadException.usage("a checkpoint is resolved from a path or repo id, under a wait policy and an "
+                    + "UnknownDtypes choice, none of them null");
+        }
         Optional<RepoRef> repo = repoOf(pathOrRepo);
         if (repo.isEmpty()) {
             return Checkpoint.open(Path.of(pathOrRepo), unknown);

@@ -38,8 +38,15 @@ public final class CheckpointVerifier {
      * @param notes    what a load would ignore, worth knowing but not a problem
      */
     public record Result(String commit, List<Problem> problems, List<String> notes) {
-        /** Copies the lists, so a result cannot change after it is made. */
+        /**
+         * Copies the lists, so a result cannot change after it is made.
+         *
+         * @throws StloadException {@link ErrorKind#Usage} if {@code problems} or {@code notes} is null
+         */
         public Result {
+            if (problems == null || notes == null) {
+                throw StloadException.usage("a verification's result lists its problems and notes, not null");
+            }
             problems = List.copyOf(problems);
             notes = List.copyOf(notes);
         }
@@ -91,8 +98,9 @@ public final class CheckpointVerifier {
      * @param progress   hears the bytes to hash and each chunk hashed
      * @return the problems found and notes; never changes a file
      * @throws StloadException {@link ErrorKind#WaitTimeout} when the wait for a running download ran out, or
-     *                         {@link ErrorKind#Usage} for a request that cannot be checked; every problem of the
-     *                         checkpoint itself is in the result instead
+     *                         {@link ErrorKind#Usage} for a request that cannot be checked (a null argument but
+     *                         {@code cacheDir} among them); every problem of the checkpoint itself is in the result
+     *                         instead
      * @throws InterruptedException when interrupted while hashing or waiting
      */
     public static Result verify(String pathOrRepo, Path cacheDir, boolean deep, int threads, WaitPolicy wait,
@@ -104,6 +112,10 @@ public final class CheckpointVerifier {
     static Result verify(String pathOrRepo, Path cacheDir, boolean deep, int threads, WaitPolicy wait,
                          HashProgress progress, Map<String, String> env, NativeAccess os)
             throws InterruptedException {
+        if (pathOrRepo == null || wait == null || progress == null) {
+            throw StloadException.usage("a checkpoint is verified from a path or repo id, under a wait policy, with a "
+                    + "progress listener (HashProgress.NONE for none), none of them null");
+        }
         Set<Problem> problems = new LinkedHashSet<>();
         List<String> notes = new ArrayList<>();
         Optional<RepoRef> repo = CheckpointSource.repoOf(pathOrRepo);

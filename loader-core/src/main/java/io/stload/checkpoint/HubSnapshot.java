@@ -16,6 +16,17 @@ import java.nio.file.Path;
  * @param dir     {@code repoDir/snapshots/<commit>}
  */
 public record HubSnapshot(RepoRef repo, Path repoDir, String commit, Path dir) {
+    /**
+     * Checks that every component is given.
+     *
+     * @throws StloadException {@link ErrorKind#Usage} if any component is null
+     */
+    public HubSnapshot {
+        if (repo == null || repoDir == null || commit == null || dir == null) {
+            throw StloadException.usage("a hub snapshot needs its repo, repo folder, commit and folder, not null");
+        }
+    }
+
     /** {@return the folder the snapshot's files link into} */
     public Path blobs() {
         return repoDir.resolve("blobs");

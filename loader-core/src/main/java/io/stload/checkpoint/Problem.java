@@ -12,6 +12,17 @@ import java.nio.file.Path;
  * @param detail one line for a person
  */
 public record Problem(ErrorKind kind, Path file, String detail) {
+    /**
+     * Checks that the problem has its kind and detail.
+     *
+     * @throws StloadException {@link ErrorKind#Usage} if {@code kind} or {@code detail} is null
+     */
+    public Problem {
+        if (kind == null || detail == null) {
+            throw StloadException.usage("a problem needs its kind and detail, not null");
+        }
+    }
+
     static Problem of(StloadException e) {
         return new Problem(e.kind(), e.file(), e.detail());
     }

@@ -1,5 +1,7 @@
 package io.stload.checkpoint;
 
+import io.stload.ErrorKind;
+import io.stload.StloadException;
 import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -19,12 +21,27 @@ public record RepoRef(String org, String name, String revision) {
     private static final Pattern COMMIT = Pattern.compile("[0-9a-f]{40}");
 
     /**
+     * Checks that every component is given.
+     *
+     * @throws StloadException {@link ErrorKind#Usage} if any component is null
+     */
+    public RepoRef {
+        if (org == null || name == null || revision == null) {
+            throw StloadException.usage("a repo reference needs its owner, name and revision, not null");
+        }
+    }
+
+    /**
      * Parses a repo id.
      *
      * @param text {@code org/name} or {@code org/name@revision}
      * @return the reference, or empty when the text is not a repo id (it may then be a path)
+     * @throws StloadException {@link ErrorKind#Usage} if {@code text} is null
      */
     public static Optional<RepoRef> parse(String text) {
+        if (text == null) {
+            throw StloadException.usage("a repo id is text such as `org/name`, not null");
+        }
         Matcher m = REPO_ID.matcher(text);
         if (!m.matches() || text.contains("..") || text.endsWith("/")) {
             return Optional.empty();
@@ -52,8 +69,12 @@ public record RepoRef(String org, String name, String revision) {
      *
      * @param commit the commit hash
      * @return the command line
+     * @throws StloadException {@link ErrorKind#Usage} if {@code commit} is null
      */
     public String fetchCommand(String commit) {
+        if (commit == null) {
+            throw StloadException.usage("a fetch command names the commit to fetch, not null");
+        }
         return "huggingface-cli download " + id() + " --revision " + commit;
     }
 

@@ -35,6 +35,8 @@ import tools.jackson.core.json.JsonFactory;
  *
  * <p>The directory appears complete or not at all: everything is written into a temporary sibling, which is
  * then renamed to the target. The target must not exist, or be an empty directory.
+ *
+ * <p>A null argument is a {@link io.stload.ErrorKind#Usage} error, except where a parameter says null is allowed.
  */
 public final class ShardedWriter {
     /** The index file's name in the hub's layout. */
@@ -89,6 +91,10 @@ public final class ShardedWriter {
      */
     public static List<Path> write(Path dir, Map<String, String> metadata, List<Entry> entries, DataSource source,
                                    long maxShardBytes, boolean digests) throws IOException {
+        if (dir == null || entries == null || source == null) {
+            throw StloadException.usage("a checkpoint is written to a directory, of entries and a source of their "
+                    + "bytes, none of them null");
+        }
         if (maxShardBytes <= 0) {
             throw StloadException.usage("shard size must be positive: " + maxShardBytes);
         }
@@ -121,6 +127,9 @@ public final class ShardedWriter {
      * @return the shards' tensors, at least one (empty when {@code entries} is)
      */
     public static List<List<Entry>> shards(List<Entry> entries, long max) {
+        if (entries == null) {
+            throw StloadException.usage("the tensors to cut into shards are a list, not null");
+        }
         List<List<Entry>> shards = new ArrayList<>();
         List<Entry> current = new ArrayList<>();
         long bytes = 0;
@@ -181,6 +190,9 @@ public final class ShardedWriter {
      *                     or the filler or the rename fails
      */
     public static void writeAtomically(Path dir, Filler filler) throws IOException {
+        if (filler == null) {
+            throw StloadException.usage("a directory is written by a filler, not null");
+        }
         Path target = target(dir);
         if (Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS)) {
             try (Stream<Path> children = Files.list(target)) {
@@ -213,6 +225,7 @@ public final class ShardedWriter {
      * there points to; never the link, which is the user's.
      */
     private static Path target(Path dir) throws IOException {
+        requireDir(dir);
         Path absolute = dir.toAbsolutePath().normalize();
         if (!Files.isSymbolicLink(absolute)) {
             return absolute;
@@ -271,6 +284,7 @@ public final class ShardedWriter {
      * @param dir the directory this process is writing
      */
     public static void removeOwnTemporaries(Path dir) {
+        requireDir(dir); // before the best effort, which would take a null for a failure to ignore
         try {
             Path target = target(dir);
             String prefix = "." + target.getFileName() + TMP_INFIX + ProcessHandle.current().pid() + "-";
@@ -279,6 +293,12 @@ public final class ShardedWriter {
             }
         } catch (IOException | RuntimeException e) {
             // Best effort, on the way out.
+        }
+    }
+
+    private static void requireDir(Path dir) {
+        if (dir == null) {
+            throw StloadException.usage("the directory written is a path, not null");
         }
     }
 

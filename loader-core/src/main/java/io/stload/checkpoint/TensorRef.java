@@ -1,5 +1,7 @@
 package io.stload.checkpoint;
 
+import io.stload.ErrorKind;
+import io.stload.StloadException;
 import io.stload.format.Header;
 import io.stload.format.TensorInfo;
 
@@ -10,6 +12,17 @@ import io.stload.format.TensorInfo;
  * @param file the header of the file that holds it
  */
 public record TensorRef(TensorInfo info, Header file) {
+    /**
+     * Checks that both components are given.
+     *
+     * @throws StloadException {@link ErrorKind#Usage} if {@code info} or {@code file} is null
+     */
+    public TensorRef {
+        if (info == null || file == null) {
+            throw StloadException.usage("a tensor of a checkpoint needs its entry and its file's header, not null");
+        }
+    }
+
     /** {@return the tensor's name} */
     public String name() {
         return info.name();

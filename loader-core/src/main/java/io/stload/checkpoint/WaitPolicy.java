@@ -1,5 +1,7 @@
 package io.stload.checkpoint;
 
+import io.stload.ErrorKind;
+import io.stload.StloadException;
 import java.time.Duration;
 import java.util.function.Consumer;
 import java.util.function.LongSupplier;
@@ -24,10 +26,22 @@ public record WaitPolicy(Duration timeout, LongSupplier nanoTime, Sleeper sleepe
     private static final System.Logger LOG = System.getLogger("io.stload.checkpoint");
 
     /**
+     * Checks that every component is given.
+     *
+     * @throws StloadException {@link ErrorKind#Usage} if any component is null
+     */
+    public WaitPolicy {
+        if (timeout == null || nanoTime == null || sleeper == null || log == null) {
+            throw StloadException.usage("a wait policy needs its timeout, clock, sleeper and log, not null");
+        }
+    }
+
+    /**
      * Waits in real time, logging through {@link System.Logger} {@code io.stload.checkpoint} at INFO.
      *
      * @param timeout give up after this long
      * @return the policy
+     * @throws StloadException {@link ErrorKind#Usage} if {@code timeout} is null
      */
     public static WaitPolicy of(Duration timeout) {
         return new WaitPolicy(timeout, System::nanoTime, nanos -> Thread.sleep(Duration.ofNanos(nanos)),
@@ -39,6 +53,7 @@ public record WaitPolicy(Duration timeout, LongSupplier nanoTime, Sleeper sleepe
      *
      * @param to receives each line
      * @return the changed copy
+     * @throws StloadException {@link ErrorKind#Usage} if {@code to} is null
      */
     public WaitPolicy withLog(Consumer<String> to) {
         return new WaitPolicy(timeout, nanoTime, sleeper, to);

@@ -20,7 +20,7 @@ import java.lang.foreign.ValueLayout;
  * <p>Each conversion is one plain counted loop over elements: BF16's (a shift, and a branch-free rounding) run
  * over small arrays the JIT vectorizes, or on the Vector API where {@link #vectorized()} says so; F16 and the
  * 8-bit types are looked up in a table of every pattern (256 KiB for F16); F32 to F16 uses the CPU's conversion.
- * All are safe to call from any thread.
+ * All are safe to call from any thread. A null argument is a {@link ErrorKind#Usage} error.
  */
 public final class Convert {
     /** Steps of an array-staged loop per bulk copy: its arrays stay in the L1 cache. */
@@ -137,6 +137,7 @@ public final class Convert {
      * @return true for F32 itself, BF16, F16, F8_E4M3 and F8_E5M2
      */
     public static boolean widensToF32(DType type) {
+        requireType(type);
         return switch (type) {
             case F32, BF16, F16, F8_E4M3, F8_E5M2 -> true;
             default -> false;
@@ -151,6 +152,7 @@ public final class Convert {
      * @return true for F32, BF16, F16, F8_E4M3, F8_E5M2, I8, U8, I16, U16, I32, U32, I64 and U64
      */
     public static boolean decodesToF32(DType type) {
+        requireType(type);
         return switch (type) {
             case F32, BF16, F16, F8_E4M3, F8_E5M2, I8, U8, I16, U16, I32, U32, I64, U64 -> true;
             default -> false;
@@ -167,6 +169,9 @@ public final class Convert {
      *         truncated under it
      */
     public static float[] toF32(Tensor t) {
+        if (t == null) {
+            throw StloadException.usage("floats are read from a tensor, not null");
+        }
         return t.toFloatArray();
     }
 
@@ -260,6 +265,10 @@ public final class Convert {
      * @throws IndexOutOfBoundsException if the element lies outside {@code src}
      */
     public static float f32At(DType from, MemorySegment src, long index) {
+        if (src == null) {
+            throw StloadException.usage("an element is read from a segment, not null");
+        }
+        requireType(from);
         return switch (from) {
             case F32 -> src.getAtIndex(F32, index);
             case BF16 -> bf16ToF32(src.getAtIndex(I16, index));
@@ -342,6 +351,7 @@ public final class Convert {
      * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if {@code src} is not a whole number of floats or {@code dst} is too small
      */
     public static void fromF32(DType to, MemorySegment src, MemorySegment dst) {
+        requireType(to);
         long n = elements(DType.F32, src);
         requireRoom(dst, n * Short.BYTES);
         switch (to) {
@@ -367,6 +377,9 @@ public final class Convert {
      * @throws io.stload.StloadException {@link ErrorKind#Unsupported} if {@code to} is neither BF16 nor F16
      */
     public static byte[] fromF32(DType to, float[] src) {
+        if (src == null) {
+            throw StloadException.usage("floats to narrow are an array, not null");
+        }
         byte[] out = new byte[Math.multiplyExact(src.length, Short.BYTES)];
         fromF32(to, MemorySegment.ofArray(src), MemorySegment.ofArray(out));
         return out;
@@ -510,6 +523,9 @@ public final class Convert {
     }
 
     private static long elements(DType type, MemorySegment src) {
+        if (src == null) {
+            throw StloadException.usage("the elements to convert are a segment, not null");
+        }
         if (!decodesToF32(type)) {
             throw notWidening(type);
         }
@@ -521,8 +537,17 @@ public final class Convert {
     }
 
     private static void requireRoom(MemorySegment dst, long bytes) {
+        if (dst == null) {
+            throw StloadException.usage("converted elements go to a segment, not null");
+        }
         if (dst.byteSize() < bytes) {
             throw StloadException.usage("destination holds " + dst.byteSize() + " bytes; " + bytes + " needed");
+        }
+    }
+
+    private static void requireType(DType type) {
+        if (type == null) {
+            throw StloadException.usage("a conversion names the elements' dtype, not null");
         }
     }
 

@@ -111,8 +111,12 @@ public enum DType {
      * @param name the {@code dtype} string of a header entry
      * @return the dtype, or null when the format defines no dtype of that name (which a header then holds as
      *         {@link #UNKNOWN} only when opened to let such tensors through)
+     * @throws StloadException {@link ErrorKind#Usage} if {@code name} is null
      */
     public static DType fromHeaderName(String name) {
+        if (name == null) {
+            throw StloadException.usage("a dtype is looked up by its header spelling, not null");
+        }
         return switch (name) {
             case "BOOL" -> BOOL;
             case "F4" -> F4;

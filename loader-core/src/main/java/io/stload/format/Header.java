@@ -54,8 +54,12 @@ public final class Header {
      *
      * @param otherName another path to the very file this header was read from
      * @return a header equal to this one but for {@link #file()}; it maps and checks the same file, by its other name
+     * @throws StloadException {@link ErrorKind#Usage} if {@code otherName} is null
      */
     public Header sharedAs(Path otherName) {
+        if (otherName == null) {
+            throw StloadException.usage("a header is shared under another path, not null");
+        }
         return new Header(otherName, fileSize, headerLength, metadata, tensors, byName, identity, remoteVersion);
     }
 
@@ -97,9 +101,13 @@ public final class Header {
      * @param arena owns the mapping: closing it unmaps the file
      * @return the mapping
      * @throws io.stload.StloadException {@link io.stload.ErrorKind#Io} if the file cannot be mapped, or is no longer
-     *         the file the header was read from (replaced under its name, resized, modified)
+     *         the file the header was read from (replaced under its name, resized, modified);
+     *         {@link io.stload.ErrorKind#Usage} if {@code arena} is null
      */
     public MemorySegment map(Arena arena) {
+        if (arena == null) {
+            throw StloadException.usage("a mapping is owned by an arena, not null");
+        }
         if (identity == null) {
             throw StloadException.usage(file + " is not a local file: it cannot be mapped");
         }
@@ -168,9 +176,11 @@ public final class Header {
      *
      * @param name the tensor's name
      * @return its entry
-     * @throws StloadException {@link ErrorKind#TensorNotFound}, naming this file, when it holds no such tensor
+     * @throws StloadException {@link ErrorKind#TensorNotFound}, naming this file, when it holds no such tensor;
+     *         {@link ErrorKind#Usage} if {@code name} is null
      */
     public TensorInfo tensor(String name) {
+        requireName(name);
         TensorInfo t = byName.get(name);
         if (t == null) {
             throw new StloadException(ErrorKind.TensorNotFound, file, "no tensor named `" + name + "` among its "
@@ -184,8 +194,16 @@ public final class Header {
      *
      * @param name the tensor's name
      * @return its entry, or empty when this file holds none of that name
+     * @throws StloadException {@link ErrorKind#Usage} if {@code name} is null
      */
     public Optional<TensorInfo> find(String name) {
+        requireName(name);
         return Optional.ofNullable(byName.get(name));
+    }
+
+    private static void requireName(String name) {
+        if (name == null) {
+            throw StloadException.usage("a tensor is looked up by its name, not null");
+        }
     }
 }

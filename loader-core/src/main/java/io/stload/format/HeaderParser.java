@@ -33,7 +33,8 @@ import tools.jackson.core.json.JsonFactory;
  * length prefix, UTF-8, JSON shape, then the tensor table (offsets tile the data area, sizes agree with
  * dtype x shape, nothing overflows) and finally that the data area ends exactly at the end of the file.
  * Only the header is read: nothing is mapped, and nothing larger than the header (itself bounded by
- * {@link #MAX_HEADER_SIZE} and by the file's size) is allocated.
+ * {@link #MAX_HEADER_SIZE} and by the file's size) is allocated. A null argument is a {@link ErrorKind#Usage}
+ * error.
  */
 public final class HeaderParser {
     /** The reference's limit on N; larger values are rejected before anything is allocated. */
@@ -85,6 +86,7 @@ public final class HeaderParser {
      * @throws io.stload.StloadException as {@link #read(Path)}
      */
     public static Header read(Path file, UnknownDtypes unknown) {
+        requireArguments(file, "a file", file, unknown);
         // The identity is taken before the file is opened: a file replaced in between is caught as replaced later.
         FileIdentity identity = FileIdentity.of(FileChecks.requireRegularFile(file));
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
@@ -104,6 +106,7 @@ public final class HeaderParser {
      * @throws io.stload.StloadException the matching header kind for an invalid header
      */
     public static Header read(FileChannel ch, Path file) throws IOException {
+        requireArguments(ch, "a channel", file, UnknownDtypes.REFUSE);
         return read(ch, file, UnknownDtypes.REFUSE);
     }
 
@@ -146,6 +149,7 @@ public final class HeaderParser {
      * @throws io.stload.StloadException as {@link #read(RangeSource, Path)}
      */
     public static Header read(RangeSource source, Path file, UnknownDtypes unknown) {
+        requireArguments(source, "a range source", file, unknown);
         long size = source.size();
         if (size < 8) {
             throw new StloadException(ErrorKind.HeaderTooSmall, file,
@@ -172,6 +176,7 @@ public final class HeaderParser {
      * @throws io.stload.StloadException the matching header kind for an invalid header
      */
     public static Header parse(byte[] fileBytes, Path file) {
+        requireArguments(fileBytes, "bytes", file, UnknownDtypes.REFUSE);
         if (fileBytes.length < 8) {
             throw new StloadException(ErrorKind.HeaderTooSmall, file,
                     "file is " + fileBytes.length + " bytes, shorter than the 8-byte header length");
@@ -179,6 +184,19 @@ public final class HeaderParser {
         long raw = ByteBuffer.wrap(fileBytes, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
         int n = checkedHeaderLength(raw, fileBytes.length, file);
         return parseHeader(Arrays.copyOfRange(fileBytes, 8, 8 + n), fileBytes.length, file, UnknownDtypes.REFUSE);
+    }
+
+    /** The checks every public door shares: {@code from} is what the header is read from, {@code what} says so. */
+    private static void requireArguments(Object from, String what, Path file, UnknownDtypes unknown) {
+        if (from == null) {
+            throw StloadException.usage("a header is read from " + what + ", not null");
+        }
+        if (file == null) {
+            throw StloadException.usage("a header needs the path that names its file, not null");
+        }
+        if (unknown == null) {
+            throw StloadException.usage("a header is read with an UnknownDtypes choice, not null");
+        }
     }
 
     private static int checkedHeaderLength(long n, long fileSize, Path file) {

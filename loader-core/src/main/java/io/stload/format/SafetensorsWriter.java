@@ -46,9 +46,12 @@ public final class SafetensorsWriter {
          * Copies the shape, so a caller's later change cannot alter the header.
          *
          * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} for {@link DType#UNKNOWN}: the
-         *         writer writes the format's dtypes only
+         *         writer writes the format's dtypes only; if any component is null
          */
         public Entry {
+            if (name == null || dtype == null || shape == null) {
+                throw StloadException.usage("a tensor to write needs its name, dtype and shape, not null");
+            }
             if (!dtype.isKnown()) {
                 throw io.stload.StloadException.usage(name + ": the writer writes the format's dtypes only");
             }
@@ -61,10 +64,11 @@ public final class SafetensorsWriter {
          * @param name  the tensor's name, unique in the file and not {@code __metadata__}
          * @param dtype the element type
          * @param shape the dimensions, outermost first
-         * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} for {@link DType#UNKNOWN}
+         * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} for {@link DType#UNKNOWN}; if any
+         *         argument is null
          */
         public Entry(String name, DType dtype, Shape shape) {
-            this(name, dtype, shape.toArray());
+            this(name, dtype, shape == null ? null : shape.toArray());
         }
 
         /**
@@ -104,6 +108,17 @@ public final class SafetensorsWriter {
      * @param data  exactly the tensor's bytes, little-endian; not copied
      */
     public record TensorData(String name, DType dtype, long[] shape, byte[] data) {
+        /**
+         * Checks that every component is given.
+         *
+         * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if any component is null
+         */
+        public TensorData {
+            if (name == null || dtype == null || shape == null || data == null) {
+                throw StloadException.usage("a tensor to write needs its name, dtype, shape and bytes, not null");
+            }
+        }
+
         /** {@return the entry this tensor is written as} */
         public Entry entry() {
             return new Entry(name, dtype, shape);
@@ -133,9 +148,13 @@ public final class SafetensorsWriter {
      * @param metadata the {@code __metadata__} map, or null for none
      * @param tensors  the tensors
      * @throws IOException if the file cannot be written; no partial file is left under its name
-     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if a name repeats or a shape is invalid
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if a name repeats or a shape is invalid; if
+     *         {@code file} or {@code tensors} is null
      */
     public static void write(Path file, Map<String, String> metadata, List<TensorData> tensors) throws IOException {
+        if (tensors == null) {
+            throw StloadException.usage("the tensors to write are a list, not null");
+        }
         Map<String, byte[]> data = new HashMap<>();
         for (TensorData t : tensors) {
             data.put(t.name(), t.data());
@@ -158,7 +177,8 @@ public final class SafetensorsWriter {
      * @param source   writes each entry's bytes
      * @throws IOException if the file cannot be written or the source writes the wrong number of bytes; no partial file
      *         is left under its name
-     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if a name repeats or a shape is invalid
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if a name repeats or a shape is invalid; if
+     *         {@code file}, {@code entries} or {@code source} is null
      */
     public static void write(Path file, Map<String, String> metadata, List<Entry> entries, DataSource source)
             throws IOException {
@@ -180,10 +200,15 @@ public final class SafetensorsWriter {
      * @param digests  whether to record each tensor's SHA-256
      * @throws IOException if the file cannot be written or the source writes the wrong number of bytes; no partial file
      *         is left under its name
-     * @throws IllegalArgumentException if a name repeats or a shape is invalid
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if a name repeats or a shape is invalid; if
+     *         {@code file}, {@code entries} or {@code source} is null
      */
     public static void write(Path file, Map<String, String> metadata, List<Entry> entries, DataSource source,
                              boolean digests) throws IOException {
+        if (file == null || entries == null || source == null) {
+            throw StloadException.usage("a file is written to a path, of entries and a source of their bytes, "
+                    + "none of them null");
+        }
         Map<String, String> placeholders = digests ? placeholders(entries) : Map.of();
         Map<String, String> meta = digests ? withDigestPlaceholders(metadata, placeholders) : metadata;
         byte[] header = header(meta, entries);
@@ -218,9 +243,13 @@ public final class SafetensorsWriter {
      * @param metadata the {@code __metadata__} map, or null for none
      * @param entries  the tensors, in data order
      * @return the header's bytes, without the 8-byte length before them
-     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if a name repeats or a shape is invalid
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if a name repeats or a shape is invalid; if
+     *         {@code entries} is null
      */
     public static byte[] header(Map<String, String> metadata, List<Entry> entries) {
+        if (entries == null) {
+            throw StloadException.usage("a header lists its entries, not null");
+        }
         Set<String> names = new HashSet<>();
         ByteArrayOutputStream json = new ByteArrayOutputStream();
         try (JsonGenerator g = JSON.createGenerator(ObjectWriteContext.empty(), json)) {

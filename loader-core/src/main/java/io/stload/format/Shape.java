@@ -1,5 +1,7 @@
 package io.stload.format;
 
+import io.stload.ErrorKind;
+import io.stload.StloadException;
 import java.util.Arrays;
 
 /**
@@ -21,8 +23,12 @@ public final class Shape {
      *
      * @param dims the dimensions, outermost first; none for a scalar; copied
      * @return the shape
+     * @throws StloadException {@link ErrorKind#Usage} if {@code dims} is null
      */
     public static Shape of(long... dims) {
+        if (dims == null) {
+            throw StloadException.usage("a shape is an array of dimensions, empty for a scalar, not null");
+        }
         return dims.length == 0 ? SCALAR : new Shape(dims.clone());
     }
 

@@ -32,15 +32,29 @@ public record ShardIndex(Path file, Map<String, String> weightMap, Map<String, S
     public static final long MAX_INDEX_BYTES = 256L << 20;
 
     /**
+     * Checks that every component is given.
+     *
+     * @throws StloadException {@link ErrorKind#Usage} if any component is null
+     */
+    public ShardIndex {
+        if (file == null || weightMap == null || metadata == null) {
+            throw StloadException.usage("an index needs its file, weight map and metadata, not null");
+        }
+    }
+
+    /**
      * Reads and checks an index file.
      *
      * @param source the real file behind the index (a link's target)
      * @param file   the index as the checkpoint names it, for errors and the result
      * @return the index
      * @throws StloadException {@link ErrorKind#InvalidIndex} for an index that is not one; {@link ErrorKind#Io} if it
-     *         cannot be read
+     *         cannot be read; {@link ErrorKind#Usage} if {@code source} or {@code file} is null
      */
     public static ShardIndex read(Path source, Path file) {
+        if (source == null || file == null) {
+            throw StloadException.usage("an index is read from a file, under the path that names it, not null");
+        }
         byte[] bytes;
         try {
             long size = FileChecks.requireRegularFile(source).size();
@@ -60,9 +74,13 @@ public record ShardIndex(Path file, Map<String, String> weightMap, Map<String, S
      * @param bytes the index file's content
      * @param file  names it in errors and in the result
      * @return the index
-     * @throws StloadException {@link ErrorKind#InvalidIndex} for an index that is not one
+     * @throws StloadException {@link ErrorKind#InvalidIndex} for an index that is not one; {@link ErrorKind#Usage}
+     *         if {@code bytes} or {@code file} is null
      */
     public static ShardIndex parse(byte[] bytes, Path file) {
+        if (bytes == null || file == null) {
+            throw StloadException.usage("an index is parsed from its bytes, under the path that names it, not null");
+        }
         Map<String, String> weightMap = null;
         Map<String, String> metadata = new LinkedHashMap<>();
         DecodeBudget budget = new DecodeBudget(file, bytes.length);

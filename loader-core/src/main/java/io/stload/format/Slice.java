@@ -335,9 +335,13 @@ public final class Slice {
      * @return the resolved slice
      * @throws StloadException {@link ErrorKind#InvalidSlice} for more items than dimensions, or an index, bound or
      *         range outside its dimension; {@link ErrorKind#Unsupported} if it cuts a sub-byte tensor inside a byte,
-     *         or cuts a tensor of a dtype the format does not define
+     *         or cuts a tensor of a dtype the format does not define; {@link ErrorKind#Usage} if {@code tensor} is
+     *         null
      */
     public SliceSpec on(TensorInfo tensor) {
+        if (tensor == null) {
+            throw StloadException.usage("a slice is resolved against a tensor, not null");
+        }
         return SliceSpec.resolve(this, tensor);
     }
 

@@ -229,8 +229,12 @@ public final class SliceSpec {
      * Visits the slice's runs in row-major order, which is also the order of their offsets in the tensor.
      *
      * @param visitor called once per run, on the calling thread
+     * @throws StloadException {@link ErrorKind#Usage} if {@code visitor} is null
      */
     public void forEachRun(RunVisitor visitor) {
+        if (visitor == null) {
+            throw StloadException.usage("a slice's runs are visited by a visitor, not null");
+        }
         long run = runBytes();
         long count = runs();
         if (count == 0 || run == 0) {
@@ -267,8 +271,12 @@ public final class SliceSpec {
      * @param data the whole tensor's bytes
      * @param dst  at least {@link #byteSize()} bytes
      * @throws IndexOutOfBoundsException if either segment is too small
+     * @throws StloadException {@link ErrorKind#Usage} if either segment is null
      */
     public void copy(MemorySegment data, MemorySegment dst) {
+        if (data == null || dst == null) {
+            throw StloadException.usage("a slice is copied from the tensor's bytes into a segment, neither null");
+        }
         forEachRun((offset, at, length) -> MemorySegment.copy(data, offset, dst, at, length));
     }
 }

@@ -1,5 +1,7 @@
 package io.stload.format;
 
+import io.stload.ErrorKind;
+import io.stload.StloadException;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
@@ -27,8 +29,12 @@ public final class TensorDigest {
      *
      * @param tensor the tensor's name
      * @return {@code stload.sha256.<tensor>}
+     * @throws StloadException {@link ErrorKind#Usage} if {@code tensor} is null
      */
     public static String key(String tensor) {
+        if (tensor == null) {
+            throw StloadException.usage("a digest's key names its tensor, not null");
+        }
         return KEY_PREFIX + tensor;
     }
 
@@ -38,8 +44,12 @@ public final class TensorDigest {
      * @param file   the header of the file holding the tensor
      * @param tensor the tensor's name
      * @return the 64 hex digits, or empty when the header records none (or something that is not a SHA-256)
+     * @throws StloadException {@link ErrorKind#Usage} if {@code file} or {@code tensor} is null
      */
     public static Optional<String> of(Header file, String tensor) {
+        if (file == null) {
+            throw StloadException.usage("a digest is looked up in a file's header, not null");
+        }
         Map<String, String> metadata = file.metadata();
         String d = metadata == null ? null : metadata.get(key(tensor));
         return d != null && isSha256(d) ? Optional.of(d) : Optional.empty();

@@ -1,7 +1,6 @@
 package io.stload.format;
 
 import io.stload.StloadException;
-import java.util.Objects;
 
 /**
  * One entry of a header's tensor table. Offsets are relative to the data area, as in the header. Shape
@@ -22,12 +21,13 @@ public record TensorInfo(String name, DType dtype, Shape shape, long begin, long
     /**
      * Checks the entry: a known dtype is spelled as its name, and an unknown one must be spelled.
      *
-     * @throws StloadException {@link io.stload.ErrorKind#Usage} if {@code dtypeName} disagrees with {@code dtype}
+     * @throws StloadException {@link io.stload.ErrorKind#Usage} if {@code dtypeName} disagrees with {@code dtype};
+     *         if {@code name}, {@code dtype} or {@code shape} is null
      */
     public TensorInfo {
-        Objects.requireNonNull(name, "name");
-        Objects.requireNonNull(dtype, "dtype");
-        Objects.requireNonNull(shape, "shape");
+        if (name == null || dtype == null || shape == null) {
+            throw StloadException.usage("a tensor's entry needs its name, dtype and shape, not null");
+        }
         if (dtype != DType.UNKNOWN ? !dtype.name().equals(dtypeName)
                 : dtypeName == null || DType.fromHeaderName(dtypeName) != null) {
             throw StloadException.usage(name + ": dtype " + dtype + " cannot be spelled `" + dtypeName + "`");
@@ -42,9 +42,10 @@ public record TensorInfo(String name, DType dtype, Shape shape, long begin, long
      * @param shape the dimensions, outermost first
      * @param begin offset of the first byte in the data area
      * @param end   offset one past the last byte in the data area
+     * @throws StloadException {@link io.stload.ErrorKind#Usage} if any argument is null
      */
     public TensorInfo(String name, DType dtype, Shape shape, long begin, long end) {
-        this(name, dtype, shape, begin, end, dtype.name());
+        this(name, dtype, shape, begin, end, dtype == null ? null : dtype.name());
     }
 
     /**
@@ -55,6 +56,7 @@ public record TensorInfo(String name, DType dtype, Shape shape, long begin, long
      * @param shape the dimensions, outermost first; copied
      * @param begin offset of the first byte in the data area
      * @param end   offset one past the last byte in the data area
+     * @throws StloadException {@link io.stload.ErrorKind#Usage} if any argument is null
      */
     public TensorInfo(String name, DType dtype, long[] shape, long begin, long end) {
         this(name, dtype, Shape.of(shape), begin, end);
@@ -68,6 +70,7 @@ public record TensorInfo(String name, DType dtype, Shape shape, long begin, long
      * @param begin offset of its first byte there
      * @param end   offset one past its last byte there
      * @return the entry
+     * @throws StloadException {@link io.stload.ErrorKind#Usage} if {@code shape} is null
      */
     public TensorInfo at(Shape shape, long begin, long end) {
         return new TensorInfo(name, dtype, shape, begin, end, dtypeName);

@@ -1,5 +1,7 @@
 package io.stload.load;
 
+import io.stload.ErrorKind;
+import io.stload.StloadException;
 import io.stload.checkpoint.Checkpoint;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -22,9 +24,13 @@ public final class Digests {
      *
      * @param checkpoint the open checkpoint
      * @return lowercase hex digests by tensor name, in checkpoint order
-     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Io} if a file cannot be read
+     * @throws StloadException {@link ErrorKind#Io} if a file cannot be read;
+     *         {@link ErrorKind#Usage} if {@code checkpoint} is null
      */
     public static Map<String, String> ofFiles(Checkpoint checkpoint) {
+        if (checkpoint == null) {
+            throw StloadException.usage("digests are of an open checkpoint's files, not null");
+        }
         Map<String, String> digests = new LinkedHashMap<>();
         for (String name : checkpoint.tensors().keySet()) {
             try (Arena arena = Arena.ofConfined()) {
@@ -39,8 +45,12 @@ public final class Digests {
      *
      * @param bytes the bytes
      * @return the digest as 8 lowercase hex digits
+     * @throws StloadException {@link ErrorKind#Usage} if {@code bytes} is null
      */
     public static String crc32(MemorySegment bytes) {
+        if (bytes == null) {
+            throw StloadException.usage("a CRC-32 is of a segment's bytes, not null");
+        }
         CRC32 crc = new CRC32();
         for (long off = 0; off < bytes.byteSize(); off += CHUNK) {
             crc.update(bytes.asSlice(off, Math.min(CHUNK, bytes.byteSize() - off)).asByteBuffer());

@@ -47,9 +47,13 @@ public record DestinationProfile(String what, Holding holding, long budgetBytes,
     /**
      * Checks the values.
      *
-     * @throws StloadException {@link io.stload.ErrorKind#Usage} for a negative budget or window, or a budget of 1
+     * @throws StloadException {@link io.stload.ErrorKind#Usage} for a negative budget or window, or a budget of 1;
+     *         if {@code what} or {@code holding} is null
      */
     public DestinationProfile {
+        if (what == null || holding == null) {
+            throw StloadException.usage("a destination's profile says what it is and how it holds bytes, not null");
+        }
         if (budgetBytes < 0 || budgetBytes == 1 || windowBytes < 0 || inPlaceSliceBytes < 1) {
             throw StloadException.usage("a destination's budget must be 0 (the default) or at least 2 bytes, its"
                     + " window 0 or positive and its in-place slice size positive");
@@ -77,8 +81,10 @@ public record DestinationProfile(String what, Holding holding, long budgetBytes,
      *
      * @param host what was measured about the host
      * @return the most bytes held at once
+     * @throws StloadException {@link io.stload.ErrorKind#Usage} if {@code host} is null
      */
     public long budgetOn(HostFacts host) {
+        requireHost(host);
         return budgetBytes > 0 ? budgetBytes : defaultBudget(host.headroomBytes());
     }
 
@@ -88,12 +94,20 @@ public record DestinationProfile(String what, Holding holding, long budgetBytes,
      * @param rankBytes the bytes the rank reads
      * @param host      what was measured about the host
      * @return the bytes it holds at most
+     * @throws StloadException {@link io.stload.ErrorKind#Usage} if {@code host} is null
      */
     public long heldBytes(long rankBytes, HostFacts host) {
+        requireHost(host);
         return switch (holding) {
             case NONE -> 0;
             case RANK_BYTES -> rankBytes;
             case AT_MOST, UNTIL_LANDED -> Math.min(budgetOn(host), rankBytes);
         };
+    }
+
+    private static void requireHost(HostFacts host) {
+        if (host == null) {
+            throw StloadException.usage("a budget is resolved on the host's facts, not null");
+        }
     }
 }

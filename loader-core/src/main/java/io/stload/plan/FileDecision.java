@@ -11,8 +11,15 @@ import java.util.List;
  * @param reasons  the measured facts the rule weighed, in words; copied
  */
 public record FileDecision(LoadStrategy strategy, DecisionRule rule, List<String> reasons) {
-    /** Copies the reasons; a decision names the strategy that reads the file, never AUTO, which asks for one. */
+    /**
+     * Copies the reasons; a decision names the strategy that reads the file, never AUTO, which asks for one.
+     *
+     * @throws StloadException {@link io.stload.ErrorKind#Usage} for AUTO; if any component is null
+     */
     public FileDecision {
+        if (strategy == null || rule == null || reasons == null) {
+            throw StloadException.usage("a decision needs its strategy, rule and reasons, not null");
+        }
         if (strategy == LoadStrategy.AUTO) {
             throw StloadException.usage("a decision resolves AUTO to a strategy");
         }

@@ -1,5 +1,6 @@
 package io.stload.plan;
 
+import io.stload.StloadException;
 import java.nio.file.Path;
 
 /**
@@ -12,4 +13,14 @@ import java.nio.file.Path;
  * @param directSupported whether the filesystem granted O_DIRECT
  */
 public record FileFacts(Path file, Filesystem fs, long bytesToRead, double resident, boolean directSupported) {
+    /**
+     * Checks that the file and its filesystem are given.
+     *
+     * @throws StloadException {@link io.stload.ErrorKind#Usage} if {@code file} or {@code fs} is null
+     */
+    public FileFacts {
+        if (file == null || fs == null) {
+            throw StloadException.usage("a file's facts name the file and its filesystem, not null");
+        }
+    }
 }

@@ -1,5 +1,6 @@
 package io.stload.plan;
 
+import io.stload.StloadException;
 import io.stload.format.Header;
 import java.util.List;
 
@@ -13,8 +14,15 @@ import java.util.List;
  * @param reads    the byte ranges this rank reads, sorted and disjoint; copied
  */
 public record FilePlan(Header file, FileFacts facts, FileDecision decision, List<ByteRange> reads) {
-    /** Copies the reads. */
+    /**
+     * Copies the reads.
+     *
+     * @throws StloadException {@link io.stload.ErrorKind#Usage} if any component is null
+     */
     public FilePlan {
+        if (file == null || facts == null || decision == null || reads == null) {
+            throw StloadException.usage("a file's plan needs its header, facts, decision and reads, not null");
+        }
         reads = List.copyOf(reads);
     }
 

@@ -1,5 +1,7 @@
 package io.stload.plan;
 
+import io.stload.StloadException;
+
 /**
  * The filesystem a file lives on, as far as choosing a strategy cares.
  *
@@ -11,4 +13,15 @@ package io.stload.plan;
 public record Filesystem(String name, boolean network, boolean ram) {
     /** A filesystem that could not be found out. */
     public static final Filesystem UNKNOWN = new Filesystem("unknown", false, false);
+
+    /**
+     * Checks that the filesystem is named.
+     *
+     * @throws StloadException {@link io.stload.ErrorKind#Usage} if {@code name} is null
+     */
+    public Filesystem {
+        if (name == null) {
+            throw StloadException.usage("a filesystem is named, `unknown` when it could not be found out, not null");
+        }
+    }
 }

@@ -1,5 +1,7 @@
 package io.stload.plan;
 
+import io.stload.StloadException;
+
 /**
  * What was measured about the host before choosing strategies.
  *
@@ -8,4 +10,14 @@ package io.stload.plan;
  * @param nativeAccess  null when native calls work, else why the pure-Java fallback is in use
  */
 public record HostFacts(long headroomBytes, String headroomSource, String nativeAccess) {
+    /**
+     * Checks that the headroom's source is given.
+     *
+     * @throws StloadException {@link io.stload.ErrorKind#Usage} if {@code headroomSource} is null
+     */
+    public HostFacts {
+        if (headroomSource == null) {
+            throw StloadException.usage("the host's facts say how the headroom was found out, not null");
+        }
+    }
 }

@@ -30,8 +30,17 @@ import java.util.Optional;
 public record LoadPlan(Checkpoint checkpoint, LoadOptions options, HostFacts host, List<FilePlan> files,
                        List<TensorRef> order, Map<String, TensorSlice> slices, List<Long> bytesPerRank,
                        long planNanos) {
-    /** Copies the lists and the map into unmodifiable ones. */
+    /**
+     * Copies the lists and the map into unmodifiable ones.
+     *
+     * @throws StloadException {@link ErrorKind#Usage} if any component is null
+     */
     public LoadPlan {
+        if (checkpoint == null || options == null || host == null || files == null || order == null || slices == null
+                || bytesPerRank == null) {
+            throw StloadException.usage("a plan needs its checkpoint, options, host facts, files, order, slices and "
+                    + "bytes per rank, not null");
+        }
         files = List.copyOf(files);
         order = List.copyOf(order);
         slices = Collections.unmodifiableMap(new LinkedHashMap<>(slices));
@@ -71,9 +80,12 @@ public record LoadPlan(Checkpoint checkpoint, LoadOptions options, HostFacts hos
      * @param t a tensor of the checkpoint
      * @return its slice
      * @throws StloadException {@link ErrorKind#TensorNotFound} when this rank holds none of it (another rank's
-     *                         expert, or a tensor the options leave out)
+     *                         expert, or a tensor the options leave out); {@link ErrorKind#Usage} if {@code t} is null
      */
     public TensorSlice slice(TensorRef t) {
+        if (t == null) {
+            throw StloadException.usage("a slice is looked up by its tensor, not null");
+        }
         return slice(t.name());
     }
 
@@ -82,9 +94,11 @@ public record LoadPlan(Checkpoint checkpoint, LoadOptions options, HostFacts hos
      *
      * @param name the tensor's name
      * @return its slice
-     * @throws StloadException {@link ErrorKind#TensorNotFound} when this rank holds no tensor of that name
+     * @throws StloadException {@link ErrorKind#TensorNotFound} when this rank holds no tensor of that name;
+     *                         {@link ErrorKind#Usage} if {@code name} is null
      */
     public TensorSlice slice(String name) {
+        requireName(name);
         TensorSlice s = slices.get(name);
         if (s == null) {
             throw new StloadException(ErrorKind.TensorNotFound, null, "rank " + partitioning().rank() + " holds no"
@@ -98,8 +112,16 @@ public record LoadPlan(Checkpoint checkpoint, LoadOptions options, HostFacts hos
      *
      * @param name the tensor's name
      * @return its slice, or empty when this rank holds none of it
+     * @throws StloadException {@link ErrorKind#Usage} if {@code name} is null
      */
     public Optional<TensorSlice> find(String name) {
+        requireName(name);
         return Optional.ofNullable(slices.get(name));
+    }
+
+    private static void requireName(String name) {
+        if (name == null) {
+            throw StloadException.usage("a slice is looked up by its tensor's name, not null");
+        }
     }
 }

@@ -50,7 +50,7 @@ public record PartitionRule(String source, Pattern pattern, int dim, boolean div
      * One of the tensors fused along a split dimension.
      *
      * @param name      what the part is ({@code q}, {@code k}, {@code gate}...), for messages and {@code plan}; may be
-     *                  empty
+     *                  empty, or null for empty
      * @param size      its indices of the split dimension, at least 1
      * @param headDim   indices per head, or 0 when the part is not made of heads
      * @param divisible whether its indices (or heads) must divide by the world size: no uneven split, no replicated
@@ -94,12 +94,15 @@ public record PartitionRule(String source, Pattern pattern, int dim, boolean div
     /**
      * Checks that the fields make one rule.
      *
-     * @throws IllegalArgumentException if {@code dim} is below {@link #EXPERTS}
-     * @throws StloadException {@link ErrorKind#Usage} if {@code divisible}, heads, parts or padding are given to a rule
-     *         that does not split, padding is combined with heads or parts, heads are given beside parts, or a
-     *         number is negative
+     * @throws StloadException {@link ErrorKind#Usage} if {@code dim} is below {@link #EXPERTS}, {@code divisible},
+     *         heads, parts or padding are given to a rule that does not split, padding is combined with heads or parts,
+     *         heads are given beside parts, or a number is negative; if {@code source}, {@code pattern} or
+     *         {@code parts} is null
      */
     public PartitionRule {
+        if (source == null || pattern == null || parts == null) {
+            throw StloadException.usage("a partition rule needs its source, pattern and parts, not null");
+        }
         if (dim < EXPERTS) {
             throw StloadException.usage("split dimension must be >= 0: " + dim);
         }
@@ -135,6 +138,7 @@ public record PartitionRule(String source, Pattern pattern, int dim, boolean div
      * @param pattern   the compiled pattern; it must match the whole tensor name
      * @param dim       the dimension split, or {@link #REPLICATE}, or {@link #EXPERTS}
      * @param divisible when splitting, reject a dimension that does not divide by the world size
+     * @throws StloadException {@link ErrorKind#Usage} as the canonical constructor
      */
     public PartitionRule(String source, Pattern pattern, int dim, boolean divisible) {
         this(source, pattern, dim, divisible, 0, 0, List.of(), 0, 0);
@@ -147,8 +151,12 @@ public record PartitionRule(String source, Pattern pattern, int dim, boolean div
      * @param dim       the dimension split, or {@link #REPLICATE}, or {@link #EXPERTS}
      * @param divisible when splitting, reject a dimension that does not divide by the world size
      * @return the rule
+     * @throws StloadException {@link ErrorKind#Usage} as the constructor; if {@code glob} is null
      */
     public static PartitionRule glob(String glob, int dim, boolean divisible) {
+        if (glob == null) {
+            throw StloadException.usage("a rule's glob is text such as `*.weight`, not null");
+        }
         return new PartitionRule(glob, globToRegex(glob), dim, divisible, 0, 0, List.of(), 0, 0);
     }
 
@@ -160,8 +168,12 @@ public record PartitionRule(String source, Pattern pattern, int dim, boolean div
      * @param divisible when splitting, reject a dimension that does not divide by the world size
      * @return the rule
      * @throws java.util.regex.PatternSyntaxException if the expression is invalid
+     * @throws StloadException {@link ErrorKind#Usage} as the constructor; if {@code regex} is null
      */
     public static PartitionRule regex(String regex, int dim, boolean divisible) {
+        if (regex == null) {
+            throw StloadException.usage("a rule's regular expression is text, not null");
+        }
         return new PartitionRule("re:" + regex, Pattern.compile(regex), dim, divisible, 0, 0, List.of(), 0, 0);
     }
 
@@ -230,8 +242,12 @@ public record PartitionRule(String source, Pattern pattern, int dim, boolean div
      *
      * @param tensorName the tensor's name
      * @return true when the pattern matches the whole name
+     * @throws StloadException {@link ErrorKind#Usage} if {@code tensorName} is null
      */
     public boolean matches(String tensorName) {
+        if (tensorName == null) {
+            throw StloadException.usage("a rule matches a tensor's name, not null");
+        }
         return pattern.matcher(tensorName).matches();
     }
 
@@ -349,8 +365,12 @@ public record PartitionRule(String source, Pattern pattern, int dim, boolean div
      * @param t         a tensor the rule matched
      * @param worldSize the number of ranks
      * @return one line, without the tensor's name
+     * @throws StloadException {@link ErrorKind#Usage} if {@code t} is null
      */
     public String describe(TensorInfo t, int worldSize) {
+        if (t == null) {
+            throw StloadException.usage("a rule describes what it does to a tensor, not null");
+        }
         if (replicates()) {
             return "whole on every rank";
         }

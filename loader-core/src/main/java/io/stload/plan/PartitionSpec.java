@@ -55,6 +55,8 @@ import tools.jackson.core.json.JsonFactory;
  * read the checkpoint's {@code config.json} and lay each rank out as serving engines do. {@link #toJson()} writes any
  * spec in the syntax above, so {@link #parse} reads it back.
  *
+ * <p>A null argument is a {@link ErrorKind#Usage} error.
+ *
  * @param name  what the rules are called in plans and errors: a built-in name or the rules file
  * @param rules the rules, first match wins
  */
@@ -72,8 +74,15 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
     /** Rules are a few lines; a bigger file is a mistake, and reading it whole would cost its size in heap. */
     private static final long MAX_RULES_FILE_BYTES = 1 << 20;
 
-    /** Copies the rules, so the spec cannot change after it is made. */
+    /**
+     * Copies the rules, so the spec cannot change after it is made.
+     *
+     * @throws StloadException {@link ErrorKind#Usage} if {@code name} or {@code rules} is null
+     */
     public PartitionSpec {
+        if (name == null || rules == null) {
+            throw StloadException.usage("partition rules need their name and their list of rules, not null");
+        }
         rules = List.copyOf(rules);
     }
 
@@ -130,6 +139,7 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
      *         {@code config.json}
      */
     public static PartitionSpec load(String fileOrName, Checkpoint checkpoint) {
+        requireCheckpoint(checkpoint);
         if (AUTO_NAME.equals(fileOrName) || AUTO_EXPERTS_NAME.equals(fileOrName)) {
             return fromConfig(checkpoint, AUTO_EXPERTS_NAME.equals(fileOrName));
         }
@@ -143,6 +153,7 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
      * @return true for {@value #AUTO_NAME} and {@value #AUTO_EXPERTS_NAME}
      */
     public static boolean readsConfig(String fileOrName) {
+        requireName(fileOrName);
         return AUTO_NAME.equals(fileOrName) || AUTO_EXPERTS_NAME.equals(fileOrName);
     }
 
@@ -159,6 +170,7 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
      *         does not describe a model these rules know
      */
     public static PartitionSpec fromConfig(Checkpoint checkpoint, boolean wholeExperts) {
+        requireCheckpoint(checkpoint);
         return AutoRules.of(ModelConfig.of(checkpoint), wholeExperts);
     }
 
@@ -171,6 +183,9 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
      * @throws StloadException {@link ErrorKind#Usage} as {@link #fromConfig(Checkpoint, boolean)}
      */
     public static PartitionSpec fromConfig(Path configJson, boolean wholeExperts) {
+        if (configJson == null) {
+            throw StloadException.usage("a config.json is read from a path, not null");
+        }
         return AutoRules.of(ModelConfig.read(configJson), wholeExperts);
     }
 
@@ -184,6 +199,7 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
      * @throws StloadException {@link ErrorKind#Usage} as {@link #fromConfig(Checkpoint, boolean)}
      */
     public static PartitionSpec fromConfigJson(String source, String json, boolean wholeExperts) {
+        requireText(source, json);
         return AutoRules.of(ModelConfig.parse(source, json), wholeExperts);
     }
 
@@ -196,6 +212,7 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
      *         for {@value #AUTO_NAME}, which needs the checkpoint ({@link #load(String, Checkpoint)})
      */
     public static PartitionSpec load(String fileOrDefault) {
+        requireName(fileOrDefault);
         if (readsConfig(fileOrDefault)) {
             throw StloadException.usage("partition rules '" + fileOrDefault + "' are read from a checkpoint's "
                     + "config.json: load them with the checkpoint");
@@ -229,6 +246,9 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
      * @return the first rule matching the name; null when none does (the tensor is replicated)
      */
     public PartitionRule ruleFor(String tensorName) {
+        if (tensorName == null) {
+            throw StloadException.usage("a rule is looked up for a tensor's name, not null");
+        }
         for (PartitionRule rule : rules) {
             if (rule.matches(tensorName)) {
                 return rule;
@@ -318,6 +338,7 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
      * @throws StloadException {@link ErrorKind#Usage} naming {@code source} for JSON that is not valid rules
      */
     public static PartitionSpec parse(String source, String json) {
+        requireText(source, json);
         List<PartitionRule> rules = null;
         try (JsonParser p = JSON.createParser(ObjectReadContext.empty(), json)) {
             expect(p.nextToken() == JsonToken.START_OBJECT, source, "expected a JSON object {\"rules\": [...]}");
@@ -521,5 +542,23 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
 
     private static StloadException usage(String source, String message) {
         return new StloadException(ErrorKind.Usage, null, "partition rules " + source + ": " + message);
+    }
+
+    private static void requireName(String fileOrName) {
+        if (fileOrName == null) {
+            throw StloadException.usage("partition rules are named by a built-in name or a rules file, not null");
+        }
+    }
+
+    private static void requireCheckpoint(Checkpoint checkpoint) {
+        if (checkpoint == null) {
+            throw StloadException.usage("partition rules for a checkpoint need the checkpoint, not null");
+        }
+    }
+
+    private static void requireText(String source, String json) {
+        if (source == null || json == null) {
+            throw StloadException.usage("JSON is read from its text, named by where it came from, not null");
+        }
     }
 }

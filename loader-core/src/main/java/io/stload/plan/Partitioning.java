@@ -18,8 +18,13 @@ public record Partitioning(int rank, int worldSize, PartitionSpec spec) {
      * Checks the rank against the group's size.
      *
      * @throws StloadException {@link ErrorKind#Usage} for a world size under 1 or a rank outside {@code 0..worldSize-1}
+     *                         (or if {@code spec} is null)
      */
     public Partitioning {
+        if (spec == null) {
+            throw StloadException.usage("a partitioning needs its partition rules (PartitionSpec.REPLICATE_ALL for "
+                    + "none), not null");
+        }
         if (worldSize < 1) {
             throw new StloadException(ErrorKind.Usage, null, "world size must be at least 1, not " + worldSize);
         }

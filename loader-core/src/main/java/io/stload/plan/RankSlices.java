@@ -1,5 +1,6 @@
 package io.stload.plan;
 
+import io.stload.StloadException;
 import io.stload.checkpoint.Checkpoint;
 import io.stload.checkpoint.TensorRef;
 import io.stload.format.DType;
@@ -16,6 +17,8 @@ import java.util.Map;
  * Applies a partition spec to a checkpoint: the slice of every tensor that one rank holds. A tensor the rank
  * does not hold at all (an MoE expert assigned to another rank) has no entry: no read is planned for it, it
  * takes no memory, and it is not among the rank's weights.
+ *
+ * <p>A null argument is a {@link io.stload.ErrorKind#Usage} error.
  */
 public final class RankSlices {
     private RankSlices() {
@@ -44,6 +47,9 @@ public final class RankSlices {
      *         no expert number
      */
     public static Matched match(Checkpoint checkpoint, Partitioning p) {
+        if (checkpoint == null || p == null) {
+            throw StloadException.usage("slices are matched on a checkpoint by its partitioning, not null");
+        }
         return Matched.of(checkpoint, p);
     }
 
@@ -95,6 +101,10 @@ public final class RankSlices {
          * @return the narrowed match
          */
         public Matched only(TensorFilter f) {
+            if (f == null) {
+                throw StloadException.usage("a match is narrowed by a tensor filter (TensorFilter.ALL for all), "
+                        + "not null");
+            }
             return new Matched(matches, experts, worldSize, f);
         }
 
@@ -177,6 +187,10 @@ public final class RankSlices {
      * @return those of the file's tensors, in file order
      */
     public static List<TensorSlice> inFile(Header h, Map<String, TensorSlice> slices) {
+        if (h == null) {
+            throw StloadException.usage("a file's slices are picked for its header, not null");
+        }
+        requireSlices(slices);
         List<TensorSlice> out = new ArrayList<>();
         for (TensorInfo t : h.tensors()) {
             TensorSlice s = slices.get(t.name());
@@ -196,10 +210,17 @@ public final class RankSlices {
      * @return their total size in bytes
      */
     public static long bytes(Map<String, TensorSlice> slices) {
+        requireSlices(slices);
         long sum = 0;
         for (TensorSlice s : slices.values()) {
             sum += s.byteSize();
         }
         return sum;
+    }
+
+    private static void requireSlices(Map<String, TensorSlice> slices) {
+        if (slices == null) {
+            throw StloadException.usage("slices are a map by tensor name, not null");
+        }
     }
 }

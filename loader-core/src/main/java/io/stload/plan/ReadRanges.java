@@ -1,9 +1,13 @@
 package io.stload.plan;
 
+import io.stload.StloadException;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Turns the slices a rank holds in one file into the few large reads that cover them. */
+/**
+ * Turns the slices a rank holds in one file into the few large reads that cover them. A null argument is a
+ * {@link io.stload.ErrorKind#Usage} error.
+ */
 public final class ReadRanges {
     private ReadRanges() {
     }
@@ -17,6 +21,9 @@ public final class ReadRanges {
      * @return sorted, disjoint ranges
      */
     public static List<ByteRange> of(List<TensorSlice> slicesInFileOrder, long maxGap) {
+        if (slicesInFileOrder == null) {
+            throw StloadException.usage("reads are planned for a list of slices, not null");
+        }
         List<ByteRange> merged = new ArrayList<>();
         for (TensorSlice s : slicesInFileOrder) {
             for (ByteRange r : s.reads(maxGap)) {
@@ -49,6 +56,7 @@ public final class ReadRanges {
      * @return sorted, disjoint, aligned ranges
      */
     public static List<ByteRange> aligned(List<ByteRange> sortedReads, long alignment, long limit) {
+        requireRanges(sortedReads);
         List<ByteRange> out = new ArrayList<>();
         for (ByteRange r : sortedReads) {
             long from = r.from() / alignment * alignment;
@@ -66,6 +74,10 @@ public final class ReadRanges {
      * @return the same bytes as {@code sortedRanges}, in ranges that start or end at each cut they contained
      */
     public static List<ByteRange> cutAt(List<ByteRange> sortedRanges, long[] sortedCuts) {
+        requireRanges(sortedRanges);
+        if (sortedCuts == null) {
+            throw StloadException.usage("ranges are cut at an array of offsets, empty for none, not null");
+        }
         List<ByteRange> out = new ArrayList<>();
         int c = 0;
         for (ByteRange r : sortedRanges) {
@@ -88,10 +100,17 @@ public final class ReadRanges {
      * @return their total length in bytes
      */
     public static long bytes(List<ByteRange> ranges) {
+        requireRanges(ranges);
         long sum = 0;
         for (ByteRange r : ranges) {
             sum += r.length();
         }
         return sum;
+    }
+
+    private static void requireRanges(List<ByteRange> ranges) {
+        if (ranges == null) {
+            throw StloadException.usage("byte ranges are a list, not null");
+        }
     }
 }

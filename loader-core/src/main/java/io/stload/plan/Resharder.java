@@ -29,7 +29,7 @@ import java.util.stream.Stream;
  * so a rank reads one contiguous file and
  * nothing else. A rank folder is a single {@code model.safetensors} unless a shard size cuts it into shards
  * with an index. The user metadata of the source's first file (less its tensor digests) is kept in every file. {@code OUT} appears
- * complete or not at all.
+ * complete or not at all. A null argument is a {@link ErrorKind#Usage} error.
  */
 public final class Resharder {
     private static final Pattern RANK_FOLDER = Pattern.compile("rank-\\d{5}");
@@ -45,6 +45,9 @@ public final class Resharder {
      * @return {@code root/rank-NNNNN}
      */
     public static Path rankFolder(Path root, int rank) {
+        if (root == null) {
+            throw StloadException.usage("a rank's folder is named under the resharded checkpoint's root, not null");
+        }
         return root.resolve(String.format("rank-%05d", rank));
     }
 
@@ -80,6 +83,9 @@ public final class Resharder {
      */
     public static List<Path> reshard(Checkpoint in, Path out, Partitioning partitioning, long maxShardBytes,
                                      boolean digests) throws IOException {
+        if (out == null) {
+            throw StloadException.usage("a resharded checkpoint is written to a folder, not null");
+        }
         RankSlices.Matched matched = RankSlices.match(in, partitioning);
         Map<String, String> metadata = userMetadata(in);
         try (OpenFiles channels = new OpenFiles()) {

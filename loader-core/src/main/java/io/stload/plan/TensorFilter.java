@@ -115,8 +115,12 @@ public final class TensorFilter {
      *
      * @param name the tensor's full name
      * @return true when a pattern matches the whole name, or there are no patterns
+     * @throws StloadException {@link ErrorKind#Usage} if {@code name} is null
      */
     public boolean matches(String name) {
+        if (name == null) {
+            throw StloadException.usage("a filter matches a tensor's name, not null");
+        }
         if (names != null) {
             return names.contains(name);
         }
@@ -135,9 +139,13 @@ public final class TensorFilter {
      * Checks that every pattern matches some tensor, so that a misspelt name is an error, not an empty load.
      *
      * @param names the checkpoint's tensor names
-     * @throws StloadException {@link ErrorKind#Usage} naming the first pattern that matches none of {@code names}
+     * @throws StloadException {@link ErrorKind#Usage} naming the first pattern that matches none of {@code names};
+     *                         if {@code names} is null
      */
     public void requireEachMatches(Iterable<String> names) {
+        if (names == null) {
+            throw StloadException.usage("a filter's patterns are checked against the checkpoint's names, not null");
+        }
         if (this.names != null) {
             Set<String> missing = new LinkedHashSet<>(this.names);
             names.forEach(missing::remove);

@@ -21,7 +21,7 @@ import java.util.regex.Pattern;
  * whose split dimension is every part's indices and pad indices, in part order. Each part's bytes are {@code count}
  * runs of {@code runBytes} file bytes, {@code stride} apart from file offset {@code start}, that land
  * {@code pitch} apart from slice offset {@code offset}; the {@code padBytes} after each run are zeros: written, never
- * read. Immutable.
+ * read. Immutable. A null argument is a {@link ErrorKind#Usage} error.
  *
  * @param tensor the tensor in the checkpoint
  * @param local  the rank-local tensor: the sliced shape, bytes {@code [0, byteSize())}
@@ -65,9 +65,22 @@ public record TensorSlice(TensorRef tensor, TensorInfo local, int dim, List<Part
         }
     }
 
-    /** Copies the parts. */
+    /**
+     * Copies the parts.
+     *
+     * @throws StloadException {@link ErrorKind#Usage} if {@code tensor}, {@code local} or {@code parts} is null
+     */
     public TensorSlice {
+        if (tensor == null || local == null || parts == null) {
+            throw StloadException.usage("a slice needs its tensor, its rank-local entry and its parts, not null");
+        }
         parts = List.copyOf(parts);
+    }
+
+    private static void requireTensor(TensorRef t) {
+        if (t == null) {
+            throw StloadException.usage("a slice is of a tensor of the checkpoint, not null");
+        }
     }
 
     /**
@@ -77,6 +90,7 @@ public record TensorSlice(TensorRef tensor, TensorInfo local, int dim, List<Part
      * @return one run covering it
      */
     public static TensorSlice whole(TensorRef t) {
+        requireTensor(t);
         TensorInfo i = t.info();
         long bytes = i.byteSize();
         return new TensorSlice(t, i.at(i.shape(), 0, bytes), -1,
@@ -97,6 +111,7 @@ public record TensorSlice(TensorRef tensor, TensorInfo local, int dim, List<Part
      *                         (sub-byte dtypes); Usage when it does not divide and the rule says it must
      */
     public static TensorSlice split(TensorRef t, int dim, boolean divisible, int rank, int worldSize) {
+        requireTensor(t);
         return of(t, new PartitionRule(t.name(), ANY, dim, divisible, 0, 0, List.of(), 0, 0), rank, worldSize);
     }
 
@@ -113,6 +128,10 @@ public record TensorSlice(TensorRef tensor, TensorInfo local, int dim, List<Part
      *                         cannot be honoured (a dimension or heads that do not divide, parts that do not add up)
      */
     public static TensorSlice of(TensorRef t, PartitionRule rule, int rank, int worldSize) {
+        requireTensor(t);
+        if (rule == null) {
+            throw StloadException.usage(t.name() + ": a tensor is sliced by a partition rule, not null");
+        }
         if (rule.dim() < 0) {
             return whole(t);
         }

@@ -1,5 +1,7 @@
 package io.stload.report;
 
+import io.stload.ErrorKind;
+import io.stload.StloadException;
 import io.stload.plan.DecisionRule;
 import io.stload.plan.FilePlan;
 import io.stload.plan.LoadStrategy;
@@ -33,8 +35,17 @@ import java.util.Map;
 public record LoadReport(List<FileReport> files, int tensors, long bytes, double seconds, Map<Phase, Double> phases,
                          long bytesRead, int rank, int worldSize, Latency latency, long kernelBytesRead, Cpu cpu,
                          Memory memory) {
-    /** Copies the list and the map into unmodifiable ones. */
+    /**
+     * Copies the list and the map into unmodifiable ones.
+     *
+     * @throws StloadException {@link ErrorKind#Usage} if {@code files}, {@code phases}, {@code latency},
+     *                         {@code cpu} or {@code memory} is null
+     */
     public LoadReport {
+        if (files == null || phases == null || latency == null || cpu == null || memory == null) {
+            throw StloadException.usage("a load report needs its files, phases, latency, CPU time and memory, "
+                    + "not null");
+        }
         files = List.copyOf(files);
         phases = Collections.unmodifiableMap(phases.isEmpty() ? new EnumMap<>(Phase.class) : new EnumMap<>(phases));
     }
@@ -49,8 +60,12 @@ public record LoadReport(List<FileReport> files, int tensors, long bytes, double
      *
      * @param phase the phase
      * @return its seconds, 0 when the load had no such phase
+     * @throws StloadException {@link ErrorKind#Usage} if {@code phase} is null
      */
     public double seconds(Phase phase) {
+        if (phase == null) {
+            throw StloadException.usage("a phase's seconds are asked of a phase, not null");
+        }
         return phases.getOrDefault(phase, 0.0);
     }
 
@@ -68,8 +83,16 @@ public record LoadReport(List<FileReport> files, int tensors, long bytes, double
      */
     public record FileReport(Path file, String location, LoadStrategy strategy, DecisionRule rule,
                              List<String> reasons, String note, long bytes) {
-        /** Copies the reasons. */
+        /**
+         * Copies the reasons.
+         *
+         * @throws StloadException {@link ErrorKind#Usage} if any component but {@code note} is null
+         */
         public FileReport {
+            if (file == null || location == null || strategy == null || rule == null || reasons == null) {
+                throw StloadException.usage("a file's report needs its file, location, strategy, rule and reasons, "
+                        + "not null");
+            }
             reasons = List.copyOf(reasons);
         }
 
@@ -80,8 +103,12 @@ public record LoadReport(List<FileReport> files, int tensors, long bytes, double
          * @param location where the file is, as the user names it
          * @param note     a note from execution, or null
          * @return the file's report
+         * @throws StloadException {@link ErrorKind#Usage} if {@code plan} or {@code location} is null
          */
         public static FileReport of(FilePlan plan, String location, String note) {
+            if (plan == null) {
+                throw StloadException.usage("a file's report is made from its plan, not null");
+            }
             return new FileReport(plan.file().file(), location, plan.strategy(), plan.rule(),
                     plan.decision().reasons(), note, plan.facts().bytesToRead());
         }

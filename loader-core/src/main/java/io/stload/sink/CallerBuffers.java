@@ -1,5 +1,9 @@
 package io.stload.sink;
 
+import static io.stload.sink.DestinationArguments.requireFile;
+import static io.stload.sink.DestinationArguments.requirePlan;
+import static io.stload.sink.DestinationArguments.requireSlice;
+
 import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.format.Header;
@@ -50,11 +54,15 @@ public final class CallerBuffers implements Destination {
      *                 no file named; nothing is read then, and the memory it gave stays the caller's
      */
     public CallerBuffers(Function<TensorSlice, MemorySegment> memoryOf) {
+        if (memoryOf == null) {
+            throw StloadException.usage("the caller's buffers are given by an allocator, not null");
+        }
         this.memoryOf = memoryOf;
     }
 
     @Override
     public void begin(LoadPlan plan) {
+        requirePlan(plan);
         given.clear();
         scatters.clear();
         for (TensorSlice s : plan.slices().values()) {
@@ -94,12 +102,14 @@ public final class CallerBuffers implements Destination {
      */
     @Override
     public MemorySegment readBuffer(Header file, long offset, long length) {
+        requireFile(file);
         SliceScatter.Piece p = scatters.get(file).singleRun(offset, length);
         return p == null ? null : given.get(p.slice().name()).asSlice(p.sliceOffset(), length);
     }
 
     @Override
     public MemorySegment sliceBuffer(TensorSlice slice) {
+        requireSlice(slice);
         return given.get(slice.name());
     }
 
@@ -112,10 +122,11 @@ public final class CallerBuffers implements Destination {
      *
      * @param name the tensor's name
      * @return the segment the caller gave for it
-     * @throws StloadException {@link ErrorKind#TensorNotFound} if the tensor is not part of the load
+     * @throws StloadException {@link ErrorKind#TensorNotFound} if the tensor is not part of the load;
+     *                         {@link ErrorKind#Usage} if {@code name} is null
      */
     public MemorySegment segment(String name) {
-        MemorySegment m = given.get(name);
+        MemorySegment m = find(name).orElse(null);
         if (m == null) {
             throw new StloadException(ErrorKind.TensorNotFound, null, "`" + name + "` is not part of the load");
         }
@@ -127,8 +138,12 @@ public final class CallerBuffers implements Destination {
      *
      * @param name the tensor's name
      * @return the segment the caller gave for it, cut to its size, or empty if the tensor is not part of the load
+     * @throws StloadException {@link ErrorKind#Usage} if {@code name} is null
      */
     public Optional<MemorySegment> find(String name) {
+        if (name == null) {
+            throw StloadException.usage("a caller's segment is looked up by its tensor's name, not null");
+        }
         return Optional.ofNullable(given.get(name));
     }
 }

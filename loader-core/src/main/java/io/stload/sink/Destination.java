@@ -1,5 +1,10 @@
 package io.stload.sink;
 
+import static io.stload.sink.DestinationArguments.requireBuffer;
+import static io.stload.sink.DestinationArguments.requireFile;
+import static io.stload.sink.DestinationArguments.requireSlice;
+
+import io.stload.StloadException;
 import io.stload.format.Header;
 import io.stload.plan.DestinationProfile;
 import io.stload.plan.LoadPlan;
@@ -37,6 +42,9 @@ import java.util.Map;
  * the loader's own, such as {@link StreamingSink}, wraps its consumer's failures itself). One from {@link #abandon} is
  * added to the load's failure as suppressed. After a failure no new call starts but {@link #end}, which comes once
  * every call in progress has returned.
+ *
+ * <p>The engine passes no null but {@link #end}'s on success; the loader's destinations, and these defaults, refuse
+ * any other null with {@link io.stload.ErrorKind#Usage}.
  */
 public interface Destination {
 
@@ -73,6 +81,7 @@ public interface Destination {
      * @throws InterruptedException if the I/O thread is interrupted while waiting for memory (the load is stopping)
      */
     default MemorySegment readBuffer(Header file, long offset, long length) throws IOException, InterruptedException {
+        requireFile(file);
         return null;
     }
 
@@ -85,6 +94,7 @@ public interface Destination {
      * @throws IOException if the destination failed or cannot give memory
      */
     default MemorySegment sliceBuffer(TensorSlice slice) throws IOException {
+        requireSlice(slice);
         throw new IOException("the destination gives no memory for " + slice.name()
                 + " (a destination gives a read buffer for every window or a slice buffer for every slice)");
     }
@@ -98,6 +108,8 @@ public interface Destination {
      * @throws IOException if the destination failed
      */
     default void filled(Header file, long offset, MemorySegment bytes) throws IOException {
+        requireFile(file);
+        requireBuffer(bytes);
     }
 
     /**
@@ -107,6 +119,10 @@ public interface Destination {
      * @param why        the read's failure
      */
     default void abandon(MemorySegment readBuffer, Throwable why) {
+        requireBuffer(readBuffer);
+        if (why == null) {
+            throw StloadException.usage("an abandoned read buffer comes with the read's failure, not null");
+        }
     }
 
     /**
@@ -120,6 +136,7 @@ public interface Destination {
      * @throws IOException if the destination failed or cannot give memory
      */
     default void pad(TensorSlice slice) throws IOException {
+        requireSlice(slice);
         MemorySegment memory = sliceBuffer(slice);
         for (TensorSlice.Pad p : slice.pads()) {
             for (long r = 0; r < p.rows(); r++) {
@@ -135,6 +152,7 @@ public interface Destination {
      * @throws IOException if the destination failed
      */
     default void landed(TensorSlice slice) throws IOException {
+        requireSlice(slice);
     }
 
     /**

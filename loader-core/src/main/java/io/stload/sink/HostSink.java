@@ -1,5 +1,9 @@
 package io.stload.sink;
 
+import static io.stload.sink.DestinationArguments.requireFile;
+import static io.stload.sink.DestinationArguments.requirePlan;
+import static io.stload.sink.DestinationArguments.requireSlice;
+
 import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.format.Header;
@@ -55,6 +59,7 @@ public final class HostSink implements Destination, AutoCloseable {
 
     @Override
     public synchronized void begin(LoadPlan plan) {
+        requirePlan(plan);
         if (this.plan != null) {
             throw StloadException.usage("a HostSink holds one load; the weights of the last one are still in it");
         }
@@ -69,11 +74,13 @@ public final class HostSink implements Destination, AutoCloseable {
     /** Memory mirroring a file takes every window of it in place; a rank's packed slices take theirs by slice. */
     @Override
     public MemorySegment readBuffer(Header file, long offset, long length) {
+        requireFile(file);
         return files.get(file) instanceof MirroredDestination m ? m.slice(offset, length) : null;
     }
 
     @Override
     public MemorySegment sliceBuffer(TensorSlice slice) {
+        requireSlice(slice);
         return files.get(slice.tensor().file()).of(slice);
     }
 
@@ -145,8 +152,10 @@ public final class HostSink implements Destination, AutoCloseable {
      * @param h         the file's header
      * @param alignment the alignment of its memory's start, a divisor of the page size
      * @return the bytes
+     * @throws StloadException {@link ErrorKind#Usage} if {@code h} is null
      */
     public static long regionBytes(Header h, int alignment) {
+        requireFile(h);
         return alignUp(h.fileSize(), alignment) - h.dataStart() / alignment * alignment;
     }
 

@@ -1,5 +1,8 @@
 package io.stload.sink;
 
+import static io.stload.sink.DestinationArguments.requireSlice;
+
+import io.stload.StloadException;
 import io.stload.plan.TensorSlice;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
@@ -14,7 +17,7 @@ import java.util.List;
  * a fused tensor's parts one after another; a padded split's runs followed by zeros, which no piece covers). The
  * runs of a part that lie wholly inside the block become one strided piece; a run cut by the block's start or end
  * becomes a piece of one row, so a run straddling blocks arrives in parts at consecutive slice offsets. At most
- * three pieces per part and block, however many runs.
+ * three pieces per part and block, however many runs. A null argument is a {@link io.stload.ErrorKind#Usage} error.
  */
 public final class SliceScatter {
 
@@ -33,6 +36,15 @@ public final class SliceScatter {
      */
     public record Piece(TensorSlice slice, long blockOffset, long width, long rows, long pitch, long sliceOffset,
                         long slicePitch) {
+        /**
+         * Checks that the piece has its slice.
+         *
+         * @throws StloadException {@link io.stload.ErrorKind#Usage} if {@code slice} is null
+         */
+        public Piece {
+            requireSlice(slice);
+        }
+
         /** {@return block bytes from the first row's start to the last row's end} */
         public long span() {
             return (rows - 1) * pitch + width;
@@ -50,6 +62,9 @@ public final class SliceScatter {
          * @param sliceMemory the slice's memory, row-major
          */
         public void copy(MemorySegment block, MemorySegment sliceMemory) {
+            if (block == null || sliceMemory == null) {
+                throw StloadException.usage("a piece is copied from a block into a slice's memory, neither null");
+            }
             for (long r = 0; r < rows; r++) {
                 MemorySegment.copy(block, blockOffset + r * pitch, sliceMemory, sliceOffset + r * slicePitch, width);
             }
@@ -64,6 +79,9 @@ public final class SliceScatter {
      * @param slices one file's slices, any order
      */
     public SliceScatter(List<TensorSlice> slices) {
+        if (slices == null) {
+            throw StloadException.usage("a file's slices are a list, not null");
+        }
         this.byStart = new ArrayList<>(slices.stream().filter(s -> s.fileBytes() > 0).toList());
         this.byStart.sort(Comparator.comparingLong(TensorSlice::spanStart));
     }

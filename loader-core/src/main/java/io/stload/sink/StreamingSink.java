@@ -1,5 +1,9 @@
 package io.stload.sink;
 
+import static io.stload.sink.DestinationArguments.requireFile;
+import static io.stload.sink.DestinationArguments.requirePlan;
+import static io.stload.sink.DestinationArguments.requireSlice;
+
 import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.format.Header;
@@ -108,6 +112,7 @@ public final class StreamingSink implements Destination {
 
     @Override
     public void begin(LoadPlan plan) {
+        requirePlan(plan);
         scatters.clear();
         peak.set(0);
         budgetBytes = profile.budgetOn(plan.host());
@@ -119,6 +124,7 @@ public final class StreamingSink implements Destination {
     /** A read window wholly inside one contiguous slice lands in that slice's buffer; others go by slice. */
     @Override
     public MemorySegment readBuffer(Header file, long offset, long length) {
+        requireFile(file);
         SliceScatter.Piece p = scatters.get(file).singleRun(offset, length);
         if (p == null || !p.slice().isContiguous()) {
             return null;
@@ -128,6 +134,7 @@ public final class StreamingSink implements Destination {
 
     @Override
     public MemorySegment sliceBuffer(TensorSlice slice) {
+        requireSlice(slice);
         return gatheringFor(slice).memory();
     }
 
@@ -171,6 +178,7 @@ public final class StreamingSink implements Destination {
 
     @Override
     public void landed(TensorSlice slice) {
+        requireSlice(slice);
         Gathering g = gathering.remove(slice.name());
         MemorySegment bytes = g != null ? g.memory() : MemorySegment.NULL;
         try {

@@ -1,5 +1,6 @@
 package io.stload.store;
 
+import io.stload.StloadException;
 import java.util.Collections;
 import java.util.EnumMap;
 import java.util.LinkedHashMap;
@@ -54,8 +55,15 @@ public record ReloadDelta(int tensorsCarried, long bytesCarried, int tensorsRead
         }
     }
 
-    /** Copies the map into an unmodifiable one, in its order. */
+    /**
+     * Copies the map into an unmodifiable one, in its order.
+     *
+     * @throws StloadException {@link io.stload.ErrorKind#Usage} if {@code reasons} is null
+     */
     public ReloadDelta {
+        if (reasons == null) {
+            throw StloadException.usage("a reload's delta gives each tensor's reason, not null");
+        }
         reasons = Collections.unmodifiableMap(new LinkedHashMap<>(reasons));
     }
 

@@ -115,9 +115,10 @@ public record ReloadOptions(Mode mode, boolean quiesce, Duration quiesceTimeout,
      * @param timeout how long to wait for live leases before rolling back
      * @param hooks   run in order while quiesced
      * @return the options
+     * @throws StloadException {@link io.stload.ErrorKind#Usage} as the canonical constructor; if {@code hooks} is null
      */
     public static ReloadOptions quiesced(Duration timeout, FlushHook... hooks) {
-        return new ReloadOptions(true, timeout, Arrays.asList(hooks));
+        return new ReloadOptions(true, timeout, hookList(hooks));
     }
 
     /**
@@ -127,10 +128,18 @@ public record ReloadOptions(Mode mode, boolean quiesce, Duration quiesceTimeout,
      * @param timeout how long to wait for live leases before giving up, with the old weights intact
      * @param hooks   run in order while quiesced, before the first byte is overwritten
      * @return the options, staging at most {@link #DEFAULT_STAGING_BYTES}
+     * @throws StloadException {@link io.stload.ErrorKind#Usage} as the canonical constructor; if {@code hooks} is null
      */
     public static ReloadOptions inPlace(Duration timeout, FlushHook... hooks) {
-        return new ReloadOptions(Mode.IN_PLACE, true, timeout, Arrays.asList(hooks), DEFAULT_STAGING_BYTES,
+        return new ReloadOptions(Mode.IN_PLACE, true, timeout, hookList(hooks), DEFAULT_STAGING_BYTES,
                 CarryOver.UNCHANGED, Optional.empty());
+    }
+
+    private static List<FlushHook> hookList(FlushHook[] hooks) {
+        if (hooks == null) {
+            throw StloadException.usage("flush hooks are an array, empty for none, not null");
+        }
+        return Arrays.asList(hooks);
     }
 
     /**
@@ -148,6 +157,7 @@ public record ReloadOptions(Mode mode, boolean quiesce, Duration quiesceTimeout,
      *
      * @param rule which tensors to read
      * @return the changed copy
+     * @throws StloadException {@link io.stload.ErrorKind#Usage} if {@code rule} is null
      */
     public ReloadOptions withCarryOver(CarryOver rule) {
         return new ReloadOptions(mode, quiesce, quiesceTimeout, flushHooks, stagingBytes, rule, loadOptions);
@@ -159,8 +169,12 @@ public record ReloadOptions(Mode mode, boolean quiesce, Duration quiesceTimeout,
      *
      * @param options how to load the new version
      * @return the changed copy
+     * @throws StloadException {@link io.stload.ErrorKind#Usage} if {@code options} is null
      */
     public ReloadOptions withLoadOptions(LoadOptions options) {
+        if (options == null) {
+            throw StloadException.usage("a reload's load options are options, not null");
+        }
         return new ReloadOptions(mode, quiesce, quiesceTimeout, flushHooks, stagingBytes, carryOver,
                 Optional.of(options));
     }

@@ -1,6 +1,7 @@
 package io.stload.store;
 
 import io.stload.ErrorKind;
+import io.stload.StloadException;
 import java.util.Optional;
 
 /**
@@ -47,6 +48,19 @@ public record ReloadResult(Outcome outcome, long version, Optional<ErrorKind> ki
          * neither version, so the store refuses leases (with this failure) until a reload succeeds.
          */
         STORE_FAILED
+    }
+
+    /**
+     * Checks that every component is given: what is absent is an empty {@link Optional}, never null.
+     *
+     * @throws StloadException {@link ErrorKind#Usage} if any component is null
+     */
+    public ReloadResult {
+        if (outcome == null || kind == null || cause == null || message == null || mode == null || source == null
+                || delta == null) {
+            throw StloadException.usage("a reload's result needs its outcome, kind, cause, message, mode, source and "
+                    + "delta, not null (Optional.empty() for what is absent)");
+        }
     }
 
     /** {@return true when the new version was published} */

@@ -1,5 +1,6 @@
 package io.stload.store;
 
+import io.stload.StloadException;
 import io.stload.checkpoint.Checkpoint;
 import io.stload.format.Header;
 import java.util.Collections;
@@ -17,8 +18,16 @@ import java.util.Optional;
  *               a file whose store gives no version is absent
  */
 public record SourceVersion(String source, Optional<String> commit, Map<String, String> files) {
-    /** Copies the map into an unmodifiable one, in the checkpoint's file order. */
+    /**
+     * Copies the map into an unmodifiable one, in the checkpoint's file order.
+     *
+     * @throws StloadException {@link io.stload.ErrorKind#Usage} if any component is null
+     */
     public SourceVersion {
+        if (source == null || commit == null || files == null) {
+            throw StloadException.usage("a source version needs its source, commit (Optional.empty() for none) and "
+                    + "files, not null");
+        }
         files = Collections.unmodifiableMap(new LinkedHashMap<>(files));
     }
 

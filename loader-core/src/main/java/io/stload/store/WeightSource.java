@@ -1,10 +1,11 @@
 package io.stload.store;
 
+import io.stload.ErrorKind;
+import io.stload.StloadException;
 import io.stload.checkpoint.Checkpoint;
 import io.stload.checkpoint.CheckpointSource;
 import io.stload.checkpoint.WaitPolicy;
 import java.nio.file.Path;
-import java.util.Objects;
 import java.util.function.Supplier;
 
 /**
@@ -43,9 +44,12 @@ public interface WeightSource {
      *
      * @param checkpoint the path
      * @return the source
+     * @throws StloadException {@link ErrorKind#Usage} if {@code checkpoint} is null
      */
     static WeightSource path(Path checkpoint) {
-        Objects.requireNonNull(checkpoint, "checkpoint");
+        if (checkpoint == null) {
+            throw StloadException.usage("a weight source's checkpoint is a path, not null");
+        }
         return of(checkpoint.toString(), () -> Checkpoint.open(checkpoint));
     }
 
@@ -57,10 +61,13 @@ public interface WeightSource {
      * @param cacheDir   the hub cache, or null for the one the environment names
      * @param wait       how long to wait for a download in progress, and where its progress lines go
      * @return the source
+     * @throws StloadException {@link ErrorKind#Usage} if {@code pathOrRepo} or {@code wait} is null
      */
     static WeightSource resolve(String pathOrRepo, Path cacheDir, WaitPolicy wait) {
-        Objects.requireNonNull(pathOrRepo, "pathOrRepo");
-        Objects.requireNonNull(wait, "wait");
+        if (pathOrRepo == null || wait == null) {
+            throw StloadException.usage("a weight source is resolved from a path or repo id, under a wait policy, "
+                    + "not null");
+        }
         return of(pathOrRepo, () -> CheckpointSource.resolve(pathOrRepo, cacheDir, wait));
     }
 
@@ -71,10 +78,12 @@ public interface WeightSource {
      * @param opener opens it, once per open or reload; what it throws is the reload's failure (a
      *               {@link io.stload.StloadException} keeps its kind, anything else is {@link io.stload.ErrorKind#Callback})
      * @return the source
+     * @throws StloadException {@link ErrorKind#Usage} if {@code name} or {@code opener} is null
      */
     static WeightSource of(String name, Supplier<Checkpoint> opener) {
-        Objects.requireNonNull(name, "name");
-        Objects.requireNonNull(opener, "opener");
+        if (name == null || opener == null) {
+            throw StloadException.usage("a weight source needs its name and its opener, not null");
+        }
         return new WeightSource() {
             @Override
             public String name() {

@@ -126,20 +126,40 @@ public final class ApiSurface {
         return lines.stream().sorted().distinct().toList();
     }
 
+    /** The public types of the module's exported packages, in the order {@link #signatures} lists them. */
+    public static List<Class<?>> types(Class<?> anyTypeOfModule) throws IOException {
+        return new ApiSurface(anyTypeOfModule).publicTypes();
+    }
+
     private List<Class<?>> publicTypes() throws IOException {
         List<Class<?>> types = new ArrayList<>();
         for (String pkg : exported.stream().sorted().toList()) {
-            Path dir = classes.resolve(pkg.replace('.', '/'));
-            try (Stream<Path> files = Files.list(dir)) {
-                for (Path f : files.sorted().toList()) {
-                    String name = f.getFileName().toString();
-                    if (!name.endsWith(".class") || name.equals("package-info.class")) {
-                        continue;
-                    }
-                    Class<?> type = load(pkg + "." + name.substring(0, name.length() - ".class".length()));
-                    if (!type.isAnonymousClass() && !type.isLocalClass() && isApi(type)) {
-                        types.add(type);
-                    }
+            types.addAll(publicTypes(classes, pkg, loader));
+        }
+        return types;
+    }
+
+    /**
+     * The public types of the package of {@code anyTypeOfPackage}, for a module without a descriptor (a plain jar,
+     * whose public types are all its API).
+     */
+    public static List<Class<?>> typesOfPackage(Class<?> anyTypeOfPackage) throws IOException {
+        return publicTypes(locationOf(anyTypeOfPackage).orElseThrow(), anyTypeOfPackage.getPackageName(),
+                anyTypeOfPackage.getClassLoader());
+    }
+
+    private static List<Class<?>> publicTypes(Path classes, String pkg, ClassLoader loader) throws IOException {
+        List<Class<?>> types = new ArrayList<>();
+        Path dir = classes.resolve(pkg.replace('.', '/'));
+        try (Stream<Path> files = Files.list(dir)) {
+            for (Path f : files.sorted().toList()) {
+                String name = f.getFileName().toString();
+                if (!name.endsWith(".class") || name.equals("package-info.class")) {
+                    continue;
+                }
+                Class<?> type = load(pkg + "." + name.substring(0, name.length() - ".class".length()), loader);
+                if (!type.isAnonymousClass() && !type.isLocalClass() && isApi(type)) {
+                    types.add(type);
                 }
             }
         }
@@ -261,7 +281,7 @@ public final class ApiSurface {
         }
     }
 
-    private Class<?> load(String name) {
+    private static Class<?> load(String name, ClassLoader loader) {
         try {
             return Class.forName(name, false, loader);
         } catch (ClassNotFoundException e) {

@@ -22,6 +22,17 @@ public final class BandwidthProbe {
      * @param gbps   GB/s of each timed copy, in order
      */
     public record Result(String device, long bytes, double[] gbps) {
+        /**
+         * Checks that the device and the figures are given.
+         *
+         * @throws StloadException {@link ErrorKind#Usage} if {@code device} or {@code gbps} is null
+         */
+        public Result {
+            if (device == null || gbps == null) {
+                throw StloadException.usage("a bandwidth result names its device and gives its GB/s, not null");
+            }
+        }
+
         /** {@return the fastest repetition's GB/s, 0 when there was none} */
         public double best() {
             return Arrays.stream(gbps).max().orElse(0);
@@ -47,10 +58,14 @@ public final class BandwidthProbe {
      * @param reps   the number of timed copies
      * @return the GB/s of each timed copy
      * @throws StloadException {@link ErrorKind#OutOfMemory} when the device or pinned memory cannot be allocated,
-     *                         {@link ErrorKind#Io} when a copy fails
+     *                         {@link ErrorKind#Io} when a copy fails; {@link ErrorKind#Usage} if {@code engine}
+     *                         is null
      * @throws InterruptedException if interrupted while waiting for a copy; everything is freed first
      */
     public static Result run(CopyEngine engine, long bytes, int reps) throws InterruptedException {
+        if (engine == null) {
+            throw StloadException.usage("bandwidth is measured on a copy engine, not null");
+        }
         List<MemorySegment> buffers = new ArrayList<>();
         long device;
         try {

@@ -1,5 +1,6 @@
 package io.stload.cuda;
 
+import io.stload.StloadException;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
@@ -31,8 +32,10 @@ public interface CopyEngine extends AutoCloseable {
          * Checks that {@code source} spans exactly the rows.
          *
          * @throws IllegalArgumentException if it does not, or a count is out of range
+         * @throws StloadException {@link io.stload.ErrorKind#Usage} if {@code source} is null
          */
         public Copy {
+            requireSource(source);
             if (rows < 1 || width < 0 || sourcePitch < width || devicePitch < width
                     || source.byteSize() != (rows - 1) * sourcePitch + width) {
                 throw new IllegalArgumentException("a copy of " + rows + " rows of " + width + " bytes, " + sourcePitch
@@ -48,6 +51,7 @@ public interface CopyEngine extends AutoCloseable {
          * @param width         bytes per row
          * @param rows          the number of rows, at least 1
          * @param sourcePitch   bytes from one row's start to the next's in {@code source}
+         * @throws StloadException {@link io.stload.ErrorKind#Usage} if {@code source} is null
          */
         public Copy(MemorySegment source, long deviceAddress, long width, long rows, long sourcePitch) {
             this(source, deviceAddress, width, rows, sourcePitch, width);
@@ -58,9 +62,17 @@ public interface CopyEngine extends AutoCloseable {
          *
          * @param source        pinned host memory
          * @param deviceAddress where it lands
+         * @throws StloadException {@link io.stload.ErrorKind#Usage} if {@code source} is null
          */
         public Copy(MemorySegment source, long deviceAddress) {
-            this(source, deviceAddress, source.byteSize(), 1, source.byteSize());
+            this(source, deviceAddress, requireSource(source).byteSize(), 1, source.byteSize());
+        }
+
+        private static MemorySegment requireSource(MemorySegment source) {
+            if (source == null) {
+                throw StloadException.usage("a copy to the device is of a host segment, not null");
+            }
+            return source;
         }
 
         /** {@return the bytes that land on the device} */

@@ -8,6 +8,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import jcuda.Pointer;
@@ -52,9 +53,13 @@ public final class CudaCopyEngine implements CopyEngine {
      * @param pinning how staging buffers are pinned
      * @return the engine; the caller closes it after every allocation made through it is freed
      * @throws StloadException {@link ErrorKind#NoDevice} saying why the device cannot be used (no bindings for this
-     *         platform, no driver, a driver too old, no such device), or the kind of any other CUDA failure
+     *         platform, no driver, a driver too old, no such device), or the kind of any other CUDA failure;
+     *         {@link ErrorKind#Usage}, before any CUDA call, if {@code pinning} is null
      */
     public static CudaCopyEngine open(int ordinal, Pinning pinning) {
+        if (pinning == null) {
+            throw StloadException.usage("a copy engine pins its staging buffers as a Pinning says, not null");
+        }
         JCudaLibrary.load();
         try {
             int[] count = {0};
@@ -146,6 +151,9 @@ public final class CudaCopyEngine implements CopyEngine {
 
     @Override
     public void freeStaging(MemorySegment buffer) {
+        if (buffer == null) {
+            throw StloadException.usage("a pinned buffer to free is a segment, not null");
+        }
         Optional<Arena> owner = pinned.remove(buffer.address());
         if (owner == null) {
             throw StloadException.usage("not a pinned buffer of this engine");
@@ -199,6 +207,10 @@ public final class CudaCopyEngine implements CopyEngine {
      */
     @Override
     public synchronized CopyEvent copyToDevice(List<Copy> copies) {
+        // Before any CUDA call: a null found while the copies are queued would leave the batch's events behind.
+        if (copies == null || copies.stream().anyMatch(Objects::isNull)) {
+            throw StloadException.usage("copies to the device are a list of copies, not null");
+        }
         bind();
         cudaEvent_t start = new cudaEvent_t();
         cudaEvent_t end = new cudaEvent_t();
@@ -297,6 +309,9 @@ public final class CudaCopyEngine implements CopyEngine {
 
     @Override
     public void copyToHost(long deviceAddress, MemorySegment destination) {
+        if (destination == null) {
+            throw StloadException.usage("a device-to-host copy lands in a segment, not null");
+        }
         bind();
         // cudaMemcpy is synchronous on the legacy default stream; loads drain their own stream before returning.
         CudaErrors.check(JCuda.cudaMemcpy(RawPointer.to(destination.address()), RawPointer.to(deviceAddress),

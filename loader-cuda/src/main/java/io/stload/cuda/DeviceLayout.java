@@ -1,5 +1,6 @@
 package io.stload.cuda;
 
+import io.stload.StloadException;
 import io.stload.plan.TensorSlice;
 import java.util.Collection;
 import java.util.HashMap;
@@ -22,8 +23,12 @@ public final class DeviceLayout {
      * Lays slices out one after another, each aligned.
      *
      * @param slices the rank's slices, in the order they are placed
+     * @throws StloadException {@link io.stload.ErrorKind#Usage} if {@code slices} is null
      */
     public DeviceLayout(Collection<TensorSlice> slices) {
+        if (slices == null) {
+            throw StloadException.usage("a device layout places a collection of slices, not null");
+        }
         long next = 0;
         for (TensorSlice s : slices) {
             offsets.put(s.name(), next);
@@ -38,8 +43,12 @@ public final class DeviceLayout {
      * @param s one of the slices laid out
      * @return its offset from the start of the allocation
      * @throws IllegalStateException if the slice is not in this layout (a bug: the layout holds every slice of the plan)
+     * @throws StloadException {@link io.stload.ErrorKind#Usage} if {@code s} is null
      */
     public long offset(TensorSlice s) {
+        if (s == null) {
+            throw StloadException.usage("an offset in the layout is of a slice, not null");
+        }
         Long off = offsets.get(s.name());
         if (off == null) {
             throw new IllegalStateException(s.name() + " is not in this layout");

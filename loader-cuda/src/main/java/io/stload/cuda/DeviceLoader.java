@@ -41,8 +41,12 @@ public final class DeviceLoader implements AutoCloseable {
      *
      * @param device the device's copy engine; the caller keeps owning it and closes it after this loader
      * @param ring   the staging ring's window size and count
+     * @throws StloadException {@link ErrorKind#Usage} if {@code device} or {@code ring} is null
      */
     public DeviceLoader(CopyEngine device, RingOptions ring) {
+        if (device == null || ring == null) {
+            throw StloadException.usage("a device loader needs a copy engine and ring options, not null");
+        }
         this.device = device;
         this.destination = new CudaDestination(device, ring);
     }
@@ -63,9 +67,13 @@ public final class DeviceLoader implements AutoCloseable {
      * @param plan the plan to run, made for a destination taking device memory
      * @return the tensors in device memory, owned by the caller until it closes them, and the report
      * @throws io.stload.StloadException {@link io.stload.ErrorKind#OutOfMemory} when the device lacks the memory,
-     *                                   or the kind of the read or copy that failed; nothing stays allocated then
+     *                                   or the kind of the read or copy that failed; nothing stays allocated then;
+     *                                   {@link ErrorKind#Usage} if {@code plan} is null
      */
     public synchronized DeviceWeights execute(LoadPlan plan) {
+        if (plan == null) {
+            throw StloadException.usage("a device load executes a plan, not null");
+        }
         LoadReport load = loader.execute(plan, destination, LoadListener.NONE);
         double read = load.seconds(Phase.IO) + load.seconds(Phase.COPY);
         DeviceReport report = new DeviceReport(load, device.name(), read, plan.options().threads(),

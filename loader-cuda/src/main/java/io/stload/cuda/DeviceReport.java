@@ -1,5 +1,6 @@
 package io.stload.cuda;
 
+import io.stload.StloadException;
 import io.stload.report.LoadReport;
 
 /**
@@ -18,6 +19,16 @@ import io.stload.report.LoadReport;
  */
 public record DeviceReport(LoadReport load, String device, double readSeconds, int readThreads, double h2dSeconds,
                            double streamSeconds) {
+    /**
+     * Checks that the host report and the device are given.
+     *
+     * @throws StloadException {@link io.stload.ErrorKind#Usage} if {@code load} or {@code device} is null
+     */
+    public DeviceReport {
+        if (load == null || device == null) {
+            throw StloadException.usage("a device report needs the load's report and the device's name, not null");
+        }
+    }
 
     /**
      * The fraction of the shorter phase that was hidden under the longer one: 1 when reads and copies ran fully

@@ -11,7 +11,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 
 /**
  * GPU memory for a {@link io.stload.store.WeightStore}: every version's tensors on one device, loaded through the
@@ -34,7 +33,8 @@ import java.util.Objects;
  * }
  * }</pre>
  *
- * The copy engine must stay open until this memory and every store over it are closed. One store at a time.
+ * The copy engine must stay open until this memory and every store over it are closed. One store at a time. A null
+ * argument is a {@link io.stload.ErrorKind#Usage} error.
  */
 public final class DeviceStoreMemory implements StoreMemory<DeviceTensor>, AutoCloseable {
     /**
@@ -74,7 +74,10 @@ public final class DeviceStoreMemory implements StoreMemory<DeviceTensor>, AutoC
     }
 
     private DeviceStoreMemory(CopyEngine device, RingOptions ring, EngineBuffers buffers) {
-        this.device = Objects.requireNonNull(device, "device");
+        if (device == null || ring == null) {
+            throw StloadException.usage("device memory needs a copy engine and ring options, not null");
+        }
+        this.device = device;
         this.loader = new DeviceLoader(device, ring);
         this.buffers = buffers;
     }
@@ -90,7 +93,10 @@ public final class DeviceStoreMemory implements StoreMemory<DeviceTensor>, AutoC
      * @return the memory
      */
     public static DeviceStoreMemory engineBuffers(CopyEngine device, RingOptions ring, EngineBuffers buffers) {
-        return new DeviceStoreMemory(device, ring, Objects.requireNonNull(buffers, "buffers"));
+        if (buffers == null) {
+            throw StloadException.usage("the engine's buffers are given by EngineBuffers, not null");
+        }
+        return new DeviceStoreMemory(device, ring, buffers);
     }
 
     @Override
@@ -106,12 +112,14 @@ public final class DeviceStoreMemory implements StoreMemory<DeviceTensor>, AutoC
     /** stload's allocation, alignment included; for the engine's buffers, the slices' bytes. */
     @Override
     public long bytesFor(LoadPlan plan) {
+        requirePlan(plan);
         return buffers == null ? Math.max(new DeviceLayout(plan.slices().values()).bytes(), DeviceLayout.ALIGNMENT)
                 : plan.bytes();
     }
 
     @Override
     public Buffers<DeviceTensor> load(LoadPlan plan) {
+        requirePlan(plan);
         if (buffers == null) {
             DeviceWeights w = loader.execute(plan);
             return new DeviceBuffers(w.tensors(), w.deviceBytes(), w.report().load(), w::close);
@@ -167,6 +175,10 @@ public final class DeviceStoreMemory implements StoreMemory<DeviceTensor>, AutoC
 
     @Override
     public LoadReport overwrite(LoadPlan plan, Map<String, DeviceTensor> live, Runnable overwriting) {
+        requirePlan(plan);
+        if (live == null || overwriting == null) {
+            throw StloadException.usage("an overwrite needs the live tensors and what to run before it, not null");
+        }
         Map<String, Long> addresses = new LinkedHashMap<>();
         for (TensorSlice s : plan.slices().values()) {
             DeviceTensor t = live.get(s.name());
@@ -180,6 +192,9 @@ public final class DeviceStoreMemory implements StoreMemory<DeviceTensor>, AutoC
 
     @Override
     public void write(List<Write<DeviceTensor>> writes, Runnable overwriting) {
+        if (writes == null || overwriting == null) {
+            throw StloadException.usage("a write needs its writes and what to run before it, not null");
+        }
         List<Map.Entry<Long, MemorySegment>> parts = new ArrayList<>();
         for (Write<DeviceTensor> w : writes) {
             if (w.bytes().byteSize() != w.target().byteSize()) {
@@ -189,6 +204,12 @@ public final class DeviceStoreMemory implements StoreMemory<DeviceTensor>, AutoC
             parts.add(Map.entry(w.target().devicePointer(), w.bytes()));
         }
         loader.upload(parts, overwriting);
+    }
+
+    private static void requirePlan(LoadPlan plan) {
+        if (plan == null) {
+            throw StloadException.usage("device memory is sized and loaded for a plan, not null");
+        }
     }
 
     /** Frees the staging ring; device memory is freed by the store that holds it, or given back to the engine. */

@@ -1,5 +1,6 @@
 package io.stload.cuda;
 
+import io.stload.StloadException;
 import io.stload.format.DType;
 import io.stload.format.Shape;
 
@@ -15,4 +16,14 @@ import io.stload.format.Shape;
  * @param byteSize      its size in bytes
  */
 public record DeviceTensor(String name, DType dtype, Shape shape, long devicePointer, long byteSize) {
+    /**
+     * Checks that the tensor is described.
+     *
+     * @throws StloadException {@link io.stload.ErrorKind#Usage} if {@code name}, {@code dtype} or {@code shape} is null
+     */
+    public DeviceTensor {
+        if (name == null || dtype == null || shape == null) {
+            throw StloadException.usage("a device tensor needs its name, dtype and shape, not null");
+        }
+    }
 }

@@ -53,9 +53,13 @@ public final class DeviceWeights implements TensorLookup<DeviceTensor>, AutoClos
      * @param t           one of this load's tensors
      * @param destination native memory of at least {@code t.byteSize()} bytes
      * @throws IOException if the copy fails
-     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if {@code destination} is a heap segment
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if {@code destination} is a heap segment;
+     *                                   if {@code t} or {@code destination} is null
      */
     public void copyToHost(DeviceTensor t, MemorySegment destination) throws IOException {
+        if (t == null || destination == null) {
+            throw StloadException.usage("copyToHost copies a device tensor into a segment, neither null");
+        }
         if (!destination.isNative()) {
             throw StloadException.usage("copyToHost needs native memory (an Arena's), not a heap segment");
         }

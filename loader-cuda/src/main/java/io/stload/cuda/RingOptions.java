@@ -23,9 +23,12 @@ public record RingOptions(int windows, long windowBytes, Pinning pinning) {
      * Checks the shape.
      *
      * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if there are fewer than 2 windows, a window is not a positive multiple of 4 KiB up to
-     *         {@link #MAX_WINDOW_BYTES}, or the total passes {@link #MAX_TOTAL_BYTES}
+     *         {@link #MAX_WINDOW_BYTES}, or the total passes {@link #MAX_TOTAL_BYTES}; if {@code pinning} is null
      */
     public RingOptions {
+        if (pinning == null) {
+            throw StloadException.usage("the staging ring's windows are pinned as a Pinning says, not null");
+        }
         if (windows < 2) {
             throw StloadException.usage("the staging ring needs at least 2 windows");
         }

@@ -1,5 +1,6 @@
 package io.stload.cuda;
 
+import io.stload.StloadException;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayDeque;
@@ -16,7 +17,7 @@ import java.util.concurrent.atomic.LongAdder;
  *
  * <p>The first failure (a copy, a read, or a wait) is kept: every later call rethrows it. {@link #close()} waits
  * for copies still in flight, since the device may still be reading the windows, then frees them all. Every method
- * may be called from any thread.
+ * may be called from any thread; a null argument is a {@link io.stload.ErrorKind#Usage} error.
  */
 public final class StagingRing implements AutoCloseable {
 
@@ -50,7 +51,14 @@ public final class StagingRing implements AutoCloseable {
      * @throws IOException if pinned memory cannot be allocated
      */
     public StagingRing(CopyEngine engine, RingOptions options) throws IOException {
-        this(engine, options.windows(), options.windowBytes());
+        this(engine, requireOptions(options).windows(), options.windowBytes());
+    }
+
+    private static RingOptions requireOptions(RingOptions options) {
+        if (options == null) {
+            throw StloadException.usage("a staging ring is shaped by ring options, not null");
+        }
+        return options;
     }
 
     /**
@@ -62,6 +70,9 @@ public final class StagingRing implements AutoCloseable {
      * @throws IOException if pinned memory cannot be allocated
      */
     public StagingRing(CopyEngine engine, int windows, long windowBytes) throws IOException {
+        if (engine == null) {
+            throw StloadException.usage("a staging ring pins its windows through a copy engine, not null");
+        }
         this.engine = engine;
         try {
             for (int i = 0; i < windows; i++) {
@@ -118,6 +129,10 @@ public final class StagingRing implements AutoCloseable {
      * @throws IOException if the copies cannot be queued; the window is returned and the ring fails
      */
     public void submit(Window w, List<CopyEngine.Copy> copies) throws IOException {
+        requireWindow(w);
+        if (copies == null) {
+            throw StloadException.usage("a window is submitted with its copies, an empty list for none, not null");
+        }
         if (copies.isEmpty()) {
             release(w, null);
             return;
@@ -140,8 +155,18 @@ public final class StagingRing implements AutoCloseable {
      * @param why the filler's failure, kept as the ring's
      */
     public void abandon(Window w, Throwable why) {
+        requireWindow(w);
+        if (why == null) {
+            throw StloadException.usage("an abandoned window comes with the filler's failure, not null");
+        }
         release(w, null);
         fail(why instanceof IOException io ? io : new IOException(String.valueOf(why.getMessage()), why));
+    }
+
+    private static void requireWindow(Window w) {
+        if (w == null) {
+            throw StloadException.usage("a window handed back to the ring is one it gave, not null");
+        }
     }
 
     /**

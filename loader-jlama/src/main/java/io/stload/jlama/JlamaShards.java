@@ -19,7 +19,7 @@ import java.util.StringJoiner;
  * for row shards of the projections into the attention and the MLP and for column shards of the projections out of
  * them. These rules and that arithmetic, as a {@link Partitioning} and a {@link TensorFilter}, make the rank plan of
  * the worker: the tensors it asks for, cut as it asks for them, and no other bytes (where a dimension divides by
- * {@code W}, Jlama's cut and stload's are the same).
+ * {@code W}, Jlama's cut and stload's are the same). A null argument is a {@link io.stload.ErrorKind#Usage} error.
  */
 public final class JlamaShards {
     /** Large enough that {@code PROBE / W} tells every world size Jlama can be given apart. */
@@ -35,6 +35,7 @@ public final class JlamaShards {
      * @return {@code W}, at least 1
      */
     public static int worldSize(DistributedContext dctx) {
+        requireContext(dctx);
         int share = dctx.getShardLength(PROBE);
         if (share <= 0) {
             throw StloadException.usage("a distributed context of more than " + PROBE + " model shards");
@@ -49,6 +50,7 @@ public final class JlamaShards {
      * @return {@code r} in {@code [0, W)}
      */
     public static int rank(DistributedContext dctx) {
+        requireContext(dctx);
         return dctx.getShardOffsetForLength(PROBE) / dctx.getShardLength(PROBE);
     }
 
@@ -63,6 +65,9 @@ public final class JlamaShards {
      * @return the rules, named after the model type
      */
     public static PartitionSpec rules(ModelType type) {
+        if (type == null) {
+            throw StloadException.usage("Jlama's rules are those of a model type, not null");
+        }
         List<PartitionRule> rules = new ArrayList<>();
         switch (type) {
             case GPT2, BERT -> {
@@ -109,6 +114,7 @@ public final class JlamaShards {
      * @return the filter
      */
     public static TensorFilter layers(DistributedContext dctx) {
+        requireContext(dctx);
         StringJoiner mine = new StringJoiner("|", "re:model\\.layers\\.(?:", ")\\..*");
         for (int i = dctx.layerStart; i < dctx.layerEnd; i++) {
             mine.add(Integer.toString(i));
@@ -131,6 +137,15 @@ public final class JlamaShards {
      * @return the worker's options
      */
     public static LoadOptions forWorker(LoadOptions options, DistributedContext dctx, ModelType type) {
+        if (options == null) {
+            throw StloadException.usage("a worker's options start from load options, not null");
+        }
         return options.withPartitioning(partitioning(dctx, type)).withTensors(layers(dctx));
+    }
+
+    private static void requireContext(DistributedContext dctx) {
+        if (dctx == null) {
+            throw StloadException.usage("a Jlama worker's share is read from its distributed context, not null");
+        }
     }
 }

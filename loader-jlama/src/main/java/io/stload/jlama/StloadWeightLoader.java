@@ -118,9 +118,11 @@ public final class StloadWeightLoader implements WeightLoader {
      *
      * @param checkpoint an open checkpoint
      * @return the loader
-     * @throws StloadException {@link ErrorKind#Unsupported} for a tensor of a dtype Jlama has no name for
+     * @throws StloadException {@link ErrorKind#Unsupported} for a tensor of a dtype Jlama has no name for;
+     *                         {@link ErrorKind#Usage} if {@code checkpoint} is null
      */
     public static StloadWeightLoader lazy(Checkpoint checkpoint) {
+        requireCheckpoint(checkpoint);
         return lazy(checkpoint, false);
     }
 
@@ -145,9 +147,11 @@ public final class StloadWeightLoader implements WeightLoader {
      * @param options    what to load and how
      * @return the loader, holding the loaded memory until it is closed
      * @throws StloadException as {@link Loader#execute(LoadPlan, LoadListener)}; {@link ErrorKind#Unsupported} for a
-     *                         tensor of a dtype Jlama has no name for
+     *                         tensor of a dtype Jlama has no name for; {@link ErrorKind#Usage} if {@code checkpoint}
+     *                         or {@code options} is null
      */
     public static StloadWeightLoader load(Checkpoint checkpoint, LoadOptions options) {
+        requireCheckpoint(checkpoint);
         describe(checkpoint); // refuse what Jlama cannot name before reading anything
         LoadPlan plan = new Planner().plan(checkpoint, options);
         LoadedWeights weights = new Loader().execute(plan, LoadListener.NONE);
@@ -172,11 +176,19 @@ public final class StloadWeightLoader implements WeightLoader {
      * @param dctx       the worker's context, as given to its model's config
      * @param type       the model type
      * @return the loader
-     * @throws StloadException as {@link #load(Checkpoint, LoadOptions)}
+     * @throws StloadException as {@link #load(Checkpoint, LoadOptions)}; {@link ErrorKind#Usage} if any argument is
+     *                         null
      */
     public static StloadWeightLoader load(Checkpoint checkpoint, LoadOptions options, DistributedContext dctx,
                                           ModelType type) {
+        requireCheckpoint(checkpoint);
         return load(checkpoint, JlamaShards.forWorker(options, dctx, type));
+    }
+
+    private static void requireCheckpoint(Checkpoint checkpoint) {
+        if (checkpoint == null) {
+            throw StloadException.usage("a Jlama weight loader reads an open checkpoint, not null");
+        }
     }
 
     /** {@return the checkpoint read} */
@@ -245,10 +257,14 @@ public final class StloadWeightLoader implements WeightLoader {
      * @throws NoSuchElementException when there is no such tensor (its cause the {@link ErrorKind#TensorNotFound})
      * @throws StloadException {@link ErrorKind#Unsupported} for a scalar, a tensor of more or fewer than 2 dimensions
      *                         with a context, or a dtype Jlama has no tensor type for; {@link ErrorKind#Io} when the
-     *                         bytes cannot be read; {@link ErrorKind#Usage} after {@link #close()}
+     *                         bytes cannot be read; {@link ErrorKind#Usage} after {@link #close()}, or if
+     *                         {@code name} is null
      */
     @Override
     public AbstractTensor load(String name, DistributedContext dctx, boolean sparseRows, boolean sparseColumns) {
+        if (name == null) {
+            throw StloadException.usage("a tensor is loaded by its name, not null");
+        }
         if (closed) {
             throw StloadException.usage("the weight loader is closed");
         }

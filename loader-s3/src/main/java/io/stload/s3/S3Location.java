@@ -15,6 +15,17 @@ public record S3Location(String bucket, String key) {
     public static final String SCHEME = "s3://";
 
     /**
+     * Checks that the bucket and the key are given.
+     *
+     * @throws StloadException {@link ErrorKind#Usage} if {@code bucket} or {@code key} is null
+     */
+    public S3Location {
+        if (bucket == null || key == null) {
+            throw StloadException.usage("an S3 location needs its bucket and key (empty for the root), not null");
+        }
+    }
+
+    /**
      * Tells an S3 URL from a path or a repo id.
      *
      * @param text what the user gave, or null

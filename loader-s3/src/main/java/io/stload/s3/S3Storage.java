@@ -58,10 +58,13 @@ public final class S3Storage implements AutoCloseable {
      *
      * @param settings where the store is and how to read from it
      * @return the connection; the caller closes it
-     * @throws StloadException {@link ErrorKind#Usage} when no region is configured for AWS; {@link ErrorKind#Io} when
-     *         a client cannot start
+     * @throws StloadException {@link ErrorKind#Usage} when no region is configured for AWS, or {@code settings} is
+     *         null; {@link ErrorKind#Io} when a client cannot start
      */
     public static S3Storage connect(S3Settings settings) {
+        if (settings == null) {
+            throw StloadException.usage("an S3 connection is made with settings (S3Settings.DEFAULTS), not null");
+        }
         return connect(settings, lentBuffersQuietly());
     }
 
@@ -131,9 +134,13 @@ public final class S3Storage implements AutoCloseable {
      * @param location the folder or object
      * @return the checkpoint, readable while this connection is open
      * @throws StloadException {@link ErrorKind#Io} when the store cannot be read or an object is missing, or the kinds
-     *         {@link Checkpoint#open(io.stload.checkpoint.RemoteFolder, String)} throws for an inconsistent checkpoint
+     *         {@link Checkpoint#open(io.stload.checkpoint.RemoteFolder, String)} throws for an inconsistent checkpoint;
+     *         {@link ErrorKind#Usage} if {@code location} is null
      */
     public Checkpoint open(S3Location location) {
+        if (location == null) {
+            throw StloadException.usage("a checkpoint in S3 is opened at a location, not null");
+        }
         S3Folder folder = new S3Folder(this, location.bucket(), location.folder());
         try {
             return Checkpoint.open(folder, location.objectName());

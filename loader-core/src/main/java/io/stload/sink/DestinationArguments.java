@@ -1,0 +1,40 @@
+package io.stload.sink;
+
+import io.stload.StloadException;
+import io.stload.format.Header;
+import io.stload.plan.LoadPlan;
+import io.stload.plan.TensorSlice;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The null checks of a {@link Destination}'s calls, shared by its defaults and the loader's destinations: the engine
+ * never passes null, so a null is a caller's own call gone wrong, a Usage error rather than an NPE deep in a load.
+ */
+final class DestinationArguments {
+    private DestinationArguments() {
+    }
+
+    static void requirePlan(LoadPlan plan) {
+        if (plan == null) {
+            throw StloadException.usage("a destination begins a load with its plan, not null");
+        }
+    }
+
+    static void requireSlice(TensorSlice slice) {
+        if (slice == null) {
+            throw StloadException.usage("a destination is called for a slice of the plan, not null");
+        }
+    }
+
+    static void requireFile(Header file) {
+        if (file == null) {
+            throw StloadException.usage("a read window is of one of the plan's files, not null");
+        }
+    }
+
+    static void requireBuffer(MemorySegment buffer) {
+        if (buffer == null) {
+            throw StloadException.usage("a destination is handed back the read buffer it gave, not null");
+        }
+    }
+}
