@@ -59,11 +59,13 @@ final class HostMemory implements StoreMemory<Tensor> {
     /** A tensor over a read-only view of the same bytes: a reader's write fails instead of changing the weights. */
     @Override
     public Tensor forReaders(Tensor tensor) {
-        return new Tensor(tensor.info(), tensor.data().asReadOnly());
+        Tensor given = StoreMemory.super.forReaders(tensor);
+        return new Tensor(given.info(), given.data().asReadOnly());
     }
 
     @Override
     public long bytesFor(LoadPlan plan) {
+        requirePlan(plan);
         if (allocate != null) {
             return plan.bytes();
         }
@@ -84,6 +86,7 @@ final class HostMemory implements StoreMemory<Tensor> {
 
     @Override
     public Buffers<Tensor> load(LoadPlan plan) {
+        requirePlan(plan);
         if (allocate == null && !plan.isPartial()) {
             HostSink sink = new HostSink();
             LoadReport report = loader.execute(plan, sink, LoadListener.NONE); // a failed load frees the sink
@@ -146,24 +149,38 @@ final class HostMemory implements StoreMemory<Tensor> {
 
     @Override
     public LoadReport overwrite(LoadPlan plan, Map<String, Tensor> live, Runnable overwriting) {
+        requirePlan(plan);
+        if (live == null || overwriting == null) {
+            throw StloadException.usage("an overwrite needs the live tensors and a callback, not null");
+        }
         CallerBuffers over = new CallerBuffers(s -> live.get(s.name()).data());
         return loader.execute(plan, new Overwriting(over, overwriting), LoadListener.NONE);
     }
 
     @Override
     public void write(List<Write<Tensor>> writes, Runnable overwriting) {
+        if (writes == null || overwriting == null) {
+            throw StloadException.usage("a write needs its list of writes and a callback, not null");
+        }
         boolean first = true;
         for (Write<Tensor> w : writes) {
             MemorySegment to = w.target().data();
-            if (w.bytes().byteSize() != to.byteSize()) {
+            if (w.bytes().byteSize() != to.byteSize() || to.isReadOnly()) {
                 throw StloadException.usage(w.target().name() + ": " + w.bytes().byteSize()
-                        + " staged bytes for a tensor of " + to.byteSize());
+                        + " staged bytes for " + (to.isReadOnly() ? "a read-only" : "a") + " tensor of "
+                        + to.byteSize());
             }
             if (first) {
                 overwriting.run();
                 first = false;
             }
             MemorySegment.copy(w.bytes(), 0, to, 0, to.byteSize());
+        }
+    }
+
+    private static void requirePlan(LoadPlan plan) {
+        if (plan == null) {
+            throw StloadException.usage("host memory needs a plan to load, not null");
         }
     }
 

@@ -59,6 +59,16 @@ public interface StoreMemory<T> {
      * @param bytes  its new bytes, row-major, exactly its size
      */
     record Write<T>(T target, MemorySegment bytes) {
+        /**
+         * Checks that both are given.
+         *
+         * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if either is null
+         */
+        public Write {
+            if (target == null || bytes == null) {
+                throw io.stload.StloadException.usage("a write needs its target tensor and its bytes, not null");
+            }
+        }
     }
 
     /** {@return the memory in words, for messages: {@code host memory}, a device's name} */
@@ -119,8 +129,12 @@ public interface StoreMemory<T> {
      *
      * @param tensor a tensor this memory loaded
      * @return the reader's handle; by default {@code tensor} itself
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if {@code tensor} is null
      */
     default T forReaders(T tensor) {
+        if (tensor == null) {
+            throw io.stload.StloadException.usage("no tensor given for readers: null");
+        }
         return tensor;
     }
 

@@ -1,7 +1,6 @@
 package io.stload.modulepath;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.stload.StloadException;
 import io.stload.load.Loader;
@@ -10,7 +9,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.SortedMap;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -58,34 +56,6 @@ class ApiMisuseTest {
             "CallerBuffers.end(null Throwable)",
             "StreamingSink.end(null Throwable)");
 
-    /**
-     * Calls that break the contract in files being changed on another branch (format/Tensor, store/WeightStore,
-     * store/StoreMemory and its HostMemory): kept out of the failures until that branch fixes them. An entry whose
-     * call keeps the contract fails the test, so the list shrinks with the fixes.
-     */
-    private static final Set<String> KNOWN_ELSEWHERE = Set.of(
-            "Tensor.ofMapping(TensorInfo, MemorySegment, null Path)",
-            "Tensor.copyTo(long, null MemorySegment)",
-            "Tensor.getFloat(null long[])",
-            "Tensor.index(null long[])",
-            "Tensor.toFloats(null FloatBuffer, int)",
-            "Tensor.toFloats(null float[], int)",
-            "StoreMemory.callerBuffers(Function, null Consumer)",
-            "StoreMemory.callerBuffers(null Function, Consumer)",
-            "new StoreMemory.Write(Object, null MemorySegment)",
-            "new StoreMemory.Write(null Object, MemorySegment)",
-            "StoreMemory.bytesFor(null LoadPlan)",
-            "StoreMemory.load(null LoadPlan)",
-            "StoreMemory.overwrite(LoadPlan, Map, null Runnable)",
-            "StoreMemory.overwrite(LoadPlan, null Map, Runnable)",
-            "StoreMemory.write(List, null Runnable)",
-            "StoreMemory.write(null List, Runnable)",
-            "WeightStore.open(WeightSource, null StoreMemory, LoadOptions, long)",
-            "WeightStore.open(null WeightSource, StoreMemory, LoadOptions, long)",
-            "WeightStore.reload(Path, null ReloadOptions)",
-            "WeightStore.reload(WeightSource, null ReloadOptions)",
-            "WeightStore.reload(null WeightSource, ReloadOptions)");
-
     /** API types with methods taking a reference that no receiver here stands for, and why. */
     private static final Map<String, String> NOT_PROBED = Map.of(
             "TensorLookup", "an interface: its default methods are probed through LoadedWeights and Lease",
@@ -103,14 +73,14 @@ class ApiMisuseTest {
     @Test
     void everyPublicConstructorAndStaticMethodRefusesNullAsUsage() throws Exception {
         try (CoreApiFixture f = new CoreApiFixture(dir, TAKES_NULL)) {
-            assertKept(f.probe.statics(ApiSurface.types(Loader.class)), f.probe);
+            NullProbe.assertNoneBroken(f.probe.statics(ApiSurface.types(Loader.class)));
         }
     }
 
     @Test
     void everyPublicMethodOfTheReceiversRefusesNullAsUsage() throws Exception {
         try (CoreApiFixture f = new CoreApiFixture(dir, TAKES_NULL)) {
-            assertKept(f.methods(), f.probe);
+            NullProbe.assertNoneBroken(f.methods());
         }
     }
 
@@ -130,7 +100,6 @@ class ApiMisuseTest {
             f.probe.statics(ApiSurface.types(Loader.class));
             f.methods();
             assertEquals(List.of(), f.probe.notMade(TAKES_NULL), "TAKES_NULL names calls no member makes");
-            assertEquals(List.of(), f.probe.notMade(KNOWN_ELSEWHERE), "KNOWN_ELSEWHERE names calls no member makes");
         }
     }
 
@@ -147,22 +116,5 @@ class ApiMisuseTest {
             }
             assertEquals(List.of(), missing, "types with no receiver: add one, or say why not in NOT_PROBED");
         }
-    }
-
-    /** No call broke the contract but those known elsewhere, and each of those still does (else: drop it). */
-    private static void assertKept(SortedMap<String, String> broken, NullProbe probe) {
-        List<String> lines = new ArrayList<>();
-        broken.forEach((call, what) -> {
-            if (!KNOWN_ELSEWHERE.contains(call)) {
-                lines.add(call + ": " + what);
-            }
-        });
-        for (String call : KNOWN_ELSEWHERE) {
-            if (probe.made(call) && !broken.containsKey(call)) {
-                lines.add(call + ": keeps the contract now; remove it from KNOWN_ELSEWHERE");
-            }
-        }
-        assertTrue(lines.isEmpty(), () -> lines.size() + " calls with a null broke the Usage contract:\n"
-                + String.join("\n", lines));
     }
 }

@@ -149,11 +149,6 @@ public final class NullProbe {
         return masked;
     }
 
-    /** {@return true when a call of this name was made} */
-    public boolean made(String call) {
-        return made.contains(call);
-    }
-
     /** The names among {@code calls} of no call made so far: a typo, or a member since changed. */
     public List<String> notMade(Set<String> calls) {
         return calls.stream().filter(c -> !made.contains(c)).sorted().toList();
