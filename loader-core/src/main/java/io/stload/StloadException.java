@@ -55,6 +55,24 @@ public class StloadException extends RuntimeException {
     }
 
     /**
+     * {@link java.util.Objects#requireNonNull(Object, String)} with this library's contract: a null argument is the
+     * caller's misuse, a {@link #usage} error.
+     *
+     * @param value  the argument
+     * @param detail what should have been given, for the error
+     * @param <T>    its type
+     * @return {@code value}, when it is not null
+     * @throws StloadException {@link ErrorKind#Usage} with {@code detail} if {@code value} is null, or if
+     *                         {@code detail} is
+     */
+    public static <T> T requireNonNull(T value, String detail) {
+        if (value == null || detail == null) {
+            throw usage(detail); // usage(null) is itself the Usage error of a null detail
+        }
+        return value;
+    }
+
+    /**
      * The caller's own code (a consumer, an allocator, a destination, a listener) failed while the loader called it:
      * kind {@link ErrorKind#Callback}, concerning no file, the caller's exception as the cause.
      *

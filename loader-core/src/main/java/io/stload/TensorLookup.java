@@ -35,9 +35,7 @@ public interface TensorLookup<T> {
      * @throws StloadException {@link ErrorKind#Usage} if {@code name} is null
      */
     default Optional<T> find(String name) {
-        if (name == null) {
-            throw StloadException.usage("a tensor is looked up by its name, not null");
-        }
+        StloadException.requireNonNull(name, "a tensor is looked up by its name, not null");
         return Optional.ofNullable(tensors().get(name));
     }
 }

@@ -214,9 +214,7 @@ public final class Checkpoint implements TensorLookup<TensorRef>, AutoCloseable 
     }
 
     private static void requireFile(Header file) {
-        if (file == null) {
-            throw StloadException.usage("a file of the checkpoint is one of its headers, not null");
-        }
+        StloadException.requireNonNull(file, "a file of the checkpoint is one of its headers, not null");
     }
 
     /** {@return the path the checkpoint was opened from} */
@@ -389,9 +387,7 @@ public final class Checkpoint implements TensorLookup<TensorRef>, AutoCloseable 
      *                         {@link ErrorKind#TensorNotFound}; {@link ErrorKind#Io} if the file cannot be read
      */
     public Tensor slice(String name, Slice slice, SegmentAllocator allocator) {
-        if (slice == null) {
-            throw StloadException.usage("a slice of a tensor is a Slice, Slice.WHOLE for all of it, not null");
-        }
+        StloadException.requireNonNull(slice, "a slice of a tensor is a Slice, Slice.WHOLE for all of it, not null");
         requireAllocator(allocator);
         TensorRef t = tensor(name);
         return reads.copy(t, slice.on(t.info()), allocator);
@@ -412,9 +408,7 @@ public final class Checkpoint implements TensorLookup<TensorRef>, AutoCloseable 
 
     /** A null allocator is refused before the slice is resolved, so that the error names what is wrong. */
     private static void requireAllocator(SegmentAllocator allocator) {
-        if (allocator == null) {
-            throw StloadException.usage("a copy needs an allocator, not null");
-        }
+        StloadException.requireNonNull(allocator, "a copy needs an allocator, not null");
     }
 
     /** Unmaps the files behind every {@link #view}; using such a view afterwards throws. */

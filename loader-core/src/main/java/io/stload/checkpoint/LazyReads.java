@@ -74,9 +74,7 @@ final class LazyReads implements AutoCloseable {
      * allocator is its own (Callback). A larger segment is cut to the size.
      */
     private static MemorySegment allocated(SegmentAllocator allocator, long bytes) {
-        if (allocator == null) {
-            throw StloadException.usage("a copy needs an allocator, not null");
-        }
+        StloadException.requireNonNull(allocator, "a copy needs an allocator, not null");
         MemorySegment out;
         try {
             out = allocator.allocate(bytes, 64);

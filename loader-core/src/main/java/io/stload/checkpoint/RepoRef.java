@@ -39,9 +39,7 @@ public record RepoRef(String org, String name, String revision) {
      * @throws StloadException {@link ErrorKind#Usage} if {@code text} is null
      */
     public static Optional<RepoRef> parse(String text) {
-        if (text == null) {
-            throw StloadException.usage("a repo id is text such as `org/name`, not null");
-        }
+        StloadException.requireNonNull(text, "a repo id is text such as `org/name`, not null");
         Matcher m = REPO_ID.matcher(text);
         if (!m.matches() || text.contains("..") || text.endsWith("/")) {
             return Optional.empty();
@@ -72,9 +70,7 @@ public record RepoRef(String org, String name, String revision) {
      * @throws StloadException {@link ErrorKind#Usage} if {@code commit} is null
      */
     public String fetchCommand(String commit) {
-        if (commit == null) {
-            throw StloadException.usage("a fetch command names the commit to fetch, not null");
-        }
+        StloadException.requireNonNull(commit, "a fetch command names the commit to fetch, not null");
         return "huggingface-cli download " + id() + " --revision " + commit;
     }
 

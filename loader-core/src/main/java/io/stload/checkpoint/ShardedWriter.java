@@ -127,9 +127,7 @@ public final class ShardedWriter {
      * @return the shards' tensors, at least one (empty when {@code entries} is)
      */
     public static List<List<Entry>> shards(List<Entry> entries, long max) {
-        if (entries == null) {
-            throw StloadException.usage("the tensors to cut into shards are a list, not null");
-        }
+        StloadException.requireNonNull(entries, "the tensors to cut into shards are a list, not null");
         List<List<Entry>> shards = new ArrayList<>();
         List<Entry> current = new ArrayList<>();
         long bytes = 0;
@@ -190,9 +188,7 @@ public final class ShardedWriter {
      *                     or the filler or the rename fails
      */
     public static void writeAtomically(Path dir, Filler filler) throws IOException {
-        if (filler == null) {
-            throw StloadException.usage("a directory is written by a filler, not null");
-        }
+        StloadException.requireNonNull(filler, "a directory is written by a filler, not null");
         Path target = target(dir);
         if (Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS)) {
             try (Stream<Path> children = Files.list(target)) {
@@ -297,9 +293,7 @@ public final class ShardedWriter {
     }
 
     private static void requireDir(Path dir) {
-        if (dir == null) {
-            throw StloadException.usage("the directory written is a path, not null");
-        }
+        StloadException.requireNonNull(dir, "the directory written is a path, not null");
     }
 
     /** The tree holds the marker of process {@code pid}, and that process is gone. */

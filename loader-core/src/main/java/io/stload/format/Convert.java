@@ -169,9 +169,7 @@ public final class Convert {
      *         truncated under it
      */
     public static float[] toF32(Tensor t) {
-        if (t == null) {
-            throw StloadException.usage("floats are read from a tensor, not null");
-        }
+        StloadException.requireNonNull(t, "floats are read from a tensor, not null");
         return t.toFloatArray();
     }
 
@@ -265,9 +263,7 @@ public final class Convert {
      * @throws IndexOutOfBoundsException if the element lies outside {@code src}
      */
     public static float f32At(DType from, MemorySegment src, long index) {
-        if (src == null) {
-            throw StloadException.usage("an element is read from a segment, not null");
-        }
+        StloadException.requireNonNull(src, "an element is read from a segment, not null");
         requireType(from);
         return switch (from) {
             case F32 -> src.getAtIndex(F32, index);
@@ -377,9 +373,7 @@ public final class Convert {
      * @throws io.stload.StloadException {@link ErrorKind#Unsupported} if {@code to} is neither BF16 nor F16
      */
     public static byte[] fromF32(DType to, float[] src) {
-        if (src == null) {
-            throw StloadException.usage("floats to narrow are an array, not null");
-        }
+        StloadException.requireNonNull(src, "floats to narrow are an array, not null");
         byte[] out = new byte[Math.multiplyExact(src.length, Short.BYTES)];
         fromF32(to, MemorySegment.ofArray(src), MemorySegment.ofArray(out));
         return out;
@@ -523,9 +517,7 @@ public final class Convert {
     }
 
     private static long elements(DType type, MemorySegment src) {
-        if (src == null) {
-            throw StloadException.usage("the elements to convert are a segment, not null");
-        }
+        StloadException.requireNonNull(src, "the elements to convert are a segment, not null");
         if (!decodesToF32(type)) {
             throw notWidening(type);
         }
@@ -537,18 +529,14 @@ public final class Convert {
     }
 
     private static void requireRoom(MemorySegment dst, long bytes) {
-        if (dst == null) {
-            throw StloadException.usage("converted elements go to a segment, not null");
-        }
+        StloadException.requireNonNull(dst, "converted elements go to a segment, not null");
         if (dst.byteSize() < bytes) {
             throw StloadException.usage("destination holds " + dst.byteSize() + " bytes; " + bytes + " needed");
         }
     }
 
     private static void requireType(DType type) {
-        if (type == null) {
-            throw StloadException.usage("a conversion names the elements' dtype, not null");
-        }
+        StloadException.requireNonNull(type, "a conversion names the elements' dtype, not null");
     }
 
     static StloadException notWidening(DType type) {

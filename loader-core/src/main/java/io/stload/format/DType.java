@@ -114,9 +114,7 @@ public enum DType {
      * @throws StloadException {@link ErrorKind#Usage} if {@code name} is null
      */
     public static DType fromHeaderName(String name) {
-        if (name == null) {
-            throw StloadException.usage("a dtype is looked up by its header spelling, not null");
-        }
+        StloadException.requireNonNull(name, "a dtype is looked up by its header spelling, not null");
         return switch (name) {
             case "BOOL" -> BOOL;
             case "F4" -> F4;

@@ -57,9 +57,7 @@ public final class Header {
      * @throws StloadException {@link ErrorKind#Usage} if {@code otherName} is null
      */
     public Header sharedAs(Path otherName) {
-        if (otherName == null) {
-            throw StloadException.usage("a header is shared under another path, not null");
-        }
+        StloadException.requireNonNull(otherName, "a header is shared under another path, not null");
         return new Header(otherName, fileSize, headerLength, metadata, tensors, byName, identity, remoteVersion);
     }
 
@@ -105,9 +103,7 @@ public final class Header {
      *         {@link io.stload.ErrorKind#Usage} if {@code arena} is null
      */
     public MemorySegment map(Arena arena) {
-        if (arena == null) {
-            throw StloadException.usage("a mapping is owned by an arena, not null");
-        }
+        StloadException.requireNonNull(arena, "a mapping is owned by an arena, not null");
         if (identity == null) {
             throw StloadException.usage(file + " is not a local file: it cannot be mapped");
         }
@@ -202,8 +198,6 @@ public final class Header {
     }
 
     private static void requireName(String name) {
-        if (name == null) {
-            throw StloadException.usage("a tensor is looked up by its name, not null");
-        }
+        StloadException.requireNonNull(name, "a tensor is looked up by its name, not null");
     }
 }

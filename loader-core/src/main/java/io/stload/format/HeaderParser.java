@@ -191,12 +191,8 @@ public final class HeaderParser {
         if (from == null) {
             throw StloadException.usage("a header is read from " + what + ", not null");
         }
-        if (file == null) {
-            throw StloadException.usage("a header needs the path that names its file, not null");
-        }
-        if (unknown == null) {
-            throw StloadException.usage("a header is read with an UnknownDtypes choice, not null");
-        }
+        StloadException.requireNonNull(file, "a header needs the path that names its file, not null");
+        StloadException.requireNonNull(unknown, "a header is read with an UnknownDtypes choice, not null");
     }
 
     private static int checkedHeaderLength(long n, long fileSize, Path file) {

@@ -152,9 +152,7 @@ public final class SafetensorsWriter {
      *         {@code file} or {@code tensors} is null
      */
     public static void write(Path file, Map<String, String> metadata, List<TensorData> tensors) throws IOException {
-        if (tensors == null) {
-            throw StloadException.usage("the tensors to write are a list, not null");
-        }
+        StloadException.requireNonNull(tensors, "the tensors to write are a list, not null");
         Map<String, byte[]> data = new HashMap<>();
         for (TensorData t : tensors) {
             data.put(t.name(), t.data());
@@ -247,9 +245,7 @@ public final class SafetensorsWriter {
      *         {@code entries} is null
      */
     public static byte[] header(Map<String, String> metadata, List<Entry> entries) {
-        if (entries == null) {
-            throw StloadException.usage("a header lists its entries, not null");
-        }
+        StloadException.requireNonNull(entries, "a header lists its entries, not null");
         Set<String> names = new HashSet<>();
         ByteArrayOutputStream json = new ByteArrayOutputStream();
         try (JsonGenerator g = JSON.createGenerator(ObjectWriteContext.empty(), json)) {

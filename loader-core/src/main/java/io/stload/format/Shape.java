@@ -26,9 +26,7 @@ public final class Shape {
      * @throws StloadException {@link ErrorKind#Usage} if {@code dims} is null
      */
     public static Shape of(long... dims) {
-        if (dims == null) {
-            throw StloadException.usage("a shape is an array of dimensions, empty for a scalar, not null");
-        }
+        StloadException.requireNonNull(dims, "a shape is an array of dimensions, empty for a scalar, not null");
         return dims.length == 0 ? SCALAR : new Shape(dims.clone());
     }
 

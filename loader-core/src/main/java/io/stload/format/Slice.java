@@ -339,9 +339,7 @@ public final class Slice {
      *         null
      */
     public SliceSpec on(TensorInfo tensor) {
-        if (tensor == null) {
-            throw StloadException.usage("a slice is resolved against a tensor, not null");
-        }
+        StloadException.requireNonNull(tensor, "a slice is resolved against a tensor, not null");
         return SliceSpec.resolve(this, tensor);
     }
 

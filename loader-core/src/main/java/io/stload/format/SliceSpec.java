@@ -46,9 +46,7 @@ public final class SliceSpec {
      *         {@link ErrorKind#Unsupported} as {@link Slice#on}
      */
     public static SliceSpec parse(String text, TensorInfo tensor) {
-        if (tensor == null) {
-            throw StloadException.usage("a slice is parsed against a tensor, not null");
-        }
+        StloadException.requireNonNull(tensor, "a slice is parsed against a tensor, not null");
         return resolve(Slice.parse(text, tensor.name() + ": "), tensor);
     }
 
@@ -232,9 +230,7 @@ public final class SliceSpec {
      * @throws StloadException {@link ErrorKind#Usage} if {@code visitor} is null
      */
     public void forEachRun(RunVisitor visitor) {
-        if (visitor == null) {
-            throw StloadException.usage("a slice's runs are visited by a visitor, not null");
-        }
+        StloadException.requireNonNull(visitor, "a slice's runs are visited by a visitor, not null");
         long run = runBytes();
         long count = runs();
         if (count == 0 || run == 0) {

@@ -84,9 +84,7 @@ public final class Tensor {
      * @return the tensor
      */
     public static Tensor ofMapping(TensorInfo info, MemorySegment view, Path file) {
-        if (file == null) {
-            throw StloadException.usage("a view of a mapping needs the mapped file, not null");
-        }
+        StloadException.requireNonNull(file, "a view of a mapping needs the mapped file, not null");
         return new Tensor(info, view, file);
     }
 

@@ -32,9 +32,7 @@ public final class TensorDigest {
      * @throws StloadException {@link ErrorKind#Usage} if {@code tensor} is null
      */
     public static String key(String tensor) {
-        if (tensor == null) {
-            throw StloadException.usage("a digest's key names its tensor, not null");
-        }
+        StloadException.requireNonNull(tensor, "a digest's key names its tensor, not null");
         return KEY_PREFIX + tensor;
     }
 
@@ -47,9 +45,7 @@ public final class TensorDigest {
      * @throws StloadException {@link ErrorKind#Usage} if {@code file} or {@code tensor} is null
      */
     public static Optional<String> of(Header file, String tensor) {
-        if (file == null) {
-            throw StloadException.usage("a digest is looked up in a file's header, not null");
-        }
+        StloadException.requireNonNull(file, "a digest is looked up in a file's header, not null");
         Map<String, String> metadata = file.metadata();
         String d = metadata == null ? null : metadata.get(key(tensor));
         return d != null && isSha256(d) ? Optional.of(d) : Optional.empty();

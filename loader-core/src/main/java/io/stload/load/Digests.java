@@ -28,9 +28,7 @@ public final class Digests {
      *         {@link ErrorKind#Usage} if {@code checkpoint} is null
      */
     public static Map<String, String> ofFiles(Checkpoint checkpoint) {
-        if (checkpoint == null) {
-            throw StloadException.usage("digests are of an open checkpoint's files, not null");
-        }
+        StloadException.requireNonNull(checkpoint, "digests are of an open checkpoint's files, not null");
         Map<String, String> digests = new LinkedHashMap<>();
         for (String name : checkpoint.tensors().keySet()) {
             try (Arena arena = Arena.ofConfined()) {
@@ -48,9 +46,7 @@ public final class Digests {
      * @throws StloadException {@link ErrorKind#Usage} if {@code bytes} is null
      */
     public static String crc32(MemorySegment bytes) {
-        if (bytes == null) {
-            throw StloadException.usage("a CRC-32 is of a segment's bytes, not null");
-        }
+        StloadException.requireNonNull(bytes, "a CRC-32 is of a segment's bytes, not null");
         CRC32 crc = new CRC32();
         for (long off = 0; off < bytes.byteSize(); off += CHUNK) {
             crc.update(bytes.asSlice(off, Math.min(CHUNK, bytes.byteSize() - off)).asByteBuffer());

@@ -106,8 +106,6 @@ public record DestinationProfile(String what, Holding holding, long budgetBytes,
     }
 
     private static void requireHost(HostFacts host) {
-        if (host == null) {
-            throw StloadException.usage("a budget is resolved on the host's facts, not null");
-        }
+        StloadException.requireNonNull(host, "a budget is resolved on the host's facts, not null");
     }
 }

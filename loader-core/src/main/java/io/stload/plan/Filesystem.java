@@ -20,8 +20,7 @@ public record Filesystem(String name, boolean network, boolean ram) {
      * @throws StloadException {@link io.stload.ErrorKind#Usage} if {@code name} is null
      */
     public Filesystem {
-        if (name == null) {
-            throw StloadException.usage("a filesystem is named, `unknown` when it could not be found out, not null");
-        }
+        StloadException.requireNonNull(name,
+                "a filesystem is named, `unknown` when it could not be found out, not null");
     }
 }

@@ -16,8 +16,6 @@ public record HostFacts(long headroomBytes, String headroomSource, String native
      * @throws StloadException {@link io.stload.ErrorKind#Usage} if {@code headroomSource} is null
      */
     public HostFacts {
-        if (headroomSource == null) {
-            throw StloadException.usage("the host's facts say how the headroom was found out, not null");
-        }
+        StloadException.requireNonNull(headroomSource, "the host's facts say how the headroom was found out, not null");
     }
 }

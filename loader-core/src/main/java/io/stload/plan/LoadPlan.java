@@ -83,9 +83,7 @@ public record LoadPlan(Checkpoint checkpoint, LoadOptions options, HostFacts hos
      *                         expert, or a tensor the options leave out); {@link ErrorKind#Usage} if {@code t} is null
      */
     public TensorSlice slice(TensorRef t) {
-        if (t == null) {
-            throw StloadException.usage("a slice is looked up by its tensor, not null");
-        }
+        StloadException.requireNonNull(t, "a slice is looked up by its tensor, not null");
         return slice(t.name());
     }
 
@@ -120,8 +118,6 @@ public record LoadPlan(Checkpoint checkpoint, LoadOptions options, HostFacts hos
     }
 
     private static void requireName(String name) {
-        if (name == null) {
-            throw StloadException.usage("a slice is looked up by its tensor's name, not null");
-        }
+        StloadException.requireNonNull(name, "a slice is looked up by its tensor's name, not null");
     }
 }

@@ -154,9 +154,7 @@ public record PartitionRule(String source, Pattern pattern, int dim, boolean div
      * @throws StloadException {@link ErrorKind#Usage} as the constructor; if {@code glob} is null
      */
     public static PartitionRule glob(String glob, int dim, boolean divisible) {
-        if (glob == null) {
-            throw StloadException.usage("a rule's glob is text such as `*.weight`, not null");
-        }
+        StloadException.requireNonNull(glob, "a rule's glob is text such as `*.weight`, not null");
         return new PartitionRule(glob, globToRegex(glob), dim, divisible, 0, 0, List.of(), 0, 0);
     }
 
@@ -171,9 +169,7 @@ public record PartitionRule(String source, Pattern pattern, int dim, boolean div
      * @throws StloadException {@link ErrorKind#Usage} as the constructor; if {@code regex} is null
      */
     public static PartitionRule regex(String regex, int dim, boolean divisible) {
-        if (regex == null) {
-            throw StloadException.usage("a rule's regular expression is text, not null");
-        }
+        StloadException.requireNonNull(regex, "a rule's regular expression is text, not null");
         return new PartitionRule("re:" + regex, Pattern.compile(regex), dim, divisible, 0, 0, List.of(), 0, 0);
     }
 
@@ -245,9 +241,7 @@ public record PartitionRule(String source, Pattern pattern, int dim, boolean div
      * @throws StloadException {@link ErrorKind#Usage} if {@code tensorName} is null
      */
     public boolean matches(String tensorName) {
-        if (tensorName == null) {
-            throw StloadException.usage("a rule matches a tensor's name, not null");
-        }
+        StloadException.requireNonNull(tensorName, "a rule matches a tensor's name, not null");
         return pattern.matcher(tensorName).matches();
     }
 
@@ -368,9 +362,7 @@ public record PartitionRule(String source, Pattern pattern, int dim, boolean div
      * @throws StloadException {@link ErrorKind#Usage} if {@code t} is null
      */
     public String describe(TensorInfo t, int worldSize) {
-        if (t == null) {
-            throw StloadException.usage("a rule describes what it does to a tensor, not null");
-        }
+        StloadException.requireNonNull(t, "a rule describes what it does to a tensor, not null");
         if (replicates()) {
             return "whole on every rank";
         }

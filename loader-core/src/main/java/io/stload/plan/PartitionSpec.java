@@ -183,9 +183,7 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
      * @throws StloadException {@link ErrorKind#Usage} as {@link #fromConfig(Checkpoint, boolean)}
      */
     public static PartitionSpec fromConfig(Path configJson, boolean wholeExperts) {
-        if (configJson == null) {
-            throw StloadException.usage("a config.json is read from a path, not null");
-        }
+        StloadException.requireNonNull(configJson, "a config.json is read from a path, not null");
         return AutoRules.of(ModelConfig.read(configJson), wholeExperts);
     }
 
@@ -246,9 +244,7 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
      * @return the first rule matching the name; null when none does (the tensor is replicated)
      */
     public PartitionRule ruleFor(String tensorName) {
-        if (tensorName == null) {
-            throw StloadException.usage("a rule is looked up for a tensor's name, not null");
-        }
+        StloadException.requireNonNull(tensorName, "a rule is looked up for a tensor's name, not null");
         for (PartitionRule rule : rules) {
             if (rule.matches(tensorName)) {
                 return rule;
@@ -545,15 +541,12 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
     }
 
     private static void requireName(String fileOrName) {
-        if (fileOrName == null) {
-            throw StloadException.usage("partition rules are named by a built-in name or a rules file, not null");
-        }
+        StloadException.requireNonNull(fileOrName,
+                "partition rules are named by a built-in name or a rules file, not null");
     }
 
     private static void requireCheckpoint(Checkpoint checkpoint) {
-        if (checkpoint == null) {
-            throw StloadException.usage("partition rules for a checkpoint need the checkpoint, not null");
-        }
+        StloadException.requireNonNull(checkpoint, "partition rules for a checkpoint need the checkpoint, not null");
     }
 
     private static void requireText(String source, String json) {

@@ -21,10 +21,8 @@ public record Partitioning(int rank, int worldSize, PartitionSpec spec) {
      *                         (or if {@code spec} is null)
      */
     public Partitioning {
-        if (spec == null) {
-            throw StloadException.usage("a partitioning needs its partition rules (PartitionSpec.REPLICATE_ALL for "
-                    + "none), not null");
-        }
+        StloadException.requireNonNull(spec,
+                "a partitioning needs its partition rules (PartitionSpec.REPLICATE_ALL for none), not null");
         if (worldSize < 1) {
             throw new StloadException(ErrorKind.Usage, null, "world size must be at least 1, not " + worldSize);
         }

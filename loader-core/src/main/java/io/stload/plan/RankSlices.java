@@ -101,10 +101,8 @@ public final class RankSlices {
          * @return the narrowed match
          */
         public Matched only(TensorFilter f) {
-            if (f == null) {
-                throw StloadException.usage("a match is narrowed by a tensor filter (TensorFilter.ALL for all), "
-                        + "not null");
-            }
+            StloadException.requireNonNull(f,
+                    "a match is narrowed by a tensor filter (TensorFilter.ALL for all), not null");
             return new Matched(matches, experts, worldSize, f);
         }
 
@@ -187,9 +185,7 @@ public final class RankSlices {
      * @return those of the file's tensors, in file order
      */
     public static List<TensorSlice> inFile(Header h, Map<String, TensorSlice> slices) {
-        if (h == null) {
-            throw StloadException.usage("a file's slices are picked for its header, not null");
-        }
+        StloadException.requireNonNull(h, "a file's slices are picked for its header, not null");
         requireSlices(slices);
         List<TensorSlice> out = new ArrayList<>();
         for (TensorInfo t : h.tensors()) {
@@ -219,8 +215,6 @@ public final class RankSlices {
     }
 
     private static void requireSlices(Map<String, TensorSlice> slices) {
-        if (slices == null) {
-            throw StloadException.usage("slices are a map by tensor name, not null");
-        }
+        StloadException.requireNonNull(slices, "slices are a map by tensor name, not null");
     }
 }

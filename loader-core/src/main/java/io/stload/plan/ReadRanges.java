@@ -21,9 +21,7 @@ public final class ReadRanges {
      * @return sorted, disjoint ranges
      */
     public static List<ByteRange> of(List<TensorSlice> slicesInFileOrder, long maxGap) {
-        if (slicesInFileOrder == null) {
-            throw StloadException.usage("reads are planned for a list of slices, not null");
-        }
+        StloadException.requireNonNull(slicesInFileOrder, "reads are planned for a list of slices, not null");
         List<ByteRange> merged = new ArrayList<>();
         for (TensorSlice s : slicesInFileOrder) {
             for (ByteRange r : s.reads(maxGap)) {
@@ -75,9 +73,7 @@ public final class ReadRanges {
      */
     public static List<ByteRange> cutAt(List<ByteRange> sortedRanges, long[] sortedCuts) {
         requireRanges(sortedRanges);
-        if (sortedCuts == null) {
-            throw StloadException.usage("ranges are cut at an array of offsets, empty for none, not null");
-        }
+        StloadException.requireNonNull(sortedCuts, "ranges are cut at an array of offsets, empty for none, not null");
         List<ByteRange> out = new ArrayList<>();
         int c = 0;
         for (ByteRange r : sortedRanges) {
@@ -109,8 +105,6 @@ public final class ReadRanges {
     }
 
     private static void requireRanges(List<ByteRange> ranges) {
-        if (ranges == null) {
-            throw StloadException.usage("byte ranges are a list, not null");
-        }
+        StloadException.requireNonNull(ranges, "byte ranges are a list, not null");
     }
 }

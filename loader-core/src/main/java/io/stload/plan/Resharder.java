@@ -45,9 +45,8 @@ public final class Resharder {
      * @return {@code root/rank-NNNNN}
      */
     public static Path rankFolder(Path root, int rank) {
-        if (root == null) {
-            throw StloadException.usage("a rank's folder is named under the resharded checkpoint's root, not null");
-        }
+        StloadException.requireNonNull(root,
+                "a rank's folder is named under the resharded checkpoint's root, not null");
         return root.resolve(String.format("rank-%05d", rank));
     }
 
@@ -83,9 +82,7 @@ public final class Resharder {
      */
     public static List<Path> reshard(Checkpoint in, Path out, Partitioning partitioning, long maxShardBytes,
                                      boolean digests) throws IOException {
-        if (out == null) {
-            throw StloadException.usage("a resharded checkpoint is written to a folder, not null");
-        }
+        StloadException.requireNonNull(out, "a resharded checkpoint is written to a folder, not null");
         RankSlices.Matched matched = RankSlices.match(in, partitioning);
         Map<String, String> metadata = userMetadata(in);
         try (OpenFiles channels = new OpenFiles()) {

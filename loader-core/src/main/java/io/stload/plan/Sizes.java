@@ -22,9 +22,7 @@ public final class Sizes {
      *                                  message naming the text and giving examples; a flag parser can show it as it is
      */
     public static long parse(String text) {
-        if (text == null) {
-            throw StloadException.usage("not a size: null");
-        }
+        StloadException.requireNonNull(text, "not a size: null");
         Matcher m = SIZE.matcher(text.trim());
         if (!m.matches()) {
             throw StloadException.usage("not a size: '" + text + "' (examples: 4096, 64MiB, 2GiB, 1.5GB)");

@@ -118,9 +118,7 @@ public final class TensorFilter {
      * @throws StloadException {@link ErrorKind#Usage} if {@code name} is null
      */
     public boolean matches(String name) {
-        if (name == null) {
-            throw StloadException.usage("a filter matches a tensor's name, not null");
-        }
+        StloadException.requireNonNull(name, "a filter matches a tensor's name, not null");
         if (names != null) {
             return names.contains(name);
         }
@@ -143,9 +141,8 @@ public final class TensorFilter {
      *                         if {@code names} is null
      */
     public void requireEachMatches(Iterable<String> names) {
-        if (names == null) {
-            throw StloadException.usage("a filter's patterns are checked against the checkpoint's names, not null");
-        }
+        StloadException.requireNonNull(names,
+                "a filter's patterns are checked against the checkpoint's names, not null");
         if (this.names != null) {
             Set<String> missing = new LinkedHashSet<>(this.names);
             names.forEach(missing::remove);

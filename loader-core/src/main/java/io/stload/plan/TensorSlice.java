@@ -78,9 +78,7 @@ public record TensorSlice(TensorRef tensor, TensorInfo local, int dim, List<Part
     }
 
     private static void requireTensor(TensorRef t) {
-        if (t == null) {
-            throw StloadException.usage("a slice is of a tensor of the checkpoint, not null");
-        }
+        StloadException.requireNonNull(t, "a slice is of a tensor of the checkpoint, not null");
     }
 
     /**

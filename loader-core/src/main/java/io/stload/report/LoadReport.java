@@ -63,9 +63,7 @@ public record LoadReport(List<FileReport> files, int tensors, long bytes, double
      * @throws StloadException {@link ErrorKind#Usage} if {@code phase} is null
      */
     public double seconds(Phase phase) {
-        if (phase == null) {
-            throw StloadException.usage("a phase's seconds are asked of a phase, not null");
-        }
+        StloadException.requireNonNull(phase, "a phase's seconds are asked of a phase, not null");
         return phases.getOrDefault(phase, 0.0);
     }
 
@@ -106,9 +104,7 @@ public record LoadReport(List<FileReport> files, int tensors, long bytes, double
          * @throws StloadException {@link ErrorKind#Usage} if {@code plan} or {@code location} is null
          */
         public static FileReport of(FilePlan plan, String location, String note) {
-            if (plan == null) {
-                throw StloadException.usage("a file's report is made from its plan, not null");
-            }
+            StloadException.requireNonNull(plan, "a file's report is made from its plan, not null");
             return new FileReport(plan.file().file(), location, plan.strategy(), plan.rule(),
                     plan.decision().reasons(), note, plan.facts().bytesToRead());
         }

@@ -54,9 +54,7 @@ public final class CallerBuffers implements Destination {
      *                 no file named; nothing is read then, and the memory it gave stays the caller's
      */
     public CallerBuffers(Function<TensorSlice, MemorySegment> memoryOf) {
-        if (memoryOf == null) {
-            throw StloadException.usage("the caller's buffers are given by an allocator, not null");
-        }
+        StloadException.requireNonNull(memoryOf, "the caller's buffers are given by an allocator, not null");
         this.memoryOf = memoryOf;
     }
 
@@ -141,9 +139,7 @@ public final class CallerBuffers implements Destination {
      * @throws StloadException {@link ErrorKind#Usage} if {@code name} is null
      */
     public Optional<MemorySegment> find(String name) {
-        if (name == null) {
-            throw StloadException.usage("a caller's segment is looked up by its tensor's name, not null");
-        }
+        StloadException.requireNonNull(name, "a caller's segment is looked up by its tensor's name, not null");
         return Optional.ofNullable(given.get(name));
     }
 }

@@ -120,9 +120,7 @@ public interface Destination {
      */
     default void abandon(MemorySegment readBuffer, Throwable why) {
         requireBuffer(readBuffer);
-        if (why == null) {
-            throw StloadException.usage("an abandoned read buffer comes with the read's failure, not null");
-        }
+        StloadException.requireNonNull(why, "an abandoned read buffer comes with the read's failure, not null");
     }
 
     /**

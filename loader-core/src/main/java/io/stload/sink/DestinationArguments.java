@@ -15,26 +15,18 @@ final class DestinationArguments {
     }
 
     static void requirePlan(LoadPlan plan) {
-        if (plan == null) {
-            throw StloadException.usage("a destination begins a load with its plan, not null");
-        }
+        StloadException.requireNonNull(plan, "a destination begins a load with its plan, not null");
     }
 
     static void requireSlice(TensorSlice slice) {
-        if (slice == null) {
-            throw StloadException.usage("a destination is called for a slice of the plan, not null");
-        }
+        StloadException.requireNonNull(slice, "a destination is called for a slice of the plan, not null");
     }
 
     static void requireFile(Header file) {
-        if (file == null) {
-            throw StloadException.usage("a read window is of one of the plan's files, not null");
-        }
+        StloadException.requireNonNull(file, "a read window is of one of the plan's files, not null");
     }
 
     static void requireBuffer(MemorySegment buffer) {
-        if (buffer == null) {
-            throw StloadException.usage("a destination is handed back the read buffer it gave, not null");
-        }
+        StloadException.requireNonNull(buffer, "a destination is handed back the read buffer it gave, not null");
     }
 }

@@ -79,9 +79,7 @@ public final class SliceScatter {
      * @param slices one file's slices, any order
      */
     public SliceScatter(List<TensorSlice> slices) {
-        if (slices == null) {
-            throw StloadException.usage("a file's slices are a list, not null");
-        }
+        StloadException.requireNonNull(slices, "a file's slices are a list, not null");
         this.byStart = new ArrayList<>(slices.stream().filter(s -> s.fileBytes() > 0).toList());
         this.byStart.sort(Comparator.comparingLong(TensorSlice::spanStart));
     }

@@ -95,9 +95,7 @@ public final class StreamingSink implements Destination {
      * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if the budget is negative or 1
      */
     public StreamingSink(TensorConsumer consumer, long budgetBytes) {
-        if (consumer == null) {
-            throw StloadException.usage("a stream needs a consumer, not null");
-        }
+        StloadException.requireNonNull(consumer, "a stream needs a consumer, not null");
         this.profile = new DestinationProfile("stream budget", DestinationProfile.Holding.UNTIL_LANDED, budgetBytes,
                 IN_PLACE_LEAST, 0);
         this.consumer = consumer;

@@ -179,9 +179,7 @@ final class HostMemory implements StoreMemory<Tensor> {
     }
 
     private static void requirePlan(LoadPlan plan) {
-        if (plan == null) {
-            throw StloadException.usage("host memory needs a plan to load, not null");
-        }
+        StloadException.requireNonNull(plan, "host memory needs a plan to load, not null");
     }
 
     private record HostBuffers(Map<String, Tensor> tensors, long bytes, LoadReport report, Runnable free)

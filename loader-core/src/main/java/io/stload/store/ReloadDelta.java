@@ -61,9 +61,7 @@ public record ReloadDelta(int tensorsCarried, long bytesCarried, int tensorsRead
      * @throws StloadException {@link io.stload.ErrorKind#Usage} if {@code reasons} is null
      */
     public ReloadDelta {
-        if (reasons == null) {
-            throw StloadException.usage("a reload's delta gives each tensor's reason, not null");
-        }
+        StloadException.requireNonNull(reasons, "a reload's delta gives each tensor's reason, not null");
         reasons = Collections.unmodifiableMap(new LinkedHashMap<>(reasons));
     }
 

@@ -136,9 +136,7 @@ public record ReloadOptions(Mode mode, boolean quiesce, Duration quiesceTimeout,
     }
 
     private static List<FlushHook> hookList(FlushHook[] hooks) {
-        if (hooks == null) {
-            throw StloadException.usage("flush hooks are an array, empty for none, not null");
-        }
+        StloadException.requireNonNull(hooks, "flush hooks are an array, empty for none, not null");
         return Arrays.asList(hooks);
     }
 
@@ -172,9 +170,7 @@ public record ReloadOptions(Mode mode, boolean quiesce, Duration quiesceTimeout,
      * @throws StloadException {@link io.stload.ErrorKind#Usage} if {@code options} is null
      */
     public ReloadOptions withLoadOptions(LoadOptions options) {
-        if (options == null) {
-            throw StloadException.usage("a reload's load options are options, not null");
-        }
+        StloadException.requireNonNull(options, "a reload's load options are options, not null");
         return new ReloadOptions(mode, quiesce, quiesceTimeout, flushHooks, stagingBytes, carryOver,
                 Optional.of(options));
     }

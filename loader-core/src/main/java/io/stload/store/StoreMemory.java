@@ -132,10 +132,7 @@ public interface StoreMemory<T> {
      * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if {@code tensor} is null
      */
     default T forReaders(T tensor) {
-        if (tensor == null) {
-            throw io.stload.StloadException.usage("no tensor given for readers: null");
-        }
-        return tensor;
+        return io.stload.StloadException.requireNonNull(tensor, "no tensor given for readers: null");
     }
 
     /**

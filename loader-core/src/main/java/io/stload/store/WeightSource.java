@@ -47,9 +47,7 @@ public interface WeightSource {
      * @throws StloadException {@link ErrorKind#Usage} if {@code checkpoint} is null
      */
     static WeightSource path(Path checkpoint) {
-        if (checkpoint == null) {
-            throw StloadException.usage("a weight source's checkpoint is a path, not null");
-        }
+        StloadException.requireNonNull(checkpoint, "a weight source's checkpoint is a path, not null");
         return of(checkpoint.toString(), () -> Checkpoint.open(checkpoint));
     }
 

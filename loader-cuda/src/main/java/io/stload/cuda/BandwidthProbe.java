@@ -63,9 +63,7 @@ public final class BandwidthProbe {
      * @throws InterruptedException if interrupted while waiting for a copy; everything is freed first
      */
     public static Result run(CopyEngine engine, long bytes, int reps) throws InterruptedException {
-        if (engine == null) {
-            throw StloadException.usage("bandwidth is measured on a copy engine, not null");
-        }
+        StloadException.requireNonNull(engine, "bandwidth is measured on a copy engine, not null");
         List<MemorySegment> buffers = new ArrayList<>();
         long device;
         try {

@@ -69,10 +69,7 @@ public interface CopyEngine extends AutoCloseable {
         }
 
         private static MemorySegment requireSource(MemorySegment source) {
-            if (source == null) {
-                throw StloadException.usage("a copy to the device is of a host segment, not null");
-            }
-            return source;
+            return StloadException.requireNonNull(source, "a copy to the device is of a host segment, not null");
         }
 
         /** {@return the bytes that land on the device} */

@@ -57,9 +57,7 @@ public final class CudaCopyEngine implements CopyEngine {
      *         {@link ErrorKind#Usage}, before any CUDA call, if {@code pinning} is null
      */
     public static CudaCopyEngine open(int ordinal, Pinning pinning) {
-        if (pinning == null) {
-            throw StloadException.usage("a copy engine pins its staging buffers as a Pinning says, not null");
-        }
+        StloadException.requireNonNull(pinning, "a copy engine pins its staging buffers as a Pinning says, not null");
         JCudaLibrary.load();
         try {
             int[] count = {0};
@@ -151,13 +149,9 @@ public final class CudaCopyEngine implements CopyEngine {
 
     @Override
     public void freeStaging(MemorySegment buffer) {
-        if (buffer == null) {
-            throw StloadException.usage("a pinned buffer to free is a segment, not null");
-        }
+        StloadException.requireNonNull(buffer, "a pinned buffer to free is a segment, not null");
         Optional<Arena> owner = pinned.remove(buffer.address());
-        if (owner == null) {
-            throw StloadException.usage("not a pinned buffer of this engine");
-        }
+        StloadException.requireNonNull(owner, "not a pinned buffer of this engine");
         // Freeing is best effort, and happens even when binding the device fails (a sticky error): a failed free
         // means the context is already gone, and the memory with it; a registered buffer's arena is closed anyway.
         try {
@@ -309,9 +303,7 @@ public final class CudaCopyEngine implements CopyEngine {
 
     @Override
     public void copyToHost(long deviceAddress, MemorySegment destination) {
-        if (destination == null) {
-            throw StloadException.usage("a device-to-host copy lands in a segment, not null");
-        }
+        StloadException.requireNonNull(destination, "a device-to-host copy lands in a segment, not null");
         bind();
         // cudaMemcpy is synchronous on the legacy default stream; loads drain their own stream before returning.
         CudaErrors.check(JCuda.cudaMemcpy(RawPointer.to(destination.address()), RawPointer.to(deviceAddress),

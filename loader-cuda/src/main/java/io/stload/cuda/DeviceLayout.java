@@ -26,9 +26,7 @@ public final class DeviceLayout {
      * @throws StloadException {@link io.stload.ErrorKind#Usage} if {@code slices} is null
      */
     public DeviceLayout(Collection<TensorSlice> slices) {
-        if (slices == null) {
-            throw StloadException.usage("a device layout places a collection of slices, not null");
-        }
+        StloadException.requireNonNull(slices, "a device layout places a collection of slices, not null");
         long next = 0;
         for (TensorSlice s : slices) {
             offsets.put(s.name(), next);
@@ -46,9 +44,7 @@ public final class DeviceLayout {
      * @throws StloadException {@link io.stload.ErrorKind#Usage} if {@code s} is null
      */
     public long offset(TensorSlice s) {
-        if (s == null) {
-            throw StloadException.usage("an offset in the layout is of a slice, not null");
-        }
+        StloadException.requireNonNull(s, "an offset in the layout is of a slice, not null");
         Long off = offsets.get(s.name());
         if (off == null) {
             throw new IllegalStateException(s.name() + " is not in this layout");

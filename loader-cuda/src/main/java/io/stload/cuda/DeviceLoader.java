@@ -71,9 +71,7 @@ public final class DeviceLoader implements AutoCloseable {
      *                                   {@link ErrorKind#Usage} if {@code plan} is null
      */
     public synchronized DeviceWeights execute(LoadPlan plan) {
-        if (plan == null) {
-            throw StloadException.usage("a device load executes a plan, not null");
-        }
+        StloadException.requireNonNull(plan, "a device load executes a plan, not null");
         LoadReport load = loader.execute(plan, destination, LoadListener.NONE);
         double read = load.seconds(Phase.IO) + load.seconds(Phase.COPY);
         DeviceReport report = new DeviceReport(load, device.name(), read, plan.options().threads(),

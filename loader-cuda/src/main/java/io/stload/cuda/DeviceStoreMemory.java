@@ -93,9 +93,7 @@ public final class DeviceStoreMemory implements StoreMemory<DeviceTensor>, AutoC
      * @return the memory
      */
     public static DeviceStoreMemory engineBuffers(CopyEngine device, RingOptions ring, EngineBuffers buffers) {
-        if (buffers == null) {
-            throw StloadException.usage("the engine's buffers are given by EngineBuffers, not null");
-        }
+        StloadException.requireNonNull(buffers, "the engine's buffers are given by EngineBuffers, not null");
         return new DeviceStoreMemory(device, ring, buffers);
     }
 
@@ -207,9 +205,7 @@ public final class DeviceStoreMemory implements StoreMemory<DeviceTensor>, AutoC
     }
 
     private static void requirePlan(LoadPlan plan) {
-        if (plan == null) {
-            throw StloadException.usage("device memory is sized and loaded for a plan, not null");
-        }
+        StloadException.requireNonNull(plan, "device memory is sized and loaded for a plan, not null");
     }
 
     /** Frees the staging ring; device memory is freed by the store that holds it, or given back to the engine. */

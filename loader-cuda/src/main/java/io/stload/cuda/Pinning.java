@@ -18,9 +18,7 @@ public enum Pinning {
      * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} for anything else (null included), with a message listing the valid values
      */
     public static Pinning parse(String value) {
-        if (value == null) {
-            throw StloadException.usage("unknown pinning null; expected alloc|register");
-        }
+        StloadException.requireNonNull(value, "unknown pinning null; expected alloc|register");
         return switch (value.trim().toLowerCase(Locale.ROOT)) {
             case "alloc", "host-alloc" -> HOST_ALLOC;
             case "register", "host-register" -> HOST_REGISTER;

@@ -26,9 +26,7 @@ public record RingOptions(int windows, long windowBytes, Pinning pinning) {
      *         {@link #MAX_WINDOW_BYTES}, or the total passes {@link #MAX_TOTAL_BYTES}; if {@code pinning} is null
      */
     public RingOptions {
-        if (pinning == null) {
-            throw StloadException.usage("the staging ring's windows are pinned as a Pinning says, not null");
-        }
+        StloadException.requireNonNull(pinning, "the staging ring's windows are pinned as a Pinning says, not null");
         if (windows < 2) {
             throw StloadException.usage("the staging ring needs at least 2 windows");
         }

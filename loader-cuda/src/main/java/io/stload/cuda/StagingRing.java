@@ -55,10 +55,7 @@ public final class StagingRing implements AutoCloseable {
     }
 
     private static RingOptions requireOptions(RingOptions options) {
-        if (options == null) {
-            throw StloadException.usage("a staging ring is shaped by ring options, not null");
-        }
-        return options;
+        return StloadException.requireNonNull(options, "a staging ring is shaped by ring options, not null");
     }
 
     /**
@@ -70,9 +67,7 @@ public final class StagingRing implements AutoCloseable {
      * @throws IOException if pinned memory cannot be allocated
      */
     public StagingRing(CopyEngine engine, int windows, long windowBytes) throws IOException {
-        if (engine == null) {
-            throw StloadException.usage("a staging ring pins its windows through a copy engine, not null");
-        }
+        StloadException.requireNonNull(engine, "a staging ring pins its windows through a copy engine, not null");
         this.engine = engine;
         try {
             for (int i = 0; i < windows; i++) {
@@ -130,9 +125,8 @@ public final class StagingRing implements AutoCloseable {
      */
     public void submit(Window w, List<CopyEngine.Copy> copies) throws IOException {
         requireWindow(w);
-        if (copies == null) {
-            throw StloadException.usage("a window is submitted with its copies, an empty list for none, not null");
-        }
+        StloadException.requireNonNull(copies,
+                "a window is submitted with its copies, an empty list for none, not null");
         if (copies.isEmpty()) {
             release(w, null);
             return;
@@ -156,17 +150,13 @@ public final class StagingRing implements AutoCloseable {
      */
     public void abandon(Window w, Throwable why) {
         requireWindow(w);
-        if (why == null) {
-            throw StloadException.usage("an abandoned window comes with the filler's failure, not null");
-        }
+        StloadException.requireNonNull(why, "an abandoned window comes with the filler's failure, not null");
         release(w, null);
         fail(why instanceof IOException io ? io : new IOException(String.valueOf(why.getMessage()), why));
     }
 
     private static void requireWindow(Window w) {
-        if (w == null) {
-            throw StloadException.usage("a window handed back to the ring is one it gave, not null");
-        }
+        StloadException.requireNonNull(w, "a window handed back to the ring is one it gave, not null");
     }
 
     /**

@@ -65,9 +65,7 @@ public final class JlamaShards {
      * @return the rules, named after the model type
      */
     public static PartitionSpec rules(ModelType type) {
-        if (type == null) {
-            throw StloadException.usage("Jlama's rules are those of a model type, not null");
-        }
+        StloadException.requireNonNull(type, "Jlama's rules are those of a model type, not null");
         List<PartitionRule> rules = new ArrayList<>();
         switch (type) {
             case GPT2, BERT -> {
@@ -137,15 +135,11 @@ public final class JlamaShards {
      * @return the worker's options
      */
     public static LoadOptions forWorker(LoadOptions options, DistributedContext dctx, ModelType type) {
-        if (options == null) {
-            throw StloadException.usage("a worker's options start from load options, not null");
-        }
+        StloadException.requireNonNull(options, "a worker's options start from load options, not null");
         return options.withPartitioning(partitioning(dctx, type)).withTensors(layers(dctx));
     }
 
     private static void requireContext(DistributedContext dctx) {
-        if (dctx == null) {
-            throw StloadException.usage("a Jlama worker's share is read from its distributed context, not null");
-        }
+        StloadException.requireNonNull(dctx, "a Jlama worker's share is read from its distributed context, not null");
     }
 }

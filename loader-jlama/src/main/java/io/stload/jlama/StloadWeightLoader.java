@@ -186,9 +186,7 @@ public final class StloadWeightLoader implements WeightLoader {
     }
 
     private static void requireCheckpoint(Checkpoint checkpoint) {
-        if (checkpoint == null) {
-            throw StloadException.usage("a Jlama weight loader reads an open checkpoint, not null");
-        }
+        StloadException.requireNonNull(checkpoint, "a Jlama weight loader reads an open checkpoint, not null");
     }
 
     /** {@return the checkpoint read} */
@@ -262,9 +260,7 @@ public final class StloadWeightLoader implements WeightLoader {
      */
     @Override
     public AbstractTensor load(String name, DistributedContext dctx, boolean sparseRows, boolean sparseColumns) {
-        if (name == null) {
-            throw StloadException.usage("a tensor is loaded by its name, not null");
-        }
+        StloadException.requireNonNull(name, "a tensor is loaded by its name, not null");
         if (closed) {
             throw StloadException.usage("the weight loader is closed");
         }

@@ -62,9 +62,8 @@ public final class S3Storage implements AutoCloseable {
      *         null; {@link ErrorKind#Io} when a client cannot start
      */
     public static S3Storage connect(S3Settings settings) {
-        if (settings == null) {
-            throw StloadException.usage("an S3 connection is made with settings (S3Settings.DEFAULTS), not null");
-        }
+        StloadException.requireNonNull(settings,
+                "an S3 connection is made with settings (S3Settings.DEFAULTS), not null");
         return connect(settings, lentBuffersQuietly());
     }
 
@@ -138,9 +137,7 @@ public final class S3Storage implements AutoCloseable {
      *         {@link ErrorKind#Usage} if {@code location} is null
      */
     public Checkpoint open(S3Location location) {
-        if (location == null) {
-            throw StloadException.usage("a checkpoint in S3 is opened at a location, not null");
-        }
+        StloadException.requireNonNull(location, "a checkpoint in S3 is opened at a location, not null");
         S3Folder folder = new S3Folder(this, location.bucket(), location.folder());
         try {
             return Checkpoint.open(folder, location.objectName());
