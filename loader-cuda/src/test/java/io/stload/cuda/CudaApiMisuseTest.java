@@ -1,6 +1,5 @@
 package io.stload.cuda;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.stload.checkpoint.Checkpoint;
 import io.stload.format.DType;
@@ -8,7 +7,7 @@ import io.stload.format.SafetensorsWriter;
 import io.stload.format.Shape;
 import io.stload.load.Loader;
 import io.stload.modulepath.ApiSurface;
-import io.stload.modulepath.NullProbe;
+import io.stload.modulepath.ModuleApiMisuseTest;
 import io.stload.plan.LoadOptions;
 import io.stload.plan.LoadPlan;
 import io.stload.plan.Planner;
@@ -16,19 +15,15 @@ import io.stload.plan.TensorSlice;
 import io.stload.report.LoadReport;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.SortedMap;
-import java.util.TreeMap;
-import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -36,7 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
  * is a Usage error, refused before any CUDA call. The receivers run on the CPU copy engine; {@link CudaCopyEngine}
  * needs a device to be made, so only its static methods are called here.
  */
-class CudaApiMisuseTest {
+class CudaApiMisuseTest extends ModuleApiMisuseTest {
     /** Calls whose javadoc takes null for the parameter named null. */
     private static final Set<String> TAKES_NULL = Set.of();
 
@@ -49,8 +44,10 @@ class CudaApiMisuseTest {
     @TempDir
     Path dir;
     private final List<AutoCloseable> opened = new ArrayList<>();
-    private final NullProbe probe = new NullProbe(TAKES_NULL);
-    private final Map<Class<?>, Supplier<?>> receivers = new LinkedHashMap<>();
+
+    CudaApiMisuseTest() {
+        super(TAKES_NULL, NOT_PROBED);
+    }
 
     @BeforeEach
     void samples() throws Exception {
@@ -118,45 +115,9 @@ class CudaApiMisuseTest {
         }
     }
 
-    @Test
-    void everyPublicConstructorAndStaticMethodRefusesNullAsUsage() throws Exception {
-        NullProbe.assertNoneBroken(probe.statics(ApiSurface.types(DeviceLoader.class)));
-    }
-
-    @Test
-    void everyPublicMethodOfTheReceiversRefusesNullAsUsage() {
-        SortedMap<String, String> broken = new TreeMap<>();
-        receivers.forEach((type, receiver) -> broken.putAll(probe.methods(type, receiver)));
-        NullProbe.assertNoneBroken(broken);
-    }
-
-    @Test
-    void theSamplesAloneAreNoUsageErrorSoTheProbesProveSomething() throws Exception {
-        probe.statics(ApiSurface.types(DeviceLoader.class));
-        receivers.forEach(probe::methods);
-        assertEquals(Map.of(), probe.masked(), "calls whose ordinary arguments are a Usage error already");
-        assertEquals(List.of(), probe.notMade(TAKES_NULL), "TAKES_NULL names calls no member makes");
-    }
-
-    @Test
-    void everyTypeWithMethodsTakingAReferenceHasAReceiver() throws Exception {
-        List<String> missing = new ArrayList<>();
-        for (Class<?> type : ApiSurface.types(DeviceLoader.class)) {
-            String name = NullProbe.typeName(type);
-            if (!NullProbe.instanceMethods(type).isEmpty() && !receivers.containsKey(type)
-                    && !NOT_PROBED.containsKey(name)) {
-                missing.add(name);
-            }
-        }
-        assertEquals(List.of(), missing, "types with no receiver: add one, or say why not in NOT_PROBED");
-    }
-
-    private <T> void value(Class<T> type, T sample) {
-        probe.sample(type, () -> sample);
-    }
-
-    private <T> void receive(Class<T> type, T receiver) {
-        receivers.put(type, () -> receiver);
+    @Override
+    protected List<Class<?>> apiTypes() throws IOException {
+        return ApiSurface.types(DeviceLoader.class);
     }
 
     private <T extends AutoCloseable> T open(T resource) {
