@@ -50,6 +50,9 @@ public final class Shape {
      * {@return the number of elements, 1 for a scalar}
      * It fits in a long for the tensors of a validated header (whose elements all lie in the file), and is 0 whenever
      * a dimension is 0, however large the others.
+     *
+     * @throws StloadException {@link io.stload.ErrorKind#Usage} for a shape made by a caller whose elements do not
+     *                         fit in a long
      */
     public long elementCount() {
         long n = 1;
@@ -59,6 +62,10 @@ public final class Shape {
             }
         }
         for (long d : dims) {
+            // Unsigned: a dimension of 2^63 or more, or a product past 2^63 - 1, is more elements than a long holds.
+            if (d < 0 || Math.multiplyHigh(n, d) != 0 || n * d < 0) {
+                throw StloadException.usage("a shape of " + this + " has more elements than a long holds");
+            }
             n *= d;
         }
         return n;

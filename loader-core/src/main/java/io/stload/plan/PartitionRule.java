@@ -165,12 +165,18 @@ public record PartitionRule(String source, Pattern pattern, int dim, boolean div
      * @param dim       the dimension split, or {@link #REPLICATE}, or {@link #EXPERTS}
      * @param divisible when splitting, reject a dimension that does not divide by the world size
      * @return the rule
-     * @throws java.util.regex.PatternSyntaxException if the expression is invalid
-     * @throws StloadException {@link ErrorKind#Usage} as the constructor; if {@code regex} is null
+     * @throws StloadException {@link ErrorKind#Usage} as the constructor; if {@code regex} is null or not a valid
+     *                         expression
      */
     public static PartitionRule regex(String regex, int dim, boolean divisible) {
         StloadException.requireNonNull(regex, "a rule's regular expression is text, not null");
-        return new PartitionRule("re:" + regex, Pattern.compile(regex), dim, divisible, 0, 0, List.of(), 0, 0);
+        Pattern pattern;
+        try {
+            pattern = Pattern.compile(regex);
+        } catch (java.util.regex.PatternSyntaxException e) {
+            throw StloadException.usage("bad regex: " + e.getDescription() + " near index " + e.getIndex());
+        }
+        return new PartitionRule("re:" + regex, pattern, dim, divisible, 0, 0, List.of(), 0, 0);
     }
 
     /**

@@ -12,7 +12,6 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.regex.PatternSyntaxException;
 import tools.jackson.core.JacksonException;
 import tools.jackson.core.JsonGenerator;
 import tools.jackson.core.JsonParser;
@@ -434,8 +433,8 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
         PartitionRule rule;
         try {
             rule = glob != null ? PartitionRule.glob(glob, dim, divisible) : PartitionRule.regex(regex, dim, divisible);
-        } catch (PatternSyntaxException e) {
-            throw usage(source, where + ": bad regex: " + e.getDescription());
+        } catch (StloadException e) {
+            throw usage(source, where + ": " + e.detail()); // a bad regex, or a rule the constructor refuses
         }
         if (parts != null) {
             List<PartitionRule.Part> resolved = new ArrayList<>();

@@ -1,5 +1,6 @@
 package io.stload.sink;
 
+import static io.stload.sink.DestinationArguments.forFile;
 import static io.stload.sink.DestinationArguments.requireFile;
 import static io.stload.sink.DestinationArguments.requirePlan;
 import static io.stload.sink.DestinationArguments.requireSlice;
@@ -101,7 +102,7 @@ public final class CallerBuffers implements Destination {
     @Override
     public MemorySegment readBuffer(Header file, long offset, long length) {
         requireFile(file);
-        SliceScatter.Piece p = scatters.get(file).singleRun(offset, length);
+        SliceScatter.Piece p = forFile(scatters, file).singleRun(offset, length);
         return p == null ? null : given.get(p.slice().name()).asSlice(p.sliceOffset(), length);
     }
 

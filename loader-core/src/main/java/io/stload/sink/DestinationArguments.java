@@ -5,6 +5,7 @@ import io.stload.format.Header;
 import io.stload.plan.LoadPlan;
 import io.stload.plan.TensorSlice;
 import java.lang.foreign.MemorySegment;
+import java.util.Map;
 
 /**
  * The null checks of a {@link Destination}'s calls, shared by its defaults and the loader's destinations: the engine
@@ -24,6 +25,18 @@ final class DestinationArguments {
 
     static void requireFile(Header file) {
         StloadException.requireNonNull(file, "a read window is of one of the plan's files, not null");
+    }
+
+    /**
+     * What a destination keeps for one file of the load it began; a file of no such load (or a call before
+     * {@code begin}) is the caller's misuse.
+     */
+    static <V> V forFile(Map<Header, V> byFile, Header file) {
+        V kept = byFile.get(file);
+        if (kept == null) {
+            throw StloadException.usage(file.file() + " is not a file of a load this destination began");
+        }
+        return kept;
     }
 
     static void requireBuffer(MemorySegment buffer) {

@@ -1,5 +1,6 @@
 package io.stload.sink;
 
+import static io.stload.sink.DestinationArguments.forFile;
 import static io.stload.sink.DestinationArguments.requireFile;
 import static io.stload.sink.DestinationArguments.requirePlan;
 import static io.stload.sink.DestinationArguments.requireSlice;
@@ -81,7 +82,7 @@ public final class HostSink implements Destination, AutoCloseable {
     @Override
     public MemorySegment sliceBuffer(TensorSlice slice) {
         requireSlice(slice);
-        return files.get(slice.tensor().file()).of(slice);
+        return forFile(files, slice.tensor().file()).of(slice);
     }
 
     @Override
@@ -91,8 +92,15 @@ public final class HostSink implements Destination, AutoCloseable {
         }
     }
 
-    /** {@return every slice of the load, by name, in checkpoint order; valid until the sink is closed} */
+    /**
+     * {@return every slice of the load, by name, in checkpoint order; valid until the sink is closed}
+     *
+     * @throws StloadException {@link io.stload.ErrorKind#Usage} before a load has begun
+     */
     public Map<String, Tensor> tensors() {
+        if (plan == null) {
+            throw StloadException.usage("no load has begun in this destination: it holds no tensors yet");
+        }
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         for (TensorSlice s : plan.slices().values()) {
             tensors.put(s.name(), new Tensor(s.local(), files.get(s.tensor().file()).of(s)));

@@ -1,5 +1,6 @@
 package io.stload.sink;
 
+import static io.stload.sink.DestinationArguments.forFile;
 import static io.stload.sink.DestinationArguments.requireFile;
 import static io.stload.sink.DestinationArguments.requirePlan;
 import static io.stload.sink.DestinationArguments.requireSlice;
@@ -123,7 +124,7 @@ public final class StreamingSink implements Destination {
     @Override
     public MemorySegment readBuffer(Header file, long offset, long length) {
         requireFile(file);
-        SliceScatter.Piece p = scatters.get(file).singleRun(offset, length);
+        SliceScatter.Piece p = forFile(scatters, file).singleRun(offset, length);
         if (p == null || !p.slice().isContiguous()) {
             return null;
         }

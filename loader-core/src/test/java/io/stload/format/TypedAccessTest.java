@@ -210,6 +210,18 @@ class TypedAccessTest {
         }
     }
 
+    /** A caller's shape of more elements than a long holds is refused, not wrapped to a small count. */
+    @Test
+    void aShapeOfMoreElementsThanALongHoldsIsAUsageError() {
+        for (Shape huge : List.of(Shape.of(Long.MAX_VALUE, 2), Shape.of(1L << 32, 1L << 31), Shape.of(-1L, 1))) {
+            assertEquals(ErrorKind.Usage, assertThrows(StloadException.class, huge::elementCount).kind(),
+                    huge::toString);
+        }
+        assertEquals(0, Shape.of(0, -1L).elementCount());
+        assertEquals(Long.MAX_VALUE, Shape.of(Long.MAX_VALUE, 1).elementCount());
+        assertEquals(1L << 62, Shape.of(1L << 31, 1L << 31).elementCount());
+    }
+
     @Test
     void memoryOfAnotherSizeThanTheTensorIsRefused() {
         TensorInfo info = new TensorInfo("t", DType.F32, new long[] {4}, 0, 16);

@@ -54,6 +54,7 @@ import io.stload.store.StoreMemory;
 import io.stload.store.WeightSource;
 import io.stload.store.WeightStore;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SegmentAllocator;
@@ -279,10 +280,10 @@ final class CoreApiFixture implements AutoCloseable {
         receive(DestinationProfile.class, DestinationProfile.HOST);
         receive(Planner.class, new Planner());
         receive(LoadReport.class, loaded.report());
-        // A destination holds one load: each call gets a fresh one.
+        // A destination holds one load: each call gets a fresh one, begun (a call out of turn is misuse of its own).
         receivers.put(HostSink.class, HostSink::new);
-        receivers.put(CallerBuffers.class, () -> new CallerBuffers(s -> arena.allocate(s.byteSize())));
-        receivers.put(StreamingSink.class, () -> new StreamingSink((s, bytes) -> { }, 1 << 20));
+        receivers.put(CallerBuffers.class, () -> begun(new CallerBuffers(s -> arena.allocate(s.byteSize()))));
+        receivers.put(StreamingSink.class, () -> begun(new StreamingSink((s, bytes) -> { }, 1 << 20)));
         receive(SliceScatter.Piece.class,
                 new SliceScatter(List.of(slice)).pieces(slice.spanStart(), slice.spanEnd()).getFirst());
         receive(Loader.class, new Loader());
@@ -315,5 +316,14 @@ final class CoreApiFixture implements AutoCloseable {
         for (AutoCloseable resource : opened.reversed()) {
             resource.close();
         }
+    }
+
+    private <D extends Destination> D begun(D destination) {
+        try {
+            destination.begin(plan);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return destination;
     }
 }

@@ -150,4 +150,14 @@ class PartitionSpecTest {
         assertEquals(ErrorKind.Usage, assertThrows(StloadException.class,
                 () -> new Partitioning(4, 4, PartitionSpec.REPLICATE_ALL)).kind());
     }
+
+    @Test
+    void aBadRegularExpressionIsAUsageErrorNamingItsRule() {
+        StloadException direct = assertThrows(StloadException.class, () -> PartitionRule.regex("(", 0, true));
+        assertEquals(ErrorKind.Usage, direct.kind());
+        assertTrue(direct.detail().startsWith("bad regex: Unclosed group"), direct.detail());
+        StloadException parsed = assertThrows(StloadException.class,
+                () -> PartitionSpec.parse("t.json", "{\"rules\": [{\"regex\": \"(\", \"split\": 0}]}"));
+        assertTrue(parsed.detail().startsWith("partition rules t.json: rule 0: bad regex: "), parsed.detail());
+    }
 }

@@ -31,14 +31,14 @@ public interface CopyEngine extends AutoCloseable {
         /**
          * Checks that {@code source} spans exactly the rows.
          *
-         * @throws IllegalArgumentException if it does not, or a count is out of range
-         * @throws StloadException {@link io.stload.ErrorKind#Usage} if {@code source} is null
+         * @throws StloadException {@link io.stload.ErrorKind#Usage} if {@code source} is null or does not span the
+         *                         rows, or a count is out of range
          */
         public Copy {
             requireSource(source);
             if (rows < 1 || width < 0 || sourcePitch < width || devicePitch < width
                     || source.byteSize() != (rows - 1) * sourcePitch + width) {
-                throw new IllegalArgumentException("a copy of " + rows + " rows of " + width + " bytes, " + sourcePitch
+                throw StloadException.usage("a copy of " + rows + " rows of " + width + " bytes, " + sourcePitch
                         + " apart, cannot have a source of " + source.byteSize() + " bytes");
             }
         }

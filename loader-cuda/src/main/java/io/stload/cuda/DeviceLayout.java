@@ -40,14 +40,14 @@ public final class DeviceLayout {
      *
      * @param s one of the slices laid out
      * @return its offset from the start of the allocation
-     * @throws IllegalStateException if the slice is not in this layout (a bug: the layout holds every slice of the plan)
-     * @throws StloadException {@link io.stload.ErrorKind#Usage} if {@code s} is null
+     * @throws StloadException {@link io.stload.ErrorKind#Usage} if {@code s} is null or not one of the slices laid
+     *                         out
      */
     public long offset(TensorSlice s) {
         StloadException.requireNonNull(s, "an offset in the layout is of a slice, not null");
         Long off = offsets.get(s.name());
         if (off == null) {
-            throw new IllegalStateException(s.name() + " is not in this layout");
+            throw StloadException.usage(s.name() + " is not one of the slices of this layout");
         }
         return off;
     }

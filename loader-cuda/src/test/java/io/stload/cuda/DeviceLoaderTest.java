@@ -147,6 +147,20 @@ class DeviceLoaderTest {
     }
 
     @Test
+    void aSliceOfAnotherLayoutOrACopyThatDoesNotSpanItsRowsIsAUsageError() {
+        List<TensorSlice> slices = List.copyOf(plan(LoadStrategy.MMAP, 1).slices().values());
+        DeviceLayout firstOnly = new DeviceLayout(slices.subList(0, 1));
+        assertEquals(ErrorKind.Usage,
+                assertThrows(StloadException.class, () -> firstOnly.offset(slices.get(1))).kind());
+        MemorySegment rows = MemorySegment.ofArray(new byte[100]);
+        assertEquals(ErrorKind.Usage, assertThrows(StloadException.class,
+                () -> new CopyEngine.Copy(rows, 0, 10, 4, 32)).kind()); // 4 rows 32 apart span 106 bytes
+        assertEquals(ErrorKind.Usage, assertThrows(StloadException.class,
+                () -> new CopyEngine.Copy(rows, 0, 10, 0, 32)).kind());
+        assertEquals(100, new CopyEngine.Copy(rows, 0, 4, 4, 32).source().byteSize()); // 3 x 32 + 4
+    }
+
+    @Test
     void aCheckpointLargerThanFreeDeviceMemoryFailsBeforeAnyCopy() {
         try (FakeCopyEngine engine = new FakeCopyEngine(1 << 20)) {
             StloadException e;
