@@ -71,10 +71,10 @@ final class LazyReads implements AutoCloseable {
     /**
      * {@code bytes} from the caller's allocator, checked: an arena already closed or confined to another thread, and a
      * segment that is null, too small or read-only, are the caller's misuse (Usage); any other failure of the
-     * allocator is its own (Callback). A larger segment is cut to the size.
+     * allocator is its own (Callback). A larger segment is cut to the size. A null allocator never comes here: the
+     * checkpoint refuses it before the slice is resolved.
      */
     private static MemorySegment allocated(SegmentAllocator allocator, long bytes) {
-        StloadException.requireNonNull(allocator, "a copy needs an allocator, not null");
         MemorySegment out;
         try {
             out = allocator.allocate(bytes, 64);
