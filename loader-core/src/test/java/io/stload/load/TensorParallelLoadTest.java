@@ -161,7 +161,6 @@ class TensorParallelLoadTest {
         return out;
     }
 
-    /** The engine's count of bytes read equals the plan's, up to direct's whole aligned blocks. */
     /**
      * The kernel's count agrees with the loader's: O_DIRECT reads skip the page cache and read no ahead, so what
      * reaches storage for a rank is its whole blocks: about a quarter of the checkpoint, never the other ranks'.
