@@ -6,7 +6,6 @@ import io.stload.benchdata.ShapeKind;
 import io.stload.checkpoint.Checkpoint;
 import io.stload.format.DType;
 import io.stload.load.LoadedWeights;
-import io.stload.load.Loader;
 import io.stload.plan.LoadOptions;
 import io.stload.plan.LoadPlan;
 import io.stload.plan.Planner;
@@ -52,9 +51,7 @@ final class DemoCommand extends StloadCommand {
             out.println("3. plan (strategy per file, and why):");
             PlanCommand.print(plan, out);
 
-            try (Progress progress = Progress.forLoad(plan.bytes(), true);
-                 LoadedWeights w = new Loader().execute(plan, progress)) {
-                progress.close();
+            try (LoadedWeights w = Progress.load(plan, true)) {
                 out.printf(Locale.ROOT, "4. loaded %d tensors, %s into host memory in %.3f s (%.2f GB/s); "
                                 + "per-tensor latency p50 %d us, p99 %d us%n", w.report().tensors(),
                         Sizes.human(w.report().bytes()), w.report().seconds(), w.report().gbps(),

@@ -91,9 +91,7 @@ final class LoadCommand extends CheckpointCommand {
         if (streamed) {
             return stream(plan, sink, computed, out);
         }
-        try (Progress progress = Progress.forLoad(plan.bytes(), !json.on);
-             LoadedWeights weights = new Loader().execute(plan, progress)) {
-            progress.close();
+        try (LoadedWeights weights = Progress.load(plan, !json.on)) {
             Map<String, String> digests = digest ? digests(weights) : Map.of();
             if (json.on) {
                 Json.print(out, g -> writeJson(weights.report(), plan.checkpoint().commit(), digests, g, true, extra -> {

@@ -1,6 +1,9 @@
 package io.stload.cli;
 
 import io.stload.checkpoint.TensorRef;
+import io.stload.load.LoadedWeights;
+import io.stload.load.Loader;
+import io.stload.plan.LoadPlan;
 import io.stload.report.LoadListener;
 import java.util.concurrent.atomic.AtomicLong;
 import me.tongfei.progressbar.ConsoleProgressBarConsumer;
@@ -30,6 +33,13 @@ final class Progress implements LoadListener, AutoCloseable {
     static Progress forLoad(long totalBytes, boolean humanOutput) {
         var console = System.console();
         return new Progress(totalBytes, humanOutput && console != null && console.isTerminal());
+    }
+
+    /** Loads {@code plan} into host memory, the bar (if any) ended when it returns: before the caller prints. */
+    static LoadedWeights load(LoadPlan plan, boolean humanOutput) {
+        try (Progress progress = forLoad(plan.bytes(), humanOutput)) {
+            return new Loader().execute(plan, progress);
+        }
     }
 
     @Override
