@@ -17,11 +17,15 @@ import java.util.Optional;
 record RankFolder(Optional<Path> folder, LoadFlags flags) {
     static RankFolder of(String path, LoadFlags flags) {
         LoadFlags.checkRank(flags.rank, flags.worldSize);
-        Optional<Path> folder;
+        // Neither an empty PATH (not the working folder) nor one no path can be (a NUL) is a resharded folder: opening
+        // the checkpoint refuses both.
+        Optional<Path> folder = Optional.empty();
         try {
-            folder = Resharder.rankFolder(Path.of(path), flags.rank, flags.worldSize);
+            if (!path.isEmpty()) {
+                folder = Resharder.rankFolder(Path.of(path), flags.rank, flags.worldSize);
+            }
         } catch (InvalidPathException e) {
-            folder = Optional.empty(); // a repo id, never a resharded folder
+            // stays empty
         }
         return new RankFolder(folder, flags);
     }

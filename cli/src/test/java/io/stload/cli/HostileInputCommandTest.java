@@ -132,6 +132,19 @@ class HostileInputCommandTest {
     }
 
     @Test
+    void anEmptyOrNulPathIsAUsageErrorForEveryCommandThatTakesOne() throws Exception {
+        Path model = model("m.safetensors", "w");
+        for (String path : List.of("", "m\0.safetensors")) {
+            for (List<String> args : List.of(List.of("inspect", path), List.of("get", path, "w"), List.of("plan", path),
+                    List.of("load", path), List.of("load", path, "--world-size", "2"), List.of("verify", path),
+                    List.of("plan", model.toString(), "--world-size", "2", "--partition", path))) {
+                assertEquals(ExitCodes.USAGE, run(args.toArray(String[]::new)), args + ": " + err + out);
+                assertEquals(1, err.toString().lines().count(), args + ": " + err);
+            }
+        }
+    }
+
+    @Test
     void verifyOfProcIsNotAnInternalError() {
         int code = run("verify", "/proc");
         assertNotEquals(ExitCodes.UNEXPECTED, code, err.toString());

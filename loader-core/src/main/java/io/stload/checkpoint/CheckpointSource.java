@@ -3,6 +3,7 @@ package io.stload.checkpoint;
 import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.format.UnknownDtypes;
+import io.stload.nativeio.FileChecks;
 import io.stload.nativeio.NativeAccess;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
@@ -39,7 +40,8 @@ public final class CheckpointSource {
      * @throws StloadException {@link ErrorKind#MissingShard} for a file missing with no download running,
      *                         {@link ErrorKind#WaitTimeout} when the wait ran out, or the kind of whatever else
      *                         makes the checkpoint invalid; {@link ErrorKind#Usage} if {@code pathOrRepo} or
-     *                         {@code wait} is null
+     *                         {@code wait} is null, or {@code pathOrRepo} is empty (never the working folder) or
+     *                         holds what no path can (a NUL)
      */
     public static Checkpoint resolve(String pathOrRepo, Path cacheDir, WaitPolicy wait) {
         return resolve(pathOrRepo, cacheDir, wait, UnknownDtypes.REFUSE);
@@ -74,7 +76,7 @@ public final class CheckpointSource {
         }
         Optional<RepoRef> repo = repoOf(pathOrRepo);
         if (repo.isEmpty()) {
-            return Checkpoint.open(Path.of(pathOrRepo), unknown);
+            return Checkpoint.open(FileChecks.userPath(pathOrRepo, "checkpoint"), unknown);
         }
         HubCache cache = HubCache.locate(cacheDir, env);
         Checkpoint ckpt = openWaiting(cache, repo.get(), wait, os, unknown);

@@ -99,7 +99,7 @@ public final class CheckpointVerifier {
      * @return the problems found and notes; never changes a file
      * @throws StloadException {@link ErrorKind#WaitTimeout} when the wait for a running download ran out, or
      *                         {@link ErrorKind#Usage} for a request that cannot be checked (a null argument but
-     *                         {@code cacheDir} among them); every problem of the checkpoint itself is in the result
+     *                         {@code cacheDir} among them, an empty path); every problem of the checkpoint itself is in the result
      *                         instead
      * @throws InterruptedException when interrupted while hashing or waiting
      */
@@ -143,7 +143,7 @@ public final class CheckpointVerifier {
             contained = new ContainedFiles(List.of(snapshot.blobs()));
             hint = "; repair it with `" + snapshot.fetchCommand() + " --force-download`";
         } else {
-            Path path = Path.of(pathOrRepo);
+            Path path = FileChecks.userPath(pathOrRepo, "checkpoint");
             try {
                 if (!FileChecks.requireFileOrDirectory(path).isDirectory()) {
                     CheckpointFiles.single(path);

@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -25,6 +26,26 @@ public final class FileChecks {
     private static final int S_IFSOCK = 0140000;
 
     private FileChecks() {
+    }
+
+    /**
+     * The path a user typed. An empty one is refused rather than taken as the working folder, as {@link Path#of}
+     * takes it: {@code stload load "$MODEL"} with the variable unset would otherwise load whatever lies there.
+     *
+     * @param text what the user typed
+     * @param what what it names, for the error: "checkpoint", "partition rules file"
+     * @return the path
+     * @throws StloadException {@link ErrorKind#Usage} if {@code text} is empty, or holds what no path can (a NUL)
+     */
+    public static Path userPath(String text, String what) {
+        if (text.isEmpty()) {
+            throw StloadException.usage("the " + what + " path is empty; for the working folder, say `.`");
+        }
+        try {
+            return Path.of(text);
+        } catch (InvalidPathException e) {
+            throw StloadException.usage("`" + text + "` cannot name a " + what + ": " + e.getReason());
+        }
     }
 
     /** The file's attributes (symlinks followed) when it is a regular file; else {@link ErrorKind#Io}, one line. */

@@ -220,7 +220,7 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
         if (DEFAULT_EXPERTS_NAME.equals(fileOrDefault)) {
             return defaultsWithExperts();
         }
-        Path file = Path.of(fileOrDefault);
+        Path file = FileChecks.userPath(fileOrDefault, "partition rules file");
         if (!Files.exists(file)) {
             throw new StloadException(ErrorKind.Usage, file, "no such partition rules file");
         }

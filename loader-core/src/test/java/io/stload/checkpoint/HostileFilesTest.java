@@ -56,6 +56,21 @@ class HostileFilesTest {
     }
 
     @Test
+    void anEmptyPathIsRefusedNotTakenAsTheWorkingFolderAndANulIsAUsageError() {
+        // The working folder the tests run in holds a module's build: were "" taken as it, the outcome would be that
+        // folder's, never Usage.
+        for (String path : List.of("", "model\0.safetensors")) {
+            StloadException e = refused(ErrorKind.Usage,
+                    () -> CheckpointSource.resolve(path, null, WaitPolicy.of(Duration.ZERO)));
+            assertTrue(e.getMessage().contains(path.isEmpty() ? "path is empty; for the working folder, say `.`"
+                    : "cannot name a checkpoint"), e.getMessage());
+            refused(ErrorKind.Usage, () -> CheckpointVerifier.verify(path, null, false, 1, WaitPolicy.of(Duration.ZERO),
+                    CheckpointVerifier.HashProgress.NONE));
+            refused(ErrorKind.Usage, () -> PartitionSpec.load(path));
+        }
+    }
+
+    @Test
     void aFifoAsCheckpointIndexOrPartitionFileIsRefusedWithoutOpeningIt() throws Exception {
         Path fifo = mkfifo(root.resolve("model.safetensors"));
         for (Executable open : new Executable[] {() -> HeaderParser.read(fifo), () -> Checkpoint.open(fifo),
