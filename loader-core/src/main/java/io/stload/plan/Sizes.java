@@ -1,13 +1,15 @@
 package io.stload.plan;
 
 import io.stload.StloadException;
+import java.math.BigDecimal;
+import java.math.RoundingMode;
 import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /** Byte counts in binary units: printed in reasons and reports, parsed from a user's text. */
 public final class Sizes {
-    private static final Pattern SIZE = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*([KMGTP]?)(i?)B?", Pattern.CASE_INSENSITIVE);
+    private static final Pattern SIZE = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*([KMGTPE]?)(i?)B?", Pattern.CASE_INSENSITIVE);
 
     private Sizes() {
     }
@@ -27,13 +29,14 @@ public final class Sizes {
         if (!m.matches()) {
             throw StloadException.usage("not a size: '" + text + "' (examples: 4096, 64MiB, 2GiB, 1.5GB)");
         }
-        int power = "KMGTP".indexOf(Character.toUpperCase(m.group(2).isEmpty() ? ' ' : m.group(2).charAt(0))) + 1;
-        double unit = Math.pow(m.group(3).isEmpty() && power > 0 ? 1000 : 1024, power);
-        double value = Double.parseDouble(m.group(1)) * unit;
-        if (value >= Long.MAX_VALUE) {
+        int power = "KMGTPE".indexOf(Character.toUpperCase(m.group(2).isEmpty() ? ' ' : m.group(2).charAt(0))) + 1;
+        BigDecimal unit = BigDecimal.valueOf(m.group(3).isEmpty() && power > 0 ? 1000 : 1024).pow(power);
+        try {
+            // Exact: a double would round whole numbers past 2^53, and refuse Long.MAX_VALUE itself.
+            return new BigDecimal(m.group(1)).multiply(unit).setScale(0, RoundingMode.DOWN).longValueExact();
+        } catch (ArithmeticException e) {
             throw StloadException.usage("size too large: '" + text + "'");
         }
-        return (long) value;
     }
 
     /**

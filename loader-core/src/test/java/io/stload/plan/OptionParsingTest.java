@@ -43,6 +43,14 @@ class OptionParsingTest {
         }
         assertEquals("size too large: '99999999PiB'",
                 assertThrows(StloadException.class, () -> Sizes.parse("99999999PiB")).detail());
+        // What human() prints parses back, up to its largest unit; whole numbers stay exact past a double's 2^53.
+        assertEquals(1L << 60, Sizes.parse(Sizes.human(1L << 60)));
+        assertEquals(Long.MAX_VALUE, Sizes.parse(Long.toString(Long.MAX_VALUE)));
+        assertEquals((1L << 53) + 1, Sizes.parse(Long.toString((1L << 53) + 1)));
+        for (String tooLarge : new String[] {"8EiB", "9223372036854775808"}) {
+            assertEquals("size too large: '" + tooLarge + "'",
+                    assertThrows(StloadException.class, () -> Sizes.parse(tooLarge)).detail());
+        }
     }
 
     @Test
