@@ -75,6 +75,7 @@ public final class Planner {
         if (checkpoint == null || options == null || destination == null) {
             throw StloadException.usage("a plan needs a checkpoint, load options and a destination profile, not null");
         }
+        requireStrategyFits(checkpoint, options.strategy());
         long start = System.nanoTime();
         HostFacts host = hostFacts(MemoryHeadroom.read(), options.residentLimitBytes());
         Partitioning partitioning = options.partitioning();
@@ -95,12 +96,8 @@ public final class Planner {
         for (Header h : checkpoint.files()) {
             long bytes = ReadRanges.bytes(reads.get(h));
             if (checkpoint.remote() != null) {
-                files.add(remoteFile(checkpoint.remote(), h, bytes, reads.get(h), maxGap, options));
+                files.add(remoteFile(checkpoint.remote(), h, bytes, reads.get(h), maxGap));
                 continue;
-            }
-            if (options.strategy() == LoadStrategy.S3) {
-                throw new StloadException(ErrorKind.Usage, null, "strategy s3 reads object storage; "
-                        + checkpoint.path() + " is a local checkpoint");
             }
             FileFacts facts = measure(h, bytes);
             FileDecision decision = options.strategy() == LoadStrategy.AUTO
@@ -120,6 +117,28 @@ public final class Planner {
             Collections.shuffle(order, new Random(options.seed()));
         }
         return new LoadPlan(checkpoint, options, host, files, order, slices, bytesPerRank, System.nanoTime() - start);
+    }
+
+    /**
+     * Refuses a strategy that cannot read where the checkpoint lives. Every plan checks it first; a reload that finds
+     * nothing changed, and so makes no plan, checks it too: the same options get the same answer.
+     *
+     * @param checkpoint the checkpoint
+     * @param strategy   the strategy the options name
+     * @throws StloadException {@link ErrorKind#Usage} for {@code s3} and local files, or a local strategy and object
+     *                         storage; if either is null
+     */
+    public static void requireStrategyFits(Checkpoint checkpoint, LoadStrategy strategy) {
+        StloadException.requireNonNull(checkpoint, "a strategy is checked against a checkpoint, not null");
+        StloadException.requireNonNull(strategy, "a null strategy fits no checkpoint");
+        if (checkpoint.remote() == null && strategy == LoadStrategy.S3) {
+            throw StloadException.usage("strategy s3 reads object storage; " + checkpoint.path()
+                    + " is a local checkpoint");
+        }
+        if (checkpoint.remote() != null && strategy != LoadStrategy.AUTO && strategy != LoadStrategy.S3) {
+            throw StloadException.usage("strategy " + strategy.flagValue() + " reads local files; "
+                    + checkpoint.remote().location() + " is read with s3");
+        }
     }
 
     /**
@@ -193,12 +212,7 @@ public final class Planner {
     }
 
     /** A file in object storage has one strategy: ranged GETs, shaped by the folder's part size and concurrency. */
-    private static FilePlan remoteFile(RemoteFolder folder, Header h, long bytes, List<ByteRange> reads, long maxGap,
-                                       LoadOptions options) {
-        if (options.strategy() != LoadStrategy.AUTO && options.strategy() != LoadStrategy.S3) {
-            throw new StloadException(ErrorKind.Usage, null, "strategy " + options.strategy().flagValue()
-                    + " reads local files; " + folder.location() + " is read with s3");
-        }
+    private static FilePlan remoteFile(RemoteFolder folder, Header h, long bytes, List<ByteRange> reads, long maxGap) {
         FileFacts facts = new FileFacts(h.file(), Filesystem.UNKNOWN, bytes, -1, false);
         List<String> reasons = new ArrayList<>(folder.readReasons());
         reasons.add("gaps over " + Sizes.human(maxGap) + " skipped (a separate GET costs less than reading them)");

@@ -400,6 +400,7 @@ public final class WeightStore<T> implements AutoCloseable {
         try (cp) {
             Map<String, TensorSlice> next;
             try {
+                Planner.requireStrategyFits(cp, options.strategy()); // planned below only if something changed
                 next = slicesOf(cp, options);
             } catch (StloadException e) {
                 return failed(claim, Outcome.LOAD_FAILED, e, e.getMessage(), how, ReloadDelta.NONE, start, 0);

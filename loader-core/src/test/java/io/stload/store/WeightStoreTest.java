@@ -14,6 +14,7 @@ import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.format.Tensor;
 import io.stload.plan.LoadOptions;
+import io.stload.plan.LoadStrategy;
 import io.stload.store.ReloadResult.Outcome;
 import java.lang.foreign.Arena;
 import java.io.IOException;
@@ -163,6 +164,19 @@ class WeightStoreTest {
             assertTrue(store.reload(otherLayout, ReloadOptions.IMMEDIATE).message().orElseThrow()
                     .contains("tensor `embed.weight` is BF16 [128, 32], but the serving version has BF16 [64, 32]"));
             assertTrue(store.reload(b, ReloadOptions.IMMEDIATE).reloaded(), "a good reload still works afterwards");
+        }
+    }
+
+    @Test
+    void aStrategyForObjectStorageIsRefusedForLocalFilesEvenWhenNothingChanged() throws IOException {
+        try (WeightStore<Tensor> store = open(Long.MAX_VALUE)) {
+            // The same file again: every tensor is carried over and nothing is planned, yet the options are checked.
+            ReloadResult r = store.reload(a, ReloadOptions.IMMEDIATE.withLoadOptions(
+                    LoadOptions.DEFAULTS.withStrategy(LoadStrategy.S3)));
+            assertEquals(Outcome.LOAD_FAILED, r.outcome(), r::toString);
+            assertEquals(ErrorKind.Usage, r.kind().orElseThrow(), r::toString);
+            assertTrue(r.message().orElseThrow().contains("strategy s3 reads object storage"), r::toString);
+            assertEquals(1, store.version());
         }
     }
 
