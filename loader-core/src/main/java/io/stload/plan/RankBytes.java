@@ -1,22 +1,22 @@
 package io.stload.plan;
 
 import java.util.AbstractList;
-import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
 
 /**
  * Slice bytes per rank, indexed by rank, for a plan: this rank's are known; another rank's are computed when
- * first asked for, so planning one rank of W costs the same for any W.
+ * first asked for, and only the ranks asked for are kept, so planning one rank of W costs the same for any W.
  */
 final class RankBytes extends AbstractList<Long> {
     private final RankSlices.Matched matched;
     private final int worldSize;
-    private long[] known;
+    private final Map<Integer, Long> known = new HashMap<>();
 
     RankBytes(RankSlices.Matched matched, int worldSize, int rank, long rankBytes) {
         this.matched = matched;
         this.worldSize = worldSize;
-        this.known = new long[0];
-        remember(rank, rankBytes);
+        known.put(rank, rankBytes);
     }
 
     @Override
@@ -24,23 +24,11 @@ final class RankBytes extends AbstractList<Long> {
         if (rank < 0 || rank >= worldSize) {
             throw new IndexOutOfBoundsException("rank " + rank + " of " + worldSize);
         }
-        if (rank >= known.length || known[rank] < 0) {
-            remember(rank, matched.bytes(rank));
-        }
-        return known[rank];
+        return known.computeIfAbsent(rank, matched::bytes);
     }
 
     @Override
     public int size() {
         return worldSize;
-    }
-
-    private void remember(int rank, long bytes) {
-        if (rank >= known.length) {
-            int old = known.length;
-            known = Arrays.copyOf(known, Math.min(worldSize, Math.max(rank + 1, 2 * old)));
-            Arrays.fill(known, old, known.length, -1);
-        }
-        known[rank] = bytes;
     }
 }

@@ -64,6 +64,15 @@ class PlanScalingTest {
     }
 
     @Test
+    void theLastRankOfTheLargestWorldPlansWithoutMemoryForEveryRank() {
+        int worldSize = Integer.MAX_VALUE;
+        LoadPlan last = plan(worldSize - 1, worldSize); // holding a long per rank below it took 16 GiB
+        assertEquals(0, last.bytes());
+        assertEquals(4 * 8 * 2 + 4 * 8, last.bytesPerRank().get(0));
+        assertEquals(worldSize, last.bytesPerRank().size());
+    }
+
+    @Test
     void everyRanksBytesOnDemandMatchItsOwnPlan() {
         int worldSize = 5;
         LoadPlan rank0 = plan(0, worldSize);
