@@ -82,7 +82,7 @@ public final class CheckpointGenerator {
             names.add(CheckpointLayout.INDEX_FILE_NAME);
         }
         names.addAll(extra.keySet());
-        long tensorBytes = shards.stream().mapToLong(Shard::tensorBytes).sum();
+        long tensorBytes = CheckpointLayout.total(shards.stream().mapToLong(Shard::tensorBytes));
         List<Path> earlier = earlierOutput(dir);
         requireFreeSpace(dir, tensorBytes, shards.size(), earlier);
         boolean created = !Files.exists(dir, LinkOption.NOFOLLOW_LINKS);

@@ -1,10 +1,12 @@
 package io.stload.benchdata;
 
+import io.stload.StloadException;
 import io.stload.checkpoint.ShardedWriter;
 import io.stload.format.SafetensorsWriter.Entry;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.stream.LongStream;
 
 /**
  * Which tensors go into which file, decided before anything is written; shards are cut as Hugging Face's
@@ -16,7 +18,7 @@ record CheckpointLayout(ModelDimensions dimensions, List<Shard> shards) {
 
     record Shard(String fileName, List<Entry> entries) {
         long tensorBytes() {
-            return entries.stream().mapToLong(Entry::byteSize).sum();
+            return total(entries.stream().mapToLong(Entry::byteSize));
         }
     }
 
@@ -42,6 +44,19 @@ record CheckpointLayout(ModelDimensions dimensions, List<Shard> shards) {
     }
 
     long tensorBytes() {
-        return shards.stream().mapToLong(Shard::tensorBytes).sum();
+        return total(shards.stream().mapToLong(Shard::tensorBytes));
+    }
+
+    /**
+     * Sizes added up exactly: a model's dimensions are the user's, and a sum that wrapped passed the free-space check
+     * and filled the disk.
+     */
+    static long total(LongStream sizes) {
+        return sizes.reduce(0, (sum, size) -> {
+            if (size < 0 || size > Long.MAX_VALUE - sum) { // an unsigned 2^63 or more, or a sum past 2^63 - 1
+                throw StloadException.usage("the tensors add up past 2^63 - 1 bytes, more than a file system holds");
+            }
+            return sum + size;
+        });
     }
 }

@@ -112,7 +112,7 @@ final class GenCommand extends StloadCommand {
                     expertWidth != null ? expertWidth : d.expertWidth(), d.shared(), dtype(), seed,
                     FlagValue.parse("--shard-size", shardSize, Sizes::parse));
             m.tensors().forEach(e -> e.byteSize()); // a shape that overflows is refused before anything is written
-        } catch (IllegalArgumentException | ArithmeticException e) {
+        } catch (IllegalArgumentException e) {
             throw new StloadException(ErrorKind.Usage, null, e.getMessage());
         }
         List<Path> files = write(dir, HubCheckpointGenerator::generate, m);

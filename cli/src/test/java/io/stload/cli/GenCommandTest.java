@@ -95,6 +95,10 @@ class GenCommandTest {
         assertOneLine(4, run("gen", target.toString(), "--size", "1PiB"));
         assertTrue(err.toString().contains("needs about"), err.toString());
         assertFalse(Files.exists(target));
+        // A model past 2^63 bytes: its size wrapped negative, passed this check and filled the disk.
+        assertOneLine(2, run("gen", target.toString(), "--model", "llama", "--hidden", "1000000000"));
+        assertTrue(err.toString().contains("add up past 2^63 - 1 bytes"), err.toString());
+        assertFalse(Files.exists(target));
     }
 
     @ParameterizedTest

@@ -132,7 +132,7 @@ public final class ShardedWriter {
         List<Entry> current = new ArrayList<>();
         long bytes = 0;
         for (Entry e : entries) {
-            if (!current.isEmpty() && bytes + e.byteSize() > max) {
+            if (!current.isEmpty() && e.byteSize() > max - bytes) { // no sum that could wrap
                 shards.add(current);
                 current = new ArrayList<>();
                 bytes = 0;

@@ -76,20 +76,20 @@ public final class SafetensorsWriter {
          * zero-element tensor may have a dimension of 2^63 or more (its bits held in a negative long).
          *
          * @return dtype bits times every dimension, over 8
-         * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if the size is not a whole number of bytes
-         * @throws ArithmeticException if the element count, multiplied out in order, or the size in bits overflows
-         *         64 unsigned bits: a shape the reader (like the reference) refuses
+         * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if the size is not a whole number of
+         *         bytes, or if the element count, multiplied out in order, or the size in bits overflows 64 unsigned
+         *         bits: a shape the reader (like the reference) refuses
          */
         public long byteSize() {
             long elements = 1;
             for (long d : shape) {
                 if (Math.unsignedMultiplyHigh(elements, d) != 0) {
-                    throw new ArithmeticException("element count of " + name + " overflows 64 bits");
+                    throw StloadException.usage("element count of " + name + " overflows 64 bits");
                 }
                 elements *= d;
             }
             if (Math.unsignedMultiplyHigh(elements, dtype.bits()) != 0) {
-                throw new ArithmeticException("size of " + name + " overflows 64 bits");
+                throw StloadException.usage("size of " + name + " overflows 64 bits");
             }
             long bits = elements * dtype.bits();
             if ((bits & 7) != 0) {
@@ -241,8 +241,8 @@ public final class SafetensorsWriter {
      * @param metadata the {@code __metadata__} map, or null for none
      * @param entries  the tensors, in data order
      * @return the header's bytes, without the 8-byte length before them
-     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if a name repeats or a shape is invalid; if
-     *         {@code entries} is null
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if a name repeats, a shape is invalid or
+     *         the tensors add up past {@code 2^63 - 1} bytes; if {@code entries} is null
      */
     public static byte[] header(Map<String, String> metadata, List<Entry> entries) {
         StloadException.requireNonNull(entries, "a header lists its entries, not null");
@@ -263,7 +263,12 @@ public final class SafetensorsWriter {
                 if (!names.add(e.name()) || e.name().equals("__metadata__")) {
                     throw StloadException.usage("tensor name given twice or reserved: " + e.name());
                 }
-                long end = offset + e.byteSize();
+                long size = e.byteSize();
+                if (size < 0 || size > Long.MAX_VALUE - offset) { // unsigned 2^63 or more, or a sum past it
+                    throw StloadException.usage(e.name() + ": the file's tensors would add up past 2^63 - 1 bytes, "
+                            + "more than a file can hold");
+                }
+                long end = offset + size;
                 g.writeName(e.name());
                 g.writeStartObject();
                 g.writeStringProperty("dtype", e.dtype().name());
