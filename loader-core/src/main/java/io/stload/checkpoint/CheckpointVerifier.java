@@ -99,8 +99,8 @@ public final class CheckpointVerifier {
      * @return the problems found and notes; never changes a file
      * @throws StloadException {@link ErrorKind#WaitTimeout} when the wait for a running download ran out, or
      *                         {@link ErrorKind#Usage} for a request that cannot be checked (a null argument but
-     *                         {@code cacheDir} among them, an empty path); every problem of the checkpoint itself is in the result
-     *                         instead
+     *                         {@code cacheDir} among them, an empty path); every problem of the checkpoint itself is
+     *                         in the result instead
      * @throws InterruptedException when interrupted while hashing or waiting
      */
     public static Result verify(String pathOrRepo, Path cacheDir, boolean deep, int threads, WaitPolicy wait,

@@ -66,7 +66,7 @@ class PlanScalingTest {
     @Test
     void theLastRankOfTheLargestWorldPlansWithoutMemoryForEveryRank() {
         int worldSize = Integer.MAX_VALUE;
-        LoadPlan last = plan(worldSize - 1, worldSize); // holding a long per rank below it took 16 GiB
+        LoadPlan last = plan(worldSize - 1, worldSize); // a long for every rank below it: an array past the JVM's limit
         assertEquals(0, last.bytes());
         assertEquals(4 * 8 * 2 + 4 * 8, last.bytesPerRank().get(0));
         assertEquals(worldSize, last.bytesPerRank().size());

@@ -74,7 +74,8 @@ class UnsignedDimensionsTest {
         assertEquals(0, new Entry("o", DType.F32, new long[] {0, HALF, 2}).byteSize());
         // Nor does it write a file whose tensors add up past what a file holds: its offsets would wrap.
         for (List<Entry> beyond : List.of(List.of(new Entry("h", DType.U8, new long[] {HALF})),
-                List.of(new Entry("a", DType.U8, new long[] {Long.MAX_VALUE}), new Entry("b", DType.U8, new long[] {1})))) {
+                List.of(new Entry("a", DType.U8, new long[] {Long.MAX_VALUE}),
+                        new Entry("b", DType.U8, new long[] {1})))) {
             assertEquals(ErrorKind.Usage, assertThrows(StloadException.class,
                     () -> SafetensorsWriter.header(null, beyond)).kind());
         }
