@@ -1,6 +1,5 @@
 package io.stload.format;
 
-import static io.stload.format.LittleEndian.F64;
 import static io.stload.format.LittleEndian.I16;
 import static io.stload.format.LittleEndian.I32;
 import static io.stload.format.LittleEndian.I64;
@@ -202,16 +201,7 @@ public final class Tensor {
     public byte getByte(long index) {
         require(DType.BOOL, DType.U8, DType.I8, DType.F8_E4M3, DType.F8_E5M2, DType.F8_E8M0,
                 DType.F8_E4M3FNUZ, DType.F8_E5M2FNUZ);
-        if (mappedFile == null) {
-            return data.get(ValueLayout.JAVA_BYTE, checked(index));
-        }
-        try {
-            byte b = data.get(ValueLayout.JAVA_BYTE, checked(index));
-            MappedFile.raisePendingFault();
-            return b;
-        } catch (InternalError e) {
-            throw MappedFile.truncated(mappedFile, e);
-        }
+        return (byte) bits(index);
     }
 
     /**
@@ -224,16 +214,7 @@ public final class Tensor {
      */
     public short getShort(long index) {
         require(DType.I16, DType.U16);
-        if (mappedFile == null) {
-            return data.getAtIndex(I16, checked(index));
-        }
-        try {
-            short v = data.getAtIndex(I16, checked(index));
-            MappedFile.raisePendingFault();
-            return v;
-        } catch (InternalError e) {
-            throw MappedFile.truncated(mappedFile, e);
-        }
+        return (short) bits(index);
     }
 
     /**
@@ -246,16 +227,7 @@ public final class Tensor {
      */
     public int getInt(long index) {
         require(DType.I32, DType.U32);
-        if (mappedFile == null) {
-            return data.getAtIndex(I32, checked(index));
-        }
-        try {
-            int v = data.getAtIndex(I32, checked(index));
-            MappedFile.raisePendingFault();
-            return v;
-        } catch (InternalError e) {
-            throw MappedFile.truncated(mappedFile, e);
-        }
+        return (int) bits(index);
     }
 
     /**
@@ -268,16 +240,7 @@ public final class Tensor {
      */
     public long getLong(long index) {
         require(DType.I64, DType.U64);
-        if (mappedFile == null) {
-            return data.getAtIndex(I64, checked(index));
-        }
-        try {
-            long v = data.getAtIndex(I64, checked(index));
-            MappedFile.raisePendingFault();
-            return v;
-        } catch (InternalError e) {
-            throw MappedFile.truncated(mappedFile, e);
-        }
+        return bits(index);
     }
 
     /**
@@ -326,16 +289,7 @@ public final class Tensor {
      */
     public double getDouble(long index) {
         require(DType.F64);
-        if (mappedFile == null) {
-            return data.getAtIndex(F64, checked(index));
-        }
-        try {
-            double v = data.getAtIndex(F64, checked(index));
-            MappedFile.raisePendingFault();
-            return v;
-        } catch (InternalError e) {
-            throw MappedFile.truncated(mappedFile, e);
-        }
+        return Double.longBitsToDouble(bits(index));
     }
 
     // ---- in bulk ----
@@ -459,6 +413,30 @@ public final class Tensor {
     }
 
     /** {@code index}, when it names an element of this tensor. */
+    /**
+     * The bits of the element at {@code index} (one to eight bytes wide), for the typed reads: the one place they read
+     * {@link #data}, where a fault of a mapping (the file truncated under it) becomes {@link ErrorKind#Io} naming the
+     * file.
+     */
+    private long bits(long index) {
+        long i = checked(index);
+        try {
+            long v = switch (dtype().byteSize()) {
+                case 1 -> data.get(ValueLayout.JAVA_BYTE, i);
+                case 2 -> data.getAtIndex(I16, i);
+                case 4 -> data.getAtIndex(I32, i);
+                default -> data.getAtIndex(I64, i);
+            };
+            MappedFile.raisePendingFault();
+            return v;
+        } catch (InternalError e) {
+            if (mappedFile == null) {
+                throw e;
+            }
+            throw MappedFile.truncated(mappedFile, e);
+        }
+    }
+
     private long checked(long index) {
         return Objects.checkIndex(index, elements);
     }
