@@ -79,6 +79,7 @@ final class ServeCommand extends StloadCommand {
     SourceFlags source;
 
     @Override
+    @SuppressWarnings("try") // the shutdown hook is a resource for its removal; it closes the others itself
     public Integer call() throws InterruptedException {
         FlagValue.inRange("--port", port, 0, 65535);
         FlagValue.inRange("--quiesce-timeout", quiesceTimeout, 0, MAX_QUIESCE_SECONDS);

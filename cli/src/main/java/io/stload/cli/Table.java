@@ -18,6 +18,7 @@ final class Table<T> {
     private final List<Function<T, String>> columns;
 
     @SafeVarargs
+    @SuppressWarnings("varargs") // List.of only reads the array
     Table(String[] header, Function<T, String>... columns) {
         if (header.length != columns.length) {
             throw new IllegalArgumentException("a heading per column");
