@@ -18,12 +18,14 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Isolated;
 
 /**
  * The README and {@code docs/} as a reader meets them: every Java block compiles against the library and the
  * {@code run} ones run ({@link DocSnippets} has the convention; loader-s3 and loader-cuda check their own blocks),
  * every relative link and anchor leads somewhere, and the README stays a front door.
  */
+@Isolated("the snippets it runs print to System.out, which it replaces")
 class DocSnippetsTest {
     private static final Pattern LINK = Pattern.compile("!?\\[([^\\]]*)\\]\\(([^)\\s]+)\\)");
     private static final Pattern HEADING = Pattern.compile("(?m)^#{1,6} +(.+?)\\s*#*\\s*$");

@@ -39,6 +39,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Isolated;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -47,6 +48,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * Every rank of every world size, with every strategy, gaps read through or skipped: the ranks' slices put back
  * together are the checkpoint.
  */
+@Isolated("it compares a load's reads with the whole process's count of bytes read from storage")
 class TensorParallelLoadTest {
     static final Thresholds SMALL_WINDOWS = smallWindows(Thresholds.DEFAULTS.maxGapBytes());
     private static final long PAGE = 4096;

@@ -21,12 +21,14 @@ import javax.tools.JavaCompiler;
 import javax.tools.ToolProvider;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Isolated;
 
 /**
  * The example of docs/reload.md, exactly as printed there (only its hub cache path replaced), compiled and run on the
  * host destination against a hub cache holding the two revisions it names: the documentation cannot drift from the
  * API.
  */
+@Isolated("it replaces System.out and captures a logger every test shares")
 class ReloadDocSnippetTest {
     private static final String EXAMPLE_CACHE = "\"/models/hub\"";
 
