@@ -412,11 +412,10 @@ public final class Tensor {
         }
     }
 
-    /** {@code index}, when it names an element of this tensor. */
     /**
-     * The bits of the element at {@code index} (one to eight bytes wide), for the typed reads: the one place they read
-     * {@link #data}, where a fault of a mapping (the file truncated under it) becomes {@link ErrorKind#Io} naming the
-     * file.
+     * The bits of the element at {@code index} (one to eight bytes wide), for the integer and F64 reads: the one place
+     * they read {@link #data}, where a fault of a mapping (the file truncated under it) becomes {@link ErrorKind#Io}
+     * naming the file.
      */
     private long bits(long index) {
         long i = checked(index);
@@ -437,6 +436,7 @@ public final class Tensor {
         }
     }
 
+    /** {@code index}, when it names an element of this tensor. */
     private long checked(long index) {
         return Objects.checkIndex(index, elements);
     }
