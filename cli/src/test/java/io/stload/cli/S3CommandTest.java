@@ -24,11 +24,13 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Isolated;
 
 /**
  * {@code load}, {@code get}, {@code plan} and {@code inspect} of an s3:// checkpoint served by S3Proxy on loopback (its
  * filesystem backend, signatures checked), and the commands that refuse one.
  */
+@Isolated("it watches every io.stload log record, and --verbose changes where they all go")
 class S3CommandTest {
     @TempDir
     static Path tmp;

@@ -9,8 +9,10 @@ import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Isolated;
 
 /** {@code --verbose}: the library's log records on stderr; without it stderr and stdout are as they were. */
+@Isolated("--verbose changes where every io.stload log record goes")
 class VerboseLogTest {
     @TempDir
     Path dir;
