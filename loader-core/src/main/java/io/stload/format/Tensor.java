@@ -201,7 +201,7 @@ public final class Tensor {
     public byte getByte(long index) {
         require(DType.BOOL, DType.U8, DType.I8, DType.F8_E4M3, DType.F8_E5M2, DType.F8_E8M0,
                 DType.F8_E4M3FNUZ, DType.F8_E5M2FNUZ);
-        return (byte) bits(index);
+        return (byte) bits(index, 1);
     }
 
     /**
@@ -214,7 +214,7 @@ public final class Tensor {
      */
     public short getShort(long index) {
         require(DType.I16, DType.U16);
-        return (short) bits(index);
+        return (short) bits(index, 2);
     }
 
     /**
@@ -227,7 +227,7 @@ public final class Tensor {
      */
     public int getInt(long index) {
         require(DType.I32, DType.U32);
-        return (int) bits(index);
+        return (int) bits(index, 4);
     }
 
     /**
@@ -240,7 +240,7 @@ public final class Tensor {
      */
     public long getLong(long index) {
         require(DType.I64, DType.U64);
-        return bits(index);
+        return bits(index, 8);
     }
 
     /**
@@ -289,7 +289,7 @@ public final class Tensor {
      */
     public double getDouble(long index) {
         require(DType.F64);
-        return Double.longBitsToDouble(bits(index));
+        return Double.longBitsToDouble(bits(index, 8));
     }
 
     // ---- in bulk ----
@@ -413,20 +413,22 @@ public final class Tensor {
     }
 
     /**
-     * The bits of the element at {@code index} (one to eight bytes wide), for the integer and F64 reads: the one place
+     * The bits of the element at {@code index}, {@code width} bytes wide, for the integer and F64 reads: the one place
      * they read {@link #data}, where a fault of a mapping (the file truncated under it) becomes {@link ErrorKind#Io}
-     * naming the file.
+     * naming the file. Each caller passes its width as a constant, which the compiler folds the switch on.
      */
-    private long bits(long index) {
+    private long bits(long index, int width) {
         long i = checked(index);
         try {
-            long v = switch (dtype().byteSize()) {
+            long v = switch (width) {
                 case 1 -> data.get(ValueLayout.JAVA_BYTE, i);
                 case 2 -> data.getAtIndex(I16, i);
                 case 4 -> data.getAtIndex(I32, i);
                 default -> data.getAtIndex(I64, i);
             };
-            MappedFile.raisePendingFault();
+            if (mappedFile != null) {
+                MappedFile.raisePendingFault(); // a call, not free: memory that cannot fault skips it
+            }
             return v;
         } catch (InternalError e) {
             if (mappedFile == null) {
