@@ -1,5 +1,6 @@
 package io.stload.format;
 
+import static io.stload.format.LittleEndian.F64;
 import static io.stload.format.LittleEndian.I16;
 import static io.stload.format.LittleEndian.I32;
 import static io.stload.format.LittleEndian.I64;
@@ -189,6 +190,9 @@ public final class Tensor {
     }
 
     // ---- one element ----
+    // Each read below loads its own width into its own type, inside a guard of its own. One read shared by all of them,
+    // widening to a long, compiled to a load that sign-extends, which HotSpot could not step over when the mapping
+    // faulted: the JVM crashed instead of raising the error the guard turns into Io (TypedViewTruncationTest).
 
     /**
      * Reads one byte-wide element: BOOL, U8 and I8, and the 8-bit float types as raw bytes.
@@ -201,7 +205,16 @@ public final class Tensor {
     public byte getByte(long index) {
         require(DType.BOOL, DType.U8, DType.I8, DType.F8_E4M3, DType.F8_E5M2, DType.F8_E8M0,
                 DType.F8_E4M3FNUZ, DType.F8_E5M2FNUZ);
-        return (byte) bits(index, 1);
+        if (mappedFile == null) {
+            return data.get(ValueLayout.JAVA_BYTE, checked(index));
+        }
+        try {
+            byte b = data.get(ValueLayout.JAVA_BYTE, checked(index));
+            MappedFile.raisePendingFault();
+            return b;
+        } catch (InternalError e) {
+            throw MappedFile.truncated(mappedFile, e);
+        }
     }
 
     /**
@@ -214,7 +227,16 @@ public final class Tensor {
      */
     public short getShort(long index) {
         require(DType.I16, DType.U16);
-        return (short) bits(index, 2);
+        if (mappedFile == null) {
+            return data.getAtIndex(I16, checked(index));
+        }
+        try {
+            short v = data.getAtIndex(I16, checked(index));
+            MappedFile.raisePendingFault();
+            return v;
+        } catch (InternalError e) {
+            throw MappedFile.truncated(mappedFile, e);
+        }
     }
 
     /**
@@ -227,7 +249,16 @@ public final class Tensor {
      */
     public int getInt(long index) {
         require(DType.I32, DType.U32);
-        return (int) bits(index, 4);
+        if (mappedFile == null) {
+            return data.getAtIndex(I32, checked(index));
+        }
+        try {
+            int v = data.getAtIndex(I32, checked(index));
+            MappedFile.raisePendingFault();
+            return v;
+        } catch (InternalError e) {
+            throw MappedFile.truncated(mappedFile, e);
+        }
     }
 
     /**
@@ -240,7 +271,16 @@ public final class Tensor {
      */
     public long getLong(long index) {
         require(DType.I64, DType.U64);
-        return bits(index, 8);
+        if (mappedFile == null) {
+            return data.getAtIndex(I64, checked(index));
+        }
+        try {
+            long v = data.getAtIndex(I64, checked(index));
+            MappedFile.raisePendingFault();
+            return v;
+        } catch (InternalError e) {
+            throw MappedFile.truncated(mappedFile, e);
+        }
     }
 
     /**
@@ -289,7 +329,16 @@ public final class Tensor {
      */
     public double getDouble(long index) {
         require(DType.F64);
-        return Double.longBitsToDouble(bits(index, 8));
+        if (mappedFile == null) {
+            return data.getAtIndex(F64, checked(index));
+        }
+        try {
+            double v = data.getAtIndex(F64, checked(index));
+            MappedFile.raisePendingFault();
+            return v;
+        } catch (InternalError e) {
+            throw MappedFile.truncated(mappedFile, e);
+        }
     }
 
     // ---- in bulk ----
@@ -409,32 +458,6 @@ public final class Tensor {
             reads.run();
         } else {
             MappedFile.reading(mappedFile, reads::run);
-        }
-    }
-
-    /**
-     * The bits of the element at {@code index}, {@code width} bytes wide, for the integer and F64 reads: the one place
-     * they read {@link #data}, where a fault of a mapping (the file truncated under it) becomes {@link ErrorKind#Io}
-     * naming the file. Each caller passes its width as a constant, which the compiler folds the switch on.
-     */
-    private long bits(long index, int width) {
-        long i = checked(index);
-        try {
-            long v = switch (width) {
-                case 1 -> data.get(ValueLayout.JAVA_BYTE, i);
-                case 2 -> data.getAtIndex(I16, i);
-                case 4 -> data.getAtIndex(I32, i);
-                default -> data.getAtIndex(I64, i);
-            };
-            if (mappedFile != null) {
-                MappedFile.raisePendingFault(); // a call, not free: memory that cannot fault skips it
-            }
-            return v;
-        } catch (InternalError e) {
-            if (mappedFile == null) {
-                throw e;
-            }
-            throw MappedFile.truncated(mappedFile, e);
         }
     }
 

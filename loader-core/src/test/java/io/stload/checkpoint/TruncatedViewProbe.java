@@ -31,7 +31,10 @@ public final class TruncatedViewProbe {
                 new TensorData("e4m3", DType.F8_E4M3, new long[] {1 << 20}, new byte[1 << 20]),
                 new TensorData("e5m2", DType.F8_E5M2, new long[] {1 << 20}, new byte[1 << 20]),
                 new TensorData("i32", DType.I32, new long[] {256, 1024}, new byte[1 << 20]),
-                new TensorData("u8", DType.U8, new long[] {1 << 20}, new byte[1 << 20])));
+                new TensorData("u8", DType.U8, new long[] {1 << 20}, new byte[1 << 20]),
+                new TensorData("i16", DType.I16, new long[] {1 << 19}, new byte[1 << 20]),
+                new TensorData("i64", DType.I64, new long[] {1 << 17}, new byte[1 << 20]),
+                new TensorData("f64", DType.F64, new long[] {1 << 17}, new byte[1 << 20])));
         try (Checkpoint ckpt = Checkpoint.open(file)) {
             Tensor bf16 = ckpt.viewTensor("bf16");
             Tensor f16 = ckpt.viewTensor("f16");
@@ -39,6 +42,9 @@ public final class TruncatedViewProbe {
             Tensor e5m2 = ckpt.viewTensor("e5m2");
             Tensor i32 = ckpt.viewTensor("i32");
             Tensor u8 = ckpt.viewTensor("u8");
+            Tensor i16 = ckpt.viewTensor("i16");
+            Tensor i64 = ckpt.viewTensor("i64");
+            Tensor f64 = ckpt.viewTensor("f64");
             System.out.println("mapped");
             // Each element read runs many times before and after the truncation, at pages all over the tensor, so that
             // the JIT has compiled it when the file is cut (a compiled read's fault is the one the JVM reports late).
@@ -48,6 +54,9 @@ public final class TruncatedViewProbe {
             elements.put("getFloat(i, j)", () -> bf16.getFloat(at[0] * 7 % 256, at[0] % 2048));
             elements.put("getInt", () -> i32.getInt(at[0] * 1021 % 262_144));
             elements.put("getByte", () -> u8.getByte(at[0] * 4093 % 1_048_576));
+            elements.put("getShort", () -> i16.getShort(at[0] * 2039 % 524_288));
+            elements.put("getLong", () -> i64.getLong(at[0] * 509 % 131_072));
+            elements.put("getDouble", () -> f64.getDouble(at[0] * 509 % 131_072));
             // The decoders of these look each pattern up in a table, which a compiled read of a lost page must never index.
             elements.put("getFloat(F16)", () -> f16.getFloat(at[0] * 2039 % 524_288));
             elements.put("getFloat(F8_E4M3)", () -> e4m3.getFloat(at[0] * 4093 % 1_048_576));
