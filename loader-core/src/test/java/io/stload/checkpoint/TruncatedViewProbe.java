@@ -23,6 +23,9 @@ import java.util.Map;
  * JVM killed by SIGBUS prints nothing after "mapped"; an accessor that lets the JVM's own error through prints its class.
  */
 public final class TruncatedViewProbe {
+    /** Where a read's int goes widened to a long: a load the JIT may fuse with the widening must still be guarded. */
+    static long widened;
+
     public static void main(String[] args) throws IOException {
         Path file = Path.of(args[0]);
         SafetensorsWriter.write(file, Map.of(), List.of(
@@ -54,6 +57,7 @@ public final class TruncatedViewProbe {
             elements.put("getFloat(i, j)", () -> bf16.getFloat(at[0] * 7 % 256, at[0] % 2048));
             elements.put("getInt", () -> i32.getInt(at[0] * 1021 % 262_144));
             elements.put("getByte", () -> u8.getByte(at[0] * 4093 % 1_048_576));
+            elements.put("getInt widened", () -> widened += i32.getInt(at[0] * 1021 % 262_144));
             elements.put("getShort", () -> i16.getShort(at[0] * 2039 % 524_288));
             elements.put("getLong", () -> i64.getLong(at[0] * 509 % 131_072));
             elements.put("getDouble", () -> f64.getDouble(at[0] * 509 % 131_072));

@@ -36,8 +36,8 @@ class TypedViewTruncationTest {
                 .filter(line -> !line.equals("WARNING: Using incubator modules: jdk.incubator.vector")).toList();
         assertEquals(0, p.exitValue(), String.join("\n", out));
         List<String> expected = new ArrayList<>(List.of("mapped"));
-        for (String read : List.of("getFloat", "getFloat(i, j)", "getInt", "getByte", "getShort", "getLong",
-                "getDouble", "getFloat(F16)", "getFloat(F8_E4M3)", "getFloat(F8_E5M2)", "BF16 toFloatArray",
+        for (String read : List.of("getFloat", "getFloat(i, j)", "getInt", "getByte", "getInt widened", "getShort",
+                "getLong", "getDouble", "getFloat(F16)", "getFloat(F8_E4M3)", "getFloat(F8_E5M2)", "BF16 toFloatArray",
                 "F16 toFloatArray", "F8_E4M3 toFloatArray", "row.toFloats", "toFloatArray", "toFloats(direct LE)",
                 "toFloats(big-endian)", "toFloats(heap)", "copyTo")) {
             expected.add(read + ": kind=Io file=" + file.toRealPath());
