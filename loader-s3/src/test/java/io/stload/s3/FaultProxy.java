@@ -4,6 +4,7 @@ import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
@@ -461,10 +462,11 @@ public final class FaultProxy implements AutoCloseable {
         return length == null ? in.readAllBytes() : in.readNBytes(Integer.parseInt(length));
     }
 
+    /** Stops accepting, closes every connection, and waits for its threads to end (each within 10 s). */
     @Override
-    public void close() throws IOException, InterruptedException {
+    public void close() throws IOException {
         server.close();
-        acceptor.join();
+        awaitEnd(acceptor);
         for (Socket s : open) {
             s.close();
         }
@@ -473,7 +475,18 @@ public final class FaultProxy implements AutoCloseable {
             all = List.copyOf(handlers);
         }
         for (Thread t : all) {
-            t.join();
+            awaitEnd(t);
+        }
+    }
+
+    private static void awaitEnd(Thread t) throws InterruptedIOException {
+        try {
+            if (!t.join(Duration.ofSeconds(10))) {
+                throw new IllegalStateException(t.getName() + " still runs 10 s after the proxy closed");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while the proxy closed");
         }
     }
 }

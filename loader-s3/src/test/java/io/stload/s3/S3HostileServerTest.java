@@ -207,6 +207,8 @@ class S3HostileServerTest {
                     + " bytes/s after a 500 ms progress timeout\\)"), e.getMessage());
             // 3 attempts of 500 ms and 3 ms of backoff; the bound leaves room for a busy machine.
             assertTrue(seconds < 10, seconds + " s");
+            assertTrue(log.messages().stream().anyMatch(m -> m.contains("no complete response within 500 ms")
+                    && m.contains("retrying")), log.toString());
             assertEquals(0, proxy.awaitNoOpenConnection(Duration.ofSeconds(10)), "connections left open");
         }
     }
@@ -240,6 +242,8 @@ class S3HostileServerTest {
                     + " 500 ms (--s3-progress-timeout)", e.getMessage());
             assertEquals(3, heads.get());
             assertTrue((System.nanoTime() - start) / 1e9 < 10);
+            assertEquals(2, log.messages().stream().filter(m -> m.contains(": HEAD: ") && m.contains("retrying")).count(),
+                    log.toString());
         }
     }
 
@@ -291,6 +295,7 @@ class S3HostileServerTest {
             assertTrue(e.getMessage().matches("Io: s3://models/single/model\\.safetensors: bytes \\d+-\\d+: HTTP 501"
                     + " NotImplemented"), e.getMessage());
             asked.forEach((range, n) -> assertEquals(1, n.get(), range + " asked more than once"));
+            assertTrue(log.messages().stream().noneMatch(m -> m.contains("retrying")), log.toString());
             assertEquals(0, proxy.awaitNoOpenConnection(Duration.ofSeconds(10)), "connections left open");
         }
     }
