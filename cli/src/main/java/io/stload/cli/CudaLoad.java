@@ -8,7 +8,6 @@ import io.stload.cuda.DeviceLoader;
 import io.stload.cuda.DeviceReport;
 import io.stload.cuda.DeviceTensor;
 import io.stload.cuda.DeviceWeights;
-import io.stload.cuda.Pinning;
 import io.stload.cuda.RingOptions;
 import io.stload.load.Digests;
 import io.stload.plan.LoadOptions;
@@ -35,25 +34,10 @@ final class CudaLoad {
     private CudaLoad() {
     }
 
-    static RingOptions ring(DeviceFlags d) {
-        Pinning pinning = d.pinning.value();
-        FlagValue.inRange("--ring-windows", d.windows, 2, 4096);
-        long window = d.windowBytes();
-        if (window < 4096 || window % 4096 != 0 || window > RingOptions.MAX_WINDOW_BYTES) {
-            throw FlagValue.usage("--ring-window-size: must be a multiple of 4 KiB from 4KiB to 1GiB, not "
-                    + d.windowSize);
-        }
-        if (d.windows * window > RingOptions.MAX_TOTAL_BYTES) {
-            throw FlagValue.usage("--ring-windows x --ring-window-size: the staging ring may pin at most "
-                    + Sizes.human(RingOptions.MAX_TOTAL_BYTES) + " of host memory");
-        }
-        return new RingOptions(d.windows, d.windowBytes(), pinning);
-    }
-
     /** The GPU is opened first, so a machine without one fails at once, before any checkpoint is read. */
     static int run(Supplier<Checkpoint> checkpoint, Function<Checkpoint, LoadOptions> options, DeviceFlags d,
                    boolean digest, boolean json, PrintWriter out) {
-        RingOptions ring = ring(d);
+        RingOptions ring = d.ring();
         try (CudaCopyEngine gpu = CudaCopyEngine.open(d.cudaOrdinal(), ring.pinning())) {
             try (DeviceLoader loader = new DeviceLoader(gpu, ring)) {
                 // The staging ring is a device load's only host memory.

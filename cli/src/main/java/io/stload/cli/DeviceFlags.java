@@ -2,6 +2,8 @@ package io.stload.cli;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
+import io.stload.cuda.Pinning;
+import io.stload.cuda.RingOptions;
 import io.stload.plan.Sizes;
 import java.util.Locale;
 import picocli.CommandLine.Mixin;
@@ -11,7 +13,7 @@ import picocli.CommandLine.Option;
  * Where {@code load} puts the tensors, and the staging ring's shape for a GPU. Plain data: parsing these never
  * touches the CUDA module's JCuda classes, so host loads never load them.
  */
-final class DeviceFlags {
+final class DeviceFlags implements CheckedFlags {
     @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "cpu",
             description = "cpu, or cuda[:N] to load into GPU N's memory (default: ${DEFAULT-VALUE}).")
     String device;
@@ -55,5 +57,27 @@ final class DeviceFlags {
 
     long windowBytes() {
         return FlagValue.parse("--ring-window-size", windowSize, Sizes::parse);
+    }
+
+    /** The staging ring the flags describe (plain values of the CUDA module: no JCuda class is loaded). */
+    RingOptions ring() {
+        Pinning how = pinning.value();
+        FlagValue.inRange("--ring-windows", windows, 2, 4096);
+        long window = windowBytes();
+        if (window < 4096 || window % 4096 != 0 || window > RingOptions.MAX_WINDOW_BYTES) {
+            throw FlagValue.usage("--ring-window-size: must be a multiple of 4 KiB from 4KiB to 1GiB, not "
+                    + windowSize);
+        }
+        if (windows * window > RingOptions.MAX_TOTAL_BYTES) {
+            throw FlagValue.usage("--ring-windows x --ring-window-size: the staging ring may pin at most "
+                    + Sizes.human(RingOptions.MAX_TOTAL_BYTES) + " of host memory");
+        }
+        return new RingOptions(windows, window, how);
+    }
+
+    @Override
+    public void check() {
+        cudaOrdinal();
+        ring();
     }
 }

@@ -20,7 +20,7 @@ import picocli.CommandLine.Option;
  * The flags {@code plan}, {@code load} and {@code serve} share: strategy, threads, order, the heuristic's
  * constants, the tensor-parallel rank to load, and which tensors.
  */
-final class LoadFlags {
+final class LoadFlags implements CheckedFlags {
     /**
      * The most tensor-parallel ranks a command takes: far beyond any real group, and small enough that every
      * rank's bytes (which {@code plan --json} lists) and {@code reshard}'s rank folders stay a bounded amount of work.
@@ -51,7 +51,7 @@ final class LoadFlags {
     String coldLocal;
 
     @Option(names = "--auto-resident", paramLabel = "FRACTION",
-            description = "AUTO: page-cache residency above which mmap is chosen (0..1).")
+            description = "AUTO: page-cache residency from which mmap is chosen (0..1; above 1: never).")
     Double resident;
 
     @Option(names = "--auto-small", paramLabel = "SIZE", description = "AUTO: rank bytes below which mmap is chosen.")
@@ -125,6 +125,12 @@ final class LoadFlags {
         try (Checkpoint c = served.open()) {
             return options(c);
         }
+    }
+
+    @Override
+    public void check() {
+        checkRank(rank, worldSize);
+        options();
     }
 
     /** Every flag but the partition rules (one rank holding everything): checked before any checkpoint is read. */

@@ -48,6 +48,14 @@ public final class Main {
         cl.setParameterExceptionHandler((ex, a) -> reportError(
                 new StloadException(ErrorKind.Usage, null, ex.getMessage() + " (see --help)"), main.debug, err));
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> reportError(ex, main.debug, err));
+        cl.setExecutionStrategy(parsed -> {
+            try {
+                CheckedFlags.checkAll(parsed);
+            } catch (StloadException e) {
+                return reportError(e, main.debug, err);
+            }
+            return new CommandLine.RunLast().execute(parsed);
+        });
         try {
             return cl.execute(args);
         } catch (OutOfMemoryError e) {

@@ -19,7 +19,7 @@ import java.util.regex.Pattern;
 import picocli.CommandLine.Option;
 
 /** Where a checkpoint comes from: a path, or a repo id in the hub cache, and how long to wait for a download. */
-final class SourceFlags {
+final class SourceFlags implements CheckedFlags {
     static final String PATH_HELP = "A .safetensors file, a checkpoint directory, a hub repo id org/name[@revision], "
             + "or s3://bucket/prefix/ (or s3://bucket/key.safetensors).";
 
@@ -111,15 +111,25 @@ final class SourceFlags {
         return WeightSource.of(pathOrRepo, () -> open(pathOrRepo, err));
     }
 
-    private Checkpoint openS3(String url) {
-        S3Location location = S3Location.parse(url);
+    @Override
+    public void check() {
+        timeout();
+        s3Settings();
+    }
+
+    private S3Settings s3Settings() {
         S3Settings d = S3Settings.DEFAULTS;
-        S3Settings settings = d.withEndpoint(s3Endpoint).withRegion(s3Region).withParts(
+        return d.withEndpoint(s3Endpoint).withRegion(s3Region).withParts(
                 s3PartSize == null ? d.partBytes() : FlagValue.size("--s3-part-size", s3PartSize, 1),
                 s3Concurrency == null ? d.concurrency() : FlagValue.inRange("--s3-concurrency", s3Concurrency, 1, 1024))
                 .withProgress(s3ProgressTimeout == null ? d.progressTimeout()
                                 : duration("--s3-progress-timeout", s3ProgressTimeout),
                         s3MinRate == null ? d.minBytesPerSecond() : FlagValue.size("--s3-min-rate", s3MinRate, 1));
+    }
+
+    private Checkpoint openS3(String url) {
+        S3Location location = S3Location.parse(url);
+        S3Settings settings = s3Settings();
         synchronized (this) {
             if (s3 == null) {
                 s3 = S3Storage.connect(settings); // one connection for every checkpoint a command opens

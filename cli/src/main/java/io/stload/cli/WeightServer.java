@@ -2,6 +2,7 @@ package io.stload.cli;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import io.stload.ErrorKind;
 import io.stload.format.Tensor;
 import io.stload.load.Digests;
 import io.stload.store.Lease;
@@ -258,6 +259,9 @@ final class WeightServer implements AutoCloseable {
     }
 
     private Reply replyTo(ReloadResult r) {
+        if (r.kind().orElse(null) == ErrorKind.UnsafePath) {
+            return forbidden(); // a file of it resolves outside its folder: answered as a source outside would be
+        }
         int status = switch (r.outcome()) {
             case RELOADED -> 200;
             case LOAD_FAILED, LAYOUT_CHANGED -> 400; // missing, unreadable or invalid checkpoint, or another table
@@ -338,9 +342,10 @@ final class WeightServer implements AutoCloseable {
     }
 
     private static void send(HttpExchange ex, Reply reply) throws IOException {
-        byte[] body = reply.json().getBytes(StandardCharsets.UTF_8);
+        // A reply to HEAD has no body (-1: none), else the JDK's server logs a warning per request on stderr.
+        byte[] body = ex.getRequestMethod().equals("HEAD") ? new byte[0] : reply.json().getBytes(StandardCharsets.UTF_8);
         ex.getResponseHeaders().set("Content-Type", "application/json");
-        ex.sendResponseHeaders(reply.status(), body.length);
+        ex.sendResponseHeaders(reply.status(), body.length == 0 ? -1 : body.length);
         try (var out = ex.getResponseBody()) {
             out.write(body);
         }

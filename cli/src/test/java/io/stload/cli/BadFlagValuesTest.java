@@ -74,6 +74,15 @@ class BadFlagValuesTest {
         "gen OUT --size lots",
         "inspect s3://bucket/prefix/ --s3-concurrency 0",
         "inspect s3://bucket/prefix/ --s3-part-size 0",
+        // Checked where they go unused too: object-storage flags on a local path, ring flags on a host load.
+        "inspect CKPT --s3-part-size NaN",
+        "inspect CKPT --s3-concurrency 0",
+        "plan CKPT --s3-progress-timeout abc",
+        "serve CKPT --port 0 --s3-min-rate -1MiB",
+        "load CKPT --ring-windows -1",
+        "load CKPT --ring-window-size 9999999EiB",
+        "load CKPT --pinning evil",
+        "plan CKPT --rank 3",
         "load CKPT --no-such-flag",
         "load CKPT --threads many",
     })

@@ -102,6 +102,9 @@ class ReloadGuardServerTest {
         Path secret = Files.writeString(tmp.resolve("shadow"), "root:*:20000:0:99999:7:::\n");
         Path link = Files.createSymbolicLink(root().resolve("link.safetensors"), secret);
         Path linkedDir = Files.createSymbolicLink(root().resolve("elsewhere"), tmp);
+        // A checkpoint folder inside the root whose file resolves outside it: refused as the file itself would be.
+        Path escaping = Files.createDirectories(root().resolve("escaping"));
+        Files.createSymbolicLink(escaping.resolve("model.safetensors"), secret);
         Path fifo = root().resolve("pipe.safetensors");
         assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor());
         String leaked = Long.toUnsignedString(java.nio.ByteBuffer.wrap(Files.readAllBytes(secret), 0, 8)
@@ -109,7 +112,7 @@ class ReloadGuardServerTest {
 
         List<String> bodies = new ArrayList<>();
         for (Path p : List.of(secret, link, linkedDir.resolve("shadow"), root().resolve("../shadow"), fifo,
-                tmp.resolve("no-such-file"), root().resolve("missing.safetensors"), Path.of("/etc/shadow"))) {
+                tmp.resolve("no-such-file"), root().resolve("missing.safetensors"), Path.of("/etc/shadow"), escaping)) {
             HttpResponse<String> r = reload(p, "Bearer " + TOKEN);
             WeightServerTest.assertError(403, "forbidden", r);
             assertFalse(r.body().contains(leaked) || r.body().contains("root:") || r.body().contains("bytes"), r.body());

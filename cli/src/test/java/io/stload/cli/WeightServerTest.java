@@ -31,11 +31,16 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -150,6 +155,40 @@ class WeightServerTest {
         assertEquals(2L, health.get("version"));
         assertEquals(store.memoryBytes(), health.get("memory_bytes"));
         assertEquals(0L, health.get("live_leases"));
+    }
+
+    /** A HEAD is refused like any other method, with no body: the JDK's server would warn of a body on stderr. */
+    @Test
+    void aHeadRequestIsRefusedWithoutABodyOrAServerWarning() throws Exception {
+        Logger jdkServer = Logger.getLogger("com.sun.net.httpserver");
+        List<String> headWarnings = new CopyOnWriteArrayList<>();
+        Handler capture = new Handler() {
+            @Override
+            public void publish(LogRecord r) {
+                if (r.getLevel().intValue() >= Level.WARNING.intValue() && String.valueOf(r.getMessage()).contains("HEAD")) {
+                    headWarnings.add(r.getMessage());
+                }
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        jdkServer.addHandler(capture);
+        try {
+            HttpResponse<String> head = send(HttpRequest.newBuilder(uri("/health"))
+                    .method("HEAD", HttpRequest.BodyPublishers.noBody()));
+            assertEquals(405, head.statusCode());
+            assertEquals("GET", head.headers().firstValue("Allow").orElse(""));
+            assertEquals("", head.body());
+            assertEquals(List.of(), headWarnings);
+        } finally {
+            jdkServer.removeHandler(capture);
+        }
     }
 
     @Test
