@@ -3,6 +3,8 @@ package io.stload.cli;
 import io.stload.ErrorKind;
 import io.stload.StloadException;
 import java.io.PrintWriter;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -43,6 +45,8 @@ public final class Main {
         cl.setErr(err);
         // Enum-valued flags (--sink host|stream) take their values in any case.
         cl.setCaseInsensitiveEnumValuesAllowed(true);
+        // An empty path ("$OUT" unset) is refused, never taken as the working folder as Path.of takes it.
+        cl.registerConverter(Path.class, Main::path);
         // One error path for everything: a flag picocli cannot parse is a usage error like any other, and what a
         // command throws is reported by kind (reportError, which the tests exercise directly).
         cl.setParameterExceptionHandler((ex, a) -> reportError(
@@ -62,6 +66,17 @@ public final class Main {
             // Thrown by the command itself (picocli hands the handler exceptions only). What failed to fit is
             // garbage by now, so there is room to say so.
             return outOfMemory(e, err, main.debug);
+        }
+    }
+
+    private static Path path(String text) {
+        if (text.isEmpty()) {
+            throw new CommandLine.TypeConversionException("an empty path; for the working folder, say `.`");
+        }
+        try {
+            return Path.of(text);
+        } catch (InvalidPathException e) {
+            throw new CommandLine.TypeConversionException("`" + text + "` cannot name a file: " + e.getReason());
         }
     }
 

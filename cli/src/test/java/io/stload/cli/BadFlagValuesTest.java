@@ -83,6 +83,10 @@ class BadFlagValuesTest {
         "load CKPT --ring-window-size 9999999EiB",
         "load CKPT --pinning evil",
         "plan CKPT --rank 3",
+        // An empty path (an unset variable) is refused, never taken as the working folder.
+        "reshard CKPT  --world-size 2",
+        "gen ",
+        "inspect CKPT --cache-dir ",
         "load CKPT --no-such-flag",
         "load CKPT --threads many",
     })
@@ -100,7 +104,7 @@ class BadFlagValuesTest {
 
     /** The one line {@code command} prints, after checking it exits 2 with exactly that line. */
     private static String usageLine(String command) {
-        String[] args = Arrays.stream(command.split(" "))
+        String[] args = Arrays.stream(command.split(" ", -1))
                 .map(a -> a.equals("CKPT") ? ckpt.toString() : a.equals("OUT") ? dir.resolve("out").toString() : a)
                 .toArray(String[]::new);
         StringWriter out = new StringWriter();

@@ -85,13 +85,13 @@ class ReshardCommandTest {
 
         Run wrongSize = run("load", out, "--rank", "0", "--world-size", "4");
         assertEquals(ExitCodes.USAGE, wrongSize.exit);
-        assertEquals("error: Usage: " + out + ": resharded for a world size of 2 (rank-00000 ... rank-00001), not 4: "
-                + "load it with world size 2", wrongSize.err.strip());
+        assertEquals("error: Usage: " + out + ": resharded for a world size of 2, not 4: load it with --world-size 2 "
+                + "and a rank in 0..1", wrongSize.err.strip());
 
         Run taken = run("reshard", in, out, "--world-size", "2");
         assertEquals(ExitCodes.USAGE, taken.exit);
         assertEquals("error: Usage: " + out + ": exists and is not empty; choose a new folder", taken.err.strip());
-        assertEquals(2, Files.list(Path.of(out)).count(), "the earlier output is untouched");
+        assertEquals(3, Files.list(Path.of(out)).count(), "the earlier output is untouched: two ranks, their record");
     }
 
     @Test

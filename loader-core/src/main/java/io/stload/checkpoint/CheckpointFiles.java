@@ -17,6 +17,7 @@ import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.function.Predicate;
@@ -53,11 +54,11 @@ final class CheckpointFiles {
     }
 
     /**
-     * What the walk found: the files (without those that failed), their names, the index and its metadata, the
-     * tensors the index does not map to the shard that holds them, and each local file's real path (behind its
-     * links).
+     * What the walk found: the files (without those that failed), their names, the index, the shards it lists
+     * (those that failed among them) and its metadata, the tensors the index does not map to the shard that holds
+     * them, and each local file's real path (behind its links).
      */
-    record Found(Path path, Path index, List<Header> headers, Map<Header, String> names,
+    record Found(Path path, Path index, Set<String> listed, List<Header> headers, Map<Header, String> names,
                  Map<String, String> indexMetadata, Map<String, List<String>> unindexed, Map<Header, Path> real,
                  Predicate<TensorRef> included) {
         /** Every tensor by name, in file order; a name held twice is a problem. */
@@ -91,8 +92,8 @@ final class CheckpointFiles {
     /** One file. */
     static Found single(Path file, UnknownDtypes unknown) {
         Header h = HeaderParser.read(file, unknown);
-        return new Found(file, null, List.of(h), Map.of(h, file.toString()), Map.of(), Map.of(), Map.of(h, file),
-                t -> true);
+        return new Found(file, null, Set.of(), List.of(h), Map.of(h, file.toString()), Map.of(), Map.of(),
+                Map.of(h, file), t -> true);
     }
 
     /**
@@ -122,7 +123,7 @@ final class CheckpointFiles {
     }
 
     private static Found empty(Path dir) {
-        return new Found(dir, null, List.of(), Map.of(), Map.of(), Map.of(), Map.of(), t -> true);
+        return new Found(dir, null, Set.of(), List.of(), Map.of(), Map.of(), Map.of(), Map.of(), t -> true);
     }
 
     /** The directory's index file, or null when it has none. */
@@ -180,7 +181,8 @@ final class CheckpointFiles {
                 problems.add(ex);
             }
         }
-        return new Found(dir, indexFile, headers, names, index.metadata(), unindexed, real, indexed(index, names));
+        return new Found(dir, indexFile, Set.copyOf(tensorsByShard.keySet()), headers, names, index.metadata(),
+                unindexed, real, indexed(index, names));
     }
 
     private static Found unindexed(Path dir, ContainedFiles contained, String hint, Problems problems,
@@ -205,7 +207,7 @@ final class CheckpointFiles {
                 problems.add(e);
             }
         }
-        return new Found(dir, null, headers, names, Map.of(), Map.of(), real, t -> true);
+        return new Found(dir, null, Set.of(), headers, names, Map.of(), Map.of(), real, t -> true);
     }
 
     /**
@@ -217,8 +219,8 @@ final class CheckpointFiles {
         try {
             if (single != null) {
                 Header h = remoteHeader(folder, single, unknown);
-                return new Found(folder.pathOf(single), null, List.of(h), Map.of(h, single), Map.of(), Map.of(),
-                        Map.of(), t -> true);
+                return new Found(folder.pathOf(single), null, Set.of(), List.of(h), Map.of(h, single), Map.of(),
+                        Map.of(), Map.of(), t -> true);
             }
             List<String> indexes = folder.list(INDEX_SUFFIX);
             String index = indexes.contains(DEFAULT_INDEX) ? DEFAULT_INDEX : indexes.size() == 1 ? indexes.get(0) : null;
@@ -256,8 +258,8 @@ final class CheckpointFiles {
             names.put(h, e.getKey());
             headers.add(h);
         }
-        return new Found(folder.pathOf(""), indexFile, headers, names, index.metadata(), unindexed, Map.of(),
-                indexed(index, names));
+        return new Found(folder.pathOf(""), indexFile, Set.copyOf(tensorsByShard.keySet()), headers, names,
+                index.metadata(), unindexed, Map.of(), indexed(index, names));
     }
 
     private static Found remoteUnindexed(RemoteFolder folder, UnknownDtypes unknown) throws IOException {
@@ -273,7 +275,7 @@ final class CheckpointFiles {
             headers.add(h);
             names.put(h, name);
         }
-        return new Found(folder.pathOf(""), null, headers, names, Map.of(), Map.of(), Map.of(), t -> true);
+        return new Found(folder.pathOf(""), null, Set.of(), headers, names, Map.of(), Map.of(), Map.of(), t -> true);
     }
 
     private static Header remoteHeader(RemoteFolder folder, String name, UnknownDtypes unknown) throws IOException {

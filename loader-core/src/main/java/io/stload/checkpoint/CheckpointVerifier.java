@@ -165,7 +165,7 @@ public final class CheckpointVerifier {
                 + "); a load reads only the tensors the index names"));
         if (found.index() != null) {
             Set<Path> named = new HashSet<>();
-            found.names().values().forEach(n -> named.add(dir.resolve(n).toAbsolutePath().normalize()));
+            found.listed().forEach(n -> named.add(dir.resolve(n).toAbsolutePath().normalize()));
             for (Path file : files(dir, ".safetensors")) {
                 if (!named.contains(file.toAbsolutePath().normalize())) {
                     notes.add(dir.relativize(file) + " is not named by " + found.index().getFileName()

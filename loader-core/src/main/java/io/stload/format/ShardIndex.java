@@ -167,13 +167,13 @@ public record ShardIndex(Path file, Map<String, String> weightMap, Map<String, S
         }
     }
 
-    /** The text with each control character written as a backslash, u and four hex digits: one printable line. */
+    /** The text with each control character written as {@code \xNN}, as the CLI prints them: one printable line. */
     private static String visible(String s) {
         StringBuilder sb = new StringBuilder(s.length() + 8);
         for (int i = 0; i < s.length(); i++) {
             char c = s.charAt(i);
             if (Character.isISOControl(c)) {
-                sb.append(String.format(Locale.ROOT, "\\u%04x", (int) c));
+                sb.append(String.format(Locale.ROOT, "\\x%02x", (int) c)); // every ISO control is below U+0100
             } else {
                 sb.append(c);
             }

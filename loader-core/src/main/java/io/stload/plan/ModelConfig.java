@@ -4,6 +4,7 @@ import io.stload.StloadException;
 import io.stload.checkpoint.Checkpoint;
 import io.stload.nativeio.FileChecks;
 import java.io.IOException;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -64,6 +65,8 @@ record ModelConfig(String source, Map<String, Object> top, Map<String, Object> l
                 throw StloadException.usage(file + ": a config.json of " + size + " bytes is not a model's configuration");
             }
             return parse(file.toString(), Files.readString(file));
+        } catch (CharacterCodingException e) {
+            throw StloadException.usage(file + ": not UTF-8 text, so not a model's configuration");
         } catch (IOException e) {
             throw StloadException.usage("cannot read " + file + ": " + FileChecks.reason(e));
         }

@@ -7,10 +7,12 @@ import io.stload.checkpoint.ShardedWriter;
 import io.stload.format.Header;
 import io.stload.format.SafetensorsWriter.Entry;
 import io.stload.format.TensorDigest;
+import io.stload.nativeio.FileChecks;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -19,8 +21,11 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.regex.Pattern;
-import java.util.stream.Stream;
+import tools.jackson.core.JacksonException;
+import tools.jackson.core.JsonParser;
+import tools.jackson.core.JsonToken;
+import tools.jackson.core.ObjectReadContext;
+import tools.jackson.core.json.JsonFactory;
 
 /**
  * Pre-sliced checkpoints, one per rank: {@code OUT/rank-00000/}, {@code OUT/rank-00001/}, ... each a checkpoint
@@ -28,11 +33,18 @@ import java.util.stream.Stream;
  * (the bytes {@link RankSlices} plans for that rank, laid end to end: fused parts concatenated, pad rows as zeros),
  * so a rank reads one contiguous file and
  * nothing else. A rank folder is a single {@code model.safetensors} unless a shard size cuts it into shards
- * with an index. The user metadata of the source's first file (less its tensor digests) is kept in every file. {@code OUT} appears
- * complete or not at all. A null argument is a {@link ErrorKind#Usage} error.
+ * with an index. The user metadata of the source's first file (less its tensor digests) is kept in every file, and
+ * {@value #WORLD_FILE} at the root records the world size. {@code OUT} appears complete or not at all. A null argument is a {@link ErrorKind#Usage} error.
  */
 public final class Resharder {
-    private static final Pattern RANK_FOLDER = Pattern.compile("rank-\\d{5}");
+    /**
+     * The file at a resharded checkpoint's root that records its world size, {@code {"world_size": W}}: a rank finds
+     * its folder by it, not by counting folders, as a copy may hold only some ranks' folders (one node's) or have
+     * lost one.
+     */
+    public static final String WORLD_FILE = "reshard.json";
+    private static final int MAX_WORLD_FILE_BYTES = 4096;
+    private static final JsonFactory JSON = JsonFactory.builder().build();
 
     private Resharder() {
     }
@@ -95,6 +107,7 @@ public final class Resharder {
                             (e, to) -> copy(slices.get(e.name()), channels.get(slices.get(e.name()).tensor().file()),
                                     to), maxShardBytes, digests);
                 }
+                Files.writeString(tmp.resolve(WORLD_FILE), "{\"world_size\": " + partitioning.worldSize() + "}\n");
             });
         }
         List<Path> folders = new ArrayList<>();
@@ -191,34 +204,84 @@ public final class Resharder {
     }
 
     /**
-     * The folder rank {@code rank} of {@code worldSize} reads when {@code path} is a resharded checkpoint's root,
-     * or empty when it is not one.
+     * The folder rank {@code rank} of {@code worldSize} reads when {@code path} is a resharded checkpoint's root
+     * (it holds {@value #WORLD_FILE}), or empty when it is not one.
      *
      * @param path      a checkpoint path
      * @param rank      the rank to read
      * @param worldSize the number of ranks
      * @return the rank's folder, or empty
-     * @throws StloadException Usage when it was resharded for another world size or the rank is outside it; Io when
-     *                         the folder cannot be listed
+     * @throws StloadException Usage when it was resharded for another world size, the rank is outside it, or
+     *                         {@code path} is null; MissingShard when the rank's folder is not there; InvalidIndex
+     *                         when the record of the world size is not one, or rank folders stand without it; Io
+     *                         when it cannot be read
      */
     public static Optional<Path> rankFolder(Path path, int rank, int worldSize) {
-        if (!Files.isDirectory(rankFolder(path, 0))) {
+        StloadException.requireNonNull(path, "a rank's folder is looked for under a checkpoint path, not null");
+        Path record = path.resolve(WORLD_FILE);
+        if (!Files.exists(record)) {
+            if (Files.isDirectory(rankFolder(path, 0))) {
+                throw new StloadException(ErrorKind.InvalidIndex, path, "holds rank folders but no " + WORLD_FILE
+                        + " recording how many ranks they were written for; load one rank's folder itself, or "
+                        + "reshard again");
+            }
             return Optional.empty();
         }
-        long ranks;
-        try (Stream<Path> children = Files.list(path)) {
-            ranks = children.filter(c -> RANK_FOLDER.matcher(c.getFileName().toString()).matches()).count();
-        } catch (IOException e) {
-            throw new StloadException(ErrorKind.Io, path, "cannot list: " + e.getMessage(), e);
-        }
-        if (ranks != worldSize || !Files.isDirectory(rankFolder(path, (int) ranks - 1))) {
-            throw new StloadException(ErrorKind.Usage, path, "resharded for a world size of " + ranks
-                    + " (rank-00000 ... rank-" + String.format("%05d", ranks - 1) + "), not " + worldSize
-                    + ": load it with world size " + ranks);
+        int written = recordedWorldSize(record);
+        if (written != worldSize) {
+            throw new StloadException(ErrorKind.Usage, path, "resharded for a world size of " + written + ", not "
+                    + worldSize + ": load it with --world-size " + written + " and a rank in 0.." + (written - 1));
         }
         if (rank < 0 || rank >= worldSize) {
             throw new StloadException(ErrorKind.Usage, path, "rank " + rank + " is not in 0.." + (worldSize - 1));
         }
-        return Optional.of(rankFolder(path, rank));
+        Path folder = rankFolder(path, rank);
+        if (!Files.isDirectory(folder)) {
+            throw new StloadException(ErrorKind.MissingShard, folder, "rank " + rank + "'s folder is missing from this "
+                    + "checkpoint, resharded for " + written + " ranks");
+        }
+        return Optional.of(folder);
+    }
+
+    private static int recordedWorldSize(Path record) {
+        byte[] bytes;
+        try {
+            if (FileChecks.requireRegularFile(record).size() > MAX_WORLD_FILE_BYTES) {
+                throw notARecord(record);
+            }
+            bytes = Files.readAllBytes(record);
+        } catch (IOException e) {
+            throw new StloadException(ErrorKind.Io, record, "cannot read: " + FileChecks.reason(e), e);
+        }
+        long worldSize = 0;
+        try (JsonParser p = JSON.createParser(ObjectReadContext.empty(), new String(bytes, StandardCharsets.UTF_8))) {
+            if (p.nextToken() != JsonToken.START_OBJECT) {
+                throw notARecord(record);
+            }
+            String name;
+            while ((name = p.nextName()) != null) {
+                JsonToken value = p.nextToken();
+                if (name.equals("world_size") && value == JsonToken.VALUE_NUMBER_INT
+                        && p.getNumberType() != JsonParser.NumberType.BIG_INTEGER) {
+                    worldSize = p.getLongValue();
+                } else {
+                    p.skipChildren();
+                }
+            }
+            if (p.nextToken() != null) {
+                throw notARecord(record);
+            }
+        } catch (JacksonException e) {
+            throw notARecord(record);
+        }
+        if (worldSize < 1 || worldSize > Integer.MAX_VALUE) {
+            throw notARecord(record);
+        }
+        return (int) worldSize;
+    }
+
+    private static StloadException notARecord(Path record) {
+        return new StloadException(ErrorKind.InvalidIndex, record, "not the record of a reshard, {\"world_size\": W}"
+                + " with W at least 1");
     }
 }

@@ -195,6 +195,8 @@ class CheckpointTest {
             assertTrue(e.getMessage().contains("control character"), e.getMessage());
             assertTrue(e.getMessage().chars().noneMatch(c -> c < 0x20 || (c >= 0x7f && c < 0xa0)), e.getMessage());
         }
+        assertTrue(rejected(ErrorKind.InvalidIndex).getMessage().contains("`s1\\x85.safetensors`"),
+                "escaped as the CLI escapes");
     }
 
     @Test

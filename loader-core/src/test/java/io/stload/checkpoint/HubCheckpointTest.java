@@ -360,6 +360,16 @@ class HubCheckpointTest {
         assertTrue(r.notes().stream().anyMatch(n -> n.startsWith("stray.safetensors is not named by")), r.notes().toString());
     }
 
+    /** A shard the index names that fails its check is a problem, and never also noted as one the index leaves out. */
+    @Test
+    void aShardThatFailsItsCheckIsNotNotedAsUnnamed() throws Exception {
+        hub.addFile("model-00002-of-00002.safetensors", java.util.Arrays.copyOf(shard2, shard2.length / 2));
+        CheckpointVerifier.Result r = deepVerify();
+        assertEquals(List.of(ErrorKind.MetadataIncompleteBuffer), r.problems().stream().map(Problem::kind).toList(),
+                r.problems().toString());
+        assertEquals(List.of(), r.notes());
+    }
+
     @Test
     void aTensorTheIndexMapsNowhereIsANoteNotAProblem() throws Exception {
         hub.addFile("model-00002-of-00002.safetensors", shard2);

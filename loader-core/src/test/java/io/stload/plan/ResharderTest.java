@@ -109,10 +109,44 @@ class ResharderTest {
     void aFolderReshardedForAnotherWorldSizeIsAUsageErrorAndAnOrdinaryOneIsNotRanked() throws IOException {
         Path out = dir.resolve("for-two");
         Resharder.reshard(original, out, new Partitioning(0, 2, PartitionSpec.defaults()), Long.MAX_VALUE);
+        assertEquals("{\"world_size\": 2}\n", Files.readString(out.resolve(Resharder.WORLD_FILE)));
         StloadException e = assertThrows(StloadException.class, () -> Resharder.rankFolder(out, 0, 4));
         assertEquals(ErrorKind.Usage, e.kind());
-        assertTrue(e.getMessage().contains("resharded for a world size of 2"), e.getMessage());
+        assertTrue(e.getMessage().contains("resharded for a world size of 2, not 4"), e.getMessage());
         assertEquals(Optional.empty(), Resharder.rankFolder(original.path(), 0, 2));
+    }
+
+    /**
+     * The world size is read from the record, not from the folders there: a node's copy holding only its own rank's
+     * folder loads that rank, and one that lost a folder is never taken for a smaller world.
+     */
+    @Test
+    void theRecordedWorldSizeDecidesNotTheFoldersPresent() throws IOException {
+        Path out = dir.resolve("recorded");
+        Resharder.reshard(original, out, new Partitioning(0, 2, PartitionSpec.defaults()), Long.MAX_VALUE);
+        Path rank0Only = Files.createDirectories(dir.resolve("rank0-only"));
+        Files.copy(out.resolve(Resharder.WORLD_FILE), rank0Only.resolve(Resharder.WORLD_FILE));
+        Files.createDirectories(Resharder.rankFolder(rank0Only, 0));
+        Files.copy(Resharder.rankFolder(out, 0).resolve("model.safetensors"),
+                Resharder.rankFolder(rank0Only, 0).resolve("model.safetensors"));
+
+        assertEquals(Optional.of(Resharder.rankFolder(rank0Only, 0)), Resharder.rankFolder(rank0Only, 0, 2));
+        assertEquals(ErrorKind.MissingShard,
+                assertThrows(StloadException.class, () -> Resharder.rankFolder(rank0Only, 1, 2)).kind());
+        StloadException asWhole = assertThrows(StloadException.class, () -> Resharder.rankFolder(rank0Only, 0, 1));
+        assertEquals(ErrorKind.Usage, asWhole.kind());
+        assertTrue(asWhole.getMessage().contains("resharded for a world size of 2, not 1"), asWhole.getMessage());
+
+        for (String record : new String[] {"{\"world_size\": 0}", "{\"world_size\": \"2\"}", "[2]", "{}", "not json",
+                "{\"world_size\": 99999999999999999999}", "{\"world_size\": 2} {}"}) {
+            Files.writeString(rank0Only.resolve(Resharder.WORLD_FILE), record);
+            assertEquals(ErrorKind.InvalidIndex,
+                    assertThrows(StloadException.class, () -> Resharder.rankFolder(rank0Only, 0, 2)).kind(), record);
+        }
+        Files.delete(rank0Only.resolve(Resharder.WORLD_FILE));
+        StloadException unrecorded = assertThrows(StloadException.class, () -> Resharder.rankFolder(rank0Only, 0, 1));
+        assertEquals(ErrorKind.InvalidIndex, unrecorded.kind());
+        assertTrue(unrecorded.getMessage().contains("no reshard.json"), unrecorded.getMessage());
     }
 
     @Test

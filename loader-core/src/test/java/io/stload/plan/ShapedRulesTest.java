@@ -216,6 +216,9 @@ class ShapedRulesTest {
         StloadException missing = assertThrows(StloadException.class,
                 () -> PartitionSpec.fromConfig(dir.resolve("config.json"), false));
         assertTrue(missing.getMessage().contains(dir.resolve("config.json") + " does not exist"), missing.getMessage());
+        Path latin1 = Files.write(dir.resolve("latin1.json"), new byte[] {'{', '"', (byte) 0xe9, '"', ':', '1', '}'});
+        StloadException notText = assertThrows(StloadException.class, () -> PartitionSpec.fromConfig(latin1, false));
+        assertEquals(latin1 + ": not UTF-8 text, so not a model's configuration", notText.detail());
         StloadException named = assertThrows(StloadException.class, () -> PartitionSpec.load("auto"));
         assertEquals(ErrorKind.Usage, named.kind());
     }
