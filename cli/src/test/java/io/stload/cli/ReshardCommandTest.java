@@ -88,6 +88,10 @@ class ReshardCommandTest {
         assertEquals("error: Usage: " + out + ": resharded for a world size of 2, not 4: load it with --world-size 2 "
                 + "and a rank in 0..1", wrongSize.err.strip());
 
+        Run root = run("inspect", out);
+        assertEquals(ExitCodes.IO, root.exit);
+        assertTrue(root.err.contains("holds rank folders written by reshard: name one (rank-00000/)"), root.err);
+
         Run taken = run("reshard", in, out, "--world-size", "2");
         assertEquals(ExitCodes.USAGE, taken.exit);
         assertEquals("error: Usage: " + out + ": exists and is not empty; choose a new folder", taken.err.strip());

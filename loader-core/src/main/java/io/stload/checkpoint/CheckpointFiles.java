@@ -189,8 +189,12 @@ final class CheckpointFiles {
                                    UnknownDtypes unknown) {
         List<Path> shards = list(dir, ".safetensors");
         if (shards.isEmpty()) {
+            // The root of a resharded checkpoint is not one: each rank's folder is.
+            String ranks = Files.isDirectory(dir.resolve("rank-00000"))
+                    ? "; it holds rank folders written by reshard: name one (rank-00000/), or load it with --rank and"
+                    + " --world-size" : "";
             problems.add(new StloadException(ErrorKind.MissingShard, dir,
-                    "directory holds no .safetensors file and no index" + hint));
+                    "directory holds no .safetensors file and no index" + ranks + hint));
         }
         List<Header> headers = new ArrayList<>();
         Map<Header, String> names = new IdentityHashMap<>();
