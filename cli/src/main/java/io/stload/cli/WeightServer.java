@@ -343,7 +343,8 @@ final class WeightServer implements AutoCloseable {
 
     private static void send(HttpExchange ex, Reply reply) throws IOException {
         // A reply to HEAD has no body (-1: none), else the JDK's server logs a warning per request on stderr.
-        byte[] body = ex.getRequestMethod().equals("HEAD") ? new byte[0] : reply.json().getBytes(StandardCharsets.UTF_8);
+        byte[] body = ex.getRequestMethod().equals("HEAD") ? new byte[0]
+                : reply.json().getBytes(StandardCharsets.UTF_8);
         ex.getResponseHeaders().set("Content-Type", "application/json");
         ex.sendResponseHeaders(reply.status(), body.length == 0 ? -1 : body.length);
         try (var out = ex.getResponseBody()) {

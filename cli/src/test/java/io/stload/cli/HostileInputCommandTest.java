@@ -91,7 +91,8 @@ class HostileInputCommandTest {
         for (String command : List.of("inspect", "load", "plan")) {
             assertEquals(3, run(command, dir.toString()), command + ": " + err);
             assertEquals(1, err.toString().lines().count(), err.toString());
-            assertTrue(err.toString().startsWith("error: InvalidIndex: ") && err.toString().contains("`a\\x00.safetensors`")
+            assertTrue(err.toString().startsWith("error: InvalidIndex: ")
+                    && err.toString().contains("`a\\x00.safetensors`")
                     && err.toString().indexOf('\0') < 0, err.toString());
         }
     }

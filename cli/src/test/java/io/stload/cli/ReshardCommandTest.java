@@ -85,7 +85,7 @@ class ReshardCommandTest {
 
         Run wrongSize = run("load", out, "--rank", "0", "--world-size", "4");
         assertEquals(ExitCodes.USAGE, wrongSize.exit);
-        assertEquals("error: Usage: " + out + ": resharded for a world size of 2, not 4: load it with --world-size 2 "
+        assertEquals("error: Usage: " + out + ": resharded for a world size of 2, not 4: load it with world size 2 "
                 + "and a rank in 0..1", wrongSize.err.strip());
 
         Run root = run("inspect", out);

@@ -165,7 +165,8 @@ class WeightServerTest {
         Handler capture = new Handler() {
             @Override
             public void publish(LogRecord r) {
-                if (r.getLevel().intValue() >= Level.WARNING.intValue() && String.valueOf(r.getMessage()).contains("HEAD")) {
+                if (r.getLevel().intValue() >= Level.WARNING.intValue()
+                        && String.valueOf(r.getMessage()).contains("HEAD")) {
                     headWarnings.add(r.getMessage());
                 }
             }

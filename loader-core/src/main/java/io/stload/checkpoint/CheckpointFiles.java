@@ -191,8 +191,8 @@ final class CheckpointFiles {
         if (shards.isEmpty()) {
             // The root of a resharded checkpoint is not one: each rank's folder is.
             String ranks = Files.isDirectory(dir.resolve("rank-00000"))
-                    ? "; it holds rank folders written by reshard: name one (rank-00000/), or load it with --rank and"
-                    + " --world-size" : "";
+                    ? "; it holds rank folders written by reshard: name one (rank-00000/), or load it as one rank of"
+                    + " the world size it was written for" : "";
             problems.add(new StloadException(ErrorKind.MissingShard, dir,
                     "directory holds no .safetensors file and no index" + ranks + hint));
         }

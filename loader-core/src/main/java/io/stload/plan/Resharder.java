@@ -34,7 +34,8 @@ import tools.jackson.core.json.JsonFactory;
  * so a rank reads one contiguous file and
  * nothing else. A rank folder is a single {@code model.safetensors} unless a shard size cuts it into shards
  * with an index. The user metadata of the source's first file (less its tensor digests) is kept in every file, and
- * {@value #WORLD_FILE} at the root records the world size. {@code OUT} appears complete or not at all. A null argument is a {@link ErrorKind#Usage} error.
+ * {@value #WORLD_FILE} at the root records the world size. {@code OUT} appears complete or not at all. A null
+ * argument is a {@link ErrorKind#Usage} error.
  */
 public final class Resharder {
     /**
@@ -230,7 +231,7 @@ public final class Resharder {
         int written = recordedWorldSize(record);
         if (written != worldSize) {
             throw new StloadException(ErrorKind.Usage, path, "resharded for a world size of " + written + ", not "
-                    + worldSize + ": load it with --world-size " + written + " and a rank in 0.." + (written - 1));
+                    + worldSize + ": load it with world size " + written + " and a rank in 0.." + (written - 1));
         }
         if (rank < 0 || rank >= worldSize) {
             throw new StloadException(ErrorKind.Usage, path, "rank " + rank + " is not in 0.." + (worldSize - 1));

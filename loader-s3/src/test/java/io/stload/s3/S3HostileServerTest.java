@@ -242,8 +242,8 @@ class S3HostileServerTest {
                     + " 500 ms (--s3-progress-timeout)", e.getMessage());
             assertEquals(3, heads.get());
             assertTrue((System.nanoTime() - start) / 1e9 < 10);
-            assertEquals(2, log.messages().stream().filter(m -> m.contains(": HEAD: ") && m.contains("retrying")).count(),
-                    log.toString());
+            assertEquals(2, log.messages().stream().filter(m -> m.contains(": HEAD: ") && m.contains("retrying"))
+                    .count(), log.toString());
         }
     }
 
