@@ -411,7 +411,13 @@ public final class Checkpoint implements TensorLookup<TensorRef>, AutoCloseable 
         StloadException.requireNonNull(allocator, "a copy needs an allocator, not null");
     }
 
-    /** Unmaps the files behind every {@link #view}; using such a view afterwards throws. */
+    /**
+     * Unmaps the files behind every {@link #view}; using such a view afterwards throws. A JDK call still running on a
+     * view's buffer ({@code asByteBuffer()} handed to a channel or a CRC) is waited for; further calls do nothing.
+     *
+     * @throws StloadException {@link ErrorKind#Usage} if such a call holds a view 10 s on, or the wait is
+     *                         interrupted: the files stay mapped, and closing again retries
+     */
     @Override
     public void close() {
         reads.close();

@@ -7,6 +7,7 @@ import io.stload.format.RangeSource;
 import io.stload.format.SliceSpec;
 import io.stload.format.Tensor;
 import io.stload.nativeio.MappedFile;
+import io.stload.nativeio.SharedArenas;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -107,15 +108,17 @@ final class LazyReads implements AutoCloseable {
         return m;
     }
 
-    /** Unmaps every file; a view taken before is unusable after (accessing it throws, never reads freed memory). */
+    /**
+     * Unmaps every file, once no native operation holds a view; a view taken before is unusable after (accessing it
+     * throws, never reads freed memory).
+     */
     @Override
     public synchronized void close() {
-        if (!closed) {
-            closed = true;
+        closed = true;
+        if (arena != null) {
+            SharedArenas.close(arena, "a view of this checkpoint");
+            arena = null; // only once unmapped: a close that gave up leaves it for the next to retry
             mapped.clear();
-            if (arena != null) {
-                arena.close();
-            }
         }
     }
 }

@@ -44,7 +44,13 @@ public final class LoadedWeights implements TensorLookup<Tensor>, AutoCloseable 
         return sink.allocatedBytes();
     }
 
-    /** Frees every tensor's memory at once; further calls do nothing. */
+    /**
+     * Frees every tensor's memory at once, once a JDK call still running on a tensor's buffer ({@code asByteBuffer()}
+     * handed to a channel or a CRC) has returned; further calls do nothing.
+     *
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if such a call holds a tensor 10 s on, or
+     *                                   the wait is interrupted: the memory stays, and closing again retries
+     */
     @Override
     public void close() {
         sink.close();

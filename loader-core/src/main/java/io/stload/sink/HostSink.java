@@ -10,6 +10,7 @@ import io.stload.StloadException;
 import io.stload.format.Header;
 import io.stload.format.Tensor;
 import io.stload.nativeio.NativeAccess;
+import io.stload.nativeio.SharedArenas;
 import io.stload.plan.DestinationProfile;
 import io.stload.plan.FilePlan;
 import io.stload.plan.LoadPlan;
@@ -180,8 +181,6 @@ public final class HostSink implements Destination, AutoCloseable {
 
     @Override
     public synchronized void close() {
-        if (arena.scope().isAlive()) {
-            arena.close();
-        }
+        SharedArenas.close(arena, "a tensor of this load");
     }
 }

@@ -5,6 +5,7 @@ import io.stload.format.Header;
 import io.stload.format.Tensor;
 import io.stload.load.Loader;
 import io.stload.nativeio.NativeAccess;
+import io.stload.nativeio.SharedArenas;
 import io.stload.plan.DestinationProfile;
 import io.stload.plan.LoadPlan;
 import io.stload.plan.TensorSlice;
@@ -104,7 +105,8 @@ final class HostMemory implements StoreMemory<Tensor> {
                 for (TensorSlice s : plan.slices().values()) {
                     tensors.put(s.name(), new Tensor(s.local(), at.get(s.name())));
                 }
-                return new HostBuffers(tensors, packed.bytes(), report, arena::close);
+                return new HostBuffers(tensors, packed.bytes(), report,
+                        () -> SharedArenas.close(arena, "a tensor of this version"));
             } catch (RuntimeException | Error e) {
                 arena.close();
                 throw e;

@@ -39,8 +39,9 @@ class TypedViewTruncationTest {
         for (String read : List.of("getFloat", "getFloat(i, j)", "getInt", "getByte", "getInt widened", "getShort",
                 "getLong", "getDouble", "getFloat(F16)", "getFloat(F8_E4M3)", "getFloat(F8_E5M2)", "BF16 toFloatArray",
                 "F16 toFloatArray", "F8_E4M3 toFloatArray", "row.toFloats", "toFloatArray", "toFloats(direct LE)",
-                "toFloats(big-endian)", "toFloats(heap)", "copyTo")) {
-            expected.add(read + ": kind=Io file=" + file.toRealPath());
+                "toFloats(big-endian)", "toFloats(heap)", "Digests.crc32(view)", "copyTo")) {
+            // A digest is of a segment's bytes: no file to name.
+            expected.add(read + ": kind=Io file=" + (read.startsWith("Digests") ? null : file.toRealPath()));
         }
         expected.add("alive");
         assertEquals(expected, out);
