@@ -202,7 +202,8 @@ public final class Convert {
      * @param dst  room for at least 4 bytes per element; may be larger
      * @throws io.stload.StloadException {@link ErrorKind#Unsupported} if the type does not decode to F32
      *         ({@link #decodesToF32})
-     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if {@code src} is not a whole number of elements or {@code dst} is too small
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if {@code src} is not a whole number of
+     *         elements, or {@code dst} is too small or read-only
      */
     public static void toF32(DType from, MemorySegment src, MemorySegment dst) {
         toF32(from, src, dst, false);
@@ -265,6 +266,10 @@ public final class Convert {
     public static float f32At(DType from, MemorySegment src, long index) {
         StloadException.requireNonNull(src, "an element is read from a segment, not null");
         requireType(from);
+        if (index >>> 60 != 0) {
+            // getAtIndex multiplies the index by the width unchecked: 2^62 F32s would wrap to byte 0.
+            throw new IndexOutOfBoundsException("element " + index + " of a segment of " + src.byteSize() + " bytes");
+        }
         return switch (from) {
             case F32 -> src.getAtIndex(F32, index);
             case BF16 -> bf16ToF32(src.getAtIndex(I16, index));
@@ -344,7 +349,8 @@ public final class Convert {
      * @param src little-endian F32 elements
      * @param dst room for at least 2 bytes per element; may be larger
      * @throws io.stload.StloadException {@link ErrorKind#Unsupported} if {@code to} is neither BF16 nor F16
-     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if {@code src} is not a whole number of floats or {@code dst} is too small
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if {@code src} is not a whole number of floats,
+     *         or {@code dst} is too small or read-only
      */
     public static void fromF32(DType to, MemorySegment src, MemorySegment dst) {
         requireType(to);
@@ -532,6 +538,9 @@ public final class Convert {
         StloadException.requireNonNull(dst, "converted elements go to a segment, not null");
         if (dst.byteSize() < bytes) {
             throw StloadException.usage("destination holds " + dst.byteSize() + " bytes; " + bytes + " needed");
+        }
+        if (dst.isReadOnly()) {
+            throw StloadException.usage("destination is read-only");
         }
     }
 

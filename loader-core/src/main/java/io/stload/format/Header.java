@@ -100,7 +100,7 @@ public final class Header {
      * @return the mapping
      * @throws io.stload.StloadException {@link io.stload.ErrorKind#Io} if the file cannot be mapped, or is no longer
      *         the file the header was read from (replaced under its name, resized, modified);
-     *         {@link io.stload.ErrorKind#Usage} if {@code arena} is null
+     *         {@link io.stload.ErrorKind#Usage} if {@code arena} is null, closed or confined to another thread
      */
     public MemorySegment map(Arena arena) {
         StloadException.requireNonNull(arena, "a mapping is owned by an arena, not null");

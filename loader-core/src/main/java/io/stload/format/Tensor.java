@@ -67,6 +67,13 @@ public final class Tensor {
             throw StloadException.usage(info.name() + " is " + info.byteSize() + " bytes, but the memory given for it is "
                     + data.byteSize());
         }
+        // A caller's own entry may disagree with itself (a parsed header's never does): every typed read below
+        // trusts that the shape covers exactly the bytes.
+        if (info.dtype().isKnown() && new SafetensorsWriter.Entry(info.name(), info.dtype(), info.shape()).byteSize()
+                != info.byteSize()) {
+            throw StloadException.usage(info.name() + ": a " + info.dtype() + " tensor of shape " + info.shape()
+                    + " is not " + info.byteSize() + " bytes");
+        }
         this.info = info;
         this.data = data;
         this.mappedFile = mappedFile;

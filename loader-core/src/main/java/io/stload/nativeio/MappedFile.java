@@ -36,7 +36,8 @@ public final class MappedFile {
      * @param expected the file its header was read from
      * @param arena    owns the mapping: closing it unmaps the file
      * @return the mapping; empty for an empty file
-     * @throws StloadException {@link ErrorKind#Io} if the file cannot be mapped, or is no longer the expected one
+     * @throws StloadException {@link ErrorKind#Io} if the file cannot be mapped, or is no longer the expected one;
+     *                         {@link ErrorKind#Usage} if the arena is closed or confined to another thread
      */
     public static MemorySegment map(Path file, FileIdentity expected, Arena arena) {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
@@ -49,6 +50,8 @@ public final class MappedFile {
                     : ch.map(FileChannel.MapMode.READ_ONLY, 0, expected.size(), arena).asReadOnly();
         } catch (IOException e) {
             throw new StloadException(ErrorKind.Io, file, "cannot map: " + FileChecks.reason(e), e);
+        } catch (IllegalStateException | WrongThreadException e) {
+            throw StloadException.usage("the arena cannot own a mapping of " + file + ": " + e.getMessage());
         }
     }
 

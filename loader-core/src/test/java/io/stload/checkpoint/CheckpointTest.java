@@ -8,13 +8,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.format.DType;
+import io.stload.format.Header;
 import io.stload.format.SafetensorsWriter;
 import io.stload.format.SafetensorsWriter.TensorData;
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -66,6 +70,21 @@ class CheckpointTest {
         assertEquals(16, c.totalBytes());
         assertEquals(file, c.tensor("b").file().file());
         assertEquals(c.files().get(0).dataStart() + 8, c.tensor("b").fileOffset());
+    }
+
+    /** An arena that cannot own a mapping (closed, or confined to another thread) is the caller's misuse. */
+    @Test
+    void mappingIntoAClosedOrAnotherThreadsArenaIsUsage() throws Exception {
+        try (Checkpoint c = Checkpoint.open(shard(ckpt, "model.safetensors", "a"));
+             Arena mine = Arena.ofConfined()) {
+            Header file = c.files().getFirst();
+            Arena closed = Arena.ofConfined();
+            closed.close();
+            assertEquals(ErrorKind.Usage, assertThrows(StloadException.class, () -> file.map(closed)).kind());
+            CompletableFuture<ErrorKind> other = CompletableFuture.supplyAsync(
+                    () -> assertThrows(StloadException.class, () -> file.map(mine)).kind());
+            assertEquals(ErrorKind.Usage, other.get(30, TimeUnit.SECONDS));
+        }
     }
 
     @Test

@@ -317,6 +317,24 @@ class ConvertTest {
                 () -> Convert.toF32(DType.BF16, src, MemorySegment.ofArray(new byte[11])));
     }
 
+    /** Caller misuse: a read-only destination, an index the element width would wrap back into the segment. */
+    @Test
+    void aReadOnlyDestinationIsUsageAndAFarIndexIsOutOfBounds() {
+        MemorySegment src = MemorySegment.ofArray(new byte[8]);
+        src.setAtIndex(F32, 0, 42f);
+        MemorySegment readOnly = MemorySegment.ofArray(new byte[8]).asReadOnly();
+        assertEquals(ErrorKind.Usage,
+                assertThrows(StloadException.class, () -> Convert.toF32(DType.F32, src, readOnly)).kind());
+        assertEquals(ErrorKind.Usage, assertThrows(StloadException.class,
+                () -> Convert.fromF32(DType.BF16, MemorySegment.ofArray(new byte[8]), readOnly)).kind());
+        for (long index : new long[] {1L << 62, 1L << 61, Long.MIN_VALUE, -1, 8}) {
+            for (DType t : new DType[] {DType.F32, DType.BF16, DType.I64, DType.U8}) {
+                assertThrows(IndexOutOfBoundsException.class, () -> Convert.f32At(t, src, index), t + " at " + index);
+            }
+        }
+        assertEquals(42f, Convert.f32At(DType.F32, src, 0));
+    }
+
     private static List<Float> boxed(float[] a) {
         List<Float> out = new ArrayList<>();
         for (float v : a) {

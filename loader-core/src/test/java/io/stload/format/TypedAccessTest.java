@@ -190,6 +190,18 @@ class TypedAccessTest {
         }
     }
 
+    /** An entry whose shape does not cover its bytes is refused where it meets them: no read trusts it. */
+    @Test
+    void anEntryWhoseShapeDisagreesWithItsBytesIsUsage() {
+        MemorySegment eight = MemorySegment.ofArray(new byte[8]);
+        for (long[] shape : new long[][] {{4}, {1}, {1L << 62, 4}, {-1, 2}}) {
+            StloadException e = assertThrows(StloadException.class,
+                    () -> new Tensor(new TensorInfo("x", DType.F32, shape, 0, 8), eight), java.util.Arrays.toString(shape));
+            assertEquals(ErrorKind.Usage, e.kind(), e.getMessage());
+        }
+        assertEquals(2, new Tensor(new TensorInfo("x", DType.F32, new long[] {2}, 0, 8), eight).info().elementCount());
+    }
+
     /** An index whose byte offset wraps past 2^64 onto a real element is outside the tensor all the same. */
     @Test
     void aHugeIndexIsOutsideTheTensorNotAnotherElement() {
