@@ -38,7 +38,10 @@ import java.nio.file.Path;
  * {@link LoadListener} and a {@link TensorConsumer} are called on those consumer threads, several at once. What a
  * consumer, listener, allocator or destination of the caller's throws ends the load as {@link
  * io.stload.ErrorKind#Callback}, the caller's exception as the cause and no file blamed; calls already running on
- * other threads finish (they are interrupted) before the load returns, and no new call starts.
+ * other threads finish (they are interrupted) before the load returns, and no new call starts. A callback that
+ * returns with its thread's interrupt flag set (the engine's thread, not the caller's) fails the load the same way.
+ * Interrupting the thread that runs the load stops it: {@link io.stload.ErrorKind#Io} "load interrupted", an
+ * {@link InterruptedException} as its cause, the thread's interrupt flag set again, once the engine's threads ended.
  *
  * <p>A loader holds no state between loads: one instance may run several loads at once, from several threads.
  */

@@ -182,6 +182,9 @@ public final class StreamingSink implements Destination {
         MemorySegment bytes = g != null ? g.memory() : MemorySegment.NULL;
         try {
             consumer.accept(slice, bytes.asReadOnly());
+            if (Thread.interrupted()) { // the thread is the engine's: an interrupt left on it would stop its next read
+                throw new InterruptedException("the consumer returned with its thread interrupted");
+            }
         } catch (Exception e) {
             throw StloadException.callback("the consumer failed on " + slice.name(), e);
         } finally {

@@ -19,7 +19,9 @@ import java.lang.foreign.MemorySegment;
  * {@link io.stload.StloadException} of its own) ends the load: the stream throws {@link io.stload.StloadException} of
  * kind {@link io.stload.ErrorKind#Callback}, with the consumer's exception as its cause and no file named. The engine
  * stops its reads, interrupts and waits for the calls still running on other threads, frees its buffers, and starts
- * no further call. An {@link Error} other than {@link OutOfMemoryError} passes through as it is.
+ * no further call. An {@link Error} other than {@link OutOfMemoryError} passes through as it is. A consumer that
+ * returns with its thread's interrupt flag set (restoring an interrupt it caught) fails the load the same way, its
+ * cause an {@link InterruptedException}: the thread is the engine's, not the caller's.
  */
 @FunctionalInterface
 public interface TensorConsumer {

@@ -1,6 +1,8 @@
 package io.stload.load;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -34,6 +36,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
@@ -94,6 +97,23 @@ class CallbackFailureTest {
                     }
                 }));
         assertTheCallers(thrown, own);
+    }
+
+    /** A consumer restoring an interrupt it caught leaves the engine's thread interrupted: its doing, not a disk's. */
+    @ParameterizedTest
+    @EnumSource(value = LoadStrategy.class, names = {"MMAP", "PREFETCH", "DIRECT"})
+    void aConsumerThatLeavesItsThreadInterruptedIsACallbackFailure(LoadStrategy strategy) {
+        AtomicInteger calls = new AtomicInteger();
+        StloadException e = assertThrows(StloadException.class, () -> Loader.stream(checkpoint, options(strategy),
+                (slice, bytes) -> {
+                    if (calls.incrementAndGet() == 5) {
+                        Thread.currentThread().interrupt();
+                    }
+                }));
+        assertEquals(ErrorKind.Callback, e.kind(), e.getMessage());
+        assertNull(e.file(), e.getMessage());
+        assertInstanceOf(InterruptedException.class, e.getCause(), e.getMessage());
+        assertFalse(Thread.currentThread().isInterrupted(), "the caller's own thread was never interrupted");
     }
 
     @ParameterizedTest(name = "{0}: {1}")
