@@ -34,7 +34,8 @@ public interface WeightSource {
     /**
      * Opens the checkpoint this source names now: headers only.
      *
-     * @return the open checkpoint; the store closes it
+     * @return the open checkpoint, never null (the store fails a null as {@link io.stload.ErrorKind#Callback}); the
+     *         store closes it
      * @throws io.stload.StloadException whatever stops the checkpoint from opening, with its kind
      */
     Checkpoint open();

@@ -227,13 +227,19 @@ public final class WeightStore<T> implements AutoCloseable {
 
     /** What the source opens; a failure of the caller's opener is the caller's, not a disk's. */
     private static Checkpoint opened(WeightSource source) {
+        Checkpoint opened;
         try {
-            return source.open();
+            opened = source.open();
         } catch (StloadException e) {
             throw e;
         } catch (RuntimeException e) {
             throw StloadException.callback("opening " + source.name() + " failed", e);
         }
+        if (opened == null) {
+            throw StloadException.callback("opening " + source.name() + " failed",
+                    new NullPointerException("the source opened null, not a checkpoint"));
+        }
+        return opened;
     }
 
     /**

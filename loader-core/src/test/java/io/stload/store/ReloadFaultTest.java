@@ -26,6 +26,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -293,6 +294,20 @@ class ReloadFaultTest {
     }
 
     /** A hook that leases would wait for its own reload's quiesce: it is refused, the reload rolls back, readers go on. */
+    /** A source of the caller's that opens null is its failure, named as such; the serving version stays. */
+    @Test
+    void aSourceThatOpensNullIsTheCallersFailure() {
+        WeightSource nothing = WeightSource.of("nothing", () -> null);
+        StloadException e = assertThrows(StloadException.class,
+                () -> WeightStore.open(nothing, spy(), LoadOptions.DEFAULTS, Long.MAX_VALUE));
+        assertEquals(ErrorKind.Callback, e.kind(), e.getMessage());
+        try (WeightStore<Tensor> store = open(spy())) {
+            ReloadResult r = store.reload(nothing, ReloadOptions.IMMEDIATE);
+            assertEquals(Optional.of(ErrorKind.Callback), r.kind(), r.toString());
+            assertServes(store, 1, 1);
+        }
+    }
+
     @Test
     void aFlushHookThatLeasesIsRefusedNotADeadlock() throws Exception {
         try (WeightStore<Tensor> store = open(spy())) {
