@@ -209,7 +209,7 @@ public final class Slice {
         }
         List<Item> list = List.copyOf(Arrays.asList(items));
         if (list.stream().filter(Item::isEllipsis).count() > 1) {
-            throw new StloadException(ErrorKind.InvalidSlice, null, "slice `" + join(list)
+            throw new StloadException(ErrorKind.InvalidSlice, null, "slice `" + shown(join(list))
                     + "`: only one ellipsis (...) is allowed");
         }
         return new Slice(list);
@@ -289,7 +289,7 @@ public final class Slice {
 
     /** The slice as its errors quote it: as written, if it was parsed. */
     String quoted() {
-        return text != null ? text : toString();
+        return shown(text != null ? text : toString());
     }
 
     /** An index or bound as written: {@code k}, {@code +k} or {@code -k}; null for an empty bound of a range. */

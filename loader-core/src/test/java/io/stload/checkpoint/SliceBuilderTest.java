@@ -137,6 +137,21 @@ class SliceBuilderTest {
         }
     }
 
+    /** An error quotes a long slice cut short: its text is the caller's, of any length. */
+    @Test
+    void aLongSliceIsQuotedShortInItsError() {
+        String many = "0," .repeat(100_000) + "0";
+        try (Checkpoint ckpt = Checkpoint.open(dir.resolve("a.safetensors"))) {
+            StloadException e = assertThrows(StloadException.class, () -> Slice.parse(many).on(ckpt.info("a")));
+            assertEquals(ErrorKind.InvalidSlice, e.kind());
+            assertTrue(e.getMessage().length() < 1000 && e.getMessage().contains("(200001 characters)"),
+                    e.getMessage().substring(0, Math.min(300, e.getMessage().length())));
+        }
+        Slice.Item[] ellipses = new Slice.Item[50_000];
+        java.util.Arrays.fill(ellipses, Slice.ellipsis());
+        assertTrue(assertThrows(StloadException.class, () -> Slice.of(ellipses)).getMessage().length() < 1000);
+    }
+
     @Test
     void aStepThatIsNotPositiveIsRefusedWhenBuilt() {
         assertEquals(ErrorKind.InvalidSlice, assertThrows(StloadException.class, () -> Slice.all().step(0)).kind());
