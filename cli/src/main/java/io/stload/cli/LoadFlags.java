@@ -10,8 +10,6 @@ import io.stload.plan.Sizes;
 import io.stload.plan.TensorFilter;
 import io.stload.plan.Thresholds;
 import io.stload.store.WeightSource;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import picocli.CommandLine.Option;
