@@ -17,10 +17,13 @@ import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.function.Predicate;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
@@ -185,6 +188,38 @@ final class CheckpointFiles {
                 unindexed, real, indexed(index, names));
     }
 
+    /** A shard named as the hub names them, {@code PREFIX-00002-of-00005.safetensors}. */
+    private static final Pattern SERIES = Pattern.compile("(.+)-(\\d{5})-of-(\\d{5})\\.safetensors");
+
+    /**
+     * Without an index, the shards' own names still say how many there are: {@code model-00001-of-00005} alone is a
+     * checkpoint still being downloaded or copied, never one of one shard. The first missing shard of a series, if any.
+     */
+    private static Optional<StloadException> missingOfSeries(Path dir, List<Path> shards, String hint) {
+        Set<String> present = new TreeSet<>();
+        shards.forEach(p -> present.add(p.getFileName().toString()));
+        for (String name : present) {
+            Matcher m = SERIES.matcher(name);
+            if (!m.matches()) {
+                continue;
+            }
+            int total = Integer.parseInt(m.group(3));
+            List<String> missing = new ArrayList<>();
+            for (int k = 1; k <= total; k++) {
+                String sibling = String.format("%s-%05d-of-%05d.safetensors", m.group(1), k, total);
+                if (!present.contains(sibling)) {
+                    missing.add(sibling);
+                }
+            }
+            if (!missing.isEmpty()) {
+                return Optional.of(new StloadException(ErrorKind.MissingShard, dir.resolve(missing.getFirst()),
+                        missing.size() + " of the " + total + " shards " + name + " belongs to are missing, and no "
+                        + "index lists the checkpoint's files" + hint));
+            }
+        }
+        return Optional.empty();
+    }
+
     private static Found unindexed(Path dir, ContainedFiles contained, String hint, Problems problems,
                                    UnknownDtypes unknown) {
         List<Path> shards = list(dir, ".safetensors");
@@ -196,6 +231,7 @@ final class CheckpointFiles {
             problems.add(new StloadException(ErrorKind.MissingShard, dir,
                     "directory holds no .safetensors file and no index" + ranks + hint));
         }
+        missingOfSeries(dir, shards, hint).ifPresent(problems::add);
         List<Header> headers = new ArrayList<>();
         Map<Header, String> names = new IdentityHashMap<>();
         Map<Header, Path> real = new IdentityHashMap<>();

@@ -182,6 +182,16 @@ public final class CheckpointVerifier {
                     blobs.put(real, found.names().get(h) + origin);
                 }
             }
+            // A load reads the index too: its blob is hashed when it is named by its sha256 (the hub stores a small
+            // file under its git hash instead, which this does not check).
+            try {
+                Path index = found.index() == null ? null : contained.realFile(found.index(), hint);
+                if (index != null && BlobHasher.SHA256_NAME.matcher(index.getFileName().toString()).matches()) {
+                    blobs.put(index, found.index().getFileName() + origin);
+                }
+            } catch (StloadException e) {
+                problems.add(Problem.of(e)); // as the walk found it already: the set keeps one
+            }
             if (!blobs.isEmpty()) {
                 problems.addAll(deepCheck(cache, snapshot, blobs, threads, hint, wait, os, progress));
             }

@@ -66,7 +66,8 @@ record DownloadActivity(List<Path> heldLocks, Map<Path, String> unknownLocks, Ma
         heldLocks.forEach(l -> parts.add("download lock " + l.getFileName() + " held"));
         unknownLocks.forEach((l, why) -> parts.add("download lock " + l.getFileName() + " in an unknown state ("
                 + why + ")"));
-        incomplete.keySet().forEach(p -> parts.add(p.getFileName() + " growing"));
+        // Whether it grows shows only between two looks: here it merely exists.
+        incomplete.keySet().forEach(p -> parts.add(p.getFileName() + " partly downloaded"));
         return String.join(", ", parts);
     }
 

@@ -72,6 +72,17 @@ class CheckpointTest {
         assertEquals(c.files().get(0).dataStart() + 8, c.tensor("b").fileOffset());
     }
 
+    /** Without an index, shards named NAME-0000k-of-0000N say there are N: one missing is a missing shard. */
+    @Test
+    void aSeriesOfShardsWithOneMissingIsAMissingShardEvenWithoutAnIndex() throws IOException {
+        shard(ckpt, "model-00001-of-00003.safetensors", "a");
+        shard(ckpt, "model-00003-of-00003.safetensors", "c");
+        StloadException e = rejected(ErrorKind.MissingShard);
+        assertEquals(ckpt.resolve("model-00002-of-00003.safetensors"), e.file());
+        shard(ckpt, "model-00002-of-00003.safetensors", "b");
+        assertEquals(3, Checkpoint.open(ckpt).tensors().size());
+    }
+
     /** An arena that cannot own a mapping (closed, or confined to another thread) is the caller's misuse. */
     @Test
     void mappingIntoAClosedOrAnotherThreadsArenaIsUsage() throws Exception {

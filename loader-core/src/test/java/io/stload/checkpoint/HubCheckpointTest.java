@@ -13,6 +13,7 @@ import io.stload.nativeio.NativeAccess;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -188,6 +189,36 @@ class HubCheckpointTest {
         assertEquals(0, sleeps, "nothing left to wait for");
     }
 
+    /**
+     * Before its index has arrived, a snapshot's shards still say how many there are: the first of two, alone, is a
+     * download in progress, waited for, never a checkpoint of one shard.
+     */
+    @Test
+    void anUnindexedSnapshotMissingASiblingShardIsWaitedFor() throws IOException {
+        Files.delete(hub.snapshot.resolve("model.safetensors.index.json"));
+        Path partial = hub.blobs.resolve(HubFixture.sha256(shard2) + ".incomplete");
+        Files.write(partial, new byte[1]);
+        duringSleep = () -> {
+            try {
+                if (sleeps < 3) {
+                    Files.write(partial, new byte[(int) Files.size(partial) + 1]);
+                } else if (Files.exists(partial)) {
+                    Files.delete(partial);
+                    hub.addFile("model-00002-of-00002.safetensors", shard2);
+                }
+            } catch (IOException e) {
+                throw new AssertionError(e);
+            }
+        };
+        Checkpoint ckpt = resolve("acme/tiny", Duration.ofMinutes(1));
+        assertEquals(3, ckpt.tensors().size(), "both shards, not the first alone");
+        assertTrue(sleeps >= 3, "waited: " + sleeps);
+        Files.delete(hub.snapshot.resolve("model-00002-of-00002.safetensors"));
+        StloadException missing = rejected("acme/tiny", ErrorKind.MissingShard);
+        assertTrue(missing.getMessage().contains("1 of the 2 shards model-00001-of-00002.safetensors belongs to are "
+                + "missing"), missing.getMessage());
+    }
+
     @Test
     void growingIncompleteIsWaitedForUntilTheTimeout() throws IOException {
         Path partial = hub.blobs.resolve(HubFixture.sha256(shard2) + ".incomplete");
@@ -354,10 +385,25 @@ class HubCheckpointTest {
     @Test
     void verifyChecksWhatLoadReadsAndNotesTheRest() throws Exception {
         hub.addFile("model-00002-of-00002.safetensors", shard2);
-        hub.addFile("stray.safetensors", "not a safetensors file".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        hub.addFile("stray.safetensors", "not a safetensors file".getBytes(StandardCharsets.UTF_8));
         CheckpointVerifier.Result r = deepVerify();
         assertTrue(r.clean(), r.problems().toString());
         assertTrue(r.notes().stream().anyMatch(n -> n.startsWith("stray.safetensors is not named by")), r.notes().toString());
+    }
+
+    /** A load reads the index too: named by its sha256, its blob is hashed like the shards'. */
+    @Test
+    void aDeepCheckHashesAnIndexBlobNamedBySha256() throws Exception {
+        hub.addFile("model-00002-of-00002.safetensors", shard2);
+        Files.delete(hub.snapshot.resolve("model.safetensors.index.json"));
+        byte[] index = ("{\"weight_map\":{\"a.weight\":\"model-00001-of-00002.safetensors\",\"a.bias\":"
+                + "\"model-00001-of-00002.safetensors\",\"b.weight\":\"model-00002-of-00002.safetensors\"}}")
+                .getBytes(StandardCharsets.UTF_8);
+        hub.addFile("model.safetensors.index.json", index);
+        assertTrue(deepVerify().clean());
+        Files.write(hub.blobs.resolve(HubFixture.sha256(index)), " ".getBytes(StandardCharsets.UTF_8),
+                StandardOpenOption.APPEND);
+        assertEquals(List.of(ErrorKind.DigestMismatch), deepVerify().problems().stream().map(Problem::kind).toList());
     }
 
     /** A shard the index names that fails its check is a problem, and never also noted as one the index leaves out. */
