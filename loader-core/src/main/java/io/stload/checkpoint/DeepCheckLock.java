@@ -117,9 +117,23 @@ final class DeepCheckLock {
         return problems;
     }
 
-    /** Makes the lock file unless it exists; one that exists must be a regular file with no other name. */
+    /**
+     * Makes the lock file unless it exists; one that exists must be a regular file with no other name. Its two
+     * folders ({@code .locks/} and the repo's) are made where missing and never followed: a symlink there would carry
+     * the file and its records out of the cache.
+     */
     private static void create(Path lock) throws IOException {
-        Files.createDirectories(lock.getParent());
+        Path repoLocks = lock.getParent();
+        for (Path dir : List.of(repoLocks.getParent(), repoLocks)) {
+            try {
+                Files.createDirectory(dir);
+            } catch (FileAlreadyExistsException e) {
+                // made before, by this or a download: checked below
+            }
+            if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+                throw new IOException(dir + " is not a folder (a symlink, or a file)");
+            }
+        }
         try {
             // O_CREAT|O_EXCL: never follows a symlink. Never writable by group or others, whatever the umask.
             Files.createFile(lock, PosixFilePermissions.asFileAttribute(LOCK_PERMISSIONS));

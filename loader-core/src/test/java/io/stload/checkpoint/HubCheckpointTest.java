@@ -21,9 +21,11 @@ import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -354,6 +356,25 @@ class HubCheckpointTest {
         CheckpointVerifier.Result r = deepVerify();
         assertTrue(r.clean(), r.problems().toString());
         assertTrue(log.stream().anyMatch(l -> l.contains("ignoring the unreadable record")), log.toString());
+    }
+
+    /** A symlink where the lock's folder belongs would carry the lock and its records out of the cache. */
+    @Test
+    void aLockFolderThatIsASymlinkIsNotFollowed() throws Exception {
+        hub.addFile("model-00002-of-00002.safetensors", shard2);
+        Path elsewhere = Files.createDirectory(root.resolve("elsewhere"));
+        try (Stream<Path> locks = Files.walk(hub.cache.resolve(".locks"))) {
+            for (Path p : locks.sorted(Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
+        Files.createSymbolicLink(hub.cache.resolve(".locks"), elsewhere);
+        CheckpointVerifier.Result r = deepVerify();
+        assertTrue(r.clean(), r.problems().toString());
+        try (Stream<Path> written = Files.list(elsewhere)) {
+            assertEquals(List.of(), written.toList(), "nothing written through the link");
+        }
+        assertTrue(log.stream().anyMatch(l -> l.contains("checking without coordination")), log.toString());
     }
 
     @Test
