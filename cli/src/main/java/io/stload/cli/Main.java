@@ -2,8 +2,8 @@ package io.stload.cli;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
+import io.stload.nativeio.FileChecks;
 import java.io.PrintWriter;
-import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -70,13 +70,10 @@ public final class Main {
     }
 
     private static Path path(String text) {
-        if (text.isEmpty()) {
-            throw new CommandLine.TypeConversionException("an empty path; for the working folder, say `.`");
-        }
         try {
-            return Path.of(text);
-        } catch (InvalidPathException e) {
-            throw new CommandLine.TypeConversionException("`" + text + "` cannot name a file: " + e.getReason());
+            return FileChecks.userPath(text, "file");
+        } catch (StloadException e) {
+            throw new CommandLine.TypeConversionException(e.detail());
         }
     }
 

@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -198,9 +199,10 @@ final class CheckpointFiles {
     private static Optional<StloadException> missingOfSeries(Path dir, List<Path> shards, String hint) {
         Set<String> present = new TreeSet<>();
         shards.forEach(p -> present.add(p.getFileName().toString()));
+        Set<String> checked = new HashSet<>(); // each series once, however many of its shards are there
         for (String name : present) {
             Matcher m = SERIES.matcher(name);
-            if (!m.matches()) {
+            if (!m.matches() || !checked.add(m.group(1) + "\0" + m.group(3))) {
                 continue;
             }
             int total = Integer.parseInt(m.group(3));
