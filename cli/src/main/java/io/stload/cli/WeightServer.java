@@ -125,7 +125,8 @@ final class WeightServer implements AutoCloseable {
         server.route("/reload", "POST", server::reload);
         server.route("/update_weights_from_disk", "POST", server::update);
         server.route("/health", "GET", server::health);
-        server.http.createContext("/", ex -> send(ex, error(404, "not_found", "no endpoint " + ex.getRequestURI().getPath())));
+        server.http.createContext("/", ex -> send(ex, error(404, "not_found",
+                "no endpoint " + echoed(ex.getRequestURI().getPath()))));
         server.http.setExecutor(server.handlers);
         server.http.start();
         return server;
@@ -158,7 +159,7 @@ final class WeightServer implements AutoCloseable {
             String requested = ex.getRequestURI().getPath();
             try {
                 if (!path.endsWith("/") && !requested.equals(path)) {
-                    reply = error(404, "not_found", "no endpoint " + requested);
+                    reply = error(404, "not_found", "no endpoint " + echoed(requested));
                 } else if (!ex.getRequestMethod().equals(method)) {
                     ex.getResponseHeaders().set("Allow", method);
                     reply = error(405, "method_not_allowed", path + " takes " + method);
@@ -175,6 +176,12 @@ final class WeightServer implements AutoCloseable {
             }
             send(ex, reply);
         });
+    }
+
+    /** A request's path as a reply repeats it: its start, as a 16 KiB path need not come back whole. */
+    private static String echoed(String requested) {
+        return requested.length() <= 200 ? requested
+                : requested.substring(0, 200) + "... (" + requested.length() + " characters)";
     }
 
     private Reply tensor(HttpExchange ex) {
@@ -198,7 +205,7 @@ final class WeightServer implements AutoCloseable {
         try (Lease<Tensor> lease = leased) {
             Optional<Tensor> found = lease.find(name);
             if (found.isEmpty()) {
-                return error(404, "unknown_tensor", "no tensor `" + name + "` in version " + lease.version());
+                return error(404, "unknown_tensor", "no tensor `" + echoed(name) + "` in version " + lease.version());
             }
             Tensor t = found.get();
             String crc = Digests.crc32(t.data());

@@ -197,6 +197,9 @@ class WeightServerTest {
         assertError(404, "unknown_tensor", get(tensorPath("no.such.tensor")));
         assertError(404, "not_found", get("/nope"));
         assertError(404, "not_found", get("/healthz"));
+        HttpResponse<String> longName = get(tensorPath("x".repeat(8000)));
+        assertError(404, "unknown_tensor", longName);
+        assertTrue(longName.body().length() < 400 && longName.body().contains("(8000 characters)"), longName.body());
         HttpResponse<String> wrongMethod = post("/health", "");
         assertError(405, "method_not_allowed", wrongMethod);
         assertEquals("GET", wrongMethod.headers().firstValue("Allow").orElse(""));

@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashSet;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
@@ -22,6 +23,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.function.Function;
 import java.util.function.Predicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -196,9 +198,9 @@ final class CheckpointFiles {
      * Without an index, the shards' own names still say how many there are: {@code model-00001-of-00005} alone is a
      * checkpoint still being downloaded or copied, never one of one shard. The first missing shard of a series, if any.
      */
-    private static Optional<StloadException> missingOfSeries(Path dir, List<Path> shards, String hint) {
-        Set<String> present = new TreeSet<>();
-        shards.forEach(p -> present.add(p.getFileName().toString()));
+    private static Optional<StloadException> missingOfSeries(Collection<String> shards, Function<String, Path> pathOf,
+                                                            String hint) {
+        Set<String> present = new TreeSet<>(shards);
         Set<String> checked = new HashSet<>(); // each series once, however many of its shards are there
         for (String name : present) {
             Matcher m = SERIES.matcher(name);
@@ -214,7 +216,7 @@ final class CheckpointFiles {
                 }
             }
             if (!missing.isEmpty()) {
-                return Optional.of(new StloadException(ErrorKind.MissingShard, dir.resolve(missing.getFirst()),
+                return Optional.of(new StloadException(ErrorKind.MissingShard, pathOf.apply(missing.getFirst()),
                         missing.size() + " of the " + total + " shards " + name + " belongs to are missing, and no "
                         + "index lists the checkpoint's files" + hint));
             }
@@ -233,7 +235,8 @@ final class CheckpointFiles {
             problems.add(new StloadException(ErrorKind.MissingShard, dir,
                     "directory holds no .safetensors file and no index" + ranks + hint));
         }
-        missingOfSeries(dir, shards, hint).ifPresent(problems::add);
+        missingOfSeries(shards.stream().map(p -> p.getFileName().toString()).toList(), dir::resolve, hint)
+                .ifPresent(problems::add);
         List<Header> headers = new ArrayList<>();
         Map<Header, String> names = new IdentityHashMap<>();
         Map<Header, Path> real = new IdentityHashMap<>();
@@ -310,6 +313,9 @@ final class CheckpointFiles {
             throw new StloadException(ErrorKind.MissingShard, null, folder.location()
                     + ": folder holds no .safetensors file and no index");
         }
+        missingOfSeries(shards, folder::pathOf, "").ifPresent(e -> {
+            throw e;
+        });
         List<Header> headers = new ArrayList<>();
         Map<Header, String> names = new IdentityHashMap<>();
         for (String name : shards) {

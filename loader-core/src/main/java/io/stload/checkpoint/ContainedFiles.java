@@ -44,19 +44,24 @@ final class ContainedFiles {
             } catch (IOException e) {
                 throw new StloadException(ErrorKind.Io, file, "cannot read symlink: " + e.getMessage(), e);
             }
-            if (!inside(target, lexicalRoots) && !inside(target, realRoots)) {
-                throw outside(file, target);
-            }
+            boolean dangling = false;
             if (!Files.exists(absolute)) {
                 try {
                     absolute.toRealPath();
                 } catch (NoSuchFileException e) {
-                    throw new StloadException(ErrorKind.MissingShard, file, "dangling symlink: its target " + target
-                            + " does not exist" + hint);
+                    dangling = true;
                 } catch (IOException e) {
-                    // There, but not to be resolved: a symlink loop, a directory on the way that may not be read.
+                    // There, but not to be resolved: a symlink loop (a link to itself points nowhere, in the roots
+                    // or out), a directory on the way that may not be read. Resolving opens no file.
                     throw new StloadException(ErrorKind.Io, file, FileChecks.reason(e), e);
                 }
+            }
+            if (!inside(target, lexicalRoots) && !inside(target, realRoots)) {
+                throw outside(file, target);
+            }
+            if (dangling) {
+                throw new StloadException(ErrorKind.MissingShard, file, "dangling symlink: its target " + target
+                        + " does not exist" + hint);
             }
         } else if (!Files.exists(absolute)) {
             return null;

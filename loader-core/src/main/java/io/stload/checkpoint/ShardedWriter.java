@@ -184,8 +184,8 @@ public final class ShardedWriter {
      *
      * @param dir    the directory to create; absent or empty
      * @param filler writes the files into the temporary directory it is given
-     * @throws IOException if {@code dir} exists and is not an empty directory ({@link FileAlreadyExistsException}),
-     *                     or the filler or the rename fails
+     * @throws IOException if {@code dir} exists and is not an empty directory, or is a mount point
+     *                     ({@link FileAlreadyExistsException}), or the filler or the rename fails
      */
     public static void writeAtomically(Path dir, Filler filler) throws IOException {
         StloadException.requireNonNull(filler, "a directory is written by a filler, not null");
@@ -195,6 +195,11 @@ public final class ShardedWriter {
                 if (children.findAny().isPresent()) {
                     throw new FileAlreadyExistsException(dir.toString(), null, "exists and is not empty");
                 }
+            }
+            // Found out now, not after the whole output is written: a mount point cannot be replaced (EBUSY).
+            if (!Files.getAttribute(target, "unix:dev").equals(Files.getAttribute(target.getParent(), "unix:dev"))) {
+                throw new FileAlreadyExistsException(dir.toString(), null, "is a mount point, which the output (written"
+                        + " beside it, then renamed into place) cannot replace");
             }
         } else if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
             throw new FileAlreadyExistsException(dir.toString(), null, "exists and is not a directory");

@@ -131,6 +131,14 @@ class HubCheckpointTest {
     }
 
     @Test
+    void aSnapshotLinkToItselfIsALoopNotAPathOutOfTheBlobs() throws IOException {
+        Path shard = hub.snapshot.resolve("model-00002-of-00002.safetensors");
+        Files.createSymbolicLink(shard, shard.getFileName());
+        StloadException e = rejected("acme/tiny", ErrorKind.Io);
+        assertTrue(e.getMessage().endsWith("a symlink loop (too many levels of symbolic links)"), e.getMessage());
+    }
+
+    @Test
     void plainDirectoryRefusesSymlinksLeavingIt() throws IOException {
         Path dir = Files.createDirectory(root.resolve("plain"));
         Files.createSymbolicLink(dir.resolve("model.safetensors"), hub.blobs.resolve(HubFixture.sha256(shard2)));

@@ -23,6 +23,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -141,6 +142,39 @@ class ShardedWriterTest {
         Path empty = Files.createDirectories(dir.resolve("empty"));
         ShardedWriter.write(empty, null, entries(tensors), from(tensors), 4000);
         assertSameTensors(tensors, empty);
+    }
+
+    /** Refused before a byte is written: after the whole output, the rename over it would fail with EBUSY. */
+    @Test
+    void anEmptyMountPointIsRefusedBeforeAnythingIsWritten() throws Exception {
+        Path mount = Files.createDirectories(dir.resolve("mount"));
+        Assumptions.assumeTrue(run("mount", "-t", "tmpfs", "tmpfs", mount.toString()) == 0,
+                "mounting a tmpfs takes root");
+        try {
+            Map<String, byte[]> tensors = tensors();
+            FileAlreadyExistsException e = assertThrows(FileAlreadyExistsException.class,
+                    () -> ShardedWriter.write(mount, null, entries(tensors), from(tensors), 4000));
+            assertTrue(e.getReason().startsWith("is a mount point"), e.getReason());
+            assertEquals(List.of("mount"), List.of(dir.toFile().list()), "nothing written beside it");
+        } finally {
+            assertEquals(0, run("umount", mount.toString()));
+        }
+    }
+
+    /** The command's exit status; -1 when it cannot be started (no such program) or runs past 30 s. */
+    private static int run(String... command) throws InterruptedException {
+        Process p;
+        try {
+            p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                    .start();
+        } catch (IOException e) {
+            return -1;
+        }
+        if (!p.waitFor(30, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            return -1;
+        }
+        return p.exitValue();
     }
 
     /** The reference implementation reads every shard, and every tensor has the bytes written. */

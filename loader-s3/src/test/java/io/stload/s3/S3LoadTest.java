@@ -666,4 +666,24 @@ class S3LoadTest {
             assertEquals(1, proxy.rangedGets(), "only the index was read");
         }
     }
+
+    @Test
+    void withoutAnIndexAShardSeriesMissingOneIsMissingShardBeforeAnyTensorIsRead() throws Exception {
+        Path folder = Files.createDirectories(server.bucket(BUCKET).resolve("series"));
+        List<Path> shards;
+        try (Stream<Path> files = Files.list(local)) {
+            shards = files.filter(f -> f.getFileName().toString().endsWith(".safetensors")).sorted().toList();
+        }
+        assertTrue(shards.size() > 1, "a series of shards: " + shards);
+        for (Path f : shards.subList(1, shards.size())) { // no index, and not the first shard
+            Files.copy(f, folder.resolve(f.getFileName()));
+        }
+        try (FaultProxy proxy = new FaultProxy(server.endpoint())) {
+            StloadException e = assertThrows(StloadException.class, () -> load(proxy.endpoint(), "s3://models/series/"));
+            assertEquals(ErrorKind.MissingShard, e.kind());
+            assertTrue(e.getMessage().startsWith("MissingShard: s3://models/series/" + shards.getFirst().getFileName()
+                    + ": 1 of the " + shards.size() + " shards"), e.getMessage());
+            assertEquals(0, proxy.rangedGets(), "no file was read");
+        }
+    }
 }
