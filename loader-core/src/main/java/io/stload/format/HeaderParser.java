@@ -25,7 +25,6 @@ import tools.jackson.core.JsonToken;
 import tools.jackson.core.ObjectReadContext;
 import tools.jackson.core.StreamReadConstraints;
 import tools.jackson.core.TokenStreamFactory;
-import tools.jackson.core.TokenStreamLocation;
 import tools.jackson.core.json.JsonFactory;
 
 /**
@@ -53,8 +52,9 @@ public final class HeaderParser {
             .streamReadConstraints(StreamReadConstraints.builder()
                     .maxStringLength((int) MAX_HEADER_SIZE)
                     .maxNameLength((int) MAX_HEADER_SIZE)
+                    .maxNumberLength((int) MAX_HEADER_SIZE) // the reference reads a long number as an f64
                     .maxDocumentLength(MAX_HEADER_SIZE)
-                    .maxNestingDepth(128) // serde_json's recursion limit
+                    .maxNestingDepth(127) // serde_json's recursion limit: its 128 counts one level more
                     .build())
             // Tensor names are unique per header: adding each to Jackson's shared symbol table costs half
             // the parse time of a 10,000-tensor header and saves nothing.
@@ -281,12 +281,10 @@ public final class HeaderParser {
             }
             return new RawHeader(metadata, tensors, byName);
         } catch (JacksonException e) {
-            // Limit violations (e.g. nesting depth) come without a location. A parser over bytes counts its
-            // position as a character offset (the byte offset stays -1), which for bytes is the byte index.
-            TokenStreamLocation at = e.getLocation();
-            long offset = at == null ? -1 : at.getByteOffset() >= 0 ? at.getByteOffset() : at.getCharOffset();
+            // Limit violations (e.g. nesting depth) come without a location.
+            long offset = JsonErrors.byteOffset(e, json);
             String where = offset < 0 ? "" : " at byte " + (8 + offset) + " of the file";
-            throw deserialization(file, "invalid JSON in header: " + e.getOriginalMessage() + where);
+            throw deserialization(file, "invalid JSON in header: " + JsonErrors.reason(e) + where);
         }
     }
 
@@ -352,7 +350,7 @@ public final class HeaderParser {
                     }
                     offsets = readU64Array(p, name, "data_offsets", 2, budget, file);
                 }
-                default -> p.skipChildren(); // unknown extra fields are accepted, as by the reference
+                default -> skipUnknown(p, file);
             }
         }
         if (dtype == null || shape == null || offsets == null) {
@@ -362,6 +360,36 @@ public final class HeaderParser {
         // A known dtype keeps its constant's name rather than the parsed copy: one string less per tensor.
         return new TensorInfo(name, dtype, Shape.of(shape), offsets[0], offsets[1],
                 dtype == DType.UNKNOWN ? dtypeName : dtype.name());
+    }
+
+    /**
+     * Passes over the value of a field a tensor entry does not define. The reference accepts such fields, but
+     * still parses their values: a lone surrogate in a string, or a number beyond an f64's range, is an error.
+     */
+    private static void skipUnknown(JsonParser p, Path file) {
+        int depth = 0;
+        do {
+            switch (p.currentToken()) {
+                case START_OBJECT, START_ARRAY -> depth++;
+                case END_OBJECT, END_ARRAY -> depth--;
+                case PROPERTY_NAME, VALUE_STRING -> requireUnicode(p.getString(), file);
+                case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT -> requireF64Range(p.getString(), file);
+                default -> { }
+            }
+        } while (depth > 0 && p.nextToken() != null);
+    }
+
+    /**
+     * A number the reference reads as an f64 (any but an integer within u64 or i64, which stay finite anyway) must
+     * not overflow it. Decided from the text: an integer of a million digits is not parsed to find that out.
+     */
+    private static void requireF64Range(String number, Path file) {
+        int digits = number.length() - (number.startsWith("-") ? 1 : 0);
+        boolean integer = number.chars().allMatch(c -> c == '-' || (c >= '0' && c <= '9'));
+        boolean beyond = integer && digits != 309 ? digits > 309 : Double.isInfinite(Double.parseDouble(number));
+        if (beyond) {
+            throw deserialization(file, "number " + shown(number) + " in header is out of range");
+        }
     }
 
     private static long[] readU64Array(JsonParser p, String name, String field, int exactLength, DecodeBudget budget,
@@ -408,14 +436,31 @@ public final class HeaderParser {
                 return v;
             }
             default -> {
-                BigInteger v = p.getBigIntegerValue();
-                if (v.signum() < 0 || v.compareTo(U64_MAX) > 0) {
-                    throw deserialization(file, "value " + v + " in `" + field + "` of tensor `" + name
-                            + "` is outside 0..2^64-1");
+                if (!fitsU64(p)) {
+                    throw deserialization(file, "value " + shown(p.getString()) + " in `" + field + "` of tensor `"
+                            + name + "` is outside 0..2^64-1");
                 }
-                return v.longValue();
+                return p.getBigIntegerValue().longValue();
             }
         }
+    }
+
+    /** Whether the current number is an integer in 0..2^64-1, decided without parsing one of a million digits. */
+    private static boolean fitsU64(JsonParser p) {
+        if (p.currentToken() != JsonToken.VALUE_NUMBER_INT) {
+            return false;
+        }
+        String digits = p.getString(); // JSON has no leading zeros: 2^64-1's 20 digits are the most
+        if (digits.length() > 20) {
+            return false;
+        }
+        BigInteger v = p.getBigIntegerValue();
+        return v.signum() >= 0 && v.compareTo(U64_MAX) <= 0;
+    }
+
+    /** A number as an error quotes it: its start, for one of a million digits must not make a megabyte line. */
+    private static String shown(String number) {
+        return number.length() <= 40 ? number : number.substring(0, 40) + "... (" + number.length() + " characters)";
     }
 
     /**

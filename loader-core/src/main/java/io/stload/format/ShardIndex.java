@@ -14,7 +14,6 @@ import tools.jackson.core.JacksonException;
 import tools.jackson.core.JsonParser;
 import tools.jackson.core.JsonToken;
 import tools.jackson.core.ObjectReadContext;
-import tools.jackson.core.TokenStreamLocation;
 import tools.jackson.core.json.JsonFactory;
 
 /**
@@ -123,10 +122,8 @@ public record ShardIndex(Path file, Map<String, String> weightMap, Map<String, S
                 throw invalid(file, "trailing characters after the index object");
             }
         } catch (JacksonException e) {
-            // Over bytes, the parser may count its position as a character offset, which is then the byte index.
-            TokenStreamLocation where = e.getLocation();
-            long at = where == null ? -1 : where.getByteOffset() >= 0 ? where.getByteOffset() : where.getCharOffset();
-            throw invalid(file, "invalid JSON: " + e.getOriginalMessage() + (at < 0 ? "" : " at byte " + at));
+            long at = JsonErrors.byteOffset(e, bytes);
+            throw invalid(file, "invalid JSON: " + JsonErrors.reason(e) + (at < 0 ? "" : " at byte " + at));
         }
         if (weightMap == null) {
             throw invalid(file, "no `weight_map`");

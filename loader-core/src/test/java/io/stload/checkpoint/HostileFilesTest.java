@@ -11,6 +11,7 @@ import io.stload.format.HeaderParser;
 import io.stload.nativeio.NativeAccess;
 import io.stload.plan.PartitionSpec;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -117,10 +118,13 @@ class HostileFilesTest {
     @Test
     void invalidIndexJsonNamesTheRealBytePosition() throws Exception {
         Path dir = Files.createDirectory(root.resolve("broken"));
-        String json = "{\"metadata\": {\"total_size\": " + "1".repeat(10) + "}, \"weight_map\": {\"a\": oops}}";
+        // Non-ASCII before the fault: a byte is not a character.
+        String json = "{\"metadata\": {\"total_size\": " + "1".repeat(10) + ", \"note\": \"é☃\ud83d\ude00\"},"
+                + " \"weight_map\": {\"a\": oops}}";
         Files.writeString(dir.resolve("model.safetensors.index.json"), json);
         StloadException e = refused(ErrorKind.InvalidIndex, () -> Checkpoint.open(dir));
-        assertTrue(e.getMessage().contains("at byte " + json.indexOf("oops")), e.getMessage());
+        int bad = json.substring(0, json.indexOf("oops")).getBytes(StandardCharsets.UTF_8).length;
+        assertTrue(e.getMessage().contains("at byte " + bad), e.getMessage());
     }
 
     @Test

@@ -6,8 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Headers the reference accepts but whose decoded form would not fit the stated bound (4x the header plus
@@ -65,11 +68,12 @@ class HeaderBoundsTest {
         assertEquals(8000, header.tensors().size());
     }
 
-    @Test
-    void invalidJsonNamesTheRealBytePosition() {
-        String pad = "{\"__metadata__\":{\"k\":\"" + "x".repeat(1000) + "\"},";
+    @ParameterizedTest
+    @ValueSource(strings = {"x", "é☃\ud83d\ude00"}) // ASCII, and characters of 2, 3 and 4 bytes
+    void invalidJsonNamesTheRealBytePosition(String text) {
+        String pad = "{\"__metadata__\":{\"k\":\"" + text.repeat(300) + "\"},";
         String header = pad + "\"t\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}, oops}";
-        int bad = 8 + header.indexOf("oops");
+        int bad = 8 + header.substring(0, header.indexOf("oops")).getBytes(StandardCharsets.UTF_8).length;
         StloadException e = assertThrows(StloadException.class, () -> HeaderParser.parse(RawFile.of(header, 0), FILE));
         assertEquals(ErrorKind.InvalidHeaderDeserialization, e.kind(), e.getMessage());
         assertTrue(e.getMessage().contains("at byte " + bad + " of the file"), bad + ": " + e.getMessage());

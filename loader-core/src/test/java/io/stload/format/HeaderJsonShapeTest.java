@@ -133,6 +133,41 @@ class HeaderJsonShapeTest {
         assertEquals(new TensorInfo("x", DType.F32, new long[] {1}, 0, 4), h.tensor("x"));
     }
 
+    /** serde_json still parses an unknown field's value: its strings must be Unicode, its numbers within an f64. */
+    @Test
+    void anUnknownFieldHoldingWhatTheReferenceCannotParseIsRejected() {
+        for (String value : new String[] {"\"\\ud800\"", "{\"\\udc00\":1}", "[\"a\\ude42\"]", "1e400", "-1e999",
+                "1e309", "1" + "0".repeat(400), "-1" + "0".repeat(309), "[" + "9".repeat(1_000_000) + "]"}) {
+            String header = "{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4],\"e\":" + value + "}}";
+            assertRejected(ErrorKind.InvalidHeaderDeserialization, RawFile.of(header, 4), dir);
+        }
+    }
+
+    @Test
+    void anUnknownFieldMayHoldLongNumbersWithinAnF64() {
+        for (String value : new String[] {"0." + "1".repeat(5000), "1" + "0".repeat(308), "-1" + "0".repeat(308),
+                "1e-400", "18446744073709551616", "[" + "7".repeat(2000) + "e-1990]"}) {
+            String header = "{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4],\"e\":" + value + "}}";
+            assertEquals(4, assertAccepted(RawFile.of(header, 4), dir).tensor("x").byteSize(), value);
+        }
+    }
+
+    @Test
+    void aDimensionOfAMillionDigitsIsOutOfRangeAndQuotedShort() {
+        String header = "{\"x\":{\"dtype\":\"F32\",\"shape\":[" + "9".repeat(1_000_000) + "],\"data_offsets\":[0,4]}}";
+        String message = assertRejected(ErrorKind.InvalidHeaderDeserialization, RawFile.of(header, 4), dir).getMessage();
+        assertTrue(message.endsWith("... (1000000 characters) in `shape` of tensor `x` is outside 0..2^64-1"), message);
+    }
+
+    /** serde_json's recursion limit: the header object, the entry and 125 arrays pass; one more does not. */
+    @Test
+    void nestingStopsWhereTheReferencesDoes() {
+        String entry = "\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4],\"e\":";
+        assertAccepted(RawFile.of("{" + entry + "[".repeat(125) + "]".repeat(125) + "}}", 4), dir);
+        assertRejected(ErrorKind.InvalidHeaderDeserialization,
+                RawFile.of("{" + entry + "[".repeat(126) + "]".repeat(126) + "}}", 4), dir);
+    }
+
     @Test
     void fieldsOfAnEntryMayComeInAnyOrder() {
         String header = "{\"x\":{\"data_offsets\":[0,4],\"shape\":[1],\"dtype\":\"F32\"}}";
