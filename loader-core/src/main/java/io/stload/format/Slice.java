@@ -245,7 +245,11 @@ public final class Slice {
             return WHOLE;
         }
         List<Item> items = new ArrayList<>();
-        for (String raw : text.split(",", -1)) {
+        String body = text.strip();
+        if (body.length() > 1 && body.endsWith(",")) {
+            body = body.substring(0, body.length() - 1); // Python's `a[1,]` is `a[1]`: a comma may end the items
+        }
+        for (String raw : body.split(",", -1)) {
             String item = raw.strip();
             if (item.equals("...")) {
                 items.add(ellipsis());

@@ -53,6 +53,7 @@ class SliceBuilderTest {
     static Stream<Arguments> python() {
         return Stream.of(
             Arguments.of("1", new long[] {6, 5}, new int[] {30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59}),
+            Arguments.of("1,", new long[] {6, 5}, new int[] {30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59}),
             Arguments.of("-1", new long[] {6, 5}, new int[] {90, 91, 92, 93, 94, 95, 96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115, 116, 117, 118, 119}),
             Arguments.of("1:3", new long[] {2, 6, 5}, new int[] {30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 83, 84, 85, 86, 87, 88, 89}),
             Arguments.of("::2", new long[] {2, 6, 5}, new int[] {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 83, 84, 85, 86, 87, 88, 89}),
@@ -128,7 +129,7 @@ class SliceBuilderTest {
         "4",       // index 4 out of bounds for tensor dimension #0 of size 4
         "-5",      // Invalid index -5 for dimension 0 of size 4
         ":, 7",    // index 7 out of bounds for tensor dimension #1 of size 6
-        "1:2:x", "1:2:3:4", "--1"})
+        "1:2:x", "1:2:3:4", "--1", ",", "1,,"})
     void whatTheReferenceRefusesIsAnInvalidSlice(String expr) {
         try (Checkpoint ckpt = Checkpoint.open(dir.resolve("a.safetensors"))) {
             StloadException e = assertThrows(StloadException.class, () -> ckpt.slice("a", expr));
