@@ -4,7 +4,8 @@ import java.nio.file.Path;
 
 /**
  * The one exception family of the loader: a kind, the file it concerns (if any) and a message a person can
- * act on. {@link #getMessage()} is the one-line form the CLI prints: {@code Kind: file: message}.
+ * act on. {@link #getMessage()} is the one-line form the CLI prints: {@code Kind: file: message}, with control
+ * characters of names from a file escaped ({@link Printable}); {@link #detail()} is the message as given.
  */
 public class StloadException extends RuntimeException {
     /** What went wrong. */
@@ -120,6 +121,6 @@ public class StloadException extends RuntimeException {
         if (kind == null || detail == null) {
             throw usage("an error needs its kind and its detail, not null");
         }
-        return file == null ? kind + ": " + detail : kind + ": " + file + ": " + detail;
+        return Printable.escape(file == null ? kind + ": " + detail : kind + ": " + file + ": " + detail);
     }
 }

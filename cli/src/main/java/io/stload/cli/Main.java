@@ -1,6 +1,7 @@
 package io.stload.cli;
 
 import io.stload.ErrorKind;
+import io.stload.Printable;
 import io.stload.StloadException;
 import io.stload.nativeio.FileChecks;
 import java.io.PrintWriter;
@@ -105,7 +106,7 @@ public final class Main {
             return outOfMemory(oom, err, debug);
         }
         if (ex instanceof StloadException se && se.kind() != ErrorKind.Internal) {
-            err.println("error: " + Printable.escape(se.getMessage()));
+            err.println("error: " + se.getMessage()); // one line: names in it are escaped
             if (debug) {
                 se.printStackTrace(err);
             }

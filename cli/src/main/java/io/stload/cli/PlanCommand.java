@@ -1,5 +1,6 @@
 package io.stload.cli;
 
+import io.stload.Printable;
 import io.stload.checkpoint.Checkpoint;
 import io.stload.plan.ByteRange;
 import io.stload.plan.FilePlan;

@@ -1,6 +1,7 @@
 package io.stload.cli;
 
 import io.stload.ErrorKind;
+import io.stload.Printable;
 import io.stload.StloadException;
 import io.stload.checkpoint.Checkpoint;
 import io.stload.checkpoint.CheckpointSource;

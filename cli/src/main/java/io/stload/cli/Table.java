@@ -1,5 +1,6 @@
 package io.stload.cli;
 
+import io.stload.Printable;
 import java.io.BufferedWriter;
 import java.io.PrintWriter;
 import java.util.Collection;

@@ -1,5 +1,6 @@
 package io.stload.cli;
 
+import io.stload.Printable;
 import io.stload.checkpoint.CheckpointVerifier;
 import io.stload.checkpoint.Problem;
 import java.io.PrintWriter;

@@ -158,24 +158,10 @@ public record ShardIndex(Path file, Map<String, String> weightMap, Map<String, S
         for (int i = 0; i < shard.length(); i++) {
             if (Character.isISOControl(shard.charAt(i))) {
                 throw invalid(file, String.format(Locale.ROOT, "shard name `%s` of tensor `%s` holds a control "
-                        + "character (U+%04X at index %d); a shard name must be a file name", visible(shard),
-                        visible(tensor), (int) shard.charAt(i), i));
+                        + "character (U+%04X at index %d); a shard name must be a file name", shard, tensor,
+                        (int) shard.charAt(i), i));
             }
         }
-    }
-
-    /** The text with each control character written as {@code \xNN}, as the CLI prints them: one printable line. */
-    private static String visible(String s) {
-        StringBuilder sb = new StringBuilder(s.length() + 8);
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (Character.isISOControl(c)) {
-                sb.append(String.format(Locale.ROOT, "\\x%02x", (int) c)); // every ISO control is below U+0100
-            } else {
-                sb.append(c);
-            }
-        }
-        return sb.toString();
     }
 
     private static StloadException invalid(Path file, String message) {

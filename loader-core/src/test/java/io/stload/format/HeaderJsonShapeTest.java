@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.stload.ErrorKind;
+import io.stload.StloadException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Map;
@@ -201,6 +202,16 @@ class HeaderJsonShapeTest {
         String header = "{\"a\\\"b\\\\c\\u00e9\\ud83d\\ude42\\n\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}";
         Header h = assertAccepted(RawFile.of(header, 1), dir);
         assertEquals(1, h.tensor("a\"b\\cé🙂\n").byteSize());
+    }
+
+    /** A hostile name cannot forge a line in an embedder's log: the message escapes it, the detail keeps it. */
+    @Test
+    void anErrorAboutANameWithControlCharactersIsOneLine() {
+        String header = "{\"a\\n\\u001b[31mb\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}";
+        StloadException e = assertRejected(ErrorKind.TensorInvalidInfo, RawFile.of(header, 4), dir);
+        assertTrue(e.getMessage().contains("tensor `a\\n\\x1b[31mb`") && e.getMessage().lines().count() == 1,
+                e.getMessage());
+        assertTrue(e.detail().contains("tensor `a\n\u001b[31mb`"), e.detail());
     }
 
     @Test

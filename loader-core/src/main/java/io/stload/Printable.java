@@ -1,15 +1,24 @@
-package io.stload.cli;
+package io.stload;
 
 /**
- * Text from a file (a tensor name, a metadata key, a path) made safe to print on a terminal: control characters
- * and bidirectional overrides are written as escapes, so a name cannot start a new line that forges an error,
- * move the cursor, or recolour the terminal. JSON output needs none of this: its writer escapes on its own.
+ * Text from a file (a tensor name, a metadata key, a path) made safe to print on one line: control characters
+ * and bidirectional overrides are written as escapes (a newline as {@code \n}, ESC as {@code \x1b}), so a name
+ * cannot start a new line that forges an error or a log line, move the cursor, or recolour a terminal.
+ * {@link StloadException#getMessage()} is written this way; an engine logging names of its own can use it too.
+ * JSON output needs none of this: its writer escapes on its own.
  */
-final class Printable {
+public final class Printable {
     private Printable() {
     }
 
-    static String escape(String s) {
+    /**
+     * The text made printable.
+     *
+     * @param s the text, or null
+     * @return the text with every control character, bidirectional override and line separator escaped; null for
+     *         null
+     */
+    public static String escape(String s) {
         if (s == null || s.chars().noneMatch(Printable::unsafe)) {
             return s;
         }
