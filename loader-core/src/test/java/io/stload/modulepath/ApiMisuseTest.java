@@ -26,6 +26,8 @@ class ApiMisuseTest {
             "new StloadException(ErrorKind, null Path, String)",
             "new StloadException(ErrorKind, null Path, String, Throwable)",
             "new StloadException(ErrorKind, Path, String, null Throwable)",
+            // "the text, or null" (null for null)
+            "Printable.escape(null String)",
             // "the __metadata__ map, or null for none"
             "SafetensorsWriter.header(null Map, List)",
             "SafetensorsWriter.write(Path, null Map, List)",
