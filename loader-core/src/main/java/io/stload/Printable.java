@@ -42,6 +42,28 @@ public final class Printable {
         return sb.toString();
     }
 
+    /**
+     * The start of a caller's text, as an error or a reply quotes it: a slice of a megabyte, or a number of a
+     * million digits, must not make a megabyte line.
+     *
+     * @param s        the text
+     * @param maxChars how much of it to keep, at least 1
+     * @return the text, or its first {@code maxChars} characters (not half a surrogate pair) followed by
+     *         {@code ... (N characters)}
+     * @throws StloadException {@link ErrorKind#Usage} if {@code s} is null or {@code maxChars} is less than 1
+     */
+    public static String start(String s, int maxChars) {
+        StloadException.requireNonNull(s, "the text to quote, not null");
+        if (maxChars < 1) {
+            throw StloadException.usage("a quote keeps at least 1 character, not " + maxChars);
+        }
+        if (s.length() <= maxChars) {
+            return s;
+        }
+        int end = Character.isHighSurrogate(s.charAt(maxChars - 1)) ? maxChars - 1 : maxChars;
+        return s.substring(0, end) + "... (" + s.length() + " characters)";
+    }
+
     private static boolean unsafe(int c) {
         return Character.isISOControl(c) // C0, DEL, C1 (ESC starts ANSI sequences; U+009B is a one-char CSI)
                 || (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069) // bidirectional overrides

@@ -3,6 +3,7 @@ package io.stload.cli;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.stload.ErrorKind;
+import io.stload.Printable;
 import io.stload.format.Tensor;
 import io.stload.load.Digests;
 import io.stload.store.Lease;
@@ -46,6 +47,8 @@ import tools.jackson.core.JsonGenerator;
 final class WeightServer implements AutoCloseable {
     private static final int MAX_BODY_BYTES = 16 * 1024;
     private static final String TENSORS = "/tensors/";
+    /** How much of a request's path a reply repeats: a 16 KiB path need not come back whole. */
+    private static final int ECHOED = 200;
 
     static {
         // The JDK's server waits forever for a request and accepts every connection unless told otherwise. It
@@ -126,7 +129,7 @@ final class WeightServer implements AutoCloseable {
         server.route("/update_weights_from_disk", "POST", server::update);
         server.route("/health", "GET", server::health);
         server.http.createContext("/", ex -> send(ex, error(404, "not_found",
-                "no endpoint " + echoed(ex.getRequestURI().getPath()))));
+                "no endpoint " + Printable.start(ex.getRequestURI().getPath(), ECHOED))));
         server.http.setExecutor(server.handlers);
         server.http.start();
         return server;
@@ -159,7 +162,7 @@ final class WeightServer implements AutoCloseable {
             String requested = ex.getRequestURI().getPath();
             try {
                 if (!path.endsWith("/") && !requested.equals(path)) {
-                    reply = error(404, "not_found", "no endpoint " + echoed(requested));
+                    reply = error(404, "not_found", "no endpoint " + Printable.start(requested, ECHOED));
                 } else if (!ex.getRequestMethod().equals(method)) {
                     ex.getResponseHeaders().set("Allow", method);
                     reply = error(405, "method_not_allowed", path + " takes " + method);
@@ -176,12 +179,6 @@ final class WeightServer implements AutoCloseable {
             }
             send(ex, reply);
         });
-    }
-
-    /** A request's path as a reply repeats it: its start, as a 16 KiB path need not come back whole. */
-    private static String echoed(String requested) {
-        return requested.length() <= 200 ? requested
-                : requested.substring(0, 200) + "... (" + requested.length() + " characters)";
     }
 
     private Reply tensor(HttpExchange ex) {
@@ -205,7 +202,8 @@ final class WeightServer implements AutoCloseable {
         try (Lease<Tensor> lease = leased) {
             Optional<Tensor> found = lease.find(name);
             if (found.isEmpty()) {
-                return error(404, "unknown_tensor", "no tensor `" + echoed(name) + "` in version " + lease.version());
+                return error(404, "unknown_tensor", "no tensor `" + Printable.start(name, ECHOED) + "` in version "
+                        + lease.version());
             }
             Tensor t = found.get();
             String crc = Digests.crc32(t.data());

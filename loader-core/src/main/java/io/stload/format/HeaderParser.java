@@ -1,6 +1,7 @@
 package io.stload.format;
 
 import io.stload.ErrorKind;
+import io.stload.Printable;
 import io.stload.StloadException;
 import io.stload.nativeio.FileChecks;
 import io.stload.nativeio.FileIdentity;
@@ -41,6 +42,8 @@ public final class HeaderParser {
 
     private static final BigInteger U64_MAX = BigInteger.ONE.shiftLeft(64).subtract(BigInteger.ONE);
     private static final String METADATA_KEY = "__metadata__";
+    /** How much of a number its errors quote. */
+    private static final int QUOTED_DIGITS = 40;
     private static final Comparator<TensorInfo> BY_OFFSETS = (a, b) -> {
         int c = Long.compareUnsigned(a.begin(), b.begin());
         return c != 0 ? c : Long.compareUnsigned(a.end(), b.end());
@@ -388,7 +391,7 @@ public final class HeaderParser {
         boolean integer = number.chars().allMatch(c -> c == '-' || (c >= '0' && c <= '9'));
         boolean beyond = integer && digits != 309 ? digits > 309 : Double.isInfinite(Double.parseDouble(number));
         if (beyond) {
-            throw deserialization(file, "number " + shown(number) + " in header is out of range");
+            throw deserialization(file, "number " + Printable.start(number, QUOTED_DIGITS) + " in header is out of range");
         }
     }
 
@@ -437,8 +440,8 @@ public final class HeaderParser {
             }
             default -> {
                 if (!fitsU64(p)) {
-                    throw deserialization(file, "value " + shown(p.getString()) + " in `" + field + "` of tensor `"
-                            + name + "` is outside 0..2^64-1");
+                    throw deserialization(file, "value " + Printable.start(p.getString(), QUOTED_DIGITS) + " in `" + field
+                            + "` of tensor `" + name + "` is outside 0..2^64-1");
                 }
                 return p.getBigIntegerValue().longValue();
             }
@@ -456,11 +459,6 @@ public final class HeaderParser {
         }
         BigInteger v = p.getBigIntegerValue();
         return v.signum() >= 0 && v.compareTo(U64_MAX) <= 0;
-    }
-
-    /** A number as an error quotes it: its start, for one of a million digits must not make a megabyte line. */
-    private static String shown(String number) {
-        return number.length() <= 40 ? number : number.substring(0, 40) + "... (" + number.length() + " characters)";
     }
 
     /**

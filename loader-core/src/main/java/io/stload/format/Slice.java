@@ -1,6 +1,7 @@
 package io.stload.format;
 
 import io.stload.ErrorKind;
+import io.stload.Printable;
 import io.stload.StloadException;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -31,6 +32,8 @@ import java.util.Objects;
 public final class Slice {
     /** No item: the whole tensor. */
     public static final Slice WHOLE = new Slice(List.of());
+    /** How much of a slice's text its errors quote. */
+    private static final int QUOTED = 120;
 
     private final List<Item> items;
     /** The text parsed, for messages; null for a slice built of items. */
@@ -209,7 +212,7 @@ public final class Slice {
         }
         List<Item> list = List.copyOf(Arrays.asList(items));
         if (list.stream().filter(Item::isEllipsis).count() > 1) {
-            throw new StloadException(ErrorKind.InvalidSlice, null, "slice `" + shown(join(list))
+            throw new StloadException(ErrorKind.InvalidSlice, null, "slice `" + Printable.start(join(list), QUOTED)
                     + "`: only one ellipsis (...) is allowed");
         }
         return new Slice(list);
@@ -293,7 +296,7 @@ public final class Slice {
 
     /** The slice as its errors quote it: as written, if it was parsed. */
     String quoted() {
-        return shown(text != null ? text : toString());
+        return Printable.start(text != null ? text : toString(), QUOTED);
     }
 
     /** An index or bound as written: {@code k}, {@code +k} or {@code -k}; null for an empty bound of a range. */
@@ -321,12 +324,8 @@ public final class Slice {
     }
 
     private static StloadException invalid(String text, String context, String why) {
-        return new StloadException(ErrorKind.InvalidSlice, null, context + "slice `" + shown(text) + "`: " + shown(why));
-    }
-
-    /** A caller's text as an error quotes it: its start, for a slice of a megabyte must not make a megabyte line. */
-    private static String shown(String text) {
-        return text.length() <= 120 ? text : text.substring(0, 120) + "... (" + text.length() + " characters)";
+        return new StloadException(ErrorKind.InvalidSlice, null, context + "slice `" + Printable.start(text, QUOTED)
+                + "`: " + Printable.start(why, QUOTED));
     }
 
     // ---- against a tensor ----
