@@ -86,7 +86,17 @@ public class StloadException extends RuntimeException {
         if (what == null || cause == null) {
             throw usage("a callback error needs what the loader was doing and the caller's exception, not null");
         }
-        return new StloadException(ErrorKind.Callback, null, what + ": " + cause, cause);
+        return new StloadException(ErrorKind.Callback, null, what + ": " + described(cause), cause);
+    }
+
+    /** The caller's exception as text: its {@code toString()} is the caller's code too, and may itself throw. */
+    private static String described(Throwable cause) {
+        try {
+            return String.valueOf(cause);
+        } catch (Throwable unreadable) {
+            return cause.getClass().getName() + " (its message could not be read: " + unreadable.getClass().getName()
+                    + ")";
+        }
     }
 
     /**

@@ -189,8 +189,9 @@ final class WeightServer implements AutoCloseable {
         try {
             leased = store.lease();
         } catch (StloadException e) {
-            if (store.failure().isEmpty()) {
-                throw e;
+            // Decided from the refusal itself: asking the store again could find the failure cleared by then.
+            if (!(e.getCause() instanceof StloadException)) {
+                throw e; // closed: the server is stopping
             }
             // A reload in place failed part way: the weights are neither version until a reload succeeds.
             return json(503, g -> {
@@ -316,16 +317,17 @@ final class WeightServer implements AutoCloseable {
     }
 
     private Reply health(HttpExchange ex) {
+        WeightStore.Status status = store.status(); // one moment: a reload may publish between two reads
         return json(200, g -> {
-            g.writeNumberProperty("version", store.version());
-            g.writeNumberProperty("memory_bytes", store.memoryBytes());
+            g.writeNumberProperty("version", status.version());
+            g.writeNumberProperty("memory_bytes", status.memoryBytes());
             if (store.memoryBudgetBytes() != Long.MAX_VALUE) {
                 g.writeNumberProperty("memory_budget_bytes", store.memoryBudgetBytes());
             }
-            g.writeNumberProperty("live_leases", store.liveLeases());
-            g.writeBooleanProperty("quiescing", store.quiescing());
-            writeSource(g, store.source());
-            store.failure().ifPresent(f -> g.writeStringProperty("failed", f.detail()));
+            g.writeNumberProperty("live_leases", status.liveLeases());
+            g.writeBooleanProperty("quiescing", status.quiescing());
+            writeSource(g, status.source());
+            status.failure().ifPresent(f -> g.writeStringProperty("failed", f.detail()));
         });
     }
 

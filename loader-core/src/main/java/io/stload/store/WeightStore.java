@@ -248,8 +248,9 @@ public final class WeightStore<T> implements AutoCloseable {
      * version ended up current. Safe from any thread.
      *
      * @return the lease; its version's memory stays valid until it is closed
-     * @throws StloadException {@link ErrorKind#Usage} when the store is closed; the failure's own kind when a reload
-     *                         in place left the weights half-written (until a reload succeeds)
+     * @throws StloadException {@link ErrorKind#Usage} when the store is closed; the failure's own kind, with the
+     *                         failure ({@link #failure()}) as its cause, when a reload in place left the weights
+     *                         half-written (until a reload succeeds)
      */
     public Lease<T> lease() {
         lock.lock();
@@ -456,15 +457,16 @@ public final class WeightStore<T> implements AutoCloseable {
         long inUse = memoryBytes();
         if (inUse + needed > budgetBytes) {
             StloadException e = new StloadException(ErrorKind.OutOfMemory, null, "the new version needs " + needed
-                    + " bytes while " + inUse + " are held by versions still in use; the memory budget is "
-                    + budgetBytes);
+                    + " bytes while " + inUse + " are held by the versions in use (an allocation is held whole while"
+                    + " any tensor in it is served; a reload without carry-over packs them again); the memory budget"
+                    + " is " + budgetBytes);
             return failed(claim, Outcome.OVER_BUDGET, e, e.detail(), how, n.changes().delta(n.slices(), 0, 0), 0, 0);
         }
         Allocation<T> fresh = null;
         if (n.plan() != null) {
             try {
                 fresh = new Allocation<>(memory.load(n.plan()));
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | Error e) { // the caller's allocator may throw anything
                 StloadException se = ours(e, "loading into " + memory.describe());
                 return failed(claim, Outcome.LOAD_FAILED, se, se.getMessage(), how, ReloadDelta.NONE, n.start(), 0);
             }
@@ -504,7 +506,7 @@ public final class WeightStore<T> implements AutoCloseable {
         if (n.plan() != null && stagingBytes <= how.stagingBytes()) {
             try {
                 staged = stage(n.plan());
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | Error e) {
                 StloadException se = ours(e, "staging the changed tensors");
                 return failed(claim, Outcome.LOAD_FAILED, se, se.getMessage(), how, ReloadDelta.NONE, n.start(), 0);
             }
@@ -599,8 +601,8 @@ public final class WeightStore<T> implements AutoCloseable {
             } catch (Throwable e) {
                 // Whatever the caller's hook throws, assertion errors included, must roll back: a store left
                 // quiesced would hold every reader forever.
-                return Optional.of(rollBack(claim, fresh, Outcome.FLUSH_FAILED,
-                        StloadException.callback("flush hook failed", e), "flush hook failed: " + e, how, delta,
+                StloadException failure = StloadException.callback("flush hook failed", e);
+                return Optional.of(rollBack(claim, fresh, Outcome.FLUSH_FAILED, failure, failure.detail(), how, delta,
                         loadSeconds, seconds(quiesceStart)));
             }
         }
@@ -757,6 +759,44 @@ public final class WeightStore<T> implements AutoCloseable {
     }
 
     /**
+     * The store's state in one reading, as a health report wants it: each accessor alone takes the lock once, so a
+     * reload published between two calls would pair one version's number with the next one's source.
+     *
+     * @param version     the current version's number
+     * @param source      where the current version came from
+     * @param memoryBytes memory held by every version not yet freed ({@link #memoryBytes()})
+     * @param liveLeases  leases not yet closed
+     * @param quiescing   whether a quiesced reload is holding back new leases
+     * @param failure     why leases are refused ({@link #failure()}), or empty
+     */
+    public record Status(long version, SourceVersion source, long memoryBytes, int liveLeases, boolean quiescing,
+                         Optional<StloadException> failure) {
+        /**
+         * The state, as read.
+         *
+         * @throws StloadException {@link ErrorKind#Usage} if {@code source} or {@code failure} is null
+         */
+        public Status {
+            StloadException.requireNonNull(source, "a status names the current version's source, not null");
+            StloadException.requireNonNull(failure, "a status's failure is empty when there is none, not null");
+        }
+    }
+
+    /**
+     * The store's state, read at once.
+     *
+     * @return its version, source, memory, leases, quiesce and failure, all of one moment
+     * @throws StloadException {@link ErrorKind#Usage} when the store is closed
+     */
+    public Status status() {
+        return locked(() -> {
+            requireOpen();
+            return new Status(current.number, current.source, heldBytes(), liveLeases, quiescer != null,
+                    Optional.ofNullable(failure));
+        });
+    }
+
+    /**
      * The current version's number.
      *
      * @return 1 for the first load, one more for each published reload
@@ -821,7 +861,12 @@ public final class WeightStore<T> implements AutoCloseable {
      * @return the bytes
      */
     public long memoryBytes() {
-        return locked(() -> held.stream().mapToLong(a -> a.buffers.bytes()).sum());
+        return locked(this::heldBytes);
+    }
+
+    /** Requires the lock. */
+    private long heldBytes() {
+        return held.stream().mapToLong(a -> a.buffers.bytes()).sum();
     }
 
     /**

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.stload.ErrorKind;
@@ -23,6 +24,8 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicReference;
@@ -221,21 +224,27 @@ class WeightStoreTest {
     void failingFlushHookRollsBackWhateverItThrows() {
         try (WeightStore<Tensor> store = open(Long.MAX_VALUE)) {
             long one = store.memoryBytes();
-            List<FlushHook> failing = List.of(
-                    (from, to) -> {
-                        throw new IOException("cache device gone");
-                    },
-                    (from, to) -> {
-                        throw new AssertionError("batch still in flight");
+            List<Throwable> thrown = List.of(new IOException("cache device gone"),
+                    new AssertionError("batch still in flight"),
+                    new IllegalStateException() {
+                        @Override
+                        public String getMessage() {
+                            throw new UnsupportedOperationException("a message that cannot be read");
+                        }
                     });
-            for (FlushHook hook : failing) {
+            for (Throwable t : thrown) {
+                FlushHook hook = (from, to) -> {
+                    if (t instanceof Error err) {
+                        throw err;
+                    }
+                    throw (Exception) t;
+                };
                 ReloadResult r = store.reload(b, ReloadOptions.quiesced(LONG, hook));
                 assertEquals(Outcome.FLUSH_FAILED, r.outcome());
                 assertTrue(r.message().orElseThrow().startsWith("flush hook failed: "), r::toString);
                 assertTrue(r.message().orElseThrow().endsWith("; version 1 stays current"), r::toString);
                 assertEquals(ErrorKind.Callback, r.kind().orElseThrow());
-                assertEquals(hook == failing.get(0) ? IOException.class : AssertionError.class,
-                        r.cause().orElseThrow().getClass(), "the hook's own exception comes back");
+                assertSame(t, r.cause().orElseThrow(), "the hook's own exception comes back");
                 assertEquals(1, r.version());
                 assertEquals(one, store.memoryBytes());
                 assertFalse(store.quiescing());
@@ -265,7 +274,9 @@ class WeightStoreTest {
             ReloadResult third = two.reload(a, ReloadOptions.IMMEDIATE);
             assertEquals(Outcome.OVER_BUDGET, third.outcome());
             assertEquals("the new version needs " + one + " bytes while " + 2 * one
-                    + " are held by versions still in use; the memory budget is " + 2 * one, third.message().orElseThrow());
+                    + " are held by the versions in use (an allocation is held whole while any tensor in it is"
+                    + " served; a reload without carry-over packs them again); the memory budget is " + 2 * one,
+                    third.message().orElseThrow());
             assertEquals(ErrorKind.OutOfMemory, third.kind().orElseThrow());
             old.close();
             assertTrue(two.reload(a, ReloadOptions.IMMEDIATE).reloaded(), "fits once the old version is freed");
@@ -328,6 +339,50 @@ class WeightStoreTest {
                         assertTrue(lease.tensors().values().stream().allMatch(t -> t.data().isReadOnly()));
                     }
                 }
+            }
+        }
+        callers.close();
+    }
+
+    @Test
+    void aStatusIsOneMomentsVersionSourceAndMemory() {
+        WeightStore<Tensor> store = open(Long.MAX_VALUE);
+        assertTrue(store.reload(b, ReloadOptions.IMMEDIATE).reloaded());
+        try (Lease<Tensor> lease = store.lease()) {
+            WeightStore.Status status = store.status();
+            assertEquals(2, status.version());
+            assertEquals(store.source(), status.source());
+            assertEquals(store.memoryBytes(), status.memoryBytes());
+            assertEquals(1, status.liveLeases());
+            assertFalse(status.quiescing());
+            assertEquals(Optional.empty(), status.failure());
+        }
+        store.close();
+        assertEquals(ErrorKind.Usage, assertThrows(StloadException.class, store::status).kind());
+    }
+
+    /** Whatever the caller's allocator throws comes back in the result, and the serving version stays. */
+    @Test
+    void anAllocatorThrowingAnErrorFailsTheReloadBesideNotTheCaller() {
+        AssertionError refusal = new AssertionError("no buffer for a new version");
+        Arena callers = Arena.ofShared();
+        AtomicBoolean refuse = new AtomicBoolean();
+        StoreMemory<Tensor> memory = StoreMemory.callerBuffers(slice -> {
+            if (refuse.get()) {
+                throw refusal;
+            }
+            return callers.allocate(slice.byteSize(), 64);
+        }, segment -> { });
+        try (WeightStore<Tensor> store = WeightStore.open(WeightSource.path(a), memory, LoadOptions.DEFAULTS,
+                Long.MAX_VALUE)) {
+            refuse.set(true);
+            ReloadResult r = store.reload(WeightSource.path(b), ReloadOptions.IMMEDIATE);
+            assertEquals(Outcome.LOAD_FAILED, r.outcome(), r::toString);
+            assertEquals(ErrorKind.Callback, r.kind().orElseThrow());
+            assertSame(refusal, r.cause().orElseThrow());
+            try (Lease<Tensor> lease = store.lease()) {
+                assertEquals(1, lease.version());
+                assertAll(lease, A);
             }
         }
         callers.close();
