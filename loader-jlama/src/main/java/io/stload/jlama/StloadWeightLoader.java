@@ -286,6 +286,13 @@ public final class StloadWeightLoader implements WeightLoader {
             int first = dctx.getShardOffsetForLength(shape[1]);
             int count = dctx.getShardLength(shape[1]);
             if (count != shape[1]) {
+                int block = Q8ByteBufferTensor.BLOCK_SIZE;
+                if (JlamaTensors.quantized(dtype) && (first % block != 0 || count % block != 0)) {
+                    // A block's 32 values share one scale: a cut inside a block has no scales of its own (Jlama's
+                    // own loader gives it zeros), and Q4 at an odd column splits a byte.
+                    throw unsupported(ref, "a rank's columns [" + first + ", " + (first + count) + ") of a " + dtype
+                            + " tensor are not whole blocks of " + block + " (one scale each)");
+                }
                 TensorShape cut = TensorShape.sparseColumn(shape, Pair.of(first, count));
                 FloatBufferTensor scales = JlamaTensors.quantized(dtype) ? columnScales(name, cut) : null;
                 return make(ref, dtype, cut, bytes.columns(ref, rowBytes(dtype, shape), columnBytes(dtype, first),

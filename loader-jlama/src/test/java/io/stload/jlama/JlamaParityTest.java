@@ -89,6 +89,24 @@ class JlamaParityTest {
     }
 
     /**
+     * A rank's columns of a quantized tensor that are not whole blocks of 32 (W = 3 of 64 columns: 21 each) have no
+     * scales of their own, and Q4's odd offset splits a byte: refused, where they would be wrong values.
+     */
+    @Test
+    void quantizedColumnsInsideAScaleBlockAreUnsupported() throws Exception {
+        String name = "model.layers.0.self_attn.o_proj.weight";
+        for (Path model : List.of(i8, q4)) {
+            try (StloadWeightLoader ours = StloadWeightLoader.open(model)) {
+                StloadException e = assertThrows(StloadException.class,
+                        () -> ours.load(name, Parity.rank(1, 3), false, true));
+                assertEquals(ErrorKind.Unsupported, e.kind(), e.getMessage());
+                assertTrue(e.getMessage().contains("columns [21, 42) of a "), e.getMessage());
+                assertEquals(TinyLlama.HIDDEN / 2, ours.load(name, Parity.rank(1, 2), false, true).shape().sparseColumnLength());
+            }
+        }
+    }
+
+    /**
      * Jlama's own Q4 checkpoint, whose dtype the format does not define: strict, it is refused at open, as the
      * reference implementation refuses it; {@code open}, or a checkpoint opened with raw unknown dtypes, gives Jlama's
      * own tensors, lazily and loaded.
