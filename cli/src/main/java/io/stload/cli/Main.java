@@ -67,6 +67,8 @@ public final class Main {
             // Thrown by the command itself (picocli hands the handler exceptions only). What failed to fit is
             // garbage by now, so there is room to say so.
             return outOfMemory(e, err, main.debug);
+        } catch (Error e) {
+            return reportError(e, main.debug, err); // a bug (a StackOverflowError...): one line, not the JVM's trace
         }
     }
 
@@ -100,7 +102,7 @@ public final class Main {
      * One line for an error and its exit code: a user-caused error by its kind, anything else as a bug
      * ({@code error: internal: ...}, exit 70); {@code --debug} adds the stack trace.
      */
-    static int reportError(Exception ex, boolean debug, PrintWriter err) {
+    static int reportError(Throwable ex, boolean debug, PrintWriter err) {
         OutOfMemoryError oom = outOfMemoryIn(ex);
         if (oom != null) {
             return outOfMemory(oom, err, debug);

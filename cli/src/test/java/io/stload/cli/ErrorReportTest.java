@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Test;
 class ErrorReportTest {
     private final StringWriter err = new StringWriter();
 
-    private int report(Exception e, boolean debug) {
+    private int report(Throwable e, boolean debug) {
         return Main.reportError(e, debug, new PrintWriter(err, true));
     }
 
@@ -31,6 +31,13 @@ class ErrorReportTest {
         assertEquals(70, report(bug, false));
         assertEquals("error: internal: java.lang.NullPointerException: boom (run with --debug for details)",
                 err.toString().strip());
+    }
+
+    /** An Error other than running out of memory is a bug too: one line, never the JVM's own trace and exit 1. */
+    @Test
+    void anUnexpectedErrorIsInternalOnOneLine() {
+        assertEquals(70, report(new StackOverflowError(), false));
+        assertEquals("error: internal: StackOverflowError: null (run with --debug for details)", err.toString().strip());
     }
 
     @Test

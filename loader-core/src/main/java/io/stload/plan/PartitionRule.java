@@ -1,6 +1,7 @@
 package io.stload.plan;
 
 import io.stload.ErrorKind;
+import io.stload.Printable;
 import io.stload.StloadException;
 import io.stload.checkpoint.TensorRef;
 import io.stload.format.TensorInfo;
@@ -96,8 +97,8 @@ public record PartitionRule(String source, Pattern pattern, int dim, boolean div
      *
      * @throws StloadException {@link ErrorKind#Usage} if {@code dim} is below {@link #EXPERTS}, {@code divisible},
      *         heads, parts or padding are given to a rule that does not split, padding is combined with heads or parts,
-     *         heads are given beside parts, or a number is negative; if {@code source}, {@code pattern} or
-     *         {@code parts} is null
+     *         heads are given beside parts, a number is negative, or the parts' sizes add up past 2^63 - 1; if
+     *         {@code source}, {@code pattern} or {@code parts} is null
      */
     public PartitionRule {
         if (source == null || pattern == null || parts == null) {
@@ -122,6 +123,13 @@ public record PartitionRule(String source, Pattern pattern, int dim, boolean div
         }
         if (!parts.isEmpty() && (heads > 0 || headDim > 0)) {
             throw StloadException.usage(source + ": with parts, each part says its own heads");
+        }
+        long partsSum = 0;
+        for (Part p : parts) {
+            partsSum += p.size();
+            if (partsSum < 0) { // sizes are at least 1: past 2^63 - 1, it wrapped
+                throw StloadException.usage(source + ": the parts' sizes add up past 2^63 - 1");
+            }
         }
         if (heads > 0 && headDim > 0 && Math.multiplyHigh(heads, headDim) != 0) {
             throw StloadException.usage(source + ": " + heads + " heads of " + headDim + " overflow a dimension");
@@ -248,7 +256,21 @@ public record PartitionRule(String source, Pattern pattern, int dim, boolean div
      */
     public boolean matches(String tensorName) {
         StloadException.requireNonNull(tensorName, "a rule matches a tensor's name, not null");
-        return pattern.matcher(tensorName).matches();
+        return wholeMatch(pattern, tensorName);
+    }
+
+    /**
+     * Whether {@code pattern} matches the whole {@code name}. A name comes from a checkpoint and may be long: a
+     * regular expression whose matching recurses with it (Java's does, per repetition of a group) would overflow
+     * the stack, which is the pattern's fault, said as such.
+     */
+    static boolean wholeMatch(Pattern pattern, String name) {
+        try {
+            return pattern.matcher(name).matches();
+        } catch (StackOverflowError e) {
+            throw StloadException.usage("the pattern `" + Printable.start(pattern.pattern(), 120) + "` recurses too"
+                    + " deeply to match a tensor name of " + name.length() + " characters; simplify it");
+        }
     }
 
     /**
@@ -265,7 +287,7 @@ public record PartitionRule(String source, Pattern pattern, int dim, boolean div
             }
             long sum = 0;
             for (Part p : parts) {
-                sum = Math.addExact(sum, p.size());
+                sum += p.size(); // within 2^63 - 1: the constructor checked
             }
             if (sum != n) {
                 StringBuilder sizes = new StringBuilder();
@@ -293,7 +315,8 @@ public record PartitionRule(String source, Pattern pattern, int dim, boolean div
             long d = headDim;
             long h = heads;
             if (h > 0 && d > 0 && h * d != n) {
-                throw usage(t, "dimension " + dim + " is " + n + ", but " + h + " heads of " + d + " make " + h * d);
+                throw usage(t, "dimension " + dim + " is " + n + ", but " + h + " heads of " + d + " make "
+                        + Long.toUnsignedString(h * d));
             }
             if (d == 0) {
                 if (n % h != 0) {
@@ -427,25 +450,33 @@ public record PartitionRule(String source, Pattern pattern, int dim, boolean div
         return what + (worldSize % h == 0 ? "each held by " + worldSize / h : "which do not divide");
     }
 
-    /** {@code *} matches any characters (dots included), {@code ?} any one character; the rest is literal. */
+    /**
+     * {@code *} matches any characters (dots included), {@code ?} any one character; the rest is literal. Between
+     * stars each piece is fixed-length, so its leftmost place is always a right one: each is matched there once
+     * (an atomic group), never retried at every later place, and a glob of many stars stays linear in the name.
+     */
     static Pattern globToRegex(String glob) {
-        StringBuilder re = new StringBuilder();
-        StringBuilder literal = new StringBuilder();
-        for (char c : glob.toCharArray()) {
-            if (c == '*' || c == '?') {
-                if (!literal.isEmpty()) {
-                    re.append(Pattern.quote(literal.toString()));
-                    literal.setLength(0);
-                }
-                re.append(c == '*' ? ".*" : ".");
-            } else {
-                literal.append(c);
-            }
-        }
-        if (!literal.isEmpty()) {
-            re.append(Pattern.quote(literal.toString()));
+        String[] pieces = glob.split("\\*", -1);
+        StringBuilder re = new StringBuilder(fixed(pieces[0]));
+        for (int i = 1; i < pieces.length; i++) {
+            re.append(i < pieces.length - 1 ? "(?>.*?" + fixed(pieces[i]) + ")" : ".*" + fixed(pieces[i]));
         }
         return Pattern.compile(re.toString(), Pattern.DOTALL);
+    }
+
+    /** A piece of a glob without stars: {@code ?} any one character, the rest literal. */
+    private static String fixed(String piece) {
+        StringBuilder re = new StringBuilder();
+        String[] literals = piece.split("\\?", -1);
+        for (int i = 0; i < literals.length; i++) {
+            if (i > 0) {
+                re.append('.');
+            }
+            if (!literals[i].isEmpty()) {
+                re.append(Pattern.quote(literals[i]));
+            }
+        }
+        return re.toString();
     }
 
     /**

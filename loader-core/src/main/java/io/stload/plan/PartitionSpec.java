@@ -461,7 +461,7 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
             long n = size > 0 ? size : heads * d;
             expect(n > 0, source, where + ": needs a size (an integer, or \"size\", or \"heads\" and \"head_dim\")");
             expect(heads == 0 || heads * d == n, source, where + ": " + heads + " heads of " + d + " make "
-                    + heads * d + ", not its size " + n);
+                    + Long.toUnsignedString(heads * d) + ", not its size " + Long.toUnsignedString(n));
             expect(d == 0 || n % d == 0, source, where + ": size " + n + " is not whole heads of " + d);
             return new PartitionRule.Part(name, n, d, divisible != null ? divisible : ruleDivisible);
         }

@@ -126,7 +126,7 @@ public final class TensorFilter {
             return true;
         }
         for (Pattern p : compiled) {
-            if (p.matcher(name).matches()) {
+            if (PartitionRule.wholeMatch(p, name)) {
                 return true;
             }
         }
@@ -155,7 +155,7 @@ public final class TensorFilter {
         boolean[] matched = new boolean[compiled.size()];
         for (String n : names) {
             for (int i = 0; i < compiled.size(); i++) {
-                matched[i] |= !matched[i] && compiled.get(i).matcher(n).matches();
+                matched[i] |= !matched[i] && PartitionRule.wholeMatch(compiled.get(i), n);
             }
         }
         for (int i = 0; i < matched.length; i++) {
