@@ -1,6 +1,8 @@
 package io.stload.plan;
 
 import io.stload.StloadException;
+import io.stload.checkpoint.Checkpoint;
+import io.stload.checkpoint.TensorRef;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -140,6 +142,22 @@ final class AutoRules {
                 + summary + ", vocab " + vocab + (experts > 0 ? ", " + experts + " routed experts"
                 + (wholeExperts ? " whole" : " split") : "") + "; " + c.source() + ")";
         return new PartitionSpec(name, r);
+    }
+
+    /**
+     * The embedding and the LM head hold {@code vocab_size} rows, as engines require of them (vLLM's loader refuses
+     * others): a {@code config.json} that says otherwise does not describe these weights, and no layout is made
+     * from it.
+     */
+    static void requireVocabRows(ModelConfig c, Checkpoint checkpoint) {
+        long vocab = c.positive("vocab_size");
+        for (TensorRef t : checkpoint.tensors().values()) {
+            boolean vocabRows = t.name().endsWith("embed_tokens.weight") || t.name().endsWith("lm_head.weight");
+            if (vocabRows && t.info().rank() > 0 && t.info().dim(0) != vocab) {
+                throw StloadException.usage(c.source() + ": vocab_size is " + vocab + ", but `" + t.name() + "` has "
+                        + Long.toUnsignedString(t.info().dim(0)) + " rows: the config does not describe these weights");
+            }
+        }
     }
 
     private static PartitionRule heads(String glob, int dim, long heads, long headDim, boolean divisible) {

@@ -165,12 +165,15 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
      * @param checkpoint   the checkpoint
      * @param wholeExperts deal routed experts whole, in contiguous blocks of ranks, instead of splitting each
      * @return the rules, named {@value #AUTO_NAME} or {@value #AUTO_EXPERTS_NAME} with what they were read from
-     * @throws StloadException {@link ErrorKind#Usage} when there is no {@code config.json}, it cannot be read, or it
-     *         does not describe a model these rules know
+     * @throws StloadException {@link ErrorKind#Usage} when there is no {@code config.json}, it cannot be read, it
+     *         does not describe a model these rules know, or its {@code vocab_size} is not the rows of the
+     *         checkpoint's embedding or LM head
      */
     public static PartitionSpec fromConfig(Checkpoint checkpoint, boolean wholeExperts) {
         requireCheckpoint(checkpoint);
-        return AutoRules.of(ModelConfig.of(checkpoint), wholeExperts);
+        ModelConfig config = ModelConfig.of(checkpoint);
+        AutoRules.requireVocabRows(config, checkpoint);
+        return AutoRules.of(config, wholeExperts);
     }
 
     /**

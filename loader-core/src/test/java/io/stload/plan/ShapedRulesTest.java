@@ -146,6 +146,28 @@ class ShapedRulesTest {
         assertTrue(spec.ruleFor("language_model.model.layers.0.self_attn.q_norm.weight").replicates());
     }
 
+    /** A config.json beside weights it does not describe: the layout would be one no engine makes (vLLM refuses). */
+    @Test
+    void autoRefusesAConfigWhoseVocabularyIsNotTheEmbeddingsRows(@TempDir Path dir) throws IOException {
+        SafetensorsWriter.write(dir.resolve("model.safetensors"), Map.of(), List.of(
+                new TensorData("model.embed_tokens.weight", DType.F32, new long[] {1000, 2}, new byte[1000 * 2 * 4])));
+        for (int vocab : new int[] {1000, 3}) {
+            Files.writeString(dir.resolve("config.json"), """
+                    {"model_type": "llama", "hidden_size": 128, "num_attention_heads": 4, "vocab_size": %d}"""
+                    .formatted(vocab));
+            try (Checkpoint c = Checkpoint.open(dir)) {
+                if (vocab == 1000) {
+                    assertEquals(64, PartitionSpec.fromConfig(c, false).ruleFor("model.embed_tokens.weight").padTo());
+                    continue;
+                }
+                StloadException e = assertThrows(StloadException.class, () -> PartitionSpec.load("auto", c));
+                assertEquals(ErrorKind.Usage, e.kind());
+                assertTrue(e.getMessage().endsWith("vocab_size is 3, but `model.embed_tokens.weight` has 1000 rows: the"
+                        + " config does not describe these weights"), e.getMessage());
+            }
+        }
+    }
+
     @Test
     void autoKnowsEachFamilysLayout() {
         PartitionSpec phi3 = PartitionSpec.fromConfigJson("phi3", """
