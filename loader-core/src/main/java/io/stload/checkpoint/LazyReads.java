@@ -64,7 +64,17 @@ final class LazyReads implements AutoCloseable {
             }
         } else {
             MemorySegment view = view(t);
-            MappedFile.reading(t.file().file(), () -> spec.copy(view, out));
+            try {
+                MappedFile.reading(t.file().file(), () -> spec.copy(view, out));
+            } catch (IllegalStateException e) {
+                if (view.scope().isAlive() && out.scope().isAlive()) {
+                    throw e;
+                }
+                throw StloadException.usage("the checkpoint, or the allocator's memory, was closed during the copy of "
+                        + t.name());
+            }
+            // A file rewritten in place under the mapping (same size: no fault) gave other bytes: say so, as a load does.
+            t.file().requireUnchanged();
         }
         return new Tensor(spec.local(), out);
     }

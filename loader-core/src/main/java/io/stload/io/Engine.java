@@ -116,6 +116,9 @@ public final class Engine {
         }
         failure = shutdown(failure, plan, readers, io, consumers, delivery);
         if (failure != null) {
+            if (failure instanceof InterruptedException) {
+                Thread.currentThread().interrupt(); // the caller's code decides what its interrupt means
+            }
             throw LoadErrors.convert(failure);
         }
         return report(plan, readers, delivery, stats, latencyMicros, System.nanoTime() - start,

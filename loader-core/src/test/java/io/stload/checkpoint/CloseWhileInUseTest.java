@@ -3,6 +3,8 @@ package io.stload.checkpoint;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.stload.ErrorKind;
+import io.stload.StloadException;
 import io.stload.format.DType;
 import io.stload.format.SafetensorsWriter;
 import io.stload.format.SafetensorsWriter.TensorData;
@@ -10,12 +12,14 @@ import io.stload.load.LoadedWeights;
 import io.stload.load.Loader;
 import io.stload.plan.LoadOptions;
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.zip.CRC32;
 import org.junit.jupiter.api.BeforeAll;
@@ -79,6 +83,36 @@ class CloseWhileInUseTest {
             weights.close();
             weights.close();
             assertTrue(reader.join(Duration.ofSeconds(30)), "the reader saw its tensor freed");
+        }
+    }
+
+    /** A copy the close cuts short is the caller's misuse (Usage), never the FFM API's raw "Already closed". */
+    @Test
+    void aCopyCutShortByCloseIsAUsageError() throws Exception {
+        for (int round = 0; round < 5; round++) {
+            Checkpoint ckpt = Checkpoint.open(file);
+            CountDownLatch copying = new CountDownLatch(1);
+            List<Throwable> failures = new CopyOnWriteArrayList<>();
+            Thread copier = Thread.ofPlatform().daemon().start(() -> {
+                try {
+                    while (true) {
+                        try (Arena arena = Arena.ofConfined()) {
+                            copying.countDown();
+                            ckpt.copy("w", arena); // 64 MiB: the close mostly lands during one
+                        }
+                    }
+                } catch (StloadException e) {
+                    if (e.kind() != ErrorKind.Usage) {
+                        failures.add(e);
+                    }
+                } catch (Throwable t) {
+                    failures.add(t);
+                }
+            });
+            copying.await();
+            ckpt.close();
+            assertTrue(copier.join(Duration.ofSeconds(30)), "the copier stopped");
+            assertTrue(failures.isEmpty(), "round " + round + ": " + failures);
         }
     }
 }

@@ -20,8 +20,12 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileTime;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -106,6 +110,28 @@ class LazyAccessTest {
         List<String> out = Files.readAllLines(dir.resolve("out"));
         assertEquals(0, p.exitValue(), String.join("\n", out));
         assertEquals(List.of("mapped", "kind=Io file=" + file.toRealPath(), "alive"), out);
+    }
+
+    /** Rewritten in place at the same size no page faults: the copy checks the file is still the one it opened. */
+    @Test
+    void aCopyOfAFileRewrittenInPlaceIsAnIoErrorNotTheOtherBytes() throws Exception {
+        Path file = dir.resolve("rewritten.safetensors");
+        SafetensorsWriter.write(file, Map.of(), List.of(new TensorData("w", DType.U8, new long[] {4096},
+                new byte[4096])));
+        try (Checkpoint ckpt = Checkpoint.open(file); Arena arena = Arena.ofConfined()) {
+            assertEquals(0, ckpt.copy("w", arena).data().get(ValueLayout.JAVA_BYTE, 0));
+            byte[] other = Files.readAllBytes(file);
+            other[other.length - 1] = 7;
+            FileTime before = Files.getLastModifiedTime(file);
+            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) { // same inode, as `cp` writes
+                ch.write(ByteBuffer.wrap(other), 0);
+            }
+            // The clock's tick may be coarser than the rewrite: make the modification time say it happened.
+            Files.setLastModifiedTime(file, FileTime.fromMillis(before.toMillis() + 1000));
+            StloadException e = assertThrows(StloadException.class, () -> ckpt.copy("w", arena));
+            assertEquals(ErrorKind.Io, e.kind(), e.getMessage());
+            assertTrue(e.getMessage().contains(": was modified after its header was read"), e.getMessage());
+        }
     }
 
     @Test

@@ -116,6 +116,25 @@ class CallbackFailureTest {
         assertFalse(Thread.currentThread().isInterrupted(), "the caller's own thread was never interrupted");
     }
 
+    /** Interrupting the thread that runs a load stops it, and the flag is set again for that thread's own code. */
+    @ParameterizedTest
+    @EnumSource(value = LoadStrategy.class, names = {"MMAP", "PREFETCH", "DIRECT"})
+    void anInterruptedLoadSaysSoAndLeavesTheFlagSet(LoadStrategy strategy) {
+        Thread caller = Thread.currentThread();
+        AtomicInteger calls = new AtomicInteger();
+        StloadException e = assertThrows(StloadException.class, () -> Loader.stream(checkpoint, options(strategy),
+                (slice, bytes) -> {
+                    if (calls.incrementAndGet() == 5) {
+                        caller.interrupt();
+                    }
+                }));
+        boolean flagged = Thread.interrupted(); // read and cleared, so that no other test runs interrupted
+        assertEquals(ErrorKind.Io, e.kind(), e.getMessage());
+        assertEquals("Io: load interrupted", e.getMessage());
+        assertInstanceOf(InterruptedException.class, e.getCause());
+        assertTrue(flagged, "the caller's interrupt flag is set again");
+    }
+
     @ParameterizedTest(name = "{0}: {1}")
     @MethodSource("strategiesAndFailures")
     void aListenersExceptionIsItsCause(LoadStrategy strategy, Exception own) {
