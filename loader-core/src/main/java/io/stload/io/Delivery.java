@@ -86,11 +86,14 @@ final class Delivery {
     }
 
     MemorySegment readBuffer(Header file, long offset, long length) throws InterruptedException {
+        MemorySegment m;
         try {
-            return destination.readBuffer(file, offset, length);
+            m = destination.readBuffer(file, offset, length);
         } catch (IOException | RuntimeException e) {
             throw ours(e, "the destination's buffer for " + file.file().getFileName());
         }
+        // Reads land in it by pread, which takes native memory only.
+        return m == null ? null : writable(m, length, true, "bytes of " + file.file().getFileName());
     }
 
     void filled(Header file, long offset, MemorySegment bytes) {
@@ -132,9 +135,19 @@ final class Delivery {
         } catch (IOException | RuntimeException e) {
             throw ours(e, "the destination's buffer for " + slice.name());
         }
-        if (m == null || m.isReadOnly() || m.byteSize() < slice.byteSize()) {
-            throw new StloadException(ErrorKind.Callback, null, "the destination gave no writable memory of "
-                    + slice.byteSize() + " bytes for " + slice.name());
+        return writable(m, slice.byteSize(), false, slice.name());
+    }
+
+    /**
+     * Memory the destination gave, checked before the engine writes a byte: one that is missing, read-only, too
+     * small, freed, confined to another thread or (for a read) not native is the destination's failure, said as such,
+     * not an engine error.
+     */
+    private static MemorySegment writable(MemorySegment m, long bytes, boolean nativeOnly, String what) {
+        if (m == null || m.isReadOnly() || m.byteSize() < bytes || !m.scope().isAlive()
+                || !m.isAccessibleBy(Thread.currentThread()) || (nativeOnly && !m.isNative())) {
+            throw new StloadException(ErrorKind.Callback, null, "the destination gave no " + (nativeOnly ? "native " : "")
+                    + "writable memory of " + bytes + " bytes, alive and open to the engine's threads, for " + what);
         }
         return m;
     }

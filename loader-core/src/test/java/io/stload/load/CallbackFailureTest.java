@@ -116,6 +116,27 @@ class CallbackFailureTest {
         assertFalse(Thread.currentThread().isInterrupted(), "the caller's own thread was never interrupted");
     }
 
+    /** Memory a destination gives that the engine cannot write is the destination's failure, never an engine bug. */
+    @ParameterizedTest
+    @EnumSource(value = LoadStrategy.class, names = {"MMAP", "PREFETCH", "DIRECT"})
+    void memoryTheEngineCannotWriteIsTheDestinationsFailure(LoadStrategy strategy) {
+        List<java.util.function.Function<TensorSlice, MemorySegment>> bad = List.of(
+                s -> {
+                    Arena freed = Arena.ofShared();
+                    MemorySegment m = freed.allocate(s.byteSize(), 64);
+                    freed.close();
+                    return m;
+                },
+                s -> MemorySegment.ofArray(new byte[(int) s.byteSize()]).asReadOnly(),
+                s -> Arena.ofAuto().allocate(Math.max(0, s.byteSize() - 1), 64));
+        for (java.util.function.Function<TensorSlice, MemorySegment> memory : bad) {
+            LoadPlan plan = new Planner().plan(checkpoint, options(strategy));
+            StloadException e = assertThrows(StloadException.class,
+                    () -> new Loader().execute(plan, new CallerBuffers(memory), LoadListener.NONE));
+            assertTrue(e.kind() == ErrorKind.Callback || e.kind() == ErrorKind.Usage, e.getMessage());
+        }
+    }
+
     /** Interrupting the thread that runs a load stops it, and the flag is set again for that thread's own code. */
     @ParameterizedTest
     @EnumSource(value = LoadStrategy.class, names = {"MMAP", "PREFETCH", "DIRECT"})
