@@ -73,8 +73,9 @@ final class LazyReads implements AutoCloseable {
                 throw StloadException.usage("the checkpoint, or the allocator's memory, was closed during the copy of "
                         + t.name());
             }
-            // A file rewritten in place under the mapping (same size: no fault) gave other bytes: say so, as a load does.
-            t.file().requireUnchanged();
+            // A file rewritten in place under the mapping (same size: no fault) gave other bytes: say so, as a load
+            // does. One replaced under its name is not: the mapping still reads the file it mapped.
+            t.file().requireNotRewritten();
         }
         return new Tensor(spec.local(), out);
     }

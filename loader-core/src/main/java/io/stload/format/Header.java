@@ -122,6 +122,18 @@ public final class Header {
         }
     }
 
+    /**
+     * Fails if the file this header was read from was rewritten in place since (the path still names it, at another
+     * size or modification time). A file replaced under its name passes: a mapping of the old one reads the old one.
+     *
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Io} naming what changed
+     */
+    public void requireNotRewritten() {
+        if (identity != null) {
+            identity.requireNotRewritten(file);
+        }
+    }
+
     /** {@return the file this header was read from} */
     public Path file() {
         return file;

@@ -1,5 +1,7 @@
 package io.stload.nativeio;
 
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.Objects;
@@ -37,6 +39,28 @@ public record FileIdentity(Object key, long size, long modifiedNanos) {
         if (!Objects.equals(key, now.key)) {
             throw MappedFile.changed(file, "was replaced by another file under its name");
         }
+        requireUnmodified(file, now);
+    }
+
+    /**
+     * Fails if {@code file} still names this file, modified since; another file under its name, or none, passes.
+     *
+     * @param file the path, as the checkpoint names it
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Io} naming what changed
+     */
+    public void requireNotRewritten(Path file) {
+        FileIdentity now;
+        try {
+            now = of(Files.readAttributes(file, BasicFileAttributes.class));
+        } catch (IOException e) {
+            return; // removed or renamed away: what is mapped is still this file, unchanged by that
+        }
+        if (key != null && key.equals(now.key)) {
+            requireUnmodified(file, now);
+        }
+    }
+
+    private void requireUnmodified(Path file, FileIdentity now) {
         if (size != now.size) {
             throw MappedFile.changed(file, "changed size from " + size + " to " + now.size + " bytes");
         }
