@@ -391,7 +391,8 @@ public final class HeaderParser {
         boolean integer = number.chars().allMatch(c -> c == '-' || (c >= '0' && c <= '9'));
         boolean beyond = integer && digits != 309 ? digits > 309 : Double.isInfinite(Double.parseDouble(number));
         if (beyond) {
-            throw deserialization(file, "number " + Printable.start(number, QUOTED_DIGITS) + " in header is out of range");
+            throw deserialization(file, "number " + Printable.start(number, QUOTED_DIGITS)
+                    + " in header is out of range");
         }
     }
 
@@ -440,8 +441,8 @@ public final class HeaderParser {
             }
             default -> {
                 if (!fitsU64(p)) {
-                    throw deserialization(file, "value " + Printable.start(p.getString(), QUOTED_DIGITS) + " in `" + field
-                            + "` of tensor `" + name + "` is outside 0..2^64-1");
+                    throw deserialization(file, "value " + Printable.start(p.getString(), QUOTED_DIGITS) + " in `"
+                            + field + "` of tensor `" + name + "` is outside 0..2^64-1");
                 }
                 return p.getBigIntegerValue().longValue();
             }

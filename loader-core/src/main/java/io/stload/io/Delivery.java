@@ -146,8 +146,9 @@ final class Delivery {
     private static MemorySegment writable(MemorySegment m, long bytes, boolean nativeOnly, String what) {
         if (m == null || m.isReadOnly() || m.byteSize() < bytes || !m.scope().isAlive()
                 || !m.isAccessibleBy(Thread.currentThread()) || (nativeOnly && !m.isNative())) {
-            throw new StloadException(ErrorKind.Callback, null, "the destination gave no " + (nativeOnly ? "native " : "")
-                    + "writable memory of " + bytes + " bytes, alive and open to the engine's threads, for " + what);
+            throw new StloadException(ErrorKind.Callback, null, "the destination gave no "
+                    + (nativeOnly ? "native " : "") + "writable memory of " + bytes
+                    + " bytes, alive and open to the engine's threads, for " + what);
         }
         return m;
     }
