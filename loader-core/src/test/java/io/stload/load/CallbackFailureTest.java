@@ -28,6 +28,8 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
@@ -143,13 +145,25 @@ class CallbackFailureTest {
     void anInterruptedLoadSaysSoAndLeavesTheFlagSet(LoadStrategy strategy) {
         Thread caller = Thread.currentThread();
         AtomicInteger calls = new AtomicInteger();
-        StloadException e = assertThrows(StloadException.class, () -> Loader.stream(checkpoint, options(strategy),
-                (slice, bytes) -> {
-                    if (calls.incrementAndGet() == 5) {
-                        caller.interrupt();
-                    }
-                }));
-        boolean flagged = Thread.interrupted(); // read and cleared, so that no other test runs interrupted
+        StloadException e;
+        boolean flagged;
+        try {
+            e = assertThrows(StloadException.class, () -> Loader.stream(checkpoint, options(strategy),
+                    (slice, bytes) -> {
+                        if (calls.incrementAndGet() == 5) {
+                            caller.interrupt();
+                            // Held until the stopping load interrupts it: the load cannot finish before the caller
+                            // sees its interrupt (a finished load would not look at the flag at all).
+                            try {
+                                new CountDownLatch(1).await(30, TimeUnit.SECONDS);
+                            } catch (InterruptedException stopping) {
+                                Thread.currentThread().interrupt();
+                            }
+                        }
+                    }));
+        } finally {
+            flagged = Thread.interrupted(); // read and cleared, so that no other test runs interrupted
+        }
         assertEquals(ErrorKind.Io, e.kind(), e.getMessage());
         assertEquals("Io: load interrupted", e.getMessage());
         assertInstanceOf(InterruptedException.class, e.getCause());
