@@ -110,7 +110,8 @@ public final class Engine {
                 files.forEach(h -> readerOf.put(h, reader));
             }
             readers.forEach(r -> r.start(io));
-            consume(plan, readerOf, consumers, latencyMicros, listener);
+            HoldingGate gate = delivery.holdsUntilLanded() ? new HoldingGate(delivery.budgetBytes()) : HoldingGate.OPEN;
+            consume(plan, readerOf, gate, consumers, latencyMicros, listener);
         } catch (Throwable t) {
             failure = t;
         }
@@ -184,9 +185,13 @@ public final class Engine {
         return groups;
     }
 
-    /** Consumer threads take tensors in plan order and wait for each rank-local slice to land. */
-    private static void consume(LoadPlan plan, Map<Header, WindowedReader> readerOf, ExecutorService consumers,
-                                ConcurrentHistogram latencyMicros, LoadListener listener) throws Throwable {
+    /**
+     * Consumer threads take tensors in plan order and wait for each rank-local slice to land, each through
+     * {@code gate} while it holds its slice.
+     */
+    private static void consume(LoadPlan plan, Map<Header, WindowedReader> readerOf, HoldingGate gate,
+                                ExecutorService consumers, ConcurrentHistogram latencyMicros, LoadListener listener)
+            throws Throwable {
         List<TensorRef> order = plan.order();
         AtomicInteger next = new AtomicInteger();
         List<Future<Void>> running = new ArrayList<>();
@@ -197,7 +202,12 @@ public final class Engine {
                     TensorRef t = order.get(k);
                     TensorSlice s = plan.slice(t);
                     long begin = System.nanoTime();
-                    readerOf.get(t.file()).materialize(s);
+                    gate.enter(k, s.byteSize());
+                    try {
+                        readerOf.get(t.file()).materialize(s);
+                    } finally {
+                        gate.leave(s.byteSize());
+                    }
                     latencyMicros.recordValue(Math.max(1, (System.nanoTime() - begin) / 1000));
                     try {
                         listener.materialized(t, s.byteSize());

@@ -29,9 +29,9 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * A destination that keeps nothing: each slice goes to a {@link TensorConsumer} as it lands, then its memory
  * is gone, so a rank's bytes larger than RAM load. The engine's own memory stays within a budget: a slice is held
- * in a buffer of its own from its first byte arriving until the consumer returns, and reads run only so far ahead of
- * the consumers as keeps the slices they touch within the budget, plus one bounce buffer per I/O thread for direct
- * reads. Direct reads (and object storage's) of a slice of a megabyte or more land in its buffer in place, all of it
+ * in a buffer of its own from its first byte arriving until the consumer returns, consumers wait their turn while
+ * the slices held for the others fill the budget, and reads run only so far ahead of the consumers as keeps the
+ * slices they touch within the budget, plus one bounce buffer per I/O thread for direct reads. Direct reads (and object storage's) of a slice of a megabyte or more land in its buffer in place, all of it
  * but a page at each end; other bytes are copied there by the engine, from the mapping or a bounce buffer, so the
  * consumer never sees a file's mapping and a file truncated under the load fails the load rather than the consumer.
  * A single slice larger than the budget is still held whole while it is gathered. A buffer the consumer has returned

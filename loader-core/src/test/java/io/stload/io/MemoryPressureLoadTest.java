@@ -36,6 +36,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -268,5 +272,52 @@ class MemoryPressureLoadTest {
         assertEquals(reference, load(new Engine(os, NO_HEADROOM), plan, os));
         double tight = residentFraction(file, os, 0, Files.size(file));
         assertTrue(tight < 0.05, "still cached after a load with no headroom: " + tight);
+    }
+
+    /** The real calls, with the most populate calls running at once kept; the first waits a while for another. */
+    private static final class ConcurrentPopulate extends DelegatingNativeAccess {
+        final AtomicInteger running = new AtomicInteger();
+        final AtomicInteger most = new AtomicInteger();
+        final CountDownLatch second = new CountDownLatch(1);
+        final AtomicBoolean waited = new AtomicBoolean();
+
+        ConcurrentPopulate(NativeAccess real) {
+            super(real);
+        }
+
+        @Override
+        public boolean populate(MemorySegment range) throws IOException {
+            int now = running.incrementAndGet();
+            most.accumulateAndGet(now, Math::max);
+            try {
+                if (now > 1) {
+                    second.countDown();
+                } else if (!waited.getAndSet(true)) {
+                    second.await(500, TimeUnit.MILLISECONDS); // long enough for another thread's window to start
+                }
+                return real.populate(range);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException(e);
+            } finally {
+                running.decrementAndGet();
+            }
+        }
+    }
+
+    /**
+     * With no headroom, one window is populated at a time, however many threads read: every thread's window has a
+     * floor, and 64 of them in flight did not fit a cgroup's room, so pages populated for a copy were evicted first.
+     */
+    @ParameterizedTest
+    @EnumSource(value = LoadStrategy.class, names = {"MMAP", "PREFETCH"})
+    void withNoHeadroomOneWindowIsInFlight(LoadStrategy strategy) throws IOException {
+        Checkpoint ckpt = write(16, 4, 256 * 1024); // 16 tensors of 1 MiB
+        Map<String, String> reference = new TreeMap<>(Digests.ofFiles(ckpt));
+        LoadOptions options = new LoadOptions(strategy, ReadOrder.FILE, 8, 7, Thresholds.DEFAULTS);
+        ConcurrentPopulate os = new ConcurrentPopulate(NativeAccess.get());
+        LoadPlan plan = Planners.with(os).plan(ckpt, options);
+        assertEquals(reference, load(new Engine(os, NO_HEADROOM), plan, os));
+        assertEquals(1, os.most.get(), "populate calls at once");
     }
 }

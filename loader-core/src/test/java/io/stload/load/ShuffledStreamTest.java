@@ -126,4 +126,22 @@ class ShuffledStreamTest {
                     os.read.get() + " bytes read for slices of " + exact + " bytes");
         }
     }
+
+    /**
+     * More consumer threads than the budget has slices for: each waits its turn rather than holding a slice beside the
+     * others (16 threads held 16 slices, whatever the budget; in a memory cgroup that thrashed the page cache).
+     */
+    @ParameterizedTest
+    @EnumSource(value = LoadStrategy.class, names = {"MMAP", "PREFETCH", "DIRECT"})
+    void consumersBeyondTheBudgetWaitTheirTurn(LoadStrategy strategy) {
+        LoadPlan plan = new Planner().plan(checkpoint, new LoadOptions(strategy, ReadOrder.SHUFFLED, 16, 4,
+                Thresholds.DEFAULTS));
+        long slice = (long) ROWS * ROW_BYTES;
+        Map<String, String> streamed = new ConcurrentHashMap<>();
+        StreamingSink sink = new StreamingSink((s, bytes) -> streamed.put(s.name(), Digests.crc32(bytes)), 2 * slice);
+        new Loader().execute(plan, sink, LoadListener.NONE);
+
+        assertEquals(Digests.ofFiles(checkpoint), new TreeMap<>(streamed));
+        assertTrue(sink.peakHeldBytes() <= 2 * slice, sink.peakHeldBytes() + " bytes held, budget " + 2 * slice);
+    }
 }
