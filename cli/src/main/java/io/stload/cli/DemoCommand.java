@@ -6,6 +6,7 @@ import io.stload.benchdata.ShapeKind;
 import io.stload.checkpoint.Checkpoint;
 import io.stload.format.DType;
 import io.stload.load.LoadedWeights;
+import io.stload.plan.DestinationProfile;
 import io.stload.plan.LoadOptions;
 import io.stload.plan.LoadPlan;
 import io.stload.plan.Planner;
@@ -49,7 +50,7 @@ final class DemoCommand extends StloadCommand {
 
             LoadPlan plan = new Planner().plan(ckpt, LoadOptions.DEFAULTS);
             out.println("3. plan (strategy per file, and why):");
-            PlanCommand.print(plan, out);
+            PlanCommand.print(plan, DestinationProfile.HOST, out);
 
             try (LoadedWeights w = Progress.load(plan, true)) {
                 out.printf(Locale.ROOT, "4. loaded %d tensors, %s into host memory in %.3f s (%.2f GB/s); "

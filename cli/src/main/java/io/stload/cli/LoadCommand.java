@@ -41,35 +41,18 @@ final class LoadCommand extends CheckpointCommand {
     @Mixin
     JsonFlag json;
 
-    /**
-     * Where a host load's tensors land; picocli turns the flag's text into one (in any case). The constants are
-     * spelled as the flag takes them, since picocli lists their names when it refuses a value.
-     */
-    enum Sink {
-        /** Host memory the load keeps. */
-        host,
-        /** Each tensor handed to a consumer as it lands, then dropped. */
-        stream
-    }
-
-    /** The least {@code --memory-budget}: one page. */
-    static final long LEAST_MEMORY_BUDGET = 4096;
-
-    @Option(names = "--sink", paramLabel = "host|stream", defaultValue = "host",
-            description = "Where tensors land: host (memory the load keeps) or stream (each tensor handed to a "
-                    + "consumer as it lands, then dropped; --digest hashes it there) (default: ${DEFAULT-VALUE}).")
-    Sink sink;
-
-    @Option(names = "--memory-budget", paramLabel = "SIZE",
-            description = "--sink stream: the most memory the load itself holds, at least 4KiB (default: a quarter "
-                    + "of the memory headroom, at most 1GiB).")
-    String memoryBudget;
+    @Mixin
+    SinkFlags sinkFlags;
 
     @Override
     int run() {
-        boolean streamed = sink == Sink.stream;
-        // 0: the default, a quarter of the headroom the plan measures (at most 1 GiB).
-        long budget = memoryBudget != null ? FlagValue.size("--memory-budget", memoryBudget, LEAST_MEMORY_BUDGET) : 0;
+        boolean streamed = sinkFlags.streamed();
+        Map<String, String> computed = new ConcurrentHashMap<>();
+        StreamingSink sink = sinkFlags.stream((slice, bytes) -> {
+            if (digest) {
+                computed.put(slice.name(), Digests.crc32(bytes));
+            }
+        });
         RankFolder ranked = RankFolder.of(path, flags);
         if (device.cudaOrdinal() >= 0) {
             if (streamed) {
@@ -79,12 +62,6 @@ final class LoadCommand extends CheckpointCommand {
             return CudaLoad.run(() -> ranked.open(path, source, err()), ranked::options, device,
                     digest, json.on, out());
         }
-        Map<String, String> computed = new ConcurrentHashMap<>();
-        StreamingSink sink = new StreamingSink((slice, bytes) -> {
-            if (digest) {
-                computed.put(slice.name(), Digests.crc32(bytes));
-            }
-        }, budget);
         Checkpoint checkpoint = ranked.open(path, source, err());
         LoadPlan plan = new Planner().plan(checkpoint, ranked.options(checkpoint),
                 streamed ? sink.profile() : DestinationProfile.HOST);

@@ -3,6 +3,7 @@ package io.stload.cli;
 import io.stload.Printable;
 import io.stload.checkpoint.Checkpoint;
 import io.stload.plan.ByteRange;
+import io.stload.plan.DestinationProfile;
 import io.stload.plan.FilePlan;
 import io.stload.plan.LoadPlan;
 import io.stload.plan.Partitioning;
@@ -28,16 +29,20 @@ final class PlanCommand extends CheckpointCommand {
     @Mixin
     JsonFlag json;
 
+    @Mixin
+    SinkFlags sinkFlags;
+
     @Override
     int run() {
+        DestinationProfile destination = sinkFlags.profile();
         RankFolder ranked = RankFolder.of(path, flags);
         Checkpoint checkpoint = ranked.open(path, source, err());
-        LoadPlan plan = new Planner().plan(checkpoint, ranked.options(checkpoint));
+        LoadPlan plan = new Planner().plan(checkpoint, ranked.options(checkpoint), destination);
         PrintWriter out = out();
         if (json.on) {
-            Json.print(out, g -> writeJson(plan, g));
+            Json.print(out, g -> writeJson(plan, sinkFlags.sink, g));
         } else {
-            print(plan, out);
+            print(plan, destination, out);
         }
         return 0;
     }
@@ -45,7 +50,7 @@ final class PlanCommand extends CheckpointCommand {
     /** The text output lists every rank's bytes up to this many ranks. */
     static final int RANKS_LISTED = 64;
 
-    static void print(LoadPlan plan, PrintWriter out) {
+    static void print(LoadPlan plan, DestinationProfile destination, PrintWriter out) {
         out.printf("%d tensors, %s in %d file(s); memory headroom %s (%s)%n", plan.order().size(),
                 Sizes.human(plan.bytes()), plan.files().size(),
                 plan.host().headroomBytes() < 0 ? "unknown" : Sizes.human(plan.host().headroomBytes()),
@@ -79,6 +84,17 @@ final class PlanCommand extends CheckpointCommand {
             out.printf("%s: %s%n", Printable.escape(InspectCommand.displayName(plan.checkpoint(), f.file())),
                     Printable.escape(f.decision().summary()));
         }
+        if (destination.holding() == DestinationProfile.Holding.RANK_BYTES && !fitsHostMemory(plan)) {
+            out.printf("host memory cannot hold the rank: its memory cgroup leaves room for %s, with no swap; a load"
+                    + " into host memory is refused (--sink stream streams it)%n",
+                    Sizes.human(plan.host().anonymousRoomBytes()));
+        }
+    }
+
+    /** False where a memory cgroup can never give the rank's bytes to this process (the load refuses them). */
+    private static boolean fitsHostMemory(LoadPlan plan) {
+        long room = plan.host().anonymousRoomBytes();
+        return room < 0 || plan.bytes() <= room;
     }
 
     /** Bytes of this rank's slices that come from its files: what it reads, short of gaps read through. */
@@ -127,8 +143,9 @@ final class PlanCommand extends CheckpointCommand {
         }
     }
 
-    static void writeJson(LoadPlan plan, JsonGenerator g) {
+    static void writeJson(LoadPlan plan, SinkFlags.Sink sink, JsonGenerator g) {
         g.writeStartObject();
+        g.writeStringProperty("sink", sink.name());
         if (plan.checkpoint().commit() != null) {
             g.writeStringProperty("commit", plan.checkpoint().commit());
         }
@@ -163,6 +180,7 @@ final class PlanCommand extends CheckpointCommand {
         g.writeNumberProperty("headroom_bytes", plan.host().headroomBytes());
         g.writeStringProperty("headroom_source", plan.host().headroomSource());
         g.writeStringProperty("native_fallback", plan.host().nativeAccess());
+        g.writeNumberProperty("anonymous_room_bytes", plan.host().anonymousRoomBytes());
         g.writeEndObject();
         g.writeArrayPropertyStart("files");
         for (FilePlan f : plan.files()) {

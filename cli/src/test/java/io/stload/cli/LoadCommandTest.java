@@ -125,6 +125,20 @@ class LoadCommandTest {
         assertTrue(out.toString().contains(ram ? "-> mmap" : "-> prefetch"), out.toString());
     }
 
+    /** A plan for a stream counts its budget, not the rank's bytes, as load --sink stream does. */
+    @Test
+    void planForAStreamCountsItsBudget() {
+        assertEquals(0, run("plan", dir.toString(), "--sink", "stream", "--memory-budget", "256KiB", "--json"),
+                err.toString());
+        String json = out.toString();
+        assertTrue(json.startsWith("{\"sink\":\"stream\"") && json.contains("destination takes 256.0 KiB (stream"),
+                json);
+        assertTrue(json.contains("\"anonymous_room_bytes\":"), json);
+        out.getBuffer().setLength(0);
+        assertEquals(2, run("plan", dir.toString(), "--sink", "stream", "--memory-budget", "1KiB"));
+        assertTrue(err.toString().startsWith("error: Usage: --memory-budget"), err.toString());
+    }
+
     @Test
     void badFlagsAreOneLineUsageErrors() {
         assertEquals(2, run("load", dir.toString(), "--load-strategy", "fast"));

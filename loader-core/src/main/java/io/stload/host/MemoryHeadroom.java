@@ -4,6 +4,8 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
@@ -19,8 +21,15 @@ import java.util.Optional;
  * @param memAvailableBytes MemAvailable; -1 when unknown
  * @param cgroupLimitBytes  the limit of the cgroup that leaves the least headroom; -1 when none applies
  * @param cgroupUsageBytes  that cgroup's current usage; -1 when no limit applies
+ * @param anonymousRoomBytes the anonymous memory (a host destination's) this process can still take before a cgroup
+ *                          limit has the kernel kill it: each limit less the anonymous and shared memory its group
+ *                          holds (memory.stat), the least of them; -1 when no limit applies, a group's use is
+ *                          unknown, or the host has swap to move such memory to. The cgroup's usage counts page
+ *                          cache the kernel reclaims at need; this does not, so it is sure where the headroom is
+ *                          cautious.
  */
-public record MemoryHeadroom(long availableBytes, long memAvailableBytes, long cgroupLimitBytes, long cgroupUsageBytes) {
+public record MemoryHeadroom(long availableBytes, long memAvailableBytes, long cgroupLimitBytes, long cgroupUsageBytes,
+                             long anonymousRoomBytes) {
 
     /** cgroup v1 writes "no limit" as LONG_MAX rounded down to a page; anything this large is no limit. */
     private static final long V1_UNLIMITED = 1L << 62;
@@ -32,15 +41,20 @@ public record MemoryHeadroom(long availableBytes, long memAvailableBytes, long c
 
     /** Reads proc/meminfo, proc/self/cgroup and sys/fs/cgroup under {@code root} (a canned tree in tests). */
     public static MemoryHeadroom read(Path root) {
-        long memAvailable = memAvailable(root.resolve("proc/meminfo"));
-        Optional<CgroupLimit> cgroup = tightestCgroupLimit(root);
+        List<String> meminfo = readLines(root.resolve("proc/meminfo"));
+        long memAvailable = memAvailable(meminfo);
+        List<CgroupLimit> limits = cgroupLimits(root);
+        Optional<CgroupLimit> cgroup = limits.stream().min(Comparator.comparingLong(CgroupLimit::headroom));
         long available = memAvailable;
         if (cgroup.isPresent()) {
             long headroom = cgroup.get().headroom();
             available = memAvailable < 0 ? headroom : Math.min(memAvailable, headroom);
         }
-        return new MemoryHeadroom(available, memAvailable,
-                cgroup.map(CgroupLimit::limit).orElse(-1L), cgroup.map(CgroupLimit::usage).orElse(-1L));
+        boolean swapless = meminfoField(meminfo, "SwapTotal") == 0;
+        long anonymousRoom = !swapless || limits.isEmpty() || limits.stream().anyMatch(l -> l.unreclaimable() < 0)
+                ? -1 : limits.stream().mapToLong(l -> Math.max(0, l.limit() - l.unreclaimable())).min().getAsLong();
+        return new MemoryHeadroom(available, memAvailable, cgroup.map(CgroupLimit::limit).orElse(-1L),
+                cgroup.map(CgroupLimit::usage).orElse(-1L), anonymousRoom);
     }
 
     /** One line for logs, e.g. "7.5 GiB available (MemAvailable 60.2 GiB; cgroup limit 8.0 GiB, 0.5 GiB used)". */
@@ -57,8 +71,7 @@ public record MemoryHeadroom(long availableBytes, long memAvailableBytes, long c
     }
 
     /** MemAvailable, or on kernels before 3.14 that lack it, the older estimate MemFree + Buffers + Cached. */
-    static long memAvailable(Path meminfo) {
-        List<String> lines = readLines(meminfo);
+    static long memAvailable(List<String> lines) {
         long available = meminfoField(lines, "MemAvailable");
         if (available >= 0) {
             return available;
@@ -81,23 +94,25 @@ public record MemoryHeadroom(long availableBytes, long memAvailableBytes, long c
         return -1;
     }
 
-    /** A cgroup's limit and usage: how much more it lets its members use. */
-    private record CgroupLimit(long limit, long usage) {
+    /**
+     * A cgroup's limit and usage: how much more it lets its members use; {@code unreclaimable} is the part of the usage
+     * the kernel cannot drop (anonymous and shared memory), -1 when unknown.
+     */
+    private record CgroupLimit(long limit, long usage, long unreclaimable) {
         long headroom() {
             return Math.max(0, limit - usage);
         }
     }
 
     /**
-     * The limit leaving the least headroom among this process's cgroups and their ancestors, in both
-     * hierarchies (a hybrid host has v1 controllers and a v2 tree). Ancestors matter because a parent's
-     * limit binds its children, and walking up from a group path that does not exist under our
-     * /sys/fs/cgroup (a container without its own cgroup namespace) ends at the mount's root, which is then
-     * the container's own group.
+     * The limits of this process's cgroups and their ancestors, in both hierarchies (a hybrid host has v1
+     * controllers and a v2 tree). Ancestors matter because a parent's limit binds its children, and walking up from
+     * a group path that does not exist under our /sys/fs/cgroup (a container without its own cgroup namespace) ends
+     * at the mount's root, which is then the container's own group.
      */
-    private static Optional<CgroupLimit> tightestCgroupLimit(Path root) {
+    private static List<CgroupLimit> cgroupLimits(Path root) {
         Path cgroupFs = root.resolve("sys/fs/cgroup");
-        CgroupLimit tightest = null;
+        List<CgroupLimit> limits = new ArrayList<>();
         for (String line : readLines(root.resolve("proc/self/cgroup"))) {
             // v2: "0::/user.slice/session-1.scope"   v1: "4:memory:/docker/abc"
             String[] fields = line.split(":", 3);
@@ -114,17 +129,21 @@ public record MemoryHeadroom(long availableBytes, long memAvailableBytes, long c
             String usageFile = v2 ? "memory.current" : "memory.usage_in_bytes";
             Path dir = base.resolve(fields[2].replaceFirst("^/+", "")).normalize();
             for (; dir != null && dir.startsWith(base); dir = dir.getParent()) {
-                CgroupLimit limit = readLimit(dir.resolve(limitFile), dir.resolve(usageFile));
-                if (limit != null && (tightest == null || limit.headroom() < tightest.headroom())) {
-                    tightest = limit;
+                CgroupLimit limit = readLimit(dir.resolve(limitFile), dir.resolve(usageFile), dir.resolve("memory.stat"),
+                        v2 ? List.of("anon", "shmem") : List.of("total_rss", "total_shmem"));
+                if (limit != null) {
+                    limits.add(limit);
                 }
             }
         }
-        return Optional.ofNullable(tightest);
+        return limits;
     }
 
-    /** The limit in {@code limitFile} with the usage beside it, or null when there is no finite limit. */
-    private static CgroupLimit readLimit(Path limitFile, Path usageFile) {
+    /**
+     * The limit in {@code limitFile} with the usage beside it, and the sum of the {@code unreclaimable} fields of
+     * {@code statFile}; null when there is no finite limit.
+     */
+    private static CgroupLimit readLimit(Path limitFile, Path usageFile, Path statFile, List<String> unreclaimable) {
         List<String> limitLines = readLines(limitFile);
         if (limitLines.isEmpty()) {
             return null;
@@ -135,7 +154,21 @@ public record MemoryHeadroom(long availableBytes, long memAvailableBytes, long c
         }
         List<String> usageLines = readLines(usageFile);
         long usage = usageLines.isEmpty() ? 0 : Math.max(0, parseLong(usageLines.getFirst().trim()));
-        return new CgroupLimit(limit, usage);
+        return new CgroupLimit(limit, usage, statSum(readLines(statFile), unreclaimable));
+    }
+
+    /** The sum of the named fields of a memory.stat ("anon 1234" lines), -1 if one is missing. */
+    private static long statSum(List<String> stat, List<String> fields) {
+        long sum = 0;
+        for (String field : fields) {
+            long value = stat.stream().filter(l -> l.startsWith(field + " "))
+                    .mapToLong(l -> parseLong(l.substring(field.length() + 1).trim())).findFirst().orElse(-1);
+            if (value < 0) {
+                return -1;
+            }
+            sum += value;
+        }
+        return sum;
     }
 
     private static long parseLong(String s) {

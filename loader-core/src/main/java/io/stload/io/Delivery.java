@@ -7,6 +7,7 @@ import io.stload.plan.DestinationProfile;
 import io.stload.plan.FilePlan;
 import io.stload.plan.LoadPlan;
 import io.stload.plan.RankSlices;
+import io.stload.plan.Sizes;
 import io.stload.plan.TensorSlice;
 import io.stload.report.Phase;
 import io.stload.sink.Destination;
@@ -78,10 +79,25 @@ final class Delivery {
     }
 
     void begin(LoadPlan plan) {
+        requireRoomFor(plan);
         try {
             destination.begin(plan);
         } catch (IOException | RuntimeException e) {
             throw ours(e, "preparing the destination");
+        }
+    }
+
+    /**
+     * Refuses, before a byte is allocated, a destination that is to hold the rank's bytes where a memory cgroup can
+     * never give them: the kernel would kill the process part way, with no word of why.
+     */
+    private void requireRoomFor(LoadPlan plan) {
+        long room = plan.host().anonymousRoomBytes();
+        if (profile.holding() == DestinationProfile.Holding.RANK_BYTES && room >= 0 && heldBytes > room) {
+            throw new StloadException(ErrorKind.OutOfMemory, null, "the rank's " + Sizes.human(heldBytes)
+                    + " do not fit in host memory: its memory cgroup's limit leaves room for "
+                    + Sizes.human(room) + " beside what the group holds, with no swap, so the kernel would kill the"
+                    + " load part way; load fewer tensors, split them over more ranks, or stream them");
         }
     }
 

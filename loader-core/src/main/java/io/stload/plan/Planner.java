@@ -148,10 +148,11 @@ public final class Planner {
     private HostFacts hostFacts(MemoryHeadroom headroom, long residentLimit) {
         long available = headroom.availableBytes();
         if (residentLimit <= 0) {
-            return new HostFacts(available, headroom.describe(), os.fallbackReason());
+            return new HostFacts(available, headroom.describe(), os.fallbackReason(), headroom.anonymousRoomBytes());
         }
         return new HostFacts(available < 0 ? residentLimit : Math.min(available, residentLimit), headroom.describe()
-                + ", capped by the resident limit of " + Sizes.human(residentLimit), os.fallbackReason());
+                + ", capped by the resident limit of " + Sizes.human(residentLimit), os.fallbackReason(),
+                headroom.anonymousRoomBytes());
     }
 
     /**

@@ -138,6 +138,39 @@ class MemoryHeadroomTest {
         assertEquals(GIB, MemoryHeadroom.read(root).availableBytes());
     }
 
+    /**
+     * The room for memory of the process's own counts what the group holds that the kernel cannot drop, not its
+     * page cache; the tightest level wins; with swap, or a group whose use is unknown, nothing is sure.
+     */
+    @Test
+    void anonymousRoomIsTheLimitLessWhatNoReclaimFrees() throws IOException {
+        String swapless = MEMINFO + "SwapTotal:             0 kB\n";
+        write("proc/meminfo", swapless);
+        write("proc/self/cgroup", "4:memory:/docker/abc\n0::/\n");
+        write("sys/fs/cgroup/memory/docker/abc/memory.limit_in_bytes", 2 * GIB + "\n");
+        write("sys/fs/cgroup/memory/docker/abc/memory.usage_in_bytes", 2 * GIB + "\n"); // full, mostly of cache
+        write("sys/fs/cgroup/memory/docker/abc/memory.stat", "cache 1610612736\nrss 1\ntotal_cache 1610612736\n"
+                + "total_rss " + GIB / 4 + "\ntotal_shmem " + GIB / 4 + "\n");
+        MemoryHeadroom v1 = MemoryHeadroom.read(root);
+        assertEquals(0, v1.availableBytes(), "the headroom counts the cache as used");
+        assertEquals(GIB + GIB / 2, v1.anonymousRoomBytes());
+
+        write("sys/fs/cgroup/memory.max", 3 * GIB + "\n"); // a v2 limit beside, tighter once its anon counts
+        write("sys/fs/cgroup/memory.current", 3 * GIB + "\n");
+        write("sys/fs/cgroup/memory.stat", "anon " + 2 * GIB + "\nfile " + GIB + "\nshmem " + GIB / 2 + "\n");
+        assertEquals(GIB / 2, MemoryHeadroom.read(root).anonymousRoomBytes());
+
+        write("sys/fs/cgroup/memory.stat", "file " + GIB + "\n");
+        assertEquals(-1, MemoryHeadroom.read(root).anonymousRoomBytes(), "a group's anonymous memory unknown");
+        write("sys/fs/cgroup/memory.max", "max\n");
+        assertEquals(GIB + GIB / 2, MemoryHeadroom.read(root).anonymousRoomBytes(), "no limit, no count needed");
+
+        write("proc/meminfo", swapless.replace("SwapTotal:             0 kB", "SwapTotal:       1048576 kB"));
+        assertEquals(-1, MemoryHeadroom.read(root).anonymousRoomBytes(), "swap can take anonymous memory");
+        write("proc/meminfo", MEMINFO);
+        assertEquals(-1, MemoryHeadroom.read(root).anonymousRoomBytes(), "swap unknown");
+    }
+
     @Test
     void readsThisHost() throws IOException {
         assumeTrue(System.getProperty("os.name").equals("Linux"), "MemAvailable is Linux's");

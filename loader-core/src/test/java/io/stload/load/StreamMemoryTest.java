@@ -9,6 +9,7 @@ import io.stload.StloadException;
 import io.stload.checkpoint.Checkpoint;
 import io.stload.plan.DecisionRule;
 import io.stload.plan.FilePlan;
+import io.stload.plan.HostFacts;
 import io.stload.plan.LoadOptions;
 import io.stload.plan.LoadPlan;
 import io.stload.plan.LoadStrategy;
@@ -134,5 +135,34 @@ class StreamMemoryTest {
         assertEquals(plan.order().size(), heard.get());
         assertEquals(2L << 20, r.memory().budgetBytes());
         assertTrue(r.memory().destinationPeakBytes() > 0);
+    }
+
+    /**
+     * Where a memory cgroup with no swap leaves less room than the rank's bytes, a load into host memory is refused
+     * before a byte is allocated (the kernel would kill it part way); the same rank streams, and with room it loads.
+     */
+    @Test
+    void aHostLoadNoCgroupCanHoldIsRefusedAndStreams() {
+        LoadPlan measured = new Planner().plan(checkpoint, options(LoadStrategy.DIRECT));
+        LoadPlan tight = withRoom(measured, measured.bytes() - 1);
+        StloadException e = assertThrows(StloadException.class,
+                () -> new Loader().execute(tight, LoadListener.NONE).close());
+        assertEquals(ErrorKind.OutOfMemory, e.kind());
+        assertTrue(e.getMessage().contains("memory cgroup") && e.getMessage().contains("stream"), e.getMessage());
+
+        Map<String, String> crcs = new ConcurrentHashMap<>();
+        new Loader().stream(tight, (slice, bytes) -> crcs.put(slice.name(), Digests.crc32(bytes)), 0,
+                LoadListener.NONE);
+        assertEquals(reference, crcs);
+        try (LoadedWeights w = new Loader().execute(withRoom(measured, measured.bytes()), LoadListener.NONE)) {
+            assertEquals(reference.size(), w.tensors().size());
+        }
+    }
+
+    private static LoadPlan withRoom(LoadPlan p, long anonymousRoomBytes) {
+        HostFacts host = new HostFacts(p.host().headroomBytes(), p.host().headroomSource(), p.host().nativeAccess(),
+                anonymousRoomBytes);
+        return new LoadPlan(p.checkpoint(), p.options(), host, p.files(), p.order(), p.slices(), p.bytesPerRank(),
+                p.planNanos());
     }
 }

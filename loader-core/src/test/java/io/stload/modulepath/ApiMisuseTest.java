@@ -48,6 +48,7 @@ class ApiMisuseTest {
             "new Problem(ErrorKind, null Path, String)",
             // "null when native calls work"
             "new HostFacts(long, String, null String)",
+            "new HostFacts(long, String, null String, long)",
             // "may be empty, or null for empty"
             "new PartitionRule.Part(null String, long, long, boolean)",
             // "what happened that the plan did not say, or null"
