@@ -110,7 +110,8 @@ public final class Engine {
                 files.forEach(h -> readerOf.put(h, reader));
             }
             readers.forEach(r -> r.start(io));
-            HoldingGate gate = delivery.holdsUntilLanded() ? new HoldingGate(delivery.budgetBytes()) : HoldingGate.OPEN;
+            long budget = delivery.budgetBytes();
+            RoomGate gate = delivery.holdsUntilLanded() ? new RoomGate(() -> budget) : RoomGate.OPEN;
             consume(plan, readerOf, gate, consumers, latencyMicros, listener);
         } catch (Throwable t) {
             failure = t;
@@ -186,10 +187,10 @@ public final class Engine {
     }
 
     /**
-     * Consumer threads take tensors in plan order and wait for each rank-local slice to land, each through
-     * {@code gate} while it holds its slice.
+     * Consumer threads take tensors in plan order and wait for each rank-local slice to land, each inside
+     * {@code gate}, in turn, while it holds its slice.
      */
-    private static void consume(LoadPlan plan, Map<Header, WindowedReader> readerOf, HoldingGate gate,
+    private static void consume(LoadPlan plan, Map<Header, WindowedReader> readerOf, RoomGate gate,
                                 ExecutorService consumers, ConcurrentHistogram latencyMicros, LoadListener listener)
             throws Throwable {
         List<TensorRef> order = plan.order();
@@ -202,7 +203,7 @@ public final class Engine {
                     TensorRef t = order.get(k);
                     TensorSlice s = plan.slice(t);
                     long begin = System.nanoTime();
-                    gate.enter(k, s.byteSize());
+                    gate.enterInTurn(k, s.byteSize());
                     try {
                         readerOf.get(t.file()).materialize(s);
                     } finally {

@@ -11,8 +11,6 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
-import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The strategies that read through the page cache: a window's bytes are the file's mapping's; they are copied
@@ -31,10 +29,11 @@ abstract class MappedReader extends WindowedReader {
     private final OpenFiles<Mapping> mappings;
     protected final NativeAccess os;
     protected final MemoryPressure pressure;
-    private final ReentrantLock flightLock = new ReentrantLock();
-    private final Condition landedOne = flightLock.newCondition();
-    /** Bytes of the windows being populated and copied right now. */
-    private long inFlightBytes;
+    /**
+     * The windows being populated and copied: while the headroom cannot hold the load, at most half of it at once
+     * ({@link RoomGate}).
+     */
+    private final RoomGate inFlight;
 
     MappedReader(NativeAccess os, List<FilePlan> files, Delivery destination, MemoryPressure pressure,
                  int ioThreads, IoStats stats) {
@@ -42,6 +41,8 @@ abstract class MappedReader extends WindowedReader {
         this.os = os;
         this.pressure = pressure;
         this.mappings = new OpenFiles<>(OpenFiles.boundFor(ioThreads), this::map, m -> m.arena().close());
+        this.inFlight = new RoomGate(() -> pressure.isLow(footprint(windowedBytes())) ? pressure.headroom() / 2
+                : Long.MAX_VALUE);
     }
 
     private Mapping map(int file) {
@@ -70,42 +71,13 @@ abstract class MappedReader extends WindowedReader {
 
     @Override
     protected final void transfer(Header file, Window w) throws IOException, InterruptedException {
-        takeOff(w.length());
+        inFlight.enter(w.length());
         Mapping mapping = mappings.acquire(w.file());
         try {
             transfer(file, w, mapping.bytes().asSlice(w.offset(), w.length()));
         } finally {
             mappings.release(w.file());
-            land(w.length());
-        }
-    }
-
-    /**
-     * Waits while the windows in flight fill half the headroom, when the headroom cannot hold the load: each thread's
-     * window has a floor (a megabyte), so without this 64 threads populate 64 MiB at once into a cgroup with room for
-     * 20, the kernel evicts pages populated for a copy before it runs, and every byte is read several times over. One
-     * window always flies, so the load moves when the headroom reads nothing.
-     */
-    private void takeOff(long bytes) throws InterruptedException {
-        flightLock.lock();
-        try {
-            while (inFlightBytes > 0 && inFlightBytes + bytes > pressure.headroom() / 2
-                    && pressure.isLow(footprint(windowedBytes()))) {
-                landedOne.await();
-            }
-            inFlightBytes += bytes;
-        } finally {
-            flightLock.unlock();
-        }
-    }
-
-    private void land(long bytes) {
-        flightLock.lock();
-        try {
-            inFlightBytes -= bytes;
-            landedOne.signalAll();
-        } finally {
-            flightLock.unlock();
+            inFlight.leave(w.length());
         }
     }
 
