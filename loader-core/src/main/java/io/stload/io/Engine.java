@@ -25,10 +25,11 @@ import java.util.EnumMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletionService;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorCompletionService;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -195,37 +196,47 @@ public final class Engine {
             throws Throwable {
         List<TensorRef> order = plan.order();
         AtomicInteger next = new AtomicInteger();
-        List<Future<Void>> running = new ArrayList<>();
+        // Consumers end in any order: the first failure is seen as it happens, not after the consumers before it.
+        CompletionService<Void> ended = new ExecutorCompletionService<>(consumers);
         for (int i = 0; i < plan.options().threads(); i++) {
-            running.add(consumers.submit(() -> {
-                int k;
-                while ((k = next.getAndIncrement()) < order.size()) {
-                    TensorRef t = order.get(k);
-                    TensorSlice s = plan.slice(t);
-                    long begin = System.nanoTime();
-                    gate.enterInTurn(k, s.byteSize());
-                    try {
-                        readerOf.get(t.file()).materialize(s);
-                    } finally {
-                        gate.leave(s.byteSize());
+            ended.submit(() -> {
+                try {
+                    int k;
+                    while ((k = next.getAndIncrement()) < order.size()) {
+                        consumeOne(plan, order.get(k), k, readerOf, gate, latencyMicros, listener);
                     }
-                    latencyMicros.recordValue(Math.max(1, (System.nanoTime() - begin) / 1000));
-                    try {
-                        listener.materialized(t, s.byteSize());
-                    } catch (RuntimeException e) {
-                        throw StloadException.callback("the load listener failed on " + t.name(), e);
-                    }
+                    return null;
+                } catch (Throwable t) {
+                    next.set(order.size()); // no consumer takes another tensor
+                    throw t;
                 }
-                return null;
-            }));
+            });
         }
-        try {
-            for (Future<Void> f : running) {
-                f.get();
+        for (int i = 0; i < plan.options().threads(); i++) {
+            try {
+                ended.take().get();
+            } catch (ExecutionException e) {
+                throw e.getCause();
             }
-        } catch (ExecutionException e) {
-            next.set(order.size()); // stop the other consumers
-            throw e.getCause();
+        }
+    }
+
+    private static void consumeOne(LoadPlan plan, TensorRef t, int turn, Map<Header, WindowedReader> readerOf,
+                                   RoomGate gate, ConcurrentHistogram latencyMicros, LoadListener listener)
+            throws InterruptedException {
+        TensorSlice s = plan.slice(t);
+        long begin = System.nanoTime();
+        gate.enterInTurn(turn, s.byteSize());
+        try {
+            readerOf.get(t.file()).materialize(s);
+        } finally {
+            gate.leave(s.byteSize());
+        }
+        latencyMicros.recordValue(Math.max(1, (System.nanoTime() - begin) / 1000));
+        try {
+            listener.materialized(t, s.byteSize());
+        } catch (RuntimeException e) {
+            throw StloadException.callback("the load listener failed on " + t.name(), e);
         }
     }
 

@@ -34,7 +34,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * slices they touch within the budget, plus one bounce buffer per I/O thread for direct reads. Direct reads (and object storage's) of a slice of a megabyte or more land in its buffer in place, all of it
  * but a page at each end; other bytes are copied there by the engine, from the mapping or a bounce buffer, so the
  * consumer never sees a file's mapping and a file truncated under the load fails the load rather than the consumer.
- * A single slice larger than the budget is still held whole while it is gathered. A buffer the consumer has returned
+ * A single slice larger than the budget is still held whole while it is gathered, and the read window that finishes a
+ * slice may begin the next: with a budget under twice the largest slice, the peak can reach about twice it. A buffer the consumer has returned
  * is kept for the next slice of its size while the budget has room, since fresh memory costs a page fault per page
  * and checkpoints repeat a few tensor sizes many times. One load at a time; the byte counters may be read from any
  * thread.

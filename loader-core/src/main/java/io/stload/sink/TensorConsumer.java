@@ -9,7 +9,9 @@ import java.lang.foreign.MemorySegment;
  *
  * <p>Threads: called on the engine's consumer threads ({@code LoadOptions.threads()} of them), never on the thread
  * that started the load; calls overlap, one per tensor, so a consumer must be thread-safe. Each tensor is taken
- * exactly once, once all its bytes are in place; tensors start in the plan's order, but finish in any order.
+ * exactly once, once all its bytes are in place; tensors start in the plan's order, but finish in any order. A
+ * consumer must not wait for another tensor's consumer: while it waits it holds its thread and, in a stream, its
+ * slice's share of the budget, and the tensors after it wait their turn behind it.
  *
  * <p>Memory: {@code bytes} is the loader's own buffer (never a file's mapping, so a file truncated under the load
  * fails the load, not the consumer), read-only and valid only during the call: copy, convert, upload or hash it, but

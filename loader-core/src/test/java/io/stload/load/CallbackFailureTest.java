@@ -30,6 +30,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
@@ -99,6 +100,41 @@ class CallbackFailureTest {
                     }
                 }));
         assertTheCallers(thrown, own);
+    }
+
+    /**
+     * Once a consumer has thrown, no new consumer call starts, whichever consumer thread threw (the engine used to
+     * see a failure only after the consumer threads started before it had run out of tensors, so one thread's throw
+     * left the others consuming nearly all the rest).
+     */
+    @ParameterizedTest
+    @EnumSource(value = LoadStrategy.class, names = {"MMAP", "PREFETCH", "DIRECT"})
+    void afterAConsumerThrowsNoNewCallStarts(LoadStrategy strategy) {
+        int threads = 3;
+        LoadOptions options = options(strategy).withThreads(threads);
+        assertTrue(checkpoint.tensors().size() > 4 * threads, "tensors enough to go on consuming");
+        callsAfterAThrow(options, threads); // the first failure of a JVM loads the classes of its reporting
+        int after = callsAfterAThrow(options, threads);
+        assertTrue(after < threads, after + " consumer calls began after the throw");
+    }
+
+    /** Streams with the last consumer thread throwing at its first call (or any at the fourth per thread). */
+    private static int callsAfterAThrow(LoadOptions options, int threads) {
+        AtomicInteger after = new AtomicInteger();
+        AtomicInteger calls = new AtomicInteger();
+        AtomicBoolean thrown = new AtomicBoolean();
+        IllegalStateException own = new IllegalStateException("upload failed");
+        Throwable failure = assertThrows(Throwable.class, () -> Loader.stream(checkpoint, options, (slice, bytes) -> {
+            if (thrown.get()) {
+                after.incrementAndGet();
+            } else if (Thread.currentThread().getName().endsWith("-" + threads)
+                    || calls.incrementAndGet() == threads * 4) {
+                thrown.set(true);
+                throw own;
+            }
+        }));
+        assertTheCallers(failure, own);
+        return after.get();
     }
 
     /** A consumer restoring an interrupt it caught leaves the engine's thread interrupted: its doing, not a disk's. */
