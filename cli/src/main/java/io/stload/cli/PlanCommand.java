@@ -84,17 +84,23 @@ final class PlanCommand extends CheckpointCommand {
             out.printf("%s: %s%n", Printable.escape(InspectCommand.displayName(plan.checkpoint(), f.file())),
                     Printable.escape(f.decision().summary()));
         }
-        if (destination.holding() == DestinationProfile.Holding.RANK_BYTES && !fitsHostMemory(plan)) {
-            out.printf("host memory cannot hold the rank: its memory cgroup leaves room for %s, with no swap; a load"
-                    + " into host memory is refused (--sink stream streams it)%n",
-                    Sizes.human(plan.host().anonymousRoomBytes()));
+        String refusal = refusal(plan, destination);
+        if (refusal != null) {
+            out.printf("host memory cannot hold %s: its memory cgroup leaves room for %s, with no swap; the load would be"
+                    + " refused%n", refusal, Sizes.human(plan.host().anonymousRoomBytes()));
         }
     }
 
-    /** False where a memory cgroup can never give the rank's bytes to this process (the load refuses them). */
-    private static boolean fitsHostMemory(LoadPlan plan) {
+    /** What a memory cgroup can never give the load (the load refuses it), or null. */
+    private static String refusal(LoadPlan plan, DestinationProfile destination) {
         long room = plan.host().anonymousRoomBytes();
-        return room < 0 || plan.bytes() <= room;
+        long largest = plan.slices().values().stream().mapToLong(TensorSlice::byteSize).max().orElse(0);
+        return switch (destination.holding()) {
+            case RANK_BYTES -> room >= 0 && plan.bytes() > room ? "the rank (--sink stream streams it)" : null;
+            case UNTIL_LANDED -> room >= 0 && largest > room ? "the stream's largest slice, " + Sizes.human(largest)
+                    : null;
+            case NONE, AT_MOST -> null;
+        };
     }
 
     /** Bytes of this rank's slices that come from its files: what it reads, short of gaps read through. */

@@ -31,6 +31,8 @@ final class Delivery {
     private final long budgetBytes;
     private final long heldBytes;
     private final long largestSlice;
+    /** What a memory cgroup can still give the process, -1 when nothing bounds it. */
+    private final long room;
     private final Map<Header, SliceScatter> scatters = new IdentityHashMap<>();
 
     Delivery(Destination destination, LoadPlan plan) {
@@ -39,6 +41,7 @@ final class Delivery {
         this.budgetBytes = profile.budgetOn(plan.host());
         this.heldBytes = profile.heldBytes(plan.bytes(), plan.host());
         this.largestSlice = plan.slices().values().stream().mapToLong(TensorSlice::byteSize).max().orElse(0);
+        this.room = plan.host().anonymousRoomBytes();
         for (FilePlan f : plan.files()) {
             scatters.put(f.file(), new SliceScatter(RankSlices.inFile(f.file(), plan.slices())));
         }
@@ -68,6 +71,14 @@ final class Delivery {
         return profile.inPlaceSliceBytes();
     }
 
+    /**
+     * The memory a cgroup leaves the process beside what the destination holds (the rank's bytes, or a stream's
+     * budget); -1 when nothing bounds it.
+     */
+    long roomBesideHeld() {
+        return room < 0 ? -1 : Math.max(0, room - heldBytes);
+    }
+
     /** Host memory the destination fills during the load, beside the page cache. */
     long heldBytes() {
         return heldBytes;
@@ -79,7 +90,7 @@ final class Delivery {
     }
 
     void begin(LoadPlan plan) {
-        requireRoomFor(plan);
+        requireRoomFor();
         try {
             destination.begin(plan);
         } catch (IOException | RuntimeException e) {
@@ -88,16 +99,23 @@ final class Delivery {
     }
 
     /**
-     * Refuses, before a byte is allocated, a destination that is to hold the rank's bytes where a memory cgroup can
-     * never give them: the kernel would kill the process part way, with no word of why.
+     * Refuses, before a byte is allocated, a load whose destination must hold more than a memory cgroup can ever give
+     * it: the rank's bytes in host memory, or a stream's largest slice, which it holds whole. The kernel would kill
+     * the process part way, with no word of why.
      */
-    private void requireRoomFor(LoadPlan plan) {
-        long room = plan.host().anonymousRoomBytes();
-        if (profile.holding() == DestinationProfile.Holding.RANK_BYTES && room >= 0 && heldBytes > room) {
-            throw new StloadException(ErrorKind.OutOfMemory, null, "the rank's " + Sizes.human(heldBytes)
-                    + " do not fit in host memory: its memory cgroup's limit leaves room for "
-                    + Sizes.human(room) + " beside what the group holds, with no swap, so the kernel would kill the"
-                    + " load part way; load fewer tensors, split them over more ranks, or stream them");
+    private void requireRoomFor() {
+        String what = switch (profile.holding()) {
+            case RANK_BYTES -> heldBytes > room ? "the rank's " + Sizes.human(heldBytes) : null;
+            case UNTIL_LANDED -> largestSlice > room ? "its largest slice, " + Sizes.human(largestSlice)
+                    + " held whole by the stream," : null;
+            case NONE, AT_MOST -> null;
+        };
+        if (room >= 0 && what != null) {
+            throw new StloadException(ErrorKind.OutOfMemory, null, "the load does not fit in host memory: "
+                    + what + " beside what its memory cgroup already holds is more than its limit allows ("
+                    + Sizes.human(room) + " left, no swap), so the kernel would kill it part way; load fewer tensors,"
+                    + " split them over more ranks" + (profile.holding() == DestinationProfile.Holding.RANK_BYTES
+                    ? ", or stream them" : ""));
         }
     }
 

@@ -61,6 +61,10 @@ final class DirectReader extends WindowedReader {
     private final long bounceBytes;
     private final Arena bounceArena = Arena.ofShared();
     private final LinkedBlockingQueue<MemorySegment> bounceBuffers = new LinkedBlockingQueue<>();
+    /** The most bounce buffers allocated: one per I/O thread, unless a memory cgroup leaves room for fewer. */
+    private final long mostBounceBuffers;
+    /** Guarded by {@link #bounceArena}. */
+    private long allocatedBounceBuffers;
 
     DirectReader(NativeAccess os, Sources opener, List<FilePlan> files, Delivery destination,
                  List<TensorSlice> slices, long blockBytes, long maxGap, int ioThreads, IoStats stats)
@@ -98,6 +102,9 @@ final class DirectReader extends WindowedReader {
         }
         // A window's read widened to whole aligned blocks at both ends, for windows that hold one slice.
         this.bounceBytes = Math.min(this.blockBytes, bounceBlock) + 2 * Arrays.stream(alignment).max().orElse(1);
+        // Half the room the destination leaves: the rest is the runtime's to grow into.
+        long room = destination.roomBesideHeld();
+        this.mostBounceBuffers = room < 0 ? Long.MAX_VALUE : Math.max(1, room / 2 / bounceBytes);
         List<List<ByteRange>> ranges;
         if (heldOutOfOrder(slices)) {
             ranges = rangesPerSlice(files, slices, maxGap);
@@ -194,7 +201,15 @@ final class DirectReader extends WindowedReader {
             destination.filled(file, w.offset(), into.asSlice(0, fileBytes));
             return;
         }
-        MemorySegment bounce = takeBounceBuffer();
+        MemorySegment bounce;
+        try {
+            bounce = takeBounceBuffer();
+        } catch (IOException | InterruptedException | RuntimeException e) {
+            if (into != null) {
+                destination.abandon(into, e);
+            }
+            throw e;
+        }
         try {
             long step = bounce.byteSize() / align * align;
             long end = w.offset() + fileBytes;
@@ -248,18 +263,25 @@ final class DirectReader extends WindowedReader {
                 message.startsWith(source.name()) ? message : source.name() + ": " + message, e);
     }
 
-    /** A free bounce buffer; allocated on first need, so a load whose reads all land in place has none. */
-    private MemorySegment takeBounceBuffer() throws IOException {
+    /**
+     * A free bounce buffer; allocated on first need, so a load whose reads all land in place has none, and waited for
+     * once as many exist as the memory allows.
+     */
+    private MemorySegment takeBounceBuffer() throws IOException, InterruptedException {
         MemorySegment b = bounceBuffers.poll();
         if (b != null) {
             return b;
         }
         synchronized (bounceArena) {
-            // At most one per I/O thread exists, and each thread holds at most one: allocating never outgrows that.
-            MemorySegment allocated = os.allocate(bounceBytes, bounceArena);
-            stats.readBufferBytes.add(bounceBytes);
-            return allocated;
+            // Each I/O thread holds at most one: allocating never outgrows one per thread.
+            if (allocatedBounceBuffers < mostBounceBuffers) {
+                MemorySegment allocated = os.allocate(bounceBytes, bounceArena);
+                allocatedBounceBuffers++;
+                stats.readBufferBytes.add(bounceBytes);
+                return allocated;
+            }
         }
+        return bounceBuffers.take(); // each read gives its buffer back when it ends
     }
 
     @Override

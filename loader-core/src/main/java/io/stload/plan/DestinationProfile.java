@@ -77,7 +77,9 @@ public record DestinationProfile(String what, Holding holding, long budgetBytes,
     }
 
     /**
-     * The budget this profile holds to on a host, its default resolved.
+     * The budget this profile holds to on a host, its default resolved. A stream's budget, given or default, is held
+     * within half the memory a cgroup can still give the process ({@link HostFacts#anonymousRoomBytes()}): its buffers
+     * are memory the kernel cannot reclaim, and past that room it kills the process instead of failing an allocation.
      *
      * @param host what was measured about the host
      * @return the most bytes held at once
@@ -85,7 +87,9 @@ public record DestinationProfile(String what, Holding holding, long budgetBytes,
      */
     public long budgetOn(HostFacts host) {
         requireHost(host);
-        return budgetBytes > 0 ? budgetBytes : defaultBudget(host.headroomBytes());
+        long budget = budgetBytes > 0 ? budgetBytes : defaultBudget(host.headroomBytes());
+        long room = host.anonymousRoomBytes();
+        return holding == Holding.UNTIL_LANDED && room >= 0 ? Math.min(budget, Math.max(2, room / 2)) : budget;
     }
 
     /**

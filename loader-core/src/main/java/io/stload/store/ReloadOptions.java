@@ -50,7 +50,8 @@ public record ReloadOptions(Mode mode, boolean quiesce, Duration quiesceTimeout,
          * Over the serving version's memory, for memory that cannot be doubled (weights bound into an engine's
          * kernels): new leases wait and live ones drain (bounded by the quiesce timeout), the changed bytes are
          * written over the live ones, and leases resume on the new version. Every header, shard, dtype and shape is
-         * checked first, and the changed bytes are staged in host memory when they fit the staging bound.
+         * checked first, and the changed bytes are staged in host memory when they fit the staging bound (and half
+         * the memory a cgroup can still give the process).
          */
         IN_PLACE
     }

@@ -503,7 +503,7 @@ public final class WeightStore<T> implements AutoCloseable {
         Version<T> serving = claim.from;
         long stagingBytes = n.plan() == null ? 0 : stagingBytes(n.plan());
         Staged staged = null;
-        if (n.plan() != null && stagingBytes <= how.stagingBytes()) {
+        if (n.plan() != null && stagingBytes <= how.stagingBytes() && stagingFits(n.plan(), stagingBytes)) {
             try {
                 staged = stage(n.plan());
             } catch (RuntimeException | Error e) {
@@ -563,6 +563,15 @@ public final class WeightStore<T> implements AutoCloseable {
      */
     static long stagingBytes(LoadPlan plan) {
         return new PackedSlices(plan).bytes() + readBufferBytes(plan);
+    }
+
+    /**
+     * False where staging would take more than half the memory a cgroup can still give the process: past that room
+     * the kernel kills the server instead of failing an allocation, so the changed bytes go straight from the files.
+     */
+    private static boolean stagingFits(LoadPlan plan, long stagingBytes) {
+        long room = plan.host().anonymousRoomBytes();
+        return room < 0 || stagingBytes <= room / 2;
     }
 
     /** The most host memory the engine's own read buffers take during a load of {@code plan}. */

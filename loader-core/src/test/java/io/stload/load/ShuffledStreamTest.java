@@ -37,6 +37,7 @@ import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -143,5 +144,31 @@ class ShuffledStreamTest {
 
         assertEquals(Digests.ofFiles(checkpoint), new TreeMap<>(streamed));
         assertTrue(sink.peakHeldBytes() <= 2 * slice, sink.peakHeldBytes() + " bytes held, budget " + 2 * slice);
+    }
+
+    /**
+     * A rank's strided slices come through bounce buffers, one per I/O thread at most; where a cgroup leaves no room
+     * beside the rank's bytes, one in all, the threads taking turns.
+     */
+    @Test
+    void directReadsTakeTheBounceBuffersTheRoomAllows() {
+        PartitionSpec columns = PartitionSpec.parse("test", "{\"rules\": [{\"pattern\": \"expert.*\", \"split\": 1}]}");
+        LoadPlan plan = new Planner().plan(checkpoint, new LoadOptions(LoadStrategy.DIRECT, ReadOrder.FILE, 4, 9,
+                LoaderTest.SMALL_WINDOWS).withPartitioning(new Partitioning(1, 2, columns)));
+        Map<String, String> roomy = new TreeMap<>();
+        long roomyBuffers;
+        try (LoadedWeights w = new Loader().execute(plan, LoadListener.NONE)) {
+            w.tensors().values().forEach(t -> roomy.put(t.name(), Digests.crc32(t.data())));
+            roomyBuffers = w.report().memory().readBufferBytes();
+        }
+        try (LoadedWeights w = new Loader().execute(StreamMemoryTest.withRoom(plan, plan.bytes() + 1),
+                LoadListener.NONE)) {
+            Map<String, String> tight = new TreeMap<>();
+            w.tensors().values().forEach(t -> tight.put(t.name(), Digests.crc32(t.data())));
+            assertEquals(roomy, tight);
+            long one = w.report().memory().readBufferBytes();
+            assertTrue(one > 0 && one <= LoaderTest.SMALL_WINDOWS.directBlock() + 2 * 4096, "one buffer: " + one);
+            assertTrue(roomyBuffers >= one, roomyBuffers + " bytes of buffers with room");
+        }
     }
 }

@@ -159,7 +159,30 @@ class StreamMemoryTest {
         }
     }
 
-    private static LoadPlan withRoom(LoadPlan p, long anonymousRoomBytes) {
+    /**
+     * A stream holds each slice whole, so one whose largest slice a cgroup cannot give is refused up front; where the
+     * room holds it, the budget asked for is held within half the room.
+     */
+    @Test
+    void aStreamKeepsWithinTheRoomACgroupLeaves() {
+        StreamingSink sink = new StreamingSink((slice, bytes) -> { }, 1L << 30);
+        LoadPlan measured = new Planner().plan(checkpoint, options(LoadStrategy.DIRECT), sink.profile());
+        long largest = measured.slices().values().stream().mapToLong(TensorSlice::byteSize).max().orElseThrow();
+        StloadException e = assertThrows(StloadException.class,
+                () -> new Loader().execute(withRoom(measured, largest - 1), sink, LoadListener.NONE));
+        assertEquals(ErrorKind.OutOfMemory, e.kind());
+        assertTrue(e.getMessage().contains("largest slice"), e.getMessage());
+        assertEquals(0, sink.heldBytes());
+
+        Map<String, String> crcs = new ConcurrentHashMap<>();
+        LoadReport r = new Loader().execute(withRoom(measured, 4 * largest),
+                new StreamingSink((slice, bytes) -> crcs.put(slice.name(), Digests.crc32(bytes)), 1L << 30),
+                LoadListener.NONE);
+        assertEquals(reference, crcs);
+        assertEquals(2 * largest, r.memory().budgetBytes(), "half the room, not the GiB asked for");
+    }
+
+    static LoadPlan withRoom(LoadPlan p, long anonymousRoomBytes) {
         HostFacts host = new HostFacts(p.host().headroomBytes(), p.host().headroomSource(), p.host().nativeAccess(),
                 anonymousRoomBytes);
         return new LoadPlan(p.checkpoint(), p.options(), host, p.files(), p.order(), p.slices(), p.bytesPerRank(),
