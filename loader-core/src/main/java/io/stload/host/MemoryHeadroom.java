@@ -22,11 +22,13 @@ import java.util.Optional;
  * @param cgroupLimitBytes  the limit of the cgroup that leaves the least headroom; -1 when none applies
  * @param cgroupUsageBytes  that cgroup's current usage; -1 when no limit applies
  * @param anonymousRoomBytes the anonymous memory (a host destination's) this process can still take before a cgroup
- *                          limit has the kernel kill it: each limit less the anonymous and shared memory its group
- *                          holds (memory.stat), the least of them; -1 when no limit applies, a group's use is
- *                          unknown, or the host has swap to move such memory to. The cgroup's usage counts page
- *                          cache the kernel reclaims at need; this does not, so it is sure where the headroom is
- *                          cautious.
+ *                          limit has the kernel kill it: each limit less what its group holds that no reclaim frees
+ *                          without swap (memory.stat: the anonymous LRU lists, shared memory included, and the
+ *                          unevictable one), the least of them; -1 when no limit applies, a group's use is unknown,
+ *                          or the host has swap to move such memory to. The cgroup's usage counts page cache the
+ *                          kernel reclaims at need, and so does its anonymous total count memory freed lazily
+ *                          (MADV_FREE, which moves it to the file lists); this counts neither, so it is sure where the
+ *                          headroom is cautious.
  */
 public record MemoryHeadroom(long availableBytes, long memAvailableBytes, long cgroupLimitBytes, long cgroupUsageBytes,
                              long anonymousRoomBytes) {
@@ -96,7 +98,7 @@ public record MemoryHeadroom(long availableBytes, long memAvailableBytes, long c
 
     /**
      * A cgroup's limit and usage: how much more it lets its members use; {@code unreclaimable} is the part of the usage
-     * the kernel cannot drop (anonymous and shared memory), -1 when unknown.
+     * the kernel cannot drop without swap (the anonymous and unevictable LRU lists), -1 when unknown.
      */
     private record CgroupLimit(long limit, long usage, long unreclaimable) {
         long headroom() {
@@ -130,7 +132,8 @@ public record MemoryHeadroom(long availableBytes, long memAvailableBytes, long c
             Path dir = base.resolve(fields[2].replaceFirst("^/+", "")).normalize();
             for (; dir != null && dir.startsWith(base); dir = dir.getParent()) {
                 CgroupLimit limit = readLimit(dir.resolve(limitFile), dir.resolve(usageFile), dir.resolve("memory.stat"),
-                        v2 ? List.of("anon", "shmem") : List.of("total_rss", "total_shmem"));
+                        v2 ? List.of("active_anon", "inactive_anon", "unevictable")
+                                : List.of("total_active_anon", "total_inactive_anon", "total_unevictable"));
                 if (limit != null) {
                     limits.add(limit);
                 }

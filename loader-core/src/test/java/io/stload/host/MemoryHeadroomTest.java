@@ -140,7 +140,8 @@ class MemoryHeadroomTest {
 
     /**
      * The room for memory of the process's own counts what the group holds that the kernel cannot drop, not its
-     * page cache; the tightest level wins; with swap, or a group whose use is unknown, nothing is sure.
+     * page cache nor memory freed lazily; the tightest level wins; with swap, or a group whose use is unknown, nothing
+     * is sure.
      */
     @Test
     void anonymousRoomIsTheLimitLessWhatNoReclaimFrees() throws IOException {
@@ -149,18 +150,22 @@ class MemoryHeadroomTest {
         write("proc/self/cgroup", "4:memory:/docker/abc\n0::/\n");
         write("sys/fs/cgroup/memory/docker/abc/memory.limit_in_bytes", 2 * GIB + "\n");
         write("sys/fs/cgroup/memory/docker/abc/memory.usage_in_bytes", 2 * GIB + "\n"); // full, mostly of cache
+        // A quarter GiB anonymous, a quarter shared (on the anonymous lists too), 32 MiB locked; total_rss also counts
+        // a GiB freed lazily (MADV_FREE), which the kernel has moved to the file lists and reclaims at need.
         write("sys/fs/cgroup/memory/docker/abc/memory.stat", "cache 1610612736\nrss 1\ntotal_cache 1610612736\n"
-                + "total_rss " + GIB / 4 + "\ntotal_shmem " + GIB / 4 + "\n");
+                + "total_rss " + (GIB + GIB / 4) + "\ntotal_shmem " + GIB / 4 + "\ntotal_inactive_anon " + GIB / 4
+                + "\ntotal_active_anon " + (GIB / 4 - (32 << 20)) + "\ntotal_unevictable " + (32 << 20) + "\n");
         MemoryHeadroom v1 = MemoryHeadroom.read(root);
         assertEquals(0, v1.availableBytes(), "the headroom counts the cache as used");
         assertEquals(GIB + GIB / 2, v1.anonymousRoomBytes());
 
         write("sys/fs/cgroup/memory.max", 3 * GIB + "\n"); // a v2 limit beside, tighter once its anon counts
         write("sys/fs/cgroup/memory.current", 3 * GIB + "\n");
-        write("sys/fs/cgroup/memory.stat", "anon " + 2 * GIB + "\nfile " + GIB + "\nshmem " + GIB / 2 + "\n");
+        write("sys/fs/cgroup/memory.stat", "anon " + 2 * GIB + "\nfile " + GIB + "\nactive_anon " + GIB
+                + "\ninactive_anon " + (GIB + GIB / 2) + "\nunevictable 0\n");
         assertEquals(GIB / 2, MemoryHeadroom.read(root).anonymousRoomBytes());
 
-        write("sys/fs/cgroup/memory.stat", "file " + GIB + "\n");
+        write("sys/fs/cgroup/memory.stat", "file " + GIB + "\nactive_anon 0\n");
         assertEquals(-1, MemoryHeadroom.read(root).anonymousRoomBytes(), "a group's anonymous memory unknown");
         write("sys/fs/cgroup/memory.max", "max\n");
         assertEquals(GIB + GIB / 2, MemoryHeadroom.read(root).anonymousRoomBytes(), "no limit, no count needed");
