@@ -84,23 +84,15 @@ final class PlanCommand extends CheckpointCommand {
             out.printf("%s: %s%n", Printable.escape(InspectCommand.displayName(plan.checkpoint(), f.file())),
                     Printable.escape(f.decision().summary()));
         }
-        String refusal = refusal(plan, destination);
-        if (refusal != null) {
-            out.printf("host memory cannot hold %s: its memory cgroup leaves room for %s, with no swap; the load would be"
-                    + " refused%n", refusal, Sizes.human(plan.host().anonymousRoomBytes()));
-        }
-    }
-
-    /** What a memory cgroup can never give the load (the load refuses it), or null. */
-    private static String refusal(LoadPlan plan, DestinationProfile destination) {
         long room = plan.host().anonymousRoomBytes();
         long largest = plan.slices().values().stream().mapToLong(TensorSlice::byteSize).max().orElse(0);
-        return switch (destination.holding()) {
-            case RANK_BYTES -> room >= 0 && plan.bytes() > room ? "the rank (--sink stream streams it)" : null;
-            case UNTIL_LANDED -> room >= 0 && largest > room ? "the stream's largest slice, " + Sizes.human(largest)
-                    : null;
-            case NONE, AT_MOST -> null;
-        };
+        long unavoidable = destination.unavoidableBytes(plan.bytes(), largest);
+        if (room >= 0 && unavoidable > room) {
+            String what = destination.holding() == DestinationProfile.Holding.RANK_BYTES
+                    ? "the rank (--sink stream streams it)" : "the stream's largest slice, " + Sizes.human(unavoidable);
+            out.printf("host memory cannot hold %s: its memory cgroup leaves room for %s, with no swap; the load would"
+                    + " be refused%n", what, Sizes.human(room));
+        }
     }
 
     /** Bytes of this rank's slices that come from its files: what it reads, short of gaps read through. */

@@ -104,18 +104,14 @@ final class Delivery {
      * the process part way, with no word of why.
      */
     private void requireRoomFor() {
-        String what = switch (profile.holding()) {
-            case RANK_BYTES -> heldBytes > room ? "the rank's " + Sizes.human(heldBytes) : null;
-            case UNTIL_LANDED -> largestSlice > room ? "its largest slice, " + Sizes.human(largestSlice)
-                    + " held whole by the stream," : null;
-            case NONE, AT_MOST -> null;
-        };
-        if (room >= 0 && what != null) {
+        long unavoidable = profile.unavoidableBytes(heldBytes, largestSlice);
+        if (room >= 0 && unavoidable > room) {
+            boolean host = profile.holding() == DestinationProfile.Holding.RANK_BYTES;
             throw new StloadException(ErrorKind.OutOfMemory, null, "the load does not fit in host memory: "
-                    + what + " beside what its memory cgroup already holds is more than its limit allows ("
-                    + Sizes.human(room) + " left, no swap), so the kernel would kill it part way; load fewer tensors,"
-                    + " split them over more ranks" + (profile.holding() == DestinationProfile.Holding.RANK_BYTES
-                    ? ", or stream them" : ""));
+                    + (host ? "the rank's " : "its largest slice, held whole by the stream, ")
+                    + Sizes.human(unavoidable) + " beside what its memory cgroup already holds is more than its limit"
+                    + " allows (" + Sizes.human(room) + " left, no swap), so the kernel would kill it part way; load"
+                    + " fewer tensors, split them over more ranks" + (host ? ", or stream them" : ""));
         }
     }
 

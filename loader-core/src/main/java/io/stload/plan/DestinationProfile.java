@@ -109,6 +109,23 @@ public record DestinationProfile(String what, Holding holding, long budgetBytes,
         };
     }
 
+    /**
+     * The bytes of host memory the destination holds at one moment however the load goes, beside nothing else: the
+     * rank's bytes for host memory, the largest slice for a stream (which holds each slice whole), none otherwise.
+     * Where a memory cgroup cannot give this much ({@link HostFacts#anonymousRoomBytes()}), a load is refused.
+     *
+     * @param rankBytes    the bytes of the rank's slices
+     * @param largestSlice the bytes of its largest slice
+     * @return the bytes
+     */
+    public long unavoidableBytes(long rankBytes, long largestSlice) {
+        return switch (holding) {
+            case RANK_BYTES -> rankBytes;
+            case UNTIL_LANDED -> largestSlice;
+            case NONE, AT_MOST -> 0;
+        };
+    }
+
     private static void requireHost(HostFacts host) {
         StloadException.requireNonNull(host, "a budget is resolved on the host's facts, not null");
     }
