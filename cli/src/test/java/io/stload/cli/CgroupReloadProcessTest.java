@@ -1,0 +1,116 @@
+package io.stload.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.stload.format.DType;
+import io.stload.format.SafetensorsWriter;
+import io.stload.format.SafetensorsWriter.TensorData;
+import io.stload.testing.ChildJvm;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code stload serve} in its own JVM inside a memory cgroup of its own (v1, as root, on a host without swap; skipped
+ * elsewhere): a reload in place whose staging would take more than half the room the cgroup leaves writes from the
+ * files instead, and the server goes on serving. Staging under the default 1 GiB bound took the server past its
+ * limit, and the kernel killed it with no reply.
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class CgroupReloadProcessTest {
+    private static final Path V1_MEMORY = Path.of("/sys/fs/cgroup/memory");
+    private static final Pattern ADDRESS = Pattern.compile("^serving .* on http://127\\.0\\.0\\.1:(\\d+)$");
+    private static final Pattern TOKEN = Pattern.compile("^reload token in (\\S+); reloads may name checkpoints under .*$");
+    private static final int TENSORS = 24;
+    private static final int TENSOR_BYTES = 4 << 20;
+
+    @TempDir
+    Path dir;
+
+    private static boolean swapless() throws IOException {
+        return Files.readAllLines(Path.of("/proc/meminfo")).stream()
+                .anyMatch(l -> l.matches("SwapTotal:\\s+0 kB"));
+    }
+
+    /** 96 MiB in 24 tensors of random bytes, the same names and shapes for every seed. */
+    private Path checkpoint(String name, long seed) throws IOException {
+        SplittableRandom random = new SplittableRandom(seed);
+        List<TensorData> tensors = new ArrayList<>();
+        for (int i = 0; i < TENSORS; i++) {
+            byte[] bytes = new byte[TENSOR_BYTES];
+            random.nextBytes(bytes);
+            tensors.add(new TensorData("w." + i, DType.U8, new long[] {TENSOR_BYTES / 4096, 4096}, bytes));
+        }
+        Path folder = Files.createDirectories(dir.resolve(name));
+        SafetensorsWriter.write(folder.resolve("model.safetensors"), Map.of(), tensors);
+        return folder;
+    }
+
+    @Test
+    void aReloadInPlaceStagesWithinTheRoomItsCgroupLeaves() throws Exception {
+        assumeTrue("root".equals(System.getProperty("user.name")) && Files.isWritable(V1_MEMORY) && swapless(),
+                "needs root, the v1 memory controller and no swap");
+        Path a = checkpoint("a", 1);
+        Path b = checkpoint("b", 2);
+        Path group = Files.createDirectory(V1_MEMORY.resolve("stload-test-" + ProcessHandle.current().pid()));
+        Process serve = null;
+        try {
+            Files.writeString(group.resolve("memory.limit_in_bytes"), String.valueOf(288L << 20));
+            Files.writeString(group.resolve("memory.swappiness"), "0");
+            // 96 MiB served leave 192 MiB less the runtime's own of room; staging the 96 changed MiB and the read
+            // blocks takes more than half of that, and fits within the limit.
+            List<String> command = new ArrayList<>(List.of("bash", "-c",
+                    "echo $$ > " + group.resolve("cgroup.procs") + " && exec \"$0\" \"$@\""));
+            command.addAll(ChildJvm.main(Main.class).args("serve", a.toString(), "--port", "0", "--reload-root",
+                    dir.toString()).command());
+            serve = new ProcessBuilder(command).redirectError(dir.resolve("stderr").toFile()).start();
+            BufferedReader out = new BufferedReader(new InputStreamReader(serve.getInputStream(),
+                    StandardCharsets.UTF_8));
+            Matcher address = ADDRESS.matcher(String.valueOf(out.readLine()));
+            assertTrue(address.matches(), address + Files.readString(dir.resolve("stderr")));
+            Matcher token = TOKEN.matcher(String.valueOf(out.readLine()));
+            assertTrue(token.matches(), token.toString());
+            String base = "http://127.0.0.1:" + address.group(1);
+            HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+            HttpResponse<String> reply = client.send(HttpRequest.newBuilder(URI.create(base + "/reload"))
+                    .header("Authorization", "Bearer " + Files.readString(Path.of(token.group(1))).strip())
+                    .timeout(Duration.ofSeconds(60))
+                    .POST(HttpRequest.BodyPublishers.ofString("{\"source\": \"" + b + "\", \"mode\": \"in_place\"}"))
+                    .build(), HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, reply.statusCode(), reply.body());
+            Map<String, Object> reloaded = JsonReplies.parse(reply.body());
+            assertEquals(2L, reloaded.get("version"), reply.body());
+            assertEquals(0L, reloaded.get("staged_bytes"), "written straight from the files: " + reply.body());
+            HttpResponse<String> health = client.send(HttpRequest.newBuilder(URI.create(base + "/health"))
+                    .timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, health.statusCode(), health.body());
+            assertTrue(serve.isAlive(), "the server serves on");
+        } finally {
+            if (serve != null) {
+                serve.destroy();
+                assertTrue(serve.waitFor(30, TimeUnit.SECONDS), "serve did not stop on SIGTERM");
+            }
+            Files.delete(group); // empty once its process has ended
+        }
+    }
+}
