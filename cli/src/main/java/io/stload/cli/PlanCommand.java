@@ -85,8 +85,7 @@ final class PlanCommand extends CheckpointCommand {
                     Printable.escape(f.decision().summary()));
         }
         long room = plan.host().anonymousRoomBytes();
-        long largest = plan.slices().values().stream().mapToLong(TensorSlice::byteSize).max().orElse(0);
-        long unavoidable = destination.unavoidableBytes(plan.bytes(), largest);
+        long unavoidable = destination.unavoidableBytes(plan.bytes(), plan.largestSliceBytes());
         if (room >= 0 && unavoidable > room) {
             String what = destination.holding() == DestinationProfile.Holding.RANK_BYTES
                     ? "the rank (--sink stream streams it)" : "the stream's largest slice, " + Sizes.human(unavoidable);

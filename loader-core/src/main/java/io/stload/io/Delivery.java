@@ -40,7 +40,7 @@ final class Delivery {
         this.profile = destination.profile();
         this.budgetBytes = profile.budgetOn(plan.host());
         this.heldBytes = profile.heldBytes(plan.bytes(), plan.host());
-        this.largestSlice = plan.slices().values().stream().mapToLong(TensorSlice::byteSize).max().orElse(0);
+        this.largestSlice = plan.largestSliceBytes();
         this.room = plan.host().anonymousRoomBytes();
         for (FilePlan f : plan.files()) {
             scatters.put(f.file(), new SliceScatter(RankSlices.inFile(f.file(), plan.slices())));

@@ -57,6 +57,11 @@ public record LoadPlan(Checkpoint checkpoint, LoadOptions options, HostFacts hos
         return bytesPerRank.get(partitioning().rank());
     }
 
+    /** {@return the bytes of this rank's largest slice: what a destination holding each slice whole holds at least} */
+    public long largestSliceBytes() {
+        return slices.values().stream().mapToLong(TensorSlice::byteSize).max().orElse(0);
+    }
+
     /** {@return the bytes this rank reads from its files: its slices plus the small gaps read through} */
     public long readBytes() {
         long sum = 0;
