@@ -83,8 +83,8 @@ public final class Planner {
         RankSlices.Matched matched = selected(RankSlices.match(checkpoint, partitioning), checkpoint,
                 options.tensors());
         Map<String, TensorSlice> slices = matched.slices(partitioning.rank());
-        List<Long> bytesPerRank = new RankBytes(matched, partitioning.worldSize(), partitioning.rank(),
-                RankSlices.bytes(slices));
+        long landedBytes = RankSlices.bytes(slices);
+        List<Long> bytesPerRank = new RankBytes(matched, partitioning.worldSize(), partitioning.rank(), landedBytes);
         Map<Header, List<ByteRange>> reads = new IdentityHashMap<>();
         long maxGap = maxGap(checkpoint, options);
         long rankBytes = 0;
@@ -101,15 +101,15 @@ public final class Planner {
             }
             FileFacts facts = measure(h, bytes);
             FileDecision decision = options.strategy() == LoadStrategy.AUTO
-                    ? StrategyHeuristic.decide(facts, host, rankBytes, destination, options.thresholds(),
-                            options.residentLimitBytes())
+                    ? StrategyHeuristic.decide(facts, host, rankBytes, landedBytes, destination,
+                            options.thresholds(), options.residentLimitBytes())
                     : new FileDecision(options.strategy(), DecisionRule.FORCED,
                             List.of(FORCED_REASON));
             files.add(new FilePlan(h, facts, decision, reads.get(h)));
             LOG.log(System.Logger.Level.DEBUG, () -> h.file() + ": " + decision.strategy() + " because "
                     + String.join("; ", decision.reasons()) + (facts.directSupported() ? "" : " (O_DIRECT refused)"));
         }
-        requireWithinResidentLimit(files, destination, rankBytes, host, options, checkpoint);
+        requireWithinResidentLimit(files, destination, landedBytes, host, options, checkpoint);
         // Only what this rank holds: the consumer never asks for another rank's experts.
         List<TensorRef> order = new ArrayList<>(checkpoint.tensors().values().stream()
                 .filter(t -> slices.containsKey(t.name())).toList());
@@ -161,7 +161,7 @@ public final class Planner {
      * end) fits the limit.
      */
     private static void requireWithinResidentLimit(List<FilePlan> files, DestinationProfile destination,
-                                                   long rankBytes, HostFacts host, LoadOptions options,
+                                                   long landedBytes, HostFacts host, LoadOptions options,
                                                    Checkpoint checkpoint) {
         long limit = options.residentLimitBytes();
         if (limit <= 0) {
@@ -180,7 +180,7 @@ public final class Planner {
                 default -> { }
             }
         }
-        long held = destination.heldBytes(rankBytes, host);
+        long held = destination.heldBytes(landedBytes, host);
         if (held + buffers > limit) {
             throw new StloadException(ErrorKind.Usage, null, "the load would hold " + Sizes.human(held + buffers)
                     + " (" + Sizes.human(held) + " in the destination, " + destination.what() + ", and "

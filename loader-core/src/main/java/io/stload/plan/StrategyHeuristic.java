@@ -30,7 +30,7 @@ final class StrategyHeuristic {
     }
 
     /**
-     * Decides how to read one file.
+     * Decides how to read one file, where the destination holds what the rank reads.
      *
      * @param file        facts about this file
      * @param host        facts about the host
@@ -41,7 +41,7 @@ final class StrategyHeuristic {
      */
     public static FileDecision decide(FileFacts file, HostFacts host, long rankBytes, DestinationProfile destination,
                                       Thresholds t) {
-        return decide(file, host, rankBytes, destination, t, 0);
+        return decide(file, host, rankBytes, rankBytes, destination, t, 0);
     }
 
     /**
@@ -49,20 +49,22 @@ final class StrategyHeuristic {
      *
      * @param file               facts about this file
      * @param host               facts about the host
-     * @param rankBytes          bytes the rank reads over all its files (the page cache must hold them together)
+     * @param rankBytes          bytes the rank reads over all its files (the page cache must hold them together),
+     *                           gaps read through included
+     * @param landedBytes        bytes of the rank's slices: what a destination holding them takes, the gaps left out
      * @param destination        what the destination takes from the same memory
      * @param t                  the heuristic's constants
      * @param residentLimitBytes the caller's bound on the loader's resident memory; 0 for none
      * @return the strategy, its rule and reasons
      */
-    public static FileDecision decide(FileFacts file, HostFacts host, long rankBytes, DestinationProfile destination,
-                                      Thresholds t, long residentLimitBytes) {
+    public static FileDecision decide(FileFacts file, HostFacts host, long rankBytes, long landedBytes,
+                                      DestinationProfile destination, Thresholds t, long residentLimitBytes) {
         List<String> why = new ArrayList<>();
         why.add(file.fs().name());
         why.add(Sizes.human(rankBytes) + " for this rank");
         why.add(file.resident() < 0 ? "residency unknown" : percent(file.resident()) + " resident");
         why.add(host.headroomBytes() < 0 ? "headroom unknown" : Sizes.human(host.headroomBytes()) + " headroom");
-        long destinationBytes = destination.heldBytes(rankBytes, host);
+        long destinationBytes = destination.heldBytes(landedBytes, host);
         why.add("destination takes " + Sizes.human(destinationBytes) + " (" + destination.what() + ")");
 
         if (residentLimitBytes > 0) {

@@ -1,6 +1,7 @@
 package io.stload.plan;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.stload.checkpoint.Checkpoint;
 import io.stload.format.DType;
@@ -58,10 +59,23 @@ class ReadCoalescingTest {
         }
     }
 
+    @Test
+    void theGapsReadThroughAreNotWhatTheDestinationHolds() {
+        FilePlan file = plan(GAP).files().get(0);
+        assertEquals((ROWS - 1) * ROW_BYTES + GAP, ReadRanges.bytes(file.reads()));
+        String why = file.decision().summary();
+        assertTrue(why.contains("60.0 KiB for this rank") && why.contains("destination takes 32.0 KiB (host memory"),
+                why);
+    }
+
     private static List<ByteRange> reads(long maxGap) {
+        return plan(maxGap).files().get(0).reads();
+    }
+
+    private static LoadPlan plan(long maxGap) {
         Partitioning rank0 = new Partitioning(0, 2, PartitionSpec.parse("test", "{\"rules\": [{\"pattern\": \"*\", \"split\": 1}]}"));
         LoadOptions options = LoadOptions.DEFAULTS.withThresholds(withMaxGap(maxGap)).withPartitioning(rank0);
-        return new Planner().plan(checkpoint, options).files().get(0).reads();
+        return new Planner().plan(checkpoint, options);
     }
 
     private static Thresholds withMaxGap(long maxGap) {

@@ -26,7 +26,8 @@ class StrategyHeuristicTest {
     void aResidentLimitReadsDirectlyWhateverElseAndSaysSo() {
         for (FileFacts f : java.util.List.of(file(TMPFS, 0.0, false), file(EXT4, 1.0, true), file(NFS, 0.0, false),
                 file(EXT4, 0.0, true))) {
-            FileDecision d = StrategyHeuristic.decide(f, ROOMY, 8 * GIB, DestinationProfile.EXTERNAL, T, 512L << 20);
+            FileDecision d = StrategyHeuristic.decide(f, ROOMY, 8 * GIB, 8 * GIB, DestinationProfile.EXTERNAL, T,
+                    512L << 20);
             assertEquals(LoadStrategy.DIRECT, d.strategy(), f.toString());
             assertEquals(DecisionRule.RESIDENT_LIMIT, d.rule(), f.toString());
             assertTrue(d.summary().contains("resident set bounded to 512.0 MiB: a mapping's pages count in it"),
@@ -36,7 +37,7 @@ class StrategyHeuristicTest {
         }
         assertEquals("resident-limit", DecisionRule.RESIDENT_LIMIT.jsonName());
         assertEquals(DecisionRule.TMPFS, StrategyHeuristic.decide(file(TMPFS, 0.0, false), ROOMY, 8 * GIB,
-                DestinationProfile.EXTERNAL, T, 0).rule(), "no limit: the rules as ever");
+                8 * GIB, DestinationProfile.EXTERNAL, T, 0).rule(), "no limit: the rules as ever");
     }
 
     @Test
@@ -84,6 +85,15 @@ class StrategyHeuristicTest {
                 new DestinationProfile("stream budget", DestinationProfile.Holding.UNTIL_LANDED, GIB, 1, 0), T);
         assertEquals(DecisionRule.COLD_LOCAL, streamed.rule(), "a 1 GiB budget leaves the cache 19 GiB");
         assertTrue(streamed.summary().contains("destination takes 1.0 GiB (stream budget)"), streamed.summary());
+    }
+
+    @Test
+    void theDestinationHoldsTheRanksSlicesNotTheGapsReadThroughBesideThem() {
+        HostFacts seventeen = new HostFacts(17 * GIB, "t", null);
+        FileDecision d = StrategyHeuristic.decide(file(EXT4, 0.0, true), seventeen, 8 * GIB, 4 * GIB,
+                DestinationProfile.HOST, T, 0);
+        assertEquals(DecisionRule.COLD_LOCAL, d.rule(), "4 GiB held leave the cache 13 GiB for 8 GiB read: " + d.summary());
+        assertTrue(d.summary().contains("destination takes 4.0 GiB (host memory"), d.summary());
     }
 
     @Test
