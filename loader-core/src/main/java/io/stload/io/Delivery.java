@@ -110,7 +110,8 @@ final class Delivery {
             throw new StloadException(ErrorKind.OutOfMemory, null, "the load does not fit in host memory: "
                     + (host ? "the rank's " : "its largest slice, held whole by the stream, ")
                     + Sizes.human(unavoidable) + " beside what its memory cgroup already holds is more than its limit"
-                    + " allows (" + Sizes.human(room) + " left, no swap), so the kernel would kill it part way; load"
+                    + " allows (" + Sizes.human(room) + " left beside what the process and the load's threads run in, no"
+                    + " swap), so the kernel would kill it part way; load"
                     + " fewer tensors, split them over more ranks" + (host ? ", or stream them" : ""));
         }
     }

@@ -9,7 +9,8 @@ import io.stload.StloadException;
  * @param headroomSource how it was found out, in words
  * @param nativeAccess  null when native calls work, else why the pure-Java fallback is in use
  * @param anonymousRoomBytes the memory of its own (a host destination's) the process can still take before a memory
- *                      cgroup's limit has the kernel kill it, with no swap to move it to; -1 when nothing bounds it
+ *                      cgroup's limit has the kernel kill it, with no swap to move it to, beside what the process and
+ *                      the load's threads run in; -1 when nothing bounds it
  */
 public record HostFacts(long headroomBytes, String headroomSource, String nativeAccess, long anonymousRoomBytes) {
     /**

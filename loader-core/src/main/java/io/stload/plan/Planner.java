@@ -77,7 +77,7 @@ public final class Planner {
         }
         requireStrategyFits(checkpoint, options.strategy());
         long start = System.nanoTime();
-        HostFacts host = hostFacts(MemoryHeadroom.read(), options.residentLimitBytes());
+        HostFacts host = hostFacts(MemoryHeadroom.read(), options);
         Partitioning partitioning = options.partitioning();
         // Only this rank is sliced; other ranks' bytes are computed if a caller asks (plan prints them).
         RankSlices.Matched matched = selected(RankSlices.match(checkpoint, partitioning), checkpoint,
@@ -143,16 +143,17 @@ public final class Planner {
 
     /**
      * The host as measured; under a resident limit, its headroom is at most the limit: the memory a destination's
-     * default budget is a share of.
+     * default budget is a share of. The anonymous room is what is left beside the load's own threads.
      */
-    private HostFacts hostFacts(MemoryHeadroom headroom, long residentLimit) {
+    private HostFacts hostFacts(MemoryHeadroom headroom, LoadOptions options) {
         long available = headroom.availableBytes();
+        long residentLimit = options.residentLimitBytes();
+        long room = headroom.anonymousRoomBytes(options.threads());
         if (residentLimit <= 0) {
-            return new HostFacts(available, headroom.describe(), os.fallbackReason(), headroom.anonymousRoomBytes());
+            return new HostFacts(available, headroom.describe(), os.fallbackReason(), room);
         }
         return new HostFacts(available < 0 ? residentLimit : Math.min(available, residentLimit), headroom.describe()
-                + ", capped by the resident limit of " + Sizes.human(residentLimit), os.fallbackReason(),
-                headroom.anonymousRoomBytes());
+                + ", capped by the resident limit of " + Sizes.human(residentLimit), os.fallbackReason(), room);
     }
 
     /**

@@ -140,9 +140,11 @@ class MemoryHeadroomTest {
 
     /**
      * The room for memory of the process's own counts what the group holds that the kernel cannot drop, not its
-     * page cache nor memory freed lazily; the tightest level wins; with swap, or a group whose use is unknown, nothing
-     * is sure.
+     * page cache nor memory freed lazily, and leaves the pages a running load needs beside it; the tightest level
+     * wins; with swap, or a group whose use is unknown, nothing is sure.
      */
+    private static final long RESERVE = MemoryHeadroom.RUNNING_RESERVE_BYTES;
+
     @Test
     void anonymousRoomIsTheLimitLessWhatNoReclaimFrees() throws IOException {
         String swapless = MEMINFO + "SwapTotal:             0 kB\n";
@@ -157,23 +159,30 @@ class MemoryHeadroomTest {
                 + "\ntotal_active_anon " + (GIB / 4 - (32 << 20)) + "\ntotal_unevictable " + (32 << 20) + "\n");
         MemoryHeadroom v1 = MemoryHeadroom.read(root);
         assertEquals(0, v1.availableBytes(), "the headroom counts the cache as used");
-        assertEquals(GIB + GIB / 2, v1.anonymousRoomBytes());
+        assertEquals(GIB + GIB / 2 - RESERVE, v1.anonymousRoomBytes());
+        assertEquals(GIB + GIB / 2 - RESERVE - 64 * MemoryHeadroom.RESERVE_PER_THREAD_BYTES, v1.anonymousRoomBytes(64),
+                "each of a load's threads takes memory of its own");
+        assertEquals(0, v1.anonymousRoomBytes(1 << 20), "threads that take all of it leave none");
 
         write("sys/fs/cgroup/memory.max", 3 * GIB + "\n"); // a v2 limit beside, tighter once its anon counts
         write("sys/fs/cgroup/memory.current", 3 * GIB + "\n");
         write("sys/fs/cgroup/memory.stat", "anon " + 2 * GIB + "\nfile " + GIB + "\nactive_anon " + GIB
                 + "\ninactive_anon " + (GIB + GIB / 2) + "\nunevictable 0\n");
-        assertEquals(GIB / 2, MemoryHeadroom.read(root).anonymousRoomBytes());
+        assertEquals(GIB / 2 - RESERVE, MemoryHeadroom.read(root).anonymousRoomBytes());
 
         write("sys/fs/cgroup/memory.stat", "file " + GIB + "\nactive_anon 0\n");
         assertEquals(-1, MemoryHeadroom.read(root).anonymousRoomBytes(), "a group's anonymous memory unknown");
         write("sys/fs/cgroup/memory.max", "max\n");
-        assertEquals(GIB + GIB / 2, MemoryHeadroom.read(root).anonymousRoomBytes(), "no limit, no count needed");
+        assertEquals(GIB + GIB / 2 - RESERVE, MemoryHeadroom.read(root).anonymousRoomBytes(), "no limit, no count needed");
+        write("sys/fs/cgroup/memory/docker/abc/memory.limit_in_bytes", GIB / 2 + RESERVE / 2 + "\n");
+        assertEquals(0, MemoryHeadroom.read(root).anonymousRoomBytes(), "less than the reserve is no room");
+        write("sys/fs/cgroup/memory/docker/abc/memory.limit_in_bytes", 2 * GIB + "\n");
 
         write("proc/meminfo", swapless.replace("SwapTotal:             0 kB", "SwapTotal:       1048576 kB"));
         assertEquals(-1, MemoryHeadroom.read(root).anonymousRoomBytes(), "swap can take anonymous memory");
         write("proc/meminfo", MEMINFO);
         assertEquals(-1, MemoryHeadroom.read(root).anonymousRoomBytes(), "swap unknown");
+        assertEquals(-1, MemoryHeadroom.read(root).anonymousRoomBytes(64), "nothing bounds a load's threads either");
     }
 
     @Test
