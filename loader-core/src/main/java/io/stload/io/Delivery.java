@@ -3,6 +3,7 @@ package io.stload.io;
 import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.format.Header;
+import io.stload.host.MemoryHeadroom;
 import io.stload.plan.DestinationProfile;
 import io.stload.plan.FilePlan;
 import io.stload.plan.LoadPlan;
@@ -33,6 +34,7 @@ final class Delivery {
     private final long largestSlice;
     /** What a memory cgroup can still give the process, -1 when nothing bounds it. */
     private final long room;
+    private final int threads;
     private final Map<Header, SliceScatter> scatters = new IdentityHashMap<>();
 
     Delivery(Destination destination, LoadPlan plan) {
@@ -42,6 +44,7 @@ final class Delivery {
         this.heldBytes = profile.heldBytes(plan.bytes(), plan.host());
         this.largestSlice = plan.largestSliceBytes();
         this.room = plan.host().anonymousRoomBytes();
+        this.threads = plan.options().threads();
         for (FilePlan f : plan.files()) {
             scatters.put(f.file(), new SliceScatter(RankSlices.inFile(f.file(), plan.slices())));
         }
@@ -82,6 +85,15 @@ final class Delivery {
     /** Host memory the destination fills during the load, beside the page cache. */
     long heldBytes() {
         return heldBytes;
+    }
+
+    /**
+     * A watch on the room a memory cgroup leaves the load, for the most it allocates for itself: what the destination
+     * holds (or its largest slice, held whole) and its threads' own memory.
+     */
+    RoomWatch roomWatch() {
+        return room < 0 ? RoomWatch.NONE : RoomWatch.ofHost(Math.max(heldBytes, profile.unavoidableBytes(heldBytes,
+                largestSlice)) + threads * MemoryHeadroom.RESERVE_PER_THREAD_BYTES);
     }
 
     /** The pieces of the plan's slices within file bytes {@code [offset, end)}. */

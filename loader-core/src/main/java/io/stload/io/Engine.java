@@ -30,6 +30,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorCompletionService;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -113,7 +114,7 @@ public final class Engine {
             readers.forEach(r -> r.start(io));
             long budget = delivery.budgetBytes();
             RoomGate gate = delivery.holdsUntilLanded() ? new RoomGate(() -> budget) : RoomGate.OPEN;
-            consume(plan, readerOf, gate, consumers, latencyMicros, listener);
+            consume(plan, readerOf, gate, consumers, latencyMicros, listener, delivery.roomWatch());
         } catch (Throwable t) {
             failure = t;
         }
@@ -192,8 +193,8 @@ public final class Engine {
      * {@code gate}, in turn, while it holds its slice.
      */
     private static void consume(LoadPlan plan, Map<Header, WindowedReader> readerOf, RoomGate gate,
-                                ExecutorService consumers, ConcurrentHistogram latencyMicros, LoadListener listener)
-            throws Throwable {
+                                ExecutorService consumers, ConcurrentHistogram latencyMicros, LoadListener listener,
+                                RoomWatch watch) throws Throwable {
         List<TensorRef> order = plan.order();
         AtomicInteger next = new AtomicInteger();
         // Consumers end in any order: the first failure is seen as it happens, not after the consumers before it.
@@ -213,8 +214,12 @@ public final class Engine {
             });
         }
         for (int i = 0; i < plan.options().threads(); i++) {
+            Future<Void> done;
+            while ((done = ended.poll(MemoryPressure.INTERVAL_NANOS, TimeUnit.NANOSECONDS)) == null) {
+                watch.check();
+            }
             try {
-                ended.take().get();
+                done.get();
             } catch (ExecutionException e) {
                 throw e.getCause();
             }
