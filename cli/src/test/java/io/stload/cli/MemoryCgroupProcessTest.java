@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import io.stload.format.DType;
 import io.stload.format.SafetensorsWriter;
 import io.stload.format.SafetensorsWriter.TensorData;
+import io.stload.host.RoomLedger;
 import io.stload.testing.ChildJvm;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -107,6 +108,77 @@ class MemoryCgroupProcessTest {
         } finally {
             Files.delete(group); // empty once its processes have ended
         }
+    }
+
+    /**
+     * Two loads started together in one cgroup, as the ranks of a node in one container: each alone fits, both do
+     * not. Each used to count all of the room as its own, and both went on until the kernel killed one or crawled;
+     * now one loads, and the other is refused up front, for what the first holds or has still to allocate.
+     */
+    @Test
+    void loadsStartedTogetherInOneCgroupShareItsRoom() throws Exception {
+        Path a = checkpoint("a", 1);
+        Path group = group(256);
+        try {
+            List<Process> loads = new ArrayList<>();
+            for (int r = 0; r < 2; r++) {
+                loads.add(inGroup(group, "load", a.toString()).redirectError(dir.resolve("stderr" + r).toFile())
+                        .start());
+            }
+            List<Integer> codes = new ArrayList<>();
+            StringBuilder errors = new StringBuilder();
+            for (int r = 0; r < 2; r++) {
+                assertTrue(loads.get(r).waitFor(60, TimeUnit.SECONDS), "load " + r + " did not end");
+                codes.add(loads.get(r).exitValue());
+                errors.append(Files.readString(dir.resolve("stderr" + r)));
+            }
+            assertEquals(List.of(0, 4), codes.stream().sorted().toList(), errors.toString());
+            assertTrue(errors.toString().startsWith("error: OutOfMemory: the load does not fit in host memory")
+                    && errors.toString().strip().lines().count() == 1, errors.toString());
+        } finally {
+            Files.delete(group);
+            Files.deleteIfExists(RoomLedger.fileOf(group).orElseThrow());
+        }
+    }
+
+    /**
+     * The group's ledger: a load under way keeps its share of the room until it ends (here one of 1 TiB, for a live
+     * process), while a line left by a process that has ended is passed over.
+     */
+    @Test
+    void aLoadUnderWayKeepsItsShareOfTheRoomAndAnEndedOneDoesNot() throws Exception {
+        Path a = checkpoint("a", 1);
+        Path group = group(256);
+        Path ledger = RoomLedger.fileOf(group).orElseThrow();
+        Process ended = new ProcessBuilder("true").start();
+        ended.waitFor();
+        Process live = new ProcessBuilder("sleep", "60").start();
+        try {
+            Files.writeString(ledger, line(ended, 1L << 40) + line(live, 1L << 40));
+            Process load = inGroup(group, "load", a.toString()).start();
+            assertTrue(load.waitFor(60, TimeUnit.SECONDS), "the load did not end");
+            String err = Files.readString(dir.resolve("stderr"));
+            assertEquals(4, load.exitValue(), err);
+            assertTrue(err.startsWith("error: OutOfMemory: the load does not fit in host memory") && err.contains(
+                    "beside what 1 other load(s) in the group still have to allocate (1.0 TiB"), err);
+
+            live.destroy();
+            assertTrue(live.waitFor(10, TimeUnit.SECONDS));
+            load = inGroup(group, "load", a.toString()).start();
+            assertTrue(load.waitFor(60, TimeUnit.SECONDS), "the load did not end");
+            assertEquals(0, load.exitValue(), Files.readString(dir.resolve("stderr")));
+            assertEquals("", Files.readString(ledger), "each load takes its line out, and the dead are dropped");
+        } finally {
+            live.destroyForcibly();
+            Files.delete(group);
+            Files.deleteIfExists(ledger);
+        }
+    }
+
+    /** A ledger line for a load of {@code bytes} by process {@code p} that has not grown since it was let in. */
+    private static String line(Process p, long bytes) {
+        long start = p.info().startInstant().map(java.time.Instant::toEpochMilli).orElse(0L);
+        return p.pid() + " " + start + " 7 " + bytes + " " + (1L << 50) + "\n";
     }
 
     @Test

@@ -30,9 +30,10 @@ import java.util.Optional;
  *                          (MADV_FREE, which moves it to the file lists); this counts neither, so it is sure where the
  *                          headroom is cautious. It leaves out {@link #RUNNING_RESERVE_BYTES} for the pages a load
  *                          needs beside its allocations.
+ * @param roomGroup          the directory of the cgroup whose limit leaves that least room; null where it is -1
  */
 public record MemoryHeadroom(long availableBytes, long memAvailableBytes, long cgroupLimitBytes, long cgroupUsageBytes,
-                             long anonymousRoomBytes) {
+                             long anonymousRoomBytes, Path roomGroup) {
 
     /**
      * What a process needs beside its anonymous memory to make progress within a memory cgroup: the JVM's code and
@@ -70,11 +71,11 @@ public record MemoryHeadroom(long availableBytes, long memAvailableBytes, long c
             available = memAvailable < 0 ? headroom : Math.min(memAvailable, headroom);
         }
         boolean swapless = meminfoField(meminfo, "SwapTotal") == 0;
-        long anonymousRoom = !swapless || limits.isEmpty() || limits.stream().anyMatch(l -> l.unreclaimable() < 0)
-                ? -1 : limits.stream().mapToLong(l -> Math.max(0, l.limit() - l.unreclaimable() - RUNNING_RESERVE_BYTES))
-                        .min().getAsLong();
+        Optional<CgroupLimit> tightest = !swapless || limits.stream().anyMatch(l -> l.unreclaimable() < 0)
+                ? Optional.empty() : limits.stream().min(Comparator.comparingLong(CgroupLimit::anonymousRoom));
         return new MemoryHeadroom(available, memAvailable, cgroup.map(CgroupLimit::limit).orElse(-1L),
-                cgroup.map(CgroupLimit::usage).orElse(-1L), anonymousRoom);
+                cgroup.map(CgroupLimit::usage).orElse(-1L), tightest.map(CgroupLimit::anonymousRoom).orElse(-1L),
+                tightest.map(CgroupLimit::dir).orElse(null));
     }
 
     /**
@@ -129,9 +130,13 @@ public record MemoryHeadroom(long availableBytes, long memAvailableBytes, long c
      * A cgroup's limit and usage: how much more it lets its members use; {@code unreclaimable} is the part of the usage
      * the kernel cannot drop without swap (the anonymous and unevictable LRU lists), -1 when unknown.
      */
-    private record CgroupLimit(long limit, long usage, long unreclaimable) {
+    private record CgroupLimit(Path dir, long limit, long usage, long unreclaimable) {
         long headroom() {
             return Math.max(0, limit - usage);
+        }
+
+        long anonymousRoom() {
+            return Math.max(0, limit - unreclaimable - RUNNING_RESERVE_BYTES);
         }
     }
 
@@ -160,7 +165,7 @@ public record MemoryHeadroom(long availableBytes, long memAvailableBytes, long c
             String usageFile = v2 ? "memory.current" : "memory.usage_in_bytes";
             Path dir = base.resolve(fields[2].replaceFirst("^/+", "")).normalize();
             for (; dir != null && dir.startsWith(base); dir = dir.getParent()) {
-                CgroupLimit limit = readLimit(dir.resolve(limitFile), dir.resolve(usageFile), dir.resolve("memory.stat"),
+                CgroupLimit limit = readLimit(dir, limitFile, usageFile,
                         v2 ? List.of("active_anon", "inactive_anon", "unevictable")
                                 : List.of("total_active_anon", "total_inactive_anon", "total_unevictable"));
                 if (limit != null) {
@@ -172,11 +177,11 @@ public record MemoryHeadroom(long availableBytes, long memAvailableBytes, long c
     }
 
     /**
-     * The limit in {@code limitFile} with the usage beside it, and the sum of the {@code unreclaimable} fields of
-     * {@code statFile}; null when there is no finite limit.
+     * The limit in {@code dir}'s {@code limitFile} with the usage beside it, and the sum of the {@code unreclaimable}
+     * fields of its memory.stat; null when there is no finite limit.
      */
-    private static CgroupLimit readLimit(Path limitFile, Path usageFile, Path statFile, List<String> unreclaimable) {
-        List<String> limitLines = readLines(limitFile);
+    private static CgroupLimit readLimit(Path dir, String limitFile, String usageFile, List<String> unreclaimable) {
+        List<String> limitLines = readLines(dir.resolve(limitFile));
         if (limitLines.isEmpty()) {
             return null;
         }
@@ -184,9 +189,9 @@ public record MemoryHeadroom(long availableBytes, long memAvailableBytes, long c
         if (limit < 0 || limit >= V1_UNLIMITED) {
             return null;
         }
-        List<String> usageLines = readLines(usageFile);
+        List<String> usageLines = readLines(dir.resolve(usageFile));
         long usage = usageLines.isEmpty() ? 0 : Math.max(0, parseLong(usageLines.getFirst().trim()));
-        return new CgroupLimit(limit, usage, statSum(readLines(statFile), unreclaimable));
+        return new CgroupLimit(dir, limit, usage, statSum(readLines(dir.resolve("memory.stat")), unreclaimable));
     }
 
     /** The sum of the named fields of a memory.stat ("anon 1234" lines), -1 if one is missing. */

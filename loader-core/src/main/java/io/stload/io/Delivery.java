@@ -4,6 +4,7 @@ import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.format.Header;
 import io.stload.host.MemoryHeadroom;
+import io.stload.host.RoomLedger;
 import io.stload.plan.DestinationProfile;
 import io.stload.plan.FilePlan;
 import io.stload.plan.LoadPlan;
@@ -35,6 +36,8 @@ final class Delivery {
     /** What a memory cgroup can still give the process, -1 when nothing bounds it. */
     private final long room;
     private final int threads;
+    /** Takes the load out of its memory cgroup's ledger of loads under way. */
+    private Runnable release = () -> { };
     private final Map<Header, SliceScatter> scatters = new IdentityHashMap<>();
 
     Delivery(Destination destination, LoadPlan plan) {
@@ -92,8 +95,13 @@ final class Delivery {
      * holds (or its largest slice, held whole) and its threads' own memory.
      */
     RoomWatch roomWatch() {
-        return room < 0 ? RoomWatch.NONE : RoomWatch.ofHost(Math.max(heldBytes, profile.unavoidableBytes(heldBytes,
-                largestSlice)) + threads * MemoryHeadroom.RESERVE_PER_THREAD_BYTES);
+        return room < 0 ? RoomWatch.NONE : RoomWatch.ofHost(selfBytes());
+    }
+
+    /** The most the load allocates for itself: what the destination holds, or its largest slice, and its threads. */
+    private long selfBytes() {
+        return Math.max(heldBytes, profile.unavoidableBytes(heldBytes, largestSlice))
+                + threads * MemoryHeadroom.RESERVE_PER_THREAD_BYTES;
     }
 
     /** The pieces of the plan's slices within file bytes {@code [offset, end)}. */
@@ -113,19 +121,32 @@ final class Delivery {
     /**
      * Refuses, before a byte is allocated, a load whose destination must hold more than a memory cgroup can ever give
      * it: the rank's bytes in host memory, or a stream's largest slice, which it holds whole. The kernel would kill
-     * the process part way, with no word of why.
+     * the process part way, with no word of why. The other loads of the group under way ({@link RoomLedger}) have a
+     * share of the same room: what they still have to allocate is not this load's.
      */
     private void requireRoomFor() {
-        long unavoidable = profile.unavoidableBytes(heldBytes, largestSlice);
-        if (room >= 0 && unavoidable > room) {
-            boolean host = profile.holding() == DestinationProfile.Holding.RANK_BYTES;
-            throw new StloadException(ErrorKind.OutOfMemory, null, "the load does not fit in host memory: "
-                    + (host ? "the rank's " : "its largest slice, held whole by the stream, ")
-                    + Sizes.human(unavoidable) + " beside what its memory cgroup already holds is more than its limit"
-                    + " allows (" + Sizes.human(room) + " left beside what the process and the load's threads run in, no"
-                    + " swap), so the kernel would kill it part way; load"
-                    + " fewer tensors, split them over more ranks" + (host ? ", or stream them" : ""));
+        if (room < 0) {
+            return; // nothing bounds the process
         }
+        long unavoidable = profile.unavoidableBytes(heldBytes, largestSlice);
+        boolean host = profile.holding() == DestinationProfile.Holding.RANK_BYTES;
+        String what = "the load does not fit in host memory: " + (host ? "the rank's " : "its largest slice, held"
+                + " whole by the stream, ") + Sizes.human(unavoidable) + " beside what its memory cgroup already holds";
+        String remedy = ", so the kernel would kill it part way; load fewer tensors, split them over more ranks"
+                + (host ? ", or stream them" : "");
+        if (unavoidable > room) {
+            throw new StloadException(ErrorKind.OutOfMemory, null, what + " is more than its limit allows ("
+                    + Sizes.human(room) + " left beside what the process and the load's threads run in, no swap)"
+                    + remedy);
+        }
+        RoomLedger.Admission admission = RoomLedger.admit(threads, unavoidable, selfBytes());
+        if (!admission.admitted()) {
+            throw new StloadException(ErrorKind.OutOfMemory, null, what + " and beside what " + admission.others()
+                    + " other load(s) in the group still have to allocate (" + Sizes.human(admission.othersBytes())
+                    + " of the " + Sizes.human(admission.roomBytes()) + " left, no swap) is more than its limit allows"
+                    + remedy + ", or start the group's loads one after another");
+        }
+        release = admission.release();
     }
 
     MemorySegment readBuffer(Header file, long offset, long length) throws InterruptedException {
@@ -221,6 +242,9 @@ final class Delivery {
             destination.end(failure);
         } catch (IOException | RuntimeException e) {
             throw ours(e, "ending the destination");
+        } finally {
+            release.run();
+            release = () -> { };
         }
     }
 

@@ -1,0 +1,190 @@
+package io.stload.host;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * What the loads of one memory cgroup were let in for and have not yet allocated, shared by the group's processes
+ * through a small file of their own in {@code /dev/shm}. Ranks started together in one container each find the room
+ * the group leaves, and without this each would count all of it as its own: together they take more than the limit,
+ * and the kernel kills them. A load is let in on the room less what the others still have to allocate, under the
+ * file's lock, and takes itself out when it ends; a process that died is passed over (its pid is gone or reused).
+ *
+ * <p>The file holds a line per load: pid, the process's start, a token, the bytes it was let in for and its anonymous
+ * memory then; what it still has to allocate is those bytes less what its anonymous memory grew by since. Where the
+ * file cannot be had (no {@code /dev/shm}, another user's file), a load is let in on the room alone, as before.
+ */
+public final class RoomLedger {
+    private static final Path SHM = Path.of("/dev/shm");
+    /** One lock for the loads of this JVM: a file lock is the process's, so its threads take turns before it. */
+    private static final Object IN_PROCESS = new Object();
+
+    private RoomLedger() {
+    }
+
+    /**
+     * The outcome of asking to be let in.
+     *
+     * @param admitted    whether the load fits beside the others
+     * @param roomBytes   the anonymous room the group leaves now, -1 when nothing bounds it
+     * @param othersBytes what the other loads of the group still have to allocate
+     * @param others      how many other loads of the group are under way
+     * @param release     takes the load out of the ledger (does nothing where it was not put in)
+     */
+    public record Admission(boolean admitted, long roomBytes, long othersBytes, int others, Runnable release) {
+    }
+
+    /**
+     * Lets a load in where the group's room, less what the other loads of the group still have to allocate, holds
+     * {@code unavoidable}, and records that it will allocate {@code needed}.
+     *
+     * @param threads     the load's threads ({@link MemoryHeadroom#anonymousRoomBytes(int)})
+     * @param unavoidable the bytes it holds at one moment however it goes
+     * @param needed      the most it allocates for itself
+     * @return the outcome; admitted, with nothing recorded, where nothing bounds the process or no ledger can be had
+     */
+    public static Admission admit(int threads, long unavoidable, long needed) {
+        MemoryHeadroom headroom = MemoryHeadroom.read();
+        Optional<Path> file = Optional.ofNullable(headroom.roomGroup()).flatMap(RoomLedger::fileOf);
+        if (file.isEmpty()) {
+            return new Admission(true, headroom.anonymousRoomBytes(threads), 0, 0, () -> { });
+        }
+        synchronized (IN_PROCESS) {
+            try (FileChannel ch = open(file.get()); FileLock lock = ch.lock()) {
+                List<Entry> live = live(read(ch));
+                long others = live.stream().mapToLong(Entry::outstanding).sum();
+                // Read again under the lock: a load let in just before has grown since this process planned.
+                long room = MemoryHeadroom.read().anonymousRoomBytes(threads);
+                if (room >= 0 && unavoidable > room - others) {
+                    return new Admission(false, room, others, live.size(), () -> { });
+                }
+                Entry mine = new Entry(ProcessHandle.current().pid(), startOf(ProcessHandle.current()),
+                        ThreadLocalRandom.current().nextLong(), needed, ProcessMemory.anonymousBytes());
+                live.add(mine);
+                write(ch, live);
+                return new Admission(true, room, others, live.size() - 1, () -> remove(file.get(), mine.token()));
+            } catch (IOException | RuntimeException e) {
+                return new Admission(true, headroom.anonymousRoomBytes(threads), 0, 0, () -> { });
+            }
+        }
+    }
+
+    private static void remove(Path file, long token) {
+        synchronized (IN_PROCESS) {
+            try (FileChannel ch = open(file); FileLock lock = ch.lock()) {
+                List<Entry> live = live(read(ch));
+                live.removeIf(e -> e.token() == token);
+                write(ch, live);
+            } catch (IOException | RuntimeException e) {
+                // Left behind, the line is passed over once this process has ended.
+            }
+        }
+    }
+
+    /**
+     * Where the ledger of a group lives: a file of at most a line per load under way, left empty in {@code /dev/shm}
+     * between loads (a container's {@code /dev/shm} goes with it).
+     *
+     * @param groupDir the cgroup's directory, as {@link MemoryHeadroom#roomGroup()} names it
+     * @return the file; empty where {@code /dev/shm} is missing or another user owns the file
+     */
+    public static Optional<Path> fileOf(Path groupDir) {
+        if (!Files.isDirectory(SHM)) {
+            return Optional.empty();
+        }
+        try {
+            byte[] id = MessageDigest.getInstance("SHA-256").digest(groupDir.toString().getBytes(StandardCharsets.UTF_8));
+            Path file = SHM.resolve("stload-memcg-" + HexFormat.of().formatHex(id, 0, 8));
+            if (Files.exists(file, LinkOption.NOFOLLOW_LINKS)
+                    && !Files.getOwner(file, LinkOption.NOFOLLOW_LINKS).equals(Files.getOwner(Path.of("/proc/self")))) {
+                return Optional.empty();
+            }
+            return Optional.of(file);
+        } catch (IOException | NoSuchAlgorithmException | UnsupportedOperationException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** Opened without following a link: a link put there by someone else never has a file of the user's written. */
+    private static FileChannel open(Path file) throws IOException {
+        return FileChannel.open(file, java.util.Set.of(StandardOpenOption.CREATE, StandardOpenOption.READ,
+                StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS),
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+    }
+
+    private static List<Entry> read(FileChannel ch) throws IOException {
+        ByteBuffer buf = ByteBuffer.allocate((int) Math.min(ch.size(), 1 << 20));
+        ch.read(buf, 0);
+        List<Entry> entries = new ArrayList<>();
+        for (String line : new String(buf.array(), 0, buf.position(), StandardCharsets.US_ASCII).split("\n")) {
+            Entry.parse(line).ifPresent(entries::add);
+        }
+        return entries;
+    }
+
+    private static void write(FileChannel ch, List<Entry> entries) throws IOException {
+        StringBuilder text = new StringBuilder();
+        entries.forEach(e -> text.append(e.line()).append('\n'));
+        ch.truncate(0);
+        ch.write(ByteBuffer.wrap(text.toString().getBytes(StandardCharsets.US_ASCII)), 0);
+    }
+
+    private static List<Entry> live(List<Entry> entries) {
+        List<Entry> live = new ArrayList<>();
+        for (Entry e : entries) {
+            if (ProcessHandle.of(e.pid()).filter(p -> p.isAlive() && startOf(p) == e.start()).isPresent()) {
+                live.add(e);
+            }
+        }
+        return live;
+    }
+
+    private static long startOf(ProcessHandle p) {
+        return p.info().startInstant().map(Instant::toEpochMilli).orElse(-1L);
+    }
+
+    /** A load under way: {@code needed} bytes to allocate from when its process held {@code anonAtAdmission}. */
+    private record Entry(long pid, long start, long token, long needed, long anonAtAdmission) {
+        static Optional<Entry> parse(String line) {
+            String[] f = line.strip().split(" ");
+            if (f.length != 5) {
+                return Optional.empty();
+            }
+            try {
+                return Optional.of(new Entry(Long.parseLong(f[0]), Long.parseLong(f[1]), Long.parseLong(f[2]),
+                        Long.parseLong(f[3]), Long.parseLong(f[4])));
+            } catch (NumberFormatException e) {
+                return Optional.empty();
+            }
+        }
+
+        String line() {
+            return pid + " " + start + " " + token + " " + needed + " " + anonAtAdmission;
+        }
+
+        /** What it still has to allocate: all of it where its process's memory cannot be read. */
+        long outstanding() {
+            long now = ProcessMemory.anonymousBytes(Path.of("/proc", Long.toString(pid), "status"));
+            if (now < 0 || anonAtAdmission < 0) {
+                return needed;
+            }
+            return Math.max(0, needed - Math.max(0, now - anonAtAdmission));
+        }
+    }
+}
