@@ -17,7 +17,9 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * What the loads of one memory cgroup were let in for and have not yet allocated, shared by the group's processes
@@ -34,6 +36,7 @@ public final class RoomLedger {
     private static final Path SHM = Path.of("/dev/shm");
     /** One lock for the loads of this JVM: a file lock is the process's, so its threads take turns before it. */
     private static final Object IN_PROCESS = new Object();
+    private static final long LOCK_WAIT_NANOS = 10_000_000_000L;
 
     private RoomLedger() {
     }
@@ -66,7 +69,7 @@ public final class RoomLedger {
             return new Admission(true, headroom.anonymousRoomBytes(threads), 0, 0, () -> { });
         }
         synchronized (IN_PROCESS) {
-            try (FileChannel ch = open(file.get()); FileLock lock = ch.lock()) {
+            try (FileChannel ch = open(file.get()); FileLock lock = lock(ch)) {
                 List<Entry> live = live(read(ch));
                 long others = live.stream().mapToLong(Entry::outstanding).sum();
                 // Read again under the lock: a load let in just before has grown since this process planned.
@@ -87,7 +90,7 @@ public final class RoomLedger {
 
     private static void remove(Path file, long token) {
         synchronized (IN_PROCESS) {
-            try (FileChannel ch = open(file); FileLock lock = ch.lock()) {
+            try (FileChannel ch = open(file); FileLock lock = lock(ch)) {
                 List<Entry> live = live(read(ch));
                 live.removeIf(e -> e.token() == token);
                 write(ch, live);
@@ -123,9 +126,25 @@ public final class RoomLedger {
 
     /** Opened without following a link: a link put there by someone else never has a file of the user's written. */
     private static FileChannel open(Path file) throws IOException {
-        return FileChannel.open(file, java.util.Set.of(StandardOpenOption.CREATE, StandardOpenOption.READ,
+        return FileChannel.open(file, Set.of(StandardOpenOption.CREATE, StandardOpenOption.READ,
                 StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS),
                 PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+    }
+
+    /**
+     * The ledger's lock, held by others only while they read and write a few lines; one that stays held (its process
+     * stopped) is waited for 10 s, after which the load does without the ledger.
+     */
+    private static FileLock lock(FileChannel ch) throws IOException {
+        long deadline = System.nanoTime() + LOCK_WAIT_NANOS;
+        FileLock lock;
+        while ((lock = ch.tryLock()) == null) {
+            if (System.nanoTime() - deadline > 0) {
+                throw new IOException("the ledger stayed locked");
+            }
+            LockSupport.parkNanos(10_000_000); // a file lock has no event to wait on
+        }
+        return lock;
     }
 
     private static List<Entry> read(FileChannel ch) throws IOException {
