@@ -66,7 +66,7 @@ public final class RoomLedger {
         MemoryHeadroom headroom = MemoryHeadroom.read();
         Optional<Path> file = Optional.ofNullable(headroom.roomGroup()).flatMap(RoomLedger::fileOf);
         if (file.isEmpty()) {
-            return new Admission(true, headroom.anonymousRoomBytes(threads), 0, 0, () -> { });
+            return alone(headroom, threads);
         }
         synchronized (IN_PROCESS) {
             try (FileChannel ch = open(file.get()); FileLock lock = lock(ch)) {
@@ -83,9 +83,14 @@ public final class RoomLedger {
                 write(ch, live);
                 return new Admission(true, room, others, live.size() - 1, () -> remove(file.get(), mine.token()));
             } catch (IOException | RuntimeException e) {
-                return new Admission(true, headroom.anonymousRoomBytes(threads), 0, 0, () -> { });
+                return alone(headroom, threads);
             }
         }
+    }
+
+    /** Let in on the room alone (its check is the caller's), with nothing recorded. */
+    private static Admission alone(MemoryHeadroom headroom, int threads) {
+        return new Admission(true, headroom.anonymousRoomBytes(threads), 0, 0, () -> { });
     }
 
     private static void remove(Path file, long token) {
