@@ -89,6 +89,21 @@ public record MemoryHeadroom(long availableBytes, long memAvailableBytes, long c
         return anonymousRoomBytes < 0 ? -1 : Math.max(0, anonymousRoomBytes - threads * RESERVE_PER_THREAD_BYTES);
     }
 
+    /**
+     * The anonymous memory this process holds: {@code RssAnon} of {@code /proc/self/status} (its heap, thread stacks
+     * and what it allocated natively, a host load's tensors among them).
+     *
+     * @return the bytes, -1 where the kernel does not say (not Linux)
+     */
+    public static long ownAnonymousBytes() {
+        return anonymousBytesOf(Path.of("/proc/self/status"));
+    }
+
+    /** {@code RssAnon} of a process's {@code /proc/PID/status} file, in bytes; -1 where it cannot be read. */
+    static long anonymousBytesOf(Path procStatus) {
+        return meminfoField(readLines(procStatus), "RssAnon");
+    }
+
     /** One line for logs, e.g. "7.5 GiB available (MemAvailable 60.2 GiB; cgroup limit 8.0 GiB, 0.5 GiB used)". */
     public String describe() {
         String total = availableBytes < 0 ? "unknown headroom" : gib(availableBytes) + " available";

@@ -78,7 +78,7 @@ public final class RoomLedger {
                     return new Admission(false, room, others, live.size(), () -> { });
                 }
                 Entry mine = new Entry(ProcessHandle.current().pid(), startOf(ProcessHandle.current()),
-                        ThreadLocalRandom.current().nextLong(), needed, ProcessMemory.anonymousBytes());
+                        ThreadLocalRandom.current().nextLong(), needed, MemoryHeadroom.ownAnonymousBytes());
                 live.add(mine);
                 write(ch, live);
                 return new Admission(true, room, others, live.size() - 1, () -> remove(file.get(), mine.token()));
@@ -204,7 +204,7 @@ public final class RoomLedger {
 
         /** What it still has to allocate: all of it where its process's memory cannot be read. */
         long outstanding() {
-            long now = ProcessMemory.anonymousBytes(Path.of("/proc", Long.toString(pid), "status"));
+            long now = MemoryHeadroom.anonymousBytesOf(Path.of("/proc", Long.toString(pid), "status"));
             if (now < 0 || anonAtAdmission < 0) {
                 return needed;
             }

@@ -3,7 +3,6 @@ package io.stload.io;
 import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.host.MemoryHeadroom;
-import io.stload.host.ProcessMemory;
 import io.stload.plan.Sizes;
 import java.util.function.LongSupplier;
 
@@ -45,7 +44,7 @@ final class RoomWatch {
 
     /** This host's cgroups and this process, for a load that allocates at most {@code needed} bytes. */
     static RoomWatch ofHost(long needed) {
-        return new RoomWatch(() -> MemoryHeadroom.read().anonymousRoomBytes(), ProcessMemory::anonymousBytes, needed);
+        return new RoomWatch(() -> MemoryHeadroom.read().anonymousRoomBytes(), MemoryHeadroom::ownAnonymousBytes, needed);
     }
 
     /**

@@ -186,6 +186,14 @@ class MemoryHeadroomTest {
     }
 
     @Test
+    void aProcesssAnonymousMemoryIsItsRssAnon() throws IOException {
+        write("proc/42/status", "Name:\tjava\nVmRSS:\t  90000 kB\nRssAnon:\t   41236 kB\nRssFile:\t  20000 kB\n");
+        assertEquals(41236L * 1024, MemoryHeadroom.anonymousBytesOf(root.resolve("proc/42/status")));
+        assertEquals(-1, MemoryHeadroom.anonymousBytesOf(root.resolve("proc/43/status")), "no such process");
+        assertTrue(MemoryHeadroom.ownAnonymousBytes() > 0, "this JVM holds a heap");
+    }
+
+    @Test
     void readsThisHost() throws IOException {
         assumeTrue(System.getProperty("os.name").equals("Linux"), "MemAvailable is Linux's");
         MemoryHeadroom headroom = MemoryHeadroom.read();
