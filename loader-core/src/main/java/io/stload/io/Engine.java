@@ -101,6 +101,7 @@ public final class Engine {
         Throwable failure = null;
         try {
             delivery.begin(plan);
+            RoomWatch watch = delivery.roomWatch(); // counted from before the first read
             Map<Header, WindowedReader> readerOf = new IdentityHashMap<>();
             for (Map.Entry<LoadStrategy, List<FilePlan>> group : byStrategy(plan).entrySet()) {
                 List<Header> files = group.getValue().stream().map(FilePlan::file).toList();
@@ -114,7 +115,7 @@ public final class Engine {
             readers.forEach(r -> r.start(io));
             long budget = delivery.budgetBytes();
             RoomGate gate = delivery.holdsUntilLanded() ? new RoomGate(() -> budget) : RoomGate.OPEN;
-            consume(plan, readerOf, gate, consumers, latencyMicros, listener, delivery.roomWatch());
+            consume(plan, readerOf, gate, consumers, latencyMicros, listener, watch);
         } catch (Throwable t) {
             failure = t;
         }
