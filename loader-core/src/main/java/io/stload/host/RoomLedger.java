@@ -71,7 +71,7 @@ public final class RoomLedger {
         synchronized (IN_PROCESS) {
             try (FileChannel ch = open(file.get()); FileLock lock = lock(ch)) {
                 List<Entry> live = live(read(ch));
-                long others = live.stream().mapToLong(Entry::outstanding).sum();
+                long others = outstanding(live);
                 // Read again under the lock: a load let in just before has grown since this process planned.
                 long room = MemoryHeadroom.read().anonymousRoomBytes(threads);
                 if (room >= 0 && unavoidable > room - others) {
@@ -179,20 +179,38 @@ public final class RoomLedger {
         return live;
     }
 
+    /** What the loads still have to allocate, all together; past {@code Long.MAX_VALUE}, that. */
+    static long outstanding(List<Entry> loads) {
+        long sum = 0;
+        for (Entry e : loads) {
+            sum += e.outstanding();
+            if (sum < 0) {
+                return Long.MAX_VALUE;
+            }
+        }
+        return sum;
+    }
+
     private static long startOf(ProcessHandle p) {
         return p.info().startInstant().map(Instant::toEpochMilli).orElse(-1L);
     }
 
-    /** A load under way: {@code needed} bytes to allocate from when its process held {@code anonAtAdmission}. */
-    private record Entry(long pid, long start, long token, long needed, long anonAtAdmission) {
+    /**
+     * A load under way: {@code needed} bytes to allocate from when its process held {@code anonAtAdmission} (-1 where
+     * that could not be read).
+     */
+    record Entry(long pid, long start, long token, long needed, long anonAtAdmission) {
+        /** The line's load; empty for a line no load wrote (a count out of range, too few or too many fields). */
         static Optional<Entry> parse(String line) {
             String[] f = line.strip().split(" ");
             if (f.length != 5) {
                 return Optional.empty();
             }
             try {
-                return Optional.of(new Entry(Long.parseLong(f[0]), Long.parseLong(f[1]), Long.parseLong(f[2]),
-                        Long.parseLong(f[3]), Long.parseLong(f[4])));
+                Entry entry = new Entry(Long.parseLong(f[0]), Long.parseLong(f[1]), Long.parseLong(f[2]),
+                        Long.parseLong(f[3]), Long.parseLong(f[4]));
+                return entry.pid() > 0 && entry.needed() >= 0 && entry.anonAtAdmission() >= -1 ? Optional.of(entry)
+                        : Optional.empty();
             } catch (NumberFormatException e) {
                 return Optional.empty();
             }
