@@ -61,6 +61,12 @@ class MemoryCgroupProcessTest {
         return group;
     }
 
+    /** Removes the group, empty once its processes have ended, and the ledger its loads shared. */
+    private static void remove(Path group) throws IOException {
+        Files.delete(group);
+        Files.deleteIfExists(RoomLedger.fileOf(group).orElseThrow());
+    }
+
     /** {@code stload ARGS} in its own JVM that enters {@code group} first, its stderr to the file "stderr". */
     private ProcessBuilder inGroup(Path group, String... args) {
         List<String> command = new ArrayList<>(List.of("bash", "-c",
@@ -106,7 +112,7 @@ class MemoryCgroupProcessTest {
             assertTrue(load.waitFor(60, TimeUnit.SECONDS), "the load did not end");
             assertEquals(0, load.exitValue(), Files.readString(dir.resolve("stderr")));
         } finally {
-            Files.delete(group); // empty once its processes have ended
+            remove(group);
         }
     }
 
@@ -139,8 +145,7 @@ class MemoryCgroupProcessTest {
                     "error: OutOfMemory: the load does not fit in host memory")
                     && errors.toString().strip().lines().count() == 1, errors.toString());
         } finally {
-            Files.delete(group);
-            Files.deleteIfExists(RoomLedger.fileOf(group).orElseThrow());
+            remove(group);
         }
     }
 
@@ -173,8 +178,7 @@ class MemoryCgroupProcessTest {
             assertEquals("", Files.readString(ledger), "each load takes its line out, and the dead are dropped");
         } finally {
             live.destroyForcibly();
-            Files.delete(group);
-            Files.deleteIfExists(ledger);
+            remove(group);
         }
     }
 
@@ -220,7 +224,7 @@ class MemoryCgroupProcessTest {
                 serve.destroy();
                 assertTrue(serve.waitFor(30, TimeUnit.SECONDS), "serve did not stop on SIGTERM");
             }
-            Files.delete(group); // empty once its process has ended
+            remove(group);
         }
     }
 }
