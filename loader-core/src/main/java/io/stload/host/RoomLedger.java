@@ -30,7 +30,7 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <p>The file holds a line per load: pid, the process's start, a token, the bytes it was let in for and its anonymous
  * memory then; what it still has to allocate is those bytes less what its anonymous memory grew by since. Where the
- * file cannot be had (no {@code /dev/shm}, another user's file), a load is let in on the room alone, as before.
+ * file cannot be had (no {@code /dev/shm}, another user's file), a load is let in on the room alone.
  */
 public final class RoomLedger {
     private static final Path SHM = Path.of("/dev/shm");
