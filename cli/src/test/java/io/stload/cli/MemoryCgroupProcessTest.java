@@ -61,6 +61,20 @@ class MemoryCgroupProcessTest {
         return group;
     }
 
+    /** {@code stload load CHECKPOINT} in {@code group}: its exit status, its stderr in the file "stderr". */
+    private int load(Path group, Path checkpoint) throws IOException, InterruptedException {
+        Process load = inGroup(group, "load", checkpoint.toString()).redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                .start();
+        assertTrue(load.waitFor(60, TimeUnit.SECONDS), "the load did not end");
+        return load.exitValue();
+    }
+
+    /** A load's refusal for want of memory: one line. */
+    private static void assertRefusal(String stderr) {
+        assertTrue(stderr.startsWith("error: OutOfMemory: the load does not fit in host memory")
+                && stderr.strip().lines().count() == 1, stderr);
+    }
+
     /** Removes the group, empty once its processes have ended, and the ledger its loads shared. */
     private static void remove(Path group) throws IOException {
         Files.delete(group);
@@ -100,17 +114,13 @@ class MemoryCgroupProcessTest {
         Path a = checkpoint("a", 1);
         Path group = group(160);
         try {
-            Process load = inGroup(group, "load", a.toString()).redirectOutput(dir.resolve("stdout").toFile()).start();
-            assertTrue(load.waitFor(60, TimeUnit.SECONDS), "the load did not end");
+            int code = load(group, a);
             String err = Files.readString(dir.resolve("stderr"));
-            assertEquals(4, load.exitValue(), err);
-            assertTrue(err.startsWith("error: OutOfMemory: the load does not fit in host memory")
-                    && err.strip().lines().count() == 1, err);
+            assertEquals(4, code, err);
+            assertRefusal(err);
 
             Files.writeString(group.resolve("memory.limit_in_bytes"), String.valueOf(256L << 20));
-            load = inGroup(group, "load", a.toString()).redirectOutput(dir.resolve("stdout").toFile()).start();
-            assertTrue(load.waitFor(60, TimeUnit.SECONDS), "the load did not end");
-            assertEquals(0, load.exitValue(), Files.readString(dir.resolve("stderr")));
+            assertEquals(0, load(group, a), Files.readString(dir.resolve("stderr")));
         } finally {
             remove(group);
         }
@@ -141,9 +151,9 @@ class MemoryCgroupProcessTest {
             }
             // Where the first has ended before the second plans, both load; neither is ever killed.
             assertTrue(codes.contains(0) && codes.stream().allMatch(c -> c == 0 || c == 4), codes + " " + errors);
-            assertTrue(errors.isEmpty() || errors.toString().startsWith(
-                    "error: OutOfMemory: the load does not fit in host memory")
-                    && errors.toString().strip().lines().count() == 1, errors.toString());
+            if (!errors.isEmpty()) {
+                assertRefusal(errors.toString());
+            }
         } finally {
             remove(group);
         }
@@ -163,18 +173,15 @@ class MemoryCgroupProcessTest {
         Process live = new ProcessBuilder("sleep", "60").start();
         try {
             Files.writeString(ledger, line(ended, 1L << 40) + line(live, 1L << 40));
-            Process load = inGroup(group, "load", a.toString()).start();
-            assertTrue(load.waitFor(60, TimeUnit.SECONDS), "the load did not end");
+            int code = load(group, a);
             String err = Files.readString(dir.resolve("stderr"));
-            assertEquals(4, load.exitValue(), err);
+            assertEquals(4, code, err);
             assertTrue(err.startsWith("error: OutOfMemory: the load does not fit in host memory") && err.contains(
                     "beside what 1 other load(s) in the group still have to allocate (1.0 TiB"), err);
 
             live.destroy();
             assertTrue(live.waitFor(10, TimeUnit.SECONDS));
-            load = inGroup(group, "load", a.toString()).start();
-            assertTrue(load.waitFor(60, TimeUnit.SECONDS), "the load did not end");
-            assertEquals(0, load.exitValue(), Files.readString(dir.resolve("stderr")));
+            assertEquals(0, load(group, a), Files.readString(dir.resolve("stderr")));
             assertEquals("", Files.readString(ledger), "each load takes its line out, and the dead are dropped");
         } finally {
             live.destroyForcibly();
