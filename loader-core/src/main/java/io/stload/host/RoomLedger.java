@@ -5,6 +5,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -38,6 +39,7 @@ public final class RoomLedger {
     private static final Object IN_PROCESS = new Object();
     private static final long LOCK_WAIT_NANOS = 10_000_000_000L;
     private static final int MAX_READ_BYTES = 64 << 10;
+    private static final int STICKY = 01000;
 
     private RoomLedger() {
     }
@@ -111,30 +113,37 @@ public final class RoomLedger {
      * between loads (a container's {@code /dev/shm} goes with it).
      *
      * @param groupDir the cgroup's directory, as {@link MemoryHeadroom#roomGroup()} names it
-     * @return the file; empty where {@code /dev/shm} is missing or another user owns the file
+     * @return the file; empty where {@code /dev/shm} is missing or lets others replace a user's file (not sticky)
      */
     public static Optional<Path> fileOf(Path groupDir) {
-        if (!Files.isDirectory(SHM)) {
-            return Optional.empty();
-        }
         try {
-            byte[] id = MessageDigest.getInstance("SHA-256").digest(groupDir.toString().getBytes(StandardCharsets.UTF_8));
-            Path file = SHM.resolve("stload-memcg-" + HexFormat.of().formatHex(id, 0, 8));
-            if (Files.exists(file, LinkOption.NOFOLLOW_LINKS)
-                    && !Files.getOwner(file, LinkOption.NOFOLLOW_LINKS).equals(Files.getOwner(Path.of("/proc/self")))) {
+            if (!Files.isDirectory(SHM) || ((int) Files.getAttribute(SHM, "unix:mode") & STICKY) == 0) {
                 return Optional.empty();
             }
-            return Optional.of(file);
-        } catch (IOException | NoSuchAlgorithmException | UnsupportedOperationException e) {
+            byte[] id = MessageDigest.getInstance("SHA-256").digest(groupDir.toString().getBytes(StandardCharsets.UTF_8));
+            return Optional.of(SHM.resolve("stload-memcg-" + HexFormat.of().formatHex(id, 0, 8)));
+        } catch (IOException | NoSuchAlgorithmException | UnsupportedOperationException | IllegalArgumentException e) {
             return Optional.empty();
         }
     }
 
-    /** Opened without following a link: a link put there by someone else never has a file of the user's written. */
-    private static FileChannel open(Path file) throws IOException {
-        return FileChannel.open(file, Set.of(StandardOpenOption.CREATE, StandardOpenOption.READ,
-                StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS),
-                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+    /**
+     * Opens the ledger as a file of the user's, never through a link: one this call makes, or one the user owned
+     * already. In a sticky directory nobody else can put a file of theirs in place of the user's between the check and
+     * the open, so a file another user planted is never written, not even by root.
+     */
+    static FileChannel open(Path file) throws IOException {
+        try {
+            return FileChannel.open(file, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.READ,
+                    StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS),
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        } catch (FileAlreadyExistsException e) {
+            if (!Files.getOwner(file, LinkOption.NOFOLLOW_LINKS).equals(Files.getOwner(Path.of("/proc/self")))) {
+                throw new IOException(file + " belongs to another user");
+            }
+            return FileChannel.open(file, Set.of(StandardOpenOption.READ, StandardOpenOption.WRITE,
+                    LinkOption.NOFOLLOW_LINKS));
+        }
     }
 
     /**

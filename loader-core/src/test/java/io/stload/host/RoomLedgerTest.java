@@ -1,11 +1,20 @@
 package io.stload.host;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.stload.host.RoomLedger.Entry;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.nio.file.attribute.UserPrincipal;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** The ledger's lines, as another process (or anyone able to write the user's file) may have left them. */
 class RoomLedgerTest {
@@ -28,5 +37,25 @@ class RoomLedgerTest {
         assertEquals(2048, RoomLedger.outstanding(List.of(some, some)));
         assertEquals(Long.MAX_VALUE, RoomLedger.outstanding(List.of(huge, huge)));
         assertEquals(Long.MAX_VALUE, RoomLedger.outstanding(List.of(some, huge, some)));
+    }
+
+    @Test
+    void theLedgerIsOnlyEverTheUsersOwnFile(@TempDir Path dir) throws IOException {
+        Path made = dir.resolve("made");
+        try (FileChannel ch = RoomLedger.open(made)) {
+            assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(made)));
+        }
+        try (FileChannel ch = RoomLedger.open(made)) { // the user's own, opened again
+            assertEquals(0, ch.size());
+        }
+        Path link = Files.createSymbolicLink(dir.resolve("link"), made);
+        assertThrows(IOException.class, () -> RoomLedger.open(link).close());
+
+        assumeTrue(System.getProperty("user.name").equals("root"), "planting another user's file takes root");
+        Path planted = Files.createFile(dir.resolve("planted"));
+        UserPrincipal nobody = planted.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName("nobody");
+        Files.setOwner(planted, nobody);
+        assertThrows(IOException.class, () -> RoomLedger.open(planted).close());
+        assertEquals(0, Files.size(planted));
     }
 }
