@@ -3,14 +3,12 @@ package io.stload.cli;
 import io.stload.ErrorKind;
 import io.stload.Printable;
 import io.stload.StloadException;
-import io.stload.checkpoint.Checkpoint;
 import io.stload.format.Tensor;
 import io.stload.load.Digests;
 import io.stload.load.LoadedWeights;
 import io.stload.load.Loader;
 import io.stload.plan.DestinationProfile;
 import io.stload.plan.LoadPlan;
-import io.stload.plan.Planner;
 import io.stload.plan.Sizes;
 import io.stload.report.LoadReport;
 import io.stload.sink.StreamingSink;
@@ -27,22 +25,13 @@ import tools.jackson.core.JsonGenerator;
 
 /** {@code stload load PATH ...}: materialize every tensor in host (or, with --device cuda, GPU) memory and report how it went. */
 @Command(name = "load", description = "Load every tensor into host or GPU memory and report strategy, speed and latency.")
-final class LoadCommand extends CheckpointCommand {
-    @Mixin
-    LoadFlags flags;
-
+final class LoadCommand extends PlanningCommand {
     @Mixin
     DeviceFlags device;
 
     @Option(names = "--digest", description = "Add the CRC-32 of every tensor's bytes (this rank's slice, row-major: "
             + "fused parts concatenated, pad rows included).")
     boolean digest;
-
-    @Mixin
-    JsonFlag json;
-
-    @Mixin
-    SinkFlags sinkFlags;
 
     @Override
     int run() {
@@ -62,9 +51,7 @@ final class LoadCommand extends CheckpointCommand {
             return CudaLoad.run(() -> ranked.open(path, source, err()), ranked::options, device,
                     digest, json.on, out());
         }
-        Checkpoint checkpoint = ranked.open(path, source, err());
-        LoadPlan plan = new Planner().plan(checkpoint, ranked.options(checkpoint),
-                streamed ? sink.profile() : DestinationProfile.HOST);
+        LoadPlan plan = plan(ranked, streamed ? sink.profile() : DestinationProfile.HOST);
         PrintWriter out = out();
         if (streamed) {
             return stream(plan, sink, computed, out);

@@ -1,19 +1,16 @@
 package io.stload.cli;
 
 import io.stload.Printable;
-import io.stload.checkpoint.Checkpoint;
 import io.stload.plan.ByteRange;
 import io.stload.plan.DestinationProfile;
 import io.stload.plan.FilePlan;
 import io.stload.plan.LoadPlan;
 import io.stload.plan.Partitioning;
-import io.stload.plan.Planner;
 import io.stload.plan.Sizes;
 import io.stload.plan.TensorSlice;
 import java.io.PrintWriter;
 import java.math.BigInteger;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import tools.jackson.core.JsonGenerator;
 
 /**
@@ -22,22 +19,11 @@ import tools.jackson.core.JsonGenerator;
  * without loading.
  */
 @Command(name = "plan", description = "Show the load plan (strategy per file, inputs and reasons) without loading.")
-final class PlanCommand extends CheckpointCommand {
-    @Mixin
-    LoadFlags flags;
-
-    @Mixin
-    JsonFlag json;
-
-    @Mixin
-    SinkFlags sinkFlags;
-
+final class PlanCommand extends PlanningCommand {
     @Override
     int run() {
         DestinationProfile destination = sinkFlags.profile();
-        RankFolder ranked = RankFolder.of(path, flags);
-        Checkpoint checkpoint = ranked.open(path, source, err());
-        LoadPlan plan = new Planner().plan(checkpoint, ranked.options(checkpoint), destination);
+        LoadPlan plan = plan(RankFolder.of(path, flags), destination);
         PrintWriter out = out();
         if (json.on) {
             Json.print(out, g -> writeJson(plan, sinkFlags.sink, g));

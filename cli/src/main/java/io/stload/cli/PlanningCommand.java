@@ -1,0 +1,28 @@
+package io.stload.cli;
+
+import io.stload.checkpoint.Checkpoint;
+import io.stload.plan.DestinationProfile;
+import io.stload.plan.LoadPlan;
+import io.stload.plan.Planner;
+import picocli.CommandLine.Mixin;
+
+/**
+ * {@code plan} and {@code load}: both plan a load from the same flags, so that {@code plan} shows what {@code load}
+ * carries out.
+ */
+abstract class PlanningCommand extends CheckpointCommand {
+    @Mixin
+    LoadFlags flags;
+
+    @Mixin
+    JsonFlag json;
+
+    @Mixin
+    SinkFlags sinkFlags;
+
+    /** The plan of the load of {@code ranked}'s rank into {@code destination}. */
+    final LoadPlan plan(RankFolder ranked, DestinationProfile destination) {
+        Checkpoint checkpoint = ranked.open(path, source, err());
+        return new Planner().plan(checkpoint, ranked.options(checkpoint), destination);
+    }
+}
