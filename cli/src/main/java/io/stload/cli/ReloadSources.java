@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Optional;
 import java.util.function.Function;
 
@@ -42,11 +43,16 @@ final class ReloadSources {
         return s3Prefix;
     }
 
+    /** Whether a segment of an s3:// URL is {@code .} or {@code ..}, which a store or a proxy may resolve. */
+    private static boolean hasDotSegment(String url) {
+        return Arrays.stream(url.substring("s3://".length()).split("/", -1))
+                .anyMatch(segment -> segment.equals(".") || segment.equals(".."));
+    }
+
     /** The source a request names, or empty when it may not name it (or it does not exist under the root). */
     Optional<WeightSource> resolve(String named) {
         if (named.startsWith("s3://")) {
-            boolean under = remote != null && s3Prefix != null && named.startsWith(s3Prefix)
-                    && !named.contains("/../") && !named.contains("/./") && !named.endsWith("/..");
+            boolean under = remote != null && s3Prefix != null && named.startsWith(s3Prefix) && !hasDotSegment(named);
             return under ? Optional.of(remote.apply(named)) : Optional.empty();
         }
         if (!existsAsPath(named) && !named.startsWith("/") && !named.startsWith(".")

@@ -267,7 +267,7 @@ final class CheckpointFiles {
                 return new Found(folder.pathOf(single), null, Set.of(), List.of(h), Map.of(h, single), Map.of(),
                         Map.of(), Map.of(), t -> true);
             }
-            List<String> indexes = folder.list(INDEX_SUFFIX);
+            List<String> indexes = listed(folder, INDEX_SUFFIX);
             String index = indexes.contains(DEFAULT_INDEX) ? DEFAULT_INDEX : indexes.size() == 1 ? indexes.get(0) : null;
             if (indexes.size() > 1 && index == null) {
                 throw new StloadException(ErrorKind.InvalidIndex, null, folder.location() + ": several index files and"
@@ -308,7 +308,7 @@ final class CheckpointFiles {
     }
 
     private static Found remoteUnindexed(RemoteFolder folder, UnknownDtypes unknown) throws IOException {
-        List<String> shards = folder.list(".safetensors");
+        List<String> shards = listed(folder, ".safetensors");
         if (shards.isEmpty()) {
             throw new StloadException(ErrorKind.MissingShard, null, folder.location()
                     + ": folder holds no .safetensors file and no index");
@@ -333,6 +333,21 @@ final class CheckpointFiles {
     }
 
     /** A shard name inside the folder: no parent steps, no absolute or backslashed names. */
+    /**
+     * The names a remote folder lists that end in {@code suffix}, each one a name inside the folder, as an index's are
+     * held to: a listing is the store's answer, and a key such as {@code prefix/../other/x} would be read from outside.
+     */
+    private static List<String> listed(RemoteFolder folder, String suffix) throws IOException {
+        List<String> names = folder.list(suffix);
+        for (String name : names) {
+            if (!isPlainName(name)) {
+                throw new StloadException(ErrorKind.UnsafePath, null, folder.location() + ": listed name `" + name
+                        + "` escapes the checkpoint folder; refusing to open it");
+            }
+        }
+        return names;
+    }
+
     private static boolean isPlainName(String name) {
         if (name.isEmpty() || name.startsWith("/") || name.contains("\\")) {
             return false;

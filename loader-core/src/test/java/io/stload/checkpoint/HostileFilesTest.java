@@ -56,6 +56,28 @@ class HostileFilesTest {
         return e;
     }
 
+    /** A store's listing names what is read, as an index does: a key that leaves the folder is refused alike. */
+    @Test
+    void aListedNameThatLeavesTheFolderIsRefusedAsAnIndexedOneIs() throws IOException {
+        Path folder = Files.createDirectory(root.resolve("m"));
+        Path evil = Files.createDirectory(root.resolve("evil"));
+        HubFixture.shardBytes(evil, "model.safetensors", 1, "e.weight");
+        HubFixture.shardBytes(folder, "model.safetensors", 1, "a.weight");
+        LocalRemoteFolder listing = new LocalRemoteFolder(folder, "remote://b/m/", 2, 1 << 20, 0) {
+            @Override
+            public List<String> list(String suffix) throws IOException {
+                List<String> names = new ArrayList<>(super.list(suffix));
+                if (suffix.equals(".safetensors")) {
+                    names.add("../evil/model.safetensors");
+                }
+                return names;
+            }
+        };
+        StloadException e = refused(ErrorKind.UnsafePath, () -> Checkpoint.open(listing, null).close());
+        assertTrue(e.getMessage().contains("`../evil/model.safetensors` escapes the checkpoint folder"),
+                e.getMessage());
+    }
+
     @Test
     void anEmptyPathIsRefusedNotTakenAsTheWorkingFolderAndANulIsAUsageError() {
         // The working folder the tests run in holds a module's build: were "" taken as it, the outcome would be that
