@@ -171,7 +171,7 @@ final class GenCommand extends StloadCommand {
             throw new StloadException(ErrorKind.Usage, dir, e.getReason() != null ? e.getReason()
                     : "exists and is not a directory; name a new or empty directory");
         } catch (IOException e) {
-            throw new StloadException(ErrorKind.Io, dir, "cannot write checkpoint: " + FileChecks.reason(e), e);
+            throw FileChecks.failure(dir, "cannot write checkpoint", e);
         }
     }
 }

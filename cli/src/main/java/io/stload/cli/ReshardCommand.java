@@ -85,7 +85,7 @@ final class ReshardCommand extends StloadCommand {
         } catch (FileAlreadyExistsException e) {
             throw new StloadException(ErrorKind.Usage, out, e.getReason() + "; choose a new folder");
         } catch (IOException e) {
-            throw new StloadException(ErrorKind.Io, out, "cannot write: " + FileChecks.reason(e), e);
+            throw FileChecks.failure(out, "cannot write", e);
         }
         RankSlices.Matched matched = RankSlices.match(checkpoint, rules);
         for (int r = 0; r < folders.size(); r++) {

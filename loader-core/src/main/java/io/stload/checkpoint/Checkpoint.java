@@ -207,10 +207,15 @@ public final class Checkpoint implements TensorLookup<TensorRef>, AutoCloseable 
      *
      * @param file one of {@link #files()}
      * @return its name relative to the checkpoint's directory, or the path given for a single file
+     * @throws StloadException {@link ErrorKind#Usage} if {@code file} is null or not one of {@link #files()}
      */
     public String nameOf(Header file) {
         requireFile(file);
-        return names.get(file);
+        String name = names.get(file);
+        if (name == null) {
+            throw StloadException.usage(file.file() + " is not a file of the checkpoint at " + path);
+        }
+        return name;
     }
 
     private static void requireFile(Header file) {
@@ -421,6 +426,11 @@ public final class Checkpoint implements TensorLookup<TensorRef>, AutoCloseable 
     @Override
     public void close() {
         reads.close();
+    }
+
+    /** {@return whether the checkpoint is still open: a closed one is neither read nor planned} */
+    public boolean isOpen() {
+        return !reads.isClosed();
     }
 
     /** {@return the bytes of tensor data over all files} */

@@ -233,7 +233,7 @@ public final class CheckpointVerifier {
             return s.filter(p -> p.getFileName().toString().endsWith(suffix))
                     .filter(p -> Files.isSymbolicLink(p) || Files.isRegularFile(p)).sorted().toList();
         } catch (IOException e) {
-            throw new StloadException(ErrorKind.Io, dir, "cannot list directory: " + FileChecks.reason(e), e);
+            throw FileChecks.failure(dir, "cannot list directory", e);
         } catch (UncheckedIOException e) {
             // A subfolder the walk cannot enter (permission denied, or gone, as in /proc): the walk names it.
             Path where = e.getCause() instanceof FileSystemException f && f.getFile() != null ? Path.of(f.getFile()) : dir;

@@ -53,7 +53,7 @@ final class ContainedFiles {
                 } catch (IOException e) {
                     // There, but not to be resolved: a symlink loop (a link to itself points nowhere, in the roots
                     // or out), a directory on the way that may not be read. Resolving opens no file.
-                    throw new StloadException(ErrorKind.Io, file, FileChecks.reason(e), e);
+                    throw FileChecks.failure(file, "", e);
                 }
             }
             if (!inside(target, lexicalRoots) && !inside(target, realRoots)) {
@@ -70,7 +70,7 @@ final class ContainedFiles {
         try {
             real = absolute.toRealPath();
         } catch (IOException e) {
-            throw new StloadException(ErrorKind.Io, file, "cannot resolve: " + FileChecks.reason(e), e);
+            throw FileChecks.failure(file, "cannot resolve", e);
         }
         if (!inside(real, realRoots)) {
             throw outside(file, real);

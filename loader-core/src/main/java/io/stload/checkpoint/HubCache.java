@@ -131,7 +131,7 @@ record HubCache(Path root) {
             }
             return commit;
         } catch (IOException e) {
-            throw new StloadException(ErrorKind.Io, ref, "cannot read ref: " + FileChecks.reason(e), e);
+            throw FileChecks.failure(ref, "cannot read ref", e);
         }
     }
 

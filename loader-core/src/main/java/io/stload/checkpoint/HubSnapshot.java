@@ -60,7 +60,7 @@ public record HubSnapshot(RepoRef repo, Path repoDir, String commit, Path dir) {
             }
             return blobs;
         } catch (IOException e) {
-            throw new StloadException(ErrorKind.Io, blobs, "cannot resolve: " + FileChecks.reason(e), e);
+            throw FileChecks.failure(blobs, "cannot resolve", e);
         }
     }
 

@@ -90,9 +90,13 @@ final class LazyReads implements AutoCloseable {
         MemorySegment out;
         try {
             out = allocator.allocate(bytes, 64);
-        } catch (IllegalStateException | WrongThreadException e) {
-            throw StloadException.usage("the allocator cannot allocate here: " + e.getMessage());
         } catch (RuntimeException e) {
+            // Only a closed or another thread's arena is misuse: an allocator of the caller's own may throw anything.
+            if (e instanceof WrongThreadException
+                    || e instanceof IllegalStateException && allocator instanceof Arena a && !a.scope().isAlive()) {
+                throw new StloadException(ErrorKind.Usage, null, "the allocator cannot allocate here: "
+                        + e.getMessage(), e);
+            }
             throw StloadException.callback("the allocator failed", e);
         }
         if (out == null || out.byteSize() < bytes || out.isReadOnly() || !out.isAccessibleBy(Thread.currentThread())) {
@@ -101,6 +105,10 @@ final class LazyReads implements AutoCloseable {
                     + " bytes" + (out.isReadOnly() ? ", read-only" : "")));
         }
         return out.asSlice(0, bytes);
+    }
+
+    synchronized boolean isClosed() {
+        return closed;
     }
 
     /** The whole file, mapped on first use; fails if the file is no longer the one its header was read from. */

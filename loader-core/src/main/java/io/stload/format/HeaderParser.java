@@ -95,7 +95,7 @@ public final class HeaderParser {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             return read(ch, file, unknown).identifiedAs(identity);
         } catch (IOException e) {
-            throw new StloadException(ErrorKind.Io, file, "cannot read: " + FileChecks.reason(e), e);
+            throw FileChecks.failure(file, "cannot read", e);
         }
     }
 
@@ -166,7 +166,7 @@ public final class HeaderParser {
             source.read(8, MemorySegment.ofArray(json));
             return parseHeader(json, size, file, unknown).versionedAs(source.version().orElse(null));
         } catch (IOException e) {
-            throw new StloadException(ErrorKind.Io, file, "cannot read header: " + e.getMessage(), e);
+            throw FileChecks.failure(file, "cannot read header", e);
         }
     }
 

@@ -62,7 +62,7 @@ public record ShardIndex(Path file, Map<String, String> weightMap, Map<String, S
             }
             bytes = Files.readAllBytes(source);
         } catch (IOException e) {
-            throw new StloadException(ErrorKind.Io, file, "cannot read index: " + FileChecks.reason(e), e);
+            throw FileChecks.failure(file, "cannot read index", e);
         }
         return parse(bytes, file);
     }

@@ -428,11 +428,16 @@ public final class Tensor {
      *
      * @param offset the first byte of the tensor to copy
      * @param dst    where they go: {@code dst.byteSize()} bytes are copied
-     * @throws StloadException {@link ErrorKind#Usage} if {@code dst} is null
+     * @throws StloadException {@link ErrorKind#Usage} if {@code dst} is null, read-only, freed or confined to another
+     *         thread
      * @throws IndexOutOfBoundsException if the bytes lie outside the tensor
      */
     public void copyTo(long offset, MemorySegment dst) {
         requireDestination(dst);
+        if (dst.isReadOnly() || !dst.scope().isAlive() || !dst.isAccessibleBy(Thread.currentThread())) {
+            throw StloadException.usage(name() + ": the memory to write it into is "
+                    + (dst.isReadOnly() ? "read-only" : !dst.scope().isAlive() ? "freed" : "another thread's"));
+        }
         guarded(() -> MemorySegment.copy(data, offset, dst, 0, dst.byteSize()));
     }
 

@@ -186,10 +186,29 @@ final class Delivery {
     long scatter(Header file, long offset, MemorySegment bytes) {
         long copied = 0;
         for (SliceScatter.Piece p : scatters.get(file).pieces(offset, offset + bytes.byteSize())) {
-            p.copy(bytes, sliceBuffer(p.slice()));
+            MemorySegment into = sliceBuffer(p.slice());
+            try {
+                p.copy(bytes, into);
+            } catch (IllegalStateException e) {
+                blameFreedMemory(into, e);
+                throw e;
+            }
             copied += p.bytes();
         }
         return copied;
+    }
+
+    /**
+     * Throws the failure of a write into memory the destination gave as the destination's where it freed that memory
+     * while the engine wrote (closed its arena from another thread): alive when given, it is no engine bug.
+     *
+     * @throws StloadException {@link ErrorKind#Callback}, {@code failure} its cause, where {@code into} is freed
+     */
+    static void blameFreedMemory(MemorySegment into, Throwable failure) {
+        if (failure instanceof IllegalStateException && !into.scope().isAlive()) {
+            throw new StloadException(ErrorKind.Callback, null, "the destination freed the memory it gave while the"
+                    + " engine wrote into it", failure);
+        }
     }
 
     private MemorySegment sliceBuffer(TensorSlice slice) {

@@ -196,6 +196,7 @@ final class DirectReader extends WindowedReader {
                 read(source, w.file(), from, into.asSlice(0, w.length()));
             } catch (IOException | RuntimeException e) {
                 destination.abandon(into, e);
+                Delivery.blameFreedMemory(into, e);
                 throw e;
             }
             destination.filled(file, w.offset(), into.asSlice(0, fileBytes));
@@ -228,6 +229,7 @@ final class DirectReader extends WindowedReader {
         } catch (IOException | RuntimeException e) {
             if (into != null) {
                 destination.abandon(into, e);
+                Delivery.blameFreedMemory(into, e);
             }
             throw e;
         } finally {

@@ -88,6 +88,10 @@ public final class Engine {
             throw StloadException.usage("a load needs a plan, a destination and a listener (LoadListener.NONE for"
                     + " none), not null");
         }
+        if (!plan.checkpoint().isOpen()) { // the plan borrows it: closed, it is no longer the caller's to load
+            throw StloadException.usage("the checkpoint at " + plan.checkpoint().path() + " is closed; load a plan"
+                    + " of an open one");
+        }
         long start = System.nanoTime() - plan.planNanos();
         long kernelReadBefore = ProcessIo.readBytes();
         ProcessCpu cpuBefore = ProcessCpu.now();

@@ -97,6 +97,7 @@ abstract class MappedReader extends WindowedReader {
                 MappedFile.reading(file.file(), () -> MemorySegment.copy(window, 0, into, 0, w.length()));
             } catch (RuntimeException e) {
                 destination.abandon(into, e);
+                Delivery.blameFreedMemory(into, e);
                 throw e;
             }
             destination.filled(file, w.offset(), into.asSlice(0, w.length()));

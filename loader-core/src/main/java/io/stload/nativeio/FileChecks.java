@@ -3,6 +3,7 @@ package io.stload.nativeio;
 import io.stload.ErrorKind;
 import io.stload.StloadException;
 import java.io.IOException;
+import java.nio.channels.ClosedByInterruptException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
@@ -87,7 +88,7 @@ public final class FileChecks {
         try {
             return Files.readAttributes(path, BasicFileAttributes.class);
         } catch (IOException e) {
-            throw new StloadException(ErrorKind.Io, path, reason(e), e);
+            throw failure(path, "", e);
         }
     }
 
@@ -99,6 +100,22 @@ public final class FileChecks {
         if (!Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).isRegularFile()) {
             throw new IOException(file + ": not a regular file; refusing to open it as a lock");
         }
+    }
+
+    /**
+     * An I/O failure on {@code file}, as {@link ErrorKind#Io} naming it: what was being done and {@link #reason}. A
+     * channel interrupted mid-read (it closes itself then) is no fault of the file: that is reported as the interrupt,
+     * naming no file, an {@link InterruptedException} its cause and the thread's interrupt flag still set.
+     *
+     * @param doing what failed ("cannot read"), or empty for the reason alone
+     */
+    public static StloadException failure(Path file, String doing, IOException e) {
+        if (e instanceof ClosedByInterruptException) {
+            InterruptedException interrupt = new InterruptedException("interrupted at " + file);
+            interrupt.initCause(e);
+            return new StloadException(ErrorKind.Io, null, "interrupted at " + file, interrupt);
+        }
+        return new StloadException(ErrorKind.Io, file, doing.isEmpty() ? reason(e) : doing + ": " + reason(e), e);
     }
 
     /** What went wrong, in a few words: "no such file or directory", "permission denied", "a symlink loop ...". */

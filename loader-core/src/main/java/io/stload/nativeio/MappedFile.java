@@ -49,7 +49,7 @@ public final class MappedFile {
             return expected.size() == 0 ? MemorySegment.NULL
                     : ch.map(FileChannel.MapMode.READ_ONLY, 0, expected.size(), arena).asReadOnly();
         } catch (IOException e) {
-            throw new StloadException(ErrorKind.Io, file, "cannot map: " + FileChecks.reason(e), e);
+            throw FileChecks.failure(file, "cannot map", e);
         } catch (IllegalStateException | WrongThreadException e) {
             throw StloadException.usage("the arena cannot own a mapping of " + file + ": " + e.getMessage());
         }

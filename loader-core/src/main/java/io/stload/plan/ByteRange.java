@@ -12,11 +12,12 @@ public record ByteRange(long from, long to) {
     /**
      * Checks the bounds.
      *
-     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if {@code to < from}
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if {@code from < 0} or {@code to < from}
      */
     public ByteRange {
-        if (to < from) {
-            throw StloadException.usage("empty range reversed: [" + from + ", " + to + ")");
+        if (from < 0 || to < from) {
+            throw StloadException.usage("a byte range starts at 0 or after and ends at or after its start, not ["
+                    + from + ", " + to + ")");
         }
     }
 

@@ -4,7 +4,9 @@ import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.checkpoint.Checkpoint;
 import io.stload.checkpoint.TensorRef;
+import io.stload.format.Header;
 import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -33,7 +35,8 @@ public record LoadPlan(Checkpoint checkpoint, LoadOptions options, HostFacts hos
     /**
      * Copies the lists and the map into unmodifiable ones.
      *
-     * @throws StloadException {@link ErrorKind#Usage} if any component is null
+     * @throws StloadException {@link ErrorKind#Usage} if any component is null, or a slice has file bytes that no
+     *                         read of its file holds
      */
     public LoadPlan {
         if (checkpoint == null || options == null || host == null || files == null || order == null || slices == null
@@ -45,6 +48,25 @@ public record LoadPlan(Checkpoint checkpoint, LoadOptions options, HostFacts hos
         order = List.copyOf(order);
         slices = Collections.unmodifiableMap(new LinkedHashMap<>(slices));
         bytesPerRank = Collections.unmodifiableList(bytesPerRank); // may compute other ranks' bytes on demand
+        requireReadsHoldSlices(files, slices);
+    }
+
+    /**
+     * The engine lands a slice once the reads of its file that span it are in: a byte no read holds would land as
+     * whatever its memory held. A plan built by hand is refused for it, as one the planner got wrong would be.
+     */
+    private static void requireReadsHoldSlices(List<FilePlan> files, Map<String, TensorSlice> slices) {
+        Map<Header, FilePlan> byFile = new IdentityHashMap<>();
+        files.forEach(f -> byFile.put(f.file(), f));
+        for (TensorSlice s : slices.values()) {
+            FilePlan f = byFile.get(s.tensor().file());
+            for (TensorSlice.Part p : s.parts()) {
+                if (p.fileBytes() > 0 && (f == null || !f.holds(p))) {
+                    throw StloadException.usage(s.name() + ": the plan's reads of " + s.tensor().file().file()
+                            + " leave some of its bytes unread");
+                }
+            }
+        }
     }
 
     /** {@return the rank loaded and the partition rules} */

@@ -23,6 +23,11 @@ public record Partitioning(int rank, int worldSize, PartitionSpec spec) {
     public Partitioning {
         StloadException.requireNonNull(spec,
                 "a partitioning needs its partition rules (PartitionSpec.REPLICATE_ALL for none), not null");
+        requireRank(rank, worldSize);
+    }
+
+    /** A world size of 1 or more, and a rank in {@code 0..worldSize-1}; else {@link ErrorKind#Usage}. */
+    static void requireRank(int rank, int worldSize) {
         if (worldSize < 1) {
             throw new StloadException(ErrorKind.Usage, null, "world size must be at least 1, not " + worldSize);
         }

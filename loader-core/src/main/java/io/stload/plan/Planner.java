@@ -75,6 +75,7 @@ public final class Planner {
         if (checkpoint == null || options == null || destination == null) {
             throw StloadException.usage("a plan needs a checkpoint, load options and a destination profile, not null");
         }
+        requireOpen(checkpoint);
         requireStrategyFits(checkpoint, options.strategy());
         long start = System.nanoTime();
         HostFacts host = hostFacts(MemoryHeadroom.read(), options);
@@ -117,6 +118,13 @@ public final class Planner {
             Collections.shuffle(order, new Random(options.seed()));
         }
         return new LoadPlan(checkpoint, options, host, files, order, slices, bytesPerRank, System.nanoTime() - start);
+    }
+
+    /** A plan borrows its checkpoint: a closed one is the caller's misuse. */
+    private static void requireOpen(Checkpoint checkpoint) {
+        if (!checkpoint.isOpen()) {
+            throw StloadException.usage("the checkpoint at " + checkpoint.path() + " is closed; plan an open one");
+        }
     }
 
     /**

@@ -252,7 +252,7 @@ public final class Resharder {
             }
             bytes = Files.readAllBytes(record);
         } catch (IOException e) {
-            throw new StloadException(ErrorKind.Io, record, "cannot read: " + FileChecks.reason(e), e);
+            throw FileChecks.failure(record, "cannot read", e);
         }
         long worldSize = 0;
         try (JsonParser p = JSON.createParser(ObjectReadContext.empty(), new String(bytes, StandardCharsets.UTF_8))) {

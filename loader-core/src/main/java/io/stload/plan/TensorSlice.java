@@ -59,6 +59,27 @@ public record TensorSlice(TensorRef tensor, TensorInfo local, int dim, List<Part
             return fileBytes() == 0 ? start : start + (count - 1) * stride + runBytes;
         }
 
+        /** Whether the runs lie in file bytes {@code [from, from + fileBytes)} and slice bytes {@code [0, sliceBytes)}. */
+        boolean liesInside(long from, long fileBytes, long sliceBytes) {
+            if (runBytes < 0 || count < 0 || padBytes < 0 || offset < 0 || start < 0) {
+                return false;
+            }
+            if (count == 0) {
+                return true;
+            }
+            try {
+                long lastRun = count - 1;
+                boolean apart = lastRun == 0 || stride >= runBytes && pitch >= Math.addExact(runBytes, padBytes);
+                long fileEnd = Math.addExact(Math.addExact(start, Math.multiplyExact(lastRun, stride)), runBytes);
+                long sliceEnd = Math.addExact(Math.addExact(offset, Math.multiplyExact(lastRun, pitch)),
+                        Math.addExact(runBytes, padBytes));
+                return apart && sliceEnd <= sliceBytes
+                        && (runBytes == 0 || start >= from && fileEnd <= Math.addExact(from, fileBytes));
+            } catch (ArithmeticException e) {
+                return false;
+            }
+        }
+
         /** {@return true when the part's file bytes are one run: one row, or rows with no gap between them} */
         public boolean isContiguous() {
             return count <= 1 || runBytes == stride;
@@ -66,15 +87,23 @@ public record TensorSlice(TensorRef tensor, TensorInfo local, int dim, List<Part
     }
 
     /**
-     * Copies the parts.
+     * Copies the parts, and checks that each lies inside its tensor's bytes in the file and inside the slice's memory:
+     * the engine reads and writes where the parts say, so a slice built by hand must not point it elsewhere.
      *
-     * @throws StloadException {@link ErrorKind#Usage} if {@code tensor}, {@code local} or {@code parts} is null
+     * @throws StloadException {@link ErrorKind#Usage} if {@code tensor}, {@code local} or {@code parts} is null, or a
+     *                         part lies outside the tensor's bytes or the slice's
      */
     public TensorSlice {
         if (tensor == null || local == null || parts == null) {
             throw StloadException.usage("a slice needs its tensor, its rank-local entry and its parts, not null");
         }
         parts = List.copyOf(parts);
+        for (Part p : parts) {
+            if (p == null || !p.liesInside(tensor.fileOffset(), tensor.info().byteSize(), local.byteSize())) {
+                throw StloadException.usage(tensor.name() + ": a part of its slice lies outside the tensor's bytes"
+                        + " or the slice's: " + p);
+            }
+        }
     }
 
     private static void requireTensor(TensorRef t) {
@@ -106,10 +135,14 @@ public record TensorSlice(TensorRef tensor, TensorInfo local, int dim, List<Part
      * @param worldSize the number of ranks
      * @return the rank's slice
      * @throws StloadException Unsupported when the dimension does not exist or a cut would fall inside a byte
-     *                         (sub-byte dtypes); Usage when it does not divide and the rule says it must
+     *                         (sub-byte dtypes); Usage when it does not divide and the rule says it must, or for a
+     *                         rank outside {@code [0, worldSize)}
      */
     public static TensorSlice split(TensorRef t, int dim, boolean divisible, int rank, int worldSize) {
         requireTensor(t);
+        if (dim < 0) { // a rule's dimension of -1 means "replicate": here it would be taken as one
+            throw unsupported(t, "cannot split dimension " + dim + " of a tensor of shape " + t.info().shapeString());
+        }
         return of(t, new PartitionRule(t.name(), ANY, dim, divisible, 0, 0, List.of(), 0, 0), rank, worldSize);
     }
 
@@ -123,13 +156,15 @@ public record TensorSlice(TensorRef tensor, TensorInfo local, int dim, List<Part
      * @return the rank's slice
      * @throws StloadException Unsupported when the dimension does not exist or a cut would fall inside a byte
      *                         (sub-byte dtypes); Usage, naming the tensor, the numbers and the reason, when the rule
-     *                         cannot be honoured (a dimension or heads that do not divide, parts that do not add up)
+     *                         cannot be honoured (a dimension or heads that do not divide, parts that do not add up),
+     *                         or for a rank outside {@code [0, worldSize)}
      */
     public static TensorSlice of(TensorRef t, PartitionRule rule, int rank, int worldSize) {
         requireTensor(t);
         if (rule == null) {
             throw StloadException.usage(t.name() + ": a tensor is sliced by a partition rule, not null");
         }
+        Partitioning.requireRank(rank, worldSize);
         if (rule.dim() < 0) {
             return whole(t);
         }

@@ -103,7 +103,9 @@ public final class CallerBuffers implements Destination {
     public MemorySegment readBuffer(Header file, long offset, long length) {
         requireFile(file);
         SliceScatter.Piece p = forFile(scatters, file).singleRun(offset, length);
-        return p == null ? null : given.get(p.slice().name()).asSlice(p.sliceOffset(), length);
+        MemorySegment m = p == null ? null : given.get(p.slice().name());
+        // A read lands in native memory only: a heap segment of the caller's takes its bytes by copy.
+        return m == null || !m.isNative() ? null : m.asSlice(p.sliceOffset(), length);
     }
 
     @Override

@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.stload.ErrorKind;
 import io.stload.StloadException;
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 
@@ -37,5 +39,20 @@ class LoadErrorsTest {
     void runningOutOfHeapIsOutOfMemoryAndOtherErrorsPassThrough() {
         assertEquals(ErrorKind.OutOfMemory, LoadErrors.convert(new OutOfMemoryError("Java heap space")).kind());
         assertThrows(StackOverflowError.class, () -> LoadErrors.convert(new StackOverflowError()));
+    }
+
+    /** A write into memory the destination freed meanwhile (its arena closed by another thread) is its failure. */
+    @Test
+    void aWriteIntoMemoryTheDestinationFreedIsTheDestinationsFailure() {
+        Arena arena = Arena.ofShared();
+        MemorySegment into = arena.allocate(8);
+        IllegalStateException inUse = new IllegalStateException("the engine's own");
+        Delivery.blameFreedMemory(into, inUse); // alive: not the destination's doing, passed on as it was
+        arena.close();
+        IllegalStateException closed = assertThrows(IllegalStateException.class, () -> into.set(
+                java.lang.foreign.ValueLayout.JAVA_BYTE, 0, (byte) 1));
+        StloadException e = assertThrows(StloadException.class, () -> Delivery.blameFreedMemory(into, closed));
+        assertEquals(ErrorKind.Callback, e.kind(), e.getMessage());
+        assertSame(closed, e.getCause());
     }
 }

@@ -236,6 +236,10 @@ final class CoreApiFixture implements AutoCloseable {
         // Where two strings, or numbers, must fit each other.
         probe.arguments("new Partitioning(int, int, PartitionSpec)",
                 () -> new Object[] {0, 1, PartitionSpec.defaults()});
+        probe.arguments("TensorSlice.split(TensorRef, int, boolean, int, int)",
+                () -> new Object[] {ref, 0, false, 0, 1});
+        probe.arguments("TensorSlice.of(TensorRef, PartitionRule, int, int)",
+                () -> new Object[] {ref, PartitionRule.glob("w", 0, false), 0, 1});
         probe.arguments("new PartitionRule(String, Pattern, int, boolean, long, long, List, long, int)",
                 () -> new Object[] {"w", Pattern.compile("w"), 0, false, 0L, 0L, List.of(), 0L, 0});
         Thresholds t = Thresholds.DEFAULTS;
