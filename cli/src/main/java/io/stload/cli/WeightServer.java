@@ -229,7 +229,13 @@ final class WeightServer implements AutoCloseable {
             ex.getResponseHeaders().set("WWW-Authenticate", "Bearer");
             return error(401, "unauthorized", "a reload needs the server's token: Authorization: Bearer TOKEN");
         }
-        byte[] body = ex.getRequestBody().readNBytes(MAX_BODY_BYTES + 1);
+        byte[] body;
+        try {
+            body = ex.getRequestBody().readNBytes(MAX_BODY_BYTES + 1);
+        } catch (IOException e) { // a chunk size that is no number, say: answered before the connection is closed
+            throw new BadRequest("the request body cannot be read: " + Printable.start(String.valueOf(e.getMessage()),
+                    ECHOED));
+        }
         if (body.length > MAX_BODY_BYTES) {
             throw new BadRequest("request body is over " + MAX_BODY_BYTES + " bytes");
         }

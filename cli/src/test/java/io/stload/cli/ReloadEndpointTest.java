@@ -18,10 +18,12 @@ import io.stload.store.WeightStore;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -189,6 +191,22 @@ class ReloadEndpointTest {
         WeightServerTest.assertError(400, "bad_request", post("/reload",
                 "{\"source\": \"" + "x".repeat(20_000) + "\"}", TOKEN));
         assertEquals(1L, JsonReplies.parse(get("/health").body()).get("version"), "nothing was reloaded");
+    }
+
+    /** A body whose chunk framing is broken, past the token: answered 400, not a connection closed without a word. */
+    @Test
+    void aBodyThatCannotBeReadIsABadRequest() throws Exception {
+        serve(null, null, null);
+        try (Socket s = new Socket(InetAddress.getLoopbackAddress(), server.address().getPort())) {
+            s.setSoTimeout(30_000);
+            s.getOutputStream().write(("POST /reload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TOKEN
+                    + "\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
+            String reply = new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+            assertTrue(reply.startsWith("HTTP/1.1 400"), reply);
+            assertTrue(reply.contains("the request body cannot be read"), reply);
+        }
+        assertEquals(200, get("/health").statusCode(), "the server goes on serving");
     }
 
     @Test
