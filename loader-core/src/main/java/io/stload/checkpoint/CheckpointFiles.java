@@ -243,6 +243,10 @@ final class CheckpointFiles {
         SameFileHeaders sameFiles = new SameFileHeaders(unknown);
         for (Path p : shards) {
             try {
+                if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) { // no index to blame, as realFile would
+                    throw new StloadException(ErrorKind.Io, p, "is a directory, not a regular file; refusing to"
+                            + " open it");
+                }
                 Path file = contained.realFile(p, hint);
                 Header h = sameFiles.read(file);
                 headers.add(h);
@@ -421,9 +425,9 @@ final class CheckpointFiles {
 
     /** The directory's own files with {@code suffix}, symlinks kept (dangling or not: the caller checks them). */
     static List<Path> list(Path dir, String suffix) {
+        // Whatever bears the name, a FIFO or a folder too: opening it is refused with a line, never passed over unsaid.
         try (Stream<Path> s = Files.list(dir)) {
-            return new ArrayList<>(new TreeSet<>(s.filter(p -> p.getFileName().toString().endsWith(suffix))
-                    .filter(p -> Files.isRegularFile(p) || Files.isSymbolicLink(p)).toList()));
+            return new ArrayList<>(new TreeSet<>(s.filter(p -> p.getFileName().toString().endsWith(suffix)).toList()));
         } catch (IOException e) {
             throw new StloadException(ErrorKind.Io, dir, "cannot list directory: " + e.getMessage(), e);
         }

@@ -114,6 +114,20 @@ class HostileFilesTest {
         assertTrue(shard.getMessage().contains("is a FIFO (named pipe)"), shard.getMessage());
         Path link = Files.createSymbolicLink(root.resolve("link.safetensors"), fifo);
         refused(ErrorKind.Io, () -> Checkpoint.open(link));
+        // With no index, beside a good shard: refused alike, where it was passed over and the rest loaded.
+        for (String odd : List.of("fifo", "folder")) {
+            Path unindexed = Files.createDirectory(root.resolve("unindexed-" + odd));
+            HubFixture.shardBytes(unindexed, "x.safetensors", 1, "x.weight");
+            if (odd.equals("fifo")) {
+                mkfifo(unindexed.resolve("y.safetensors"));
+            } else {
+                Files.createDirectory(unindexed.resolve("y.safetensors"));
+            }
+            StloadException e = refused(ErrorKind.Io, () -> Checkpoint.open(unindexed));
+            assertTrue(e.getMessage().contains("y.safetensors"), e.getMessage());
+            assertFalse(CheckpointVerifier.verify(unindexed.toString(), null, false, 1, WaitPolicy.of(Duration.ZERO),
+                    CheckpointVerifier.HashProgress.NONE).clean(), odd);
+        }
     }
 
     @Test
