@@ -36,7 +36,8 @@ final class DemoCommand extends StloadCommand {
         Path dir = Files.createTempDirectory("stload-demo-");
         try {
             long bytes = FlagValue.parse("--size", size, Sizes::parse);
-            CheckpointSpec cs = new CheckpointSpec(ShapeKind.LLAMA, bytes, Math.max(1 << 20, bytes / 4), 42, DType.BF16);
+            CheckpointSpec cs = GenCommand.feasible(
+                    () -> new CheckpointSpec(ShapeKind.LLAMA, bytes, Math.max(1 << 20, bytes / 4), 42, DType.BF16));
             out.printf("1. generating a %s Llama-shaped checkpoint in %s%n", Sizes.human(bytes), dir);
             CheckpointSummary s = GenCommand.generate(dir, cs, out);
             out.printf(Locale.ROOT, "   %d tensors in %d shards + index, written at %.0f MB/s%n", s.tensors(),

@@ -19,6 +19,7 @@ import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.Supplier;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -57,7 +58,11 @@ final class GenCommand extends StloadCommand {
                     + "deepseek-v2|deepseek-v3; small unless the flags below scale it (--size and --shape do not apply).")
     String model;
 
-    @Option(names = "--layers", paramLabel = "N", description = "--model: decoder layers (default: 2).")
+    /** Past the largest families (126 layers, 256 experts) by far, within what a header lists in seconds. */
+    private static final int MAX_LAYERS = 1024;
+    private static final int MAX_EXPERTS = 1024;
+
+    @Option(names = "--layers", paramLabel = "N", description = "--model: decoder layers, at most 1024 (default: 2).")
     Integer layers;
 
     @Option(names = "--hidden", paramLabel = "N", description = "--model: hidden size.")
@@ -78,7 +83,7 @@ final class GenCommand extends StloadCommand {
     @Option(names = "--vocab", paramLabel = "N", description = "--model: vocabulary size.")
     Long vocab;
 
-    @Option(names = "--experts", paramLabel = "N", description = "--model: routed experts per MoE layer.")
+    @Option(names = "--experts", paramLabel = "N", description = "--model: routed experts per MoE layer, at most 1024.")
     Integer experts;
 
     @Option(names = "--expert-width", paramLabel = "N", description = "--model: an expert's MLP width.")
@@ -111,6 +116,13 @@ final class GenCommand extends StloadCommand {
                     vocab != null ? vocab : d.vocab(), experts != null ? experts : d.experts(),
                     expertWidth != null ? expertWidth : d.expertWidth(), d.shared(), dtype(), seed,
                     FlagValue.parse("--shard-size", shardSize, Sizes::parse));
+            // Each layer's tensors are listed in memory before the free space is checked: bounded first.
+            FlagValue.inRange("--layers", m.layers(), 1, MAX_LAYERS);
+            FlagValue.inRange("--experts", m.experts(), 0, MAX_EXPERTS);
+            if ((long) m.layers() * Math.max(1, m.experts()) > MAX_LAYERS * 64L) {
+                throw FlagValue.usage("--layers x --experts: at most " + MAX_LAYERS * 64 + ", some 200,000 tensors, not "
+                        + (long) m.layers() * m.experts());
+            }
             m.tensors().forEach(e -> e.byteSize()); // a shape that overflows is refused before anything is written
         } catch (IllegalArgumentException e) {
             throw new StloadException(ErrorKind.Usage, null, e.getMessage());
@@ -132,11 +144,16 @@ final class GenCommand extends StloadCommand {
 
     CheckpointSpec spec() {
         DType d = dtype();
+        return feasible(() -> new CheckpointSpec(ShapeKind.parse(shape), FlagValue.parse("--size", size, Sizes::parse),
+                FlagValue.parse("--shard-size", shardSize, Sizes::parse), seed, d,
+                FlagValue.parse("--row-bytes", rowBytes, Sizes::parse)));
+    }
+
+    /** A checkpoint the generator can write; one it refuses (a size too small for one layer) is a usage error. */
+    static CheckpointSpec feasible(Supplier<CheckpointSpec> spec) {
         try {
-            CheckpointSpec s = new CheckpointSpec(ShapeKind.parse(shape), FlagValue.parse("--size", size, Sizes::parse),
-                    FlagValue.parse("--shard-size", shardSize, Sizes::parse), seed, d,
-                    FlagValue.parse("--row-bytes", rowBytes, Sizes::parse));
-            CheckpointGenerator.requireFeasible(s); // e.g. a size too small for one layer of the shape
+            CheckpointSpec s = spec.get();
+            CheckpointGenerator.requireFeasible(s);
             return s;
         } catch (IllegalArgumentException e) {
             throw new StloadException(ErrorKind.Usage, null, e.getMessage());

@@ -9,7 +9,7 @@ import picocli.CommandLine.Option;
  * {@code --sink} and {@code --memory-budget}: where a host load's tensors land, for {@code load}, and for {@code plan},
  * whose AUTO decisions count what that destination takes from memory.
  */
-final class SinkFlags {
+final class SinkFlags implements CheckedFlags {
     /**
      * Where a host load's tensors land; picocli turns the flag's text into one (in any case). The constants are
      * spelled as the flag takes them, since picocli lists their names when it refuses a value.
@@ -40,8 +40,16 @@ final class SinkFlags {
 
     /** A stream handing each slice to {@code consumer}, within the budget the flag gives (0: the default). */
     StreamingSink stream(TensorConsumer consumer) {
-        long budget = memoryBudget != null ? FlagValue.size("--memory-budget", memoryBudget, LEAST_MEMORY_BUDGET) : 0;
-        return new StreamingSink(consumer, budget);
+        return new StreamingSink(consumer, budget());
+    }
+
+    private long budget() {
+        return memoryBudget != null ? FlagValue.size("--memory-budget", memoryBudget, LEAST_MEMORY_BUDGET) : 0;
+    }
+
+    @Override
+    public void check() {
+        budget();
     }
 
     /** What the chosen destination takes from memory, for the planner. */

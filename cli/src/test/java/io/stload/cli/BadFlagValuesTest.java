@@ -78,6 +78,12 @@ class BadFlagValuesTest {
         "inspect CKPT --s3-part-size NaN",
         "inspect CKPT --s3-concurrency 0",
         "plan CKPT --s3-progress-timeout abc",
+        "plan CKPT --memory-budget -1",
+        "demo --size 0",
+        "demo --size 100KiB",
+        // Bounded before a layer is listed: 10^8 layers took minutes to run out of heap.
+        "gen OUT --model llama --layers 100000000",
+        "gen OUT --model qwen3-moe --layers 1024 --experts 1024",
         "serve CKPT --port 0 --s3-min-rate -1MiB",
         "load CKPT --ring-windows -1",
         "load CKPT --ring-window-size 9999999EiB",
