@@ -109,6 +109,8 @@ public final class Resharder {
                                     to), maxShardBytes, digests);
                 }
                 Files.writeString(tmp.resolve(WORLD_FILE), "{\"world_size\": " + partitioning.worldSize() + "}\n");
+                // As a load checks at its end: a source rewritten meanwhile may have given bytes of two versions.
+                in.files().forEach(Header::requireUnchanged);
             });
         }
         List<Path> folders = new ArrayList<>();
@@ -148,6 +150,7 @@ public final class Resharder {
                 }
                 ch = FileChannel.open(file.file(), StandardOpenOption.READ);
                 open.put(file, ch);
+                file.requireUnchanged(); // open: the file read from here on is the one its header came from
             }
             return ch;
         }

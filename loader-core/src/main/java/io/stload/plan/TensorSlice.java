@@ -134,14 +134,14 @@ public record TensorSlice(TensorRef tensor, TensorInfo local, int dim, List<Part
      * @param rank      the rank, in {@code [0, worldSize)}
      * @param worldSize the number of ranks
      * @return the rank's slice
-     * @throws StloadException Unsupported when the dimension does not exist or a cut would fall inside a byte
-     *                         (sub-byte dtypes); Usage when it does not divide and the rule says it must, or for a
+     * @throws StloadException Unsupported when a cut would fall inside a byte (sub-byte dtypes); Usage when the
+     *                         dimension does not exist, when it does not divide and the rule says it must, or for a
      *                         rank outside {@code [0, worldSize)}
      */
     public static TensorSlice split(TensorRef t, int dim, boolean divisible, int rank, int worldSize) {
         requireTensor(t);
         if (dim < 0) { // a rule's dimension of -1 means "replicate": here it would be taken as one
-            throw unsupported(t, "cannot split dimension " + dim + " of a tensor of shape " + t.info().shapeString());
+            throw noSuchDimension(t, dim);
         }
         return of(t, new PartitionRule(t.name(), ANY, dim, divisible, 0, 0, List.of(), 0, 0), rank, worldSize);
     }
@@ -154,10 +154,10 @@ public record TensorSlice(TensorRef tensor, TensorInfo local, int dim, List<Part
      * @param rank      the rank, in {@code [0, worldSize)}
      * @param worldSize the number of ranks
      * @return the rank's slice
-     * @throws StloadException Unsupported when the dimension does not exist or a cut would fall inside a byte
-     *                         (sub-byte dtypes); Usage, naming the tensor, the numbers and the reason, when the rule
-     *                         cannot be honoured (a dimension or heads that do not divide, parts that do not add up),
-     *                         or for a rank outside {@code [0, worldSize)}
+     * @throws StloadException Unsupported when a cut would fall inside a byte (sub-byte dtypes); Usage, naming the
+     *                         tensor, the numbers and the reason, when the rule cannot be honoured (a dimension that
+     *                         does not exist, a dimension or heads that do not divide, parts that do not add up), or
+     *                         for a rank outside {@code [0, worldSize)}
      */
     public static TensorSlice of(TensorRef t, PartitionRule rule, int rank, int worldSize) {
         requireTensor(t);
@@ -171,7 +171,7 @@ public record TensorSlice(TensorRef tensor, TensorInfo local, int dim, List<Part
         int dim = rule.dim();
         TensorInfo i = t.info();
         if (dim >= i.rank()) {
-            throw unsupported(t, "cannot split dimension " + dim + " of a tensor of shape " + i.shapeString());
+            throw noSuchDimension(t, dim);
         }
         if (!i.dtype().isKnown()) {
             if (worldSize > 1) {
@@ -261,6 +261,12 @@ public record TensorSlice(TensorRef tensor, TensorInfo local, int dim, List<Part
                     + t.info().shapeString() + " over " + worldSize + " ranks would cut inside a byte ("
                     + t.info().dtype().bits() + "-bit elements); replicate it or choose another dimension");
         }
+    }
+
+    /** A rule that names a dimension the tensor lacks cannot be honoured: the user's to fix, as other such rules. */
+    private static StloadException noSuchDimension(TensorRef t, int dim) {
+        return new StloadException(ErrorKind.Usage, t.file().file(), t.name() + ": cannot split dimension " + dim
+                + " of a tensor of shape " + t.info().shapeString());
     }
 
     private static StloadException unsupported(TensorRef t, String why) {

@@ -2,6 +2,7 @@ package io.stload.plan;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -20,6 +21,7 @@ import java.io.IOException;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -94,6 +96,22 @@ class ResharderTest {
                     Files.list(folders.get(r)).toList(), "one contiguous file per rank");
             assertEquals(Map.of("format", "pt"), Checkpoint.open(folders.get(r)).files().getFirst().metadata());
         }
+    }
+
+    /** A source rewritten in place after its header was read fails the reshard, as it fails a load: no OUT. */
+    @Test
+    void aSourceRewrittenInPlaceFailsTheReshardAndLeavesNoOutput() throws IOException {
+        Path in = Files.createDirectories(dir.resolve("rewritten"));
+        Files.copy(dir.resolve("in/a.safetensors"), in.resolve("a.safetensors"));
+        Path out = dir.resolve("from-rewritten");
+        try (Checkpoint c = Checkpoint.open(in)) {
+            Path file = in.resolve("a.safetensors");
+            Files.setLastModifiedTime(file, FileTime.fromMillis(Files.getLastModifiedTime(file).toMillis() + 10_000));
+            StloadException e = assertThrows(StloadException.class, () -> Resharder.reshard(c, out,
+                    new Partitioning(0, 2, PartitionSpec.defaults()), Long.MAX_VALUE));
+            assertEquals(ErrorKind.Io, e.kind(), e.getMessage());
+        }
+        assertFalse(Files.exists(out));
     }
 
     @Test
