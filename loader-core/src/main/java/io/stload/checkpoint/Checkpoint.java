@@ -13,11 +13,13 @@ import io.stload.nativeio.FileChecks;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SegmentAllocator;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * Which files make up a checkpoint, each with its validated header: a single {@code .safetensors} file, a
@@ -220,6 +222,26 @@ public final class Checkpoint implements TensorLookup<TensorRef>, AutoCloseable 
 
     private static void requireFile(Header file) {
         StloadException.requireNonNull(file, "a file of the checkpoint is one of its headers, not null");
+    }
+
+    /**
+     * A file beside the checkpoint's weights (its {@code config.json}, say), checked as its own files are.
+     *
+     * @param name a file name in the checkpoint's folder
+     * @return the real file behind the name, or empty where there is none
+     * @throws StloadException {@link ErrorKind#UnsafePath} where a link leaves the checkpoint's folder (and, for a hub
+     *                         snapshot, its repo's blobs); {@link ErrorKind#Usage} for a name that is not a plain file
+     *                         name, or a checkpoint in object storage (whose {@link #remote()} reads such files)
+     */
+    public Optional<Path> fileBeside(String name) {
+        StloadException.requireNonNull(name, "a file beside the weights is named, not null");
+        if (remote != null || name.isEmpty() || name.contains("/") || name.equals("..") || name.equals(".")) {
+            throw StloadException.usage("`" + name + "` is no file name beside the weights of " + path);
+        }
+        Path dir = Files.isDirectory(path) ? path : path.toAbsolutePath().getParent();
+        ContainedFiles contained = snapshot != null ? new ContainedFiles(List.of(snapshot.blobs()))
+                : containedFiles(dir);
+        return Optional.ofNullable(contained.realFile(dir.resolve(name), ""));
     }
 
     /** {@return the path the checkpoint was opened from} */

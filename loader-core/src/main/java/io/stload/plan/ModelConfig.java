@@ -49,26 +49,34 @@ record ModelConfig(String source, Map<String, Object> top, Map<String, Object> l
             }
             return parse(where, new String(bytes, StandardCharsets.UTF_8));
         }
+        // Resolved as the weights are: a config.json that links out of the checkpoint's folder is never read.
         Path p = checkpoint.path();
         Path dir = Files.isDirectory(p) ? p : p.toAbsolutePath().getParent();
-        return read(dir.resolve(FILE_NAME));
+        Path named = dir.resolve(FILE_NAME);
+        return read(checkpoint.fileBeside(FILE_NAME).orElseThrow(() -> missing(named.toString())), named);
     }
 
     /** The configuration in a file. */
     static ModelConfig read(Path file) {
+        return read(file, file);
+    }
+
+    /** The configuration in {@code file}, which the user knows as {@code named} (a link to it, in a hub snapshot). */
+    private static ModelConfig read(Path file, Path named) {
         if (!Files.exists(file)) {
-            throw missing(file.toString());
+            throw missing(named.toString());
         }
         try {
             long size = FileChecks.requireRegularFile(file).size(); // a FIFO would block the read below
             if (size > MAX_BYTES) {
-                throw StloadException.usage(file + ": a config.json of " + size + " bytes is not a model's configuration");
+                throw StloadException.usage(named + ": a config.json of " + size
+                        + " bytes is not a model's configuration");
             }
-            return parse(file.toString(), Files.readString(file));
+            return parse(named.toString(), Files.readString(file));
         } catch (CharacterCodingException e) {
-            throw StloadException.usage(file + ": not UTF-8 text, so not a model's configuration");
+            throw StloadException.usage(named + ": not UTF-8 text, so not a model's configuration");
         } catch (IOException e) {
-            throw StloadException.usage("cannot read " + file + ": " + FileChecks.reason(e));
+            throw StloadException.usage("cannot read " + named + ": " + FileChecks.reason(e));
         }
     }
 
@@ -91,7 +99,7 @@ record ModelConfig(String source, Map<String, Object> top, Map<String, Object> l
                 throw StloadException.usage(source + ": trailing characters after the JSON object");
             }
         } catch (JacksonException e) {
-            throw StloadException.usage(source + ": not valid JSON: " + e.getOriginalMessage());
+            throw StloadException.usage(source + ": not valid JSON: " + PartitionSpec.jsonReason(e));
         }
         Map<String, Object> top = (Map<String, Object>) value;
         Map<String, Object> language = top.get("text_config") instanceof Map<?, ?> text ? (Map<String, Object>) text : top;

@@ -358,9 +358,17 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
             expect(rules != null, source, "no \"rules\" array");
             expect(p.nextToken() == null, source, "trailing characters after the rules object");
         } catch (JacksonException e) {
-            throw usage(source, "not valid JSON: " + e.getOriginalMessage());
+            throw usage(source, "not valid JSON: " + jsonReason(e));
         }
         return new PartitionSpec(source, rules);
+    }
+
+    /**
+     * Why a user's JSON did not parse, without what only the parser's own settings mean: the location it embeds
+     * ("[Source: REDACTED (`StreamReadFeature...` disabled); byte offset: #UNKNOWN]") says nothing to the user.
+     */
+    static String jsonReason(JacksonException e) {
+        return e.getOriginalMessage().replaceAll("\\s*\\(start marker at \\[Source: [^\\]]*\\]\\)", "");
     }
 
     /** A JSON value's kind, for messages; the value itself is not echoed. */

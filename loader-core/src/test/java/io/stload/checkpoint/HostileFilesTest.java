@@ -78,6 +78,21 @@ class HostileFilesTest {
                 e.getMessage());
     }
 
+    /** --partition auto reads config.json as the weights are read: a link out of the folder is not followed. */
+    @Test
+    void aConfigLinkedOutOfTheFolderIsNeverRead() throws IOException {
+        Path folder = Files.createDirectory(root.resolve("linked-config"));
+        HubFixture.shardBytes(folder, "model.safetensors", 1, "a.weight");
+        Path secret = Files.writeString(root.resolve("secret.json"), "root:x:0:0");
+        Files.createSymbolicLink(folder.resolve("config.json"), secret);
+        try (Checkpoint c = Checkpoint.open(folder)) {
+            StloadException e = refused(ErrorKind.UnsafePath, () -> PartitionSpec.load("auto", c));
+            assertFalse(e.getMessage().contains("root:x"), e.getMessage());
+            assertEquals(java.util.Optional.empty(), c.fileBeside("tokenizer.json"));
+            refused(ErrorKind.Usage, () -> c.fileBeside("../secret.json"));
+        }
+    }
+
     @Test
     void anEmptyPathIsRefusedNotTakenAsTheWorkingFolderAndANulIsAUsageError() {
         // The working folder the tests run in holds a module's build: were "" taken as it, the outcome would be that
