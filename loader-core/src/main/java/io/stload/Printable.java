@@ -64,7 +64,14 @@ public final class Printable {
         return s.substring(0, end) + "... (" + s.length() + " characters)";
     }
 
-    private static boolean unsafe(int c) {
+    /**
+     * Whether {@link #escape} escapes a character: a control character (C0, DEL, C1), a bidirectional override or a
+     * line or paragraph separator, any of which can make a terminal show other text than the name holds.
+     *
+     * @param c a character (a UTF-16 unit or a code point)
+     * @return true where it is escaped
+     */
+    public static boolean unsafe(int c) {
         return Character.isISOControl(c) // C0, DEL, C1 (ESC starts ANSI sequences; U+009B is a one-char CSI)
                 || (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069) // bidirectional overrides
                 || c == 0x2028 || c == 0x2029; // line and paragraph separators
