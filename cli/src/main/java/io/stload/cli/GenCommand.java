@@ -1,6 +1,7 @@
 package io.stload.cli;
 
 import io.stload.ErrorKind;
+import io.stload.Printable;
 import io.stload.StloadException;
 import io.stload.benchdata.CheckpointGenerator;
 import io.stload.benchdata.CheckpointSpec;
@@ -96,7 +97,8 @@ final class GenCommand extends StloadCommand {
         }
         CheckpointSummary s = generate(dir, spec(), out());
         out().printf(Locale.ROOT, "wrote %d tensors, %s in %d file(s) to %s (%.0f MB/s)%n",
-                s.tensors(), Sizes.human(s.tensorBytes()), s.files().size(), s.dir(), s.megabytesPerSecond());
+                s.tensors(), Sizes.human(s.tensorBytes()), s.files().size(), Printable.escape(s.dir().toString()),
+                s.megabytesPerSecond());
         return 0;
     }
 
@@ -130,7 +132,8 @@ final class GenCommand extends StloadCommand {
         List<Path> files = write(dir, HubCheckpointGenerator::generate, m);
         long bytes = m.tensors().stream().mapToLong(SafetensorsWriter.Entry::byteSize).sum();
         out().printf(Locale.ROOT, "wrote %s (%s): %d tensors, %s in %d file(s) and config.json to %s%n",
-                m.family().label(), m.family().modelType(), m.tensors().size(), Sizes.human(bytes), files.size(), dir);
+                m.family().label(), m.family().modelType(), m.tensors().size(), Sizes.human(bytes), files.size(),
+                Printable.escape(dir.toString()));
         return 0;
     }
 

@@ -89,10 +89,11 @@ final class ReshardCommand extends StloadCommand {
         }
         RankSlices.Matched matched = RankSlices.match(checkpoint, rules);
         for (int r = 0; r < folders.size(); r++) {
-            stdout.println(folders.get(r) + ": " + Sizes.human(matched.bytes(r)));
+            stdout.println(Printable.escape(folders.get(r).toString()) + ": " + Sizes.human(matched.bytes(r)));
         }
-        stdout.println("wrote " + folders.size() + " rank folder(s) under " + out
-                + "; load one with: load " + out + " --rank R --world-size " + worldSize);
+        String shown = Printable.escape(out.toString()); // the path as typed: a name may hold anything
+        stdout.println("wrote " + folders.size() + " rank folder(s) under " + shown
+                + "; load one with: load " + shown + " --rank R --world-size " + worldSize);
         return 0;
     }
 }
