@@ -1,5 +1,6 @@
 package io.stload.plan;
 
+import io.stload.Printable;
 import io.stload.StloadException;
 import io.stload.checkpoint.Checkpoint;
 import io.stload.nativeio.FileChecks;
@@ -179,6 +180,7 @@ record ModelConfig(String source, Map<String, Object> top, Map<String, Object> l
         if (v instanceof Long l && l >= 0) {
             return l;
         }
-        throw StloadException.usage(source + ": \"" + key + "\" must be a whole number of at least 0, not " + v);
+        String given = v instanceof String text ? "the string \"" + Printable.start(text, 40) + "\"" : String.valueOf(v);
+        throw StloadException.usage(source + ": \"" + key + "\" must be a whole number of at least 0, not " + given);
     }
 }

@@ -168,6 +168,15 @@ class ShapedRulesTest {
         }
     }
 
+    /** A number written as a string reads as that string, not as the number it spells. */
+    @Test
+    void aNumberWrittenAsAStringIsSaidToBeOne() {
+        StloadException e = assertThrows(StloadException.class, () -> PartitionSpec.fromConfigJson("c", """
+                {"model_type": "llama", "hidden_size": 64, "num_attention_heads": "8", "vocab_size": 100}""", false));
+        assertTrue(e.getMessage().endsWith("\"num_attention_heads\" must be a whole number of at least 0, not the string"
+                + " \"8\""), e.getMessage());
+    }
+
     @Test
     void autoKnowsEachFamilysLayout() {
         PartitionSpec phi3 = PartitionSpec.fromConfigJson("phi3", """
