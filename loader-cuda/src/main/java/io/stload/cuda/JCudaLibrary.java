@@ -183,7 +183,9 @@ final class JCudaLibrary {
     }
 
     private static byte[] resource(String name) {
-        try (InputStream in = JCudaLibrary.class.getResourceAsStream("/lib/" + name)) {
+        // Through the class loader: Class.getResourceAsStream from a named module looks in that module only, and on
+        // the module path the library lies in JCuda's natives jar, an automatic module of its own.
+        try (InputStream in = JCudaLibrary.class.getClassLoader().getResourceAsStream("lib/" + name)) {
             if (in == null) {
                 throw new StloadException(ErrorKind.NoDevice, null, "the CUDA bindings (JCuda) have no native library "
                         + "for this platform (" + name + " is not on the class path)");

@@ -39,7 +39,7 @@ class CudaModulePathTest {
         Optional<String> testClasses = classPath.stream().filter(CudaModulePathTest::isTestClasses).findFirst();
         // The JUnit console launcher (bench/gpu.sh) loads tests through its own loader, not java.class.path.
         Assumptions.assumeTrue(testClasses.isPresent(), "the test classes are not on java.class.path");
-        Process p = ChildJvm.main(OpenDeviceOnModulePath.class).nativeAccess("io.stload.core,jcuda")
+        Process p = ChildJvm.main(OpenDeviceOnModulePath.class).nativeAccess("io.stload.core,io.stload.cuda,jcuda")
                 .options("-p", modulePath, "--add-modules", "io.stload.cuda").classPath(testClasses.get()).builder()
                 .redirectOutput(dir.resolve("out").toFile()).redirectError(dir.resolve("err").toFile()).start();
         assertTrue(p.waitFor(60, TimeUnit.SECONDS), "did not exit");
@@ -47,7 +47,9 @@ class CudaModulePathTest {
         List<String> err = Files.readAllLines(dir.resolve("err"));
         assertEquals(0, p.exitValue(), out + " " + err);
         assertEquals(List.of("cuda=io.stload.cuda", "jcuda=jcuda"), out.subList(0, 2), out.toString());
-        assertFalse(out.get(2).contains("cannot load the CUDA bindings"), out.get(2));
+        // Any failure of the bindings themselves ("cannot load the CUDA bindings", "the CUDA bindings (JCuda) have
+        // no native library"): only a missing driver or device may stop it here.
+        assertFalse(out.get(2).contains("CUDA bindings"), out.get(2));
         assertEquals(List.of(), err);
     }
 
