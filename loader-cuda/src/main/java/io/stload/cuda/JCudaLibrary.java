@@ -8,6 +8,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
@@ -207,6 +208,9 @@ final class JCudaLibrary {
         if (message == null || message.isBlank()) {
             return root.getClass().getSimpleName();
         }
-        return message.strip().lines().findFirst().orElse(message);
+        String first = message.strip().lines().findFirst().orElse(message);
+        // A file system's error says only the path: its type is the reason (NoSuchFileException: /proc/nope).
+        return root instanceof FileSystemException fse && fse.getReason() == null
+                ? root.getClass().getSimpleName().replace("Exception", "") + ": " + first : first;
     }
 }

@@ -87,6 +87,9 @@ class JCudaLibraryProcessTest {
                 + "library \"JCudaRuntime\"\nOperating system name: Linux\n---(start of nested stack traces)---"));
         assertEquals("Error while loading native library \"JCudaRuntime\"", JCudaLibrary.firstLine(wrapped));
         assertEquals("ExceptionInInitializerError", JCudaLibrary.firstLine(new ExceptionInInitializerError()));
+        // A file system's error whose message is only its path says what happened to it.
+        assertEquals("NoSuchFile: /proc/nope", JCudaLibrary.firstLine(new java.io.IOException(
+                new java.nio.file.NoSuchFileException("/proc/nope"))));
     }
 
     private void runTogether(Path dir) throws IOException, InterruptedException {
