@@ -270,7 +270,7 @@ for rep in $(seq 1 "$reps"); do
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
-conditions="old=$(git -C "$root" log -1 --format='%h (%s)' "$ref_sha" | cut -c1-90) new=$(git -C "$root" describe --always --dirty)"
+conditions="old=$(git -C "$root" log -1 --format='%h' "$ref_sha") new=$(git -C "$root" describe --always --dirty)"
 conditions+=" size=$size shard=$shard threads=$threads reps=$reps prime=$prime freed-pages-held=$hold_pages realtime=$realtime"
 conditions+=" host=$(hostname) cores=$(nproc) kernel=$(uname -r) loadavg-before=$load_before loadavg-after=$load_after"
 python3 - "$csv" "$out/ab.md" "$conditions" <<'PY'

@@ -28,6 +28,10 @@ final class Json {
     private static final class UnsafeEscapes extends CharacterEscapes {
         private final int[] ascii = standardAsciiEscapesForJSON();
 
+        {
+            ascii[0x7F] = ESCAPE_CUSTOM; // DEL: the one ASCII character JSON leaves as it is that text output escapes
+        }
+
         @Override
         public int[] getEscapeCodesForAscii() {
             return ascii;

@@ -123,13 +123,13 @@ class HostileInputCommandTest {
     /** JSON escapes C0 itself; C1 controls (U+009B: a one-char CSI), bidi overrides and separators are escaped too. */
     @Test
     void jsonOutputEscapesWhatTextOutputEscapes() throws Exception {
-        String name = "we\u009b31mird\u202etxt.exe\u2028";
+        String name = "we\u009b31mird\u202etxt.exe\u2028\u007f";
         Path m = dir.resolve("c1.safetensors");
         SafetensorsWriter.write(m, Map.of("note", name), List.of(new TensorData(name, DType.F32, new long[] {1},
                 new byte[4])));
         assertEquals(0, run("inspect", "--json", m.toString()), err.toString());
-        assertTrue(out.toString().chars().noneMatch(c -> c >= 0x80 && io.stload.Printable.unsafe(c)), out.toString());
-        assertTrue(out.toString().contains("we\\u009b31mird\\u202etxt.exe\\u2028"), out.toString());
+        assertTrue(out.toString().chars().noneMatch(c -> c >= 0x7F && io.stload.Printable.unsafe(c)), out.toString());
+        assertTrue(out.toString().contains("we\\u009b31mird\\u202etxt.exe\\u2028\\u007f"), out.toString());
     }
 
     @Test

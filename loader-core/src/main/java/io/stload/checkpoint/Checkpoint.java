@@ -14,6 +14,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SegmentAllocator;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -225,23 +226,40 @@ public final class Checkpoint implements TensorLookup<TensorRef>, AutoCloseable 
     }
 
     /**
-     * A file beside the checkpoint's weights (its {@code config.json}, say), checked as its own files are.
+     * A file beside the checkpoint's weights (its {@code config.json}, say), checked as its own files are: in a
+     * checkpoint folder, a link may not lead out of it (or, for a hub snapshot, out of its repo's blobs); beside a
+     * single file, which is itself read wherever it links to, it may.
      *
      * @param name a file name in the checkpoint's folder
-     * @return the real file behind the name, or empty where there is none
-     * @throws StloadException {@link ErrorKind#UnsafePath} where a link leaves the checkpoint's folder (and, for a hub
-     *                         snapshot, its repo's blobs); {@link ErrorKind#Usage} for a name that is not a plain file
-     *                         name, or a checkpoint in object storage (whose {@link #remote()} reads such files)
+     * @return the real file behind the name, or empty where there is none (a dangling link included)
+     * @throws StloadException {@link ErrorKind#UnsafePath} where a link leaves the checkpoint's folder;
+     *                         {@link ErrorKind#Io} where the name is no regular file (a folder, a FIFO) or cannot be
+     *                         resolved; {@link ErrorKind#Usage} for a name that is not a plain file name, or a
+     *                         checkpoint in object storage (whose {@link #remote()} reads such files)
      */
     public Optional<Path> fileBeside(String name) {
         StloadException.requireNonNull(name, "a file beside the weights is named, not null");
-        if (remote != null || name.isEmpty() || name.contains("/") || name.equals("..") || name.equals(".")) {
+        boolean folder = Files.isDirectory(path);
+        Path dir = folder ? path : path.toAbsolutePath().getParent();
+        Path named;
+        try {
+            named = dir.resolve(name);
+        } catch (InvalidPathException e) {
+            named = null;
+        }
+        if (remote != null || named == null || name.isEmpty() || name.contains("/") || name.equals("..")
+                || name.equals(".")) {
             throw StloadException.usage("`" + name + "` is no file name beside the weights of " + path);
         }
-        Path dir = Files.isDirectory(path) ? path : path.toAbsolutePath().getParent();
-        ContainedFiles contained = snapshot != null ? new ContainedFiles(List.of(snapshot.blobs()))
-                : containedFiles(dir);
-        return Optional.ofNullable(contained.realFile(dir.resolve(name), ""));
+        if (!Files.exists(named)) {
+            return Optional.empty();
+        }
+        FileChecks.requireRegularFile(named); // a folder or a FIFO, named as the caller knows it
+        if (!folder) {
+            return Optional.of(named);
+        }
+        return Optional.of((snapshot != null ? new ContainedFiles(List.of(snapshot.blobs())) : containedFiles(dir))
+                .realFile(named, ""));
     }
 
     /** {@return the path the checkpoint was opened from} */

@@ -243,7 +243,7 @@ final class CheckpointFiles {
         SameFileHeaders sameFiles = new SameFileHeaders(unknown);
         for (Path p : shards) {
             try {
-                if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) { // no index to blame, as realFile would
+                if (Files.isDirectory(p)) { // a folder or a link to one: no index to blame, as realFile would
                     throw new StloadException(ErrorKind.Io, p, "is a directory, not a regular file; refusing to"
                             + " open it");
                 }
@@ -271,11 +271,14 @@ final class CheckpointFiles {
                 return new Found(folder.pathOf(single), null, Set.of(), List.of(h), Map.of(h, single), Map.of(),
                         Map.of(), Map.of(), t -> true);
             }
-            List<String> indexes = listed(folder, INDEX_SUFFIX);
+            List<String> indexes = folder.list(INDEX_SUFFIX);
             String index = indexes.contains(DEFAULT_INDEX) ? DEFAULT_INDEX : indexes.size() == 1 ? indexes.get(0) : null;
             if (indexes.size() > 1 && index == null) {
                 throw new StloadException(ErrorKind.InvalidIndex, null, folder.location() + ": several index files and"
                         + " none is " + DEFAULT_INDEX + ": " + indexes);
+            }
+            if (index != null && !isPlainName(index)) {
+                throw escapes(folder, index);
             }
             return index != null ? remoteIndexed(folder, index, unknown) : remoteUnindexed(folder, unknown);
         } catch (IOException e) {
@@ -345,11 +348,15 @@ final class CheckpointFiles {
         List<String> names = folder.list(suffix);
         for (String name : names) {
             if (!isPlainName(name)) {
-                throw new StloadException(ErrorKind.UnsafePath, null, folder.location() + ": listed name `" + name
-                        + "` escapes the checkpoint folder; refusing to open it");
+                throw escapes(folder, name);
             }
         }
         return names;
+    }
+
+    private static StloadException escapes(RemoteFolder folder, String listedName) {
+        return new StloadException(ErrorKind.UnsafePath, null, folder.location() + ": listed name `" + listedName
+                + "` is no plain name in the checkpoint folder; refusing to open it");
     }
 
     private static boolean isPlainName(String name) {

@@ -141,6 +141,12 @@ public final class RoomLedger {
             if (!Files.getOwner(file, LinkOption.NOFOLLOW_LINKS).equals(Files.getOwner(Path.of("/proc/self")))) {
                 throw new IOException(file + " belongs to another user");
             }
+            // A second name of a file of the user's, linked there by someone else (where the kernel lets anyone
+            // link to a file they do not own): writing the ledger would overwrite that file.
+            if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)
+                    || (int) Files.getAttribute(file, "unix:nlink", LinkOption.NOFOLLOW_LINKS) != 1) {
+                throw new IOException(file + " is not a ledger this user made");
+            }
             return FileChannel.open(file, Set.of(StandardOpenOption.READ, StandardOpenOption.WRITE,
                     LinkOption.NOFOLLOW_LINKS));
         }

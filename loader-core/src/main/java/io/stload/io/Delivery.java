@@ -190,8 +190,8 @@ final class Delivery {
             try {
                 p.copy(bytes, into);
             } catch (IllegalStateException e) {
-                blameFreedMemory(into, e);
-                throw e;
+                StloadException freed = freedByDestination(into, e);
+                throw freed != null ? freed : e;
             }
             copied += p.bytes();
         }
@@ -199,16 +199,17 @@ final class Delivery {
     }
 
     /**
-     * Throws the failure of a write into memory the destination gave as the destination's where it freed that memory
-     * while the engine wrote (closed its arena from another thread): alive when given, it is no engine bug.
+     * The failure of a write into memory the destination gave, as the destination's where it freed that memory while
+     * the engine wrote (closed its arena from another thread): alive when given, it is no engine bug. Asked before
+     * the destination is told of the failure, which may free the memory itself.
      *
-     * @throws StloadException {@link ErrorKind#Callback}, {@code failure} its cause, where {@code into} is freed
+     * @return {@link ErrorKind#Callback}, {@code failure} its cause, where {@code into} is freed; else null
      */
-    static void blameFreedMemory(MemorySegment into, Throwable failure) {
-        if (failure instanceof IllegalStateException && !into.scope().isAlive()) {
-            throw new StloadException(ErrorKind.Callback, null, "the destination freed the memory it gave while the"
-                    + " engine wrote into it", failure);
-        }
+    static StloadException freedByDestination(MemorySegment into, Throwable failure) {
+        return failure instanceof IllegalStateException && !into.scope().isAlive()
+                ? new StloadException(ErrorKind.Callback, null, "the destination freed the memory it gave while the"
+                        + " engine wrote into it", failure)
+                : null;
     }
 
     private MemorySegment sliceBuffer(TensorSlice slice) {

@@ -1,5 +1,6 @@
 package io.stload.io;
 
+import io.stload.StloadException;
 import io.stload.format.Header;
 import io.stload.nativeio.FileAdvice;
 import io.stload.nativeio.MappedFile;
@@ -96,9 +97,9 @@ abstract class MappedReader extends WindowedReader {
             try {
                 MappedFile.reading(file.file(), () -> MemorySegment.copy(window, 0, into, 0, w.length()));
             } catch (RuntimeException e) {
-                destination.abandon(into, e);
-                Delivery.blameFreedMemory(into, e);
-                throw e;
+                StloadException freed = Delivery.freedByDestination(into, e);
+                destination.abandon(into, freed != null ? freed : e);
+                throw freed != null ? freed : e;
             }
             destination.filled(file, w.offset(), into.asSlice(0, w.length()));
         }

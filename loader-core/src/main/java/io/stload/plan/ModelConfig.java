@@ -5,6 +5,7 @@ import io.stload.StloadException;
 import io.stload.checkpoint.Checkpoint;
 import io.stload.nativeio.FileChecks;
 import java.io.IOException;
+import java.nio.channels.ClosedByInterruptException;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -76,6 +77,8 @@ record ModelConfig(String source, Map<String, Object> top, Map<String, Object> l
             return parse(named.toString(), Files.readString(file));
         } catch (CharacterCodingException e) {
             throw StloadException.usage(named + ": not UTF-8 text, so not a model's configuration");
+        } catch (ClosedByInterruptException e) {
+            throw FileChecks.failure(named, "", e); // the interrupt, not the user's file
         } catch (IOException e) {
             throw StloadException.usage("cannot read " + named + ": " + FileChecks.reason(e));
         }

@@ -6,6 +6,7 @@ import io.stload.checkpoint.Checkpoint;
 import io.stload.nativeio.FileChecks;
 import java.io.IOException;
 import java.io.StringWriter;
+import java.nio.channels.ClosedByInterruptException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -234,6 +235,8 @@ public record PartitionSpec(String name, List<PartitionRule> rules) {
         }
         try {
             return parse(file.toString(), Files.readString(file));
+        } catch (ClosedByInterruptException e) {
+            throw FileChecks.failure(file, "", e); // the interrupt, not the user's file
         } catch (IOException e) {
             throw new StloadException(ErrorKind.Usage, file, "cannot read partition rules: " + FileChecks.reason(e));
         }

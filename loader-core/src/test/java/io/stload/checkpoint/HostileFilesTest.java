@@ -74,7 +74,7 @@ class HostileFilesTest {
             }
         };
         StloadException e = refused(ErrorKind.UnsafePath, () -> Checkpoint.open(listing, null).close());
-        assertTrue(e.getMessage().contains("`../evil/model.safetensors` escapes the checkpoint folder"),
+        assertTrue(e.getMessage().contains("`../evil/model.safetensors` is no plain name in the checkpoint folder"),
                 e.getMessage());
     }
 
@@ -90,6 +90,15 @@ class HostileFilesTest {
             assertFalse(e.getMessage().contains("root:x"), e.getMessage());
             assertEquals(java.util.Optional.empty(), c.fileBeside("tokenizer.json"));
             refused(ErrorKind.Usage, () -> c.fileBeside("../secret.json"));
+            refused(ErrorKind.Usage, () -> c.fileBeside("con\0fig.json"));
+            Files.createSymbolicLink(folder.resolve("dangling.json"), folder.resolve("nothing-there.json"));
+            assertEquals(java.util.Optional.empty(), c.fileBeside("dangling.json"), "no file: the caller's to say");
+            Files.createDirectory(folder.resolve("folder.json"));
+            refused(ErrorKind.Io, () -> c.fileBeside("folder.json"));
+        }
+        // Beside a single file, which is itself read wherever it links to, so is its config.
+        try (Checkpoint single = Checkpoint.open(folder.resolve("model.safetensors"))) {
+            assertEquals(java.util.Optional.of(folder.resolve("config.json")), single.fileBeside("config.json"));
         }
     }
 
@@ -130,13 +139,14 @@ class HostileFilesTest {
         Path link = Files.createSymbolicLink(root.resolve("link.safetensors"), fifo);
         refused(ErrorKind.Io, () -> Checkpoint.open(link));
         // With no index, beside a good shard: refused alike, where it was passed over and the rest loaded.
-        for (String odd : List.of("fifo", "folder")) {
+        for (String odd : List.of("fifo", "folder", "link to a folder")) {
             Path unindexed = Files.createDirectory(root.resolve("unindexed-" + odd));
             HubFixture.shardBytes(unindexed, "x.safetensors", 1, "x.weight");
-            if (odd.equals("fifo")) {
-                mkfifo(unindexed.resolve("y.safetensors"));
-            } else {
-                Files.createDirectory(unindexed.resolve("y.safetensors"));
+            switch (odd) {
+                case "fifo" -> mkfifo(unindexed.resolve("y.safetensors"));
+                case "folder" -> Files.createDirectory(unindexed.resolve("y.safetensors"));
+                default -> Files.createSymbolicLink(unindexed.resolve("y.safetensors"),
+                        Files.createDirectory(unindexed.resolve("sub")));
             }
             StloadException e = refused(ErrorKind.Io, () -> Checkpoint.open(unindexed));
             assertTrue(e.getMessage().contains("y.safetensors"), e.getMessage());

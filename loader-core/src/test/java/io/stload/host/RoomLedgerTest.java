@@ -50,6 +50,10 @@ class RoomLedgerTest {
         }
         Path link = Files.createSymbolicLink(dir.resolve("link"), made);
         assertThrows(IOException.class, () -> RoomLedger.open(link).close());
+        Path precious = Files.writeString(dir.resolve("precious"), "the user's own");
+        Path second = Files.createLink(dir.resolve("second-name"), precious);
+        assertThrows(IOException.class, () -> RoomLedger.open(second).close());
+        assertEquals("the user's own", Files.readString(precious));
 
         assumeTrue(System.getProperty("user.name").equals("root"), "planting another user's file takes root");
         Path planted = Files.createFile(dir.resolve("planted"));
