@@ -168,11 +168,23 @@ final class Delivery {
         }
     }
 
+    /**
+     * Gives the destination its read buffer back after {@code why}. Where the destination had freed that buffer while
+     * the engine wrote into it, that is the failure, told to the destination and thrown here; asked first, since
+     * the destination may free the buffer when told.
+     *
+     * @throws StloadException {@link ErrorKind#Callback} where the destination freed the buffer during the write
+     */
     void abandon(MemorySegment readBuffer, Throwable why) {
+        StloadException freed = freedByDestination(readBuffer, why);
+        Throwable failure = freed != null ? freed : why;
         try {
-            destination.abandon(readBuffer, why);
+            destination.abandon(readBuffer, failure);
         } catch (RuntimeException e) {
-            why.addSuppressed(e);
+            failure.addSuppressed(e);
+        }
+        if (freed != null) {
+            throw freed;
         }
     }
 
@@ -200,8 +212,7 @@ final class Delivery {
 
     /**
      * The failure of a write into memory the destination gave, as the destination's where it freed that memory while
-     * the engine wrote (closed its arena from another thread): alive when given, it is no engine bug. Asked before
-     * the destination is told of the failure, which may free the memory itself.
+     * the engine wrote (closed its arena from another thread): alive when given, it is no engine bug.
      *
      * @return {@link ErrorKind#Callback}, {@code failure} its cause, where {@code into} is freed; else null
      */

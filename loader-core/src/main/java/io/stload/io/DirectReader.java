@@ -195,7 +195,7 @@ final class DirectReader extends WindowedReader {
             try {
                 read(source, w.file(), from, into.asSlice(0, w.length()));
             } catch (IOException | RuntimeException e) {
-                abandon(into, e);
+                destination.abandon(into, e);
                 throw e;
             }
             destination.filled(file, w.offset(), into.asSlice(0, fileBytes));
@@ -227,7 +227,7 @@ final class DirectReader extends WindowedReader {
             }
         } catch (IOException | RuntimeException e) {
             if (into != null) {
-                abandon(into, e);
+                destination.abandon(into, e);
             }
             throw e;
         } finally {
@@ -235,15 +235,6 @@ final class DirectReader extends WindowedReader {
         }
         if (into != null) {
             destination.filled(file, w.offset(), into.asSlice(0, fileBytes));
-        }
-    }
-
-    /** Gives the destination's buffer back on a failure; throws the destination's own where it freed it meanwhile. */
-    private void abandon(MemorySegment into, Exception failure) {
-        StloadException freed = Delivery.freedByDestination(into, failure);
-        destination.abandon(into, freed != null ? freed : failure);
-        if (freed != null) {
-            throw freed;
         }
     }
 

@@ -1,6 +1,5 @@
 package io.stload.io;
 
-import io.stload.StloadException;
 import io.stload.format.Header;
 import io.stload.nativeio.FileAdvice;
 import io.stload.nativeio.MappedFile;
@@ -97,9 +96,8 @@ abstract class MappedReader extends WindowedReader {
             try {
                 MappedFile.reading(file.file(), () -> MemorySegment.copy(window, 0, into, 0, w.length()));
             } catch (RuntimeException e) {
-                StloadException freed = Delivery.freedByDestination(into, e);
-                destination.abandon(into, freed != null ? freed : e);
-                throw freed != null ? freed : e;
+                destination.abandon(into, e);
+                throw e;
             }
             destination.filled(file, w.offset(), into.asSlice(0, w.length()));
         }
