@@ -3,6 +3,7 @@ package io.stload.s3;
 import java.io.IOException;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
+import javax.xml.stream.XMLStreamException;
 import software.amazon.awssdk.awscore.exception.AwsErrorDetails;
 import software.amazon.awssdk.awscore.exception.AwsServiceException;
 import software.amazon.awssdk.core.exception.SdkClientException;
@@ -53,14 +54,14 @@ final class S3Failure {
     /**
      * Throttling (503 SlowDown, 429), any 5xx but 501 Not Implemented (which says the same on every try), and
      * failures without an HTTP answer (resets, closed connections, a request cut at its deadline) except the ones of
-     * credentials and signing.
+     * credentials and signing, and answers that are no S3 XML (a proxy's page, a server that is not S3).
      */
     static boolean retryable(Throwable t) {
         int status = status(t);
         if (status != 0) {
             return status == 429 || status >= 500 && status != 501;
         }
-        if (noCredentials(t)) {
+        if (noCredentials(t) || parseError(t) != null) {
             return false;
         }
         if (t instanceof TransportException e) {
@@ -81,6 +82,16 @@ final class S3Failure {
                 && t.getMessage().startsWith("Unable to load credentials");
     }
 
+    /** Why the answer, which came whole, is not XML the SDK can read (whoever sent it will send it again), or null. */
+    private static XMLStreamException parseError(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof XMLStreamException x) {
+                return x;
+            }
+        }
+        return null;
+    }
+
     /** The service's error code (SlowDown, NoSuchKey, ...) when it gave one. */
     static String code(Throwable t) {
         if (t instanceof AwsServiceException e && e.awsErrorDetails() != null && e.awsErrorDetails().errorCode() != null) {
@@ -96,9 +107,17 @@ final class S3Failure {
             String code = code(t);
             return "HTTP " + status + (code == null ? "" : " " + code);
         }
+        XMLStreamException parseError = parseError(t);
+        if (parseError != null) {
+            return "the server's answer is not S3's XML (" + firstLine(parseError) + ")";
+        }
         if (noCredentials(t)) {
             return "no AWS credentials found (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile, or an instance role)";
         }
+        return firstLine(t);
+    }
+
+    private static String firstLine(Throwable t) {
         String message = t.getMessage();
         return message == null ? t.getClass().getSimpleName() : message.lines().findFirst().orElse(message);
     }

@@ -70,7 +70,9 @@ public final class FaultProxy implements AutoCloseable {
         /** A listing with a key that is not under the prefix listed. */
         LIST_BAD_KEY,
         /** A HEAD answered without Content-Length. */
-        HEAD_NO_LENGTH
+        HEAD_NO_LENGTH,
+        /** A listing answered 200 with a body that is not XML. */
+        LIST_NOT_XML
     }
 
     /**
@@ -258,7 +260,8 @@ public final class FaultProxy implements AutoCloseable {
         if (fault == Fault.HEAD_NO_LENGTH) {
             responseHeaders.remove("content-length");
         }
-        if (fault == Fault.LIST_SAME_TOKEN || fault == Fault.LIST_NEW_TOKEN || fault == Fault.LIST_BAD_KEY) {
+        if (fault == Fault.LIST_SAME_TOKEN || fault == Fault.LIST_NEW_TOKEN || fault == Fault.LIST_BAD_KEY
+                || fault == Fault.LIST_NOT_XML) {
             payload = rewriteListing(new String(payload, StandardCharsets.UTF_8), fault).getBytes(StandardCharsets.UTF_8);
         }
         boolean head = request[0].equals("HEAD");
@@ -394,6 +397,9 @@ public final class FaultProxy implements AutoCloseable {
     }
 
     private String rewriteListing(String xml, Fault fault) {
+        if (fault == Fault.LIST_NOT_XML) {
+            return "<html>a captive portal, not S3</html";
+        }
         if (fault == Fault.LIST_BAD_KEY) {
             return xml.replace("</ListBucketResult>", "<Contents><Key>x</Key><Size>1</Size></Contents></ListBucketResult>");
         }

@@ -165,6 +165,20 @@ class S3HostileServerTest {
     }
 
     @Test
+    void aListingThatIsNotXmlIsOneLineAndNotRetried() throws Exception {
+        try (FaultProxy proxy = new FaultProxy(server.endpoint())) {
+            AtomicInteger lists = new AtomicInteger();
+            proxy.rule(r -> isList(r) && lists.incrementAndGet() > 0 ? FaultProxy.Fault.LIST_NOT_XML : FaultProxy.Fault.PASS);
+            StloadException e = failure(proxy.endpoint(), "s3://models/single/", SETTINGS);
+            assertEquals(ErrorKind.Io, e.kind());
+            assertEquals("Io: s3://models/single/: the server's answer is not S3's XML (Unexpected end of input block in"
+                    + " end tag)", e.getMessage());
+            // The same answer comes on every try: one request, not the settings' four.
+            assertEquals(1, lists.get());
+        }
+    }
+
+    @Test
     void aHeadWithoutContentLengthIsOneLine() throws Exception {
         try (FaultProxy proxy = new FaultProxy(server.endpoint())) {
             proxy.rule(r -> r.method().equals("HEAD") ? FaultProxy.Fault.HEAD_NO_LENGTH : FaultProxy.Fault.PASS);
