@@ -51,7 +51,8 @@ for rep in $(seq 1 "$reps"); do
   for sink in $sinks; do
     # Cold: every cache dropped, then the runtime read back in, so the load reads the checkpoint and not the JVM.
     sync; echo 3 > /proc/sys/vm/drop_caches; "$stload" --version >/dev/null
-    cmd=("$stload" load "$ckpt" --sink "$sink" --memory-budget "$budget" --load-strategy "$strategy" --threads "$threads" --json)
+    cmd=("$stload" load "$ckpt" --sink "$sink" --load-strategy "$strategy" --threads "$threads" --json)
+    [ "$sink" = stream ] && cmd+=(--memory-budget "$budget")
     peak=-1 ooms=0 rc=0
     if [ -n "$limit" ]; then
       new_cgroup "$(bytes "$limit")"

@@ -104,11 +104,7 @@ final class GenCommand extends StloadCommand {
 
     /** {@code --model}: config.json and the family's tensors, sharded by --shard-size. */
     private int hubModel() {
-        for (String flag : new String[] {"--shape", "--size", "--row-bytes"}) {
-            if (spec.commandLine().getParseResult().hasMatchedOption(flag)) {
-                throw FlagValue.usage(flag + " does not apply to --model, which writes the family's shapes");
-            }
-        }
+        refuseGiven("--model, which writes the family's shapes", "--shape", "--size", "--row-bytes");
         HubModel m;
         try {
             HubModel d = HubModel.of(HubFamily.parse(model));

@@ -22,6 +22,7 @@ import tools.jackson.core.JsonGenerator;
 final class PlanCommand extends PlanningCommand {
     @Override
     int run() {
+        refuseBudgetUnlessStreamed();
         DestinationProfile destination = sinkFlags.profile();
         LoadPlan plan = plan(RankFolder.of(path, flags), destination);
         PrintWriter out = out();

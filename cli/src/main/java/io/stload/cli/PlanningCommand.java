@@ -20,6 +20,13 @@ abstract class PlanningCommand extends CheckpointCommand {
     @Mixin
     SinkFlags sinkFlags;
 
+    /** {@code --memory-budget} bounds what a stream holds; a host load keeps every tensor, whatever a budget says. */
+    final void refuseBudgetUnlessStreamed() {
+        if (!sinkFlags.streamed()) {
+            refuseGiven("--sink host, which keeps every tensor (it bounds --sink stream)", "--memory-budget");
+        }
+    }
+
     /** The plan of the load of {@code ranked}'s rank into {@code destination}. */
     final LoadPlan plan(RankFolder ranked, DestinationProfile destination) {
         Checkpoint checkpoint = ranked.open(path, source, err());

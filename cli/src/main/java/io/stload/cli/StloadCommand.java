@@ -19,4 +19,16 @@ abstract class StloadCommand implements Callable<Integer> {
     final PrintWriter err() {
         return spec.commandLine().getErr();
     }
+
+    /**
+     * Refuses any of {@code flags} given on the command line where they would be ignored: whoever gives a flag
+     * expects it to act. The usage line reads "FLAG does not apply to {@code where}".
+     */
+    final void refuseGiven(String where, String... flags) {
+        for (String flag : flags) {
+            if (spec.commandLine().getParseResult().hasMatchedOption(flag)) {
+                throw FlagValue.usage(flag + " does not apply to " + where);
+            }
+        }
+    }
 }
