@@ -43,6 +43,12 @@ class OptionParsingTest {
         }
         assertEquals("size too large: '99999999PiB'",
                 assertThrows(StloadException.class, () -> Sizes.parse("99999999PiB")).detail());
+        // 64M is 64 MiB to the JVM and dd, 64 MB to others; a fraction of a byte is no count.
+        assertEquals("ambiguous size: '64m'; write 64MiB (binary) or 64MB (decimal)",
+                assertThrows(StloadException.class, () -> Sizes.parse("64m")).detail());
+        assertEquals("not a size: '1.5B' (bytes are whole; examples: 4096, 1.5KiB)",
+                assertThrows(StloadException.class, () -> Sizes.parse("1.5B")).detail());
+        assertEquals(1000, Sizes.parse("1kB"));
         // What human() prints parses back, up to its largest unit; whole numbers stay exact past a double's 2^53.
         assertEquals(1L << 60, Sizes.parse(Sizes.human(1L << 60)));
         assertEquals(Long.MAX_VALUE, Sizes.parse(Long.toString(Long.MAX_VALUE)));
