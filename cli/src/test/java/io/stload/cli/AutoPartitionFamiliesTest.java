@@ -253,6 +253,7 @@ class AutoPartitionFamiliesTest {
                 "\"num_key_value_heads\" : 2");
         Path wide = broken("wide", llama, "\"num_attention_heads\" : 8", "\"num_attention_heads\" : 8, \"head_dim\" : 20");
         Path unknown = broken("unknown", llama, "\"model_type\" : \"llama\"", "\"model_type\" : \"falcon\"");
+        Path numbered = broken("numbered", llama, "\"model_type\" : \"llama\"", "\"model_type\" : 5");
         Path quantized = broken("quantized", llama, "\"model_type\"", "\"quantization_config\" : {\"quant_method\" : "
                 + "\"fp8\"}, \"model_type\"");
         Path noConfig = dir.resolve("no-config");
@@ -268,6 +269,7 @@ class AutoPartitionFamiliesTest {
                         + "dimension 0 is 256: the parts do not add up"},
                 {wide, 2, "model.layers.0.self_attn.q_proj.weight: dimension 0 is 128, but 8 heads of 20 make 160"},
                 {unknown, 2, "model_type \"falcon\" is not one --partition auto knows"},
+                {numbered, 2, "config.json: gives no model_type (a string), so --partition auto knows no family (llama,"},
                 {quantized, 2, "a quantized checkpoint (quantization_config)"},
                 {noConfig, 2, noConfig.resolve("config.json") + " does not exist"},
         };

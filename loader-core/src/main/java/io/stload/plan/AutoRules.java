@@ -65,9 +65,10 @@ final class AutoRules {
     static PartitionSpec of(ModelConfig c, boolean wholeExperts) {
         String type = c.modelType();
         Family family = TYPES.stream().filter(t -> t[0].equals(type)).findFirst().map(t -> Family.valueOf(t[1]))
-                .orElseThrow(() -> StloadException.usage(c.source() + ": model_type \"" + type + "\" is not one "
-                        + "--partition auto knows (" + String.join(", ", TYPES.stream().map(t -> t[0]).toList())
-                        + "); give partition rules for it (plan --partition auto --json prints a known family's to "
+                .orElseThrow(() -> StloadException.usage(c.source() + ": " + (type.isEmpty()
+                        ? "gives no model_type (a string), so --partition auto knows no family ("
+                        : "model_type \"" + type + "\" is not one --partition auto knows (")
+                        + String.join(", ", TYPES.stream().map(t -> t[0]).toList()) + "); give partition rules for it (plan --partition auto --json prints a known family's to "
                         + "start from)"));
         if (c.has("quantization_config")) {
             throw StloadException.usage(c.source() + ": a quantized checkpoint (quantization_config) has scale tensors "
