@@ -2,6 +2,7 @@ package io.stload.cli;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
+import io.stload.plan.Sizes;
 import java.math.BigDecimal;
 import java.util.function.Function;
 
@@ -33,9 +34,17 @@ final class FlagValue {
 
     /** A size ({@code 64MiB}, ...) of at least {@code least} bytes. */
     static long size(String flag, String text, long least) {
-        long bytes = parse(flag, text, io.stload.plan.Sizes::parse);
+        return size(flag, text, least, Long.MAX_VALUE);
+    }
+
+    /** A size ({@code 64MiB}, ...) of {@code least} to {@code most} bytes. */
+    static long size(String flag, String text, long least, long most) {
+        long bytes = parse(flag, text, Sizes::parse);
         if (bytes < least) {
             throw usage(flag + ": must be at least " + least + " bytes, not " + text);
+        }
+        if (bytes > most) {
+            throw usage(flag + ": must be at most " + Sizes.human(most) + ", not " + text);
         }
         return bytes;
     }

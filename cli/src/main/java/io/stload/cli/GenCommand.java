@@ -66,28 +66,29 @@ final class GenCommand extends StloadCommand {
     @Option(names = "--layers", paramLabel = "N", description = "--model: decoder layers, at most 1024 (default: 2).")
     Integer layers;
 
-    @Option(names = "--hidden", paramLabel = "N", description = "--model: hidden size.")
+    @Option(names = "--hidden", paramLabel = "N", description = "--model: hidden size (default: the family's).")
     Long hidden;
 
-    @Option(names = "--heads", paramLabel = "N", description = "--model: query heads.")
+    @Option(names = "--heads", paramLabel = "N", description = "--model: query heads (default: the family's).")
     Long heads;
 
-    @Option(names = "--kv-heads", paramLabel = "N", description = "--model: KV heads.")
+    @Option(names = "--kv-heads", paramLabel = "N", description = "--model: KV heads (default: the family's).")
     Long kvHeads;
 
-    @Option(names = "--head-dim", paramLabel = "N", description = "--model: indices per head (0: hidden / heads).")
+    @Option(names = "--head-dim", paramLabel = "N",
+            description = "--model: indices per head, 0 for hidden / heads (default: the family's).")
     Long headDim;
 
-    @Option(names = "--intermediate", paramLabel = "N", description = "--model: the dense MLP's width.")
+    @Option(names = "--intermediate", paramLabel = "N", description = "--model: the dense MLP's width (default: the family's).")
     Long intermediate;
 
-    @Option(names = "--vocab", paramLabel = "N", description = "--model: vocabulary size.")
+    @Option(names = "--vocab", paramLabel = "N", description = "--model: vocabulary size (default: the family's).")
     Long vocab;
 
-    @Option(names = "--experts", paramLabel = "N", description = "--model: routed experts per MoE layer, at most 1024.")
+    @Option(names = "--experts", paramLabel = "N", description = "--model: routed experts per MoE layer, at most 1024 (default: the family's).")
     Integer experts;
 
-    @Option(names = "--expert-width", paramLabel = "N", description = "--model: an expert's MLP width.")
+    @Option(names = "--expert-width", paramLabel = "N", description = "--model: an expert's MLP width (default: the family's).")
     Long expertWidth;
 
     @Override

@@ -45,32 +45,32 @@ final class LoadFlags implements CheckedFlags {
     long seed;
 
     @Option(names = "--auto-cold-local", paramLabel = "STRATEGY",
-            description = "AUTO: strategy for large cold reads on local disks, prefetch|direct.")
+            description = "AUTO: strategy for large cold reads on local disks, prefetch|direct (default: direct).")
     String coldLocal;
 
     @Option(names = "--auto-resident", paramLabel = "FRACTION",
-            description = "AUTO: page-cache residency from which mmap is chosen (0..1; above 1: never).")
+            description = "AUTO: page-cache residency from which mmap is chosen (0..1; above 1: never; default: 0.8).")
     Double resident;
 
-    @Option(names = "--auto-small", paramLabel = "SIZE", description = "AUTO: rank bytes below which mmap is chosen.")
+    @Option(names = "--auto-small", paramLabel = "SIZE", description = "AUTO: rank bytes below which mmap is chosen (default: 64MiB).")
     String small;
 
     @Option(names = "--auto-headroom-factor", paramLabel = "X",
-            description = "AUTO: direct when memory headroom < rank bytes x X.")
+            description = "AUTO: direct when memory headroom < rank bytes x X (default: 1.25).")
     Double headroomFactor;
 
-    @Option(names = "--prefetch-window", paramLabel = "SIZE", description = "Bytes populated per prefetch step.")
+    @Option(names = "--prefetch-window", paramLabel = "SIZE", description = "Bytes populated per prefetch step, 4KiB to 1GiB (default: 32MiB).")
     String prefetchWindow;
 
-    @Option(names = "--prefetch-ahead", paramLabel = "SIZE", description = "Bytes prefetch may run ahead of the copy.")
+    @Option(names = "--prefetch-ahead", paramLabel = "SIZE", description = "Bytes prefetch may run ahead of the copy, from the window to 1TiB (default: 1GiB).")
     String prefetchAhead;
 
-    @Option(names = "--direct-block", paramLabel = "SIZE", description = "Bytes per O_DIRECT read (multiple of 4 KiB).")
+    @Option(names = "--direct-block", paramLabel = "SIZE", description = "Bytes per O_DIRECT read, a multiple of 4KiB up to 1GiB (default: 8MiB).")
     String directBlock;
 
     @Option(names = "--max-gap", paramLabel = "SIZE",
             description = "Strided slices: gaps up to SIZE between a rank's runs are read through, larger ones skipped"
-                    + " (in object storage, 4 KiB at most).")
+                    + " (in object storage, 4 KiB at most); at most 1GiB (default: 128KiB).")
     String maxGap;
 
     @Option(names = "--rank", paramLabel = "R", defaultValue = "0",
@@ -146,15 +146,16 @@ final class LoadFlags implements CheckedFlags {
         if (cold != LoadStrategy.PREFETCH && cold != LoadStrategy.DIRECT) {
             throw FlagValue.usage("--auto-cold-local: must be prefetch or direct, not " + coldLocal);
         }
-        long window = prefetchWindow != null ? FlagValue.size("--prefetch-window", prefetchWindow, MIN_WINDOW)
-                : d.prefetchWindow();
-        long ahead = prefetchAhead != null ? FlagValue.size("--prefetch-ahead", prefetchAhead, MIN_WINDOW)
-                : d.prefetchAhead();
+        long window = prefetchWindow == null ? d.prefetchWindow()
+                : FlagValue.size("--prefetch-window", prefetchWindow, MIN_WINDOW, Thresholds.MAX_WINDOW_BYTES);
+        long ahead = prefetchAhead == null ? d.prefetchAhead()
+                : FlagValue.size("--prefetch-ahead", prefetchAhead, MIN_WINDOW, Thresholds.MAX_AHEAD_BYTES);
         if (ahead < window) {
             throw FlagValue.usage("--prefetch-ahead (" + Sizes.human(ahead) + ") must be at least --prefetch-window ("
                     + Sizes.human(window) + ")");
         }
-        long block = directBlock != null ? FlagValue.size("--direct-block", directBlock, MIN_WINDOW) : d.directBlock();
+        long block = directBlock == null ? d.directBlock()
+                : FlagValue.size("--direct-block", directBlock, MIN_WINDOW, Thresholds.MAX_WINDOW_BYTES);
         if (block % MIN_WINDOW != 0) {
             throw FlagValue.usage("--direct-block: must be a multiple of 4 KiB, not " + directBlock);
         }
@@ -165,7 +166,7 @@ final class LoadFlags implements CheckedFlags {
                     small != null ? FlagValue.parse("--auto-small", small, Sizes::parse) : d.smallReadBytes(),
                     headroomFactor != null ? headroomFactor : d.headroomFactor(),
                     cold, window, ahead, block,
-                    maxGap != null ? FlagValue.parse("--max-gap", maxGap, Sizes::parse) : d.maxGapBytes());
+                    maxGap == null ? d.maxGapBytes() : FlagValue.size("--max-gap", maxGap, 0, Thresholds.MAX_WINDOW_BYTES));
             return new LoadOptions(FlagValue.parse("--load-strategy", strategy, LoadStrategy::parse),
                     FlagValue.parse("--order", order, ReadOrder::parse), threads, seed, t, Partitioning.NONE,
                     TensorFilter.of(tensors));

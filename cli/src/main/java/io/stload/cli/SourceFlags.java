@@ -124,7 +124,7 @@ final class SourceFlags implements CheckedFlags {
                 s3PartSize == null ? d.partBytes() : FlagValue.size("--s3-part-size", s3PartSize, 1),
                 s3Concurrency == null ? d.concurrency() : FlagValue.inRange("--s3-concurrency", s3Concurrency, 1, 1024))
                 .withProgress(s3ProgressTimeout == null ? d.progressTimeout()
-                                : duration("--s3-progress-timeout", s3ProgressTimeout),
+                                : duration("--s3-progress-timeout", s3ProgressTimeout, "1ms", "1h"),
                         s3MinRate == null ? d.minBytesPerSecond() : FlagValue.size("--s3-min-rate", s3MinRate, 1));
     }
 
@@ -153,14 +153,16 @@ final class SourceFlags implements CheckedFlags {
         }
     }
 
-    /** The longest {@code --wait-timeout}: a week, far below where a deadline in nanoseconds would overflow. */
-    static final Duration MAX_WAIT = Duration.ofDays(7);
-
+    /** At most a week: far below where a deadline in nanoseconds would overflow. */
     Duration timeout() {
-        Duration d = duration("--wait-timeout", waitTimeout);
-        if (d.compareTo(MAX_WAIT) > 0) {
-            throw new StloadException(ErrorKind.Usage, null, "--wait-timeout: `" + waitTimeout
-                    + "` is longer than the most it takes, 168h (a week)");
+        return duration("--wait-timeout", waitTimeout, "0s", "168h");
+    }
+
+    /** A duration from {@code least} to {@code most}, both written as the flag takes them (a week: 168h). */
+    static Duration duration(String flag, String value, String least, String most) {
+        Duration d = duration(flag, value);
+        if (d.compareTo(duration(flag, least)) < 0 || d.compareTo(duration(flag, most)) > 0) {
+            throw FlagValue.usage(flag + ": must be from " + least + " to " + most + ", not " + value);
         }
         return d;
     }

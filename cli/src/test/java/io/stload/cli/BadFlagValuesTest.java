@@ -114,6 +114,17 @@ class BadFlagValuesTest {
     }
 
     @Test
+    void aLimitIsNamedWithItsFlagAsTheFlagTakesIt() {
+        assertEquals("error: Usage: --max-gap: must be at most 1.0 GiB, not 1.5GiB", usageLine("plan CKPT --max-gap 1.5GiB"));
+        assertEquals("error: Usage: --prefetch-ahead: must be at most 1.0 TiB, not 2TiB",
+                usageLine("plan CKPT --prefetch-ahead 2TiB"));
+        assertEquals("error: Usage: --s3-progress-timeout: must be from 1ms to 1h, not 0",
+                usageLine("plan CKPT --s3-progress-timeout 0"));
+        assertEquals("error: Usage: --wait-timeout: must be from 0s to 168h, not 169h",
+                usageLine("plan CKPT --wait-timeout 169h"));
+    }
+
+    @Test
     void numbersAreWrittenAsTyped() {
         assertEquals("error: Usage: --auto-resident: must be a number of at least 0, not -0.5",
                 usageLine("load CKPT --auto-resident -0.5"));

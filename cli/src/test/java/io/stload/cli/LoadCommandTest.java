@@ -6,6 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.stload.checkpoint.Checkpoint;
 import io.stload.load.Digests;
 import io.stload.nativeio.NativeAccess;
+import io.stload.plan.LoadStrategy;
+import io.stload.plan.Sizes;
+import io.stload.plan.Thresholds;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
@@ -15,11 +18,16 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Function;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import picocli.CommandLine;
+import picocli.CommandLine.Model.CommandSpec;
 import tools.jackson.core.JsonParser;
 import tools.jackson.core.JsonToken;
 import tools.jackson.core.ObjectReadContext;
@@ -100,6 +108,28 @@ class LoadCommandTest {
         assertEquals(2, run("load", dir.toString(), "--sink", "disk"));
         assertEquals("error: Usage: Invalid value for option '--sink': expected one of [host, stream] (case-insensitive) "
                 + "but was 'disk' (see --help)", err.toString().strip());
+    }
+
+    /** The flags that fall back to the library's own values name them in --help, and name them right. */
+    @Test
+    void helpNamesTheLibrarysDefaults() {
+        CommandSpec spec = new CommandLine(new PlanCommand()).getCommandSpec();
+        Thresholds d = Thresholds.DEFAULTS;
+        Map<String, Function<String, Object>> parsers = Map.of(
+                "--auto-cold-local", LoadStrategy::parse, "--auto-resident", Double::valueOf,
+                "--auto-small", Sizes::parse, "--auto-headroom-factor", Double::valueOf,
+                "--prefetch-window", Sizes::parse, "--prefetch-ahead", Sizes::parse, "--direct-block", Sizes::parse,
+                "--max-gap", Sizes::parse);
+        Map<String, Object> expected = Map.of("--auto-cold-local", d.coldLocal(), "--auto-resident", d.residentForMmap(),
+                "--auto-small", d.smallReadBytes(), "--auto-headroom-factor", d.headroomFactor(),
+                "--prefetch-window", d.prefetchWindow(), "--prefetch-ahead", d.prefetchAhead(),
+                "--direct-block", d.directBlock(), "--max-gap", d.maxGapBytes());
+        for (String flag : expected.keySet()) {
+            String description = String.join(" ", spec.findOption(flag).description());
+            Matcher m = Pattern.compile("default: ([^);]+)\\)\\.$").matcher(description);
+            assertTrue(m.find(), flag + ": " + description);
+            assertEquals(expected.get(flag), parsers.get(flag).apply(m.group(1)), flag + ": " + description);
+        }
     }
 
     @Test
