@@ -96,7 +96,9 @@ public final class Header {
      * Reading the mapping of a file truncated since faults: the loader reads its mappings only through its own
      * guarded copies.
      *
-     * @param arena owns the mapping: closing it unmaps the file
+     * @param arena owns the mapping: closing it unmaps the file. A shared arena is best: its mapping is made where no
+     *              interrupt can lose it, while the JDK loses one made in a confined arena by a thread interrupted
+     *              part way (until the JVM exits)
      * @return the mapping
      * @throws io.stload.StloadException {@link io.stload.ErrorKind#Io} if the file cannot be mapped, or is no longer
      *         the file the header was read from (replaced under its name, resized, modified);

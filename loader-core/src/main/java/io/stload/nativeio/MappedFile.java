@@ -8,6 +8,12 @@ import java.lang.foreign.MemorySegment;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The one place a checkpoint file is mapped, and the one place a fault of a mapping becomes an error. A file is
@@ -23,10 +29,20 @@ import java.nio.file.StandardOpenOption;
  * ({@link #raisePendingFault}): the error then surfaces inside the guard.
  */
 public final class MappedFile {
+    /** Makes every mapping ({@link #uninterrupted}); its one thread ends when idle a second, and is never interrupted. */
+    private static final ExecutorService MAPPER = mapper();
+
     /** What {@link #raisePendingFault} asks the VM about; never locked. */
     private static final Object NOTHING = new Object();
 
     private MappedFile() {
+    }
+
+    private static ExecutorService mapper() {
+        ThreadPoolExecutor mapper = new ThreadPoolExecutor(1, 1, 1, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
+                Thread.ofPlatform().name("stload-map").daemon().factory());
+        mapper.allowCoreThreadTimeOut(true);
+        return mapper;
     }
 
     /**
@@ -46,12 +62,47 @@ public final class MappedFile {
             if (ch.size() != expected.size()) {
                 throw changed(file, "changed size from " + expected.size() + " to " + ch.size() + " bytes");
             }
-            return expected.size() == 0 ? MemorySegment.NULL
-                    : ch.map(FileChannel.MapMode.READ_ONLY, 0, expected.size(), arena).asReadOnly();
+            return expected.size() == 0 ? MemorySegment.NULL : uninterrupted(ch, expected.size(), arena).asReadOnly();
         } catch (IOException e) {
             throw FileChecks.failure(file, "cannot map", e);
         } catch (IllegalStateException | WrongThreadException e) {
             throw StloadException.usage("the arena cannot own a mapping of " + file + ": " + e.getMessage());
+        }
+    }
+
+    /**
+     * {@code ch} mapped on {@link #MAPPER}, where no interrupt reaches the call: an interrupt of the thread in
+     * {@link FileChannel#map} makes it throw even when the mapping is made, and that mapping, which no arena then owns,
+     * stays until the JVM exits (an engine interrupts its readers when a load fails; a caller may interrupt its own
+     * thread). The caller waits through interrupts, which it keeps, and the arena owns what was mapped. An arena
+     * confined to the caller takes a mapping made on the caller's thread only, so that one is made here, where an
+     * interrupt part way through the call still loses it: the loader's own arenas are shared.
+     */
+    private static MemorySegment uninterrupted(FileChannel ch, long size, Arena arena) throws IOException {
+        Future<MemorySegment> mapping = MAPPER.submit(() -> ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena));
+        boolean interrupted = false;
+        try {
+            while (true) {
+                try {
+                    return mapping.get();
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                } catch (ExecutionException e) {
+                    if (e.getCause() instanceof WrongThreadException) {
+                        return ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
+                    }
+                    switch (e.getCause()) {
+                        case IOException io -> throw io;
+                        case RuntimeException r -> throw r;
+                        case Error error -> throw error;
+                        default -> throw new IOException(e.getCause());
+                    }
+                }
+            }
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 

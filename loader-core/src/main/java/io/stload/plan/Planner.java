@@ -246,7 +246,7 @@ public final class Planner {
         }
         // mincore needs a mapping; mapping faults nothing in, and the arena unmaps at once. A file that changed since
         // its header was read fails here, before anything is loaded.
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = Arena.ofShared()) { // shared: mapped where no interrupt can lose it (MappedFile)
             return os.residentFraction(h.map(arena), RESIDENCY_SAMPLE_PAGES);
         } catch (StloadException e) {
             if (e.getCause() instanceof AccessDeniedException denied) {
