@@ -189,14 +189,32 @@ public final class RoomLedger {
         ch.write(ByteBuffer.wrap(text.toString().getBytes(StandardCharsets.US_ASCII)), 0);
     }
 
-    private static List<Entry> live(List<Entry> entries) {
+    /** The entries whose process still runs: the one that wrote it (same start), and not a zombie. */
+    static List<Entry> live(List<Entry> entries) {
         List<Entry> live = new ArrayList<>();
         for (Entry e : entries) {
-            if (ProcessHandle.of(e.pid()).filter(p -> p.isAlive() && startOf(p) == e.start()).isPresent()) {
+            if (ProcessHandle.of(e.pid()).filter(p -> p.isAlive() && startOf(p) == e.start()).isPresent()
+                    && !ended(e.pid())) {
                 live.add(e);
             }
         }
         return live;
+    }
+
+    /**
+     * Whether the process has exited and only waits to be reaped (state Z or X in {@code /proc/PID/stat}): it holds
+     * no memory and allocates none, though the JDK counts it alive (a launcher that waits for its ranks in order
+     * leaves a killed one so).
+     */
+    private static boolean ended(long pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"), StandardCharsets.US_ASCII);
+            int name = stat.lastIndexOf(')'); // the command name, in parentheses, may hold anything
+            char state = name >= 0 && name + 2 < stat.length() ? stat.charAt(name + 2) : '?';
+            return state == 'Z' || state == 'X';
+        } catch (IOException e) {
+            return false; // no /proc to ask: the JDK's word stands
+        }
     }
 
     /** What the loads still have to allocate, all together; past {@code Long.MAX_VALUE}, that. */

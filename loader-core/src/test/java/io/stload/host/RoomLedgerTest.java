@@ -39,6 +39,33 @@ class RoomLedgerTest {
         assertEquals(Long.MAX_VALUE, RoomLedger.outstanding(List.of(some, huge, some)));
     }
 
+    /**
+     * A rank killed while its launcher waits on another is a zombie until reaped: it holds nothing and will allocate
+     * nothing, so its line counts for nothing, while a running process's does.
+     */
+    @Test
+    void aProcessThatExitedButIsNotReapedCountsForNothing() throws Exception {
+        // The shell's child exits at once; the shell then becomes `sleep`, which never reaps it.
+        Process parent = new ProcessBuilder("sh", "-c", "sleep 0 & echo $!; exec sleep 60").start();
+        try {
+            long zombie = Long.parseLong(parent.inputReader().readLine().strip());
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (!Files.readString(Path.of("/proc", Long.toString(zombie), "stat")).contains(") Z ")) {
+                assertTrue(System.nanoTime() < deadline, "the child never exited");
+                Thread.onSpinWait();
+            }
+            Entry dead = new Entry(zombie, startOf(zombie), 1, 1L << 30, -1);
+            Entry running = new Entry(parent.pid(), startOf(parent.pid()), 2, 1L << 30, -1);
+            assertEquals(List.of(running), RoomLedger.live(List.of(dead, running)));
+        } finally {
+            parent.destroyForcibly().waitFor();
+        }
+    }
+
+    private static long startOf(long pid) {
+        return ProcessHandle.of(pid).orElseThrow().info().startInstant().orElseThrow().toEpochMilli();
+    }
+
     @Test
     void theLedgerIsOnlyEverTheUsersOwnFile(@TempDir Path dir) throws IOException {
         Path made = dir.resolve("made");
