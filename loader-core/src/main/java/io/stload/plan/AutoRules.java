@@ -31,21 +31,22 @@ final class AutoRules {
     /** How a known model type lays out its attention and MLP. */
     private enum Family {
         /** Separate q/k/v/o, a gated MLP (gate/up/down): Llama, Mistral, Qwen2/2.5/3, Gemma 1/2/3. */
-        DENSE(null, false),
+        DENSE(List.of(), false),
         /** Fused qkv_proj and gate_up_proj. */
-        PHI3(null, false),
+        PHI3(List.of(), false),
         /** Dense attention, block_sparse_moe experts w1/w2/w3. */
-        MIXTRAL("num_local_experts", false),
-        /** Dense attention, experts gate/up/down, a shared expert. */
-        QWEN_MOE("num_experts", false),
+        MIXTRAL(List.of("num_local_experts"), false),
+        /** Dense attention, experts gate/up/down, a shared expert; transformers 5 renamed num_experts. */
+        QWEN_MOE(List.of("num_experts", "num_local_experts"), false),
         /** MLA attention, experts gate/up/down, shared experts. */
-        DEEPSEEK("n_routed_experts", true);
+        DEEPSEEK(List.of("n_routed_experts"), true);
 
-        final String expertsKey;
+        /** The keys config.json may give the routed-expert count under, the older first; none for a dense model. */
+        final List<String> expertsKeys;
         final boolean mla;
 
-        Family(String expertsKey, boolean mla) {
-            this.expertsKey = expertsKey;
+        Family(List<String> expertsKeys, boolean mla) {
+            this.expertsKeys = expertsKeys;
             this.mla = mla;
         }
     }
@@ -60,6 +61,18 @@ final class AutoRules {
             new String[] {"deepseek_v3", "DEEPSEEK"});
 
     private AutoRules() {
+    }
+
+    /**
+     * The routed-expert count, which whole experts per rank need; a split of each expert does not, and goes without
+     * it (0).
+     */
+    private static long experts(ModelConfig c, Family family, boolean wholeExperts) {
+        if (family.expertsKeys.isEmpty()) {
+            return 0;
+        }
+        String key = family.expertsKeys.stream().filter(c::has).findFirst().orElse(family.expertsKeys.getFirst());
+        return wholeExperts ? c.positive(key) : c.optional(key, 0);
     }
 
     static PartitionSpec of(ModelConfig c, boolean wholeExperts) {
@@ -81,7 +94,7 @@ final class AutoRules {
             r.add(PartitionRule.glob("*vision_tower.*", PartitionRule.REPLICATE, false));
             r.add(PartitionRule.glob("*multi_modal_projector.*", PartitionRule.REPLICATE, false));
         }
-        long experts = family.expertsKey == null ? 0 : c.positive(family.expertsKey);
+        long experts = experts(c, family, wholeExperts);
         if (wholeExperts && experts > 0) {
             r.add(PartitionRule.glob("*.experts.*", PartitionRule.EXPERTS, false)
                     .withExpertCount((int) Math.min(Integer.MAX_VALUE, experts)));

@@ -215,6 +215,14 @@ class ShapedRulesTest {
         assertEquals(1, mixtral.ruleFor("model.layers.0.block_sparse_moe.experts.3.w2.weight").dim());
         assertTrue(mixtral.ruleFor("model.layers.0.block_sparse_moe.gate.weight").replicates());
 
+        // transformers 5 writes a Qwen MoE's expert count as num_local_experts, 4 as num_experts.
+        for (String key : List.of("num_experts", "num_local_experts")) {
+            PartitionSpec qwenMoe = PartitionSpec.fromConfigJson("qwen3_moe", """
+                    {"model_type": "qwen3_moe", "hidden_size": 128, "num_attention_heads": 4, "num_key_value_heads": 2,
+                     "vocab_size": 1000, "%s": 6}""".formatted(key), true);
+            assertEquals(6, qwenMoe.ruleFor("model.layers.0.mlp.experts.5.down_proj.weight").expertCount(), key);
+        }
+
         PartitionSpec qwen = PartitionSpec.fromConfigJson("qwen2", """
                 {"model_type": "qwen2", "hidden_size": 896, "num_attention_heads": 14, "num_key_value_heads": 2,
                  "vocab_size": 151936}""", false);
@@ -230,8 +238,6 @@ class ShapedRulesTest {
                         "hidden_size 100 is not 8 whole heads (num_attention_heads), and no head_dim is given"},
                 {"{\"model_type\": \"llama\", \"hidden_size\": 128, \"vocab_size\": 10}",
                         "\"num_attention_heads\" must be a whole number of at least 1, and is missing"},
-                {"{\"model_type\": \"mixtral\", \"hidden_size\": 128, \"num_attention_heads\": 8, \"vocab_size\": 10}",
-                        "\"num_local_experts\" must be a whole number of at least 1"},
                 {"{\"model_type\": \"llama\", \"num_attention_heads\": 8, \"hidden_size\": \"big\"}",
                         "\"hidden_size\" must be a whole number"},
                 {"[1, 2]", "not a JSON object"},
@@ -244,6 +250,13 @@ class ShapedRulesTest {
             assertTrue(e.getMessage().contains("cfg") && e.getMessage().contains(c[1]), e.getMessage());
             assertEquals(1, e.getMessage().lines().count(), e.getMessage());
         }
+        // Whole experts are dealt by their count; a split of each expert goes without it.
+        String noCount = "{\"model_type\": \"mixtral\", \"hidden_size\": 128, \"num_attention_heads\": 8,"
+                + " \"vocab_size\": 10}";
+        assertTrue(assertThrows(StloadException.class, () -> PartitionSpec.fromConfigJson("cfg", noCount, true))
+                .getMessage().contains("\"num_local_experts\" must be a whole number of at least 1, and is missing"));
+        assertEquals(1, PartitionSpec.fromConfigJson("cfg", noCount, false)
+                .ruleFor("model.layers.0.block_sparse_moe.experts.3.w2.weight").dim());
         StloadException missing = assertThrows(StloadException.class,
                 () -> PartitionSpec.fromConfig(dir.resolve("config.json"), false));
         assertTrue(missing.getMessage().contains(dir.resolve("config.json") + " does not exist"), missing.getMessage());
