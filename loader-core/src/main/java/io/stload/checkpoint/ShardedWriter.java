@@ -1,5 +1,6 @@
 package io.stload.checkpoint;
 
+import io.stload.Printable;
 import io.stload.StloadException;
 import io.stload.format.SafetensorsWriter.DataSource;
 import io.stload.format.SafetensorsWriter.Entry;
@@ -14,10 +15,12 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -28,8 +31,8 @@ import tools.jackson.core.json.JsonFactory;
 /**
  * Writes a checkpoint directory in the hub's layout: tensors in order, cut into shards of at most
  * {@code maxShardBytes} of tensor data ({@code model-00001-of-00003.safetensors}, ...) with a
- * {@code model.safetensors.index.json} whose {@code metadata} holds {@code total_size} and the user's
- * metadata and whose {@code weight_map} names each tensor's shard; a checkpoint that fits one shard is a
+ * {@code model.safetensors.index.json} whose {@code metadata} holds {@code total_size} (the sum written, over a user's
+ * key of that name) and the user's metadata and whose {@code weight_map} names each tensor's shard; a checkpoint that fits one shard is a
  * single {@code model.safetensors}. A tensor larger than the limit gets a shard of its own. The user's
  * metadata is also each shard's {@code __metadata__}, with each tensor's SHA-256 when asked.
  *
@@ -97,6 +100,13 @@ public final class ShardedWriter {
         }
         if (maxShardBytes <= 0) {
             throw StloadException.usage("shard size must be positive: " + maxShardBytes);
+        }
+        // Each shard refuses a name it holds twice; the index maps each name once, across shards too.
+        Set<String> seen = new HashSet<>();
+        for (Entry e : entries) {
+            if (!seen.add(e.name())) {
+                throw StloadException.usage("tensor name given twice: " + Printable.escape(e.name()));
+            }
         }
         List<List<Entry>> shards = shards(entries, maxShardBytes);
         List<String> names = new ArrayList<>();

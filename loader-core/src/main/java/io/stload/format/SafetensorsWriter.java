@@ -1,5 +1,6 @@
 package io.stload.format;
 
+import io.stload.Printable;
 import io.stload.StloadException;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -17,6 +18,7 @@ import java.security.MessageDigest;
 import java.security.SecureRandom;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -46,12 +48,14 @@ public final class SafetensorsWriter {
          * Copies the shape, so a caller's later change cannot alter the header.
          *
          * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} for {@link DType#UNKNOWN}: the
-         *         writer writes the format's dtypes only; if any component is null
+         *         writer writes the format's dtypes only; for a name that is not Unicode text (a lone surrogate);
+         *         if any component is null
          */
         public Entry {
             if (name == null || dtype == null || shape == null) {
                 throw StloadException.usage("a tensor to write needs its name, dtype and shape, not null");
             }
+            requireText("tensor name", name);
             if (!dtype.isKnown()) {
                 throw io.stload.StloadException.usage(name + ": the writer writes the format's dtypes only");
             }
@@ -109,13 +113,19 @@ public final class SafetensorsWriter {
      */
     public record TensorData(String name, DType dtype, long[] shape, byte[] data) {
         /**
-         * Checks that every component is given.
+         * Checks that every component is given, and the bytes are the tensor's size.
          *
-         * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if any component is null
+         * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if any component is null, the entry is
+         *         not one ({@link Entry}), or {@code data} is not exactly its size
          */
         public TensorData {
             if (name == null || dtype == null || shape == null || data == null) {
                 throw StloadException.usage("a tensor to write needs its name, dtype, shape and bytes, not null");
+            }
+            long size = new Entry(name, dtype, shape).byteSize();
+            if (data.length != size) {
+                throw StloadException.usage(Printable.escape(name) + ": " + data.length + " bytes given for a " + dtype
+                        + " tensor of " + Long.toUnsignedString(size) + " bytes");
             }
         }
 
@@ -235,14 +245,29 @@ public final class SafetensorsWriter {
         Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     }
 
+    /** A header is UTF-8 (the reference and the loader refuse anything else): a lone surrogate has no UTF-8 form. */
+    private static void requireText(String what, String text) {
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (Character.isHighSurrogate(c) && i + 1 < text.length() && Character.isLowSurrogate(text.charAt(i + 1))) {
+                i++;
+            } else if (Character.isSurrogate(c)) {
+                throw StloadException.usage("a " + what + " is Unicode text, and one has a lone surrogate (U+"
+                        + HexFormat.of().withUpperCase().toHexDigits(c) + ") after `"
+                        + Printable.escape(text.substring(0, i)) + "`");
+            }
+        }
+    }
+
     /**
      * Builds the JSON header for these entries, space-padded to a multiple of 8 bytes.
      *
      * @param metadata the {@code __metadata__} map, or null for none
      * @param entries  the tensors, in data order
      * @return the header's bytes, without the 8-byte length before them
-     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if a name repeats, a shape is invalid or
-     *         the tensors add up past {@code 2^63 - 1} bytes; if {@code entries} is null
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if a name repeats, a shape is invalid,
+     *         the tensors add up past {@code 2^63 - 1} bytes, or a metadata key or value is null or not Unicode text;
+     *         if {@code entries} is null
      */
     public static byte[] header(Map<String, String> metadata, List<Entry> entries) {
         StloadException.requireNonNull(entries, "a header lists its entries, not null");
@@ -254,6 +279,12 @@ public final class SafetensorsWriter {
                 g.writeName("__metadata__");
                 g.writeStartObject();
                 for (Map.Entry<String, String> m : metadata.entrySet()) {
+                    if (m.getKey() == null || m.getValue() == null) {
+                        throw StloadException.usage("__metadata__ maps strings to strings, not null (key `"
+                                + (m.getKey() == null ? "null" : Printable.escape(m.getKey())) + "`)");
+                    }
+                    requireText("__metadata__ key", m.getKey());
+                    requireText("__metadata__ value", m.getValue());
                     g.writeStringProperty(m.getKey(), m.getValue());
                 }
                 g.writeEndObject();

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.stload.StloadException;
 import io.stload.format.DType;
 import io.stload.format.Header;
 import io.stload.format.SafetensorsFile;
@@ -128,6 +129,19 @@ class ShardedWriterTest {
         assertEquals("disk full (injected)", e.getMessage());
         assertFalse(Files.exists(out));
         assertEquals(List.of(), List.of(dir.toFile().list()), "the temporary folder is gone too");
+    }
+
+    /** Two shards could each hold a tensor of one name, which the index cannot map twice: refused, nothing written. */
+    @Test
+    void aNameGivenTwiceIsRefusedAcrossShardsToo() {
+        Map<String, byte[]> tensors = tensors();
+        List<Entry> twice = new ArrayList<>(entries(tensors));
+        twice.add(twice.getFirst());
+        Path out = dir.resolve("twice");
+        StloadException e = assertThrows(StloadException.class,
+                () -> ShardedWriter.write(out, METADATA, twice, from(tensors), 3000));
+        assertEquals("tensor name given twice: " + twice.getFirst().name(), e.detail());
+        assertFalse(Files.exists(out));
     }
 
     @Test

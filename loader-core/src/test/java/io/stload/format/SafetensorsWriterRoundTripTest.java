@@ -160,15 +160,31 @@ class SafetensorsWriterRoundTripTest {
     }
 
     @Test
-    void writerRefusesWhatTheParserWouldReject() {
+    void writerRefusesWhatTheParserWouldReject() throws IOException {
         TensorData x = new TensorData("x", DType.U8, new long[] {1}, new byte[1]);
         assertThrows(StloadException.class, () -> SafetensorsWriter.write(dir.resolve("dup.safetensors"), null, List.of(x, x)));
         assertThrows(StloadException.class, () -> SafetensorsWriter.write(dir.resolve("meta.safetensors"), null,
                 List.of(new TensorData("__metadata__", DType.U8, new long[] {1}, new byte[1]))));
         assertThrows(StloadException.class, () -> SafetensorsWriter.write(dir.resolve("odd.safetensors"), null,
                 List.of(new TensorData("f4", DType.F4, new long[] {3}, new byte[2]))));
-        assertThrows(IOException.class, () -> SafetensorsWriter.write(dir.resolve("short.safetensors"), null,
-                List.of(new TensorData("s", DType.F32, new long[] {2}, new byte[4]))));
+        assertEquals("s: 4 bytes given for a F32 tensor of 8 bytes", assertThrows(StloadException.class,
+                () -> new TensorData("s", DType.F32, new long[] {2}, new byte[4])).detail());
+        // The reference reads __metadata__ as strings to strings, and a header as UTF-8: no null, no lone surrogate.
+        Map<String, String> nullValue = new LinkedHashMap<>();
+        nullValue.put("k", null);
+        assertEquals("__metadata__ maps strings to strings, not null (key `k`)", assertThrows(StloadException.class,
+                () -> SafetensorsWriter.write(dir.resolve("null.safetensors"), nullValue, List.of(x))).detail());
+        assertEquals("a tensor name is Unicode text, and one has a lone surrogate (U+D800) after `x`",
+                assertThrows(StloadException.class,
+                        () -> new TensorData("x\uD800", DType.U8, new long[] {1}, new byte[1])).detail());
+        assertThrows(StloadException.class, () -> SafetensorsWriter.write(dir.resolve("key.safetensors"),
+                Map.of("\uDC00k", "v"), List.of(x)));
+        assertThrows(StloadException.class, () -> SafetensorsWriter.write(dir.resolve("value.safetensors"),
+                Map.of("k", "v\uD83D"), List.of(x)));
+        // A pair is one character, written as UTF-8.
+        assertRoundTrip(Map.of("emoji", "\uD83D\uDE00"), List.of(new TensorData("\uD83D\uDE00", DType.U8, new long[] {1},
+                new byte[1])));
+        Files.delete(dir.resolve("rt.safetensors"));
         // A refused write leaves nothing behind, not even its temporary file.
         assertEquals(List.of(), list(dir));
     }

@@ -229,6 +229,7 @@ final class CoreApiFixture implements AutoCloseable {
             value(resolver, String.class, dir.toString());
         }
         // Memory a tensor's entry fits; a store's budget its version fits; a dtype F32 narrows to.
+        value("new SafetensorsWriter.TensorData", byte[].class, new byte[16]);
         value("new Tensor", MemorySegment.class, arena.allocate(16));
         value("Tensor.ofMapping", MemorySegment.class, arena.allocate(16));
         value("WeightStore.open", long.class, 1L << 20);
