@@ -1,5 +1,6 @@
 package io.stload.benchdata;
 
+import io.stload.format.DType;
 import io.stload.format.SafetensorsWriter.DataSource;
 import io.stload.format.SafetensorsWriter.Entry;
 import java.io.IOException;
@@ -30,10 +31,12 @@ final class RandomTensorData implements DataSource {
     @Override
     public void write(Entry entry, WritableByteChannel out) throws IOException {
         SplittableRandom random = new SplittableRandom(streamSeed(seed, entry.name()));
+        // A BOOL byte is 0 or 1 (torch reads any other as a bool whose sum is not its count of trues).
+        long mask = entry.dtype() == DType.BOOL ? 0x0101010101010101L : -1L;
         long remaining = entry.byteSize();
         while (remaining > 0) {
             int n = (int) Math.min(CHUNK_BYTES, remaining);
-            fill(random, n);
+            fill(random, n, mask);
             while (chunk.hasRemaining()) {
                 out.write(chunk);
             }
@@ -41,14 +44,14 @@ final class RandomTensorData implements DataSource {
         }
     }
 
-    private void fill(SplittableRandom random, int n) {
+    private void fill(SplittableRandom random, int n, long mask) {
         chunk.clear();
         int words = n / 8;
         for (int i = 0; i < words; i++) {
-            chunk.putLong(i * 8, random.nextLong());
+            chunk.putLong(i * 8, random.nextLong() & mask);
         }
         if (n % 8 != 0) {
-            long last = random.nextLong();
+            long last = random.nextLong() & mask;
             for (int i = words * 8; i < n; i++, last >>>= 8) {
                 chunk.put(i, (byte) last);
             }

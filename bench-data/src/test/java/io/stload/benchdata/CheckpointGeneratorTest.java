@@ -261,6 +261,21 @@ class CheckpointGeneratorTest {
         assertWithinOnePercent(spec.totalBytes(), header.dataBytes());
     }
 
+    /** Every BOOL byte is 0 or 1, both of them present: another value is no boolean to torch. */
+    @Test
+    void booleansAreZeroOrOne() throws IOException {
+        CheckpointSummary summary = CheckpointGenerator.generate(CheckpointSpec.of(ShapeKind.LLAMA, MIB)
+                .withDtype(DType.BOOL), tmp);
+        Header header = HeaderParser.read(summary.files().get(0));
+        byte[] data = Arrays.copyOfRange(Files.readAllBytes(summary.files().get(0)), (int) header.dataStart(),
+                (int) header.fileSize());
+        Set<Byte> values = new HashSet<>();
+        for (byte b : data) {
+            values.add(b);
+        }
+        assertEquals(Set.of((byte) 0, (byte) 1), values);
+    }
+
     @Test
     void sizesAcrossTheRangeComeOutWithinOnePercent() {
         for (ShapeKind shape : List.of(ShapeKind.LLAMA, ShapeKind.MOE)) { // MATRIX is sized by its rows, not fitted
