@@ -13,7 +13,6 @@ import io.stload.plan.Resharder;
 import io.stload.plan.Sizes;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Path;
 import java.util.List;
 import picocli.CommandLine.Command;
@@ -82,8 +81,6 @@ final class ReshardCommand extends StloadCommand {
                     throw e;
                 }
             }
-        } catch (FileAlreadyExistsException e) {
-            throw new StloadException(ErrorKind.Usage, out, e.getReason() + "; choose a new folder");
         } catch (IOException e) {
             throw FileChecks.failure(out, "cannot write", e);
         }

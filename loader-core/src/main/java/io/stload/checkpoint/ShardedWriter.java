@@ -1,5 +1,6 @@
 package io.stload.checkpoint;
 
+import io.stload.ErrorKind;
 import io.stload.Printable;
 import io.stload.StloadException;
 import io.stload.format.SafetensorsWriter.DataSource;
@@ -7,7 +8,6 @@ import io.stload.format.SafetensorsWriter.Entry;
 import io.stload.format.SafetensorsWriter;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
@@ -65,10 +65,9 @@ public final class ShardedWriter {
      * @param source        writes each tensor's bytes, once, in order
      * @param maxShardBytes the most tensor data per shard
      * @return the files written, the index last
-     * @throws IOException if {@code dir} exists and is not an empty directory, or a file cannot be written; nothing is
-     *         left behind
-     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if {@code maxShardBytes} is not positive, or a name repeats or a shape is
-     *         invalid
+     * @throws IOException if a file cannot be written; nothing is left behind
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if {@code maxShardBytes} is not positive, a
+     *         name repeats, a shape is invalid, or {@code dir} exists and is not an empty directory
      */
     public static List<Path> write(Path dir, Map<String, String> metadata, List<Entry> entries, DataSource source,
                                    long maxShardBytes) throws IOException {
@@ -87,10 +86,9 @@ public final class ShardedWriter {
      * @param maxShardBytes the most tensor data per shard
      * @param digests       whether each shard records its tensors' digests
      * @return the files written, the index last
-     * @throws IOException if {@code dir} exists and is not an empty directory, or a file cannot be written; nothing is
-     *         left behind
-     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if {@code maxShardBytes} is not positive, or
-     *         a name repeats or a shape is invalid
+     * @throws IOException if a file cannot be written; nothing is left behind
+     * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if {@code maxShardBytes} is not positive, a
+     *         name repeats, a shape is invalid, or {@code dir} exists and is not an empty directory
      */
     public static List<Path> write(Path dir, Map<String, String> metadata, List<Entry> entries, DataSource source,
                                    long maxShardBytes, boolean digests) throws IOException {
@@ -194,8 +192,9 @@ public final class ShardedWriter {
      *
      * @param dir    the directory to create; absent or empty
      * @param filler writes the files into the temporary directory it is given
-     * @throws IOException if {@code dir} exists and is not an empty directory, or is a mount point
-     *                     ({@link FileAlreadyExistsException}), or the filler or the rename fails
+     * @throws IOException if the filler or the rename fails
+     * @throws StloadException {@link io.stload.ErrorKind#Usage} if {@code dir} exists and is not an empty directory,
+     *                         is a mount point, or is a link to no directory
      */
     public static void writeAtomically(Path dir, Filler filler) throws IOException {
         StloadException.requireNonNull(filler, "a directory is written by a filler, not null");
@@ -203,16 +202,16 @@ public final class ShardedWriter {
         if (Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS)) {
             try (Stream<Path> children = Files.list(target)) {
                 if (children.findAny().isPresent()) {
-                    throw new FileAlreadyExistsException(dir.toString(), null, "exists and is not empty");
+                    throw taken(dir, "exists and is not empty");
                 }
             }
             // Found out now, not after the whole output is written: a mount point cannot be replaced (EBUSY).
             if (!Files.getAttribute(target, "unix:dev").equals(Files.getAttribute(target.getParent(), "unix:dev"))) {
-                throw new FileAlreadyExistsException(dir.toString(), null, "is a mount point, which the output (written"
+                throw taken(dir, "is a mount point, which the output (written"
                         + " beside it, then renamed into place) cannot replace");
             }
         } else if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
-            throw new FileAlreadyExistsException(dir.toString(), null, "exists and is not a directory");
+            throw taken(dir, "exists and is not a directory");
         }
         Path parent = target.getParent();
         Files.createDirectories(parent);
@@ -235,6 +234,11 @@ public final class ShardedWriter {
      * The directory {@link #writeAtomically} writes for {@code dir}: {@code dir} itself, or the directory a symlink
      * there points to; never the link, which is the user's.
      */
+    /** The caller's to fix: a folder that holds something of theirs is never written into. */
+    private static StloadException taken(Path dir, String reason) {
+        return new StloadException(ErrorKind.Usage, dir, reason + "; choose a new folder");
+    }
+
     private static Path target(Path dir) throws IOException {
         requireDir(dir);
         Path absolute = dir.toAbsolutePath().normalize();
@@ -245,11 +249,11 @@ public final class ShardedWriter {
         try {
             real = absolute.toRealPath();
         } catch (NoSuchFileException e) {
-            throw new FileAlreadyExistsException(dir.toString(), null, "is a symlink to "
+            throw taken(dir, "is a symlink to "
                     + Files.readSymbolicLink(absolute) + ", which does not exist");
         }
         if (!Files.isDirectory(real)) {
-            throw new FileAlreadyExistsException(dir.toString(), null, "is a symlink to " + real
+            throw taken(dir, "is a symlink to " + real
                     + ", which is not a directory");
         }
         return real;

@@ -72,7 +72,8 @@ public final class Resharder {
      * @param maxShardBytes the largest shard, or {@code Long.MAX_VALUE} for one file per rank
      * @return the rank folders, by rank
      * @throws IOException if a file cannot be read or written
-     * @throws io.stload.StloadException {@link ErrorKind#Unsupported} if a rule cannot cut a tensor
+     * @throws io.stload.StloadException {@link ErrorKind#Unsupported} if a rule cannot cut a tensor;
+     *                                   {@link ErrorKind#Usage} if {@code out} exists and is not an empty folder
      */
     public static List<Path> reshard(Checkpoint in, Path out, Partitioning partitioning, long maxShardBytes)
             throws IOException {
@@ -91,7 +92,8 @@ public final class Resharder {
      * @param digests       whether to record each rank-local tensor's digest
      * @return the rank folders, by rank
      * @throws IOException if a file cannot be read or written
-     * @throws io.stload.StloadException {@link ErrorKind#Unsupported} if a rule cannot cut a tensor
+     * @throws io.stload.StloadException {@link ErrorKind#Unsupported} if a rule cannot cut a tensor;
+     *                                   {@link ErrorKind#Usage} if {@code out} exists and is not an empty folder
      */
     public static List<Path> reshard(Checkpoint in, Path out, Partitioning partitioning, long maxShardBytes,
                                      boolean digests) throws IOException {

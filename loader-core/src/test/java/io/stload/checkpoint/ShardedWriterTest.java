@@ -16,7 +16,6 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -149,8 +148,9 @@ class ShardedWriterTest {
         Path out = Files.createDirectories(dir.resolve("taken"));
         Files.writeString(out.resolve("keep.txt"), "mine");
         Map<String, byte[]> tensors = tensors();
-        assertThrows(FileAlreadyExistsException.class,
+        StloadException taken = assertThrows(StloadException.class,
                 () -> ShardedWriter.write(out, null, entries(tensors), from(tensors), 4000));
+        assertEquals("Usage: " + out + ": exists and is not empty; choose a new folder", taken.getMessage());
         assertEquals(List.of("keep.txt"), List.of(out.toFile().list()));
 
         Path empty = Files.createDirectories(dir.resolve("empty"));
@@ -166,9 +166,9 @@ class ShardedWriterTest {
                 "mounting a tmpfs takes root");
         try {
             Map<String, byte[]> tensors = tensors();
-            FileAlreadyExistsException e = assertThrows(FileAlreadyExistsException.class,
+            StloadException e = assertThrows(StloadException.class,
                     () -> ShardedWriter.write(mount, null, entries(tensors), from(tensors), 4000));
-            assertTrue(e.getReason().startsWith("is a mount point"), e.getReason());
+            assertTrue(e.detail().startsWith("is a mount point"), e.detail());
             assertEquals(List.of("mount"), List.of(dir.toFile().list()), "nothing written beside it");
         } finally {
             assertEquals(0, run("umount", mount.toString()));
