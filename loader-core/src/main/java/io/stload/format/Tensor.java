@@ -25,7 +25,8 @@ import java.util.Objects;
  * {@link ErrorKind#Unsupported}; an index outside the tensor throws {@link IndexOutOfBoundsException}.
  *
  * <p>The view is valid while the memory it views is: the {@code Checkpoint}, {@code LoadedWeights} or lease it came
- * from. Reading a view after its owner closed throws {@link IllegalStateException}. A tensor never changes what it
+ * from. Reading a view after its owner closed throws {@link StloadException} of kind {@link ErrorKind#Usage} (a read
+ * racing the close may meet the JDK's {@link IllegalStateException} instead). A tensor never changes what it
  * describes or which bytes it views, and may be read from any thread while its owner is open. Its bytes are writable
  * only where they are the caller's own ({@code LoadedWeights}); those of a checkpoint's view and of a lease (serving
  * weights every reader shares) are read-only, and a write to them throws {@link IllegalArgumentException}.
@@ -438,6 +439,7 @@ public final class Tensor {
             throw StloadException.usage(name() + ": the memory to write it into is "
                     + (dst.isReadOnly() ? "read-only" : !dst.scope().isAlive() ? "freed" : "another thread's"));
         }
+        requireAlive();
         guarded(() -> MemorySegment.copy(data, offset, dst, 0, dst.byteSize()));
     }
 
@@ -457,6 +459,7 @@ public final class Tensor {
      * loads and table look-ups straight from a truncated file's mapping crash the JVM; its copy routine does not).
      */
     private void decode(MemorySegment bytes, MemorySegment dst) {
+        requireAlive();
         if (mappedFile == null) {
             Convert.toF32(dtype(), bytes, dst);
         } else {
@@ -475,7 +478,19 @@ public final class Tensor {
 
     /** {@code index}, when it names an element of this tensor. */
     private long checked(long index) {
+        requireAlive();
         return Objects.checkIndex(index, elements);
+    }
+
+    /**
+     * A read after the memory's owner closed is the caller's misuse: said so, rather than by the JDK's "Already
+     * closed" (which a read racing the close may still meet).
+     */
+    private void requireAlive() {
+        if (!data.scope().isAlive()) {
+            throw StloadException.usage(name() + ": its memory was freed: the weights, checkpoint or lease it was read"
+                    + " from is closed");
+        }
     }
 
     private void requireDecodable() {

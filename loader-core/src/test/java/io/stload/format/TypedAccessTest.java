@@ -37,6 +37,22 @@ class TypedAccessTest {
                 MemorySegment.ofArray(bytes));
     }
 
+    /** A tensor kept past its owner's close reads as the caller's misuse, whatever the accessor. */
+    @Test
+    void aReadAfterTheMemoryWasFreedIsAUsageError() {
+        Arena arena = Arena.ofShared();
+        Tensor t = new Tensor(new TensorInfo("kept", DType.F32, new long[] {2, 2}, 0, 16), arena.allocate(16));
+        arena.close();
+        List<Runnable> reads = List.of(() -> t.getFloat(0), () -> t.getFloat(1, 1), t::toFloatArray,
+                () -> t.toFloats(new float[4], 0), () -> t.toFloats(FloatBuffer.allocate(4), 0),
+                () -> t.copyTo(0, MemorySegment.ofArray(new byte[4])), () -> t.row(1).getFloat(0));
+        for (Runnable read : reads) {
+            StloadException e = assertThrows(StloadException.class, read::run);
+            assertEquals("Usage: kept: its memory was freed: the weights, checkpoint or lease it was read from is"
+                    + " closed", e.getMessage());
+        }
+    }
+
     /** The element's value as the format defines it, computed here without the loader's tables or loops. */
     private static float expected(Tensor t, long i) {
         MemorySegment d = t.data();
