@@ -47,7 +47,7 @@ final class LoadCommand extends PlanningCommand {
                 computed.put(slice.name(), Digests.crc32(bytes));
             }
         });
-        RankFolder ranked = RankFolder.of(path, flags);
+        RankFolder ranked = ranked();
         if (device.cudaOrdinal() >= 0) {
             if (streamed) {
                 throw new StloadException(ErrorKind.Usage, null, "--sink stream is for host loads; a device load "

@@ -24,7 +24,7 @@ final class PlanCommand extends PlanningCommand {
     int run() {
         refuseBudgetUnlessStreamed();
         DestinationProfile destination = sinkFlags.profile();
-        LoadPlan plan = plan(RankFolder.of(path, flags), destination);
+        LoadPlan plan = plan(ranked(), destination);
         PrintWriter out = out();
         if (json.on) {
             Json.print(out, g -> writeJson(plan, sinkFlags.sink, g));

@@ -27,6 +27,15 @@ abstract class PlanningCommand extends CheckpointCommand {
         }
     }
 
+    /** What PATH and the rank flags name; {@code --partition} does not apply to a resharded checkpoint's ranks. */
+    final RankFolder ranked() {
+        RankFolder ranked = RankFolder.of(path, flags);
+        if (ranked.folder().isPresent()) {
+            refuseGiven("a resharded checkpoint, whose rank folders hold the slices its own rules cut", "--partition");
+        }
+        return ranked;
+    }
+
     /** The plan of the load of {@code ranked}'s rank into {@code destination}. */
     final LoadPlan plan(RankFolder ranked, DestinationProfile destination) {
         Checkpoint checkpoint = ranked.open(path, source, err());

@@ -88,6 +88,11 @@ class ReshardCommandTest {
         assertEquals("error: Usage: " + out + ": resharded for a world size of 2, not 4: load it with world size 2 "
                 + "and a rank in 0..1", wrongSize.err.strip());
 
+        Run rules = run("load", out, "--rank", "0", "--world-size", "2", "--partition", "auto");
+        assertEquals(ExitCodes.USAGE, rules.exit);
+        assertEquals("error: Usage: --partition does not apply to a resharded checkpoint, whose rank folders hold the"
+                + " slices its own rules cut", rules.err.strip());
+
         Run root = run("inspect", out);
         assertEquals(ExitCodes.IO, root.exit);
         assertTrue(root.err.contains("holds rank folders written by reshard: name one (rank-00000/)"), root.err);
