@@ -435,7 +435,8 @@ public final class HeaderParser {
                 long v = p.getLongValue();
                 // serde_json reads "-0" as the float -0.0, not as an unsigned integer.
                 if (v < 0 || (v == 0 && p.getString().startsWith("-"))) {
-                    throw deserialization(file, "negative value " + v + " in `" + field + "` of tensor `" + name + "`");
+                    throw deserialization(file, "negative value " + (v == 0 ? "-0" : v) + " in `" + field
+                            + "` of tensor `" + name + "`");
                 }
                 return v;
             }

@@ -160,6 +160,14 @@ class HeaderJsonShapeTest {
         assertTrue(message.endsWith("... (1000000 characters) in `shape` of tensor `x` is outside 0..2^64-1"), message);
     }
 
+    /** The reference reads {@code -0} as a float, no dimension: refused, and named as written. */
+    @Test
+    void aNegativeZeroDimensionIsRefusedAsWritten() {
+        String header = "{\"x\":{\"dtype\":\"F32\",\"shape\":[-0],\"data_offsets\":[0,0]}}";
+        String message = assertRejected(ErrorKind.InvalidHeaderDeserialization, RawFile.of(header, 0), dir).getMessage();
+        assertTrue(message.endsWith("negative value -0 in `shape` of tensor `x`"), message);
+    }
+
     /** serde_json's recursion limit: the header object, the entry and 125 arrays pass; one more does not. */
     @Test
     void nestingStopsWhereTheReferencesDoes() {
