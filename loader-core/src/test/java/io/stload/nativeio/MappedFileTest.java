@@ -9,6 +9,7 @@ import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
@@ -16,6 +17,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 class MappedFileTest {
+    private static final int MAPS = 3000;
     @TempDir
     Path dir;
 
@@ -32,7 +34,7 @@ class MappedFileTest {
         AtomicInteger mapped = new AtomicInteger();
         AtomicInteger refused = new AtomicInteger();
         Thread mapper = new Thread(() -> {
-            for (int i = 0; i < 20_000; i++) {
+            for (int i = 0; i < MAPS; i++) {
                 try (Arena arena = Arena.ofShared()) {
                     MappedFile.map(file, identity, arena);
                     mapped.incrementAndGet();
@@ -43,7 +45,13 @@ class MappedFileTest {
             }
         });
         mapper.start();
+        SplittableRandom random = new SplittableRandom(7);
         while (mapper.isAlive()) {
+            // At random moments, so that some land inside the map call rather than all before it.
+            long until = System.nanoTime() + random.nextInt(50_000);
+            while (System.nanoTime() < until) {
+                Thread.onSpinWait();
+            }
             mapper.interrupt();
         }
         assertTrue(mapped.get() > 0 && refused.get() > 0, mapped + " mapped, " + refused + " refused");
