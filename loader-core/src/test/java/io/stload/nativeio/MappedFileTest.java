@@ -18,13 +18,14 @@ import org.junit.jupiter.api.io.TempDir;
 
 class MappedFileTest {
     private static final int MAPS = 3000;
+
     @TempDir
     Path dir;
 
     /**
      * The JDK's FileChannel.map, interrupted part way, throws and loses the mapping it made (unmapped only at exit),
      * as when an engine interrupts its readers on a failure: a thread maps the file over and over while another
-     * interrupts it without pause, and no mapping of the file may stay.
+     * interrupts it at random moments, and no mapping of the file may stay.
      */
     @Test
     @Timeout(value = 60, unit = TimeUnit.SECONDS)
