@@ -79,16 +79,19 @@ final class GenCommand extends StloadCommand {
             description = "--model: indices per head, 0 for hidden / heads (default: the family's).")
     Long headDim;
 
-    @Option(names = "--intermediate", paramLabel = "N", description = "--model: the dense MLP's width (default: the family's).")
+    @Option(names = "--intermediate", paramLabel = "N",
+            description = "--model: the dense MLP's width (default: the family's).")
     Long intermediate;
 
     @Option(names = "--vocab", paramLabel = "N", description = "--model: vocabulary size (default: the family's).")
     Long vocab;
 
-    @Option(names = "--experts", paramLabel = "N", description = "--model: routed experts per MoE layer, at most 1024 (default: the family's).")
+    @Option(names = "--experts", paramLabel = "N",
+            description = "--model: routed experts per MoE layer, at most 1024 (default: the family's).")
     Integer experts;
 
-    @Option(names = "--expert-width", paramLabel = "N", description = "--model: an expert's MLP width (default: the family's).")
+    @Option(names = "--expert-width", paramLabel = "N",
+            description = "--model: an expert's MLP width (default: the family's).")
     Long expertWidth;
 
     @Override

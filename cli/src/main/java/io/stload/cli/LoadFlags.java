@@ -49,23 +49,28 @@ final class LoadFlags implements CheckedFlags {
     String coldLocal;
 
     @Option(names = "--auto-resident", paramLabel = "FRACTION",
-            description = "AUTO: page-cache residency from which mmap is chosen (0..1; above 1: never; default: 0.8).")
+            description = "AUTO: page-cache residency from which mmap is chosen (0..1; above 1: never; "
+                    + "default: 0.8).")
     Double resident;
 
-    @Option(names = "--auto-small", paramLabel = "SIZE", description = "AUTO: rank bytes below which mmap is chosen (default: 64MiB).")
+    @Option(names = "--auto-small", paramLabel = "SIZE",
+            description = "AUTO: rank bytes below which mmap is chosen (default: 64MiB).")
     String small;
 
     @Option(names = "--auto-headroom-factor", paramLabel = "X",
             description = "AUTO: direct when memory headroom < rank bytes x X (default: 1.25).")
     Double headroomFactor;
 
-    @Option(names = "--prefetch-window", paramLabel = "SIZE", description = "Bytes populated per prefetch step, 4KiB to 1GiB (default: 32MiB).")
+    @Option(names = "--prefetch-window", paramLabel = "SIZE",
+            description = "Bytes populated per prefetch step, 4KiB to 1GiB (default: 32MiB).")
     String prefetchWindow;
 
-    @Option(names = "--prefetch-ahead", paramLabel = "SIZE", description = "Bytes prefetch may run ahead of the copy, from the window to 1TiB (default: 1GiB).")
+    @Option(names = "--prefetch-ahead", paramLabel = "SIZE",
+            description = "Bytes prefetch may run ahead of the copy, from the window to 1TiB (default: 1GiB).")
     String prefetchAhead;
 
-    @Option(names = "--direct-block", paramLabel = "SIZE", description = "Bytes per O_DIRECT read, a multiple of 4KiB up to 1GiB (default: 8MiB).")
+    @Option(names = "--direct-block", paramLabel = "SIZE",
+            description = "Bytes per O_DIRECT read, a multiple of 4KiB up to 1GiB (default: 8MiB).")
     String directBlock;
 
     @Option(names = "--max-gap", paramLabel = "SIZE",
@@ -166,7 +171,8 @@ final class LoadFlags implements CheckedFlags {
                     small != null ? FlagValue.parse("--auto-small", small, Sizes::parse) : d.smallReadBytes(),
                     headroomFactor != null ? headroomFactor : d.headroomFactor(),
                     cold, window, ahead, block,
-                    maxGap == null ? d.maxGapBytes() : FlagValue.size("--max-gap", maxGap, 0, Thresholds.MAX_WINDOW_BYTES));
+                    maxGap == null ? d.maxGapBytes()
+                            : FlagValue.size("--max-gap", maxGap, 0, Thresholds.MAX_WINDOW_BYTES));
             return new LoadOptions(FlagValue.parse("--load-strategy", strategy, LoadStrategy::parse),
                     FlagValue.parse("--order", order, ReadOrder::parse), threads, seed, t, Partitioning.NONE,
                     TensorFilter.of(tensors));

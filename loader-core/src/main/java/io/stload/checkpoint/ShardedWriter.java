@@ -31,10 +31,10 @@ import tools.jackson.core.json.JsonFactory;
 /**
  * Writes a checkpoint directory in the hub's layout: tensors in order, cut into shards of at most
  * {@code maxShardBytes} of tensor data ({@code model-00001-of-00003.safetensors}, ...) with a
- * {@code model.safetensors.index.json} whose {@code metadata} holds {@code total_size} (the sum written, over a user's
- * key of that name) and the user's metadata and whose {@code weight_map} names each tensor's shard; a checkpoint that fits one shard is a
- * single {@code model.safetensors}. A tensor larger than the limit gets a shard of its own. The user's
- * metadata is also each shard's {@code __metadata__}, with each tensor's SHA-256 when asked.
+ * {@code model.safetensors.index.json} whose {@code metadata} holds {@code total_size} (the sum written, over a
+ * user's key of that name) and the user's metadata and whose {@code weight_map} names each tensor's shard; a
+ * checkpoint that fits one shard is a single {@code model.safetensors}. A tensor larger than the limit gets a shard
+ * of its own. The user's metadata is also each shard's {@code __metadata__}, with each tensor's SHA-256 when asked.
  *
  * <p>The directory appears complete or not at all: everything is written into a temporary sibling, which is
  * then renamed to the target. The target must not exist, or be an empty directory.

@@ -29,7 +29,7 @@ import java.util.concurrent.TimeUnit;
  * ({@link #raisePendingFault}): the error then surfaces inside the guard.
  */
 public final class MappedFile {
-    /** Makes every mapping ({@link #uninterrupted}); its one thread ends when idle a second, and is never interrupted. */
+    /** Makes every mapping ({@link #uninterrupted}); its one thread, never interrupted, ends when idle a second. */
     private static final ExecutorService MAPPER = mapper();
 
     /** What {@link #raisePendingFault} asks the VM about; never locked. */
@@ -50,7 +50,8 @@ public final class MappedFile {
      *
      * @param file     the file
      * @param expected the file its header was read from
-     * @param arena    owns the mapping: closing it unmaps the file
+     * @param arena    owns the mapping: closing it unmaps the file. A shared arena's mapping is made where no interrupt
+     *                 can lose it ({@link #uninterrupted})
      * @return the mapping; empty for an empty file
      * @throws StloadException {@link ErrorKind#Io} if the file cannot be mapped, or is no longer the expected one;
      *                         {@link ErrorKind#Usage} if the arena is closed or confined to another thread

@@ -81,8 +81,8 @@ final class AutoRules {
                 .orElseThrow(() -> StloadException.usage(c.source() + ": " + (type.isEmpty()
                         ? "gives no model_type (a string), so --partition auto knows no family ("
                         : "model_type \"" + type + "\" is not one --partition auto knows (")
-                        + String.join(", ", TYPES.stream().map(t -> t[0]).toList()) + "); give partition rules for it (plan --partition auto --json prints a known family's to "
-                        + "start from)"));
+                        + String.join(", ", TYPES.stream().map(t -> t[0]).toList()) + "); give partition rules for it"
+                        + " (plan --partition auto --json prints a known family's to start from)"));
         if (c.has("quantization_config")) {
             throw StloadException.usage(c.source() + ": a quantized checkpoint (quantization_config) has scale tensors "
                     + "whose layout --partition auto does not know; give partition rules for it");
