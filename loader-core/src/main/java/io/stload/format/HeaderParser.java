@@ -514,14 +514,10 @@ public final class HeaderParser {
      * it, as no UTF-8 text can hold it.
      */
     private static String requireUnicode(String s, Path file) {
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
-                i++;
-            } else if (Character.isSurrogate(c)) {
-                throw deserialization(file, "string in header holds a lone surrogate escape (\\u"
-                        + Integer.toHexString(c) + ")");
-            }
+        int lone = Utf8.firstLoneSurrogate(s);
+        if (lone >= 0) {
+            throw deserialization(file, "string in header holds a lone surrogate escape (\\u"
+                    + Integer.toHexString(s.charAt(lone)) + ")");
         }
         return s;
     }

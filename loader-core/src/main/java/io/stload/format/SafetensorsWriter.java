@@ -247,15 +247,11 @@ public final class SafetensorsWriter {
 
     /** A header is UTF-8 (the reference and the loader refuse anything else): a lone surrogate has no UTF-8 form. */
     private static void requireText(String what, String text) {
-        for (int i = 0; i < text.length(); i++) {
-            char c = text.charAt(i);
-            if (Character.isHighSurrogate(c) && i + 1 < text.length() && Character.isLowSurrogate(text.charAt(i + 1))) {
-                i++;
-            } else if (Character.isSurrogate(c)) {
-                throw StloadException.usage("a " + what + " is Unicode text, and one has a lone surrogate (U+"
-                        + HexFormat.of().withUpperCase().toHexDigits(c) + ") after `"
-                        + Printable.escape(text.substring(0, i)) + "`");
-            }
+        int lone = Utf8.firstLoneSurrogate(text);
+        if (lone >= 0) {
+            throw StloadException.usage("a " + what + " is Unicode text, and one has a lone surrogate (U+"
+                    + HexFormat.of().withUpperCase().toHexDigits(text.charAt(lone)) + ") after `"
+                    + Printable.escape(text.substring(0, lone)) + "`");
         }
     }
 

@@ -15,6 +15,22 @@ final class Utf8 {
     private Utf8() {
     }
 
+    /**
+     * Index of the first surrogate in {@code s} that is not half of a pair, or -1: a Java string may hold one, UTF-8
+     * text cannot.
+     */
+    static int firstLoneSurrogate(String s) {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+                i++;
+            } else if (Character.isSurrogate(c)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
     /** Index of the first byte of the first invalid sequence, or -1 when the range is valid UTF-8. */
     static int firstInvalid(byte[] b, int from, int to) {
         int i = from;
