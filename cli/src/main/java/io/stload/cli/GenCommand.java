@@ -56,7 +56,8 @@ final class GenCommand extends StloadCommand {
     @Option(names = "--model", paramLabel = "FAMILY",
             description = "Write a checkpoint in the hub's layout (config.json, transformers' names and shapes) of a "
                     + "family: llama|mistral|qwen2|qwen2-5|qwen3|gemma2|gemma3|phi3|mixtral|qwen2-moe|qwen3-moe|"
-                    + "deepseek-v2|deepseek-v3; small unless the flags below scale it (--size and --shape do not apply).")
+                    + "deepseek-v2|deepseek-v3; small unless the flags below scale it, each the family's by default (--size"
+                    + " and --shape do not apply).")
     String model;
 
     /** Past the largest families (126 layers, 256 experts) by far, within what a header lists in seconds. */
@@ -66,32 +67,28 @@ final class GenCommand extends StloadCommand {
     @Option(names = "--layers", paramLabel = "N", description = "--model: decoder layers, at most 1024 (default: 2).")
     Integer layers;
 
-    @Option(names = "--hidden", paramLabel = "N", description = "--model: hidden size (default: the family's).")
+    @Option(names = "--hidden", paramLabel = "N", description = "--model: hidden size.")
     Long hidden;
 
-    @Option(names = "--heads", paramLabel = "N", description = "--model: query heads (default: the family's).")
+    @Option(names = "--heads", paramLabel = "N", description = "--model: query heads.")
     Long heads;
 
-    @Option(names = "--kv-heads", paramLabel = "N", description = "--model: KV heads (default: the family's).")
+    @Option(names = "--kv-heads", paramLabel = "N", description = "--model: KV heads.")
     Long kvHeads;
 
-    @Option(names = "--head-dim", paramLabel = "N",
-            description = "--model: indices per head, 0 for hidden / heads (default: the family's).")
+    @Option(names = "--head-dim", paramLabel = "N", description = "--model: indices per head (0: hidden / heads).")
     Long headDim;
 
-    @Option(names = "--intermediate", paramLabel = "N",
-            description = "--model: the dense MLP's width (default: the family's).")
+    @Option(names = "--intermediate", paramLabel = "N", description = "--model: the dense MLP's width.")
     Long intermediate;
 
-    @Option(names = "--vocab", paramLabel = "N", description = "--model: vocabulary size (default: the family's).")
+    @Option(names = "--vocab", paramLabel = "N", description = "--model: vocabulary size.")
     Long vocab;
 
-    @Option(names = "--experts", paramLabel = "N",
-            description = "--model: routed experts per MoE layer, at most 1024 (default: the family's).")
+    @Option(names = "--experts", paramLabel = "N", description = "--model: routed experts per MoE layer, at most 1024.")
     Integer experts;
 
-    @Option(names = "--expert-width", paramLabel = "N",
-            description = "--model: an expert's MLP width (default: the family's).")
+    @Option(names = "--expert-width", paramLabel = "N", description = "--model: an expert's MLP width.")
     Long expertWidth;
 
     @Override
