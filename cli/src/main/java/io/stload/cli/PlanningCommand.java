@@ -23,7 +23,7 @@ abstract class PlanningCommand extends CheckpointCommand {
     /** {@code --memory-budget} bounds what a stream holds; a host load keeps every tensor, whatever a budget says. */
     final void refuseBudgetUnlessStreamed() {
         if (!sinkFlags.streamed()) {
-            refuseGiven("--sink host, which keeps every tensor (it bounds --sink stream)", "--memory-budget");
+            refuseGiven("a load that keeps every tensor (it bounds --sink stream)", "--memory-budget");
         }
     }
 

@@ -106,8 +106,8 @@ class BadFlagValuesTest {
                 + " cuda[:N])", usageLine("load CKPT --ring-windows 4"));
         assertEquals("error: Usage: --pinning does not apply to a host load (the staging ring is for --device"
                 + " cuda[:N])", usageLine("load CKPT --device cpu --pinning register"));
-        String budget = "error: Usage: --memory-budget does not apply to --sink host, which keeps every tensor (it"
-                + " bounds --sink stream)";
+        String budget = "error: Usage: --memory-budget does not apply to a load that keeps every tensor (it bounds"
+                + " --sink stream)";
         assertEquals(budget, usageLine("plan CKPT --memory-budget 1MiB"));
         assertEquals(budget, usageLine("load CKPT --sink host --memory-budget 1MiB"));
         assertEquals(budget, usageLine("load CKPT --device cuda --memory-budget 1MiB"));

@@ -262,8 +262,8 @@ public final class SafetensorsWriter {
      * @param entries  the tensors, in data order
      * @return the header's bytes, without the 8-byte length before them
      * @throws io.stload.StloadException {@link io.stload.ErrorKind#Usage} if a name repeats, a shape is invalid,
-     *         the tensors add up past {@code 2^63 - 1} bytes, or a metadata key or value is null or not Unicode text;
-     *         if {@code entries} is null
+     *         the tensors add up past {@code 2^63 - 1} bytes, a metadata key or value is null or not Unicode text, or
+     *         the header would be larger than {@link HeaderParser#MAX_HEADER_SIZE}; if {@code entries} is null
      */
     public static byte[] header(Map<String, String> metadata, List<Entry> entries) {
         StloadException.requireNonNull(entries, "a header lists its entries, not null");
@@ -288,7 +288,7 @@ public final class SafetensorsWriter {
             long offset = 0;
             for (Entry e : entries) {
                 if (!names.add(e.name()) || e.name().equals("__metadata__")) {
-                    throw StloadException.usage("tensor name given twice or reserved: " + e.name());
+                    throw StloadException.usage("tensor name given twice or reserved: " + Printable.escape(e.name()));
                 }
                 long size = e.byteSize();
                 if (size < 0 || size > Long.MAX_VALUE - offset) { // unsigned 2^63 or more, or a sum past it
@@ -320,6 +320,10 @@ public final class SafetensorsWriter {
             g.writeEndObject();
         }
         int padding = (8 - json.size() % 8) % 8;
+        if (json.size() + padding > HeaderParser.MAX_HEADER_SIZE) {
+            throw StloadException.usage("the header would be " + (json.size() + padding) + " bytes, more than the "
+                    + HeaderParser.MAX_HEADER_SIZE + " a reader takes: fewer tensors or less metadata per file");
+        }
         json.writeBytes(" ".repeat(padding).getBytes(StandardCharsets.US_ASCII));
         return json.toByteArray();
     }

@@ -5,13 +5,14 @@ import io.stload.StloadException;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
-import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 
@@ -29,8 +30,8 @@ import java.util.concurrent.TimeUnit;
  * ({@link #raisePendingFault}): the error then surfaces inside the guard.
  */
 public final class MappedFile {
-    /** Makes every mapping ({@link #uninterrupted}); its one thread, never interrupted, ends when idle a second. */
-    private static final ExecutorService MAPPER = mapper();
+    /** Makes every mapping ({@link #map}); nothing interrupts their threads. */
+    private static final ExecutorService MAPPERS = mappers();
 
     /** What {@link #raisePendingFault} asks the VM about; never locked. */
     private static final Object NOTHING = new Object();
@@ -38,72 +39,73 @@ public final class MappedFile {
     private MappedFile() {
     }
 
-    private static ExecutorService mapper() {
-        ThreadPoolExecutor mapper = new ThreadPoolExecutor(1, 1, 1, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
-                Thread.ofPlatform().name("stload-map").daemon().factory());
-        mapper.allowCoreThreadTimeOut(true);
-        return mapper;
+    /**
+     * A thread for each map under way, kept a second once idle: one stalled map (a hung network mount) holds up no
+     * other.
+     */
+    private static ExecutorService mappers() {
+        return new ThreadPoolExecutor(0, Integer.MAX_VALUE, 1, TimeUnit.SECONDS, new SynchronousQueue<>(),
+                Thread.ofPlatform().name("stload-map-", 0).daemon().inheritInheritableThreadLocals(false).factory());
     }
 
     /**
-     * Maps {@code file} whole, read-only, into {@code arena}.
+     * Maps {@code file} whole, read-only, into {@code arena}, on a thread no interrupt reaches: an interrupt of the
+     * thread in {@link FileChannel#map} makes it throw even when the mapping is made, and that mapping, which no arena
+     * then owns, stays until the JVM exits (an engine interrupts its readers when a load fails; a caller may interrupt
+     * its own thread). A caller interrupted while it waits stops waiting (its interrupt kept, the error {@code Io}); the
+     * map goes on, and the arena owns what it makes, or unmaps it at once if closed meanwhile. An arena confined to the
+     * caller takes a mapping made on the caller's thread only, so that one is made there, where an interrupt part way
+     * through the call still loses it: the loader's own arenas are shared.
      *
      * @param file     the file
      * @param expected the file its header was read from
-     * @param arena    owns the mapping: closing it unmaps the file. A shared arena's mapping is made where no interrupt
-     *                 can lose it ({@link #uninterrupted})
+     * @param arena    owns the mapping: closing it unmaps the file
      * @return the mapping; empty for an empty file
-     * @throws StloadException {@link ErrorKind#Io} if the file cannot be mapped, or is no longer the expected one;
-     *                         {@link ErrorKind#Usage} if the arena is closed or confined to another thread
+     * @throws StloadException {@link ErrorKind#Io} if the file cannot be mapped, or is no longer the expected one, or
+     *                         the caller was interrupted; {@link ErrorKind#Usage} if the arena is closed or confined to
+     *                         another thread
      */
     public static MemorySegment map(Path file, FileIdentity expected, Arena arena) {
+        if (Thread.currentThread().isInterrupted()) {
+            throw interrupted(file);
+        }
+        Future<MemorySegment> mapping = MAPPERS.submit(() -> mapHere(file, expected, arena));
+        try {
+            return mapping.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw interrupted(file);
+        } catch (ExecutionException e) {
+            switch (e.getCause()) {
+                case StloadException confined when confined.getCause() instanceof WrongThreadException -> {
+                    return mapHere(file, expected, arena);
+                }
+                case RuntimeException r -> throw r;
+                case Error error -> throw error;
+                default -> throw new IllegalStateException("mapping " + file, e.getCause());
+            }
+        }
+    }
+
+    /** The error of a map its caller was interrupted before or while waiting for: the interrupt's, as the JDK's. */
+    private static StloadException interrupted(Path file) {
+        return FileChecks.failure(file, "cannot map", new ClosedByInterruptException());
+    }
+
+    private static MemorySegment mapHere(Path file, FileIdentity expected, Arena arena) {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             // Checked once open: a file replaced after this is not the one mapped, and the end of the load checks again.
             expected.requireSame(file);
             if (ch.size() != expected.size()) {
                 throw changed(file, "changed size from " + expected.size() + " to " + ch.size() + " bytes");
             }
-            return expected.size() == 0 ? MemorySegment.NULL : uninterrupted(ch, expected.size(), arena).asReadOnly();
+            return expected.size() == 0 ? MemorySegment.NULL
+                    : ch.map(FileChannel.MapMode.READ_ONLY, 0, expected.size(), arena).asReadOnly();
         } catch (IOException e) {
             throw FileChecks.failure(file, "cannot map", e);
         } catch (IllegalStateException | WrongThreadException e) {
-            throw StloadException.usage("the arena cannot own a mapping of " + file + ": " + e.getMessage());
-        }
-    }
-
-    /**
-     * {@code ch} mapped on {@link #MAPPER}, where no interrupt reaches the call: an interrupt of the thread in
-     * {@link FileChannel#map} makes it throw even when the mapping is made, and that mapping, which no arena then owns,
-     * stays until the JVM exits (an engine interrupts its readers when a load fails; a caller may interrupt its own
-     * thread). The caller waits through interrupts, which it keeps, and the arena owns what was mapped. An arena
-     * confined to the caller takes a mapping made on the caller's thread only, so that one is made here, where an
-     * interrupt part way through the call still loses it: the loader's own arenas are shared.
-     */
-    private static MemorySegment uninterrupted(FileChannel ch, long size, Arena arena) throws IOException {
-        Future<MemorySegment> mapping = MAPPER.submit(() -> ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena));
-        boolean interrupted = false;
-        try {
-            while (true) {
-                try {
-                    return mapping.get();
-                } catch (InterruptedException e) {
-                    interrupted = true;
-                } catch (ExecutionException e) {
-                    if (e.getCause() instanceof WrongThreadException) {
-                        return ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
-                    }
-                    switch (e.getCause()) {
-                        case IOException io -> throw io;
-                        case RuntimeException r -> throw r;
-                        case Error error -> throw error;
-                        default -> throw new IOException(e.getCause());
-                    }
-                }
-            }
-        } finally {
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
+            throw new StloadException(ErrorKind.Usage, null, "the arena cannot own a mapping of " + file + ": "
+                    + e.getMessage(), e);
         }
     }
 

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
@@ -181,6 +182,10 @@ class SafetensorsWriterRoundTripTest {
                 Map.of("\uDC00k", "v"), List.of(x)));
         assertThrows(StloadException.class, () -> SafetensorsWriter.write(dir.resolve("value.safetensors"),
                 Map.of("k", "v\uD83D"), List.of(x)));
+        // A header no reader takes (the reference's limit, and the parser's) is not written.
+        String huge = "x".repeat((int) HeaderParser.MAX_HEADER_SIZE);
+        assertTrue(assertThrows(StloadException.class, () -> SafetensorsWriter.header(Map.of("k", huge), List.of()))
+                .detail().endsWith("a reader takes: fewer tensors or less metadata per file"));
         // A pair is one character, written as UTF-8.
         assertRoundTrip(Map.of("emoji", "\uD83D\uDE00"), List.of(new TensorData("\uD83D\uDE00", DType.U8, new long[] {1},
                 new byte[1])));
