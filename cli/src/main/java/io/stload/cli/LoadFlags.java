@@ -86,12 +86,13 @@ final class LoadFlags implements CheckedFlags {
             description = "Tensor-parallel ranks, at most 65536; each loads only its slices (default: ${DEFAULT-VALUE}).")
     int worldSize;
 
+    /** Null when not given: the rules are for a world size above 1, and only there may the flag be given. */
     @Option(names = "--partition", paramLabel = "FILE|auto|auto-experts|default|default-experts",
-            defaultValue = PartitionSpec.DEFAULT_NAME,
-            description = "Partition rules: 'auto' lays each rank out as serving engines do, from the checkpoint's "
-                    + "config.json (heads, replicated KV heads, fused parts, padded vocabulary; MoE experts split), "
-                    + "'auto-experts' the same with whole experts per rank; 'default' splits Llama/Qwen/DeepSeek names "
-                    + "evenly, 'default-experts' with whole experts; or a JSON rules file (default: ${DEFAULT-VALUE}).")
+            description = "Partition rules, for --world-size above 1: 'auto' lays each rank out as serving engines do, "
+                    + "from the checkpoint's config.json (heads, replicated KV heads, fused parts, padded vocabulary; "
+                    + "MoE experts split), 'auto-experts' the same with whole experts per rank; 'default' splits "
+                    + "Llama/Qwen/DeepSeek names evenly, 'default-experts' with whole experts; or a JSON rules file "
+                    + "(default: " + PartitionSpec.DEFAULT_NAME + ").")
     String partition;
 
     @Option(names = "--tensors", paramLabel = "PATTERN",
@@ -103,7 +104,7 @@ final class LoadFlags implements CheckedFlags {
     Partitioning partitioning(Checkpoint checkpoint) {
         checkRank(rank, worldSize);
         Partitioning rankOnly = new Partitioning(rank, worldSize, PartitionSpec.REPLICATE_ALL);
-        return worldSize == 1 ? rankOnly : new Partitioning(rank, worldSize, PartitionSpec.load(partition, checkpoint));
+        return worldSize == 1 ? rankOnly : new Partitioning(rank, worldSize, PartitionSpec.load(partition(), checkpoint));
     }
 
     /** A rank and world size the commands take: {@code 1 <= W <= MAX_WORLD_SIZE}, {@code 0 <= R < W}. */
@@ -121,18 +122,25 @@ final class LoadFlags implements CheckedFlags {
     /** Every flag, the partition rules for a served checkpoint's rank; {@code auto} reads its config.json. */
     LoadOptions options(WeightSource served) {
         checkRank(rank, worldSize);
-        if (worldSize == 1 || !PartitionSpec.readsConfig(partition)) {
+        if (worldSize == 1 || !PartitionSpec.readsConfig(partition())) {
             return options().withPartitioning(new Partitioning(rank, worldSize,
-                    worldSize == 1 ? PartitionSpec.REPLICATE_ALL : PartitionSpec.load(partition)));
+                    worldSize == 1 ? PartitionSpec.REPLICATE_ALL : PartitionSpec.load(partition())));
         }
         try (Checkpoint c = served.open()) {
             return options(c);
         }
     }
 
+    private String partition() {
+        return partition != null ? partition : PartitionSpec.DEFAULT_NAME;
+    }
+
     @Override
     public void check() {
         checkRank(rank, worldSize);
+        if (worldSize == 1 && partition != null) {
+            throw FlagValue.usage("--partition does not apply to --world-size 1, where the rank holds every tensor whole");
+        }
         options();
     }
 

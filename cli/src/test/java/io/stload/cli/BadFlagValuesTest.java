@@ -111,6 +111,10 @@ class BadFlagValuesTest {
         assertEquals(budget, usageLine("plan CKPT --memory-budget 1MiB"));
         assertEquals(budget, usageLine("load CKPT --sink host --memory-budget 1MiB"));
         assertEquals(budget, usageLine("load CKPT --device cuda --memory-budget 1MiB"));
+        for (String command : List.of("plan", "load")) {
+            assertEquals("error: Usage: --partition does not apply to --world-size 1, where the rank holds every tensor"
+                    + " whole", usageLine(command + " CKPT --partition auto"));
+        }
     }
 
     @Test
