@@ -1,5 +1,6 @@
 package io.stload.cli;
 
+import io.stload.Printable;
 import io.stload.StloadException;
 import io.stload.plan.LoadOptions;
 import io.stload.plan.LoadStrategy;
@@ -19,7 +20,7 @@ import java.util.Optional;
  *  "load_strategy": "auto", "threads": 4, "rank": 0, "world_size": 1, "partition": "default"}
  * }</pre>
  * Only {@code source} is required. Partition rules are named ({@code default}, {@code default-experts}), never read
- * from a file a request names. Other fields are ignored.
+ * from a file a request names. Another field is refused: a misspelt one would leave its setting at the default.
  *
  * @param source       what to reload from, resolved and confined by the server
  * @param mode         beside (the default) or in place
@@ -35,6 +36,9 @@ import java.util.Optional;
 record ReloadRequest(String source, Mode mode, boolean quiesce, Optional<Long> stagingBytes, boolean carryOver,
                      Optional<LoadStrategy> strategy, Optional<Integer> threads, Optional<Integer> rank,
                      Optional<Integer> worldSize, Optional<String> partition) {
+    /** The fields a body may hold, as an error lists them. */
+    static final String FIELDS = "source, mode, quiesce, staging_bytes, carry_over, load_strategy, threads, rank, "
+            + "world_size, partition";
 
     static ReloadRequest parse(byte[] body) {
         Fields f = new Fields();
@@ -54,7 +58,8 @@ record ReloadRequest(String source, Mode mode, boolean quiesce, Optional<Long> s
                 case "rank" -> f.rank = (int) JsonBody.number(p, value, field, 0, LoadFlags.MAX_WORLD_SIZE - 1);
                 case "world_size" -> f.worldSize = (int) JsonBody.number(p, value, field, 1, LoadFlags.MAX_WORLD_SIZE);
                 case "partition" -> f.partition = JsonBody.string(p, value, field);
-                default -> p.skipChildren();
+                default -> throw new BadRequest("unknown field `" + Printable.start(field, 40) + "`; /reload takes "
+                        + FIELDS);
             }
         });
         if (f.source == null || f.source.isEmpty()) {

@@ -2,10 +2,12 @@ package io.stload.cli;
 
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
+import java.util.Set;
 
 /**
  * The body of {@code POST /update_weights_from_disk}: {@code {"path": "...", "quiesce": true|false}}.
- * Other fields are ignored, so clients written for other engines' endpoints can send theirs.
+ * Other engines' fields are ignored, so clients written for their endpoints can send theirs; a field of
+ * {@code /reload}'s is refused, as a request meant for {@code /reload} (its mode, its rank) would run otherwise.
  */
 record UpdateRequest(Path path, boolean quiesce) {
     static UpdateRequest parse(byte[] body) {
@@ -18,7 +20,13 @@ record UpdateRequest(Path path, boolean quiesce) {
             switch (field) {
                 case "path" -> f.path = JsonBody.string(p, value, field);
                 case "quiesce" -> f.quiesce = JsonBody.bool(value, field);
-                default -> p.skipChildren();
+                default -> {
+                    if (Set.of(ReloadRequest.FIELDS.split(", ")).contains(field)) {
+                        throw new BadRequest("`" + field + "` is a field of /reload; /update_weights_from_disk takes"
+                                + " path and quiesce");
+                    }
+                    p.skipChildren();
+                }
             }
         });
         if (f.path == null || f.path.isEmpty()) {

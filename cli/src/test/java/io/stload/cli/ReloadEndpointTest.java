@@ -190,7 +190,22 @@ class ReloadEndpointTest {
         }
         WeightServerTest.assertError(400, "bad_request", post("/reload",
                 "{\"source\": \"" + "x".repeat(20_000) + "\"}", TOKEN));
+        // A misspelt field would leave its setting at the default: refused, naming it and what /reload takes.
+        HttpResponse<String> misspelt = post("/reload", "{\"source\": " + source(root.resolve("step-2"))
+                + ", \"quiesced\": true}", TOKEN);
+        WeightServerTest.assertError(400, "bad_request", misspelt);
+        assertEquals("unknown field `quiesced`; /reload takes " + ReloadRequest.FIELDS,
+                JsonReplies.parse(misspelt.body()).get("message"));
+        // Another engine's fields pass on /update_weights_from_disk; /reload's would not do there what they say.
+        HttpResponse<String> misdirected = post("/update_weights_from_disk", "{\"path\": "
+                + source(root.resolve("step-2")) + ", \"mode\": \"in_place\"}", TOKEN);
+        WeightServerTest.assertError(400, "bad_request", misdirected);
+        assertEquals("`mode` is a field of /reload; /update_weights_from_disk takes path and quiesce",
+                JsonReplies.parse(misdirected.body()).get("message"));
         assertEquals(1L, JsonReplies.parse(get("/health").body()).get("version"), "nothing was reloaded");
+        HttpResponse<String> foreign = post("/update_weights_from_disk", "{\"path\": " + source(root.resolve("step-2"))
+                + ", \"load_format\": \"auto\"}", TOKEN);
+        assertEquals(200, foreign.statusCode(), foreign.body());
     }
 
     /** A body whose chunk framing is broken, past the token: answered 400, not a connection closed without a word. */
