@@ -29,6 +29,9 @@ final class VerifyCommand extends CheckpointCommand {
     @Override
     int run() throws InterruptedException {
         FlagValue.inRange("--threads", threads, 1, LoadFlags.MAX_THREADS);
+        if (!deep) {
+            refuseGiven("verify without --deep, which hashes nothing", "--threads");
+        }
         PrintWriter out = out();
         SourceFlags.localOnly(path, "verify" + (deep ? " --deep" : ""),
                 "`inspect` reads and checks every header of an s3:// checkpoint, and `load` checks every object's version");
@@ -58,7 +61,7 @@ final class VerifyCommand extends CheckpointCommand {
         } else {
             result.notes().forEach(n -> out.println("note: " + Printable.escape(n)));
             result.problems().forEach(p -> out.println(Printable.escape(p.line())));
-            out.println(result.clean() ? "ok: no problems found" + (deep ? " (every blob hashed)" : "")
+            out.println(result.clean() ? "ok: no problems found" + (deep ? " (every file named by its sha256 hashed)" : "")
                     : result.problems().size() + " problem(s) found; nothing was changed");
         }
         return result.clean() ? 0 : ExitCodes.PROBLEMS_FOUND;

@@ -226,4 +226,16 @@ class LoadCommandTest {
                 out.toString());
         assertTrue(out.toString().contains("ok: no problems found"), out.toString());
     }
+
+    /** Outside a hub cache no file is named by its sha256: --deep says it hashed nothing, not that all was hashed. */
+    @Test
+    void aDeepVerifyOfAPlainFolderSaysItHashedNothing() {
+        assertEquals(0, run("verify", dir.toString(), "--deep"), err.toString());
+        assertTrue(out.toString().contains("note: no file of this checkpoint is named by its sha256 (a hub cache's"
+                + " blobs are), so the deep check hashed nothing"), out.toString());
+        err.getBuffer().setLength(0);
+        assertEquals(2, run("verify", dir.toString(), "--threads", "2"));
+        assertEquals("error: Usage: --threads does not apply to verify without --deep, which hashes nothing",
+                err.toString().strip());
+    }
 }

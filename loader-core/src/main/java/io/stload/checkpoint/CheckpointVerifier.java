@@ -192,7 +192,10 @@ public final class CheckpointVerifier {
             } catch (StloadException e) {
                 problems.add(Problem.of(e)); // as the walk found it already: the set keeps one
             }
-            if (!blobs.isEmpty()) {
+            if (blobs.isEmpty()) {
+                notes.add("no file of this checkpoint is named by its sha256 (a hub cache's blobs are), so the deep"
+                        + " check hashed nothing");
+            } else {
                 problems.addAll(deepCheck(cache, snapshot, blobs, threads, hint, wait, os, progress));
             }
         }
