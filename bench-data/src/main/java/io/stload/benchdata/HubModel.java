@@ -364,7 +364,8 @@ public record HubModel(HubFamily family, int layers, long hidden, long heads, lo
 
     private void languageModel(JsonGenerator g) {
         g.writeNumberProperty("hidden_size", hidden);
-        g.writeNumberProperty("intermediate_size", intermediate);
+        // Mixtral has no dense MLP: its intermediate_size is each expert's width.
+        g.writeNumberProperty("intermediate_size", family == HubFamily.MIXTRAL ? expertWidth : intermediate);
         g.writeNumberProperty("num_hidden_layers", layers);
         g.writeNumberProperty("num_attention_heads", heads);
         g.writeNumberProperty("num_key_value_heads", kvHeads);

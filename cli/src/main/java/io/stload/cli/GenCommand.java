@@ -96,6 +96,8 @@ final class GenCommand extends StloadCommand {
         if (model != null) {
             return hubModel();
         }
+        refuseGiven("a checkpoint without --model", "--layers", "--hidden", "--heads", "--kv-heads", "--head-dim",
+                "--intermediate", "--vocab", "--experts", "--expert-width");
         CheckpointSummary s = generate(dir, spec(), out());
         out().printf(Locale.ROOT, "wrote %d tensors, %s in %d file(s) to %s (%.0f MB/s)%n",
                 s.tensors(), Sizes.human(s.tensorBytes()), s.files().size(), Printable.escape(s.dir().toString()),
@@ -109,6 +111,7 @@ final class GenCommand extends StloadCommand {
         HubModel m;
         try {
             HubModel d = HubModel.of(HubFamily.parse(model));
+            refuseUnused(d.family());
             m = new HubModel(d.family(), layers != null ? layers : d.layers(), hidden != null ? hidden : d.hidden(),
                     heads != null ? heads : d.heads(), kvHeads != null ? kvHeads : d.kvHeads(),
                     headDim != null ? headDim : d.headDim(), intermediate != null ? intermediate : d.intermediate(),
@@ -132,6 +135,20 @@ final class GenCommand extends StloadCommand {
                 m.family().label(), m.family().modelType(), m.tensors().size(), Sizes.human(bytes), files.size(),
                 Printable.escape(dir.toString()));
         return 0;
+    }
+
+    /** A size flag the family's layout has no use for would change nothing, or only config.json. */
+    private void refuseUnused(HubFamily family) {
+        String name = family.label();
+        if (!family.hasExperts()) {
+            refuseGiven(name + ", which has no experts", "--experts", "--expert-width");
+        }
+        if (family == HubFamily.MIXTRAL) {
+            refuseGiven(name + ", whose MLPs are its experts (--expert-width)", "--intermediate");
+        }
+        if (family == HubFamily.DEEPSEEK_V2 || family == HubFamily.DEEPSEEK_V3) {
+            refuseGiven(name + ", whose attention (MLA) has sizes of its own", "--kv-heads", "--head-dim");
+        }
     }
 
     private DType dtype() {

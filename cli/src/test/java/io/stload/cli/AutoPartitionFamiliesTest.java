@@ -297,13 +297,21 @@ class AutoPartitionFamiliesTest {
             assertTrue(c.find("model.layers.2.mlp.experts.4.down_proj.weight").isEmpty());
         }
         assertTrue(Files.readString(to.resolve("config.json")).contains("\"num_experts\" : 4"));
+        // A size flag the layout has no use for would change nothing, or config.json alone.
         for (String[] bad : new String[][] {{"--model", "falcon"}, {"--model", "llama", "--size", "1MiB"},
-                {"--model", "llama", "--hidden", "100"}}) {
+                {"--model", "llama", "--hidden", "100"}, {"--layers", "7"}, {"--model", "llama", "--experts", "8"},
+                {"--model", "mixtral", "--intermediate", "77"}, {"--model", "deepseek-v2", "--head-dim", "7"}}) {
             List<String> args = new java.util.ArrayList<>(List.of("gen", dir.resolve("gen-bad").toString()));
             args.addAll(List.of(bad));
             assertEquals(2, run(args.toArray(String[]::new)), String.join(" ", bad) + ": " + err);
             assertEquals(1, err.toString().lines().count(), err.toString());
         }
+        assertEquals("error: Usage: --head-dim does not apply to deepseek-v2, whose attention (MLA) has sizes of its"
+                + " own", err.toString().strip());
+        // Mixtral's intermediate_size is its experts' width, as transformers writes it.
+        Path mixtral = dir.resolve("gen-mixtral");
+        assertEquals(0, run("gen", mixtral.toString(), "--model", "mixtral", "--expert-width", "96"), err.toString());
+        assertTrue(Files.readString(mixtral.resolve("config.json")).contains("\"intermediate_size\" : 96"));
     }
 
     @Test
