@@ -53,6 +53,7 @@ final class ReshardCommand extends StloadCommand {
     @Override
     public Integer call() {
         SourceFlags.localOnly(in, "reshard", "copy the checkpoint to a local folder first");
+        refuseGiven("reshard, which reads no s3:// checkpoint", SourceFlags.S3_FLAGS);
         LoadFlags.checkRank(0, worldSize);
         long maxShard = FlagValue.size("--shard-size", shardSize, 0);
         if (!PartitionSpec.readsConfig(partition)) {

@@ -89,7 +89,9 @@ final class ServeCommand extends StloadCommand {
         if (address.isUnresolved()) {
             throw new StloadException(ErrorKind.Usage, null, "cannot resolve --bind " + bind);
         }
-        if (!address.getAddress().isLoopbackAddress()) {
+        if (address.getAddress().isLoopbackAddress()) {
+            refuseGiven("a loopback --bind (" + bind + "), which nothing beyond this host reaches", "--allow-remote");
+        } else {
             if (!allowRemote) {
                 throw new StloadException(ErrorKind.Usage, null, "--bind " + bind + " listens beyond this host, where "
                         + "anyone who can reach the port reads the tensors; add --allow-remote if that is meant");

@@ -35,6 +35,7 @@ final class VerifyCommand extends CheckpointCommand {
         PrintWriter out = out();
         SourceFlags.localOnly(path, "verify" + (deep ? " --deep" : ""),
                 "`inspect` reads and checks every header of an s3:// checkpoint, and `load` checks every object's version");
+        refuseGiven("verify, which reads no s3:// checkpoint", SourceFlags.S3_FLAGS);
         CheckpointVerifier.Result result = verify();
         if (json.on) {
             Json.print(out, g -> {

@@ -111,6 +111,12 @@ class BadFlagValuesTest {
         assertEquals(budget, usageLine("plan CKPT --memory-budget 1MiB"));
         assertEquals(budget, usageLine("load CKPT --sink host --memory-budget 1MiB"));
         assertEquals(budget, usageLine("load CKPT --device cuda --memory-budget 1MiB"));
+        assertEquals("error: Usage: --s3-region does not apply to verify, which reads no s3:// checkpoint",
+                usageLine("verify CKPT --s3-region eu-west-1"));
+        assertEquals("error: Usage: --s3-concurrency does not apply to reshard, which reads no s3:// checkpoint",
+                usageLine("reshard CKPT OUT --world-size 2 --s3-concurrency 3"));
+        assertEquals("error: Usage: --allow-remote does not apply to a loopback --bind (127.0.0.1), which nothing"
+                + " beyond this host reaches", usageLine("serve CKPT --port 0 --allow-remote"));
         for (String command : List.of("plan", "load")) {
             assertEquals("error: Usage: --partition does not apply to --world-size 1, where the rank holds every tensor"
                     + " whole", usageLine(command + " CKPT --partition auto"));
