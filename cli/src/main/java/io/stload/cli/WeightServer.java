@@ -166,6 +166,9 @@ final class WeightServer implements AutoCloseable {
                 } else if (!ex.getRequestMethod().equals(method)) {
                     ex.getResponseHeaders().set("Allow", method);
                     reply = error(405, "method_not_allowed", path + " takes " + method);
+                } else if (ex.getRequestURI().getRawQuery() != null) {
+                    // No endpoint reads a query: ?version=... or ?slice=... would be answered as if not asked.
+                    reply = error(400, "bad_request", path + " takes no query parameters");
                 } else {
                     reply = handler.handle(ex);
                 }

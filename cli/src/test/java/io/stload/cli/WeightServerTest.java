@@ -157,6 +157,15 @@ class WeightServerTest {
         assertEquals(0L, health.get("live_leases"));
     }
 
+    /** No endpoint reads a query: one is refused rather than answered as if it had not been asked. */
+    @Test
+    void aQueryIsABadRequest() throws Exception {
+        HttpResponse<String> r = get(tensorPath(NORM) + "?version=99&slice=0:4");
+        assertError(400, "bad_request", r);
+        assertEquals("/tensors/ takes no query parameters", JsonReplies.parse(r.body()).get("message"));
+        assertError(400, "bad_request", get("/health?verbose"));
+    }
+
     /** A HEAD is refused like any other method, with no body: the JDK's server would warn of a body on stderr. */
     @Test
     void aHeadRequestIsRefusedWithoutABodyOrAServerWarning() throws Exception {
