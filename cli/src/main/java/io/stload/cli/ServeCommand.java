@@ -81,6 +81,7 @@ final class ServeCommand extends StloadCommand {
     @Override
     @SuppressWarnings("try") // the shutdown hook is a resource for its removal; it closes the others itself
     public Integer call() throws InterruptedException {
+        WeightServer.requireLimits(System::getProperty);
         FlagValue.inRange("--port", port, 0, 65535);
         FlagValue.inRange("--quiesce-timeout", quiesceTimeout, 0, MAX_QUIESCE_SECONDS);
         long budget = memoryBudget == null ? Long.MAX_VALUE

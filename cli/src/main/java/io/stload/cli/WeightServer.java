@@ -21,12 +21,15 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
+import java.util.TreeSet;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.function.Consumer;
 import java.util.function.Function;
+import java.util.function.UnaryOperator;
 import tools.jackson.core.JsonGenerator;
 
 /**
@@ -50,20 +53,44 @@ final class WeightServer implements AutoCloseable {
     /** How much of a request's path a reply repeats: a 16 KiB path need not come back whole. */
     private static final int ECHOED = 200;
 
+    /**
+     * The JDK server's limits and their defaults here: it waits forever for a request and accepts every connection
+     * unless told otherwise. It reads them once, when its first server is created; a value the operator set on the
+     * command line wins.
+     */
+    private static final Map<String, String> LIMITS = Map.of(
+            "sun.net.httpserver.maxReqTime", "10", // seconds to receive a request, body included
+            "sun.net.httpserver.idleInterval", "30", // seconds an idle keep-alive connection is kept
+            "sun.net.httpserver.clockTick", "1000", // ms between checks of idle and new connections
+            "jdk.httpserver.maxConnections", "256", // more are closed as soon as they are accepted
+            "sun.net.httpserver.maxReqHeaders", "64",
+            "sun.net.httpserver.maxReqHeaderSize", "16384");
+
     static {
-        // The JDK's server waits forever for a request and accepts every connection unless told otherwise. It
-        // reads these once, when its first server is created; a value the operator set on the command line wins.
-        limitByDefault("sun.net.httpserver.maxReqTime", "10"); // seconds to receive a request, body included
-        limitByDefault("sun.net.httpserver.idleInterval", "30"); // seconds an idle keep-alive connection is kept
-        limitByDefault("sun.net.httpserver.clockTick", "1000"); // ms between checks of idle and new connections
-        limitByDefault("jdk.httpserver.maxConnections", "256"); // more are closed as soon as they are accepted
-        limitByDefault("sun.net.httpserver.maxReqHeaders", "64");
-        limitByDefault("sun.net.httpserver.maxReqHeaderSize", "16384");
+        LIMITS.forEach((property, value) -> {
+            if (System.getProperty(property) == null) {
+                System.setProperty(property, value);
+            }
+        });
     }
 
-    private static void limitByDefault(String property, String value) {
-        if (System.getProperty(property) == null) {
-            System.setProperty(property, value);
+    /**
+     * Refuses an operator's limit that is not a whole number of at least 1: the JDK would take it as no limit at all
+     * (a request that never ends, connections without bound).
+     */
+    static void requireLimits(UnaryOperator<String> properties) {
+        for (String property : new TreeSet<>(LIMITS.keySet())) {
+            String value = properties.apply(property);
+            long n;
+            try {
+                n = Long.decode(value); // as the JDK reads it (Long.getLong)
+            } catch (NumberFormatException e) {
+                n = 0;
+            }
+            if (n < 1) {
+                throw new StloadException(ErrorKind.Usage, null, "-D" + property + "=" + Printable.start(value, 40)
+                        + ": not a whole number of at least 1, which the JDK's server would take as no limit");
+            }
         }
     }
 

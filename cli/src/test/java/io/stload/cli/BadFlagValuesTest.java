@@ -1,8 +1,10 @@
 package io.stload.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.stload.StloadException;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -132,6 +134,16 @@ class BadFlagValuesTest {
                 usageLine("plan CKPT --s3-progress-timeout 0"));
         assertEquals("error: Usage: --wait-timeout: must be from 0s to 168h, not 169h",
                 usageLine("plan CKPT --wait-timeout 169h"));
+    }
+
+    /** The JDK's server takes a limit it cannot read as none at all: serve refuses it instead. */
+    @Test
+    void aServerLimitThatIsNoNumberIsRefused() {
+        WeightServer.requireLimits(System::getProperty); // serve's defaults, and whatever this JVM was given, pass
+        StloadException e = assertThrows(StloadException.class, () -> WeightServer.requireLimits(
+                p -> p.equals("sun.net.httpserver.maxReqTime") ? "ten" : System.getProperty(p)));
+        assertEquals("Usage: -Dsun.net.httpserver.maxReqTime=ten: not a whole number of at least 1, which the JDK's"
+                + " server would take as no limit", e.getMessage());
     }
 
     @Test
