@@ -12,6 +12,7 @@ import io.stload.plan.Thresholds;
 import io.stload.store.WeightSource;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import picocli.CommandLine.Option;
 
 /**
@@ -131,6 +132,29 @@ final class LoadFlags implements CheckedFlags {
         }
     }
 
+    /** A threshold the forced strategy never reads would change nothing: refused, naming what reads it. */
+    private void refuseUnread(LoadStrategy forced) {
+        if (forced == LoadStrategy.AUTO) {
+            return;
+        }
+        String to = "--load-strategy " + forced.name().toLowerCase(Locale.ROOT);
+        refuseIf(small != null, "--auto-small", to, "AUTO");
+        refuseIf(headroomFactor != null, "--auto-headroom-factor", to, "AUTO");
+        refuseIf(coldLocal != null, "--auto-cold-local", to, "AUTO");
+        refuseIf(resident != null && forced != LoadStrategy.MMAP, "--auto-resident", to, "AUTO and mmap");
+        refuseIf(prefetchAhead != null && forced != LoadStrategy.PREFETCH, "--prefetch-ahead", to, "prefetch");
+        refuseIf(prefetchWindow != null && forced != LoadStrategy.PREFETCH && forced != LoadStrategy.MMAP,
+                "--prefetch-window", to, "prefetch and mmap");
+        refuseIf(directBlock != null && forced != LoadStrategy.DIRECT && forced != LoadStrategy.MMAP,
+                "--direct-block", to, "direct and mmap");
+    }
+
+    private static void refuseIf(boolean given, String flag, String forced, String readers) {
+        if (given) {
+            throw FlagValue.usage(flag + " does not apply to " + forced + " (it is for " + readers + ")");
+        }
+    }
+
     private String partition() {
         return partition != null ? partition : PartitionSpec.DEFAULT_NAME;
     }
@@ -181,7 +205,9 @@ final class LoadFlags implements CheckedFlags {
                     cold, window, ahead, block,
                     maxGap == null ? d.maxGapBytes()
                             : FlagValue.size("--max-gap", maxGap, 0, Thresholds.MAX_WINDOW_BYTES));
-            return new LoadOptions(FlagValue.parse("--load-strategy", strategy, LoadStrategy::parse),
+            LoadStrategy forced = FlagValue.parse("--load-strategy", strategy, LoadStrategy::parse);
+            refuseUnread(forced);
+            return new LoadOptions(forced,
                     FlagValue.parse("--order", order, ReadOrder::parse), threads, seed, t, Partitioning.NONE,
                     TensorFilter.of(tensors));
         } catch (IllegalArgumentException e) {

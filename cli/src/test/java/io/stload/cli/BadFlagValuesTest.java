@@ -119,6 +119,12 @@ class BadFlagValuesTest {
                 usageLine("reshard CKPT OUT --world-size 2 --s3-concurrency 3"));
         assertEquals("error: Usage: --allow-remote does not apply to a loopback --bind (127.0.0.1), which nothing"
                 + " beyond this host reaches", usageLine("serve CKPT --port 0 --allow-remote"));
+        assertEquals("error: Usage: --prefetch-ahead does not apply to --load-strategy direct (it is for prefetch)",
+                usageLine("load CKPT --load-strategy direct --prefetch-ahead 1TiB"));
+        assertEquals("error: Usage: --auto-small does not apply to --load-strategy mmap (it is for AUTO)",
+                usageLine("plan CKPT --load-strategy mmap --auto-small 1"));
+        assertEquals("error: Usage: --direct-block does not apply to --load-strategy prefetch (it is for direct and"
+                + " mmap)", usageLine("load CKPT --load-strategy prefetch --direct-block 4KiB"));
         for (String command : List.of("plan", "load")) {
             assertEquals("error: Usage: --partition does not apply to --world-size 1, where the rank holds every tensor"
                     + " whole", usageLine(command + " CKPT --partition auto"));
