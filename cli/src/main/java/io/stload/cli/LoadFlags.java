@@ -42,8 +42,9 @@ final class LoadFlags implements CheckedFlags {
             description = "Order the consumer asks for tensors: file|shuffled (default: ${DEFAULT-VALUE}).")
     String order;
 
-    @Option(names = "--seed", defaultValue = "42", description = "Seed of the shuffled order (default: ${DEFAULT-VALUE}).")
-    long seed;
+    /** Null when not given: only a shuffled order reads it. */
+    @Option(names = "--seed", description = "Seed of the shuffled order (default: 42).")
+    Long seed;
 
     @Option(names = "--auto-cold-local", paramLabel = "STRATEGY",
             description = "AUTO: strategy for large cold reads on local disks, prefetch|direct (default: direct).")
@@ -207,9 +208,10 @@ final class LoadFlags implements CheckedFlags {
                             : FlagValue.size("--max-gap", maxGap, 0, Thresholds.MAX_WINDOW_BYTES));
             LoadStrategy forced = FlagValue.parse("--load-strategy", strategy, LoadStrategy::parse);
             refuseUnread(forced);
-            return new LoadOptions(forced,
-                    FlagValue.parse("--order", order, ReadOrder::parse), threads, seed, t, Partitioning.NONE,
-                    TensorFilter.of(tensors));
+            ReadOrder readOrder = FlagValue.parse("--order", order, ReadOrder::parse);
+            refuseIf(seed != null && readOrder != ReadOrder.SHUFFLED, "--seed", "--order " + order, "--order shuffled");
+            return new LoadOptions(forced, readOrder, threads, seed != null ? seed : LoadOptions.DEFAULTS.seed(), t,
+                    Partitioning.NONE, TensorFilter.of(tensors));
         } catch (IllegalArgumentException e) {
             // The checks above cover what the library refuses; this keeps any it adds a usage error too.
             throw FlagValue.usage(e.getMessage());

@@ -125,6 +125,8 @@ class BadFlagValuesTest {
                 usageLine("plan CKPT --load-strategy mmap --auto-small 1"));
         assertEquals("error: Usage: --direct-block does not apply to --load-strategy prefetch (it is for direct and"
                 + " mmap)", usageLine("load CKPT --load-strategy prefetch --direct-block 4KiB"));
+        assertEquals("error: Usage: --seed does not apply to --order file (it is for --order shuffled)",
+                usageLine("load CKPT --seed 7"));
         for (String command : List.of("plan", "load")) {
             assertEquals("error: Usage: --partition does not apply to --world-size 1, where the rank holds every tensor"
                     + " whole", usageLine(command + " CKPT --partition auto"));
