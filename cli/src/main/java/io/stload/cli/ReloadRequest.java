@@ -65,6 +65,10 @@ record ReloadRequest(String source, Mode mode, boolean quiesce, Optional<Long> s
         if (f.source == null || f.source.isEmpty()) {
             throw new BadRequest("`source` is required: a path, a repo id org/name[@revision], or s3://bucket/prefix/");
         }
+        if (f.staging != null && f.mode != Mode.IN_PLACE) {
+            throw new BadRequest("`staging_bytes` bounds a reload in place (\"mode\": \"in_place\"); beside, the new"
+                    + " version is read whole");
+        }
         if (f.partition != null && !f.partition.equals(PartitionSpec.DEFAULT_NAME)
                 && !f.partition.equals(PartitionSpec.DEFAULT_EXPERTS_NAME)) {
             throw new BadRequest("`partition` must be \"" + PartitionSpec.DEFAULT_NAME + "\" or \""
@@ -125,6 +129,10 @@ record ReloadRequest(String source, Mode mode, boolean quiesce, Optional<Long> s
             int r = rank.orElse(p.rank());
             if (r >= w) {
                 throw new BadRequest("`rank` " + r + " is not below the world size " + w);
+            }
+            if (w == 1 && partition.isPresent()) {
+                throw new BadRequest("`partition` does not apply to a world size of 1, where the rank holds every"
+                        + " tensor whole");
             }
             PartitionSpec spec = partition.map(PartitionSpec::load)
                     .orElse(p.worldSize() == 1 ? PartitionSpec.defaults() : p.spec());
