@@ -230,15 +230,15 @@ public final class ShardedWriter {
         }
     }
 
-    /**
-     * The directory {@link #writeAtomically} writes for {@code dir}: {@code dir} itself, or the directory a symlink
-     * there points to; never the link, which is the user's.
-     */
     /** The caller's to fix: a folder that holds something of theirs is never written into. */
     private static StloadException taken(Path dir, String reason) {
         return new StloadException(ErrorKind.Usage, dir, reason + "; choose a new folder");
     }
 
+    /**
+     * The directory {@link #writeAtomically} writes for {@code dir}: {@code dir} itself, or the directory a symlink
+     * there points to; never the link, which is the user's.
+     */
     private static Path target(Path dir) throws IOException {
         requireDir(dir);
         Path absolute = dir.toAbsolutePath().normalize();

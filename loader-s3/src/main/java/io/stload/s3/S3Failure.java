@@ -82,14 +82,20 @@ final class S3Failure {
                 && t.getMessage().startsWith("Unable to load credentials");
     }
 
-    /** Why the answer, which came whole, is not XML the SDK can read (whoever sent it will send it again), or null. */
+    /**
+     * Why the answer, which came whole, is not XML the SDK can read (whoever sent it will send it again), or null; a
+     * parse cut by a failed read (a reset part way) is the read's failure, worth a retry.
+     */
     private static XMLStreamException parseError(Throwable t) {
+        XMLStreamException parse = null;
         for (Throwable c = t; c != null; c = c.getCause()) {
-            if (c instanceof XMLStreamException x) {
-                return x;
+            if (c instanceof XMLStreamException x && parse == null) {
+                parse = x;
+            } else if (parse != null && c instanceof IOException) {
+                return null;
             }
         }
-        return null;
+        return parse;
     }
 
     /** The service's error code (SlowDown, NoSuchKey, ...) when it gave one. */

@@ -20,6 +20,7 @@ import io.stload.plan.Planner;
 import io.stload.report.LoadListener;
 import io.stload.report.LoadReport;
 import io.stload.testing.CapturedLog;
+import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.net.URI;
 import java.nio.file.Files;
@@ -33,12 +34,14 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Level;
 import java.util.stream.Stream;
+import javax.xml.stream.XMLStreamException;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import software.amazon.awssdk.core.exception.SdkClientException;
 
 /**
  * A server that misbehaves on purpose (S3Proxy behind a {@link FaultProxy}): listings that never end or list keys
@@ -176,6 +179,15 @@ class S3HostileServerTest {
             // The same answer comes on every try: one request, not the settings' four.
             assertEquals(1, lists.get());
         }
+    }
+
+    /** A parse the connection cut part way is the read's failure, retried; XML that came whole and is not S3's is not. */
+    @Test
+    void aParseCutByAFailedReadIsRetriedAndOnlyThat() {
+        assertTrue(S3Failure.retryable(SdkClientException.builder()
+                .cause(new XMLStreamException(new IOException("Connection reset"))).build()));
+        assertFalse(S3Failure.retryable(SdkClientException.builder()
+                .cause(new XMLStreamException("Unexpected end of input block in end tag")).build()));
     }
 
     @Test
