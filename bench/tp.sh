@@ -40,9 +40,8 @@ for rep in $(seq 1 "$reps"); do
     for strategy in direct prefetch; do
       for w in 1 2 4 8; do
         sync; echo 3 > /proc/sys/vm/drop_caches
-        rules=(); [ "$w" -gt 1 ] && rules=(--partition "$pfile")   # one rank holds everything: no rules
         json=$("$stload" load "$ckpt" --load-strategy "$strategy" --threads "$threads" --rank 0 --world-size "$w" \
-               "${rules[@]}" --json)
+               --partition "$pfile" --json)
         read -r secs bytes < <(jq -r '[.seconds, .bytes_read] | @tsv' <<<"$json")
         echo "$partition,$strategy,$w,$rep,$secs,$bytes" >> "$out/tp.csv"
         printf '%-8s %-8s W=%s rep %s: %6.3f s, %s bytes read\n' "$partition" "$strategy" "$w" "$rep" "$secs" "$bytes"

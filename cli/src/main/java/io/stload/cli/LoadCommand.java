@@ -36,10 +36,6 @@ final class LoadCommand extends PlanningCommand {
     @Override
     int run() {
         refuseBudgetUnlessStreamed();
-        if (device.cudaOrdinal() < 0) {
-            refuseGiven("a host load (the staging ring is for --device cuda[:N])", "--ring-windows",
-                    "--ring-window-size", "--pinning");
-        }
         boolean streamed = sinkFlags.streamed();
         Map<String, String> computed = new ConcurrentHashMap<>();
         StreamingSink sink = sinkFlags.stream((slice, bytes) -> {

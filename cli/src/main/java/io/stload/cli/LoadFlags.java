@@ -12,7 +12,6 @@ import io.stload.plan.Thresholds;
 import io.stload.store.WeightSource;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import picocli.CommandLine.Option;
 
 /**
@@ -88,7 +87,7 @@ final class LoadFlags implements CheckedFlags {
             description = "Tensor-parallel ranks, at most 65536; each loads only its slices (default: ${DEFAULT-VALUE}).")
     int worldSize;
 
-    /** Null when not given: the rules are for a world size above 1, and only there may the flag be given. */
+    /** Null when not given: the rules are for a world size above 1. */
     @Option(names = "--partition", paramLabel = "FILE|auto|auto-experts|default|default-experts",
             description = "Partition rules, for --world-size above 1: 'auto' lays each rank out as serving engines do, "
                     + "from the checkpoint's config.json (heads, replicated KV heads, fused parts, padded vocabulary; "
@@ -133,28 +132,6 @@ final class LoadFlags implements CheckedFlags {
         }
     }
 
-    /** A threshold the forced strategy never reads would change nothing: refused, naming what reads it. */
-    private void refuseUnread(LoadStrategy forced) {
-        if (forced == LoadStrategy.AUTO) {
-            return;
-        }
-        String to = "--load-strategy " + forced.name().toLowerCase(Locale.ROOT);
-        refuseIf(small != null, "--auto-small", to, "AUTO");
-        refuseIf(headroomFactor != null, "--auto-headroom-factor", to, "AUTO");
-        refuseIf(coldLocal != null, "--auto-cold-local", to, "AUTO");
-        refuseIf(resident != null && forced != LoadStrategy.MMAP, "--auto-resident", to, "AUTO and mmap");
-        refuseIf(prefetchAhead != null && forced != LoadStrategy.PREFETCH, "--prefetch-ahead", to, "prefetch");
-        refuseIf(prefetchWindow != null && forced != LoadStrategy.PREFETCH && forced != LoadStrategy.MMAP,
-                "--prefetch-window", to, "prefetch and mmap");
-        refuseIf(directBlock != null && forced != LoadStrategy.DIRECT && forced != LoadStrategy.MMAP,
-                "--direct-block", to, "direct and mmap");
-    }
-
-    private static void refuseIf(boolean given, String flag, String forced, String readers) {
-        if (given) {
-            throw FlagValue.usage(flag + " does not apply to " + forced + " (it is for " + readers + ")");
-        }
-    }
 
     private String partition() {
         return partition != null ? partition : PartitionSpec.DEFAULT_NAME;
@@ -163,8 +140,9 @@ final class LoadFlags implements CheckedFlags {
     @Override
     public void check() {
         checkRank(rank, worldSize);
-        if (worldSize == 1 && partition != null) {
-            throw FlagValue.usage("--partition does not apply to --world-size 1, where the rank holds every tensor whole");
+        if (worldSize == 1 && partition != null && !PartitionSpec.readsConfig(partition)) {
+            // Nothing to split, but a launcher may pass its rules whatever the world size: they must be rules.
+            FlagValue.parse("--partition", partition, PartitionSpec::load);
         }
         options();
     }
@@ -207,9 +185,10 @@ final class LoadFlags implements CheckedFlags {
                     maxGap == null ? d.maxGapBytes()
                             : FlagValue.size("--max-gap", maxGap, 0, Thresholds.MAX_WINDOW_BYTES));
             LoadStrategy forced = FlagValue.parse("--load-strategy", strategy, LoadStrategy::parse);
-            refuseUnread(forced);
             ReadOrder readOrder = FlagValue.parse("--order", order, ReadOrder::parse);
-            refuseIf(seed != null && readOrder != ReadOrder.SHUFFLED, "--seed", "--order " + order, "--order shuffled");
+            if (seed != null && readOrder != ReadOrder.SHUFFLED) {
+                throw FlagValue.usage("--seed does not apply to --order " + order + " (it is for --order shuffled)");
+            }
             return new LoadOptions(forced, readOrder, threads, seed != null ? seed : LoadOptions.DEFAULTS.seed(), t,
                     Partitioning.NONE, TensorFilter.of(tensors));
         } catch (IllegalArgumentException e) {

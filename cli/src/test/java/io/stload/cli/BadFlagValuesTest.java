@@ -103,11 +103,7 @@ class BadFlagValuesTest {
     }
 
     @Test
-    void aFlagThePathWouldIgnoreIsRefusedNamingWhatItIsFor() {
-        assertEquals("error: Usage: --ring-windows does not apply to a host load (the staging ring is for --device"
-                + " cuda[:N])", usageLine("load CKPT --ring-windows 4"));
-        assertEquals("error: Usage: --pinning does not apply to a host load (the staging ring is for --device"
-                + " cuda[:N])", usageLine("load CKPT --device cpu --pinning register"));
+    void aFlagThatCannotActIsRefusedNamingWhatItIsFor() {
         String budget = "error: Usage: --memory-budget does not apply to a load that keeps every tensor (it bounds"
                 + " --sink stream)";
         assertEquals(budget, usageLine("plan CKPT --memory-budget 1MiB"));
@@ -119,29 +115,17 @@ class BadFlagValuesTest {
                 usageLine("reshard CKPT OUT --world-size 2 --s3-concurrency 3"));
         assertEquals("error: Usage: --allow-remote does not apply to a loopback --bind (127.0.0.1), which nothing"
                 + " beyond this host reaches", usageLine("serve CKPT --port 0 --allow-remote"));
-        assertEquals("error: Usage: --prefetch-ahead does not apply to --load-strategy direct (it is for prefetch)",
-                usageLine("load CKPT --load-strategy direct --prefetch-ahead 1TiB"));
-        assertEquals("error: Usage: --auto-small does not apply to --load-strategy mmap (it is for AUTO)",
-                usageLine("plan CKPT --load-strategy mmap --auto-small 1"));
-        assertEquals("error: Usage: --direct-block does not apply to --load-strategy prefetch (it is for direct and"
-                + " mmap)", usageLine("load CKPT --load-strategy prefetch --direct-block 4KiB"));
         assertEquals("error: Usage: --seed does not apply to --order file (it is for --order shuffled)",
                 usageLine("load CKPT --seed 7"));
-        for (String command : List.of("plan", "load")) {
-            assertEquals("error: Usage: --partition does not apply to --world-size 1, where the rank holds every tensor"
-                    + " whole", usageLine(command + " CKPT --partition auto"));
+        // What a launcher varies from run to run (the device, the world size, the strategy) leaves the flags that
+        // serve one choice checked and unused under another, so that it may pass them all every time.
+        assertTrue(usageLine("plan CKPT --partition /no/such/rules.json").startsWith("error: Usage: --partition: "));
+        for (String passed : List.of("plan CKPT --partition auto", "load CKPT --ring-windows 4",
+                "plan CKPT --load-strategy direct --prefetch-ahead 1TiB")) {
+            StringWriter err = new StringWriter();
+            assertEquals(0, Main.run(passed.replace("CKPT", ckpt.toString()).split(" "),
+                    new PrintWriter(new StringWriter()), new PrintWriter(err, true)), passed + ": " + err);
         }
-    }
-
-    @Test
-    void aLimitIsNamedWithItsFlagAsTheFlagTakesIt() {
-        assertEquals("error: Usage: --max-gap: must be at most 1.0 GiB, not 1.5GiB", usageLine("plan CKPT --max-gap 1.5GiB"));
-        assertEquals("error: Usage: --prefetch-ahead: must be at most 1.0 TiB, not 2TiB",
-                usageLine("plan CKPT --prefetch-ahead 2TiB"));
-        assertEquals("error: Usage: --s3-progress-timeout: must be from 1ms to 1h, not 0",
-                usageLine("plan CKPT --s3-progress-timeout 0"));
-        assertEquals("error: Usage: --wait-timeout: must be from 0s to 168h, not 169h",
-                usageLine("plan CKPT --wait-timeout 169h"));
     }
 
     /** The JDK's server takes a limit it cannot read as none at all: serve refuses it instead. */
