@@ -132,7 +132,6 @@ final class LoadFlags implements CheckedFlags {
         }
     }
 
-
     private String partition() {
         return partition != null ? partition : PartitionSpec.DEFAULT_NAME;
     }

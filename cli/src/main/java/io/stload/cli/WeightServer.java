@@ -81,6 +81,9 @@ final class WeightServer implements AutoCloseable {
     static void requireLimits(UnaryOperator<String> properties) {
         for (String property : new TreeSet<>(LIMITS.keySet())) {
             String value = properties.apply(property);
+            if (value == null) {
+                continue; // not set: the JDK's own default
+            }
             long n;
             try {
                 n = Long.decode(value); // as the JDK reads it (Long.getLong)
