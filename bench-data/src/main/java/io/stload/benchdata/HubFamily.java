@@ -58,6 +58,11 @@ public enum HubFamily {
         return name().toLowerCase(Locale.ROOT).replace('_', '-');
     }
 
+    /** {@return true for DeepSeek's multi-head latent attention, whose head sizes are its own, not hidden / heads} */
+    public boolean hasLatentAttention() {
+        return this == DEEPSEEK_V2 || this == DEEPSEEK_V3;
+    }
+
     /** {@return true for the mixture-of-experts families} */
     public boolean hasExperts() {
         return this == MIXTRAL || this == QWEN2_MOE || this == QWEN3_MOE || this == DEEPSEEK_V2 || this == DEEPSEEK_V3;

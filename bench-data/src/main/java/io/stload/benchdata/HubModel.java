@@ -58,7 +58,7 @@ public record HubModel(HubFamily family, int layers, long hidden, long heads, lo
                 || experts < 0 || expertWidth < 0 || shared < 0 || shardBytes < 0) {
             throw new IllegalArgumentException("every size of a model must be positive");
         }
-        if (headDim == 0 && hidden % heads != 0) {
+        if (headDim == 0 && hidden % heads != 0 && !family.hasLatentAttention()) {
             throw new IllegalArgumentException("hidden size " + hidden + " is not " + heads + " whole heads; give a head_dim");
         }
         if (family.hasExperts() && (experts < 1 || expertWidth < 1)) {
@@ -368,7 +368,8 @@ public record HubModel(HubFamily family, int layers, long hidden, long heads, lo
         g.writeNumberProperty("intermediate_size", family == HubFamily.MIXTRAL ? expertWidth : intermediate);
         g.writeNumberProperty("num_hidden_layers", layers);
         g.writeNumberProperty("num_attention_heads", heads);
-        g.writeNumberProperty("num_key_value_heads", kvHeads);
+        // MLA has no KV heads of its own: the config gives the query heads there, as transformers writes it.
+        g.writeNumberProperty("num_key_value_heads", family.hasLatentAttention() ? heads : kvHeads);
         if (headDim > 0) {
             g.writeNumberProperty("head_dim", headDim);
         }

@@ -56,8 +56,8 @@ final class GenCommand extends StloadCommand {
     @Option(names = "--model", paramLabel = "FAMILY",
             description = "Write a checkpoint in the hub's layout (config.json, transformers' names and shapes) of a "
                     + "family: llama|mistral|qwen2|qwen2-5|qwen3|gemma2|gemma3|phi3|mixtral|qwen2-moe|qwen3-moe|"
-                    + "deepseek-v2|deepseek-v3; small unless the flags below scale it, each the family's by default (--size"
-                    + " and --shape do not apply).")
+                    + "deepseek-v2|deepseek-v3; small unless the flags below scale it, each the family's by default "
+                    + "(--size, --shape and --row-bytes do not apply).")
     String model;
 
     /** Past the largest families (126 layers, 256 experts) by far, within what a header lists in seconds. */
@@ -146,8 +146,11 @@ final class GenCommand extends StloadCommand {
         if (family == HubFamily.MIXTRAL) {
             refuseGiven(name + ", whose MLPs are its experts (--expert-width)", "--intermediate");
         }
-        if (family == HubFamily.DEEPSEEK_V2 || family == HubFamily.DEEPSEEK_V3) {
+        if (family.hasLatentAttention()) {
             refuseGiven(name + ", whose attention (MLA) has sizes of its own", "--kv-heads", "--head-dim");
+        }
+        if (family == HubFamily.QWEN3_MOE) {
+            refuseGiven(name + ", whose MLPs are all experts (--expert-width)", "--intermediate");
         }
     }
 

@@ -130,10 +130,6 @@ record ReloadRequest(String source, Mode mode, boolean quiesce, Optional<Long> s
             if (r >= w) {
                 throw new BadRequest("`rank` " + r + " is not below the world size " + w);
             }
-            if (w == 1 && partition.isPresent()) {
-                throw new BadRequest("`partition` does not apply to a world size of 1, where the rank holds every"
-                        + " tensor whole");
-            }
             PartitionSpec spec = partition.map(PartitionSpec::load)
                     .orElse(p.worldSize() == 1 ? PartitionSpec.defaults() : p.spec());
             o = o.withPartitioning(w == 1 ? new Partitioning(0, 1, PartitionSpec.REPLICATE_ALL)

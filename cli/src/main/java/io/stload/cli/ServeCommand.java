@@ -91,7 +91,11 @@ final class ServeCommand extends StloadCommand {
             throw new StloadException(ErrorKind.Usage, null, "cannot resolve --bind " + bind);
         }
         if (address.getAddress().isLoopbackAddress()) {
-            refuseGiven("a loopback --bind (" + bind + "), which nothing beyond this host reaches", "--allow-remote");
+            if (allowRemote) {
+                // A launcher may pass it with a --bind that is loopback on some hosts only (a hostname in /etc/hosts).
+                err().println("stload: note: --allow-remote: --bind " + bind + " is a loopback address, which nothing"
+                        + " beyond this host reaches");
+            }
         } else {
             if (!allowRemote) {
                 throw new StloadException(ErrorKind.Usage, null, "--bind " + bind + " listens beyond this host, where "

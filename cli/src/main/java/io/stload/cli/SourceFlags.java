@@ -80,6 +80,10 @@ final class SourceFlags implements CheckedFlags {
      */
     static final String MAX_POLL_PROPERTY = "stload.wait.maxPollMillis";
 
+    /** The flags of object storage, which a command that reads no s3:// checkpoint refuses. */
+    static final String[] S3_FLAGS = {"--s3-endpoint", "--s3-region", "--s3-part-size", "--s3-concurrency",
+        "--s3-progress-timeout", "--s3-min-rate"};
+
     /**
      * Refuses an {@code s3://} source for a command that works on local files only.
      *
@@ -87,10 +91,6 @@ final class SourceFlags implements CheckedFlags {
      * @param command    the command, as typed
      * @param instead    what to do instead, or null
      */
-    /** The flags of object storage, which a command that reads no s3:// checkpoint refuses. */
-    static final String[] S3_FLAGS = {"--s3-endpoint", "--s3-region", "--s3-part-size", "--s3-concurrency",
-        "--s3-progress-timeout", "--s3-min-rate"};
-
     static void localOnly(String pathOrRepo, String command, String instead) {
         if (S3Location.isS3(pathOrRepo)) {
             throw new StloadException(ErrorKind.Usage, null, command + " is not supported for s3:// sources"

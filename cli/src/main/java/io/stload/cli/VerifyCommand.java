@@ -63,7 +63,7 @@ final class VerifyCommand extends CheckpointCommand {
             result.notes().forEach(n -> out.println("note: " + Printable.escape(n)));
             result.problems().forEach(p -> out.println(Printable.escape(p.line())));
             out.println(result.clean()
-                    ? "ok: no problems found" + (deep ? " (every file named by its sha256 hashed)" : "")
+                    ? "ok: no problems found" + (deep ? " (deep)" : "")
                     : result.problems().size() + " problem(s) found; nothing was changed");
         }
         return result.clean() ? 0 : ExitCodes.PROBLEMS_FOUND;

@@ -75,8 +75,8 @@ final class WeightServer implements AutoCloseable {
     }
 
     /**
-     * Refuses an operator's limit that is not a whole number of at least 1: the JDK would take it as no limit at all
-     * (a request that never ends, connections without bound).
+     * Refuses an operator's limit that is not a whole number from 1 to {@code Integer.MAX_VALUE}: the JDK would drop
+     * it, for no limit at all (a request that never ends, connections without bound) or its own.
      */
     static void requireLimits(UnaryOperator<String> properties) {
         for (String property : new TreeSet<>(LIMITS.keySet())) {
@@ -84,15 +84,16 @@ final class WeightServer implements AutoCloseable {
             if (value == null) {
                 continue; // not set: the JDK's own default
             }
-            long n;
+            int n;
             try {
-                n = Long.decode(value); // as the JDK reads it (Long.getLong)
+                n = Integer.decode(value); // as the JDK reads the narrowest of them (Integer.getInteger)
             } catch (NumberFormatException e) {
                 n = 0;
             }
             if (n < 1) {
                 throw new StloadException(ErrorKind.Usage, null, "-D" + property + "=" + Printable.start(value, 40)
-                        + ": not a whole number of at least 1, which the JDK's server would take as no limit");
+                        + ": not a whole number from 1 to " + Integer.MAX_VALUE + ", so the JDK's server would drop"
+                        + " the limit");
             }
         }
     }

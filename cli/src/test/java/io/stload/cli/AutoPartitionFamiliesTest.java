@@ -300,7 +300,8 @@ class AutoPartitionFamiliesTest {
         // A size flag the layout has no use for would change nothing, or config.json alone.
         for (String[] bad : new String[][] {{"--model", "falcon"}, {"--model", "llama", "--size", "1MiB"},
                 {"--model", "llama", "--hidden", "100"}, {"--layers", "7"}, {"--model", "llama", "--experts", "8"},
-                {"--model", "mixtral", "--intermediate", "77"}, {"--model", "deepseek-v2", "--head-dim", "7"}}) {
+                {"--model", "mixtral", "--intermediate", "77"}, {"--model", "qwen3-moe", "--intermediate", "99"},
+                {"--model", "deepseek-v2", "--head-dim", "7"}}) {
             List<String> args = new java.util.ArrayList<>(List.of("gen", dir.resolve("gen-bad").toString()));
             args.addAll(List.of(bad));
             assertEquals(2, run(args.toArray(String[]::new)), String.join(" ", bad) + ": " + err);
@@ -312,6 +313,11 @@ class AutoPartitionFamiliesTest {
         Path mixtral = dir.resolve("gen-mixtral");
         assertEquals(0, run("gen", mixtral.toString(), "--model", "mixtral", "--expert-width", "96"), err.toString());
         assertTrue(Files.readString(mixtral.resolve("config.json")).contains("\"intermediate_size\" : 96"));
+        // MLA's head sizes are its own: any hidden size will do, and the config's KV heads are the query heads.
+        Path mla = dir.resolve("gen-deepseek");
+        assertEquals(0, run("gen", mla.toString(), "--model", "deepseek-v2", "--hidden", "100", "--heads", "16"),
+                err.toString());
+        assertTrue(Files.readString(mla.resolve("config.json")).contains("\"num_key_value_heads\" : 16"));
     }
 
     @Test

@@ -113,8 +113,6 @@ class BadFlagValuesTest {
                 usageLine("verify CKPT --s3-region eu-west-1"));
         assertEquals("error: Usage: --s3-concurrency does not apply to reshard, which reads no s3:// checkpoint",
                 usageLine("reshard CKPT OUT --world-size 2 --s3-concurrency 3"));
-        assertEquals("error: Usage: --allow-remote does not apply to a loopback --bind (127.0.0.1), which nothing"
-                + " beyond this host reaches", usageLine("serve CKPT --port 0 --allow-remote"));
         assertEquals("error: Usage: --seed does not apply to --order file (it is for --order shuffled)",
                 usageLine("load CKPT --seed 7"));
         // What a launcher varies from run to run (the device, the world size, the strategy) leaves the flags that
@@ -134,8 +132,10 @@ class BadFlagValuesTest {
         WeightServer.requireLimits(System::getProperty); // serve's defaults, and whatever this JVM was given, pass
         StloadException e = assertThrows(StloadException.class, () -> WeightServer.requireLimits(
                 p -> p.equals("sun.net.httpserver.maxReqTime") ? "ten" : System.getProperty(p)));
-        assertEquals("Usage: -Dsun.net.httpserver.maxReqTime=ten: not a whole number of at least 1, which the JDK's"
-                + " server would take as no limit", e.getMessage());
+        assertEquals("Usage: -Dsun.net.httpserver.maxReqTime=ten: not a whole number from 1 to 2147483647, so the"
+                + " JDK's server would drop the limit", e.getMessage());
+        assertThrows(StloadException.class, () -> WeightServer.requireLimits(
+                p -> p.equals("jdk.httpserver.maxConnections") ? "3000000000" : System.getProperty(p)));
     }
 
     @Test

@@ -12,6 +12,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -69,7 +70,12 @@ public final class MappedFile {
         if (Thread.currentThread().isInterrupted()) {
             throw interrupted(file);
         }
-        Future<MemorySegment> mapping = MAPPERS.submit(() -> mapHere(file, expected, arena));
+        Future<MemorySegment> mapping;
+        try {
+            mapping = MAPPERS.submit(() -> mapHere(file, expected, arena));
+        } catch (OutOfMemoryError | RejectedExecutionException e) {
+            return mapHere(file, expected, arena); // no thread to be had: mapped here, as before there were any
+        }
         try {
             return mapping.get();
         } catch (InterruptedException e) {

@@ -100,7 +100,8 @@ class MappedFileTest {
      * caller, interrupted, stops waiting with the interrupt's error.
      */
     @Test
-    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    @Timeout(value = 60, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD) // a map that
+    // waits through interrupts would not end at an interrupt of the test's thread
     void aStalledMapHoldsUpNoOtherAndItsCallerCanBeInterrupted() throws Exception {
         Path file = Files.write(dir.resolve("stalled.safetensors"), new byte[] {1, 2, 3});
         FileIdentity identity = FileIdentity.of(Files.readAttributes(file, BasicFileAttributes.class));
