@@ -36,12 +36,18 @@ record HubCache(Path root) {
             return new HubCache(cacheDir);
         }
         if (nonEmpty(env.get("HF_HUB_CACHE"))) {
-            return new HubCache(Path.of(env.get("HF_HUB_CACHE")));
+            return new HubCache(expandHome(env.get("HF_HUB_CACHE")));
         }
         if (nonEmpty(env.get("HF_HOME"))) {
-            return new HubCache(Path.of(env.get("HF_HOME"), "hub"));
+            return new HubCache(expandHome(env.get("HF_HOME")).resolve("hub"));
         }
         return new HubCache(Path.of(System.getProperty("user.home"), ".cache", "huggingface", "hub"));
+    }
+
+    /** A leading {@code ~} is the home folder, as huggingface_hub reads these variables ({@code expanduser}). */
+    private static Path expandHome(String path) {
+        String home = System.getProperty("user.home");
+        return path.equals("~") ? Path.of(home) : path.startsWith("~/") ? Path.of(home, path.substring(2)) : Path.of(path);
     }
 
     private static boolean nonEmpty(String s) {

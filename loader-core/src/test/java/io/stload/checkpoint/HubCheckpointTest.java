@@ -89,6 +89,10 @@ class HubCheckpointTest {
         assertEquals(Path.of("/x"), HubCache.locate(Path.of("/x"), Map.of("HF_HUB_CACHE", "/y")).root());
         assertEquals(Path.of("/y"), HubCache.locate(null, Map.of("HF_HUB_CACHE", "/y", "HF_HOME", "/z")).root());
         assertEquals(Path.of("/z/hub"), HubCache.locate(null, Map.of("HF_HOME", "/z")).root());
+        // As huggingface_hub reads them: a leading ~ is the home folder.
+        String home = System.getProperty("user.home");
+        assertEquals(Path.of(home, "x", "hub"), HubCache.locate(null, Map.of("HF_HOME", "~/x")).root());
+        assertEquals(Path.of(home), HubCache.locate(null, Map.of("HF_HUB_CACHE", "~")).root());
         assertTrue(HubCache.locate(null, Map.of()).root().endsWith(Path.of(".cache/huggingface/hub")));
     }
 
