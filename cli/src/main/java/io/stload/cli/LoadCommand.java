@@ -1,8 +1,6 @@
 package io.stload.cli;
 
-import io.stload.ErrorKind;
 import io.stload.Printable;
-import io.stload.StloadException;
 import io.stload.format.Tensor;
 import io.stload.load.Digests;
 import io.stload.load.LoadedWeights;
@@ -45,10 +43,8 @@ final class LoadCommand extends PlanningCommand {
         });
         RankFolder ranked = ranked();
         if (device.cudaOrdinal() >= 0) {
-            if (streamed) {
-                throw new StloadException(ErrorKind.Usage, null, "--sink stream is for host loads; a device load "
-                        + "streams into GPU memory through its staging ring");
-            }
+            // A device load streams through its staging ring whatever the sink: --sink stream, bounding host memory,
+            // holds there too.
             return CudaLoad.run(() -> ranked.open(path, source, err()), ranked::options, device,
                     digest, json.on, out());
         }

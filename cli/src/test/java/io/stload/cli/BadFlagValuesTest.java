@@ -118,6 +118,12 @@ class BadFlagValuesTest {
         // What a launcher varies from run to run (the device, the world size, the strategy) leaves the flags that
         // serve one choice checked and unused under another, so that it may pass them all every time.
         assertTrue(usageLine("plan CKPT --partition /no/such/rules.json").startsWith("error: Usage: --partition: "));
+        // A device load streams whatever the sink: without a GPU here, it gets as far as looking for one.
+        StringWriter noGpu = new StringWriter();
+        String[] streamToDevice = {"load", ckpt.toString(), "--device", "cuda", "--sink", "stream"};
+        assertEquals(ExitCodes.IO, Main.run(streamToDevice, new PrintWriter(new StringWriter()),
+                new PrintWriter(noGpu, true)), noGpu.toString());
+        assertTrue(noGpu.toString().startsWith("error: NoDevice: "), noGpu.toString());
         for (String passed : List.of("plan CKPT --partition auto", "load CKPT --ring-windows 4",
                 "plan CKPT --load-strategy direct --prefetch-ahead 1TiB")) {
             StringWriter err = new StringWriter();
