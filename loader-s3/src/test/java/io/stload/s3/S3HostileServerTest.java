@@ -131,54 +131,50 @@ class S3HostileServerTest {
         return e;
     }
 
-    @Test
-    void aListingThatRepeatsItsContinuationTokenIsOneLineNotALoop() throws Exception {
+    /** A load of {@code s3://models/single/} where every listing gets {@code fault}: its error, and the listings. */
+    private record Listed(StloadException error, int lists) {
+    }
+
+    private static Listed listingWith(FaultProxy.Fault fault) throws Exception {
         try (FaultProxy proxy = new FaultProxy(server.endpoint())) {
             AtomicInteger lists = new AtomicInteger();
-            proxy.rule(r -> isList(r) && lists.incrementAndGet() > 0 ? FaultProxy.Fault.LIST_SAME_TOKEN : FaultProxy.Fault.PASS);
+            proxy.rule(r -> isList(r) && lists.incrementAndGet() > 0 ? fault : FaultProxy.Fault.PASS);
             StloadException e = failure(proxy.endpoint(), "s3://models/single/", SETTINGS);
             assertEquals(ErrorKind.Io, e.kind());
-            assertEquals("Io: s3://models/single/: the listing repeats its continuation token (a server that never ends"
-                    + " the listing)", e.getMessage());
-            assertEquals(2, lists.get());
+            return new Listed(e, lists.get());
         }
+    }
+
+    @Test
+    void aListingThatRepeatsItsContinuationTokenIsOneLineNotALoop() throws Exception {
+        Listed l = listingWith(FaultProxy.Fault.LIST_SAME_TOKEN);
+        assertEquals("Io: s3://models/single/: the listing repeats its continuation token (a server that never ends"
+                + " the listing)", l.error().getMessage());
+        assertEquals(2, l.lists());
     }
 
     @Test
     void aListingThatNeverEndsIsCutAfterItsBoundOfPages() throws Exception {
-        try (FaultProxy proxy = new FaultProxy(server.endpoint())) {
-            AtomicInteger lists = new AtomicInteger();
-            proxy.rule(r -> isList(r) && lists.incrementAndGet() > 0 ? FaultProxy.Fault.LIST_NEW_TOKEN : FaultProxy.Fault.PASS);
-            StloadException e = failure(proxy.endpoint(), "s3://models/single/", SETTINGS);
-            assertEquals("Io: s3://models/single/: the listing did not end after " + S3Folder.MAX_LIST_PAGES
-                    + " pages (" + S3Folder.MAX_LIST_PAGES * 1000 + " objects at most are read for one folder)", e.getMessage());
-            assertEquals(S3Folder.MAX_LIST_PAGES, lists.get());
-        }
+        Listed l = listingWith(FaultProxy.Fault.LIST_NEW_TOKEN);
+        assertEquals("Io: s3://models/single/: the listing did not end after " + S3Folder.MAX_LIST_PAGES
+                + " pages (" + S3Folder.MAX_LIST_PAGES * 1000 + " objects at most are read for one folder)",
+                l.error().getMessage());
+        assertEquals(S3Folder.MAX_LIST_PAGES, l.lists());
     }
 
     @Test
     void aListedKeyOutsideThePrefixIsOneLine() throws Exception {
-        try (FaultProxy proxy = new FaultProxy(server.endpoint())) {
-            proxy.rule(r -> isList(r) ? FaultProxy.Fault.LIST_BAD_KEY : FaultProxy.Fault.PASS);
-            StloadException e = failure(proxy.endpoint(), "s3://models/single/", SETTINGS);
-            assertEquals(ErrorKind.Io, e.kind());
-            assertEquals("Io: s3://models/single/: the server listed the key `x`, which is not under the prefix `single/`",
-                    e.getMessage());
-        }
+        assertEquals("Io: s3://models/single/: the server listed the key `x`, which is not under the prefix `single/`",
+                listingWith(FaultProxy.Fault.LIST_BAD_KEY).error().getMessage());
     }
 
     @Test
     void aListingThatIsNotXmlIsOneLineAndNotRetried() throws Exception {
-        try (FaultProxy proxy = new FaultProxy(server.endpoint())) {
-            AtomicInteger lists = new AtomicInteger();
-            proxy.rule(r -> isList(r) && lists.incrementAndGet() > 0 ? FaultProxy.Fault.LIST_NOT_XML : FaultProxy.Fault.PASS);
-            StloadException e = failure(proxy.endpoint(), "s3://models/single/", SETTINGS);
-            assertEquals(ErrorKind.Io, e.kind());
-            assertEquals("Io: s3://models/single/: the server's answer is not S3's XML (Unexpected end of input block in"
-                    + " end tag)", e.getMessage());
-            // The same answer comes on every try: one request, not the settings' four.
-            assertEquals(1, lists.get());
-        }
+        Listed l = listingWith(FaultProxy.Fault.LIST_NOT_XML);
+        assertEquals("Io: s3://models/single/: the server's answer is not S3's XML (Unexpected end of input block in"
+                + " end tag)", l.error().getMessage());
+        // The same answer comes on every try: one request, not the settings' four.
+        assertEquals(1, l.lists());
     }
 
     /** A parse the connection cut part way is the read's failure, retried; XML that came whole and is not S3's is not. */
