@@ -111,8 +111,10 @@ record ReloadRequest(String source, Mode mode, boolean quiesce, Optional<Long> s
     ReloadOptions options(LoadOptions serving, long defaultStaging, Duration quiesceTimeout) {
         ReloadOptions how = mode == Mode.IN_PLACE ? ReloadOptions.inPlace(quiesceTimeout)
                 : quiesce ? ReloadOptions.quiesced(quiesceTimeout) : ReloadOptions.IMMEDIATE;
-        how = how.withStagingBytes(stagingBytes.orElse(defaultStaging))
-                .withCarryOver(carryOver ? CarryOver.UNCHANGED : CarryOver.NONE);
+        if (mode == Mode.IN_PLACE) {
+            how = how.withStagingBytes(stagingBytes.orElse(defaultStaging));
+        }
+        how = how.withCarryOver(carryOver ? CarryOver.UNCHANGED : CarryOver.NONE);
         if (strategy.isEmpty() && threads.isEmpty() && rank.isEmpty() && worldSize.isEmpty() && partition.isEmpty()) {
             return how;
         }

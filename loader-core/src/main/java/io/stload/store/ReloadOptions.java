@@ -73,7 +73,9 @@ public record ReloadOptions(Mode mode, boolean quiesce, Duration quiesceTimeout,
      *
      * @throws StloadException {@link io.stload.ErrorKind#Usage} if the timeout is negative or longer than
      *                         {@link #MAX_QUIESCE_TIMEOUT}, the staging bound is negative, a hook is null, hooks are
-     *                         given without {@code quiesce}, or in place without {@code quiesce}
+     *                         given without {@code quiesce}, or in place without {@code quiesce}; if an option is
+     *                         given where it cannot act: a timeout other than zero without {@code quiesce}, a staging
+     *                         bound other than {@link #DEFAULT_STAGING_BYTES} beside
      */
     public ReloadOptions {
         if (mode == null || carryOver == null || loadOptions == null || quiesceTimeout == null || flushHooks == null
@@ -94,6 +96,13 @@ public record ReloadOptions(Mode mode, boolean quiesce, Duration quiesceTimeout,
         }
         if (mode == Mode.IN_PLACE && !quiesce) {
             throw StloadException.usage("a reload in place writes over the weights readers use: it must quiesce");
+        }
+        // An option that cannot act is refused rather than ignored: the caller meant it to bound something.
+        if (!quiesce && !quiesceTimeout.isZero()) {
+            throw StloadException.usage("a quiesce timeout needs a quiesced reload; without one nothing waits");
+        }
+        if (mode == Mode.BESIDE && stagingBytes != DEFAULT_STAGING_BYTES) {
+            throw StloadException.usage("a staging bound applies to a reload in place; beside, nothing is staged");
         }
     }
 
@@ -146,6 +155,8 @@ public record ReloadOptions(Mode mode, boolean quiesce, Duration quiesceTimeout,
      *
      * @param bytes the most host memory a reload in place stages changed bytes in; 0 never stages
      * @return the changed copy
+     * @throws StloadException {@link io.stload.ErrorKind#Usage} if {@code bytes} is negative; on a reload beside,
+     *                         unless it is {@link #DEFAULT_STAGING_BYTES}
      */
     public ReloadOptions withStagingBytes(long bytes) {
         return new ReloadOptions(mode, quiesce, quiesceTimeout, flushHooks, bytes, carryOver, loadOptions);

@@ -408,4 +408,17 @@ class WeightStoreTest {
             assertEquals(1, store.version());
         }
     }
+
+    @Test
+    void reloadOptionsThatCannotActAreRefusedNotIgnored() {
+        List<Runnable> inert = List.of(
+                () -> ReloadOptions.IMMEDIATE.withStagingBytes(0),
+                () -> ReloadOptions.quiesced(LONG).withStagingBytes(ReloadOptions.DEFAULT_STAGING_BYTES / 2),
+                () -> new ReloadOptions(false, Duration.ofSeconds(5), List.of()));
+        for (Runnable options : inert) {
+            assertEquals(ErrorKind.Usage, assertThrows(StloadException.class, options::run).kind());
+        }
+        assertEquals(0, ReloadOptions.inPlace(LONG).withStagingBytes(0).stagingBytes());
+        assertEquals(ReloadOptions.IMMEDIATE, ReloadOptions.IMMEDIATE.withStagingBytes(ReloadOptions.DEFAULT_STAGING_BYTES));
+    }
 }
