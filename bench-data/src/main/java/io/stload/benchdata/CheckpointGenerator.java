@@ -1,6 +1,7 @@
 package io.stload.benchdata;
 
 import io.stload.StloadException;
+import io.stload.checkpoint.FolderLock;
 import io.stload.benchdata.CheckpointLayout.Shard;
 import io.stload.format.Header;
 import io.stload.format.HeaderParser;
@@ -83,10 +84,21 @@ public final class CheckpointGenerator {
         }
         names.addAll(extra.keySet());
         long tensorBytes = CheckpointLayout.total(shards.stream().mapToLong(Shard::tensorBytes));
-        List<Path> earlier = earlierOutput(dir);
-        requireFreeSpace(dir, tensorBytes, shards.size(), earlier);
+        requireFreeSpace(dir, tensorBytes, shards.size(), earlierOutput(dir)); // before a folder is made
         boolean created = !Files.exists(dir, LinkOption.NOFOLLOW_LINKS);
         Files.createDirectories(dir);
+        try (FolderLock lock = FolderLock.tryTake(dir).orElseThrow(() -> new FileAlreadyExistsException(
+                dir.toString(), null, "another gen is writing it now; wait for it, or name another directory"))) {
+            write(dir, shards, sharded, metadata, seed, extra, names, tensorBytes, created);
+        }
+    }
+
+    /** {@link #write}, holding the directory's lock: no other run changes it meanwhile. */
+    private static void write(Path dir, List<Shard> shards, boolean sharded, Map<String, String> metadata, long seed,
+                              Map<String, String> extra, List<String> names, long tensorBytes, boolean created)
+            throws IOException {
+        List<Path> earlier = earlierOutput(dir); // again: a run that held the lock may have changed it
+        requireFreeSpace(dir, tensorBytes, shards.size(), earlier);
         try {
             removeEarlierOutput(dir, earlier);
             writeMarker(dir, names);
@@ -171,8 +183,9 @@ public final class CheckpointGenerator {
             for (Path f : files.sorted().toList()) {
                 String name = f.getFileName().toString();
                 Matcher m = OWN_TEMPORARY.matcher(name);
-                boolean ours = Files.isRegularFile(f, LinkOption.NOFOLLOW_LINKS)
-                        && (name.equals(MARKER) || (m.matches() && listed.contains(m.group(1))));
+                // The marker staged, too: a run killed while it wrote the marker left nothing else.
+                boolean ours = Files.isRegularFile(f, LinkOption.NOFOLLOW_LINKS) && m.matches()
+                        && (m.group(1).equals(MARKER) || listed.contains(m.group(1)));
                 if (ours) {
                     own.add(f);
                 } else if (!name.equals("lost+found")) { // a file system's own, at its root

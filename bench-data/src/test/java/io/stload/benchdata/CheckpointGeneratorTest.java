@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.stload.checkpoint.Checkpoint;
+import io.stload.checkpoint.FolderLock;
 import io.stload.format.DType;
 import io.stload.format.Header;
 import io.stload.format.HeaderParser;
@@ -170,6 +171,34 @@ class CheckpointGeneratorTest {
         assertTrue(e.getReason().contains("holds files gen did not write (notes.txt)"), e.getReason());
         assertEquals(List.of(CheckpointGenerator.MARKER, "model.safetensors", "notes.txt"), names(tmp));
         assertArrayEquals(before, Files.readAllBytes(tmp.resolve("model.safetensors")));
+    }
+
+    /**
+     * A run into a directory another run is writing (its lock held: here by this JVM, through a descriptor of its own,
+     * as flock(2) counts them) is refused before it touches a file; the other run's files stay as they were.
+     */
+    @Test
+    void aDirectoryAnotherRunIsWritingIsRefusedUntouched() throws IOException {
+        CheckpointGenerator.generate(CheckpointSpec.of(ShapeKind.LLAMA, MIB).withShardBytes(MIB / 2), tmp);
+        Map<String, byte[]> before = contents(tmp);
+        try (FolderLock other = FolderLock.tryTake(tmp).orElseThrow()) {
+            FileAlreadyExistsException e = assertThrows(FileAlreadyExistsException.class,
+                    () -> CheckpointGenerator.generate(CheckpointSpec.of(ShapeKind.LLAMA, MIB).withSeed(2), tmp));
+            assertTrue(e.getReason().contains("another gen is writing it now"), e.getReason());
+        }
+        Map<String, byte[]> after = contents(tmp);
+        assertEquals(before.keySet(), after.keySet());
+        before.forEach((name, bytes) -> assertArrayEquals(bytes, after.get(name), name));
+        CheckpointGenerator.generate(CheckpointSpec.of(ShapeKind.LLAMA, MIB).withSeed(2), tmp); // once it is let go
+        assertEquals(List.of(CheckpointGenerator.MARKER, "model.safetensors"), names(tmp));
+    }
+
+    /** A run killed while it wrote its marker leaves only the marker staged, which the next run takes for its own. */
+    @Test
+    void aStagedMarkerAloneIsAKilledRunsAndIsReplaced() throws IOException {
+        Files.writeString(tmp.resolve(CheckpointGenerator.MARKER + ".partial"), "# written by stload gen");
+        CheckpointGenerator.generate(CheckpointSpec.of(ShapeKind.LLAMA, MIB), tmp);
+        assertEquals(List.of(CheckpointGenerator.MARKER, "model.safetensors"), names(tmp));
     }
 
     /** A real checkpoint in the hub's names, written by something else: gen must never overwrite or delete it. */

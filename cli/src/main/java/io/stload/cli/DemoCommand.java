@@ -32,18 +32,27 @@ final class DemoCommand extends StloadCommand {
 
     @Override
     public Integer call() throws IOException {
-        PrintWriter out = out();
         Path dir = Files.createTempDirectory("stload-demo-");
-        try {
-            long bytes = FlagValue.parse("--size", size, Sizes::parse);
-            CheckpointSpec cs = GenCommand.feasible(
-                    () -> new CheckpointSpec(ShapeKind.LLAMA, bytes, Math.max(1 << 20, bytes / 4), 42, DType.BF16));
-            out.printf("1. generating a %s Llama-shaped checkpoint in %s%n", Sizes.human(bytes), dir);
-            CheckpointSummary s = GenCommand.generate(dir, cs, out);
-            out.printf(Locale.ROOT, "   %d tensors in %d shards + index, written at %.0f MB/s%n", s.tensors(),
-                    s.files().size(), s.megabytesPerSecond());
+        // Stopped by a signal, the demo unwinds through the finally, before the hook goes; or the hook deletes it.
+        try (StopOnSignal stop = new StopOnSignal(() -> deleteQuietly(dir))) {
+            try {
+                return demo(dir, out());
+            } finally {
+                deleteOwnTempDir(dir);
+            }
+        }
+    }
 
-            Checkpoint ckpt = Checkpoint.open(dir);
+    private int demo(Path dir, PrintWriter out) throws IOException {
+        long bytes = FlagValue.parse("--size", size, Sizes::parse);
+        CheckpointSpec cs = GenCommand.feasible(
+                () -> new CheckpointSpec(ShapeKind.LLAMA, bytes, Math.max(1 << 20, bytes / 4), 42, DType.BF16));
+        out.printf("1. generating a %s Llama-shaped checkpoint in %s%n", Sizes.human(bytes), dir);
+        CheckpointSummary s = GenCommand.generate(dir, cs, out);
+        out.printf(Locale.ROOT, "   %d tensors in %d shards + index, written at %.0f MB/s%n", s.tensors(),
+                s.files().size(), s.megabytesPerSecond());
+
+        try (Checkpoint ckpt = Checkpoint.open(dir)) {
             out.printf("2. inspected: %d tensors, %s, every shard present and valid; first tensors:%n",
                     ckpt.tensors().size(), Sizes.human(ckpt.totalBytes()));
             ckpt.tensors().values().stream().limit(4).forEach(t -> out.printf("   %-45s %s %s%n", t.name(),
@@ -62,10 +71,16 @@ final class DemoCommand extends StloadCommand {
                 out.printf(Locale.ROOT, "   e.g. %s[0..3] = %.4g %.4g %.4g%n", q.name(), q.getFloat(0), q.getFloat(1),
                         q.getFloat(2));
             }
-            out.println("next: ./stload load DIR --load-strategy auto|mmap|prefetch|direct --order shuffled --digest");
-            return 0;
-        } finally {
+        }
+        out.println("next: ./stload load DIR --load-strategy auto|mmap|prefetch|direct --order shuffled --digest");
+        return 0;
+    }
+
+    private static void deleteQuietly(Path dir) {
+        try {
             deleteOwnTempDir(dir);
+        } catch (IOException | RuntimeException e) {
+            // Best effort, on the way out.
         }
     }
 

@@ -3,6 +3,7 @@ package io.stload.cli;
 import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.format.Tensor;
+import io.stload.nativeio.FileChecks;
 import io.stload.plan.Sizes;
 import io.stload.s3.S3Location;
 import io.stload.store.StoreMemory;
@@ -150,7 +151,7 @@ final class ServeCommand extends StloadCommand {
     private ReloadGuard guard(ReloadToken token) {
         Path root = reloadRoot;
         if (root == null && !S3Location.isS3(path) && existsLocally(path)) {
-            Path served = Path.of(path).toAbsolutePath().normalize();
+            Path served = FileChecks.kernelPath(Path.of(path)).toAbsolutePath().normalize();
             root = served.getParent() != null ? served.getParent() : served;
         }
         try {

@@ -105,6 +105,7 @@ public final class Checkpoint implements TensorLookup<TensorRef>, AutoCloseable 
         if (path == null || unknown == null) {
             throw StloadException.usage("a checkpoint is opened from a path, not null");
         }
+        path = FileChecks.kernelPath(path); // its files are found by name from it, which a textual `..` would move
         // Missing, a symlink loop, permission denied, or a FIFO or device: one line each, and nothing opened.
         if (!FileChecks.requireFileOrDirectory(path).isDirectory()) {
             return new Checkpoint(CheckpointFiles.single(path, unknown), null, null);

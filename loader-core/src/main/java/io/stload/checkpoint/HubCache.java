@@ -23,6 +23,11 @@ record HubCache(Path root) {
     /** A ref holds a 40-character hash; huggingface_hub writes nothing else there. */
     private static final long MAX_REF_BYTES = 4096;
 
+    /** The cache's folders are found from the root by name: a {@code ..} in it is taken as the kernel takes it. */
+    HubCache {
+        root = FileChecks.kernelPath(root);
+    }
+
     /**
      * Finds the cache as huggingface_hub does: {@code cacheDir} when given, else HF_HUB_CACHE, else HF_HOME/hub, else
      * ~/.cache/huggingface/hub.

@@ -6,13 +6,19 @@ import io.stload.StloadException;
 import io.stload.format.SafetensorsWriter.DataSource;
 import io.stload.format.SafetensorsWriter.Entry;
 import io.stload.format.SafetensorsWriter;
+import io.stload.nativeio.FileChecks;
+import io.stload.nativeio.HeldLock;
+import io.stload.nativeio.NativeAccess;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
@@ -183,18 +189,20 @@ public final class ShardedWriter {
     }
 
     /**
-     * Fills a directory beside {@code dir}, then renames it to {@code dir}, or deletes it on any failure. When
+     * Fills a directory beside {@code dir}, then renames it to {@code dir}, or deletes it on any failure. {@code dir}
+     * names the directory the kernel would: its parent's links are followed before a {@code ..} after them. When
      * {@code dir} is a symlink to a directory, the directory it points to is the one written (the link is kept);
      * a symlink to nothing is refused. While the temporary directory ({@code .NAME.tmp-PID-NANOS}) is written it
-     * holds a marker naming this process, by which {@link #removeAbandoned} later tells a tree left by a killed
-     * run from anything else. A thread interrupted while it writes (a signal handler's way to stop it) stops at
-     * its next channel operation, and the temporary directory is deleted before the exception leaves here.
+     * holds a marker naming this process, locked for as long as it writes, by which {@link #removeAbandoned} later
+     * tells a tree left by a killed run from anything else. A thread interrupted while it writes (a signal handler's
+     * way to stop it) stops at its next channel operation, and the temporary directory, with any folder above it that
+     * this call created, is deleted before the exception leaves here.
      *
      * @param dir    the directory to create; absent or empty
      * @param filler writes the files into the temporary directory it is given
      * @throws IOException if the filler or the rename fails
      * @throws StloadException {@link io.stload.ErrorKind#Usage} if {@code dir} exists and is not an empty directory,
-     *                         is a mount point, or is a link to no directory
+     *                         is a mount point, or is a link to no directory; if another process filled it meanwhile
      */
     public static void writeAtomically(Path dir, Filler filler) throws IOException {
         StloadException.requireNonNull(filler, "a directory is written by a filler, not null");
@@ -214,19 +222,68 @@ public final class ShardedWriter {
             throw taken(dir, "exists and is not a directory");
         }
         Path parent = target.getParent();
-        Files.createDirectories(parent);
-        // Not createTempDirectory: its owner-only permissions would become the checkpoint's.
-        Path tmp = Files.createDirectory(parent.resolve("." + target.getFileName() + TMP_INFIX
-                + ProcessHandle.current().pid() + "-" + (System.nanoTime() & Long.MAX_VALUE)));
+        Path outermostCreated = outermostMissing(parent);
+        Path tmp;
         try {
-            Files.writeString(tmp.resolve(PARTIAL_MARKER), writer(ProcessHandle.current()));
-            filler.fill(tmp);
-            Files.delete(tmp.resolve(PARTIAL_MARKER));
-            Files.deleteIfExists(target); // an empty directory, checked above; never a link (target() resolved it)
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+            Files.createDirectories(parent);
+            // Not createTempDirectory: its owner-only permissions would become the checkpoint's.
+            tmp = Files.createDirectory(parent.resolve("." + target.getFileName() + TMP_INFIX
+                    + ProcessHandle.current().pid() + "-" + (System.nanoTime() & Long.MAX_VALUE)));
+        } catch (IOException | RuntimeException | Error e) {
+            deleteEmptyFolders(parent, outermostCreated);
+            throw e;
+        }
+        try {
+            fill(tmp, filler);
+            try {
+                Files.deleteIfExists(target); // an empty directory, checked above; never a link (target() resolved it)
+                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+            } catch (DirectoryNotEmptyException | FileAlreadyExistsException e) {
+                throw taken(dir, "was filled by another process while this one wrote it");
+            }
         } catch (IOException | RuntimeException | Error e) {
             deleteTree(tmp);
+            deleteEmptyFolders(parent, outermostCreated);
             throw e;
+        }
+    }
+
+    /**
+     * Runs the filler with the tree locked and its marker written, and deletes the marker before the lock is let go:
+     * while the tree bears a marker, its writer is alive exactly when the tree is locked, whatever process ids the
+     * reader can see.
+     */
+    private static void fill(Path tmp, Filler filler) throws IOException {
+        // Nobody else probes the lock of a tree without a marker (removeAbandoned reads the marker first).
+        try (FolderLock lock = FolderLock.tryTake(tmp).orElseThrow(() -> new IOException(tmp + " is locked"))) {
+            Path marker = tmp.resolve(PARTIAL_MARKER);
+            Files.writeString(marker, writer(ProcessHandle.current()), StandardOpenOption.CREATE_NEW,
+                    StandardOpenOption.WRITE);
+            filler.fill(tmp);
+            Files.delete(marker);
+        }
+    }
+
+    /** The outermost of {@code folder} and the folders above it that do not exist yet; null if it exists. */
+    private static Path outermostMissing(Path folder) {
+        Path missing = null;
+        for (Path p = folder; p != null && !Files.exists(p, LinkOption.NOFOLLOW_LINKS); p = p.getParent()) {
+            missing = p;
+        }
+        return missing;
+    }
+
+    /** Deletes {@code folder} and those above it up to {@code outermost}, while they are empty: a failed run's own. */
+    private static void deleteEmptyFolders(Path folder, Path outermost) {
+        if (outermost == null) {
+            return;
+        }
+        for (Path p = folder; p != null && p.startsWith(outermost); p = p.getParent()) {
+            try {
+                Files.deleteIfExists(p);
+            } catch (IOException | RuntimeException e) {
+                return; // something else put a file there meanwhile: it stays
+            }
         }
     }
 
@@ -241,7 +298,7 @@ public final class ShardedWriter {
      */
     private static Path target(Path dir) throws IOException {
         requireDir(dir);
-        Path absolute = dir.toAbsolutePath().normalize();
+        Path absolute = FileChecks.kernelPath(dir).toAbsolutePath().normalize();
         if (!Files.isSymbolicLink(absolute)) {
             return absolute;
         }
@@ -315,7 +372,11 @@ public final class ShardedWriter {
         StloadException.requireNonNull(dir, "the directory written is a path, not null");
     }
 
-    /** The tree holds the marker of process {@code pid}, and that process is gone. */
+    /**
+     * The tree holds the marker of process {@code pid}, and that process is gone: not among this process's view of
+     * the running ones, and not holding the tree's lock (a writer in another PID namespace, in a container sharing
+     * the folder, is invisible here but still holds it).
+     */
     private static boolean abandoned(Path tree, String pid) {
         Path marker = tree.resolve(PARTIAL_MARKER);
         String recorded;
@@ -337,7 +398,28 @@ public final class ShardedWriter {
             return false;
         }
         // The same id with another start time is a later process: the writer is gone all the same.
-        return process.isEmpty() || !writer(process.get()).equals(recorded);
+        return (process.isEmpty() || !writer(process.get()).equals(recorded)) && unlocked(tree, marker);
+    }
+
+    /**
+     * Nobody holds the tree's lock, and its marker is still there (a writer that finished deleted it before letting
+     * go). Where there are no locks, the process id has said it.
+     */
+    private static boolean unlocked(Path tree, Path marker) {
+        HeldLock held;
+        try {
+            held = NativeAccess.get().tryLockFolder(tree);
+        } catch (IOException e) {
+            return true;
+        }
+        if (held == null) {
+            return false;
+        }
+        try (held) {
+            return Files.exists(marker, LinkOption.NOFOLLOW_LINKS);
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     /** What the marker records of the process writing a tree: its id and, where known, when it started. */

@@ -102,6 +102,13 @@ final class FallbackNativeAccess implements NativeAccess {
         return null;
     }
 
+    @Override
+    public HeldLock tryLockFolder(Path dir) throws IOException {
+        // FileChannel's locks are fcntl(2) record locks: an exclusive one needs a descriptor open for writing, which
+        // a folder cannot have.
+        throw new IOException("folder locks need native access: " + reason);
+    }
+
     /** A {@link NativeFile} over a FileChannel: never direct, and without advice. */
     private record ChannelFile(FileChannel channel) implements NativeFile {
         /** ByteBuffers are int-indexed: larger segments are read a slice at a time. */

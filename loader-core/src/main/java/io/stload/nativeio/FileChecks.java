@@ -5,10 +5,13 @@ import io.stload.StloadException;
 import java.io.IOException;
 import java.nio.channels.ClosedByInterruptException;
 import java.nio.file.AccessDeniedException;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
@@ -43,10 +46,46 @@ public final class FileChecks {
             throw StloadException.usage("the " + what + " path is empty; for the working folder, say `.`");
         }
         try {
-            return Path.of(text);
+            return kernelPath(Path.of(text));
         } catch (InvalidPathException e) {
             throw StloadException.usage("`" + text + "` cannot name a " + what + ": " + e.getReason());
         }
+    }
+
+    /**
+     * {@code path} as the kernel takes it: a {@code ..} goes up from where the links before it lead, as open(2) and
+     * mkdir(2) take it, not from the name before it, as {@link Path#normalize()} does (so {@code link/../x} is beside
+     * the link's target, not beside the link). A path without a {@code ..} is returned as it is, links and all; one
+     * with is made absolute, its part up to the last {@code ..} resolved as far as it exists.
+     *
+     * @param path a path a user gave
+     * @return a path without {@code ..} that names what {@code path} names
+     */
+    public static Path kernelPath(Path path) {
+        int last = -1;
+        for (int i = 0; i < path.getNameCount(); i++) {
+            if (path.getName(i).toString().equals("..")) {
+                last = i;
+            }
+        }
+        if (last < 0) {
+            return path;
+        }
+        Path absolute = path.toAbsolutePath();
+        int offset = absolute.getNameCount() - path.getNameCount();
+        Path upTo = absolute.getRoot().resolve(absolute.subpath(0, offset + last + 1));
+        Path existing = upTo;
+        while (existing.getParent() != null && !Files.exists(existing)) {
+            existing = existing.getParent();
+        }
+        Path resolved;
+        try {
+            resolved = existing.toRealPath().resolve(existing.relativize(upTo)).normalize();
+        } catch (IOException e) {
+            resolved = upTo.normalize(); // not to be resolved (a loop, no permission): what opening it says stays
+        }
+        return offset + last + 1 == absolute.getNameCount() ? resolved
+                : resolved.resolve(absolute.subpath(offset + last + 1, absolute.getNameCount()));
     }
 
     /** The file's attributes (symlinks followed) when it is a regular file; else {@link ErrorKind#Io}, one line. */
@@ -125,6 +164,16 @@ public final class FileChecks {
         }
         if (e instanceof AccessDeniedException) {
             return "permission denied";
+        }
+        if (e instanceof FileSystemException fse && fse.getReason() == null && fse.getFile() != null) {
+            // The JDK's message is then only the path: say what is wrong with it.
+            String what = switch (e) {
+                case FileAlreadyExistsException x -> "already exists";
+                case NotDirectoryException x -> "is not a directory";
+                case DirectoryNotEmptyException x -> "is not empty";
+                default -> e.getClass().getSimpleName();
+            };
+            return fse.getFile() + " " + what;
         }
         String why = e instanceof FileSystemException fse && fse.getReason() != null ? fse.getReason() : e.getMessage();
         if (why == null) {

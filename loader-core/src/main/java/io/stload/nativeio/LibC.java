@@ -48,11 +48,16 @@ final class LibC {
     static final int O_NONBLOCK = 0x800;
     static final int O_NOFOLLOW = oNoFollow(System.getProperty("os.arch", ""));
     static final int O_DIRECT = oDirect(System.getProperty("os.arch", ""));
+    static final int O_DIRECTORY = oDirectory(System.getProperty("os.arch", ""));
 
     private static final int SC_PAGESIZE = 30;
     private static final int SEEK_END = 2;
     /** struct statfs is 120 bytes on 64-bit Linux; the slack guards against a libc that writes more. */
     private static final long STATFS_BYTES = 256;
+    /** struct statx is 256 bytes; stx_mask is its first word, stx_dio_mem_align and stx_dio_offset_align at 152. */
+    private static final long STATX_BYTES = 256;
+    private static final int STATX_DIOALIGN = 0x2000;
+    private static final int AT_EMPTY_PATH = 0x1000;
 
     private static final Linker LINKER = Linker.nativeLinker();
     private static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
@@ -65,6 +70,8 @@ final class LibC {
             bind("mincore", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS), CAPTURE_ERRNO);
     private static final MethodHandle STATFS =
             bind("statfs", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS), CAPTURE_ERRNO);
+    private static final MethodHandle STATX = bind("statx",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS), CAPTURE_ERRNO);
     // open(2) is variadic: the mode travels as the one variadic argument, ignored without O_CREAT.
     private static final MethodHandle OPEN = bind("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
             CAPTURE_ERRNO, Linker.Option.firstVariadicArg(2));
@@ -101,6 +108,14 @@ final class LibC {
         return switch (arch) {
             case "amd64", "x86_64" -> 0x20000;
             case "aarch64" -> 0x8000;
+            default -> throw new UnsupportedOperationException("unsupported architecture: " + arch);
+        };
+    }
+
+    private static int oDirectory(String arch) {
+        return switch (arch) {
+            case "amd64", "x86_64" -> 0x10000;
+            case "aarch64" -> 0x4000;
             default -> throw new UnsupportedOperationException("unsupported architecture: " + arch);
         };
     }
@@ -166,6 +181,34 @@ final class LibC {
                 throw error("statfs", path, errno(state));
             }
             return new long[] {buf.get(JAVA_LONG, 0), buf.get(JAVA_LONG, 8)};
+        } catch (IOException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /**
+     * What O_DIRECT on an open file needs, as statx(2) says it (Linux 6.1 and later, on file systems that tell):
+     * {memory alignment, offset and length alignment}, both 0 where the file takes no direct I/O; null where the
+     * kernel or the file system does not say.
+     */
+    static int[] directIoAlignment(int fd, Path file) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = callState(arena);
+            MemorySegment buf = arena.allocate(STATX_BYTES, 8);
+            int r = (int) STATX.invokeExact(state, fd, arena.allocateFrom(""), AT_EMPTY_PATH, STATX_DIOALIGN, buf);
+            if (r != 0) {
+                int errno = errno(state);
+                if (errno == ENOSYS) {
+                    return null;
+                }
+                throw error("statx", file, errno);
+            }
+            if ((buf.get(JAVA_INT, 0) & STATX_DIOALIGN) == 0) {
+                return null;
+            }
+            return new int[] {buf.get(JAVA_INT, 152), buf.get(JAVA_INT, 156)};
         } catch (IOException e) {
             throw e;
         } catch (Throwable t) {

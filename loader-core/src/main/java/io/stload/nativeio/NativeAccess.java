@@ -94,6 +94,16 @@ public interface NativeAccess {
      */
     HeldLock tryLock(Path file, boolean exclusive) throws IOException;
 
+    /**
+     * Takes an exclusive flock(2) on a folder itself, without waiting: the held lock, or null when another open
+     * descriptor (in this process or another, in any PID namespace) holds it. It adds no file to the folder, does not
+     * keep it from being deleted, and goes with its process, however that ends.
+     *
+     * @throws IOException if the folder cannot be opened (or is a symlink), or locked: a file system without flock
+     *                     (NFS without lock support), or the fallback, which has no flock
+     */
+    HeldLock tryLockFolder(Path dir) throws IOException;
+
     /** True when {@link #tryLock} sees the flock(2) locks of other processes. */
     default boolean locksInteroperateWithFlock() {
         return isNative();

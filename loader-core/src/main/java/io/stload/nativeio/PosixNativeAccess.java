@@ -79,15 +79,34 @@ final class PosixNativeAccess implements NativeAccess {
         if (bytes == 0) {
             return arena.allocate(0, pageSize);
         }
+        // Each allocation stays one mapping, so that a load of many shards (one allocation each) never nears
+        // vm.max_map_count: past it, the JVM can no longer map a thread's stack and aborts.
+        if (bytes < HUGE_PAGE) {
+            // No huge page fits: a plain mapping, which the kernel merges with the ones beside it.
+            long base = LibC.mmapAnonymous(bytes);
+            if (base < 0) {
+                throw LibC.error("mmap(" + bytes + " bytes)", (int) -base);
+            }
+            return MemorySegment.ofAddress(base).reinterpret(bytes, arena, s -> LibC.munmap(base, bytes));
+        }
         // Over-allocate so the usable range starts on a huge-page boundary: THP backs it with 2 MiB pages,
-        // which makes first-touch faults 512x rarer and copies into it markedly faster.
+        // which makes first-touch faults 512x rarer and copies into it markedly faster. The slack before and
+        // after is given back at once.
         long length = bytes + HUGE_PAGE;
         long base = LibC.mmapAnonymous(length);
         if (base < 0) {
             throw LibC.error("mmap(" + length + " bytes)", (int) -base);
         }
         long start = (base + HUGE_PAGE - 1) & -HUGE_PAGE;
-        MemorySegment segment = MemorySegment.ofAddress(start).reinterpret(bytes, arena, s -> LibC.munmap(base, length));
+        long end = alignUp(start + bytes);
+        if (start > base) {
+            LibC.munmap(base, start - base);
+        }
+        if (base + length > end) {
+            LibC.munmap(end, base + length - end);
+        }
+        MemorySegment segment = MemorySegment.ofAddress(start)
+                .reinterpret(bytes, arena, s -> LibC.munmap(start, end - start));
         try {
             madvise(segment, MemoryAdvice.HUGEPAGE);
         } catch (IOException e) {
@@ -148,12 +167,14 @@ final class PosixNativeAccess implements NativeAccess {
         if (direct) {
             int fd = LibC.open(file, flags | LibC.O_DIRECT);
             if (fd >= 0) {
-                return directFile(fd, file);
-            }
-            // EINVAL means this filesystem does not do O_DIRECT; a buffered descriptor still reads the file.
-            if (-fd != LibC.EINVAL) {
+                PosixFile f = directFile(fd, file);
+                if (f != null) {
+                    return f;
+                }
+            } else if (-fd != LibC.EINVAL) {
                 throw LibC.error("open", file, -fd);
             }
+            // EINVAL, or a file that statx says takes no direct I/O: a buffered descriptor still reads it.
         }
         int fd = LibC.open(file, flags);
         if (fd < 0) {
@@ -162,10 +183,18 @@ final class PosixNativeAccess implements NativeAccess {
         return new PosixFile(fd, file, false, MIN_DIRECT_ALIGNMENT);
     }
 
-    /** The descriptor is closed when its alignment cannot be learnt: nothing else would close it. */
+    /**
+     * The O_DIRECT descriptor as a file, or null (the descriptor closed) when the file takes no direct I/O. The
+     * descriptor is closed, too, when its alignment cannot be learnt: nothing else would close it.
+     */
     private static PosixFile directFile(int fd, Path file) throws IOException {
         try {
-            return new PosixFile(fd, file, true, directAlignment(file));
+            int alignment = directAlignment(fd, file);
+            if (alignment == 0) {
+                LibC.close(fd);
+                return null;
+            }
+            return new PosixFile(fd, file, true, alignment);
         } catch (IOException | RuntimeException e) {
             LibC.close(fd);
             throw e;
@@ -190,7 +219,22 @@ final class PosixNativeAccess implements NativeAccess {
             LibC.close(fd);
             throw e;
         }
-        int r = LibC.flock(fd, (exclusive ? LibC.LOCK_EX : LibC.LOCK_SH) | LibC.LOCK_NB);
+        return flock(fd, file, exclusive ? LibC.LOCK_EX : LibC.LOCK_SH);
+    }
+
+    @Override
+    public HeldLock tryLockFolder(Path dir) throws IOException {
+        Path folder = dir.toAbsolutePath();
+        int fd = LibC.open(folder, LibC.O_RDONLY | LibC.O_DIRECTORY | LibC.O_CLOEXEC | LibC.O_NOFOLLOW);
+        if (fd < 0) {
+            throw LibC.error("open", folder, -fd);
+        }
+        return flock(fd, folder, LibC.LOCK_EX);
+    }
+
+    /** Locks the descriptor without waiting; it is closed unless the lock is held and returned. */
+    private static HeldLock flock(int fd, Path file, int operation) throws IOException {
+        int r = LibC.flock(fd, operation | LibC.LOCK_NB);
         if (r == 0) {
             // Closing the only descriptor of the open file releases the flock.
             return () -> {
@@ -215,7 +259,17 @@ final class PosixNativeAccess implements NativeAccess {
         }
     }
 
-    private static int directAlignment(Path file) throws IOException {
+    /**
+     * What O_DIRECT reads of the file must align to (offsets, lengths and memory), at least a page's 4 KiB; 0 when
+     * the file takes none. The kernel says it through statx where it can: the file system's block size is only a
+     * guess, too small on an overlay over a disk of 16 KiB sectors (reads then fail with EINVAL) and too large on
+     * an XFS of 16 KiB blocks over 512-byte sectors (reads then go buffered for nothing).
+     */
+    private static int directAlignment(int fd, Path file) throws IOException {
+        int[] dio = LibC.directIoAlignment(fd, file);
+        if (dio != null) {
+            return dio[1] == 0 ? 0 : Math.max(MIN_DIRECT_ALIGNMENT, Math.max(dio[0], dio[1]));
+        }
         long blockSize = LibC.statfs(file)[1];
         boolean usable = blockSize > MIN_DIRECT_ALIGNMENT && blockSize <= 1 << 20 && Long.bitCount(blockSize) == 1;
         return usable ? (int) blockSize : MIN_DIRECT_ALIGNMENT;

@@ -11,6 +11,7 @@ import io.stload.format.DType;
 import io.stload.format.Header;
 import io.stload.format.SafetensorsWriter;
 import io.stload.format.SafetensorsWriter.TensorData;
+import io.stload.nativeio.FileChecks;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.nio.file.Files;
@@ -52,6 +53,35 @@ class CheckpointTest {
                     .append(tensorShardPairs[i + 1].replace("\\", "\\\\")).append('"');
         }
         return Files.writeString(ckpt.resolve(name), json.append("}}").toString());
+    }
+
+    /**
+     * {@code link/../ckpt} names the checkpoint beside the link's target, as open(2) takes it; its shards are found
+     * there too, not beside the link, where a textual {@code normalize} would look (and did: refused as unsafe, or
+     * an indexed and an unindexed folder each met an internal error).
+     */
+    @Test
+    void aDotDotAfterALinkIsTakenAsTheKernelTakesIt() throws IOException {
+        Path deep = Files.createDirectories(root.resolve("deep/a"));
+        Files.createSymbolicLink(root.resolve("link"), deep);
+        Path there = Files.createDirectory(root.resolve("deep/ckpt"));
+        shard(there, "model-00001-of-00002.safetensors", "a");
+        shard(there, "model-00002-of-00002.safetensors", "b");
+        Files.writeString(there.resolve("model.safetensors.index.json"),
+                "{\"weight_map\":{\"a\":\"model-00001-of-00002.safetensors\",\"b\":\"model-00002-of-00002.safetensors\"}}");
+        shard(ckpt, "model.safetensors", "elsewhere"); // beside the link: what a textual `..` would name
+        for (String form : List.of("link/../ckpt", "link/../ckpt/model-00001-of-00002.safetensors")) {
+            try (Checkpoint c = Checkpoint.open(root.resolve(form))) {
+                assertTrue(c.tensors().containsKey("a") && !c.tensors().containsKey("elsewhere"), form);
+            }
+        }
+        Files.delete(there.resolve("model.safetensors.index.json")); // unindexed: the folder is listed
+        try (Checkpoint c = Checkpoint.open(root.resolve("link/../ckpt"))) {
+            assertEquals(List.of("a", "b"), List.copyOf(c.tensors().keySet()));
+        }
+        assertEquals(root.resolve("deep/ckpt").toRealPath(), FileChecks.kernelPath(root.resolve("link/../ckpt")));
+        Path plain = Path.of("relative/without/dots");
+        assertEquals(plain, FileChecks.kernelPath(plain), "a path without `..` is left as the user wrote it");
     }
 
     private StloadException rejected(ErrorKind kind) {

@@ -130,6 +130,72 @@ class ShardedWriterTest {
         assertEquals(List.of(), List.of(dir.toFile().list()), "the temporary folder is gone too");
     }
 
+    /** The folders above OUT that a failed run made go with it; one holding something else stays. */
+    @Test
+    void aFailureRemovesTheFoldersItMadeAboveTheOutput() throws IOException {
+        Path out = dir.resolve("a/b/out");
+        assertThrows(IOException.class, () -> ShardedWriter.writeAtomically(out, tmp -> {
+            throw new IOException("disk full (injected)");
+        }));
+        assertEquals(List.of(), List.of(dir.toFile().list()));
+
+        Files.createDirectories(dir.resolve("a"));
+        Files.writeString(dir.resolve("a/keep.txt"), "mine");
+        assertThrows(IOException.class, () -> ShardedWriter.writeAtomically(out, tmp -> {
+            throw new IOException("disk full (injected)");
+        }));
+        assertEquals(List.of("keep.txt"), List.of(dir.resolve("a").toFile().list()));
+    }
+
+    /** {@code link/..} is where the kernel takes it: the parent of the link's target, not the folder of the link. */
+    @Test
+    void aDotDotAfterALinkNamesTheFolderAboveItsTarget() throws IOException {
+        Path target = Files.createDirectories(dir.resolve("deep/a"));
+        Files.createSymbolicLink(dir.resolve("L"), target);
+        Map<String, byte[]> tensors = tensors();
+        ShardedWriter.write(dir.resolve("L/../out"), null, entries(tensors), from(tensors), Long.MAX_VALUE);
+        assertSameTensors(tensors, dir.resolve("deep/out"));
+        assertFalse(Files.exists(dir.resolve("out")));
+    }
+
+    /** Another process that fills OUT while this one writes wins; this one says so and leaves its files alone. */
+    @Test
+    void anOutputFilledMeanwhileIsTheOtherWritersAndIsRefused() throws IOException {
+        Path out = dir.resolve("out");
+        StloadException e = assertThrows(StloadException.class, () -> ShardedWriter.writeAtomically(out, tmp -> {
+            Files.createDirectories(out);
+            Files.writeString(out.resolve("theirs.safetensors"), "theirs");
+        }));
+        assertEquals("Usage: " + out + ": was filled by another process while this one wrote it; choose a new folder",
+                e.getMessage());
+        assertEquals(List.of("out"), List.of(dir.toFile().list()), "no temporary tree is left");
+        assertEquals("theirs", Files.readString(out.resolve("theirs.safetensors")));
+    }
+
+    /**
+     * A temporary tree whose writer's process id is not to be seen here (a writer in another PID namespace: a
+     * container sharing the folder) is kept while that writer holds its lock, a real process's flock(2), and removed
+     * once it is gone.
+     */
+    @Test
+    void aTreeWhoseWriterStillHoldsItsLockIsKeptWhateverItsProcessId() throws Exception {
+        Process gone = new ProcessBuilder("true").start();
+        assertTrue(gone.waitFor(30, TimeUnit.SECONDS));
+        Path tree = Files.createDirectories(dir.resolve(".out.tmp-" + gone.pid() + "-5"));
+        Files.writeString(tree.resolve(".stload-partial"), gone.pid() + " 0\n");
+        Process holder = new ProcessBuilder("flock", "-n", tree.toString(), "sh", "-c", "echo held; read line").start();
+        try (var said = holder.inputReader()) {
+            assertEquals("held", said.readLine(), "flock(1) could not take the lock");
+            assertEquals(List.of(), ShardedWriter.removeAbandoned(dir.resolve("out")));
+            assertTrue(Files.exists(tree.resolve(".stload-partial")));
+        } finally {
+            holder.getOutputStream().close(); // ends the read, and with it the holder
+            assertTrue(holder.waitFor(30, TimeUnit.SECONDS));
+        }
+        assertEquals(List.of(tree), ShardedWriter.removeAbandoned(dir.resolve("out")));
+        assertFalse(Files.exists(tree));
+    }
+
     /** Two shards could each hold a tensor of one name, which the index cannot map twice: refused, nothing written. */
     @Test
     void aNameGivenTwiceIsRefusedAcrossShardsToo() {

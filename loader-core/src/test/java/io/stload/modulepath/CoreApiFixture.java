@@ -234,6 +234,10 @@ final class CoreApiFixture implements AutoCloseable {
         value("Tensor.ofMapping", MemorySegment.class, arena.allocate(16));
         value("WeightStore.open", long.class, 1L << 20);
         value("Convert.fromF32", DType.class, DType.BF16);
+        // Reload options that can all act: no quiesce timeout without a quiesce, no staging bound beside.
+        value("new ReloadOptions", Duration.class, Duration.ZERO);
+        value("new ReloadOptions", long.class, ReloadOptions.DEFAULT_STAGING_BYTES);
+        value("ReloadOptions.withStagingBytes", long.class, ReloadOptions.DEFAULT_STAGING_BYTES);
         // Where two strings, or numbers, must fit each other.
         probe.arguments("new Partitioning(int, int, PartitionSpec)",
                 () -> new Object[] {0, 1, PartitionSpec.defaults()});

@@ -64,6 +64,11 @@ public class DelegatingNativeAccess implements NativeAccess {
     }
 
     @Override
+    public HeldLock tryLockFolder(Path dir) throws IOException {
+        return real.tryLockFolder(dir);
+    }
+
+    @Override
     public boolean locksInteroperateWithFlock() {
         return real.locksInteroperateWithFlock();
     }

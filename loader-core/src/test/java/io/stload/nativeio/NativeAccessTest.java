@@ -37,6 +37,30 @@ class NativeAccessTest {
         return Stream.of(NativeAccess.get(), new FallbackNativeAccess("test"));
     }
 
+    /**
+     * An allocation is one mapping, and small ones merge with each other: a host load holds one allocation per shard,
+     * and a load of tens of thousands of shards, at two or three mappings each, went past vm.max_map_count, where
+     * the JVM aborted (it could not map a thread's stack). Counted in /proc/self/maps, before and after.
+     */
+    @Test
+    void allocationsAddFewMappingsWhateverTheirNumber() throws IOException {
+        NativeAccess os = NativeAccess.get();
+        assumeTrue(LINUX && os.isNative(), "mappings are counted on Linux, with native access");
+        try (Arena arena = Arena.ofShared()) {
+            long before = Files.readAllLines(Path.of("/proc/self/maps")).size();
+            for (int i = 0; i < 400; i++) {
+                os.allocate(64 << 10, arena);
+            }
+            for (int i = 0; i < 20; i++) {
+                MemorySegment large = os.allocate((3L << 20) + 12345, arena);
+                assertEquals(0, large.address() % (2L << 20), "a large allocation starts on a huge page");
+            }
+            long added = Files.readAllLines(Path.of("/proc/self/maps")).size() - before;
+            assertTrue(added < 100, added + " mappings for 420 allocations");
+        }
+    }
+
+
     @Test
     void nativeOnLinux() {
         assumeTrue(LINUX);
