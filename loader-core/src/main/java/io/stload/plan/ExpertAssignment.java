@@ -95,7 +95,12 @@ final class ExpertAssignment {
 
     /** Whether {@code rank} holds the expert that {@code t}, one of the tensors this was made of, belongs to. */
     boolean holds(TensorRef t, int rank) {
-        return ownerByName.get(t.name()) == rank;
+        return owner(t) == rank;
+    }
+
+    /** The rank that holds the expert {@code t}, one of the tensors this was made of, belongs to. */
+    int owner(TensorRef t) {
+        return ownerByName.get(t.name());
     }
 
     private static Matcher expertIn(TensorRef t) {

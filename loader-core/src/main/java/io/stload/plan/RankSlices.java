@@ -63,6 +63,8 @@ public final class RankSlices {
         private final ExpertAssignment experts;
         private final int worldSize;
         private final TensorFilter filter;
+        /** Made the first time another rank's bytes are asked for; the same whichever thread makes it. */
+        private volatile Summary summary;
 
         private Matched(List<Match> matches, ExpertAssignment experts, int worldSize, TensorFilter filter) {
             this.matches = matches;
@@ -148,19 +150,52 @@ public final class RankSlices {
          * @throws io.stload.StloadException {@link io.stload.ErrorKind#Unsupported} if a rule cannot cut a tensor
          */
         public long bytes(int rank) {
-            long sum = 0;
-            // A model repeats a few shapes under a few rules in every layer: each is sliced once per rank.
-            Map<Shaped, Long> sliced = new HashMap<>();
-            for (Match m : matches) {
-                TensorRef t = m.tensor();
-                switch (held(m, rank)) {
-                    case WHOLE -> sum += t.info().byteSize();
-                    case CUT -> sum += sliced.computeIfAbsent(new Shaped(m.rule(), t.info().dtype(), t.info().shape()),
-                            k -> TensorSlice.of(t, m.rule(), rank, worldSize).byteSize());
-                    case NOT -> { }
-                }
+            Summary s = summary;
+            if (s == null) {
+                summary = s = summarize();
+            }
+            long sum = s.everywhere() + s.expertBytes().getOrDefault(rank, 0L);
+            for (Map.Entry<Match, Integer> cut : s.cutShapes().entrySet()) {
+                Match m = cut.getKey();
+                sum += cut.getValue() * TensorSlice.of(m.tensor(), m.rule(), rank, worldSize).byteSize();
             }
             return sum;
+        }
+
+        /**
+         * What every rank's bytes are made of, found in one pass over the tensors, so that each rank's then costs a
+         * pass over the split shapes (a model repeats a few under a few rules in every layer), not over the tensors:
+         * listing a world of W ranks costs W times the shapes.
+         */
+        private Summary summarize() {
+            long everywhere = 0;
+            Map<Shaped, Match> shapes = new HashMap<>();
+            Map<Match, Integer> cutShapes = new LinkedHashMap<>();
+            Map<Integer, Long> expertBytes = new HashMap<>();
+            for (Match m : matches) {
+                TensorRef t = m.tensor();
+                if (!filter.matches(t.name())) {
+                    continue;
+                }
+                PartitionRule rule = m.rule();
+                if (rule == null || rule.replicates()) {
+                    everywhere += t.info().byteSize();
+                } else if (rule.assignsExperts()) {
+                    expertBytes.merge(experts.owner(t), t.info().byteSize(), Long::sum);
+                } else {
+                    Match first = shapes.computeIfAbsent(new Shaped(rule, t.info().dtype(), t.info().shape()), k -> m);
+                    cutShapes.merge(first, 1, Integer::sum);
+                }
+            }
+            return new Summary(everywhere, cutShapes, expertBytes);
+        }
+
+        /**
+         * @param everywhere  the bytes of the tensors every rank holds whole
+         * @param cutShapes   a tensor of each split shape, and how many tensors have that shape
+         * @param expertBytes the bytes of the experts each rank owns, by rank
+         */
+        private record Summary(long everywhere, Map<Match, Integer> cutShapes, Map<Integer, Long> expertBytes) {
         }
 
         /** A split rule and the dtype and shape it cuts: what a slice's size depends on, for one rank. */
