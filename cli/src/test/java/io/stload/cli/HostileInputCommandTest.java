@@ -183,16 +183,18 @@ class HostileInputCommandTest {
         assertEquals(1, stderr.size(), stderr.toString());
         assertTrue(stderr.getFirst().contains("permission denied"), stderr.toString());
 
-        // Readable now, with an index: verify then looks for the files the index leaves out, in every subfolder.
+        // Readable now, with an index: verify then looks for the files the index leaves out, in every subfolder. One
+        // it cannot list does not keep the checkpoint from loading, so it is a note, not a problem.
         Files.setPosixFilePermissions(secret, PosixFilePermissions.fromString("rw-r--r--"));
         Files.writeString(shared.resolve("model.safetensors.index.json"),
                 "{\"weight_map\": {\"w\": \"secret.safetensors\"}}");
         p = AsNobody.cli(classPath, dir.resolve("out"), dir.resolve("err"), "verify", shared.toString());
         assertTrue(p.waitFor(60, TimeUnit.SECONDS));
         stderr = Files.readAllLines(dir.resolve("err"));
-        assertNotEquals(ExitCodes.UNEXPECTED, p.exitValue(), stderr.toString());
-        assertEquals(4, p.exitValue(), stderr.toString());
-        assertEquals(1, stderr.size(), stderr.toString());
-        assertTrue(stderr.getFirst().contains("private: cannot list directory: permission denied"), stderr.toString());
+        List<String> stdout = Files.readAllLines(dir.resolve("out"));
+        assertEquals(0, p.exitValue(), stderr + " " + stdout);
+        assertEquals(List.of(), stderr);
+        assertEquals(List.of("note: " + sub + ": cannot list directory: permission denied; files the index does not name"
+                + " were not looked for", "ok: no problems found"), stdout);
     }
 }

@@ -8,6 +8,7 @@ import io.stload.format.RangeSource;
 import io.stload.format.ShardIndex;
 import io.stload.format.TensorInfo;
 import io.stload.format.UnknownDtypes;
+import io.stload.nativeio.FileChecks;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -436,7 +437,7 @@ final class CheckpointFiles {
         try (Stream<Path> s = Files.list(dir)) {
             return new ArrayList<>(new TreeSet<>(s.filter(p -> p.getFileName().toString().endsWith(suffix)).toList()));
         } catch (IOException e) {
-            throw new StloadException(ErrorKind.Io, dir, "cannot list directory: " + e.getMessage(), e);
+            throw FileChecks.failure(dir, "cannot list directory", e);
         }
     }
 }

@@ -166,7 +166,7 @@ public final class CheckpointVerifier {
         if (found.index() != null) {
             Set<Path> named = new HashSet<>();
             found.listed().forEach(n -> named.add(dir.resolve(n).toAbsolutePath().normalize()));
-            for (Path file : files(dir, ".safetensors")) {
+            for (Path file : filesOrNote(dir, notes)) {
                 if (!named.contains(file.toAbsolutePath().normalize())) {
                     notes.add(dir.relativize(file) + " is not named by " + found.index().getFileName()
                             + "; a load does not read it, and it was not checked");
@@ -228,6 +228,19 @@ public final class CheckpointVerifier {
             return Files.size(file);
         } catch (IOException e) {
             return 0;
+        }
+    }
+
+    /**
+     * The folder's {@code .safetensors} files, to find those the index does not name; a folder that may be entered
+     * but not listed (mode 711) loads, so it is a note here, not a problem.
+     */
+    private static List<Path> filesOrNote(Path dir, List<String> notes) {
+        try {
+            return files(dir, ".safetensors");
+        } catch (StloadException e) {
+            notes.add(e.file() + ": " + e.detail() + "; files the index does not name were not looked for");
+            return List.of();
         }
     }
 
