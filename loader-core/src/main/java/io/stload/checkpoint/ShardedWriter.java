@@ -11,6 +11,7 @@ import io.stload.nativeio.HeldLock;
 import io.stload.nativeio.NativeAccess;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
@@ -227,7 +228,7 @@ public final class ShardedWriter {
         try {
             Files.createDirectories(parent);
             // Not createTempDirectory: its owner-only permissions would become the checkpoint's.
-            tmp = Files.createDirectory(parent.resolve("." + target.getFileName() + TMP_INFIX
+            tmp = Files.createDirectory(parent.resolve(temporaryPrefix(target)
                     + ProcessHandle.current().pid() + "-" + (System.nanoTime() & Long.MAX_VALUE)));
         } catch (IOException | RuntimeException | Error e) {
             deleteEmptyFolders(parent, outermostCreated);
@@ -287,6 +288,18 @@ public final class ShardedWriter {
         }
     }
 
+    /**
+     * {@code .NAME.tmp-}, which the writer's process id and a time follow: NAME cut to 200 bytes, so that the whole
+     * stays within the 255 bytes a file name may have (the two numbers take 40 at most).
+     */
+    private static String temporaryPrefix(Path target) {
+        String name = target.getFileName().toString();
+        while (name.getBytes(StandardCharsets.UTF_8).length > 200) {
+            name = name.substring(0, name.offsetByCodePoints(name.length(), -1));
+        }
+        return "." + name + TMP_INFIX;
+    }
+
     /** The caller's to fix: a folder that holds something of theirs is never written into. */
     private static StloadException taken(Path dir, String reason) {
         return new StloadException(ErrorKind.Usage, dir, reason + "; choose a new folder");
@@ -332,7 +345,7 @@ public final class ShardedWriter {
         if (parent == null || !Files.isDirectory(parent)) {
             return List.of();
         }
-        Pattern name = Pattern.compile(Pattern.quote("." + target.getFileName() + TMP_INFIX) + "(\\d{1,19})-\\d{1,19}");
+        Pattern name = Pattern.compile(Pattern.quote(temporaryPrefix(target)) + "(\\d{1,19})-\\d{1,19}");
         List<Path> removed = new ArrayList<>();
         try (Stream<Path> siblings = Files.list(parent)) {
             for (Path p : siblings.toList()) {
@@ -359,7 +372,7 @@ public final class ShardedWriter {
         requireDir(dir); // before the best effort, which would take a null for a failure to ignore
         try {
             Path target = target(dir);
-            String prefix = "." + target.getFileName() + TMP_INFIX + ProcessHandle.current().pid() + "-";
+            String prefix = temporaryPrefix(target) + ProcessHandle.current().pid() + "-";
             try (Stream<Path> siblings = Files.list(target.getParent())) {
                 siblings.filter(p -> p.getFileName().toString().startsWith(prefix)).forEach(ShardedWriter::deleteTree);
             }

@@ -75,6 +75,11 @@ final class PosixFile implements NativeFile {
                     break;
                 }
                 done += n;
+                if (direct && (done & (directAlignment - 1)) != 0) {
+                    // Short of an aligned end: the end of the file. O_DIRECT cannot read on from there, and some
+                    // file systems refuse the attempt with EINVAL rather than return 0.
+                    break;
+                }
             }
         }
         return done;

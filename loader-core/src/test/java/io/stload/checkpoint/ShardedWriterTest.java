@@ -147,6 +147,17 @@ class ShardedWriterTest {
         assertEquals(List.of("keep.txt"), List.of(dir.resolve("a").toFile().list()));
     }
 
+    /** An OUT name near the 255-byte limit is written: the temporary name beside it, longer by 30 bytes, is cut. */
+    @Test
+    void anOutputNameNearTheLimitIsWritten() throws IOException {
+        for (String name : List.of("o".repeat(250), "\u00e9".repeat(127))) { // 250 and 254 bytes, two a character
+            Map<String, byte[]> tensors = tensors();
+            ShardedWriter.write(dir.resolve(name), null, entries(tensors), from(tensors), Long.MAX_VALUE);
+            assertSameTensors(tensors, dir.resolve(name));
+        }
+        assertEquals(2, dir.toFile().list().length, "no temporary tree is left");
+    }
+
     /** {@code link/..} is where the kernel takes it: the parent of the link's target, not the folder of the link. */
     @Test
     void aDotDotAfterALinkNamesTheFolderAboveItsTarget() throws IOException {
