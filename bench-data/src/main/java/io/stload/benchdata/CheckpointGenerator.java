@@ -1,8 +1,8 @@
 package io.stload.benchdata;
 
 import io.stload.StloadException;
-import io.stload.checkpoint.FolderLock;
 import io.stload.benchdata.CheckpointLayout.Shard;
+import io.stload.checkpoint.FolderLock;
 import io.stload.format.Header;
 import io.stload.format.HeaderParser;
 import io.stload.format.SafetensorsWriter;

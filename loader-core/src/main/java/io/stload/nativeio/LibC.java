@@ -191,26 +191,17 @@ final class LibC {
     /**
      * What O_DIRECT on an open file needs, as statx(2) says it (Linux 6.1 and later, on file systems that tell):
      * {memory alignment, offset and length alignment}, both 0 where the file takes no direct I/O; null where the
-     * kernel or the file system does not say.
+     * kernel or the file system does not say, or statx fails (ENOSYS, or EPERM under an old seccomp filter).
      */
-    static int[] directIoAlignment(int fd, Path file) throws IOException {
+    static int[] directIoAlignment(int fd) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = callState(arena);
             MemorySegment buf = arena.allocate(STATX_BYTES, 8);
             int r = (int) STATX.invokeExact(state, fd, arena.allocateFrom(""), AT_EMPTY_PATH, STATX_DIOALIGN, buf);
-            if (r != 0) {
-                int errno = errno(state);
-                if (errno == ENOSYS) {
-                    return null;
-                }
-                throw error("statx", file, errno);
-            }
-            if ((buf.get(JAVA_INT, 0) & STATX_DIOALIGN) == 0) {
+            if (r != 0 || (buf.get(JAVA_INT, 0) & STATX_DIOALIGN) == 0) {
                 return null;
             }
             return new int[] {buf.get(JAVA_INT, 152), buf.get(JAVA_INT, 156)};
-        } catch (IOException e) {
-            throw e;
         } catch (Throwable t) {
             throw unexpected(t);
         }

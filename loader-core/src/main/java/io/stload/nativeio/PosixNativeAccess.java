@@ -266,7 +266,7 @@ final class PosixNativeAccess implements NativeAccess {
      * an XFS of 16 KiB blocks over 512-byte sectors (reads then go buffered for nothing).
      */
     private static int directAlignment(int fd, Path file) throws IOException {
-        int[] dio = LibC.directIoAlignment(fd, file);
+        int[] dio = LibC.directIoAlignment(fd);
         if (dio != null) {
             return dio[1] == 0 ? 0 : Math.max(MIN_DIRECT_ALIGNMENT, Math.max(dio[0], dio[1]));
         }
