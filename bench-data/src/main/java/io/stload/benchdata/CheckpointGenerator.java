@@ -87,7 +87,8 @@ public final class CheckpointGenerator {
         requireFreeSpace(dir, tensorBytes, shards.size(), earlierOutput(dir)); // before a folder is made
         boolean created = !Files.exists(dir, LinkOption.NOFOLLOW_LINKS);
         Files.createDirectories(dir);
-        try (FolderLock lock = FolderLock.tryTake(dir).orElseThrow(() -> new FileAlreadyExistsException(
+        // The folder itself, where DIR is a link to it: another run may name it by another path.
+        try (FolderLock lock = FolderLock.tryTake(dir.toRealPath()).orElseThrow(() -> new FileAlreadyExistsException(
                 dir.toString(), null, "another gen is writing it now; wait for it, or name another directory"))) {
             write(dir, shards, sharded, metadata, seed, extra, names, tensorBytes, created);
         }

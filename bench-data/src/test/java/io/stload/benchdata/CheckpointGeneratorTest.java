@@ -181,10 +181,15 @@ class CheckpointGeneratorTest {
     void aDirectoryAnotherRunIsWritingIsRefusedUntouched() throws IOException {
         CheckpointGenerator.generate(CheckpointSpec.of(ShapeKind.LLAMA, MIB).withShardBytes(MIB / 2), tmp);
         Map<String, byte[]> before = contents(tmp);
+        Path link = Files.createSymbolicLink(tmp.resolveSibling(tmp.getFileName() + "-link"), tmp);
         try (FolderLock other = FolderLock.tryTake(tmp).orElseThrow()) {
-            FileAlreadyExistsException e = assertThrows(FileAlreadyExistsException.class,
-                    () -> CheckpointGenerator.generate(CheckpointSpec.of(ShapeKind.LLAMA, MIB).withSeed(2), tmp));
-            assertTrue(e.getReason().contains("another gen is writing it now"), e.getReason());
+            for (Path named : List.of(tmp, link)) {
+                FileAlreadyExistsException e = assertThrows(FileAlreadyExistsException.class,
+                        () -> CheckpointGenerator.generate(CheckpointSpec.of(ShapeKind.LLAMA, MIB).withSeed(2), named));
+                assertTrue(e.getReason().contains("another gen is writing it now"), e.getReason());
+            }
+        } finally {
+            Files.delete(link);
         }
         Map<String, byte[]> after = contents(tmp);
         assertEquals(before.keySet(), after.keySet());
