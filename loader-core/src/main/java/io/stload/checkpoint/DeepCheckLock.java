@@ -2,6 +2,7 @@ package io.stload.checkpoint;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
+import io.stload.nativeio.FileChecks;
 import io.stload.nativeio.HeldLock;
 import io.stload.nativeio.NativeAccess;
 import java.io.IOException;
@@ -80,7 +81,7 @@ final class DeepCheckLock {
             }
             held = os.tryLock(lock, true);
         } catch (IOException e) {
-            policy.log().accept("cannot use " + lock + " (" + e.getMessage() + "); checking without coordination");
+            policy.log().accept("cannot use " + lock + " (" + FileChecks.reason(e) + "); checking without coordination");
             return check.call();
         }
         if (held == null) {
@@ -91,7 +92,7 @@ final class DeepCheckLock {
                 waited = acquire(lock, snapshot, policy, os);
             } catch (IOException e) {
                 // Replaced while waiting by something that is no lock file.
-                policy.log().accept("cannot use " + lock + " (" + e.getMessage() + "); checking without coordination");
+                policy.log().accept("cannot use " + lock + " (" + FileChecks.reason(e) + "); checking without coordination");
                 return check.call();
             }
             try (waited) {
@@ -164,7 +165,8 @@ final class DeepCheckLock {
      */
     static Optional<String> distrust(Path lock, OptionalInt uid) {
         if (uid.isEmpty()) {
-            return Optional.of("cannot tell which user this process runs as");
+            return Optional.of("cannot tell which user this process runs as, or it runs as the overflow uid, which"
+                    + " files of owners outside its user namespace show");
         }
         try {
             Map<String, Object> file = Files.readAttributes(lock, "unix:uid,mode,nlink", LinkOption.NOFOLLOW_LINKS);
@@ -197,12 +199,25 @@ final class DeepCheckLock {
         }
     }
 
-    /** The user this process runs as (the owner of {@code /proc/self}), or empty where that cannot be read. */
+    /**
+     * The user this process runs as (the owner of {@code /proc/self}); empty where that cannot be read, or where it
+     * is the overflow uid (65534), which every file of an owner outside this process's user namespace shows: owning
+     * a file would then vouch for no one.
+     */
     static OptionalInt currentUid() {
         try {
-            return OptionalInt.of((Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid"));
+            int uid = (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+            return uid == overflowUid() ? OptionalInt.empty() : OptionalInt.of(uid);
         } catch (IOException | UnsupportedOperationException | IllegalArgumentException | ClassCastException e) {
             return OptionalInt.empty();
+        }
+    }
+
+    private static int overflowUid() {
+        try {
+            return Integer.parseInt(Files.readString(Path.of("/proc/sys/kernel/overflowuid")).strip());
+        } catch (IOException | NumberFormatException e) {
+            return 65534; // the kernel's default
         }
     }
 
@@ -312,7 +327,7 @@ final class DeepCheckLock {
                 ch.write(bytes);
             }
         } catch (IOException e) {
-            policy.log().accept("cannot record the deep check in " + lock + ": " + e.getMessage());
+            policy.log().accept("cannot record the deep check in " + lock + ": " + FileChecks.reason(e));
         }
     }
 
@@ -335,7 +350,7 @@ final class DeepCheckLock {
             }
             return HexFormat.of().formatHex(sha.digest());
         } catch (IOException e) {
-            throw new StloadException(ErrorKind.Io, null, "cannot read blob attributes: " + e.getMessage(), e);
+            throw new StloadException(ErrorKind.Io, null, "cannot read blob attributes: " + FileChecks.reason(e), e);
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("every Java platform has SHA-256", e);
         }

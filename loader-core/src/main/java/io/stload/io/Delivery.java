@@ -140,6 +140,11 @@ final class Delivery {
                     + remedy);
         }
         RoomLedger.Admission admission = RoomLedger.admit(threads, unavoidable, selfBytes());
+        if (!admission.admitted() && admission.others() == 0) {
+            // The room, read again under the ledger's lock, had shrunk: the group's other processes took it.
+            throw new StloadException(ErrorKind.OutOfMemory, null, what + " is more than its limit allows ("
+                    + Sizes.human(admission.roomBytes()) + " left, no swap)" + remedy);
+        }
         if (!admission.admitted()) {
             throw new StloadException(ErrorKind.OutOfMemory, null, what + " and beside what " + admission.others()
                     + " other load(s) in the group still have to allocate (" + Sizes.human(admission.othersBytes())
