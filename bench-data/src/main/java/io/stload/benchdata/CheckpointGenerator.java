@@ -84,8 +84,12 @@ public final class CheckpointGenerator {
         }
         names.addAll(extra.keySet());
         long tensorBytes = CheckpointLayout.total(shards.stream().mapToLong(Shard::tensorBytes));
-        requireFreeSpace(dir, tensorBytes, shards.size(), earlierOutput(dir)); // before a folder is made
         boolean created = !Files.exists(dir, LinkOption.NOFOLLOW_LINKS);
+        if (created) {
+            requireFreeSpace(dir, tensorBytes, shards.size(), List.of()); // before a folder is made
+        } else if (!Files.isDirectory(dir)) {
+            earlierOutput(dir); // refuses it, saying why; what a folder holds is looked at under its lock
+        }
         Files.createDirectories(dir);
         // The folder itself, where DIR is a link to it: another run may name it by another path.
         try (FolderLock lock = FolderLock.tryTake(dir.toRealPath()).orElseThrow(() -> new FileAlreadyExistsException(

@@ -188,6 +188,7 @@ class HostileInputCommandTest {
         Files.setPosixFilePermissions(secret, PosixFilePermissions.fromString("rw-r--r--"));
         Files.writeString(shared.resolve("model.safetensors.index.json"),
                 "{\"weight_map\": {\"w\": \"secret.safetensors\"}}");
+        Files.copy(secret, shared.resolve("zz-extra.safetensors")); // after the folder it cannot list, still found
         p = AsNobody.cli(classPath, dir.resolve("out"), dir.resolve("err"), "verify", shared.toString());
         assertTrue(p.waitFor(60, TimeUnit.SECONDS));
         stderr = Files.readAllLines(dir.resolve("err"));
@@ -195,6 +196,7 @@ class HostileInputCommandTest {
         assertEquals(0, p.exitValue(), stderr + " " + stdout);
         assertEquals(List.of(), stderr);
         assertEquals(List.of("note: " + sub + ": cannot list directory: permission denied; files the index does not name"
-                + " were not looked for", "ok: no problems found"), stdout);
+                + " were not looked for there", "note: zz-extra.safetensors is not named by model.safetensors.index.json;"
+                + " a load does not read it, and it was not checked", "ok: no problems found"), stdout);
     }
 }

@@ -101,6 +101,12 @@ class ReshardCommandTest {
         assertEquals(ExitCodes.USAGE, taken.exit);
         assertEquals("error: Usage: " + out + ": exists and is not empty; choose a new folder", taken.err.strip());
         assertEquals(3, Files.list(Path.of(out)).count(), "the earlier output is untouched: two ranks, their record");
+
+        Path file = Files.writeString(dir.resolve("afile"), "mine");
+        Run underAFile = run("reshard", in, file.resolve("x").toString(), "--world-size", "2");
+        assertEquals(ExitCodes.IO, underAFile.exit);
+        assertEquals("error: Io: " + file.resolve("x") + ": cannot write: " + file + " already exists and is not a"
+                + " directory", underAFile.err.strip());
     }
 
     @Test

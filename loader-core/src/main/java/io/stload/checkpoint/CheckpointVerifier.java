@@ -6,10 +6,11 @@ import io.stload.format.Header;
 import io.stload.nativeio.FileChecks;
 import io.stload.nativeio.NativeAccess;
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.FileSystemException;
+import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
@@ -18,7 +19,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.stream.Stream;
 
 /**
  * Checks a checkpoint the way a load would (index, every shard it names present, symlink targets, headers,
@@ -232,28 +232,34 @@ public final class CheckpointVerifier {
     }
 
     /**
-     * The folder's {@code .safetensors} files, to find those the index does not name; a folder that may be entered
-     * but not listed (mode 711) loads, so it is a note here, not a problem.
+     * The {@code .safetensors} files in the folder and those below it, to find those the index does not name. A
+     * folder that may be entered but not listed (mode 711) loads, so it is a note here, not a problem, and the walk
+     * goes on past it.
      */
     private static List<Path> filesOrNote(Path dir, List<String> notes) {
+        List<Path> found = new ArrayList<>();
         try {
-            return files(dir, ".safetensors");
-        } catch (StloadException e) {
-            notes.add(e.file() + ": " + e.detail() + "; files the index does not name were not looked for");
-            return List.of();
-        }
-    }
+            Files.walkFileTree(dir, new SimpleFileVisitor<>() {
+                @Override
+                public FileVisitResult visitFile(Path file, BasicFileAttributes a) {
+                    boolean safetensors = file.getFileName().toString().endsWith(".safetensors");
+                    if (safetensors && (a.isSymbolicLink() || a.isRegularFile())) {
+                        found.add(file);
+                    }
+                    return FileVisitResult.CONTINUE;
+                }
 
-    private static List<Path> files(Path dir, String suffix) {
-        try (Stream<Path> s = Files.walk(dir)) {
-            return s.filter(p -> p.getFileName().toString().endsWith(suffix))
-                    .filter(p -> Files.isSymbolicLink(p) || Files.isRegularFile(p)).sorted().toList();
+                @Override
+                public FileVisitResult visitFileFailed(Path file, IOException e) {
+                    notes.add(file + ": cannot list directory: " + FileChecks.reason(e)
+                            + "; files the index does not name were not looked for there");
+                    return FileVisitResult.CONTINUE;
+                }
+            });
         } catch (IOException e) {
-            throw FileChecks.failure(dir, "cannot list directory", e);
-        } catch (UncheckedIOException e) {
-            // A subfolder the walk cannot enter (permission denied, or gone, as in /proc): the walk names it.
-            Path where = e.getCause() instanceof FileSystemException f && f.getFile() != null ? Path.of(f.getFile()) : dir;
-            throw new StloadException(ErrorKind.Io, where, "cannot list directory: " + FileChecks.reason(e.getCause()), e);
+            notes.add(dir + ": cannot list directory: " + FileChecks.reason(e)
+                    + "; files the index does not name were not looked for there");
         }
+        return found.stream().sorted().toList();
     }
 }

@@ -1,6 +1,7 @@
 package io.stload.checkpoint;
 
 import io.stload.StloadException;
+import io.stload.nativeio.FileChecks;
 import io.stload.nativeio.HeldLock;
 import io.stload.nativeio.NativeAccess;
 import java.io.IOException;
@@ -24,9 +25,11 @@ public final class FolderLock implements AutoCloseable {
     /**
      * Takes the lock without waiting.
      *
-     * @param folder an existing folder
+     * @param folder an existing folder, not a link to one
      * @return the lock, or empty when another writer holds it
-     * @throws StloadException {@link io.stload.ErrorKind#Usage} if {@code folder} is null
+     * @throws StloadException {@link io.stload.ErrorKind#Usage} if {@code folder} is null; {@link
+     *                         io.stload.ErrorKind#Io} if it cannot be opened (missing, a link, not a folder, no
+     *                         permission)
      */
     public static Optional<FolderLock> tryTake(Path folder) {
         StloadException.requireNonNull(folder, "the folder locked is a path, not null");
@@ -34,7 +37,7 @@ public final class FolderLock implements AutoCloseable {
         try {
             held = NativeAccess.get().tryLockFolder(folder);
         } catch (IOException e) {
-            return Optional.of(new FolderLock(() -> { }));
+            throw FileChecks.failure(folder, "cannot lock the folder", e);
         }
         return held == null ? Optional.empty() : Optional.of(new FolderLock(held));
     }

@@ -12,8 +12,6 @@ import io.stload.nativeio.NativeAccess;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.DirectoryNotEmptyException;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
@@ -239,8 +237,13 @@ public final class ShardedWriter {
             try {
                 Files.deleteIfExists(target); // an empty directory, checked above; never a link (target() resolved it)
                 Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-            } catch (DirectoryNotEmptyException | FileAlreadyExistsException e) {
-                throw taken(dir, "was filled by another process while this one wrote it");
+            } catch (IOException e) {
+                // rename(2) over a folder another writer has just filled fails with ENOTEMPTY, which the JDK reports
+                // as one exception or another depending on the moment.
+                if (filled(target)) {
+                    throw taken(dir, "was filled by another process while this one wrote it");
+                }
+                throw e;
             }
         } catch (IOException | RuntimeException | Error e) {
             deleteTree(tmp);
@@ -262,6 +265,14 @@ public final class ShardedWriter {
                     StandardOpenOption.WRITE);
             filler.fill(tmp);
             Files.delete(marker);
+        }
+    }
+
+    private static boolean filled(Path folder) {
+        try (Stream<Path> children = Files.list(folder)) {
+            return children.findAny().isPresent();
+        } catch (IOException | RuntimeException e) {
+            return false;
         }
     }
 
@@ -423,7 +434,7 @@ public final class ShardedWriter {
         try {
             held = NativeAccess.get().tryLockFolder(tree);
         } catch (IOException e) {
-            return true;
+            return false; // gone meanwhile, or not to be opened: nothing to delete here
         }
         if (held == null) {
             return false;

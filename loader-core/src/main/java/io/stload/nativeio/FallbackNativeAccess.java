@@ -103,10 +103,10 @@ final class FallbackNativeAccess implements NativeAccess {
     }
 
     @Override
-    public HeldLock tryLockFolder(Path dir) throws IOException {
+    public HeldLock tryLockFolder(Path dir) {
         // FileChannel's locks are fcntl(2) record locks: an exclusive one needs a descriptor open for writing, which
-        // a folder cannot have.
-        throw new IOException("folder locks need native access: " + reason);
+        // a folder cannot have. Nothing is held.
+        return () -> { };
     }
 
     /** A {@link NativeFile} over a FileChannel: never direct, and without advice. */

@@ -56,7 +56,9 @@ public final class FileChecks {
      * {@code path} as the kernel takes it: a {@code ..} goes up from where the links before it lead, as open(2) and
      * mkdir(2) take it, not from the name before it, as {@link Path#normalize()} does (so {@code link/../x} is beside
      * the link's target, not beside the link). A path without a {@code ..} is returned as it is, links and all; one
-     * with is made absolute, its part up to the last {@code ..} resolved as far as it exists.
+     * with is made absolute, its part up to the last {@code ..} resolved as far as it exists (beyond that, where no
+     * link can be, or where it does not resolve at all, a loop, a file before the {@code ..}, textually: more leniently
+     * than open(2), which refuses those).
      *
      * @param path a path a user gave
      * @return a path without {@code ..} that names what {@code path} names
@@ -82,7 +84,7 @@ public final class FileChecks {
         try {
             resolved = existing.toRealPath().resolve(existing.relativize(upTo)).normalize();
         } catch (IOException e) {
-            resolved = upTo.normalize(); // not to be resolved (a loop, no permission): what opening it says stays
+            resolved = upTo.normalize(); // not to be resolved (no permission on the way): textually
         }
         return offset + last + 1 == absolute.getNameCount() ? resolved
                 : resolved.resolve(absolute.subpath(offset + last + 1, absolute.getNameCount()));
@@ -168,7 +170,9 @@ public final class FileChecks {
         if (e instanceof FileSystemException fse && fse.getReason() == null && fse.getFile() != null) {
             // The JDK's message is then only the path: say what is wrong with it.
             String what = switch (e) {
-                case FileAlreadyExistsException x -> "already exists";
+                // createDirectories says so of a file where a folder was to be.
+                case FileAlreadyExistsException x -> Files.isRegularFile(Path.of(fse.getFile()))
+                        ? "already exists and is not a directory" : "already exists";
                 case NotDirectoryException x -> "is not a directory";
                 case DirectoryNotEmptyException x -> "is not empty";
                 default -> e.getClass().getSimpleName();

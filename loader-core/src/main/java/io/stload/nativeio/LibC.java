@@ -70,7 +70,8 @@ final class LibC {
             bind("mincore", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS), CAPTURE_ERRNO);
     private static final MethodHandle STATFS =
             bind("statfs", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS), CAPTURE_ERRNO);
-    private static final MethodHandle STATX = bind("statx",
+    /** Null where libc has no statx (glibc before 2.28, as on Amazon Linux 2): everything else still binds. */
+    private static final MethodHandle STATX = bindIfPresent("statx",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS), CAPTURE_ERRNO);
     // open(2) is variadic: the mode travels as the one variadic argument, ignored without O_CREAT.
     private static final MethodHandle OPEN = bind("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
@@ -118,6 +119,10 @@ final class LibC {
             case "aarch64" -> 0x4000;
             default -> throw new UnsupportedOperationException("unsupported architecture: " + arch);
         };
+    }
+
+    private static MethodHandle bindIfPresent(String name, FunctionDescriptor descriptor, Linker.Option... options) {
+        return LINKER.defaultLookup().find(name).isPresent() ? bind(name, descriptor, options) : null;
     }
 
     @SuppressWarnings("restricted") // the point of this class; callers fall back when it is refused
@@ -191,9 +196,12 @@ final class LibC {
     /**
      * What O_DIRECT on an open file needs, as statx(2) says it (Linux 6.1 and later, on file systems that tell):
      * {memory alignment, offset and length alignment}, both 0 where the file takes no direct I/O; null where the
-     * kernel or the file system does not say, or statx fails (ENOSYS, or EPERM under an old seccomp filter).
+     * kernel, libc or the file system does not say, or statx fails (ENOSYS, or EPERM under an old seccomp filter).
      */
     static int[] directIoAlignment(int fd) {
+        if (STATX == null) {
+            return null;
+        }
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = callState(arena);
             MemorySegment buf = arena.allocate(STATX_BYTES, 8);

@@ -97,10 +97,10 @@ public interface NativeAccess {
     /**
      * Takes an exclusive flock(2) on a folder itself, without waiting: the held lock, or null when another open
      * descriptor (in this process or another, in any PID namespace) holds it. It adds no file to the folder, does not
-     * keep it from being deleted, and goes with its process, however that ends.
+     * keep it from being deleted, and goes with its process, however that ends. Where there is no flock (a file
+     * system without it, such as NFS without lock support, or the fallback), the lock returned holds nothing.
      *
-     * @throws IOException if the folder cannot be opened (or is a symlink), or locked: a file system without flock
-     *                     (NFS without lock support), or the fallback, which has no flock
+     * @throws IOException if the folder cannot be opened (or is a symlink)
      */
     HeldLock tryLockFolder(Path dir) throws IOException;
 
