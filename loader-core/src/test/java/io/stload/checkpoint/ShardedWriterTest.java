@@ -1,5 +1,6 @@
 package io.stload.checkpoint;
 
+import static io.stload.testing.Commands.run;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -250,22 +251,6 @@ class ShardedWriterTest {
         } finally {
             assertEquals(0, run("umount", mount.toString()));
         }
-    }
-
-    /** The command's exit status; -1 when it cannot be started (no such program) or runs past 30 s. */
-    private static int run(String... command) throws InterruptedException {
-        Process p;
-        try {
-            p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD)
-                    .start();
-        } catch (IOException e) {
-            return -1;
-        }
-        if (!p.waitFor(30, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            return -1;
-        }
-        return p.exitValue();
     }
 
     /** The reference implementation reads every shard, and every tensor has the bytes written. */

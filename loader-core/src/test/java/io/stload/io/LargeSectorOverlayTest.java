@@ -1,5 +1,6 @@
 package io.stload.io;
 
+import static io.stload.testing.Commands.run;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -95,21 +96,6 @@ class LargeSectorOverlayTest {
             mounted.add(at);
         }
         return ok;
-    }
-
-    private static int run(String... command) throws InterruptedException {
-        Process p;
-        try {
-            p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD)
-                    .start();
-        } catch (IOException e) {
-            return -1;
-        }
-        if (!p.waitFor(60, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            return -1;
-        }
-        return p.exitValue();
     }
 
     /** The command's one line of output, or null if it failed. */
