@@ -229,15 +229,11 @@ final class PosixNativeAccess implements NativeAccess {
         if (fd < 0) {
             throw LibC.error("open", folder, -fd);
         }
-        int r = LibC.flock(fd, LibC.LOCK_EX | LibC.LOCK_NB);
-        if (r == 0) {
-            return () -> LibC.close(fd); // the only descriptor of the open file: closing it releases the flock
+        try {
+            return flock(fd, folder, LibC.LOCK_EX);
+        } catch (IOException e) {
+            return () -> { }; // a file system without flock (ENOLCK, EOPNOTSUPP, or EBADF over NFS): nothing to hold
         }
-        LibC.close(fd);
-        if (-r == LibC.EWOULDBLOCK) {
-            return null;
-        }
-        return () -> { }; // a file system without flock (ENOLCK, EOPNOTSUPP, or EBADF over NFS): nothing to hold
     }
 
     /** Locks the descriptor without waiting; it is closed unless the lock is held and returned. */
