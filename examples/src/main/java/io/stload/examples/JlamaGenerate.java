@@ -97,7 +97,9 @@ final class JlamaGenerate {
 
     /** Builds Jlama's model on {@code loader} and generates greedily (temperature 0). */
     private static Generator.Response generate(Path dir, Function<File, WeightLoader> loader) throws Exception {
-        AbstractModel model = ModelSupport.loadModel(AbstractModel.InferenceType.FULL_GENERATION, dir.toFile(), null,
+        // Jlama pages its KV cache into a working folder: one beside the model, not a new one in /tmp each run.
+        File work = Files.createDirectories(dir.resolveSibling(dir.getFileName() + "-work")).toFile();
+        AbstractModel model = ModelSupport.loadModel(AbstractModel.InferenceType.FULL_GENERATION, dir.toFile(), work,
                 com.github.tjake.jlama.safetensors.DType.F32, com.github.tjake.jlama.safetensors.DType.F32,
                 Optional.empty(), Optional.empty(), Optional.empty(), loader);
         try (WeightLoader weights = model.getWeights()) {

@@ -18,6 +18,7 @@ import io.stload.checkpoint.Checkpoint;
 import io.stload.plan.LoadOptions;
 import io.stload.plan.LoadStrategy;
 import java.io.File;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -75,7 +76,9 @@ class JlamaModelTest {
 
     /** Builds the model as Jlama's {@code ModelSupport.loadModel} does, on the loader given, and decodes greedily. */
     private static Run generate(Path dir, Function<File, WeightLoader> loader) throws Exception {
-        AbstractModel model = ModelSupport.loadModel(AbstractModel.InferenceType.FULL_GENERATION, dir.toFile(), null,
+        // Jlama pages its KV cache into the working folder, a new one in the system's temporary folder if none is given.
+        File work = Files.createTempDirectory(tmp, "jlama-work").toFile();
+        AbstractModel model = ModelSupport.loadModel(AbstractModel.InferenceType.FULL_GENERATION, dir.toFile(), work,
                 DType.F32, DType.F32, Optional.empty(), Optional.empty(), Optional.empty(), loader);
         try (WeightLoader weights = model.getWeights()) {
             assertInstanceOf(LlamaModel.class, model);
