@@ -17,7 +17,7 @@ record LocalRangeSource(Header header, NativeFile file, long alignment, String n
     static LocalRangeSource open(NativeAccess os, Header h, long blockBytes) throws IOException {
         NativeFile f = openUnchanged(os, h, true);
         long page = os.pageSize();
-        if (f.isDirect() && (page % f.directAlignment() != 0 || blockBytes % f.directAlignment() != 0)) {
+        if (f.isDirect() && !(f.directAlignsTo(page) && f.directAlignsTo(blockBytes))) {
             int needs = f.directAlignment();
             f.close();
             return new LocalRangeSource(h, os.open(h.file(), false), 1,

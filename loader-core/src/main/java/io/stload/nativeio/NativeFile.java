@@ -12,6 +12,14 @@ public interface NativeFile extends AutoCloseable {
     /** The alignment O_DIRECT reads need here (offset, length and memory address), e.g. 4096. */
     int directAlignment();
 
+    /**
+     * Whether O_DIRECT reads of this file can be laid out on {@code boundary} (the engine's page-aligned buffers and
+     * its blocks): opened O_DIRECT, and needing no more than that alignment.
+     */
+    default boolean directAlignsTo(long boundary) {
+        return isDirect() && boundary % directAlignment() == 0;
+    }
+
     long size() throws IOException;
 
     /**

@@ -261,9 +261,9 @@ public final class Planner {
 
     private boolean directSupported(Header h) {
         try (NativeFile f = os.open(h.file(), true)) {
-            // The engine reads O_DIRECT into page-aligned buffers: a file that needs more reads buffered, and fills
-            // the cache as any buffered read does.
-            return f.isDirect() && os.pageSize() % f.directAlignment() == 0;
+            // The engine reads O_DIRECT into page-aligned buffers (LocalRangeSource): a file that needs more reads
+            // buffered, and fills the cache as any buffered read does.
+            return f.directAlignsTo(os.pageSize());
         } catch (AccessDeniedException e) {
             throw unreadable(h, e);
         } catch (IOException e) {

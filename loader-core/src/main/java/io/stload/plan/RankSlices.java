@@ -77,8 +77,8 @@ public final class RankSlices {
         private record Match(TensorRef tensor, PartitionRule rule) {
         }
 
-        /** How a rank holds a tensor. */
-        private enum Held { WHOLE, CUT, NOT }
+        /** How the ranks hold a tensor: each whole, each a slice, its expert's owner alone, or none of them. */
+        private enum Kind { EVERYWHERE, CUT, EXPERT, LEFT_OUT }
 
         static Matched of(Checkpoint checkpoint, Partitioning p) {
             List<Match> matches = new ArrayList<>(checkpoint.tensors().size());
@@ -108,18 +108,15 @@ public final class RankSlices {
             return new Matched(matches, experts, worldSize, f);
         }
 
-        private Held held(Match m, int rank) {
+        private Kind kind(Match m) {
             PartitionRule rule = m.rule();
             if (!filter.matches(m.tensor().name())) {
-                return Held.NOT;
+                return Kind.LEFT_OUT;
             }
             if (rule == null || rule.replicates()) {
-                return Held.WHOLE;
+                return Kind.EVERYWHERE;
             }
-            if (!rule.assignsExperts()) {
-                return Held.CUT;
-            }
-            return experts.holds(m.tensor(), rank) ? Held.WHOLE : Held.NOT;
+            return rule.assignsExperts() ? Kind.EXPERT : Kind.CUT;
         }
 
         /**
@@ -133,10 +130,15 @@ public final class RankSlices {
             Map<String, TensorSlice> out = new LinkedHashMap<>();
             for (Match m : matches) {
                 TensorRef t = m.tensor();
-                switch (held(m, rank)) {
-                    case WHOLE -> out.put(t.name(), TensorSlice.whole(t));
+                switch (kind(m)) {
+                    case EVERYWHERE -> out.put(t.name(), TensorSlice.whole(t));
                     case CUT -> out.put(t.name(), TensorSlice.of(t, m.rule(), rank, worldSize));
-                    case NOT -> { }
+                    case EXPERT -> {
+                        if (experts.holds(t, rank)) {
+                            out.put(t.name(), TensorSlice.whole(t));
+                        }
+                    }
+                    case LEFT_OUT -> { }
                 }
             }
             return out;
@@ -174,17 +176,12 @@ public final class RankSlices {
             Map<Integer, Long> expertBytes = new HashMap<>();
             for (Match m : matches) {
                 TensorRef t = m.tensor();
-                if (!filter.matches(t.name())) {
-                    continue;
-                }
-                PartitionRule rule = m.rule();
-                if (rule == null || rule.replicates()) {
-                    everywhere += t.info().byteSize();
-                } else if (rule.assignsExperts()) {
-                    expertBytes.merge(experts.owner(t), t.info().byteSize(), Long::sum);
-                } else {
-                    Match first = shapes.computeIfAbsent(new Shaped(rule, t.info().dtype(), t.info().shape()), k -> m);
-                    cutShapes.merge(first, 1, Integer::sum);
+                switch (kind(m)) {
+                    case EVERYWHERE -> everywhere += t.info().byteSize();
+                    case EXPERT -> expertBytes.merge(experts.owner(t), t.info().byteSize(), Long::sum);
+                    case CUT -> cutShapes.merge(shapes.computeIfAbsent(
+                            new Shaped(m.rule(), t.info().dtype(), t.info().shape()), k -> m), 1, Integer::sum);
+                    case LEFT_OUT -> { }
                 }
             }
             return new Summary(everywhere, cutShapes, expertBytes);
