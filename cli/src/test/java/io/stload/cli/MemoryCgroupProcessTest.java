@@ -183,6 +183,10 @@ class MemoryCgroupProcessTest {
             assertTrue(live.waitFor(10, TimeUnit.SECONDS));
             assertEquals(0, load(group, a), Files.readString(dir.resolve("stderr")));
             assertEquals("", Files.readString(ledger), "each load takes its line out, and the dead are dropped");
+            try (var beside = Files.list(ledger.getParent())) {
+                assertEquals(List.of(), beside.filter(f -> f.getFileName().toString()
+                        .startsWith(ledger.getFileName() + ".")).toList(), "and the mark it held while under way");
+            }
         } finally {
             live.destroyForcibly();
             remove(group);

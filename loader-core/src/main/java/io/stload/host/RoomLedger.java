@@ -1,5 +1,7 @@
 package io.stload.host;
 
+import io.stload.nativeio.HeldLock;
+import io.stload.nativeio.NativeAccess;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -15,6 +17,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
@@ -27,16 +30,25 @@ import java.util.concurrent.locks.LockSupport;
  * through a small file of their own in {@code /dev/shm}. Ranks started together in one container each find the room
  * the group leaves, and without this each would count all of it as its own: together they take more than the limit,
  * and the kernel kills them. A load is let in on the room less what the others still have to allocate, under the
- * file's lock, and takes itself out when it ends; a process that died is passed over (its pid is gone or reused).
+ * file's lock, and takes itself out when it ends; a load whose process died is passed over.
  *
  * <p>The file holds a line per load: pid, the process's start, a token, the bytes it was let in for and its anonymous
  * memory then; what it still has to allocate is those bytes less what its anonymous memory grew by since. Where the
  * file cannot be had (no {@code /dev/shm}, another user's file), a load is let in on the room alone.
+ *
+ * <p>Whether a load is under way is told by a lock, not by its pid: each load holds flock(2) on a file of its own
+ * beside the ledger (the ledger's name, a dot and its token), which goes with its process however that ends. A pid
+ * says nothing across PID namespaces, and processes that share a memory cgroup and {@code /dev/shm} may not share one:
+ * a live load in another namespace would be taken for dead, and the room it still needs given away. Only where that
+ * file cannot be had is the pid asked (gone, reused or a zombie: dead), and what a load still has to allocate is read
+ * from {@code /proc} only where its pid is the very process that wrote the line.
  */
 public final class RoomLedger {
     private static final Path SHM = Path.of("/dev/shm");
     /** One lock for the loads of this JVM: a file lock is the process's, so its threads take turns before it. */
     private static final Object IN_PROCESS = new Object();
+    /** The tokens of this process's loads whose marks it holds (a mark is not asked by its own holder). */
+    private static final Set<Long> MARKED_HERE = new HashSet<>();
     private static final long LOCK_WAIT_NANOS = 10_000_000_000L;
     private static final int MAX_READ_BYTES = 64 << 10;
     private static final int STICKY = 01000;
@@ -73,18 +85,20 @@ public final class RoomLedger {
         }
         synchronized (IN_PROCESS) {
             try (FileChannel ch = open(file.get()); FileLock lock = lock(ch)) {
-                List<Entry> live = live(read(ch));
+                List<Entry> live = live(file.get(), read(ch));
                 long others = outstanding(live);
                 // Read again under the lock: a load let in just before has grown since this process planned.
                 long room = MemoryHeadroom.read().anonymousRoomBytes(threads);
                 if (room >= 0 && unavoidable > room - others) {
+                    write(ch, live); // the dead, whose marks live() removed, go too
                     return new Admission(false, room, others, live.size(), () -> { });
                 }
                 Entry mine = new Entry(ProcessHandle.current().pid(), startOf(ProcessHandle.current()),
                         ThreadLocalRandom.current().nextLong(), needed, MemoryHeadroom.ownAnonymousBytes());
+                HeldLock mark = underWay(file.get(), mine);
                 live.add(mine);
                 write(ch, live);
-                return new Admission(true, room, others, live.size() - 1, () -> remove(file.get(), mine.token()));
+                return new Admission(true, room, others, live.size() - 1, () -> remove(file.get(), mine, mark));
             } catch (IOException | RuntimeException e) {
                 return alone(headroom, threads);
             }
@@ -96,16 +110,57 @@ public final class RoomLedger {
         return new Admission(true, headroom.anonymousRoomBytes(threads), 0, 0, () -> { });
     }
 
-    private static void remove(Path file, long token) {
+    private static void remove(Path file, Entry mine, HeldLock mark) {
         synchronized (IN_PROCESS) {
             try (FileChannel ch = open(file); FileLock lock = lock(ch)) {
-                List<Entry> live = live(read(ch));
-                live.removeIf(e -> e.token() == token);
+                List<Entry> live = live(file, read(ch));
+                live.removeIf(e -> e.token() == mine.token());
                 write(ch, live);
             } catch (IOException | RuntimeException e) {
                 // Left behind, the line is passed over once this process has ended.
+            } finally {
+                endMark(file, mine, mark);
             }
         }
+    }
+
+    /**
+     * The mark of a load under way: its own file beside the ledger, made anew and held with flock(2) until the load
+     * ends; null where it cannot be had (the file, or a lock that holds something), and the pid then stands for it.
+     */
+    private static HeldLock underWay(Path ledger, Entry load) {
+        Path mark = markOf(ledger, load);
+        try {
+            FileChannel.open(mark, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE,
+                    LinkOption.NOFOLLOW_LINKS), PosixFilePermissions.asFileAttribute(
+                    PosixFilePermissions.fromString("rw-------"))).close();
+            HeldLock held = NativeAccess.get().locksInteroperateWithFlock() ? NativeAccess.get().tryLock(mark, true)
+                    : null;
+            if (held == null) {
+                Files.delete(mark);
+            } else {
+                MARKED_HERE.add(load.token());
+            }
+            return held;
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    private static void endMark(Path ledger, Entry load, HeldLock mark) {
+        if (mark != null) {
+            MARKED_HERE.remove(load.token());
+            try {
+                Files.deleteIfExists(markOf(ledger, load)); // while still held: no other load takes it for a dead one's
+                mark.close();
+            } catch (IOException | RuntimeException e) {
+                // The lock goes with the process; a mark left behind is removed by the next load that finds it free.
+            }
+        }
+    }
+
+    static Path markOf(Path ledger, Entry load) {
+        return ledger.resolveSibling(ledger.getFileName() + "." + Long.toHexString(load.token()));
     }
 
     /**
@@ -189,16 +244,39 @@ public final class RoomLedger {
         ch.write(ByteBuffer.wrap(text.toString().getBytes(StandardCharsets.US_ASCII)), 0);
     }
 
-    /** The entries whose process still runs: the one that wrote it (same start), and not a zombie. */
-    static List<Entry> live(List<Entry> entries) {
+    /**
+     * The loads still under way: those this process marked, those whose mark another process holds locked, and where a
+     * load has no mark to ask, those whose process still runs (the one that wrote the line, and not a zombie). The
+     * mark of a load found dead is removed.
+     */
+    static List<Entry> live(Path ledger, List<Entry> entries) {
         List<Entry> live = new ArrayList<>();
         for (Entry e : entries) {
-            if (ProcessHandle.of(e.pid()).filter(p -> p.isAlive() && startOf(p) == e.start()).isPresent()
-                    && !ended(e.pid())) {
+            Boolean held = MARKED_HERE.contains(e.token()) ? Boolean.TRUE : markHeld(markOf(ledger, e));
+            if (held != null ? held : e.isWriterRunning() && !ended(e.pid())) {
                 live.add(e);
             }
         }
         return live;
+    }
+
+    /** Whether another process holds the mark locked; null where there is none to ask. A free mark is removed. */
+    private static Boolean markHeld(Path mark) {
+        if (!NativeAccess.get().locksInteroperateWithFlock() || !Files.exists(mark, LinkOption.NOFOLLOW_LINKS)) {
+            return null;
+        }
+        try {
+            HeldLock free = NativeAccess.get().tryLock(mark, true);
+            if (free == null) {
+                return true;
+            }
+            try (free) {
+                Files.delete(mark); // its load's process has ended
+            }
+            return false;
+        } catch (IOException | RuntimeException e) {
+            return null; // another user's, say
+        }
     }
 
     /**
@@ -258,9 +336,18 @@ public final class RoomLedger {
             return pid + " " + start + " " + token + " " + needed + " " + anonAtAdmission;
         }
 
-        /** What it still has to allocate: all of it where its process's memory cannot be read. */
+        /** Whether the pid names, in this PID namespace, the process that wrote the line (the same start). */
+        boolean isWriterRunning() {
+            return ProcessHandle.of(pid).filter(p -> p.isAlive() && startOf(p) == start).isPresent();
+        }
+
+        /**
+         * What it still has to allocate: all of it where its process's memory cannot be read, or the pid is not its
+         * process here (another PID namespace's).
+         */
         long outstanding() {
-            long now = MemoryHeadroom.anonymousBytesOf(Path.of("/proc", Long.toString(pid), "status"));
+            long now = isWriterRunning()
+                    ? MemoryHeadroom.anonymousBytesOf(Path.of("/proc", Long.toString(pid), "status")) : -1;
             if (now < 0 || anonAtAdmission < 0) {
                 return needed;
             }

@@ -6,12 +6,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.stload.host.RoomLedger.Entry;
+import io.stload.nativeio.NativeAccess;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.nio.file.attribute.UserPrincipal;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -44,7 +46,7 @@ class RoomLedgerTest {
      * nothing, so its line counts for nothing, while a running process's does.
      */
     @Test
-    void aProcessThatExitedButIsNotReapedCountsForNothing() throws Exception {
+    void aProcessThatExitedButIsNotReapedCountsForNothing(@TempDir Path dir) throws Exception {
         // The shell's child exits at once; the shell then becomes `sleep`, which never reaps it.
         Process parent = new ProcessBuilder("sh", "-c", "sleep 0 & echo $!; exec sleep 60").start();
         try {
@@ -56,9 +58,44 @@ class RoomLedgerTest {
             }
             Entry dead = new Entry(zombie, startOf(zombie), 1, 1L << 30, -1);
             Entry running = new Entry(parent.pid(), startOf(parent.pid()), 2, 1L << 30, -1);
-            assertEquals(List.of(running), RoomLedger.live(List.of(dead, running)));
+            assertEquals(List.of(running), RoomLedger.live(dir.resolve("ledger"), List.of(dead, running)));
         } finally {
             parent.destroyForcibly().waitFor();
+        }
+    }
+
+    /**
+     * A load in another PID namespace (a container that shares the group and /dev/shm) has a pid that names nothing
+     * here, or another process: it counts, with all it was let in for, while its process holds its mark, and for
+     * nothing once the mark is free, which is then removed.
+     */
+    @Test
+    void aLoadWhosePidMeansNothingHereCountsWhileItHoldsItsMark(@TempDir Path dir) throws Exception {
+        assumeTrue(NativeAccess.get().locksInteroperateWithFlock(), "a mark is a flock(2) lock");
+        Path ledger = dir.resolve("stload-memcg-0123456789abcdef");
+        Entry noPidHere = new Entry(Integer.MAX_VALUE, 1, 7, 1L << 30, 0); // above any pid_max
+        Entry namesake = new Entry(PID, 1, 8, 1L << 30, 0); // this JVM's pid, another process's start
+        List<Process> holders = new ArrayList<>();
+        try {
+            for (Entry e : List.of(noPidHere, namesake)) {
+                Path mark = Files.createFile(RoomLedger.markOf(ledger, e));
+                // The shell locks the mark, then becomes `sleep`, which holds it until it is killed.
+                Process holder = new ProcessBuilder("sh", "-c", "exec 9<\"$0\" && flock 9 && echo held && exec sleep 60",
+                        mark.toString()).start();
+                holders.add(holder);
+                assertEquals("held", holder.inputReader().readLine());
+            }
+            assertEquals(List.of(noPidHere, namesake), RoomLedger.live(ledger, List.of(noPidHere, namesake)));
+            // This JVM's growth since is not the namesake's: all of what it was let in for is still to come.
+            assertEquals(2L << 30, RoomLedger.outstanding(List.of(noPidHere, namesake)));
+        } finally {
+            for (Process p : holders) {
+                p.destroyForcibly().waitFor();
+            }
+        }
+        assertEquals(List.of(), RoomLedger.live(ledger, List.of(noPidHere, namesake)));
+        try (var left = Files.list(dir)) {
+            assertEquals(List.of(), left.toList(), "the marks of ended loads are removed");
         }
     }
 
