@@ -215,7 +215,9 @@ final class DeepCheckLock {
 
     private static int overflowUid() {
         try {
-            return Integer.parseInt(Files.readString(Path.of("/proc/sys/kernel/overflowuid")).strip());
+            // A sysctl file is read in one read(2) or not at all: Files.readString, which reads a file of size 0 a
+            // byte first, gets "6" of "65534". A reader's buffer takes the line in one.
+            return Integer.parseInt(Files.readAllLines(Path.of("/proc/sys/kernel/overflowuid")).getFirst().strip());
         } catch (IOException | NumberFormatException e) {
             return 65534; // the kernel's default
         }

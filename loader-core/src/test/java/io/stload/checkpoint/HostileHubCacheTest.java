@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
@@ -281,6 +282,27 @@ class HostileHubCacheTest {
         // And a process that cannot tell who it is trusts nobody.
         assertTrue(DeepCheckLock.distrust(lock, OptionalInt.empty()).isPresent());
         assertEquals(java.util.Optional.empty(), DeepCheckLock.distrust(lock, OptionalInt.of(owner)));
+    }
+
+    /**
+     * A process in a user namespace that maps no uid runs as the overflow uid (65534), the owner every file of an
+     * unmapped user shows: the lock file seems its own, but owning it vouches for nobody, so it shares no deep check
+     * and hashes by itself. It used to read the overflow uid as 6 (the first byte of a sysctl file read the way a
+     * regular file is) and trust the file.
+     */
+    @Test
+    void aProcessRunningAsTheOverflowUidSharesNoDeepCheck() throws Exception {
+        assumeTrue(new ProcessBuilder("unshare", "--user", "true").start().waitFor() == 0, "needs user namespaces");
+        corruptedSecondShard();
+        HubFixture.ownLockFile(deepCheckLock());
+        List<String> command = new ArrayList<>(List.of("unshare", "--user"));
+        command.addAll(ChildJvm.main(DeepVerifyProbe.class).args(hub.cache.toString(), HubFixture.REPO).command());
+        Process probe = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(probe.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(probe.waitFor(30, TimeUnit.SECONDS));
+        assertEquals(0, probe.exitValue(), out);
+        assertTrue(out.contains("not sharing the deep check") && out.contains("runs as the overflow uid")
+                && out.contains("problem DigestMismatch"), out);
     }
 
     @Test
