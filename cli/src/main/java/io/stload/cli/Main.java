@@ -4,7 +4,10 @@ import io.stload.ErrorKind;
 import io.stload.Printable;
 import io.stload.StloadException;
 import io.stload.nativeio.FileChecks;
+import java.io.OutputStream;
+import java.io.OutputStreamWriter;
 import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -34,7 +37,15 @@ public final class Main {
     }
 
     public static void main(String[] args) {
-        System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+        System.exit(run(args, utf8(System.out), utf8(System.err)));
+    }
+
+    /**
+     * Output in UTF-8 whatever the locale: JSON is UTF-8, and in the C or POSIX locale (a container with no LANG)
+     * the JVM's own streams would write each letter outside ASCII of a tensor's name or a path as {@code ?}.
+     */
+    private static PrintWriter utf8(OutputStream stream) {
+        return new PrintWriter(new OutputStreamWriter(stream, StandardCharsets.UTF_8), true);
     }
 
     /** Runs the CLI and returns its exit code, for tests and embedding. */

@@ -37,6 +37,40 @@ class MainProcessTest {
                 .start();
     }
 
+    /**
+     * In the C locale (a container with no LANG), the JVM's own streams write each letter outside ASCII as {@code ?},
+     * and take file names as ASCII: the CLI writes UTF-8 whatever the locale, so its JSON names tensors as the file
+     * does, and a path the JVM cannot take is refused saying why.
+     */
+    @Test
+    void inTheCLocaleOutputIsUtf8AndAPathItCannotTakeSaysWhy() throws IOException, InterruptedException {
+        byte[] header = "{\"h\u00e9llo.w\u00ebight\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}"
+                .getBytes(StandardCharsets.UTF_8);
+        java.nio.ByteBuffer file = java.nio.ByteBuffer.allocate(8 + header.length + 4)
+                .order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(header.length).put(header);
+        Path named = Files.write(dir.resolve("u.safetensors"), file.array());
+        assertEquals(0, inTheCLocale("inspect", named.toString(), "--json").waitFor());
+        assertTrue(Files.readString(dir.resolve("stdout"), StandardCharsets.UTF_8)
+                .contains("\"name\":\"h\u00e9llo.w\u00ebight\""), Files.readString(dir.resolve("stdout")));
+
+        Path folder = Files.createDirectory(dir.resolve("mod\u00e8le"));
+        Process p = inTheCLocale("inspect", Files.copy(named, folder.resolve("u.safetensors")).toString());
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the CLI did not exit");
+        List<String> stderr = Files.readAllLines(dir.resolve("stderr"), StandardCharsets.UTF_8);
+        assertEquals(2, p.exitValue(), String.join("\n", stderr));
+        assertEquals(1, stderr.size(), String.join("\n", stderr));
+        assertTrue(stderr.get(0).contains("cannot name a checkpoint") && stderr.get(0).contains("takes file names as")
+                && stderr.get(0).contains("LC_CTYPE=C.UTF-8"), stderr.get(0));
+    }
+
+    private Process inTheCLocale(String... args) throws IOException {
+        ProcessBuilder b = ChildJvm.main(Main.class).args(args).builder()
+                .redirectOutput(dir.resolve("stdout").toFile()).redirectError(dir.resolve("stderr").toFile());
+        b.environment().keySet().removeIf(k -> k.equals("LANG") || k.startsWith("LC_"));
+        b.environment().put("LC_ALL", "C");
+        return b.start();
+    }
+
     @Test
     void invalidFileExitsWithThreeAndOneLineOnStderr() throws IOException, InterruptedException {
         Path bad = Files.write(dir.resolve("bad.safetensors"), new byte[] {1, 2, 3});

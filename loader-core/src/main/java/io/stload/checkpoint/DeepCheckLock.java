@@ -217,7 +217,8 @@ final class DeepCheckLock {
         try {
             // A sysctl file is read in one read(2) or not at all: Files.readString, which reads a file of size 0 a
             // byte first, gets "6" of "65534". A reader's buffer takes the line in one.
-            return Integer.parseInt(Files.readAllLines(Path.of("/proc/sys/kernel/overflowuid")).getFirst().strip());
+            return Integer.parseInt(Files.readAllLines(Path.of("/proc/sys/kernel/overflowuid")).stream().findFirst()
+                    .orElse("").strip());
         } catch (IOException | NumberFormatException e) {
             return 65534; // the kernel's default
         }

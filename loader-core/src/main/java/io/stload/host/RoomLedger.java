@@ -23,6 +23,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -84,22 +85,39 @@ public final class RoomLedger {
             return alone(headroom, threads);
         }
         synchronized (IN_PROCESS) {
+            Entry mine = null;
+            HeldLock mark = null;
             try (FileChannel ch = open(file.get()); FileLock lock = lock(ch)) {
                 List<Entry> live = live(file.get(), read(ch));
                 long others = outstanding(live);
                 // Read again under the lock: a load let in just before has grown since this process planned.
                 long room = MemoryHeadroom.read().anonymousRoomBytes(threads);
                 if (room >= 0 && unavoidable > room - others) {
-                    write(ch, live); // the dead, whose marks live() removed, go too
+                    try {
+                        write(ch, live); // the dead, whose marks live() removed, go too
+                    } catch (IOException | RuntimeException e) {
+                        // Left for the next load to drop: the refusal stands.
+                    }
                     return new Admission(false, room, others, live.size(), () -> { });
                 }
-                Entry mine = new Entry(ProcessHandle.current().pid(), startOf(ProcessHandle.current()),
+                mine = new Entry(ProcessHandle.current().pid(), startOf(ProcessHandle.current()),
                         ThreadLocalRandom.current().nextLong(), needed, MemoryHeadroom.ownAnonymousBytes());
-                HeldLock mark = underWay(file.get(), mine);
+                mark = underWay(file.get(), mine);
                 live.add(mine);
                 write(ch, live);
-                return new Admission(true, room, others, live.size() - 1, () -> remove(file.get(), mine, mark));
+                Path ledger = file.get();
+                Entry admitted = mine;
+                HeldLock held = mark;
+                AtomicBoolean released = new AtomicBoolean();
+                return new Admission(true, room, others, live.size() - 1, () -> {
+                    if (released.compareAndSet(false, true)) { // the mark's descriptor is closed once
+                        remove(ledger, admitted, held);
+                    }
+                });
             } catch (IOException | RuntimeException e) {
+                if (mine != null) {
+                    endMark(file.get(), mine, mark);
+                }
                 return alone(headroom, threads);
             }
         }
@@ -260,12 +278,21 @@ public final class RoomLedger {
         return live;
     }
 
-    /** Whether another process holds the mark locked; null where there is none to ask. A free mark is removed. */
+    /**
+     * Whether another process holds the mark locked; null where there is none to ask, or none that vouches for a load:
+     * a mark is this user's regular file of one name, as the ledger is, since anyone may make a file of that name in
+     * {@code /dev/shm} and hold it locked. A free mark is removed.
+     */
     private static Boolean markHeld(Path mark) {
-        if (!NativeAccess.get().locksInteroperateWithFlock() || !Files.exists(mark, LinkOption.NOFOLLOW_LINKS)) {
+        if (!NativeAccess.get().locksInteroperateWithFlock()) {
             return null;
         }
         try {
+            if (!Files.isRegularFile(mark, LinkOption.NOFOLLOW_LINKS)
+                    || (int) Files.getAttribute(mark, "unix:nlink", LinkOption.NOFOLLOW_LINKS) != 1
+                    || !Files.getOwner(mark, LinkOption.NOFOLLOW_LINKS).equals(Files.getOwner(Path.of("/proc/self")))) {
+                return null;
+            }
             HeldLock free = NativeAccess.get().tryLock(mark, true);
             if (free == null) {
                 return true;

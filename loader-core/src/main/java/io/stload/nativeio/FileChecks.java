@@ -48,8 +48,19 @@ public final class FileChecks {
         try {
             return kernelPath(Path.of(text));
         } catch (InvalidPathException e) {
-            throw StloadException.usage("`" + text + "` cannot name a " + what + ": " + e.getReason());
+            throw StloadException.usage("`" + text + "` cannot name a " + what + ": " + e.getReason()
+                    + namesEncodingHint());
         }
+    }
+
+    /**
+     * Why a name with letters outside ASCII may not map to a file: a JVM takes file names in the encoding of its
+     * locale, fixed at its start, and in the C or POSIX locale (a container with no LANG, say) that is ASCII.
+     */
+    private static String namesEncodingHint() {
+        String names = System.getProperty("sun.jnu.encoding", "UTF-8");
+        return names.equalsIgnoreCase("UTF-8") ? "" : " (this JVM takes file names as " + names
+                + ", from its locale; start it under a UTF-8 one, e.g. LC_CTYPE=C.UTF-8)";
     }
 
     /**

@@ -99,6 +99,29 @@ class RoomLedgerTest {
         }
     }
 
+    /**
+     * Anyone may make a file named as a load's mark in {@code /dev/shm} and hold it locked: a mark of another user's
+     * vouches for no load (its pid decides), and is left where it is.
+     */
+    @Test
+    void aMarkOfAnotherUsersVouchesForNothing(@TempDir Path dir) throws Exception {
+        assumeTrue(NativeAccess.get().locksInteroperateWithFlock() && System.getProperty("user.name").equals("root"),
+                "planting another user's file takes root");
+        Path ledger = dir.resolve("stload-memcg-0123456789abcdef");
+        Entry ended = new Entry(Integer.MAX_VALUE, 1, 9, 1L << 30, 0);
+        Path mark = Files.createFile(RoomLedger.markOf(ledger, ended));
+        Files.setOwner(mark, mark.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName("nobody"));
+        Process holder = new ProcessBuilder("sh", "-c", "exec 9<\"$0\" && flock 9 && echo held && exec sleep 60",
+                mark.toString()).start();
+        try {
+            assertEquals("held", holder.inputReader().readLine());
+            assertEquals(List.of(), RoomLedger.live(ledger, List.of(ended)));
+            assertTrue(Files.exists(mark));
+        } finally {
+            holder.destroyForcibly().waitFor();
+        }
+    }
+
     private static long startOf(long pid) {
         return ProcessHandle.of(pid).orElseThrow().info().startInstant().orElseThrow().toEpochMilli();
     }
