@@ -27,7 +27,8 @@ final class SourceFlags implements CheckedFlags {
     private static final Pattern DURATION = Pattern.compile("(\\d{1,9})(ms|s|m|h)?");
 
     @Option(names = "--cache-dir", paramLabel = "DIR",
-            description = "Hub cache for repo ids (default: HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub).")
+            description = "Hub cache for repo ids (default: where huggingface_hub keeps it: HF_HUB_CACHE, else HF_HOME/hub, "
+                    + "else XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub).")
     Path cacheDir;
 
     @Option(names = "--wait-timeout", paramLabel = "DURATION", defaultValue = "10m",

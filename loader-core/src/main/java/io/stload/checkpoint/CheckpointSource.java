@@ -33,8 +33,8 @@ public final class CheckpointSource {
      * Opens the checkpoint a user names, waiting under {@code wait} for a hub download of it that is still running.
      *
      * @param pathOrRepo a file or folder, or a repo id {@code org/name[@revision]}
-     * @param cacheDir   the hub cache to look in, or null for the one the environment names ({@code HF_HUB_CACHE},
-     *                   {@code HF_HOME}) or the default
+     * @param cacheDir   the hub cache to look in, or null for where huggingface_hub keeps it
+     *                   ({@link HubCache#locate})
      * @param wait       how long to wait for a running download, and where to say that it is waiting
      * @return the opened checkpoint; the caller closes it
      * @throws StloadException {@link ErrorKind#MissingShard} for a file missing with no download running,

@@ -9,7 +9,10 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.util.List;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * A Hugging Face hub cache directory: {@code models--org--name/refs/<revision>} holds a commit,
@@ -29,8 +32,11 @@ record HubCache(Path root) {
     }
 
     /**
-     * Finds the cache as huggingface_hub does: {@code cacheDir} when given, else HF_HUB_CACHE, else HF_HOME/hub, else
-     * ~/.cache/huggingface/hub.
+     * Finds the cache as huggingface_hub does: {@code cacheDir} when given, else HF_HUB_CACHE, else
+     * HUGGINGFACE_HUB_CACHE (its older name), else HF_HOME/hub, else XDG_CACHE_HOME/huggingface/hub, else
+     * ~/.cache/huggingface/hub; in each variable a leading {@code ~} is the home folder and {@code $NAME} or
+     * {@code ${NAME}} the variable's value (left as written where it is not set), the home folder being HOME where it
+     * is set (a container's user need have no entry in /etc/passwd), else the JVM's {@code user.home}.
      *
      * @param cacheDir an explicit cache directory, or null
      * @param env      the environment to read (normally {@link System#getenv()})
@@ -40,19 +46,32 @@ record HubCache(Path root) {
         if (cacheDir != null) {
             return new HubCache(cacheDir);
         }
-        if (nonEmpty(env.get("HF_HUB_CACHE"))) {
-            return new HubCache(expandHome(env.get("HF_HUB_CACHE")));
+        for (String name : List.of("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE")) {
+            if (nonEmpty(env.get(name))) {
+                return new HubCache(expand(env.get(name), env));
+            }
         }
-        if (nonEmpty(env.get("HF_HOME"))) {
-            return new HubCache(expandHome(env.get("HF_HOME")).resolve("hub"));
-        }
-        return new HubCache(Path.of(System.getProperty("user.home"), ".cache", "huggingface", "hub"));
+        Path hfHome = nonEmpty(env.get("HF_HOME")) ? expand(env.get("HF_HOME"), env)
+                : nonEmpty(env.get("XDG_CACHE_HOME")) ? expand(env.get("XDG_CACHE_HOME"), env).resolve("huggingface")
+                : home(env).resolve(".cache").resolve("huggingface");
+        return new HubCache(hfHome.resolve("hub"));
     }
 
-    /** A leading {@code ~} is the home folder, as huggingface_hub reads these variables ({@code expanduser}). */
-    private static Path expandHome(String path) {
-        String home = System.getProperty("user.home");
-        return path.equals("~") ? Path.of(home) : path.startsWith("~/") ? Path.of(home, path.substring(2)) : Path.of(path);
+    /** The home folder as Python's {@code expanduser} finds it: HOME, else the user's entry (the JVM's user.home). */
+    private static Path home(Map<String, String> env) {
+        return Path.of(nonEmpty(env.get("HOME")) ? env.get("HOME") : System.getProperty("user.home"));
+    }
+
+    private static final Pattern VARIABLE = Pattern.compile("\\$(\\w+|\\{([^}]*)})");
+
+    /** {@code expandvars(expanduser(path))}, as huggingface_hub reads its variables. */
+    private static Path expand(String path, Map<String, String> env) {
+        String home = home(env).toString();
+        String user = path.equals("~") ? home : path.startsWith("~/") ? home + path.substring(1) : path;
+        return Path.of(VARIABLE.matcher(user).replaceAll(m -> {
+            String value = env.get(m.group(2) != null ? m.group(2) : m.group(1));
+            return Matcher.quoteReplacement(value != null ? value : m.group());
+        }));
     }
 
     private static boolean nonEmpty(String s) {

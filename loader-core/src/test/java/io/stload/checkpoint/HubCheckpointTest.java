@@ -96,6 +96,28 @@ class HubCheckpointTest {
         assertTrue(HubCache.locate(null, Map.of()).root().endsWith(Path.of(".cache/huggingface/hub")));
     }
 
+    /**
+     * The rest of huggingface_hub's order (its constants.py): the older HUGGINGFACE_HUB_CACHE, XDG_CACHE_HOME, HOME
+     * before the user's entry (a container's user may have none), and variables inside the values.
+     */
+    @Test
+    void cacheLocationFollowsHuggingfaceHubsWholeOrder() {
+        assertEquals(Path.of("/old"), HubCache.locate(null, Map.of("HUGGINGFACE_HUB_CACHE", "/old", "HF_HOME", "/z"))
+                .root());
+        assertEquals(Path.of("/new"), HubCache.locate(null, Map.of("HF_HUB_CACHE", "/new",
+                "HUGGINGFACE_HUB_CACHE", "/old")).root());
+        assertEquals(Path.of("/xdg/huggingface/hub"), HubCache.locate(null, Map.of("XDG_CACHE_HOME", "/xdg")).root());
+        assertEquals(Path.of("/z/hub"), HubCache.locate(null, Map.of("XDG_CACHE_HOME", "/xdg", "HF_HOME", "/z"))
+                .root());
+        assertEquals(Path.of("/workspace/.cache/huggingface/hub"), HubCache.locate(null, Map.of("HOME", "/workspace"))
+                .root());
+        assertEquals(Path.of("/workspace/x/hub"), HubCache.locate(null, Map.of("HOME", "/workspace", "HF_HOME", "~/x"))
+                .root());
+        assertEquals(Path.of("/scratch/u1/hf/hub"), HubCache.locate(null, Map.of("SCRATCH", "/scratch", "USER", "u1",
+                "HF_HOME", "$SCRATCH/${USER}/hf")).root());
+        assertEquals(Path.of("$UNSET/hf/hub"), HubCache.locate(null, Map.of("HF_HOME", "$UNSET/hf")).root());
+    }
+
     @Test
     void unknownRevisionIsMissingWithTheFetchCommand() {
         StloadException e = rejected("acme/tiny@v2", ErrorKind.MissingShard);
