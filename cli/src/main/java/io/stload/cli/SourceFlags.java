@@ -37,7 +37,8 @@ final class SourceFlags implements CheckedFlags {
     String waitTimeout;
 
     @Option(names = "--s3-endpoint", paramLabel = "URL",
-            description = "An S3-compatible endpoint (MinIO, Ceph RGW, S3Proxy), addressed path-style; default: AWS.")
+            description = "An S3-compatible endpoint (MinIO, Ceph RGW, S3Proxy), addressed path-style (default: "
+                    + "AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL, else AWS).")
     URI s3Endpoint;
 
     @Option(names = "--s3-region", paramLabel = "REGION",

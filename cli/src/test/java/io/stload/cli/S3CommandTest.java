@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.stload.s3.FaultProxy;
 import io.stload.s3.S3ProxyServer;
+import io.stload.testing.ChildJvm;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
@@ -14,6 +15,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Handler;
 import java.util.logging.Level;
@@ -83,6 +85,28 @@ class S3CommandTest {
         assertEquals(local, digestLines(out.toString()));
         assertTrue(out.toString().contains(": s3 (object storage (s3://models/ckpt/), ranged GETs of 256 KiB, 4 in flight"),
                 out.toString());
+    }
+
+    /**
+     * The endpoint the AWS SDKs and CLI take from the environment, with no flag, in a process of its own and named by
+     * host as a store usually is: it is addressed path-style, as a given one is. Left to the SDK, each bucket was asked
+     * for as a host of its own ({@code models.localhost}), which no name server answers.
+     */
+    @Test
+    void theEndpointTheEnvironmentConfiguresServesListingsAndGetsAlike() throws Exception {
+        assertEquals(0, run("load", dir.toString(), "--digest"), err.toString());
+        List<String> local = digestLines(out.toString());
+        ProcessBuilder b = ChildJvm.main(Main.class).args("load", "s3://models/ckpt", "--digest").builder()
+                .redirectError(tmp.resolve("env-endpoint.err").toFile())
+                .redirectOutput(tmp.resolve("env-endpoint.out").toFile());
+        b.environment().keySet().removeIf(k -> k.startsWith("AWS_"));
+        String byName = endpoint.replace("127.0.0.1", "localhost");
+        b.environment().putAll(Map.of("AWS_ENDPOINT_URL_S3", byName, "AWS_ACCESS_KEY_ID", "test",
+                "AWS_SECRET_ACCESS_KEY", "test-secret", "AWS_REGION", "us-east-1"));
+        Process p = b.start();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the load did not end");
+        assertEquals(0, p.exitValue(), Files.readString(tmp.resolve("env-endpoint.err")));
+        assertEquals(local, digestLines(Files.readString(tmp.resolve("env-endpoint.out"))));
     }
 
     @Test

@@ -3,6 +3,7 @@ package io.stload.s3;
 import io.stload.ErrorKind;
 import io.stload.StloadException;
 import io.stload.checkpoint.Checkpoint;
+import java.net.URI;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -10,6 +11,7 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
+import java.util.function.UnaryOperator;
 import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
 import software.amazon.awssdk.core.exception.SdkClientException;
 import software.amazon.awssdk.crt.CrtRuntimeException;
@@ -68,7 +70,9 @@ public final class S3Storage implements AutoCloseable {
     }
 
     /** Starts the clients; bodies in the CRT's lent direct buffers, or in the Java arrays its binding makes. */
-    static S3Storage connect(S3Settings settings, boolean lentBuffers) {
+    static S3Storage connect(S3Settings given, boolean lentBuffers) {
+        S3Settings settings = given.endpoint() != null ? given
+                : given.withEndpoint(configuredEndpoint(System::getProperty, System::getenv));
         Region region = region(settings);
         DefaultCredentialsProvider credentials = DefaultCredentialsProvider.builder().build();
         S3AsyncClient client = null;
@@ -105,6 +109,38 @@ public final class S3Storage implements AutoCloseable {
      */
     static boolean lentBuffersQuietly() {
         return Runtime.version().feature() < 24 || "allow".equals(System.getProperty("sun.misc.unsafe.memory.access"));
+    }
+
+    /**
+     * The endpoint the AWS SDKs and CLI take from the system properties or the environment where none is given, for
+     * S3 before any service ({@code aws.endpointUrlS3}, {@code AWS_ENDPOINT_URL_S3}, {@code aws.endpointUrl},
+     * {@code AWS_ENDPOINT_URL}); none where {@code AWS_IGNORE_CONFIGURED_ENDPOINT_URLS} is true. Read here, once, it is
+     * addressed path-style as a given one is: left to the SDK, a store named by host was asked for each bucket as a
+     * host of its own ({@code bucket.minio}), which no such store's name resolves.
+     *
+     * @return the endpoint, or null for AWS
+     * @throws StloadException {@link ErrorKind#Usage} naming the setting, for a value that is no http(s) URL
+     */
+    static URI configuredEndpoint(UnaryOperator<String> properties, UnaryOperator<String> environment) {
+        String ignore = properties.apply("aws.ignoreConfiguredEndpointUrls");
+        if ("true".equalsIgnoreCase(ignore != null ? ignore : environment.apply("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"))) {
+            return null;
+        }
+        String[][] settings = {{"aws.endpointUrlS3", properties.apply("aws.endpointUrlS3")},
+            {"AWS_ENDPOINT_URL_S3", environment.apply("AWS_ENDPOINT_URL_S3")},
+            {"aws.endpointUrl", properties.apply("aws.endpointUrl")},
+            {"AWS_ENDPOINT_URL", environment.apply("AWS_ENDPOINT_URL")}};
+        for (String[] setting : settings) {
+            if (setting[1] != null && !setting[1].isBlank()) {
+                try {
+                    return S3Settings.DEFAULTS.withEndpoint(URI.create(setting[1].strip())).endpoint();
+                } catch (IllegalArgumentException | StloadException e) {
+                    throw new StloadException(ErrorKind.Usage, null, setting[0] + " `" + setting[1]
+                            + "` is not an http(s)://host[:port] URL (the S3 endpoint where no --s3-endpoint is given)");
+                }
+            }
+        }
+        return null;
     }
 
     /**
@@ -146,7 +182,7 @@ public final class S3Storage implements AutoCloseable {
         }
     }
 
-    /** {@return the settings this connection was made with} */
+    /** {@return the settings this connection was made with, the endpoint the environment configures among them} */
     public S3Settings settings() {
         return settings;
     }
