@@ -147,7 +147,7 @@ class NodeRanksProcessTest {
             case MISSING_SHARD -> {
                 Files.delete(hub.snapshot.resolve(SHARD_2));
                 Files.delete(blob);
-                yield "huggingface-cli download acme/tiny --revision " + HubFixture.COMMIT;
+                yield "hf download acme/tiny --revision " + HubFixture.COMMIT;
             }
             case DANGLING_SYMLINK -> {
                 Files.delete(blob);

@@ -114,14 +114,14 @@ public final class Checkpoint implements TensorLookup<TensorRef>, AutoCloseable 
                 unknown), null, null);
     }
 
-    /** A hub snapshot, whose files must all link into the repo's blobs. */
+    /** A hub snapshot, whose files must all lie where huggingface_hub puts them ({@link HubSnapshot#fileRoots()}). */
     static Checkpoint open(HubSnapshot snapshot) {
         return open(snapshot, UnknownDtypes.REFUSE);
     }
 
     /** A hub snapshot, tensors of unknown dtype let through as asked. */
     static Checkpoint open(HubSnapshot snapshot, UnknownDtypes unknown) {
-        return new Checkpoint(CheckpointFiles.directory(snapshot.dir(), new ContainedFiles(List.of(snapshot.blobs())),
+        return new Checkpoint(CheckpointFiles.directory(snapshot.dir(), new ContainedFiles(snapshot.fileRoots()),
                 fetchHint(snapshot), CheckpointFiles.Problems.FIRST, unknown), snapshot, null);
     }
 
@@ -132,18 +132,17 @@ public final class Checkpoint implements TensorLookup<TensorRef>, AutoCloseable 
 
     /**
      * Where a directory's files may really live: in it, and for a directory that is a hub snapshot
-     * ({@code .../models--org--name/snapshots/<commit>}), in its repo's {@code blobs}.
+     * ({@code .../models--org--name/snapshots/<commit>}), where huggingface_hub puts a snapshot's files.
      */
     static ContainedFiles containedFiles(Path dir) {
-        List<Path> roots = new ArrayList<>(List.of(dir));
         Path abs = dir.toAbsolutePath().normalize();
         Path snapshots = abs.getParent();
         Path repoDir = snapshots == null ? null : snapshots.getParent();
         if (repoDir != null && snapshots.getFileName().toString().equals("snapshots")
                 && repoDir.getFileName().toString().startsWith("models--")) {
-            roots.add(HubSnapshot.blobsInside(repoDir));
+            return new ContainedFiles(HubSnapshot.fileRoots(repoDir, dir));
         }
-        return new ContainedFiles(roots);
+        return new ContainedFiles(List.of(dir));
     }
 
     /**
@@ -259,7 +258,7 @@ public final class Checkpoint implements TensorLookup<TensorRef>, AutoCloseable 
         if (!folder) {
             return Optional.of(named);
         }
-        return Optional.of((snapshot != null ? new ContainedFiles(List.of(snapshot.blobs())) : containedFiles(dir))
+        return Optional.of((snapshot != null ? new ContainedFiles(snapshot.fileRoots()) : containedFiles(dir))
                 .realFile(named, ""));
     }
 

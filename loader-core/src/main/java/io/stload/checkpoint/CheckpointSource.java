@@ -131,6 +131,6 @@ public final class CheckpointSource {
         return new StloadException(ErrorKind.MissingShard, missing.file(), missing.detail() + "; "
                 + String.join(", ", activity.incomplete().keySet().stream().map(p -> p.getFileName().toString()).toList())
                 + " is left over from an interrupted download (not growing, no download lock held); "
-                + "huggingface-cli download " + repo.id() + " resumes it");
+                + "hf download " + repo.id() + " resumes it");
     }
 }

@@ -140,7 +140,7 @@ public final class CheckpointVerifier {
                 return new Result(null, List.copyOf(problems), notes);
             }
             dir = snapshot.dir();
-            contained = new ContainedFiles(List.of(snapshot.blobs()));
+            contained = new ContainedFiles(snapshot.fileRoots());
             hint = "; repair it with `" + snapshot.fetchCommand() + " --force-download`";
         } else {
             Path path = FileChecks.userPath(pathOrRepo, "checkpoint");
@@ -177,15 +177,16 @@ public final class CheckpointVerifier {
             String origin = snapshot == null ? "" : " of " + snapshot.repo().id() + "@" + snapshot.commit();
             Map<Path, String> blobs = new TreeMap<>();
             for (Header h : found.headers()) {
-                Path real = found.real().get(h);
-                if (BlobHasher.SHA256_NAME.matcher(real.getFileName().toString()).matches()) {
-                    blobs.put(real, found.names().get(h) + origin);
+                Path blob = namedBlob(dir.resolve(found.names().get(h)), found.real().get(h));
+                if (BlobHasher.SHA256_NAME.matcher(blob.getFileName().toString()).matches()) {
+                    blobs.put(blob, found.names().get(h) + origin);
                 }
             }
             // A load reads the index too: its blob is hashed when it is named by its sha256 (the hub stores a small
             // file under its git hash instead, which this does not check).
             try {
-                Path index = found.index() == null ? null : contained.realFile(found.index(), hint);
+                Path index = found.index() == null ? null : namedBlob(found.index(),
+                        contained.realFile(found.index(), hint));
                 if (index != null && BlobHasher.SHA256_NAME.matcher(index.getFileName().toString()).matches()) {
                     blobs.put(index, found.index().getFileName() + origin);
                 }
@@ -236,6 +237,27 @@ public final class CheckpointVerifier {
      * folder that may be entered but not listed (mode 711) loads, so it is a note here, not a problem, and the walk
      * goes on past it.
      */
+    /**
+     * The file that names a blob by its sha256: the repo's {@code blobs/<sha256>} a snapshot's file links to, else
+     * the real file. Where huggingface_hub shares blobs across repos, that link leads on into its store, to a file
+     * named by another hash, which is no sha256 of the bytes.
+     */
+    private static Path namedBlob(Path file, Path real) {
+        try {
+            if (Files.isSymbolicLink(file)) {
+                Path hop = file.toAbsolutePath().getParent().resolve(Files.readSymbolicLink(file)).normalize();
+                Path folder = hop.getParent();
+                if (folder != null && folder.getFileName() != null && folder.getFileName().toString().equals("blobs")
+                        && Files.isSymbolicLink(hop)) {
+                    return hop;
+                }
+            }
+        } catch (IOException e) {
+            // Read as the walk resolved it.
+        }
+        return real;
+    }
+
     private static List<Path> filesOrNote(Path dir, List<String> notes) {
         List<Path> found = new ArrayList<>();
         try {

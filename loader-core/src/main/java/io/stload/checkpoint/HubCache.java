@@ -142,7 +142,7 @@ record HubCache(Path root) {
         }
         if (!Files.exists(ref, LinkOption.NOFOLLOW_LINKS)) {
             throw new StloadException(ErrorKind.MissingShard, ref, repo.id() + "@" + repo.revision()
-                    + " is not in the cache; fetch it with `huggingface-cli download " + repo.id() + " --revision "
+                    + " is not in the cache; fetch it with `hf download " + repo.id() + " --revision "
                     + repo.revision() + "`");
         }
         // Checked before anything is read, and the content is never echoed: a ref may be a link to any file.

@@ -5,7 +5,10 @@ import io.stload.StloadException;
 import io.stload.nativeio.FileChecks;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * One commit of a repo in a {@link HubCache}: its snapshot directory, whose files must link into {@code blobs/}.
@@ -61,6 +64,42 @@ public record HubSnapshot(RepoRef repo, Path repoDir, String commit, Path dir) {
             return blobs;
         } catch (IOException e) {
             throw FileChecks.failure(blobs, "cannot resolve", e);
+        }
+    }
+
+    /**
+     * The folders this snapshot's files may really live in, as huggingface_hub lays a cache out: the repo's
+     * {@code blobs/}, which its files link into; the snapshot itself, whose files are copies where the cache was made
+     * without symlinks (Windows, {@code HF_HUB_DISABLE_SYMLINKS}); and the cache's shared store, where a repo's blob is
+     * itself a link into {@code <cache>/blobs/}, shared by every repo (huggingface_hub 2, for files it fetched
+     * through Xet), where the cache has one.
+     */
+    List<Path> fileRoots() {
+        return fileRoots(repoDir, dir);
+    }
+
+    /** {@link #fileRoots()} of the snapshot folder {@code snapshotDir} of {@code repoDir}. */
+    static List<Path> fileRoots(Path repoDir, Path snapshotDir) {
+        List<Path> roots = new ArrayList<>(List.of(snapshotDir, blobsInside(repoDir)));
+        Path cache = repoDir.toAbsolutePath().normalize().getParent();
+        if (cache != null && isSharedStore(cache.resolve("blobs"))) {
+            roots.add(cache.resolve("blobs"));
+        }
+        return roots;
+    }
+
+    /**
+     * Whether {@code store} is huggingface_hub's shared blob store: a folder, not a link, holding the marker file
+     * {@code .huggingface-shared-blobs} of layout 1, as huggingface_hub itself checks before it uses one.
+     */
+    private static boolean isSharedStore(Path store) {
+        Path marker = store.resolve(".huggingface-shared-blobs");
+        try {
+            return Files.isDirectory(store, LinkOption.NOFOLLOW_LINKS)
+                    && Files.isRegularFile(marker, LinkOption.NOFOLLOW_LINKS) && Files.size(marker) == 2
+                    && Files.readString(marker).equals("1\n");
+        } catch (IOException | RuntimeException e) {
+            return false;
         }
     }
 

@@ -71,7 +71,7 @@ public record RepoRef(String org, String name, String revision) {
      */
     public String fetchCommand(String commit) {
         StloadException.requireNonNull(commit, "a fetch command names the commit to fetch, not null");
-        return "huggingface-cli download " + id() + " --revision " + commit;
+        return "hf download " + id() + " --revision " + commit;
     }
 
     @Override

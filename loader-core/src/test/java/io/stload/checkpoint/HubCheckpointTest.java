@@ -121,7 +121,7 @@ class HubCheckpointTest {
     @Test
     void unknownRevisionIsMissingWithTheFetchCommand() {
         StloadException e = rejected("acme/tiny@v2", ErrorKind.MissingShard);
-        assertTrue(e.getMessage().contains("huggingface-cli download acme/tiny --revision v2"), e.getMessage());
+        assertTrue(e.getMessage().contains("hf download acme/tiny --revision v2"), e.getMessage());
     }
 
     @Test
@@ -129,7 +129,7 @@ class HubCheckpointTest {
         StloadException e = rejected("acme/tiny", ErrorKind.MissingShard);
         assertTrue(e.getMessage().contains("model-00002-of-00002.safetensors"), e.getMessage());
         assertTrue(e.getMessage().contains("`b.weight`"), e.getMessage());
-        assertTrue(e.getMessage().contains("huggingface-cli download acme/tiny --revision " + HubFixture.COMMIT),
+        assertTrue(e.getMessage().contains("hf download acme/tiny --revision " + HubFixture.COMMIT),
                 e.getMessage());
         assertEquals(0, sleeps);
     }
@@ -171,6 +171,46 @@ class HubCheckpointTest {
         Files.write(hub.blobs.resolve(HubFixture.sha256(shard2)), shard2);
         StloadException e = assertThrows(StloadException.class, () -> Checkpoint.open(dir));
         assertEquals(ErrorKind.UnsafePath, e.kind(), e.getMessage());
+    }
+
+    /**
+     * huggingface_hub 2 keeps the files it fetches through Xet once for the whole cache, in {@code blobs/} beside the
+     * repos (marked by {@code .huggingface-shared-blobs}), and a repo's blob is a link into it: such a snapshot loads,
+     * and the deep check compares with the sha256 that names the repo's blob, not the store file's name (another
+     * hash). Without the marker, that folder is no place of the repo's.
+     */
+    @Test
+    void aCacheWhoseBlobsAreSharedAcrossReposLoadsAndIsDeepChecked() throws Exception {
+        Path store = Files.createDirectories(hub.cache.resolve("blobs"));
+        Files.writeString(store.resolve(".huggingface-shared-blobs"), "1\n");
+        String xetHash = "ab" + "c".repeat(62);
+        Path stored = Files.write(Files.createDirectories(store.resolve("ab")).resolve(xetHash), shard2);
+        String sha = HubFixture.sha256(shard2);
+        Files.createSymbolicLink(hub.blobs.resolve(sha), Path.of("../../blobs/ab").resolve(xetHash));
+        hub.link("model-00002-of-00002.safetensors", sha);
+        try (Checkpoint c = resolve("acme/tiny", Duration.ofMinutes(1))) {
+            assertEquals(3, c.tensors().size());
+        }
+        assertEquals(List.of(), deepVerify().problems());
+
+        byte[] corrupted = shard2.clone();
+        corrupted[corrupted.length - 1] ^= 1;
+        Files.write(stored, corrupted);
+        List<Problem> problems = deepVerify().problems();
+        assertEquals(List.of(ErrorKind.DigestMismatch), problems.stream().map(Problem::kind).toList());
+        assertEquals(hub.blobs.resolve(sha), problems.getFirst().file());
+
+        Files.delete(store.resolve(".huggingface-shared-blobs"));
+        rejected("acme/tiny", ErrorKind.UnsafePath);
+    }
+
+    /** A cache made without symlinks (Windows, HF_HUB_DISABLE_SYMLINKS) holds its files as copies in the snapshot. */
+    @Test
+    void aCacheMadeWithoutSymlinksHoldsCopiesInTheSnapshot() throws IOException {
+        Files.write(hub.snapshot.resolve("model-00002-of-00002.safetensors"), shard2);
+        try (Checkpoint c = resolve("acme/tiny", Duration.ofMinutes(1))) {
+            assertEquals(3, c.tensors().size());
+        }
     }
 
     @Test
