@@ -12,6 +12,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.BiPredicate;
+import java.util.function.Supplier;
 
 /**
  * The front door for what a user names: a path (file or directory), or a repo id {@code org/name[@revision]}
@@ -76,7 +78,9 @@ public final class CheckpointSource {
         }
         Optional<RepoRef> repo = repoOf(pathOrRepo);
         if (repo.isEmpty()) {
-            return Checkpoint.open(FileChecks.userPath(pathOrRepo, "checkpoint"), unknown);
+            Path path = FileChecks.userPath(pathOrRepo, "checkpoint");
+            return Files.isDirectory(DownloadActivity.localDownloads(path), LinkOption.NOFOLLOW_LINKS)
+                    ? openWaiting(path, wait, os, unknown) : Checkpoint.open(path, unknown);
         }
         HubCache cache = HubCache.locate(cacheDir, env);
         Checkpoint ckpt = openWaiting(cache, repo.get(), wait, os, unknown);
@@ -99,38 +103,61 @@ public final class CheckpointSource {
 
     private static Checkpoint openWaiting(HubCache cache, RepoRef repo, WaitPolicy policy, NativeAccess os,
                                           UnknownDtypes unknown) {
+        return openWaiting(() -> Checkpoint.open(cache.snapshot(repo), unknown),
+                () -> DownloadActivity.observe(cache, repo, os), (e, now) -> e.kind() == ErrorKind.MissingShard,
+                "hf download " + repo.id(), policy);
+    }
+
+    /**
+     * A folder a download into a folder of its own still fills ({@code hf download REPO --local-dir DIR}): a shard
+     * missing, or one whose own lock the download holds (huggingface_hub copies a file it has cached into place under
+     * that lock, so it may be cut short at its final name), is waited for as in the hub cache.
+     */
+    private static Checkpoint openWaiting(Path dir, WaitPolicy policy, NativeAccess os, UnknownDtypes unknown) {
+        return openWaiting(() -> Checkpoint.open(dir, unknown), () -> DownloadActivity.observeLocalDir(dir, os),
+                (e, now) -> e.kind() == ErrorKind.MissingShard || e.file() != null && now.holdsLockOf(e.file()),
+                "hf download REPO --local-dir " + dir, policy);
+    }
+
+    /**
+     * Opens the checkpoint, and while a download fills it, waits for what it is still writing ({@code awaited}) as
+     * long as the download moves; a download that stands still is an interrupted one, which {@code resume} resumes.
+     */
+    private static Checkpoint openWaiting(Supplier<Checkpoint> open, Supplier<DownloadActivity> observe,
+                                          BiPredicate<StloadException, DownloadActivity> awaited, String resume,
+                                          WaitPolicy policy) {
         Wait wait = new Wait(policy);
-        DownloadActivity before = DownloadActivity.observe(cache, repo, os);
+        DownloadActivity before = observe.get();
         long lastChange = 0;
         while (true) {
-            StloadException missing;
+            StloadException unready;
             try {
-                return Checkpoint.open(cache.snapshot(repo), unknown);
+                return open.get();
             } catch (StloadException e) {
-                if (e.kind() != ErrorKind.MissingShard) {
-                    throw e;
-                }
-                missing = e;
+                unready = e;
             }
-            DownloadActivity now = DownloadActivity.observe(cache, repo, os);
+            DownloadActivity now = observe.get();
+            if (!awaited.test(unready, now)) {
+                throw unready;
+            }
             if (now.idle()) {
                 // The download may have finished between the open above and this look at it: a last open decides.
-                return Checkpoint.open(cache.snapshot(repo), unknown);
+                return open.get();
             }
             if (now.inProgressSince(before)) {
                 lastChange = wait.elapsedNanos();
             } else if (wait.elapsedNanos() - lastChange >= STALL_AFTER.toNanos() || now.allOlderThan(STALL_AFTER)) {
-                throw abandoned(missing, now, repo);
+                throw abandoned(unready, now, resume);
             }
-            wait.pause(missing.file(), missing.file().getFileName() + " (" + now.describe() + ")");
+            wait.pause(unready.file(), unready.file().getFileName() + " (" + now.describe() + ")");
             before = now;
         }
     }
 
-    private static StloadException abandoned(StloadException missing, DownloadActivity activity, RepoRef repo) {
+    private static StloadException abandoned(StloadException missing, DownloadActivity activity, String resume) {
         return new StloadException(ErrorKind.MissingShard, missing.file(), missing.detail() + "; "
                 + String.join(", ", activity.incomplete().keySet().stream().map(p -> p.getFileName().toString()).toList())
                 + " is left over from an interrupted download (not growing, no download lock held); "
-                + "hf download " + repo.id() + " resumes it");
+                + resume + " resumes it");
     }
 }

@@ -8,6 +8,7 @@ import io.stload.nativeio.NativeAccess;
 import java.io.IOException;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
@@ -124,15 +125,19 @@ public final class CheckpointVerifier {
         Path dir;
         ContainedFiles contained;
         String hint = "";
-        if (repo.isPresent()) {
+        if (repo.isPresent() || Files.isDirectory(DownloadActivity.localDownloads(FileChecks.userPath(pathOrRepo,
+                "checkpoint")), LinkOption.NOFOLLOW_LINKS)) {
             try {
-                // Waits for a download of the repo still running; what is wrong once it is done is found below.
+                // Waits for a download still running (into the hub cache, or into this folder); what is wrong once it
+                // is done is found below.
                 CheckpointSource.resolve(pathOrRepo, cacheDir, wait, env, os).close();
             } catch (StloadException e) {
                 if (e.kind() == ErrorKind.WaitTimeout || e.kind() == ErrorKind.Usage) {
                     throw e;
                 }
             }
+        }
+        if (repo.isPresent()) {
             try {
                 snapshot = cache.snapshot(repo.get());
             } catch (StloadException e) {

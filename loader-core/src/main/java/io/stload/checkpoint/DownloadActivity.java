@@ -30,10 +30,36 @@ record DownloadActivity(List<Path> heldLocks, Map<Path, String> unknownLocks, Ma
     }
 
     static DownloadActivity observe(HubCache cache, RepoRef repo, NativeAccess os) {
+        return observe(cache.downloadLocks(repo), cache.repoDir(repo).resolve("blobs"), os);
+    }
+
+    /**
+     * A download into a folder of its own ({@code hf download REPO --local-dir DIR}): huggingface_hub keeps each
+     * file's lock and partial download in {@code DIR/.cache/huggingface/download/} and moves the file to
+     * {@code DIR} once it is whole; its lock files stay after it, so only a lock held tells a running download.
+     */
+    static DownloadActivity observeLocalDir(Path dir, NativeAccess os) {
+        Path download = localDownloads(dir);
+        return observe(download, download, os);
+    }
+
+    /** Where huggingface_hub keeps the locks and partial files of a download into {@code dir}. */
+    static Path localDownloads(Path dir) {
+        return dir.resolve(".cache").resolve("huggingface").resolve("download");
+    }
+
+    private static DownloadActivity observe(Path locks, Path partial, NativeAccess os) {
         List<Path> held = new ArrayList<>();
         Map<Path, String> unknown = new TreeMap<>();
-        probeLocks(cache.downloadLocks(repo), os, held, unknown);
-        return new DownloadActivity(held, unknown, incompleteFiles(cache.repoDir(repo).resolve("blobs")));
+        probeLocks(locks, os, held, unknown);
+        return new DownloadActivity(held, unknown, incompleteFiles(partial));
+    }
+
+    /** Whether the download of {@code file} holds its lock, in a download into a folder of its own. */
+    boolean holdsLockOf(Path file) {
+        String lock = file.getFileName() + ".lock";
+        return heldLocks.stream().anyMatch(l -> l.getFileName().toString().equals(lock))
+                || unknownLocks.keySet().stream().anyMatch(l -> l.getFileName().toString().equals(lock));
     }
 
     /** Nothing that could be a download: no lock held or unknown, no .incomplete file. */
