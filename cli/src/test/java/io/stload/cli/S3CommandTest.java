@@ -7,8 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.stload.s3.FaultProxy;
 import io.stload.s3.S3ProxyServer;
 import io.stload.testing.ChildJvm;
+import com.sun.net.httpserver.HttpServer;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -107,6 +111,53 @@ class S3CommandTest {
         assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the load did not end");
         assertEquals(0, p.exitValue(), Files.readString(tmp.resolve("env-endpoint.err")));
         assertEquals(local, digestLines(Files.readString(tmp.resolve("env-endpoint.out"))));
+    }
+
+    /**
+     * Credentials from a web identity, as EKS gives a pod (IRSA: a role and a token file, no keys), exchanged at STS,
+     * here a stand-in on loopback that answers AssumeRoleWithWebIdentity with S3Proxy's keys; the AWS CLI takes these,
+     * and the SDK's chain takes them only with its STS module present.
+     */
+    @Test
+    void aWebIdentityAsEksGivesAPodIsExchangedForCredentials() throws Exception {
+        assertEquals(0, run("load", dir.toString(), "--digest"), err.toString());
+        List<String> local = digestLines(out.toString());
+        HttpServer sts = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        List<String> asked = new java.util.concurrent.CopyOnWriteArrayList<>();
+        sts.createContext("/", exchange -> {
+            asked.add(new String(exchange.getRequestBody().readAllBytes(), StandardCharsets.UTF_8));
+            byte[] body = ("<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"
+                    + "<AssumeRoleWithWebIdentityResult><Credentials><AccessKeyId>test</AccessKeyId>"
+                    + "<SecretAccessKey>test-secret</SecretAccessKey><SessionToken>session</SessionToken>"
+                    + "<Expiration>2099-01-01T00:00:00Z</Expiration></Credentials><AssumedRoleUser>"
+                    + "<Arn>arn:aws:sts::123456789012:assumed-role/loader/pod</Arn><AssumedRoleId>AROA:pod"
+                    + "</AssumedRoleId></AssumedRoleUser></AssumeRoleWithWebIdentityResult><ResponseMetadata>"
+                    + "<RequestId>1</RequestId></ResponseMetadata></AssumeRoleWithWebIdentityResponse>")
+                    .getBytes(StandardCharsets.UTF_8);
+            exchange.getResponseHeaders().add("Content-Type", "text/xml");
+            exchange.sendResponseHeaders(200, body.length);
+            exchange.getResponseBody().write(body);
+            exchange.close();
+        });
+        sts.start();
+        try {
+            Path token = Files.writeString(tmp.resolve("web-identity-token"), "eyJhbGciOiJSUzI1NiJ9.pod.signature");
+            ProcessBuilder b = ChildJvm.main(Main.class).args("load", "s3://models/ckpt", "--digest").builder()
+                    .redirectError(tmp.resolve("irsa.err").toFile()).redirectOutput(tmp.resolve("irsa.out").toFile());
+            b.environment().keySet().removeIf(k -> k.startsWith("AWS_"));
+            b.environment().putAll(Map.of("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/loader",
+                    "AWS_WEB_IDENTITY_TOKEN_FILE", token.toString(), "AWS_REGION", "us-east-1",
+                    "AWS_ENDPOINT_URL_STS", "http://127.0.0.1:" + sts.getAddress().getPort(),
+                    "AWS_ENDPOINT_URL_S3", endpoint));
+            Process p = b.start();
+            assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the load did not end");
+            assertEquals(0, p.exitValue(), Files.readString(tmp.resolve("irsa.err")));
+            assertEquals(local, digestLines(Files.readString(tmp.resolve("irsa.out"))));
+            assertTrue(asked.stream().anyMatch(a -> a.contains("Action=AssumeRoleWithWebIdentity")
+                    && a.contains("WebIdentityToken=eyJhbGciOiJSUzI1NiJ9.pod.signature")), asked.toString());
+        } finally {
+            sts.stop(0);
+        }
     }
 
     @Test

@@ -1,8 +1,11 @@
 package io.stload.s3;
 
 import java.io.IOException;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
+import java.util.function.UnaryOperator;
 import javax.xml.stream.XMLStreamException;
 import software.amazon.awssdk.awscore.exception.AwsErrorDetails;
 import software.amazon.awssdk.awscore.exception.AwsServiceException;
@@ -106,6 +109,36 @@ final class S3Failure {
         return null;
     }
 
+    /** The credential sources the environment sets up, by the name of the SDK's provider that reads each. */
+    private static final Map<String, List<String>> CONFIGURED_BY = Map.of(
+            "WebIdentityTokenFileCredentialsProvider", List.of("AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN"),
+            "ProfileCredentialsProvider", List.of("AWS_PROFILE"),
+            "ContainerCredentialsProvider", List.of("AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"));
+
+    /**
+     * Why the sources the environment does set up gave nothing, as the SDK's chain says in its message (a web
+     * identity whose STS is unreachable, a profile that assumes a role it may not): without it, a user who set one up
+     * reads only that no credentials were found. Empty where no such source is set up.
+     */
+    static String configuredSourceFailures(String chainMessage, UnaryOperator<String> env) {
+        int list = chainMessage.indexOf(" : [");
+        if (list < 0) {
+            return "";
+        }
+        StringBuilder why = new StringBuilder();
+        String reasons = chainMessage.substring(list + 4, chainMessage.endsWith("]") ? chainMessage.length() - 1
+                : chainMessage.length());
+        for (String reason : reasons.split(", (?=\\w+CredentialsProvider\\()")) {
+            int named = reason.indexOf("(");
+            List<String> variables = named < 0 ? null : CONFIGURED_BY.get(reason.substring(0, named));
+            if (variables != null && variables.stream().anyMatch(v -> env.apply(v) != null)) {
+                why.append("; ").append(reason.substring(0, named)).append(reason.substring(reason.indexOf("): ") + 1));
+            }
+        }
+        return why.toString();
+    }
+
     /** One line for logs and errors. */
     static String describe(Throwable t) {
         int status = status(t);
@@ -118,7 +151,8 @@ final class S3Failure {
             return "the server's answer is not S3's XML (" + firstLine(parseError) + ")";
         }
         if (noCredentials(t)) {
-            return "no AWS credentials found (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile, or an instance role)";
+            return "no AWS credentials found (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile, a web identity, "
+                    + "or an instance role)" + configuredSourceFailures(t.getMessage(), System::getenv);
         }
         return firstLine(t);
     }

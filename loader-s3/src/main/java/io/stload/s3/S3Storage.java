@@ -5,6 +5,7 @@ import io.stload.StloadException;
 import io.stload.checkpoint.Checkpoint;
 import java.net.URI;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Semaphore;
@@ -15,10 +16,13 @@ import java.util.function.UnaryOperator;
 import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
 import software.amazon.awssdk.core.exception.SdkClientException;
 import software.amazon.awssdk.crt.CrtRuntimeException;
+import software.amazon.awssdk.profiles.Profile;
+import software.amazon.awssdk.profiles.ProfileFile;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.regions.providers.AwsProfileRegionProvider;
+import software.amazon.awssdk.regions.providers.AwsRegionProvider;
 import software.amazon.awssdk.regions.providers.AwsRegionProviderChain;
-import software.amazon.awssdk.regions.providers.DefaultAwsRegionProviderChain;
+import software.amazon.awssdk.regions.providers.InstanceProfileRegionProvider;
 import software.amazon.awssdk.regions.providers.SystemSettingsRegionProvider;
 import software.amazon.awssdk.services.s3.S3AsyncClient;
 import software.amazon.awssdk.services.s3.S3CrtAsyncClientBuilder;
@@ -72,7 +76,7 @@ public final class S3Storage implements AutoCloseable {
     /** Starts the clients; bodies in the CRT's lent direct buffers, or in the Java arrays its binding makes. */
     static S3Storage connect(S3Settings given, boolean lentBuffers) {
         S3Settings settings = given.endpoint() != null ? given
-                : given.withEndpoint(configuredEndpoint(System::getProperty, System::getenv));
+                : given.withEndpoint(configuredEndpoint(System::getProperty, System::getenv, profiles()));
         Region region = region(settings);
         DefaultCredentialsProvider credentials = DefaultCredentialsProvider.builder().build();
         S3AsyncClient client = null;
@@ -112,24 +116,35 @@ public final class S3Storage implements AutoCloseable {
     }
 
     /**
-     * The endpoint the AWS SDKs and CLI take from the system properties or the environment where none is given, for
-     * S3 before any service ({@code aws.endpointUrlS3}, {@code AWS_ENDPOINT_URL_S3}, {@code aws.endpointUrl},
-     * {@code AWS_ENDPOINT_URL}); none where {@code AWS_IGNORE_CONFIGURED_ENDPOINT_URLS} is true. Read here, once, it is
-     * addressed path-style as a given one is: left to the SDK, a store named by host was asked for each bucket as a
-     * host of its own ({@code bucket.minio}), which no such store's name resolves.
+     * The endpoint the AWS SDKs and CLI take from their configuration where none is given, in their order: for S3,
+     * then for every service, from the system properties ({@code aws.endpointUrlS3}, {@code aws.endpointUrl}), the
+     * environment ({@code AWS_ENDPOINT_URL_S3}, {@code AWS_ENDPOINT_URL}), then the profile ({@code endpoint_url} of
+     * its {@code services} section's {@code s3}, then its own); none where {@code ignore_configured_endpoint_urls}
+     * says so. Read here, once, it is addressed path-style as a given one is: left to the SDK, a store named by host
+     * was asked for each bucket as a host of its own ({@code bucket.minio}), which no such store's name resolves.
      *
+     * @param profiles the AWS config and credentials files
      * @return the endpoint, or null for AWS
      * @throws StloadException {@link ErrorKind#Usage} naming the setting, for a value that is no http(s) URL
      */
-    static URI configuredEndpoint(UnaryOperator<String> properties, UnaryOperator<String> environment) {
-        String ignore = properties.apply("aws.ignoreConfiguredEndpointUrls");
-        if ("true".equalsIgnoreCase(ignore != null ? ignore : environment.apply("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"))) {
+    static URI configuredEndpoint(UnaryOperator<String> properties, UnaryOperator<String> environment,
+                                  ProfileFile profiles) {
+        String name = first(properties.apply("aws.profile"), environment.apply("AWS_PROFILE"), "default");
+        Optional<Profile> profile = profiles.profile(name);
+        Optional<String> services = profile.flatMap(p -> p.property("services"));
+        String ignore = first(properties.apply("aws.ignoreConfiguredEndpointUrls"),
+                environment.apply("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"),
+                profile.flatMap(p -> p.property("ignore_configured_endpoint_urls")).orElse(null));
+        if ("true".equalsIgnoreCase(ignore)) {
             return null;
         }
         String[][] settings = {{"aws.endpointUrlS3", properties.apply("aws.endpointUrlS3")},
             {"AWS_ENDPOINT_URL_S3", environment.apply("AWS_ENDPOINT_URL_S3")},
             {"aws.endpointUrl", properties.apply("aws.endpointUrl")},
-            {"AWS_ENDPOINT_URL", environment.apply("AWS_ENDPOINT_URL")}};
+            {"AWS_ENDPOINT_URL", environment.apply("AWS_ENDPOINT_URL")},
+            {"s3 endpoint_url of [services " + services.orElse("") + "]", services.flatMap(s -> profiles
+                    .getSection("services", s)).flatMap(p -> p.property("s3.endpoint_url")).orElse(null)},
+            {"endpoint_url of AWS profile " + name, profile.flatMap(p -> p.property("endpoint_url")).orElse(null)}};
         for (String[] setting : settings) {
             if (setting[1] != null && !setting[1].isBlank()) {
                 try {
@@ -143,23 +158,53 @@ public final class S3Storage implements AutoCloseable {
         return null;
     }
 
+    /** The AWS config and credentials files, as the SDK reads them; none where they cannot be read. */
+    private static ProfileFile profiles() {
+        try {
+            return ProfileFile.defaultProfileFile();
+        } catch (RuntimeException e) {
+            return ProfileFile.aggregator().build(); // the SDK says what is wrong with them when it reads its own
+        }
+    }
+
+    private static String first(String... values) {
+        for (String v : values) {
+            if (v != null) {
+                return v;
+            }
+        }
+        return null;
+    }
+
     /**
      * The region asked for; else for AWS the default chain's (environment, profile, instance metadata); for a custom
      * endpoint the environment's or profile's, else us-east-1 (such servers ignore it): never the instance metadata,
-     * whose probe costs a second off EC2 and would name AWS's region, not the server's.
+     * whose probe costs a second off EC2 and would name AWS's region, not the server's. The environment's is
+     * {@code AWS_REGION}, else {@code AWS_DEFAULT_REGION}, which the AWS CLI and boto3 read and the Java SDK does not.
      */
     private static Region region(S3Settings settings) {
         if (settings.region() != null) {
             return Region.of(settings.region());
         }
+        AwsRegionProvider cliDefault = () -> {
+            String region = System.getenv("AWS_DEFAULT_REGION");
+            if (region == null || region.isBlank()) {
+                throw SdkClientException.create("AWS_DEFAULT_REGION is not set");
+            }
+            return Region.of(region.strip());
+        };
         try {
-            return settings.endpoint() == null ? new DefaultAwsRegionProviderChain().getRegion()
-                    : new AwsRegionProviderChain(new SystemSettingsRegionProvider(), new AwsProfileRegionProvider()).getRegion();
+            return settings.endpoint() == null
+                    ? new AwsRegionProviderChain(new SystemSettingsRegionProvider(), cliDefault,
+                            new AwsProfileRegionProvider(), new InstanceProfileRegionProvider()).getRegion()
+                    : new AwsRegionProviderChain(new SystemSettingsRegionProvider(), cliDefault,
+                            new AwsProfileRegionProvider()).getRegion();
         } catch (SdkClientException e) {
             if (settings.endpoint() != null) {
                 return Region.US_EAST_1;
             }
-            throw new StloadException(ErrorKind.Usage, null, "no AWS region configured: set AWS_REGION or pass --s3-region");
+            throw new StloadException(ErrorKind.Usage, null, "no AWS region configured: set AWS_REGION or pass "
+                    + "--s3-region");
         }
     }
 

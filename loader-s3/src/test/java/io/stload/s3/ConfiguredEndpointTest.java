@@ -6,14 +6,54 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.stload.ErrorKind;
 import io.stload.StloadException;
+import java.io.ByteArrayInputStream;
 import java.net.URI;
+import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import software.amazon.awssdk.profiles.ProfileFile;
 
 /** The endpoint the AWS SDKs and CLI take from the system properties and the environment, in their order. */
 class ConfiguredEndpointTest {
     private static URI endpoint(Map<String, String> properties, Map<String, String> environment) {
-        return S3Storage.configuredEndpoint(properties::get, environment::get);
+        return endpoint(properties, environment, "");
+    }
+
+    private static URI endpoint(Map<String, String> properties, Map<String, String> environment, String config) {
+        ProfileFile profiles = ProfileFile.builder().type(ProfileFile.Type.CONFIGURATION)
+                .content(new ByteArrayInputStream(config.getBytes(StandardCharsets.UTF_8))).build();
+        return S3Storage.configuredEndpoint(properties::get, environment::get, profiles);
+    }
+
+    @Test
+    void thenTheProfilesServicesSectionThenItsOwnEndpoint() {
+        String config = """
+                [default]
+                endpoint_url = http://default:1
+
+                [profile ml]
+                endpoint_url = http://ml:2
+                services = stores
+
+                [services stores]
+                s3 =
+                  endpoint_url = http://ml-s3:3
+
+                [profile plain]
+                endpoint_url = http://plain:4
+                ignore_configured_endpoint_urls = false
+
+                [profile off]
+                endpoint_url = http://off:5
+                ignore_configured_endpoint_urls = true
+                """;
+        assertEquals(URI.create("http://default:1"), endpoint(Map.of(), Map.of(), config));
+        assertEquals(URI.create("http://ml-s3:3"), endpoint(Map.of(), Map.of("AWS_PROFILE", "ml"), config));
+        assertEquals(URI.create("http://env:9"), endpoint(Map.of(), Map.of("AWS_PROFILE", "ml",
+                "AWS_ENDPOINT_URL", "http://env:9"), config));
+        assertEquals(URI.create("http://plain:4"), endpoint(Map.of("aws.profile", "plain"), Map.of("AWS_PROFILE", "ml"),
+                config));
+        assertNull(endpoint(Map.of(), Map.of("AWS_PROFILE", "off", "AWS_ENDPOINT_URL", "http://env:9"), config));
     }
 
     @Test
