@@ -635,7 +635,7 @@ class S3LoadTest {
         try {
             StloadException e = assertThrows(StloadException.class, () -> load(server.endpoint(), "s3://models/ckpt/"));
             assertEquals("Io: s3://models/ckpt/: no AWS credentials found (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY,"
-                    + " a profile, or an instance role)", e.getMessage());
+                    + " a profile, a web identity, or an instance role)", e.getMessage());
         } finally {
             System.setProperty("aws.accessKeyId", key);
             if (disabled == null) {
