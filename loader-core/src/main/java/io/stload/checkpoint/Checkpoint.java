@@ -16,6 +16,7 @@ import java.lang.foreign.SegmentAllocator;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
@@ -137,11 +138,12 @@ public final class Checkpoint implements TensorLookup<TensorRef>, AutoCloseable 
         Path abs = dir.toAbsolutePath().normalize();
         Path snapshots = abs.getParent();
         Path repoDir = snapshots == null ? null : snapshots.getParent();
+        List<Path> roots = new ArrayList<>(List.of(dir)); // a folder the user names holds its own files
         if (repoDir != null && snapshots.getFileName().toString().equals("snapshots")
                 && repoDir.getFileName().toString().startsWith("models--")) {
-            return new ContainedFiles(HubSnapshot.fileRoots(repoDir, dir));
+            roots.addAll(HubSnapshot.fileRoots(repoDir, dir));
         }
-        return new ContainedFiles(List.of(dir));
+        return new ContainedFiles(roots);
     }
 
     /**

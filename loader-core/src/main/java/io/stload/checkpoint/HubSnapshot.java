@@ -78,9 +78,23 @@ public record HubSnapshot(RepoRef repo, Path repoDir, String commit, Path dir) {
         return fileRoots(repoDir, dir);
     }
 
-    /** {@link #fileRoots()} of the snapshot folder {@code snapshotDir} of {@code repoDir}. */
+    /**
+     * {@link #fileRoots()} of the snapshot folder {@code snapshotDir} of {@code repoDir}; the snapshot folder only
+     * where it really lies in the repo's {@code snapshots/}: one that links elsewhere would vouch for whatever it
+     * leads to, the whole machine were it a link to {@code /}.
+     */
     static List<Path> fileRoots(Path repoDir, Path snapshotDir) {
-        List<Path> roots = new ArrayList<>(List.of(snapshotDir, blobsInside(repoDir)));
+        List<Path> roots = new ArrayList<>(List.of(blobsInside(repoDir)));
+        try {
+            Path snapshots = repoDir.resolve("snapshots").toRealPath();
+            Path real = snapshotDir.toRealPath();
+            if (real.startsWith(snapshots) && !real.equals(snapshots) && repoDir.toRealPath().equals(
+                    snapshots.getParent())) {
+                roots.add(snapshotDir);
+            }
+        } catch (IOException e) {
+            // Not there, or not to be resolved: it holds nothing of the repo's.
+        }
         Path cache = repoDir.toAbsolutePath().normalize().getParent();
         if (cache != null && isSharedStore(cache.resolve("blobs"))) {
             roots.add(cache.resolve("blobs"));

@@ -170,9 +170,14 @@ public final class RoomLedger {
             MARKED_HERE.remove(load.token());
             try {
                 Files.deleteIfExists(markOf(ledger, load)); // while still held: no other load takes it for a dead one's
-                mark.close();
             } catch (IOException | RuntimeException e) {
-                // The lock goes with the process; a mark left behind is removed by the next load that finds it free.
+                // Left behind, the mark is removed by the next load that finds it free.
+            } finally {
+                try {
+                    mark.close();
+                } catch (IOException | RuntimeException e) {
+                    // The lock goes with the process.
+                }
             }
         }
     }

@@ -213,6 +213,25 @@ class HubCheckpointTest {
         }
     }
 
+    /**
+     * A snapshot folder that is a link out of the repo vouches for nothing it leads to: plain files there are refused
+     * as they always were (copies count only in a snapshot that really lies in the repo's {@code snapshots/}).
+     */
+    @Test
+    void aSnapshotFolderLinkedOutOfTheRepoHoldsNoCopies() throws IOException {
+        Path elsewhere = Files.createDirectory(root.resolve("someone-elses-model"));
+        try (Stream<Path> files = Files.list(hub.snapshot)) {
+            for (Path f : files.toList()) {
+                Files.copy(f, elsewhere.resolve(f.getFileName()));
+                Files.delete(f);
+            }
+        }
+        Files.write(elsewhere.resolve("model-00002-of-00002.safetensors"), shard2);
+        Files.delete(hub.snapshot);
+        Files.createSymbolicLink(hub.snapshot, elsewhere);
+        rejected("acme/tiny", ErrorKind.UnsafePath);
+    }
+
     @Test
     void snapshotDirectoryGivenAsAPathMayLinkIntoItsBlobs() throws IOException {
         hub.addFile("model-00002-of-00002.safetensors", shard2);
