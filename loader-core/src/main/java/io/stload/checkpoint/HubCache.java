@@ -48,30 +48,35 @@ record HubCache(Path root) {
         }
         for (String name : List.of("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE")) {
             if (nonEmpty(env.get(name))) {
-                return new HubCache(expand(env.get(name), env));
+                return new HubCache(expand(name, env));
             }
         }
-        Path hfHome = nonEmpty(env.get("HF_HOME")) ? expand(env.get("HF_HOME"), env)
-                : nonEmpty(env.get("XDG_CACHE_HOME")) ? expand(env.get("XDG_CACHE_HOME"), env).resolve("huggingface")
+        Path hfHome = nonEmpty(env.get("HF_HOME")) ? expand("HF_HOME", env)
+                : nonEmpty(env.get("XDG_CACHE_HOME")) ? expand("XDG_CACHE_HOME", env).resolve("huggingface")
                 : home(env).resolve(".cache").resolve("huggingface");
         return new HubCache(hfHome.resolve("hub"));
     }
 
     /** The home folder as Python's {@code expanduser} finds it: HOME, else the user's entry (the JVM's user.home). */
     private static Path home(Map<String, String> env) {
-        return Path.of(nonEmpty(env.get("HOME")) ? env.get("HOME") : System.getProperty("user.home"));
+        return nonEmpty(env.get("HOME")) ? pathOf(env.get("HOME"), "HOME") : Path.of(System.getProperty("user.home"));
     }
 
     private static final Pattern VARIABLE = Pattern.compile("\\$(\\w+|\\{([^}]*)})");
 
-    /** {@code expandvars(expanduser(path))}, as huggingface_hub reads its variables. */
-    private static Path expand(String path, Map<String, String> env) {
-        String home = home(env).toString();
-        String user = path.equals("~") ? home : path.startsWith("~/") ? home + path.substring(1) : path;
-        return Path.of(VARIABLE.matcher(user).replaceAll(m -> {
+    /** {@code expandvars(expanduser(path))} of the variable {@code name}, as huggingface_hub reads its variables. */
+    private static Path expand(String name, Map<String, String> env) {
+        String path = env.get(name);
+        String user = path.equals("~") || path.startsWith("~/") ? home(env) + path.substring(1) : path;
+        return pathOf(VARIABLE.matcher(user).replaceAll(m -> {
             String value = env.get(m.group(2) != null ? m.group(2) : m.group(1));
             return Matcher.quoteReplacement(value != null ? value : m.group());
-        }));
+        }), name);
+    }
+
+    /** A variable's path; one this JVM cannot take (its locale's encoding) is a usage error naming the variable. */
+    private static Path pathOf(String text, String variable) {
+        return FileChecks.userPath(text, "hub cache folder (from " + variable + ")");
     }
 
     private static boolean nonEmpty(String s) {

@@ -116,6 +116,9 @@ class HubCheckpointTest {
         assertEquals(Path.of("/scratch/u1/hf/hub"), HubCache.locate(null, Map.of("SCRATCH", "/scratch", "USER", "u1",
                 "HF_HOME", "$SCRATCH/${USER}/hf")).root());
         assertEquals(Path.of("$UNSET/hf/hub"), HubCache.locate(null, Map.of("HF_HOME", "$UNSET/hf")).root());
+        StloadException nul = assertThrows(StloadException.class, () -> HubCache.locate(null, Map.of("HOME", "/a\0b")));
+        assertEquals(ErrorKind.Usage, nul.kind());
+        assertTrue(nul.detail().contains("cannot name a hub cache folder (from HOME)"), nul.detail());
     }
 
     @Test
