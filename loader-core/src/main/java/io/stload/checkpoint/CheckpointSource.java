@@ -79,8 +79,8 @@ public final class CheckpointSource {
         Optional<RepoRef> repo = repoOf(pathOrRepo);
         if (repo.isEmpty()) {
             Path path = FileChecks.userPath(pathOrRepo, "checkpoint");
-            return Files.isDirectory(DownloadActivity.localDownloads(path), LinkOption.NOFOLLOW_LINKS)
-                    ? openWaiting(path, wait, os, unknown) : Checkpoint.open(path, unknown);
+            return DownloadActivity.localDownloadRoot(path).isPresent() ? openWaiting(path, wait, os, unknown)
+                    : Checkpoint.open(path, unknown);
         }
         HubCache cache = HubCache.locate(cacheDir, env);
         Checkpoint ckpt = openWaiting(cache, repo.get(), wait, os, unknown);
@@ -113,10 +113,11 @@ public final class CheckpointSource {
      * missing, or one whose own lock the download holds (huggingface_hub copies a file it has cached into place under
      * that lock, so it may be cut short at its final name), is waited for as in the hub cache.
      */
-    private static Checkpoint openWaiting(Path dir, WaitPolicy policy, NativeAccess os, UnknownDtypes unknown) {
-        return openWaiting(() -> Checkpoint.open(dir, unknown), () -> DownloadActivity.observeLocalDir(dir, os),
+    private static Checkpoint openWaiting(Path path, WaitPolicy policy, NativeAccess os, UnknownDtypes unknown) {
+        Path dir = Files.isDirectory(path) ? path : path.toAbsolutePath().getParent();
+        return openWaiting(() -> Checkpoint.open(path, unknown), () -> DownloadActivity.observeLocalDir(dir, os),
                 (e, now) -> e.kind() == ErrorKind.MissingShard || e.file() != null && now.holdsLockOf(e.file()),
-                "hf download REPO --local-dir " + dir, policy);
+                "hf download REPO --local-dir " + DownloadActivity.localDownloadRoot(dir).orElse(dir), policy);
     }
 
     /**

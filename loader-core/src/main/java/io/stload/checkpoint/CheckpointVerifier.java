@@ -8,7 +8,6 @@ import io.stload.nativeio.NativeAccess;
 import java.io.IOException;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
@@ -125,8 +124,8 @@ public final class CheckpointVerifier {
         Path dir;
         ContainedFiles contained;
         String hint = "";
-        if (repo.isPresent() || Files.isDirectory(DownloadActivity.localDownloads(FileChecks.userPath(pathOrRepo,
-                "checkpoint")), LinkOption.NOFOLLOW_LINKS)) {
+        if (repo.isPresent()
+                || DownloadActivity.localDownloadRoot(FileChecks.userPath(pathOrRepo, "checkpoint")).isPresent()) {
             try {
                 // Waits for a download still running (into the hub cache, or into this folder); what is wrong once it
                 // is done is found below.

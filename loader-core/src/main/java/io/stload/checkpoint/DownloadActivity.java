@@ -12,6 +12,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 import java.util.stream.Stream;
 
@@ -39,12 +40,30 @@ record DownloadActivity(List<Path> heldLocks, Map<Path, String> unknownLocks, Ma
      * {@code DIR} once it is whole; its lock files stay after it, so only a lock held tells a running download.
      */
     static DownloadActivity observeLocalDir(Path dir, NativeAccess os) {
-        Path download = localDownloads(dir);
+        Path folder = dir.toAbsolutePath().normalize();
+        Path root = localDownloadRoot(folder).orElse(folder);
+        // A file sub/x of the download has its lock and partial file in download/sub/.
+        Path download = localDownloads(root).resolve(root.relativize(folder).toString());
         return observe(download, download, os);
     }
 
+    /**
+     * The folder a download into a folder of its own fills that holds {@code path} (a file or folder of it, at any
+     * depth, as {@code hf download REPO --local-dir DIR} lays out a repo with subfolders): the nearest that has
+     * huggingface_hub's {@code .cache/huggingface/download/}; empty where none has.
+     */
+    static Optional<Path> localDownloadRoot(Path path) {
+        Path abs = path.toAbsolutePath().normalize();
+        for (Path p = Files.isDirectory(abs) ? abs : abs.getParent(); p != null; p = p.getParent()) {
+            if (Files.isDirectory(localDownloads(p), LinkOption.NOFOLLOW_LINKS)) {
+                return Optional.of(p);
+            }
+        }
+        return Optional.empty();
+    }
+
     /** Where huggingface_hub keeps the locks and partial files of a download into {@code dir}. */
-    static Path localDownloads(Path dir) {
+    private static Path localDownloads(Path dir) {
         return dir.resolve(".cache").resolve("huggingface").resolve("download");
     }
 

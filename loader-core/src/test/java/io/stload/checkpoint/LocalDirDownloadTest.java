@@ -47,12 +47,12 @@ class LocalDirDownloadTest {
     @BeforeEach
     void aDownloadWithItsSecondShardToCome() throws IOException {
         dir = Files.createDirectory(root.resolve("ckpt"));
+        download = Files.createDirectories(dir.resolve(".cache/huggingface/download"));
         Path scratch = Files.createDirectory(root.resolve("scratch"));
         Files.write(dir.resolve(SHARD1), HubFixture.shardBytes(scratch, "a", 1, "a.weight"));
         shard2 = HubFixture.shardBytes(scratch, "b", 2, "b.weight");
         Files.writeString(dir.resolve("model.safetensors.index.json"), "{\"metadata\":{},\"weight_map\":{\"a.weight\":\""
                 + SHARD1 + "\",\"b.weight\":\"" + SHARD2 + "\"}}");
-        download = Files.createDirectories(DownloadActivity.localDownloads(dir));
         for (String f : List.of(SHARD1, SHARD2, "model.safetensors.index.json")) {
             Files.createFile(download.resolve(f + ".lock")); // lock files stay after their download
         }
@@ -89,6 +89,28 @@ class LocalDirDownloadTest {
         assertEquals(1, sleeps);
         assertTrue(log.stream().anyMatch(l -> l.contains(SHARD2) && l.contains("download lock " + SHARD2 + ".lock held")),
                 log.toString());
+    }
+
+    /**
+     * A repo with subfolders (a diffusers pipeline: {@code DIR/transformer/}) keeps a subfolder's locks and partial
+     * files in the same subfolder of {@code download/}; a rank that loads the subfolder, or names a file, waits too.
+     */
+    @Test
+    void aSubfolderOfTheDownloadIsWaitedForAsTheWholeIs() throws IOException {
+        Path sub = Files.createDirectory(dir.resolve("transformer"));
+        try (var files = Files.list(dir)) {
+            for (Path f : files.filter(Files::isRegularFile).toList()) {
+                Files.move(f, sub.resolve(f.getFileName()));
+            }
+        }
+        Path subLocks = Files.createDirectories(download.resolve("transformer"));
+        HeldLock lock = NativeAccess.get().tryLock(Files.createFile(subLocks.resolve(SHARD2 + ".lock")), true);
+        dir = sub;
+        finishesAtFirstSleep(lock);
+        try (Checkpoint c = open()) {
+            assertEquals(2, c.tensors().size());
+        }
+        assertEquals(1, sleeps);
     }
 
     /** huggingface_hub copies a file it has in its cache into place under the file's lock: cut short until then. */
