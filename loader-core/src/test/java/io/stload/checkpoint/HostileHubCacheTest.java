@@ -29,7 +29,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.OptionalInt;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -50,11 +49,7 @@ class HostileHubCacheTest {
     HubFixture hub;
     Path scratch;
     byte[] shard2;
-    final AtomicLong clock = new AtomicLong();
-    final List<String> log = new ArrayList<>();
-    Runnable duringSleep = () -> {
-    };
-    int sleeps;
+    final FakeClock time = new FakeClock();
 
     @BeforeEach
     void cacheWithOneOfTwoShards() throws IOException {
@@ -66,11 +61,7 @@ class HostileHubCacheTest {
     }
 
     private WaitPolicy policy() {
-        return new WaitPolicy(Duration.ofMinutes(10), clock::get, nanos -> {
-            sleeps++;
-            clock.addAndGet(nanos);
-            duringSleep.run();
-        }, log::add);
+        return time.policy(Duration.ofMinutes(10));
     }
 
     private Path locks() throws IOException {
@@ -128,7 +119,7 @@ class HostileHubCacheTest {
         StloadException e = assertThrows(StloadException.class, () -> resolve(NativeAccess.get()));
         assertEquals(ErrorKind.MissingShard, e.kind(), e.getMessage());
         assertTrue(e.getMessage().contains(SHARD2), e.getMessage());
-        assertEquals(0, sleeps, "nothing there is a download: " + log);
+        assertEquals(0, time.sleeps, "nothing there is a download: " + time.log);
     }
 
     @Test
@@ -150,16 +141,16 @@ class HostileHubCacheTest {
         };
         StloadException e = assertThrows(StloadException.class, () -> resolve(replacedAtProbe));
         assertEquals(ErrorKind.MissingShard, e.kind(), e.getMessage());
-        assertEquals(0, sleeps, log.toString());
+        assertEquals(0, time.sleeps, time.log.toString());
     }
 
     @Test
     void aRegularLockNobodyHoldsIsNoDownloadEitherButAHeldOneIsWaitedFor() throws Exception {
         Path lock = Files.createFile(locks().resolve("x.lock"));
         assertEquals(ErrorKind.MissingShard, assertThrows(StloadException.class, () -> resolve(NativeAccess.get())).kind());
-        assertEquals(0, sleeps);
+        assertEquals(0, time.sleeps);
         HeldLock download = NativeAccess.get().tryLock(lock, true);
-        duringSleep = () -> {
+        time.duringSleep = () -> {
             try {
                 hub.addFile(SHARD2, shard2);
                 download.close();
@@ -168,7 +159,7 @@ class HostileHubCacheTest {
             }
         };
         assertEquals(3, resolve(NativeAccess.get()).tensors().size());
-        assertEquals(1, sleeps);
+        assertEquals(1, time.sleeps);
     }
 
     // --- blobs/ that leads out of the repo (D11) ---
@@ -216,9 +207,9 @@ class HostileHubCacheTest {
         Path blob = corruptedSecondShard();
         HostileFilesTest.mkfifo(deepCheckLock());
         assertOnlyMismatchIn(deepVerify(), blob);
-        assertTrue(log.stream().anyMatch(l -> l.contains("not a regular file") && l.contains("checking without "
-                + "coordination")), log.toString());
-        assertEquals(0, sleeps);
+        assertTrue(time.log.stream().anyMatch(l -> l.contains("not a regular file") && l.contains("checking without "
+                + "coordination")), time.log.toString());
+        assertEquals(0, time.sleeps);
     }
 
     @Test
@@ -226,7 +217,7 @@ class HostileHubCacheTest {
         Path blob = corruptedSecondShard();
         Path lock = HubFixture.ownLockFile(deepCheckLock());
         HeldLock peer = NativeAccess.get().tryLock(lock, true);
-        duringSleep = () -> {
+        time.duringSleep = () -> {
             try {
                 peer.close();
                 Files.delete(lock);
@@ -236,7 +227,7 @@ class HostileHubCacheTest {
             }
         };
         assertOnlyMismatchIn(deepVerify(), blob);
-        assertTrue(log.stream().anyMatch(l -> l.contains("checking without coordination")), log.toString());
+        assertTrue(time.log.stream().anyMatch(l -> l.contains("checking without coordination")), time.log.toString());
     }
 
     // --- forged deep-check records (D9) ---
@@ -248,7 +239,7 @@ class HostileHubCacheTest {
         Files.setPosixFilePermissions(lock, PosixFilePermissions.fromString("rw-rw-r--"));
         HeldLock peer = NativeAccess.get().tryLock(lock, true);
         String fingerprint = fingerprint();
-        duringSleep = () -> {
+        time.duringSleep = () -> {
             try {
                 DeepCheckLock.record(lock, fingerprint, List.of(), policy());
                 peer.close();
@@ -257,9 +248,9 @@ class HostileHubCacheTest {
             }
         };
         assertOnlyMismatchIn(deepVerify(), blob);
-        assertEquals(0, sleeps, "a record it could not take is not waited for");
-        assertTrue(log.stream().anyMatch(l -> l.contains("not sharing the deep check") && l.contains("mode 0664")
-                && l.contains("hashing every blob here")), log.toString());
+        assertEquals(0, time.sleeps, "a record it could not take is not waited for");
+        assertTrue(time.log.stream().anyMatch(l -> l.contains("not sharing the deep check") && l.contains("mode 0664")
+                && l.contains("hashing every blob here")), time.log.toString());
         peer.close();
     }
 
@@ -275,9 +266,9 @@ class HostileHubCacheTest {
                 List.of(blob), policy(), NativeAccess.get(), () -> List.of(new Problem(ErrorKind.DigestMismatch,
                         blob, "hashed here")), OptionalInt.of(owner + 1));
         assertEquals("hashed here", problems.getFirst().detail());
-        assertTrue(log.stream().anyMatch(l -> l.contains("it belongs to uid " + owner + ", not to uid " + (owner + 1))),
-                log.toString());
-        assertEquals(0, sleeps);
+        assertTrue(time.log.stream().anyMatch(l -> l.contains("it belongs to uid " + owner + ", not to uid " + (owner + 1))),
+                time.log.toString());
+        assertEquals(0, time.sleeps);
         peer.close();
         // And a process that cannot tell who it is trusts nobody.
         assertTrue(DeepCheckLock.distrust(lock, OptionalInt.empty()).isPresent());
@@ -321,7 +312,7 @@ class HostileHubCacheTest {
         Path lock = HubFixture.ownLockFile(deepCheckLock());
         HeldLock peer = NativeAccess.get().tryLock(lock, true);
         String fingerprint = fingerprint();
-        duringSleep = () -> {
+        time.duringSleep = () -> {
             try {
                 Files.setPosixFilePermissions(lock, PosixFilePermissions.fromString("rw-rw-rw-"));
                 DeepCheckLock.record(lock, fingerprint, List.of(), policy());
@@ -331,8 +322,8 @@ class HostileHubCacheTest {
             }
         };
         assertOnlyMismatchIn(deepVerify(), blob);
-        assertTrue(log.stream().anyMatch(l -> l.contains("not taking the deep check result") && l.contains("mode 0666")),
-                log.toString());
+        assertTrue(time.log.stream().anyMatch(l -> l.contains("not taking the deep check result") && l.contains("mode 0666")),
+                time.log.toString());
     }
 
     /**
@@ -347,13 +338,13 @@ class HostileHubCacheTest {
         Path lock = HubFixture.ownLockFile(deepCheckLock());
         CheckpointVerifier.Result taken = verifyWhileForging(lock, "keep");
         assertTrue(taken.clean(), "a record of this user's is taken as it says: " + taken.problems());
-        assertTrue(log.stream().anyMatch(l -> l.contains("took the result of the deep check another process of "
-                + "this user ran") && l.contains("not hashed here")), log.toString());
-        log.clear();
+        assertTrue(time.log.stream().anyMatch(l -> l.contains("took the result of the deep check another process of "
+                + "this user ran") && l.contains("not hashed here")), time.log.toString());
+        time.log.clear();
         assertOnlyMismatchIn(verifyWhileForging(lock, "open-to-all"), blob);
-        assertTrue(log.stream().anyMatch(l -> l.contains("not taking the deep check result") && l.contains("mode 0666")),
-                log.toString());
-        assertFalse(log.stream().anyMatch(l -> l.contains("took the result")), log.toString());
+        assertTrue(time.log.stream().anyMatch(l -> l.contains("not taking the deep check result") && l.contains("mode 0666")),
+                time.log.toString());
+        assertFalse(time.log.stream().anyMatch(l -> l.contains("took the result")), time.log.toString());
     }
 
     private CheckpointVerifier.Result verifyWhileForging(Path lock, String how) throws Exception {
@@ -362,9 +353,9 @@ class HostileHubCacheTest {
         try {
             BufferedReader out = new BufferedReader(new InputStreamReader(forger.getInputStream(), StandardCharsets.UTF_8));
             assertEquals("locked", out.readLine());
-            sleeps = 0;
-            duringSleep = () -> {
-                if (sleeps == 1) {
+            time.sleeps = 0;
+            time.duringSleep = () -> {
+                if (time.sleeps == 1) {
                     // The verifier is waiting for the lock: now the forger writes its record and lets go.
                     try (OutputStream in = forger.getOutputStream()) {
                         in.write('\n');
@@ -380,7 +371,7 @@ class HostileHubCacheTest {
                 }
             };
             CheckpointVerifier.Result r = deepVerify();
-            assertEquals(1, sleeps, log.toString());
+            assertEquals(1, time.sleeps, time.log.toString());
             return r;
         } finally {
             forger.destroyForcibly();

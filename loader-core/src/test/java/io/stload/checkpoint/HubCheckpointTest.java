@@ -37,12 +37,7 @@ class HubCheckpointTest {
     HubFixture hub;
     Path scratch;
     byte[] shard2;
-    final AtomicLong clock = new AtomicLong();
-    final List<String> log = new ArrayList<>();
-    /** Runs whenever the code under test sleeps: the "peer" acts then, and time moves on. */
-    Runnable duringSleep = () -> {
-    };
-    int sleeps;
+    final FakeClock time = new FakeClock();
 
     @BeforeEach
     void cacheWithTwoShards() throws IOException {
@@ -54,16 +49,8 @@ class HubCheckpointTest {
                 "b.weight", "model-00002-of-00002.safetensors"));
     }
 
-    private WaitPolicy policy(Duration timeout) {
-        return new WaitPolicy(timeout, clock::get, nanos -> {
-            sleeps++;
-            clock.addAndGet(nanos);
-            duringSleep.run();
-        }, log::add);
-    }
-
     private Checkpoint resolve(String repo, Duration timeout) {
-        return CheckpointSource.resolve(repo, hub.cache, policy(timeout), Map.of(), NativeAccess.get());
+        return CheckpointSource.resolve(repo, hub.cache, time.policy(timeout), Map.of(), NativeAccess.get());
     }
 
     private StloadException rejected(String repo, ErrorKind kind) {
@@ -80,7 +67,7 @@ class HubCheckpointTest {
         assertEquals(3, ckpt.tensors().size());
         assertEquals("model-00001-of-00002.safetensors", ckpt.nameOf(ckpt.tensor("a.weight").file()));
         assertTrue(ckpt.tensor("b.weight").file().file().startsWith(hub.blobs.toRealPath()));
-        assertTrue(log.getLast().contains("is commit " + HubFixture.COMMIT), log.toString());
+        assertTrue(time.log.getLast().contains("is commit " + HubFixture.COMMIT), time.log.toString());
         assertEquals(HubFixture.COMMIT, resolve("acme/tiny@" + HubFixture.COMMIT, Duration.ofMinutes(1)).commit());
     }
 
@@ -134,7 +121,7 @@ class HubCheckpointTest {
         assertTrue(e.getMessage().contains("`b.weight`"), e.getMessage());
         assertTrue(e.getMessage().contains("hf download acme/tiny --revision " + HubFixture.COMMIT),
                 e.getMessage());
-        assertEquals(0, sleeps);
+        assertEquals(0, time.sleeps);
     }
 
     @Test
@@ -246,8 +233,8 @@ class HubCheckpointTest {
         Path lockFile = Files.createDirectories(hub.cache.resolve(".locks/models--acme--tiny")).resolve("x.lock");
         Files.createFile(lockFile);
         HeldLock download = NativeAccess.get().tryLock(lockFile, true);
-        duringSleep = () -> {
-            if (sleeps == 5) {
+        time.duringSleep = () -> {
+            if (time.sleeps == 5) {
                 try {
                     hub.addFile("model-00002-of-00002.safetensors", shard2);
                     download.close();
@@ -258,8 +245,8 @@ class HubCheckpointTest {
         };
         Checkpoint ckpt = resolve("acme/tiny", Duration.ofMinutes(1));
         assertEquals(3, ckpt.tensors().size());
-        assertEquals(5, sleeps);
-        assertTrue(log.getFirst().contains("x.lock held"), log.toString());
+        assertEquals(5, time.sleeps);
+        assertTrue(time.log.getFirst().contains("x.lock held"), time.log.toString());
     }
 
     @Test
@@ -281,10 +268,10 @@ class HubCheckpointTest {
                 return real.tryLock(file, exclusive);
             }
         };
-        Checkpoint ckpt = CheckpointSource.resolve("acme/tiny", hub.cache, policy(Duration.ofMinutes(1)), Map.of(),
+        Checkpoint ckpt = CheckpointSource.resolve("acme/tiny", hub.cache, time.policy(Duration.ofMinutes(1)), Map.of(),
                 peerFinishesAtSecondProbe);
         assertEquals(3, ckpt.tensors().size());
-        assertEquals(0, sleeps, "nothing left to wait for");
+        assertEquals(0, time.sleeps, "nothing left to wait for");
     }
 
     /**
@@ -296,9 +283,9 @@ class HubCheckpointTest {
         Files.delete(hub.snapshot.resolve("model.safetensors.index.json"));
         Path partial = hub.blobs.resolve(HubFixture.sha256(shard2) + ".incomplete");
         Files.write(partial, new byte[1]);
-        duringSleep = () -> {
+        time.duringSleep = () -> {
             try {
-                if (sleeps < 3) {
+                if (time.sleeps < 3) {
                     Files.write(partial, new byte[(int) Files.size(partial) + 1]);
                 } else if (Files.exists(partial)) {
                     Files.delete(partial);
@@ -310,7 +297,7 @@ class HubCheckpointTest {
         };
         Checkpoint ckpt = resolve("acme/tiny", Duration.ofMinutes(1));
         assertEquals(3, ckpt.tensors().size(), "both shards, not the first alone");
-        assertTrue(sleeps >= 3, "waited: " + sleeps);
+        assertTrue(time.sleeps >= 3, "waited: " + time.sleeps);
         Files.delete(hub.snapshot.resolve("model-00002-of-00002.safetensors"));
         StloadException missing = rejected("acme/tiny", ErrorKind.MissingShard);
         assertTrue(missing.getMessage().contains("1 of the 2 shards model-00001-of-00002.safetensors belongs to are "
@@ -321,7 +308,7 @@ class HubCheckpointTest {
     void growingIncompleteIsWaitedForUntilTheTimeout() throws IOException {
         Path partial = hub.blobs.resolve(HubFixture.sha256(shard2) + ".incomplete");
         Files.write(partial, new byte[1]);
-        duringSleep = () -> {
+        time.duringSleep = () -> {
             try {
                 Files.write(partial, new byte[(int) Files.size(partial) + 1]);
             } catch (IOException e) {
@@ -330,9 +317,9 @@ class HubCheckpointTest {
         };
         StloadException e = assertThrows(StloadException.class, () -> resolve("acme/tiny", Duration.ofSeconds(30)));
         assertEquals(ErrorKind.WaitTimeout, e.kind(), e.getMessage());
-        assertTrue(clock.get() >= Duration.ofSeconds(30).toNanos());
+        assertTrue(time.nanos.get() >= Duration.ofSeconds(30).toNanos());
         // A line at the start and about every 10 s, not one per backoff step.
-        assertTrue(log.size() >= 3 && log.size() <= 4, log.toString());
+        assertTrue(time.log.size() >= 3 && time.log.size() <= 4, time.log.toString());
         assertTrue(Files.exists(partial), "never deleted");
     }
 
@@ -342,7 +329,7 @@ class HubCheckpointTest {
         Files.setLastModifiedTime(partial, FileTime.fromMillis(System.currentTimeMillis() - 3_600_000));
         StloadException e = rejected("acme/tiny", ErrorKind.MissingShard);
         assertTrue(e.getMessage().contains("interrupted download"), e.getMessage());
-        assertEquals(0, sleeps);
+        assertEquals(0, time.sleeps);
         assertTrue(Files.exists(partial));
     }
 
@@ -351,11 +338,11 @@ class HubCheckpointTest {
         Files.write(hub.blobs.resolve(HubFixture.sha256(shard2) + ".incomplete"), new byte[10]);
         StloadException e = rejected("acme/tiny", ErrorKind.MissingShard);
         assertTrue(e.getMessage().contains("interrupted download"), e.getMessage());
-        assertTrue(clock.get() >= CheckpointSource.STALL_AFTER.toNanos());
+        assertTrue(time.nanos.get() >= CheckpointSource.STALL_AFTER.toNanos());
     }
 
     private CheckpointVerifier.Result deepVerify() throws InterruptedException {
-        return CheckpointVerifier.verify("acme/tiny", hub.cache, true, 2, policy(Duration.ofMinutes(1)),
+        return CheckpointVerifier.verify("acme/tiny", hub.cache, true, 2, time.policy(Duration.ofMinutes(1)),
                 CheckpointVerifier.HashProgress.NONE, Map.of(), NativeAccess.get());
     }
 
@@ -401,10 +388,10 @@ class HubCheckpointTest {
         HeldLock peer = NativeAccess.get().tryLock(lock, true);
         Problem peersFinding = new Problem(ErrorKind.DigestMismatch, null, "found by the peer");
         String fingerprint = DeepCheckLock.fingerprint(shardBlobs());
-        duringSleep = () -> {
-            if (sleeps == 3) {
+        time.duringSleep = () -> {
+            if (time.sleeps == 3) {
                 try {
-                    DeepCheckLock.record(lock, fingerprint, List.of(peersFinding), policy(Duration.ofMinutes(1)));
+                    DeepCheckLock.record(lock, fingerprint, List.of(peersFinding), time.policy(Duration.ofMinutes(1)));
                     peer.close();
                 } catch (IOException e) {
                     throw new AssertionError(e);
@@ -413,7 +400,7 @@ class HubCheckpointTest {
         };
         AtomicLong hashed = new AtomicLong();
         CheckpointVerifier.Result r = CheckpointVerifier.verify("acme/tiny", hub.cache, true, 2,
-                policy(Duration.ofMinutes(1)), new CheckpointVerifier.HashProgress() {
+                time.policy(Duration.ofMinutes(1)), new CheckpointVerifier.HashProgress() {
                     @Override
                     public void hashed(long bytes) {
                         hashed.addAndGet(bytes);
@@ -421,7 +408,7 @@ class HubCheckpointTest {
                 }, Map.of(), NativeAccess.get());
         assertEquals(List.of(peersFinding), r.problems());
         assertEquals(0, hashed.get(), "the peer's hash is taken, not repeated");
-        assertTrue(log.stream().anyMatch(l -> l.contains("took the result")), log.toString());
+        assertTrue(time.log.stream().anyMatch(l -> l.contains("took the result")), time.log.toString());
     }
 
     @Test
@@ -429,7 +416,7 @@ class HubCheckpointTest {
         hub.addFile("model-00002-of-00002.safetensors", shard2);
         Path lock = HubFixture.ownLockFile(deepCheckLock());
         DeepCheckLock.record(lock, DeepCheckLock.fingerprint(shardBlobs()),
-                List.of(new Problem(ErrorKind.DigestMismatch, null, "stale")), policy(Duration.ofMinutes(1)));
+                List.of(new Problem(ErrorKind.DigestMismatch, null, "stale")), time.policy(Duration.ofMinutes(1)));
         CheckpointVerifier.Result r = deepVerify();
         assertTrue(r.clean(), r.problems().toString());
     }
@@ -440,7 +427,7 @@ class HubCheckpointTest {
         Path lock = HubFixture.ownLockFile(deepCheckLock());
         HeldLock peer = NativeAccess.get().tryLock(lock, true);
         String fingerprint = DeepCheckLock.fingerprint(shardBlobs());
-        duringSleep = () -> {
+        time.duringSleep = () -> {
             try {
                 Files.writeString(lock, DeepCheckLock.MAGIC + "\nsome-id\n" + fingerprint
                         + "\nNoSuchKind\t\tfrom a newer version\nend\n");
@@ -451,7 +438,7 @@ class HubCheckpointTest {
         };
         CheckpointVerifier.Result r = deepVerify();
         assertTrue(r.clean(), r.problems().toString());
-        assertTrue(log.stream().anyMatch(l -> l.contains("ignoring the unreadable record")), log.toString());
+        assertTrue(time.log.stream().anyMatch(l -> l.contains("ignoring the unreadable record")), time.log.toString());
     }
 
     /** A symlink where the lock's folder belongs would carry the lock and its records out of the cache. */
@@ -470,7 +457,7 @@ class HubCheckpointTest {
         try (Stream<Path> written = Files.list(elsewhere)) {
             assertEquals(List.of(), written.toList(), "nothing written through the link");
         }
-        assertTrue(log.stream().anyMatch(l -> l.contains("checking without coordination")), log.toString());
+        assertTrue(time.log.stream().anyMatch(l -> l.contains("checking without coordination")), time.log.toString());
     }
 
     @Test
@@ -483,7 +470,7 @@ class HubCheckpointTest {
         CheckpointVerifier.Result r = deepVerify();
         assertTrue(r.clean(), r.problems().toString());
         assertEquals("someone else's file\n", Files.readString(victim));
-        assertTrue(log.stream().anyMatch(l -> l.contains("checking without coordination")), log.toString());
+        assertTrue(time.log.stream().anyMatch(l -> l.contains("checking without coordination")), time.log.toString());
     }
 
     @Test
@@ -496,7 +483,7 @@ class HubCheckpointTest {
         // ... and is never mistaken for a download in progress.
         Files.delete(hub.snapshot.resolve("model-00002-of-00002.safetensors"));
         rejected("acme/tiny", ErrorKind.MissingShard);
-        assertEquals(0, sleeps);
+        assertEquals(0, time.sleeps);
     }
 
     @Test
@@ -556,9 +543,9 @@ class HubCheckpointTest {
             }
         };
         StloadException e = assertThrows(StloadException.class, () -> CheckpointSource.resolve("acme/tiny",
-                hub.cache, policy(Duration.ofSeconds(30)), Map.of(), probeFails));
+                hub.cache, time.policy(Duration.ofSeconds(30)), Map.of(), probeFails));
         assertEquals(ErrorKind.WaitTimeout, e.kind(), e.getMessage());
         assertTrue(e.getMessage().contains("unknown state (injected: Input/output error)"), e.getMessage());
-        assertTrue(log.getFirst().contains("x.lock in an unknown state"), log.toString());
+        assertTrue(time.log.getFirst().contains("x.lock in an unknown state"), time.log.toString());
     }
 }

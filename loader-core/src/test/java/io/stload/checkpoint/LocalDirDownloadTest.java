@@ -14,11 +14,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -38,11 +36,7 @@ class LocalDirDownloadTest {
     Path dir;
     Path download;
     byte[] shard2;
-    final AtomicLong clock = new AtomicLong();
-    final List<String> log = new ArrayList<>();
-    Runnable duringSleep = () -> {
-    };
-    int sleeps;
+    final FakeClock time = new FakeClock();
 
     @BeforeEach
     void aDownloadWithItsSecondShardToCome() throws IOException {
@@ -59,17 +53,13 @@ class LocalDirDownloadTest {
     }
 
     private Checkpoint open() {
-        WaitPolicy policy = new WaitPolicy(Duration.ofMinutes(10), clock::get, nanos -> {
-            sleeps++;
-            clock.addAndGet(nanos);
-            duringSleep.run();
-        }, log::add);
-        return CheckpointSource.resolve(dir.toString(), null, policy, Map.of(), NativeAccess.get());
+        return CheckpointSource.resolve(dir.toString(), null, time.policy(Duration.ofMinutes(10)), Map.of(),
+                NativeAccess.get());
     }
 
     /** What the download does once the rank waits: the shard lands whole at its name, and the lock is let go. */
     private void finishesAtFirstSleep(HeldLock lock) {
-        duringSleep = () -> {
+        time.duringSleep = () -> {
             try {
                 Files.write(dir.resolve(SHARD2), shard2);
                 lock.close();
@@ -86,9 +76,9 @@ class LocalDirDownloadTest {
         try (Checkpoint c = open()) {
             assertEquals(2, c.tensors().size());
         }
-        assertEquals(1, sleeps);
-        assertTrue(log.stream().anyMatch(l -> l.contains(SHARD2) && l.contains("download lock " + SHARD2 + ".lock held")),
-                log.toString());
+        assertEquals(1, time.sleeps);
+        assertTrue(time.log.stream().anyMatch(l -> l.contains(SHARD2) && l.contains("download lock " + SHARD2 + ".lock held")),
+                time.log.toString());
     }
 
     /**
@@ -110,7 +100,7 @@ class LocalDirDownloadTest {
         try (Checkpoint c = open()) {
             assertEquals(2, c.tensors().size());
         }
-        assertEquals(1, sleeps);
+        assertEquals(1, time.sleeps);
     }
 
     /** huggingface_hub copies a file it has in its cache into place under the file's lock: cut short until then. */
@@ -121,7 +111,7 @@ class LocalDirDownloadTest {
         try (Checkpoint c = open()) {
             assertEquals(2, c.tensors().size());
         }
-        assertEquals(1, sleeps);
+        assertEquals(1, time.sleeps);
     }
 
     /** Once no lock is held, a shard cut short is the file's fault, and a missing one is missing: no wait. */
@@ -132,7 +122,7 @@ class LocalDirDownloadTest {
         assertTrue(cut.kind() != ErrorKind.MissingShard && cut.kind() != ErrorKind.WaitTimeout, cut.getMessage());
         Files.delete(dir.resolve(SHARD2));
         assertEquals(ErrorKind.MissingShard, assertThrows(StloadException.class, this::open).kind());
-        assertEquals(0, sleeps);
+        assertEquals(0, time.sleeps);
     }
 
     @Test
