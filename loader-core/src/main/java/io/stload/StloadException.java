@@ -131,6 +131,15 @@ public class StloadException extends RuntimeException {
         if (kind == null || detail == null) {
             throw usage("an error needs its kind and its detail, not null");
         }
-        return Printable.escape(file == null ? kind + ": " + detail : kind + ": " + file + ": " + detail);
+        return Printable.escape(file == null ? kind + ": " + detail : kind + ": " + named(file) + ": " + detail);
+    }
+
+    /**
+     * A file as the user named it: an object in S3 is held as the path {@code s3:/bucket/key}, a {@code Path}
+     * collapsing the URL's {@code //}, and is named by its URL again.
+     */
+    private static String named(Path file) {
+        String text = file.toString();
+        return text.startsWith("s3:/") && !text.startsWith("s3://") ? "s3://" + text.substring(4) : text;
     }
 }

@@ -188,6 +188,10 @@ class S3CommandTest {
         assertEquals(0, run("get", "s3://models/ckpt/", "model.norm.weight", "--s3-endpoint", endpoint),
                 err.toString());
         assertEquals(local, out.toString());
+        // A tensor it does not hold: the checkpoint is named by its URL, not by the path it is held as.
+        err.getBuffer().setLength(0);
+        assertEquals(2, run("get", "s3://models/ckpt/", "no.such.tensor", "--s3-endpoint", endpoint), err.toString());
+        assertTrue(err.toString().startsWith("error: TensorNotFound: s3://models/ckpt"), err.toString());
     }
 
     /** The slice lands in the command's confined arena: read on the calling thread, not on the network's. */
