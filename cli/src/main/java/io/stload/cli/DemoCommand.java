@@ -1,11 +1,14 @@
 package io.stload.cli;
 
+import io.stload.ErrorKind;
+import io.stload.StloadException;
 import io.stload.benchdata.CheckpointSpec;
 import io.stload.benchdata.CheckpointSummary;
 import io.stload.benchdata.ShapeKind;
 import io.stload.checkpoint.Checkpoint;
 import io.stload.format.DType;
 import io.stload.load.LoadedWeights;
+import io.stload.nativeio.FileChecks;
 import io.stload.plan.DestinationProfile;
 import io.stload.plan.LoadOptions;
 import io.stload.plan.LoadPlan;
@@ -32,7 +35,14 @@ final class DemoCommand extends StloadCommand {
 
     @Override
     public Integer call() throws IOException {
-        Path dir = Files.createTempDirectory("stload-demo-");
+        Path dir;
+        try {
+            dir = Files.createTempDirectory("stload-demo-");
+        } catch (IOException e) {
+            throw new StloadException(ErrorKind.Io, null, "cannot make the demo's folder in "
+                    + System.getProperty("java.io.tmpdir") + " (" + FileChecks.reason(e) + "); point "
+                    + "-Djava.io.tmpdir (STLOAD_JAVA_OPTS) at a writable folder with room for --size", e);
+        }
         // Stopped by a signal, the demo unwinds through the finally, before the hook goes; or the hook deletes it.
         try (StopOnSignal stop = new StopOnSignal(() -> deleteQuietly(dir))) {
             try {

@@ -31,13 +31,24 @@ final class ReloadToken implements AutoCloseable {
 
     static ReloadToken generate() {
         String value = ReloadGuard.newToken();
+        Path file = null;
         try {
-            Path file = Files.createTempFile("stload-serve-", ".token", PosixFilePermissions.asFileAttribute(
+            file = Files.createTempFile("stload-serve-", ".token", PosixFilePermissions.asFileAttribute(
                     EnumSet.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE)));
             Files.writeString(file, value + "\n", StandardCharsets.UTF_8);
             return new ReloadToken(value, file, true);
         } catch (IOException e) {
-            throw new StloadException(ErrorKind.Io, null, "cannot write the reload token file: " + e.getMessage(), e);
+            if (file != null) {
+                try {
+                    Files.deleteIfExists(file); // a token file without its token is of no use to anyone
+                } catch (IOException ignored) {
+                    // Named below.
+                }
+            }
+            // A read-only root filesystem (a hardened pod) has no writable temporary folder: say what to do.
+            throw new StloadException(ErrorKind.Io, file, "cannot write the reload token file in "
+                    + System.getProperty("java.io.tmpdir") + " (" + FileChecks.reason(e) + "); name a writable one "
+                    + "with --token-file FILE (holding a token of your own), or point -Djava.io.tmpdir elsewhere", e);
         }
     }
 

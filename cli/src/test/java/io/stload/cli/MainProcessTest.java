@@ -63,6 +63,34 @@ class MainProcessTest {
                 && stderr.get(0).contains("LC_CTYPE=C.UTF-8"), stderr.get(0));
     }
 
+    /**
+     * A hardened pod's read-only root leaves no temporary folder: {@code serve} (its token file) and {@code demo} (its
+     * checkpoint) say so in one line and what to do, and leave nothing behind.
+     */
+    @Test
+    void withNoWritableTemporaryFolderServeAndDemoSayWhatToDo() throws IOException, InterruptedException {
+        Path ckpt = dir.resolve("ckpt");
+        assertEquals(0, Main.run(new String[] {"gen", ckpt.toString(), "--size", "1MiB"},
+                new java.io.PrintWriter(java.io.Writer.nullWriter()), new java.io.PrintWriter(java.io.Writer.nullWriter())));
+        // A folder nobody may make files in, root included (a folder that does not exist would make the JVM warn).
+        List<String> noTmp = List.of("-Djava.io.tmpdir=/proc");
+        Process serve = cli(noTmp, "serve", ckpt.toString(), "--port", "0");
+        assertTrue(serve.waitFor(60, TimeUnit.SECONDS), "serve did not exit");
+        List<String> stderr = Files.readAllLines(dir.resolve("stderr"), StandardCharsets.UTF_8);
+        assertEquals(4, serve.exitValue(), String.join("\n", stderr));
+        assertEquals(1, stderr.size(), String.join("\n", stderr));
+        assertTrue(stderr.get(0).startsWith("error: Io: cannot write the reload token file in ")
+                && stderr.get(0).contains("--token-file"), stderr.get(0));
+
+        Process demo = cli(noTmp, "demo", "--size", "1MiB");
+        assertTrue(demo.waitFor(60, TimeUnit.SECONDS), "demo did not exit");
+        stderr = Files.readAllLines(dir.resolve("stderr"), StandardCharsets.UTF_8);
+        assertEquals(4, demo.exitValue(), String.join("\n", stderr));
+        assertEquals(1, stderr.size(), String.join("\n", stderr));
+        assertTrue(stderr.get(0).startsWith("error: Io: cannot make the demo's folder in ")
+                && stderr.get(0).contains("-Djava.io.tmpdir"), stderr.get(0));
+    }
+
     private Process inTheCLocale(String... args) throws IOException {
         ProcessBuilder b = ChildJvm.main(Main.class).args(args).builder()
                 .redirectOutput(dir.resolve("stdout").toFile()).redirectError(dir.resolve("stderr").toFile());

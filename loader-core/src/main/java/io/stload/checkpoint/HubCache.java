@@ -43,31 +43,47 @@ record HubCache(Path root) {
      * @return the cache; it need not exist
      */
     public static HubCache locate(Path cacheDir, Map<String, String> env) {
+        return locate(cacheDir, env, System.getProperty("user.home", "?"));
+    }
+
+    /** {@link #locate(Path, Map)} for a user whose entry names {@code userHome} ({@code ?}: none), for tests. */
+    static HubCache locate(Path cacheDir, Map<String, String> env, String userHome) {
         if (cacheDir != null) {
             return new HubCache(cacheDir);
         }
         for (String name : List.of("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE")) {
             if (nonEmpty(env.get(name))) {
-                return new HubCache(expand(name, env));
+                return new HubCache(expand(name, env, userHome));
             }
         }
-        Path hfHome = nonEmpty(env.get("HF_HOME")) ? expand("HF_HOME", env)
-                : nonEmpty(env.get("XDG_CACHE_HOME")) ? expand("XDG_CACHE_HOME", env).resolve("huggingface")
-                : home(env).resolve(".cache").resolve("huggingface");
+        Path hfHome = nonEmpty(env.get("HF_HOME")) ? expand("HF_HOME", env, userHome)
+                : nonEmpty(env.get("XDG_CACHE_HOME")) ? expand("XDG_CACHE_HOME", env, userHome).resolve("huggingface")
+                : home(env, userHome).resolve(".cache").resolve("huggingface");
         return new HubCache(hfHome.resolve("hub"));
     }
 
-    /** The home folder as Python's {@code expanduser} finds it: HOME, else the user's entry (the JVM's user.home). */
-    private static Path home(Map<String, String> env) {
-        return nonEmpty(env.get("HOME")) ? pathOf(env.get("HOME"), "HOME") : Path.of(System.getProperty("user.home"));
+    /**
+     * The home folder as Python's {@code expanduser} finds it: HOME, else the user's entry (the JVM's user.home). A
+     * user with neither (a container's random uid, HOME unset) has none: the JVM's {@code ?} would be a folder of
+     * that name in the working folder.
+     */
+    private static Path home(Map<String, String> env, String entry) {
+        if (nonEmpty(env.get("HOME"))) {
+            return pathOf(env.get("HOME"), "HOME");
+        }
+        if (entry.equals("?") || !entry.startsWith("/")) {
+            throw StloadException.usage("no hub cache to look in: HOME is not set and this user has no home folder "
+                    + "(no entry in /etc/passwd); set HF_HUB_CACHE or HOME, or pass --cache-dir");
+        }
+        return Path.of(entry);
     }
 
     private static final Pattern VARIABLE = Pattern.compile("\\$(\\w+|\\{([^}]*)})");
 
     /** {@code expandvars(expanduser(path))} of the variable {@code name}, as huggingface_hub reads its variables. */
-    private static Path expand(String name, Map<String, String> env) {
+    private static Path expand(String name, Map<String, String> env, String userHome) {
         String path = env.get(name);
-        String user = path.equals("~") || path.startsWith("~/") ? home(env) + path.substring(1) : path;
+        String user = path.equals("~") || path.startsWith("~/") ? home(env, userHome) + path.substring(1) : path;
         return pathOf(VARIABLE.matcher(user).replaceAll(m -> {
             String value = env.get(m.group(2) != null ? m.group(2) : m.group(1));
             return Matcher.quoteReplacement(value != null ? value : m.group());

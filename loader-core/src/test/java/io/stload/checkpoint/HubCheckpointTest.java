@@ -103,6 +103,12 @@ class HubCheckpointTest {
         assertEquals(Path.of("/scratch/u1/hf/hub"), HubCache.locate(null, Map.of("SCRATCH", "/scratch", "USER", "u1",
                 "HF_HOME", "$SCRATCH/${USER}/hf")).root());
         assertEquals(Path.of("$UNSET/hf/hub"), HubCache.locate(null, Map.of("HF_HOME", "$UNSET/hf")).root());
+        // A container's random uid with HOME unset has no home: the JVM's "?" is no folder to look in.
+        StloadException homeless = assertThrows(StloadException.class, () -> HubCache.locate(null, Map.of(), "?"));
+        assertEquals(ErrorKind.Usage, homeless.kind());
+        assertTrue(homeless.detail().contains("HOME is not set") && homeless.detail().contains("--cache-dir"),
+                homeless.detail());
+        assertEquals(Path.of("/hf/hub"), HubCache.locate(null, Map.of("HF_HOME", "/hf"), "?").root());
         StloadException nul = assertThrows(StloadException.class, () -> HubCache.locate(null, Map.of("HOME", "/a\0b")));
         assertEquals(ErrorKind.Usage, nul.kind());
         assertTrue(nul.detail().contains("cannot name a hub cache folder (from HOME)"), nul.detail());
