@@ -76,7 +76,7 @@ public final class CheckpointSource {
             throw StloadException.usage("a checkpoint is resolved from a path or repo id, under a wait policy and an "
                     + "UnknownDtypes choice, none of them null");
         }
-        Optional<RepoRef> repo = repoOf(pathOrRepo);
+        Optional<RepoRef> repo = repoOf(pathOrRepo, () -> HubCache.locate(cacheDir, env));
         if (repo.isEmpty()) {
             Path path = FileChecks.userPath(pathOrRepo, "checkpoint");
             return DownloadActivity.localDownloadRoot(path).isPresent() ? openWaiting(path, wait, os, unknown)
@@ -88,9 +88,25 @@ public final class CheckpointSource {
         return ckpt;
     }
 
-    /** The repo {@code pathOrRepo} names, or empty when it is a path. */
-    static Optional<RepoRef> repoOf(String pathOrRepo) {
-        return existsAsPath(pathOrRepo) ? Optional.empty() : RepoRef.parse(pathOrRepo);
+    /**
+     * The repo {@code pathOrRepo} names, or empty when it is a path: one with no owner ({@code gpt2}) only where
+     * {@code cache} holds it, since a bare word more often names a file or folder, mistyped or not yet made.
+     */
+    static Optional<RepoRef> repoOf(String pathOrRepo, Supplier<HubCache> cache) {
+        if (existsAsPath(pathOrRepo)) {
+            return Optional.empty();
+        }
+        Optional<RepoRef> repo = RepoRef.parse(pathOrRepo);
+        if (repo.isPresent()) {
+            return repo;
+        }
+        return RepoRef.parseOwnerless(pathOrRepo).filter(r -> {
+            try {
+                return Files.isDirectory(cache.get().repoDir(r));
+            } catch (StloadException e) {
+                return false; // no cache to look in (no home): the word names a path, and is reported as one
+            }
+        });
     }
 
     private static boolean existsAsPath(String text) {

@@ -118,7 +118,7 @@ public final class CheckpointVerifier {
         }
         Set<Problem> problems = new LinkedHashSet<>();
         List<String> notes = new ArrayList<>();
-        Optional<RepoRef> repo = CheckpointSource.repoOf(pathOrRepo);
+        Optional<RepoRef> repo = CheckpointSource.repoOf(pathOrRepo, () -> HubCache.locate(cacheDir, env));
         HubCache cache = repo.isPresent() ? HubCache.locate(cacheDir, env) : null; // a folder needs none
         HubSnapshot snapshot = null;
         Path dir;

@@ -10,7 +10,7 @@ import java.util.regex.Pattern;
  * A Hugging Face model repository named as {@code org/name[@revision]}; without a revision, {@code main}.
  * A revision of 40 hex digits is a commit and is used as such, without consulting {@code refs/}.
  *
- * @param org      the owner
+ * @param org      the owner; empty for a repo with none ({@code gpt2})
  * @param name     the repo's name
  * @param revision a branch, tag or commit hash
  */
@@ -19,6 +19,8 @@ public record RepoRef(String org, String name, String revision) {
     private static final Pattern REPO_ID =
             Pattern.compile("([A-Za-z0-9][\\w.-]*)/([A-Za-z0-9][\\w.-]*)(?:@([\\w.\\-/]+))?");
     private static final Pattern COMMIT = Pattern.compile("[0-9a-f]{40}");
+    /** A repo of the hub's first years, named with no owner ({@code gpt2}); its folder is {@code models--gpt2}. */
+    private static final Pattern OWNERLESS_ID = Pattern.compile("([A-Za-z0-9][\\w.-]*)(?:@([\\w.\\-/]+))?");
 
     /**
      * Checks that every component is given.
@@ -47,14 +49,30 @@ public record RepoRef(String org, String name, String revision) {
         return Optional.of(new RepoRef(m.group(1), m.group(2), m.group(3) == null ? "main" : m.group(3)));
     }
 
-    /** {@return {@code org/name}} */
-    public String id() {
-        return org + "/" + name;
+    /**
+     * Parses a repo id with no owner ({@code gpt2}, {@code bert-base-uncased}), which huggingface_hub takes; the owner
+     * is then empty. A bare word names a file or folder far more often, so a caller takes it for a repo only where the
+     * hub cache holds one of that name.
+     */
+    static Optional<RepoRef> parseOwnerless(String text) {
+        Matcher m = OWNERLESS_ID.matcher(text);
+        if (!m.matches() || text.contains("..")) {
+            return Optional.empty();
+        }
+        return Optional.of(new RepoRef("", m.group(1), m.group(2) == null ? "main" : m.group(2)));
     }
 
-    /** {@return the repo's folder name in the cache and under {@code .locks/}: {@code models--org--name}} */
+    /** {@return {@code org/name}, or {@code name} for a repo with no owner} */
+    public String id() {
+        return org.isEmpty() ? name : org + "/" + name;
+    }
+
+    /**
+     * {@return the repo's folder name in the cache and under {@code .locks/}: {@code models--org--name}, or
+     * {@code models--name} for a repo with no owner}
+     */
     public String folderName() {
-        return "models--" + org + "--" + name;
+        return "models--" + (org.isEmpty() ? name : org + "--" + name);
     }
 
     /** {@return true when the revision is a 40-digit commit hash} */

@@ -114,6 +114,24 @@ class HubCheckpointTest {
         assertTrue(nul.detail().contains("cannot name a hub cache folder (from HOME)"), nul.detail());
     }
 
+    /**
+     * A repo of the hub's first years has no owner ({@code gpt2}: {@code models--gpt2}); a bare word is taken for one
+     * only where the cache holds it, and is otherwise a path, reported as one.
+     */
+    @Test
+    void aRepoWithNoOwnerResolvesWhereTheCacheHoldsIt() throws IOException {
+        hub.addFile("model-00002-of-00002.safetensors", shard2);
+        Files.move(hub.repoDir, hub.cache.resolve("models--tiny"));
+        try (Checkpoint c = resolve("tiny", Duration.ofMinutes(1))) {
+            assertEquals(3, c.tensors().size());
+            assertEquals(HubFixture.COMMIT, c.commit());
+        }
+        assertTrue(time.log.getLast().startsWith("tiny@main is commit"), time.log.toString());
+        StloadException typo = assertThrows(StloadException.class, () -> resolve("tinny", Duration.ofMinutes(1)));
+        assertEquals(ErrorKind.Io, typo.kind(), typo.getMessage());
+        assertTrue(typo.getMessage().contains("no such file or directory"), typo.getMessage());
+    }
+
     @Test
     void unknownRevisionIsMissingWithTheFetchCommand() {
         StloadException e = rejected("acme/tiny@v2", ErrorKind.MissingShard);
