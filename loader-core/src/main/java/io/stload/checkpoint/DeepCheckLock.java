@@ -71,9 +71,12 @@ final class DeepCheckLock {
         String fingerprint = fingerprint(blobs);
         HeldLock held;
         try {
-            create(lock);
+            boolean made = create(lock);
             Optional<String> distrust = distrust(lock, uid);
             if (distrust.isPresent()) {
+                if (made) {
+                    removeUnused(lock, os);
+                }
                 // Waiting would only be for a result this rank could not take.
                 policy.log().accept("not sharing the deep check through " + lock + " (" + distrust.get()
                         + "); hashing every blob here");
@@ -123,7 +126,22 @@ final class DeepCheckLock {
      * folders ({@code .locks/} and the repo's) are made where missing and never followed: a symlink there would carry
      * the file and its records out of the cache.
      */
-    private static void create(Path lock) throws IOException {
+    /**
+     * Takes back the lock file this rank has just made and will not use, unless another process already holds it:
+     * of the cache, stload only ever adds a lock it shares a check through.
+     */
+    private static void removeUnused(Path lock, NativeAccess os) {
+        try (HeldLock held = os.tryLock(lock, true)) {
+            if (held != null) {
+                Files.delete(lock);
+            }
+        } catch (IOException e) {
+            // Left as it is: an empty lock file, which the next rank may use.
+        }
+    }
+
+    /** {@return whether this call made the lock file, which may have been made before} */
+    private static boolean create(Path lock) throws IOException {
         Path repoLocks = lock.getParent();
         for (Path dir : List.of(repoLocks.getParent(), repoLocks)) {
             try {
@@ -135,15 +153,17 @@ final class DeepCheckLock {
                 throw new IOException(dir + " is not a folder (a symlink, or a file)");
             }
         }
+        boolean made = true;
         try {
             // O_CREAT|O_EXCL: never follows a symlink. Never writable by group or others, whatever the umask.
             Files.createFile(lock, PosixFilePermissions.asFileAttribute(LOCK_PERMISSIONS));
         } catch (FileAlreadyExistsException e) {
-            // Another rank, or an earlier run, made it: the lock is shared on purpose.
+            made = false; // another rank, or an earlier run, made it: the lock is shared on purpose
         } catch (UnsupportedOperationException e) {
             Files.createFile(lock); // no POSIX permissions here; such a file is never trusted anyway
         }
         requireOwnFile(lock);
+        return made;
     }
 
     /** A hard link to another file would let a record overwrite that file: refuse all but a lone regular file. */

@@ -254,6 +254,16 @@ class HostileHubCacheTest {
         peer.close();
     }
 
+    /** A lock file made in a folder others may write, where no rank can share a check through it, is taken back. */
+    @Test
+    void aLockFileMadeWhereNoRankCanUseItIsTakenBack() throws Exception {
+        Path blob = corruptedSecondShard();
+        Files.setPosixFilePermissions(locks(), PosixFilePermissions.fromString("rwxrwxrwx"));
+        assertOnlyMismatchIn(deepVerify(), blob);
+        assertTrue(time.log.stream().anyMatch(l -> l.contains("not sharing the deep check")), time.log.toString());
+        assertFalse(Files.exists(deepCheckLock()));
+    }
+
     @Test
     void aRecordInALockFileOfAnotherUserIsNeverTaken() throws Exception {
         Path blob = corruptedSecondShard();
