@@ -16,8 +16,8 @@ import java.time.Duration;
  * the backoffs ({@code backoff x (2^(maxAttempts-1) - 1)}).
  *
  * @param endpoint          an S3-compatible endpoint (MinIO, Ceph RGW, S3Proxy), addressed path-style; null for the
- *                          one the environment configures ({@code AWS_ENDPOINT_URL_S3}, {@code AWS_ENDPOINT_URL}),
- *                          else AWS
+ *                          one the AWS configuration names ({@code AWS_ENDPOINT_URL_S3}, {@code AWS_ENDPOINT_URL}, a
+ *                          profile's {@code endpoint_url}), else AWS
  * @param region            the region; null for the SDK's default chain (environment, profile, and for AWS
  *                          instance metadata)
  * @param partBytes         bytes per ranged GET
@@ -79,7 +79,7 @@ public record S3Settings(URI endpoint, String region, long partBytes, int concur
     /**
      * Returns a copy for another endpoint.
      *
-     * @param endpoint an S3-compatible endpoint, or null for the one the environment configures, else AWS
+     * @param endpoint an S3-compatible endpoint, or null for the one the AWS configuration names, else AWS
      * @return the changed copy
      */
     public S3Settings withEndpoint(URI endpoint) {
