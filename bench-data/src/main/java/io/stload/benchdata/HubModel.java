@@ -351,6 +351,8 @@ public record HubModel(HubFamily family, int layers, long hidden, long heads, lo
                 g.writeNumberProperty("num_hidden_layers", VISION_LAYERS);
                 g.writeNumberProperty("patch_size", PATCH);
                 g.writeNumberProperty("image_size", PATCH * 8);
+                // Gemma 3's vision tower has no pooling head, as the hub's configs say; left out, SigLIP builds one.
+                g.writeBooleanProperty("vision_use_head", false);
                 g.writeEndObject();
             } else {
                 languageModel(g);
@@ -374,6 +376,11 @@ public record HubModel(HubFamily family, int layers, long hidden, long heads, lo
             g.writeNumberProperty("head_dim", headDim);
         }
         g.writeNumberProperty("vocab_size", vocab);
+        // Token ids inside the vocabulary: left out, a family's defaults may lie past a small one (Phi-3's pad and
+        // eos are 32000), and transformers then refuses the model.
+        g.writeNumberProperty("pad_token_id", 0);
+        g.writeNumberProperty("bos_token_id", Math.min(1, vocab - 1));
+        g.writeNumberProperty("eos_token_id", Math.min(2, vocab - 1));
         g.writeNumberProperty("max_position_embeddings", 4096);
         g.writeNumberProperty("rms_norm_eps", 1e-6);
         g.writeNumberProperty("rope_theta", 10000.0);

@@ -33,6 +33,10 @@ class HubCheckpointGeneratorTest {
         String config = Files.readString(dir.resolve("config.json"));
         assertTrue(config.contains("\"model_type\" : \"" + f.modelType() + "\""), config);
         assertTrue(config.contains("\"" + f.architecture() + "\""), config);
+        // transformers refuses a model whose special tokens lie past its vocabulary (Phi-3's defaults are 32000).
+        for (String token : List.of("pad_token_id", "bos_token_id", "eos_token_id")) {
+            assertTrue(config.matches("(?s).*\"" + token + "\" : [0-2],.*"), token + " in " + config);
+        }
         try (Checkpoint c = Checkpoint.open(dir)) {
             assertEquals(m.tensors().size(), c.tensors().size());
             for (Entry e : m.tensors()) {
@@ -44,6 +48,12 @@ class HubCheckpointGeneratorTest {
         try (Stream<Path> listed = Files.list(dir)) {
             assertEquals(files.size() + 3, listed.count(), "shards, index, config.json and gen's marker");
         }
+    }
+
+    /** Gemma 3's vision tower has no pooling head; without the hub's false, SigLIP builds one the file lacks. */
+    @Test
+    void gemma3sVisionTowerHasNoPoolingHead() {
+        assertTrue(HubModel.of(HubFamily.GEMMA3).configJson().contains("\"vision_use_head\" : false"));
     }
 
     @Test
