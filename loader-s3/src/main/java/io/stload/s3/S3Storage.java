@@ -268,7 +268,9 @@ public final class S3Storage implements AutoCloseable {
                 return pending.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
             } catch (TimeoutException e) {
                 pending.cancel(true);
-                cause = new S3Failure.CutException("no answer within " + timeout.toMillis() + " ms (--s3-progress-timeout)");
+                cause = new S3Failure.CutException("no answer within " + timeout.toMillis() + " ms (--s3-progress-timeout)"
+                        + (overTls() ? "; over https, a certificate this client does not trust ends so too (its CA "
+                        + "goes in AWS_CA_BUNDLE)" : ""));
             } catch (ExecutionException e) {
                 cause = S3Failure.unwrap(e);
             }
@@ -283,6 +285,14 @@ public final class S3Storage implements AutoCloseable {
                     S3Failure.describe(cause), delayMillis, attempt + 1, settings.maxAttempts());
             Thread.sleep(delayMillis); // backoff between attempts, not a wait for an event
         }
+    }
+
+    /**
+     * Whether requests go over TLS, where the Common Runtime tells no failed handshake from a server that does not
+     * answer: both end at the progress timeout.
+     */
+    private boolean overTls() {
+        return settings.endpoint() == null || "https".equals(settings.endpoint().getScheme());
     }
 
     /** A request of the open phase that failed on every attempt. */

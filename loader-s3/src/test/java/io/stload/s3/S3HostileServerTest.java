@@ -22,10 +22,14 @@ import io.stload.report.LoadReport;
 import io.stload.testing.CapturedLog;
 import java.io.IOException;
 import java.lang.foreign.Arena;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -129,6 +133,39 @@ class S3HostileServerTest {
         StloadException e = assertThrows(StloadException.class, () -> load(endpoint, url, settings));
         assertFalse(e.getMessage().contains("\n"), e.getMessage());
         return e;
+    }
+
+    /**
+     * An https endpoint whose TLS handshake never completes (a certificate the client does not trust ends the same way
+     * in the Common Runtime): the one line says what else the silence may mean.
+     */
+    @Test
+    void anHttpsEndpointThatNeverAnswersNamesTheCertificateAmongTheCauses() throws Exception {
+        try (ServerSocket silent = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            Thread accepting = Thread.ofVirtual().start(() -> {
+                List<Socket> held = new ArrayList<>();
+                try {
+                    while (true) {
+                        held.add(silent.accept()); // holds each connection open, and says nothing
+                    }
+                } catch (IOException e) {
+                    held.forEach(h -> {
+                        try {
+                            h.close();
+                        } catch (IOException ignored) {
+                            // closing anyway
+                        }
+                    });
+                }
+            });
+            StloadException e = failure(URI.create("https://127.0.0.1:" + silent.getLocalPort()),
+                    "s3://models/single/model.safetensors", QUICK);
+            assertTrue(e.getMessage().endsWith("no answer within 500 ms (--s3-progress-timeout); over https, a "
+                    + "certificate this client does not trust ends so too (its CA goes in AWS_CA_BUNDLE)"),
+                    e.getMessage());
+            silent.close();
+            accepting.join(10_000);
+        }
     }
 
     /** A load of {@code s3://models/single/} where every listing gets {@code fault}: its error, and the listings. */
