@@ -297,7 +297,9 @@ class HostileHubCacheTest {
         corruptedSecondShard();
         HubFixture.ownLockFile(deepCheckLock());
         List<String> command = new ArrayList<>(List.of("unshare", "--user"));
-        command.addAll(ChildJvm.main(DeepVerifyProbe.class).args(hub.cache.toString(), HubFixture.REPO).command());
+        // No perf data file: as the overflow uid, the JVM would leave a /tmp/hsperfdata_nobody folder behind.
+        command.addAll(ChildJvm.main(DeepVerifyProbe.class).options("-XX:-UsePerfData")
+                .args(hub.cache.toString(), HubFixture.REPO).command());
         Path output = scratch.resolve("probe.out");
         Process probe = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile()).start();
         assertTrue(probe.waitFor(30, TimeUnit.SECONDS), "the probe did not end");
