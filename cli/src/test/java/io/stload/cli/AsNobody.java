@@ -85,7 +85,8 @@ final class AsNobody {
     /** The CLI as nobody, on {@code classPath}; stdout and stderr go to the given files. */
     static Process cli(String classPath, Path stdout, Path stderr, String... args) throws IOException {
         List<String> command = new ArrayList<>(List.of("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"));
-        command.addAll(ChildJvm.main(Main.class).classPath(classPath).args(args).command());
+        // No perf data file: the JVM would leave a /tmp/hsperfdata_nobody folder behind.
+        command.addAll(ChildJvm.main(Main.class).classPath(classPath).options("-XX:-UsePerfData").args(args).command());
         return new ProcessBuilder(command).redirectOutput(stdout.toFile()).redirectError(stderr.toFile()).start();
     }
 }

@@ -297,7 +297,7 @@ class HostileHubCacheTest {
         corruptedSecondShard();
         HubFixture.ownLockFile(deepCheckLock());
         List<String> command = new ArrayList<>(List.of("unshare", "--user"));
-        // No perf data file: as the overflow uid, the JVM would leave a /tmp/hsperfdata_nobody folder behind.
+        // No perf data file: the JVM would leave a /tmp/hsperfdata_nobody folder behind.
         command.addAll(ChildJvm.main(DeepVerifyProbe.class).options("-XX:-UsePerfData")
                 .args(hub.cache.toString(), HubFixture.REPO).command());
         Path output = scratch.resolve("probe.out");
