@@ -120,12 +120,12 @@ public final class CheckpointVerifier {
         List<String> notes = new ArrayList<>();
         Optional<RepoRef> repo = CheckpointSource.repoOf(pathOrRepo, () -> HubCache.locate(cacheDir, env));
         HubCache cache = repo.isPresent() ? HubCache.locate(cacheDir, env) : null; // a folder needs none
+        Path path = repo.isPresent() ? null : FileChecks.userPath(pathOrRepo, "checkpoint");
         HubSnapshot snapshot = null;
         Path dir;
         ContainedFiles contained;
         String hint = "";
-        if (repo.isPresent()
-                || DownloadActivity.localDownloadRoot(FileChecks.userPath(pathOrRepo, "checkpoint")).isPresent()) {
+        if (repo.isPresent() || DownloadActivity.localDownloadRoot(path).isPresent()) {
             try {
                 // Waits for a download still running (into the hub cache, or into this folder); what is wrong once it
                 // is done is found below.
@@ -147,7 +147,6 @@ public final class CheckpointVerifier {
             contained = new ContainedFiles(snapshot.fileRoots());
             hint = "; repair it with `" + snapshot.fetchCommand() + " --force-download`";
         } else {
-            Path path = FileChecks.userPath(pathOrRepo, "checkpoint");
             try {
                 if (!FileChecks.requireFileOrDirectory(path).isDirectory()) {
                     CheckpointFiles.single(path);
@@ -237,11 +236,6 @@ public final class CheckpointVerifier {
     }
 
     /**
-     * The {@code .safetensors} files in the folder and those below it, to find those the index does not name. A
-     * folder that may be entered but not listed (mode 711) loads, so it is a note here, not a problem, and the walk
-     * goes on past it.
-     */
-    /**
      * The file that names a blob by its sha256: the repo's {@code blobs/<sha256>} a snapshot's file links to, else
      * the real file. Where huggingface_hub shares blobs across repos, that link leads on into its store, to a file
      * named by another hash, which is no sha256 of the bytes.
@@ -262,6 +256,11 @@ public final class CheckpointVerifier {
         return real;
     }
 
+    /**
+     * The {@code .safetensors} files in the folder and those below it, to find those the index does not name. A
+     * folder that may be entered but not listed (mode 711) loads, so it is a note here, not a problem, and the walk
+     * goes on past it.
+     */
     private static List<Path> filesOrNote(Path dir, List<String> notes) {
         List<Path> found = new ArrayList<>();
         try {
