@@ -147,13 +147,13 @@ public final class RoomLedger {
      * ends; null where it cannot be had (the file, or a lock that holds something), and the pid then stands for it.
      */
     private static HeldLock underWay(Path ledger, Entry load) {
+        if (!NativeAccess.get().locksInteroperateWithFlock()) {
+            return null;
+        }
         Path mark = markOf(ledger, load);
         try {
-            FileChannel.open(mark, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE,
-                    LinkOption.NOFOLLOW_LINKS), PosixFilePermissions.asFileAttribute(
-                    PosixFilePermissions.fromString("rw-------"))).close();
-            HeldLock held = NativeAccess.get().locksInteroperateWithFlock() ? NativeAccess.get().tryLock(mark, true)
-                    : null;
+            createOwn(mark).close();
+            HeldLock held = NativeAccess.get().tryLock(mark, true);
             if (held == null) {
                 Files.delete(mark);
             } else {
@@ -212,22 +212,38 @@ public final class RoomLedger {
      */
     static FileChannel open(Path file) throws IOException {
         try {
-            return FileChannel.open(file, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.READ,
-                    StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS),
-                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+            return createOwn(file);
         } catch (FileAlreadyExistsException e) {
-            if (!Files.getOwner(file, LinkOption.NOFOLLOW_LINKS).equals(Files.getOwner(Path.of("/proc/self")))) {
-                throw new IOException(file + " belongs to another user");
-            }
-            // A second name of a file of the user's, linked there by someone else (where the kernel lets anyone
-            // link to a file they do not own): writing the ledger would overwrite that file.
-            if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)
-                    || (int) Files.getAttribute(file, "unix:nlink", LinkOption.NOFOLLOW_LINKS) != 1) {
-                throw new IOException(file + " is not a ledger this user made");
+            Optional<String> notOwn = notOwn(file);
+            if (notOwn.isPresent()) {
+                throw new IOException(file + " " + notOwn.get());
             }
             return FileChannel.open(file, Set.of(StandardOpenOption.READ, StandardOpenOption.WRITE,
                     LinkOption.NOFOLLOW_LINKS));
         }
+    }
+
+    /** A file made anew, never through a link, that only the user may read and write. */
+    private static FileChannel createOwn(Path file) throws IOException {
+        return FileChannel.open(file, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.READ,
+                StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS),
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+    }
+
+    /**
+     * Why {@code file} is not a file of the user's own, as the ledger and its marks must be; empty when it is. A
+     * second name of a file of the user's, linked there by someone else (where the kernel lets anyone link to a file
+     * they do not own), is not: writing the ledger would overwrite that file.
+     */
+    private static Optional<String> notOwn(Path file) throws IOException {
+        if (!Files.getOwner(file, LinkOption.NOFOLLOW_LINKS).equals(Files.getOwner(Path.of("/proc/self")))) {
+            return Optional.of("belongs to another user");
+        }
+        if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)
+                || (int) Files.getAttribute(file, "unix:nlink", LinkOption.NOFOLLOW_LINKS) != 1) {
+            return Optional.of("is not a ledger this user made");
+        }
+        return Optional.empty();
     }
 
     /**
@@ -293,9 +309,7 @@ public final class RoomLedger {
             return null;
         }
         try {
-            if (!Files.isRegularFile(mark, LinkOption.NOFOLLOW_LINKS)
-                    || (int) Files.getAttribute(mark, "unix:nlink", LinkOption.NOFOLLOW_LINKS) != 1
-                    || !Files.getOwner(mark, LinkOption.NOFOLLOW_LINKS).equals(Files.getOwner(Path.of("/proc/self")))) {
+            if (notOwn(mark).isPresent()) {
                 return null;
             }
             HeldLock free = NativeAccess.get().tryLock(mark, true);
