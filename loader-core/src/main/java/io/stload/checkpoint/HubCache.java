@@ -162,9 +162,8 @@ record HubCache(Path root) {
             throw new StloadException(ErrorKind.UnsafePath, ref, "revision `" + repo.revision() + "` escapes refs/");
         }
         if (!Files.exists(ref, LinkOption.NOFOLLOW_LINKS)) {
-            throw new StloadException(ErrorKind.MissingShard, ref, repo.id() + "@" + repo.revision()
-                    + " is not in the cache; fetch it with `hf download " + repo.id() + " --revision "
-                    + repo.revision() + "`");
+            throw new StloadException(ErrorKind.MissingShard, ref, repo + " is not in the cache; fetch it with `"
+                    + repo.fetchCommand(repo.revision()) + "`");
         }
         // Checked before anything is read, and the content is never echoed: a ref may be a link to any file.
         try {
