@@ -16,11 +16,12 @@ import java.util.regex.Pattern;
  */
 public record RepoRef(String org, String name, String revision) {
     // The hub's own rule for repo names: letters, digits, '-', '_', '.'; revisions may hold '/' (branches).
-    private static final Pattern REPO_ID =
-            Pattern.compile("([A-Za-z0-9][\\w.-]*)/([A-Za-z0-9][\\w.-]*)(?:@([\\w.\\-/]+))?");
+    private static final String NAME = "([A-Za-z0-9][\\w.-]*)";
+    private static final String REVISION = "(?:@([\\w.\\-/]+))?";
+    private static final Pattern REPO_ID = Pattern.compile(NAME + "/" + NAME + REVISION);
     private static final Pattern COMMIT = Pattern.compile("[0-9a-f]{40}");
     /** A repo of the hub's first years, named with no owner ({@code gpt2}); its folder is {@code models--gpt2}. */
-    private static final Pattern OWNERLESS_ID = Pattern.compile("([A-Za-z0-9][\\w.-]*)(?:@([\\w.\\-/]+))?");
+    private static final Pattern OWNERLESS_ID = Pattern.compile(NAME + REVISION);
 
     /**
      * Checks that every component is given.
