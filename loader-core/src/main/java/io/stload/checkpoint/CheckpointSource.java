@@ -79,7 +79,8 @@ public final class CheckpointSource {
         Optional<RepoRef> repo = repoOf(pathOrRepo, () -> HubCache.locate(cacheDir, env));
         if (repo.isEmpty()) {
             Path path = FileChecks.userPath(pathOrRepo, "checkpoint");
-            return DownloadActivity.localDownloadRoot(path).isPresent() ? openWaiting(path, wait, os, unknown)
+            Optional<Path> download = DownloadActivity.localDownloadRoot(path);
+            return download.isPresent() ? openWaiting(path, download.get(), wait, os, unknown)
                     : Checkpoint.open(path, unknown);
         }
         HubCache cache = HubCache.locate(cacheDir, env);
@@ -129,11 +130,12 @@ public final class CheckpointSource {
      * missing, or one whose own lock the download holds (huggingface_hub copies a file it has cached into place under
      * that lock, so it may be cut short at its final name), is waited for as in the hub cache.
      */
-    private static Checkpoint openWaiting(Path path, WaitPolicy policy, NativeAccess os, UnknownDtypes unknown) {
-        Path dir = Files.isDirectory(path) ? path : path.toAbsolutePath().getParent();
-        return openWaiting(() -> Checkpoint.open(path, unknown), () -> DownloadActivity.observeLocalDir(dir, os),
+    private static Checkpoint openWaiting(Path path, Path downloadRoot, WaitPolicy policy, NativeAccess os,
+                                          UnknownDtypes unknown) {
+        Path files = DownloadActivity.localDownloadFiles(downloadRoot, path);
+        return openWaiting(() -> Checkpoint.open(path, unknown), () -> DownloadActivity.observeLocalDir(files, os),
                 (e, now) -> e.kind() == ErrorKind.MissingShard || e.file() != null && now.holdsLockOf(e.file()),
-                "hf download REPO --local-dir " + DownloadActivity.localDownloadRoot(dir).orElse(dir), policy);
+                "hf download REPO --local-dir " + downloadRoot, policy);
     }
 
     /**

@@ -38,13 +38,21 @@ record DownloadActivity(List<Path> heldLocks, Map<Path, String> unknownLocks, Ma
      * A download into a folder of its own ({@code hf download REPO --local-dir DIR}): huggingface_hub keeps each
      * file's lock and partial download in {@code DIR/.cache/huggingface/download/} and moves the file to
      * {@code DIR} once it is whole; its lock files stay after it, so only a lock held tells a running download.
+     *
+     * @param files the folder of the locks and partial files to look at ({@link #localDownloadFiles})
      */
-    static DownloadActivity observeLocalDir(Path dir, NativeAccess os) {
-        Path folder = dir.toAbsolutePath().normalize();
-        Path root = localDownloadRoot(folder).orElse(folder);
-        // A file sub/x of the download has its lock and partial file in download/sub/.
-        Path download = localDownloads(root).resolve(root.relativize(folder).toString());
-        return observe(download, download, os);
+    static DownloadActivity observeLocalDir(Path files, NativeAccess os) {
+        return observe(files, files, os);
+    }
+
+    /**
+     * Where the download into {@code root} keeps the locks and partial files of {@code path}'s folder ({@code path}
+     * itself, or a file's): a file {@code sub/x} has them in {@code download/sub/}.
+     */
+    static Path localDownloadFiles(Path root, Path path) {
+        Path abs = path.toAbsolutePath().normalize();
+        Path folder = Files.isDirectory(abs) ? abs : abs.getParent();
+        return localDownloads(root).resolve(root.relativize(folder).toString());
     }
 
     /**
