@@ -58,16 +58,6 @@ final class S3Folder implements RemoteFolder {
         return Path.of(PATH_PREFIX + bucket + "/" + prefix + name);
     }
 
-    /** An error about one of this folder's paths, re-labelled with its URL ({@code s3://}, not {@code s3:/}). */
-    static StloadException named(StloadException e) {
-        String file = e.file() == null ? null : e.file().toString();
-        if (file == null || !file.startsWith(PATH_PREFIX)) {
-            return e;
-        }
-        return new StloadException(e.kind(), null, S3Location.SCHEME + file.substring(PATH_PREFIX.length()) + ": "
-                + e.detail(), e.getCause());
-    }
-
     /**
      * Lists the objects directly under the prefix, page by page. A server whose pages never end (the same continuation
      * token again, or more than {@link #MAX_LIST_PAGES} pages) or that lists a key outside the prefix is an error, not a

@@ -219,15 +219,11 @@ public final class S3Storage implements AutoCloseable {
      */
     public Checkpoint open(S3Location location) {
         StloadException.requireNonNull(location, "a checkpoint in S3 is opened at a location, not null");
-        S3Folder folder = new S3Folder(this, location.bucket(), location.folder());
-        try {
-            return Checkpoint.open(folder, location.objectName());
-        } catch (StloadException e) {
-            throw S3Folder.named(e);
-        }
+        // An error naming one of its objects names it by its URL (StloadException prints s3:/ paths so).
+        return Checkpoint.open(new S3Folder(this, location.bucket(), location.folder()), location.objectName());
     }
 
-    /** {@return the settings this connection was made with, the endpoint the environment configures among them} */
+    /** {@return the settings this connection was made with, the endpoint the AWS configuration names among them} */
     public S3Settings settings() {
         return settings;
     }
