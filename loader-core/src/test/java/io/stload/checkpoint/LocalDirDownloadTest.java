@@ -69,14 +69,19 @@ class LocalDirDownloadTest {
         };
     }
 
-    @Test
-    void aShardStillDownloadingIsWaitedForThenLoaded() throws IOException {
-        Files.write(download.resolve("aGVsbG8.0123abcd.incomplete"), new byte[100]);
-        finishesAtFirstSleep(NativeAccess.get().tryLock(download.resolve(SHARD2 + ".lock"), true));
+    /** The checkpoint opens after one wait, once the download {@code lock} belongs to has finished. */
+    private void loadsAfterOneWait(HeldLock lock) {
+        finishesAtFirstSleep(lock);
         try (Checkpoint c = open()) {
             assertEquals(2, c.tensors().size());
         }
         assertEquals(1, time.sleeps);
+    }
+
+    @Test
+    void aShardStillDownloadingIsWaitedForThenLoaded() throws IOException {
+        Files.write(download.resolve("aGVsbG8.0123abcd.incomplete"), new byte[100]);
+        loadsAfterOneWait(NativeAccess.get().tryLock(download.resolve(SHARD2 + ".lock"), true));
         assertTrue(time.log.stream().anyMatch(l -> l.contains(SHARD2) && l.contains("download lock " + SHARD2 + ".lock held")),
                 time.log.toString());
     }
@@ -96,22 +101,14 @@ class LocalDirDownloadTest {
         Path subLocks = Files.createDirectories(download.resolve("transformer"));
         HeldLock lock = NativeAccess.get().tryLock(Files.createFile(subLocks.resolve(SHARD2 + ".lock")), true);
         dir = sub;
-        finishesAtFirstSleep(lock);
-        try (Checkpoint c = open()) {
-            assertEquals(2, c.tensors().size());
-        }
-        assertEquals(1, time.sleeps);
+        loadsAfterOneWait(lock);
     }
 
     /** huggingface_hub copies a file it has in its cache into place under the file's lock: cut short until then. */
     @Test
     void aShardCutShortWhileItsLockIsHeldIsWaitedFor() throws IOException {
         Files.write(dir.resolve(SHARD2), Arrays.copyOf(shard2, 40));
-        finishesAtFirstSleep(NativeAccess.get().tryLock(download.resolve(SHARD2 + ".lock"), true));
-        try (Checkpoint c = open()) {
-            assertEquals(2, c.tensors().size());
-        }
-        assertEquals(1, time.sleeps);
+        loadsAfterOneWait(NativeAccess.get().tryLock(download.resolve(SHARD2 + ".lock"), true));
     }
 
     /** Once no lock is held, a shard cut short is the file's fault, and a missing one is missing: no wait. */
