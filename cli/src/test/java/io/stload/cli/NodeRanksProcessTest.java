@@ -31,8 +31,6 @@ import org.junit.jupiter.params.provider.EnumSource;
 class NodeRanksProcessTest {
     /** Two ranks at once: each of the cases below is about more than one process on one cache, not about how many. */
     private static final int RANKS = 2;
-    private static final String SHARD_1 = "model-00001-of-00002.safetensors";
-    private static final String SHARD_2 = "model-00002-of-00002.safetensors";
 
     @TempDir
     Path root;
@@ -45,10 +43,10 @@ class NodeRanksProcessTest {
         hub = new HubFixture(Files.createDirectory(root.resolve("hub")));
         scratch = Files.createDirectory(root.resolve("scratch"));
         plain = Files.createDirectory(root.resolve("plain"));
-        byte[] shard1 = HubFixture.shardBytes(plain, SHARD_1, 1, "a.weight", "a.bias");
-        HubFixture.shardBytes(plain, SHARD_2, 2, "b.weight");
-        hub.addFile(SHARD_1, shard1);
-        Map<String, String> index = Map.of("a.weight", SHARD_1, "a.bias", SHARD_1, "b.weight", SHARD_2);
+        byte[] shard1 = HubFixture.shardBytes(plain, HubFixture.SHARD1, 1, "a.weight", "a.bias");
+        HubFixture.shardBytes(plain, HubFixture.SHARD2, 2, "b.weight");
+        hub.addFile(HubFixture.SHARD1, shard1);
+        Map<String, String> index = Map.of("a.weight", HubFixture.SHARD1, "a.bias", HubFixture.SHARD1, "b.weight", HubFixture.SHARD2);
         hub.addIndex(index);
         StringBuilder json = new StringBuilder("{\"weight_map\":{");
         index.forEach((t, s) -> json.append(json.length() > 15 ? "," : "").append('"').append(t).append("\":\"")
@@ -95,7 +93,7 @@ class NodeRanksProcessTest {
     @Test
     void ranksWaitForAPeerDownloadThenLoadTheCompleteShard() throws Exception {
         List<Process> ranks = new ArrayList<>();
-        try (PeerDownload download = PeerDownload.begin(hub, SHARD_2, Files.readAllBytes(plain.resolve(SHARD_2)))) {
+        try (PeerDownload download = PeerDownload.begin(hub, HubFixture.SHARD2, Files.readAllBytes(plain.resolve(HubFixture.SHARD2)))) {
             for (int r = 0; r < RANKS; r++) {
                 ranks.add(stload("rank" + r, "load", "--digest", "--json", "--cache-dir", hub.cache.toString(),
                         "--wait-timeout", "90s", HubFixture.REPO));
@@ -129,8 +127,8 @@ class NodeRanksProcessTest {
     @ParameterizedTest
     @EnumSource(Damage.class)
     void everyRankReportsADamagedCacheAndNothingInItChanges(Damage damage) throws Exception {
-        byte[] shard2 = Files.readAllBytes(plain.resolve(SHARD_2));
-        Path blob = hub.addFile(SHARD_2, shard2).toRealPath();
+        byte[] shard2 = Files.readAllBytes(plain.resolve(HubFixture.SHARD2));
+        Path blob = hub.addFile(HubFixture.SHARD2, shard2).toRealPath();
         String expected = switch (damage) {
             case CORRUPTED_BLOB -> {
                 byte[] bad = shard2.clone();
@@ -145,7 +143,7 @@ class NodeRanksProcessTest {
                 yield blob.getFileName().toString();
             }
             case MISSING_SHARD -> {
-                Files.delete(hub.snapshot.resolve(SHARD_2));
+                Files.delete(hub.snapshot.resolve(HubFixture.SHARD2));
                 Files.delete(blob);
                 yield "hf download acme/tiny --revision " + HubFixture.COMMIT;
             }
@@ -156,7 +154,7 @@ class NodeRanksProcessTest {
             case INDEX_NAMES_FILE_OUTSIDE -> {
                 Files.write(root.resolve("outside.safetensors"), shard2);
                 Files.delete(hub.snapshot.resolve("model.safetensors.index.json"));
-                hub.addIndex(Map.of("a.weight", SHARD_1, "a.bias", SHARD_1, "b.weight", "../../../../outside.safetensors"));
+                hub.addIndex(Map.of("a.weight", HubFixture.SHARD1, "a.bias", HubFixture.SHARD1, "b.weight", "../../../../outside.safetensors"));
                 yield "UnsafePath";
             }
         };

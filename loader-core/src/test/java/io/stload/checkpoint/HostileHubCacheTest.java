@@ -41,8 +41,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class HostileHubCacheTest {
-    private static final String SHARD1 = "model-00001-of-00002.safetensors";
-    private static final String SHARD2 = "model-00002-of-00002.safetensors";
 
     @TempDir
     Path root;
@@ -55,9 +53,9 @@ class HostileHubCacheTest {
     void cacheWithOneOfTwoShards() throws IOException {
         hub = new HubFixture(Files.createDirectory(root.resolve("hub")));
         scratch = Files.createDirectory(root.resolve("scratch"));
-        hub.addFile(SHARD1, HubFixture.shardBytes(scratch, "a", 1, "a.weight", "a.bias"));
+        hub.addFile(HubFixture.SHARD1, HubFixture.shardBytes(scratch, "a", 1, "a.weight", "a.bias"));
         shard2 = HubFixture.shardBytes(scratch, "b", 2, "b.weight");
-        hub.addIndex(Map.of("a.weight", SHARD1, "a.bias", SHARD1, "b.weight", SHARD2));
+        hub.addIndex(Map.of("a.weight", HubFixture.SHARD1, "a.bias", HubFixture.SHARD1, "b.weight", HubFixture.SHARD2));
     }
 
     private WaitPolicy policy() {
@@ -83,7 +81,7 @@ class HostileHubCacheTest {
 
     /** Adds the second shard and damages one byte of its tensor data: same size, valid header, wrong sha256. */
     private Path corruptedSecondShard() throws IOException {
-        Path blob = hub.addFile(SHARD2, shard2).toRealPath();
+        Path blob = hub.addFile(HubFixture.SHARD2, shard2).toRealPath();
         try (FileChannel ch = FileChannel.open(blob, StandardOpenOption.WRITE)) {
             ch.write(ByteBuffer.wrap(new byte[] {(byte) ~shard2[shard2.length - 1]}), shard2.length - 1);
         }
@@ -93,7 +91,7 @@ class HostileHubCacheTest {
     /** What a deep check of the fixture, as it is now, records its result under. */
     private String fingerprint() throws IOException {
         List<Path> blobs = new ArrayList<>();
-        for (String shard : List.of(SHARD1, SHARD2)) {
+        for (String shard : List.of(HubFixture.SHARD1, HubFixture.SHARD2)) {
             blobs.add(hub.snapshot.resolve(shard).toRealPath());
         }
         return DeepCheckLock.fingerprint(blobs.stream().sorted().toList());
@@ -118,7 +116,7 @@ class HostileHubCacheTest {
         HostileFilesTest.mkfifo(hub.blobs.resolve(HubFixture.sha256(shard2) + ".incomplete"));
         StloadException e = assertThrows(StloadException.class, () -> resolve(NativeAccess.get()));
         assertEquals(ErrorKind.MissingShard, e.kind(), e.getMessage());
-        assertTrue(e.getMessage().contains(SHARD2), e.getMessage());
+        assertTrue(e.getMessage().contains(HubFixture.SHARD2), e.getMessage());
         assertEquals(0, time.sleeps, "nothing there is a download: " + time.log);
     }
 
@@ -152,7 +150,7 @@ class HostileHubCacheTest {
         HeldLock download = NativeAccess.get().tryLock(lock, true);
         time.duringSleep = () -> {
             try {
-                hub.addFile(SHARD2, shard2);
+                hub.addFile(HubFixture.SHARD2, shard2);
                 download.close();
             } catch (IOException e) {
                 throw new AssertionError(e);
@@ -166,7 +164,7 @@ class HostileHubCacheTest {
 
     @Test
     void aBlobsFolderThatLinksOutOfTheRepoIsRefusedWhicheverWayTheSnapshotIsNamed() throws Exception {
-        hub.addFile(SHARD2, shard2);
+        hub.addFile(HubFixture.SHARD2, shard2);
         // Somewhere else on the machine: a valid checkpoint file, which the snapshot's links now point at.
         Path elsewhere = Files.createDirectory(root.resolve("elsewhere"));
         try (var blobs = Files.list(hub.blobs)) {

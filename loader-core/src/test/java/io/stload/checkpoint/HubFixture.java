@@ -22,6 +22,9 @@ import java.util.Random;
 public final class HubFixture {
     public static final String REPO = "acme/tiny";
     public static final String COMMIT = "0123456789abcdef0123456789abcdef01234567";
+    /** The names of a two-shard checkpoint's shards, as transformers writes them. */
+    public static final String SHARD1 = "model-00001-of-00002.safetensors";
+    public static final String SHARD2 = "model-00002-of-00002.safetensors";
 
     public final Path cache;
     public final Path repoDir;

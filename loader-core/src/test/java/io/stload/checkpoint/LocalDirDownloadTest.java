@@ -28,8 +28,6 @@ import org.junit.jupiter.api.io.TempDir;
  * a sleep, never as a slow test.
  */
 class LocalDirDownloadTest {
-    private static final String SHARD1 = "model-00001-of-00002.safetensors";
-    private static final String SHARD2 = "model-00002-of-00002.safetensors";
 
     @TempDir
     Path root;
@@ -43,11 +41,11 @@ class LocalDirDownloadTest {
         dir = Files.createDirectory(root.resolve("ckpt"));
         download = Files.createDirectories(dir.resolve(".cache/huggingface/download"));
         Path scratch = Files.createDirectory(root.resolve("scratch"));
-        Files.write(dir.resolve(SHARD1), HubFixture.shardBytes(scratch, "a", 1, "a.weight"));
+        Files.write(dir.resolve(HubFixture.SHARD1), HubFixture.shardBytes(scratch, "a", 1, "a.weight"));
         shard2 = HubFixture.shardBytes(scratch, "b", 2, "b.weight");
         Files.writeString(dir.resolve("model.safetensors.index.json"), "{\"metadata\":{},\"weight_map\":{\"a.weight\":\""
-                + SHARD1 + "\",\"b.weight\":\"" + SHARD2 + "\"}}");
-        for (String f : List.of(SHARD1, SHARD2, "model.safetensors.index.json")) {
+                + HubFixture.SHARD1 + "\",\"b.weight\":\"" + HubFixture.SHARD2 + "\"}}");
+        for (String f : List.of(HubFixture.SHARD1, HubFixture.SHARD2, "model.safetensors.index.json")) {
             Files.createFile(download.resolve(f + ".lock")); // lock files stay after their download
         }
     }
@@ -61,7 +59,7 @@ class LocalDirDownloadTest {
     private void finishesAtFirstSleep(HeldLock lock) {
         time.duringSleep = () -> {
             try {
-                Files.write(dir.resolve(SHARD2), shard2);
+                Files.write(dir.resolve(HubFixture.SHARD2), shard2);
                 lock.close();
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
@@ -81,8 +79,8 @@ class LocalDirDownloadTest {
     @Test
     void aShardStillDownloadingIsWaitedForThenLoaded() throws IOException {
         Files.write(download.resolve("aGVsbG8.0123abcd.incomplete"), new byte[100]);
-        loadsAfterOneWait(NativeAccess.get().tryLock(download.resolve(SHARD2 + ".lock"), true));
-        assertTrue(time.log.stream().anyMatch(l -> l.contains(SHARD2) && l.contains("download lock " + SHARD2 + ".lock held")),
+        loadsAfterOneWait(NativeAccess.get().tryLock(download.resolve(HubFixture.SHARD2 + ".lock"), true));
+        assertTrue(time.log.stream().anyMatch(l -> l.contains(HubFixture.SHARD2) && l.contains("download lock " + HubFixture.SHARD2 + ".lock held")),
                 time.log.toString());
     }
 
@@ -99,7 +97,7 @@ class LocalDirDownloadTest {
             }
         }
         Path subLocks = Files.createDirectories(download.resolve("transformer"));
-        HeldLock lock = NativeAccess.get().tryLock(Files.createFile(subLocks.resolve(SHARD2 + ".lock")), true);
+        HeldLock lock = NativeAccess.get().tryLock(Files.createFile(subLocks.resolve(HubFixture.SHARD2 + ".lock")), true);
         dir = sub;
         loadsAfterOneWait(lock);
     }
@@ -107,17 +105,17 @@ class LocalDirDownloadTest {
     /** huggingface_hub copies a file it has in its cache into place under the file's lock: cut short until then. */
     @Test
     void aShardCutShortWhileItsLockIsHeldIsWaitedFor() throws IOException {
-        Files.write(dir.resolve(SHARD2), Arrays.copyOf(shard2, 40));
-        loadsAfterOneWait(NativeAccess.get().tryLock(download.resolve(SHARD2 + ".lock"), true));
+        Files.write(dir.resolve(HubFixture.SHARD2), Arrays.copyOf(shard2, 40));
+        loadsAfterOneWait(NativeAccess.get().tryLock(download.resolve(HubFixture.SHARD2 + ".lock"), true));
     }
 
     /** Once no lock is held, a shard cut short is the file's fault, and a missing one is missing: no wait. */
     @Test
     void withNoDownloadRunningWhatIsWrongIsSaidAtOnce() throws IOException {
-        Files.write(dir.resolve(SHARD2), Arrays.copyOf(shard2, 40));
+        Files.write(dir.resolve(HubFixture.SHARD2), Arrays.copyOf(shard2, 40));
         StloadException cut = assertThrows(StloadException.class, this::open);
         assertTrue(cut.kind() != ErrorKind.MissingShard && cut.kind() != ErrorKind.WaitTimeout, cut.getMessage());
-        Files.delete(dir.resolve(SHARD2));
+        Files.delete(dir.resolve(HubFixture.SHARD2));
         assertEquals(ErrorKind.MissingShard, assertThrows(StloadException.class, this::open).kind());
         assertEquals(0, time.sleeps);
     }
